@@ -1,0 +1,415 @@
+"""``pyproject.toml`` → frozen dataclasses, parsed and validated once.
+
+Priority, written down once: built-in defaults < ``pyproject.toml`` < environment < task flags.
+This module covers the first two; :mod:`buildlib.settings` applies the last two.
+
+Every error names the file, the line when it can be found, the key, and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.version import Version
+
+from buildlib.errors import ConfigError
+from buildlib.versions import (
+    FLOATING_PATTERNS,
+    parse_version,
+    validate_patterns,
+    validate_repository,
+    validate_tag,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PYPROJECT = "pyproject.toml"
+DOCKER_HUB = "docker.io"
+PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
+IMAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image variant of the matrix."""
+
+    name: str
+    repository: str
+    dockerfile: str
+    context: str
+    build_args: tuple[tuple[str, str], ...] = ()
+    platforms: tuple[str, ...] = ()
+    title: str = ""
+    target: str | None = None
+
+    @property
+    def build_args_dict(self) -> dict[str, str]:
+        return dict(self.build_args)
+
+
+@dataclass(frozen=True)
+class ReleaseConfig:
+    git_tag: str = "v{version}"
+    floating_tags: tuple[str, ...] = ("major.minor", "major", "latest")
+
+    def git_tag_for(self, version: str) -> str:
+        return self.git_tag.format(version=version)
+
+
+@dataclass(frozen=True)
+class CredentialsConfig:
+    username_env: str = "DOCKERHUB_USERNAME"
+    token_env: str = "DOCKERHUB_TOKEN"
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path
+    project_name: str
+    version: Version
+    version_text: str
+    images: tuple[ImageSpec, ...]
+    default_group: tuple[str, ...]
+    registry: str = DOCKER_HUB
+    default_tag: str = "local"
+    tag_env: str = "BUILDLIB_IMAGE_TAG"
+    source: str | None = None
+    main_branch: str = "main"
+    release: ReleaseConfig = field(default_factory=ReleaseConfig)
+    credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
+    line_ending_globs: tuple[str, ...] = ()
+
+    @property
+    def pyproject(self) -> Path:
+        return self.root / PYPROJECT
+
+    @property
+    def image_names(self) -> tuple[str, ...]:
+        return tuple(image.name for image in self.images)
+
+    def image(self, name: str) -> ImageSpec:
+        for image in self.images:
+            if image.name == name:
+                return image
+        raise ConfigError(
+            f"unknown image {name!r}{_did_you_mean(name, self.image_names)}",
+            hint=f"use one of: {', '.join(self.image_names)}",
+        )
+
+    def select(self, names: list[str] | tuple[str, ...] | None) -> tuple[ImageSpec, ...]:
+        """Images by name, in matrix order; ``None`` or empty means the default group."""
+        wanted = list(names) if names else list(self.default_group)
+        for name in wanted:
+            self.image(name)  # raises with a suggestion
+        return tuple(image for image in self.images if image.name in wanted)
+
+
+# --- schema: key -> (type, description) for "did you mean" and type errors ---------------
+
+_TOP_KEYS = {
+    "registry": str,
+    "default-group": list,
+    "default-tag": str,
+    "tag-env": str,
+    "source": str,
+    "main-branch": str,
+    "line-ending-globs": list,
+    "images": dict,
+    "release": dict,
+    "credentials": dict,
+}
+_IMAGE_KEYS = {
+    "repository": str,
+    "dockerfile": str,
+    "context": str,
+    "build-args": dict,
+    "platforms": list,
+    "title": str,
+    "target": str,
+}
+_RELEASE_KEYS = {"git-tag": str, "floating-tags": list}
+_CREDENTIAL_KEYS = {"username-env": str, "token-env": str}
+
+
+def load(root: Path | str = ".") -> Config:
+    """Read ``root/pyproject.toml``. Raises :class:`ConfigError` with file:line and a fix."""
+    root = Path(root).resolve()
+    path = root / PYPROJECT
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path} not found", hint="run from the repository root or pass --root"
+        ) from None
+    return parse(text, root=root, filename=str(path))
+
+
+def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
+    data = _parse_toml(text, filename)
+    where = _Locator(text, filename)
+
+    project = data.get("project")
+    if not isinstance(project, dict):
+        raise ConfigError(
+            "missing [project] table", location=filename, hint="add [project] with name and version"
+        )
+    version_text = project.get("version")
+    if not isinstance(version_text, str):
+        raise ConfigError(
+            "[project].version is missing or not a string",
+            location=where.key("project", "version"),
+            hint='set version = "0.1.0" (release-please keeps it up to date)',
+        )
+    version = parse_version(version_text, location=where.key("project", "version"))
+    project_name = str(project.get("name", root.name))
+
+    table = data.get("tool", {}).get("buildlib")
+    if not isinstance(table, dict):
+        raise ConfigError(
+            "missing [tool.buildlib] table",
+            location=filename,
+            hint="add [tool.buildlib.images.NAME] tables with repository and dockerfile (README)",
+        )
+    _check_keys(table, _TOP_KEYS, "tool.buildlib", where)
+
+    images = _parse_images(table.get("images"), root, where)
+    names = tuple(image.name for image in images)
+
+    default_group = tuple(_str_list(table, "default-group", "tool.buildlib", where) or names)
+    for name in default_group:
+        if name not in names:
+            raise ConfigError(
+                f"default-group names unknown image {name!r}{_did_you_mean(name, names)}",
+                location=where.key("tool.buildlib", "default-group"),
+                hint=f"use names from [tool.buildlib.images]: {', '.join(names)}",
+            )
+
+    registry = table.get("registry", DOCKER_HUB)
+    if not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]+)?", registry):
+        raise ConfigError(
+            f"registry {registry!r} is not a host[:port]",
+            location=where.key("tool.buildlib", "registry"),
+            hint='e.g. registry = "docker.io" or "127.0.0.1:5000"',
+        )
+
+    default_tag = validate_tag(
+        table.get("default-tag", "local"), location=where.key("tool.buildlib", "default-tag")
+    )
+    release = _parse_release(table.get("release", {}), where)
+    credentials = _parse_credentials(table.get("credentials", {}), where)
+
+    return Config(
+        root=root,
+        project_name=project_name,
+        version=version,
+        version_text=version_text,
+        images=images,
+        default_group=default_group,
+        registry=registry,
+        default_tag=default_tag,
+        tag_env=table.get("tag-env", "BUILDLIB_IMAGE_TAG"),
+        source=table.get("source"),
+        main_branch=table.get("main-branch", "main"),
+        release=release,
+        credentials=credentials,
+        line_ending_globs=tuple(_str_list(table, "line-ending-globs", "tool.buildlib", where)),
+    )
+
+
+def _parse_toml(text: str, filename: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        location = f"{filename}:{match.group(1)}:{match.group(2)}" if match else filename
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        raise ConfigError(
+            f"invalid TOML: {reason}", location=location, hint="fix the syntax at that position"
+        ) from None
+
+
+def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...]:
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(
+            "no images configured",
+            location=where.table("tool.buildlib"),
+            hint='add [tool.buildlib.images.NAME] with repository = "org/name" and dockerfile',
+        )
+    images = []
+    for name, body in raw.items():
+        table = f"tool.buildlib.images.{name}"
+        if not IMAGE_NAME_RE.fullmatch(name):
+            raise ConfigError(
+                f"image name {name!r} must be lowercase letters, digits and dashes",
+                location=where.table(table),
+                hint="rename the table, e.g. [tool.buildlib.images.gpu]",
+            )
+        if not isinstance(body, dict):
+            raise ConfigError(f"{table} must be a table", location=where.table(table))
+        _check_keys(body, _IMAGE_KEYS, table, where)
+        for required in ("repository", "dockerfile"):
+            if required not in body:
+                raise ConfigError(
+                    f"{table} has no {required!r}",
+                    location=where.table(table),
+                    hint=f"add {required} = ... to [{table}]",
+                )
+        repository = validate_repository(
+            body["repository"], location=where.key(table, "repository")
+        )
+        context = body.get("context", ".")
+        if not (root / context).is_dir():
+            raise ConfigError(
+                f"{table}.context {context!r} is not a directory",
+                location=where.key(table, "context"),
+                hint="point context at a folder relative to pyproject.toml",
+            )
+        dockerfile = body["dockerfile"]
+        if not (root / dockerfile).is_file():
+            present = sorted(p.name for p in root.glob("Dockerfile*"))
+            raise ConfigError(
+                f"{table}.dockerfile {dockerfile!r} does not exist"
+                f"{_did_you_mean(dockerfile, present)}",
+                location=where.key(table, "dockerfile"),
+                hint=f"create {dockerfile} or fix the path (found: {', '.join(present) or 'none'})",
+            )
+        build_args = body.get("build-args", {})
+        for key, value in build_args.items():
+            if not isinstance(value, (str, int, float, bool)):
+                raise ConfigError(
+                    f"{table}.build-args.{key} must be a string",
+                    location=where.key(table, "build-args"),
+                )
+        platforms = tuple(_str_list(body, "platforms", table, where))
+        for platform in platforms:
+            if not PLATFORM_RE.fullmatch(platform):
+                raise ConfigError(
+                    f"{table}.platforms: {platform!r} is not os/arch[/variant]",
+                    location=where.key(table, "platforms"),
+                    hint='e.g. platforms = ["linux/amd64", "linux/arm64"]',
+                )
+        images.append(
+            ImageSpec(
+                name=name,
+                repository=repository,
+                dockerfile=dockerfile,
+                context=context,
+                build_args=tuple((str(k), str(v)) for k, v in build_args.items()),
+                platforms=platforms,
+                title=body.get("title", repository),
+                target=body.get("target"),
+            )
+        )
+    return tuple(images)
+
+
+def _parse_release(raw: Any, where: _Locator) -> ReleaseConfig:
+    table = "tool.buildlib.release"
+    _check_keys(raw, _RELEASE_KEYS, table, where)
+    git_tag = raw.get("git-tag", "v{version}")
+    if "{version}" not in git_tag:
+        raise ConfigError(
+            f"{table}.git-tag {git_tag!r} has no {{version}} placeholder",
+            location=where.key(table, "git-tag"),
+            hint='e.g. git-tag = "v{version}" (release-please\'s default)',
+        )
+    floating = _str_list(raw, "floating-tags", table, where)
+    if "floating-tags" in raw:
+        validate_patterns(floating, location=where.key(table, "floating-tags"))
+    else:
+        floating = [p for p in FLOATING_PATTERNS if p != "version"]
+    return ReleaseConfig(git_tag=git_tag, floating_tags=tuple(floating))
+
+
+def _parse_credentials(raw: Any, where: _Locator) -> CredentialsConfig:
+    table = "tool.buildlib.credentials"
+    _check_keys(raw, _CREDENTIAL_KEYS, table, where)
+    return CredentialsConfig(
+        username_env=raw.get("username-env", "DOCKERHUB_USERNAME"),
+        token_env=raw.get("token-env", "DOCKERHUB_TOKEN"),
+    )
+
+
+def _check_keys(table: Mapping[str, Any], schema: Mapping[str, type], name: str,
+                where: _Locator) -> None:
+    for key, value in table.items():
+        if key not in schema:
+            raise ConfigError(
+                f"unknown key {name}.{key}{_did_you_mean(key, schema)}",
+                location=where.key(name, key),
+                hint=f"valid keys: {', '.join(schema)}",
+            )
+        expected = schema[key]
+        if not isinstance(value, expected):
+            raise ConfigError(
+                f"{name}.{key} must be a {_type_name(expected)}, not {_type_name(type(value))}",
+                location=where.key(name, key),
+            )
+
+
+def _str_list(table: Mapping[str, Any], key: str, name: str, where: _Locator) -> list[str]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(
+            f"{name}.{key} must be a list of strings",
+            location=where.key(name, key),
+            hint=f'e.g. {key} = ["a", "b"]',
+        )
+    return value
+
+
+def _type_name(kind: type) -> str:
+    return {str: "string", list: "list", dict: "table", int: "integer", bool: "boolean"}.get(
+        kind, kind.__name__
+    )
+
+
+def _did_you_mean(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Locator:
+    """Finds the line of a table header or a key in the raw TOML text, for error locations."""
+
+    def __init__(self, text: str, filename: str):
+        self.lines = text.splitlines()
+        self.filename = filename
+
+    def table(self, table: str) -> str:
+        line = self._table_line(table)
+        return f"{self.filename}:{line}" if line else f"{self.filename} [{table}]"
+
+    def key(self, table: str, key: str) -> str:
+        start = self._table_line(table)
+        if start:
+            for number in range(start, len(self.lines)):
+                stripped = self.lines[number].strip()
+                if stripped.startswith("["):
+                    break
+                if re.match(rf'^"?{re.escape(key)}"?\s*=', stripped):
+                    return f"{self.filename}:{number + 1}"
+        # dotted form, e.g. `images.gpu.repository = ...` under a parent table
+        last = key
+        for number, raw in enumerate(self.lines, start=1):
+            if re.match(rf"^[\w.\"-]*\b{re.escape(last)}\"?\s*=", raw.strip()) and \
+                    table.split(".")[-1] in raw:
+                return f"{self.filename}:{number}"
+        return f"{self.filename}:{start}" if start else f"{self.filename} [{table}].{key}"
+
+    def _table_line(self, table: str) -> int | None:
+        header = re.compile(rf"^\[\s*{re.escape(table)}\s*\]")
+        for number, raw in enumerate(self.lines, start=1):
+            if header.match(raw.strip()):
+                return number
+        return None

@@ -1,0 +1,101 @@
+"""Terminal output: colours decided once, GitHub Actions annotations, never a secret.
+
+Colour is on only for a TTY, off with ``NO_COLOR``, forced with ``FORCE_COLOR``. When off,
+every style is an empty string, so callers never branch on it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+
+def _colour_wanted(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+class Style:
+    def __init__(self, enabled: bool):
+        if enabled:
+            import colorama
+
+            colorama.just_fix_windows_console()
+            self.bold, self.dim = colorama.Style.BRIGHT, colorama.Style.DIM
+            self.red, self.green = colorama.Fore.RED, colorama.Fore.GREEN
+            self.yellow, self.cyan = colorama.Fore.YELLOW, colorama.Fore.CYAN
+            self.reset = colorama.Style.RESET_ALL
+        else:
+            self.bold = self.dim = self.red = self.green = ""
+            self.yellow = self.cyan = self.reset = ""
+
+
+_style: Style | None = None
+
+
+def style() -> Style:
+    global _style
+    if _style is None:
+        _style = Style(_colour_wanted(sys.stderr))
+    return _style
+
+
+def in_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _emit(text: str, stream: TextIO | None = None) -> None:
+    print(text, file=stream or sys.stderr, flush=True)
+
+
+def step(text: str) -> None:
+    s = style()
+    _emit(f"{s.bold}{s.cyan}==>{s.reset} {s.bold}{text}{s.reset}")
+
+
+def info(text: str) -> None:
+    _emit(text)
+
+
+def command(text: str) -> None:
+    s = style()
+    _emit(f"{s.dim}$ {text}{s.reset}")
+
+
+def success(text: str) -> None:
+    s = style()
+    _emit(f"{s.green}{text}{s.reset}")
+
+
+def warn(text: str) -> None:
+    s = style()
+    if in_github_actions():
+        _emit(f"::warning::{_escape(text)}")
+    else:
+        _emit(f"{s.yellow}warning:{s.reset} {text}")
+
+
+def error(text: str, *, file: str | None = None, line: int | None = None) -> None:
+    s = style()
+    _emit(f"{s.red}error:{s.reset} {text}")
+    if in_github_actions():
+        annotation(text, file=file, line=line)
+
+
+def annotation(text: str, *, file: str | None = None, line: int | None = None,
+               level: str = "error") -> None:
+    props = []
+    if file:
+        props.append(f"file={file}")
+        if line:
+            props.append(f"line={line}")
+    prefix = f"::{level} {','.join(props)}::" if props else f"::{level}::"
+    print(prefix + _escape(text), flush=True)
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

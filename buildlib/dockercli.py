@@ -1,0 +1,95 @@
+"""Argument lists for the docker CLI, and the calls that run them through the runner.
+
+Builders of argv are pure functions (unit-tested without docker); :class:`DockerCLI` runs
+them. Nothing else in buildlib starts docker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from buildlib.engine import Capabilities
+from buildlib.plan import ImageBuild
+from buildlib.runner import Result, Runner
+
+
+def build_command(build: ImageBuild, caps: Capabilities,
+                  builder: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """The docker command line and the environment it needs, for one image."""
+    if caps.builder == "buildx":
+        argv = [caps.docker, "buildx", "build"]
+        if builder:
+            argv += ["--builder", builder]
+        env: dict[str, str] = {}
+    else:
+        argv = [caps.docker, "build"]
+        env = {"DOCKER_BUILDKIT": "1" if caps.buildkit else "0"}
+    argv += ["--file", _shown(build.dockerfile, build.workdir)]
+    if caps.buildkit:
+        argv += ["--progress", "plain"]
+        argv += ["--platform", ",".join(build.platforms)]
+    if caps.builder == "buildx":
+        argv.append("--push" if build.output == "push" else "--load")
+    for reference in build.references:
+        argv += ["--tag", reference]
+    for key, value in build.labels:
+        argv += ["--label", f"{key}={value}"]
+    for key, value in build.build_args:
+        argv += ["--build-arg", f"{key}={value}"]
+    for secret in build.secrets:
+        argv += ["--secret", secret.flag()]
+    if build.image.target:
+        argv += ["--target", build.image.target]
+    if build.no_cache:
+        argv.append("--no-cache")
+    for source in build.cache_from:
+        argv += ["--cache-from", source]
+    for destination in build.cache_to:
+        argv += ["--cache-to", destination]
+    argv.append(_shown(build.context, build.workdir))
+    return argv, env
+
+
+def _shown(path: Path, workdir: Path | None) -> str:
+    """A path relative to the directory the command runs in, so dry-run lines read well."""
+    if workdir is not None and path.is_relative_to(workdir):
+        return str(path.relative_to(workdir)) or "."
+    return str(path)
+
+
+def push_command(docker: str, reference: str) -> list[str]:
+    return [docker, "push", reference]
+
+
+def tag_command(docker: str, source: str, target: str) -> list[str]:
+    return [docker, "tag", source, target]
+
+
+@dataclass
+class DockerCLI:
+    runner: Runner
+    caps: Capabilities
+    env: Mapping[str, str] = field(default_factory=dict)  # e.g. a temporary DOCKER_CONFIG
+
+    def build(self, build: ImageBuild, builder: str | None = None,
+              prefix: str | None = None) -> Result:
+        argv, env = build_command(build, self.caps, builder)
+        return self.runner.run(
+            argv, env={**self.env, **env}, prefix=prefix,
+            cwd=str(build.workdir) if build.workdir else None,
+            what=f"build of {build.name} ({build.dockerfile.name})",
+            hint=f"fix the error above, then `invoke build-{build.name}`; `invoke doctor` "
+            "checks the usual causes",
+        )
+
+    def push(self, reference: str, prefix: str | None = None) -> Result:
+        return self.runner.run(
+            push_command(self.caps.docker, reference), env=dict(self.env), prefix=prefix,
+            what=f"push of {reference}", check=False,
+        )
+
+    def tag(self, source: str, target: str) -> Result:
+        return self.runner.run(tag_command(self.caps.docker, source, target),
+                               what=f"docker tag {target}")

@@ -1,0 +1,198 @@
+"""The docker backend: which binary, what it can build with, and the engine behind it.
+
+Builders, best first:
+- ``buildx``: ``docker buildx build`` (multi-platform, bake, remote builders);
+- ``buildkit``: ``DOCKER_BUILDKIT=1 docker build``, BuildKit inside the engine, available
+  from clients older than 23.0 (newer clients refuse it without the buildx plugin);
+- ``legacy``: the classic builder (``DOCKER_BUILDKIT=0``), with a warning: no secrets, no
+  cache export, no multi-platform.
+
+Talking to the engine (ping, image inspect) uses the docker SDK, imported lazily so that
+``invoke --list`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+from buildlib.errors import DockerUnavailable
+from buildlib.runner import Runner
+
+BuilderKind = Literal["buildx", "buildkit", "legacy"]
+DOCKER_ENV = "BUILDLIB_DOCKER"
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+
+
+def docker_binary() -> str:
+    """The docker client to run: ``$BUILDLIB_DOCKER`` or ``docker`` on PATH."""
+    chosen = os.environ.get(DOCKER_ENV, "docker")
+    if shutil.which(chosen) is None:
+        where = f"{DOCKER_ENV}={chosen}" if DOCKER_ENV in os.environ else "PATH"
+        raise DockerUnavailable(
+            f"docker client {chosen!r} not found (looked in {where})",
+            hint="install the docker CLI, or set BUILDLIB_DOCKER=/path/to/docker",
+        )
+    return shutil.which(chosen) or chosen
+
+
+def host_platform() -> str:
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        machine, machine
+    )
+    return f"linux/{arch}"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    docker: str
+    builder: BuilderKind
+    client_version: str | None
+    buildx_version: str | None = None
+
+    @property
+    def buildkit(self) -> bool:
+        return self.builder != "legacy"
+
+    def describe(self) -> str:
+        if self.builder == "buildx":
+            return f"buildx ({self.buildx_version})"
+        if self.builder == "buildkit":
+            return f"BuildKit built into the engine (client {self.client_version})"
+        return f"legacy builder (client {self.client_version}, no buildx)"
+
+
+def detect(runner: Runner, docker: str | None = None) -> Capabilities:
+    """What the client can build with. Cached per binary; runs even under dry-run."""
+    return _detect_cached(docker or docker_binary())
+
+
+@lru_cache(maxsize=None)
+def _detect_cached(docker: str) -> Capabilities:
+    quiet = Runner(quiet=True)
+    client_version = _client_version(quiet, docker)
+    buildx = quiet.run([docker, "buildx", "version"], capture=True, check=False, mutating=False)
+    if buildx.ok and buildx.stdout.strip():
+        parts = buildx.stdout.split()
+        version = parts[1] if len(parts) > 1 else buildx.stdout.strip()
+        return Capabilities(docker, "buildx", client_version, version)
+    if client_version and _major(client_version) < 23:
+        return Capabilities(docker, "buildkit", client_version)
+    return Capabilities(docker, "legacy", client_version)
+
+
+def _client_version(runner: Runner, docker: str) -> str | None:
+    # `docker version` exits 1 when the engine is down but still prints the client part.
+    result = runner.run(
+        [docker, "version", "--format", "{{json .Client}}"],
+        capture=True, check=False, mutating=False,
+    )
+    for line in result.stdout.splitlines():
+        try:
+            return str(json.loads(line).get("Version"))
+        except (ValueError, AttributeError):
+            continue
+    return None
+
+
+def _major(version: str) -> int:
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def engine_address() -> str:
+    return os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+
+
+def _start_hint() -> str:
+    if os.environ.get("DOCKER_HOST"):
+        return "start the engine DOCKER_HOST points at, or unset DOCKER_HOST to use the local socket"
+    return "start the engine: `sudo systemctl start docker` (or `sudo dockerd &`), then `invoke doctor`"
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    version: str
+    api_version: str
+    os: str
+    arch: str
+    root_dir: str | None
+
+
+class Engine:
+    """The engine, through the docker SDK. Every call turns connection errors into one line."""
+
+    def __init__(self, timeout: int = 10):
+        self._timeout = timeout
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import docker  # lazily: importing the SDK costs ~0.2 s
+
+            try:
+                self._client = docker.from_env(timeout=self._timeout)
+            except docker.errors.DockerException as exc:
+                raise self._unavailable(exc) from None
+        return self._client
+
+    def _unavailable(self, exc: Exception) -> DockerUnavailable:
+        reason = str(exc).split("\n")[0]
+        for marker in ("Connection refused", "No such file or directory", "Permission denied",
+                       "timed out"):
+            if marker in reason:
+                reason = marker.lower()
+                break
+        source = "DOCKER_HOST" if os.environ.get("DOCKER_HOST") else "default socket"
+        return DockerUnavailable(
+            f"Docker engine not reachable at {engine_address()} ({source}): {reason}",
+            hint=_start_hint(),
+        )
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import docker
+        import requests
+
+        try:
+            return fn(*args, **kwargs)
+        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
+            if isinstance(exc, docker.errors.APIError):
+                raise
+            raise self._unavailable(exc) from None
+
+    def ping(self) -> None:
+        self._call(lambda: self.client.ping())
+
+    def info(self) -> EngineInfo:
+        version = self._call(lambda: self.client.version())
+        info = self._call(lambda: self.client.info())
+        return EngineInfo(
+            version=version.get("Version", "?"),
+            api_version=version.get("ApiVersion", "?"),
+            os=version.get("Os", "?"),
+            arch=version.get("Arch", "?"),
+            root_dir=info.get("DockerRootDir"),
+        )
+
+    def inspect_image(self, reference: str) -> dict[str, Any] | None:
+        import docker
+
+        try:
+            return self._call(lambda: self.client.api.inspect_image(reference))
+        except docker.errors.ImageNotFound:
+            return None
+
+    def image_id(self, reference: str) -> str | None:
+        data = self.inspect_image(reference)
+        return data["Id"] if data else None
+
+    def labels(self, reference: str) -> dict[str, str]:
+        data = self.inspect_image(reference) or {}
+        return dict((data.get("Config") or {}).get("Labels") or {})

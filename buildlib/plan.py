@@ -1,0 +1,233 @@
+"""The build plan: what to build, with which tags and labels, in which order.
+
+One object that ``build``, ``push`` and ``release`` all execute; ``--dry-run`` prints it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from buildlib.config import DOCKER_HUB, Config, ImageSpec
+from buildlib.engine import Capabilities, host_platform
+from buildlib.errors import UsageError
+from buildlib.git import Git
+from buildlib.settings import BuildOptions, SecretSpec
+
+Output = Literal["load", "push"]
+OCI = "org.opencontainers.image"
+
+
+def image_reference(registry: str, repository: str, tag: str) -> str:
+    """``runpod/tetra-rp:main`` on Docker Hub, ``127.0.0.1:5000/runpod/tetra-rp:main`` elsewhere."""
+    if registry in (DOCKER_HUB, "index.docker.io", "registry-1.docker.io"):
+        return f"{repository}:{tag}"
+    return f"{registry}/{repository}:{tag}"
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    image: ImageSpec
+    references: tuple[str, ...]
+    dockerfile: Path
+    context: Path
+    platforms: tuple[str, ...]
+    build_args: tuple[tuple[str, str], ...]
+    labels: tuple[tuple[str, str], ...]
+    secrets: tuple[SecretSpec, ...] = ()
+    no_cache: bool = False
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    output: Output = "load"
+    workdir: Path | None = None  # commands run here, with paths shown relative to it
+    after: str | None = None  # an image whose first stages this one reuses: built first
+
+    @property
+    def name(self) -> str:
+        return self.image.name
+
+    @property
+    def primary(self) -> str:
+        return self.references[0]
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    capabilities: Capabilities
+    builds: tuple[ImageBuild, ...]
+    builder: str | None = None
+    jobs: int = 1
+    dry_run: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    def build(self, name: str) -> ImageBuild:
+        return next(b for b in self.builds if b.name == name)
+
+
+def oci_labels(config: Config, image: ImageSpec, git: Git) -> tuple[tuple[str, str], ...]:
+    """OCI labels. ``created`` is HEAD's commit time, so a rebuild of the same commit is
+    byte-identical and a re-run release finds the same digest (it is "now" outside git)."""
+    epoch = git.head_commit_time()
+    created = (
+        _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc)
+        if epoch is not None
+        else _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+    )
+    labels = {
+        f"{OCI}.title": image.title or image.repository,
+        f"{OCI}.version": config.version_text,
+        f"{OCI}.revision": git.head() or "unknown",
+        f"{OCI}.created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    source = config.source or git.remote_url()
+    if source:
+        labels[f"{OCI}.source"] = source
+    return tuple(labels.items())
+
+
+def make_plan(
+    config: Config,
+    images: tuple[ImageSpec, ...],
+    options: BuildOptions,
+    capabilities: Capabilities,
+    *,
+    output: Output = "load",
+    tags_for: dict[str, tuple[str, ...]] | None = None,
+    git: Git | None = None,
+) -> BuildPlan:
+    """Plan builds of ``images``. ``tags_for`` maps an image name to its tags (default: the
+    resolved ``--tag``); references get the registry prefix when it is not Docker Hub."""
+    git = git or Git(config.root)
+    registry = options.registry or config.registry
+    builds = []
+    for image in images:
+        platforms = _platforms(image, options, output)
+        _check_feasible(image, platforms, options, capabilities, output)
+        build_args = dict(image.build_args)
+        build_args.update(dict(options.build_args))
+        tags = (tags_for or {}).get(image.name, (options.tag,))
+        builds.append(
+            ImageBuild(
+                image=image,
+                references=tuple(image_reference(registry, image.repository, t) for t in tags),
+                dockerfile=config.root / image.dockerfile,
+                context=config.root / image.context,
+                platforms=platforms,
+                build_args=tuple(build_args.items()),
+                labels=oci_labels(config, image, git),
+                secrets=options.secrets,
+                no_cache=options.no_cache,
+                cache_from=options.cache_from,
+                cache_to=options.cache_to,
+                output=output if len(platforms) > 1 else "load",
+                workdir=config.root,
+            )
+        )
+    ordered = schedule(builds)
+    jobs = options.jobs or max(1, len({b.after or b.name for b in ordered}))
+    return BuildPlan(capabilities, ordered, options.builder, jobs, options.dry_run)
+
+
+def _platforms(image: ImageSpec, options: BuildOptions, output: Output) -> tuple[str, ...]:
+    if options.platforms:
+        return options.platforms
+    if output == "push" and image.platforms:
+        return image.platforms
+    return (host_platform(),)
+
+
+def _check_feasible(image: ImageSpec, platforms: tuple[str, ...], options: BuildOptions,
+                    capabilities: Capabilities, output: Output) -> None:
+    if len(platforms) > 1 and output == "load":
+        raise UsageError(
+            f"{image.name}: cannot load a multi-platform image ({', '.join(platforms)}) into the "
+            "local engine",
+            hint=f"build one platform (--platform {platforms[0]}) or push it (invoke push)",
+        )
+    if len(platforms) > 1 and capabilities.builder != "buildx":
+        raise UsageError(
+            f"{image.name}: building {', '.join(platforms)} at once needs docker buildx "
+            f"(this client has the {capabilities.describe()})",
+            hint="install the buildx plugin, or pass one --platform",
+        )
+    if options.builder and capabilities.builder != "buildx":
+        raise UsageError(
+            f"--builder {options.builder} needs docker buildx (this client has the "
+            f"{capabilities.describe()})",
+            hint="install the buildx plugin (`docker buildx version` must answer), "
+            "or drop --builder",
+        )
+    if not capabilities.buildkit:
+        if options.secrets:
+            raise UsageError(
+                "--secret needs BuildKit; the legacy builder would have to bake it into a layer",
+                hint="install docker buildx, or use a docker client older than 23 with "
+                "BUILDLIB_DOCKER",
+            )
+        if options.cache_to:
+            raise UsageError("--cache-to needs docker buildx", hint="install the buildx plugin")
+    elif options.cache_to and capabilities.builder != "buildx":
+        raise UsageError(
+            "--cache-to needs docker buildx (built-in BuildKit can only read caches: "
+            "--cache-from)",
+            hint="install the buildx plugin, or drop --cache-to",
+        )
+
+
+# --- scheduling: builds that share their first steps run one after the other -------------
+
+def dockerfile_steps(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
+    """Normalized instructions, with global ``ARG`` defaults (and overrides) substituted."""
+    text = dockerfile.read_text(encoding="utf-8", errors="replace")
+    text = re.sub(r"\\\r?\n", " ", text)
+    steps, args = [], dict()
+    for raw in text.splitlines():
+        line = " ".join(raw.split())
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, rest = line.partition(" ")
+        if keyword.upper() == "ARG" and not steps:
+            name, _, default = rest.partition("=")
+            args[name] = build_args.get(name, default)
+            continue
+        for name, value in args.items():
+            rest = rest.replace(f"${{{name}}}", value).replace(f"${name}", value)
+        steps.append(f"{keyword.upper()} {rest}")
+    return steps
+
+
+def shared_steps(a: ImageBuild, b: ImageBuild) -> int:
+    if a.context != b.context or a.platforms != b.platforms:
+        return 0
+    steps_a = dockerfile_steps(a.dockerfile, dict(a.build_args))
+    steps_b = dockerfile_steps(b.dockerfile, dict(b.build_args))
+    count = 0
+    for left, right in zip(steps_a, steps_b):
+        if left != right:
+            break
+        count += 1
+    return count
+
+
+def schedule(builds: list[ImageBuild]) -> tuple[ImageBuild, ...]:
+    """Give each build that shares at least its base and one more step with an earlier build
+    an ``after`` edge, so the shared layers are built once and then reused from cache.
+    (Concurrent builds of the same steps were ~1.3x slower than sequential on 2 cores.)"""
+    planned: list[ImageBuild] = []
+    for build in builds:
+        leader = None
+        for earlier in planned:
+            if earlier.after is None and shared_steps(earlier, build) >= 2:
+                leader = earlier.name
+                break
+        planned.append(_replace(build, after=leader))
+    return tuple(planned)
+
+
+def _replace(build: ImageBuild, **changes: object) -> ImageBuild:
+    from dataclasses import replace
+
+    return replace(build, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,23 @@
+"""The subset of ``doctor`` checks that ``build``, ``push`` and ``release`` run first, so a
+stale lock or a CRLF Dockerfile fails in a second, not after a ten-minute build."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from buildlib import checks
+from buildlib.config import Config
+from buildlib.errors import CheckFailed
+from buildlib.plan import ImageBuild
+
+Purpose = Literal["build", "push", "release"]
+
+
+def preflight(config: Config, builds: Iterable[ImageBuild], purpose: Purpose) -> None:
+    results = checks.run_preflight(config, tuple(builds), purpose)
+    failed = [r for r in results if r.status == "fail"]
+    if failed:
+        first = failed[0]
+        more = f" (and {len(failed) - 1} more: `invoke doctor`)" if len(failed) > 1 else ""
+        raise CheckFailed(first.message + more, hint=first.hint, location=first.where())

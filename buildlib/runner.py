@@ -1,0 +1,162 @@
+"""The one place that starts processes.
+
+Every command is an argv list (never a shell string), is printed before it runs, honours
+dry-run, and has every registered secret redacted from what is printed and from errors.
+Secrets travel only through stdin or the environment, never argv.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from buildlib import console
+from buildlib.errors import BuildlibError, CommandFailed
+
+REDACTED = "******"
+
+
+@dataclass
+class Result:
+    argv: list[str]
+    returncode: int
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass
+class Runner:
+    """Runs commands. ``dry_run`` prints them and runs nothing (returns an empty success)."""
+
+    dry_run: bool = False
+    quiet: bool = False
+    secrets: set[str] = field(default_factory=set)
+    echo: Callable[[str], None] = console.command
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _running: set[subprocess.Popen[str]] = field(default_factory=set, repr=False)
+    _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def cancel(self) -> None:
+        """Stop every running command (used when one of several concurrent builds fails)."""
+        self._cancelled.set()
+        with self._lock:
+            running = list(self._running)
+        for proc in running:
+            if proc.poll() is None:
+                proc.terminate()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def add_secret(self, value: str | None) -> None:
+        if value:
+            self.secrets.add(value)
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def format(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
+        shown_env = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
+        line = shlex.join(list(argv))
+        return self.redact(f"{shown_env} {line}" if shown_env else line)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+        capture: bool = False,
+        check: bool = True,
+        cwd: str | None = None,
+        mutating: bool = True,
+        prefix: str | None = None,
+        what: str | None = None,
+        hint: str | None = None,
+    ) -> Result:
+        """Run ``argv``.
+
+        ``env`` is added to the current environment and shown on the echoed line.
+        ``mutating=False`` marks read-only queries, which run even in dry-run.
+        ``prefix`` labels each output line (for concurrent builds).
+        """
+        argv = [str(a) for a in argv]
+        for arg in argv:
+            for secret in self.secrets:
+                if secret in arg:  # a programming error, never a user one
+                    raise AssertionError("refusing to put a secret on a command line")
+        if not self.quiet and (mutating or self.dry_run):
+            self.echo(self.format(argv, env))
+        if self.dry_run and mutating:
+            return Result(argv, 0)
+        if shutil.which(argv[0]) is None:
+            raise BuildlibError(
+                f"{argv[0]!r} was not found on PATH",
+                hint=f"install it, or point buildlib at it (e.g. BUILDLIB_DOCKER=/path/to/docker)",
+            )
+        full_env = {**os.environ, **(env or {})}
+        if capture:
+            proc = subprocess.run(
+                argv, env=full_env, input=stdin, capture_output=True, text=True, cwd=cwd
+            )
+            result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+        else:
+            result = self._stream(argv, full_env, stdin, cwd, prefix)
+        if check and not result.ok:
+            detail = self.redact(_last_lines(result.stderr or result.stdout))
+            message = f"{what or 'command'} failed (exit {result.returncode}): {self.format(argv)}"
+            if detail:
+                message += f": {detail}"
+            raise CommandFailed(message, hint=hint)
+        return result
+
+    def _stream(self, argv, env, stdin, cwd, prefix) -> Result:
+        """Stream combined output line by line (prefixed), keeping the tail for errors."""
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        with self._lock:
+            self._running.add(proc)
+        if self.cancelled:
+            proc.terminate()
+        if stdin is not None:
+            assert proc.stdin is not None
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        tail: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = self.redact(line.rstrip("\n"))
+            tail.append(line)
+            del tail[:-40]
+            if not self.quiet:
+                with self._lock:
+                    console.info(f"[{prefix}] {line}" if prefix else line)
+        proc.wait()
+        with self._lock:
+            self._running.discard(proc)
+        return Result(argv, proc.returncode, "", "\n".join(tail))
+
+
+def _last_lines(text: str, count: int = 3) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return " | ".join(lines[-count:])

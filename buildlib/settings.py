@@ -1,0 +1,162 @@
+"""Options of one invocation, resolved once: defaults < pyproject < environment < flags.
+
+Tasks pass their flags here untouched (``None`` meaning "not given"); nothing else in
+buildlib reads the environment for these values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from buildlib.config import Config
+from buildlib.errors import ConfigError, UsageError
+from buildlib.versions import validate_tag
+
+REGISTRY_ENV = "BUILDLIB_REGISTRY"
+SECRET_WORDS = ("TOKEN", "PASSWORD", "PASSWD", "SECRET", "KEY", "CREDENTIAL")
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    """A BuildKit secret: ``id=NAME,env=VAR`` or ``id=NAME,src=PATH``. Holds no value."""
+
+    id: str
+    env: str | None = None
+    src: str | None = None
+
+    def flag(self) -> str:
+        return f"id={self.id},env={self.env}" if self.env else f"id={self.id},src={self.src}"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    tag: str
+    platforms: tuple[str, ...] = ()
+    no_cache: bool = False
+    build_args: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[SecretSpec, ...] = ()
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    builder: str | None = None
+    jobs: int | None = None
+    dry_run: bool = False
+    registry: str | None = None
+
+
+def looks_secret(name: str) -> bool:
+    upper = name.upper()
+    return any(word in upper for word in SECRET_WORDS)
+
+
+def resolve_tag(config: Config, flag: str | None, environ: Mapping[str, str]) -> str:
+    if flag:
+        return validate_tag(flag, location="--tag")
+    from_env = environ.get(config.tag_env)
+    if from_env:
+        return validate_tag(from_env, location=f"${config.tag_env}")
+    return config.default_tag
+
+
+def resolve_registry(config: Config, flag: str | None, environ: Mapping[str, str]) -> str:
+    return flag or environ.get(REGISTRY_ENV) or config.registry
+
+
+def parse_build_args(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not key or not key.replace("_", "").isalnum():
+            raise UsageError(
+                f"--build-arg {value!r} is not KEY=VALUE", hint="e.g. --build-arg BASE_IMAGE=..."
+            )
+        if not sep:  # docker's KEY-only form: take it from the environment
+            rest = os.environ.get(key, "")
+        if looks_secret(key):
+            raise UsageError(
+                f"--build-arg {key} looks like a secret: build args are stored in the image history",
+                hint=f"pass it as a BuildKit secret: --secret id={key.lower()},env={key}",
+            )
+        pairs.append((key, rest))
+    return tuple(pairs)
+
+
+def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[SecretSpec, ...]:
+    specs = []
+    for value in values:
+        fields = dict(part.partition("=")[::2] for part in value.split(","))
+        unknown = set(fields) - {"id", "env", "src", "type"}
+        if not fields.get("id") or unknown or not (fields.get("env") or fields.get("src")):
+            raise UsageError(
+                f"--secret {value!r} is not id=NAME,env=VAR or id=NAME,src=FILE",
+                hint="e.g. --secret id=hf_token,env=HF_TOKEN",
+            )
+        if fields.get("env") and fields["env"] not in environ:
+            raise UsageError(
+                f"--secret {fields['id']} reads ${fields['env']}, which is not set",
+                hint=f"export {fields['env']}=... before building",
+            )
+        if fields.get("src") and not os.path.isfile(fields["src"]):
+            raise UsageError(f"--secret {fields['id']}: file {fields['src']!r} does not exist")
+        specs.append(SecretSpec(fields["id"], fields.get("env") or None, fields.get("src") or None))
+    return tuple(specs)
+
+
+def parse_platforms(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    platforms = tuple(p.strip() for p in value.split(",") if p.strip())
+    for platform in platforms:
+        if platform.count("/") not in (1, 2):
+            raise UsageError(
+                f"--platform {platform!r} is not os/arch", hint="e.g. --platform linux/amd64"
+            )
+    return platforms
+
+
+def parse_jobs(jobs: int | str | None, sequential: bool) -> int | None:
+    if sequential:
+        return 1
+    if jobs in (None, ""):
+        return None
+    try:
+        count = int(jobs)  # type: ignore[arg-type]
+    except ValueError:
+        raise ConfigError(f"--jobs {jobs!r} is not a number", hint="e.g. --jobs 2") from None
+    if count < 1:
+        raise ConfigError("--jobs must be at least 1", hint="--jobs 1 (or --sequential)")
+    return count
+
+
+def build_options(
+    config: Config,
+    *,
+    tag: str | None = None,
+    platform: str | None = None,
+    no_cache: bool = False,
+    build_arg: Iterable[str] = (),
+    secret: Iterable[str] = (),
+    cache_from: Iterable[str] = (),
+    cache_to: Iterable[str] = (),
+    builder: str | None = None,
+    jobs: int | str | None = None,
+    sequential: bool = False,
+    dry_run: bool = False,
+    registry: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> BuildOptions:
+    env = os.environ if environ is None else environ
+    return BuildOptions(
+        tag=resolve_tag(config, tag, env),
+        platforms=parse_platforms(platform),
+        no_cache=no_cache,
+        build_args=parse_build_args(build_arg),
+        secrets=parse_secrets(secret, env),
+        cache_from=tuple(cache_from),
+        cache_to=tuple(cache_to),
+        builder=builder or env.get("BUILDLIB_BUILDER") or None,
+        jobs=parse_jobs(jobs, sequential),
+        dry_run=dry_run,
+        registry=resolve_registry(config, registry, env),
+    )

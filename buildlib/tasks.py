@@ -1,0 +1,142 @@
+"""Reusable Invoke tasks: ``build``, ``build-<image>`` per configured image, and more.
+
+A repository adopts buildlib with a ``[tool.buildlib]`` table and a ``tasks.py`` of::
+
+    from pathlib import Path
+    from buildlib.tasks import collection
+    ns = collection(Path(__file__).parent)
+
+Each task only resolves its flags and calls one buildlib function; a
+:class:`~buildlib.errors.BuildlibError` becomes one red line and an exit code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from invoke import Collection, Exit, Task, task
+
+from buildlib import console
+from buildlib.errors import BuildlibError
+
+BUILD_HELP = {
+    "tag": "image tag (default: $TAG_ENV, else 'local')",
+    "platform": "os/arch to build, comma-separated (default: this host's, e.g. linux/amd64)",
+    "no-cache": "do not use the build cache",
+    "build-arg": "KEY=VALUE build argument (repeatable); never a secret: use --secret",
+    "secret": "BuildKit secret id=NAME,env=VAR or id=NAME,src=FILE (repeatable)",
+    "builder": "buildx builder to run the build on (remote BuildKit, Kubernetes, cloud)",
+    "cache-from": "cache source, e.g. type=registry,ref=REPO:buildcache (repeatable)",
+    "cache-to": "cache destination (buildx), e.g. type=registry,ref=REPO:buildcache,mode=max",
+    "dry-run": "print the docker command lines; change nothing",
+}
+GROUP_HELP = {
+    **BUILD_HELP,
+    "all": "build every image, the load balancer included",
+    "image": "comma-separated image names (default: the default group)",
+    "jobs": "how many images to build at once (default: as many as can share no steps)",
+    "sequential": "build one image at a time (same as --jobs 1)",
+}
+ITERABLE = ["build_arg", "secret", "cache_from", "cache_to"]
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a BuildlibError into one line on stderr and an exit code; never a traceback."""
+    try:
+        yield
+    except BuildlibError as error:
+        console.error(str(error), file=_file_of(error.location), line=_line_of(error.location))
+        raise Exit(code=error.exit_code) from None
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        raise Exit(code=130) from None
+
+
+def _file_of(location: str | None) -> str | None:
+    return location.split(":")[0] if location else None
+
+
+def _line_of(location: str | None) -> int | None:
+    match = re.match(r"^[^:]+:(\d+)", location or "")
+    return int(match.group(1)) if match else None
+
+
+def _names(value: str | None) -> list[str] | None:
+    return [n.strip() for n in value.split(",") if n.strip()] if value else None
+
+
+def _build_flags(tag: str | None, platform: str | None, no_cache: bool, build_arg: Any,
+                 secret: Any, builder: str | None, cache_from: Any, cache_to: Any,
+                 dry_run: bool) -> dict[str, Any]:
+    return dict(tag=tag, platform=platform, no_cache=no_cache, build_arg=build_arg or (),
+                secret=secret or (), builder=builder, cache_from=cache_from or (),
+                cache_to=cache_to or (), dry_run=dry_run)
+
+
+def _image_task(root: Path, name: str, summary: str) -> Task:
+    def build_image(c, tag=None, platform=None, no_cache=False, build_arg=None, secret=None,
+                    builder=None, cache_from=None, cache_to=None, dry_run=False):
+        from buildlib.build import build_images
+
+        with user_errors():
+            build_images(root, [name], **_build_flags(
+                tag, platform, no_cache, build_arg, secret, builder, cache_from, cache_to,
+                dry_run))
+
+    build_image.__doc__ = summary
+    return Task(build_image, name=f"build-{name}", help=BUILD_HELP, iterable=ITERABLE)
+
+
+def _build_group_task(root: Path, summary: str) -> Task:
+    def build(c, all=False, image=None, tag=None, platform=None, no_cache=False,
+              build_arg=None, secret=None, builder=None, cache_from=None, cache_to=None,
+              jobs=None, sequential=False, dry_run=False):
+        from buildlib.build import build_images
+
+        with user_errors():
+            build_images(root, _names(image), all_images=all, jobs=jobs, sequential=sequential,
+                         **_build_flags(tag, platform, no_cache, build_arg, secret, builder,
+                                        cache_from, cache_to, dry_run))
+
+    build.__doc__ = summary
+    return Task(build, name="build", help=GROUP_HELP, iterable=ITERABLE)
+
+
+def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str]:
+    """Per-image task help, without failing: a broken pyproject still lists the tasks
+    (found by their table headers), and running one then reports the error."""
+    from buildlib import config as config_module
+
+    try:
+        config = config_module.load(root)
+    except BuildlibError:
+        text = (root / config_module.PYPROJECT).read_text(errors="replace") \
+            if (root / config_module.PYPROJECT).exists() else ""
+        names = re.findall(r"^\[tool\.buildlib\.images\.([\w-]+)\]", text, re.M)
+        return [(n, f"Build the {n} image.") for n in names], "the default group", "TAG"
+    images = [
+        (i.name, f"Build {i.repository}:{config.default_tag} from {i.dockerfile}.")
+        for i in config.images
+    ]
+    return images, ", ".join(config.default_group), config.tag_env
+
+
+def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collection:
+    """The buildlib task collection for the repository at ``root``."""
+    root = Path(root).resolve()
+    images, group, tag_env = _image_summaries(root)
+    for help_table in (BUILD_HELP, GROUP_HELP):
+        help_table["tag"] = f"image tag (default: ${tag_env}, else 'local')"
+    ns = Collection()
+    ns.add_task(_build_group_task(
+        root, f"Build the default images ({group}); --all adds the rest."), default=True)
+    for name, summary in images:
+        ns.add_task(_image_task(root, name, summary))
+    for item in extra:
+        ns.add_task(item if isinstance(item, Task) else task(item))
+    return ns
