@@ -151,4 +151,4 @@ def build_images(
     return built
 
 
-__all__ = ["build_images", "execute", "describe", "build_command"]
+__all__ = ["build_command", "build_images", "describe", "execute"]

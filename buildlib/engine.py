@@ -18,7 +18,7 @@ import os
 import platform
 import shutil
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any, Literal
 
 from buildlib.errors import DockerUnavailable
@@ -73,7 +73,7 @@ def detect(runner: Runner, docker: str | None = None) -> Capabilities:
     return _detect_cached(docker or docker_binary())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _detect_cached(docker: str) -> Capabilities:
     quiet = Runner(quiet=True)
     client_version = _client_version(quiet, docker)

@@ -72,9 +72,9 @@ def oci_labels(config: Config, image: ImageSpec, git: Git) -> tuple[tuple[str, s
     byte-identical and a re-run release finds the same digest (it is "now" outside git)."""
     epoch = git.head_commit_time()
     created = (
-        _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc)
+        _dt.datetime.fromtimestamp(epoch, _dt.UTC)
         if epoch is not None
-        else _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
+        else _dt.datetime.now(_dt.UTC).replace(microsecond=0)
     )
     labels = {
         f"{OCI}.title": image.title or image.repository,

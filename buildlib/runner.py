@@ -104,7 +104,7 @@ class Runner:
         if shutil.which(argv[0]) is None:
             raise BuildlibError(
                 f"{argv[0]!r} was not found on PATH",
-                hint=f"install it, or point buildlib at it (e.g. BUILDLIB_DOCKER=/path/to/docker)",
+                hint="install it, or point buildlib at it (e.g. BUILDLIB_DOCKER=/path/to/docker)",
             )
         full_env = {**os.environ, **(env or {})}
         if capture:

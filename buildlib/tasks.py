@@ -107,6 +107,52 @@ def _build_group_task(root: Path, summary: str) -> Task:
     return Task(build, name="build", help=GROUP_HELP, iterable=ITERABLE)
 
 
+PUBLISH_HELP = {
+    **{k: v for k, v in GROUP_HELP.items() if k not in ("all", "tag")},
+    "image": "comma-separated image names (default: every image)",
+    "registry": "registry host (default: $BUILDLIB_REGISTRY, else [tool.buildlib].registry)",
+    "force": "allow what is normally refused (see the task's help)",
+    "json": "print the plan (with --dry-run) or the result as JSON on stdout",
+}
+
+
+def _push_task(root: Path) -> Task:
+    def push(c, tag=None, image=None, registry=None, force=False, json=False, platform=None,
+             no_cache=False, build_arg=None, secret=None, builder=None, cache_from=None,
+             cache_to=None, jobs=None, sequential=False, dry_run=False):
+        """Build and push every image as REPO:TAG (CI on main: --tag main)."""
+        from buildlib.publish import push as push_images
+
+        with user_errors():
+            push_images(root, images=_names(image), registry=registry, force=force,
+                        as_json=json, jobs=jobs, sequential=sequential,
+                        **_build_flags(tag, platform, no_cache, build_arg, secret, builder,
+                                       cache_from, cache_to, dry_run))
+
+    help_table = {**PUBLISH_HELP, "tag": "tag to push, e.g. main (required; 'latest' and "
+                  "versions are refused without --force: they belong to `release`)",
+                  "force": "push 'latest' or a version-shaped tag anyway"}
+    return Task(push, help=help_table, iterable=ITERABLE)
+
+
+def _release_task(root: Path) -> Task:
+    def release(c, image=None, registry=None, force=False, json=False, platform=None,
+                no_cache=False, build_arg=None, secret=None, builder=None, cache_from=None,
+                cache_to=None, jobs=None, sequential=False, dry_run=False):
+        """Publish the pyproject version: X.Y.Z, then X.Y, X, latest (needs its git tag)."""
+        from buildlib.publish import release as release_images
+
+        with user_errors():
+            release_images(root, images=_names(image), registry=registry, force=force,
+                           as_json=json, jobs=jobs, sequential=sequential,
+                           **_build_flags(None, platform, no_cache, build_arg, secret, builder,
+                                          cache_from, cache_to, dry_run))
+
+    help_table = {**PUBLISH_HELP,
+                  "force": "overwrite a version tag that exists with different content"}
+    return Task(release, help=help_table, iterable=ITERABLE)
+
+
 def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str]:
     """Per-image task help, without failing: a broken pyproject still lists the tasks
     (found by their table headers), and running one then reports the error."""
@@ -117,7 +163,7 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str]:
     except BuildlibError:
         text = (root / config_module.PYPROJECT).read_text(errors="replace") \
             if (root / config_module.PYPROJECT).exists() else ""
-        names = re.findall(r"^\[tool\.buildlib\.images\.([\w-]+)\]", text, re.M)
+        names = re.findall(r"^\[tool\.buildlib\.images\.([\w-]+)\]", text, re.MULTILINE)
         return [(n, f"Build the {n} image.") for n in names], "the default group", "TAG"
     images = [
         (i.name, f"Build {i.repository}:{config.default_tag} from {i.dockerfile}.")
@@ -137,6 +183,8 @@ def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collectio
         root, f"Build the default images ({group}); --all adds the rest."), default=True)
     for name, summary in images:
         ns.add_task(_image_task(root, name, summary))
+    ns.add_task(_push_task(root))
+    ns.add_task(_release_task(root))
     for item in extra:
         ns.add_task(item if isinstance(item, Task) else task(item))
     return ns

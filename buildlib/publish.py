@@ -1,0 +1,443 @@
+"""``push`` and ``release``: build every image, then publish in an order that protects users.
+
+push:    build all → push ``REPO:TAG`` of every image → verify each digest in the registry.
+release: check the git tag and tree → build all → refuse a changed image under an existing
+         version tag → push every full version tag → verify → only then move the floating
+         tags (``X.Y``, ``X``, ``latest``) by re-tagging the pushed manifest in the registry
+         (no upload). A failure before the last step leaves every floating tag untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from buildlib import config as config_module
+from buildlib import console
+from buildlib.build import execute
+from buildlib.config import Config, ImageSpec
+from buildlib.credentials import Credentials, from_docker_config, from_env, temporary_login
+from buildlib.dockercli import DockerCLI
+from buildlib.engine import Engine, detect
+from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError, UsageError
+from buildlib.git import Git
+from buildlib.plan import BuildPlan, image_reference, make_plan
+from buildlib.preflight import preflight
+from buildlib.registry import RegistryClient
+from buildlib.runner import Runner
+from buildlib.settings import build_options, resolve_tag
+from buildlib.versions import docker_tag_for, is_version_shaped, plan_release_tags
+
+TRANSIENT = re.compile(
+    r"connection refused|connection reset|broken pipe|i/o timeout|timeout|timed out|"
+    r"\b50[0-4]\b|too many requests|\b429\b|EOF|TLS handshake", re.IGNORECASE)
+AUTH_FAILURE = re.compile(r"unauthorized|authentication required|denied|\b401\b|\b403\b", re.IGNORECASE)
+PUSH_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class ImagePublication:
+    """What will be written for one image, in order."""
+
+    name: str
+    repository: str
+    full_tag: str
+    tags: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "repository": self.repository, "tags": list(self.tags),
+                "skipped": [{"tag": t, "reason": r} for t, r in self.skipped]}
+
+
+@dataclass
+class Published:
+    name: str
+    repository: str
+    reference: str
+    digest: str
+    tags: list[str] = field(default_factory=list)
+    unchanged: bool = False
+
+
+@dataclass(frozen=True)
+class Access:
+    """How to reach the registry: credentials from the environment (a temporary login), an
+    existing docker login, or none."""
+
+    registry: str
+    credentials: Credentials | None
+    from_environment: bool
+    hint: str
+
+    def client(self) -> RegistryClient:
+        return RegistryClient(self.registry, self.credentials, credential_hint=self.hint)
+
+
+def resolve_access(config: Config, registry: str, environ: Mapping[str, str]) -> Access:
+    names = config.credentials
+    hint = f"set {names.username_env} and {names.token_env} (or `docker login {registry}`)"
+    credentials = from_env(names.username_env, names.token_env, environ)
+    if credentials is not None:
+        return Access(registry, credentials, True, hint)
+    return Access(registry, from_docker_config(registry), False, hint)
+
+
+@contextmanager
+def docker_login(runner: Runner, docker: str, access: Access) -> Iterator[dict[str, str]]:
+    """A temporary DOCKER_CONFIG holding the login when credentials come from the
+    environment; the user's own docker config otherwise."""
+    if access.credentials is not None:
+        runner.add_secret(access.credentials.secret)
+    if not access.from_environment or access.credentials is None:
+        yield {}
+        return
+    with temporary_login(runner, docker, access.registry, access.credentials,
+                         credential_hint=access.hint) as env:
+        yield env
+
+
+# --- push ---------------------------------------------------------------------------------
+
+def push(
+    root: Path | str,
+    *,
+    tag: str | None = None,
+    images: list[str] | None = None,
+    registry: str | None = None,
+    force: bool = False,
+    as_json: bool = False,
+    environ: Mapping[str, str] | None = None,
+    runner: Runner | None = None,
+    **flags: Any,
+) -> list[Published]:
+    """``invoke push --tag TAG``: build and push every selected image as ``REPO:TAG``."""
+    env = os.environ if environ is None else environ
+    config = config_module.load(root)
+    if not tag and not env.get(config.tag_env):
+        raise UsageError("push needs a tag", hint="invoke push --tag main")
+    tag = resolve_tag(config, tag, env)
+    if is_version_shaped(tag) and not force:
+        raise UsageError(
+            f"tag {tag!r} belongs to releases (it would move what users pull as a version)",
+            hint="publish versions with `invoke release`, or pass --force",
+        )
+    options = build_options(config, tag=tag, registry=registry, environ=env, **flags)
+    selected = config.select(images) if images else config.images
+    access = resolve_access(config, options.registry or config.registry, env)
+    runner = runner or Runner(dry_run=options.dry_run)
+    plan = make_plan(config, selected, options, detect(runner), output="push")
+    publications = [ImagePublication(i.name, i.repository, tag, (tag,)) for i in selected]
+    if options.dry_run:
+        _print_plan(access, publications, as_json, version=None)
+        execute(plan, runner)
+        return []
+    preflight(config, plan.builds, purpose="push")
+    client = access.client()
+    with docker_login(runner, plan.capabilities.docker, access) as login_env:
+        cli = DockerCLI(runner, plan.capabilities, login_env)
+        engine = Engine()
+        execute(plan, runner, engine, cli)
+        results = []
+        for build in plan.builds:
+            digest = _push_verified(cli, engine, client, build.image.repository, build.primary,
+                                    tag, build.output == "push")
+            results.append(Published(build.name, build.image.repository, build.primary,
+                                     digest, [tag]))
+    _report(results, access.registry, as_json, version=None)
+    return results
+
+
+# --- release ------------------------------------------------------------------------------
+
+def release(
+    root: Path | str,
+    *,
+    images: list[str] | None = None,
+    registry: str | None = None,
+    force: bool = False,
+    as_json: bool = False,
+    environ: Mapping[str, str] | None = None,
+    runner: Runner | None = None,
+    **flags: Any,
+) -> list[Published]:
+    """``invoke release``: publish the pyproject version with its floating tags."""
+    env = os.environ if environ is None else environ
+    config = config_module.load(root)
+    git = Git(config.root)
+    full_tag = docker_tag_for(config.version)
+    options = build_options(config, tag=full_tag, registry=registry, environ=env, **flags)
+    selected = config.select(images) if images else config.images
+    access = resolve_access(config, options.registry or config.registry, env)
+    client = access.client()
+    problems = _git_problems(config, git)
+    if problems and not options.dry_run:
+        raise problems[0]
+    released = _released(config, git, selected, client, quiet=options.dry_run)
+    publications = []
+    for image in selected:
+        planned = plan_release_tags(config.version, config.release.floating_tags,
+                                    released.get(image.name, ()))
+        publications.append(ImagePublication(image.name, image.repository, planned.full,
+                                             planned.tags, planned.skipped))
+    runner = runner or Runner(dry_run=options.dry_run)
+    plan = make_plan(config, selected, options, detect(runner), output="push")
+    if options.dry_run:
+        for problem in problems:
+            console.warn(f"a real release would stop here: {problem}")
+        _print_plan(access, publications, as_json, version=config.version_text)
+        execute(plan, runner)
+        return []
+    preflight(config, plan.builds, purpose="release")
+    with docker_login(runner, plan.capabilities.docker, access) as login_env:
+        cli = DockerCLI(runner, plan.capabilities, login_env)
+        engine = Engine()
+        execute(plan, runner, engine, cli)
+        results = _push_full_tags(cli, engine, client, plan, publications, force)
+        _move_floating(client, results, publications)
+    _report(results, access.registry, as_json, version=config.version_text)
+    return results
+
+
+def _git_problems(config: Config, git: Git) -> list[BuildlibError]:
+    tag = config.release.git_tag_for(config.version_text)
+    if not git.is_repository():
+        return [UsageError(f"release needs a git checkout to find the tag {tag}",
+                           hint="run it from a clone with tags (actions/checkout fetch-tags)")]
+    problems: list[BuildlibError] = []
+    commit = git.tag_commit(tag)
+    head = git.head()
+    if commit is None:
+        problems.append(UsageError(
+            f"git tag {tag} (made by release-please for version {config.version_text}) does "
+            "not exist", hint=f"merge the release PR, or `git fetch --tags`; to tag by hand: "
+            f"git tag {tag} && git push origin {tag}"))
+    elif commit != head:
+        problems.append(UsageError(
+            f"git tag {tag} points at {commit[:12]}, not at HEAD ({(head or '?')[:12]})",
+            hint=f"git checkout {tag}"))
+    dirty = git.dirty_files()
+    if dirty:
+        problems.append(UsageError(
+            f"the working tree has uncommitted changes ({', '.join(dirty[:3])}"
+            f"{'...' if len(dirty) > 3 else ''}): the images would not match {tag}",
+            hint="commit or stash them (git stash)"))
+    return problems
+
+
+def _released(config: Config, git: Git, images: tuple[ImageSpec, ...], client: RegistryClient,
+              *, quiet: bool) -> dict[str, list[str]]:
+    """Versions already released, per image: from git tags, and the registry when it answers."""
+    prefix, _, suffix = config.release.git_tag.partition("{version}")
+    from_git = [t[len(prefix):len(t) - len(suffix) if suffix else None] for t in git.tags()
+                if t.startswith(prefix) and t.endswith(suffix)]
+    released = {}
+    for image in images:
+        try:
+            from_registry = client.tags(image.repository)
+        except BuildlibError as error:
+            if not quiet:
+                console.warn(f"could not list {image.repository}'s tags ({error.message}); "
+                             "using git tags only")
+            from_registry = []
+        released[image.name] = from_git + from_registry
+    return released
+
+
+def _push_full_tags(cli: DockerCLI, engine: Engine, client: RegistryClient, plan: BuildPlan,
+                    publications: list[ImagePublication], force: bool) -> list[Published]:
+    """Refuse a changed image under an existing version, then push every full tag."""
+    by_name = {p.name: p for p in publications}
+    unchanged = set()
+    for build in plan.builds:
+        publication = by_name[build.name]
+        existing = client.config_digest(build.image.repository, publication.full_tag)
+        if existing is None:
+            continue
+        local = engine.image_id(build.primary)
+        if existing == local:
+            unchanged.add(build.name)
+        elif not force:
+            raise PublishError(
+                f"{build.image.repository}:{publication.full_tag} already exists in "
+                f"{client.host} with different content (image {existing[7:19]}, this build "
+                f"{(local or '?')[7:19]}); release tags are immutable. Nothing was pushed",
+                hint="bump the version (a fix: commit), or pass --force to overwrite it")
+    results: list[Published] = []
+    for build in plan.builds:
+        publication = by_name[build.name]
+        repository = build.image.repository
+        try:
+            if build.name in unchanged:
+                console.info(f"{build.primary} is already in the registry with the same "
+                             "content: not pushed again")
+                digest = client.manifest_digest(repository, publication.full_tag) or "?"
+            else:
+                digest = _push_verified(cli, engine, client, repository, build.primary,
+                                        publication.full_tag, build.output == "push")
+        except BuildlibError as error:
+            done = ", ".join(f"{r.repository}:{publication.full_tag}" for r in results)
+            raise PublishError(
+                f"release stopped at {build.primary}: {error.message}. "
+                + (f"Already pushed: {done}. " if done else "Nothing was pushed. ")
+                + "No floating tag (X.Y, X, latest) of any image was moved",
+                hint=error.hint or "fix the cause and run `invoke release` again (it is "
+                "safe to re-run)") from None
+        results.append(Published(build.name, repository, build.primary, digest,
+                                 [publication.full_tag], build.name in unchanged))
+    return results
+
+
+def _move_floating(client: RegistryClient, results: list[Published],
+                   publications: list[ImagePublication]) -> None:
+    """Add the floating tags to the pushed manifests. On a failure, put back the ones
+    already moved, so all images keep pointing at the same release."""
+    by_name = {p.name: p for p in publications}
+    moved: list[tuple[str, str, str | None]] = []  # repository, tag, previous digest
+    for result in results:
+        publication = by_name[result.name]
+        for tag in publication.tags:
+            if tag == publication.full_tag:
+                continue
+            try:
+                previous = client.manifest_digest(result.repository, tag)
+                if previous != result.digest:
+                    client.add_tag(result.repository, result.digest, tag)
+                moved.append((result.repository, tag, previous))
+                result.tags.append(tag)
+            except BuildlibError as error:
+                restored = _restore(client, moved)
+                raise PublishError(
+                    f"moving {result.repository}:{tag} failed: {error.message}. Full version "
+                    f"tags are pushed; floating tags {restored}",
+                    hint="run `invoke release` again once the registry answers") from None
+
+
+def _restore(client: RegistryClient, moved: list[tuple[str, str, str | None]]) -> str:
+    if not moved:
+        return "were not touched"
+    failed = []
+    for repository, tag, previous in reversed(moved):
+        try:
+            if previous is not None:
+                client.add_tag(repository, previous, tag)
+        except BuildlibError:
+            failed.append(f"{repository}:{tag}")
+    if failed:
+        return f"could not all be put back ({', '.join(failed)} now point at the new release)"
+    return "already moved were put back on the previous release"
+
+
+# --- pushing one reference, with retries and verification ----------------------------------
+
+def _push_verified(cli: DockerCLI, engine: Engine, client: RegistryClient, repository: str,
+                   reference: str, tag: str, pushed_by_build: bool) -> str:
+    if not pushed_by_build:
+        _push_with_retries(cli, reference, client.host)
+    remote = client.manifest_digest(repository, tag)
+    if remote is None:
+        raise PublishError(f"{reference} was pushed but the registry does not list it",
+                           hint=f"check {client.host}'s storage, then push again")
+    if pushed_by_build:
+        return remote
+    local = _local_digest(engine, reference, client.host, repository)
+    if local != remote:
+        raise PublishError(
+            f"{reference}: registry has {remote}, local push reported {local}",
+            hint="another push raced this one; run it again")
+    console.success(f"pushed {reference} ({remote})")
+    return remote
+
+
+def _push_with_retries(cli: DockerCLI, reference: str, registry: str) -> None:
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        result = cli.push(reference)
+        if result.ok:
+            return
+        output = result.stderr or result.stdout
+        detail = cli.runner.redact(output.strip().splitlines()[-1] if output.strip() else "")
+        if AUTH_FAILURE.search(output):
+            raise AuthError(f"{registry} refused the push of {reference}: {detail}",
+                            hint="check DOCKERHUB_USERNAME/DOCKERHUB_TOKEN (or the configured "
+                            "variables), or `docker login`")
+        if not TRANSIENT.search(output) or attempt == PUSH_ATTEMPTS:
+            raise CommandFailed(f"push of {reference} failed after {attempt} attempt(s): "
+                                f"{detail}")
+        wait = 2 ** (attempt - 1)
+        console.warn(f"push of {reference} failed ({detail}); retrying in {wait}s")
+        time.sleep(wait)
+
+
+def _local_digest(engine: Engine, reference: str, registry: str, repository: str) -> str | None:
+    data = engine.inspect_image(reference) or {}
+    wanted = image_reference(registry, repository, "x").rsplit(":", 1)[0]
+    for repo_digest in data.get("RepoDigests") or []:
+        name, _, digest = repo_digest.partition("@")
+        if name == wanted or name == f"docker.io/{wanted}":
+            return digest
+    return None
+
+
+# --- reporting ----------------------------------------------------------------------------
+
+def _print_plan(access: Access, publications: list[ImagePublication], as_json: bool,
+                version: str | None) -> None:
+    """The plan: every tag of every image, in the order it will be written."""
+    document = {
+        "version": version,
+        "registry": access.registry,
+        "login": access.from_environment,
+        "images": [p.as_dict() for p in publications],
+    }
+    if as_json:
+        print(json.dumps(document, indent=2))
+        return
+    console.step(f"plan for {access.registry}"
+                 + (f", version {version}" if version else "")
+                 + (": login from the environment" if access.from_environment
+                    else ": using the existing docker login" if access.credentials
+                    else ": no credentials (anonymous)"))
+    for publication in publications:
+        console.info(f"  {publication.name}: {publication.repository} ← "
+                     f"{', '.join(publication.tags)}")
+        for tag, reason in publication.skipped:
+            console.info(f"    not moving {tag}: {reason}")
+
+
+def _report(results: list[Published], registry: str, as_json: bool,
+            version: str | None) -> None:
+    if as_json:
+        print(json.dumps({"version": version, "registry": registry, "images": [
+            {"name": r.name, "repository": r.repository, "tags": r.tags, "digest": r.digest}
+            for r in results]}, indent=2))
+    for result in results:
+        note = " (already there)" if result.unchanged else ""
+        console.success(f"{result.name}: {result.repository}:{', '.join(result.tags)} → "
+                        f"{result.digest}{note}")
+    output = os.environ.get("GITHUB_OUTPUT")
+    if output:
+        with open(output, "a", encoding="utf-8") as handle:
+            for result in results:
+                handle.write(f"{result.name}-digest={result.digest}\n")
+                handle.write(f"{result.name}-tags={','.join(result.tags)}\n")
+            handle.write("images=" + json.dumps([
+                {"name": r.name, "repository": r.repository, "digest": r.digest,
+                 "tags": r.tags} for r in results]) + "\n")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(f"### Images pushed to {registry}\n\n| image | tags | digest |\n"
+                         "|---|---|---|\n")
+            for result in results:
+                tags = ", ".join(f"`{t}`" for t in result.tags)
+                handle.write(f"| `{result.repository}` | {tags} | `{result.digest}` |\n")
+
+
+__all__ = ["push", "release", "resolve_access"]

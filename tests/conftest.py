@@ -1,0 +1,116 @@
+"""Shared fixtures. Integration tests need a real Docker engine (and the stand-in base
+images that `.ci/setup-engine` makes); on a laptop without them they skip, under CI=true
+they fail."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str) -> None:
+    """Skip on a developer machine; fail under CI=true (a missing engine is a broken CI)."""
+    if in_ci():
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _buildkit_capable_docker() -> str | None:
+    """The docker client the integration tests drive: $BUILDLIB_DOCKER if set, else the
+    first client on PATH (or Debian's /usr/bin/docker) that can build with BuildKit."""
+    from buildlib.engine import _detect_cached
+
+    if os.environ.get("BUILDLIB_DOCKER"):
+        return shutil.which(os.environ["BUILDLIB_DOCKER"])
+    candidates = [shutil.which("docker"), "/usr/bin/docker", "/usr/local/bin/docker"]
+    found = [c for c in dict.fromkeys(candidates) if c and os.path.exists(c)]
+    for candidate in found:
+        if _detect_cached(candidate).builder != "legacy":
+            return candidate
+    return found[0] if found else None
+
+
+@pytest.fixture(scope="session")
+def docker_bin() -> str:
+    docker = _buildkit_capable_docker()
+    if docker is None:
+        unavailable("no docker client is installed (run .ci/setup-engine)")
+    assert docker is not None
+    probe = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        unavailable(f"the Docker engine does not answer ({probe.stderr.strip()[:200]}); "
+                    "start it with .ci/setup-engine")
+    return docker
+
+
+@pytest.fixture(scope="session")
+def stand_ins(docker_bin: str) -> None:
+    """The base images the Dockerfiles name must be present locally (nothing can be pulled)."""
+    from buildlib.plan import dockerfile_steps
+
+    missing = []
+    for dockerfile in sorted(REPO.glob("Dockerfile*")):
+        for step in dockerfile_steps(dockerfile, {}):
+            ref = None
+            if step.startswith("FROM "):
+                ref = step.split()[1]
+            elif step.startswith("COPY --from="):
+                ref = step.split()[1].split("=", 1)[1]
+            if ref and subprocess.run([docker_bin, "image", "inspect", ref],
+                                      capture_output=True).returncode != 0:
+                missing.append(ref)
+    if missing:
+        unavailable(f"stand-in base images missing: {', '.join(sorted(set(missing)))} "
+                    "(run .ci/setup-engine)")
+
+
+@pytest.fixture(scope="session")
+def uv_lock() -> Path:
+    lock = REPO / "uv.lock"
+    if not lock.exists():
+        subprocess.run(["uv", "lock"], cwd=REPO, check=True)
+    return lock
+
+
+@pytest.fixture
+def unique_tag() -> str:
+    return f"it-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def task_env(docker_bin: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DOCKERHUB_", "GITHUB_", "TETRA_", "BUILDLIB_"))}
+    env["BUILDLIB_DOCKER"] = docker_bin
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def invoke(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO,
+           timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    """Run `invoke ARGS` the way the README does (in the repository, via this Python)."""
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def cleanup_images(docker_bin: str) -> Iterator[list[str]]:
+    """Append image references here; they are removed after the test."""
+    created: list[str] = []
+    yield created
+    if created:
+        subprocess.run([docker_bin, "image", "rm", "--force", *created], capture_output=True)
