@@ -173,6 +173,7 @@ def release(
     config = config_module.load(root)
     git = Git(config.root)
     full_tag = docker_tag_for(config.version)
+    flags.pop("tag", None)  # a release's tags come from the version
     options = build_options(config, tag=full_tag, registry=registry, environ=env, **flags)
     selected = config.select(images) if images else config.images
     access = resolve_access(config, options.registry or config.registry, env)
