@@ -152,6 +152,7 @@ class Runner:
                 with self._lock:
                     console.info(f"[{prefix}] {line}" if prefix else line)
         proc.wait()
+        proc.stdout.close()
         with self._lock:
             self._running.discard(proc)
         return Result(argv, proc.returncode, "", "\n".join(tail))

@@ -1,0 +1,150 @@
+"""Registry credentials: from the environment, from an existing docker login, or a throwaway login.
+
+A secret travels only in memory, on a child's stdin, or in a temporary ``DOCKER_CONFIG``
+directory that is removed afterwards; never on a command line, in a repr or in an error.
+The user's own ``~/.docker/config.json`` is never written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from buildlib.errors import AuthError, BuildlibError, CheckFailed, ConfigError, RegistryError
+from buildlib.runner import Runner
+
+DOCKER_HUB = "docker.io"
+# The key `docker login` (and docker/login-action) writes for Docker Hub.
+DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"
+_DOCKER_HUB_ALIASES = frozenset({DOCKER_HUB, "index.docker.io", "registry-1.docker.io"})
+_REJECTED_MARKERS = ("unauthorized", "incorrect username or password", "authentication required")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A username and its password or access token. ``repr`` never shows the secret."""
+
+    username: str
+    secret: str = field(repr=False)
+
+
+def is_docker_hub(registry_host: str) -> bool:
+    return registry_host.lower() in _DOCKER_HUB_ALIASES
+
+
+def from_env(
+    username_var: str, token_var: str, environ: Mapping[str, str] | None = None
+) -> Credentials | None:
+    """Credentials from two environment variables; ``None`` when neither is set.
+
+    An empty value counts as unset: GitHub Actions expands a missing secret to "".
+    """
+    env = os.environ if environ is None else environ
+    username = env.get(username_var, "").strip()
+    secret = env.get(token_var, "").strip()
+    if username and secret:
+        return Credentials(username, secret)
+    if not username and not secret:
+        return None
+    missing, present = (token_var, username_var) if username else (username_var, token_var)
+    raise ConfigError(
+        f"{present} is set but {missing} is not (or is empty)",
+        hint=f"set both {username_var} and {token_var}, or neither",
+    )
+
+
+def from_docker_config(registry_host: str, *, config_dir: str | None = None) -> Credentials | None:
+    """Credentials of an existing ``docker login`` (e.g. by docker/login-action), or ``None``.
+
+    Reads ``config_dir`` if given, else ``$DOCKER_CONFIG``, else ``~/.docker``; credential
+    stores and helpers named there are run. Identity tokens (OAuth refresh tokens) are not
+    supported and count as no credentials.
+    """
+    try:
+        from docker import auth as docker_auth
+        from docker import errors as docker_errors
+    except ImportError as exc:  # pragma: no cover - docker is a dev dependency
+        raise BuildlibError(
+            "the docker Python SDK is not installed", hint="uv sync (it needs docker>=7.1)"
+        ) from exc
+
+    key = DOCKER_HUB_AUTH_KEY if is_docker_hub(registry_host) else registry_host
+    config_path = os.path.join(config_dir, "config.json") if config_dir else None
+    try:
+        entry = docker_auth.load_config(config_path=config_path).resolve_authconfig(key)
+    except docker_errors.DockerException as exc:
+        raise CheckFailed(
+            f"could not read the docker login for {registry_host}: {_one_line(str(exc))}",
+            hint="check the credsStore/credHelpers entries of your docker config.json",
+        ) from None
+    if not entry:
+        return None
+    username = entry.get("username") or entry.get("Username")
+    secret = entry.get("password") or entry.get("Password")
+    if not username or not secret:
+        return None
+    return Credentials(username, secret)
+
+
+@contextmanager
+def temporary_login(
+    runner: Runner,
+    docker_bin: str,
+    registry_host: str,
+    creds: Credentials,
+    *,
+    credential_hint: str | None = None,
+) -> Iterator[dict[str, str]]:
+    """Log in to ``registry_host`` in a throwaway ``DOCKER_CONFIG``; yield the env to use it.
+
+    Pass the yielded ``{"DOCKER_CONFIG": ...}`` to the docker commands that need the login.
+    The directory (holding the login) is removed on exit, also on error. Under a dry-run
+    runner the login is printed, not run, and the directory stays empty.
+    """
+    runner.add_secret(creds.secret)
+    config_dir = tempfile.mkdtemp(prefix="buildlib-docker-config-")
+    try:
+        env = {"DOCKER_CONFIG": config_dir}
+        argv = [docker_bin, "login"]
+        if not is_docker_hub(registry_host):
+            argv.append(registry_host)
+        argv += ["--username", creds.username, "--password-stdin"]
+        result = runner.run(
+            argv,
+            env=env,
+            stdin=creds.secret,
+            capture=True,
+            check=False,
+            what=f"docker login {registry_host}",
+        )
+        if not result.ok:
+            output = result.stderr or result.stdout
+            raise _login_error(runner, registry_host, creds, output, credential_hint)
+        yield env
+    finally:
+        shutil.rmtree(config_dir, ignore_errors=True)
+
+
+def _login_error(
+    runner: Runner, registry_host: str, creds: Credentials, output: str, hint: str | None
+) -> RegistryError:
+    detail = _one_line(runner.redact(output))
+    if any(marker in detail.lower() for marker in _REJECTED_MARKERS):
+        return AuthError(
+            f"{registry_host} rejected the login of user {creds.username!r}: {detail}",
+            hint=hint or f"check the username and token for {registry_host}",
+        )
+    return RegistryError(
+        f"docker login to {registry_host} failed: {detail}",
+        hint="check that the registry is reachable" + (f"; {hint}" if hint else ""),
+    )
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    line = lines[-1] if lines else "no output"
+    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -1,0 +1,612 @@
+"""A small client for the Registry HTTP API v2: ping, tags, manifests, and re-tagging.
+
+Re-tagging (``add_tag``) copies a manifest to a new tag without touching its layers, so a
+release can add ``latest`` to an image that was already pushed. Authentication follows
+the registry's ``WWW-Authenticate`` challenge (Basic, or a Bearer token per scope), as the
+docker client does. Transient failures are retried with exponential backoff; every failure
+becomes one ``RegistryError`` line naming the registry and the operation, never a secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.client
+import ipaddress
+import json
+import re
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from email.message import Message
+from typing import Any
+
+from buildlib.credentials import Credentials, is_docker_hub
+from buildlib.errors import AuthError, ConfigError, RegistryError
+
+__all__ = ["MANIFEST_MEDIA_TYPES", "Credentials", "Manifest", "RegistryClient"]
+
+DOCKER_HUB_ENDPOINT = "registry-1.docker.io"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MANIFEST_MEDIA_TYPES = (DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX)
+INDEX_MEDIA_TYPES = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
+
+_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
+_USER_AGENT = "buildlib (registry client)"
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPOSITORY_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[A-Za-z0-9=_-]{32,}$")
+_CHALLENGE_PARAM_RE = re.compile(r'([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
+_NEXT_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+_ATTESTATION_REFERENCE = "attestation-manifest"
+_MAX_RETRY_AFTER = 30.0
+_MAX_PAGES = 100
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest exactly as the registry stores it (the digest is of ``body``'s bytes)."""
+
+    media_type: str
+    body: bytes = field(repr=False)
+    digest: str
+
+    @property
+    def is_index(self) -> bool:
+        """True for a manifest list / OCI index (a multi-platform image)."""
+        return self.media_type in INDEX_MEDIA_TYPES
+
+    def parsed(self) -> dict[str, Any]:
+        data = json.loads(self.body)
+        if not isinstance(data, dict):
+            raise ValueError("a manifest is a JSON object")  # noqa: TRY004 - callers catch ValueError
+        return data
+
+
+@dataclass(frozen=True)
+class _Response:
+    status: int
+    headers: Message
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _Challenge:
+    scheme: str
+    params: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str = field(repr=False)
+    expires_at: float
+
+
+class RegistryClient:
+    """Talks to one registry. ``host`` is how images name it: ``docker.io``, ``ghcr.io``,
+    ``127.0.0.1:5000``.
+
+    ``insecure=None`` uses plain HTTP only for loopback hosts (as docker does for
+    127.0.0.0/8), HTTPS otherwise. ``retries`` is how many times a transient failure is
+    retried (so ``retries + 1`` attempts), waiting ``backoff * 2**n`` seconds in between.
+    ``credential_hint`` says how to provide credentials; it ends every ``AuthError``.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        credentials: Credentials | None = None,
+        *,
+        insecure: bool | None = None,
+        timeout: float = 30,
+        retries: int = 3,
+        backoff: float = 0.5,
+        credential_hint: str | None = None,
+    ) -> None:
+        self.host = host
+        self.credentials = credentials
+        self.endpoint = DOCKER_HUB_ENDPOINT if is_docker_hub(host) else host
+        plain_http = _is_loopback(self.endpoint) if insecure is None else insecure
+        self.scheme = "http" if plain_http else "https"
+        self.base_url = f"{self.scheme}://{self.endpoint}"
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.credential_hint = credential_hint
+        self._tokens: dict[str, _Token] = {}
+        self._basic = False
+        self._openers: dict[bool, urllib.request.OpenerDirector] = {}
+
+    def __repr__(self) -> str:
+        user = self.credentials.username if self.credentials else None
+        return f"RegistryClient({self.host!r}, username={user!r}, base_url={self.base_url!r})"
+
+    def repository(self, repo: str) -> str:
+        """The API name of ``repo``: validated, with ``library/`` for Docker Hub officials."""
+        if not _REPOSITORY_RE.match(repo):
+            raise ConfigError(f"{repo!r} is not a valid repository name for {self.host}")
+        if is_docker_hub(self.host) and "/" not in repo:
+            return f"library/{repo}"
+        return repo
+
+    # -- read ------------------------------------------------------------------------------
+
+    def ping(self) -> bool:
+        """Check that the registry answers and accepts the credentials (``GET /v2/``)."""
+        operation = "ping"
+        response = self._request("GET", "/v2/", operation=operation, scope=None)
+        if response.status != 200:
+            raise self._http_error(response, operation)
+        return True
+
+    def tags(self, repo: str) -> list[str]:
+        """All tags of ``repo``; an empty list if the repository does not exist."""
+        name = self.repository(repo)
+        operation = f"list the tags of {name}"
+        url: str | None = f"/v2/{name}/tags/list"
+        found: list[str] = []
+        for _ in range(_MAX_PAGES):
+            if url is None:
+                return found
+            response = self._request("GET", url, operation=operation, scope=_pull(name))
+            if response.status == 404:
+                return found
+            if response.status != 200:
+                raise self._http_error(response, operation)
+            found += self._json(response, operation).get("tags") or []
+            url = self._next_page(response, operation)
+        raise RegistryError(f"{self.host}: {operation}: more than {_MAX_PAGES} pages of tags")
+
+    def manifest_digest(self, repo: str, tag: str) -> str | None:
+        """The digest ``repo:tag`` points at, or ``None`` if there is no such tag."""
+        name, ref = self.repository(repo), _reference(tag)
+        operation = f"look up {name}:{ref}"
+        response = self._request(
+            "HEAD",
+            _manifest_path(name, ref),
+            operation=operation,
+            scope=_pull(name),
+            accept=_ACCEPT,
+        )
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            raise self._http_error(response, operation)
+        digest = response.headers.get("Docker-Content-Digest")
+        if digest:
+            return digest
+        manifest = self._fetch_manifest(name, ref)  # some registries omit the header on HEAD
+        return manifest.digest if manifest else None
+
+    def get_manifest(self, repo: str, ref: str) -> Manifest:
+        """The manifest at ``ref`` (a tag or a digest); ``RegistryError`` if there is none."""
+        name = self.repository(repo)
+        manifest = self._fetch_manifest(name, _reference(ref))
+        if manifest is None:
+            raise RegistryError(
+                f"{self.host}: manifest {_display(name, ref)} not found",
+                hint="check that the image was pushed under that tag",
+            )
+        return manifest
+
+    def config_digest(self, repo: str, tag: str, *, platform: str | None = None) -> str | None:
+        """The image config digest of ``repo:tag`` (docker's local image ID), or ``None``.
+
+        For an index, the one image that is not an attestation is used, or the one
+        matching ``platform`` (``os/arch[/variant]``).
+        """
+        name = self.repository(repo)
+        manifest = self._fetch_manifest(name, _reference(tag))
+        if manifest is None:
+            return None
+        if manifest.is_index:
+            child = self._select_platform(manifest, f"{name}:{tag}", platform)
+            manifest = self.get_manifest(name, child)
+        config = self._parsed(manifest, name).get("config")
+        digest = config.get("digest") if isinstance(config, dict) else None
+        if not isinstance(digest, str):
+            raise RegistryError(f"{self.host}: manifest {name}:{tag} has no config digest")
+        return digest
+
+    # -- write -----------------------------------------------------------------------------
+
+    def put_manifest(self, repo: str, tag: str, manifest: Manifest) -> str:
+        """Point ``repo:tag`` at ``manifest`` (whose layers are already in ``repo``).
+
+        Returns the digest, checked to equal ``manifest.digest``.
+        """
+        name, ref = self.repository(repo), _reference(tag)
+        operation = f"add tag {name}:{ref}"
+        response = self._request(
+            "PUT",
+            _manifest_path(name, ref),
+            operation=operation,
+            scope=_push(name),
+            data=manifest.body,
+            content_type=manifest.media_type,
+        )
+        if response.status not in (200, 201):
+            raise self._http_error(response, operation)
+        digest = response.headers.get("Docker-Content-Digest") or self.manifest_digest(name, ref)
+        if digest != manifest.digest:
+            raise RegistryError(
+                f"{self.host}: {name}:{ref} points at {digest} after {operation}, "
+                f"expected {manifest.digest}"
+            )
+        return digest
+
+    def add_tag(self, repo: str, source_ref: str, new_tag: str) -> str:
+        """Give the image at ``repo:source_ref`` the tag ``new_tag``; no layer is re-sent."""
+        return self.put_manifest(repo, new_tag, self.get_manifest(repo, source_ref))
+
+    # -- manifests -------------------------------------------------------------------------
+
+    def _fetch_manifest(self, name: str, ref: str) -> Manifest | None:
+        operation = f"read manifest {_display(name, ref)}"
+        response = self._request(
+            "GET", _manifest_path(name, ref), operation=operation, scope=_pull(name), accept=_ACCEPT
+        )
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            raise self._http_error(response, operation)
+        computed = "sha256:" + hashlib.sha256(response.body).hexdigest()
+        digest = response.headers.get("Docker-Content-Digest") or computed
+        expected = ref if _DIGEST_RE.match(ref) else digest
+        for claimed in {digest, expected}:
+            if claimed.startswith("sha256:") and claimed != computed:
+                raise RegistryError(
+                    f"{self.host}: manifest {_display(name, ref)} does not match its digest "
+                    f"{claimed} (got {computed})"
+                )
+        return Manifest(self._media_type(response, name, ref), response.body, digest)
+
+    def _media_type(self, response: _Response, name: str, ref: str) -> str:
+        header = (response.headers.get("Content-Type") or "").split(";")[0].strip()
+        if header in MANIFEST_MEDIA_TYPES:
+            return header
+        try:
+            declared = json.loads(response.body).get("mediaType")
+        except (ValueError, AttributeError):
+            declared = None
+        if isinstance(declared, str) and declared:
+            return declared
+        if header:
+            return header
+        raise RegistryError(f"{self.host}: manifest {_display(name, ref)} has no media type")
+
+    def _parsed(self, manifest: Manifest, name: str) -> dict[str, Any]:
+        try:
+            return manifest.parsed()
+        except ValueError:
+            raise RegistryError(
+                f"{self.host}: manifest {name}@{manifest.digest} is not valid JSON"
+            ) from None
+
+    def _select_platform(self, index: Manifest, label: str, platform: str | None) -> str:
+        images: dict[str, str] = {}
+        for entry in self._parsed(index, label).get("manifests") or []:
+            annotations = entry.get("annotations") or {}
+            if annotations.get("vnd.docker.reference.type") == _ATTESTATION_REFERENCE:
+                continue
+            spec = entry.get("platform") or {}
+            parts = [spec.get("os"), spec.get("architecture"), spec.get("variant")]
+            images["/".join(p for p in parts if p)] = entry.get("digest")
+        if platform is not None:
+            matches = [
+                d for p, d in images.items() if p == platform or p.startswith(platform + "/")
+            ]
+            if len(matches) == 1:
+                return matches[0]
+        elif len(images) == 1:
+            return next(iter(images.values()))
+        listed = ", ".join(sorted(images)) or "empty"
+        raise RegistryError(
+            f"{self.host}: {label} is a multi-platform image ({listed})"
+            + (f" without exactly one {platform} image" if platform else ""),
+            hint="pass platform='os/arch' to pick one",
+        )
+
+    # -- HTTP, authentication and retries --------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        scope: str | None,
+        accept: str | None = None,
+        data: bytes | None = None,
+        content_type: str | None = None,
+    ) -> _Response:
+        """Send one API request, authenticating once when challenged. 401/403 raise."""
+        url = path if "://" in path else self.base_url + path
+        headers = {"User-Agent": _USER_AGENT}
+        if accept:
+            headers["Accept"] = accept
+        if content_type:
+            headers["Content-Type"] = content_type
+        challenged = False
+        while True:
+            auth = self._authorization(scope)
+            response = self._send_retrying(method, url, {**headers, **auth}, data, operation)
+            if response.status != 401 or challenged:
+                break
+            challenged = True
+            if not self._authenticate(_challenges(response.headers), scope, operation):
+                break
+        if response.status in (401, 403):
+            used_token = auth.get("Authorization", "").startswith("Bearer ")
+            raise self._auth_error(response, operation, used_token=used_token)
+        return response
+
+    def _authorization(self, scope: str | None) -> dict[str, str]:
+        token = self._tokens.get(scope or "")
+        if token is not None and token.expires_at > time.monotonic():
+            return {"Authorization": f"Bearer {token.value}"}
+        if self._basic and self.credentials is not None:
+            return {"Authorization": _basic_auth(self.credentials)}
+        return {}
+
+    def _authenticate(
+        self, challenges: list[_Challenge], scope: str | None, operation: str
+    ) -> bool:
+        """Act on a 401's challenge; False when there is nothing more to try."""
+        for challenge in challenges:
+            if challenge.scheme == "bearer" and "realm" in challenge.params:
+                self._tokens[scope or ""] = self._fetch_token(challenge, scope, operation)
+                return True
+        basic = any(challenge.scheme == "basic" for challenge in challenges)
+        if basic and self.credentials is not None and not self._basic:
+            self._basic = True
+            return True
+        return False
+
+    def _fetch_token(self, challenge: _Challenge, scope: str | None, operation: str) -> _Token:
+        realm = challenge.params["realm"]
+        if urllib.parse.urlsplit(realm).scheme not in ("http", "https"):
+            raise RegistryError(f"{self.host}: {operation}: unusable token realm {realm!r}")
+        query: list[tuple[str, str]] = []
+        if challenge.params.get("service"):
+            query.append(("service", challenge.params["service"]))
+        for wanted in dict.fromkeys([scope, challenge.params.get("scope")]):
+            if wanted:
+                query.append(("scope", wanted))
+        headers = {"User-Agent": _USER_AGENT}
+        if self.credentials is not None:
+            query.append(("account", self.credentials.username))
+            headers["Authorization"] = _basic_auth(self.credentials)
+        url = (
+            realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
+            if query
+            else realm
+        )
+        what = f"{operation} (token request)"
+        response = self._send_retrying("GET", url, headers, None, what)
+        if response.status in (401, 403):
+            raise self._auth_error(response, operation, used_token=False)
+        if response.status != 200:
+            raise self._http_error(response, what)
+        payload = self._json(response, what)
+        token = payload.get("token") or payload.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise RegistryError(f"{self.host}: {operation}: the token service returned no token")
+        expires_in = payload.get("expires_in")
+        lifetime = float(expires_in) if isinstance(expires_in, (int, float)) else 60.0
+        # Renew a little early so a token never expires between check and use.
+        return _Token(token, time.monotonic() + max(lifetime * 0.9, 1.0))
+
+    def _send_retrying(
+        self, method: str, url: str, headers: dict[str, str], data: bytes | None, operation: str
+    ) -> _Response:
+        attempts = self.retries + 1
+        last = "no attempt made"
+        for attempt in range(attempts):
+            delay = self.backoff * 2**attempt
+            try:
+                response = self._send(method, url, headers, data)
+            except (OSError, http.client.HTTPException) as exc:
+                if not _is_transient(exc):
+                    raise RegistryError(
+                        f"{self.host}: {operation} failed: {_describe(exc, self.timeout)}",
+                        hint=f"check the registry address {self.base_url}",
+                    ) from None
+                last = _describe(exc, self.timeout)
+            else:
+                if response.status != 429 and response.status < 500:
+                    return response
+                last = f"HTTP {response.status}{_error_detail(response)}"
+                delay = _retry_after(response, delay)
+            if attempt + 1 < attempts:
+                time.sleep(delay)
+        raise RegistryError(
+            f"{self.host}: {operation} failed after {attempts} attempt"
+            f"{'s' if attempts > 1 else ''}: {last}",
+            hint=f"check that {self.base_url} is up and reachable, then retry",
+        )
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], data: bytes | None
+    ) -> _Response:
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with self._opener(url).open(request, timeout=self.timeout) as response:
+                return _Response(response.status, response.headers, response.read())
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return _Response(exc.code, exc.headers, exc.read())
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, OSError):
+                raise exc.reason from None
+            raise
+
+    def _opener(self, url: str) -> urllib.request.OpenerDirector:
+        # A proxy from the environment must not see loopback traffic.
+        direct = _is_loopback(urllib.parse.urlsplit(url).netloc)
+        if direct not in self._openers:
+            handlers: list[urllib.request.BaseHandler] = [_SameHostAuthRedirect()]
+            if direct:
+                handlers.append(urllib.request.ProxyHandler({}))
+            self._openers[direct] = urllib.request.build_opener(*handlers)
+        return self._openers[direct]
+
+    # -- responses -------------------------------------------------------------------------
+
+    def _json(self, response: _Response, operation: str) -> dict[str, Any]:
+        try:
+            data = json.loads(response.body)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise RegistryError(f"{self.host}: {operation}: the response is not a JSON object")
+        return data
+
+    def _next_page(self, response: _Response, operation: str) -> str | None:
+        match = _NEXT_LINK_RE.search(response.headers.get("Link") or "")
+        if match is None:
+            return None
+        url = urllib.parse.urljoin(self.base_url + "/", match.group(1))
+        if urllib.parse.urlsplit(url).netloc != urllib.parse.urlsplit(self.base_url).netloc:
+            raise RegistryError(f"{self.host}: {operation}: next page is on another host")
+        return url
+
+    def _http_error(self, response: _Response, operation: str) -> RegistryError:
+        return RegistryError(
+            f"{self.host}: {operation} failed: HTTP {response.status}{_error_detail(response)}"
+        )
+
+    def _auth_error(self, response: _Response, operation: str, *, used_token: bool) -> AuthError:
+        hint = self.credential_hint or f"provide credentials for {self.host}"
+        where = f"{self.host}: {operation}"
+        detail = _error_detail(response)
+        if self.credentials is None:
+            return AuthError(f"{where}: the registry requires credentials{detail}", hint=hint)
+        user = self.credentials.username
+        if response.status == 403 or used_token:
+            return AuthError(
+                f"{where}: user {user!r} was denied access (the repository does not exist "
+                f"or the user lacks permission){detail}",
+                hint=hint,
+            )
+        return AuthError(
+            f"{where}: the credentials of user {user!r} were rejected{detail}", hint=hint
+        )
+
+
+class _SameHostAuthRedirect(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but never carry the Authorization header to another host."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urllib.parse.urlsplit(newurl).netloc != req.host:
+            new.remove_header("Authorization")
+        return new
+
+
+def _pull(name: str) -> str:
+    return f"repository:{name}:pull"
+
+
+def _push(name: str) -> str:
+    return f"repository:{name}:pull,push"
+
+
+def _reference(ref: str) -> str:
+    if _TAG_RE.match(ref) or _DIGEST_RE.match(ref):
+        return ref
+    raise ConfigError(f"{ref!r} is not a valid tag or digest")
+
+
+def _manifest_path(name: str, ref: str) -> str:
+    return f"/v2/{name}/manifests/{ref}"
+
+
+def _display(name: str, ref: str) -> str:
+    return f"{name}@{ref}" if _DIGEST_RE.match(ref) else f"{name}:{ref}"
+
+
+def _basic_auth(credentials: Credentials) -> str:
+    pair = f"{credentials.username}:{credentials.secret}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+def _is_loopback(host: str) -> bool:
+    """True for ``localhost`` and 127.0.0.0/8 or ::1, with or without a port."""
+    hostname = urllib.parse.urlsplit(f"//{host}").hostname or ""
+    if hostname == "localhost" or hostname.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _challenges(headers: Message) -> list[_Challenge]:
+    """Parse ``WWW-Authenticate`` headers into (scheme, params), in order."""
+    found = []
+    for value in headers.get_all("WWW-Authenticate") or []:
+        scheme, _, rest = value.strip().partition(" ")
+        params = {
+            key.lower(): (quoted.replace('\\"', '"') if quoted else bare)
+            for key, quoted, bare in _CHALLENGE_PARAM_RE.findall(rest)
+        }
+        found.append(_Challenge(scheme.lower(), params))
+    return found
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, socket.gaierror):
+        return exc.errno == socket.EAI_AGAIN
+    transient = (
+        ConnectionError,
+        TimeoutError,
+        http.client.IncompleteRead,
+        http.client.BadStatusLine,
+    )
+    return isinstance(exc, transient)
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return "connection closed without a response"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset"
+    if isinstance(exc, TimeoutError):
+        return f"no response within {timeout:g}s"
+    return _one_line(f"{type(exc).__name__}: {exc}")
+
+
+def _error_detail(response: _Response) -> str:
+    """`` (CODE: message)`` from a registry's JSON error body, or from the challenge."""
+    try:
+        errors = json.loads(response.body).get("errors") or []
+        parts = [f"{e.get('code', '?')}: {e.get('message', '')}".strip(": ") for e in errors]
+    except (ValueError, AttributeError, TypeError):
+        parts = []
+    for challenge in _challenges(response.headers):
+        if challenge.params.get("error"):
+            parts.append(challenge.params["error"])
+    return f" ({_one_line('; '.join(parts))})" if parts else ""
+
+
+def _retry_after(response: _Response, default: float) -> float:
+    try:
+        wanted = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return default
+    return min(max(wanted, default), _MAX_RETRY_AFTER)
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
