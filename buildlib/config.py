@@ -27,7 +27,7 @@ from buildlib.versions import (
     validate_tag,
 )
 
-if sys.version_info >= (3, 11):
+if sys.version_info >= (3, 11):  # noqa: UP036 - buildlib also serves older Pythons
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib

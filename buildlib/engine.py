@@ -112,8 +112,10 @@ def engine_address() -> str:
 
 def _start_hint() -> str:
     if os.environ.get("DOCKER_HOST"):
-        return "start the engine DOCKER_HOST points at, or unset DOCKER_HOST to use the local socket"
-    return "start the engine: `sudo systemctl start docker` (or `sudo dockerd &`), then `invoke doctor`"
+        return ("start the engine DOCKER_HOST points at, or unset DOCKER_HOST to use the "
+                "local socket")
+    return ("start the engine: `sudo systemctl start docker` (or `sudo dockerd &`), then "
+            "`invoke doctor`")
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,8 @@ def dockerfile_steps(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
     """Normalized instructions, with global ``ARG`` defaults (and overrides) substituted."""
     text = dockerfile.read_text(encoding="utf-8", errors="replace")
     text = re.sub(r"\\\r?\n", " ", text)
-    steps, args = [], dict()
+    steps: list[str] = []
+    args: dict[str, str] = {}
     for raw in text.splitlines():
         line = " ".join(raw.split())
         if not line or line.startswith("#"):
@@ -205,7 +206,7 @@ def shared_steps(a: ImageBuild, b: ImageBuild) -> int:
     steps_a = dockerfile_steps(a.dockerfile, dict(a.build_args))
     steps_b = dockerfile_steps(b.dockerfile, dict(b.build_args))
     count = 0
-    for left, right in zip(steps_a, steps_b):
+    for left, right in zip(steps_a, steps_b, strict=False):
         if left != right:
             break
         count += 1

@@ -38,7 +38,8 @@ from buildlib.versions import docker_tag_for, is_version_shaped, plan_release_ta
 TRANSIENT = re.compile(
     r"connection refused|connection reset|broken pipe|i/o timeout|timeout|timed out|"
     r"\b50[0-4]\b|too many requests|\b429\b|EOF|TLS handshake", re.IGNORECASE)
-AUTH_FAILURE = re.compile(r"unauthorized|authentication required|denied|\b401\b|\b403\b", re.IGNORECASE)
+AUTH_FAILURE = re.compile(
+    r"unauthorized|authentication required|denied|\b401\b|\b403\b", re.IGNORECASE)
 PUSH_ATTEMPTS = 3
 
 
@@ -181,7 +182,10 @@ def release(
     problems = _git_problems(config, git)
     if problems and not options.dry_run:
         raise problems[0]
-    released = _released(config, git, selected, client, quiet=options.dry_run)
+    # A dry run asks the registry once, briefly: it must stay fast offline.
+    lister = RegistryClient(access.registry, access.credentials, retries=0, timeout=5,
+                            credential_hint=access.hint) if options.dry_run else client
+    released = _released(config, git, selected, lister, quiet=options.dry_run)
     publications = []
     for image in selected:
         planned = plan_release_tags(config.version, config.release.floating_tags,

@@ -75,7 +75,8 @@ def parse_build_args(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
             rest = os.environ.get(key, "")
         if looks_secret(key):
             raise UsageError(
-                f"--build-arg {key} looks like a secret: build args are stored in the image history",
+                f"--build-arg {key} looks like a secret: build args are stored in the image "
+                "history",
                 hint=f"pass it as a BuildKit secret: --secret id={key.lower()},env={key}",
             )
         pairs.append((key, rest))

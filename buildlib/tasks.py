@@ -186,5 +186,5 @@ def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collectio
     ns.add_task(_push_task(root))
     ns.add_task(_release_task(root))
     for item in extra:
-        ns.add_task(item if isinstance(item, Task) else task(item))
+        ns.add_task(item if isinstance(item, Task) else task(item))  # type: ignore[arg-type]
     return ns

@@ -191,7 +191,8 @@ def test_legacy_builder_fallback_warns_and_builds(docker_bin, task_env, unique_t
     reference = f"runpod/tetra-rp-cpu:{unique_tag}"
     cleanup_images.append(reference)
 
-    result = invoke("build-cpu", "--tag", unique_tag, env={**task_env, "BUILDLIB_DOCKER": legacy[0]})
+    env = {**task_env, "BUILDLIB_DOCKER": legacy[0]}
+    result = invoke("build-cpu", "--tag", unique_tag, env=env)
 
     assert result.returncode == 0, result.stderr[-2000:]
     assert "legacy builder" in result.stderr
