@@ -60,8 +60,74 @@ class Git:
         return out.splitlines() if out else []
 
     def dirty_files(self) -> list[str]:
-        out = self._git("status", "--porcelain", "--untracked-files=no")
-        return [line[3:] for line in out.splitlines()] if out else []
+        out = self._git_raw("status", "--porcelain", "-z", "--untracked-files=no")
+        return [entry[3:] for entry in (out or "").split("\0") if len(entry) > 3]
 
     def remote_url(self) -> str | None:
         return self._git("remote", "get-url", "origin")
+
+    # --- read-only helpers for ``doctor`` ------------------------------------------------
+
+    def files(self) -> list[str] | None:
+        """Tracked files and untracked ones that are not ignored (paths relative to root),
+        or ``None`` outside a git repository."""
+        out = self._git_raw("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        if out is None:
+            return None
+        return sorted({path for path in out.split("\0") if path})
+
+    def is_tracked(self, path: str) -> bool:
+        return self._git("ls-files", "--error-unmatch", "--", path) is not None
+
+    def ignore_source(self, path: str) -> tuple[str, int] | None:
+        """The ignore file and line that make git ignore ``path`` (None if it is not)."""
+        out = self._git("check-ignore", "-v", "--", path)
+        if not out:
+            return None
+        source = out.split("\t", 1)[0]
+        file, _, rest = source.partition(":")
+        line = rest.split(":", 1)[0]
+        return file, int(line) if line.isdigit() else 0
+
+    def last_tag(self, match: str) -> str | None:
+        """The nearest tag reachable from HEAD whose name matches the glob ``match``."""
+        return self._git("describe", "--tags", "--abbrev=0", "--match", match, "HEAD") or None
+
+    def log(self, since_tag: str | None = None) -> list[Commit]:
+        """Commits after ``since_tag`` up to HEAD (all of them without a tag), newest first;
+        merge commits left out. Empty without history."""
+        rev = f"{since_tag}..HEAD" if since_tag else "HEAD"
+        out = self._git_raw("log", "--no-merges", "--format=%H%x1f%h%x1f%B%x1e", rev)
+        commits = []
+        for record in (out or "").split("\x1e"):
+            record = record.strip("\n")
+            if not record:
+                continue
+            sha, short, message = (record.split("\x1f", 2) + ["", ""])[:3]
+            commits.append(Commit(sha=sha, short=short, message=message.strip()))
+        return commits
+
+    def _git_raw(self, *args: str) -> str | None:
+        """Like ``_git`` but without stripping the output (for -z and record separators)."""
+        try:
+            proc = subprocess.run(
+                ["git", *args],
+                cwd=self.root,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
+            )
+        except FileNotFoundError:
+            return None
+        return proc.stdout if proc.returncode == 0 else None
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    short: str
+    message: str
+
+    @property
+    def subject(self) -> str:
+        return self.message.splitlines()[0] if self.message else ""

@@ -153,6 +153,29 @@ def _release_task(root: Path) -> Task:
     return Task(release, help=help_table, iterable=ITERABLE)
 
 
+DOCTOR_HELP = {
+    "fix": "rewrite CRLF / lone-CR line endings to LF (only those files, nothing else)",
+    "json": 'print {"ok": bool, "checks": [...]} on stdout (see docs/doctor.md)',
+    "root": "the repository to check (default: the one of this tasks.py)",
+    "for": "also check what a push or a release needs: push | release (uses the network)",
+    "registry": "registry host (default: $BUILDLIB_REGISTRY, else [tool.buildlib].registry)",
+}
+
+
+def _doctor_task(default_root: Path) -> Task:
+    def doctor(c, fix=False, json=False, root=None, for_=None, registry=None):
+        """Check config, line endings, uv.lock, engine, credentials, release; say how to fix."""
+        from buildlib.doctor import run_doctor
+
+        with user_errors():
+            code = run_doctor(Path(root) if root else default_root, fix=fix, as_json=json,
+                              for_=for_, registry=registry)
+        if code:
+            raise Exit(code=code)
+
+    return Task(doctor, help=DOCTOR_HELP)
+
+
 def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str]:
     """Per-image task help, without failing: a broken pyproject still lists the tasks
     (found by their table headers), and running one then reports the error."""
@@ -185,6 +208,7 @@ def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collectio
         ns.add_task(_image_task(root, name, summary))
     ns.add_task(_push_task(root))
     ns.add_task(_release_task(root))
+    ns.add_task(_doctor_task(root))
     for item in extra:
         ns.add_task(item if isinstance(item, Task) else task(item))  # type: ignore[arg-type]
     return ns

@@ -1,11 +1,36 @@
-"""Checks on files in the repository: line endings, uv.lock presence."""
+"""Line endings of the files the images and CI execute: LF only.
+
+A CRLF in a Dockerfile breaks ``RUN`` lines and heredocs; in a script, the shebang becomes
+``bash\\r`` ("No such file or directory"). Checked, in this order of discovery:
+
+- every ``Dockerfile*`` / ``*.dockerfile`` and each image's configured ``dockerfile``;
+- shell scripts (``*.sh``, ``*.bash``) and any file that starts with ``#!``;
+- entrypoints: files named ``*entrypoint*`` and files a Dockerfile's ``ENTRYPOINT``/``CMD``
+  names;
+- GitHub workflow and action files (``.github/workflows/*.yml``, ``action.yml``);
+- ``[tool.buildlib].line-ending-globs`` (relative to the root; ``**`` spans folders, and a
+  pattern without ``/`` matches at any depth, as in ``.gitattributes``).
+
+The files are those git knows (tracked, or untracked and not ignored); outside git, the tree
+is walked without virtualenvs and caches.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from buildlib.checks import CheckResult
+from buildlib.checks.project import Project
+
+CHECK_ID = "line-endings"
+FIX_HINT = "invoke doctor --fix (rewrites them to LF, nothing else)"
+_SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache",
+              ".ruff_cache", ".pytest_cache", ".tox", ".nox", "build", "dist", ".eggs"}
+_SCRIPT_SUFFIXES = (".sh", ".bash")
+_EXEC_INSTRUCTION = re.compile(r"^\s*(ENTRYPOINT|CMD)\s+(.*)$", re.IGNORECASE | re.MULTILINE)
 
 
 def first_bad_line_ending(path: Path) -> tuple[int, str] | None:
@@ -18,21 +43,149 @@ def first_bad_line_ending(path: Path) -> tuple[int, str] | None:
     return line, "CRLF" if data[index + 1:index + 2] == b"\n" else "CR"
 
 
-def check_line_endings(root: Path, files: Iterable[Path]) -> CheckResult:
-    for path in files:
+def to_lf(path: Path) -> bool:
+    """Rewrite ``path`` with LF line endings in place (mode kept). True if it changed."""
+    data = path.read_bytes()
+    fixed = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if fixed == data:
+        return False
+    with open(path, "r+b") as handle:
+        handle.write(fixed)
+        handle.truncate()
+    return True
+
+
+def line_ending_results(root: Path, files: Iterable[str], *, fix: bool = False
+                        ) -> list[CheckResult]:
+    """One ``fail`` per file with a CRLF or lone CR (its first one), or one ``ok``.
+
+    With ``fix``, each such file is rewritten to LF and reported ``ok`` ("rewrote ...").
+    """
+    results, checked = [], 0
+    for rel in files:
+        path = root / rel
+        if not path.is_file():
+            continue
+        checked += 1
         found = first_bad_line_ending(path)
-        if found:
-            number, kind = found
-            rel = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-            return CheckResult(
-                "line-endings", "fail", f"{rel} has {kind} line endings (first at line {number})",
-                file=rel, line=number, hint="invoke doctor --fix (rewrites them to LF)",
-            )
-    return CheckResult("line-endings", "ok", "all checked files use LF line endings")
+        if not found:
+            continue
+        number, kind = found
+        what = "CRLF line endings" if kind == "CRLF" else "a lone CR line ending"
+        if fix and to_lf(path):
+            results.append(CheckResult(
+                CHECK_ID, "ok", f"rewrote {rel} to LF (it had {what}, first at line {number})",
+                file=rel, line=number))
+            continue
+        results.append(CheckResult(
+            CHECK_ID, "fail", f"{rel} has {what} (first at line {number})", file=rel,
+            line=number,
+            hint=f"{FIX_HINT}; to keep them LF, add `{_attribute_pattern(rel)} text eol=lf` "
+            "to .gitattributes"))
+    if not results:
+        results.append(CheckResult(CHECK_ID, "ok", f"{checked} file(s) checked, all LF"))
+    return results
 
 
-def check_lock(root: Path) -> CheckResult:
-    if not (root / "uv.lock").is_file():
-        return CheckResult("uv-lock", "fail", "uv.lock is missing (the images install from it)",
-                           file="uv.lock", hint="uv lock")
-    return CheckResult("uv-lock", "ok", "uv.lock exists", file="uv.lock")
+def check_line_endings(project: Project, *, fix: bool = False) -> list[CheckResult]:
+    return line_ending_results(project.root, line_ending_candidates(project), fix=fix)
+
+
+def line_ending_candidates(project: Project) -> list[str]:
+    """Relative paths of the files whose line endings matter, sorted."""
+    listed = project.git.files() if project.is_git else None
+    files = listed if listed is not None else _walk(project.root)
+    chosen: set[str] = set(project.dockerfiles())
+    globs = [_glob_regex(pattern) for pattern in project.line_ending_globs]
+    executed = _executed_names(project)
+    for rel in files:
+        name = rel.rsplit("/", 1)[-1]
+        lower = name.lower()
+        if (
+            lower.startswith("dockerfile")
+            or lower.endswith(".dockerfile")
+            or lower.endswith(_SCRIPT_SUFFIXES)
+            or "entrypoint" in lower
+            or name in executed
+            or _is_github_file(rel)
+            or any(regex.match(rel) for regex in globs)
+            or _has_shebang(project.root / rel)
+        ):
+            chosen.add(rel)
+    return sorted(chosen)
+
+
+def _is_github_file(rel: str) -> bool:
+    if not rel.endswith((".yml", ".yaml")):
+        return False
+    return rel.startswith(".github/workflows/") or (
+        rel.startswith(".github/") and rel.rsplit("/", 1)[-1] in ("action.yml", "action.yaml"))
+
+
+def _has_shebang(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(2) == b"#!"
+    except OSError:
+        return False
+
+
+def _executed_names(project: Project) -> set[str]:
+    """Basenames of the files the Dockerfiles' ENTRYPOINT/CMD name (``/app/start.sh``)."""
+    names = set()
+    for rel in project.dockerfiles():
+        try:
+            text = (project.root / rel).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for match in _EXEC_INSTRUCTION.finditer(text):
+            for token in re.findall(r"[\w./-]+", match.group(2)):
+                base = token.rstrip("/").rsplit("/", 1)[-1]
+                if "." in base or "/" in token:
+                    names.add(base)
+    return names
+
+
+def _walk(root: Path) -> list[str]:
+    found = []
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in _SKIP_DIRS
+                   and not os.path.exists(os.path.join(directory, d, "pyvenv.cfg"))]
+        for name in files:
+            found.append(Path(directory, name).relative_to(root).as_posix())
+    return sorted(found)
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob relative to the root: ``**`` spans folders; without ``/`` it matches anywhere."""
+    pattern = pattern.strip()
+    pattern = pattern[2:] if pattern.startswith("./") else pattern
+    if "/" not in pattern:
+        pattern = "**/" + pattern
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out += "(?:.*/)?"
+            i += 3
+        elif pattern.startswith("**", i):
+            out += ".*"
+            i += 2
+        elif pattern[i] == "*":
+            out += "[^/]*"
+            i += 1
+        elif pattern[i] == "?":
+            out += "[^/]"
+            i += 1
+        else:
+            out += re.escape(pattern[i])
+            i += 1
+    return re.compile(out + r"\Z")
+
+
+def _attribute_pattern(rel: str) -> str:
+    name = rel.rsplit("/", 1)[-1]
+    if name.lower().startswith("dockerfile"):
+        return "Dockerfile*"
+    if "." in name:
+        return "*" + name[name.rindex("."):]
+    return rel

@@ -1,16 +1,65 @@
-"""Which checks run before build, push and release."""
+"""Which checks run before build, push and release: the fast, offline subset of ``doctor``.
+
+- build: line endings of the Dockerfiles being built, uv.lock present and fresh (the static
+  comparison only: no ``uv`` run), no secret-like build arg of the images being built;
+- push: and credentials present (env or docker login; no network), and the main branch when
+  a ``:main`` tag is pushed;
+- release: and the release tag at HEAD, and one version in pyproject.toml, the
+  release-please manifest, uv.lock and the tag.
+
+(pyproject.toml itself needs no check here: the config passed in was parsed from it.)
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from buildlib.checks import CheckResult
-from buildlib.checks.files import check_line_endings, check_lock
-from buildlib.config import Config
-from buildlib.plan import ImageBuild
+from buildlib.checks.files import line_ending_results
+from buildlib.checks.lock import LOCK, check_lock_fresh
+from buildlib.checks.project import Project
+from buildlib.checks.publishing import check_branch, check_credentials, check_release_tag
+from buildlib.checks.release_please import check_version_agreement
+from buildlib.checks.secrets import secret_arg_results
 
 
-def run_preflight(config: Config, builds: tuple[ImageBuild, ...],
-                  purpose: str) -> list[CheckResult]:
-    dockerfiles = sorted({b.dockerfile for b in builds})
-    results = [check_line_endings(config.root, dockerfiles)]
-    results.append(check_lock(config.root))
+def run_preflight(config: Any, builds: tuple[Any, ...], purpose: str) -> list[CheckResult]:
+    project = Project.load(config.root)
+    project.config = config  # exactly the config the caller resolved
+    project.config_error = None
+    project.registry_flag = _registry_of(builds)
+    dockerfiles = sorted({project.rel(b.dockerfile) for b in builds})
+    results = line_ending_results(project.root, dockerfiles)
+    # only images that install from uv.lock need it
+    uses_lock = any(LOCK in b.dockerfile.read_text(errors="replace") for b in builds)
+    if uses_lock and not (project.root / LOCK).is_file():
+        results.append(CheckResult("uv-lock", "fail",
+                                   "uv.lock is missing (the images install from it)",
+                                   file=LOCK, hint="uv lock"))
+    elif uses_lock:
+        results.append(check_lock_fresh(project, run_uv=False))
+    secrets = secret_arg_results(project, [b.image for b in builds])
+    results += secrets or [CheckResult("secret-build-args", "ok",
+                                       "no build arg or ARG is named like a secret")]
+    if purpose in ("push", "release"):
+        results.append(check_credentials(project, for_=purpose))
+    if purpose == "push":
+        main = project.main_branch
+        pushes_main = any(ref.rsplit(":", 1)[-1] == main for b in builds for ref in b.references)
+        if pushes_main:
+            results.append(check_branch(project, for_="push"))
+    if purpose == "release":
+        results.append(check_release_tag(project, for_="release"))
+        results.append(check_version_agreement(project))
     return results
+
+
+
+def _registry_of(builds: tuple[Any, ...]) -> str | None:
+    """The registry the builds' references name (``127.0.0.1:5000/org/app:main``)."""
+    from buildlib.versions import split_registry
+
+    for build in builds:
+        host, _ = split_registry(build.primary)
+        return host or "docker.io"
+    return None

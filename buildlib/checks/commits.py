@@ -1,0 +1,202 @@
+"""Conventional Commits since the last release tag, and what release-please would do.
+
+A commit header is ``type(scope)!: description``: a word, an optional scope in parentheses,
+an optional ``!`` (breaking), a colon and a space, then the description. A footer
+``BREAKING CHANGE: ...`` (or ``BREAKING-CHANGE:``) also marks a breaking change, and
+``Release-As: X.Y.Z`` forces the next version. Merge commits are not counted (release-please
+reads the squashed or rebased commits). A commit that is not conventional is left out of the
+changelog and does not trigger a release: a ``warn``, never a failure.
+
+release-please's rules (its default versioning strategy; ``buildlib.versions.next_version``):
+
+* a release is proposed only for user-facing commits: types whose changelog section is not
+  hidden (by default ``feat``, ``fix``, ``perf``, ``revert``, ``deps``; the config's
+  ``changelog-sections`` decides when it has one) or any breaking change;
+* breaking change -> major, ``feat`` -> minor, anything else -> patch;
+* before 1.0.0 a breaking change still goes to 1.0.0 and a feature to 0.(Y+1).0, unless the
+  config sets ``bump-minor-pre-major`` (breaking -> minor) or
+  ``bump-patch-for-minor-pre-major`` (feature -> patch);
+* ``release-as`` in the config, or a ``Release-As:`` footer, sets the version outright;
+  ``versioning: always-bump-patch|minor|major`` forces that bump.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from buildlib.checks import CheckResult
+from buildlib.checks.project import Project
+
+HEADER = re.compile(r"^(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: "
+                    r"(?P<description>\S.*)$")
+BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE: \S", re.MULTILINE)
+RELEASE_AS = re.compile(r"^Release-As: *(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
+DEFAULT_VISIBLE = frozenset({"feat", "feature", "fix", "perf", "revert", "deps"})
+SHOWN = 8
+
+
+@dataclass(frozen=True)
+class ParsedCommit:
+    short: str
+    subject: str
+    type: str | None  # None: not a conventional commit
+    breaking: bool = False
+    release_as: str | None = None
+
+    @property
+    def conventional(self) -> bool:
+        return self.type is not None
+
+
+def parse_commit(short: str, message: str) -> ParsedCommit:
+    subject = message.splitlines()[0].strip() if message.strip() else ""
+    match = HEADER.match(subject)
+    release_as = RELEASE_AS.search(message)
+    if not match:
+        return ParsedCommit(short, subject, None,
+                            release_as=release_as.group(1) if release_as else None)
+    body = message[len(message.splitlines()[0]):] if message else ""
+    breaking = bool(match.group("bang")) or bool(BREAKING_FOOTER.search(body))
+    return ParsedCommit(short, subject, match.group("type").lower(), breaking,
+                        release_as.group(1) if release_as else None)
+
+
+def _commits_since_tag(project: Project) -> tuple[str | None, list[ParsedCommit]] | str:
+    """(last release tag, parsed commits since it), or the reason it cannot be known."""
+
+    def compute() -> tuple[str | None, list[ParsedCommit]] | str:
+        if not project.is_git:
+            return "not a git repository"
+        if project.head is None:
+            return "the repository has no commits yet"
+        tag = project.git.last_tag(project.tag_glob)
+        if tag is not None and project.tag_version(tag) is None:
+            tag = None
+        commits = [parse_commit(c.short, c.message) for c in project.git.log(tag)]
+        return tag, commits
+
+    return project.cached("commits", compute)  # type: ignore[no-any-return]
+
+
+def check_conventional_commits(project: Project) -> CheckResult:
+    found = _commits_since_tag(project)
+    if isinstance(found, str):
+        return CheckResult("conventional-commits", "skipped", found)
+    tag, commits = found
+    since = f"since {tag}" if tag else "(no release tag yet: all history)"
+    bad = [c for c in commits if not c.conventional]
+    if not commits:
+        return CheckResult("conventional-commits", "ok", f"no commits {since}")
+    if not bad:
+        return CheckResult("conventional-commits", "ok",
+                           f"{len(commits)} commit(s) {since}, all Conventional Commits")
+    listed = ", ".join(f"{c.short} {c.subject[:50]!r}" for c in bad[:SHOWN])
+    more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+    base = tag or "the root commit"
+    return CheckResult(
+        "conventional-commits", "warn",
+        f"{len(bad)} of {len(commits)} commit(s) {since} are not Conventional Commits "
+        f"(release-please leaves them out): {listed}{more}",
+        hint=f"before merging, reword them as `type(scope): description` (feat, fix, ...): "
+        f"git rebase -i {base if tag else '--root'}; or squash-merge the PR under a "
+        "conventional title")
+
+
+# --- release-please preview -----------------------------------------------------------------
+
+def release_please_options(project: Project) -> dict[str, Any]:
+    """The root package's options from release-please-config.json (top level, then ".")."""
+    from buildlib.checks.release_please import read_json
+
+    data, _, _ = read_json(project, "release-please-config.json")
+    if not isinstance(data, dict):
+        return {}
+    options = {k: v for k, v in data.items() if k != "packages"}
+    packages = data.get("packages")
+    if isinstance(packages, dict) and isinstance(packages.get("."), dict):
+        options.update(packages["."])
+    return options
+
+
+def preview(current: str, commits: list[ParsedCommit], options: dict[str, Any]
+            ) -> tuple[str | None, str]:
+    """(next version or None when no release, the reason) by release-please's rules."""
+    from buildlib.versions import next_version
+
+    sections = options.get("changelog-sections")
+    if isinstance(sections, list) and sections:
+        visible = {str(s.get("type")).lower() for s in sections
+                   if isinstance(s, dict) and not s.get("hidden")}
+    else:
+        visible = set(DEFAULT_VISIBLE)
+    user_facing = [c for c in commits if c.conventional and (c.breaking or c.type in visible)]
+    forced = next((c.release_as for c in commits if c.release_as), None)
+    if isinstance(options.get("release-as"), str) and options["release-as"]:
+        forced = options["release-as"]
+    if forced:
+        return forced, f"release-as {forced}"
+    if not commits:
+        return None, "no commits"
+    if not user_facing:
+        return None, "no user-facing commits (only " + (
+            ", ".join(sorted({c.type or "non-conventional" for c in commits})) or "none") + ")"
+    versioning = str(options.get("versioning") or "default")
+    counts = {kind: sum(1 for c in user_facing if c.type == kind) for kind in ("feat", "fix")}
+    breaking = sum(1 for c in user_facing if c.breaking)
+    if versioning.startswith("always-bump-"):
+        bump = versioning.removeprefix("always-bump-")
+    elif breaking:
+        bump = "major"
+    elif counts["feat"] or any(c.type == "feature" for c in user_facing):
+        bump = "minor"
+    else:
+        bump = "patch"
+    minor_pre_major = options.get("bump-minor-pre-major") is True
+    patch_pre_major = options.get("bump-patch-for-minor-pre-major") is True
+    version = next_version(current, bump, bump_minor_pre_major=minor_pre_major,
+                           bump_patch_for_minor_pre_major=patch_pre_major)
+    parts = [f"{breaking} breaking"] if breaking else []
+    parts += [f"{n} {kind}" for kind, n in counts.items() if n]
+    others = len(user_facing) - breaking - sum(counts.values())
+    if others > 0:
+        parts.append(f"{others} other")
+    why = f"{bump} bump ({', '.join(parts) or 'user-facing commits'})"
+    from packaging.version import Version
+
+    if Version(current).major == 0 and bump == "major":
+        why += ("; pre-1.0 with bump-minor-pre-major: only the minor moves" if minor_pre_major
+                else "; pre-1.0: a breaking change reaches 1.0.0 (set bump-minor-pre-major "
+                "to stay below 1.0)")
+    elif Version(current).major == 0 and bump == "minor" and patch_pre_major:
+        why += "; pre-1.0 with bump-patch-for-minor-pre-major: only the patch moves"
+    return str(version), why
+
+
+def check_release_preview(project: Project) -> CheckResult:
+    found = _commits_since_tag(project)
+    if isinstance(found, str):
+        return CheckResult("release-preview", "skipped", found)
+    tag, commits = found
+    from buildlib.checks.release_please import manifest_version
+
+    current = manifest_version(project) or project.version_text
+    if current is None or project.version is None:
+        return CheckResult("release-preview", "skipped",
+                           "no valid current version (see pyproject-version)")
+    try:
+        version, why = preview(current, commits, release_please_options(project))
+    except Exception as exc:  # noqa: BLE001 - a bad version/option: say so, do not crash
+        return CheckResult("release-preview", "skipped", f"cannot compute: {exc}")
+    since = f"since {tag}" if tag else "in all history (no release tag yet)"
+    if not commits:
+        return CheckResult("release-preview", "ok",
+                           f"release-please would not propose a release: no commits {since}")
+    if version is None:
+        return CheckResult("release-preview", "ok",
+                           f"release-please would not propose a release: {len(commits)} "
+                           f"commit(s) {since}, {why}")
+    return CheckResult("release-preview", "ok",
+                       f"release-please would propose {current} -> {version}: {why}, "
+                       f"{len(commits)} commit(s) {since}")

@@ -1,0 +1,129 @@
+"""The Docker side: the engine answers, which builder the client has, free disk space.
+
+The docker SDK is imported only inside these checks (it costs ~0.2 s).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import warnings
+from typing import Any
+
+from buildlib.checks import CheckResult
+from buildlib.checks.project import Project
+from buildlib.errors import BuildlibError
+
+GIB = 1024 ** 3
+DISK_WARN_GIB = 10  # a CUDA base image alone is several GiB
+DISK_FAIL_GIB = 2
+
+
+def _engine_info(project: Project) -> Any:
+    """EngineInfo, or the DockerUnavailable that stopped it (memoized per project)."""
+
+    def compute() -> Any:
+        # When the engine is down, the SDK's from_env() leaves the socket of its failed
+        # version probe to the garbage collector (a ResourceWarning): drop every reference
+        # to it and collect it here, with that warning silenced.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            outcome = _probe()
+            if isinstance(outcome, Exception):
+                gc.collect()
+        return outcome
+
+    return project.cached("engine-info", compute)
+
+
+def _probe() -> Any:
+    from buildlib.engine import Engine
+    from buildlib.errors import DockerUnavailable
+
+    engine = Engine(timeout=5)
+    try:
+        engine.ping()
+        return engine.info()
+    except BuildlibError as exc:
+        return _detached(exc)
+    except Exception as exc:  # noqa: BLE001 - an SDK surprise is still "unavailable"
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return _detached(DockerUnavailable(f"Docker engine check failed: {first}"))
+    finally:
+        client = getattr(engine, "_client", None)
+        if client is not None:
+            client.close()
+
+
+def _detached(exc: BuildlibError) -> BuildlibError:
+    """The same error without its traceback and context (which hold the SDK's sockets)."""
+    return type(exc)(exc.message, hint=exc.hint, location=exc.location)
+
+
+def check_docker_engine(project: Project) -> CheckResult:
+    from buildlib.engine import engine_address
+
+    info = _engine_info(project)
+    if isinstance(info, Exception):
+        return CheckResult("docker-engine", "fail", getattr(info, "message", str(info)),
+                           hint=getattr(info, "hint", None)
+                           or "start the Docker engine, then run `invoke doctor` again")
+    return CheckResult(
+        "docker-engine", "ok",
+        f"Docker Engine {info.version} (API {info.api_version}, {info.os}/{info.arch}) answers "
+        f"at {engine_address()}")
+
+
+def check_docker_builder(project: Project) -> CheckResult:
+    from buildlib.engine import detect
+    from buildlib.errors import BuildlibError
+    from buildlib.runner import Runner
+
+    try:
+        capabilities = detect(Runner(quiet=True))
+    except BuildlibError as exc:
+        return CheckResult("docker-builder", "fail", exc.message,
+                           hint=exc.hint or "install the docker CLI")
+    described = f"{capabilities.docker}: {capabilities.describe()}"
+    if capabilities.builder == "buildx":
+        return CheckResult("docker-builder", "ok", described)
+    if capabilities.builder == "buildkit":
+        return CheckResult("docker-builder", "ok",
+                           f"{described}; no multi-platform builds or cache export without buildx")
+    return CheckResult(
+        "docker-builder", "warn",
+        f"{described}: no BuildKit, so no --secret, no cache export, no multi-platform builds",
+        hint="install the buildx plugin (Debian/Ubuntu: `apt-get install docker-buildx`, or "
+        "docker-buildx-plugin from Docker's repository), or point BUILDLIB_DOCKER at a "
+        "client older than 23.0")
+
+
+def check_docker_disk(project: Project) -> CheckResult:
+    from buildlib.engine import engine_address
+
+    info = _engine_info(project)
+    if isinstance(info, Exception):
+        return CheckResult("docker-disk", "skipped", "the Docker engine does not answer "
+                           "(see docker-engine)")
+    root_dir = info.root_dir
+    address = engine_address()
+    if not root_dir:
+        return CheckResult("docker-disk", "skipped", "the engine did not say where it keeps "
+                           "images (DockerRootDir)")
+    if not address.startswith("unix://") or not os.path.isdir(root_dir):
+        return CheckResult("docker-disk", "skipped",
+                           f"the engine at {address} keeps images in {root_dir}, which is not on "
+                           "this machine's file system: check its disk there")
+    usage = shutil.disk_usage(root_dir)
+    free = usage.free / GIB
+    message = f"{free:.1f} GiB free of {usage.total / GIB:.0f} GiB where the engine keeps " \
+              f"images ({root_dir})"
+    hint = "free space: `docker system df` shows what uses it; `docker builder prune` " \
+           "removes the build cache, `docker image prune` dangling images"
+    if free < DISK_FAIL_GIB:
+        return CheckResult("docker-disk", "fail", message, hint=hint)
+    if free < DISK_WARN_GIB:
+        return CheckResult("docker-disk", "warn", f"{message}: builds of large images may fail",
+                           hint=hint)
+    return CheckResult("docker-disk", "ok", message)

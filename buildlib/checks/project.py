@@ -1,0 +1,256 @@
+"""What every check reads, loaded once: the root, pyproject.toml (raw and as a Config), git.
+
+Loading never raises: a pyproject.toml that does not parse, or a [tool.buildlib] table that
+does not validate, is kept as an error for its own check to report, and the other checks
+fall back to the raw table or to buildlib's defaults (or say why they are skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from buildlib.errors import ConfigError
+from buildlib.git import Git
+
+PYPROJECT = "pyproject.toml"
+REGISTRY_ENV = "BUILDLIB_REGISTRY"
+DEFAULT_REGISTRY = "docker.io"
+DEFAULT_GIT_TAG = "v{version}"
+DEFAULT_CREDENTIALS = ("DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN")
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
+_LOCATION = re.compile(r"^(?P<file>[^:\s\[]+)(?::(?P<line>\d+))?(?::(?P<col>\d+))?")
+
+
+@dataclass(frozen=True)
+class TomlProblem:
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass
+class Project:
+    """The repository under check. Build it with :meth:`load`."""
+
+    root: Path
+    environ: Mapping[str, str]
+    registry_flag: str | None = None
+    text: str | None = None
+    data: dict[str, Any] | None = None
+    toml_problem: TomlProblem | None = None
+    config: Any = None  # buildlib.config.Config when [tool.buildlib] validates
+    config_error: ConfigError | None = None
+    git: Git = field(init=False)
+    is_git: bool = field(init=False, default=False)
+    head: str | None = field(init=False, default=None)
+    _cache: dict[str, Any] = field(init=False, default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.git = Git(self.root)
+
+    @classmethod
+    def load(cls, root: Path | str = ".", *, environ: Mapping[str, str] | None = None,
+             registry: str | None = None) -> Project:
+        root = Path(root).resolve()
+        project = cls(root=root, environ=os.environ if environ is None else environ,
+                      registry_flag=registry)
+        path = root / PYPROJECT
+        try:
+            project.text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            project.toml_problem = TomlProblem(f"{PYPROJECT} not found in {root}")
+        except (OSError, UnicodeDecodeError) as exc:
+            project.toml_problem = TomlProblem(f"{PYPROJECT} cannot be read: {exc}")
+        if project.text is not None:
+            try:
+                project.data = tomllib.loads(project.text)
+            except tomllib.TOMLDecodeError as exc:
+                message = str(exc)
+                match = _TOML_POSITION.search(message)
+                reason = _TOML_POSITION.sub("", message)
+                project.toml_problem = TomlProblem(
+                    reason,
+                    int(match.group(1)) if match else None,
+                    int(match.group(2)) if match else None,
+                )
+        if project.data is not None and project.version is not None:
+            from buildlib import config as config_module
+
+            try:
+                project.config = config_module.parse(project.text or "", root=root,
+                                                     filename=PYPROJECT)
+            except ConfigError as exc:
+                project.config_error = exc
+            except Exception as exc:  # noqa: BLE001 - a value config.py did not expect
+                project.config_error = ConfigError(
+                    f"cannot validate [tool.buildlib]: {type(exc).__name__}: {exc}",
+                    location=PYPROJECT, hint="compare the table with the README's reference")
+        project.is_git = project.git.is_repository()
+        project.head = project.git.head() if project.is_git else None
+        return project
+
+    # --- pyproject values, with fallbacks when [tool.buildlib] does not validate ----------
+
+    @property
+    def project_table(self) -> dict[str, Any]:
+        table = (self.data or {}).get("project")
+        return table if isinstance(table, dict) else {}
+
+    @property
+    def tool(self) -> dict[str, Any]:
+        tool = (self.data or {}).get("tool")
+        table = tool.get("buildlib") if isinstance(tool, dict) else None
+        return table if isinstance(table, dict) else {}
+
+    @property
+    def project_name(self) -> str | None:
+        name = self.project_table.get("name")
+        return name if isinstance(name, str) else None
+
+    @property
+    def version_text(self) -> str | None:
+        version = self.project_table.get("version")
+        return version if isinstance(version, str) else None
+
+    @property
+    def version(self) -> Version | None:
+        if self.version_text is None:
+            return None
+        try:
+            return Version(self.version_text)
+        except InvalidVersion:
+            return None
+
+    @property
+    def git_tag_pattern(self) -> str:
+        if self.config is not None:
+            return str(self.config.release.git_tag)
+        release = self.tool.get("release")
+        pattern = release.get("git-tag") if isinstance(release, dict) else None
+        return pattern if isinstance(pattern, str) and "{version}" in pattern else DEFAULT_GIT_TAG
+
+    def release_tag(self, version: str | None = None) -> str | None:
+        version = version or self.version_text
+        return self.git_tag_pattern.format(version=version) if version else None
+
+    def tag_version(self, tag: str) -> str | None:
+        """The version in a release tag (``v1.2.3`` -> ``1.2.3``), or None if it is not one."""
+        prefix, _, suffix = self.git_tag_pattern.partition("{version}")
+        if not tag.startswith(prefix) or not tag.endswith(suffix):
+            return None
+        text = tag[len(prefix):len(tag) - len(suffix)] if suffix else tag[len(prefix):]
+        try:
+            Version(text)
+        except InvalidVersion:
+            return None
+        return text
+
+    @property
+    def tag_glob(self) -> str:
+        return self.git_tag_pattern.replace("{version}", "[0-9]*")
+
+    @property
+    def registry(self) -> str:
+        configured = self.config.registry if self.config is not None else self.tool.get("registry")
+        return (self.registry_flag or self.environ.get(REGISTRY_ENV) or configured
+                or DEFAULT_REGISTRY)
+
+    @property
+    def credential_env(self) -> tuple[str, str]:
+        if self.config is not None:
+            return self.config.credentials.username_env, self.config.credentials.token_env
+        raw = self.tool.get("credentials")
+        raw = raw if isinstance(raw, dict) else {}
+        return (str(raw.get("username-env", DEFAULT_CREDENTIALS[0])),
+                str(raw.get("token-env", DEFAULT_CREDENTIALS[1])))
+
+    @property
+    def main_branch(self) -> str:
+        if self.config is not None:
+            return str(self.config.main_branch)
+        value = self.tool.get("main-branch")
+        return value if isinstance(value, str) else "main"
+
+    @property
+    def line_ending_globs(self) -> tuple[str, ...]:
+        if self.config is not None:
+            return tuple(self.config.line_ending_globs)
+        value = self.tool.get("line-ending-globs")
+        return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+    @property
+    def configured_dockerfiles(self) -> list[str]:
+        if self.config is not None:
+            return [image.dockerfile for image in self.config.images]
+        images = self.tool.get("images")
+        found = []
+        for body in (images.values() if isinstance(images, dict) else []):
+            if isinstance(body, dict) and isinstance(body.get("dockerfile"), str):
+                found.append(body["dockerfile"])
+        return found
+
+    def dockerfiles(self) -> list[str]:
+        """Configured Dockerfiles and every ``Dockerfile*`` at the root, relative, existing."""
+        names = {self.rel(self.root / name) for name in self.configured_dockerfiles}
+        names |= {p.name for p in self.root.glob("Dockerfile*") if p.is_file()}
+        return sorted(n for n in names if (self.root / n).is_file())
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def rel(self, path: Path | str) -> str:
+        path = Path(path)
+        if not path.is_absolute():
+            return path.as_posix()
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def cached(self, key: str, compute: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+
+def split_location(location: str | None) -> tuple[str | None, int | None]:
+    """``"pyproject.toml:12"`` -> ("pyproject.toml", 12); ``"f [t].k"`` -> ("f", None)."""
+    if not location:
+        return None, None
+    match = _LOCATION.match(location)
+    if not match:
+        return location, None
+    line = match.group("line")
+    return match.group("file"), int(line) if line else None
+
+
+def key_line(text: str, table: str, key: str) -> int | None:
+    """The line of ``key = ...`` inside ``[table]`` of a TOML text (or of the table header)."""
+    lines = text.splitlines()
+    header = re.compile(rf"^\[\s*{re.escape(table)}\s*\]\s*(#.*)?$")
+    start = next((i for i, raw in enumerate(lines) if header.match(raw.strip())), None)
+    if start is None:
+        return None
+    for number in range(start + 1, len(lines)):
+        stripped = lines[number].strip()
+        if stripped.startswith("["):
+            break
+        if re.match(rf'^["\']?{re.escape(key)}["\']?\s*=', stripped):
+            return number + 1
+    return start + 1
+
+
+def json_key_line(text: str, key: str, after: int = 0) -> int | None:
+    """The first line (1-based, after line ``after``) holding the JSON key ``"key":``."""
+    pattern = re.compile(rf'"{re.escape(key)}"\s*:')
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if number > after and pattern.search(raw):
+            return number
+    return None

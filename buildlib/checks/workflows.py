@@ -1,0 +1,209 @@
+"""GitHub workflow files validate against the workflow schema, offline.
+
+``check-jsonschema --builtin-schema vendor.github-workflows -o JSON FILES`` (its vendored
+copy of SchemaStore's schema: no network) runs through the :class:`Runner`. Skipped, with
+the reason, when there are no workflow files or check-jsonschema is not installed (it is in
+the ``dev`` dependency group: ``uv sync``).
+
+check-jsonschema takes ~0.7 s to start, most of doctor's time. A set of files it found valid
+is remembered (by the SHA-256 of each file and the tool's own path, size and mtime) in
+``$XDG_CACHE_HOME/buildlib/valid-workflows`` (``~/.cache/...``), so an unchanged set is not
+validated again; any change to a file or to the tool runs it. ``BUILDLIB_NO_CACHE=1`` turns
+that off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from buildlib.checks import CheckResult
+from buildlib.checks.project import Project
+
+CHECK_ID = "workflows"
+TOOL = "check-jsonschema"
+
+
+def workflow_files(project: Project) -> list[str]:
+    folder = project.root / ".github" / "workflows"
+    if not folder.is_dir():
+        return []
+    return sorted(project.rel(p) for p in folder.iterdir()
+                  if p.is_file() and p.suffix in (".yml", ".yaml"))
+
+
+def find_tool() -> str | None:
+    found = shutil.which(TOOL)
+    if found:
+        return found
+    beside = Path(sys.executable).parent / TOOL  # the venv of the running Python
+    return str(beside) if beside.is_file() else None
+
+
+def check_workflows(project: Project) -> list[CheckResult]:
+    files = workflow_files(project)
+    if not files:
+        return [CheckResult(CHECK_ID, "skipped", "no workflow files (.github/workflows/*.yml)")]
+    tool = find_tool()
+    if tool is None:
+        return [CheckResult(CHECK_ID, "skipped",
+                            f"{TOOL} is not installed, so {len(files)} workflow file(s) were not "
+                            "validated", hint="uv sync (check-jsonschema is in the dev group)")]
+    key = _cache_key(project, tool, files)
+    if key is not None and _cached_valid(project, key):
+        return [CheckResult(CHECK_ID, "ok", f"{len(files)} workflow file(s) valid "
+                            f"({TOOL}, GitHub workflow schema; unchanged since it last ran)")]
+    from buildlib.runner import Runner
+
+    result = Runner(quiet=True).run(
+        [tool, "--builtin-schema", "vendor.github-workflows", "-o", "JSON", *files],
+        capture=True, check=False, mutating=False, cwd=str(project.root))
+    try:
+        report = json.loads(result.stdout)
+    except ValueError:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        return [CheckResult(CHECK_ID, "fail" if not result.ok else "ok",
+                            f"{TOOL} said: {detail[-1] if detail else 'nothing'}",
+                            hint=f"{TOOL} --builtin-schema vendor.github-workflows "
+                            f"{' '.join(files)}")]
+    results = []
+    for error in report.get("parse_errors") or []:
+        file = str(error.get("filename", ""))
+        line, reason = _yaml_problem(project.root / file)
+        results.append(CheckResult(
+            CHECK_ID, "fail", f"{file} is not valid YAML" + (f": {reason}" if reason else ""),
+            file=file, line=line, hint=f"fix the YAML syntax of {file}"
+            + (f" at line {line}" if line else "")))
+    for error in report.get("errors") or []:
+        file = str(error.get("filename", ""))
+        best = error.get("best_deep_match") or error.get("best_match") or error
+        path = str(best.get("path") or error.get("path") or "$")
+        message = str(best.get("message") or error.get("message") or "invalid")
+        line = locate(project.root / file, path)
+        results.append(CheckResult(
+            CHECK_ID, "fail", f"{file}: {path}: {message}", file=file, line=line,
+            hint=f"fix {_readable(path)} (the GitHub workflow syntax reference; "
+            f"`{TOOL} --builtin-schema vendor.github-workflows --verbose {file}` shows all "
+            "errors)"))
+    if results:
+        return results
+    if result.ok and key is not None:
+        _remember_valid(project, key)
+    return [CheckResult(CHECK_ID, "ok", f"{len(files)} workflow file(s) valid "
+                        f"({TOOL}, GitHub workflow schema)")]
+
+
+def _cache_file(project: Project) -> Path | None:
+    if project.environ.get("BUILDLIB_NO_CACHE"):
+        return None
+    base = project.environ.get("XDG_CACHE_HOME") or os.path.join(
+        project.environ.get("HOME") or os.path.expanduser("~"), ".cache")
+    return Path(base) / "buildlib" / "valid-workflows"
+
+
+def _cache_key(project: Project, tool: str, files: list[str]) -> str | None:
+    try:
+        stat = os.stat(tool)
+        digest = hashlib.sha256(f"{tool}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        for rel in files:
+            digest.update(rel.encode() + b"\0" + (project.root / rel).read_bytes() + b"\0")
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _cached_valid(project: Project, key: str) -> bool:
+    path = _cache_file(project)
+    try:
+        return path is not None and key in path.read_text(encoding="ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _remember_valid(project: Project, key: str) -> None:
+    path = _cache_file(project)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        known = path.read_text(encoding="ascii").split() if path.exists() else []
+        known = [k for k in known if k != key][-199:] + [key]
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text("\n".join(known) + "\n", encoding="ascii")
+        os.replace(tmp, path)
+    except (OSError, UnicodeDecodeError):
+        pass
+
+
+def _readable(path: str) -> str:
+    return path[2:] if path.startswith("$.") else path
+
+
+_TOKEN = re.compile(r"\.([A-Za-z0-9_-]+)|\['([^']*)'\]|\[(\d+)\]")
+
+
+def locate(path: Path, json_path: str) -> int | None:
+    """The line of ``json_path`` (``$.jobs.a.steps[0]['timeout-minutes']``) in a YAML file,
+    found by indentation (block style; for flow style, the nearest block key's line)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    tokens = [(m.group(1) or m.group(2), m.group(3)) for m in _TOKEN.finditer(json_path)]
+    start, parent, parent_is_key, found = 0, -1, False, None
+    for key, index in tokens:
+        hit = None
+        child = None  # the indentation of the node's children, from its first child
+        seen = -1
+        for number in range(start, len(lines)):
+            text = lines[number]
+            stripped = text.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            raw = len(text) - len(text.lstrip())
+            dash = re.match(r"^(\s*)(-\s+)", text)
+            if number > start or found is None:
+                ends = raw < parent or (raw == parent and not (parent_is_key and dash))
+                if found is not None and number > start and ends:
+                    break
+            if key is not None:
+                effective = raw + (len(dash.group(2)) if dash else 0)
+                child = effective if child is None else child
+                if effective == child and re.match(
+                        rf"^\s*(?:-\s+)?[\"']?{re.escape(key)}[\"']?\s*:", text):
+                    hit, parent, parent_is_key = number, effective, True
+                    break
+            elif dash:
+                child = raw if child is None else child
+                if raw == child:
+                    seen += 1
+                    if seen == int(index):
+                        hit, parent, parent_is_key = number, raw, False
+                        break
+        if hit is None:
+            break
+        found = hit
+        start = hit if key is None else hit + 1
+    return found + 1 if found is not None else None
+
+
+def _yaml_problem(path: Path) -> tuple[int | None, str | None]:
+    """Line and reason of a YAML syntax error (via ruamel.yaml, which check-jsonschema uses)."""
+    try:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import MarkedYAMLError
+    except ImportError:
+        return None, None
+    try:
+        YAML(typ="safe").load(path.read_text(encoding="utf-8", errors="replace"))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        return (mark.line + 1 if mark else None), (exc.problem or exc.context)
+    except Exception as exc:  # noqa: BLE001 - any other parse failure: no line
+        return None, str(exc).splitlines()[0] if str(exc) else None
+    return None, None

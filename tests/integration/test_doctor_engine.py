@@ -1,0 +1,121 @@
+"""doctor's engine and registry checks against the real thing: the Docker engine on this
+machine, and a throwaway registry with htpasswd auth for the ``--for push`` round trip.
+
+Without an engine (or docker-registry) these skip on a laptop and fail under CI=true.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+
+import pytest
+
+from buildlib.doctor import run_doctor
+from tests.conftest import unavailable
+from tests.support.fixture_repo import TOKEN_ENV, USER_ENV, isolate, make_repo
+from tests.support.registry_server import RegistryServer, tools_missing
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_repo(tmp_path)
+
+
+@pytest.fixture
+def engine(docker_bin, monkeypatch):
+    """The engine answers (conftest fails under CI=true when it does not)."""
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("BUILDLIB_DOCKER", docker_bin)
+    return docker_bin
+
+
+@pytest.fixture
+def registry(tmp_path):
+    missing = tools_missing()
+    if missing:
+        unavailable(f"{', '.join(missing)} not installed (run .ci/setup-engine)")
+    password = secrets.token_urlsafe(16)
+    with RegistryServer(tmp_path, "ci-user", password) as server:
+        yield server, password
+
+
+def doctor(repo, capsys, **options):
+    code = run_doctor(repo, as_json=True, **options)
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out), captured
+
+
+def by_id(document):
+    return {c["id"]: c for c in document["checks"]}
+
+
+def test_clean_repository_with_a_real_engine(repo, engine, capsys):
+    server_version = subprocess.run(
+        [engine, "version", "--format", "{{.Server.Version}}"],
+        capture_output=True, text=True, check=True).stdout.strip()
+
+    code, document, _ = doctor(repo, capsys)
+
+    checks = by_id(document)
+    assert code == 0, [c for c in document["checks"] if c["status"] == "fail"]
+    assert checks["docker-engine"]["status"] == "ok"
+    assert f"Docker Engine {server_version}" in checks["docker-engine"]["message"]
+    assert checks["docker-builder"]["status"] in ("ok", "warn")
+    assert engine in checks["docker-builder"]["message"]
+    assert checks["docker-disk"]["status"] in ("ok", "warn")
+    assert "GiB free" in checks["docker-disk"]["message"]
+
+
+def test_push_round_trip_with_good_credentials(repo, engine, registry, capsys, monkeypatch):
+    server, password = registry
+    monkeypatch.setenv(USER_ENV, server.username)
+    monkeypatch.setenv(TOKEN_ENV, password)
+
+    code, document, captured = doctor(repo, capsys, for_="push", registry=server.host)
+
+    checks = by_id(document)
+    assert checks["credentials"]["status"] == "ok"
+    assert checks["registry-auth"]["status"] == "ok"
+    assert f"{server.host} accepted the credentials of 'ci-user'" in \
+        checks["registry-auth"]["message"]
+    assert ("GET", "/v2/", 200) in server.requests()
+    assert password not in captured.out + captured.err
+    assert code == 0
+
+
+def test_push_round_trip_with_bad_credentials_fails_before_a_build(repo, registry, capsys,
+                                                                   monkeypatch):
+    server, _ = registry
+    wrong = "not-the-password-" + secrets.token_hex(4)
+    monkeypatch.setenv(USER_ENV, server.username)
+    monkeypatch.setenv(TOKEN_ENV, wrong)
+
+    code, document, captured = doctor(repo, capsys, for_="push", registry=server.host,
+                                      engine=False)
+
+    auth = by_id(document)["registry-auth"]
+    assert code == 1
+    assert auth["status"] == "fail" and "rejected the credentials of 'ci-user'" in auth["message"]
+    assert auth["hint"]
+    assert wrong not in captured.out + captured.err
+
+
+def test_push_round_trip_to_a_dead_registry(repo, registry, capsys, monkeypatch):
+    server, password = registry
+    server.stop()
+    monkeypatch.setenv(USER_ENV, server.username)
+    monkeypatch.setenv(TOKEN_ENV, password)
+
+    code, document, _ = doctor(repo, capsys, for_="push", registry=server.host, engine=False)
+
+    auth = by_id(document)["registry-auth"]
+    assert code == 1 and auth["status"] == "fail" and "did not answer" in auth["message"]

@@ -1,0 +1,143 @@
+"""conventional-commits and release-preview."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from buildlib.checks.commits import (
+    check_conventional_commits,
+    check_release_preview,
+    parse_commit,
+    preview,
+)
+from buildlib.checks.project import Project
+from tests.support.fixture_repo import commit, isolate, make_repo, write
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_repo(tmp_path)
+
+
+@pytest.mark.parametrize(("message", "kind", "breaking"), [
+    ("feat: add a thing", "feat", False),
+    ("fix(handler): correct the order", "fix", False),
+    ("feat(api)!: drop v1", "feat", True),
+    ("refactor!: rename", "refactor", True),
+    ("chore: tidy\n\nBREAKING CHANGE: the config moved", "chore", True),
+    ("fix: x\n\nBREAKING-CHANGE: y", "fix", True),
+    ("Feat: capitalized type", "feat", False),
+    ("Update README", None, False),
+    ("feat:missing space", None, False),
+    ("feat(scope: unclosed", None, False),
+    ("WIP", None, False),
+    ("fixup! feat: add a thing", None, False),
+])
+def test_parse_commit(message, kind, breaking):
+    parsed = parse_commit("abc1234", message)
+    assert (parsed.type, parsed.breaking) == (kind, breaking)
+
+
+def test_release_as_footer():
+    assert parse_commit("a", "chore: pin\n\nRelease-As: 2.0.0").release_as == "2.0.0"
+
+
+def test_clean_history_since_the_tag(repo):
+    commit(repo, "feat(api): add the thing")
+    commit(repo, "fix: handle the edge")
+
+    result = check_conventional_commits(Project.load(repo))
+
+    assert result.status == "ok"
+    assert "2 commit(s) since v0.1.0, all Conventional Commits" in result.message
+
+
+def test_non_conventional_commit_is_listed_with_its_hash(repo):
+    good = commit(repo, "feat: fine")
+    bad = commit(repo, "Update stuff")
+    other = commit(repo, "WIP")
+
+    result = check_conventional_commits(Project.load(repo))
+
+    assert (result.id, result.status) == ("conventional-commits", "warn")
+    assert "2 of 3 commit(s) since v0.1.0" in result.message
+    assert f"{bad} 'Update stuff'" in result.message and f"{other} 'WIP'" in result.message
+    assert good not in result.message
+    assert "git rebase -i v0.1.0" in result.hint
+
+
+def test_merge_commits_are_not_counted(repo):
+    from tests.support.fixture_repo import git
+
+    git(repo, "switch", "-q", "-c", "topic")
+    commit(repo, "feat: on a branch")
+    git(repo, "switch", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge branch 'topic'", "topic")
+
+    assert check_conventional_commits(Project.load(repo)).status == "ok"
+
+
+def test_without_git_both_are_skipped(tmp_path):
+    repo = make_repo(tmp_path, with_git=False)
+    project = Project.load(repo)
+    assert check_conventional_commits(project).status == "skipped"
+    assert check_release_preview(project).status == "skipped"
+
+
+def test_preview_from_the_repository(repo):
+    commit(repo, "feat: a feature")
+    commit(repo, "fix: a fix")
+
+    result = check_release_preview(Project.load(repo))
+
+    assert (result.id, result.status) == ("release-preview", "ok")
+    assert "0.1.0 -> 0.2.0" in result.message
+    assert "minor bump (1 feat, 1 fix)" in result.message
+
+
+def test_preview_reads_pre_major_options_from_the_config(repo):
+    config = json.loads((repo / "release-please-config.json").read_text())
+    config["packages"]["."]["bump-minor-pre-major"] = True
+    write(repo / "release-please-config.json", json.dumps(config))
+    commit(repo, "feat!: breaking")
+
+    result = check_release_preview(Project.load(repo))
+
+    assert "0.1.0 -> 0.2.0" in result.message
+    assert "bump-minor-pre-major" in result.message
+
+
+def c(message):
+    return parse_commit("0000000", message)
+
+
+@pytest.mark.parametrize(("current", "messages", "options", "expected"), [
+    ("0.7.3", ["fix: a"], {}, "0.7.4"),
+    ("0.7.3", ["feat: a", "fix: b"], {}, "0.8.0"),
+    ("0.7.3", ["feat!: a"], {}, "1.0.0"),
+    ("0.7.3", ["fix: a\n\nBREAKING CHANGE: b"], {}, "1.0.0"),
+    ("0.7.3", ["feat!: a"], {"bump-minor-pre-major": True}, "0.8.0"),
+    ("0.7.3", ["feat: a"], {"bump-patch-for-minor-pre-major": True}, "0.7.4"),
+    ("1.4.2", ["feat!: a"], {"bump-minor-pre-major": True}, "2.0.0"),
+    ("1.4.2", ["feat: a"], {"bump-patch-for-minor-pre-major": True}, "1.5.0"),
+    ("1.4.2", ["perf: faster"], {}, "1.4.3"),
+    ("1.4.2", ["chore: a", "docs: b", "Update"], {}, None),
+    ("1.4.2", ["docs: b"], {"changelog-sections": [{"type": "docs", "section": "Docs"}]},
+     "1.4.3"),
+    ("1.4.2", ["fix: a"], {"changelog-sections": [{"type": "fix", "hidden": True}]}, None),
+    ("1.4.2", ["chore!: drop python 3.10"], {}, "2.0.0"),
+    ("1.4.2", ["chore: x\n\nRelease-As: 3.0.0"], {}, "3.0.0"),
+    ("1.4.2", ["fix: a"], {"release-as": "1.9.0"}, "1.9.0"),
+    ("1.4.2", ["fix: a"], {"versioning": "always-bump-minor"}, "1.5.0"),
+    ("1.4.2", [], {}, None),
+])
+def test_preview_rules(current, messages, options, expected):
+    version, why = preview(current, [c(m) for m in messages], options)
+    assert version == expected, why

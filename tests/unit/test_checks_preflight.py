@@ -1,0 +1,131 @@
+"""run_preflight: the fast subset that build, push and release run first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from buildlib import config as config_module
+from buildlib.checks import preflight as preflight_module
+from buildlib.checks import run_preflight
+from buildlib.config import ImageSpec
+from tests.support.fixture_repo import TOKEN_ENV, USER_ENV, git, isolate, make_repo, write
+
+
+@dataclass(frozen=True)
+class Build:  # the fields of plan.ImageBuild that preflight reads
+    image: ImageSpec
+    dockerfile: Path
+    references: tuple[str, ...]
+
+    @property
+    def primary(self) -> str:
+        return self.references[0]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_repo(tmp_path)
+
+
+def builds(config, tag="local", registry=""):
+    prefix = f"{registry}/" if registry else ""
+    return tuple(Build(i, config.root / i.dockerfile, (f"{prefix}{i.repository}:{tag}",))
+                 for i in config.images)
+
+
+def failed(results):
+    return [(r.id, r.file, r.line) for r in results if r.status == "fail"]
+
+
+def test_clean_build_preflight(repo):
+    config = config_module.load(repo)
+    results = run_preflight(config, builds(config), "build")
+    assert failed(results) == []
+    assert {r.id for r in results} == {"line-endings", "uv-lock-fresh", "secret-build-args"}
+
+
+def test_build_preflight_runs_no_uv(repo, monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("preflight must stay static")
+
+    monkeypatch.setattr("buildlib.checks.lock._uv_lock_check", boom)
+    config = config_module.load(repo)
+    run_preflight(config, builds(config), "build")
+
+
+def test_images_that_do_not_install_from_the_lock_skip_the_lock_checks(repo):
+    write(repo / "Dockerfile", "FROM scratch\nCOPY app /app\n")
+    (repo / "uv.lock").unlink()
+    config = config_module.load(repo)
+
+    results = run_preflight(config, builds(config), "build")
+
+    assert failed(results) == []
+    assert not {r.id for r in results} & {"uv-lock", "uv-lock-fresh"}
+
+
+def test_build_preflight_catches_crlf_stale_lock_and_secret_args(repo):
+    write(repo / "Dockerfile", "FROM scratch\r\nARG GITHUB_TOKEN\r\nCOPY uv.lock /app/\r\n")
+    path = repo / "pyproject.toml"
+    path.write_text(path.read_text().replace('"cloudpickle>=3.0",', '"cloudpickle>=3.0", "rich",'))
+    config = config_module.load(repo)
+
+    results = run_preflight(config, builds(config), "build")
+
+    assert failed(results) == [("line-endings", "Dockerfile", 1),
+                               ("uv-lock-fresh", "uv.lock", None),
+                               ("secret-build-args", "Dockerfile", 2)]
+
+
+def test_missing_lock_fails_the_build(tmp_path):
+    repo = make_repo(tmp_path, with_lock=False)
+    config = config_module.load(repo)
+    assert ("uv-lock", "uv.lock", None) in failed(run_preflight(config, builds(config), "build"))
+
+
+def test_push_needs_credentials_and_main_for_main(repo, monkeypatch):
+    git(repo, "switch", "-q", "-c", "feature")
+    config = config_module.load(repo)
+
+    results = run_preflight(config, builds(config, tag="main"), "push")
+    assert [r[0] for r in failed(results)] == ["credentials", "git-branch"]
+
+    monkeypatch.setenv(USER_ENV, "alice")
+    monkeypatch.setenv(TOKEN_ENV, "secret")
+    other_tag = run_preflight(config, builds(config, tag="pr-12"), "push")
+    assert failed(other_tag) == []
+    assert "git-branch" not in {r.id for r in other_tag}
+
+
+def test_push_to_a_local_registry_reads_its_login(repo):
+    config = config_module.load(repo)
+    results = run_preflight(config, builds(config, tag="x", registry="127.0.0.1:5000"), "push")
+    [credentials] = [r for r in results if r.id == "credentials"]
+    assert credentials.status == "warn" and "127.0.0.1:5000" in credentials.message
+
+
+def test_release_needs_the_tag_and_one_version(tmp_path, monkeypatch):
+    monkeypatch.setenv(USER_ENV, "alice")
+    monkeypatch.setenv(TOKEN_ENV, "secret")
+    repo = make_repo(tmp_path, tagged=False)
+    write(repo / ".release-please-manifest.json", '{".": "0.2.0"}\n')
+    config = config_module.load(repo)
+
+    results = run_preflight(config, builds(config, tag="0.1.0"), "release")
+
+    assert [r[0] for r in failed(results)] == ["release-tag", "version-agreement"]
+
+
+def test_registry_of_builds():
+    spec = ImageSpec("a", "acme/a", "Dockerfile", ".")
+    assert preflight_module._registry_of((Build(spec, Path("D"), ("acme/a:1",)),)) == "docker.io"
+    assert preflight_module._registry_of(
+        (Build(spec, Path("D"), ("localhost:5000/acme/a:1",)),)) == "localhost:5000"

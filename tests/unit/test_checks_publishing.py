@@ -1,0 +1,217 @@
+"""credentials, registry-auth, git-branch, release-tag."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from buildlib.checks.project import Project
+from buildlib.checks.publishing import (
+    check_branch,
+    check_credentials,
+    check_registry_auth,
+    check_release_tag,
+)
+from buildlib.errors import AuthError, RegistryError
+from tests.support.fixture_repo import TOKEN_ENV, USER_ENV, commit, git, isolate, make_repo
+
+SECRET = "s3cr3t-token-value"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_repo(tmp_path)
+
+
+def load(repo, **env):
+    return Project.load(repo, environ=env)
+
+
+# --- credentials -----------------------------------------------------------------------
+
+def test_missing_credentials_fail_for_push_and_name_the_variables(repo):
+    result = check_credentials(load(repo), for_="push")
+
+    assert (result.id, result.status) == ("credentials", "fail")
+    assert USER_ENV in result.message and TOKEN_ENV in result.message
+    assert f"export {USER_ENV}=<user> {TOKEN_ENV}=<token>" in result.hint
+    assert "docker login" in result.hint
+
+
+def test_missing_credentials_are_skipped_without_for(repo):
+    result = check_credentials(load(repo))
+
+    assert result.status == "skipped"
+    assert "--for push" in result.message
+
+
+def test_credentials_from_env_never_show_the_secret(repo):
+    result = check_credentials(load(repo, **{USER_ENV: "alice", TOKEN_ENV: SECRET}),
+                               for_="push")
+
+    assert result.status == "ok"
+    assert "'alice'" in result.message and f"${USER_ENV}" in result.message
+    assert SECRET not in json.dumps(result.as_dict())
+
+
+def test_half_set_credentials_fail(repo):
+    result = check_credentials(load(repo, **{USER_ENV: "alice"}), for_="push")
+
+    assert result.status == "fail"
+    assert TOKEN_ENV in result.message
+
+
+def test_existing_docker_login_counts(repo, tmp_path, monkeypatch):
+    config_dir = tmp_path / "docker-login"
+    config_dir.mkdir()
+    auth = base64.b64encode(f"bob:{SECRET}".encode()).decode()
+    (config_dir / "config.json").write_text(json.dumps(
+        {"auths": {"https://index.docker.io/v1/": {"auth": auth}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+
+    result = check_credentials(load(repo), for_="push")
+
+    assert result.status == "ok"
+    assert "'bob'" in result.message and "docker login for docker.io" in result.message
+    assert SECRET not in result.message
+
+
+def test_local_registry_without_credentials_only_warns(repo):
+    result = check_credentials(Project.load(repo, environ={}, registry="127.0.0.1:5000"),
+                               for_="push")
+
+    assert result.status == "warn"
+    assert "127.0.0.1:5000" in result.message
+
+
+# --- registry-auth ---------------------------------------------------------------------
+
+def test_registry_auth_needs_for(repo):
+    result = check_registry_auth(load(repo, **{USER_ENV: "alice", TOKEN_ENV: SECRET}))
+
+    assert result.status == "skipped"
+    assert "network" in result.message
+
+
+def test_registry_auth_without_credentials_is_skipped(repo):
+    result = check_registry_auth(load(repo), for_="push")
+
+    assert result.status == "skipped"
+    assert "see credentials" in result.message
+
+
+class FakeClient:
+    error: Exception | None = None
+    seen: list[tuple[str, str]] = []
+
+    def __init__(self, host, credentials, **kwargs):
+        self.host = host
+        self.base_url = f"https://{host}"
+        FakeClient.seen.append((host, credentials.username))
+
+    def ping(self):
+        if FakeClient.error is not None:
+            raise FakeClient.error
+        return True
+
+
+@pytest.mark.parametrize(("error", "status", "words"), [
+    (None, "ok", "accepted the credentials of 'alice'"),
+    (AuthError("docker.io: ping: 401 unauthorized", hint="check the token"), "fail",
+     "rejected the credentials of 'alice'"),
+    (RegistryError("docker.io: ping: connection refused"), "fail", "did not answer"),
+])
+def test_registry_auth_round_trip(repo, monkeypatch, error, status, words):
+    import buildlib.registry
+
+    FakeClient.error, FakeClient.seen = error, []
+    monkeypatch.setattr(buildlib.registry, "RegistryClient", FakeClient)
+
+    result = check_registry_auth(load(repo, **{USER_ENV: "alice", TOKEN_ENV: SECRET}),
+                                 for_="push")
+
+    assert (result.id, result.status) == ("registry-auth", status)
+    assert words in result.message
+    assert FakeClient.seen == [("docker.io", "alice")]
+    assert SECRET not in json.dumps(result.as_dict())
+
+
+# --- git-branch ------------------------------------------------------------------------
+
+def test_non_main_branch_fails_for_push(repo):
+    git(repo, "switch", "-q", "-c", "feature/x")
+
+    result = check_branch(load(repo), for_="push")
+
+    assert (result.id, result.status) == ("git-branch", "fail")
+    assert "on branch feature/x" in result.message
+    assert result.hint.startswith("git switch main")
+
+
+def test_non_main_branch_is_fine_for_a_local_build(repo):
+    git(repo, "switch", "-q", "-c", "feature/x")
+    assert check_branch(load(repo)).status == "skipped"
+
+
+def test_main_branch_passes(repo):
+    assert check_branch(load(repo), for_="push").status == "ok"
+    assert check_branch(load(repo)).status == "ok"
+
+
+def test_detached_head_fails_for_push(repo):
+    git(repo, "checkout", "-q", "--detach")
+    result = check_branch(load(repo), for_="push")
+    assert result.status == "fail" and "detached" in result.message
+
+
+def test_branch_without_git_is_skipped(tmp_path):
+    repo = make_repo(tmp_path, with_git=False)
+    result = check_branch(load(repo), for_="push")
+    assert (result.status, result.message) == ("skipped", "not a git repository")
+
+
+# --- release-tag -----------------------------------------------------------------------
+
+def test_release_tag_at_head(repo):
+    result = check_release_tag(load(repo), for_="release")
+    assert result.status == "ok" and "v0.1.0 points at HEAD" in result.message
+
+
+def test_missing_release_tag(tmp_path):
+    repo = make_repo(tmp_path, tagged=False)
+
+    release = check_release_tag(load(repo), for_="release")
+    local = check_release_tag(load(repo))
+
+    assert (release.id, release.status) == ("release-tag", "fail")
+    assert "git tag v0.1.0 for version 0.1.0 does not exist" in release.message
+    assert "git tag v0.1.0 && git push origin v0.1.0" in release.hint
+    assert local.status == "warn"
+
+
+def test_release_tag_behind_head(repo):
+    commit(repo, "fix: later change")
+
+    release = check_release_tag(load(repo), for_="release")
+    local = check_release_tag(load(repo))
+
+    assert release.status == "fail" and "not at HEAD" in release.message
+    assert release.hint == "git checkout v0.1.0"
+    assert local.status == "ok"
+
+
+def test_release_tag_without_history(tmp_path):
+    repo = tmp_path / "empty"
+    make_repo(tmp_path, name="empty", with_git=False)
+    git(repo, "init", "-q", "-b", "main")
+
+    result = check_release_tag(load(repo), for_="release")
+
+    assert result.status == "skipped" and "no commits" in result.message

@@ -1,0 +1,192 @@
+"""release-please-config, release-please-manifest, version-agreement."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from buildlib.checks.project import Project
+from buildlib.checks.release_please import (
+    check_release_please_config,
+    check_release_please_manifest,
+    check_version_agreement,
+)
+from tests.support.fixture_repo import (
+    RELEASE_PLEASE_CONFIG,
+    commit,
+    git,
+    isolate,
+    make_repo,
+    set_version,
+    write,
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_repo(tmp_path)
+
+
+def write_config(repo, config):
+    write(repo / "release-please-config.json", json.dumps(config, indent=2) + "\n")
+
+
+def root_package(**changes):
+    config = json.loads(json.dumps(RELEASE_PLEASE_CONFIG))
+    config["packages"]["."].update(changes)
+    return config
+
+
+def test_clean_files_and_one_version(repo):
+    project = Project.load(repo)
+    config = check_release_please_config(project)
+    assert (config.status, config.file) == ("ok", "release-please-config.json")
+    assert "tags vX.Y.Z" in config.message
+    manifest = check_release_please_manifest(project)
+    assert (manifest.status, manifest.line) == ("ok", 2)
+    agreement = check_version_agreement(project)
+    assert agreement.status == "ok"
+    assert agreement.message == ("one version, 0.1.0: pyproject.toml 0.1.0, "
+                                 ".release-please-manifest.json 0.1.0, uv.lock 0.1.0, tag v0.1.0")
+
+
+def test_manifest_and_pyproject_disagree(repo):
+    set_version(repo, "0.2.0", pyproject=False, manifest=True)
+
+    result = check_version_agreement(Project.load(repo))
+
+    assert (result.id, result.status) == ("version-agreement", "fail")
+    assert (result.file, result.line) == (".release-please-manifest.json", 2)
+    assert "pyproject.toml says 0.1.0, .release-please-manifest.json says 0.2.0" in result.message
+    assert 'set ".": "0.1.0" in .release-please-manifest.json' in result.hint
+
+
+def test_lock_left_behind_by_release_please(repo):
+    set_version(repo, "0.2.0", pyproject=True, manifest=True)
+
+    result = check_version_agreement(Project.load(repo))
+
+    assert (result.status, result.file) == ("fail", "uv.lock")
+    assert result.line is not None
+    lock_line = (repo / "uv.lock").read_text().splitlines()[result.line - 1]
+    assert lock_line == 'version = "0.1.0"'
+    assert "uv.lock's entry for the project says 0.1.0" in result.message
+    assert result.hint.startswith("uv lock")
+    assert "extra-files" in result.hint and "@.name.value=='demo-app'" in result.hint
+
+
+def test_head_tag_disagrees(repo):
+    set_version(repo, "0.2.0", pyproject=True, manifest=True)
+    write(repo / "uv.lock", (repo / "uv.lock").read_text().replace(
+        'name = "demo-app"\nversion = "0.1.0"', 'name = "demo-app"\nversion = "0.2.0"'))
+
+    result = check_version_agreement(Project.load(repo))  # HEAD still carries v0.1.0
+
+    assert result.status == "fail"
+    assert "HEAD is tagged v0.1.0 but pyproject.toml says 0.2.0" in result.message
+
+
+def test_version_older_than_the_last_release(repo):
+    commit(repo, "fix: later")
+    set_version(repo, "0.0.9", pyproject=True, manifest=True)
+    write(repo / "uv.lock", (repo / "uv.lock").read_text().replace(
+        'name = "demo-app"\nversion = "0.1.0"', 'name = "demo-app"\nversion = "0.0.9"'))
+
+    result = check_version_agreement(Project.load(repo))
+
+    assert result.status == "fail" and "older than the last release v0.1.0" in result.message
+
+
+def test_invalid_config_json_gives_line(repo):
+    write(repo / "release-please-config.json", '{\n  "packages": {\n    ".": {},\n  }\n}\n')
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert (result.id, result.status, result.line) == ("release-please-config", "fail", 4)
+    assert "not valid JSON at line 4" in result.message
+
+
+def test_config_without_root_package(repo):
+    write_config(repo, {"packages": {"lib": {}}})
+    result = check_release_please_config(Project.load(repo))
+    assert result.status == "fail" and 'no package "."' in result.message
+
+
+def test_config_with_a_non_boolean_flag(repo):
+    write_config(repo, root_package(**{"bump-minor-pre-major": "yes"}))
+    result = check_release_please_config(Project.load(repo))
+    assert result.status == "fail" and "bump-minor-pre-major" in result.message
+    assert result.line is not None
+
+
+def test_config_without_the_uv_lock_extra_file_warns(repo):
+    config = root_package()
+    del config["packages"]["."]["extra-files"]
+    write_config(repo, config)
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert result.status == "warn"
+    assert "not uv.lock" in result.message
+    assert '"jsonpath": "$.package[?(@.name.value==\'demo-app\')].version"' in result.hint
+
+
+def test_extra_file_with_the_wrong_jsonpath_warns(repo):
+    write_config(repo, root_package(**{"extra-files": [
+        {"type": "toml", "path": "uv.lock", "jsonpath": "$.package[?(@.name=='demo-app')].version"}
+    ]}))
+    result = check_release_please_config(Project.load(repo))
+    assert result.status == "warn" and "@.name.value" in result.message
+
+
+def test_component_in_tag_mismatch_warns(repo):
+    config = root_package()
+    del config["include-component-in-tag"]
+    write_config(repo, config)
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert result.status == "warn"
+    assert "demo-app-vX.Y.Z" in result.message and "vX.Y.Z" in result.message
+    assert '"include-component-in-tag": false' in result.hint
+
+
+def test_manifest_problems(repo):
+    write(repo / ".release-please-manifest.json", '{"lib": "1.0.0"}\n')
+    result = check_release_please_manifest(Project.load(repo))
+    assert result.status == "fail" and 'no "." entry' in result.message
+
+    write(repo / ".release-please-manifest.json", '{".": "not-a-version"}\n')
+    result = check_release_please_manifest(Project.load(repo))
+    assert result.status == "fail" and "not a version" in result.message
+
+    (repo / ".release-please-manifest.json").unlink()
+    result = check_release_please_manifest(Project.load(repo))
+    assert result.status == "fail" and "does not exist" in result.message
+
+
+def test_without_release_please_both_are_skipped(tmp_path):
+    repo = make_repo(tmp_path, with_release_please=False)
+    project = Project.load(repo)
+    assert check_release_please_config(project).status == "skipped"
+    assert check_release_please_manifest(project).status == "skipped"
+    assert check_version_agreement(project).status == "ok"
+
+
+def test_workflow_using_release_please_needs_the_config(tmp_path):
+    repo = make_repo(tmp_path, with_release_please=False)
+    write(repo / ".github/workflows/release.yml",
+          "on: push\njobs:\n  r:\n    runs-on: ubuntu-latest\n    steps:\n"
+          "      - uses: googleapis/release-please-action@v4\n")
+    git(repo, "add", "-A")
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert result.status == "fail"
+    assert '"include-component-in-tag": false' in result.hint

@@ -1,0 +1,54 @@
+"""secret-build-args: config build args and Dockerfile ARGs named like secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from buildlib.checks.project import Project
+from buildlib.checks.secrets import check_secret_build_args, dockerfile_args
+from tests.support.fixture_repo import isolate, make_repo, write
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_repo(tmp_path, with_git=False)
+
+
+def test_clean(repo):
+    assert [r.status for r in check_secret_build_args(Project.load(repo))] == ["ok"]
+
+
+def test_config_build_arg_named_like_a_secret(repo):
+    path = repo / "pyproject.toml"
+    path.write_text(path.read_text().replace(
+        'context = "."\n', 'context = "."\n\n[tool.buildlib.images.app.build-args]\n'
+        'BASE = "x"\nHF_TOKEN = "abc"\n'))
+
+    [result] = check_secret_build_args(Project.load(repo))
+
+    assert (result.id, result.status, result.file, result.line) == (
+        "secret-build-args", "fail", "pyproject.toml", 27)
+    assert "HF_TOKEN" in result.message and "image history" in result.message
+    assert "--secret id=hf_token,env=HF_TOKEN" in result.hint
+    assert "RUN --mount=type=secret,id=hf_token" in result.hint
+
+
+def test_dockerfile_args_named_like_secrets(repo):
+    write(repo / "Dockerfile", "FROM scratch\nARG VERSION=1\nARG API_KEY \\\n    DB_PASSWORD=x\n")
+
+    results = check_secret_build_args(Project.load(repo))
+
+    assert [(r.file, r.line, r.status) for r in results] == [
+        ("Dockerfile", 3, "fail"), ("Dockerfile", 3, "fail")]
+    assert "ARG API_KEY" in results[0].message and "ARG DB_PASSWORD" in results[1].message
+
+
+def test_dockerfile_args(tmp_path):
+    path = tmp_path / "Dockerfile"
+    path.write_text("# ARG NOT_THIS\narg lower=1\nARG A B=2 # comment TOKEN\nRUN echo $TOKEN\n")
+    assert dockerfile_args(path) == [("lower", 2), ("A", 3), ("B", 3)]
