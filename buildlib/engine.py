@@ -167,7 +167,13 @@ class Engine:
         except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
             if isinstance(exc, docker.errors.APIError):
                 raise
+            self.close()  # the SDK would leave its half-open socket behind
             raise self._unavailable(exc) from None
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def ping(self) -> None:
         self._call(lambda: self.client.ping())

@@ -51,9 +51,7 @@ def _probe() -> Any:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return _detached(DockerUnavailable(f"Docker engine check failed: {first}"))
     finally:
-        client = getattr(engine, "_client", None)
-        if client is not None:
-            client.close()
+        engine.close()
 
 
 def _detached(exc: BuildlibError) -> BuildlibError:
