@@ -185,13 +185,14 @@ def release(
     # A dry run asks the registry once, briefly: it must stay fast offline.
     lister = RegistryClient(access.registry, access.credentials, retries=0, timeout=5,
                             credential_hint=access.hint) if options.dry_run else client
-    released = _released(config, git, selected, lister, quiet=options.dry_run)
-    publications = []
-    for image in selected:
+    released = _released(config, git, config.images, lister, quiet=options.dry_run)
+    every = {}
+    for image in config.images:
         planned = plan_release_tags(config.version, config.release.floating_tags,
                                     released.get(image.name, ()))
-        publications.append(ImagePublication(image.name, image.repository, planned.full,
-                                             planned.tags, planned.skipped))
+        every[image.name] = ImagePublication(image.name, image.repository, planned.full,
+                                             planned.tags, planned.skipped)
+    publications = [every[image.name] for image in selected]
     runner = runner or Runner(dry_run=options.dry_run)
     plan = make_plan(config, selected, options, detect(runner), output="push")
     if options.dry_run:
@@ -206,9 +207,37 @@ def release(
         engine = Engine()
         execute(plan, runner, engine, cli)
         results = _push_full_tags(cli, engine, client, plan, publications, force)
-        _move_floating(client, results, publications)
-    _report(results, access.registry, as_json, version=config.version_text)
+        others, waiting = _released_elsewhere(client, config, selected, full_tag)
+        if waiting:
+            console.warn(
+                f"floating tags not moved yet: {', '.join(waiting)} lack {full_tag} in the "
+                "registry; the release of the last image moves them for every image")
+        else:
+            _move_floating(client, results + others, list(every.values()))
+    _report(results + [o for o in others if o.tags[1:]], access.registry, as_json,
+            version=config.version_text)
     return results
+
+
+def _released_elsewhere(client: RegistryClient, config: Config,
+                        selected: tuple[ImageSpec, ...],
+                        full_tag: str) -> tuple[list[Published], list[str]]:
+    """With ``--image`` (one CI job per image), the other images of the matrix: those whose
+    full version tag is already pushed, and the names of those still missing it. Floating
+    tags move only once every image has the version, so a failed job moves no one's."""
+    chosen = {image.name for image in selected}
+    found, waiting = [], []
+    for image in config.images:
+        if image.name in chosen:
+            continue
+        digest = client.manifest_digest(image.repository, full_tag)
+        if digest is None:
+            waiting.append(image.name)
+        else:
+            reference = image_reference(client.host, image.repository, full_tag)
+            found.append(Published(image.name, image.repository, reference, digest,
+                                   [full_tag], unchanged=True))
+    return found, waiting
 
 
 def _git_problems(config: Config, git: Git) -> list[BuildlibError]:

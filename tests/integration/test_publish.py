@@ -263,3 +263,24 @@ def test_registry_killed_mid_release_leaves_floating_tags(registry, env_for, tmp
     registry.start()
     for tag in ("1.2", "1", "latest"):
         assert release_digests(registry, tag) == previous, tag
+
+
+def test_per_image_release_jobs_move_floating_tags_only_after_the_last(registry, env_for,
+                                                                       tmp_path):
+    """CI runs one docker-prod job per image; none moves `latest` until all have the version."""
+    repo = make_repo(tmp_path / "repo", "4.0.0")
+    env = env_for(registry)
+
+    for name in ("cpu", "gpu"):
+        result = invoke("release", "--image", name, env=env, cwd=repo)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "floating tags not moved yet" in result.stderr
+        assert release_digests(registry, "latest") == {"gpu": None, "cpu": None, "lb": None}
+
+    last = invoke("release", "--image", "lb", env=env, cwd=repo)
+
+    assert last.returncode == 0, last.stderr[-3000:]
+    for name, repo_name in REPOS.items():
+        full = registry.digest(repo_name, "4.0.0")
+        assert full is not None
+        assert {registry.digest(repo_name, t) for t in ("4.0", "4", "latest")} == {full}, name
