@@ -9,6 +9,7 @@ Every error names the file, the line when it can be found, the key, and the fix.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import sys
 from collections.abc import Mapping
@@ -354,6 +355,7 @@ def _check_keys(table: Mapping[str, Any], schema: Mapping[str, type], name: str,
             raise ConfigError(
                 f"{name}.{key} must be a {_type_name(expected)}, not {_type_name(type(value))}",
                 location=where.key(name, key),
+                hint=_type_hint(name, key, expected, value),
             )
 
 
@@ -366,6 +368,15 @@ def _str_list(table: Mapping[str, Any], key: str, name: str, where: _Locator) ->
             hint=f'e.g. {key} = ["a", "b"]',
         )
     return value
+
+
+def _type_hint(table: str, key: str, expected: type, value: Any) -> str:
+    if expected is dict:
+        return f"make it a table: [{table}.{key}]"
+    if expected is list:
+        example = json.dumps([value]) if isinstance(value, str) else '["..."]'
+        return f"write a list: {key} = {example}"
+    return f'write a string: {key} = "..."'
 
 
 def _type_name(kind: type) -> str:

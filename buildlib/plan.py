@@ -195,7 +195,9 @@ def dockerfile_steps(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
             args[name] = build_args.get(name, default)
             continue
         for name, value in args.items():
-            rest = rest.replace(f"${{{name}}}", value).replace(f"${name}", value)
+            # ``$NAME`` ends at a non-word character: ``$BASE`` is not in ``$BASE_IMAGE``
+            pattern = rf"\$(?:\{{{re.escape(name)}\}}|{re.escape(name)}(?!\w))"
+            rest = re.sub(pattern, value.replace("\\", r"\\"), rest)
         steps.append(f"{keyword.upper()} {rest}")
     return steps
 

@@ -63,7 +63,9 @@ def resolve_registry(config: Config, flag: str | None, environ: Mapping[str, str
     return flag or environ.get(REGISTRY_ENV) or config.registry
 
 
-def parse_build_args(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
+def parse_build_args(values: Iterable[str],
+                     environ: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+    env = os.environ if environ is None else environ
     pairs = []
     for value in values:
         key, sep, rest = value.partition("=")
@@ -72,7 +74,7 @@ def parse_build_args(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
                 f"--build-arg {value!r} is not KEY=VALUE", hint="e.g. --build-arg BASE_IMAGE=..."
             )
         if not sep:  # docker's KEY-only form: take it from the environment
-            rest = os.environ.get(key, "")
+            rest = env.get(key, "")
         if looks_secret(key):
             raise UsageError(
                 f"--build-arg {key} looks like a secret: build args are stored in the image "
@@ -152,7 +154,7 @@ def build_options(
         tag=resolve_tag(config, tag, env),
         platforms=parse_platforms(platform),
         no_cache=no_cache,
-        build_args=parse_build_args(build_arg),
+        build_args=parse_build_args(build_arg, env),
         secrets=parse_secrets(secret, env),
         cache_from=tuple(cache_from),
         cache_to=tuple(cache_to),

@@ -1,0 +1,399 @@
+"""``buildlib.config.load`` on real pyproject.toml files: the good path, and every malformed
+input reported with its message, its location (file:line, or file:line:column for TOML
+syntax) and its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from buildlib import config as config_module
+from buildlib.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+PYPROJECT = """\
+[project]
+name = "demo"
+version = "1.2.3"
+
+[tool.buildlib]
+registry = "docker.io"
+default-group = ["gpu", "cpu"]
+tag-env = "TETRA_IMAGE_TAG"
+default-tag = "local"
+
+[tool.buildlib.images.gpu]
+repository = "runpod/tetra-rp"
+dockerfile = "Dockerfile"
+platforms = ["linux/amd64"]
+
+[tool.buildlib.images.cpu]
+repository = "runpod/tetra-rp-cpu"
+dockerfile = "Dockerfile-cpu"
+
+[tool.buildlib.release]
+git-tag = "v{version}"
+floating-tags = ["major.minor", "major", "latest"]
+"""
+
+
+def write_repo(root: Path, old: str | None = None, new: str = "") -> Path:
+    """A repository in ``root`` with both Dockerfiles and PYPROJECT, ``old`` replaced by
+    ``new`` (exactly once)."""
+    text = PYPROJECT
+    if old is not None:
+        assert text.count(old) == 1, f"the fixture must contain {old!r} once"
+        text = text.replace(old, new)
+    (root / "pyproject.toml").write_text(text, encoding="utf-8")
+    (root / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    (root / "Dockerfile-cpu").write_text("FROM scratch\n", encoding="utf-8")
+    return root / "pyproject.toml"
+
+
+def line_of(path: Path, needle: str) -> int:
+    """The 1-based line of the only line of ``path`` containing ``needle``."""
+    lines = [n for n, text in enumerate(path.read_text().splitlines(), 1) if needle in text]
+    assert len(lines) == 1, (needle, lines)
+    return lines[0]
+
+
+def load_error(root: Path) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        config_module.load(root)
+    return caught.value
+
+
+# --- the good path ----------------------------------------------------------------------
+
+
+def test_this_repository_loads() -> None:
+    config = config_module.load(REPO)
+    assert config.image_names == ("gpu", "cpu", "lb")
+    assert [i.repository for i in config.images] == [
+        "runpod/tetra-rp",
+        "runpod/tetra-rp-cpu",
+        "runpod/tetra-rp-lb",
+    ]
+    assert [i.dockerfile for i in config.images] == [
+        "Dockerfile",
+        "Dockerfile-cpu",
+        "Dockerfile-lb",
+    ]
+    assert config.default_group == ("gpu", "cpu")
+    assert config.registry == "docker.io"
+    assert config.tag_env == "TETRA_IMAGE_TAG"
+    assert config.default_tag == "local"
+    assert config.root == REPO
+    assert config.release.git_tag_for("1.2.3") == "v1.2.3"
+    assert config.release.floating_tags == ("major.minor", "major", "latest")
+    assert all(i.platforms == ("linux/amd64",) for i in config.images)
+
+
+def test_fixture_loads_with_defaults(tmp_path: Path) -> None:
+    write_repo(tmp_path)
+    config = config_module.load(tmp_path)
+    assert config.project_name == "demo"
+    assert str(config.version) == "1.2.3"
+    assert config.image("cpu").context == "."
+    assert config.image("cpu").platforms == ()
+    assert config.image("cpu").title == "runpod/tetra-rp-cpu"  # the title defaults to it
+    assert config.credentials.username_env == "DOCKERHUB_USERNAME"
+    assert config.main_branch == "main"
+
+
+def test_missing_pyproject(tmp_path: Path) -> None:
+    error = load_error(tmp_path)
+    assert "pyproject.toml not found" in error.message
+    assert str(tmp_path) in error.message
+    assert error.hint == "run from the repository root or pass --root"
+
+
+# --- malformed inputs: message, location, fix -------------------------------------------
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    path = write_repo(
+        tmp_path, 'default-tag = "local"', 'default-tag = "local"\ndefualt-group = ["gpu"]'
+    )
+    error = load_error(tmp_path)
+    assert error.message == (
+        "unknown key tool.buildlib.defualt-group (did you mean 'default-group'?)"
+    )
+    assert error.location == f"{path}:{line_of(path, 'defualt-group')}"
+    assert error.location.endswith(":10")
+    assert error.hint is not None and "default-group" in error.hint
+    assert error.hint.startswith("valid keys: registry, default-group")
+
+
+def test_unknown_key_without_a_close_match_has_no_suggestion(tmp_path: Path) -> None:
+    write_repo(tmp_path, 'default-tag = "local"', 'default-tag = "local"\nzzz = 1')
+    error = load_error(tmp_path)
+    assert error.message == "unknown key tool.buildlib.zzz"
+    assert "did you mean" not in str(error)
+
+
+def test_unknown_key_inside_an_image_table(tmp_path: Path) -> None:
+    path = write_repo(
+        tmp_path,
+        'dockerfile = "Dockerfile"\n',
+        'dockerfile = "Dockerfile"\nplatfroms = ["linux/amd64"]\n',
+    )
+    error = load_error(tmp_path)
+    assert error.message == (
+        "unknown key tool.buildlib.images.gpu.platfroms (did you mean 'platforms'?)"
+    )
+    assert error.location == f"{path}:{line_of(path, 'platfroms')}"
+    assert error.hint is not None
+    assert error.hint.startswith("valid keys: repository, dockerfile, context")
+
+
+def test_missing_dockerfile(tmp_path: Path) -> None:
+    path = write_repo(tmp_path, 'dockerfile = "Dockerfile-cpu"', 'dockerfile = "Dockerfile-gpu"')
+    error = load_error(tmp_path)
+    assert error.message == (
+        "tool.buildlib.images.cpu.dockerfile 'Dockerfile-gpu' does not "
+        "exist (did you mean 'Dockerfile-cpu'?)"
+    )
+    assert error.location == f"{path}:{line_of(path, 'Dockerfile-gpu')}"
+    assert error.hint == (
+        "create Dockerfile-gpu or fix the path (found: Dockerfile, Dockerfile-cpu)"
+    )
+
+
+def test_context_that_is_not_a_directory(tmp_path: Path) -> None:
+    path = write_repo(
+        tmp_path,
+        'dockerfile = "Dockerfile-cpu"',
+        'dockerfile = "Dockerfile-cpu"\ncontext = "nowhere"',
+    )
+    error = load_error(tmp_path)
+    assert error.message == "tool.buildlib.images.cpu.context 'nowhere' is not a directory"
+    assert error.location == f"{path}:{line_of(path, 'nowhere')}"
+    assert error.hint == "point context at a folder relative to pyproject.toml"
+
+
+def test_repository_with_uppercase(tmp_path: Path) -> None:
+    path = write_repo(tmp_path, '"runpod/tetra-rp-cpu"', '"RunPod/tetra-rp-cpu"')
+    error = load_error(tmp_path)
+    assert error.message == "invalid repository 'RunPod/tetra-rp-cpu': it must be lowercase"
+    assert error.location == f"{path}:{line_of(path, 'RunPod')}"
+    assert error.hint == "use 'runpod/tetra-rp-cpu'"
+
+
+@pytest.mark.parametrize(
+    ("repository", "problem", "suggestion"),
+    [
+        (
+            "runpod//x",
+            "it has an empty path component (a leading, trailing or double '/')",
+            "runpod/x",
+        ),
+        ("runpod/-x", "path component '-x' starts with '-'", "runpod/x"),
+        (
+            "runpod/x_-y",
+            "path component 'x_-y' has the separator '_-' (use one '.', one or "
+            "two '_', or one or more '-')",
+            "runpod/x_y",
+        ),
+        ("runpod/x.", "path component 'x.' ends with '.'", "runpod/x"),
+    ],
+)
+def test_repository_with_bad_separators(
+    tmp_path: Path, repository: str, problem: str, suggestion: str
+) -> None:
+    path = write_repo(tmp_path, '"runpod/tetra-rp-cpu"', f'"{repository}"')
+    error = load_error(tmp_path)
+    assert error.message == f"invalid repository {repository!r}: {problem}"
+    assert error.location == f"{path}:{line_of(path, repository)}"
+    assert error.hint == f"use {suggestion!r}"
+
+
+@pytest.mark.parametrize(
+    ("tag", "problem", "suggestion"),
+    [
+        ("-local", "it starts with '-'", "local"),
+        ("my tag", "character ' ' is not allowed", "my-tag"),
+        (".hidden", "it starts with '.'", "hidden"),
+    ],
+)
+def test_default_tag_breaking_the_tag_grammar(
+    tmp_path: Path, tag: str, problem: str, suggestion: str
+) -> None:
+    path = write_repo(tmp_path, 'default-tag = "local"', f'default-tag = "{tag}"')
+    error = load_error(tmp_path)
+    assert error.message == f"invalid Docker tag {tag!r}: {problem}"
+    assert error.location == f"{path}:{line_of(path, 'default-tag')}"
+    assert error.hint is not None and error.hint.startswith(f"use {suggestion!r}; a tag is")
+
+
+def test_default_tag_too_long(tmp_path: Path) -> None:
+    write_repo(tmp_path, 'default-tag = "local"', f'default-tag = "{"a" * 129}"')
+    error = load_error(tmp_path)
+    assert "it is 129 characters long (at most 128)" in error.message
+
+
+def test_invalid_version(tmp_path: Path) -> None:
+    path = write_repo(tmp_path, 'version = "1.2.3"', 'version = "1.2.x"')
+    error = load_error(tmp_path)
+    assert error.message == "invalid PEP 440 version '1.2.x'"
+    assert error.location == f"{path}:3"
+    assert error.hint is not None and "'1.2.3rc1'" in error.hint and "pep-0440" in error.hint
+
+
+def test_unquoted_version(tmp_path: Path) -> None:
+    path = write_repo(tmp_path, 'version = "1.2.3"', "version = 1.2")
+    error = load_error(tmp_path)
+    assert error.message == "[project].version is missing or not a string"
+    assert error.location == f"{path}:3"
+    assert error.hint is not None and 'version = "0.1.0"' in error.hint
+
+
+@pytest.mark.parametrize(
+    ("broken", "line", "column", "reason"),
+    [
+        ('tag-env "TETRA_IMAGE_TAG"', 8, 9, "Expected '=' after a key in a key/value pair"),
+        ('tag-env = "TETRA_IMAGE_TAG', 8, 27, "Illegal character '\\n'"),
+        ('tag-env = ["a",', 9, 1, None),
+    ],
+)
+def test_toml_syntax_error_has_line_and_column(
+    tmp_path: Path, broken: str, line: int, column: int, reason: str | None
+) -> None:
+    path = write_repo(tmp_path, 'tag-env = "TETRA_IMAGE_TAG"', broken)
+    error = load_error(tmp_path)
+    assert error.location == f"{path}:{line}:{column}"
+    assert error.message.startswith("invalid TOML: ")
+    assert "(at line" not in error.message  # the position moved into the location
+    if reason:
+        assert error.message == f"invalid TOML: {reason}"
+    assert error.hint == "fix the syntax at that position"
+
+
+def test_default_group_naming_an_unknown_image(tmp_path: Path) -> None:
+    path = write_repo(tmp_path, 'default-group = ["gpu", "cpu"]', 'default-group = ["gpu", "cpuu"]')
+    error = load_error(tmp_path)
+    assert error.message == "default-group names unknown image 'cpuu' (did you mean 'cpu'?)"
+    assert error.location == f"{path}:{line_of(path, 'default-group')}"
+    assert error.hint == "use names from [tool.buildlib.images]: gpu, cpu"
+
+
+def test_platforms_that_is_not_a_list(tmp_path: Path) -> None:
+    path = write_repo(tmp_path, 'platforms = ["linux/amd64"]', 'platforms = "linux/amd64"')
+    error = load_error(tmp_path)
+    assert error.message == "tool.buildlib.images.gpu.platforms must be a list, not string"
+    assert error.location == f"{path}:{line_of(path, 'platforms')}"
+    assert error.hint == 'write a list: platforms = ["linux/amd64"]'
+
+
+def test_platforms_list_of_non_strings(tmp_path: Path) -> None:
+    path = write_repo(tmp_path, 'platforms = ["linux/amd64"]', "platforms = [1]")
+    error = load_error(tmp_path)
+    assert error.message == "tool.buildlib.images.gpu.platforms must be a list of strings"
+    assert error.location == f"{path}:{line_of(path, 'platforms')}"
+    assert error.hint == 'e.g. platforms = ["a", "b"]'
+
+
+@pytest.mark.parametrize("platform", ["linux-amd64", "linux", "Linux/AMD64", "linux/amd64/v8/x"])
+def test_bad_platform_string(tmp_path: Path, platform: str) -> None:
+    path = write_repo(
+        tmp_path, 'platforms = ["linux/amd64"]', f'platforms = ["linux/arm64", "{platform}"]'
+    )
+    error = load_error(tmp_path)
+    assert error.message == (
+        f"tool.buildlib.images.gpu.platforms: {platform!r} is not os/arch[/variant]"
+    )
+    assert error.location == f"{path}:{line_of(path, 'platforms')}"
+    assert error.hint == 'e.g. platforms = ["linux/amd64", "linux/arm64"]'
+
+
+def test_platform_with_variant_is_accepted(tmp_path: Path) -> None:
+    write_repo(
+        tmp_path, 'platforms = ["linux/amd64"]', 'platforms = ["linux/amd64", "linux/arm/v7"]'
+    )
+    assert config_module.load(tmp_path).image("gpu").platforms == ("linux/amd64", "linux/arm/v7")
+
+
+def test_git_tag_without_version_placeholder(tmp_path: Path) -> None:
+    path = write_repo(tmp_path, 'git-tag = "v{version}"', 'git-tag = "release"')
+    error = load_error(tmp_path)
+    assert error.message == "tool.buildlib.release.git-tag 'release' has no {version} placeholder"
+    assert error.location == f"{path}:{line_of(path, 'git-tag')}"
+    assert error.hint == 'e.g. git-tag = "v{version}" (release-please\'s default)'
+
+
+@pytest.mark.parametrize(
+    ("pattern", "hint_start"),
+    [("majr", "did you mean 'major'? valid patterns: "), ("stable", "valid patterns: ")],
+)
+def test_unknown_floating_tag_pattern(tmp_path: Path, pattern: str, hint_start: str) -> None:
+    path = write_repo(tmp_path, '"major", "latest"]', f'"{pattern}", "latest"]')
+    error = load_error(tmp_path)
+    assert error.message == f"unknown tag pattern {pattern!r}"
+    assert error.location == f"{path}:{line_of(path, 'floating-tags')}"
+    assert error.hint == hint_start + "'version', 'major.minor', 'major', 'latest'"
+
+
+def test_image_table_that_is_a_string(tmp_path: Path) -> None:
+    path = write_repo(tmp_path, 'default-tag = "local"', 'default-tag = "local"\nimages = "gpu"')
+    text = path.read_text()
+    # drop the image tables, which would now redefine `images`
+    path.write_text(text.split("[tool.buildlib.images.gpu]")[0], encoding="utf-8")
+    error = load_error(tmp_path)
+    assert error.message == "tool.buildlib.images must be a table, not string"
+    assert error.location == f"{path}:{line_of(path, 'images =')}"
+    assert error.hint == "make it a table: [tool.buildlib.images]"
+
+
+def test_image_without_repository(tmp_path: Path) -> None:
+    path = write_repo(tmp_path, 'repository = "runpod/tetra-rp-cpu"\n', "")
+    error = load_error(tmp_path)
+    assert error.message == "tool.buildlib.images.cpu has no 'repository'"
+    assert error.location == f"{path}:{line_of(path, '[tool.buildlib.images.cpu]')}"
+    assert error.hint == "add repository = ... to [tool.buildlib.images.cpu]"
+
+
+def test_bad_registry(tmp_path: Path) -> None:
+    path = write_repo(tmp_path, 'registry = "docker.io"', 'registry = "https://docker.io"')
+    error = load_error(tmp_path)
+    assert error.message == "registry 'https://docker.io' is not a host[:port]"
+    assert error.location == f"{path}:{line_of(path, 'registry =')}"
+    assert error.hint is not None and "127.0.0.1:5000" in error.hint
+
+
+def test_rendered_error_is_one_line_with_location_and_fix(tmp_path: Path) -> None:
+    path = write_repo(tmp_path, 'default-group = ["gpu", "cpu"]', 'default-group = ["gpx"]')
+    error = load_error(tmp_path)
+    assert str(error) == (
+        f"{path}:7: default-group names unknown image 'gpx' (did you mean "
+        "'gpu'?) (fix: use names from [tool.buildlib.images]: gpu, cpu)"
+    )
+    assert error.exit_code == 2
+
+
+# --- Config.select ------------------------------------------------------------------------
+
+
+def test_select_defaults_and_matrix_order(tmp_path: Path) -> None:
+    write_repo(tmp_path)
+    config = config_module.load(tmp_path)
+    assert [i.name for i in config.select(None)] == ["gpu", "cpu"]
+    assert [i.name for i in config.select([])] == ["gpu", "cpu"]
+    assert [i.name for i in config.select(["cpu"])] == ["cpu"]
+    assert [i.name for i in config.select(["cpu", "gpu"])] == ["gpu", "cpu"]
+
+
+def test_select_of_this_repository_can_name_lb() -> None:
+    config = config_module.load(REPO)
+    assert [i.name for i in config.select(["lb", "gpu"])] == ["gpu", "lb"]
+    assert [i.name for i in config.select(None)] == ["gpu", "cpu"]
+
+
+@pytest.mark.parametrize(("name", "suggestion"), [("gpuu", " (did you mean 'gpu'?)"), ("zzz", "")])
+def test_select_unknown_image_suggests(name: str, suggestion: str) -> None:
+    config = config_module.load(REPO)
+    with pytest.raises(ConfigError) as caught:
+        config.select(["cpu", name])
+    assert caught.value.message == f"unknown image {name!r}{suggestion}"
+    assert caught.value.hint == "use one of: gpu, cpu, lb"

@@ -1,0 +1,447 @@
+"""``build_command`` argv per builder kind, ``make_plan``'s refusals, and the scheduling of
+images that share their first Dockerfile steps. Plans are made on real repositories in
+``tmp_path`` (and on this one)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from buildlib import config as config_module
+from buildlib.config import Config
+from buildlib.dockercli import build_command, push_command, tag_command
+from buildlib.engine import Capabilities, host_platform
+from buildlib.errors import UsageError
+from buildlib.plan import (
+    BuildPlan,
+    ImageBuild,
+    dockerfile_steps,
+    image_reference,
+    make_plan,
+    shared_steps,
+)
+from buildlib.settings import BuildOptions, build_options
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKER = "/usr/bin/docker"
+BUILDX = Capabilities(
+    docker=DOCKER, builder="buildx", client_version="27.3.1", buildx_version="v0.17.1"
+)
+BUILDKIT = Capabilities(docker=DOCKER, builder="buildkit", client_version="20.10.24")
+LEGACY = Capabilities(docker=DOCKER, builder="legacy", client_version="28.2.2")
+SECRET_VALUE = "hf_never_in_argv_0123"
+
+PYPROJECT = """\
+[project]
+name = "demo"
+version = "2.0.1"
+
+[tool.buildlib]
+default-group = ["gpu", "cpu"]
+source = "https://github.com/acme/demo"
+
+[tool.buildlib.images.gpu]
+repository = "acme/demo-gpu"
+dockerfile = "docker/Dockerfile.gpu"
+context = "ctx"
+platforms = ["linux/amd64", "linux/arm64"]
+title = "Demo (GPU)"
+build-args = { BASE_IMAGE = "nvidia/cuda:12.4", EXTRA = "1" }
+
+[tool.buildlib.images.cpu]
+repository = "acme/demo-cpu"
+dockerfile = "docker/Dockerfile.cpu"
+context = "ctx"
+target = "runtime"
+"""
+
+GPU_DOCKERFILE = """\
+ARG BASE_IMAGE=python:3.12-slim
+FROM ${BASE_IMAGE}
+WORKDIR /app
+COPY . .
+"""
+
+CPU_DOCKERFILE = """\
+ARG BASE_IMAGE=python:3.12-slim
+FROM $BASE_IMAGE
+WORKDIR /app
+COPY . .
+FROM scratch AS runtime
+COPY --from=0 /app /app
+"""
+
+
+def git(root: Path, *args: str, date: str = "2021-02-03T04:05:06Z") -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_DATE": date,
+    }
+    proc = subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stdout.strip()
+
+
+def make_repo(
+    root: Path,
+    pyproject: str = PYPROJECT,
+    *,
+    gpu: str = GPU_DOCKERFILE,
+    cpu: str = CPU_DOCKERFILE,
+    commit: bool = False,
+) -> Config:
+    (root / "docker").mkdir(exist_ok=True)
+    (root / "ctx").mkdir(exist_ok=True)
+    (root / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    (root / "docker" / "Dockerfile.gpu").write_text(gpu, encoding="utf-8")
+    (root / "docker" / "Dockerfile.cpu").write_text(cpu, encoding="utf-8")
+    if commit:
+        git(root, "init", "-q", "-b", "main")
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", "feat: initial")
+    return config_module.load(root)
+
+
+def options(config: Config, **flags: object) -> BuildOptions:
+    environ = flags.pop("environ", {"HF_TOKEN": SECRET_VALUE})
+    return build_options(
+        config,
+        tag=flags.pop("tag", "t1"),
+        environ=environ,  # type: ignore[arg-type]
+        **flags,
+    )  # type: ignore[arg-type]
+
+
+def plan_for(
+    config: Config,
+    caps: Capabilities = BUILDX,
+    *,
+    output: str = "load",
+    names: tuple[str, ...] = ("gpu", "cpu"),
+    **flags: object,
+) -> BuildPlan:
+    return make_plan(
+        config, config.select(list(names)), options(config, **flags), caps, output=output
+    )  # type: ignore[arg-type]
+
+
+def value_after(argv: list[str], flag: str) -> str:
+    return argv[argv.index(flag) + 1]
+
+
+def values_of(argv: list[str], flag: str) -> list[str]:
+    return [argv[i + 1] for i, arg in enumerate(argv) if arg == flag]
+
+
+# --- build_command per builder ------------------------------------------------------------
+
+
+def test_buildx_loads_by_default(tmp_path: Path) -> None:
+    build = plan_for(make_repo(tmp_path)).build("cpu")
+    argv, env = build_command(build, BUILDX)
+    assert argv[:3] == [DOCKER, "buildx", "build"]
+    assert env == {}
+    assert "--load" in argv and "--push" not in argv
+    assert value_after(argv, "--platform") == host_platform()
+    assert value_after(argv, "--progress") == "plain"
+    assert "--builder" not in argv
+    assert values_of(argv, "--tag") == ["acme/demo-cpu:t1"]
+
+
+def test_buildx_pushes_a_multi_platform_image(tmp_path: Path) -> None:
+    plan = plan_for(make_repo(tmp_path), output="push", names=("gpu",))
+    build = plan.build("gpu")
+    assert build.output == "push"
+    argv, _ = build_command(build, BUILDX)
+    assert "--push" in argv and "--load" not in argv
+    assert value_after(argv, "--platform") == "linux/amd64,linux/arm64"
+
+
+def test_single_platform_push_plan_loads_then_pushes(tmp_path: Path) -> None:
+    plan = plan_for(make_repo(tmp_path), output="push", names=("cpu",))
+    assert plan.build("cpu").platforms == (host_platform(),)
+    assert plan.build("cpu").output == "load"
+    assert "--load" in build_command(plan.build("cpu"), BUILDX)[0]
+
+
+def test_buildx_builder_and_cache_flags(tmp_path: Path) -> None:
+    plan = plan_for(
+        make_repo(tmp_path),
+        builder="remote-kube",
+        cache_from=["type=registry,ref=acme/demo:cache"],
+        cache_to=["type=registry,ref=acme/demo:cache,mode=max"],
+    )
+    assert plan.builder == "remote-kube"
+    argv, _ = build_command(plan.build("cpu"), BUILDX, plan.builder)
+    assert argv[:5] == [DOCKER, "buildx", "build", "--builder", "remote-kube"]
+    assert values_of(argv, "--cache-from") == ["type=registry,ref=acme/demo:cache"]
+    assert values_of(argv, "--cache-to") == ["type=registry,ref=acme/demo:cache,mode=max"]
+
+
+def test_buildkit_sets_the_environment_and_platform(tmp_path: Path) -> None:
+    build = plan_for(make_repo(tmp_path), BUILDKIT).build("cpu")
+    argv, env = build_command(build, BUILDKIT)
+    assert argv[:2] == [DOCKER, "build"]
+    assert "buildx" not in argv
+    assert env == {"DOCKER_BUILDKIT": "1"}
+    assert value_after(argv, "--progress") == "plain"
+    assert value_after(argv, "--platform") == host_platform()
+    assert "--load" not in argv and "--push" not in argv
+
+
+def test_legacy_sets_buildkit_off_and_has_no_platform_or_secret(tmp_path: Path) -> None:
+    build = plan_for(make_repo(tmp_path), LEGACY).build("cpu")
+    argv, env = build_command(build, LEGACY)
+    assert argv[:2] == [DOCKER, "build"]
+    assert env == {"DOCKER_BUILDKIT": "0"}
+    for flag in ("--platform", "--progress", "--secret", "--load", "--push", "buildx"):
+        assert flag not in argv
+    assert values_of(argv, "--tag") == ["acme/demo-cpu:t1"]
+
+
+@pytest.mark.parametrize("caps", [BUILDX, BUILDKIT], ids=["buildx", "buildkit"])
+def test_secrets_only_as_references(tmp_path: Path, caps: Capabilities) -> None:
+    key = tmp_path / "id_rsa"
+    key.write_text("private\n")
+    plan = plan_for(
+        make_repo(tmp_path), caps, secret=["id=hf_token,env=HF_TOKEN", f"id=ssh,src={key}"]
+    )
+    argv, env = build_command(plan.build("gpu"), caps)
+    assert values_of(argv, "--secret") == ["id=hf_token,env=HF_TOKEN", f"id=ssh,src={key}"]
+    everything = " ".join(argv) + " " + " ".join(f"{k}={v}" for k, v in env.items())
+    assert SECRET_VALUE not in everything
+    assert "private" not in everything
+
+
+def test_oci_labels_from_git(tmp_path: Path) -> None:
+    config = make_repo(tmp_path, commit=True)
+    head = git(tmp_path, "rev-parse", "HEAD")
+    argv, _ = build_command(plan_for(config).build("gpu"), BUILDX)
+    assert values_of(argv, "--label") == [
+        "org.opencontainers.image.title=Demo (GPU)",
+        "org.opencontainers.image.version=2.0.1",
+        f"org.opencontainers.image.revision={head}",
+        "org.opencontainers.image.created=2021-02-03T04:05:06Z",
+        "org.opencontainers.image.source=https://github.com/acme/demo",
+    ]
+
+
+def test_oci_labels_outside_git(tmp_path: Path) -> None:
+    argv, _ = build_command(plan_for(make_repo(tmp_path)).build("cpu"), BUILDX)
+    labels = dict(label.split("=", 1) for label in values_of(argv, "--label"))
+    assert sorted(labels) == sorted(
+        f"org.opencontainers.image.{k}"
+        for k in ("title", "version", "revision", "created", "source")
+    )
+    assert labels["org.opencontainers.image.title"] == "acme/demo-cpu"
+    assert labels["org.opencontainers.image.revision"] == "unknown"
+    assert labels["org.opencontainers.image.created"].endswith("Z")
+
+
+def test_paths_are_relative_to_the_workdir(tmp_path: Path) -> None:
+    plan = plan_for(make_repo(tmp_path))
+    build = plan.build("gpu")
+    assert build.workdir == tmp_path.resolve()
+    argv, _ = build_command(build, BUILDX)
+    assert value_after(argv, "--file") == "docker/Dockerfile.gpu"
+    assert argv[-1] == "ctx"
+    assert str(tmp_path) not in " ".join(argv)
+
+
+def test_context_at_the_root_is_a_dot(tmp_path: Path) -> None:
+    config = make_repo(tmp_path, PYPROJECT.replace('context = "ctx"\ntarget', "target"))
+    argv, _ = build_command(plan_for(config).build("cpu"), BUILDX)
+    assert argv[-1] == "."
+
+
+def test_build_args_no_cache_and_target(tmp_path: Path) -> None:
+    plan = plan_for(make_repo(tmp_path), no_cache=True, build_arg=["EXTRA=2", "NEW=x"])
+    gpu, _ = build_command(plan.build("gpu"), BUILDX)
+    cpu, _ = build_command(plan.build("cpu"), BUILDX)
+    # pyproject's build-args, overridden and extended by --build-arg
+    assert values_of(gpu, "--build-arg") == ["BASE_IMAGE=nvidia/cuda:12.4", "EXTRA=2", "NEW=x"]
+    assert "--no-cache" in gpu
+    assert "--target" not in gpu
+    assert value_after(cpu, "--target") == "runtime"
+    plain, _ = build_command(plan_for(make_repo(tmp_path)).build("cpu"), BUILDX)
+    assert "--no-cache" not in plain
+
+
+def test_registry_prefix_on_references(tmp_path: Path) -> None:
+    plan = plan_for(make_repo(tmp_path), registry="127.0.0.1:5000")
+    argv, _ = build_command(plan.build("cpu"), BUILDX)
+    assert values_of(argv, "--tag") == ["127.0.0.1:5000/acme/demo-cpu:t1"]
+    assert image_reference("docker.io", "a/b", "x") == "a/b:x"
+    assert image_reference("index.docker.io", "a/b", "x") == "a/b:x"
+    assert image_reference("ghcr.io", "a/b", "x") == "ghcr.io/a/b:x"
+
+
+def test_push_and_tag_commands() -> None:
+    assert push_command("docker", "a/b:1") == ["docker", "push", "a/b:1"]
+    assert tag_command("docker", "a/b:1", "a/b:2") == ["docker", "tag", "a/b:1", "a/b:2"]
+
+
+# --- make_plan refusals -------------------------------------------------------------------
+
+
+def refusal(config: Config, caps: Capabilities, **kwargs: object) -> UsageError:
+    with pytest.raises(UsageError) as caught:
+        plan_for(config, caps, **kwargs)  # type: ignore[arg-type]
+    return caught.value
+
+
+def test_refuses_to_load_a_multi_platform_image(tmp_path: Path) -> None:
+    error = refusal(make_repo(tmp_path), BUILDX, platform="linux/amd64,linux/arm64")
+    assert error.message == (
+        "gpu: cannot load a multi-platform image (linux/amd64, linux/arm64) into the local engine"
+    )
+    assert error.hint == "build one platform (--platform linux/amd64) or push it (invoke push)"
+
+
+@pytest.mark.parametrize("caps", [BUILDKIT, LEGACY], ids=["buildkit", "legacy"])
+def test_refuses_multi_platform_without_buildx(tmp_path: Path, caps: Capabilities) -> None:
+    error = refusal(make_repo(tmp_path), caps, output="push", names=("gpu",))
+    assert error.message.startswith(
+        "gpu: building linux/amd64, linux/arm64 at once needs docker buildx (this client has the "
+    )
+    assert caps.describe() in error.message
+    assert error.hint == "install the buildx plugin, or pass one --platform"
+
+
+@pytest.mark.parametrize("caps", [BUILDKIT, LEGACY], ids=["buildkit", "legacy"])
+def test_refuses_builder_without_buildx(tmp_path: Path, caps: Capabilities) -> None:
+    error = refusal(make_repo(tmp_path), caps, builder="remote")
+    assert error.message.startswith("--builder remote needs docker buildx")
+    assert error.hint is not None and "drop --builder" in error.hint
+
+
+def test_refuses_secret_with_the_legacy_builder(tmp_path: Path) -> None:
+    error = refusal(make_repo(tmp_path), LEGACY, secret=["id=hf,env=HF_TOKEN"])
+    assert error.message.startswith("--secret needs BuildKit")
+    assert error.hint is not None and "buildx" in error.hint
+    # BuildKit without buildx is fine
+    assert plan_for(make_repo(tmp_path), BUILDKIT, secret=["id=hf,env=HF_TOKEN"]).builds
+
+
+@pytest.mark.parametrize(
+    ("caps", "message"),
+    [
+        (LEGACY, "--cache-to needs docker buildx"),
+        (
+            BUILDKIT,
+            "--cache-to needs docker buildx (built-in BuildKit can only read caches: --cache-from)",
+        ),
+    ],
+    ids=["legacy", "buildkit"],
+)
+def test_refuses_cache_to_without_buildx(tmp_path: Path, caps: Capabilities, message: str) -> None:
+    error = refusal(make_repo(tmp_path), caps, cache_to=["type=local,dest=/tmp/c"])
+    assert error.message == message
+    assert error.hint is not None and "install the buildx plugin" in error.hint
+    assert plan_for(make_repo(tmp_path), caps, cache_from=["type=local,src=/tmp/c"]).builds
+
+
+# --- scheduling ---------------------------------------------------------------------------
+
+
+def test_shared_base_and_next_step_gives_an_after_edge(tmp_path: Path) -> None:
+    plan = plan_for(make_repo(tmp_path))  # gpu's BASE_IMAGE overridden: different bases
+    assert [b.after for b in plan.builds] == [None, None]
+    assert plan.jobs == 2
+    same = make_repo(
+        tmp_path,
+        PYPROJECT.replace('build-args = { BASE_IMAGE = "nvidia/cuda:12.4", EXTRA = "1" }', ""),
+    )
+    plan = plan_for(same)
+    assert [(b.name, b.after) for b in plan.builds] == [("gpu", None), ("cpu", "gpu")]
+    assert plan.jobs == 1
+
+
+def test_only_a_shared_base_gives_no_edge(tmp_path: Path) -> None:
+    config = make_repo(
+        tmp_path,
+        PYPROJECT.replace('build-args = { BASE_IMAGE = "nvidia/cuda:12.4", EXTRA = "1" }', ""),
+        cpu="FROM python:3.12-slim\nWORKDIR /srv\n",
+    )
+    plan = plan_for(config)
+    assert [b.after for b in plan.builds] == [None, None]
+    assert shared_steps(plan.builds[0], plan.builds[1]) == 1
+
+
+def test_build_arg_override_can_join_or_split_bases(tmp_path: Path) -> None:
+    config = make_repo(tmp_path)
+    # --build-arg applies to both images, so both now start from the same base
+    plan = plan_for(config, build_arg=["BASE_IMAGE=python:3.13"])
+    assert plan.build("cpu").after == "gpu"
+
+
+def test_different_contexts_give_no_edge(tmp_path: Path) -> None:
+    (tmp_path / "other").mkdir()
+    config = make_repo(
+        tmp_path,
+        PYPROJECT.replace(
+            'build-args = { BASE_IMAGE = "nvidia/cuda:12.4", EXTRA = "1" }', ""
+        ).replace('context = "ctx"\ntarget', 'context = "other"\ntarget'),
+    )
+    assert [b.after for b in plan_for(config).builds] == [None, None]
+
+
+def test_explicit_jobs_win(tmp_path: Path) -> None:
+    assert plan_for(make_repo(tmp_path), jobs="1").jobs == 1
+
+
+def test_dockerfile_steps_substitutes_arg_defaults(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "# comment\n"
+        "ARG BASE=alpine\n"
+        "ARG BASE_IMAGE=python:3.12\n"
+        "\n"
+        "from ${BASE_IMAGE} AS build\n"
+        "RUN echo $BASE_IMAGE $BASE ${BASE}-x \\\n"
+        "    &&   true\n"
+        "ARG LATE=1\n"
+        "COPY   a   b\n",
+        encoding="utf-8",
+    )
+    assert dockerfile_steps(dockerfile, {}) == [
+        "FROM python:3.12 AS build",
+        "RUN echo python:3.12 alpine alpine-x && true",
+        "ARG LATE=1",
+        "COPY a b",
+    ]
+    assert dockerfile_steps(dockerfile, {"BASE_IMAGE": "nvidia/cuda:12", "BASE": "b"})[:2] == [
+        "FROM nvidia/cuda:12 AS build",
+        "RUN echo nvidia/cuda:12 b b-x && true",
+    ]
+
+
+def test_this_repository_plan_orders_lb_after_gpu() -> None:
+    config = config_module.load(REPO)
+    plan = make_plan(config, config.images, build_options(config, environ={}), BUILDX)
+    assert [(b.name, b.after) for b in plan.builds] == [("gpu", None), ("cpu", None), ("lb", "gpu")]
+    assert plan.jobs == 2
+    for build in plan.builds:
+        argv, _ = build_command(build, BUILDX)
+        assert value_after(argv, "--file") == build.image.dockerfile
+        assert argv[-1] == "."
+
+
+def test_image_build_name_and_primary(tmp_path: Path) -> None:
+    build: ImageBuild = plan_for(make_repo(tmp_path)).build("cpu")
+    assert build.name == "cpu"
+    assert build.primary == "acme/demo-cpu:t1"

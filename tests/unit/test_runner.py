@@ -1,0 +1,287 @@
+"""``buildlib.runner.Runner`` on real child processes (``sys.executable -c ...``)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from buildlib.errors import BuildlibError, CommandFailed
+from buildlib.runner import REDACTED, Runner
+
+PY = sys.executable
+
+
+def py(code: str, *args: str) -> list[str]:
+    return [PY, "-c", code, *args]
+
+
+def make_runner(**kwargs: object) -> tuple[Runner, list[str]]:
+    echoed: list[str] = []
+    return Runner(echo=echoed.append, **kwargs), echoed  # type: ignore[arg-type]
+
+
+# --- echo and dry-run ---------------------------------------------------------------------
+
+
+def test_echoes_the_command_line_before_running(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    runner, echoed = make_runner()
+    seen_before: list[bool] = []
+
+    def echo(line: str) -> None:
+        seen_before.append(marker.exists())
+        echoed.append(line)
+
+    runner.echo = echo
+    argv = py("import sys; open(sys.argv[1], 'w').close(); print('hello there')", str(marker))
+    result = runner.run(argv, capture=True)
+    assert echoed == [shlex.join(argv)]
+    assert seen_before == [False]  # echoed before the process existed
+    assert marker.exists()
+    assert result.ok and result.returncode == 0
+    assert result.stdout == "hello there\n"
+
+
+def test_echo_shows_the_added_environment() -> None:
+    runner, echoed = make_runner()
+    result = runner.run(
+        py("import os; print(os.environ['BUILDLIB_T'])"), env={"BUILDLIB_T": "a b"}, capture=True
+    )
+    assert result.stdout == "a b\n"
+    assert echoed[0].startswith("BUILDLIB_T='a b' ")
+
+
+def test_dry_run_prints_but_does_not_run_mutating_commands(tmp_path: Path) -> None:
+    marker = tmp_path / "created"
+    runner, echoed = make_runner(dry_run=True)
+    argv = py("import sys; open(sys.argv[1], 'w').close()", str(marker))
+    result = runner.run(argv)
+    assert echoed == [shlex.join(argv)]
+    assert not marker.exists()
+    assert result.ok and result.argv == argv and result.stdout == ""
+
+
+def test_dry_run_does_not_look_for_the_binary() -> None:
+    runner, echoed = make_runner(dry_run=True)
+    assert runner.run(["no-such-binary-for-buildlib", "x"]).ok
+    assert echoed == ["no-such-binary-for-buildlib x"]
+
+
+def test_dry_run_still_runs_read_only_commands(tmp_path: Path) -> None:
+    marker = tmp_path / "queried"
+    runner, echoed = make_runner(dry_run=True)
+    argv = py("import sys; open(sys.argv[1], 'w').close(); print('answer')", str(marker))
+    result = runner.run(argv, mutating=False, capture=True)
+    assert marker.exists()
+    assert result.stdout == "answer\n"
+    assert echoed == [shlex.join(argv)]
+
+
+def test_read_only_commands_are_not_echoed_outside_dry_run() -> None:
+    runner, echoed = make_runner()
+    assert runner.run(py("print(1)"), mutating=False, capture=True).stdout == "1\n"
+    assert echoed == []
+
+
+def test_quiet_echoes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    runner, echoed = make_runner(quiet=True)
+    runner.run(py("print('streamed')"))
+    assert echoed == []
+    assert "streamed" not in capsys.readouterr().err
+
+
+# --- streaming and failures ---------------------------------------------------------------
+
+
+def test_streams_stdout_and_stderr_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    runner, _ = make_runner()
+    code = "import sys; print('out-1', flush=True); print('err-1', file=sys.stderr)"
+    result = runner.run(py(code))
+    err = capsys.readouterr().err.splitlines()
+    assert "out-1" in err and "err-1" in err
+    assert result.ok
+    assert set(result.stderr.splitlines()) == {"out-1", "err-1"}  # the kept tail
+
+
+def test_prefix_labels_streamed_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    runner, _ = make_runner()
+    runner.run(py("print('one'); print('two')"), prefix="gpu")
+    err = capsys.readouterr().err.splitlines()
+    assert "[gpu] one" in err and "[gpu] two" in err
+    assert "one" not in err
+
+
+def test_stdin_is_passed() -> None:
+    runner, _ = make_runner()
+    result = runner.run(
+        py("import sys; print(sys.stdin.read().upper())"), stdin="abc", capture=True
+    )
+    assert result.stdout == "ABC\n"
+
+
+def test_cwd_is_honoured(tmp_path: Path) -> None:
+    runner, _ = make_runner()
+    result = runner.run(py("import os; print(os.getcwd())"), cwd=str(tmp_path), capture=True)
+    assert Path(result.stdout.strip()).resolve() == tmp_path.resolve()
+
+
+FAIL = "import sys; [print(f'line {n}', file=sys.stderr) for n in range(1, 6)]; sys.exit(3)"
+
+
+@pytest.mark.parametrize("capture", [False, True])
+def test_failure_raises_with_exit_code_and_last_stderr_lines(capture: bool) -> None:
+    runner, _ = make_runner(quiet=True)
+    with pytest.raises(CommandFailed) as caught:
+        runner.run(py(FAIL), capture=capture, what="build of gpu", hint="look above")
+    message = caught.value.message
+    assert message.startswith("build of gpu failed (exit 3): ")
+    assert message.endswith(": line 3 | line 4 | line 5")
+    assert "line 2" not in message
+    assert caught.value.hint == "look above"
+    assert caught.value.exit_code == 4
+    assert "\n" not in str(caught.value)
+
+
+def test_failure_without_check_returns_the_result() -> None:
+    runner, _ = make_runner(quiet=True)
+    result = runner.run(py(FAIL), capture=True, check=False)
+    assert result.returncode == 3 and not result.ok
+    assert result.stderr.splitlines()[-1] == "line 5"
+
+
+def test_missing_binary_is_one_line_error() -> None:
+    runner, _ = make_runner(quiet=True)
+    with pytest.raises(BuildlibError) as caught:
+        runner.run(["no-such-binary-for-buildlib", "--version"])
+    assert not isinstance(caught.value, CommandFailed)
+    text = str(caught.value)
+    assert "\n" not in text
+    assert text.startswith("'no-such-binary-for-buildlib' was not found on PATH (fix: install")
+    assert "BUILDLIB_DOCKER" in text
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+SECRET = "s3cr3t-Value-42"
+
+
+def test_secret_is_redacted_from_echo_output_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    runner, echoed = make_runner()
+    runner.add_secret(SECRET)
+    runner.add_secret("")  # ignored: would otherwise redact everything
+    runner.add_secret(None)
+    code = (
+        "import os, sys; v = os.environ['BUILDLIB_TEST_SECRET']\n"
+        "print('token is', v, flush=True)\n"
+        "print('bad token', v, file=sys.stderr)\n"
+        "sys.exit(1)"
+    )
+    with pytest.raises(CommandFailed) as caught:
+        runner.run(py(code), env={"BUILDLIB_TEST_SECRET": SECRET})
+    streamed = capsys.readouterr().err
+    assert f"token is {REDACTED}" in streamed.splitlines()
+    assert f"bad token {REDACTED}" in streamed.splitlines()
+    assert echoed[0].startswith(f"BUILDLIB_TEST_SECRET={REDACTED} ")
+    assert f"bad token {REDACTED}" in str(caught.value)
+    for text in (streamed, *echoed, str(caught.value)):
+        assert SECRET not in text
+
+
+def test_secret_is_redacted_from_captured_error_detail() -> None:
+    runner, _ = make_runner(quiet=True)
+    runner.add_secret(SECRET)
+    code = (
+        f"import sys; print('denied: {SECRET[:8]}' + '{SECRET[8:]}', file=sys.stderr); sys.exit(2)"
+    )
+    with pytest.raises(CommandFailed) as caught:
+        runner.run(py(code), capture=True)
+    assert SECRET not in str(caught.value)
+    assert f"denied: {REDACTED}" in str(caught.value)
+
+
+def test_longer_secret_is_redacted_first() -> None:
+    runner, _ = make_runner()
+    runner.add_secret("abc")
+    runner.add_secret("abcdef")
+    assert runner.redact("x abcdef y abc") == f"x {REDACTED} y {REDACTED}"
+
+
+def test_secret_in_argv_is_refused_and_nothing_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    runner, echoed = make_runner()
+    runner.add_secret(SECRET)
+    with pytest.raises(AssertionError, match="refusing to put a secret on a command line"):
+        runner.run(
+            py("import sys; open(sys.argv[1], 'w').close()", str(marker), f"--password={SECRET}")
+        )
+    assert not marker.exists()
+    assert echoed == []
+
+
+def test_secret_in_argv_is_refused_in_dry_run_too() -> None:
+    runner, echoed = make_runner(dry_run=True)
+    runner.add_secret(SECRET)
+    with pytest.raises(AssertionError):
+        runner.run(["docker", "login", "-p", SECRET])
+    assert echoed == []
+
+
+# --- cancel -------------------------------------------------------------------------------
+
+
+def test_cancel_terminates_a_running_command_from_another_thread(tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    runner, _ = make_runner(quiet=True)
+    outcome: list[BaseException | int] = []
+    code = "import sys, time; open(sys.argv[1], 'w').close(); time.sleep(60); print('slept')"
+
+    def work() -> None:
+        try:
+            outcome.append(runner.run(py(code, str(started)), check=False).returncode)
+        except BaseException as exc:  # pragma: no cover - reported by the assert below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=work, daemon=True)
+    began = time.monotonic()
+    thread.start()
+    deadline = began + 20
+    while not started.exists():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.02)
+    assert not runner.cancelled
+    runner.cancel()
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+    assert runner.cancelled
+    assert len(outcome) == 1 and isinstance(outcome[0], int)
+    assert outcome[0] != 0  # terminated (-15 on POSIX)
+    assert time.monotonic() - began < 30
+
+
+def test_cancelled_check_raises_command_failed(tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    runner, _ = make_runner(quiet=True)
+    errors: list[BaseException] = []
+    code = "import sys, time; open(sys.argv[1], 'w').close(); time.sleep(60)"
+
+    def work() -> None:
+        try:
+            runner.run(py(code, str(started)), what="build of cpu")
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not started.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    runner.cancel()
+    thread.join(timeout=20)
+    assert len(errors) == 1 and isinstance(errors[0], CommandFailed)
+    assert errors[0].message.startswith("build of cpu failed (exit ")

@@ -1,0 +1,303 @@
+"""``buildlib.settings``: defaults < pyproject < environment < flags, and the flag parsers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from buildlib import config as config_module
+from buildlib.config import Config
+from buildlib.errors import ConfigError, UsageError
+from buildlib.settings import (
+    REGISTRY_ENV,
+    SecretSpec,
+    build_options,
+    looks_secret,
+    parse_build_args,
+    parse_jobs,
+    parse_platforms,
+    parse_secrets,
+    resolve_registry,
+    resolve_tag,
+)
+
+
+def make_config(root: Path, extra: str = "") -> Config:
+    (root / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    (root / "pyproject.toml").write_text(
+        f"""\
+[project]
+name = "demo"
+version = "0.1.0"
+
+[tool.buildlib]
+{extra}
+
+[tool.buildlib.images.app]
+repository = "acme/app"
+dockerfile = "Dockerfile"
+""",
+        encoding="utf-8",
+    )
+    return config_module.load(root)
+
+
+@pytest.fixture
+def plain(tmp_path: Path) -> Config:
+    """No tag or registry settings: the built-in defaults apply."""
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def configured(tmp_path: Path) -> Config:
+    return make_config(
+        tmp_path, 'default-tag = "from-pyproject"\ntag-env = "DEMO_TAG"\nregistry = "ghcr.io"'
+    )
+
+
+# --- the tag ------------------------------------------------------------------------------
+
+
+def test_tag_default(plain: Config) -> None:
+    assert plain.default_tag == "local"
+    assert plain.tag_env == "BUILDLIB_IMAGE_TAG"
+    assert resolve_tag(plain, None, {}) == "local"
+
+
+def test_tag_pyproject_beats_default(configured: Config) -> None:
+    assert resolve_tag(configured, None, {}) == "from-pyproject"
+
+
+def test_tag_environment_beats_pyproject(configured: Config) -> None:
+    assert resolve_tag(configured, None, {"DEMO_TAG": "from-env"}) == "from-env"
+    # only the configured variable counts
+    assert resolve_tag(configured, None, {"BUILDLIB_IMAGE_TAG": "other"}) == "from-pyproject"
+    # an empty variable is "not set"
+    assert resolve_tag(configured, None, {"DEMO_TAG": ""}) == "from-pyproject"
+
+
+def test_tag_flag_beats_environment(configured: Config) -> None:
+    assert resolve_tag(configured, "from-flag", {"DEMO_TAG": "from-env"}) == "from-flag"
+
+
+def test_tag_from_environment_is_validated_with_its_source(configured: Config) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_tag(configured, None, {"DEMO_TAG": "-bad"})
+    assert caught.value.location == "$DEMO_TAG"
+    assert caught.value.message == "invalid Docker tag '-bad': it starts with '-'"
+    assert caught.value.hint is not None and caught.value.hint.startswith("use 'bad'")
+
+
+def test_tag_from_flag_is_validated_with_its_source(configured: Config) -> None:
+    with pytest.raises(ConfigError) as caught:
+        resolve_tag(configured, "bad tag", {"DEMO_TAG": "fine"})
+    assert caught.value.location == "--tag"
+    assert "character ' ' is not allowed" in caught.value.message
+
+
+def test_build_options_tag_priority(configured: Config) -> None:
+    env = {"DEMO_TAG": "from-env"}
+    assert build_options(configured, environ={}).tag == "from-pyproject"
+    assert build_options(configured, environ=env).tag == "from-env"
+    assert build_options(configured, tag="from-flag", environ=env).tag == "from-flag"
+
+
+# --- the registry -------------------------------------------------------------------------
+
+
+def test_registry_default(plain: Config) -> None:
+    assert resolve_registry(plain, None, {}) == "docker.io"
+
+
+def test_registry_pyproject_beats_default(configured: Config) -> None:
+    assert resolve_registry(configured, None, {}) == "ghcr.io"
+
+
+def test_registry_environment_beats_pyproject(configured: Config) -> None:
+    assert REGISTRY_ENV == "BUILDLIB_REGISTRY"
+    assert resolve_registry(configured, None, {REGISTRY_ENV: "127.0.0.1:5000"}) == "127.0.0.1:5000"
+
+
+def test_registry_flag_beats_environment(configured: Config) -> None:
+    env = {REGISTRY_ENV: "127.0.0.1:5000"}
+    assert resolve_registry(configured, "quay.io", env) == "quay.io"
+    assert build_options(configured, registry="quay.io", environ=env).registry == "quay.io"
+    assert build_options(configured, environ=env).registry == "127.0.0.1:5000"
+    assert build_options(configured, environ={}).registry == "ghcr.io"
+
+
+def test_builder_from_environment_and_flag(plain: Config) -> None:
+    assert build_options(plain, environ={}).builder is None
+    assert build_options(plain, environ={"BUILDLIB_BUILDER": "remote"}).builder == "remote"
+    assert (
+        build_options(plain, builder="mine", environ={"BUILDLIB_BUILDER": "remote"}).builder
+        == "mine"
+    )
+
+
+# --- --build-arg --------------------------------------------------------------------------
+
+
+def test_parse_build_args_pairs_in_order() -> None:
+    assert parse_build_args(["A=1", "BASE_IMAGE=python:3.12=slim", "EMPTY="]) == (
+        ("A", "1"),
+        ("BASE_IMAGE", "python:3.12=slim"),
+        ("EMPTY", ""),
+    )
+
+
+def test_parse_build_args_key_only_reads_the_given_environment() -> None:
+    assert parse_build_args(["APP_VERSION"], {"APP_VERSION": "9.9"}) == (("APP_VERSION", "9.9"),)
+    assert parse_build_args(["APP_VERSION"], {}) == (("APP_VERSION", ""),)
+
+
+def test_build_options_key_only_build_arg_uses_its_environ(
+    plain: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_VERSION", "from-process")
+    options = build_options(plain, build_arg=["APP_VERSION"], environ={"APP_VERSION": "given"})
+    assert options.build_args == (("APP_VERSION", "given"),)
+
+
+@pytest.mark.parametrize("value", ["=x", "A B=1", "-X=1", "A.B=1"])
+def test_parse_build_args_rejects_malformed(value: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_build_args([value])
+    assert caught.value.message == f"--build-arg {value!r} is not KEY=VALUE"
+    assert caught.value.hint == "e.g. --build-arg BASE_IMAGE=..."
+
+
+@pytest.mark.parametrize(
+    "key", ["HF_TOKEN", "db_password", "API_KEY", "AWS_SECRET", "GCP_CREDENTIALS", "MYSQL_PASSWD"]
+)
+def test_parse_build_args_refuses_secret_looking_names(key: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_build_args([f"{key}=value"])
+    assert caught.value.message.startswith(f"--build-arg {key} looks like a secret")
+    assert caught.value.hint == f"pass it as a BuildKit secret: --secret id={key.lower()},env={key}"
+    assert "value" not in str(caught.value).replace("VALUE", "")
+
+
+def test_looks_secret() -> None:
+    assert looks_secret("hf_token")
+    assert not looks_secret("BASE_IMAGE")
+    assert not looks_secret("APP_VERSION")
+
+
+# --- --secret -----------------------------------------------------------------------------
+
+
+def test_parse_secrets_env_and_src(tmp_path: Path) -> None:
+    key_file = tmp_path / "key.txt"
+    key_file.write_text("s3cret\n")
+    specs = parse_secrets(
+        ["id=hf,env=HF_TOKEN", f"id=ssh,src={key_file}", "type=env,id=t,env=HF_TOKEN"],
+        {"HF_TOKEN": "s3cret"},
+    )
+    assert specs == (
+        SecretSpec("hf", env="HF_TOKEN"),
+        SecretSpec("ssh", src=str(key_file)),
+        SecretSpec("t", env="HF_TOKEN"),
+    )
+    assert [s.flag() for s in specs] == [
+        "id=hf,env=HF_TOKEN",
+        f"id=ssh,src={key_file}",
+        "id=t,env=HF_TOKEN",
+    ]
+    assert all("s3cret" not in s.flag() for s in specs)
+
+
+def test_parse_secrets_unset_variable() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_secrets(["id=x,env=UNSET_VAR"], {"OTHER": "1"})
+    assert caught.value.message == "--secret x reads $UNSET_VAR, which is not set"
+    assert caught.value.hint == "export UNSET_VAR=... before building"
+
+
+def test_parse_secrets_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(UsageError) as caught:
+        parse_secrets([f"id=x,src={missing}"], {})
+    assert caught.value.message == f"--secret x: file {str(missing)!r} does not exist"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["x", "id=x", "env=HF_TOKEN", "id=x,env=HF_TOKEN,mode=1", "id=,env=HF_TOKEN", "id=x,env="],
+)
+def test_parse_secrets_rejects_malformed(value: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_secrets([value], {"HF_TOKEN": "v"})
+    assert caught.value.message == f"--secret {value!r} is not id=NAME,env=VAR or id=NAME,src=FILE"
+    assert caught.value.hint == "e.g. --secret id=hf_token,env=HF_TOKEN"
+
+
+def test_build_options_secrets_read_the_given_environ(plain: Config) -> None:
+    options = build_options(plain, secret=["id=hf,env=HF_TOKEN"], environ={"HF_TOKEN": "v"})
+    assert options.secrets == (SecretSpec("hf", env="HF_TOKEN"),)
+    with pytest.raises(UsageError):
+        build_options(plain, secret=["id=hf,env=HF_TOKEN"], environ={})
+
+
+# --- --platform ---------------------------------------------------------------------------
+
+
+def test_parse_platforms() -> None:
+    assert parse_platforms(None) == ()
+    assert parse_platforms("") == ()
+    assert parse_platforms("linux/amd64") == ("linux/amd64",)
+    assert parse_platforms(" linux/amd64 , linux/arm/v7,") == ("linux/amd64", "linux/arm/v7")
+
+
+@pytest.mark.parametrize("value", ["amd64", "linux/arm/v7/x", "linux/amd64,arm64"])
+def test_parse_platforms_rejects_non_os_arch(value: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_platforms(value)
+    assert caught.value.message.endswith("is not os/arch")
+    assert caught.value.hint == "e.g. --platform linux/amd64"
+
+
+# --- --jobs -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("jobs", "sequential", "expected"),
+    [
+        (None, False, None),
+        ("", False, None),
+        ("3", False, 3),
+        (2, False, 2),
+        ("4", True, 1),
+        (None, True, 1),
+    ],
+)
+def test_parse_jobs(jobs: int | str | None, sequential: bool, expected: int | None) -> None:
+    assert parse_jobs(jobs, sequential) == expected
+
+
+@pytest.mark.parametrize(
+    ("jobs", "message", "hint"),
+    [
+        ("two", "--jobs 'two' is not a number", "e.g. --jobs 2"),
+        ("0", "--jobs must be at least 1", "--jobs 1 (or --sequential)"),
+        (-1, "--jobs must be at least 1", "--jobs 1 (or --sequential)"),
+    ],
+)
+def test_parse_jobs_rejects(jobs: int | str, message: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_jobs(jobs, False)
+    assert caught.value.message == message
+    assert caught.value.hint == hint
+
+
+def test_build_options_defaults(plain: Config) -> None:
+    options = build_options(plain, environ={})
+    assert options.tag == "local"
+    assert options.platforms == ()
+    assert options.build_args == ()
+    assert options.secrets == ()
+    assert options.jobs is None
+    assert options.no_cache is False
+    assert options.dry_run is False
+    assert options.registry == "docker.io"

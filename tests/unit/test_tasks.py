@@ -1,0 +1,288 @@
+"""The task collection's shape, its help, and a ``tasks.py`` without logic."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from invoke import Collection, Task
+
+from buildlib.tasks import collection
+
+REPO = Path(__file__).resolve().parents[2]
+REQUIRED = {"build", "build-gpu", "build-cpu", "build-lb", "push", "release"}
+
+
+def buildlib_tasks() -> set[str]:
+    """The names of the tasks buildlib itself provides for this repository."""
+    return set(collection(REPO).tasks)
+
+
+def flag_name(parameter: str) -> str:
+    """The CLI flag invoke makes of a parameter name (``no_cache`` -> ``no-cache``)."""
+    return parameter.strip("_").replace("_", "-")
+
+
+@pytest.fixture
+def ns() -> Collection:
+    """A fresh collection (invoke consumes ``Task.help`` when it parses arguments)."""
+    import tasks as repo_tasks
+
+    # the same extras tasks.py adds (its repository conveniences), as new Task objects
+    extras = [t for name, t in repo_tasks.ns.tasks.items() if name not in buildlib_tasks()]
+    return collection(
+        REPO,
+        *(Task(t.body, name=t.name, help=dict(t.help), iterable=list(t.iterable)) for t in extras),
+    )
+
+
+def test_required_tasks_are_present(ns: Collection) -> None:
+    assert REQUIRED <= set(ns.tasks)
+    assert ns.default == "build"
+
+
+def test_buildlib_makes_one_build_task_per_image() -> None:
+    assert REQUIRED <= buildlib_tasks()
+    assert not {n for n in buildlib_tasks() if n.startswith("build-")} - {
+        "build-gpu",
+        "build-cpu",
+        "build-lb",
+    }  # one per configured image, no more
+
+
+def test_the_repository_collection_is_the_one_of_tasks_py() -> None:
+    import tasks as repo_tasks
+
+    assert REQUIRED <= set(repo_tasks.ns.tasks)
+    assert repo_tasks.ns.default == "build"
+
+
+def test_every_task_has_a_summary(ns: Collection) -> None:
+    for name, task in ns.tasks.items():
+        doc = inspect.getdoc(task.body) or ""
+        assert doc.strip(), f"{name} has no docstring"
+        first = doc.splitlines()[0]
+        assert first.endswith("."), f"{name}: {first!r} is not a sentence"
+        if name in buildlib_tasks():
+            assert len(doc.splitlines()) == 1, f"{name}'s docstring is not one line"
+
+
+def test_image_task_summaries_name_repository_and_dockerfile(ns: Collection) -> None:
+    assert (
+        inspect.getdoc(ns.tasks["build-gpu"].body) == "Build runpod/tetra-rp:local from Dockerfile."
+    )
+    assert (
+        inspect.getdoc(ns.tasks["build-lb"].body)
+        == "Build runpod/tetra-rp-lb:local from Dockerfile-lb."
+    )
+    assert (
+        inspect.getdoc(ns.tasks["build"].body)
+        == "Build the default images (gpu, cpu); --all adds the rest."
+    )
+
+
+def test_every_flag_has_help(ns: Collection) -> None:
+    for name, task in ns.tasks.items():
+        parameters = [p for p in inspect.signature(task.body).parameters if p != "c"]
+        flags = {flag_name(p) for p in parameters}
+        helped = {flag_name(key) for key in task.help}
+        assert flags - helped == set(), f"{name}: flags without help"
+        assert helped - flags == set(), f"{name}: help for flags that do not exist"
+        for key, text in task.help.items():
+            assert isinstance(text, str) and text.strip() and "\n" not in text, (name, key)
+
+
+def test_tag_help_names_the_configured_variable(ns: Collection) -> None:
+    assert ns.tasks["build"].help["tag"] == "image tag (default: $TETRA_IMAGE_TAG, else 'local')"
+    assert (
+        ns.tasks["build-cpu"].help["tag"] == "image tag (default: $TETRA_IMAGE_TAG, else 'local')"
+    )
+
+
+def test_group_build_has_the_group_flags(ns: Collection) -> None:
+    build = set(inspect.signature(ns.tasks["build"].body).parameters)
+    single = set(inspect.signature(ns.tasks["build-gpu"].body).parameters)
+    assert build - single == {"all", "image", "jobs", "sequential"}
+    for task in ("build", "build-gpu", "push", "release"):
+        assert {"build_arg", "secret", "cache_from", "cache_to"} <= set(ns.tasks[task].iterable), (
+            task
+        )
+
+
+def run_invoke(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def test_invoke_list_shows_every_task_with_its_summary(ns: Collection) -> None:
+    proc = run_invoke("--list")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    # invoke wraps long summaries: join the continuation lines
+    listed: dict[str, str] = {}
+    current = None
+    for line in proc.stdout.splitlines():
+        match = re.match(r"^  (\S+)(?:\s+(.*))?$", line)
+        if match:
+            current = match.group(1)
+            listed[current] = match.group(2) or ""
+        elif current and line.startswith("    ") and line.strip():
+            listed[current] += " " + line.strip()
+        else:
+            current = None
+    assert set(ns.tasks) <= set(listed), proc.stdout
+    for name, task in ns.tasks.items():
+        summary = (inspect.getdoc(task.body) or "").splitlines()[0]
+        assert listed[name].rstrip(".") in summary, (name, listed[name])
+        assert listed[name], name
+    assert "Default task: build" in proc.stdout
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED))
+def test_invoke_help_shows_every_flag(ns: Collection, name: str) -> None:
+    expected = {flag_name(k): v for k, v in ns.tasks[name].help.items()}
+    proc = run_invoke("--help", name)
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    for flag, help_text in expected.items():
+        assert f"--{flag}" in text, (name, flag)
+        assert " ".join(help_text.split()) in text, (name, flag)
+
+
+# --- tasks.py holds no logic --------------------------------------------------------------
+
+_COMPUTING = (ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp, ast.Lambda, ast.IfExp)
+_CONTROL = (ast.For, ast.AsyncFor, ast.While, ast.Try, ast.If, ast.With, ast.Match)
+
+
+def logic_in(source: str) -> list[str]:
+    """What in a tasks.py is more than imports, plain assignments and thin @task functions
+    (a docstring, imports, and at most 3 statements without loops, branches or try)."""
+    problems = []
+    for node in ast.parse(source).body:
+        where = f"line {node.lineno}"
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # the module docstring
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            if any(isinstance(n, _COMPUTING) for n in ast.walk(node)):
+                problems.append(f"{where}: an assignment that computes")
+            continue
+        if isinstance(node, ast.FunctionDef):
+            decorators = [d.func if isinstance(d, ast.Call) else d for d in node.decorator_list]
+            if not any(getattr(d, "id", getattr(d, "attr", None)) == "task" for d in decorators):
+                problems.append(f"{where}: {node.name} is a helper, not a @task")
+                continue
+            body = list(node.body)
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                body = body[1:]
+            body = [n for n in body if not isinstance(n, (ast.Import, ast.ImportFrom))]
+            if len(body) > 3:
+                problems.append(f"{where}: {node.name} has {len(body)} statements")
+            if any(isinstance(n, _CONTROL) for stmt in body for n in ast.walk(stmt)):
+                problems.append(f"{where}: {node.name} has control flow")
+            continue
+        problems.append(f"{where}: {type(node).__name__}")
+    return problems
+
+
+def test_top_level_tasks_py_has_no_logic() -> None:
+    source = (REPO / "tasks.py").read_text(encoding="utf-8")
+    assert logic_in(source) == []
+    assigned = {
+        target.id
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    assert "ns" in assigned
+
+
+def test_the_logic_check_accepts_thin_tasks_and_catches_logic() -> None:
+    thin = (
+        '"""Tasks."""\nfrom invoke import task\nfrom buildlib.runner import Runner\n'
+        "X = 1\n"
+        '@task\ndef hello(c):\n    """Say hello."""\n'
+        "    Runner().run(['echo', 'hello'])\n"
+    )
+    assert logic_in(thin) == []
+    assert logic_in("for x in []:\n    pass\n") == ["line 1: For"]
+    assert logic_in("if True:\n    X = 1\n") == ["line 1: If"]
+    assert logic_in("X = [y for y in 'ab']\n") == ["line 1: an assignment that computes"]
+    assert logic_in("def helper():\n    return 1\n") == ["line 1: helper is a helper, not a @task"]
+    assert logic_in("@task\ndef t(c):\n    for i in range(3):\n        print(i)\n") == [
+        "line 2: t has control flow"
+    ]
+    assert logic_in("@task\ndef t(c):\n    a()\n    b()\n    c()\n    d()\n") == [
+        "line 2: t has 4 statements"
+    ]
+
+
+def test_collection_makes_one_task_per_configured_image(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "0.1.0"\n\n[tool.buildlib]\n'
+        'default-group = ["web"]\n\n'
+        '[tool.buildlib.images.web]\nrepository = "acme/web"\ndockerfile = "Dockerfile"\n\n'
+        '[tool.buildlib.images.api]\nrepository = "acme/api"\ndockerfile = "Dockerfile"\n'
+    )
+    ns = collection(tmp_path)
+    assert {n for n in ns.tasks if n.startswith("build-")} == {"build-web", "build-api"}
+    assert inspect.getdoc(ns.tasks["build-api"].body) == "Build acme/api:local from Dockerfile."
+    assert (
+        inspect.getdoc(ns.tasks["build"].body)
+        == "Build the default images (web); --all adds the rest."
+    )
+    assert ns.tasks["build"].help["tag"] == "image tag (default: $BUILDLIB_IMAGE_TAG, else 'local')"
+
+
+def test_buildlib_task_bodies_only_call_into_buildlib() -> None:
+    """The functions ``buildlib.tasks`` wraps as tasks: a docstring, a local import, a call
+    inside ``user_errors()`` (and for doctor, its exit code); no loops, no branches on data."""
+    tree = ast.parse((REPO / "buildlib" / "tasks.py").read_text(encoding="utf-8"))
+    bodies = {
+        n.name: n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef) and n.args.args and n.args.args[0].arg == "c"
+    }
+    assert {"build_image", "build", "push", "release"} <= set(bodies)
+    for name, function in bodies.items():
+        statements = [
+            s
+            for s in function.body
+            if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+            and not isinstance(s, (ast.Import, ast.ImportFrom))
+        ]
+        assert 1 <= len(statements) <= 2, name
+        guarded = statements[0]
+        assert isinstance(guarded, ast.With), name
+        assert ast.unparse(guarded.items[0].context_expr) == "user_errors()", name
+        assert len(guarded.body) == 1, name
+        loops = (ast.For, ast.While, ast.Try)
+        assert not any(isinstance(n, loops) for n in ast.walk(function)), name
+        for import_node in (s for s in function.body if isinstance(s, ast.ImportFrom)):
+            assert (import_node.module or "").startswith("buildlib."), name
+
+
+def test_collection_accepts_extra_tasks(tmp_path: Path) -> None:
+    def hello(c):  # type: ignore[no-untyped-def]
+        """Say hello."""
+
+    ns = collection(REPO, hello)
+    assert "hello" in ns.tasks
+    assert isinstance(ns.tasks["hello"], Task)
+    assert ns.default == "build"
