@@ -1,0 +1,825 @@
+"""buildlib's benchmark: buildlib against plain docker, side by side, on the same engine.
+
+    uv run python bench/run.py                 # every figure, 5 runs each (~5 min, 2 cores)
+    uv run python bench/run.py --runs 5 --only noop_overhead_s,list_s
+
+Each figure is the median of several runs, with min and max; the two sides of a comparison
+alternate (A B A B ...) so that noise on a shared engine hits both. Both sides use the same
+docker client: $BUILDLIB_DOCKER, else /usr/bin/docker when it can build with BuildKit, else
+`docker`. A table goes to the screen; the last line is one JSON object whose keys are exactly
+``FIGURES`` (a figure that could not be measured is null, with the reason in the table).
+
+Figures (docs/performance.md explains each, with the figures of one run):
+  cold_ratio         `invoke build --all --no-cache` / `docker build --no-cache` of each image
+                     in turn (the Makefile's way); nothing comes from the build cache.
+  independent_ratio  bench/fixtures/independent (three images, no shared layer, seconds of
+                     CPU each, a fresh CACHE_NONCE per build): `invoke build` / one by one.
+  noop_overhead_s    nothing changed: `invoke build --all` minus plain cached `docker build`s.
+  code_change_ratio  a one-line change in worker/handler.py (in a copy): rebuild / no-op
+                     rebuild; the table shows which steps ran again.
+  release_ratio      `invoke release --image cpu` (X.Y.Z, X.Y, X, latest) to a fresh loopback
+                     registry / one `docker push` of the same image to another fresh one.
+  doctor_s, list_s   wall time of `invoke doctor` (offline) and `invoke --list`.
+
+It removes only what it made: the tags it gave (``*:bench-<session>*``, registry copies) and
+the image ids its own builds produced (never with --force: an id someone else tagged stays).
+It never prunes the build cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = REPO / "bench" / "fixtures" / "independent"
+WORK = REPO / "bench" / ".work"  # results of the last run (git-ignored)
+RUNS = 5
+
+FIGURES = (
+    "cold_ratio",
+    "independent_ratio",
+    "noop_overhead_s",
+    "code_change_ratio",
+    "release_ratio",
+    "doctor_s",
+    "list_s",
+)
+# figure -> (comparison, target)
+TARGETS: dict[str, tuple[str, float]] = {
+    "cold_ratio": ("<=", 1.0),
+    "independent_ratio": ("<=", 0.75),
+    "noop_overhead_s": ("<=", 0.3),
+    "code_change_ratio": ("<=", 3.0),
+    "release_ratio": ("<=", 1.3),
+    "doctor_s": ("<", 1.0),
+    "list_s": ("<", 0.5),
+}
+UNITS = {"noop_overhead_s": "s", "doctor_s": "s", "list_s": "s"}
+# Copied into the temporary clones (code change, release), as tests/integration does.
+COPIED = (
+    "Dockerfile",
+    "Dockerfile-cpu",
+    "Dockerfile-lb",
+    ".dockerignore",
+    "worker",
+    "pyproject.toml",
+    "uv.lock",
+    ".release-please-manifest.json",
+    "release-please-config.json",
+)
+TASKS_PY = (
+    "from pathlib import Path\n\nfrom buildlib.tasks import collection\n\n"
+    "ns = collection(Path(__file__).resolve().parent)\n"
+)
+REGISTRY_USER = "bench"
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+# --- pure parts (tests/unit/test_bench.py) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stat:
+    """The median of some samples, with their min and max."""
+
+    median: float | None
+    minimum: float | None
+    maximum: float | None
+    count: int
+
+    @classmethod
+    def of(cls, samples: Iterable[float]) -> Stat:
+        values = [float(v) for v in samples]
+        if not values:
+            return cls(None, None, None, 0)
+        return cls(statistics.median(values), min(values), max(values), len(values))
+
+
+def ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
+    """Per run: A_i / B_i (the sides of one run ran back to back)."""
+    return [a / b for a, b in zip(numerators, denominators, strict=True) if b > 0]
+
+
+def differences(minuends: Sequence[float], subtrahends: Sequence[float]) -> list[float]:
+    return [a - b for a, b in zip(minuends, subtrahends, strict=True)]
+
+
+def meets(name: str, value: float | None) -> bool | None:
+    """Whether ``value`` meets the figure's target (None: not measured)."""
+    if value is None:
+        return None
+    comparison, target = TARGETS[name]
+    return value <= target if comparison == "<=" else value < target
+
+
+def json_line(figures: Mapping[str, float | None]) -> str:
+    """The benchmark's last line: exactly the keys of FIGURES, in order (null if missing)."""
+    document = {}
+    for name in FIGURES:
+        value = figures.get(name)
+        document[name] = None if value is None else round(float(value), 3)
+    return json.dumps(document)
+
+
+_STEP = re.compile(
+    r"^(?:\[(?P<prefix>[\w.-]+)\] )?#(?P<id>\d+) "
+    r"\[(?:(?P<stage>[^\]\s]+) )?(?P<n>\d+)/(?P<m>\d+)\] (?P<instruction>.+)$"
+)
+_STATUS = re.compile(r"^(?:\[(?P<prefix>[\w.-]+)\] )?#(?P<id>\d+) (?P<status>DONE|CACHED)\b")
+
+
+def rebuilt_steps(output: str, default: str = "image") -> dict[str, list[str]]:
+    """The Dockerfile steps that really ran (not ``CACHED``), per image, from BuildKit's
+    ``--progress plain`` output. The image is the ``[name]`` line prefix of concurrent
+    builds, else the bake target (``#9 [gpu 6/6] ...``), else ``default``. ``FROM`` steps
+    are not counted: they resolve the base image, they build nothing."""
+    steps: dict[tuple[str, str], tuple[str, str]] = {}
+    status: dict[tuple[str, str], set[str]] = {}
+    for line in output.splitlines():
+        line = line.rstrip()
+        match = _STEP.match(line)
+        if match:
+            prefix = match.group("prefix") or ""
+            stage = match.group("stage") or ""
+            image = prefix or (stage if stage and not stage.startswith("stage-") else default)
+            steps[(prefix, match.group("id"))] = (image, match.group("instruction"))
+            continue
+        match = _STATUS.match(line)
+        if match:
+            key = (match.group("prefix") or "", match.group("id"))
+            status.setdefault(key, set()).add(match.group("status"))
+    rebuilt: dict[str, list[str]] = {}
+    for key, (image, instruction) in steps.items():
+        seen = status.get(key, set())
+        if instruction.startswith("FROM ") or "CACHED" in seen or "DONE" not in seen:
+            continue
+        rebuilt.setdefault(image, []).append(instruction)
+    return rebuilt
+
+
+def format_seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+@dataclass
+class Figure:
+    """One line of the table: a figure, its runs, and what it compares."""
+
+    name: str
+    samples: list[float] = field(default_factory=list)
+    side_a: list[float] = field(default_factory=list)  # seconds, buildlib's side
+    side_b: list[float] = field(default_factory=list)  # seconds, the baseline
+    label_a: str = ""
+    label_b: str = ""
+    note: str = ""
+    error: str | None = None
+
+    @property
+    def stat(self) -> Stat:
+        return Stat.of(self.samples)
+
+    @property
+    def value(self) -> float | None:
+        return None if self.error else self.stat.median
+
+
+def table(figures: Sequence[Figure]) -> str:
+    """The on-screen table: figure, median [min-max], target, verdict, and the two sides."""
+    rows = [("figure", "median", "min", "max", "n", "target", "ok", "compared (median seconds)")]
+    for figure in figures:
+        stat = figure.stat
+        comparison, target = TARGETS[figure.name]
+        unit = UNITS.get(figure.name, "")
+        verdict = meets(figure.name, figure.value)
+        ok = {True: "yes", False: "NO", None: "-"}[verdict]
+        if figure.error:
+            compared = f"not measured: {figure.error}"
+        elif figure.side_b:
+            compared = (
+                f"{figure.label_a} {Stat.of(figure.side_a).median:.2f} vs "
+                f"{figure.label_b} {Stat.of(figure.side_b).median:.2f}"
+            )
+        elif figure.side_a:
+            compared = f"{figure.label_a}"
+        else:
+            compared = ""
+        if figure.note:
+            compared = f"{compared}; {figure.note}" if compared else figure.note
+        rows.append(
+            (
+                figure.name,
+                format_seconds(stat.median if not figure.error else None),
+                format_seconds(stat.minimum),
+                format_seconds(stat.maximum),
+                str(stat.count),
+                f"{comparison} {target:g}{unit}",
+                ok,
+                compared,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join(cells + [row[-1]]).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths) + "  " + "-" * 26)
+    return "\n".join(lines)
+
+
+def markdown_table(figures: Sequence[Figure]) -> str:
+    lines = [
+        "| figure | median | min | max | runs | target | met | compared (median s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for figure in figures:
+        stat = figure.stat
+        comparison, target = TARGETS[figure.name]
+        unit = UNITS.get(figure.name, "")
+        verdict = {True: "yes", False: "**no**", None: "-"}[meets(figure.name, figure.value)]
+        if figure.error:
+            compared = f"not measured: {figure.error}"
+        elif figure.side_b:
+            compared = (
+                f"{figure.label_a} {Stat.of(figure.side_a).median:.2f} vs "
+                f"{figure.label_b} {Stat.of(figure.side_b).median:.2f}"
+            )
+        else:
+            compared = figure.label_a
+        if figure.note:
+            compared = f"{compared}; {figure.note}" if compared else figure.note
+        lines.append(
+            f"| `{figure.name}` | {format_seconds(figure.value)} | "
+            f"{format_seconds(stat.minimum)} | {format_seconds(stat.maximum)} | "
+            f"{stat.count} | {comparison} {target:g}{unit} | {verdict} | {compared} |"
+        )
+    return "\n".join(lines)
+
+
+# --- running things ---------------------------------------------------------------------
+
+
+class BenchError(Exception):
+    """A measured command failed; the figure is reported as not measured."""
+
+
+def say(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+def timed(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], what: str | None = None
+) -> tuple[float, str]:
+    """Run ``argv`` to completion; (wall seconds, combined output). Raises on failure."""
+    started = time.perf_counter()
+    proc = subprocess.run(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        tail = " | ".join(line for line in proc.stdout.strip().splitlines()[-6:])
+        raise BenchError(f"{what or ' '.join(argv[:4])} exited {proc.returncode}: {tail}")
+    return elapsed, proc.stdout
+
+
+def quiet(argv: Sequence[str], **kwargs) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return subprocess.run(list(argv), capture_output=True, text=True, check=False, **kwargs)
+
+
+def choose_docker() -> str:
+    """$BUILDLIB_DOCKER, else /usr/bin/docker if it can build with BuildKit, else docker."""
+    sys.path.insert(0, str(REPO))
+    from buildlib.engine import _detect_cached
+
+    chosen = os.environ.get("BUILDLIB_DOCKER")
+    if chosen:
+        return shutil.which(chosen) or chosen
+    if os.path.exists("/usr/bin/docker") and _detect_cached("/usr/bin/docker").buildkit:
+        return "/usr/bin/docker"
+    return shutil.which("docker") or "docker"
+
+
+class Bench:
+    def __init__(self, docker: str, runs: int, work: Path) -> None:
+        from buildlib.engine import _detect_cached
+
+        self.docker = docker
+        self.caps = _detect_cached(docker)
+        self.runs = runs
+        self.work = work
+        self.session = uuid.uuid4().hex[:8]
+        self.tag = f"bench-{self.session}"
+        self.created_refs: set[str] = set()
+        self.created_ids: set[str] = set()
+        self.notes: list[str] = []
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("BUILDLIB_", "TETRA_", "DOCKERHUB_", "GITHUB_"))
+        }
+        if base.pop("PYTHONDONTWRITEBYTECODE", None):
+            # Without bytecode, every invocation recompiles its ~150 modules (+0.2 s): not
+            # how developers or CI run it. The bench's own warm-up writes the caches.
+            self.notes.append(
+                "PYTHONDONTWRITEBYTECODE was set in this shell; the measured "
+                "commands ran without it"
+            )
+        self.env = {
+            **base,
+            "BUILDLIB_DOCKER": docker,
+            "NO_COLOR": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), base.get("PYTHONPATH")])),
+        }
+        self.plain_env = {**self.env, "DOCKER_BUILDKIT": "1"}
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def invoke(
+        self,
+        *args: str,
+        cwd: Path = REPO,
+        env: Mapping[str, str] | None = None,
+    ) -> tuple[float, str]:
+        return timed(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=cwd,
+            env=env or self.env,
+            what=f"invoke {' '.join(args[:3])}",
+        )
+
+    def docker_build(
+        self, dockerfile: str, reference: str, *, cwd: Path, extra: Sequence[str] = ()
+    ) -> float:
+        """The Makefile's way: one plain `docker build` (BuildKit), output like invoke's."""
+        argv = [
+            self.docker,
+            "build",
+            "--progress",
+            "plain",
+            "--file",
+            dockerfile,
+            "--tag",
+            reference,
+            *extra,
+            ".",
+        ]
+        seconds, _ = timed(argv, cwd=cwd, env=self.plain_env, what=f"docker build {dockerfile}")
+        self.remember(reference)
+        return seconds
+
+    def remember(self, *references: str) -> None:
+        for reference in references:
+            self.created_refs.add(reference)
+            proc = quiet([self.docker, "image", "inspect", "--format", "{{.Id}}", reference])
+            if proc.returncode == 0 and proc.stdout.strip():
+                self.created_ids.add(proc.stdout.strip())
+
+    def images_of(self, root: Path) -> list[tuple[str, str, str]]:
+        """(name, repository, dockerfile) of every image configured at ``root``."""
+        from buildlib import config as config_module
+
+        config = config_module.load(root)
+        return [(i.name, i.repository, i.dockerfile) for i in config.images]
+
+    def alternate(
+        self, a: Callable[[int], float], b: Callable[[int], float], figure: Figure
+    ) -> None:
+        for run in range(self.runs):
+            figure.side_a.append(a(run))
+            figure.side_b.append(b(run))
+            say(
+                f"  {figure.name} run {run + 1}/{self.runs}: {figure.label_a} "
+                f"{figure.side_a[-1]:.2f}s, {figure.label_b} {figure.side_b[-1]:.2f}s"
+            )
+
+    def cleanup(self) -> None:
+        """Remove the tags this run gave, then those of its images left without any tag
+        (an image someone else tagged is never touched; never --force)."""
+        refs = sorted(self.created_refs)
+        for chunk in range(0, len(refs), 50):
+            quiet([self.docker, "image", "rm", *refs[chunk : chunk + 50]])
+        for image_id in sorted(self.created_ids):
+            tags = quiet(
+                [self.docker, "image", "inspect", "--format", "{{len .RepoTags}}", image_id]
+            )
+            if tags.returncode == 0 and tags.stdout.strip() == "0":
+                quiet([self.docker, "image", "rm", image_id])
+
+    # -- the figures -------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """Bytecode caches written, the base images read once, this repo's layers cached."""
+        say("warm-up: invoke --list, invoke build --all")
+        self.invoke("--list")
+        self.invoke("build", "--all", "--tag", self.tag)
+        self.remember(*(f"{repo}:{self.tag}" for _, repo, _ in self.images_of(REPO)))
+
+    def cold(self) -> Figure:
+        figure = Figure(
+            "cold_ratio",
+            label_a="invoke build --all --no-cache",
+            label_b="docker build --no-cache x3",
+        )
+        images = self.images_of(REPO)
+        tag_a, tag_b = f"{self.tag}-cold", f"{self.tag}-cold-plain"
+
+        def a(_: int) -> float:
+            seconds, _out = self.invoke("build", "--all", "--no-cache", "--tag", tag_a)
+            self.remember(*(f"{repo}:{tag_a}" for _, repo, _ in images))
+            return seconds
+
+        def b(_: int) -> float:
+            return sum(
+                self.docker_build(dockerfile, f"{repo}:{tag_b}", cwd=REPO, extra=["--no-cache"])
+                for _, repo, dockerfile in images
+            )
+
+        self.alternate(a, b, figure)
+        figure.samples = ratios(figure.side_a, figure.side_b)
+        return figure
+
+    def independent(self) -> Figure:
+        figure = Figure("independent_ratio", label_a="invoke build", label_b="docker build x3")
+        images = self.images_of(FIXTURE)
+        tag_a, tag_b = f"{self.tag}-ind", f"{self.tag}-ind-plain"
+
+        def a(_: int) -> float:
+            nonce = uuid.uuid4().hex
+            seconds, _out = self.invoke(
+                "build", "--tag", tag_a, "--build-arg", f"CACHE_NONCE={nonce}", cwd=FIXTURE
+            )
+            self.remember(*(f"{repo}:{tag_a}" for _, repo, _ in images))
+            return seconds
+
+        def b(_: int) -> float:
+            nonce = uuid.uuid4().hex
+            return sum(
+                self.docker_build(
+                    dockerfile,
+                    f"{repo}:{tag_b}",
+                    cwd=FIXTURE,
+                    extra=["--build-arg", f"CACHE_NONCE={nonce}"],
+                )
+                for _, repo, dockerfile in images
+            )
+
+        self.alternate(a, b, figure)
+        figure.samples = ratios(figure.side_a, figure.side_b)
+        return figure
+
+    def noop(self) -> Figure:
+        figure = Figure(
+            "noop_overhead_s", label_a="invoke build --all", label_b="cached docker build x3"
+        )
+        images = self.images_of(REPO)
+        tag_b = f"{self.tag}-plain"
+        for _, repo, dockerfile in images:  # warm the plain side too
+            self.docker_build(dockerfile, f"{repo}:{tag_b}", cwd=REPO)
+
+        def a(_: int) -> float:
+            return self.invoke("build", "--all", "--tag", self.tag)[0]
+
+        def b(_: int) -> float:
+            return sum(
+                self.docker_build(dockerfile, f"{repo}:{tag_b}", cwd=REPO)
+                for _, repo, dockerfile in images
+            )
+
+        self.alternate(a, b, figure)
+        figure.samples = differences(figure.side_a, figure.side_b)
+        return figure
+
+    def clone(self, name: str, *, only: Sequence[str] | None = None) -> Path:
+        """A committed, tagged copy of this repository (tests/integration's make_repo);
+        ``only`` keeps those images in its [tool.buildlib]."""
+        root = self.work / name
+        root.mkdir(parents=True)
+        for item in COPIED:
+            source = REPO / item
+            if source.is_dir():
+                shutil.copytree(source, root / item, ignore=shutil.ignore_patterns("__pycache__"))
+            elif source.exists():
+                shutil.copy2(source, root / item)
+        (root / "tasks.py").write_text(TASKS_PY)
+        if only is not None:
+            text = (root / "pyproject.toml").read_text()
+            text = re.sub(
+                r"(?m)^default-group = .*$", "default-group = " + json.dumps(list(only)), text
+            )
+            for image in re.findall(r"(?m)^\[tool\.buildlib\.images\.([\w-]+)\]$", text):
+                if image not in only:
+                    text = re.sub(
+                        rf"(?ms)^\[tool\.buildlib\.images\.{image}\]\n.*?(?=^\[|\Z)", "", text
+                    )
+            (root / "pyproject.toml").write_text(text)
+        version = re.search(r'(?m)^version = "([^"]+)"', (root / "pyproject.toml").read_text())
+        env = {**os.environ, **GIT_ENV}
+        for argv in (
+            ["git", "init", "-q", "-b", "main"],
+            ["git", "add", "-A"],
+            ["git", "commit", "-q", "-m", "chore(main): bench copy"],
+            ["git", "tag", f"v{version.group(1) if version else '0.0.0'}"],
+        ):
+            subprocess.run(argv, cwd=root, env=env, check=True, capture_output=True)
+        return root
+
+    def code_change(self) -> Figure:
+        figure = Figure(
+            "code_change_ratio", label_a="rebuild after a 1-line change", label_b="no-op rebuild"
+        )
+        root = self.clone("code-change")
+        images = self.images_of(root)
+        tag = f"{self.tag}-code"
+        refs = [f"{repo}:{tag}" for _, repo, _ in images]
+        self.invoke("build", "--all", "--tag", tag, cwd=root)  # warm: deps from the cache
+        self.remember(*refs)
+        handler = root / "worker" / "handler.py"
+        counts = []
+        for run in range(self.runs):
+            with handler.open("a", encoding="utf-8") as stream:
+                stream.write(f"# bench edit {uuid.uuid4().hex}\n")
+            rebuild, output = self.invoke("build", "--all", "--tag", tag, cwd=root)
+            self.remember(*refs)
+            noop, _ = self.invoke("build", "--all", "--tag", tag, cwd=root)
+            figure.side_a.append(rebuild)
+            figure.side_b.append(noop)
+            steps = rebuilt_steps(output)
+            counts.append(sum(len(v) for v in steps.values()))
+            shown = ", ".join(f"{image}: {'; '.join(s)}" for image, s in sorted(steps.items()))
+            say(
+                f"  code_change run {run + 1}/{self.runs}: rebuild {rebuild:.2f}s, no-op "
+                f"{noop:.2f}s; steps run again: {shown or 'none'}"
+            )
+        figure.samples = ratios(figure.side_a, figure.side_b)
+        last = rebuilt_steps(output)
+        per_image = "; ".join(
+            f"{image}: {', '.join(steps)}" for image, steps in sorted(last.items())
+        )
+        figure.note = (
+            f"steps run again: {Stat.of(counts).median:.0f} in {len(images)} images"
+            f" ({per_image or 'none'})"
+        )
+        return figure
+
+    def release(self) -> Figure:
+        figure = Figure(
+            "release_ratio", label_a="invoke release --image cpu (4 tags)", label_b="docker push"
+        )
+        sys.path.insert(0, str(REPO))
+        from tests.support.registry_server import (
+            RegistryServer,
+            docker_login_config,
+            tools_missing,
+        )
+
+        missing = tools_missing()
+        if missing:
+            raise BenchError(f"{', '.join(missing)} not installed (bash .ci/setup-engine)")
+        root = self.clone("release", only=["cpu"])
+        version = re.search(
+            r'(?m)^version = "([^"]+)"', (root / "pyproject.toml").read_text()
+        ).group(1)  # type: ignore[union-attr]
+        self.invoke("build-cpu", "--tag", f"{self.tag}-rel", cwd=root)  # warm: same image id
+        self.remember(f"runpod/tetra-rp-cpu:{self.tag}-rel")
+        uploads = []
+        for run in range(self.runs):
+            password = "pw-" + secrets.token_hex(12)
+            with RegistryServer(self.work / f"registries-{run}", REGISTRY_USER, password) as a:
+                env = {
+                    **self.env,
+                    "BUILDLIB_REGISTRY": a.host,
+                    "DOCKERHUB_USERNAME": REGISTRY_USER,
+                    "DOCKERHUB_TOKEN": password,
+                    "DOCKER_CONFIG": str(self.work / f"docker-config-a-{run}"),
+                }
+                seconds, _ = self.invoke("release", "--image", "cpu", cwd=root, env=env)
+                full = f"{a.host}/runpod/tetra-rp-cpu:{version}"
+                self.remember(full)
+                tags = sorted(a.tags("runpod/tetra-rp-cpu"))
+                if len(tags) != 4:
+                    raise BenchError(f"release wrote {tags}, expected 4 tags")
+                uploads_a = _uploads(a.requests())
+            figure.side_a.append(seconds)
+            with RegistryServer(self.work / f"registries-{run}", REGISTRY_USER, password) as b:
+                config = docker_login_config(
+                    self.work, b.host, REGISTRY_USER, password, self.docker
+                )
+                single = f"{b.host}/bench/single-push:{version}"
+                subprocess.run([self.docker, "tag", full, single], check=True, capture_output=True)
+                self.created_refs.add(single)
+                push_env = {**self.env, "DOCKER_CONFIG": str(config)}
+                seconds, _ = timed(
+                    [self.docker, "push", single], cwd=REPO, env=push_env, what="docker push"
+                )
+                uploads_b = _uploads(b.requests())
+            figure.side_b.append(seconds)
+            uploads.append((uploads_a, uploads_b))
+            say(
+                f"  release run {run + 1}/{self.runs}: release {figure.side_a[-1]:.2f}s "
+                f"({', '.join(tags)}; {uploads_a} blob uploads), push {seconds:.2f}s "
+                f"({uploads_b} blob uploads)"
+            )
+            quiet([self.docker, "image", "rm", full, single])
+        figure.samples = ratios(figure.side_a, figure.side_b)
+        same = all(x == y for x, y in uploads)
+        figure.note = (
+            "floating tags uploaded nothing: same blob uploads as the single push"
+            if same
+            else f"blob uploads release/push: {uploads}"
+        )
+        return figure
+
+    def wall(self, name: str, *args: str) -> Figure:
+        figure = Figure(name, label_a=f"invoke {' '.join(args)}")
+        if name == "doctor_s":
+            listed = self.invoke("--list")[1]
+            if not re.search(r"(?m)^\s+doctor\b", listed):
+                figure.error = "`invoke doctor` is not a task yet"
+                return figure
+        runs = max(self.runs, 5)
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "invoke", *args],
+                cwd=REPO,
+                env=self.env,
+                capture_output=True,
+                check=False,
+            )
+            figure.samples.append(time.perf_counter() - started)
+        figure.side_a = list(figure.samples)
+        if name == "doctor_s":
+            figure.note = "offline (no --for): exit status not counted"
+        return figure
+
+
+def _uploads(requests: Sequence[tuple[str, str, int]]) -> int:
+    """Blob uploads started (POST .../blobs/uploads/ without a cross-repository mount)."""
+    return sum(
+        1
+        for method, path, status in requests
+        if method == "POST" and "/blobs/uploads/" in path and "mount=" not in path and status == 202
+    )
+
+
+# --- the machine ----------------------------------------------------------------------
+
+
+def machine(docker: str, caps_text: str) -> dict[str, str]:
+    memory = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    server = quiet([docker, "version", "--format", "{{.Server.Version}}"]).stdout.strip()
+    return {
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": str(os.cpu_count()),
+        "memory": memory,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "docker": docker,
+        "builder": caps_text,
+        "engine": server or "?",
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=RUNS,
+        help=f"runs per figure (default {RUNS}; doctor_s, list_s and noop_overhead_s use at "
+        "least 5)",
+    )
+    parser.add_argument("--only", default="", help="comma-separated figures to measure")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when a measured figure misses its target"
+    )
+    args = parser.parse_args(argv)
+    wanted = [n.strip() for n in args.only.split(",") if n.strip()] or list(FIGURES)
+    unknown = set(wanted) - set(FIGURES)
+    if unknown:
+        parser.error(
+            f"unknown figure(s): {', '.join(sorted(unknown))}; choose from {', '.join(FIGURES)}"
+        )
+
+    docker = choose_docker()
+    work = Path(tempfile.mkdtemp(prefix="buildlib-bench-"))
+    bench = Bench(docker, max(1, args.runs), work)
+    info = machine(docker, bench.caps.describe())
+    command = "uv run python bench/run.py" + (f" --runs {args.runs}" if args.runs != RUNS else "")
+    say(
+        f"{info['date']}: {info['cpus']} CPUs, {info['memory']}, engine {info['engine']}, "
+        f"{info['builder']} ({docker}); session {bench.session}"
+    )
+    started = time.perf_counter()
+    results: dict[str, Figure] = {}
+    steps: list[tuple[str, Callable[[], Figure]]] = [
+        ("list_s", lambda: bench.wall("list_s", "--list")),
+        ("doctor_s", lambda: bench.wall("doctor_s", "doctor")),
+        ("noop_overhead_s", bench.noop),
+        ("cold_ratio", bench.cold),
+        ("independent_ratio", bench.independent),
+        ("code_change_ratio", bench.code_change),
+        ("release_ratio", bench.release),
+    ]
+    try:
+        bench.warm_up()
+        for name, measure in steps:
+            if name not in wanted:
+                continue
+            say(f"{name} ...")
+            runs_before = bench.runs
+            if name == "noop_overhead_s":
+                bench.runs = max(bench.runs, 5)
+            try:
+                results[name] = measure()
+            except (BenchError, subprocess.CalledProcessError, OSError, RuntimeError) as exc:
+                results[name] = Figure(name, error=str(exc)[:300])
+                say(f"  {name} not measured: {exc}")
+            finally:
+                bench.runs = runs_before
+    except BenchError as exc:
+        say(f"warm-up failed: {exc}")
+    finally:
+        bench.cleanup()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    figures = [results.get(name) or Figure(name, error="not selected (--only)") for name in FIGURES]
+    elapsed = time.perf_counter() - started
+    report = {
+        "machine": info,
+        "command": command,
+        "seconds": round(elapsed, 1),
+        "notes": bench.notes,
+        "figures": {
+            f.name: {
+                "median": f.value,
+                "min": f.stat.minimum,
+                "max": f.stat.maximum,
+                "runs": f.stat.count,
+                "a": f.side_a,
+                "b": f.side_b,
+                "compared": [f.label_a, f.label_b],
+                "note": f.note,
+                "error": f.error,
+            }
+            for f in figures
+        },
+    }
+    WORK.mkdir(exist_ok=True)
+    (WORK / "last-run.json").write_text(json.dumps(report, indent=2) + "\n")
+    (WORK / "last-run.md").write_text(markdown_table(figures) + "\n")
+    print()
+    print(
+        f"machine: {info['cpus']} CPUs, {info['memory']} RAM, {info['os']}; docker engine "
+        f"{info['engine']}, {info['builder']}; python {info['python']}; {info['date']}"
+    )
+    print(f"command: {command}   ({elapsed:.0f} s; details in bench/.work/last-run.json)")
+    for note in bench.notes:
+        print(f"note: {note}")
+    print()
+    print(table(figures))
+    print()
+    print(json_line({f.name: f.value for f in figures}))
+    missed = [f.name for f in figures if meets(f.name, f.value) is False]
+    return 1 if args.check and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

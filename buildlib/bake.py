@@ -1,0 +1,265 @@
+"""``docker buildx bake``: a group's builds as one bake definition, run by one command.
+
+With buildx, the builds of a group go to BuildKit together: one ``docker buildx bake`` per
+*wave*, where a wave holds the builds whose ``after`` image (see :func:`buildlib.plan.schedule`)
+is already built, at most ``plan.jobs`` of them. For this repository that is
+``[gpu, cpu]`` then ``[lb]``: the load balancer reuses the GPU image's base and dependency
+layers from the cache instead of building them a second time beside it.
+
+The definition is the JSON form of a ``docker-bake.json`` (``group.default.targets``,
+``target.<name>``); a build's tags, labels, args, platforms, secrets (by reference: id and
+env/src, never a value), cache sources and destinations and output are exactly those of
+``docker buildx build`` for the same :class:`~buildlib.plan.ImageBuild`, so the plan and the
+tags do not depend on the path taken. Builders of data and argv are pure functions
+(unit-tested without docker); :func:`execute_bake` runs them through the runner.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from buildlib import console
+from buildlib.errors import CommandFailed, UsageError
+from buildlib.plan import BuildPlan, ImageBuild
+
+if TYPE_CHECKING:
+    from buildlib.build import BuiltImage
+    from buildlib.dockercli import DockerCLI
+    from buildlib.runner import Runner
+
+BAKE_FILE = "docker-bake.json"
+_TARGET_NAME = re.compile(r"[^A-Za-z0-9_-]")
+OUTPUTS = {"load": "type=docker", "push": "type=registry"}
+
+
+def target_name(build: ImageBuild) -> str:
+    """The bake target of an image: its name, limited to what bake accepts (``[\\w-]``)."""
+    return _TARGET_NAME.sub("_", build.name)
+
+
+def _dockerfile(build: ImageBuild) -> str:
+    """Bake resolves ``dockerfile`` against ``context``: relative when inside it."""
+    if build.dockerfile.is_relative_to(build.context):
+        return str(build.dockerfile.relative_to(build.context))
+    return str(build.dockerfile)
+
+
+def bake_target(build: ImageBuild) -> dict[str, Any]:
+    """One ``target.<name>`` entry. Paths are absolute (bake resolves a relative context
+    against its working directory, not against the file)."""
+    target: dict[str, Any] = {
+        "context": str(build.context),
+        "dockerfile": _dockerfile(build),
+        "tags": list(build.references),
+        "labels": dict(build.labels),
+        "args": dict(build.build_args),
+        "platforms": list(build.platforms),
+        "output": [OUTPUTS[build.output]],
+    }
+    if build.image.target:
+        target["target"] = build.image.target
+    if build.secrets:
+        target["secret"] = [secret.flag() for secret in build.secrets]
+    if build.cache_from:
+        target["cache-from"] = list(build.cache_from)
+    if build.cache_to:
+        target["cache-to"] = list(build.cache_to)
+    if build.no_cache:
+        target["no-cache"] = True
+    return target
+
+
+def bake_definition(builds: Sequence[ImageBuild]) -> dict[str, Any]:
+    """The ``docker-bake.json`` document for ``builds`` (all in the default group)."""
+    names = [target_name(build) for build in builds]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise UsageError(
+            f"two images map to the same bake target: {', '.join(duplicates)}",
+            hint="rename one of them in [tool.buildlib.images]",
+        )
+    return {
+        "group": {"default": {"targets": names}},
+        "target": {target_name(build): bake_target(build) for build in builds},
+    }
+
+
+def bake_command(
+    docker: str,
+    bake_file: Path | str,
+    targets: Sequence[str],
+    *,
+    builder: str | None = None,
+    outputs: Sequence[str] = (),
+) -> list[str]:
+    """``docker buildx bake --file FILE [--builder NAME] [--load|--push] TARGETS``.
+
+    ``--load``/``--push`` when every target has that output (each target also says it in
+    the file, which is what counts when they differ)."""
+    argv = [docker, "buildx", "bake", "--file", str(bake_file), "--progress", "plain"]
+    if builder:
+        argv += ["--builder", builder]
+    kinds = set(outputs)
+    if kinds == {"load"}:
+        argv.append("--load")
+    elif kinds == {"push"}:
+        argv.append("--push")
+    return argv + list(targets)
+
+
+def bake_waves(builds: Sequence[ImageBuild], jobs: int) -> list[tuple[ImageBuild, ...]]:
+    """Group builds into bake runs: each run holds builds whose ``after`` image is built
+    (by an earlier run), at most ``jobs`` of them, in plan order."""
+    names = {build.name for build in builds}
+    done: set[str] = set()
+    pending = list(builds)
+    waves: list[tuple[ImageBuild, ...]] = []
+    while pending:
+        ready = [b for b in pending if not b.after or b.after in done or b.after not in names]
+        if not ready:  # a cycle: schedule() never makes one, but never loop forever
+            raise UsageError(
+                "the build order has a cycle: "
+                + ", ".join(f"{b.name} after {b.after}" for b in pending)
+            )
+        wave = tuple(ready[: max(1, jobs)])
+        waves.append(wave)
+        for build in wave:
+            pending.remove(build)
+            done.add(build.name)
+    return waves
+
+
+_TARGET_ERROR = re.compile(r'(?:ERROR|error):? (?:failed to build )?target "?([\w.-]+)"?')
+_STEP_ERROR = re.compile(r"^\s*> \[([\w.-]+)[ \]]")
+_VERTEX = re.compile(r"^#(\d+) \[([\w.-]+)[ \]]")
+
+
+def failed_target(lines: Sequence[str], targets: Sequence[str]) -> str | None:
+    """Which target broke, from the tail of bake's plain output (``ERROR: target X: ...``,
+    or the ``> [X 2/3] RUN ...`` summary of the failed step, or the vertex ``#N ERROR``)."""
+    known = set(targets)
+    for line in reversed(lines):
+        match = _TARGET_ERROR.search(line)
+        if match and match.group(1) in known:
+            return match.group(1)
+    for line in reversed(lines):
+        match = _STEP_ERROR.match(line)
+        if match and match.group(1) in known:
+            return match.group(1)
+    vertices = {}
+    for line in lines:
+        match = _VERTEX.match(line)
+        if match and match.group(2) in known:
+            vertices[match.group(1)] = match.group(2)
+    for line in reversed(lines):
+        match = re.match(r"^#(\d+) ERROR", line)
+        if match and match.group(1) in vertices:
+            return vertices[match.group(1)]
+    return None
+
+
+def error_detail(lines: Sequence[str]) -> str:
+    """The most telling line of a failed bake: its last ``ERROR``/``error`` line."""
+    for line in reversed(lines):
+        text = line.strip()
+        if text.startswith(("ERROR", "error")):
+            return text
+    meaningful = [line.strip() for line in lines if line.strip()]
+    return " | ".join(meaningful[-3:])
+
+
+def execute_bake(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) -> list[BuiltImage]:
+    """Build every image of ``plan`` with ``docker buildx bake`` (one run per wave).
+
+    A failing target stops its run (buildx cancels the other targets of that bake) and the
+    later waves; the error names the image, as :func:`buildlib.build.execute` does."""
+    from buildlib.build import BuiltImage
+    from buildlib.dockercli import DockerCLI
+
+    if plan.capabilities.builder != "buildx":
+        raise UsageError(
+            f"docker buildx bake needs buildx (this client has the {plan.capabilities.describe()})",
+            hint="install the buildx plugin (`docker buildx version` must answer)",
+        )
+    cli = cli or DockerCLI(runner, plan.capabilities)
+    results: dict[str, BuiltImage] = {}
+    waves = bake_waves(plan.builds, plan.jobs)
+    with tempfile.TemporaryDirectory(prefix="buildlib-bake-") as tmp:
+        for index, wave in enumerate(waves, start=1):
+            bake_file = Path(tmp) / (BAKE_FILE if len(waves) == 1 else f"docker-bake-{index}.json")
+            definition = bake_definition(wave)
+            bake_file.write_text(json.dumps(definition, indent=2) + "\n", encoding="utf-8")
+            if plan.dry_run:
+                console.info(f"{bake_file.name} (run {index} of {len(waves)}):")
+                for line in json.dumps(definition, indent=2).splitlines():
+                    console.info(f"  {line}")
+            names = [target_name(build) for build in wave]
+            argv = bake_command(
+                plan.capabilities.docker,
+                bake_file,
+                names,
+                builder=plan.builder,
+                outputs=[b.output for b in wave],
+            )
+            workdir = wave[0].workdir
+            started = time.monotonic()
+            result = runner.run(
+                argv,
+                env=dict(cli.env),
+                cwd=str(workdir) if workdir else None,
+                check=False,
+                what=f"bake of {', '.join(names)}",
+            )
+            elapsed = time.monotonic() - started
+            if runner.cancelled:
+                raise CommandFailed(f"bake of {', '.join(names)} was cancelled")
+            if not result.ok:
+                raise _failure(plan, wave, results, result.returncode, result.stderr, runner.redact)
+            for build in wave:
+                results[build.name] = BuiltImage(build.name, build.references, None, elapsed)
+    return [results[build.name] for build in plan.builds]
+
+
+def _failure(
+    plan: BuildPlan,
+    wave: Sequence[ImageBuild],
+    results: dict[str, Any],
+    returncode: int,
+    output: str,
+    redact: Any,
+) -> CommandFailed:
+    lines = [redact(line) for line in output.splitlines()]
+    by_target = {target_name(build): build for build in wave}
+    name = failed_target(lines, list(by_target))
+    failed = by_target.get(name or "")
+    stopped = [b.name for b in plan.builds if b.name not in results and b is not failed]
+    note = f"; stopped: {', '.join(stopped)}" if stopped else ""
+    detail = error_detail(lines)
+    if failed is not None:
+        what = f"build of {failed.name} ({failed.dockerfile.name})"
+        again = f"`invoke build-{failed.name}`"
+    else:
+        what = f"docker buildx bake of {', '.join(b.name for b in wave)}"
+        again = "the build"
+    return CommandFailed(
+        f"{what} failed (exit {returncode})" + (f": {detail}" if detail else "") + note,
+        hint=f"fix the error above, then run {again} again; `invoke doctor` checks the "
+        "usual causes",
+    )
+
+
+__all__ = [
+    "bake_command",
+    "bake_definition",
+    "bake_target",
+    "bake_waves",
+    "execute_bake",
+    "failed_target",
+    "target_name",
+]

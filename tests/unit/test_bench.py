@@ -1,0 +1,280 @@
+"""The benchmark's pure parts, without docker: statistics, targets, the JSON last line (exactly
+the figures' keys), the step counter that shows what a code change rebuilt, the fixture's
+independence, and that docs/performance.md shows the command and a matching JSON line."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from buildlib import config as config_module
+from buildlib.engine import Capabilities
+from buildlib.plan import dockerfile_steps, make_plan
+from buildlib.settings import build_options
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "bench" / "fixtures" / "independent"
+KEYS = [
+    "cold_ratio",
+    "independent_ratio",
+    "noop_overhead_s",
+    "code_change_ratio",
+    "release_ratio",
+    "doctor_s",
+    "list_s",
+]
+
+
+def load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = load_bench()
+
+
+# --- statistics ---------------------------------------------------------------------------
+
+
+def test_median_min_max() -> None:
+    stat = bench.Stat.of([3.0, 1.0, 2.0])
+    assert (stat.median, stat.minimum, stat.maximum, stat.count) == (2.0, 1.0, 3.0, 3)
+    assert bench.Stat.of([1, 2, 3, 10]).median == 2.5
+    assert bench.Stat.of([]) == bench.Stat(None, None, None, 0)
+
+
+def test_ratios_and_differences_pair_the_runs() -> None:
+    assert bench.ratios([2.0, 3.0], [4.0, 3.0]) == [0.5, 1.0]
+    assert bench.differences([1.5, 1.0], [1.0, 0.25]) == [0.5, 0.75]
+    with pytest.raises(ValueError):
+        bench.ratios([1.0], [1.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("cold_ratio", 1.0, True),
+        ("cold_ratio", 1.01, False),
+        ("independent_ratio", 0.75, True),
+        ("noop_overhead_s", 0.31, False),
+        ("code_change_ratio", 2.9, True),
+        ("release_ratio", 1.3, True),
+        ("doctor_s", 1.0, False),  # strictly below 1 s
+        ("list_s", 0.49, True),
+        ("list_s", None, None),
+    ],
+)
+def test_targets(name, value, expected) -> None:
+    assert bench.meets(name, value) is expected
+
+
+def test_every_figure_has_a_target() -> None:
+    assert list(bench.FIGURES) == KEYS
+    assert set(bench.TARGETS) == set(KEYS)
+
+
+# --- the JSON last line -------------------------------------------------------------------
+
+
+def test_json_line_has_exactly_the_keys_in_order() -> None:
+    line = bench.json_line({"list_s": 0.12345, "cold_ratio": 0.9, "extra": 1.0})
+
+    document = json.loads(line)
+    assert list(document) == KEYS
+    assert document["list_s"] == 0.123 and document["cold_ratio"] == 0.9
+    assert document["doctor_s"] is None
+    assert "\n" not in line
+
+
+def test_main_prints_the_table_then_the_json_last(monkeypatch, tmp_path, capsys) -> None:
+    class FakeBench:
+        def __init__(self, docker, runs, work):
+            self.caps = Capabilities(docker, "buildkit", "20.10.24")
+            self.runs, self.session, self.notes = runs, "s", []
+
+        def warm_up(self):
+            pass
+
+        def cleanup(self):
+            pass
+
+        def figure(self, name, a, b):
+            figure = bench.Figure(name, label_a="a", label_b="b", side_a=[a] * 3, side_b=[b] * 3)
+            figure.samples = bench.ratios(figure.side_a, figure.side_b)
+            return figure
+
+        def wall(self, name, *args):
+            return bench.Figure(name, samples=[0.2, 0.1, 0.3], side_a=[0.2, 0.1, 0.3])
+
+        def noop(self):
+            return bench.Figure("noop_overhead_s", samples=[0.25])
+
+        def cold(self):
+            return self.figure("cold_ratio", 9.0, 10.0)
+
+        def independent(self):
+            return self.figure("independent_ratio", 6.0, 10.0)
+
+        def code_change(self):
+            return self.figure("code_change_ratio", 1.0, 1.0)
+
+        def release(self):
+            raise bench.BenchError("docker-registry not installed")
+
+    monkeypatch.setattr(bench, "Bench", FakeBench)
+    monkeypatch.setattr(bench, "choose_docker", lambda: "docker")
+    monkeypatch.setattr(
+        bench,
+        "machine",
+        lambda docker, caps: {
+            "date": "d",
+            "cpus": "2",
+            "memory": "1 GiB",
+            "os": "linux",
+            "python": "3",
+            "docker": docker,
+            "builder": caps,
+            "engine": "20.10",
+        },
+    )
+    monkeypatch.setattr(bench, "WORK", tmp_path / "work")
+
+    assert bench.main(["--runs", "3"]) == 0
+
+    out = capsys.readouterr().out.rstrip("\n").splitlines()
+    last = json.loads(out[-1])
+    assert list(last) == KEYS
+    assert last["cold_ratio"] == 0.9 and last["independent_ratio"] == 0.6
+    assert last["release_ratio"] is None and last["list_s"] == 0.2
+    shown = "\n".join(out)
+    assert "not measured: docker-registry not installed" in shown
+    assert "command: uv run python bench/run.py" in shown
+    saved = json.loads((tmp_path / "work" / "last-run.json").read_text())
+    assert saved["figures"]["cold_ratio"]["min"] == 0.9
+
+
+def test_an_unknown_figure_is_refused_before_anything_runs(monkeypatch) -> None:
+    monkeypatch.setattr(bench, "choose_docker", lambda: pytest.fail("docker was looked up"))
+    with pytest.raises(SystemExit) as caught:
+        bench.main(["--only", "cold_ratio,warp_speed"])
+    assert caught.value.code == 2
+
+
+def test_the_table_shows_every_figure_and_what_was_not_measured() -> None:
+    figures = [bench.Figure(name) for name in KEYS]
+    figures[0] = bench.Figure(
+        "cold_ratio",
+        samples=[0.9, 0.8, 1.1],
+        side_a=[9, 8, 11],
+        side_b=[10, 10, 10],
+        label_a="invoke",
+        label_b="docker",
+    )
+    figures[5].error = "`invoke doctor` is not a task yet"
+
+    text = bench.table(figures)
+    markdown = bench.markdown_table(figures)
+
+    for name in KEYS:
+        assert name in text and f"`{name}`" in markdown
+    assert "invoke 9.00 vs docker 10.00" in text
+    assert "not measured: `invoke doctor` is not a task yet" in text
+    assert len(markdown.splitlines()) == 2 + len(KEYS)
+
+
+# --- what a code change rebuilt -----------------------------------------------------------
+
+CONCURRENT_OUTPUT = """\
+[cpu] #4 [stage-0 1/6] FROM docker.io/library/python:3.12-slim
+[cpu] #4 DONE 0.0s
+[cpu] #6 [stage-0 2/6] COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /bin/uv
+[cpu] #6 CACHED
+[cpu] #10 [stage-0 5/6] RUN uv export --frozen
+[cpu] #10 CACHED
+[cpu] #11 [stage-0 6/6] COPY worker/ ./worker/
+[cpu] #11 DONE 0.1s
+[cpu] #12 exporting to image
+[cpu] #12 DONE 0.1s
+[lb] #11 [stage-0 6/6] COPY worker/ ./worker/
+[lb] #11 CACHED
+[gpu] #11 [stage-0 6/6] COPY worker/ ./worker/
+[gpu] #11 DONE 0.2s
+"""
+
+BAKE_OUTPUT = """\
+#9 [gpu 6/6] COPY worker/ ./worker/
+#9 DONE 0.1s
+#10 [cpu 5/6] RUN uv export
+#10 CACHED
+#11 [cpu 6/6] COPY worker/ ./worker/
+#11 DONE 0.1s
+"""
+
+
+def test_rebuilt_steps_of_concurrent_builds() -> None:
+    assert bench.rebuilt_steps(CONCURRENT_OUTPUT) == {
+        "cpu": ["COPY worker/ ./worker/"],
+        "gpu": ["COPY worker/ ./worker/"],
+    }
+
+
+def test_rebuilt_steps_of_a_bake() -> None:
+    assert bench.rebuilt_steps(BAKE_OUTPUT) == {
+        "gpu": ["COPY worker/ ./worker/"],
+        "cpu": ["COPY worker/ ./worker/"],
+    }
+
+
+def test_rebuilt_steps_of_one_plain_build() -> None:
+    output = "#5 [2/3] RUN make\n#5 DONE 3.0s\n#6 [3/3] COPY . .\n#6 CACHED\n"
+    assert bench.rebuilt_steps(output, default="app") == {"app": ["RUN make"]}
+    assert bench.rebuilt_steps("") == {}
+
+
+# --- the independent fixture ----------------------------------------------------------------
+
+
+def test_the_fixture_images_share_nothing_and_run_at_once() -> None:
+    config = config_module.load(FIXTURE)
+    assert [image.name for image in config.images] == ["one", "two", "three"]
+    assert config.default_group == ("one", "two", "three")
+    options = build_options(config, tag="t", build_arg=["CACHE_NONCE=x"], environ={})
+    plan = make_plan(config, config.images, options, Capabilities("docker", "buildkit", "20.10"))
+    assert [build.after for build in plan.builds] == [None, None, None]
+    assert plan.jobs == 3
+
+
+def test_the_nonce_is_used_before_the_expensive_step() -> None:
+    seeds = set()
+    for image in ("one", "two", "three"):
+        steps = dockerfile_steps(FIXTURE / f"Dockerfile-{image}", {})
+        nonce = next(
+            i for i, s in enumerate(steps) if "${CACHE_NONCE}" in s and s.startswith("RUN")
+        )
+        work = next(i for i, s in enumerate(steps) if "awk" in s)
+        assert nonce < work
+        seeds.add(re.search(r"seed=(\d+)", steps[work]).group(1))  # type: ignore[union-attr]
+    assert len(seeds) == 3  # distinct work: nothing is shared
+
+
+# --- the documentation --------------------------------------------------------------------
+
+
+def test_performance_doc_shows_the_command_and_a_json_line_with_the_keys() -> None:
+    text = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    assert "uv run python bench/run.py" in text
+    lines = [line for line in text.splitlines() if line.startswith('{"cold_ratio"')]
+    assert lines, "docs/performance.md shows no JSON line of a run"
+    assert list(json.loads(lines[0])) == KEYS
+    for name in KEYS:
+        assert f"`{name}`" in text
