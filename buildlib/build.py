@@ -49,6 +49,15 @@ def execute(plan: BuildPlan, runner: Runner, engine: Engine | None = None,
     for line in lines:
         console.info(f"  {line}")
     cli = cli or DockerCLI(runner, plan.capabilities)
+    if plan.capabilities.builder == "buildx" and len(plan.builds) > 1:
+        from buildlib.bake import execute_bake
+
+        if engine is not None and not plan.dry_run:
+            engine.ping()
+        baked = execute_bake(plan, runner, cli)
+        if engine is not None and not plan.dry_run:
+            baked = [_with_id(engine, image) for image in baked]
+        return baked
     if plan.dry_run:
         for build in plan.builds:
             cli.build(build, plan.builder)
