@@ -17,17 +17,8 @@ class Git:
     root: Path
 
     def _git(self, *args: str) -> str | None:
-        try:
-            proc = subprocess.run(
-                ["git", *args],
-                cwd=self.root,
-                capture_output=True,
-                text=True,
-                env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
-            )
-        except FileNotFoundError:
-            return None
-        return proc.stdout.strip() if proc.returncode == 0 else None
+        out = self._git_raw(*args)
+        return out.strip() if out is not None else None
 
     def is_repository(self) -> bool:
         return self._git("rev-parse", "--is-inside-work-tree") == "true"
@@ -108,7 +99,8 @@ class Git:
         return commits
 
     def _git_raw(self, *args: str) -> str | None:
-        """Like ``_git`` but without stripping the output (for -z and record separators)."""
+        """Output of a read-only git command, unstripped (for -z and record separators);
+        ``None`` when git is missing or the command fails."""
         try:
             proc = subprocess.run(
                 ["git", *args],
