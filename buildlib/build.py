@@ -31,18 +31,22 @@ class BuiltImage:
 
 def describe(plan: BuildPlan) -> list[str]:
     """The plan, one line per image, for the console and --dry-run."""
-    lines = [f"builder: {plan.capabilities.describe()}"
-             + (f", buildx builder {plan.builder}" if plan.builder else "")
-             + f"; {plan.jobs} at a time"]
+    lines = [
+        f"builder: {plan.capabilities.describe()}"
+        + (f", buildx builder {plan.builder}" if plan.builder else "")
+        + f"; {plan.jobs} at a time"
+    ]
     for build in plan.builds:
         order = f" (after {build.after}: shares its first steps)" if build.after else ""
-        lines.append(f"{build.name}: {', '.join(build.references)} "
-                     f"[{', '.join(build.platforms)}]{order}")
+        lines.append(
+            f"{build.name}: {', '.join(build.references)} [{', '.join(build.platforms)}]{order}"
+        )
     return lines
 
 
-def execute(plan: BuildPlan, runner: Runner, engine: Engine | None = None,
-            cli: DockerCLI | None = None) -> list[BuiltImage]:
+def execute(
+    plan: BuildPlan, runner: Runner, engine: Engine | None = None, cli: DockerCLI | None = None
+) -> list[BuiltImage]:
     """Run every build of ``plan``; respects ``after`` edges and ``plan.jobs``."""
     header, *lines = describe(plan)
     console.step(header)
@@ -104,8 +108,9 @@ def execute(plan: BuildPlan, runner: Runner, engine: Engine | None = None,
     return built
 
 
-def _build_one(cli: DockerCLI, build: ImageBuild, builder: str | None,
-               prefix: str | None) -> BuiltImage:
+def _build_one(
+    cli: DockerCLI, build: ImageBuild, builder: str | None, prefix: str | None
+) -> BuiltImage:
     started = time.monotonic()
     cli.build(build, builder, prefix=prefix)
     if cli.runner.cancelled:
@@ -117,8 +122,8 @@ def _with_id(engine: Engine, image: BuiltImage) -> BuiltImage:
     image_id = engine.image_id(image.references[0])
     if image_id is None:
         raise CommandFailed(
-            f"{image.name}: docker reported success but {image.references[0]} is not in the "
-            "engine", hint="check the builder: with buildx, the build must use --load",
+            f"{image.name}: docker reported success but {image.references[0]} is not in the engine",
+            hint="check the builder: with buildx, the build must use --load",
         )
     return BuiltImage(image.name, image.references, image_id, image.seconds)
 
@@ -126,8 +131,10 @@ def _with_id(engine: Engine, image: BuiltImage) -> BuiltImage:
 def summary(built: list[BuiltImage]) -> None:
     for image in built:
         ident = (image.image_id or "")[7:19]
-        console.success(f"built {image.name}: {', '.join(image.references)}"
-                        + (f" ({ident}, {image.seconds:.1f}s)" if ident else ""))
+        console.success(
+            f"built {image.name}: {', '.join(image.references)}"
+            + (f" ({ident}, {image.seconds:.1f}s)" if ident else "")
+        )
 
 
 def build_images(

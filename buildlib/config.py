@@ -341,8 +341,9 @@ def _parse_credentials(raw: Any, where: _Locator) -> CredentialsConfig:
     )
 
 
-def _check_keys(table: Mapping[str, Any], schema: Mapping[str, type], name: str,
-                where: _Locator) -> None:
+def _check_keys(
+    table: Mapping[str, Any], schema: Mapping[str, type], name: str, where: _Locator
+) -> None:
     for key, value in table.items():
         if key not in schema:
             raise ConfigError(
@@ -413,8 +414,10 @@ class _Locator:
         # dotted form, e.g. `images.gpu.repository = ...` under a parent table
         last = key
         for number, raw in enumerate(self.lines, start=1):
-            if re.match(rf"^[\w.\"-]*\b{re.escape(last)}\"?\s*=", raw.strip()) and \
-                    table.split(".")[-1] in raw:
+            if (
+                re.match(rf"^[\w.\"-]*\b{re.escape(last)}\"?\s*=", raw.strip())
+                and table.split(".")[-1] in raw
+            ):
                 return f"{self.filename}:{number}"
         return f"{self.filename}:{start}" if start else f"{self.filename} [{table}].{key}"
 

@@ -15,8 +15,9 @@ from buildlib.plan import ImageBuild
 from buildlib.runner import Result, Runner
 
 
-def build_command(build: ImageBuild, caps: Capabilities,
-                  builder: str | None = None) -> tuple[list[str], dict[str, str]]:
+def build_command(
+    build: ImageBuild, caps: Capabilities, builder: str | None = None
+) -> tuple[list[str], dict[str, str]]:
     """The docker command line and the environment it needs, for one image."""
     if caps.builder == "buildx":
         argv = [caps.docker, "buildx", "build"]
@@ -73,11 +74,14 @@ class DockerCLI:
     caps: Capabilities
     env: Mapping[str, str] = field(default_factory=dict)  # e.g. a temporary DOCKER_CONFIG
 
-    def build(self, build: ImageBuild, builder: str | None = None,
-              prefix: str | None = None) -> Result:
+    def build(
+        self, build: ImageBuild, builder: str | None = None, prefix: str | None = None
+    ) -> Result:
         argv, env = build_command(build, self.caps, builder)
         return self.runner.run(
-            argv, env={**self.env, **env}, prefix=prefix,
+            argv,
+            env={**self.env, **env},
+            prefix=prefix,
             cwd=str(build.workdir) if build.workdir else None,
             what=f"build of {build.name} ({build.dockerfile.name})",
             hint=f"fix the error above, then `invoke build-{build.name}`; `invoke doctor` "
@@ -86,10 +90,14 @@ class DockerCLI:
 
     def push(self, reference: str, prefix: str | None = None) -> Result:
         return self.runner.run(
-            push_command(self.caps.docker, reference), env=dict(self.env), prefix=prefix,
-            what=f"push of {reference}", check=False,
+            push_command(self.caps.docker, reference),
+            env=dict(self.env),
+            prefix=prefix,
+            what=f"push of {reference}",
+            check=False,
         )
 
     def tag(self, source: str, target: str) -> Result:
-        return self.runner.run(tag_command(self.caps.docker, source, target),
-                               what=f"docker tag {target}")
+        return self.runner.run(
+            tag_command(self.caps.docker, source, target), what=f"docker tag {target}"
+        )

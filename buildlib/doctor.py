@@ -30,30 +30,48 @@ from buildlib.errors import UsageError
 _LABELS = {"ok": "ok", "warn": "warn", "fail": "FAIL", "skipped": "skip"}
 
 
-def collect(root: Path | str = ".", *, fix: bool = False, for_: str | None = None,
-            registry: str | None = None, environ: Mapping[str, str] | None = None,
-            engine: bool = True) -> list[CheckResult]:
+def collect(
+    root: Path | str = ".",
+    *,
+    fix: bool = False,
+    for_: str | None = None,
+    registry: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    engine: bool = True,
+) -> list[CheckResult]:
     """The results of every check, in report order."""
     if for_ not in FOR_CHOICES:
-        raise UsageError(f"--for {for_!r} is not push or release",
-                         hint="invoke doctor --for push (or --for release)")
+        raise UsageError(
+            f"--for {for_!r} is not push or release",
+            hint="invoke doctor --for push (or --for release)",
+        )
     if not Path(root).is_dir():
-        raise UsageError(f"--root {root}: no such directory",
-                         hint="pass the folder that holds pyproject.toml")
+        raise UsageError(
+            f"--root {root}: no such directory", hint="pass the folder that holds pyproject.toml"
+        )
     project = Project.load(root, environ=environ, registry=registry)
     return run_checks(project, fix=fix, for_=for_, engine=engine)
 
 
 def as_document(results: Sequence[CheckResult]) -> dict[str, object]:
     """The ``--json`` document: ``{"ok": bool, "checks": [...]}``."""
-    return {"ok": not any(r.status == "fail" for r in results),
-            "checks": [r.as_dict() for r in results]}
+    return {
+        "ok": not any(r.status == "fail" for r in results),
+        "checks": [r.as_dict() for r in results],
+    }
 
 
-def run_doctor(root: Path | str = ".", *, fix: bool = False, as_json: bool = False,
-               for_: str | None = None, registry: str | None = None,
-               environ: Mapping[str, str] | None = None, out: TextIO | None = None,
-               engine: bool = True) -> int:
+def run_doctor(
+    root: Path | str = ".",
+    *,
+    fix: bool = False,
+    as_json: bool = False,
+    for_: str | None = None,
+    registry: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    engine: bool = True,
+) -> int:
     """Run every check, print the report (or JSON), return the exit status (0 or 1).
 
     ``environ`` (default ``os.environ``) and ``out`` (default stdout) are for tests, and
@@ -61,14 +79,22 @@ def run_doctor(root: Path | str = ".", *, fix: bool = False, as_json: bool = Fal
     """
     stream = out or sys.stdout
     started = time.perf_counter()
-    results = collect(root, fix=fix, for_=for_, registry=registry, environ=environ,
-                      engine=engine)
+    results = collect(root, fix=fix, for_=for_, registry=registry, environ=environ, engine=engine)
     elapsed = time.perf_counter() - started
     if as_json:
         print(json.dumps(as_document(results), indent=2), file=stream, flush=True)
     else:
-        print(render(results, root=Path(root).resolve(), for_=for_, elapsed=elapsed,
-                     colour=_colour_wanted(stream)), file=stream, flush=True)
+        print(
+            render(
+                results,
+                root=Path(root).resolve(),
+                for_=for_,
+                elapsed=elapsed,
+                colour=_colour_wanted(stream),
+            ),
+            file=stream,
+            flush=True,
+        )
     if console.in_github_actions():
         # Annotations go to stdout, where the runner reads them; with --json, stdout holds
         # only the document, so they go to stderr (which the runner reads too).
@@ -76,14 +102,23 @@ def run_doctor(root: Path | str = ".", *, fix: bool = False, as_json: bool = Fal
         with contextlib.redirect_stdout(target):
             for result in results:
                 if result.status in ("fail", "warn"):
-                    console.annotation(_one_line(result), file=result.file, line=result.line,
-                                       level="error" if result.status == "fail" else "warning")
+                    console.annotation(
+                        _one_line(result),
+                        file=result.file,
+                        line=result.line,
+                        level="error" if result.status == "fail" else "warning",
+                    )
     return 1 if any(r.status == "fail" for r in results) else 0
 
 
-def render(results: Sequence[CheckResult], *, root: Path | None = None,
-           for_: str | None = None, elapsed: float | None = None,
-           colour: bool = False) -> str:
+def render(
+    results: Sequence[CheckResult],
+    *,
+    root: Path | None = None,
+    for_: str | None = None,
+    elapsed: float | None = None,
+    colour: bool = False,
+) -> str:
     """The readable report: status, id, message (with file:line), and the fix."""
     s = console.Style(colour)
     colours = {"ok": s.green, "warn": s.yellow, "fail": s.red + s.bold, "skipped": s.dim}
@@ -94,18 +129,27 @@ def render(results: Sequence[CheckResult], *, root: Path | None = None,
         lines.append(f"{s.bold}buildlib doctor{s.reset}: {root}{purpose}")
     for result in results:
         label = _LABELS[result.status]
-        lines.append(f"  {colours[result.status]}{label:<4}{s.reset}  {result.id:<{width}}  "
-                     f"{_with_location(result)}")
+        lines.append(
+            f"  {colours[result.status]}{label:<4}{s.reset}  {result.id:<{width}}  "
+            f"{_with_location(result)}"
+        )
         if result.hint and result.status != "ok":
             lines.append(f"  {'':<4}  {'':<{width}}  {s.dim}fix:{s.reset} {result.hint}")
-    counts = {status: sum(1 for r in results if r.status == status)
-              for status in ("ok", "warn", "fail", "skipped")}
-    summary = (f"{counts['ok']} ok, {counts['warn']} warning(s), {counts['fail']} failed, "
-               f"{counts['skipped']} skipped")
+    counts = {
+        status: sum(1 for r in results if r.status == status)
+        for status in ("ok", "warn", "fail", "skipped")
+    }
+    summary = (
+        f"{counts['ok']} ok, {counts['warn']} warning(s), {counts['fail']} failed, "
+        f"{counts['skipped']} skipped"
+    )
     if elapsed is not None:
         summary += f" in {elapsed:.2f} s"
-    verdict = f"{s.red}{s.bold}doctor found problems{s.reset}" if counts["fail"] else \
-        f"{s.green}doctor: all good{s.reset}"
+    verdict = (
+        f"{s.red}{s.bold}doctor found problems{s.reset}"
+        if counts["fail"]
+        else f"{s.green}doctor: all good{s.reset}"
+    )
     lines.append(f"{verdict}: {summary}")
     return "\n".join(lines)
 
@@ -116,7 +160,7 @@ def _with_location(result: CheckResult) -> str:
     if not where or where in message:
         return message
     if result.file and message.startswith(f"{result.file}: "):
-        return f"{where}: {message[len(result.file) + 2:]}"
+        return f"{where}: {message[len(result.file) + 2 :]}"
     return f"{where}: {message}"
 
 
@@ -146,8 +190,10 @@ def benchmark(root: Path | str = ".", runs: int = 5, out: TextIO | None = None) 
     runner = Runner(quiet=True)
     argv = [sys.executable, "-m", "buildlib.doctor", "--root", str(Path(root).resolve())]
     print(f"doctor benchmark: {Path(root).resolve()}, {runs} run(s) per mode", file=stream)
-    for mode, env in (("cold", {"BUILDLIB_NO_CACHE": "1", "NO_COLOR": "1"}),
-                      ("warm", {"NO_COLOR": "1"})):
+    for mode, env in (
+        ("cold", {"BUILDLIB_NO_CACHE": "1", "NO_COLOR": "1"}),
+        ("warm", {"NO_COLOR": "1"}),
+    ):
         if mode == "warm":
             runner.run(argv, env=env, capture=True, check=False, mutating=False)
         checks, walls = [], []
@@ -160,28 +206,40 @@ def benchmark(root: Path | str = ".", runs: int = 5, out: TextIO | None = None) 
                 checks.append(float(found.group(1)))
         for label, values in (("checks", checks), ("process", walls)):
             if values:
-                print(f"  {mode:<4}  {label:<7}  min {min(values):.2f} s  median "
-                      f"{statistics.median(values):.2f} s  max {max(values):.2f} s",
-                      file=stream)
+                print(
+                    f"  {mode:<4}  {label:<7}  min {min(values):.2f} s  median "
+                    f"{statistics.median(values):.2f} s  max {max(values):.2f} s",
+                    file=stream,
+                )
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m buildlib.doctor", description=__doc__
-                                     .split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m buildlib.doctor", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--root", default=".", help="the repository to check")
     parser.add_argument("--fix", action="store_true", help="rewrite CRLF/CR files to LF")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--for", dest="for_", choices=["push", "release"],
-                        help="also check what a push/release needs (uses the network)")
+    parser.add_argument(
+        "--for",
+        dest="for_",
+        choices=["push", "release"],
+        help="also check what a push/release needs (uses the network)",
+    )
     parser.add_argument("--registry", help="registry host (default: the configured one)")
-    parser.add_argument("--bench", type=int, metavar="RUNS",
-                        help="time RUNS offline doctor runs, cold and warm, and print that")
+    parser.add_argument(
+        "--bench",
+        type=int,
+        metavar="RUNS",
+        help="time RUNS offline doctor runs, cold and warm, and print that",
+    )
     args = parser.parse_args(argv)
     if args.bench:
         return benchmark(args.root, args.bench)
-    return run_doctor(args.root, fix=args.fix, as_json=args.json, for_=args.for_,
-                      registry=args.registry)
+    return run_doctor(
+        args.root, fix=args.fix, as_json=args.json, for_=args.for_, registry=args.registry
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -91,7 +91,9 @@ def _client_version(runner: Runner, docker: str) -> str | None:
     # `docker version` exits 1 when the engine is down but still prints the client part.
     result = runner.run(
         [docker, "version", "--format", "{{json .Client}}"],
-        capture=True, check=False, mutating=False,
+        capture=True,
+        check=False,
+        mutating=False,
     )
     for line in result.stdout.splitlines():
         try:
@@ -112,10 +114,13 @@ def engine_address() -> str:
 
 def _start_hint() -> str:
     if os.environ.get("DOCKER_HOST"):
-        return ("start the engine DOCKER_HOST points at, or unset DOCKER_HOST to use the "
-                "local socket")
-    return ("start the engine: `sudo systemctl start docker` (or `sudo dockerd &`), then "
-            "`invoke doctor`")
+        return (
+            "start the engine DOCKER_HOST points at, or unset DOCKER_HOST to use the local socket"
+        )
+    return (
+        "start the engine: `sudo systemctl start docker` (or `sudo dockerd &`), then "
+        "`invoke doctor`"
+    )
 
 
 @dataclass(frozen=True)
@@ -147,8 +152,12 @@ class Engine:
 
     def _unavailable(self, exc: Exception) -> DockerUnavailable:
         reason = str(exc).split("\n")[0]
-        for marker in ("Connection refused", "No such file or directory", "Permission denied",
-                       "timed out"):
+        for marker in (
+            "Connection refused",
+            "No such file or directory",
+            "Permission denied",
+            "timed out",
+        ):
             if marker in reason:
                 reason = marker.lower()
                 break

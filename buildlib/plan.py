@@ -139,8 +139,13 @@ def _platforms(image: ImageSpec, options: BuildOptions, output: Output) -> tuple
     return (host_platform(),)
 
 
-def _check_feasible(image: ImageSpec, platforms: tuple[str, ...], options: BuildOptions,
-                    capabilities: Capabilities, output: Output) -> None:
+def _check_feasible(
+    image: ImageSpec,
+    platforms: tuple[str, ...],
+    options: BuildOptions,
+    capabilities: Capabilities,
+    output: Output,
+) -> None:
     if len(platforms) > 1 and output == "load":
         raise UsageError(
             f"{image.name}: cannot load a multi-platform image ({', '.join(platforms)}) into the "
@@ -171,13 +176,13 @@ def _check_feasible(image: ImageSpec, platforms: tuple[str, ...], options: Build
             raise UsageError("--cache-to needs docker buildx", hint="install the buildx plugin")
     elif options.cache_to and capabilities.builder != "buildx":
         raise UsageError(
-            "--cache-to needs docker buildx (built-in BuildKit can only read caches: "
-            "--cache-from)",
+            "--cache-to needs docker buildx (built-in BuildKit can only read caches: --cache-from)",
             hint="install the buildx plugin, or drop --cache-to",
         )
 
 
 # --- scheduling: builds that share their first steps run one after the other -------------
+
 
 def dockerfile_steps(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
     """Normalized instructions, with global ``ARG`` defaults (and overrides) substituted."""

@@ -37,9 +37,12 @@ from buildlib.versions import docker_tag_for, is_version_shaped, plan_release_ta
 
 TRANSIENT = re.compile(
     r"connection refused|connection reset|broken pipe|i/o timeout|timeout|timed out|"
-    r"\b50[0-4]\b|too many requests|\b429\b|EOF|TLS handshake", re.IGNORECASE)
+    r"\b50[0-4]\b|too many requests|\b429\b|EOF|TLS handshake",
+    re.IGNORECASE,
+)
 AUTH_FAILURE = re.compile(
-    r"unauthorized|authentication required|denied|\b401\b|\b403\b", re.IGNORECASE)
+    r"unauthorized|authentication required|denied|\b401\b|\b403\b", re.IGNORECASE
+)
 PUSH_ATTEMPTS = 3
 
 
@@ -54,8 +57,12 @@ class ImagePublication:
     skipped: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "repository": self.repository, "tags": list(self.tags),
-                "skipped": [{"tag": t, "reason": r} for t, r in self.skipped]}
+        return {
+            "name": self.name,
+            "repository": self.repository,
+            "tags": list(self.tags),
+            "skipped": [{"tag": t, "reason": r} for t, r in self.skipped],
+        }
 
 
 @dataclass
@@ -100,12 +107,14 @@ def docker_login(runner: Runner, docker: str, access: Access) -> Iterator[dict[s
     if not access.from_environment or access.credentials is None:
         yield {}
         return
-    with temporary_login(runner, docker, access.registry, access.credentials,
-                         credential_hint=access.hint) as env:
+    with temporary_login(
+        runner, docker, access.registry, access.credentials, credential_hint=access.hint
+    ) as env:
         yield env
 
 
 # --- push ---------------------------------------------------------------------------------
+
 
 def push(
     root: Path | str,
@@ -148,15 +157,24 @@ def push(
         execute(plan, runner, engine, cli)
         results = []
         for build in plan.builds:
-            digest = _push_verified(cli, engine, client, build.image.repository, build.primary,
-                                    tag, build.output == "push")
-            results.append(Published(build.name, build.image.repository, build.primary,
-                                     digest, [tag]))
+            digest = _push_verified(
+                cli,
+                engine,
+                client,
+                build.image.repository,
+                build.primary,
+                tag,
+                build.output == "push",
+            )
+            results.append(
+                Published(build.name, build.image.repository, build.primary, digest, [tag])
+            )
     _report(results, access.registry, as_json, version=None)
     return results
 
 
 # --- release ------------------------------------------------------------------------------
+
 
 def release(
     root: Path | str,
@@ -183,15 +201,22 @@ def release(
     if problems and not options.dry_run:
         raise problems[0]
     # A dry run asks the registry once, briefly: it must stay fast offline.
-    lister = RegistryClient(access.registry, access.credentials, retries=0, timeout=5,
-                            credential_hint=access.hint) if options.dry_run else client
+    lister = (
+        RegistryClient(
+            access.registry, access.credentials, retries=0, timeout=5, credential_hint=access.hint
+        )
+        if options.dry_run
+        else client
+    )
     released = _released(config, git, config.images, lister, quiet=options.dry_run)
     every = {}
     for image in config.images:
-        planned = plan_release_tags(config.version, config.release.floating_tags,
-                                    released.get(image.name, ()))
-        every[image.name] = ImagePublication(image.name, image.repository, planned.full,
-                                             planned.tags, planned.skipped)
+        planned = plan_release_tags(
+            config.version, config.release.floating_tags, released.get(image.name, ())
+        )
+        every[image.name] = ImagePublication(
+            image.name, image.repository, planned.full, planned.tags, planned.skipped
+        )
     publications = [every[image.name] for image in selected]
     runner = runner or Runner(dry_run=options.dry_run)
     plan = make_plan(config, selected, options, detect(runner), output="push")
@@ -211,17 +236,22 @@ def release(
         if waiting:
             console.warn(
                 f"floating tags not moved yet: {', '.join(waiting)} lack {full_tag} in the "
-                "registry; the release of the last image moves them for every image")
+                "registry; the release of the last image moves them for every image"
+            )
         else:
             _move_floating(client, results + others, list(every.values()))
-    _report(results + [o for o in others if o.tags[1:]], access.registry, as_json,
-            version=config.version_text)
+    _report(
+        results + [o for o in others if o.tags[1:]],
+        access.registry,
+        as_json,
+        version=config.version_text,
+    )
     return results
 
 
-def _released_elsewhere(client: RegistryClient, config: Config,
-                        selected: tuple[ImageSpec, ...],
-                        full_tag: str) -> tuple[list[Published], list[str]]:
+def _released_elsewhere(
+    client: RegistryClient, config: Config, selected: tuple[ImageSpec, ...], full_tag: str
+) -> tuple[list[Published], list[str]]:
     """With ``--image`` (one CI job per image), the other images of the matrix: those whose
     full version tag is already pushed, and the names of those still missing it. Floating
     tags move only once every image has the version, so a failed job moves no one's."""
@@ -235,58 +265,87 @@ def _released_elsewhere(client: RegistryClient, config: Config,
             waiting.append(image.name)
         else:
             reference = image_reference(client.host, image.repository, full_tag)
-            found.append(Published(image.name, image.repository, reference, digest,
-                                   [full_tag], unchanged=True))
+            found.append(
+                Published(
+                    image.name, image.repository, reference, digest, [full_tag], unchanged=True
+                )
+            )
     return found, waiting
 
 
 def _git_problems(config: Config, git: Git) -> list[BuildlibError]:
     tag = config.release.git_tag_for(config.version_text)
     if not git.is_repository():
-        return [UsageError(f"release needs a git checkout to find the tag {tag}",
-                           hint="run it from a clone with tags (actions/checkout fetch-tags)")]
+        return [
+            UsageError(
+                f"release needs a git checkout to find the tag {tag}",
+                hint="run it from a clone with tags (actions/checkout fetch-tags)",
+            )
+        ]
     problems: list[BuildlibError] = []
     commit = git.tag_commit(tag)
     head = git.head()
     if commit is None:
-        problems.append(UsageError(
-            f"git tag {tag} (made by release-please for version {config.version_text}) does "
-            "not exist", hint=f"merge the release PR, or `git fetch --tags`; to tag by hand: "
-            f"git tag {tag} && git push origin {tag}"))
+        problems.append(
+            UsageError(
+                f"git tag {tag} (made by release-please for version {config.version_text}) does "
+                "not exist",
+                hint=f"merge the release PR, or `git fetch --tags`; to tag by hand: "
+                f"git tag {tag} && git push origin {tag}",
+            )
+        )
     elif commit != head:
-        problems.append(UsageError(
-            f"git tag {tag} points at {commit[:12]}, not at HEAD ({(head or '?')[:12]})",
-            hint=f"git checkout {tag}"))
+        problems.append(
+            UsageError(
+                f"git tag {tag} points at {commit[:12]}, not at HEAD ({(head or '?')[:12]})",
+                hint=f"git checkout {tag}",
+            )
+        )
     dirty = git.dirty_files()
     if dirty:
-        problems.append(UsageError(
-            f"the working tree has uncommitted changes ({', '.join(dirty[:3])}"
-            f"{'...' if len(dirty) > 3 else ''}): the images would not match {tag}",
-            hint="commit or stash them (git stash)"))
+        problems.append(
+            UsageError(
+                f"the working tree has uncommitted changes ({', '.join(dirty[:3])}"
+                f"{'...' if len(dirty) > 3 else ''}): the images would not match {tag}",
+                hint="commit or stash them (git stash)",
+            )
+        )
     return problems
 
 
-def _released(config: Config, git: Git, images: tuple[ImageSpec, ...], client: RegistryClient,
-              *, quiet: bool) -> dict[str, list[str]]:
+def _released(
+    config: Config, git: Git, images: tuple[ImageSpec, ...], client: RegistryClient, *, quiet: bool
+) -> dict[str, list[str]]:
     """Versions already released, per image: from git tags, and the registry when it answers."""
     prefix, _, suffix = config.release.git_tag.partition("{version}")
-    from_git = [t[len(prefix):len(t) - len(suffix) if suffix else None] for t in git.tags()
-                if t.startswith(prefix) and t.endswith(suffix)]
+    from_git = [
+        t[len(prefix) : len(t) - len(suffix) if suffix else None]
+        for t in git.tags()
+        if t.startswith(prefix) and t.endswith(suffix)
+    ]
     released = {}
     for image in images:
         try:
             from_registry = client.tags(image.repository)
         except BuildlibError as error:
             if not quiet:
-                console.warn(f"could not list {image.repository}'s tags ({error.message}); "
-                             "using git tags only")
+                console.warn(
+                    f"could not list {image.repository}'s tags ({error.message}); "
+                    "using git tags only"
+                )
             from_registry = []
         released[image.name] = from_git + from_registry
     return released
 
 
-def _push_full_tags(cli: DockerCLI, engine: Engine, client: RegistryClient, plan: BuildPlan,
-                    publications: list[ImagePublication], force: bool) -> list[Published]:
+def _push_full_tags(
+    cli: DockerCLI,
+    engine: Engine,
+    client: RegistryClient,
+    plan: BuildPlan,
+    publications: list[ImagePublication],
+    force: bool,
+) -> list[Published]:
     """Refuse a changed image under an existing version, then push every full tag."""
     by_name = {p.name: p for p in publications}
     unchanged = set()
@@ -303,34 +362,54 @@ def _push_full_tags(cli: DockerCLI, engine: Engine, client: RegistryClient, plan
                 f"{build.image.repository}:{publication.full_tag} already exists in "
                 f"{client.host} with different content (image {existing[7:19]}, this build "
                 f"{(local or '?')[7:19]}); release tags are immutable. Nothing was pushed",
-                hint="bump the version (a fix: commit), or pass --force to overwrite it")
+                hint="bump the version (a fix: commit), or pass --force to overwrite it",
+            )
     results: list[Published] = []
     for build in plan.builds:
         publication = by_name[build.name]
         repository = build.image.repository
         try:
             if build.name in unchanged:
-                console.info(f"{build.primary} is already in the registry with the same "
-                             "content: not pushed again")
+                console.info(
+                    f"{build.primary} is already in the registry with the same "
+                    "content: not pushed again"
+                )
                 digest = client.manifest_digest(repository, publication.full_tag) or "?"
             else:
-                digest = _push_verified(cli, engine, client, repository, build.primary,
-                                        publication.full_tag, build.output == "push")
+                digest = _push_verified(
+                    cli,
+                    engine,
+                    client,
+                    repository,
+                    build.primary,
+                    publication.full_tag,
+                    build.output == "push",
+                )
         except BuildlibError as error:
             done = ", ".join(f"{r.repository}:{publication.full_tag}" for r in results)
             raise PublishError(
                 f"release stopped at {build.primary}: {error.message}. "
                 + (f"Already pushed: {done}. " if done else "Nothing was pushed. ")
                 + "No floating tag (X.Y, X, latest) of any image was moved",
-                hint=error.hint or "fix the cause and run `invoke release` again (it is "
-                "safe to re-run)") from None
-        results.append(Published(build.name, repository, build.primary, digest,
-                                 [publication.full_tag], build.name in unchanged))
+                hint=error.hint
+                or "fix the cause and run `invoke release` again (it is safe to re-run)",
+            ) from None
+        results.append(
+            Published(
+                build.name,
+                repository,
+                build.primary,
+                digest,
+                [publication.full_tag],
+                build.name in unchanged,
+            )
+        )
     return results
 
 
-def _move_floating(client: RegistryClient, results: list[Published],
-                   publications: list[ImagePublication]) -> None:
+def _move_floating(
+    client: RegistryClient, results: list[Published], publications: list[ImagePublication]
+) -> None:
     """Add the floating tags to the pushed manifests. On a failure, put back the ones
     already moved, so all images keep pointing at the same release."""
     by_name = {p.name: p for p in publications}
@@ -351,7 +430,8 @@ def _move_floating(client: RegistryClient, results: list[Published],
                 raise PublishError(
                     f"moving {result.repository}:{tag} failed: {error.message}. Full version "
                     f"tags are pushed; floating tags {restored}",
-                    hint="run `invoke release` again once the registry answers") from None
+                    hint="run `invoke release` again once the registry answers",
+                ) from None
 
 
 def _restore(client: RegistryClient, moved: list[tuple[str, str, str | None]]) -> str:
@@ -371,21 +451,32 @@ def _restore(client: RegistryClient, moved: list[tuple[str, str, str | None]]) -
 
 # --- pushing one reference, with retries and verification ----------------------------------
 
-def _push_verified(cli: DockerCLI, engine: Engine, client: RegistryClient, repository: str,
-                   reference: str, tag: str, pushed_by_build: bool) -> str:
+
+def _push_verified(
+    cli: DockerCLI,
+    engine: Engine,
+    client: RegistryClient,
+    repository: str,
+    reference: str,
+    tag: str,
+    pushed_by_build: bool,
+) -> str:
     if not pushed_by_build:
         _push_with_retries(cli, reference, client.host)
     remote = client.manifest_digest(repository, tag)
     if remote is None:
-        raise PublishError(f"{reference} was pushed but the registry does not list it",
-                           hint=f"check {client.host}'s storage, then push again")
+        raise PublishError(
+            f"{reference} was pushed but the registry does not list it",
+            hint=f"check {client.host}'s storage, then push again",
+        )
     if pushed_by_build:
         return remote
     local = _local_digest(engine, reference, client.host, repository)
     if local != remote:
         raise PublishError(
             f"{reference}: registry has {remote}, local push reported {local}",
-            hint="another push raced this one; run it again")
+            hint="another push raced this one; run it again",
+        )
     console.success(f"pushed {reference} ({remote})")
     return remote
 
@@ -398,12 +489,13 @@ def _push_with_retries(cli: DockerCLI, reference: str, registry: str) -> None:
         output = result.stderr or result.stdout
         detail = cli.runner.redact(output.strip().splitlines()[-1] if output.strip() else "")
         if AUTH_FAILURE.search(output):
-            raise AuthError(f"{registry} refused the push of {reference}: {detail}",
-                            hint="check DOCKERHUB_USERNAME/DOCKERHUB_TOKEN (or the configured "
-                            "variables), or `docker login`")
+            raise AuthError(
+                f"{registry} refused the push of {reference}: {detail}",
+                hint="check DOCKERHUB_USERNAME/DOCKERHUB_TOKEN (or the configured "
+                "variables), or `docker login`",
+            )
         if not TRANSIENT.search(output) or attempt == PUSH_ATTEMPTS:
-            raise CommandFailed(f"push of {reference} failed after {attempt} attempt(s): "
-                                f"{detail}")
+            raise CommandFailed(f"push of {reference} failed after {attempt} attempt(s): {detail}")
         wait = 2 ** (attempt - 1)
         console.warn(f"push of {reference} failed ({detail}); retrying in {wait}s")
         time.sleep(wait)
@@ -421,8 +513,10 @@ def _local_digest(engine: Engine, reference: str, registry: str, repository: str
 
 # --- reporting ----------------------------------------------------------------------------
 
-def _print_plan(access: Access, publications: list[ImagePublication], as_json: bool,
-                version: str | None) -> None:
+
+def _print_plan(
+    access: Access, publications: list[ImagePublication], as_json: bool, version: str | None
+) -> None:
     """The plan: every tag of every image, in the order it will be written."""
     document = {
         "version": version,
@@ -433,42 +527,77 @@ def _print_plan(access: Access, publications: list[ImagePublication], as_json: b
     if as_json:
         print(json.dumps(document, indent=2))
         return
-    console.step(f"plan for {access.registry}"
-                 + (f", version {version}" if version else "")
-                 + (": login from the environment" if access.from_environment
-                    else ": using the existing docker login" if access.credentials
-                    else ": no credentials (anonymous)"))
+    console.step(
+        f"plan for {access.registry}"
+        + (f", version {version}" if version else "")
+        + (
+            ": login from the environment"
+            if access.from_environment
+            else ": using the existing docker login"
+            if access.credentials
+            else ": no credentials (anonymous)"
+        )
+    )
     for publication in publications:
-        console.info(f"  {publication.name}: {publication.repository} ← "
-                     f"{', '.join(publication.tags)}")
+        console.info(
+            f"  {publication.name}: {publication.repository} ← {', '.join(publication.tags)}"
+        )
         for tag, reason in publication.skipped:
             console.info(f"    not moving {tag}: {reason}")
 
 
-def _report(results: list[Published], registry: str, as_json: bool,
-            version: str | None) -> None:
+def _report(results: list[Published], registry: str, as_json: bool, version: str | None) -> None:
     if as_json:
-        print(json.dumps({"version": version, "registry": registry, "images": [
-            {"name": r.name, "repository": r.repository, "tags": r.tags, "digest": r.digest}
-            for r in results]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "version": version,
+                    "registry": registry,
+                    "images": [
+                        {
+                            "name": r.name,
+                            "repository": r.repository,
+                            "tags": r.tags,
+                            "digest": r.digest,
+                        }
+                        for r in results
+                    ],
+                },
+                indent=2,
+            )
+        )
     for result in results:
         note = " (already there)" if result.unchanged else ""
-        console.success(f"{result.name}: {result.repository}:{', '.join(result.tags)} → "
-                        f"{result.digest}{note}")
+        console.success(
+            f"{result.name}: {result.repository}:{', '.join(result.tags)} → {result.digest}{note}"
+        )
     output = os.environ.get("GITHUB_OUTPUT")
     if output:
         with open(output, "a", encoding="utf-8") as handle:
             for result in results:
                 handle.write(f"{result.name}-digest={result.digest}\n")
                 handle.write(f"{result.name}-tags={','.join(result.tags)}\n")
-            handle.write("images=" + json.dumps([
-                {"name": r.name, "repository": r.repository, "digest": r.digest,
-                 "tags": r.tags} for r in results]) + "\n")
+            handle.write(
+                "images="
+                + json.dumps(
+                    [
+                        {
+                            "name": r.name,
+                            "repository": r.repository,
+                            "digest": r.digest,
+                            "tags": r.tags,
+                        }
+                        for r in results
+                    ]
+                )
+                + "\n"
+            )
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(f"### Images pushed to {registry}\n\n| image | tags | digest |\n"
-                         "|---|---|---|\n")
+            handle.write(
+                f"### Images pushed to {registry}\n\n| image | tags | digest |\n|---|---|---|\n"
+            )
             for result in results:
                 tags = ", ".join(f"`{t}`" for t in result.tags)
                 handle.write(f"| `{result.repository}` | {tags} | `{result.digest}` |\n")

@@ -63,8 +63,9 @@ def resolve_registry(config: Config, flag: str | None, environ: Mapping[str, str
     return flag or environ.get(REGISTRY_ENV) or config.registry
 
 
-def parse_build_args(values: Iterable[str],
-                     environ: Mapping[str, str] | None = None) -> tuple[tuple[str, str], ...]:
+def parse_build_args(
+    values: Iterable[str], environ: Mapping[str, str] | None = None
+) -> tuple[tuple[str, str], ...]:
     env = os.environ if environ is None else environ
     pairs = []
     for value in values:

@@ -70,38 +70,104 @@ def _names(value: str | None) -> list[str] | None:
     return [n.strip() for n in value.split(",") if n.strip()] if value else None
 
 
-def _build_flags(tag: str | None, platform: str | None, no_cache: bool, build_arg: Any,
-                 secret: Any, builder: str | None, cache_from: Any, cache_to: Any,
-                 dry_run: bool) -> dict[str, Any]:
-    return dict(tag=tag, platform=platform, no_cache=no_cache, build_arg=build_arg or (),
-                secret=secret or (), builder=builder, cache_from=cache_from or (),
-                cache_to=cache_to or (), dry_run=dry_run)
+def _build_flags(
+    tag: str | None,
+    platform: str | None,
+    no_cache: bool,
+    build_arg: Any,
+    secret: Any,
+    builder: str | None,
+    cache_from: Any,
+    cache_to: Any,
+    dry_run: bool,
+) -> dict[str, Any]:
+    return dict(
+        tag=tag,
+        platform=platform,
+        no_cache=no_cache,
+        build_arg=build_arg or (),
+        secret=secret or (),
+        builder=builder,
+        cache_from=cache_from or (),
+        cache_to=cache_to or (),
+        dry_run=dry_run,
+    )
 
 
 def _image_task(root: Path, name: str, summary: str) -> Task:
-    def build_image(c, tag=None, platform=None, no_cache=False, build_arg=None, secret=None,
-                    builder=None, cache_from=None, cache_to=None, dry_run=False):
+    def build_image(
+        c,
+        tag=None,
+        platform=None,
+        no_cache=False,
+        build_arg=None,
+        secret=None,
+        builder=None,
+        cache_from=None,
+        cache_to=None,
+        dry_run=False,
+    ):
         from buildlib.build import build_images
 
         with user_errors():
-            build_images(root, [name], **_build_flags(
-                tag, platform, no_cache, build_arg, secret, builder, cache_from, cache_to,
-                dry_run))
+            build_images(
+                root,
+                [name],
+                **_build_flags(
+                    tag,
+                    platform,
+                    no_cache,
+                    build_arg,
+                    secret,
+                    builder,
+                    cache_from,
+                    cache_to,
+                    dry_run,
+                ),
+            )
 
     build_image.__doc__ = summary
     return Task(build_image, name=f"build-{name}", help=BUILD_HELP, iterable=ITERABLE)
 
 
 def _build_group_task(root: Path, summary: str) -> Task:
-    def build(c, all=False, image=None, tag=None, platform=None, no_cache=False,
-              build_arg=None, secret=None, builder=None, cache_from=None, cache_to=None,
-              jobs=None, sequential=False, dry_run=False):
+    def build(
+        c,
+        all=False,
+        image=None,
+        tag=None,
+        platform=None,
+        no_cache=False,
+        build_arg=None,
+        secret=None,
+        builder=None,
+        cache_from=None,
+        cache_to=None,
+        jobs=None,
+        sequential=False,
+        dry_run=False,
+    ):
         from buildlib.build import build_images
 
         with user_errors():
-            build_images(root, _names(image), all_images=all, jobs=jobs, sequential=sequential,
-                         **_build_flags(tag, platform, no_cache, build_arg, secret, builder,
-                                        cache_from, cache_to, dry_run))
+            build_images(
+                root,
+                _names(image),
+                all_images=all,
+                jobs=jobs,
+                sequential=sequential,
+                **_build_flags(
+                    tag,
+                    platform,
+                    no_cache,
+                    build_arg,
+                    secret,
+                    builder,
+                    cache_from,
+                    cache_to,
+                    dry_run,
+                ),
+            )
 
     build.__doc__ = summary
     return Task(build, name="build", help=GROUP_HELP, iterable=ITERABLE)
@@ -117,39 +183,105 @@ PUBLISH_HELP = {
 
 
 def _push_task(root: Path) -> Task:
-    def push(c, tag=None, image=None, registry=None, force=False, json=False, platform=None,
-             no_cache=False, build_arg=None, secret=None, builder=None, cache_from=None,
-             cache_to=None, jobs=None, sequential=False, dry_run=False):
+    def push(
+        c,
+        tag=None,
+        image=None,
+        registry=None,
+        force=False,
+        json=False,
+        platform=None,
+        no_cache=False,
+        build_arg=None,
+        secret=None,
+        builder=None,
+        cache_from=None,
+        cache_to=None,
+        jobs=None,
+        sequential=False,
+        dry_run=False,
+    ):
         """Build and push every image as REPO:TAG (CI on main: --tag main)."""
         from buildlib.publish import push as push_images
 
         with user_errors():
-            push_images(root, images=_names(image), registry=registry, force=force,
-                        as_json=json, jobs=jobs, sequential=sequential,
-                        **_build_flags(tag, platform, no_cache, build_arg, secret, builder,
-                                       cache_from, cache_to, dry_run))
+            push_images(
+                root,
+                images=_names(image),
+                registry=registry,
+                force=force,
+                as_json=json,
+                jobs=jobs,
+                sequential=sequential,
+                **_build_flags(
+                    tag,
+                    platform,
+                    no_cache,
+                    build_arg,
+                    secret,
+                    builder,
+                    cache_from,
+                    cache_to,
+                    dry_run,
+                ),
+            )
 
-    help_table = {**PUBLISH_HELP, "tag": "tag to push, e.g. main (required; 'latest' and "
-                  "versions are refused without --force: they belong to `release`)",
-                  "force": "push 'latest' or a version-shaped tag anyway"}
+    help_table = {
+        **PUBLISH_HELP,
+        "tag": "tag to push, e.g. main (required; 'latest' and "
+        "versions are refused without --force: they belong to `release`)",
+        "force": "push 'latest' or a version-shaped tag anyway",
+    }
     return Task(push, help=help_table, iterable=ITERABLE)
 
 
 def _release_task(root: Path) -> Task:
-    def release(c, image=None, registry=None, force=False, json=False, platform=None,
-                no_cache=False, build_arg=None, secret=None, builder=None, cache_from=None,
-                cache_to=None, jobs=None, sequential=False, dry_run=False):
+    def release(
+        c,
+        image=None,
+        registry=None,
+        force=False,
+        json=False,
+        platform=None,
+        no_cache=False,
+        build_arg=None,
+        secret=None,
+        builder=None,
+        cache_from=None,
+        cache_to=None,
+        jobs=None,
+        sequential=False,
+        dry_run=False,
+    ):
         """Publish the pyproject version: X.Y.Z, then X.Y, X, latest (needs its git tag)."""
         from buildlib.publish import release as release_images
 
         with user_errors():
-            release_images(root, images=_names(image), registry=registry, force=force,
-                           as_json=json, jobs=jobs, sequential=sequential,
-                           **_build_flags(None, platform, no_cache, build_arg, secret, builder,
-                                          cache_from, cache_to, dry_run))
+            release_images(
+                root,
+                images=_names(image),
+                registry=registry,
+                force=force,
+                as_json=json,
+                jobs=jobs,
+                sequential=sequential,
+                **_build_flags(
+                    None,
+                    platform,
+                    no_cache,
+                    build_arg,
+                    secret,
+                    builder,
+                    cache_from,
+                    cache_to,
+                    dry_run,
+                ),
+            )
 
-    help_table = {**PUBLISH_HELP,
-                  "force": "overwrite a version tag that exists with different content"}
+    help_table = {
+        **PUBLISH_HELP,
+        "force": "overwrite a version tag that exists with different content",
+    }
     return Task(release, help=help_table, iterable=ITERABLE)
 
 
@@ -168,8 +300,13 @@ def _doctor_task(default_root: Path) -> Task:
         from buildlib.doctor import run_doctor
 
         with user_errors():
-            code = run_doctor(Path(root) if root else default_root, fix=fix, as_json=json,
-                              for_=for_, registry=registry)
+            code = run_doctor(
+                Path(root) if root else default_root,
+                fix=fix,
+                as_json=json,
+                for_=for_,
+                registry=registry,
+            )
         if code:
             raise Exit(code=code)
 
@@ -184,8 +321,11 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str]:
     try:
         config = config_module.load(root)
     except BuildlibError:
-        text = (root / config_module.PYPROJECT).read_text(errors="replace") \
-            if (root / config_module.PYPROJECT).exists() else ""
+        text = (
+            (root / config_module.PYPROJECT).read_text(errors="replace")
+            if (root / config_module.PYPROJECT).exists()
+            else ""
+        )
         names = re.findall(r"^\[tool\.buildlib\.images\.([\w-]+)\]", text, re.MULTILINE)
         return [(n, f"Build the {n} image.") for n in names], "the default group", "TAG"
     images = [
@@ -202,8 +342,10 @@ def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collectio
     for help_table in (BUILD_HELP, GROUP_HELP):
         help_table["tag"] = f"image tag (default: ${tag_env}, else 'local')"
     ns = Collection()
-    ns.add_task(_build_group_task(
-        root, f"Build the default images ({group}); --all adds the rest."), default=True)
+    ns.add_task(
+        _build_group_task(root, f"Build the default images ({group}); --all adds the rest."),
+        default=True,
+    )
     for name, summary in images:
         ns.add_task(_image_task(root, name, summary))
     ns.add_task(_push_task(root))

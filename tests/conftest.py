@@ -49,11 +49,14 @@ def docker_bin() -> str:
     if docker is None:
         unavailable("no docker client is installed (run .ci/setup-engine)")
     assert docker is not None
-    probe = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [docker, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True
+    )
     if probe.returncode != 0:
-        unavailable(f"the Docker engine does not answer ({probe.stderr.strip()[:200]}); "
-                    "start it with .ci/setup-engine")
+        unavailable(
+            f"the Docker engine does not answer ({probe.stderr.strip()[:200]}); "
+            "start it with .ci/setup-engine"
+        )
     return docker
 
 
@@ -70,12 +73,19 @@ def stand_ins(docker_bin: str) -> None:
                 ref = step.split()[1]
             elif step.startswith("COPY --from="):
                 ref = step.split()[1].split("=", 1)[1]
-            if ref and subprocess.run([docker_bin, "image", "inspect", ref],
-                                      capture_output=True).returncode != 0:
+            if (
+                ref
+                and subprocess.run(
+                    [docker_bin, "image", "inspect", ref], capture_output=True
+                ).returncode
+                != 0
+            ):
                 missing.append(ref)
     if missing:
-        unavailable(f"stand-in base images missing: {', '.join(sorted(set(missing)))} "
-                    "(run .ci/setup-engine)")
+        unavailable(
+            f"stand-in base images missing: {', '.join(sorted(set(missing)))} "
+            "(run .ci/setup-engine)"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -93,18 +103,28 @@ def unique_tag() -> str:
 
 @pytest.fixture
 def task_env(docker_bin: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DOCKERHUB_", "GITHUB_", "TETRA_", "BUILDLIB_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DOCKERHUB_", "GITHUB_", "TETRA_", "BUILDLIB_"))
+    }
     env["BUILDLIB_DOCKER"] = docker_bin
     env["NO_COLOR"] = "1"
     return env
 
 
-def invoke(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO,
-           timeout: int = 900) -> subprocess.CompletedProcess[str]:
+def invoke(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO, timeout: int = 900
+) -> subprocess.CompletedProcess[str]:
     """Run `invoke ARGS` the way the README does (in the repository, via this Python)."""
-    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture

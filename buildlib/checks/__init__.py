@@ -26,8 +26,14 @@ class CheckResult:
         return self.file
 
     def as_dict(self) -> dict[str, object]:
-        return {"id": self.id, "status": self.status, "message": self.message,
-                "file": self.file, "line": self.line, "hint": self.hint}
+        return {
+            "id": self.id,
+            "status": self.status,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "hint": self.hint,
+        }
 
 
 from buildlib.checks.preflight import run_preflight  # noqa: E402

@@ -29,8 +29,10 @@ from typing import Any
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 
-HEADER = re.compile(r"^(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: "
-                    r"(?P<description>\S.*)$")
+HEADER = re.compile(
+    r"^(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: "
+    r"(?P<description>\S.*)$"
+)
 BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE: \S", re.MULTILINE)
 RELEASE_AS = re.compile(r"^Release-As: *(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
 DEFAULT_VISIBLE = frozenset({"feat", "feature", "fix", "perf", "revert", "deps"})
@@ -55,12 +57,18 @@ def parse_commit(short: str, message: str) -> ParsedCommit:
     match = HEADER.match(subject)
     release_as = RELEASE_AS.search(message)
     if not match:
-        return ParsedCommit(short, subject, None,
-                            release_as=release_as.group(1) if release_as else None)
-    body = message[len(message.splitlines()[0]):] if message else ""
+        return ParsedCommit(
+            short, subject, None, release_as=release_as.group(1) if release_as else None
+        )
+    body = message[len(message.splitlines()[0]) :] if message else ""
     breaking = bool(match.group("bang")) or bool(BREAKING_FOOTER.search(body))
-    return ParsedCommit(short, subject, match.group("type").lower(), breaking,
-                        release_as.group(1) if release_as else None)
+    return ParsedCommit(
+        short,
+        subject,
+        match.group("type").lower(),
+        breaking,
+        release_as.group(1) if release_as else None,
+    )
 
 
 def _commits_since_tag(project: Project) -> tuple[str | None, list[ParsedCommit]] | str:
@@ -90,21 +98,27 @@ def check_conventional_commits(project: Project) -> CheckResult:
     if not commits:
         return CheckResult("conventional-commits", "ok", f"no commits {since}")
     if not bad:
-        return CheckResult("conventional-commits", "ok",
-                           f"{len(commits)} commit(s) {since}, all Conventional Commits")
+        return CheckResult(
+            "conventional-commits",
+            "ok",
+            f"{len(commits)} commit(s) {since}, all Conventional Commits",
+        )
     listed = ", ".join(f"{c.short} {c.subject[:50]!r}" for c in bad[:SHOWN])
     more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
     base = tag or "the root commit"
     return CheckResult(
-        "conventional-commits", "warn",
+        "conventional-commits",
+        "warn",
         f"{len(bad)} of {len(commits)} commit(s) {since} are not Conventional Commits "
         f"(release-please leaves them out): {listed}{more}",
         hint=f"before merging, reword them as `type(scope): description` (feat, fix, ...): "
         f"git rebase -i {base if tag else '--root'}; or squash-merge the PR under a "
-        "conventional title")
+        "conventional title",
+    )
 
 
 # --- release-please preview -----------------------------------------------------------------
+
 
 def release_please_options(project: Project) -> dict[str, Any]:
     """The root package's options from release-please-config.json (top level, then ".")."""
@@ -120,15 +134,19 @@ def release_please_options(project: Project) -> dict[str, Any]:
     return options
 
 
-def preview(current: str, commits: list[ParsedCommit], options: dict[str, Any]
-            ) -> tuple[str | None, str]:
+def preview(
+    current: str, commits: list[ParsedCommit], options: dict[str, Any]
+) -> tuple[str | None, str]:
     """(next version or None when no release, the reason) by release-please's rules."""
     from buildlib.versions import next_version
 
     sections = options.get("changelog-sections")
     if isinstance(sections, list) and sections:
-        visible = {str(s.get("type")).lower() for s in sections
-                   if isinstance(s, dict) and not s.get("hidden")}
+        visible = {
+            str(s.get("type")).lower()
+            for s in sections
+            if isinstance(s, dict) and not s.get("hidden")
+        }
     else:
         visible = set(DEFAULT_VISIBLE)
     user_facing = [c for c in commits if c.conventional and (c.breaking or c.type in visible)]
@@ -141,7 +159,8 @@ def preview(current: str, commits: list[ParsedCommit], options: dict[str, Any]
         return None, "no commits"
     if not user_facing:
         return None, "no user-facing commits (only " + (
-            ", ".join(sorted({c.type or "non-conventional" for c in commits})) or "none") + ")"
+            ", ".join(sorted({c.type or "non-conventional" for c in commits})) or "none"
+        ) + ")"
     versioning = str(options.get("versioning") or "default")
     counts = {kind: sum(1 for c in user_facing if c.type == kind) for kind in ("feat", "fix")}
     breaking = sum(1 for c in user_facing if c.breaking)
@@ -155,8 +174,12 @@ def preview(current: str, commits: list[ParsedCommit], options: dict[str, Any]
         bump = "patch"
     minor_pre_major = options.get("bump-minor-pre-major") is True
     patch_pre_major = options.get("bump-patch-for-minor-pre-major") is True
-    version = next_version(current, bump, bump_minor_pre_major=minor_pre_major,
-                           bump_patch_for_minor_pre_major=patch_pre_major)
+    version = next_version(
+        current,
+        bump,
+        bump_minor_pre_major=minor_pre_major,
+        bump_patch_for_minor_pre_major=patch_pre_major,
+    )
     parts = [f"{breaking} breaking"] if breaking else []
     parts += [f"{n} {kind}" for kind, n in counts.items() if n]
     others = len(user_facing) - breaking - sum(counts.values())
@@ -166,9 +189,12 @@ def preview(current: str, commits: list[ParsedCommit], options: dict[str, Any]
     from packaging.version import Version
 
     if Version(current).major == 0 and bump == "major":
-        why += ("; pre-1.0 with bump-minor-pre-major: only the minor moves" if minor_pre_major
-                else "; pre-1.0: a breaking change reaches 1.0.0 (set bump-minor-pre-major "
-                "to stay below 1.0)")
+        why += (
+            "; pre-1.0 with bump-minor-pre-major: only the minor moves"
+            if minor_pre_major
+            else "; pre-1.0: a breaking change reaches 1.0.0 (set bump-minor-pre-major "
+            "to stay below 1.0)"
+        )
     elif Version(current).major == 0 and bump == "minor" and patch_pre_major:
         why += "; pre-1.0 with bump-patch-for-minor-pre-major: only the patch moves"
     return str(version), why
@@ -183,20 +209,29 @@ def check_release_preview(project: Project) -> CheckResult:
 
     current = manifest_version(project) or project.version_text
     if current is None or project.version is None:
-        return CheckResult("release-preview", "skipped",
-                           "no valid current version (see pyproject-version)")
+        return CheckResult(
+            "release-preview", "skipped", "no valid current version (see pyproject-version)"
+        )
     try:
         version, why = preview(current, commits, release_please_options(project))
     except Exception as exc:  # noqa: BLE001 - a bad version/option: say so, do not crash
         return CheckResult("release-preview", "skipped", f"cannot compute: {exc}")
     since = f"since {tag}" if tag else "in all history (no release tag yet)"
     if not commits:
-        return CheckResult("release-preview", "ok",
-                           f"release-please would not propose a release: no commits {since}")
+        return CheckResult(
+            "release-preview",
+            "ok",
+            f"release-please would not propose a release: no commits {since}",
+        )
     if version is None:
-        return CheckResult("release-preview", "ok",
-                           f"release-please would not propose a release: {len(commits)} "
-                           f"commit(s) {since}, {why}")
-    return CheckResult("release-preview", "ok",
-                       f"release-please would propose {current} -> {version}: {why}, "
-                       f"{len(commits)} commit(s) {since}")
+        return CheckResult(
+            "release-preview",
+            "ok",
+            f"release-please would not propose a release: {len(commits)} commit(s) {since}, {why}",
+        )
+    return CheckResult(
+        "release-preview",
+        "ok",
+        f"release-please would propose {current} -> {version}: {why}, "
+        f"{len(commits)} commit(s) {since}",
+    )

@@ -15,7 +15,7 @@ from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 from buildlib.errors import BuildlibError
 
-GIB = 1024 ** 3
+GIB = 1024**3
 DISK_WARN_GIB = 10  # a CUDA base image alone is several GiB
 DISK_FAIL_GIB = 2
 
@@ -64,13 +64,19 @@ def check_docker_engine(project: Project) -> CheckResult:
 
     info = _engine_info(project)
     if isinstance(info, Exception):
-        return CheckResult("docker-engine", "fail", getattr(info, "message", str(info)),
-                           hint=getattr(info, "hint", None)
-                           or "start the Docker engine, then run `invoke doctor` again")
+        return CheckResult(
+            "docker-engine",
+            "fail",
+            getattr(info, "message", str(info)),
+            hint=getattr(info, "hint", None)
+            or "start the Docker engine, then run `invoke doctor` again",
+        )
     return CheckResult(
-        "docker-engine", "ok",
+        "docker-engine",
+        "ok",
         f"Docker Engine {info.version} (API {info.api_version}, {info.os}/{info.arch}) answers "
-        f"at {engine_address()}")
+        f"at {engine_address()}",
+    )
 
 
 def check_docker_builder(project: Project) -> CheckResult:
@@ -81,20 +87,26 @@ def check_docker_builder(project: Project) -> CheckResult:
     try:
         capabilities = detect(Runner(quiet=True))
     except BuildlibError as exc:
-        return CheckResult("docker-builder", "fail", exc.message,
-                           hint=exc.hint or "install the docker CLI")
+        return CheckResult(
+            "docker-builder", "fail", exc.message, hint=exc.hint or "install the docker CLI"
+        )
     described = f"{capabilities.docker}: {capabilities.describe()}"
     if capabilities.builder == "buildx":
         return CheckResult("docker-builder", "ok", described)
     if capabilities.builder == "buildkit":
-        return CheckResult("docker-builder", "ok",
-                           f"{described}; no multi-platform builds or cache export without buildx")
+        return CheckResult(
+            "docker-builder",
+            "ok",
+            f"{described}; no multi-platform builds or cache export without buildx",
+        )
     return CheckResult(
-        "docker-builder", "warn",
+        "docker-builder",
+        "warn",
         f"{described}: no BuildKit, so no --secret, no cache export, no multi-platform builds",
         hint="install the buildx plugin (Debian/Ubuntu: `apt-get install docker-buildx`, or "
         "docker-buildx-plugin from Docker's repository), or point BUILDLIB_DOCKER at a "
-        "client older than 23.0")
+        "client older than 23.0",
+    )
 
 
 def check_docker_disk(project: Project) -> CheckResult:
@@ -102,26 +114,36 @@ def check_docker_disk(project: Project) -> CheckResult:
 
     info = _engine_info(project)
     if isinstance(info, Exception):
-        return CheckResult("docker-disk", "skipped", "the Docker engine does not answer "
-                           "(see docker-engine)")
+        return CheckResult(
+            "docker-disk", "skipped", "the Docker engine does not answer (see docker-engine)"
+        )
     root_dir = info.root_dir
     address = engine_address()
     if not root_dir:
-        return CheckResult("docker-disk", "skipped", "the engine did not say where it keeps "
-                           "images (DockerRootDir)")
+        return CheckResult(
+            "docker-disk", "skipped", "the engine did not say where it keeps images (DockerRootDir)"
+        )
     if not address.startswith("unix://") or not os.path.isdir(root_dir):
-        return CheckResult("docker-disk", "skipped",
-                           f"the engine at {address} keeps images in {root_dir}, which is not on "
-                           "this machine's file system: check its disk there")
+        return CheckResult(
+            "docker-disk",
+            "skipped",
+            f"the engine at {address} keeps images in {root_dir}, which is not on "
+            "this machine's file system: check its disk there",
+        )
     usage = shutil.disk_usage(root_dir)
     free = usage.free / GIB
-    message = f"{free:.1f} GiB free of {usage.total / GIB:.0f} GiB where the engine keeps " \
-              f"images ({root_dir})"
-    hint = "free space: `docker system df` shows what uses it; `docker builder prune` " \
-           "removes the build cache, `docker image prune` dangling images"
+    message = (
+        f"{free:.1f} GiB free of {usage.total / GIB:.0f} GiB where the engine keeps "
+        f"images ({root_dir})"
+    )
+    hint = (
+        "free space: `docker system df` shows what uses it; `docker builder prune` "
+        "removes the build cache, `docker image prune` dangling images"
+    )
     if free < DISK_FAIL_GIB:
         return CheckResult("docker-disk", "fail", message, hint=hint)
     if free < DISK_WARN_GIB:
-        return CheckResult("docker-disk", "warn", f"{message}: builds of large images may fail",
-                           hint=hint)
+        return CheckResult(
+            "docker-disk", "warn", f"{message}: builds of large images may fail", hint=hint
+        )
     return CheckResult("docker-disk", "ok", message)

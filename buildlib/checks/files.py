@@ -27,8 +27,21 @@ from buildlib.checks.project import Project
 
 CHECK_ID = "line-endings"
 FIX_HINT = "invoke doctor --fix (rewrites them to LF, nothing else)"
-_SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cache",
-              ".ruff_cache", ".pytest_cache", ".tox", ".nox", "build", "dist", ".eggs"}
+_SKIP_DIRS = {
+    ".git",
+    ".venv",
+    "venv",
+    "node_modules",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".tox",
+    ".nox",
+    "build",
+    "dist",
+    ".eggs",
+}
 _SCRIPT_SUFFIXES = (".sh", ".bash")
 _EXEC_INSTRUCTION = re.compile(r"^\s*(ENTRYPOINT|CMD)\s+(.*)$", re.IGNORECASE | re.MULTILINE)
 
@@ -40,7 +53,7 @@ def first_bad_line_ending(path: Path) -> tuple[int, str] | None:
     if index < 0:
         return None
     line = data.count(b"\n", 0, index) + 1
-    return line, "CRLF" if data[index + 1:index + 2] == b"\n" else "CR"
+    return line, "CRLF" if data[index + 1 : index + 2] == b"\n" else "CR"
 
 
 def to_lf(path: Path) -> bool:
@@ -55,8 +68,9 @@ def to_lf(path: Path) -> bool:
     return True
 
 
-def line_ending_results(root: Path, files: Iterable[str], *, fix: bool = False
-                        ) -> list[CheckResult]:
+def line_ending_results(
+    root: Path, files: Iterable[str], *, fix: bool = False
+) -> list[CheckResult]:
     """One ``fail`` per file with a CRLF or lone CR (its first one), or one ``ok``.
 
     With ``fix``, each such file is rewritten to LF and reported ``ok`` ("rewrote ...").
@@ -73,15 +87,27 @@ def line_ending_results(root: Path, files: Iterable[str], *, fix: bool = False
         number, kind = found
         what = "CRLF line endings" if kind == "CRLF" else "a lone CR line ending"
         if fix and to_lf(path):
-            results.append(CheckResult(
-                CHECK_ID, "ok", f"rewrote {rel} to LF (it had {what}, first at line {number})",
-                file=rel, line=number))
+            results.append(
+                CheckResult(
+                    CHECK_ID,
+                    "ok",
+                    f"rewrote {rel} to LF (it had {what}, first at line {number})",
+                    file=rel,
+                    line=number,
+                )
+            )
             continue
-        results.append(CheckResult(
-            CHECK_ID, "fail", f"{rel} has {what} (first at line {number})", file=rel,
-            line=number,
-            hint=f"{FIX_HINT}; to keep them LF, add `{_attribute_pattern(rel)} text eol=lf` "
-            "to .gitattributes"))
+        results.append(
+            CheckResult(
+                CHECK_ID,
+                "fail",
+                f"{rel} has {what} (first at line {number})",
+                file=rel,
+                line=number,
+                hint=f"{FIX_HINT}; to keep them LF, add `{_attribute_pattern(rel)} text eol=lf` "
+                "to .gitattributes",
+            )
+        )
     if not results:
         results.append(CheckResult(CHECK_ID, "ok", f"{checked} file(s) checked, all LF"))
     return results
@@ -119,7 +145,8 @@ def _is_github_file(rel: str) -> bool:
     if not rel.endswith((".yml", ".yaml")):
         return False
     return rel.startswith(".github/workflows/") or (
-        rel.startswith(".github/") and rel.rsplit("/", 1)[-1] in ("action.yml", "action.yaml"))
+        rel.startswith(".github/") and rel.rsplit("/", 1)[-1] in ("action.yml", "action.yaml")
+    )
 
 
 def _has_shebang(path: Path) -> bool:
@@ -149,8 +176,11 @@ def _executed_names(project: Project) -> set[str]:
 def _walk(root: Path) -> list[str]:
     found = []
     for directory, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in _SKIP_DIRS
-                   and not os.path.exists(os.path.join(directory, d, "pyvenv.cfg"))]
+        dirs[:] = [
+            d
+            for d in dirs
+            if d not in _SKIP_DIRS and not os.path.exists(os.path.join(directory, d, "pyvenv.cfg"))
+        ]
         for name in files:
             found.append(Path(directory, name).relative_to(root).as_posix())
     return sorted(found)
@@ -187,5 +217,5 @@ def _attribute_pattern(rel: str) -> str:
     if name.lower().startswith("dockerfile"):
         return "Dockerfile*"
     if "." in name:
-        return "*" + name[name.rindex("."):]
+        return "*" + name[name.rindex(".") :]
     return rel

@@ -31,8 +31,10 @@ from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 
 LOCK = "uv.lock"
-STALE_HINT = "uv lock (or `uv lock --upgrade` to also move every pin to its newest allowed " \
-             "version), then commit uv.lock"
+STALE_HINT = (
+    "uv lock (or `uv lock --upgrade` to also move every pin to its newest allowed "
+    "version), then commit uv.lock"
+)
 
 
 class LockUnreadable(Exception):
@@ -41,45 +43,67 @@ class LockUnreadable(Exception):
 
 # --- uv-lock: present and kept by git ----------------------------------------------------
 
+
 def check_lock_present(project: Project) -> CheckResult:
     if not (project.root / LOCK).is_file():
-        return CheckResult("uv-lock", "fail", "uv.lock is missing (the images install from it)",
-                           file=LOCK, hint="uv lock (then commit uv.lock)")
+        return CheckResult(
+            "uv-lock",
+            "fail",
+            "uv.lock is missing (the images install from it)",
+            file=LOCK,
+            hint="uv lock (then commit uv.lock)",
+        )
     if project.is_git and not project.git.is_tracked(LOCK):
         source = project.git.ignore_source(LOCK)
         pinned = ((project.data or {}).get("tool", {}).get("uv", {}) or {}).get("exclude-newer")
         if source is not None and pinned:
             ignore_file, line = source
             return CheckResult(
-                "uv-lock", "ok",
+                "uv-lock",
+                "ok",
                 f"uv.lock is generated locally, not committed ({ignore_file}:{line}); "
                 f"resolution is pinned by [tool.uv] exclude-newer = {pinned!r}, and `uv run` "
-                "or `uv lock` recreate it", file=LOCK)
+                "or `uv lock` recreate it",
+                file=LOCK,
+            )
         if source is not None:
             ignore_file, line = source
             return CheckResult(
-                "uv-lock", "fail",
+                "uv-lock",
+                "fail",
                 f"uv.lock is ignored by git ({ignore_file}:{line}) and resolution is not pinned: "
                 "each fresh clone, as in CI, resolves its own versions",
-                file=ignore_file, line=line or None,
+                file=ignore_file,
+                line=line or None,
                 hint=f"delete the uv.lock line ({ignore_file}:{line}), then `git add uv.lock`; "
-                "or pin resolution with [tool.uv] exclude-newer")
-        return CheckResult("uv-lock", "warn",
-                           "uv.lock is not committed: a fresh clone, as in CI, has none",
-                           file=LOCK, hint="git add uv.lock")
-    return CheckResult("uv-lock", "ok", "uv.lock exists" + (" and is committed" if project.is_git
-                                                             else ""), file=LOCK)
+                "or pin resolution with [tool.uv] exclude-newer",
+            )
+        return CheckResult(
+            "uv-lock",
+            "warn",
+            "uv.lock is not committed: a fresh clone, as in CI, has none",
+            file=LOCK,
+            hint="git add uv.lock",
+        )
+    return CheckResult(
+        "uv-lock",
+        "ok",
+        "uv.lock exists" + (" and is committed" if project.is_git else ""),
+        file=LOCK,
+    )
 
 
 # --- uv-lock-fresh ------------------------------------------------------------------------
+
 
 def check_lock_fresh(project: Project, *, run_uv: bool = True) -> CheckResult:
     lock_path = project.root / LOCK
     if not lock_path.is_file():
         return CheckResult("uv-lock-fresh", "skipped", "no uv.lock (see uv-lock)")
     if project.data is None:
-        return CheckResult("uv-lock-fresh", "skipped",
-                           "pyproject.toml does not parse (see pyproject-toml)")
+        return CheckResult(
+            "uv-lock-fresh", "skipped", "pyproject.toml does not parse (see pyproject-toml)"
+        )
     try:
         differences = static_differences(project.data, lock_path.read_text(encoding="utf-8"))
     except (LockUnreadable, OSError, UnicodeDecodeError) as exc:
@@ -96,8 +120,9 @@ def check_lock_fresh(project: Project, *, run_uv: bool = True) -> CheckResult:
     if run_uv:
         verdict, detail = _uv_lock_check(project)
 
-    summary = "; ".join(differences[:4]) + (f"; and {len(differences) - 4} more"
-                                             if len(differences) > 4 else "")
+    summary = "; ".join(differences[:4]) + (
+        f"; and {len(differences) - 4} more" if len(differences) > 4 else ""
+    )
     if verdict is True:
         message = "uv.lock matches pyproject.toml (decided by uv lock --check)"
         if differences:
@@ -110,15 +135,27 @@ def check_lock_fresh(project: Project, *, run_uv: bool = True) -> CheckResult:
         return CheckResult("uv-lock-fresh", "fail", message, file=LOCK, hint=STALE_HINT)
     # uv could not decide (or did not run): the static comparison decides
     if unreadable:
-        return CheckResult("uv-lock-fresh", "fail", f"{static_note}; {detail}", file=LOCK,
-                           hint="uv lock (rewrites uv.lock)")
+        return CheckResult(
+            "uv-lock-fresh",
+            "fail",
+            f"{static_note}; {detail}",
+            file=LOCK,
+            hint="uv lock (rewrites uv.lock)",
+        )
     if differences:
-        return CheckResult("uv-lock-fresh", "fail",
-                           f"uv.lock is out of date (decided by the static comparison; "
-                           f"{detail}): {summary}", file=LOCK, hint=STALE_HINT)
-    return CheckResult("uv-lock-fresh", "ok",
-                       f"uv.lock matches pyproject.toml (decided by the static comparison; "
-                       f"{detail})", file=LOCK)
+        return CheckResult(
+            "uv-lock-fresh",
+            "fail",
+            f"uv.lock is out of date (decided by the static comparison; {detail}): {summary}",
+            file=LOCK,
+            hint=STALE_HINT,
+        )
+    return CheckResult(
+        "uv-lock-fresh",
+        "ok",
+        f"uv.lock matches pyproject.toml (decided by the static comparison; {detail})",
+        file=LOCK,
+    )
 
 
 def _uv_lock_check(project: Project) -> tuple[bool | None, str]:
@@ -128,20 +165,29 @@ def _uv_lock_check(project: Project) -> tuple[bool | None, str]:
         return None, "uv is not installed"
     from buildlib.runner import Runner
 
-    result = Runner(quiet=True).run([uv, "lock", "--check", "--offline"], capture=True,
-                                    check=False, mutating=False, cwd=str(project.root))
+    result = Runner(quiet=True).run(
+        [uv, "lock", "--check", "--offline"],
+        capture=True,
+        check=False,
+        mutating=False,
+        cwd=str(project.root),
+    )
     output = f"{result.stderr}\n{result.stdout}"
     if result.ok:
         return True, "uv lock --check"
     if "needs to be updated" in output:
         return False, "uv lock --check"
-    lines = [line.strip() for line in output.splitlines()
-             if line.strip() and not line.startswith(("Using ", "Resolved "))]
+    lines = [
+        line.strip()
+        for line in output.splitlines()
+        if line.strip() and not line.startswith(("Using ", "Resolved "))
+    ]
     reason = next((line for line in lines if line.startswith("error:")), lines[0] if lines else "")
     return None, f"uv lock --check --offline could not decide: {reason[:160]}"
 
 
 # --- the static comparison ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Req:
@@ -188,8 +234,10 @@ def static_differences(pyproject: Mapping[str, Any], lock_text: str) -> list[str
     if isinstance(declared_python, str) and isinstance(locked_python, str):
         try:
             if not _same_python(SpecifierSet(declared_python), SpecifierSet(locked_python)):
-                differences.append(f"requires-python is {declared_python!r} in pyproject.toml "
-                                   f"but {locked_python!r} in uv.lock")
+                differences.append(
+                    f"requires-python is {declared_python!r} in pyproject.toml "
+                    f"but {locked_python!r} in uv.lock"
+                )
         except InvalidSpecifier:
             differences.append(f"requires-python {declared_python!r} is not a valid specifier")
     elif isinstance(declared_python, str) != isinstance(locked_python, str):
@@ -198,8 +246,10 @@ def static_differences(pyproject: Mapping[str, Any], lock_text: str) -> list[str
     version, locked_version = project.get("version"), entry.get("version")
     if isinstance(version, str) and isinstance(locked_version, str):
         if not _same_version(version, locked_version):
-            differences.append(f"the project's version is {version} in pyproject.toml but "
-                               f"{locked_version} in uv.lock")
+            differences.append(
+                f"the project's version is {version} in pyproject.toml but "
+                f"{locked_version} in uv.lock"
+            )
 
     metadata = entry.get("metadata") or {}
     extras = project.get("optional-dependencies") or {}
@@ -215,17 +265,21 @@ def static_differences(pyproject: Mapping[str, Any], lock_text: str) -> list[str
     if "provides-extras" in metadata:
         locked_extras = {canonicalize_name(e) for e in metadata.get("provides-extras") or []}
         if locked_extras != set(extra_names):
-            differences.append(f"optional-dependency extras are {sorted(extra_names)} in "
-                               f"pyproject.toml but {sorted(locked_extras)} in uv.lock")
+            differences.append(
+                f"optional-dependency extras are {sorted(extra_names)} in "
+                f"pyproject.toml but {sorted(locked_extras)} in uv.lock"
+            )
 
     groups = _declared_groups(pyproject, tool_uv)
-    locked_groups = {str(canonicalize_name(g)): reqs for g, reqs in
-                     (metadata.get("requires-dev") or {}).items()}
+    locked_groups = {
+        str(canonicalize_name(g)): reqs for g, reqs in (metadata.get("requires-dev") or {}).items()
+    }
     for group in sorted(set(groups) | set(locked_groups)):
         declared_group = [_from_pep508(r, sourced) for r in groups.get(group, [])]
         locked_group = [_from_lock(item, sourced) for item in locked_groups.get(group, [])]
-        differences += _compare(f"[dependency-groups].{group}", declared_group, locked_group,
-                                python_grid, extra_names)
+        differences += _compare(
+            f"[dependency-groups].{group}", declared_group, locked_group, python_grid, extra_names
+        )
     return differences
 
 
@@ -253,13 +307,15 @@ def _lock_entry(text: str, name: str) -> tuple[dict[str, Any], dict[str, Any] | 
     return header, None
 
 
-def _declared_groups(pyproject: Mapping[str, Any], tool_uv: Mapping[str, Any]
-                     ) -> dict[str, list[str]]:
+def _declared_groups(
+    pyproject: Mapping[str, Any], tool_uv: Mapping[str, Any]
+) -> dict[str, list[str]]:
     from packaging.utils import canonicalize_name
 
     raw = pyproject.get("dependency-groups") or {}
-    groups: dict[str, list[Any]] = {str(canonicalize_name(g)): v for g, v in raw.items()
-                                    if isinstance(v, list)}
+    groups: dict[str, list[Any]] = {
+        str(canonicalize_name(g)): v for g, v in raw.items() if isinstance(v, list)
+    }
 
     def expand(group: str, seen: tuple[str, ...] = ()) -> list[str]:
         out: list[str] = []
@@ -292,9 +348,13 @@ def _from_pep508(text: str, sourced: set[str], extra: str | None = None) -> Req:
     if extra:
         marker = f"({marker}) and extra == '{extra}'" if marker else f"extra == '{extra}'"
     plain = name in sourced
-    return Req(name, frozenset(canonicalize_name(e) for e in req.extras),
-               None if plain or req.url else req.specifier or None, marker,
-               None if plain else (req.url or None))
+    return Req(
+        name,
+        frozenset(canonicalize_name(e) for e in req.extras),
+        None if plain or req.url else req.specifier or None,
+        marker,
+        None if plain else (req.url or None),
+    )
 
 
 def _from_lock(item: Mapping[str, Any], sourced: set[str]) -> Req:
@@ -302,8 +362,13 @@ def _from_lock(item: Mapping[str, Any], sourced: set[str]) -> Req:
     from packaging.utils import canonicalize_name
 
     name = canonicalize_name(str(item.get("name", "")))
-    url = item.get("url") or item.get("git") or item.get("path") or item.get("editable") \
+    url = (
+        item.get("url")
+        or item.get("git")
+        or item.get("path")
+        or item.get("editable")
         or item.get("directory")
+    )
     plain = name in sourced
     specifier = None
     if not plain and not url and item.get("specifier"):
@@ -311,15 +376,30 @@ def _from_lock(item: Mapping[str, Any], sourced: set[str]) -> Req:
             specifier = SpecifierSet(str(item["specifier"]))
         except InvalidSpecifier:
             specifier = None
-    return Req(name, frozenset(canonicalize_name(e) for e in item.get("extras") or []),
-               specifier, item.get("marker"), None if plain else (str(url) if url else None))
+    return Req(
+        name,
+        frozenset(canonicalize_name(e) for e in item.get("extras") or []),
+        specifier,
+        item.get("marker"),
+        None if plain else (str(url) if url else None),
+    )
 
 
-def _compare(where: str, declared: list[Req], locked: list[Req], grid: tuple[Any, ...],
-             extras: tuple[str, ...]) -> list[str]:
+def _compare(
+    where: str,
+    declared: list[Req],
+    locked: list[Req],
+    grid: tuple[Any, ...],
+    extras: tuple[str, ...],
+) -> list[str]:
     def key(req: Req) -> tuple[Any, ...]:
-        return (req.name, req.extras, req.specifier, _marker_fingerprint(req.marker, grid, extras),
-                _url_key(req.url))
+        return (
+            req.name,
+            req.extras,
+            req.specifier,
+            _marker_fingerprint(req.marker, grid, extras),
+            _url_key(req.url),
+        )
 
     remaining = list(locked)
     unmatched = []
@@ -390,8 +470,9 @@ _IMPLEMENTATIONS = (("cpython", "CPython"), ("pypy", "PyPy"))
 
 
 @cache
-def _marker_fingerprint(marker: str | None, grid: tuple[tuple[str, str], ...],
-                        extras: tuple[str, ...]) -> Any:
+def _marker_fingerprint(
+    marker: str | None, grid: tuple[tuple[str, str], ...], extras: tuple[str, ...]
+) -> Any:
     """The marker's value on a grid of environments: two markers that uv wrote differently
     but that select the same environments get the same fingerprint."""
     if marker is None:
@@ -409,14 +490,19 @@ def _marker_fingerprint(marker: str | None, grid: tuple[tuple[str, str], ...],
             for machine in machines:
                 for implementation, python_implementation in _IMPLEMENTATIONS:
                     for extra in ("", *extras):
-                        env = {**base, "python_version": python_version,
-                               "python_full_version": full_version,
-                               "implementation_version": full_version,
-                               "sys_platform": sys_platform, "platform_system": system,
-                               "os_name": os_name, "platform_machine": machine,
-                               "implementation_name": implementation,
-                               "platform_python_implementation": python_implementation,
-                               "extra": extra}
+                        env = {
+                            **base,
+                            "python_version": python_version,
+                            "python_full_version": full_version,
+                            "implementation_version": full_version,
+                            "sys_platform": sys_platform,
+                            "platform_system": system,
+                            "os_name": os_name,
+                            "platform_machine": machine,
+                            "implementation_name": implementation,
+                            "platform_python_implementation": python_implementation,
+                            "extra": extra,
+                        }
                         try:
                             values.append(parsed.evaluate(env))
                         except Exception:  # noqa: BLE001 - an odd marker: compare by text
@@ -438,8 +524,11 @@ def read_lock_version(root: Path, name: str) -> tuple[str | None, int | None]:
     normalized = canonicalize_name(name)
     lines = text.splitlines()
     for index, raw in enumerate(lines):
-        if raw.strip() == f'name = "{normalized}"' and index and \
-                lines[index - 1].strip() == "[[package]]":
+        if (
+            raw.strip() == f'name = "{normalized}"'
+            and index
+            and lines[index - 1].strip() == "[[package]]"
+        ):
             for offset in range(index + 1, min(index + 6, len(lines))):
                 match = re.match(r'^version\s*=\s*"([^"]+)"', lines[offset].strip())
                 if match:

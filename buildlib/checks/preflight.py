@@ -33,14 +33,21 @@ def run_preflight(config: Any, builds: tuple[Any, ...], purpose: str) -> list[Ch
     # only images that install from uv.lock need it
     uses_lock = any(LOCK in b.dockerfile.read_text(errors="replace") for b in builds)
     if uses_lock and not (project.root / LOCK).is_file():
-        results.append(CheckResult("uv-lock", "fail",
-                                   "uv.lock is missing (the images install from it)",
-                                   file=LOCK, hint="uv lock"))
+        results.append(
+            CheckResult(
+                "uv-lock",
+                "fail",
+                "uv.lock is missing (the images install from it)",
+                file=LOCK,
+                hint="uv lock",
+            )
+        )
     elif uses_lock:
         results.append(check_lock_fresh(project, run_uv=False))
     secrets = secret_arg_results(project, [b.image for b in builds])
-    results += secrets or [CheckResult("secret-build-args", "ok",
-                                       "no build arg or ARG is named like a secret")]
+    results += secrets or [
+        CheckResult("secret-build-args", "ok", "no build arg or ARG is named like a secret")
+    ]
     if purpose in ("push", "release"):
         results.append(check_credentials(project, for_=purpose))
     if purpose == "push":
@@ -52,7 +59,6 @@ def run_preflight(config: Any, builds: tuple[Any, ...], purpose: str) -> list[Ch
         results.append(check_release_tag(project, for_="release"))
         results.append(check_version_agreement(project))
     return results
-
 
 
 def _registry_of(builds: tuple[Any, ...]) -> str | None:

@@ -57,11 +57,17 @@ class Project:
         self.git = Git(self.root)
 
     @classmethod
-    def load(cls, root: Path | str = ".", *, environ: Mapping[str, str] | None = None,
-             registry: str | None = None) -> Project:
+    def load(
+        cls,
+        root: Path | str = ".",
+        *,
+        environ: Mapping[str, str] | None = None,
+        registry: str | None = None,
+    ) -> Project:
         root = Path(root).resolve()
-        project = cls(root=root, environ=os.environ if environ is None else environ,
-                      registry_flag=registry)
+        project = cls(
+            root=root, environ=os.environ if environ is None else environ, registry_flag=registry
+        )
         path = root / PYPROJECT
         try:
             project.text = path.read_text(encoding="utf-8")
@@ -85,14 +91,17 @@ class Project:
             from buildlib import config as config_module
 
             try:
-                project.config = config_module.parse(project.text or "", root=root,
-                                                     filename=PYPROJECT)
+                project.config = config_module.parse(
+                    project.text or "", root=root, filename=PYPROJECT
+                )
             except ConfigError as exc:
                 project.config_error = exc
             except Exception as exc:  # noqa: BLE001 - a value config.py did not expect
                 project.config_error = ConfigError(
                     f"cannot validate [tool.buildlib]: {type(exc).__name__}: {exc}",
-                    location=PYPROJECT, hint="compare the table with the README's reference")
+                    location=PYPROJECT,
+                    hint="compare the table with the README's reference",
+                )
         project.is_git = project.git.is_repository()
         project.head = project.git.head() if project.is_git else None
         return project
@@ -146,7 +155,7 @@ class Project:
         prefix, _, suffix = self.git_tag_pattern.partition("{version}")
         if not tag.startswith(prefix) or not tag.endswith(suffix):
             return None
-        text = tag[len(prefix):len(tag) - len(suffix)] if suffix else tag[len(prefix):]
+        text = tag[len(prefix) : len(tag) - len(suffix)] if suffix else tag[len(prefix) :]
         try:
             Version(text)
         except InvalidVersion:
@@ -160,8 +169,9 @@ class Project:
     @property
     def registry(self) -> str:
         configured = self.config.registry if self.config is not None else self.tool.get("registry")
-        return (self.registry_flag or self.environ.get(REGISTRY_ENV) or configured
-                or DEFAULT_REGISTRY)
+        return (
+            self.registry_flag or self.environ.get(REGISTRY_ENV) or configured or DEFAULT_REGISTRY
+        )
 
     @property
     def credential_env(self) -> tuple[str, str]:
@@ -169,8 +179,10 @@ class Project:
             return self.config.credentials.username_env, self.config.credentials.token_env
         raw = self.tool.get("credentials")
         raw = raw if isinstance(raw, dict) else {}
-        return (str(raw.get("username-env", DEFAULT_CREDENTIALS[0])),
-                str(raw.get("token-env", DEFAULT_CREDENTIALS[1])))
+        return (
+            str(raw.get("username-env", DEFAULT_CREDENTIALS[0])),
+            str(raw.get("token-env", DEFAULT_CREDENTIALS[1])),
+        )
 
     @property
     def main_branch(self) -> str:
@@ -192,7 +204,7 @@ class Project:
             return [image.dockerfile for image in self.config.images]
         images = self.tool.get("images")
         found = []
-        for body in (images.values() if isinstance(images, dict) else []):
+        for body in images.values() if isinstance(images, dict) else []:
             if isinstance(body, dict) and isinstance(body.get("dockerfile"), str):
                 found.append(body["dockerfile"])
         return found

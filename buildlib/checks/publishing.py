@@ -24,10 +24,15 @@ def _is_loopback(host: str) -> bool:
 def _credential_hint(project: Project) -> str:
     user, token = project.credential_env
     registry = project.registry
-    login = "docker login" if registry in ("docker.io", "index.docker.io") \
+    login = (
+        "docker login"
+        if registry in ("docker.io", "index.docker.io")
         else f"docker login {registry}"
-    return (f"export {user}=<user> {token}=<token> (in GitHub Actions: repository secrets "
-            f"passed as env), or `{login}`")
+    )
+    return (
+        f"export {user}=<user> {token}=<token> (in GitHub Actions: repository secrets "
+        f"passed as env), or `{login}`"
+    )
 
 
 def find_credentials(project: Project) -> tuple[Any, str | None, CheckResult | None]:
@@ -41,21 +46,37 @@ def find_credentials(project: Project) -> tuple[Any, str | None, CheckResult | N
         try:
             creds = from_env(user, token, project.environ)
         except BuildlibError as exc:
-            return None, None, CheckResult("credentials", "fail", exc.message,
-                                           hint=exc.hint or _credential_hint(project))
+            return (
+                None,
+                None,
+                CheckResult(
+                    "credentials", "fail", exc.message, hint=exc.hint or _credential_hint(project)
+                ),
+            )
         if creds is not None:
             return creds, f"${user} and ${token}", None
         try:
             creds = from_docker_config(project.registry)
         except BuildlibError as exc:
-            return None, None, CheckResult("credentials", "fail", exc.message,
-                                           hint=exc.hint or _credential_hint(project))
+            return (
+                None,
+                None,
+                CheckResult(
+                    "credentials", "fail", exc.message, hint=exc.hint or _credential_hint(project)
+                ),
+            )
         except Exception as exc:  # noqa: BLE001 - a docker config the SDK cannot read
-            return None, None, CheckResult(
-                "credentials", "fail",
-                f"could not read the docker login for {project.registry}: "
-                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                hint="check $DOCKER_CONFIG/config.json (or ~/.docker/config.json)")
+            return (
+                None,
+                None,
+                CheckResult(
+                    "credentials",
+                    "fail",
+                    f"could not read the docker login for {project.registry}: "
+                    f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                    hint="check $DOCKER_CONFIG/config.json (or ~/.docker/config.json)",
+                ),
+            )
         if creds is not None:
             return creds, f"the docker login for {project.registry}", None
         return None, None, None
@@ -69,18 +90,24 @@ def check_credentials(project: Project, for_: str | None = None) -> CheckResult:
         return problem
     registry = project.registry
     if creds is not None:
-        return CheckResult("credentials", "ok",
-                           f"credentials for {registry}: user {creds.username!r} from {source} "
-                           "(secret not shown)")
+        return CheckResult(
+            "credentials",
+            "ok",
+            f"credentials for {registry}: user {creds.username!r} from {source} (secret not shown)",
+        )
     user, token = project.credential_env
     missing = f"no credentials for {registry}: neither ${user}/${token} nor a docker login"
     if for_ is None:
-        return CheckResult("credentials", "skipped",
-                           f"{missing}: only a push needs them ({NEEDS_FOR})")
+        return CheckResult(
+            "credentials", "skipped", f"{missing}: only a push needs them ({NEEDS_FOR})"
+        )
     if _is_loopback(registry):
-        return CheckResult("credentials", "warn",
-                           f"{missing}; fine if this local registry needs no login",
-                           hint=_credential_hint(project))
+        return CheckResult(
+            "credentials",
+            "warn",
+            f"{missing}; fine if this local registry needs no login",
+            hint=_credential_hint(project),
+        )
     return CheckResult("credentials", "fail", missing, hint=_credential_hint(project))
 
 
@@ -88,8 +115,9 @@ def check_registry_auth(project: Project, for_: str | None = None) -> CheckResul
     """With ``--for``: log in to the registry's ``/v2/`` with the credentials (network)."""
     registry = project.registry
     if for_ is None:
-        return CheckResult("registry-auth", "skipped",
-                           f"a login to {registry} needs the network: {NEEDS_FOR}")
+        return CheckResult(
+            "registry-auth", "skipped", f"a login to {registry} needs the network: {NEEDS_FOR}"
+        )
     creds, source, problem = find_credentials(project)
     if creds is None:
         reason = "the credentials could not be read" if problem else "no credentials to try"
@@ -97,22 +125,33 @@ def check_registry_auth(project: Project, for_: str | None = None) -> CheckResul
     from buildlib.errors import AuthError, BuildlibError
     from buildlib.registry import RegistryClient
 
-    client = RegistryClient(registry, creds, timeout=10, retries=1,
-                            credential_hint=_credential_hint(project))
+    client = RegistryClient(
+        registry, creds, timeout=10, retries=1, credential_hint=_credential_hint(project)
+    )
     try:
         client.ping()
     except AuthError as exc:
-        return CheckResult("registry-auth", "fail",
-                           f"{registry} rejected the credentials of {creds.username!r} (from "
-                           f"{source}): {exc.message}",
-                           hint=exc.hint or _credential_hint(project))
+        return CheckResult(
+            "registry-auth",
+            "fail",
+            f"{registry} rejected the credentials of {creds.username!r} (from "
+            f"{source}): {exc.message}",
+            hint=exc.hint or _credential_hint(project),
+        )
     except BuildlibError as exc:
-        return CheckResult("registry-auth", "fail", f"{registry} did not answer: {exc.message}",
-                           hint=exc.hint or "check the network, or the registry host "
-                           "(--registry / $BUILDLIB_REGISTRY / [tool.buildlib].registry)")
-    return CheckResult("registry-auth", "ok",
-                       f"{registry} accepted the credentials of {creds.username!r} "
-                       f"(GET {client.base_url}/v2/)")
+        return CheckResult(
+            "registry-auth",
+            "fail",
+            f"{registry} did not answer: {exc.message}",
+            hint=exc.hint
+            or "check the network, or the registry host "
+            "(--registry / $BUILDLIB_REGISTRY / [tool.buildlib].registry)",
+        )
+    return CheckResult(
+        "registry-auth",
+        "ok",
+        f"{registry} accepted the credentials of {creds.username!r} (GET {client.base_url}/v2/)",
+    )
 
 
 def check_branch(project: Project, for_: str | None = None) -> CheckResult:
@@ -120,28 +159,35 @@ def check_branch(project: Project, for_: str | None = None) -> CheckResult:
     if not project.is_git:
         return CheckResult("git-branch", "skipped", "not a git repository")
     if for_ == "release":
-        return CheckResult("git-branch", "skipped",
-                           "a release builds from its tag, on any branch (see release-tag)")
+        return CheckResult(
+            "git-branch",
+            "skipped",
+            "a release builds from its tag, on any branch (see release-tag)",
+        )
     branch = project.git.branch()
     if for_ == "push":
         if branch == main:
             return CheckResult("git-branch", "ok", f"on {main}: pushes of :{main} come from here")
         where = f"on branch {branch}" if branch else "HEAD is detached"
-        return CheckResult("git-branch", "fail",
-                           f"{where}, but :{main} images are pushed from {main} only",
-                           hint=f"git switch {main} && git pull (or push another tag: "
-                           "invoke push --tag NAME)")
+        return CheckResult(
+            "git-branch",
+            "fail",
+            f"{where}, but :{main} images are pushed from {main} only",
+            hint=f"git switch {main} && git pull (or push another tag: invoke push --tag NAME)",
+        )
     if branch == main:
         return CheckResult("git-branch", "ok", f"on {main}")
     where = f"on branch {branch}" if branch else "HEAD is detached"
-    return CheckResult("git-branch", "skipped",
-                       f"{where}: a push of :{main} needs {main} ({NEEDS_FOR})")
+    return CheckResult(
+        "git-branch", "skipped", f"{where}: a push of :{main} needs {main} ({NEEDS_FOR})"
+    )
 
 
 def check_release_tag(project: Project, for_: str | None = None) -> CheckResult:
     if project.version_text is None or project.version is None:
-        return CheckResult("release-tag", "skipped",
-                           "no valid [project].version (see pyproject-version)")
+        return CheckResult(
+            "release-tag", "skipped", "no valid [project].version (see pyproject-version)"
+        )
     if not project.is_git:
         return CheckResult("release-tag", "skipped", "not a git repository")
     if project.head is None:
@@ -151,18 +197,26 @@ def check_release_tag(project: Project, for_: str | None = None) -> CheckResult:
     version = project.version_text
     if commit is None:
         message = f"git tag {tag} for version {version} does not exist"
-        hint = (f"merge the release-please PR (it creates {tag}), or `git fetch --tags`; "
-                f"by hand: git tag {tag} && git push origin {tag}")
+        hint = (
+            f"merge the release-please PR (it creates {tag}), or `git fetch --tags`; "
+            f"by hand: git tag {tag} && git push origin {tag}"
+        )
         if for_ == "release":
             return CheckResult("release-tag", "fail", message, hint=hint)
-        return CheckResult("release-tag", "warn",
-                           f"{message}: `invoke release` would stop (release-please creates "
-                           "it when its PR is merged)", hint=hint)
+        return CheckResult(
+            "release-tag",
+            "warn",
+            f"{message}: `invoke release` would stop (release-please creates "
+            "it when its PR is merged)",
+            hint=hint,
+        )
     if commit != project.head:
         message = f"git tag {tag} points at {commit[:12]}, not at HEAD ({project.head[:12]})"
         if for_ == "release":
             return CheckResult("release-tag", "fail", message, hint=f"git checkout {tag}")
-        return CheckResult("release-tag", "ok",
-                           f"{tag} exists (at {commit[:12]}; HEAD has moved on: a release "
-                           f"builds from {tag})")
+        return CheckResult(
+            "release-tag",
+            "ok",
+            f"{tag} exists (at {commit[:12]}; HEAD has moved on: a release builds from {tag})",
+        )
     return CheckResult("release-tag", "ok", f"{tag} points at HEAD ({commit[:12]})")

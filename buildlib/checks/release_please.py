@@ -16,11 +16,25 @@ from buildlib.checks.project import PYPROJECT, Project, json_key_line, key_line
 
 CONFIG = "release-please-config.json"
 MANIFEST = ".release-please-manifest.json"
-_BOOLEAN_KEYS = ("bump-minor-pre-major", "bump-patch-for-minor-pre-major", "include-v-in-tag",
-                 "include-component-in-tag", "draft", "prerelease", "skip-github-release",
-                 "separate-pull-requests")
-_STRING_KEYS = ("release-type", "package-name", "component", "changelog-path", "versioning",
-                "release-as", "tag-separator")
+_BOOLEAN_KEYS = (
+    "bump-minor-pre-major",
+    "bump-patch-for-minor-pre-major",
+    "include-v-in-tag",
+    "include-component-in-tag",
+    "draft",
+    "prerelease",
+    "skip-github-release",
+    "separate-pull-requests",
+)
+_STRING_KEYS = (
+    "release-type",
+    "package-name",
+    "component",
+    "changelog-path",
+    "versioning",
+    "release-as",
+    "tag-separator",
+)
 _PYPROJECT_TYPES = ("python",)
 
 
@@ -38,17 +52,26 @@ def read_json(project: Project, name: str) -> tuple[Any, str | None, CheckResult
         try:
             return json.loads(text), text, None
         except json.JSONDecodeError as exc:
-            return None, text, CheckResult(
-                "", "fail", f"{name} is not valid JSON at line {exc.lineno}, column {exc.colno}: "
-                f"{exc.msg}", file=name, line=exc.lineno,
-                hint=f"fix the JSON at {name}:{exc.lineno}:{exc.colno}")
+            return (
+                None,
+                text,
+                CheckResult(
+                    "",
+                    "fail",
+                    f"{name} is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+                    file=name,
+                    line=exc.lineno,
+                    hint=f"fix the JSON at {name}:{exc.lineno}:{exc.colno}",
+                ),
+            )
 
     return project.cached(f"json:{name}", compute)  # type: ignore[no-any-return]
 
 
 def _with_id(result: CheckResult, check_id: str) -> CheckResult:
-    return CheckResult(check_id, result.status, result.message, result.file, result.line,
-                       result.hint)
+    return CheckResult(
+        check_id, result.status, result.message, result.file, result.line, result.hint
+    )
 
 
 def _uses_release_please(project: Project) -> bool:
@@ -72,10 +95,15 @@ def _extra_files_hint(project: Project) -> str:
     name = project.project_name or "PROJECT"
     from packaging.utils import canonicalize_name
 
-    entry = {"type": "toml", "path": "uv.lock",
-             "jsonpath": f"$.package[?(@.name.value=='{canonicalize_name(name)}')].version"}
-    return (f'add to packages["."] of {CONFIG}: "extra-files": [{json.dumps(entry)}] '
-            "(release-please then bumps uv.lock with pyproject.toml)")
+    entry = {
+        "type": "toml",
+        "path": "uv.lock",
+        "jsonpath": f"$.package[?(@.name.value=='{canonicalize_name(name)}')].version",
+    }
+    return (
+        f'add to packages["."] of {CONFIG}: "extra-files": [{json.dumps(entry)}] '
+        "(release-please then bumps uv.lock with pyproject.toml)"
+    )
 
 
 def check_release_please_config(project: Project) -> CheckResult:
@@ -85,83 +113,152 @@ def check_release_please_config(project: Project) -> CheckResult:
         return _with_id(problem, check_id)
     if data is None:
         if _uses_release_please(project):
-            return CheckResult(check_id, "fail",
-                               f"a workflow runs release-please but {CONFIG} does not exist",
-                               file=CONFIG, hint=f'create {CONFIG}: {{"release-type": "python", '
-                               '"include-component-in-tag": false, "packages": {".": {}}} and '
-                               f'{MANIFEST}: {{".": "{project.version_text or "0.1.0"}"}}')
+            return CheckResult(
+                check_id,
+                "fail",
+                f"a workflow runs release-please but {CONFIG} does not exist",
+                file=CONFIG,
+                hint=f'create {CONFIG}: {{"release-type": "python", '
+                '"include-component-in-tag": false, "packages": {".": {}}} and '
+                f'{MANIFEST}: {{".": "{project.version_text or "0.1.0"}"}}',
+            )
         return CheckResult(check_id, "skipped", f"release-please is not set up (no {CONFIG})")
     text = text or ""
     if not isinstance(data, dict):
-        return CheckResult(check_id, "fail", f"{CONFIG} must be a JSON object", file=CONFIG,
-                           line=1, hint='{"packages": {".": {"release-type": "python"}}}')
+        return CheckResult(
+            check_id,
+            "fail",
+            f"{CONFIG} must be a JSON object",
+            file=CONFIG,
+            line=1,
+            hint='{"packages": {".": {"release-type": "python"}}}',
+        )
     packages = data.get("packages")
     if not isinstance(packages, dict) or not packages:
-        return CheckResult(check_id, "fail", f'{CONFIG} has no "packages" object', file=CONFIG,
-                           line=json_key_line(text, "packages") or 1,
-                           hint='add "packages": {".": {}} (the project at the repository root)')
+        return CheckResult(
+            check_id,
+            "fail",
+            f'{CONFIG} has no "packages" object',
+            file=CONFIG,
+            line=json_key_line(text, "packages") or 1,
+            hint='add "packages": {".": {}} (the project at the repository root)',
+        )
     root = packages.get(".")
     if not isinstance(root, dict):
-        return CheckResult(check_id, "fail",
-                           f'{CONFIG} has no package "." (the project at the repository root), '
-                           "so release-please never bumps its pyproject.toml",
-                           file=CONFIG, line=json_key_line(text, "packages"),
-                           hint='add "." to "packages": "packages": {".": {}}')
+        return CheckResult(
+            check_id,
+            "fail",
+            f'{CONFIG} has no package "." (the project at the repository root), '
+            "so release-please never bumps its pyproject.toml",
+            file=CONFIG,
+            line=json_key_line(text, "packages"),
+            hint='add "." to "packages": "packages": {".": {}}',
+        )
     for scope, table in (("top level", data), ('package "."', root)):
         for key in _BOOLEAN_KEYS:
             if key in table and not isinstance(table[key], bool):
-                return CheckResult(check_id, "fail", f"{CONFIG}: {key} ({scope}) must be "
-                                   f"true or false, not {json.dumps(table[key])}", file=CONFIG,
-                                   line=json_key_line(text, key), hint=f'"{key}": true')
+                return CheckResult(
+                    check_id,
+                    "fail",
+                    f"{CONFIG}: {key} ({scope}) must be "
+                    f"true or false, not {json.dumps(table[key])}",
+                    file=CONFIG,
+                    line=json_key_line(text, key),
+                    hint=f'"{key}": true',
+                )
         for key in _STRING_KEYS:
             if key in table and not isinstance(table[key], str):
-                return CheckResult(check_id, "fail", f"{CONFIG}: {key} ({scope}) must be a "
-                                   "string", file=CONFIG, line=json_key_line(text, key))
+                return CheckResult(
+                    check_id,
+                    "fail",
+                    f"{CONFIG}: {key} ({scope}) must be a string",
+                    file=CONFIG,
+                    line=json_key_line(text, key),
+                )
         extra = table.get("extra-files")
         if extra is not None and not isinstance(extra, list):
-            return CheckResult(check_id, "fail", f"{CONFIG}: extra-files ({scope}) must be a "
-                               "list", file=CONFIG, line=json_key_line(text, "extra-files"))
+            return CheckResult(
+                check_id,
+                "fail",
+                f"{CONFIG}: extra-files ({scope}) must be a list",
+                file=CONFIG,
+                line=json_key_line(text, "extra-files"),
+            )
     options = {**{k: v for k, v in data.items() if k != "packages"}, **root}
 
     warnings: list[tuple[str, int | None, str]] = []
     release_type = options.get("release-type")
     extra_files = [e for e in (options.get("extra-files") or [])]
-    extra_paths = {e if isinstance(e, str) else str(e.get("path", "")) for e in extra_files
-                   if isinstance(e, (str, dict))}
+    extra_paths = {
+        e if isinstance(e, str) else str(e.get("path", ""))
+        for e in extra_files
+        if isinstance(e, (str, dict))
+    }
     if release_type not in _PYPROJECT_TYPES and PYPROJECT not in extra_paths:
-        warnings.append((f"release-type is {json.dumps(release_type)}: release-please will not "
-                         "bump pyproject.toml's version", json_key_line(text, "release-type"),
-                         'set "release-type": "python"'))
+        warnings.append(
+            (
+                f"release-type is {json.dumps(release_type)}: release-please will not "
+                "bump pyproject.toml's version",
+                json_key_line(text, "release-type"),
+                'set "release-type": "python"',
+            )
+        )
     lock_committed = (project.root / "uv.lock").is_file() and (
-        not project.is_git or project.git.is_tracked("uv.lock"))
+        not project.is_git or project.git.is_tracked("uv.lock")
+    )
     if lock_committed:  # a generated, uncommitted lock is not release-please's to bump
-        lock_entries = [e for e in extra_files if isinstance(e, dict)
-                        and str(e.get("path", "")).lstrip("/") == "uv.lock"]
+        lock_entries = [
+            e
+            for e in extra_files
+            if isinstance(e, dict) and str(e.get("path", "")).lstrip("/") == "uv.lock"
+        ]
         if not lock_entries:
-            warnings.append(("release-please bumps pyproject.toml but not uv.lock: the lock's "
-                             "own version falls behind on every release",
-                             json_key_line(text, "extra-files") or json_key_line(text, "."),
-                             _extra_files_hint(project)))
+            warnings.append(
+                (
+                    "release-please bumps pyproject.toml but not uv.lock: the lock's "
+                    "own version falls behind on every release",
+                    json_key_line(text, "extra-files") or json_key_line(text, "."),
+                    _extra_files_hint(project),
+                )
+            )
         elif not any(".name.value" in str(e.get("jsonpath", "")) for e in lock_entries):
-            warnings.append(("the uv.lock extra-files entry's jsonpath filters on @.name, which "
-                             "matches nothing in release-please's TOML tree (it needs "
-                             "@.name.value)", json_key_line(text, "jsonpath"),
-                             _extra_files_hint(project)))
+            warnings.append(
+                (
+                    "the uv.lock extra-files entry's jsonpath filters on @.name, which "
+                    "matches nothing in release-please's TOML tree (it needs "
+                    "@.name.value)",
+                    json_key_line(text, "jsonpath"),
+                    _extra_files_hint(project),
+                )
+            )
     predicted = _predicted_tag(project, options)
     expected = project.release_tag("X.Y.Z")
     if predicted and expected and predicted != expected:
-        warnings.append((f"release-please would tag releases {predicted}, but "
-                         f"[tool.buildlib.release].git-tag expects {expected}",
-                         json_key_line(text, "include-component-in-tag"),
-                         'set "include-component-in-tag": false (and "include-v-in-tag": true) '
-                         "or change [tool.buildlib.release].git-tag to match"))
+        warnings.append(
+            (
+                f"release-please would tag releases {predicted}, but "
+                f"[tool.buildlib.release].git-tag expects {expected}",
+                json_key_line(text, "include-component-in-tag"),
+                'set "include-component-in-tag": false (and "include-v-in-tag": true) '
+                "or change [tool.buildlib.release].git-tag to match",
+            )
+        )
     if warnings:
         message = "; ".join(w[0] for w in warnings)
-        return CheckResult(check_id, "warn", f"{CONFIG}: {message}", file=CONFIG,
-                           line=warnings[0][1], hint=warnings[0][2])
-    return CheckResult(check_id, "ok",
-                       f"{CONFIG} is valid (release-type {release_type}, tags {predicted})",
-                       file=CONFIG)
+        return CheckResult(
+            check_id,
+            "warn",
+            f"{CONFIG}: {message}",
+            file=CONFIG,
+            line=warnings[0][1],
+            hint=warnings[0][2],
+        )
+    return CheckResult(
+        check_id,
+        "ok",
+        f"{CONFIG} is valid (release-type {release_type}, tags {predicted})",
+        file=CONFIG,
+    )
 
 
 def _predicted_tag(project: Project, options: dict[str, Any]) -> str | None:
@@ -185,29 +282,53 @@ def check_release_please_manifest(project: Project) -> CheckResult:
     config_data, _, _ = read_json(project, CONFIG)
     if data is None:
         if config_data is not None or _uses_release_please(project):
-            return CheckResult(check_id, "fail", f"{MANIFEST} does not exist", file=MANIFEST,
-                               hint=f'create {MANIFEST} with {{".": '
-                               f'"{project.version_text or "0.1.0"}"}}')
+            return CheckResult(
+                check_id,
+                "fail",
+                f"{MANIFEST} does not exist",
+                file=MANIFEST,
+                hint=f'create {MANIFEST} with {{".": "{project.version_text or "0.1.0"}"}}',
+            )
         return CheckResult(check_id, "skipped", f"release-please is not set up (no {MANIFEST})")
     text = text or ""
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        return CheckResult(check_id, "fail", f'{MANIFEST} must map package paths to version '
-                           'strings', file=MANIFEST, line=1,
-                           hint=f'{{".": "{project.version_text or "0.1.0"}"}}')
+        return CheckResult(
+            check_id,
+            "fail",
+            f"{MANIFEST} must map package paths to version strings",
+            file=MANIFEST,
+            line=1,
+            hint=f'{{".": "{project.version_text or "0.1.0"}"}}',
+        )
     if "." not in data:
-        return CheckResult(check_id, "fail", f'{MANIFEST} has no "." entry (the project at the '
-                           "repository root)", file=MANIFEST, line=1,
-                           hint=f'add ".": "{project.version_text or "0.1.0"}"')
+        return CheckResult(
+            check_id,
+            "fail",
+            f'{MANIFEST} has no "." entry (the project at the repository root)',
+            file=MANIFEST,
+            line=1,
+            hint=f'add ".": "{project.version_text or "0.1.0"}"',
+        )
     from packaging.version import InvalidVersion, Version
 
     try:
         Version(data["."])
     except InvalidVersion:
-        return CheckResult(check_id, "fail", f'{MANIFEST}: "." is {data["."]!r}, not a version',
-                           file=MANIFEST, line=json_key_line(text, "."),
-                           hint=f'".": "{project.version_text or "0.1.0"}"')
-    return CheckResult(check_id, "ok", f'{MANIFEST} is valid ("." at {data["."]})',
-                       file=MANIFEST, line=json_key_line(text, "."))
+        return CheckResult(
+            check_id,
+            "fail",
+            f'{MANIFEST}: "." is {data["."]!r}, not a version',
+            file=MANIFEST,
+            line=json_key_line(text, "."),
+            hint=f'".": "{project.version_text or "0.1.0"}"',
+        )
+    return CheckResult(
+        check_id,
+        "ok",
+        f'{MANIFEST} is valid ("." at {data["."]})',
+        file=MANIFEST,
+        line=json_key_line(text, "."),
+    )
 
 
 def check_version_agreement(project: Project) -> CheckResult:
@@ -219,8 +340,9 @@ def check_version_agreement(project: Project) -> CheckResult:
     check_id = "version-agreement"
     version_text = project.version_text
     if version_text is None or project.version is None:
-        return CheckResult(check_id, "skipped", "no valid [project].version (see "
-                           "pyproject-version)")
+        return CheckResult(
+            check_id, "skipped", "no valid [project].version (see pyproject-version)"
+        )
     version = project.version
 
     def same(other: str) -> bool:
@@ -237,12 +359,15 @@ def check_version_agreement(project: Project) -> CheckResult:
         seen.append(f"{MANIFEST} {manifest}")
         if not same(manifest):
             return CheckResult(
-                check_id, "fail",
-                f"versions disagree: {PYPROJECT} says {version_text}, {MANIFEST} says "
-                f"{manifest}", file=MANIFEST, line=json_key_line(manifest_text or "", "."),
+                check_id,
+                "fail",
+                f"versions disagree: {PYPROJECT} says {version_text}, {MANIFEST} says {manifest}",
+                file=MANIFEST,
+                line=json_key_line(manifest_text or "", "."),
                 hint=f'make them one version: set ".": "{version_text}" in {MANIFEST}, or '
                 f'version = "{manifest}" in {PYPROJECT}:{pyproject_line} (release-please '
-                "writes both in its release PR)")
+                "writes both in its release PR)",
+            )
     if project.project_name:
         locked, lock_line = read_lock_version(project.root, project.project_name)
         if locked is not None:
@@ -253,10 +378,15 @@ def check_version_agreement(project: Project) -> CheckResult:
                 if config_data is not None:
                     hint += f"; so release-please keeps it in step: {_extra_files_hint(project)}"
                 return CheckResult(
-                    check_id, "fail",
+                    check_id,
+                    "fail",
                     f"versions disagree: {PYPROJECT} says {version_text}, uv.lock's entry for "
                     f"the project says {locked} (release-please bumped pyproject.toml and left "
-                    "the lock behind)", file="uv.lock", line=lock_line, hint=hint)
+                    "the lock behind)",
+                    file="uv.lock",
+                    line=lock_line,
+                    hint=hint,
+                )
     if project.is_git and project.head:
         tags = [t for t in project.git.tags_at_head() if project.tag_version(t)]
         for tag in tags:
@@ -264,11 +394,14 @@ def check_version_agreement(project: Project) -> CheckResult:
             seen.append(f"tag {tag}")
             if not same(tagged):
                 return CheckResult(
-                    check_id, "fail",
-                    f"versions disagree: HEAD is tagged {tag} but {PYPROJECT} says "
-                    f"{version_text}", file=PYPROJECT, line=pyproject_line,
+                    check_id,
+                    "fail",
+                    f"versions disagree: HEAD is tagged {tag} but {PYPROJECT} says {version_text}",
+                    file=PYPROJECT,
+                    line=pyproject_line,
                     hint=f'set version = "{tagged}" in {PYPROJECT}, or move the tag: '
-                    f"git tag -f {project.release_tag()} (only if {tag} was never published)")
+                    f"git tag -f {project.release_tag()} (only if {tag} was never published)",
+                )
         last = project.git.last_tag(project.tag_glob)
         last_version = project.tag_version(last) if last else None
         if last_version and not tags:
@@ -278,9 +411,12 @@ def check_version_agreement(project: Project) -> CheckResult:
                 behind = False
             if behind:
                 return CheckResult(
-                    check_id, "fail",
+                    check_id,
+                    "fail",
                     f"{PYPROJECT} says {version_text}, older than the last release {last}",
-                    file=PYPROJECT, line=pyproject_line,
+                    file=PYPROJECT,
+                    line=pyproject_line,
                     hint=f'set version = "{last_version}" in {PYPROJECT} (release-please only '
-                    "moves it forward)")
+                    "moves it forward)",
+                )
     return CheckResult(check_id, "ok", f"one version, {version_text}: " + ", ".join(seen))

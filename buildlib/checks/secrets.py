@@ -22,9 +22,11 @@ CHECK_ID = "secret-build-args"
 
 def _hint(name: str) -> str:
     lower = name.lower()
-    return (f"remove {name} from the build args and pass it as a BuildKit secret: "
-            f"`--secret id={lower},env={name}` and in the Dockerfile "
-            f"`RUN --mount=type=secret,id={lower},env={name} ...`")
+    return (
+        f"remove {name} from the build args and pass it as a BuildKit secret: "
+        f"`--secret id={lower},env={name}` and in the Dockerfile "
+        f"`RUN --mount=type=secret,id={lower},env={name} ...`"
+    )
 
 
 def dockerfile_args(path: Path) -> list[tuple[str, int]]:
@@ -55,8 +57,9 @@ def dockerfile_args(path: Path) -> list[tuple[str, int]]:
     return found
 
 
-def secret_arg_results(project: Project, images: Iterable[ImageSpec] | None = None
-                       ) -> list[CheckResult]:
+def secret_arg_results(
+    project: Project, images: Iterable[ImageSpec] | None = None
+) -> list[CheckResult]:
     """``images``: the ImageSpecs to check (default: all configured; Dockerfile* too)."""
     results = []
     config = project.config
@@ -67,11 +70,17 @@ def secret_arg_results(project: Project, images: Iterable[ImageSpec] | None = No
         for name, _ in image.build_args:
             if looks_secret(name):
                 line = _build_arg_line(text, table, name)
-                results.append(CheckResult(
-                    CHECK_ID, "fail",
-                    f"build arg {name} of image {image.name} looks like a secret: "
-                    "its value would be stored in the image history",
-                    file=PYPROJECT, line=line, hint=_hint(name)))
+                results.append(
+                    CheckResult(
+                        CHECK_ID,
+                        "fail",
+                        f"build arg {name} of image {image.name} looks like a secret: "
+                        "its value would be stored in the image history",
+                        file=PYPROJECT,
+                        line=line,
+                        hint=_hint(name),
+                    )
+                )
     if images is None:
         dockerfiles = project.dockerfiles()
     else:
@@ -79,10 +88,17 @@ def secret_arg_results(project: Project, images: Iterable[ImageSpec] | None = No
     for rel in dockerfiles:
         for name, line in dockerfile_args(project.root / rel):
             if looks_secret(name):
-                results.append(CheckResult(
-                    CHECK_ID, "fail",
-                    f"ARG {name} looks like a secret: a value passed to it is stored in the "
-                    "image history (docker history)", file=rel, line=line, hint=_hint(name)))
+                results.append(
+                    CheckResult(
+                        CHECK_ID,
+                        "fail",
+                        f"ARG {name} looks like a secret: a value passed to it is stored in the "
+                        "image history (docker history)",
+                        file=rel,
+                        line=line,
+                        hint=_hint(name),
+                    )
+                )
     return results
 
 
@@ -98,7 +114,7 @@ def _build_arg_line(text: str, table: str, name: str) -> int | None:
     if line is not None:
         return line
     lines = text.splitlines()
-    pattern = re.compile(rf'(^|[\s{{,]){re.escape(name)}\s*=')
+    pattern = re.compile(rf"(^|[\s{{,]){re.escape(name)}\s*=")
     start = key_line(text, table, "build-args") or 1
     for number in range(start, len(lines) + 1):
         if pattern.search(lines[number - 1]):

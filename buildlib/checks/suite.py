@@ -50,48 +50,108 @@ class Check:
 def catalog(*, fix: bool = False, for_: str | None = None) -> list[Check]:
     """The checks, in the order doctor reports them."""
     return [
-        Check("pyproject-toml", "pyproject.toml parses (TOML errors with line:column)", "main",
-              check_pyproject_toml),
-        Check("pyproject-version", "[project].version is a (normalized) PEP 440 version", "main",
-              check_pyproject_version),
+        Check(
+            "pyproject-toml",
+            "pyproject.toml parses (TOML errors with line:column)",
+            "main",
+            check_pyproject_toml,
+        ),
+        Check(
+            "pyproject-version",
+            "[project].version is a (normalized) PEP 440 version",
+            "main",
+            check_pyproject_version,
+        ),
         Check("buildlib-config", "[tool.buildlib] validates", "main", check_buildlib_config),
-        Check("line-endings", "Dockerfiles, scripts, entrypoints, workflows are LF", "files",
-              lambda p: check_line_endings(p, fix=fix)),
-        Check("secret-build-args", "no build arg or ARG is named like a secret", "files",
-              check_secret_build_args),
+        Check(
+            "line-endings",
+            "Dockerfiles, scripts, entrypoints, workflows are LF",
+            "files",
+            lambda p: check_line_endings(p, fix=fix),
+        ),
+        Check(
+            "secret-build-args",
+            "no build arg or ARG is named like a secret",
+            "files",
+            check_secret_build_args,
+        ),
         Check("uv-lock", "uv.lock exists and git keeps it", "lock", check_lock_present),
         Check("uv-lock-fresh", "uv.lock matches pyproject.toml", "lock", check_lock_fresh),
-        Check("docker-engine", "the Docker engine answers", "engine", check_docker_engine,
-              engine=True),
-        Check("docker-builder", "buildx / built-in BuildKit / legacy builder", "builder",
-              check_docker_builder, engine=True),
-        Check("docker-disk", "free disk where the engine keeps images", "engine",
-              check_docker_disk, engine=True),
-        Check("credentials", "registry credentials present (never shown)", "publish",
-              lambda p: check_credentials(p, for_)),
-        Check("registry-auth", "the registry accepts them (--for only: network)", "publish",
-              lambda p: check_registry_auth(p, for_)),
-        Check("git-branch", "pushes of :main come from main", "git",
-              lambda p: check_branch(p, for_)),
-        Check("release-tag", "the release tag exists and points at HEAD", "git",
-              lambda p: check_release_tag(p, for_)),
-        Check("conventional-commits", "commits since the last release are conventional", "git",
-              check_conventional_commits),
-        Check("release-preview", "what release-please would propose", "git",
-              check_release_preview),
-        Check("release-please-config", "release-please-config.json is valid", "files",
-              check_release_please_config),
-        Check("release-please-manifest", ".release-please-manifest.json is valid", "files",
-              check_release_please_manifest),
-        Check("version-agreement", "one version: pyproject, manifest, uv.lock, tag", "git",
-              check_version_agreement),
-        Check("workflows", ".github/workflows/*.yml validate (check-jsonschema)", "workflows",
-              check_workflows),
+        Check(
+            "docker-engine", "the Docker engine answers", "engine", check_docker_engine, engine=True
+        ),
+        Check(
+            "docker-builder",
+            "buildx / built-in BuildKit / legacy builder",
+            "builder",
+            check_docker_builder,
+            engine=True,
+        ),
+        Check(
+            "docker-disk",
+            "free disk where the engine keeps images",
+            "engine",
+            check_docker_disk,
+            engine=True,
+        ),
+        Check(
+            "credentials",
+            "registry credentials present (never shown)",
+            "publish",
+            lambda p: check_credentials(p, for_),
+        ),
+        Check(
+            "registry-auth",
+            "the registry accepts them (--for only: network)",
+            "publish",
+            lambda p: check_registry_auth(p, for_),
+        ),
+        Check(
+            "git-branch", "pushes of :main come from main", "git", lambda p: check_branch(p, for_)
+        ),
+        Check(
+            "release-tag",
+            "the release tag exists and points at HEAD",
+            "git",
+            lambda p: check_release_tag(p, for_),
+        ),
+        Check(
+            "conventional-commits",
+            "commits since the last release are conventional",
+            "git",
+            check_conventional_commits,
+        ),
+        Check("release-preview", "what release-please would propose", "git", check_release_preview),
+        Check(
+            "release-please-config",
+            "release-please-config.json is valid",
+            "files",
+            check_release_please_config,
+        ),
+        Check(
+            "release-please-manifest",
+            ".release-please-manifest.json is valid",
+            "files",
+            check_release_please_manifest,
+        ),
+        Check(
+            "version-agreement",
+            "one version: pyproject, manifest, uv.lock, tag",
+            "git",
+            check_version_agreement,
+        ),
+        Check(
+            "workflows",
+            ".github/workflows/*.yml validate (check-jsonschema)",
+            "workflows",
+            check_workflows,
+        ),
     ]
 
 
-def run_checks(project: Project, *, fix: bool = False, for_: str | None = None,
-               engine: bool = True) -> list[CheckResult]:
+def run_checks(
+    project: Project, *, fix: bool = False, for_: str | None = None, engine: bool = True
+) -> list[CheckResult]:
     """Run every check; ``engine=False`` skips the three that talk to Docker (for tests)."""
     checks = catalog(fix=fix, for_=for_)
     lanes: dict[str, list[Check]] = {}
@@ -102,8 +162,7 @@ def run_checks(project: Project, *, fix: bool = False, for_: str | None = None,
     def run_lane(lane: list[Check]) -> None:
         for check in lane:
             if check.engine and not engine:
-                outcome[check.id] = [CheckResult(check.id, "skipped",
-                                                 "engine checks turned off")]
+                outcome[check.id] = [CheckResult(check.id, "skipped", "engine checks turned off")]
                 continue
             outcome[check.id] = _run_one(check, project)
 
@@ -123,10 +182,15 @@ def _run_one(check: Check, project: Project) -> list[CheckResult]:
         found = check.run(project)
     except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
         first = str(exc).splitlines()[0] if str(exc) else ""
-        return [CheckResult(check.id, "fail",
-                            f"the check itself failed: {type(exc).__name__}: {first}",
-                            hint="a bug in buildlib: run with the traceback "
-                            "(python -m buildlib.doctor) and report it")]
+        return [
+            CheckResult(
+                check.id,
+                "fail",
+                f"the check itself failed: {type(exc).__name__}: {first}",
+                hint="a bug in buildlib: run with the traceback "
+                "(python -m buildlib.doctor) and report it",
+            )
+        ]
     results = found if isinstance(found, list) else [found]
     return [_one_line(result) for result in results]
 

@@ -33,8 +33,9 @@ def workflow_files(project: Project) -> list[str]:
     folder = project.root / ".github" / "workflows"
     if not folder.is_dir():
         return []
-    return sorted(project.rel(p) for p in folder.iterdir()
-                  if p.is_file() and p.suffix in (".yml", ".yaml"))
+    return sorted(
+        project.rel(p) for p in folder.iterdir() if p.is_file() and p.suffix in (".yml", ".yaml")
+    )
 
 
 def find_tool() -> str | None:
@@ -51,58 +52,94 @@ def check_workflows(project: Project) -> list[CheckResult]:
         return [CheckResult(CHECK_ID, "skipped", "no workflow files (.github/workflows/*.yml)")]
     tool = find_tool()
     if tool is None:
-        return [CheckResult(CHECK_ID, "skipped",
-                            f"{TOOL} is not installed, so {len(files)} workflow file(s) were not "
-                            "validated", hint="uv sync (check-jsonschema is in the dev group)")]
+        return [
+            CheckResult(
+                CHECK_ID,
+                "skipped",
+                f"{TOOL} is not installed, so {len(files)} workflow file(s) were not validated",
+                hint="uv sync (check-jsonschema is in the dev group)",
+            )
+        ]
     key = _cache_key(project, tool, files)
     if key is not None and _cached_valid(project, key):
-        return [CheckResult(CHECK_ID, "ok", f"{len(files)} workflow file(s) valid "
-                            f"({TOOL}, GitHub workflow schema; unchanged since it last ran)")]
+        return [
+            CheckResult(
+                CHECK_ID,
+                "ok",
+                f"{len(files)} workflow file(s) valid "
+                f"({TOOL}, GitHub workflow schema; unchanged since it last ran)",
+            )
+        ]
     from buildlib.runner import Runner
 
     result = Runner(quiet=True).run(
         [tool, "--builtin-schema", "vendor.github-workflows", "-o", "JSON", *files],
-        capture=True, check=False, mutating=False, cwd=str(project.root))
+        capture=True,
+        check=False,
+        mutating=False,
+        cwd=str(project.root),
+    )
     try:
         report = json.loads(result.stdout)
     except ValueError:
         detail = (result.stderr or result.stdout).strip().splitlines()
-        return [CheckResult(CHECK_ID, "fail" if not result.ok else "ok",
-                            f"{TOOL} said: {detail[-1] if detail else 'nothing'}",
-                            hint=f"{TOOL} --builtin-schema vendor.github-workflows "
-                            f"{' '.join(files)}")]
+        return [
+            CheckResult(
+                CHECK_ID,
+                "fail" if not result.ok else "ok",
+                f"{TOOL} said: {detail[-1] if detail else 'nothing'}",
+                hint=f"{TOOL} --builtin-schema vendor.github-workflows {' '.join(files)}",
+            )
+        ]
     results = []
     for error in report.get("parse_errors") or []:
         file = str(error.get("filename", ""))
         line, reason = _yaml_problem(project.root / file)
-        results.append(CheckResult(
-            CHECK_ID, "fail", f"{file} is not valid YAML" + (f": {reason}" if reason else ""),
-            file=file, line=line, hint=f"fix the YAML syntax of {file}"
-            + (f" at line {line}" if line else "")))
+        results.append(
+            CheckResult(
+                CHECK_ID,
+                "fail",
+                f"{file} is not valid YAML" + (f": {reason}" if reason else ""),
+                file=file,
+                line=line,
+                hint=f"fix the YAML syntax of {file}" + (f" at line {line}" if line else ""),
+            )
+        )
     for error in report.get("errors") or []:
         file = str(error.get("filename", ""))
         best = error.get("best_deep_match") or error.get("best_match") or error
         path = str(best.get("path") or error.get("path") or "$")
         message = str(best.get("message") or error.get("message") or "invalid")
         line = locate(project.root / file, path)
-        results.append(CheckResult(
-            CHECK_ID, "fail", f"{file}: {path}: {message}", file=file, line=line,
-            hint=f"fix {_readable(path)} (the GitHub workflow syntax reference; "
-            f"`{TOOL} --builtin-schema vendor.github-workflows --verbose {file}` shows all "
-            "errors)"))
+        results.append(
+            CheckResult(
+                CHECK_ID,
+                "fail",
+                f"{file}: {path}: {message}",
+                file=file,
+                line=line,
+                hint=f"fix {_readable(path)} (the GitHub workflow syntax reference; "
+                f"`{TOOL} --builtin-schema vendor.github-workflows --verbose {file}` shows all "
+                "errors)",
+            )
+        )
     if results:
         return results
     if result.ok and key is not None:
         _remember_valid(project, key)
-    return [CheckResult(CHECK_ID, "ok", f"{len(files)} workflow file(s) valid "
-                        f"({TOOL}, GitHub workflow schema)")]
+    return [
+        CheckResult(
+            CHECK_ID, "ok", f"{len(files)} workflow file(s) valid ({TOOL}, GitHub workflow schema)"
+        )
+    ]
 
 
 def _cache_file(project: Project) -> Path | None:
     if project.environ.get("BUILDLIB_NO_CACHE"):
         return None
     base = project.environ.get("XDG_CACHE_HOME") or os.path.join(
-        project.environ.get("HOME") or os.path.expanduser("~"), ".cache")
+        project.environ.get("HOME") or os.path.expanduser("~"), ".cache"
+    )
     return Path(base) / "buildlib" / "valid-workflows"
 
 
@@ -175,7 +212,8 @@ def locate(path: Path, json_path: str) -> int | None:
                 effective = raw + (len(dash.group(2)) if dash else 0)
                 child = effective if child is None else child
                 if effective == child and re.match(
-                        rf"^\s*(?:-\s+)?[\"']?{re.escape(key)}[\"']?\s*:", text):
+                    rf"^\s*(?:-\s+)?[\"']?{re.escape(key)}[\"']?\s*:", text
+                ):
                     hit, parent, parent_is_key = number, effective, True
                     break
             elif dash:

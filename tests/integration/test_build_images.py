@@ -20,15 +20,20 @@ CONFIG = config_module.load(REPO)
 
 
 def labels(docker_bin: str, reference: str) -> dict[str, str]:
-    out = subprocess.run([docker_bin, "image", "inspect", "--format",
-                          "{{json .Config.Labels}}", reference],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [docker_bin, "image", "inspect", "--format", "{{json .Config.Labels}}", reference],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
 def exists(docker_bin: str, reference: str) -> bool:
-    return subprocess.run([docker_bin, "image", "inspect", reference],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run([docker_bin, "image", "inspect", reference], capture_output=True).returncode
+        == 0
+    )
 
 
 @pytest.mark.parametrize("name", ["gpu", "cpu", "lb"])
@@ -47,8 +52,9 @@ def test_build_each_image_with_labels(name, docker_bin, task_env, unique_tag, cl
     assert found["org.opencontainers.image.source"] == CONFIG.source
     head = Git(REPO).head()
     assert found["org.opencontainers.image.revision"] == (head or "unknown")
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
-                        found["org.opencontainers.image.created"])
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", found["org.opencontainers.image.created"]
+    )
     assert f"built {name}: {reference}" in result.stderr
 
 
@@ -77,13 +83,31 @@ def test_cpu_handler_answers_a_test_job(docker_bin, task_env, unique_tag, cleanu
     reference = f"runpod/tetra-rp-cpu:{unique_tag}"
     cleanup_images.append(reference)
     assert invoke("build-cpu", "--tag", unique_tag, env=task_env).returncode == 0
-    job = {"id": "t1", "input": {"function_name": "square",
-                                 "function_code": "def square(x):\n    return x * x\n",
-                                 "args": [12]}}
+    job = {
+        "id": "t1",
+        "input": {
+            "function_name": "square",
+            "function_code": "def square(x):\n    return x * x\n",
+            "args": [12],
+        },
+    }
 
-    run = subprocess.run([docker_bin, "run", "--rm", reference, "python", "-m",
-                          "worker.handler", "--test-input", json.dumps(job)],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            docker_bin,
+            "run",
+            "--rm",
+            reference,
+            "python",
+            "-m",
+            "worker.handler",
+            "--test-input",
+            json.dumps(job),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert run.returncode == 0, run.stderr
     answer = json.loads(run.stdout.strip().splitlines()[-1])
@@ -95,12 +119,17 @@ def test_lb_container_answers_ping(docker_bin, task_env, unique_tag, cleanup_ima
     reference = f"runpod/tetra-rp-lb:{unique_tag}"
     cleanup_images.append(reference)
     assert invoke("build-lb", "--tag", unique_tag, env=task_env).returncode == 0
-    container = subprocess.run([docker_bin, "run", "-d", "--rm", "-p", "127.0.0.1::80",
-                                reference], capture_output=True, text=True, check=True)
+    container = subprocess.run(
+        [docker_bin, "run", "-d", "--rm", "-p", "127.0.0.1::80", reference],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     container_id = container.stdout.strip()
     try:
-        port = subprocess.run([docker_bin, "port", container_id, "80/tcp"],
-                              capture_output=True, text=True, check=True)
+        port = subprocess.run(
+            [docker_bin, "port", container_id, "80/tcp"], capture_output=True, text=True, check=True
+        )
         address = port.stdout.strip().splitlines()[0]
         url = f"http://{address}"
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -114,10 +143,18 @@ def test_lb_container_answers_ping(docker_bin, task_env, unique_tag, cleanup_ima
             except OSError:
                 time.sleep(0.2)
         assert body == {"status": "healthy"} and status == 200
-        job = json.dumps({"input": {"function_name": "add", "args": [2, 3],
-                                    "function_code": "def add(a, b):\n    return a + b\n"}})
-        request = urllib.request.Request(f"{url}/execute", data=job.encode(),
-                                         headers={"Content-Type": "application/json"})
+        job = json.dumps(
+            {
+                "input": {
+                    "function_name": "add",
+                    "args": [2, 3],
+                    "function_code": "def add(a, b):\n    return a + b\n",
+                }
+            }
+        )
+        request = urllib.request.Request(
+            f"{url}/execute", data=job.encode(), headers={"Content-Type": "application/json"}
+        )
         with opener.open(request, timeout=10) as response:
             assert json.loads(response.read())["result"] == 5
     finally:
@@ -134,8 +171,9 @@ def test_dry_run_prints_commands_and_builds_nothing(docker_bin, task_env, unique
         assert not exists(docker_bin, f"{image.repository}:{unique_tag}")
 
 
-def test_code_change_rebuilds_only_the_last_layers(docker_bin, task_env, unique_tag,
-                                                   cleanup_images, tmp_path):
+def test_code_change_rebuilds_only_the_last_layers(
+    docker_bin, task_env, unique_tag, cleanup_images, tmp_path
+):
     """A one-line change in worker/ reuses the dependency layer from cache."""
     reference = f"runpod/tetra-rp-cpu:{unique_tag}"
     cleanup_images.append(reference)
@@ -155,8 +193,11 @@ def test_code_change_rebuilds_only_the_last_layers(docker_bin, task_env, unique_
     assert install and code, log[-3000:]
     assert f"#{install.group(1)} CACHED" in log, "the dependency layer was rebuilt"
     assert f"#{code.group(1)} CACHED" not in log, "the code layer was not rebuilt"
-    rebuilt = [step for step in re.findall(r"^#(\d+) \[stage", log, re.M)
-               if f"#{step} CACHED" not in log and f"#{step} DONE" in log]
+    rebuilt = [
+        step
+        for step in re.findall(r"^#(\d+) \[stage", log, re.M)
+        if f"#{step} CACHED" not in log and f"#{step} DONE" in log
+    ]
     assert rebuilt == [code.group(1)] or len(rebuilt) <= 2, rebuilt
 
 
@@ -180,12 +221,14 @@ def test_multi_platform_load_is_a_clear_error(task_env):
     assert "invoke push" in result.stderr
 
 
-def test_legacy_builder_fallback_warns_and_builds(docker_bin, task_env, unique_tag,
-                                                  cleanup_images):
+def test_legacy_builder_fallback_warns_and_builds(docker_bin, task_env, unique_tag, cleanup_images):
     from buildlib.engine import _detect_cached
 
-    legacy = [c for c in ("/usr/local/bin/docker", "/usr/bin/docker")
-              if __import__("os").path.exists(c) and _detect_cached(c).builder == "legacy"]
+    legacy = [
+        c
+        for c in ("/usr/local/bin/docker", "/usr/bin/docker")
+        if __import__("os").path.exists(c) and _detect_cached(c).builder == "legacy"
+    ]
     if not legacy:
         pytest.skip("every docker client here can use BuildKit; no legacy client to test")
     reference = f"runpod/tetra-rp-cpu:{unique_tag}"

@@ -20,13 +20,17 @@ def fixture_repo(root: Path, dockerfiles: dict[str, str]) -> Path:
     tables = []
     for name, body in dockerfiles.items():
         (root / f"Dockerfile-{name}").write_text(body)
-        tables.append(f'[tool.buildlib.images.{name}]\nrepository = "bench/{name}"\n'
-                      f'dockerfile = "Dockerfile-{name}"\n')
+        tables.append(
+            f'[tool.buildlib.images.{name}]\nrepository = "bench/{name}"\n'
+            f'dockerfile = "Dockerfile-{name}"\n'
+        )
     (root / "pyproject.toml").write_text(
-        '[project]\nname = "fixture"\nversion = "1.0.0"\n\n[tool.buildlib]\n\n'
-        + "\n".join(tables))
-    (root / "tasks.py").write_text("from pathlib import Path\n\nfrom buildlib.tasks import "
-                                   "collection\n\nns = collection(Path(__file__).parent)\n")
+        '[project]\nname = "fixture"\nversion = "1.0.0"\n\n[tool.buildlib]\n\n' + "\n".join(tables)
+    )
+    (root / "tasks.py").write_text(
+        "from pathlib import Path\n\nfrom buildlib.tasks import "
+        "collection\n\nns = collection(Path(__file__).parent)\n"
+    )
     return root
 
 
@@ -35,10 +39,13 @@ def env_with_repo(task_env: dict[str, str]) -> dict[str, str]:
 
 
 def test_one_failure_stops_the_others(tmp_path, task_env, unique_tag, cleanup_images):
-    repo = fixture_repo(tmp_path / "repo", {
-        "slow": f"FROM {BASE}\nRUN echo {unique_tag} && sleep 60\n",
-        "broken": f"FROM {BASE}\nRUN echo {unique_tag} && sleep 2 && exit 3\n",
-    })
+    repo = fixture_repo(
+        tmp_path / "repo",
+        {
+            "slow": f"FROM {BASE}\nRUN echo {unique_tag} && sleep 60\n",
+            "broken": f"FROM {BASE}\nRUN echo {unique_tag} && sleep 2 && exit 3\n",
+        },
+    )
     cleanup_images.extend(f"bench/{n}:{unique_tag}" for n in ("slow", "broken"))
     started = time.monotonic()
 
@@ -53,12 +60,16 @@ def test_one_failure_stops_the_others(tmp_path, task_env, unique_tag, cleanup_im
     assert "Traceback" not in result.stderr
 
 
-def test_independent_images_build_concurrently_with_prefixes(tmp_path, task_env, unique_tag,
-                                                             cleanup_images, docker_bin):
-    repo = fixture_repo(tmp_path / "repo", {
-        "one": f"FROM {BASE}\nRUN echo one-{unique_tag} && sleep 3\n",
-        "two": f"FROM {BASE}\nRUN echo two-{unique_tag} && sleep 3\n",
-    })
+def test_independent_images_build_concurrently_with_prefixes(
+    tmp_path, task_env, unique_tag, cleanup_images, docker_bin
+):
+    repo = fixture_repo(
+        tmp_path / "repo",
+        {
+            "one": f"FROM {BASE}\nRUN echo one-{unique_tag} && sleep 3\n",
+            "two": f"FROM {BASE}\nRUN echo two-{unique_tag} && sleep 3\n",
+        },
+    )
     cleanup_images.extend(f"bench/{n}:{unique_tag}" for n in ("one", "two"))
 
     result = invoke("build", "--tag", unique_tag, env=env_with_repo(task_env), cwd=repo)
@@ -73,10 +84,13 @@ def test_independent_images_build_concurrently_with_prefixes(tmp_path, task_env,
 
 def test_shared_first_steps_build_in_order(tmp_path, task_env, unique_tag, cleanup_images):
     shared = f"FROM {BASE}\nRUN echo shared-{unique_tag} && sleep 2\n"
-    repo = fixture_repo(tmp_path / "repo", {
-        "first": shared + "RUN echo first\n",
-        "second": shared + "RUN echo second\n",
-    })
+    repo = fixture_repo(
+        tmp_path / "repo",
+        {
+            "first": shared + "RUN echo first\n",
+            "second": shared + "RUN echo second\n",
+        },
+    )
     cleanup_images.extend(f"bench/{n}:{unique_tag}" for n in ("first", "second"))
 
     result = invoke("build", "--tag", unique_tag, env=env_with_repo(task_env), cwd=repo)
@@ -85,7 +99,9 @@ def test_shared_first_steps_build_in_order(tmp_path, task_env, unique_tag, clean
     assert "second: bench/second:" in result.stderr
     assert "(after first: shares its first steps)" in result.stderr
     if "DOCKER_BUILDKIT=1" in result.stderr:
-        second_log = "\n".join(line for line in result.stderr.splitlines()
-                               if line.startswith("[second] ")) or result.stderr
+        second_log = (
+            "\n".join(line for line in result.stderr.splitlines() if line.startswith("[second] "))
+            or result.stderr
+        )
         assert f"RUN echo shared-{unique_tag}" in second_log
         assert "CACHED" in second_log

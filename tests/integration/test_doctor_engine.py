@@ -61,7 +61,10 @@ def by_id(document):
 def test_clean_repository_with_a_real_engine(repo, engine, capsys):
     server_version = subprocess.run(
         [engine, "version", "--format", "{{.Server.Version}}"],
-        capture_output=True, text=True, check=True).stdout.strip()
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
     code, document, _ = doctor(repo, capsys)
 
@@ -85,22 +88,23 @@ def test_push_round_trip_with_good_credentials(repo, engine, registry, capsys, m
     checks = by_id(document)
     assert checks["credentials"]["status"] == "ok"
     assert checks["registry-auth"]["status"] == "ok"
-    assert f"{server.host} accepted the credentials of 'ci-user'" in \
-        checks["registry-auth"]["message"]
+    assert (
+        f"{server.host} accepted the credentials of 'ci-user'" in checks["registry-auth"]["message"]
+    )
     assert ("GET", "/v2/", 200) in server.requests()
     assert password not in captured.out + captured.err
     assert code == 0
 
 
-def test_push_round_trip_with_bad_credentials_fails_before_a_build(repo, registry, capsys,
-                                                                   monkeypatch):
+def test_push_round_trip_with_bad_credentials_fails_before_a_build(
+    repo, registry, capsys, monkeypatch
+):
     server, _ = registry
     wrong = "not-the-password-" + secrets.token_hex(4)
     monkeypatch.setenv(USER_ENV, server.username)
     monkeypatch.setenv(TOKEN_ENV, wrong)
 
-    code, document, captured = doctor(repo, capsys, for_="push", registry=server.host,
-                                      engine=False)
+    code, document, captured = doctor(repo, capsys, for_="push", registry=server.host, engine=False)
 
     auth = by_id(document)["registry-auth"]
     assert code == 1

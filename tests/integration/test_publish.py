@@ -22,8 +22,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stand_ins", "uv_
 
 USER = "ci-robot"
 REPOS = {"gpu": "runpod/tetra-rp", "cpu": "runpod/tetra-rp-cpu", "lb": "runpod/tetra-rp-lb"}
-COPIED = ["Dockerfile", "Dockerfile-cpu", "Dockerfile-lb", ".dockerignore", "worker",
-          "pyproject.toml", "tasks.py"]
+COPIED = [
+    "Dockerfile",
+    "Dockerfile-cpu",
+    "Dockerfile-lb",
+    ".dockerignore",
+    "worker",
+    "pyproject.toml",
+    "tasks.py",
+]
 
 
 @pytest.fixture
@@ -42,8 +49,11 @@ def registry(tmp_path, password, docker_bin) -> Iterator[RegistryServer]:
 
 
 def _remove_images(docker_bin: str, host: str) -> None:
-    listed = subprocess.run([docker_bin, "images", "--format", "{{.Repository}}:{{.Tag}}"],
-                            capture_output=True, text=True).stdout.split()
+    listed = subprocess.run(
+        [docker_bin, "images", "--format", "{{.Repository}}:{{.Tag}}"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     ours = [ref for ref in listed if ref.startswith(host + "/")]
     if ours:
         subprocess.run([docker_bin, "image", "rm", "--force", *ours], capture_output=True)
@@ -76,14 +86,19 @@ def make_repo(root: Path, version: str, *, tag: bool = True) -> Path:
     for name in COPIED:
         source = REPO / name
         if source.is_dir():
-            shutil.copytree(source, root / name, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(
+                source,
+                root / name,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
         else:
             shutil.copy2(source, root / name)
     text = (REPO / "pyproject.toml").read_text()
     current = text.split('version = "', 1)[1].split('"', 1)[0]
-    (root / "pyproject.toml").write_text(text.replace(f'version = "{current}"',
-                                                      f'version = "{version}"', 1))
+    (root / "pyproject.toml").write_text(
+        text.replace(f'version = "{current}"', f'version = "{version}"', 1)
+    )
     shutil.copy2(REPO / "uv.lock", root / "uv.lock")
     subprocess.run(["uv", "lock", "--quiet"], cwd=root, check=True)
     git(root, "init", "-q", "-b", "main")
@@ -94,10 +109,16 @@ def make_repo(root: Path, version: str, *, tag: bool = True) -> Path:
 
 
 def git(root: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
-                          text=True, env=env).stdout.strip()
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=root, check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()
 
 
 def commit_all(root: Path, message: str) -> None:
@@ -108,8 +129,9 @@ def commit_all(root: Path, message: str) -> None:
 def set_version(root: Path, version: str) -> None:
     text = (root / "pyproject.toml").read_text()
     current = text.split('version = "', 1)[1].split('"', 1)[0]
-    (root / "pyproject.toml").write_text(text.replace(f'version = "{current}"',
-                                                      f'version = "{version}"', 1))
+    (root / "pyproject.toml").write_text(
+        text.replace(f'version = "{current}"', f'version = "{version}"', 1)
+    )
     subprocess.run(["uv", "lock", "--quiet"], cwd=root, check=True)
     commit_all(root, f"chore(main): release {version}")
     git(root, "tag", f"v{version}")
@@ -120,21 +142,31 @@ def env_for(task_env, password, docker_log, tmp_path):
     wrapper, _ = docker_log
 
     def make(registry: RegistryServer, **extra: str) -> dict[str, str]:
-        return {**task_env, "BUILDLIB_DOCKER": str(wrapper), "PYTHONPATH": str(REPO),
-                "BUILDLIB_REGISTRY": registry.host, "DOCKERHUB_USERNAME": USER,
-                "DOCKERHUB_TOKEN": password, "GITHUB_ACTIONS": "",
-                "DOCKER_CONFIG": str(tmp_path / "user-docker-config"), **extra}
+        return {
+            **task_env,
+            "BUILDLIB_DOCKER": str(wrapper),
+            "PYTHONPATH": str(REPO),
+            "BUILDLIB_REGISTRY": registry.host,
+            "DOCKERHUB_USERNAME": USER,
+            "DOCKERHUB_TOKEN": password,
+            "GITHUB_ACTIONS": "",
+            "DOCKER_CONFIG": str(tmp_path / "user-docker-config"),
+            **extra,
+        }
+
     return make
 
 
-def assert_secret_never_leaked(password: str, result: subprocess.CompletedProcess[str],
-                               argv_log: Path, tmp_path: Path) -> None:
+def assert_secret_never_leaked(
+    password: str, result: subprocess.CompletedProcess[str], argv_log: Path, tmp_path: Path
+) -> None:
     assert password not in result.stdout
     assert password not in result.stderr
     assert password not in argv_log.read_text()
     user_config = tmp_path / "user-docker-config"
     assert not user_config.exists() or password not in "".join(
-        p.read_text(errors="replace") for p in user_config.rglob("*") if p.is_file())
+        p.read_text(errors="replace") for p in user_config.rglob("*") if p.is_file()
+    )
 
 
 def release_digests(registry: RegistryServer, tag: str) -> dict[str, str | None]:
@@ -190,7 +222,8 @@ def test_release_lifecycle(registry, env_for, password, docker_log, tmp_path):
     document = json.loads(plan.stdout)
     assert document["version"] == "1.2.3" and document["login"] is True
     assert [(i["name"], i["repository"], i["tags"]) for i in document["images"]] == [
-        (name, repo_name, ["1.2.3", "1.2", "1", "latest"]) for name, repo_name in REPOS.items()]
+        (name, repo_name, ["1.2.3", "1.2", "1", "latest"]) for name, repo_name in REPOS.items()
+    ]
     assert registry.tags(REPOS["gpu"]) == []
 
     first = invoke("release", env=env, cwd=repo)
@@ -245,8 +278,7 @@ def test_release_needs_its_git_tag_at_head(registry, env_for, tmp_path):
     assert registry.tags(REPOS["gpu"]) == []
 
 
-def test_registry_killed_mid_release_leaves_floating_tags(registry, env_for, tmp_path,
-                                                        docker_log):
+def test_registry_killed_mid_release_leaves_floating_tags(registry, env_for, tmp_path, docker_log):
     repo = make_repo(tmp_path / "repo", "1.2.3")
     env = env_for(registry)
     assert invoke("release", env=env, cwd=repo).returncode == 0
@@ -265,8 +297,7 @@ def test_registry_killed_mid_release_leaves_floating_tags(registry, env_for, tmp
         assert release_digests(registry, tag) == previous, tag
 
 
-def test_per_image_release_jobs_move_floating_tags_only_after_the_last(registry, env_for,
-                                                                       tmp_path):
+def test_per_image_release_jobs_move_floating_tags_only_after_the_last(registry, env_for, tmp_path):
     """CI runs one docker-prod job per image; none moves `latest` until all have the version."""
     repo = make_repo(tmp_path / "repo", "4.0.0")
     env = env_for(registry)

@@ -67,7 +67,7 @@ COPY pyproject.toml uv.lock /app/
 ENTRYPOINT ["/entrypoint.sh"]
 """
 
-ENTRYPOINT = "#!/bin/sh\nset -eu\nexec \"$@\"\n"
+ENTRYPOINT = '#!/bin/sh\nset -eu\nexec "$@"\n'
 
 WORKFLOW = """\
 name: CI
@@ -90,18 +90,25 @@ RELEASE_PLEASE_CONFIG = {
         ".": {
             "package-name": NAME,
             "extra-files": [
-                {"type": "toml", "path": "uv.lock",
-                 "jsonpath": f"$.package[?(@.name.value=='{NAME}')].version"},
+                {
+                    "type": "toml",
+                    "path": "uv.lock",
+                    "jsonpath": f"$.package[?(@.name.value=='{NAME}')].version",
+                },
             ],
         },
     },
 }
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Fixture", "GIT_AUTHOR_EMAIL": "fixture@example.invalid",
-    "GIT_COMMITTER_NAME": "Fixture", "GIT_COMMITTER_EMAIL": "fixture@example.invalid",
-    "GIT_AUTHOR_DATE": "2026-01-01T12:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T12:00:00Z",
-    "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
+    "GIT_AUTHOR_NAME": "Fixture",
+    "GIT_AUTHOR_EMAIL": "fixture@example.invalid",
+    "GIT_COMMITTER_NAME": "Fixture",
+    "GIT_COMMITTER_EMAIL": "fixture@example.invalid",
+    "GIT_AUTHOR_DATE": "2026-01-01T12:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-01-01T12:00:00Z",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_TERMINAL_PROMPT": "0",
 }
 
 _LOCKS: dict[str, str] = {}
@@ -111,9 +118,24 @@ def git(repo: Path, *args: str) -> str:
     """Run git in ``repo`` (no user config, fixed identity and dates); return stdout."""
     env = {**os.environ, **GIT_ENV, "HOME": str(repo.parent / ".fixture-home")}
     result = subprocess.run(
-        ["git", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false",
-         "-c", "core.hooksPath=/dev/null", "-c", "init.defaultBranch=main", *args],
-        cwd=repo, env=env, capture_output=True, text=True, check=False)
+        [
+            "git",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "tag.gpgsign=false",
+            "-c",
+            "core.hooksPath=/dev/null",
+            "-c",
+            "init.defaultBranch=main",
+            *args,
+        ],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout.strip()
@@ -141,14 +163,24 @@ def lock_for(pyproject_text: str) -> str:
     if pyproject_text not in _LOCKS:
         with tempfile.TemporaryDirectory(prefix="buildlib-fixture-lock-") as work:
             Path(work, "pyproject.toml").write_text(pyproject_text, encoding="utf-8")
-            env = {k: v for k, v in os.environ.items()
-                   if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "UV_FROZEN",
-                                "UV_LOCKED", "UV_OFFLINE")}
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if k
+                not in (
+                    "VIRTUAL_ENV",
+                    "UV_PROJECT_ENVIRONMENT",
+                    "UV_FROZEN",
+                    "UV_LOCKED",
+                    "UV_OFFLINE",
+                )
+            }
             attempts = (["uv", "lock", "--offline", "--quiet"], ["uv", "lock", "--quiet"])
             errors = []
             for argv in attempts:
-                result = subprocess.run(argv, cwd=work, env=env, capture_output=True,
-                                        text=True, check=False)
+                result = subprocess.run(
+                    argv, cwd=work, env=env, capture_output=True, text=True, check=False
+                )
                 if result.returncode == 0:
                     break
                 errors.append(result.stderr.strip()[-500:])
@@ -158,9 +190,17 @@ def lock_for(pyproject_text: str) -> str:
     return _LOCKS[pyproject_text]
 
 
-def make_repo(tmp_path: Path, *, name: str = "repo", version: str = VERSION,
-              with_git: bool = True, with_lock: bool = True, with_workflow: bool = True,
-              with_release_please: bool = True, tagged: bool = True) -> Path:
+def make_repo(
+    tmp_path: Path,
+    *,
+    name: str = "repo",
+    version: str = VERSION,
+    with_git: bool = True,
+    with_lock: bool = True,
+    with_workflow: bool = True,
+    with_release_please: bool = True,
+    tagged: bool = True,
+) -> Path:
     """A clean repository at ``tmp_path/name``; see the module docstring."""
     if shutil.which("uv") is None and with_lock:
         raise AssertionError("uv is not installed: the fixture needs it for uv.lock")
@@ -177,37 +217,52 @@ def make_repo(tmp_path: Path, *, name: str = "repo", version: str = VERSION,
     if with_workflow:
         write(repo / ".github" / "workflows" / "ci.yml", WORKFLOW)
     if with_release_please:
-        write(repo / "release-please-config.json",
-              json.dumps(RELEASE_PLEASE_CONFIG, indent=2) + "\n")
-        write(repo / ".release-please-manifest.json",
-              json.dumps({".": version}, indent=2) + "\n")
+        write(
+            repo / "release-please-config.json", json.dumps(RELEASE_PLEASE_CONFIG, indent=2) + "\n"
+        )
+        write(repo / ".release-please-manifest.json", json.dumps({".": version}, indent=2) + "\n")
     if with_git:
         git(repo, "init", "-q", "-b", "main")
         commit(repo, "feat: first version of the demo app", {"CHANGELOG.md": "# Changelog\n"})
-        commit(repo, f"chore(main): release {version}",
-               {"CHANGELOG.md": f"# Changelog\n\n## {version}\n\n* first version\n"})
+        commit(
+            repo,
+            f"chore(main): release {version}",
+            {"CHANGELOG.md": f"# Changelog\n\n## {version}\n\n* first version\n"},
+        )
         if tagged:
             git(repo, "tag", f"v{version}")
     return repo
 
 
-def set_version(repo: Path, version: str, *, pyproject: bool = True,
-                manifest: bool = False) -> None:
+def set_version(
+    repo: Path, version: str, *, pyproject: bool = True, manifest: bool = False
+) -> None:
     """Change the version where asked (the way a hand edit or a half release-please would)."""
     if pyproject:
         path = repo / "pyproject.toml"
         text = path.read_text(encoding="utf-8")
-        path.write_text(re.sub(r'(?m)^version = "[^"]*"', f'version = "{version}"', text,
-                               count=1), encoding="utf-8")
+        path.write_text(
+            re.sub(r'(?m)^version = "[^"]*"', f'version = "{version}"', text, count=1),
+            encoding="utf-8",
+        )
     if manifest:
         write(repo / ".release-please-manifest.json", json.dumps({".": version}, indent=2) + "\n")
 
 
 def isolate(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Keep the machine's CI variables, credentials and docker login out of a test."""
-    for name in ("GITHUB_ACTIONS", "GITHUB_REF_NAME", "GITHUB_REF_TYPE", "BUILDLIB_REGISTRY",
-                 USER_ENV, TOKEN_ENV, "DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN", "FORCE_COLOR",
-                 "BUILDLIB_NO_CACHE"):
+    for name in (
+        "GITHUB_ACTIONS",
+        "GITHUB_REF_NAME",
+        "GITHUB_REF_TYPE",
+        "BUILDLIB_REGISTRY",
+        USER_ENV,
+        TOKEN_ENV,
+        "DOCKERHUB_USERNAME",
+        "DOCKERHUB_TOKEN",
+        "FORCE_COLOR",
+        "BUILDLIB_NO_CACHE",
+    ):
         monkeypatch.delenv(name, raising=False)
     docker_config = tmp_path / ".docker-config"
     docker_config.mkdir(exist_ok=True)

@@ -26,20 +26,23 @@ def repo(tmp_path):
     return make_repo(tmp_path)
 
 
-@pytest.mark.parametrize(("message", "kind", "breaking"), [
-    ("feat: add a thing", "feat", False),
-    ("fix(handler): correct the order", "fix", False),
-    ("feat(api)!: drop v1", "feat", True),
-    ("refactor!: rename", "refactor", True),
-    ("chore: tidy\n\nBREAKING CHANGE: the config moved", "chore", True),
-    ("fix: x\n\nBREAKING-CHANGE: y", "fix", True),
-    ("Feat: capitalized type", "feat", False),
-    ("Update README", None, False),
-    ("feat:missing space", None, False),
-    ("feat(scope: unclosed", None, False),
-    ("WIP", None, False),
-    ("fixup! feat: add a thing", None, False),
-])
+@pytest.mark.parametrize(
+    ("message", "kind", "breaking"),
+    [
+        ("feat: add a thing", "feat", False),
+        ("fix(handler): correct the order", "fix", False),
+        ("feat(api)!: drop v1", "feat", True),
+        ("refactor!: rename", "refactor", True),
+        ("chore: tidy\n\nBREAKING CHANGE: the config moved", "chore", True),
+        ("fix: x\n\nBREAKING-CHANGE: y", "fix", True),
+        ("Feat: capitalized type", "feat", False),
+        ("Update README", None, False),
+        ("feat:missing space", None, False),
+        ("feat(scope: unclosed", None, False),
+        ("WIP", None, False),
+        ("fixup! feat: add a thing", None, False),
+    ],
+)
 def test_parse_commit(message, kind, breaking):
     parsed = parse_commit("abc1234", message)
     assert (parsed.type, parsed.breaking) == (kind, breaking)
@@ -118,26 +121,33 @@ def c(message):
     return parse_commit("0000000", message)
 
 
-@pytest.mark.parametrize(("current", "messages", "options", "expected"), [
-    ("0.7.3", ["fix: a"], {}, "0.7.4"),
-    ("0.7.3", ["feat: a", "fix: b"], {}, "0.8.0"),
-    ("0.7.3", ["feat!: a"], {}, "1.0.0"),
-    ("0.7.3", ["fix: a\n\nBREAKING CHANGE: b"], {}, "1.0.0"),
-    ("0.7.3", ["feat!: a"], {"bump-minor-pre-major": True}, "0.8.0"),
-    ("0.7.3", ["feat: a"], {"bump-patch-for-minor-pre-major": True}, "0.7.4"),
-    ("1.4.2", ["feat!: a"], {"bump-minor-pre-major": True}, "2.0.0"),
-    ("1.4.2", ["feat: a"], {"bump-patch-for-minor-pre-major": True}, "1.5.0"),
-    ("1.4.2", ["perf: faster"], {}, "1.4.3"),
-    ("1.4.2", ["chore: a", "docs: b", "Update"], {}, None),
-    ("1.4.2", ["docs: b"], {"changelog-sections": [{"type": "docs", "section": "Docs"}]},
-     "1.4.3"),
-    ("1.4.2", ["fix: a"], {"changelog-sections": [{"type": "fix", "hidden": True}]}, None),
-    ("1.4.2", ["chore!: drop python 3.10"], {}, "2.0.0"),
-    ("1.4.2", ["chore: x\n\nRelease-As: 3.0.0"], {}, "3.0.0"),
-    ("1.4.2", ["fix: a"], {"release-as": "1.9.0"}, "1.9.0"),
-    ("1.4.2", ["fix: a"], {"versioning": "always-bump-minor"}, "1.5.0"),
-    ("1.4.2", [], {}, None),
-])
+@pytest.mark.parametrize(
+    ("current", "messages", "options", "expected"),
+    [
+        ("0.7.3", ["fix: a"], {}, "0.7.4"),
+        ("0.7.3", ["feat: a", "fix: b"], {}, "0.8.0"),
+        ("0.7.3", ["feat!: a"], {}, "1.0.0"),
+        ("0.7.3", ["fix: a\n\nBREAKING CHANGE: b"], {}, "1.0.0"),
+        ("0.7.3", ["feat!: a"], {"bump-minor-pre-major": True}, "0.8.0"),
+        ("0.7.3", ["feat: a"], {"bump-patch-for-minor-pre-major": True}, "0.7.4"),
+        ("1.4.2", ["feat!: a"], {"bump-minor-pre-major": True}, "2.0.0"),
+        ("1.4.2", ["feat: a"], {"bump-patch-for-minor-pre-major": True}, "1.5.0"),
+        ("1.4.2", ["perf: faster"], {}, "1.4.3"),
+        ("1.4.2", ["chore: a", "docs: b", "Update"], {}, None),
+        (
+            "1.4.2",
+            ["docs: b"],
+            {"changelog-sections": [{"type": "docs", "section": "Docs"}]},
+            "1.4.3",
+        ),
+        ("1.4.2", ["fix: a"], {"changelog-sections": [{"type": "fix", "hidden": True}]}, None),
+        ("1.4.2", ["chore!: drop python 3.10"], {}, "2.0.0"),
+        ("1.4.2", ["chore: x\n\nRelease-As: 3.0.0"], {}, "3.0.0"),
+        ("1.4.2", ["fix: a"], {"release-as": "1.9.0"}, "1.9.0"),
+        ("1.4.2", ["fix: a"], {"versioning": "always-bump-minor"}, "1.5.0"),
+        ("1.4.2", [], {}, None),
+    ],
+)
 def test_preview_rules(current, messages, options, expected):
     version, why = preview(current, [c(m) for m in messages], options)
     assert version == expected, why

@@ -40,8 +40,11 @@ def test_unreachable_engine_fails_and_the_rest_still_run(tmp_path, dead_engine):
     assert "DOCKER_HOST" in engine.hint
     assert results["docker-disk"].status == "skipped"
     assert "see docker-engine" in results["docker-disk"].message
-    others = [r for r in results.values()
-              if r.id not in ("docker-engine", "docker-disk", "docker-builder")]
+    others = [
+        r
+        for r in results.values()
+        if r.id not in ("docker-engine", "docker-disk", "docker-builder")
+    ]
     assert all(r.status in ("ok", "skipped") for r in others), others
 
 
@@ -49,8 +52,11 @@ def fake_info(monkeypatch, root_dir, free_gib):
     info = EngineInfo("27.0.1", "1.46", "linux", "amd64", str(root_dir))
     monkeypatch.setattr(checks_engine, "_engine_info", lambda project: info)
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(checks_engine.shutil, "disk_usage",
-                        lambda path: usage(100 * 1024**3, 0, int(free_gib * 1024**3)))
+    monkeypatch.setattr(
+        checks_engine.shutil,
+        "disk_usage",
+        lambda path: usage(100 * 1024**3, 0, int(free_gib * 1024**3)),
+    )
 
 
 @pytest.mark.parametrize(("free", "status"), [(50, "ok"), (5, "warn"), (1, "fail")])
@@ -93,14 +99,20 @@ def test_engine_error_is_one_line_with_hint(tmp_path, monkeypatch):
     result = check_docker_engine(Project.load(tmp_path))
 
     assert (result.status, result.message, result.hint) == (
-        "fail", "Docker engine not reachable at x", "start it")
+        "fail",
+        "Docker engine not reachable at x",
+        "start it",
+    )
 
 
-@pytest.mark.parametrize(("capabilities", "status", "words"), [
-    (Capabilities("/usr/bin/docker", "buildx", "27.0", "v0.16.2"), "ok", "buildx (v0.16.2)"),
-    (Capabilities("/usr/bin/docker", "buildkit", "20.10.24"), "ok", "BuildKit built into"),
-    (Capabilities("/usr/local/bin/docker", "legacy", "28.2.2"), "warn", "legacy builder"),
-])
+@pytest.mark.parametrize(
+    ("capabilities", "status", "words"),
+    [
+        (Capabilities("/usr/bin/docker", "buildx", "27.0", "v0.16.2"), "ok", "buildx (v0.16.2)"),
+        (Capabilities("/usr/bin/docker", "buildkit", "20.10.24"), "ok", "BuildKit built into"),
+        (Capabilities("/usr/local/bin/docker", "legacy", "28.2.2"), "warn", "legacy builder"),
+    ],
+)
 def test_builder_kinds(tmp_path, monkeypatch, capabilities, status, words):
     monkeypatch.setattr(engine_module, "detect", lambda runner: capabilities)
 

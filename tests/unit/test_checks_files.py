@@ -59,7 +59,7 @@ def test_lone_cr_is_reported_as_such(repo):
 
 
 def test_one_result_per_bad_file(repo):
-    write(repo / "entrypoint.sh", b"#!/bin/sh\r\nexec \"$@\"\r\n")
+    write(repo / "entrypoint.sh", b'#!/bin/sh\r\nexec "$@"\r\n')
     write(repo / ".github/workflows/ci.yml", b"name: CI\r\n")
 
     found = {(r.file, r.line) for r in failures(repo)}
@@ -73,7 +73,7 @@ def test_which_files_are_checked(repo):
     write(repo / "scripts/run", "#!/usr/bin/env bash\necho\n")
     write(repo / "tools/build.sh", "echo\n")
     write(repo / "bin/start-worker", "echo\n")  # no shebang, but the Dockerfile runs it
-    write(repo / "Dockerfile", "FROM scratch\nCMD [\"/usr/local/bin/start-worker\"]\n")
+    write(repo / "Dockerfile", 'FROM scratch\nCMD ["/usr/local/bin/start-worker"]\n')
     write(repo / ".github/actions/setup/action.yml", "name: setup\n")
     write(repo / "docs/notes.md", "notes\r\n")  # not executed: never checked
     write(repo / "app/main.py", "print()\r\n")
@@ -81,18 +81,30 @@ def test_which_files_are_checked(repo):
 
     candidates = line_ending_candidates(Project.load(repo))
 
-    assert candidates == sorted([
-        ".github/actions/setup/action.yml", ".github/workflows/ci.yml", "Dockerfile",
-        "Dockerfile-cpu", "bin/start-worker", "docker/app.dockerfile", "entrypoint.sh",
-        "scripts/run", "tools/build.sh"])
+    assert candidates == sorted(
+        [
+            ".github/actions/setup/action.yml",
+            ".github/workflows/ci.yml",
+            "Dockerfile",
+            "Dockerfile-cpu",
+            "bin/start-worker",
+            "docker/app.dockerfile",
+            "entrypoint.sh",
+            "scripts/run",
+            "tools/build.sh",
+        ]
+    )
     assert failures(repo) == []
 
 
 def test_configured_globs_are_checked(repo):
     pyproject = repo / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace(
-        'default-group = ["app"]',
-        'default-group = ["app"]\nline-ending-globs = ["config/*.ini", "**/*.conf"]'))
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'default-group = ["app"]',
+            'default-group = ["app"]\nline-ending-globs = ["config/*.ini", "**/*.conf"]',
+        )
+    )
     write(repo / "config/settings.ini", "[x]\r\n")
     write(repo / "deep/nested/app.conf", "x\r\n")
     write(repo / "other/settings.ini", "[x]\r\n")  # config/*.ini is anchored at the root
@@ -118,20 +130,21 @@ def test_without_git_the_tree_is_walked(tmp_path):
 
 def test_fix_rewrites_only_bad_files_and_keeps_their_mode(repo):
     write(repo / "Dockerfile", b"FROM scratch\r\nCOPY . /\r\n")
-    write(repo / "entrypoint.sh", b"#!/bin/sh\rexec \"$@\"\r\n")
+    write(repo / "entrypoint.sh", b'#!/bin/sh\rexec "$@"\r\n')
     os.chmod(repo / "entrypoint.sh", 0o755)
-    untouched = {p: p.read_bytes() for p in repo.rglob("*")
-                 if p.is_file() and ".git" not in p.parts
-                 and p.name not in ("Dockerfile", "entrypoint.sh")}
+    untouched = {
+        p: p.read_bytes()
+        for p in repo.rglob("*")
+        if p.is_file() and ".git" not in p.parts and p.name not in ("Dockerfile", "entrypoint.sh")
+    }
     mtimes = {p: p.stat().st_mtime_ns for p in untouched}
 
     results = check_line_endings(Project.load(repo), fix=True)
 
-    assert {(r.status, r.file) for r in results} == {("ok", "Dockerfile"),
-                                                     ("ok", "entrypoint.sh")}
+    assert {(r.status, r.file) for r in results} == {("ok", "Dockerfile"), ("ok", "entrypoint.sh")}
     assert all(r.message.startswith("rewrote ") for r in results)
     assert (repo / "Dockerfile").read_bytes() == b"FROM scratch\nCOPY . /\n"
-    assert (repo / "entrypoint.sh").read_bytes() == b"#!/bin/sh\nexec \"$@\"\n"
+    assert (repo / "entrypoint.sh").read_bytes() == b'#!/bin/sh\nexec "$@"\n'
     assert stat.S_IMODE((repo / "entrypoint.sh").stat().st_mode) == 0o755
     assert {p: p.read_bytes() for p in untouched} == untouched
     assert {p: p.stat().st_mtime_ns for p in untouched} == mtimes

@@ -23,8 +23,9 @@ def repo(tmp_path):
 def add_dependency(repo, requirement='"tomli-w>=1.0"'):
     path = repo / "pyproject.toml"
     text = path.read_text()
-    path.write_text(text.replace('    "cloudpickle>=3.0",\n',
-                                 f'    "cloudpickle>=3.0",\n    {requirement},\n'))
+    path.write_text(
+        text.replace('    "cloudpickle>=3.0",\n', f'    "cloudpickle>=3.0",\n    {requirement},\n')
+    )
 
 
 def test_clean_lock_is_present_and_fresh(repo):
@@ -111,8 +112,11 @@ def test_ignored_lock_fails_at_the_ignore_line(repo):
 def test_ignored_lock_with_pinned_resolution_is_ok(repo):
     """This repository's own policy: uv.lock is generated, resolution pinned by exclude-newer."""
     path = repo / "pyproject.toml"
-    path.write_text(path.read_text().replace(
-        "[tool.uv]\n", '[tool.uv]\nexclude-newer = "2026-11-01T00:00:00Z"\n', 1))
+    path.write_text(
+        path.read_text().replace(
+            "[tool.uv]\n", '[tool.uv]\nexclude-newer = "2026-11-01T00:00:00Z"\n', 1
+        )
+    )
     write(repo / ".gitignore", ".venv/\nuv.lock\n")
     git(repo, "rm", "-q", "--cached", "uv.lock")
     commit(repo, "chore: generate the lock, pin resolution")
@@ -176,16 +180,18 @@ def pyproject(**changes):
         "name": "Demo",
         "version": "1.2.0",
         "requires-python": ">=3.11",
-        "dependencies": ["cloudpickle>=3", "colorama>=0.4; sys_platform=='win32'",
-                         "Rich[Jupyter]>=13.0"],
+        "dependencies": [
+            "cloudpickle>=3",
+            "colorama>=0.4; sys_platform=='win32'",
+            "Rich[Jupyter]>=13.0",
+        ],
         "optional-dependencies": {"fast": ["packaging; python_version < '3.14'"]},
     }
     project.update(changes)
     return {
         "project": project,
         "dependency-groups": {
-            "dev": ["pytest>=8", {"include-group": "lint"},
-                    "tomli>=2.0; python_version < '3.11'"],
+            "dev": ["pytest>=8", {"include-group": "lint"}, "tomli>=2.0; python_version < '3.11'"],
             "lint": ["ruff>=0.6"],
         },
     }
@@ -198,10 +204,16 @@ def test_equivalent_declarations_match():
 
 
 def test_changed_specifier_is_reported():
-    data = pyproject(dependencies=["cloudpickle>=3.1", "colorama>=0.4; sys_platform=='win32'",
-                                   "rich[jupyter]>=13"])
+    data = pyproject(
+        dependencies=[
+            "cloudpickle>=3.1",
+            "colorama>=0.4; sys_platform=='win32'",
+            "rich[jupyter]>=13",
+        ]
+    )
     assert static_differences(data, LOCK) == [
-        "[project].dependencies: cloudpickle>=3.1 is cloudpickle>=3.0 in uv.lock"]
+        "[project].dependencies: cloudpickle>=3.1 is cloudpickle>=3.0 in uv.lock"
+    ]
 
 
 def test_removed_dependency_and_changed_marker():

@@ -37,8 +37,10 @@ def repo(tmp_path):
 
 def builds(config, tag="local", registry=""):
     prefix = f"{registry}/" if registry else ""
-    return tuple(Build(i, config.root / i.dockerfile, (f"{prefix}{i.repository}:{tag}",))
-                 for i in config.images)
+    return tuple(
+        Build(i, config.root / i.dockerfile, (f"{prefix}{i.repository}:{tag}",))
+        for i in config.images
+    )
 
 
 def failed(results):
@@ -80,9 +82,11 @@ def test_build_preflight_catches_crlf_stale_lock_and_secret_args(repo):
 
     results = run_preflight(config, builds(config), "build")
 
-    assert failed(results) == [("line-endings", "Dockerfile", 1),
-                               ("uv-lock-fresh", "uv.lock", None),
-                               ("secret-build-args", "Dockerfile", 2)]
+    assert failed(results) == [
+        ("line-endings", "Dockerfile", 1),
+        ("uv-lock-fresh", "uv.lock", None),
+        ("secret-build-args", "Dockerfile", 2),
+    ]
 
 
 def test_missing_lock_fails_the_build(tmp_path):
@@ -127,5 +131,7 @@ def test_release_needs_the_tag_and_one_version(tmp_path, monkeypatch):
 def test_registry_of_builds():
     spec = ImageSpec("a", "acme/a", "Dockerfile", ".")
     assert preflight_module._registry_of((Build(spec, Path("D"), ("acme/a:1",)),)) == "docker.io"
-    assert preflight_module._registry_of(
-        (Build(spec, Path("D"), ("localhost:5000/acme/a:1",)),)) == "localhost:5000"
+    assert (
+        preflight_module._registry_of((Build(spec, Path("D"), ("localhost:5000/acme/a:1",)),))
+        == "localhost:5000"
+    )

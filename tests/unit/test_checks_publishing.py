@@ -36,6 +36,7 @@ def load(repo, **env):
 
 # --- credentials -----------------------------------------------------------------------
 
+
 def test_missing_credentials_fail_for_push_and_name_the_variables(repo):
     result = check_credentials(load(repo), for_="push")
 
@@ -53,8 +54,7 @@ def test_missing_credentials_are_skipped_without_for(repo):
 
 
 def test_credentials_from_env_never_show_the_secret(repo):
-    result = check_credentials(load(repo, **{USER_ENV: "alice", TOKEN_ENV: SECRET}),
-                               for_="push")
+    result = check_credentials(load(repo, **{USER_ENV: "alice", TOKEN_ENV: SECRET}), for_="push")
 
     assert result.status == "ok"
     assert "'alice'" in result.message and f"${USER_ENV}" in result.message
@@ -72,8 +72,9 @@ def test_existing_docker_login_counts(repo, tmp_path, monkeypatch):
     config_dir = tmp_path / "docker-login"
     config_dir.mkdir()
     auth = base64.b64encode(f"bob:{SECRET}".encode()).decode()
-    (config_dir / "config.json").write_text(json.dumps(
-        {"auths": {"https://index.docker.io/v1/": {"auth": auth}}}))
+    (config_dir / "config.json").write_text(
+        json.dumps({"auths": {"https://index.docker.io/v1/": {"auth": auth}}})
+    )
     monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
 
     result = check_credentials(load(repo), for_="push")
@@ -84,14 +85,16 @@ def test_existing_docker_login_counts(repo, tmp_path, monkeypatch):
 
 
 def test_local_registry_without_credentials_only_warns(repo):
-    result = check_credentials(Project.load(repo, environ={}, registry="127.0.0.1:5000"),
-                               for_="push")
+    result = check_credentials(
+        Project.load(repo, environ={}, registry="127.0.0.1:5000"), for_="push"
+    )
 
     assert result.status == "warn"
     assert "127.0.0.1:5000" in result.message
 
 
 # --- registry-auth ---------------------------------------------------------------------
+
 
 def test_registry_auth_needs_for(repo):
     result = check_registry_auth(load(repo, **{USER_ENV: "alice", TOKEN_ENV: SECRET}))
@@ -122,20 +125,25 @@ class FakeClient:
         return True
 
 
-@pytest.mark.parametrize(("error", "status", "words"), [
-    (None, "ok", "accepted the credentials of 'alice'"),
-    (AuthError("docker.io: ping: 401 unauthorized", hint="check the token"), "fail",
-     "rejected the credentials of 'alice'"),
-    (RegistryError("docker.io: ping: connection refused"), "fail", "did not answer"),
-])
+@pytest.mark.parametrize(
+    ("error", "status", "words"),
+    [
+        (None, "ok", "accepted the credentials of 'alice'"),
+        (
+            AuthError("docker.io: ping: 401 unauthorized", hint="check the token"),
+            "fail",
+            "rejected the credentials of 'alice'",
+        ),
+        (RegistryError("docker.io: ping: connection refused"), "fail", "did not answer"),
+    ],
+)
 def test_registry_auth_round_trip(repo, monkeypatch, error, status, words):
     import buildlib.registry
 
     FakeClient.error, FakeClient.seen = error, []
     monkeypatch.setattr(buildlib.registry, "RegistryClient", FakeClient)
 
-    result = check_registry_auth(load(repo, **{USER_ENV: "alice", TOKEN_ENV: SECRET}),
-                                 for_="push")
+    result = check_registry_auth(load(repo, **{USER_ENV: "alice", TOKEN_ENV: SECRET}), for_="push")
 
     assert (result.id, result.status) == ("registry-auth", status)
     assert words in result.message
@@ -144,6 +152,7 @@ def test_registry_auth_round_trip(repo, monkeypatch, error, status, words):
 
 
 # --- git-branch ------------------------------------------------------------------------
+
 
 def test_non_main_branch_fails_for_push(repo):
     git(repo, "switch", "-q", "-c", "feature/x")
@@ -178,6 +187,7 @@ def test_branch_without_git_is_skipped(tmp_path):
 
 
 # --- release-tag -----------------------------------------------------------------------
+
 
 def test_release_tag_at_head(repo):
     result = check_release_tag(load(repo), for_="release")

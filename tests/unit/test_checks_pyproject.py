@@ -39,13 +39,17 @@ def test_clean_pyproject_passes(repo):
 
 
 def test_broken_toml_gives_line_and_column(repo):
-    edit(repo, 'description = "A fixture', 'description = A fixture')
+    edit(repo, 'description = "A fixture', "description = A fixture")
 
     project = Project.load(repo)
     result = check_pyproject_toml(project)
 
     assert (result.id, result.status, result.file, result.line) == (
-        "pyproject-toml", "fail", "pyproject.toml", 4)
+        "pyproject-toml",
+        "fail",
+        "pyproject.toml",
+        4,
+    )
     assert "line 4, column 15" in result.message
     assert result.hint == "fix the TOML syntax at pyproject.toml:4:15"
     assert check_pyproject_version(project).status == "skipped"
@@ -68,7 +72,11 @@ def test_invalid_version_points_at_its_line(repo):
     result = check_pyproject_version(project)
 
     assert (result.id, result.status, result.file, result.line) == (
-        "pyproject-version", "fail", "pyproject.toml", 3)
+        "pyproject-version",
+        "fail",
+        "pyproject.toml",
+        3,
+    )
     assert "'1.0-beta_x!' is not a PEP 440 version" in result.message
     assert "PEP 440" in (result.hint or "")
     assert check_buildlib_config(project).status == "skipped"
@@ -98,7 +106,11 @@ def test_invalid_buildlib_table_is_located(repo):
     result = check_buildlib_config(Project.load(repo))
 
     assert (result.id, result.status, result.file, result.line) == (
-        "buildlib-config", "fail", "pyproject.toml", 24)
+        "buildlib-config",
+        "fail",
+        "pyproject.toml",
+        24,
+    )
     assert "unknown key" in result.message and "platforms" in result.message
     assert result.hint
 

@@ -52,8 +52,10 @@ def test_clean_files_and_one_version(repo):
     assert (manifest.status, manifest.line) == ("ok", 2)
     agreement = check_version_agreement(project)
     assert agreement.status == "ok"
-    assert agreement.message == ("one version, 0.1.0: pyproject.toml 0.1.0, "
-                                 ".release-please-manifest.json 0.1.0, uv.lock 0.1.0, tag v0.1.0")
+    assert agreement.message == (
+        "one version, 0.1.0: pyproject.toml 0.1.0, "
+        ".release-please-manifest.json 0.1.0, uv.lock 0.1.0, tag v0.1.0"
+    )
 
 
 def test_manifest_and_pyproject_disagree(repo):
@@ -83,8 +85,12 @@ def test_lock_left_behind_by_release_please(repo):
 
 def test_head_tag_disagrees(repo):
     set_version(repo, "0.2.0", pyproject=True, manifest=True)
-    write(repo / "uv.lock", (repo / "uv.lock").read_text().replace(
-        'name = "demo-app"\nversion = "0.1.0"', 'name = "demo-app"\nversion = "0.2.0"'))
+    write(
+        repo / "uv.lock",
+        (repo / "uv.lock")
+        .read_text()
+        .replace('name = "demo-app"\nversion = "0.1.0"', 'name = "demo-app"\nversion = "0.2.0"'),
+    )
 
     result = check_version_agreement(Project.load(repo))  # HEAD still carries v0.1.0
 
@@ -95,8 +101,12 @@ def test_head_tag_disagrees(repo):
 def test_version_older_than_the_last_release(repo):
     commit(repo, "fix: later")
     set_version(repo, "0.0.9", pyproject=True, manifest=True)
-    write(repo / "uv.lock", (repo / "uv.lock").read_text().replace(
-        'name = "demo-app"\nversion = "0.1.0"', 'name = "demo-app"\nversion = "0.0.9"'))
+    write(
+        repo / "uv.lock",
+        (repo / "uv.lock")
+        .read_text()
+        .replace('name = "demo-app"\nversion = "0.1.0"', 'name = "demo-app"\nversion = "0.0.9"'),
+    )
 
     result = check_version_agreement(Project.load(repo))
 
@@ -138,9 +148,20 @@ def test_config_without_the_uv_lock_extra_file_warns(repo):
 
 
 def test_extra_file_with_the_wrong_jsonpath_warns(repo):
-    write_config(repo, root_package(**{"extra-files": [
-        {"type": "toml", "path": "uv.lock", "jsonpath": "$.package[?(@.name=='demo-app')].version"}
-    ]}))
+    write_config(
+        repo,
+        root_package(
+            **{
+                "extra-files": [
+                    {
+                        "type": "toml",
+                        "path": "uv.lock",
+                        "jsonpath": "$.package[?(@.name=='demo-app')].version",
+                    }
+                ]
+            }
+        ),
+    )
     result = check_release_please_config(Project.load(repo))
     assert result.status == "warn" and "@.name.value" in result.message
 
@@ -181,9 +202,11 @@ def test_without_release_please_both_are_skipped(tmp_path):
 
 def test_workflow_using_release_please_needs_the_config(tmp_path):
     repo = make_repo(tmp_path, with_release_please=False)
-    write(repo / ".github/workflows/release.yml",
-          "on: push\njobs:\n  r:\n    runs-on: ubuntu-latest\n    steps:\n"
-          "      - uses: googleapis/release-please-action@v4\n")
+    write(
+        repo / ".github/workflows/release.yml",
+        "on: push\njobs:\n  r:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: googleapis/release-please-action@v4\n",
+    )
     git(repo, "add", "-A")
 
     result = check_release_please_config(Project.load(repo))

@@ -25,14 +25,22 @@ def test_clean(repo):
 
 def test_config_build_arg_named_like_a_secret(repo):
     path = repo / "pyproject.toml"
-    path.write_text(path.read_text().replace(
-        'context = "."\n', 'context = "."\n\n[tool.buildlib.images.app.build-args]\n'
-        'BASE = "x"\nHF_TOKEN = "abc"\n'))
+    path.write_text(
+        path.read_text().replace(
+            'context = "."\n',
+            'context = "."\n\n[tool.buildlib.images.app.build-args]\n'
+            'BASE = "x"\nHF_TOKEN = "abc"\n',
+        )
+    )
 
     [result] = check_secret_build_args(Project.load(repo))
 
     assert (result.id, result.status, result.file, result.line) == (
-        "secret-build-args", "fail", "pyproject.toml", 27)
+        "secret-build-args",
+        "fail",
+        "pyproject.toml",
+        27,
+    )
     assert "HF_TOKEN" in result.message and "image history" in result.message
     assert "--secret id=hf_token,env=HF_TOKEN" in result.hint
     assert "RUN --mount=type=secret,id=hf_token" in result.hint
@@ -44,7 +52,9 @@ def test_dockerfile_args_named_like_secrets(repo):
     results = check_secret_build_args(Project.load(repo))
 
     assert [(r.file, r.line, r.status) for r in results] == [
-        ("Dockerfile", 3, "fail"), ("Dockerfile", 3, "fail")]
+        ("Dockerfile", 3, "fail"),
+        ("Dockerfile", 3, "fail"),
+    ]
     assert "ARG API_KEY" in results[0].message and "ARG DB_PASSWORD" in results[1].message
 
 

@@ -9,8 +9,9 @@ from buildlib.checks.project import Project
 from buildlib.checks.workflows import check_workflows, locate
 from tests.support.fixture_repo import isolate, make_repo, write
 
-needs_tool = pytest.mark.skipif(workflows_module.find_tool() is None,
-                                reason="check-jsonschema is not installed (uv sync)")
+needs_tool = pytest.mark.skipif(
+    workflows_module.find_tool() is None, reason="check-jsonschema is not installed (uv sync)"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -88,9 +89,11 @@ def test_missing_tool_is_skipped_with_a_reason(repo, monkeypatch):
 
 def test_locate(tmp_path):
     path = tmp_path / "w.yml"
-    path.write_text("on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
-                    "      - uses: actions/checkout@v4\n      - run: echo\n"
-                    "        timeout-minutes: abc\n  b:\n    runs-on: y\n")
+    path.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+        "      - uses: actions/checkout@v4\n      - run: echo\n"
+        "        timeout-minutes: abc\n  b:\n    runs-on: y\n"
+    )
     assert locate(path, "$.jobs.a") == 3
     assert locate(path, "$.jobs.a.steps[1]['timeout-minutes']") == 8
     assert locate(path, "$.jobs.a.steps[0]") == 6

@@ -58,9 +58,13 @@ def test_clean_repository_passes_every_check(repo, capsys):
     assert code == 0 and document["ok"] is True
     assert [c["id"] for c in document["checks"]] == ALL_IDS
     not_ok = {c["id"]: c["status"] for c in document["checks"] if c["status"] != "ok"}
-    assert not_ok == {"docker-engine": "skipped", "docker-builder": "skipped",
-                      "docker-disk": "skipped", "credentials": "skipped",
-                      "registry-auth": "skipped"}
+    assert not_ok == {
+        "docker-engine": "skipped",
+        "docker-builder": "skipped",
+        "docker-disk": "skipped",
+        "credentials": "skipped",
+        "registry-auth": "skipped",
+    }
 
 
 def test_json_shape_is_stable(repo, capsys):
@@ -90,7 +94,7 @@ def fault_lone_cr(repo):
 
 def fault_broken_toml(repo):
     path = repo / "pyproject.toml"
-    path.write_text(path.read_text().replace('[tool.uv]', '[tool.uv'))
+    path.write_text(path.read_text().replace("[tool.uv]", "[tool.uv"))
 
 
 def fault_invalid_version(repo):
@@ -99,8 +103,9 @@ def fault_invalid_version(repo):
 
 def fault_stale_lock(repo):
     path = repo / "pyproject.toml"
-    path.write_text(path.read_text().replace('"cloudpickle>=3.0",',
-                                             '"cloudpickle>=3.0",\n    "attrs>=23",'))
+    path.write_text(
+        path.read_text().replace('"cloudpickle>=3.0",', '"cloudpickle>=3.0",\n    "attrs>=23",')
+    )
 
 
 def fault_missing_lock(repo):
@@ -127,26 +132,34 @@ FAULTS = [
     # fault, options, check id, status, file, line, words in the hint
     (fault_crlf, {}, "line-endings", "fail", "Dockerfile", 2, "invoke doctor --fix"),
     (fault_lone_cr, {}, "line-endings", "fail", "Dockerfile", 1, "invoke doctor --fix"),
-    (fault_broken_toml, {}, "pyproject-toml", "fail", "pyproject.toml", 13,
-     "pyproject.toml:13:"),
+    (fault_broken_toml, {}, "pyproject-toml", "fail", "pyproject.toml", 13, "pyproject.toml:13:"),
     (fault_invalid_version, {}, "pyproject-version", "fail", "pyproject.toml", 3, "PEP 440"),
     (fault_stale_lock, {}, "uv-lock-fresh", "fail", "uv.lock", None, "uv lock"),
     (fault_missing_lock, {}, "uv-lock", "fail", "uv.lock", None, "uv lock"),
     (None, {"for_": "push"}, "credentials", "fail", None, None, "export DEMO_REGISTRY_USERNAME"),
     (fault_non_main, {"for_": "push"}, "git-branch", "fail", None, None, "git switch main"),
-    (fault_missing_tag, {"for_": "release"}, "release-tag", "fail", None, None,
-     "git tag v0.1.0"),
+    (fault_missing_tag, {"for_": "release"}, "release-tag", "fail", None, None, "git tag v0.1.0"),
     (fault_non_conventional, {}, "conventional-commits", "warn", None, None, "git rebase -i"),
-    (fault_manifest_mismatch, {}, "version-agreement", "fail",
-     ".release-please-manifest.json", 2, '".": "0.1.0"'),
+    (
+        fault_manifest_mismatch,
+        {},
+        "version-agreement",
+        "fail",
+        ".release-please-manifest.json",
+        2,
+        '".": "0.1.0"',
+    ),
 ]
 
 
-@pytest.mark.parametrize(("fault", "options", "check_id", "status", "file", "line", "hint"),
-                         FAULTS, ids=[f[2] + "-" + (f[0].__name__ if f[0] else "none")
-                                      for f in FAULTS])
+@pytest.mark.parametrize(
+    ("fault", "options", "check_id", "status", "file", "line", "hint"),
+    FAULTS,
+    ids=[f[2] + "-" + (f[0].__name__ if f[0] else "none") for f in FAULTS],
+)
 def test_each_fault_is_reported_with_id_status_location_and_hint(
-        repo, capsys, fault, options, check_id, status, file, line, hint):
+    repo, capsys, fault, options, check_id, status, file, line, hint
+):
     if fault is not None:
         fault(repo)
 
@@ -190,8 +203,10 @@ def test_fix_repairs_crlf_and_the_next_run_is_clean(repo, capsys):
     code, document = doctor_json(repo, capsys, fix=True)
     fixed = by_id(document, "line-endings")
     assert code == 0
-    assert {(c["status"], c["file"]) for c in fixed} == {("ok", "Dockerfile"),
-                                                         ("ok", "entrypoint.sh")}
+    assert {(c["status"], c["file"]) for c in fixed} == {
+        ("ok", "Dockerfile"),
+        ("ok", "entrypoint.sh"),
+    }
     assert b"\r" not in (repo / "Dockerfile").read_bytes()
     assert git(repo, "status", "--porcelain") == ""  # back to exactly what was committed
 
@@ -283,8 +298,13 @@ def test_unknown_purpose_or_root_is_a_usage_error(repo, tmp_path):
 
 
 def invoke_has_doctor() -> bool:
-    listed = subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=REPO,
-                            capture_output=True, text=True, check=False)
+    listed = subprocess.run(
+        [sys.executable, "-m", "invoke", "--list"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return re.search(r"^\s+doctor\b", listed.stdout, re.M) is not None
 
 
@@ -294,16 +314,24 @@ def test_invoke_task_checks_another_root(repo, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "FORCE_COLOR")}
     env["DOCKER_HOST"] = f"unix://{tmp_path}/dead.sock"
 
-    result = subprocess.run([sys.executable, "-m", "invoke", "doctor", "--json", "--root",
-                             str(repo)], cwd=REPO, env=env, capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", "doctor", "--json", "--root", str(repo)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
     assert result.returncode == 1, result.stderr
     document = json.loads(result.stdout)
     failed = [c["id"] for c in document["checks"] if c["status"] == "fail"]
     assert failed == ["docker-engine"]
-    assert all(c["status"] in ("ok", "skipped", "warn") for c in document["checks"]
-               if c["id"] != "docker-engine")
+    assert all(
+        c["status"] in ("ok", "skipped", "warn")
+        for c in document["checks"]
+        if c["id"] != "docker-engine"
+    )
 
 
 def test_module_entry_point(repo, capsys, monkeypatch):
@@ -316,7 +344,8 @@ def test_module_entry_point(repo, capsys, monkeypatch):
 def test_render_puts_the_location_first():
     from buildlib.checks import CheckResult
 
-    text = render([CheckResult("x", "fail", "cfg.json: bad key", file="cfg.json", line=3,
-                               hint="fix it")])
+    text = render(
+        [CheckResult("x", "fail", "cfg.json: bad key", file="cfg.json", line=3, hint="fix it")]
+    )
     assert "  FAIL  x  cfg.json:3: bad key" in text
     assert "fix: fix it" in text
