@@ -10,13 +10,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from buildlib import cache
 from buildlib.engine import Capabilities
 from buildlib.plan import ImageBuild
 from buildlib.runner import Result, Runner
 
 
 def build_command(
-    build: ImageBuild, caps: Capabilities, builder: str | None = None
+    build: ImageBuild,
+    caps: Capabilities,
+    builder: str | None = None,
+    iidfile: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The docker command line and the environment it needs, for one image."""
     if caps.builder == "buildx":
@@ -37,7 +41,7 @@ def build_command(
         argv += ["--tag", reference]
     for key, value in build.labels:
         argv += ["--label", f"{key}={value}"]
-    for key, value in build.build_args:
+    for key, value in build.build_args + cache.destination_build_args(build.cache_to, caps.builder):
         argv += ["--build-arg", f"{key}={value}"]
     for secret in build.secrets:
         argv += ["--secret", secret.flag()]
@@ -46,9 +50,12 @@ def build_command(
     if build.no_cache:
         argv.append("--no-cache")
     for source in build.cache_from:
-        argv += ["--cache-from", source]
-    for destination in build.cache_to:
-        argv += ["--cache-to", destination]
+        argv += ["--cache-from", cache.source_flag(source, caps.builder)]
+    if caps.builder == "buildx":
+        for destination in build.cache_to:
+            argv += ["--cache-to", destination]
+    if iidfile is not None:
+        argv += ["--iidfile", str(iidfile)]
     argv.append(_shown(build.context, build.workdir))
     return argv, env
 
@@ -75,9 +82,13 @@ class DockerCLI:
     env: Mapping[str, str] = field(default_factory=dict)  # e.g. a temporary DOCKER_CONFIG
 
     def build(
-        self, build: ImageBuild, builder: str | None = None, prefix: str | None = None
+        self,
+        build: ImageBuild,
+        builder: str | None = None,
+        prefix: str | None = None,
+        iidfile: Path | None = None,
     ) -> Result:
-        argv, env = build_command(build, self.caps, builder)
+        argv, env = build_command(build, self.caps, builder, iidfile)
         return self.runner.run(
             argv,
             env={**self.env, **env},

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from buildlib import cache
 from buildlib.config import DOCKER_HUB, Config, ImageSpec
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import UsageError
@@ -126,7 +127,8 @@ def make_plan(
                 workdir=config.root,
             )
         )
-    ordered = schedule(builds)
+    # Under --no-cache a later build cannot reuse the shared layers, so waiting buys nothing.
+    ordered = tuple(builds) if options.no_cache else schedule(builds)
     jobs = options.jobs or max(1, len({b.after or b.name for b in ordered}))
     return BuildPlan(capabilities, ordered, options.builder, jobs, options.dry_run)
 
@@ -165,20 +167,12 @@ def _check_feasible(
             hint="install the buildx plugin (`docker buildx version` must answer), "
             "or drop --builder",
         )
-    if not capabilities.buildkit:
-        if options.secrets:
-            raise UsageError(
-                "--secret needs BuildKit; the legacy builder would have to bake it into a layer",
-                hint="install docker buildx, or use a docker client older than 23 with "
-                "BUILDLIB_DOCKER",
-            )
-        if options.cache_to:
-            raise UsageError("--cache-to needs docker buildx", hint="install the buildx plugin")
-    elif options.cache_to and capabilities.builder != "buildx":
+    if not capabilities.buildkit and options.secrets:
         raise UsageError(
-            "--cache-to needs docker buildx (built-in BuildKit can only read caches: --cache-from)",
-            hint="install the buildx plugin, or drop --cache-to",
+            "--secret needs BuildKit; the legacy builder would have to bake it into a layer",
+            hint="install docker buildx, or use a docker client older than 23 with BUILDLIB_DOCKER",
         )
+    cache.validate(options.cache_from, options.cache_to, capabilities.builder)
 
 
 # --- scheduling: builds that share their first steps run one after the other -------------

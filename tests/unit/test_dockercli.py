@@ -340,10 +340,11 @@ def test_refuses_secret_with_the_legacy_builder(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("caps", "message"),
     [
-        (LEGACY, "--cache-to needs docker buildx"),
+        (LEGACY, "--cache-to type=local,dest=/tmp/c: the legacy builder cannot export a cache"),
         (
             BUILDKIT,
-            "--cache-to needs docker buildx (built-in BuildKit can only read caches: --cache-from)",
+            "--cache-to type=local,dest=/tmp/c: built-in BuildKit exports only the inline cache "
+            "(--cache-to type=inline)",
         ),
     ],
     ids=["legacy", "buildkit"],
@@ -352,7 +353,74 @@ def test_refuses_cache_to_without_buildx(tmp_path: Path, caps: Capabilities, mes
     error = refusal(make_repo(tmp_path), caps, cache_to=["type=local,dest=/tmp/c"])
     assert error.message == message
     assert error.hint is not None and "install the buildx plugin" in error.hint
-    assert plan_for(make_repo(tmp_path), caps, cache_from=["type=local,src=/tmp/c"]).builds
+
+
+@pytest.mark.parametrize("caps", [BUILDKIT, LEGACY], ids=["buildkit", "legacy"])
+def test_refuses_a_cache_source_other_than_an_image_without_buildx(
+    tmp_path: Path, caps: Capabilities
+) -> None:
+    error = refusal(make_repo(tmp_path), caps, cache_from=["type=local,src=/tmp/c"])
+    assert error.message.startswith("--cache-from type=local,src=/tmp/c: the ")
+    assert "reads only image references" in error.message
+    assert error.hint is not None and "buildx" in error.hint
+
+
+def test_builtin_buildkit_gets_the_plain_reference_it_honours(tmp_path: Path) -> None:
+    # `docker build --cache-from type=registry,ref=X` (no buildx) ignores the cache silently.
+    plan = plan_for(
+        make_repo(tmp_path),
+        BUILDKIT,
+        cache_from=["type=registry,ref=acme/demo:cache", "acme/demo:main"],
+        cache_to=["type=inline"],
+    )
+    argv, _ = build_command(plan.build("cpu"), BUILDKIT)
+    assert values_of(argv, "--cache-from") == ["acme/demo:cache", "acme/demo:main"]
+    assert "--cache-to" not in argv
+    assert "BUILDKIT_INLINE_CACHE=1" in values_of(argv, "--build-arg")
+
+
+def test_buildx_keeps_the_cache_specs_as_written(tmp_path: Path) -> None:
+    plan = plan_for(
+        make_repo(tmp_path),
+        cache_from=["type=local,src=/tmp/c", "ref=acme/demo:cache"],
+        cache_to=["type=inline"],
+    )
+    argv, _ = build_command(plan.build("cpu"), BUILDX)
+    assert values_of(argv, "--cache-from") == ["type=local,src=/tmp/c", "ref=acme/demo:cache"]
+    assert values_of(argv, "--cache-to") == ["type=inline"]
+    assert "BUILDKIT_INLINE_CACHE=1" not in values_of(argv, "--build-arg")
+
+
+def test_legacy_reads_a_local_image_as_cache(tmp_path: Path) -> None:
+    plan = plan_for(make_repo(tmp_path), LEGACY, cache_from=["type=registry,ref=acme/demo:1"])
+    argv, _ = build_command(plan.build("cpu"), LEGACY)
+    assert values_of(argv, "--cache-from") == ["acme/demo:1"]
+
+
+@pytest.mark.parametrize("spec", ["type=registry,oops", "mode=max", "=x"])
+def test_malformed_cache_specs_are_refused_before_building(tmp_path: Path, spec: str) -> None:
+    error = refusal(make_repo(tmp_path), BUILDX, cache_to=[spec])
+    assert error.message.startswith(f"cache spec {spec!r}")
+    assert error.hint == "write it as type=registry,ref=REPO:buildcache"
+
+
+def test_an_iidfile_is_passed_before_the_context(tmp_path: Path) -> None:
+    build = plan_for(make_repo(tmp_path), BUILDKIT).build("cpu")
+    argv, _ = build_command(build, BUILDKIT, iidfile=tmp_path / "cpu.iid")
+    assert value_after(argv, "--iidfile") == str(tmp_path / "cpu.iid")
+    assert argv[-1] == build_command(build, BUILDKIT)[0][-1]  # the context stays last
+    assert "--iidfile" not in build_command(build, BUILDKIT)[0]
+
+
+def test_no_cache_drops_the_shared_steps_ordering(tmp_path: Path) -> None:
+    same = make_repo(
+        tmp_path,
+        PYPROJECT.replace('build-args = { BASE_IMAGE = "nvidia/cuda:12.4", EXTRA = "1" }', ""),
+    )
+    assert [b.after for b in plan_for(same).builds] == [None, "gpu"]
+    plan = plan_for(same, no_cache=True)
+    assert [b.after for b in plan.builds] == [None, None]
+    assert plan.jobs == 2
 
 
 # --- scheduling ---------------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""Cache sources and destinations, in the form each builder understands.
+
+Users write buildx's form everywhere (``type=registry,ref=REPO:buildcache``); this module
+turns it into the flags of the builder that runs:
+
+- ``buildx``: passed through (``--cache-from`` / ``--cache-to`` take every type);
+- ``buildkit`` (``DOCKER_BUILDKIT=1 docker build``): ``--cache-from`` takes only a plain
+  image reference and *silently ignores* ``type=registry,ref=X``, so the reference is
+  unwrapped; the only destination is the inline cache, written by the build argument
+  ``BUILDKIT_INLINE_CACHE=1`` (``--cache-to type=inline``);
+- ``legacy``: ``--cache-from IMAGE`` (local images only), no destination.
+
+Anything a builder cannot do is a :class:`UsageError` before a build starts.
+"""
+
+from __future__ import annotations
+
+from buildlib.errors import UsageError
+
+INLINE_CACHE_ARG = ("BUILDKIT_INLINE_CACHE", "1")
+_BUILDX_HINT = "install the buildx plugin (`docker buildx version` must answer)"
+
+
+def parse(spec: str) -> tuple[str | None, dict[str, str]]:
+    """``type=registry,ref=X,mode=max`` -> ("registry", {"ref": X, "mode": "max"});
+    a plain reference (no ``=``) -> (None, {"ref": spec})."""
+    if "=" not in spec:
+        return None, {"ref": spec}
+    fields: dict[str, str] = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(
+                f"cache spec {spec!r}: {part!r} is not KEY=VALUE",
+                hint="write it as type=registry,ref=REPO:buildcache",
+            )
+        fields[key.strip()] = value.strip()
+    kind = fields.pop("type", None)
+    if kind is None and "ref" in fields:
+        kind = "registry"  # buildx's default type
+    if kind is None:
+        raise UsageError(
+            f"cache spec {spec!r} has no type= and no ref=",
+            hint="write it as type=registry,ref=REPO:buildcache",
+        )
+    return kind, fields
+
+
+def source_flag(spec: str, builder: str) -> str:
+    """The ``--cache-from`` value for ``builder``."""
+    if builder == "buildx":
+        return spec
+    kind, fields = parse(spec)
+    if kind in (None, "registry") and fields.get("ref"):
+        return fields["ref"]
+    raise UsageError(
+        f"--cache-from {spec}: the {builder} builder reads only image references "
+        "(type=registry,ref=REPO:TAG or REPO:TAG)",
+        hint=f"{_BUILDX_HINT}, or use a registry cache",
+    )
+
+
+def destination_build_args(specs: tuple[str, ...], builder: str) -> tuple[tuple[str, str], ...]:
+    """Build arguments that stand for ``--cache-to`` where there is no such flag."""
+    if builder == "buildx" or not specs:
+        return ()
+    for spec in specs:
+        kind, _ = parse(spec)
+        if builder == "legacy" or kind != "inline":
+            what = (
+                "the legacy builder cannot export a cache"
+                if builder == "legacy"
+                else "built-in BuildKit exports only the inline cache (--cache-to type=inline)"
+            )
+            raise UsageError(f"--cache-to {spec}: {what}", hint=f"{_BUILDX_HINT}, or drop it")
+    return (INLINE_CACHE_ARG,)
+
+
+def validate(cache_from: tuple[str, ...], cache_to: tuple[str, ...], builder: str) -> None:
+    """Raise the error a build would hit, before any build starts."""
+    for spec in cache_from:
+        if builder == "buildx":
+            parse(spec)
+        else:
+            source_flag(spec, builder)
+    if builder == "buildx":
+        for spec in cache_to:
+            parse(spec)
+    else:
+        destination_build_args(cache_to, builder)
