@@ -97,14 +97,18 @@ def bake_command(
     *,
     builder: str | None = None,
     outputs: Sequence[str] = (),
+    metadata_file: Path | str | None = None,
 ) -> list[str]:
-    """``docker buildx bake --file FILE [--builder NAME] [--load|--push] TARGETS``.
+    """``docker buildx bake --file FILE [--builder NAME] [--metadata-file F] [--load|--push]
+    TARGETS``.
 
     ``--load``/``--push`` when every target has that output (each target also says it in
     the file, which is what counts when they differ)."""
     argv = [docker, "buildx", "bake", "--file", str(bake_file), "--progress", "plain"]
     if builder:
         argv += ["--builder", builder]
+    if metadata_file is not None:
+        argv += ["--metadata-file", str(metadata_file)]
     kinds = set(outputs)
     if kinds == {"load"}:
         argv.append("--load")
@@ -200,12 +204,14 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) 
                 for line in json.dumps(definition, indent=2).splitlines():
                     console.info(f"  {line}")
             names = [target_name(build) for build in wave]
+            metadata_file = bake_file.with_suffix(".metadata.json")
             argv = bake_command(
                 plan.capabilities.docker,
                 bake_file,
                 names,
                 builder=plan.builder,
                 outputs=[b.output for b in wave],
+                metadata_file=None if plan.dry_run else metadata_file,
             )
             workdir = wave[0].workdir
             started = time.monotonic()
@@ -221,9 +227,27 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) 
                 raise CommandFailed(f"bake of {', '.join(names)} was cancelled")
             if not result.ok:
                 raise _failure(plan, wave, results, result.returncode, result.stderr, runner.redact)
+            ids = image_ids(metadata_file) if not plan.dry_run else {}
             for build in wave:
-                results[build.name] = BuiltImage(build.name, build.references, None, elapsed)
+                image_id = ids.get(target_name(build))
+                results[build.name] = BuiltImage(build.name, build.references, image_id, elapsed)
     return [results[build.name] for build in plan.builds]
+
+
+def image_ids(metadata_file: Path) -> dict[str, str]:
+    """Target name -> image id, from bake's ``--metadata-file`` (the config digest is the
+    id of a loaded image; a pushed one has only its manifest digest)."""
+    try:
+        metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    ids = {}
+    for name, entry in metadata.items() if isinstance(metadata, dict) else ():
+        if isinstance(entry, dict):
+            digest = entry.get("containerimage.config.digest") or entry.get("containerimage.digest")
+            if isinstance(digest, str):
+                ids[name] = digest
+    return ids
 
 
 def _failure(

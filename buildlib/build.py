@@ -5,6 +5,7 @@ One failed image cancels the builds still running and is reported with its own e
 
 from __future__ import annotations
 
+import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from buildlib import config as config_module
 from buildlib import console
 from buildlib.config import Config
 from buildlib.dockercli import DockerCLI, build_command
-from buildlib.engine import Engine, detect
+from buildlib.engine import detect
 from buildlib.errors import BuildlibError, CommandFailed
 from buildlib.plan import BuildPlan, ImageBuild, make_plan
 from buildlib.runner import Runner
@@ -44,10 +45,11 @@ def describe(plan: BuildPlan) -> list[str]:
     return lines
 
 
-def execute(
-    plan: BuildPlan, runner: Runner, engine: Engine | None = None, cli: DockerCLI | None = None
-) -> list[BuiltImage]:
-    """Run every build of ``plan``; respects ``after`` edges and ``plan.jobs``."""
+def execute(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) -> list[BuiltImage]:
+    """Run every build of ``plan``; respects ``after`` edges and ``plan.jobs``.
+
+    Image ids come from the builds themselves (``--iidfile``, bake's metadata file): a
+    no-op build costs no round trip to the engine beyond the builds."""
     header, *lines = describe(plan)
     console.step(header)
     for line in lines:
@@ -56,24 +58,23 @@ def execute(
     if plan.capabilities.builder == "buildx" and len(plan.builds) > 1:
         from buildlib.bake import execute_bake
 
-        if engine is not None and not plan.dry_run:
-            engine.ping()
-        baked = execute_bake(plan, runner, cli)
-        if engine is not None and not plan.dry_run:
-            baked = [_with_id(engine, image) for image in baked]
-        return baked
+        if not plan.dry_run:
+            plan.capabilities.require_engine()
+        return execute_bake(plan, runner, cli)
     if plan.dry_run:
         for build in plan.builds:
             cli.build(build, plan.builder)
         return [BuiltImage(b.name, b.references, None, 0.0) for b in plan.builds]
-    if engine is not None:
-        engine.ping()
+    plan.capabilities.require_engine()
     concurrent = plan.jobs > 1 and len(plan.builds) > 1
     results: dict[str, BuiltImage] = {}
     pending = list(plan.builds)
     running: dict[Future[BuiltImage], ImageBuild] = {}
     failure: tuple[ImageBuild, BaseException] | None = None
-    with ThreadPoolExecutor(max_workers=plan.jobs) as pool:
+    with (
+        ThreadPoolExecutor(max_workers=plan.jobs) as pool,
+        tempfile.TemporaryDirectory(prefix="buildlib-iid-") as ids,
+    ):
         while (pending or running) and failure is None:
             for build in list(pending):
                 if len(running) >= plan.jobs:
@@ -82,7 +83,9 @@ def execute(
                     continue
                 pending.remove(build)
                 prefix = build.name if concurrent else None
-                running[pool.submit(_build_one, cli, build, plan.builder, prefix)] = build
+                iidfile = Path(ids) / f"{len(results) + len(running)}-{build.name}.iid"
+                future = pool.submit(_build_one, cli, build, plan.builder, prefix, iidfile)
+                running[future] = build
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 build = running.pop(future)
@@ -102,30 +105,26 @@ def execute(
         if isinstance(error, BuildlibError):
             raise type(error)(error.message + note, hint=error.hint, location=error.location)
         raise error
-    built = [results[b.name] for b in plan.builds]
-    if engine is not None:
-        built = [_with_id(engine, image) for image in built]
-    return built
+    return [results[b.name] for b in plan.builds]
 
 
 def _build_one(
-    cli: DockerCLI, build: ImageBuild, builder: str | None, prefix: str | None
+    cli: DockerCLI, build: ImageBuild, builder: str | None, prefix: str | None, iidfile: Path
 ) -> BuiltImage:
     started = time.monotonic()
-    cli.build(build, builder, prefix=prefix)
+    cli.build(build, builder, prefix=prefix, iidfile=iidfile)
     if cli.runner.cancelled:
         raise CommandFailed(f"build of {build.name} was cancelled")
-    return BuiltImage(build.name, build.references, None, time.monotonic() - started)
-
-
-def _with_id(engine: Engine, image: BuiltImage) -> BuiltImage:
-    image_id = engine.image_id(image.references[0])
+    try:
+        image_id = iidfile.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        image_id = None
     if image_id is None:
         raise CommandFailed(
-            f"{image.name}: docker reported success but {image.references[0]} is not in the engine",
-            hint="check the builder: with buildx, the build must use --load",
+            f"{build.name}: docker reported success but wrote no image id",
+            hint="check the builder: with buildx, the build must use --load or --push",
         )
-    return BuiltImage(image.name, image.references, image_id, image.seconds)
+    return BuiltImage(build.name, build.references, image_id, time.monotonic() - started)
 
 
 def summary(built: list[BuiltImage]) -> None:
@@ -161,7 +160,7 @@ def build_images(
         )
     plan = make_plan(config, images, options, caps)
     preflight(config, plan.builds, purpose="build")
-    built = execute(plan, runner, None if options.dry_run else Engine())
+    built = execute(plan, runner)
     if not options.dry_run:
         summary(built)
     return built

@@ -86,8 +86,9 @@ def error(text: str, *, file: str | None = None, line: int | None = None) -> Non
         annotation(text, file=file, line=line)
 
 
-def annotation(text: str, *, file: str | None = None, line: int | None = None,
-               level: str = "error") -> None:
+def annotation(
+    text: str, *, file: str | None = None, line: int | None = None, level: str = "error"
+) -> None:
     props = []
     if file:
         props.append(f"file={file}")

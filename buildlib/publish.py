@@ -154,7 +154,7 @@ def push(
     with docker_login(runner, plan.capabilities.docker, access) as login_env:
         cli = DockerCLI(runner, plan.capabilities, login_env)
         engine = Engine()
-        execute(plan, runner, engine, cli)
+        execute(plan, runner, cli)
         results = []
         for build in plan.builds:
             digest = _push_verified(
@@ -230,7 +230,7 @@ def release(
     with docker_login(runner, plan.capabilities.docker, access) as login_env:
         cli = DockerCLI(runner, plan.capabilities, login_env)
         engine = Engine()
-        execute(plan, runner, engine, cli)
+        execute(plan, runner, cli)
         results = _push_full_tags(cli, engine, client, plan, publications, force)
         others, waiting = _released_elsewhere(client, config, selected, full_tag)
         if waiting:

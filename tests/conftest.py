@@ -31,14 +31,14 @@ def unavailable(reason: str) -> None:
 def _buildkit_capable_docker() -> str | None:
     """The docker client the integration tests drive: $BUILDLIB_DOCKER if set, else the
     first client on PATH (or Debian's /usr/bin/docker) that can build with BuildKit."""
-    from buildlib.engine import _detect_cached
+    from buildlib.engine import capabilities
 
     if os.environ.get("BUILDLIB_DOCKER"):
         return shutil.which(os.environ["BUILDLIB_DOCKER"])
     candidates = [shutil.which("docker"), "/usr/bin/docker", "/usr/local/bin/docker"]
     found = [c for c in dict.fromkeys(candidates) if c and os.path.exists(c)]
     for candidate in found:
-        if _detect_cached(candidate).builder != "legacy":
+        if capabilities(candidate).builder != "legacy":
             return candidate
     return found[0] if found else None
 

@@ -19,6 +19,7 @@ from buildlib.bake import (
     error_detail,
     execute_bake,
     failed_target,
+    image_ids,
     target_name,
 )
 from buildlib.config import ImageSpec
@@ -67,6 +68,12 @@ class RecordingRunner(Runner):
         if self.fail_with:
             code, output = self.fail_with
             return Result(argv, code, "", output)
+        if "--metadata-file" in argv:  # what buildx writes for each target it built
+            targets = argv[argv.index("--load") + 1 :] if "--load" in argv else []
+            metadata = {
+                name: {"containerimage.config.digest": f"sha256:{name:0>64}"} for name in targets
+            }
+            Path(argv[argv.index("--metadata-file") + 1]).write_text(json.dumps(metadata))
         return Result(argv, 0)
 
 
@@ -274,6 +281,30 @@ def test_execute_runs_one_bake_per_wave_with_the_definition() -> None:
     assert second["definition"]["group"]["default"]["targets"] == ["lb"]
     assert first["cwd"] == str(ROOT)
     assert "--builder" not in first["argv"]
+    assert [b.image_id for b in built] == [f"sha256:{n:0>64}" for n in ("gpu", "cpu", "lb")]
+
+
+def test_image_ids_from_the_metadata_file(tmp_path) -> None:
+    metadata = tmp_path / "m.json"
+    metadata.write_text(
+        json.dumps(
+            {
+                "gpu": {"containerimage.config.digest": "sha256:aa", "containerimage.digest": "x"},
+                "lb": {"containerimage.digest": "sha256:bb"},  # pushed: no config digest
+                "buildx.build.ref": "default/default/xyz",
+            }
+        )
+    )
+    assert image_ids(metadata) == {"gpu": "sha256:aa", "lb": "sha256:bb"}
+    assert image_ids(tmp_path / "missing.json") == {}
+    metadata.write_text("not json")
+    assert image_ids(metadata) == {}
+
+
+def test_a_dry_run_names_no_metadata_file() -> None:
+    runner = RecordingRunner(dry_run=True)
+    execute_bake(repo_plan(dry_run=True), runner)
+    assert all("--metadata-file" not in call["argv"] for call in runner.calls)
 
 
 def test_execute_passes_the_builder_and_the_login_environment() -> None:

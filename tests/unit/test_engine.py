@@ -1,0 +1,104 @@
+"""engine.detect against stand-in docker clients (shell scripts that answer like docker):
+which builder, which versions, and whether the engine answered."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from buildlib.engine import Capabilities, capabilities
+from buildlib.errors import DockerUnavailable
+
+CLIENT = {"Version": "20.10.24+dfsg1", "ApiVersion": "1.41"}
+SERVER = {"Version": "20.10.24+dfsg1", "ApiVersion": "1.41"}
+NO_ENGINE = "Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?"
+
+
+def fake_docker(
+    tmp_path: Path,
+    *,
+    client: dict | None = CLIENT,
+    server: dict | None = SERVER,
+    buildx: str | None = None,
+    error: str = NO_ENGINE,
+) -> str:
+    """A docker client that prints `docker version --format '{{json .}}'` and answers
+    `docker buildx version` (or says buildx is not a command)."""
+    version = json.dumps({"Client": client, "Server": server})
+    script = tmp_path / f"docker-{len(list(tmp_path.iterdir()))}"
+    buildx_answer = (
+        f"echo 'github.com/docker/buildx {buildx} abc'; exit 0"
+        if buildx
+        else "echo \"docker: 'buildx' is not a docker command.\" >&2; exit 1"
+    )
+    server_fails = f"echo '{error}' >&2; exit 1" if server is None else "exit 0"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = buildx ]; then {buildx_answer}; fi\n'
+        f"if [ \"$1\" = version ]; then echo '{version}'; {server_fails}; fi\n"
+        "exit 2\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+def test_old_client_without_buildx_uses_builtin_buildkit(tmp_path: Path) -> None:
+    caps = capabilities(fake_docker(tmp_path))
+    assert caps.builder == "buildkit"
+    assert caps.client_version == "20.10.24+dfsg1"
+    assert caps.server_version == "20.10.24+dfsg1"
+    caps.require_engine()  # answers: no error
+
+
+def test_new_client_without_buildx_falls_back_to_legacy(tmp_path: Path) -> None:
+    caps = capabilities(fake_docker(tmp_path, client={"Version": "28.2.2"}))
+    assert caps.builder == "legacy" and caps.buildkit is False
+
+
+def test_buildx_wins_when_it_answers(tmp_path: Path) -> None:
+    caps = capabilities(fake_docker(tmp_path, client={"Version": "28.2.2"}, buildx="v0.19.3"))
+    assert caps == Capabilities(
+        caps.docker, "buildx", "28.2.2", "v0.19.3", server_version="20.10.24+dfsg1"
+    )
+
+
+def test_an_engine_that_does_not_answer_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///x.sock")
+    caps = capabilities(fake_docker(tmp_path, server=None))
+    assert caps.builder == "buildkit"  # the client still says what it can do
+    assert caps.server_version is None
+    with pytest.raises(DockerUnavailable) as caught:
+        caps.require_engine()
+    assert caught.value.message == (
+        "Docker engine not reachable at unix:///x.sock (DOCKER_HOST): no engine answers there"
+    )
+    assert caught.value.hint is not None and "DOCKER_HOST" in caught.value.hint
+
+
+def test_permission_denied_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    docker = fake_docker(
+        tmp_path,
+        server=None,
+        error="Got permission denied while trying to connect to the Docker daemon socket",
+    )
+    with pytest.raises(DockerUnavailable) as caught:
+        capabilities(docker).require_engine()
+    assert caught.value.message.endswith("(default socket): permission denied")
+    assert caught.value.hint is not None and "usermod -aG docker" in caught.value.hint
+
+
+def test_the_answer_is_kept_per_engine_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docker = fake_docker(tmp_path)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///one.sock")
+    first = capabilities(docker)
+    assert capabilities(docker) is first
+    monkeypatch.setenv("DOCKER_HOST", "unix:///two.sock")
+    assert capabilities(docker) is not first
