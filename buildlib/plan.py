@@ -68,22 +68,37 @@ class BuildPlan:
         return next(b for b in self.builds if b.name == name)
 
 
-def oci_labels(config: Config, image: ImageSpec, git: Git) -> tuple[tuple[str, str], ...]:
+@dataclass(frozen=True)
+class CommitFacts:
+    """What the labels need from git, asked once per plan (not once per image)."""
+
+    revision: str | None
+    epoch: int | None
+    remote_url: str | None
+
+    @classmethod
+    def of(cls, git: Git, *, need_remote: bool = True) -> CommitFacts:
+        return cls(git.head(), git.head_commit_time(), git.remote_url() if need_remote else None)
+
+
+def oci_labels(
+    config: Config, image: ImageSpec, git: Git | CommitFacts
+) -> tuple[tuple[str, str], ...]:
     """OCI labels. ``created`` is HEAD's commit time, so a rebuild of the same commit is
     byte-identical and a re-run release finds the same digest (it is "now" outside git)."""
-    epoch = git.head_commit_time()
+    facts = git if isinstance(git, CommitFacts) else CommitFacts.of(git)
     created = (
-        _dt.datetime.fromtimestamp(epoch, _dt.UTC)
-        if epoch is not None
+        _dt.datetime.fromtimestamp(facts.epoch, _dt.UTC)
+        if facts.epoch is not None
         else _dt.datetime.now(_dt.UTC).replace(microsecond=0)
     )
     labels = {
         f"{OCI}.title": image.title or image.repository,
         f"{OCI}.version": config.version_text,
-        f"{OCI}.revision": git.head() or "unknown",
+        f"{OCI}.revision": facts.revision or "unknown",
         f"{OCI}.created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    source = config.source or git.remote_url()
+    source = config.source or facts.remote_url
     if source:
         labels[f"{OCI}.source"] = source
     return tuple(labels.items())
@@ -101,7 +116,7 @@ def make_plan(
 ) -> BuildPlan:
     """Plan builds of ``images``. ``tags_for`` maps an image name to its tags (default: the
     resolved ``--tag``); references get the registry prefix when it is not Docker Hub."""
-    git = git or Git(config.root)
+    commit = CommitFacts.of(git or Git(config.root), need_remote=config.source is None)
     registry = options.registry or config.registry
     builds = []
     for image in images:
@@ -118,7 +133,7 @@ def make_plan(
                 context=config.root / image.context,
                 platforms=platforms,
                 build_args=tuple(build_args.items()),
-                labels=oci_labels(config, image, git),
+                labels=oci_labels(config, image, commit),
                 secrets=options.secrets,
                 no_cache=options.no_cache,
                 cache_from=options.cache_from,
