@@ -29,10 +29,10 @@ from buildlib.engine import Engine, detect
 from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError, UsageError
 from buildlib.git import Git
 from buildlib.plan import BuildPlan, image_reference, make_plan
-from buildlib.preflight import preflight
+from buildlib.preflight import Purpose, preflight
 from buildlib.registry import RegistryClient
 from buildlib.runner import Runner
-from buildlib.settings import build_options, resolve_tag
+from buildlib.settings import BuildOptions, build_options, resolve_tag
 from buildlib.versions import docker_tag_for, is_version_shaped, plan_release_tags
 
 TRANSIENT = re.compile(
@@ -113,6 +113,50 @@ def docker_login(runner: Runner, docker: str, access: Access) -> Iterator[dict[s
         yield env
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What push and release both start from: options, images, registry access, runner."""
+
+    config: Config
+    options: BuildOptions
+    selected: tuple[ImageSpec, ...]
+    access: Access
+    runner: Runner
+
+    def plan(self) -> BuildPlan:
+        caps = detect(self.runner)
+        return make_plan(self.config, self.selected, self.options, caps, output="push")
+
+
+def _job(
+    config: Config,
+    tag: str,
+    images: list[str] | None,
+    registry: str | None,
+    env: Mapping[str, str],
+    runner: Runner | None,
+    flags: dict[str, Any],
+) -> _Job:
+    options = build_options(config, tag=tag, registry=registry, environ=env, **flags)
+    selected = config.select(images) if images else config.images
+    access = resolve_access(config, options.registry or config.registry, env)
+    return _Job(config, options, selected, access, runner or Runner(dry_run=options.dry_run))
+
+
+@contextmanager
+def _built(job: _Job, plan: BuildPlan, purpose: Purpose) -> Iterator[tuple[DockerCLI, Engine]]:
+    """Pre-flight, log in, build every image; the login lasts while the caller pushes."""
+    preflight(job.config, plan.builds, purpose=purpose)
+    with docker_login(job.runner, plan.capabilities.docker, job.access) as login_env:
+        cli = DockerCLI(job.runner, plan.capabilities, login_env)
+        execute(plan, job.runner, cli)
+        engine = Engine()
+        try:
+            yield cli, engine
+        finally:
+            engine.close()
+
+
 # --- push ---------------------------------------------------------------------------------
 
 
@@ -139,22 +183,15 @@ def push(
             f"tag {tag!r} belongs to releases (it would move what users pull as a version)",
             hint="publish versions with `invoke release`, or pass --force",
         )
-    options = build_options(config, tag=tag, registry=registry, environ=env, **flags)
-    selected = config.select(images) if images else config.images
-    access = resolve_access(config, options.registry or config.registry, env)
-    runner = runner or Runner(dry_run=options.dry_run)
-    plan = make_plan(config, selected, options, detect(runner), output="push")
-    publications = [ImagePublication(i.name, i.repository, tag, (tag,)) for i in selected]
-    if options.dry_run:
-        _print_plan(access, publications, as_json, version=None)
-        execute(plan, runner)
+    job = _job(config, tag, images, registry, env, runner, flags)
+    plan = job.plan()
+    publications = [ImagePublication(i.name, i.repository, tag, (tag,)) for i in job.selected]
+    if job.options.dry_run:
+        _print_plan(job.access, publications, as_json, version=None)
+        execute(plan, job.runner)
         return []
-    preflight(config, plan.builds, purpose="push")
-    client = access.client()
-    with docker_login(runner, plan.capabilities.docker, access) as login_env:
-        cli = DockerCLI(runner, plan.capabilities, login_env)
-        engine = Engine()
-        execute(plan, runner, cli)
+    client = job.access.client()
+    with _built(job, plan, "push") as (cli, engine):
         results = []
         for build in plan.builds:
             digest = _push_verified(
@@ -169,7 +206,7 @@ def push(
             results.append(
                 Published(build.name, build.image.repository, build.primary, digest, [tag])
             )
-    _report(results, access.registry, as_json, version=None)
+    _report(results, job.access.registry, as_json, version=None)
     return results
 
 
@@ -193,22 +230,21 @@ def release(
     git = Git(config.root)
     full_tag = docker_tag_for(config.version)
     flags.pop("tag", None)  # a release's tags come from the version
-    options = build_options(config, tag=full_tag, registry=registry, environ=env, **flags)
-    selected = config.select(images) if images else config.images
-    access = resolve_access(config, options.registry or config.registry, env)
+    job = _job(config, full_tag, images, registry, env, runner, flags)
+    access, dry_run = job.access, job.options.dry_run
     client = access.client()
     problems = _git_problems(config, git)
-    if problems and not options.dry_run:
+    if problems and not dry_run:
         raise problems[0]
     # A dry run asks the registry once, briefly: it must stay fast offline.
     lister = (
         RegistryClient(
             access.registry, access.credentials, retries=0, timeout=5, credential_hint=access.hint
         )
-        if options.dry_run
+        if dry_run
         else client
     )
-    released = _released(config, git, config.images, lister, quiet=options.dry_run)
+    released = _released(config, git, config.images, lister, quiet=dry_run)
     every = {}
     for image in config.images:
         planned = plan_release_tags(
@@ -217,22 +253,17 @@ def release(
         every[image.name] = ImagePublication(
             image.name, image.repository, planned.full, planned.tags, planned.skipped
         )
-    publications = [every[image.name] for image in selected]
-    runner = runner or Runner(dry_run=options.dry_run)
-    plan = make_plan(config, selected, options, detect(runner), output="push")
-    if options.dry_run:
+    publications = [every[image.name] for image in job.selected]
+    plan = job.plan()
+    if dry_run:
         for problem in problems:
             console.warn(f"a real release would stop here: {problem}")
         _print_plan(access, publications, as_json, version=config.version_text)
-        execute(plan, runner)
+        execute(plan, job.runner)
         return []
-    preflight(config, plan.builds, purpose="release")
-    with docker_login(runner, plan.capabilities.docker, access) as login_env:
-        cli = DockerCLI(runner, plan.capabilities, login_env)
-        engine = Engine()
-        execute(plan, runner, cli)
+    with _built(job, plan, "release") as (cli, engine):
         results = _push_full_tags(cli, engine, client, plan, publications, force)
-        others, waiting = _released_elsewhere(client, config, selected, full_tag)
+        others, waiting = _released_elsewhere(client, config, job.selected, full_tag)
         if waiting:
             console.warn(
                 f"floating tags not moved yet: {', '.join(waiting)} lack {full_tag} in the "
