@@ -134,3 +134,20 @@ def cleanup_images(docker_bin: str) -> Iterator[list[str]]:
     yield created
     if created:
         subprocess.run([docker_bin, "image", "rm", "--force", *created], capture_output=True)
+
+
+@pytest.fixture
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Keep the machine out of a test: see :func:`tests.support.fixture_repo.isolate`."""
+    from tests.support.fixture_repo import isolate
+
+    isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, isolated: None) -> Path:
+    """A clean repository that adopted buildlib (:func:`tests.support.fixture_repo.make_repo`),
+    made with the machine kept out; a test file that wants another one defines its own."""
+    from tests.support.fixture_repo import make_repo
+
+    return make_repo(tmp_path)

@@ -25,7 +25,8 @@ def _engine_info(project: Project) -> Any:
 
     def compute() -> Any:
         # When the engine is down, the SDK's from_env() leaves the socket of its failed
-        # version probe to the garbage collector (a ResourceWarning): drop every reference
+        # version probe to the garbage collector (a ResourceWarning). Engine.close() cannot
+        # help: from_env() raises before it returns a client to close. Drop every reference
         # to it and collect it here, with that warning silenced.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)

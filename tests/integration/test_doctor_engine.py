@@ -14,20 +14,10 @@ import pytest
 
 from buildlib.doctor import run_doctor
 from tests.conftest import unavailable
-from tests.support.fixture_repo import TOKEN_ENV, USER_ENV, isolate, make_repo
+from tests.support.fixture_repo import TOKEN_ENV, USER_ENV
 from tests.support.registry_server import RegistryServer, tools_missing
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def repo(tmp_path):
-    return make_repo(tmp_path)
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("isolated")]
 
 
 @pytest.fixture

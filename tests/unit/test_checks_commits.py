@@ -13,17 +13,9 @@ from buildlib.checks.commits import (
     preview,
 )
 from buildlib.checks.project import Project
-from tests.support.fixture_repo import commit, isolate, make_repo, write
+from tests.support.fixture_repo import commit, make_repo, write
 
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def repo(tmp_path):
-    return make_repo(tmp_path)
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.mark.parametrize(

@@ -14,12 +14,9 @@ from buildlib.checks.project import Project
 from buildlib.checks.suite import run_checks
 from buildlib.engine import Capabilities, EngineInfo
 from buildlib.errors import DockerUnavailable
-from tests.support.fixture_repo import isolate, make_repo
+from tests.support.fixture_repo import make_repo
 
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    isolate(monkeypatch, tmp_path)
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture

@@ -14,17 +14,9 @@ from buildlib.checks.files import (
     line_ending_results,
 )
 from buildlib.checks.project import Project
-from tests.support.fixture_repo import isolate, make_repo, write
+from tests.support.fixture_repo import make_repo, write
 
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def repo(tmp_path):
-    return make_repo(tmp_path)
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def failures(repo):

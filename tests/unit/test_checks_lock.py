@@ -7,17 +7,9 @@ import pytest
 from buildlib.checks import lock as lock_module
 from buildlib.checks.lock import check_lock_fresh, check_lock_present, static_differences
 from buildlib.checks.project import Project
-from tests.support.fixture_repo import commit, git, isolate, make_repo, write
+from tests.support.fixture_repo import commit, git, make_repo, write
 
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def repo(tmp_path):
-    return make_repo(tmp_path)
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def add_dependency(repo, requirement='"tomli-w>=1.0"'):

@@ -11,7 +11,9 @@ from buildlib import config as config_module
 from buildlib.checks import preflight as preflight_module
 from buildlib.checks import run_preflight
 from buildlib.config import ImageSpec
-from tests.support.fixture_repo import TOKEN_ENV, USER_ENV, git, isolate, make_repo, write
+from tests.support.fixture_repo import TOKEN_ENV, USER_ENV, git, make_repo, write
+
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @dataclass(frozen=True)
@@ -23,16 +25,6 @@ class Build:  # the fields of plan.ImageBuild that preflight reads
     @property
     def primary(self) -> str:
         return self.references[0]
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def repo(tmp_path):
-    return make_repo(tmp_path)
 
 
 def builds(config, tag="local", registry=""):

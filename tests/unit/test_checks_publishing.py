@@ -15,19 +15,11 @@ from buildlib.checks.publishing import (
     check_release_tag,
 )
 from buildlib.errors import AuthError, RegistryError
-from tests.support.fixture_repo import TOKEN_ENV, USER_ENV, commit, git, isolate, make_repo
+from tests.support.fixture_repo import TOKEN_ENV, USER_ENV, commit, git, make_repo
+
+pytestmark = pytest.mark.usefixtures("isolated")
 
 SECRET = "s3cr3t-token-value"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def repo(tmp_path):
-    return make_repo(tmp_path)
 
 
 def load(repo, **env):

@@ -10,12 +10,9 @@ from buildlib.checks.pyproject import (
     check_pyproject_toml,
     check_pyproject_version,
 )
-from tests.support.fixture_repo import isolate, make_repo, set_version
+from tests.support.fixture_repo import make_repo, set_version
 
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    isolate(monkeypatch, tmp_path)
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture

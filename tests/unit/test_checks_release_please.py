@@ -16,21 +16,12 @@ from tests.support.fixture_repo import (
     RELEASE_PLEASE_CONFIG,
     commit,
     git,
-    isolate,
     make_repo,
     set_version,
     write,
 )
 
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    isolate(monkeypatch, tmp_path)
-
-
-@pytest.fixture
-def repo(tmp_path):
-    return make_repo(tmp_path)
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 def write_config(repo, config):

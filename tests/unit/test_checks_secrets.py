@@ -6,12 +6,9 @@ import pytest
 
 from buildlib.checks.project import Project
 from buildlib.checks.secrets import check_secret_build_args, dockerfile_args
-from tests.support.fixture_repo import isolate, make_repo, write
+from tests.support.fixture_repo import make_repo, write
 
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    isolate(monkeypatch, tmp_path)
+pytestmark = pytest.mark.usefixtures("isolated")
 
 
 @pytest.fixture

@@ -7,16 +7,13 @@ import pytest
 from buildlib.checks import workflows as workflows_module
 from buildlib.checks.project import Project
 from buildlib.checks.workflows import check_workflows, locate
-from tests.support.fixture_repo import isolate, make_repo, write
+from tests.support.fixture_repo import make_repo, write
+
+pytestmark = pytest.mark.usefixtures("isolated")
 
 needs_tool = pytest.mark.skipif(
     workflows_module.find_tool() is None, reason="check-jsonschema is not installed (uv sync)"
 )
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch, tmp_path):
-    isolate(monkeypatch, tmp_path)
 
 
 @pytest.fixture

@@ -13,50 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.config_repo import write_repo
+
 REPO = Path(__file__).resolve().parents[2]
-
-TASKS_PY = """\
-from buildlib.tasks import collection
-from pathlib import Path
-ns = collection(Path(__file__).parent)
-"""
-
-PYPROJECT = """\
-[project]
-name = "demo"
-version = "1.2.3"
-
-[tool.buildlib]
-registry = "docker.io"
-default-group = ["gpu", "cpu"]
-tag-env = "TETRA_IMAGE_TAG"
-default-tag = "local"
-
-[tool.buildlib.images.gpu]
-repository = "runpod/tetra-rp"
-dockerfile = "Dockerfile"
-platforms = ["linux/amd64"]
-
-[tool.buildlib.images.cpu]
-repository = "runpod/tetra-rp-cpu"
-dockerfile = "Dockerfile-cpu"
-
-[tool.buildlib.release]
-git-tag = "v{version}"
-floating-tags = ["major.minor", "major", "latest"]
-"""
 
 
 def make_repo(root: Path, old: str | None = None, new: str = "") -> Path:
-    text = PYPROJECT
-    if old is not None:
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    (root / "tasks.py").write_text(TASKS_PY, encoding="utf-8")
-    (root / "pyproject.toml").write_text(text, encoding="utf-8")
-    (root / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
-    (root / "Dockerfile-cpu").write_text("FROM scratch\n", encoding="utf-8")
-    return root / "pyproject.toml"
+    return write_repo(root, old, new, with_tasks=True)
 
 
 def cli_env(**extra: str) -> dict[str, str]:

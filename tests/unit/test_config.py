@@ -10,46 +10,9 @@ import pytest
 
 from buildlib import config as config_module
 from buildlib.errors import ConfigError
+from tests.support.config_repo import write_repo
 
 REPO = Path(__file__).resolve().parents[2]
-
-PYPROJECT = """\
-[project]
-name = "demo"
-version = "1.2.3"
-
-[tool.buildlib]
-registry = "docker.io"
-default-group = ["gpu", "cpu"]
-tag-env = "TETRA_IMAGE_TAG"
-default-tag = "local"
-
-[tool.buildlib.images.gpu]
-repository = "runpod/tetra-rp"
-dockerfile = "Dockerfile"
-platforms = ["linux/amd64"]
-
-[tool.buildlib.images.cpu]
-repository = "runpod/tetra-rp-cpu"
-dockerfile = "Dockerfile-cpu"
-
-[tool.buildlib.release]
-git-tag = "v{version}"
-floating-tags = ["major.minor", "major", "latest"]
-"""
-
-
-def write_repo(root: Path, old: str | None = None, new: str = "") -> Path:
-    """A repository in ``root`` with both Dockerfiles and PYPROJECT, ``old`` replaced by
-    ``new`` (exactly once)."""
-    text = PYPROJECT
-    if old is not None:
-        assert text.count(old) == 1, f"the fixture must contain {old!r} once"
-        text = text.replace(old, new)
-    (root / "pyproject.toml").write_text(text, encoding="utf-8")
-    (root / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
-    (root / "Dockerfile-cpu").write_text("FROM scratch\n", encoding="utf-8")
-    return root / "pyproject.toml"
 
 
 def line_of(path: Path, needle: str) -> int:
