@@ -51,8 +51,18 @@ class Git:
         return out.splitlines() if out else []
 
     def dirty_files(self) -> list[str]:
+        """Tracked files with changes. A rename or copy names its new path; in ``-z``
+        output its old path follows as an entry of its own, without a status."""
         out = self._git_raw("status", "--porcelain", "-z", "--untracked-files=no")
-        return [entry[3:] for entry in (out or "").split("\0") if len(entry) > 3]
+        entries = iter((out or "").split("\0"))
+        files = []
+        for entry in entries:
+            if len(entry) < 4:
+                continue
+            files.append(entry[3:])
+            if "R" in entry[:2] or "C" in entry[:2]:
+                next(entries, None)
+        return files
 
     def remote_url(self) -> str | None:
         return self._git("remote", "get-url", "origin")
