@@ -36,6 +36,7 @@ else:  # pragma: no cover
 PYPROJECT = "pyproject.toml"
 DOCKER_HUB = "docker.io"
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
+REGISTRY_RE = re.compile(r"[A-Za-z0-9.-]+(:[0-9]+)?")
 IMAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
@@ -195,7 +196,7 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
             )
 
     registry = table.get("registry", DOCKER_HUB)
-    if not re.fullmatch(r"[A-Za-z0-9.-]+(:[0-9]+)?", registry):
+    if not REGISTRY_RE.fullmatch(registry):
         raise ConfigError(
             f"registry {registry!r} is not a host[:port]",
             location=where.key("tool.buildlib", "registry"),

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from buildlib.config import Config
+from buildlib.config import PLATFORM_RE, REGISTRY_RE, Config
 from buildlib.errors import ConfigError, UsageError
 from buildlib.versions import validate_tag
 
@@ -60,7 +60,22 @@ def resolve_tag(config: Config, flag: str | None, environ: Mapping[str, str]) ->
 
 
 def resolve_registry(config: Config, flag: str | None, environ: Mapping[str, str]) -> str:
-    return flag or environ.get(REGISTRY_ENV) or config.registry
+    if flag:
+        return _registry(flag, f"--registry {flag}")
+    from_env = environ.get(REGISTRY_ENV)
+    if from_env:
+        return _registry(from_env, f"{REGISTRY_ENV}={from_env}")
+    return config.registry
+
+
+def _registry(value: str, shown: str) -> str:
+    if not REGISTRY_RE.fullmatch(value):
+        raise UsageError(
+            f"{shown}: not a registry host[:port] (no scheme, no path)",
+            hint="e.g. ghcr.io or 127.0.0.1:5000; the repository part comes from "
+            "[tool.buildlib.images.*].repository",
+        )
+    return value
 
 
 def parse_build_args(
@@ -112,9 +127,10 @@ def parse_platforms(value: str | None) -> tuple[str, ...]:
         return ()
     platforms = tuple(p.strip() for p in value.split(",") if p.strip())
     for platform in platforms:
-        if platform.count("/") not in (1, 2):
+        if not PLATFORM_RE.fullmatch(platform):
             raise UsageError(
-                f"--platform {platform!r} is not os/arch", hint="e.g. --platform linux/amd64"
+                f"--platform {platform!r} is not os/arch[/variant]",
+                hint="e.g. --platform linux/amd64 or --platform linux/amd64,linux/arm64",
             )
     return platforms
 

@@ -250,12 +250,38 @@ def test_parse_platforms() -> None:
     assert parse_platforms(" linux/amd64 , linux/arm/v7,") == ("linux/amd64", "linux/arm/v7")
 
 
-@pytest.mark.parametrize("value", ["amd64", "linux/arm/v7/x", "linux/amd64,arm64"])
+@pytest.mark.parametrize(
+    "value",
+    ["amd64", "linux/arm/v7/x", "linux/amd64,arm64", "linux/", "Linux/AMD64", "linux amd64"],
+)
 def test_parse_platforms_rejects_non_os_arch(value: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_platforms(value)
-    assert caught.value.message.endswith("is not os/arch")
-    assert caught.value.hint == "e.g. --platform linux/amd64"
+    assert caught.value.message.endswith("is not os/arch[/variant]")
+    assert caught.value.hint is not None and "--platform linux/amd64" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "shown"),
+    [
+        ("https://ghcr.io", None, "--registry https://ghcr.io"),
+        ("ghcr.io/acme", None, "--registry ghcr.io/acme"),
+        (None, "localhost:port", "BUILDLIB_REGISTRY=localhost:port"),
+    ],
+)
+def test_a_registry_must_be_a_host_and_port(configured, flag, env, shown) -> None:
+    environ = {"BUILDLIB_REGISTRY": env} if env else {}
+    with pytest.raises(UsageError) as caught:
+        resolve_registry(configured, flag, environ)
+    assert caught.value.message == f"{shown}: not a registry host[:port] (no scheme, no path)"
+    assert caught.value.hint is not None and "127.0.0.1:5000" in caught.value.hint
+
+
+def test_registry_priority_flag_then_environment_then_pyproject(configured) -> None:
+    env = {"BUILDLIB_REGISTRY": "127.0.0.1:5000"}
+    assert resolve_registry(configured, "quay.io", env) == "quay.io"
+    assert resolve_registry(configured, None, env) == "127.0.0.1:5000"
+    assert resolve_registry(configured, None, {}) == "ghcr.io"
 
 
 # --- --jobs -------------------------------------------------------------------------------
