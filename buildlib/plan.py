@@ -20,6 +20,7 @@ from buildlib.settings import BuildOptions, SecretSpec
 
 Output = Literal["load", "push"]
 OCI = "org.opencontainers.image"
+REVISION_LABEL = f"{OCI}.revision"
 
 
 def image_reference(registry: str, repository: str, tag: str) -> str:
@@ -95,7 +96,7 @@ def oci_labels(
     labels = {
         f"{OCI}.title": image.title or image.repository,
         f"{OCI}.version": config.version_text,
-        f"{OCI}.revision": facts.revision or "unknown",
+        REVISION_LABEL: facts.revision or "unknown",
         f"{OCI}.created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     source = config.source or facts.remote_url

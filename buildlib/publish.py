@@ -9,6 +9,7 @@ release: check the git tag and tree → build all → refuse a changed image und
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -28,7 +29,7 @@ from buildlib.dockercli import DockerCLI
 from buildlib.engine import Engine, detect
 from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError, UsageError
 from buildlib.git import Git
-from buildlib.plan import BuildPlan, image_reference, make_plan
+from buildlib.plan import REVISION_LABEL, BuildPlan, image_reference, make_plan
 from buildlib.preflight import Purpose, preflight
 from buildlib.registry import RegistryClient
 from buildlib.runner import Runner
@@ -255,6 +256,8 @@ def release(
         )
     publications = [every[image.name] for image in job.selected]
     plan = job.plan()
+    if not dry_run:
+        plan, released_here = _pushed_by_build_already_released(client, plan, full_tag, force)
     if dry_run:
         for problem in problems:
             console.warn(f"a real release would stop here: {problem}")
@@ -263,6 +266,7 @@ def release(
         return []
     with _built(job, plan, "release") as (cli, engine):
         results = _push_full_tags(cli, engine, client, plan, publications, force)
+        results = _in_plan_order(config, results + released_here)
         others, waiting = _released_elsewhere(client, config, job.selected, full_tag)
         if waiting:
             console.warn(
@@ -369,6 +373,55 @@ def _released(
     return released
 
 
+def _pushed_by_build_already_released(
+    client: RegistryClient, plan: BuildPlan, full_tag: str, force: bool
+) -> tuple[BuildPlan, list[Published]]:
+    """Multi-platform images go from the builder straight to the registry, so the
+    immutability check must come before their build. Without a local image to compare, a
+    version tag built from this same commit (its ``revision`` label) counts as this release
+    (a re-run: not built again); from another commit it is refused, unless ``force``."""
+    kept, released = [], []
+    for build in plan.builds:
+        if build.output != "push":
+            kept.append(build)
+            continue
+        repository = build.image.repository
+        labels = client.config_labels(repository, full_tag, platform=build.platforms[0])
+        if labels is None:
+            kept.append(build)
+            continue
+        ours = dict(build.labels).get(REVISION_LABEL)
+        theirs = labels.get(REVISION_LABEL)
+        if ours and ours != "unknown" and theirs == ours:
+            console.info(
+                f"{repository}:{full_tag} is already in the registry, built from this "
+                f"commit ({ours[:12]}): not built or pushed again"
+            )
+            digest = client.manifest_digest(repository, full_tag) or "?"
+            released.append(
+                Published(build.name, repository, build.primary, digest, [full_tag], True)
+            )
+        elif force:
+            kept.append(build)
+        else:
+            raise PublishError(
+                f"{repository}:{full_tag} already exists in {client.host}, built from commit "
+                f"{(theirs or 'unknown')[:12]} (this build: {(ours or 'unknown')[:12]}); "
+                "release tags are immutable. Nothing was built or pushed",
+                hint="bump the version (a fix: commit), or pass --force to overwrite it",
+            )
+    if len(kept) == len(plan.builds):
+        return plan, released
+    names = {build.name for build in kept}
+    kept = [b if b.after in names else dataclasses.replace(b, after=None) for b in kept]
+    return dataclasses.replace(plan, builds=tuple(kept)), released
+
+
+def _in_plan_order(config: Config, results: list[Published]) -> list[Published]:
+    order = {image.name: index for index, image in enumerate(config.images)}
+    return sorted(results, key=lambda published: order.get(published.name, len(order)))
+
+
 def _push_full_tags(
     cli: DockerCLI,
     engine: Engine,
@@ -381,6 +434,8 @@ def _push_full_tags(
     by_name = {p.name: p for p in publications}
     unchanged = set()
     for build in plan.builds:
+        if build.output == "push":
+            continue  # pushed by its build, checked before it: _pushed_by_build_already_released
         publication = by_name[build.name]
         existing = client.config_digest(build.image.repository, publication.full_tag)
         if existing is None:

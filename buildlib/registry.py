@@ -215,6 +215,31 @@ class RegistryClient:
             raise RegistryError(f"{self.host}: manifest {name}:{tag} has no config digest")
         return digest
 
+    def config_labels(
+        self, repo: str, tag: str, *, platform: str | None = None
+    ) -> dict[str, str] | None:
+        """The labels in the image config of ``repo:tag`` (see :meth:`config_digest` for
+        an index), or ``None`` if there is no such tag."""
+        digest = self.config_digest(repo, tag, platform=platform)
+        if digest is None:
+            return None
+        name = self.repository(repo)
+        operation = f"read the image config of {name}:{tag}"
+        response = self._request(
+            "GET", f"/v2/{name}/blobs/{digest}", operation=operation, scope=_pull(name)
+        )
+        if response.status != 200:
+            raise self._http_error(response, operation)
+        computed = "sha256:" + hashlib.sha256(response.body).hexdigest()
+        if digest.startswith("sha256:") and computed != digest:
+            raise RegistryError(f"{self.host}: {operation}: content does not match {digest}")
+        try:
+            config = json.loads(response.body)
+        except ValueError:
+            raise RegistryError(f"{self.host}: {operation}: not valid JSON") from None
+        labels = (config.get("config") or {}).get("Labels") if isinstance(config, dict) else None
+        return {str(k): str(v) for k, v in (labels or {}).items()}
+
     # -- write -----------------------------------------------------------------------------
 
     def put_manifest(self, repo: str, tag: str, manifest: Manifest) -> str:

@@ -80,6 +80,7 @@ class FakeRegistry:
         self.faults: list[Reply | str] = []
         self.seen: list[Seen] = []
         self.manifests: dict[tuple[str, str], tuple[str, bytes]] = {}
+        self.blobs: dict[tuple[str, str], bytes] = {}
         self.tag_lists: dict[str, list[str]] = {}
         self.tokens: dict[str, dict[str, set[str]]] = {}
         self.put_digest: str | None = None  # lie about the digest of a PUT
@@ -144,6 +145,10 @@ class FakeRegistry:
             media_type, body = self.manifests[(name, ref)]
             headers = {"Content-Type": media_type, "Docker-Content-Digest": _digest(body)}
             return Reply(200, headers, body)
+        if kind == "blobs" and seen.method == "GET":
+            if (name, ref) not in self.blobs:
+                return _error(404, "BLOB_UNKNOWN")
+            return Reply(200, {"Content-Type": "application/octet-stream"}, self.blobs[(name, ref)])
         if kind == "manifests" and seen.method == "PUT":
             self.store(name, ref, seen.body, seen.headers.get("content-type", ""))
             return Reply(201, {"Docker-Content-Digest": self.put_digest or _digest(seen.body)})
@@ -212,8 +217,11 @@ def _split(path: str) -> tuple[str, str, str]:
     inner = path.removeprefix("/v2/")
     if inner.endswith("/tags/list"):
         return inner.removesuffix("/tags/list"), "tags", ""
-    name, sep, ref = inner.rpartition("/manifests/")
-    return (name, "manifests", ref) if sep else ("", "", "")
+    for kind in ("manifests", "blobs"):
+        name, sep, ref = inner.rpartition(f"/{kind}/")
+        if sep:
+            return name, kind, ref
+    return "", "", ""
 
 
 def _basic_user(header: str, users: dict[str, tuple[str, set[str]]]) -> str | None:
@@ -666,6 +674,28 @@ def test_config_digest_of_a_multi_platform_index_needs_a_platform(make_registry)
         client.config_digest("team/app", "multi")
     expected = "sha256:" + hashlib.sha256(b"linux/arm64").hexdigest()
     assert client.config_digest("team/app", "multi", platform="linux/arm64") == expected
+
+
+def test_config_labels_read_the_config_blob(make_registry) -> None:
+    registry = make_registry(auth="bearer")
+    config = json.dumps({"config": {"Labels": {"org.opencontainers.image.revision": "abc"}}})
+    digest = _digest(config.encode())
+    registry.blobs[("team/app", digest)] = config.encode()
+    registry.store("team/app", "1.0.0", image_manifest(digest))
+    client = registry.client()
+
+    assert client.config_labels("team/app", "1.0.0") == {"org.opencontainers.image.revision": "abc"}
+    assert client.config_labels("team/app", "2.0.0") is None
+
+
+def test_config_labels_refuse_a_blob_that_does_not_match_its_digest(make_registry) -> None:
+    registry = make_registry()
+    digest = "sha256:" + "d" * 64
+    registry.blobs[("team/app", digest)] = b'{"config": {}}'
+    registry.store("team/app", "1.0.0", image_manifest(digest))
+
+    with pytest.raises(RegistryError, match="does not match"):
+        registry.client().config_labels("team/app", "1.0.0")
 
 
 def test_a_manifest_that_does_not_match_its_digest_is_refused(make_registry) -> None:

@@ -1,0 +1,111 @@
+"""Releases of multi-platform images: buildx pushes them straight from the build, so the
+immutability check runs before any build, on the revision label of what the registry has.
+(buildx is not on this machine: these use the plan and a stand-in registry client.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from buildlib.config import ImageSpec
+from buildlib.engine import Capabilities
+from buildlib.errors import PublishError
+from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild
+from buildlib.publish import _pushed_by_build_already_released
+
+BUILDX = Capabilities("docker", "buildx", "28.0.1", "v0.19.3", server_version="28.0.1")
+HEAD = "c0ffee" + "0" * 34
+OTHER = "decade" + "0" * 34
+
+
+class StubRegistry:
+    """Answers config_labels and manifest_digest from a dict of (repository, tag) -> labels."""
+
+    host = "registry.example"
+
+    def __init__(self, images: dict[tuple[str, str], dict[str, str]]) -> None:
+        self.images = images
+        self.asked: list[tuple[str, str, str | None]] = []
+
+    def config_labels(self, repo: str, tag: str, *, platform: str | None = None):
+        self.asked.append((repo, tag, platform))
+        return self.images.get((repo, tag))
+
+    def manifest_digest(self, repo: str, tag: str) -> str | None:
+        return "sha256:" + "1" * 64 if (repo, tag) in self.images else None
+
+
+def a_build(name: str, platforms: tuple[str, ...], after: str | None = None) -> ImageBuild:
+    return ImageBuild(
+        image=ImageSpec(name, f"acme/{name}", "Dockerfile", "."),
+        references=(f"acme/{name}:1.2.3",),
+        dockerfile=Path("Dockerfile"),
+        context=Path("."),
+        platforms=platforms,
+        build_args=(),
+        labels=((REVISION_LABEL, HEAD),),
+        output="push" if len(platforms) > 1 else "load",
+        after=after,
+    )
+
+
+MULTI = ("linux/amd64", "linux/arm64")
+
+
+def plan(*builds: ImageBuild) -> BuildPlan:
+    return BuildPlan(BUILDX, builds, jobs=2)
+
+
+def test_nothing_in_the_registry_builds_everything() -> None:
+    original = plan(a_build("gpu", MULTI), a_build("cpu", ("linux/amd64",)))
+    registry = StubRegistry({})
+
+    kept, released = _pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
+
+    assert kept == original and released == []
+    assert registry.asked == [("acme/gpu", "1.2.3", "linux/amd64")]  # only the pushed-by-build
+
+
+def test_a_rerun_from_the_same_commit_skips_that_build() -> None:
+    original = plan(a_build("gpu", MULTI), a_build("lb", MULTI, after="gpu"))
+    registry = StubRegistry({("acme/gpu", "1.2.3"): {REVISION_LABEL: HEAD}})
+
+    kept, released = _pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
+
+    assert [b.name for b in kept.builds] == ["lb"]
+    assert kept.builds[0].after is None  # what it waited for is not built any more
+    assert [(p.name, p.unchanged, p.tags) for p in released] == [("gpu", True, ["1.2.3"])]
+
+
+def test_another_commit_under_the_version_is_refused_before_building() -> None:
+    original = plan(a_build("gpu", MULTI))
+    registry = StubRegistry({("acme/gpu", "1.2.3"): {REVISION_LABEL: OTHER}})
+
+    with pytest.raises(PublishError) as caught:
+        _pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
+
+    assert caught.value.message == (
+        "acme/gpu:1.2.3 already exists in registry.example, built from commit decade000000 "
+        "(this build: c0ffee000000); release tags are immutable. Nothing was built or pushed"
+    )
+    assert caught.value.hint is not None and "--force" in caught.value.hint
+
+
+def test_force_rebuilds_over_another_commit() -> None:
+    original = plan(a_build("gpu", MULTI))
+    registry = StubRegistry({("acme/gpu", "1.2.3"): {REVISION_LABEL: OTHER}})
+
+    kept, released = _pushed_by_build_already_released(registry, original, "1.2.3", True)  # type: ignore[arg-type]
+
+    assert kept == original and released == []
+
+
+def test_a_build_outside_git_never_counts_as_the_same() -> None:
+    unknown = ImageBuild(
+        **{**a_build("gpu", MULTI).__dict__, "labels": ((REVISION_LABEL, "unknown"),)}
+    )
+    registry = StubRegistry({("acme/gpu", "1.2.3"): {REVISION_LABEL: "unknown"}})
+
+    with pytest.raises(PublishError):
+        _pushed_by_build_already_released(registry, plan(unknown), "1.2.3", False)  # type: ignore[arg-type]
