@@ -50,6 +50,8 @@ def execute(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) -> li
 
     Image ids come from the builds themselves (``--iidfile``, bake's metadata file): a
     no-op build costs no round trip to the engine beyond the builds."""
+    if not plan.builds:
+        return []
     header, *lines = describe(plan)
     console.step(header)
     for line in lines:
@@ -145,14 +147,18 @@ def build_images(
     **flags: object,
 ) -> list[BuiltImage]:
     """What ``invoke build*`` runs: load config, plan, pre-flight, build, summarize."""
-    from buildlib.preflight import preflight
-    from buildlib.settings import build_options
+    # The docker probes (~40 ms of waiting on two processes) run while this process reads
+    # the configuration and imports the pre-flight checks.
+    with ThreadPoolExecutor(max_workers=1) as background:
+        probe = background.submit(detect)
+        from buildlib.preflight import preflight
+        from buildlib.settings import build_options
 
-    config: Config = config_module.load(root)
-    options: BuildOptions = build_options(config, **flags)  # type: ignore[arg-type]
-    images = config.images if all_images else config.select(names)
-    runner = runner or Runner(dry_run=options.dry_run)
-    caps = detect(runner)
+        config: Config = config_module.load(root)
+        options: BuildOptions = build_options(config, **flags)  # type: ignore[arg-type]
+        images = config.images if all_images else config.select(names)
+        runner = runner or Runner(dry_run=options.dry_run)
+        caps = probe.result()
     if caps.builder == "legacy":
         console.warn(
             f"{caps.docker} has neither buildx nor built-in BuildKit (client "

@@ -14,7 +14,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ from buildlib.dockercli import DockerCLI
 from buildlib.engine import Engine, detect
 from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError, UsageError
 from buildlib.git import Git
-from buildlib.plan import REVISION_LABEL, BuildPlan, image_reference, make_plan
+from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild, image_reference, make_plan
 from buildlib.preflight import Purpose, preflight
 from buildlib.registry import RegistryClient
 from buildlib.runner import Runner
@@ -145,17 +145,28 @@ def _job(
 
 
 @contextmanager
-def _built(job: _Job, plan: BuildPlan, purpose: Purpose) -> Iterator[tuple[DockerCLI, Engine]]:
-    """Pre-flight, log in, build every image; the login lasts while the caller pushes."""
+def _logged_in(job: _Job, plan: BuildPlan, purpose: Purpose) -> Iterator[tuple[DockerCLI, Engine]]:
+    """Pre-flight, then a docker login that lasts while the caller builds and pushes."""
     preflight(job.config, plan.builds, purpose=purpose)
     with docker_login(job.runner, plan.capabilities.docker, job.access) as login_env:
         cli = DockerCLI(job.runner, plan.capabilities, login_env)
-        execute(plan, job.runner, cli)
         engine = Engine()
         try:
             yield cli, engine
         finally:
             engine.close()
+
+
+def _subplan(plan: BuildPlan, keep: Callable[[ImageBuild], bool]) -> BuildPlan:
+    """The builds of ``plan`` that ``keep`` selects; an ``after`` edge to a build left out
+    is dropped (there is nothing to wait for)."""
+    kept = [build for build in plan.builds if keep(build)]
+    names = {build.name for build in kept}
+    kept = [
+        b if b.after is None or b.after in names else dataclasses.replace(b, after=None)
+        for b in kept
+    ]
+    return dataclasses.replace(plan, builds=tuple(kept))
 
 
 # --- push ---------------------------------------------------------------------------------
@@ -192,7 +203,8 @@ def push(
         execute(plan, job.runner)
         return []
     client = job.access.client()
-    with _built(job, plan, "push") as (cli, engine):
+    with _logged_in(job, plan, "push") as (cli, engine):
+        execute(plan, job.runner, cli)
         results = []
         for build in plan.builds:
             digest = _push_verified(
@@ -256,6 +268,7 @@ def release(
         )
     publications = [every[image.name] for image in job.selected]
     plan = job.plan()
+    released_here: list[Published] = []
     if not dry_run:
         plan, released_here = _pushed_by_build_already_released(client, plan, full_tag, force)
     if dry_run:
@@ -264,9 +277,31 @@ def release(
         _print_plan(access, publications, as_json, version=config.version_text)
         execute(plan, job.runner)
         return []
-    with _built(job, plan, "release") as (cli, engine):
-        results = _push_full_tags(cli, engine, client, plan, publications, force)
-        results = _in_plan_order(config, results + released_here)
+    with _logged_in(job, plan, "release") as (cli, engine):
+        # Images that buildx pushes from the build (multi-platform) go last: the loaded
+        # ones are built and checked against the registry first, so a refusal there comes
+        # before any version tag is written.
+        loaded = _subplan(plan, lambda build: build.output != "push")
+        pushed = _subplan(plan, lambda build: build.output == "push")
+        execute(loaded, job.runner, cli)
+        unchanged = _unchanged_versions(client, engine, loaded, publications, force)
+        try:
+            execute(pushed, job.runner, cli)
+        except BuildlibError as error:
+            # a bake of several may have pushed some before the failure
+            found = [
+                Published(b.name, b.image.repository, b.primary, digest, [full_tag])
+                for b in pushed.builds
+                if (digest := client.manifest_digest(b.image.repository, full_tag) or "")
+            ]
+            raise _release_stopped(error, found) from None
+        pushed_by_build = [
+            _pushed_by_build(client, build, full_tag) for build in pushed.builds
+        ] + released_here
+        results = _push_full_tags(
+            cli, engine, client, loaded, publications, unchanged, pushed_by_build
+        )
+        results = _in_plan_order(config, results)
         others, waiting = _released_elsewhere(client, config, job.selected, full_tag)
         if waiting:
             console.warn(
@@ -376,45 +411,50 @@ def _released(
 def _pushed_by_build_already_released(
     client: RegistryClient, plan: BuildPlan, full_tag: str, force: bool
 ) -> tuple[BuildPlan, list[Published]]:
-    """Multi-platform images go from the builder straight to the registry, so the
+    """Multi-platform images go from the builder straight to the registry, so their
     immutability check must come before their build. Without a local image to compare, a
-    version tag built from this same commit (its ``revision`` label) counts as this release
-    (a re-run: not built again); from another commit it is refused, unless ``force``."""
-    kept, released = [], []
+    version tag built from this same commit (its ``revision`` label) for the same platforms
+    counts as this release (a re-run: not built again); anything else under the version is
+    refused. ``force`` builds and pushes over it either way."""
+    skipped, released = set(), []
     for build in plan.builds:
-        if build.output != "push":
-            kept.append(build)
+        if build.output != "push" or force:
             continue
         repository = build.image.repository
-        labels = client.config_labels(repository, full_tag, platform=build.platforms[0])
-        if labels is None:
-            kept.append(build)
+        platforms = client.platforms(repository, full_tag)
+        if platforms is None:
             continue
+        labels = client.config_labels(repository, full_tag, platform=build.platforms[0])
         ours = dict(build.labels).get(REVISION_LABEL)
-        theirs = labels.get(REVISION_LABEL)
-        if ours and ours != "unknown" and theirs == ours:
+        theirs = (labels or {}).get(REVISION_LABEL)
+        same_commit = bool(ours) and ours != "unknown" and theirs == ours
+        if same_commit and platforms == tuple(sorted(build.platforms)):
             console.info(
                 f"{repository}:{full_tag} is already in the registry, built from this "
-                f"commit ({ours[:12]}): not built or pushed again"
+                f"commit ({(ours or '')[:12]}) for {', '.join(platforms)}: not built or pushed "
+                "again"
             )
             digest = client.manifest_digest(repository, full_tag) or "?"
             released.append(
                 Published(build.name, repository, build.primary, digest, [full_tag], True)
             )
-        elif force:
-            kept.append(build)
-        else:
-            raise PublishError(
-                f"{repository}:{full_tag} already exists in {client.host}, built from commit "
-                f"{(theirs or 'unknown')[:12]} (this build: {(ours or 'unknown')[:12]}); "
-                "release tags are immutable. Nothing was built or pushed",
-                hint="bump the version (a fix: commit), or pass --force to overwrite it",
-            )
-    if len(kept) == len(plan.builds):
+            skipped.add(build.name)
+            continue
+        what = (
+            f"for {', '.join(platforms) or 'one platform'} (this build: "
+            f"{', '.join(build.platforms)})"
+            if same_commit
+            else f"from commit {(theirs or 'unknown')[:12]} (this build: "
+            f"{(ours or 'unknown')[:12]})"
+        )
+        raise PublishError(
+            f"{repository}:{full_tag} already exists in {client.host}, built {what}; "
+            "release tags are immutable. Nothing was built or pushed",
+            hint="bump the version (a fix: commit), or pass --force to overwrite it",
+        )
+    if not skipped:
         return plan, released
-    names = {build.name for build in kept}
-    kept = [b if b.after in names else dataclasses.replace(b, after=None) for b in kept]
-    return dataclasses.replace(plan, builds=tuple(kept)), released
+    return _subplan(plan, lambda build: build.name not in skipped), released
 
 
 def _in_plan_order(config: Config, results: list[Published]) -> list[Published]:
@@ -422,20 +462,18 @@ def _in_plan_order(config: Config, results: list[Published]) -> list[Published]:
     return sorted(results, key=lambda published: order.get(published.name, len(order)))
 
 
-def _push_full_tags(
-    cli: DockerCLI,
-    engine: Engine,
+def _unchanged_versions(
     client: RegistryClient,
-    plan: BuildPlan,
+    engine: Engine,
+    loaded: BuildPlan,
     publications: list[ImagePublication],
     force: bool,
-) -> list[Published]:
-    """Refuse a changed image under an existing version, then push every full tag."""
+) -> set[str]:
+    """The loaded images whose version tag already holds this very image (a re-run); any
+    other content under an existing version tag is refused before anything is pushed."""
     by_name = {p.name: p for p in publications}
     unchanged = set()
-    for build in plan.builds:
-        if build.output == "push":
-            continue  # pushed by its build, checked before it: _pushed_by_build_already_released
+    for build in loaded.builds:
         publication = by_name[build.name]
         existing = client.config_digest(build.image.repository, publication.full_tag)
         if existing is None:
@@ -450,8 +488,41 @@ def _push_full_tags(
                 f"{(local or '?')[7:19]}); release tags are immutable. Nothing was pushed",
                 hint="bump the version (a fix: commit), or pass --force to overwrite it",
             )
-    results: list[Published] = []
-    for build in plan.builds:
+    return unchanged
+
+
+def _pushed_by_build(client: RegistryClient, build: ImageBuild, tag: str) -> Published:
+    digest = _listed_digest(client, build.image.repository, build.primary, tag)
+    return Published(build.name, build.image.repository, build.primary, digest, [tag])
+
+
+def _release_stopped(
+    error: BuildlibError, pushed: list[Published], at: str | None = None
+) -> PublishError:
+    done = ", ".join(f"{p.repository}:{p.tags[0]}" for p in pushed if not p.unchanged)
+    return PublishError(
+        (f"release stopped at {at}: " if at else "release stopped: ")
+        + f"{error.message}. "
+        + (f"Already pushed: {done}. " if done else "Nothing was pushed. ")
+        + "No floating tag (X.Y, X, latest) of any image was moved",
+        hint=error.hint or "fix the cause and run `invoke release` again (it is safe to re-run)",
+    )
+
+
+def _push_full_tags(
+    cli: DockerCLI,
+    engine: Engine,
+    client: RegistryClient,
+    loaded: BuildPlan,
+    publications: list[ImagePublication],
+    unchanged: set[str],
+    already: list[Published],
+) -> list[Published]:
+    """Push the full version tag of every loaded image (``already``: what the builds
+    pushed, or found in place); a failure names everything pushed so far."""
+    by_name = {p.name: p for p in publications}
+    results: list[Published] = list(already)
+    for build in loaded.builds:
         publication = by_name[build.name]
         repository = build.image.repository
         try:
@@ -469,17 +540,10 @@ def _push_full_tags(
                     repository,
                     build.primary,
                     publication.full_tag,
-                    build.output == "push",
+                    False,
                 )
         except BuildlibError as error:
-            done = ", ".join(f"{r.repository}:{publication.full_tag}" for r in results)
-            raise PublishError(
-                f"release stopped at {build.primary}: {error.message}. "
-                + (f"Already pushed: {done}. " if done else "Nothing was pushed. ")
-                + "No floating tag (X.Y, X, latest) of any image was moved",
-                hint=error.hint
-                or "fix the cause and run `invoke release` again (it is safe to re-run)",
-            ) from None
+            raise _release_stopped(error, results, at=build.primary) from None
         results.append(
             Published(
                 build.name,
@@ -538,6 +602,17 @@ def _restore(client: RegistryClient, moved: list[tuple[str, str, str | None]]) -
 # --- pushing one reference, with retries and verification ----------------------------------
 
 
+def _listed_digest(client: RegistryClient, repository: str, reference: str, tag: str) -> str:
+    """The digest the registry lists for a tag just pushed (an error when it lists none)."""
+    remote = client.manifest_digest(repository, tag)
+    if remote is None:
+        raise PublishError(
+            f"{reference} was pushed but the registry does not list it",
+            hint=f"check {client.host}'s storage, then push again",
+        )
+    return remote
+
+
 def _push_verified(
     cli: DockerCLI,
     engine: Engine,
@@ -547,16 +622,11 @@ def _push_verified(
     tag: str,
     pushed_by_build: bool,
 ) -> str:
-    if not pushed_by_build:
-        _push_with_retries(cli, reference, client.host)
-    remote = client.manifest_digest(repository, tag)
-    if remote is None:
-        raise PublishError(
-            f"{reference} was pushed but the registry does not list it",
-            hint=f"check {client.host}'s storage, then push again",
-        )
+    """Push (unless the build did), then check the registry lists what was pushed."""
     if pushed_by_build:
-        return remote
+        return _listed_digest(client, repository, reference, tag)
+    _push_with_retries(cli, reference, client.host)
+    remote = _listed_digest(client, repository, reference, tag)
     local = _local_digest(engine, reference, client.host, repository)
     if local != remote:
         raise PublishError(

@@ -240,6 +240,17 @@ class RegistryClient:
         labels = (config.get("config") or {}).get("Labels") if isinstance(config, dict) else None
         return {str(k): str(v) for k, v in (labels or {}).items()}
 
+    def platforms(self, repo: str, tag: str) -> tuple[str, ...] | None:
+        """The platforms (``os/arch[/variant]``) of an index at ``repo:tag``, sorted and
+        without attestations; ``()`` for a single-image manifest; ``None`` if no such tag."""
+        name = self.repository(repo)
+        manifest = self._fetch_manifest(name, _reference(tag))
+        if manifest is None:
+            return None
+        if not manifest.is_index:
+            return ()
+        return tuple(sorted(self._index_images(manifest, f"{name}:{tag}")))
+
     # -- write -----------------------------------------------------------------------------
 
     def put_manifest(self, repo: str, tag: str, manifest: Manifest) -> str:
@@ -315,7 +326,8 @@ class RegistryClient:
                 f"{self.host}: manifest {name}@{manifest.digest} is not valid JSON"
             ) from None
 
-    def _select_platform(self, index: Manifest, label: str, platform: str | None) -> str:
+    def _index_images(self, index: Manifest, label: str) -> dict[str, str]:
+        """Platform -> digest of the images of an index (attestations left out)."""
         images: dict[str, str] = {}
         for entry in self._parsed(index, label).get("manifests") or []:
             annotations = entry.get("annotations") or {}
@@ -324,6 +336,10 @@ class RegistryClient:
             spec = entry.get("platform") or {}
             parts = [spec.get("os"), spec.get("architecture"), spec.get("variant")]
             images["/".join(p for p in parts if p)] = entry.get("digest")
+        return images
+
+    def _select_platform(self, index: Manifest, label: str, platform: str | None) -> str:
+        images = self._index_images(index, label)
         if platform is not None:
             matches = [
                 d for p, d in images.items() if p == platform or p.startswith(platform + "/")

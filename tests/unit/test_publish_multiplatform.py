@@ -20,13 +20,22 @@ OTHER = "decade" + "0" * 34
 
 
 class StubRegistry:
-    """Answers config_labels and manifest_digest from a dict of (repository, tag) -> labels."""
+    """Answers from a dict of (repository, tag) -> labels; every image there is an index of
+    ``platforms``."""
 
     host = "registry.example"
 
-    def __init__(self, images: dict[tuple[str, str], dict[str, str]]) -> None:
+    def __init__(
+        self,
+        images: dict[tuple[str, str], dict[str, str]],
+        platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64"),
+    ) -> None:
         self.images = images
+        self.index_platforms = platforms
         self.asked: list[tuple[str, str, str | None]] = []
+
+    def platforms(self, repo: str, tag: str) -> tuple[str, ...] | None:
+        return self.index_platforms if (repo, tag) in self.images else None
 
     def config_labels(self, repo: str, tag: str, *, platform: str | None = None):
         self.asked.append((repo, tag, platform))
@@ -64,7 +73,6 @@ def test_nothing_in_the_registry_builds_everything() -> None:
     kept, released = _pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
 
     assert kept == original and released == []
-    assert registry.asked == [("acme/gpu", "1.2.3", "linux/amd64")]  # only the pushed-by-build
 
 
 def test_a_rerun_from_the_same_commit_skips_that_build() -> None:
@@ -92,13 +100,26 @@ def test_another_commit_under_the_version_is_refused_before_building() -> None:
     assert caught.value.hint is not None and "--force" in caught.value.hint
 
 
-def test_force_rebuilds_over_another_commit() -> None:
+@pytest.mark.parametrize("revision", [OTHER, HEAD])
+def test_force_builds_and_pushes_over_it(revision: str) -> None:
     original = plan(a_build("gpu", MULTI))
-    registry = StubRegistry({("acme/gpu", "1.2.3"): {REVISION_LABEL: OTHER}})
+    registry = StubRegistry({("acme/gpu", "1.2.3"): {REVISION_LABEL: revision}})
 
     kept, released = _pushed_by_build_already_released(registry, original, "1.2.3", True)  # type: ignore[arg-type]
 
     assert kept == original and released == []
+
+
+def test_the_same_commit_for_other_platforms_is_refused() -> None:
+    original = plan(a_build("gpu", ("linux/amd64", "linux/arm64", "linux/arm/v7")))
+    registry = StubRegistry({("acme/gpu", "1.2.3"): {REVISION_LABEL: HEAD}})
+
+    with pytest.raises(PublishError) as caught:
+        _pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
+
+    assert "built for linux/amd64, linux/arm64 (this build: linux/amd64, linux/arm64, " in (
+        caught.value.message
+    )
 
 
 def test_a_build_outside_git_never_counts_as_the_same() -> None:
@@ -109,3 +130,31 @@ def test_a_build_outside_git_never_counts_as_the_same() -> None:
 
     with pytest.raises(PublishError):
         _pushed_by_build_already_released(registry, plan(unknown), "1.2.3", False)  # type: ignore[arg-type]
+
+
+def test_subplan_drops_edges_to_builds_left_out() -> None:
+    from buildlib.publish import _subplan
+
+    original = plan(a_build("gpu", ("linux/amd64",)), a_build("lb", MULTI, after="gpu"))
+
+    pushed = _subplan(original, lambda build: build.output == "push")
+    assert [(b.name, b.after) for b in pushed.builds] == [("lb", None)]
+    both = _subplan(original, lambda build: True)
+    assert [(b.name, b.after) for b in both.builds] == [("gpu", None), ("lb", "gpu")]
+
+
+def test_a_stopped_release_names_what_was_pushed_and_not_what_was_in_place() -> None:
+    from buildlib.errors import CommandFailed
+    from buildlib.publish import Published, _release_stopped
+
+    pushed = [
+        Published("gpu", "acme/gpu", "acme/gpu:1.2.3", "sha256:1", ["1.2.3"]),
+        Published("cpu", "acme/cpu", "acme/cpu:1.2.3", "sha256:2", ["1.2.3"], unchanged=True),
+    ]
+    error = _release_stopped(CommandFailed("push of acme/lb:1.2.3 failed"), pushed, "acme/lb:1.2.3")
+    assert error.message == (
+        "release stopped at acme/lb:1.2.3: push of acme/lb:1.2.3 failed. Already pushed: "
+        "acme/gpu:1.2.3. No floating tag (X.Y, X, latest) of any image was moved"
+    )
+    nothing = _release_stopped(CommandFailed("build of lb failed"), pushed[1:])
+    assert "Nothing was pushed" in nothing.message

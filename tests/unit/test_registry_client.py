@@ -676,6 +676,18 @@ def test_config_digest_of_a_multi_platform_index_needs_a_platform(make_registry)
     assert client.config_digest("team/app", "multi", platform="linux/arm64") == expected
 
 
+def test_platforms_of_an_index_a_single_image_and_nothing(make_registry) -> None:
+    registry = make_registry()
+    body = _index(registry, ["linux/arm64", "linux/amd64"], attestation=True)
+    registry.store("team/app", "multi", body, OCI_INDEX)
+    registry.store("team/app", "single", image_manifest())
+    client = registry.client()
+
+    assert client.platforms("team/app", "multi") == ("linux/amd64", "linux/arm64")
+    assert client.platforms("team/app", "single") == ()
+    assert client.platforms("team/app", "missing") is None
+
+
 def test_config_labels_read_the_config_blob(make_registry) -> None:
     registry = make_registry(auth="bearer")
     config = json.dumps({"config": {"Labels": {"org.opencontainers.image.revision": "abc"}}})
