@@ -5,8 +5,11 @@ One failed image cancels the builds still running and is reported with its own e
 
 from __future__ import annotations
 
+import re
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,38 +71,76 @@ def execute(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) -> li
             cli.build(build, plan.builder)
         return [BuiltImage(b.name, b.references, None, 0.0) for b in plan.builds]
     plan.capabilities.require_engine()
+    return _run_concurrently(plan, runner, cli)
+
+
+# Polling interval while a build waits for another's shared steps (seen in its output).
+_STEP_POLL_SECONDS = 0.02
+
+
+def _run_concurrently(plan: BuildPlan, runner: Runner, cli: DockerCLI) -> list[BuiltImage]:
     concurrent = plan.jobs > 1 and len(plan.builds) > 1
+    names = {build.name for build in plan.builds}
+    # A follower may start once its leader's last shared step is done (seen in the
+    # leader's output), or else once the leader has finished.
+    shared_done = {b.name: threading.Event() for b in plan.builds if b.after and b.after_step}
+    watches: dict[str, dict[tuple[str, int], threading.Event]] = {}
+    for build in plan.builds:
+        if build.name in shared_done and build.after_step is not None:
+            watches.setdefault(build.after or "", {})[build.after_step] = shared_done[build.name]
     results: dict[str, BuiltImage] = {}
     pending = list(plan.builds)
     running: dict[Future[BuiltImage], ImageBuild] = {}
     failure: tuple[ImageBuild, BaseException] | None = None
-    with (
-        ThreadPoolExecutor(max_workers=plan.jobs) as pool,
-        tempfile.TemporaryDirectory(prefix="buildlib-iid-") as ids,
-    ):
-        while (pending or running) and failure is None:
-            for build in list(pending):
-                if len(running) >= plan.jobs:
-                    break
-                if build.after and build.after not in results:
-                    continue
-                pending.remove(build)
-                prefix = build.name if concurrent else None
-                iidfile = Path(ids) / f"{len(results) + len(running)}-{build.name}.iid"
-                future = pool.submit(_build_one, cli, build, plan.builder, prefix, iidfile)
-                running[future] = build
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                build = running.pop(future)
-                error = future.exception()
-                if error is not None:
-                    failure = failure or (build, error)
-                else:
-                    results[build.name] = future.result()
-        if failure is not None:
-            runner.cancel()
-            for future in running:
-                future.exception()  # wait for the cancelled ones to exit
+
+    def may_start(build: ImageBuild) -> bool:
+        if not build.after or build.after not in names or build.after in results:
+            return True
+        if not running and build.after not in {b.name for b in pending}:
+            return True  # never wait on what is neither running nor to come
+        event = shared_done.get(build.name)
+        return event is not None and event.is_set()
+
+    with tempfile.TemporaryDirectory(prefix="buildlib-iid-") as ids:
+        with ThreadPoolExecutor(max_workers=plan.jobs) as pool:
+            try:
+                while (pending or running) and failure is None:
+                    for build in list(pending):
+                        if len(running) >= plan.jobs:
+                            break
+                        if not may_start(build):
+                            continue
+                        pending.remove(build)
+                        iidfile = Path(ids) / f"{plan.builds.index(build)}-{build.name}.iid"
+                        watch = watches.get(build.name)
+                        future = pool.submit(
+                            _build_one,
+                            cli,
+                            build,
+                            plan.builder,
+                            build.name if concurrent else None,
+                            iidfile,
+                            StepWatch(watch) if watch else None,
+                        )
+                        running[future] = build
+                    waiting = any(b.name in shared_done for b in pending)
+                    timeout = _STEP_POLL_SECONDS if waiting else None
+                    done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        build = running.pop(future)
+                        error = future.exception()
+                        if error is not None:
+                            failure = failure or (build, error)
+                        else:
+                            results[build.name] = future.result()
+            except BaseException:
+                runner.cancel()  # Ctrl-C, or a bug here: no build is left running
+                raise
+            if failure is not None:
+                runner.cancel()
+                for future, build in running.items():
+                    if future.exception() is None:  # finished while the others stopped
+                        results[build.name] = future.result()
     if failure is not None:
         build, error = failure
         stopped = [b.name for b in plan.builds if b.name not in results and b is not build]
@@ -110,11 +151,45 @@ def execute(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) -> li
     return [results[b.name] for b in plan.builds]
 
 
+class StepWatch:
+    """Reads a build's BuildKit plain progress and sets an event when a step it watches for
+    is done: ``#7 [stage-0 5/6] RUN ...`` names step 7, then ``#7 DONE 1.2s`` or
+    ``#7 CACHED`` ends it. A single-stage Dockerfile's steps carry no stage name
+    (``[5/6]``); multi-platform builds put the platform first (``[linux/amd64 stage-0 5/6]``).
+    """
+
+    _STEP = re.compile(r"^#(\d+) \[([^\]]*?)(\d+)/\d+\]")
+    _ENDED = re.compile(r"^#(\d+) (?:DONE|CACHED)\b")
+
+    def __init__(self, targets: dict[tuple[str, int], threading.Event]) -> None:
+        self.targets = targets
+        self.started: dict[str, threading.Event] = {}
+
+    def __call__(self, line: str) -> None:
+        step = self._STEP.match(line)
+        if step:
+            names = [word for word in step.group(2).split() if "/" not in word]
+            number = int(step.group(3))
+            for (stage, wanted), event in self.targets.items():
+                # no stage name: a single-stage Dockerfile, where every step is the first stage's
+                if wanted == number and (not names or names[-1].lower() == stage):
+                    self.started[step.group(1)] = event
+            return
+        ended = self._ENDED.match(line)
+        if ended and ended.group(1) in self.started:
+            self.started[ended.group(1)].set()
+
+
 def _build_one(
-    cli: DockerCLI, build: ImageBuild, builder: str | None, prefix: str | None, iidfile: Path
+    cli: DockerCLI,
+    build: ImageBuild,
+    builder: str | None,
+    prefix: str | None,
+    iidfile: Path,
+    on_line: Callable[[str], None] | None = None,
 ) -> BuiltImage:
     started = time.monotonic()
-    cli.build(build, builder, prefix=prefix, iidfile=iidfile)
+    cli.build(build, builder, prefix=prefix, iidfile=iidfile, on_line=on_line)
     if cli.runner.cancelled:
         raise CommandFailed(f"build of {build.name} was cancelled")
     try:

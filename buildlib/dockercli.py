@@ -6,7 +6,7 @@ them. Nothing else in buildlib starts docker.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,12 +87,14 @@ class DockerCLI:
         builder: str | None = None,
         prefix: str | None = None,
         iidfile: Path | None = None,
+        on_line: Callable[[str], None] | None = None,
     ) -> Result:
         argv, env = build_command(build, self.caps, builder, iidfile)
         return self.runner.run(
             argv,
             env={**self.env, **env},
             prefix=prefix,
+            on_line=on_line,
             cwd=str(build.workdir) if build.workdir else None,
             what=f"build of {build.name} ({build.dockerfile.name})",
             hint=f"fix the error above, then `invoke build-{build.name}`; `invoke doctor` "

@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Literal
 
 from buildlib.errors import DockerUnavailable
@@ -86,11 +86,25 @@ def detect(runner: Runner | None = None, docker: str | None = None) -> Capabilit
 
 
 def capabilities(docker: str) -> Capabilities:
-    return _detect_cached(docker, os.environ.get("DOCKER_HOST"), os.environ.get("DOCKER_CONTEXT"))
+    """:func:`detect` for one client binary. The answer depends on the client and on what
+    picks its engine and plugins (DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG); an engine
+    that did not answer is asked again next time."""
+    key = (
+        docker,
+        *(os.environ.get(name) for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG")),
+    )
+    found = _DETECTED.get(key)
+    if found is None:
+        found = _probe(docker)
+        if found.server_version is not None:
+            _DETECTED[key] = found
+    return found
 
 
-@cache
-def _detect_cached(docker: str, host: str | None, context: str | None) -> Capabilities:
+_DETECTED: dict[tuple[str | None, ...], Capabilities] = {}
+
+
+def _probe(docker: str) -> Capabilities:
     # The two probes are independent; running them side by side halves the wait (~30 ms each).
     quiet = Runner(quiet=True)
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -133,8 +147,14 @@ def _version(runner: Runner, docker: str) -> tuple[str | None, str | None, str |
             break
     error = None
     if server is None:
-        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
-        error = lines[0] if lines else f"`docker version` exited {result.returncode}"
+        # The client may warn first (a context overridden by DOCKER_HOST, a bad config file).
+        lines = [
+            line.strip()
+            for line in result.stderr.splitlines()
+            if line.strip() and not line.lstrip().lower().startswith("warning")
+        ]
+        known = [line for line in lines if _ENGINE_ERROR.search(line)]
+        error = (known or lines or [f"`docker version` exited {result.returncode}"])[0]
     return (
         str(client) if client else None,
         str(server) if server else None,
@@ -162,9 +182,35 @@ def _start_hint() -> str:
     )
 
 
+_ENGINE_ERROR = re.compile(
+    r"cannot connect to the docker daemon|error during connect|connection refused|"
+    r"no such file or directory|permission denied|timed out|error response from daemon",
+    re.IGNORECASE,
+)
+_DAEMON_AT = re.compile(r"docker daemon(?: socket)? at (\S+?)\.?(?::\s|\s|$)", re.IGNORECASE)
+
+
 def engine_unreachable(reason: str) -> DockerUnavailable:
     """One line naming the address tried, where it came from, and the short reason."""
-    reason = reason.split("\n")[0]
+    reason = reason.strip().split("\n")[0]
+    named = _DAEMON_AT.search(reason)
+    address = named.group(1) if named else engine_address()
+    if os.environ.get("DOCKER_HOST"):
+        source = "DOCKER_HOST"
+    elif os.environ.get("DOCKER_CONTEXT"):
+        source = f"DOCKER_CONTEXT={os.environ['DOCKER_CONTEXT']}"
+    elif address == DEFAULT_SOCKET:
+        source = "default socket"
+    else:
+        source = "docker's current context"
+    lowered = reason.lower()
+    if "error response from daemon" in lowered:
+        detail = reason[lowered.index("error response from daemon") :].split(":", 1)[-1].strip()
+        return DockerUnavailable(
+            f"Docker engine at {address} ({source}) answered with an error: {detail}",
+            hint="`docker version` shows the client and engine versions; an engine older "
+            "than the client needs DOCKER_API_VERSION set to its API version",
+        )
     for marker, short in (
         ("connection refused", "connection refused"),
         ("no such file or directory", "no such file or directory"),
@@ -172,17 +218,17 @@ def engine_unreachable(reason: str) -> DockerUnavailable:
         ("timed out", "timed out"),
         ("cannot connect to the docker daemon", "no engine answers there"),
     ):
-        if marker in reason.lower():
+        if marker in lowered:
             reason = short
             break
-    source = "DOCKER_HOST" if os.environ.get("DOCKER_HOST") else "default socket"
-    hint = (
-        "let this user use the engine: `sudo usermod -aG docker $USER`, then log in again"
-        if reason == "permission denied"
-        else _start_hint()
-    )
+    if reason == "permission denied":
+        hint = "let this user use the engine: `sudo usermod -aG docker $USER`, then log in again"
+    elif source in ("DOCKER_HOST", "default socket"):
+        hint = _start_hint()
+    else:
+        hint = "start the engine of that context, or pick another: `docker context ls`"
     return DockerUnavailable(
-        f"Docker engine not reachable at {engine_address()} ({source}): {reason}", hint=hint
+        f"Docker engine not reachable at {address} ({source}): {reason}", hint=hint
     )
 
 

@@ -46,6 +46,9 @@ class ImageBuild:
     output: Output = "load"
     workdir: Path | None = None  # commands run here, with paths shown relative to it
     after: str | None = None  # an image whose first stages this one reuses: built first
+    # BuildKit's name for the last step shared with ``after`` (stage, number), as its plain
+    # progress shows it ("[stage-0 5/6]"): this build may start once that step is done there.
+    after_step: tuple[str, int] | None = None
 
     @property
     def name(self) -> str:
@@ -145,7 +148,7 @@ def make_plan(
         )
     # Under --no-cache a later build cannot reuse the shared layers, so waiting buys nothing.
     ordered = tuple(builds) if options.no_cache else schedule(builds)
-    jobs = options.jobs or max(1, len({b.after or b.name for b in ordered}))
+    jobs = options.jobs or max(1, len(ordered))
     return BuildPlan(capabilities, ordered, options.builder, jobs, options.dry_run)
 
 
@@ -220,28 +223,63 @@ def dockerfile_steps(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
 def shared_steps(a: ImageBuild, b: ImageBuild) -> int:
     if a.context != b.context or a.platforms != b.platforms:
         return 0
-    steps_a = dockerfile_steps(a.dockerfile, dict(a.build_args))
-    steps_b = dockerfile_steps(b.dockerfile, dict(b.build_args))
-    count = 0
-    for left, right in zip(steps_a, steps_b, strict=False):
-        if left != right:
+    return len(_common_prefix(_steps(a), _steps(b)))
+
+
+def _steps(build: ImageBuild) -> list[str]:
+    return dockerfile_steps(build.dockerfile, dict(build.build_args))
+
+
+def _common_prefix(left: list[str], right: list[str]) -> list[str]:
+    common = []
+    for one, other in zip(left, right, strict=False):
+        if one != other:
             break
-        count += 1
-    return count
+        common.append(one)
+    return common
+
+
+# Instructions that are steps of their own in BuildKit's progress ("[stage-0 3/6] WORKDIR");
+# ENV, ARG, LABEL, EXPOSE, CMD... only change the image config.
+_BUILDKIT_STEPS = frozenset({"FROM", "RUN", "COPY", "ADD", "WORKDIR"})
+
+
+def last_shared_step(shared: list[str]) -> tuple[str, int] | None:
+    """BuildKit's (stage, number) for the last step of ``shared``, a common prefix of two
+    Dockerfiles' steps; ``None`` unless it lies in the first stage (later stages are
+    numbered in ways this does not follow)."""
+    if (
+        not shared
+        or not shared[0].startswith("FROM ")
+        or sum(step.startswith("FROM ") for step in shared) != 1
+    ):
+        return None
+    words = [word for word in shared[0].split()[1:] if not word.startswith("--")]
+    stage = words[2].lower() if len(words) >= 3 and words[1].upper() == "AS" else "stage-0"
+    number = sum(step.split(" ", 1)[0] in _BUILDKIT_STEPS for step in shared)
+    return stage, number
 
 
 def schedule(builds: list[ImageBuild]) -> tuple[ImageBuild, ...]:
     """Give each build that shares at least its base and one more step with an earlier build
-    an ``after`` edge, so the shared layers are built once and then reused from cache.
-    (Concurrent builds of the same steps were ~1.3x slower than sequential on 2 cores.)"""
+    an ``after`` edge, so the shared layers are built once and then reused from cache: it
+    starts when the earlier build has done its last shared step (``after_step``), or when it
+    has finished where that cannot be seen. (Concurrent builds of the same steps were ~1.3x
+    slower than one after the other on 2 cores.)"""
     planned: list[ImageBuild] = []
+    steps = {build.name: _steps(build) for build in builds}
     for build in builds:
-        leader = None
+        leader, step = None, None
         for earlier in planned:
-            if earlier.after is None and shared_steps(earlier, build) >= 2:
-                leader = earlier.name
+            if earlier.after is not None:
+                continue
+            if earlier.context != build.context or earlier.platforms != build.platforms:
+                continue
+            shared = _common_prefix(steps[earlier.name], steps[build.name])
+            if len(shared) >= 2:
+                leader, step = earlier.name, last_shared_step(shared)
                 break
-        planned.append(_replace(build, after=leader))
+        planned.append(_replace(build, after=leader, after_step=step))
     return tuple(planned)
 
 

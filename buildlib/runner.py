@@ -85,12 +85,14 @@ class Runner:
         prefix: str | None = None,
         what: str | None = None,
         hint: str | None = None,
+        on_line: Callable[[str], None] | None = None,
     ) -> Result:
         """Run ``argv``.
 
         ``env`` is added to the current environment and shown on the echoed line.
         ``mutating=False`` marks read-only queries, which run even in dry-run.
-        ``prefix`` labels each output line (for concurrent builds).
+        ``prefix`` labels each output line (for concurrent builds); ``on_line`` sees each
+        line of streamed output (redacted, without the prefix) as it arrives.
         """
         argv = [str(a) for a in argv]
         for arg in argv:
@@ -113,7 +115,7 @@ class Runner:
             )
             result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
         else:
-            result = self._stream(argv, full_env, stdin, cwd, prefix)
+            result = self._stream(argv, full_env, stdin, cwd, prefix, on_line)
         if check and not result.ok:
             detail = self.redact(_last_lines(result.stderr or result.stdout))
             message = f"{what or 'command'} failed (exit {result.returncode}): {self.format(argv)}"
@@ -122,7 +124,7 @@ class Runner:
             raise CommandFailed(message, hint=hint)
         return result
 
-    def _stream(self, argv, env, stdin, cwd, prefix) -> Result:
+    def _stream(self, argv, env, stdin, cwd, prefix, on_line=None) -> Result:
         """Stream combined output line by line (prefixed), keeping the tail for errors."""
         proc = subprocess.Popen(
             argv,
@@ -151,6 +153,8 @@ class Runner:
             if not self.quiet:
                 with self._lock:
                     console.info(f"[{prefix}] {line}" if prefix else line)
+            if on_line is not None:
+                on_line(line)
         proc.wait()
         proc.stdout.close()
         with self._lock:

@@ -7,6 +7,7 @@ buildlib reads the environment for these values.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -70,6 +71,7 @@ def resolve_registry(config: Config, flag: str | None, environ: Mapping[str, str
 
 def _registry(value: str, shown: str) -> str:
     if not REGISTRY_RE.fullmatch(value):
+        shown = re.sub(r"[^/@\s=]+@", "***@", shown)  # user:token@host must not be echoed
         raise UsageError(
             f"{shown}: not a registry host[:port] (no scheme, no path)",
             hint="e.g. ghcr.io or 127.0.0.1:5000; the repository part comes from "

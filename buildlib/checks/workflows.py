@@ -14,7 +14,6 @@ that off.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
+from buildlib.checks.verdicts import Verdicts, key_of
 
 CHECK_ID = "workflows"
 TOOL = "check-jsonschema"
@@ -61,7 +61,7 @@ def check_workflows(project: Project) -> list[CheckResult]:
             )
         ]
     key = _cache_key(project, tool, files)
-    if key is not None and _cached_valid(project, key):
+    if key is not None and _verdicts(project).passed(key):
         return [
             CheckResult(
                 CHECK_ID,
@@ -126,7 +126,7 @@ def check_workflows(project: Project) -> list[CheckResult]:
     if results:
         return results
     if result.ok and key is not None:
-        _remember_valid(project, key)
+        _verdicts(project).remember(key)
     return [
         CheckResult(
             CHECK_ID, "ok", f"{len(files)} workflow file(s) valid ({TOOL}, GitHub workflow schema)"
@@ -134,47 +134,19 @@ def check_workflows(project: Project) -> list[CheckResult]:
     ]
 
 
-def _cache_file(project: Project) -> Path | None:
-    if project.environ.get("BUILDLIB_NO_CACHE"):
-        return None
-    base = project.environ.get("XDG_CACHE_HOME") or os.path.join(
-        project.environ.get("HOME") or os.path.expanduser("~"), ".cache"
-    )
-    return Path(base) / "buildlib" / "valid-workflows"
+def _verdicts(project: Project) -> Verdicts:
+    return Verdicts("valid-workflows", project.environ)
 
 
 def _cache_key(project: Project, tool: str, files: list[str]) -> str | None:
     try:
         stat = os.stat(tool)
-        digest = hashlib.sha256(f"{tool}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        parts = [f"{tool}|{stat.st_size}|{stat.st_mtime_ns}".encode()]
         for rel in files:
-            digest.update(rel.encode() + b"\0" + (project.root / rel).read_bytes() + b"\0")
+            parts += [rel.encode(), (project.root / rel).read_bytes()]
     except OSError:
         return None
-    return digest.hexdigest()
-
-
-def _cached_valid(project: Project, key: str) -> bool:
-    path = _cache_file(project)
-    try:
-        return path is not None and key in path.read_text(encoding="ascii").split()
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def _remember_valid(project: Project, key: str) -> None:
-    path = _cache_file(project)
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        known = path.read_text(encoding="ascii").split() if path.exists() else []
-        known = [k for k in known if k != key][-199:] + [key]
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text("\n".join(known) + "\n", encoding="ascii")
-        os.replace(tmp, path)
-    except (OSError, UnicodeDecodeError):
-        pass
+    return key_of(parts)
 
 
 def _readable(path: str) -> str:

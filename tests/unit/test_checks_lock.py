@@ -79,6 +79,34 @@ def test_static_only_mode_runs_no_uv(repo, monkeypatch):
     assert "static comparison" in result.message
 
 
+def test_a_static_match_is_remembered_until_an_input_changes(repo, monkeypatch):
+    compared = []
+    real = lock_module.static_differences
+
+    def counting(*args):
+        compared.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(lock_module, "static_differences", counting)
+    original = (repo / "pyproject.toml").read_text()
+    for _ in range(3):
+        assert check_lock_fresh(Project.load(repo), run_uv=False).status == "ok"
+    assert len(compared) == 1
+
+    add_dependency(repo)  # pyproject.toml changed: compared again, and a miss is not kept
+    for _ in range(2):
+        assert check_lock_fresh(Project.load(repo), run_uv=False).status == "fail"
+    assert len(compared) == 3
+
+    (repo / "pyproject.toml").write_text(original)  # remembered as matching: not compared
+    assert check_lock_fresh(Project.load(repo), run_uv=False).status == "ok"
+    assert len(compared) == 3
+
+    monkeypatch.setenv("BUILDLIB_NO_CACHE", "1")  # off: compared every time
+    assert check_lock_fresh(Project.load(repo), run_uv=False).status == "ok"
+    assert len(compared) == 4
+
+
 def test_uv_verdict_wins_when_it_can_decide(repo, monkeypatch):
     monkeypatch.setattr(lock_module, "_uv_lock_check", lambda project: (False, "uv lock --check"))
 

@@ -436,7 +436,26 @@ def test_shared_base_and_next_step_gives_an_after_edge(tmp_path: Path) -> None:
     )
     plan = plan_for(same)
     assert [(b.name, b.after) for b in plan.builds] == [("gpu", None), ("cpu", "gpu")]
-    assert plan.jobs == 1
+    # cpu starts once gpu's 3rd BuildKit step (FROM, WORKDIR, COPY . .) is done
+    assert plan.build("cpu").after_step == ("stage-0", 3)
+    assert plan.jobs == 2
+
+
+@pytest.mark.parametrize(
+    ("shared", "step"),
+    [
+        (["FROM base", "RUN a"], ("stage-0", 2)),
+        (["FROM base AS Builder", "ENV X=1", "WORKDIR /app", "ARG Y", "COPY . ."], ("builder", 3)),
+        (["FROM --platform=linux/amd64 base as deps", "RUN a", "ADD x y"], ("deps", 3)),
+        (["FROM base", "RUN a", "FROM other", "RUN b"], None),  # past the first stage
+        (["RUN a"], None),
+        ([], None),
+    ],
+)
+def test_last_shared_step_is_named_as_buildkit_numbers_it(shared, step) -> None:
+    from buildlib.plan import last_shared_step
+
+    assert last_shared_step(shared) == step
 
 
 def test_only_a_shared_base_gives_no_edge(tmp_path: Path) -> None:
@@ -502,7 +521,9 @@ def test_this_repository_plan_orders_lb_after_gpu() -> None:
     config = config_module.load(REPO)
     plan = make_plan(config, config.images, build_options(config, environ={}), BUILDX)
     assert [(b.name, b.after) for b in plan.builds] == [("gpu", None), ("cpu", None), ("lb", "gpu")]
-    assert plan.jobs == 2
+    # gpu and lb share every step up to `COPY worker/` (BuildKit's 6th): lb starts when it is done
+    assert plan.build("lb").after_step == ("stage-0", 6)
+    assert plan.jobs == 3
     for build in plan.builds:
         argv, _ = build_command(build, BUILDX)
         assert value_after(argv, "--file") == build.image.dockerfile

@@ -24,6 +24,7 @@ def fake_docker(
     server: dict | None = SERVER,
     buildx: str | None = None,
     error: str = NO_ENGINE,
+    warning: str = "",
 ) -> str:
     """A docker client that prints `docker version --format '{{json .}}'` and answers
     `docker buildx version` (or says buildx is not a command)."""
@@ -34,7 +35,8 @@ def fake_docker(
         if buildx
         else "echo \"docker: 'buildx' is not a docker command.\" >&2; exit 1"
     )
-    server_fails = f"echo '{error}' >&2; exit 1" if server is None else "exit 0"
+    warn = f"echo '{warning}' >&2; " if warning else ""
+    server_fails = f"{warn}echo '{error}' >&2; exit 1" if server is None else "exit 0"
     script.write_text(
         "#!/bin/sh\n"
         f'if [ "$1" = buildx ]; then {buildx_answer}; fi\n'
@@ -101,4 +103,73 @@ def test_the_answer_is_kept_per_engine_address(
     first = capabilities(docker)
     assert capabilities(docker) is first
     monkeypatch.setenv("DOCKER_HOST", "unix:///two.sock")
+    assert capabilities(docker) is not first
+
+
+def test_a_warning_before_the_error_is_not_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///x.sock")
+    docker = fake_docker(
+        tmp_path,
+        server=None,
+        warning="Warning: DOCKER_HOST environment variable overrides the active context.",
+    )
+    with pytest.raises(DockerUnavailable) as caught:
+        capabilities(docker).require_engine()
+    assert caught.value.message.endswith("(DOCKER_HOST): no engine answers there")
+
+
+def test_the_address_comes_from_the_client_for_a_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("DOCKER_CONTEXT", "colima")
+    docker = fake_docker(
+        tmp_path,
+        server=None,
+        error="Cannot connect to the Docker daemon at unix:///home/u/.colima/docker.sock. "
+        "Is the docker daemon running?",
+    )
+    with pytest.raises(DockerUnavailable) as caught:
+        capabilities(docker).require_engine()
+    assert caught.value.message == (
+        "Docker engine not reachable at unix:///home/u/.colima/docker.sock "
+        "(DOCKER_CONTEXT=colima): no engine answers there"
+    )
+    assert caught.value.hint is not None and "docker context ls" in caught.value.hint
+
+
+def test_an_engine_that_answers_with_an_error_is_not_called_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    docker = fake_docker(
+        tmp_path,
+        server=None,
+        error="Error response from daemon: client version 1.50 is too new. "
+        "Maximum supported API version is 1.41",
+    )
+    with pytest.raises(DockerUnavailable) as caught:
+        capabilities(docker).require_engine()
+    assert caught.value.message == (
+        "Docker engine at unix:///var/run/docker.sock (default socket) answered with an error: "
+        "client version 1.50 is too new. Maximum supported API version is 1.41"
+    )
+    assert caught.value.hint is not None and "DOCKER_API_VERSION" in caught.value.hint
+
+
+def test_an_engine_that_did_not_answer_is_asked_again(tmp_path: Path) -> None:
+    docker = fake_docker(tmp_path, server=None)
+    assert capabilities(docker) is not capabilities(docker)
+    answering = fake_docker(tmp_path)
+    assert capabilities(answering) is capabilities(answering)
+
+
+def test_docker_config_is_part_of_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docker = fake_docker(tmp_path)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "one"))
+    first = capabilities(docker)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "two"))
     assert capabilities(docker) is not first

@@ -267,6 +267,8 @@ def test_parse_platforms_rejects_non_os_arch(value: str) -> None:
         ("https://ghcr.io", None, "--registry https://ghcr.io"),
         ("ghcr.io/acme", None, "--registry ghcr.io/acme"),
         (None, "localhost:port", "BUILDLIB_REGISTRY=localhost:port"),
+        ("https://bob:s3cr3t@ghcr.io", None, "--registry https://***@ghcr.io"),
+        (None, "bob:s3cr3t@ghcr.io", "BUILDLIB_REGISTRY=***@ghcr.io"),
     ],
 )
 def test_a_registry_must_be_a_host_and_port(configured, flag, env, shown) -> None:

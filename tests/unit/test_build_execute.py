@@ -1,0 +1,159 @@
+"""buildlib.build's scheduler with a stand-in docker CLI (threads, timings and progress
+lines are real; no engine): followers start when their leader's last shared step is done,
+failures stop the rest, and the image ids come from the iid files."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from buildlib.build import StepWatch, execute
+from buildlib.config import ImageSpec
+from buildlib.engine import Capabilities
+from buildlib.errors import CommandFailed
+from buildlib.plan import BuildPlan, ImageBuild
+from buildlib.runner import Runner
+
+BUILDKIT = Capabilities("docker", "buildkit", "20.10.24", server_version="20.10.24")
+
+# BuildKit's plain progress for a leader whose step 2 of stage-0 is the last shared one.
+LEADER_LOG = [
+    "#1 [internal] load build definition from Dockerfile",
+    "#1 DONE 0.0s",
+    "#4 [stage-0 1/3] FROM docker.io/library/debian:bookworm",
+    "#4 DONE 0.0s",
+    "#5 [stage-0 2/3] RUN echo shared && sleep 2",
+    "#5 CACHED",
+    "#6 [stage-0 3/3] RUN echo first",
+]
+
+
+@dataclass
+class StandInCLI:
+    """Plays each build: prints its lines to ``on_line``, sleeps, writes the iid file."""
+
+    runner: Runner
+    caps: Capabilities = BUILDKIT
+    env: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, list[str]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    fail: set[str] = field(default_factory=set)
+    events: list[tuple[float, str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def log(self, name: str, what: str) -> None:
+        with self.lock:
+            self.events.append((time.monotonic(), name, what))
+
+    def build(self, build, builder=None, prefix=None, iidfile=None, on_line=None):
+        self.log(build.name, "start")
+        for line in self.lines.get(build.name, []):
+            if on_line:
+                on_line(line)
+        deadline = time.monotonic() + self.seconds.get(build.name, 0.05)
+        while time.monotonic() < deadline and not self.runner.cancelled:
+            time.sleep(0.01)
+        self.log(build.name, "end")
+        if build.name in self.fail:
+            raise CommandFailed(f"build of {build.name} failed (exit 1)")
+        Path(iidfile).write_text(f"sha256:{build.name:0>64}")
+
+    def order(self) -> list[str]:
+        return [f"{name} {what}" for _, name, what in sorted(self.events)]
+
+
+def a_build(name: str, after: str | None = None, step=None) -> ImageBuild:
+    return ImageBuild(
+        image=ImageSpec(name, f"acme/{name}", "Dockerfile", "."),
+        references=(f"acme/{name}:t",),
+        dockerfile=Path("Dockerfile"),
+        context=Path("."),
+        platforms=("linux/amd64",),
+        build_args=(),
+        labels=(),
+        after=after,
+        after_step=step,
+    )
+
+
+def run(cli: StandInCLI, *builds: ImageBuild, jobs: int = 3):
+    return execute(BuildPlan(BUILDKIT, builds, jobs=jobs), cli.runner, cli)  # type: ignore[arg-type]
+
+
+def test_a_follower_starts_when_the_shared_step_is_done_not_when_the_leader_ends() -> None:
+    cli = StandInCLI(Runner(quiet=True), lines={"first": LEADER_LOG}, seconds={"first": 0.5})
+
+    built = run(cli, a_build("first"), a_build("second", "first", ("stage-0", 2)))
+
+    assert cli.order() == ["first start", "second start", "second end", "first end"]
+    assert [b.image_id for b in built] == [f"sha256:{n:0>64}" for n in ("first", "second")]
+
+
+def test_without_the_step_in_the_output_the_follower_waits_for_the_end() -> None:
+    cli = StandInCLI(Runner(quiet=True), lines={"first": LEADER_LOG[:5]}, seconds={"first": 0.2})
+
+    run(cli, a_build("first"), a_build("second", "first", ("stage-0", 2)))
+
+    assert cli.order() == ["first start", "first end", "second start", "second end"]
+
+
+def test_a_follower_without_a_known_step_waits_for_the_end() -> None:
+    cli = StandInCLI(Runner(quiet=True), lines={"first": LEADER_LOG}, seconds={"first": 0.2})
+
+    run(cli, a_build("first"), a_build("second", "first", None))
+
+    assert cli.order() == ["first start", "first end", "second start", "second end"]
+
+
+def test_jobs_limit_how_many_run_at_once() -> None:
+    cli = StandInCLI(Runner(quiet=True), seconds={"a": 0.2, "b": 0.2, "c": 0.2})
+
+    run(cli, a_build("a"), a_build("b"), a_build("c"), jobs=1)
+
+    assert cli.order() == ["a start", "a end", "b start", "b end", "c start", "c end"]
+
+
+def test_one_failure_stops_the_others_and_names_them() -> None:
+    cli = StandInCLI(
+        Runner(quiet=True), seconds={"slow": 30, "broken": 0.1, "quick": 0.01}, fail={"broken"}
+    )
+    started = time.monotonic()
+
+    with pytest.raises(CommandFailed) as caught:
+        run(cli, a_build("slow"), a_build("broken"), a_build("quick"), jobs=2)
+
+    assert time.monotonic() - started < 5
+    assert caught.value.message.startswith("build of broken failed (exit 1); stopped: ")
+    assert "slow" in caught.value.message
+
+
+def test_step_watch_reads_buildkit_and_buildx_progress() -> None:
+    single, multi, other = threading.Event(), threading.Event(), threading.Event()
+    watch = StepWatch({("stage-0", 2): single, ("deps", 3): multi, ("stage-0", 9): other})
+    for line in LEADER_LOG + [
+        "#7 [deps 2/4] RUN other",  # another stage's step 2 is not stage-0's
+        "#7 DONE 0.1s",
+        "#8 [linux/amd64 deps 3/4] RUN make",
+        "#8 DONE 12.3s",
+        "#9 [stage-0 9/9] COPY x y",
+        "#9 ERROR: failed",
+    ]:
+        watch(line)
+    assert single.is_set() and multi.is_set()
+    assert not other.is_set()  # an error is not done
+
+
+def test_step_watch_reads_a_single_stage_dockerfile() -> None:
+    # BuildKit names no stage when there is only one: "[2/3]"
+    done = threading.Event()
+    watch = StepWatch({("stage-0", 2): done})
+    watch("#5 [1/3] FROM docker.io/library/debian:bookworm")
+    watch("#5 DONE 0.0s")
+    assert not done.is_set()
+    watch("#6 [2/3] RUN echo shared && sleep 2")
+    watch("#6 DONE 2.1s")
+    assert done.is_set()
