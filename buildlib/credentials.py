@@ -7,6 +7,7 @@ The user's own ``~/.docker/config.json`` is never written.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -108,6 +109,7 @@ def temporary_login(
     runner.add_secret(creds.secret)
     config_dir = tempfile.mkdtemp(prefix="buildlib-docker-config-")
     try:
+        _keep_user_setup(config_dir)
         env = {"DOCKER_CONFIG": config_dir}
         argv = [docker_bin, "login"]
         if not is_docker_hub(registry_host):
@@ -127,6 +129,39 @@ def temporary_login(
         yield env
     finally:
         shutil.rmtree(config_dir, ignore_errors=True)
+
+
+# What the docker CLI reads from its config directory besides logins: plugins (buildx), buildx
+# builders and contexts (directories, linked), and these keys of config.json (copied). Never
+# credsStore/credHelpers/auths: the temporary login must stay in the temporary directory.
+_SHARED_DIRS = ("cli-plugins", "buildx", "contexts")
+_SHARED_KEYS = ("currentContext", "proxies", "cliPluginsExtraDirs", "features")
+
+
+def user_docker_config_dir() -> str:
+    return os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+
+
+def _keep_user_setup(config_dir: str) -> None:
+    """Make the temporary config see the user's buildx plugin, builders and context, so
+    the builds and pushes under the login use the same docker as everything else."""
+    user_dir = user_docker_config_dir()
+    for name in _SHARED_DIRS:
+        source = os.path.join(user_dir, name)
+        if os.path.isdir(source):
+            os.symlink(source, os.path.join(config_dir, name), target_is_directory=True)
+    try:
+        with open(os.path.join(user_dir, "config.json"), encoding="utf-8") as handle:
+            user_config = json.load(handle)
+    except (OSError, ValueError):
+        return
+    if not isinstance(user_config, dict):
+        return
+    shared = {key: user_config[key] for key in _SHARED_KEYS if key in user_config}
+    if shared:
+        path = os.path.join(config_dir, "config.json")
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            json.dump(shared, handle)
 
 
 def _login_error(

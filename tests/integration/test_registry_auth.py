@@ -8,6 +8,7 @@ fail them under ``CI=true``.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -171,6 +172,46 @@ def test_temporary_login_is_removed_and_never_touches_home(
     assert list(private_tmp.iterdir()) == []
     assert _home_config_state() == before
     assert dict(os.environ) == environ_before
+
+
+def test_temporary_login_keeps_the_users_plugins_builders_and_context(
+    registry: RegistryServer,
+    docker_bin: str,
+    creds: Credentials,
+    private_tmp: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    user = tmp_path_factory.mktemp("user-docker")
+    for name in ("cli-plugins", "buildx", "contexts"):
+        (user / name).mkdir(parents=True)
+    user_config = {
+        "currentContext": "default",
+        "proxies": {"default": {"noProxy": "127.0.0.1"}},
+        "credsStore": "no-such-helper",  # must not be used for the temporary login
+        "auths": {"elsewhere.example": {"auth": "c2VjcmV0OnNlY3JldA=="}},
+    }
+    (user / "config.json").write_text(json.dumps(user_config))
+    monkeypatch.setenv("DOCKER_CONFIG", str(user))
+
+    with temporary_login(Runner(quiet=True), docker_bin, registry.host, creds) as env:
+        config_dir = Path(env["DOCKER_CONFIG"])
+        for name in ("cli-plugins", "buildx", "contexts"):
+            assert (config_dir / name).resolve() == (user / name).resolve()
+        written = json.loads((config_dir / "config.json").read_text())
+        assert written["currentContext"] == "default" and "proxies" in written
+        assert "credsStore" not in written and "elsewhere.example" not in written["auths"]
+        assert registry.host in written["auths"]  # the login went into the temporary file
+        assert from_docker_config(registry.host, config_dir=str(config_dir)) == creds
+
+    assert json.loads((user / "config.json").read_text()) == user_config
+    assert sorted(p.name for p in user.iterdir()) == [
+        "buildx",
+        "cli-plugins",
+        "config.json",
+        "contexts",
+    ]
+    assert list(private_tmp.iterdir()) == []
 
 
 def test_temporary_login_is_removed_when_the_block_fails(
