@@ -230,6 +230,16 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) 
             ids = image_ids(metadata_file) if not plan.dry_run else {}
             for build in wave:
                 image_id = ids.get(target_name(build))
+                if image_id is None and build.output == "load" and not plan.dry_run:
+                    # an older buildx may write no metadata: ask the engine
+                    image_id = cli.image_id(build.primary)
+                    if image_id is None:
+                        raise CommandFailed(
+                            f"{build.name}: docker buildx bake reported success but "
+                            f"{build.primary} is not in the engine",
+                            hint="check the builder: a loaded image needs the docker driver "
+                            "or --load support",
+                        )
                 results[build.name] = BuiltImage(build.name, build.references, image_id, elapsed)
     return [results[build.name] for build in plan.builds]
 

@@ -114,3 +114,15 @@ class DockerCLI:
         return self.runner.run(
             tag_command(self.caps.docker, source, target), what=f"docker tag {target}"
         )
+
+    def image_id(self, reference: str) -> str | None:
+        """The id of a local image (``docker image inspect``), or ``None`` if there is none."""
+        result = self.runner.run(
+            [self.caps.docker, "image", "inspect", "--format", "{{.Id}}", reference],
+            env=dict(self.env),
+            capture=True,
+            check=False,
+            mutating=False,
+        )
+        found = result.stdout.strip()
+        return found if result.ok and found.startswith("sha256:") else None

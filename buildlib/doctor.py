@@ -49,6 +49,9 @@ def collect(
         raise UsageError(
             f"--root {root}: no such directory", hint="pass the folder that holds pyproject.toml"
         )
+    from buildlib.settings import registry_override
+
+    registry_override(registry, os.environ if environ is None else environ)  # a bad one: one line
     project = Project.load(root, environ=environ, registry=registry)
     return run_checks(project, fix=fix, for_=for_, engine=engine)
 

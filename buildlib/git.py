@@ -7,9 +7,11 @@ source tarball too; release, which needs git, checks for that itself.
 from __future__ import annotations
 
 import os
-import subprocess
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+
+from buildlib.runner import Runner
 
 
 @dataclass(frozen=True)
@@ -111,17 +113,17 @@ class Git:
     def _git_raw(self, *args: str) -> str | None:
         """Output of a read-only git command, unstripped (for -z and record separators);
         ``None`` when git is missing or the command fails."""
-        try:
-            proc = subprocess.run(
-                ["git", *args],
-                cwd=self.root,
-                capture_output=True,
-                text=True,
-                env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
-            )
-        except FileNotFoundError:
+        if shutil.which("git") is None:
             return None
-        return proc.stdout if proc.returncode == 0 else None
+        result = Runner(quiet=True).run(
+            ["git", *args],
+            cwd=str(self.root),
+            env={"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
+            capture=True,
+            check=False,
+            mutating=False,
+        )
+        return result.stdout if result.ok else None
 
 
 @dataclass(frozen=True)

@@ -61,12 +61,17 @@ def resolve_tag(config: Config, flag: str | None, environ: Mapping[str, str]) ->
 
 
 def resolve_registry(config: Config, flag: str | None, environ: Mapping[str, str]) -> str:
+    return registry_override(flag, environ) or config.registry
+
+
+def registry_override(flag: str | None, environ: Mapping[str, str]) -> str | None:
+    """``--registry`` or ``$BUILDLIB_REGISTRY``, checked to be a host[:port]."""
     if flag:
         return _registry(flag, f"--registry {flag}")
     from_env = environ.get(REGISTRY_ENV)
     if from_env:
         return _registry(from_env, f"{REGISTRY_ENV}={from_env}")
-    return config.registry
+    return None
 
 
 def _registry(value: str, shown: str) -> str:

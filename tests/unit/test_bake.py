@@ -49,13 +49,27 @@ class FakeGit:
 class RecordingRunner(Runner):
     """Records each argv and the bake file it names (read while it still exists)."""
 
-    def __init__(self, fail_with: tuple[int, str] | None = None, **kwargs):
+    def __init__(
+        self,
+        fail_with: tuple[int, str] | None = None,
+        metadata: bool = True,
+        in_engine: tuple[str, ...] = (),
+        **kwargs,
+    ):
         super().__init__(quiet=True, **kwargs)
         self.calls: list[dict] = []
         self.fail_with = fail_with
+        self.metadata = metadata
+        self.in_engine = in_engine
+        self.inspected: list[str] = []
 
     def run(self, argv, **kwargs):  # type: ignore[override]
         argv = [str(a) for a in argv]
+        if argv[1:3] == ["image", "inspect"]:
+            self.inspected.append(argv[-1])
+            if argv[-1] in self.in_engine:
+                return Result(argv, 0, f"sha256:{'f' * 64}\n")
+            return Result(argv, 1, "", "Error: No such image")
         path = Path(argv[argv.index("--file") + 1])
         self.calls.append(
             {
@@ -68,7 +82,7 @@ class RecordingRunner(Runner):
         if self.fail_with:
             code, output = self.fail_with
             return Result(argv, code, "", output)
-        if "--metadata-file" in argv:  # what buildx writes for each target it built
+        if "--metadata-file" in argv and self.metadata:  # what buildx writes per target
             targets = argv[argv.index("--load") + 1 :] if "--load" in argv else []
             metadata = {
                 name: {"containerimage.config.digest": f"sha256:{name:0>64}"} for name in targets
@@ -282,6 +296,27 @@ def test_execute_runs_one_bake_per_wave_with_the_definition() -> None:
     assert first["cwd"] == str(ROOT)
     assert "--builder" not in first["argv"]
     assert [b.image_id for b in built] == [f"sha256:{n:0>64}" for n in ("gpu", "cpu", "lb")]
+
+
+def test_without_metadata_the_engine_is_asked_for_loaded_images() -> None:
+    plan = repo_plan(all_images=False)  # gpu, cpu: one bake
+    refs = tuple(b.primary for b in plan.builds)
+    runner = RecordingRunner(metadata=False, in_engine=refs)
+
+    built = execute_bake(plan, runner)
+
+    assert runner.inspected == list(refs)
+    assert [b.image_id for b in built] == ["sha256:" + "f" * 64] * 2
+
+
+def test_a_loaded_image_missing_from_the_engine_is_an_error() -> None:
+    runner = RecordingRunner(metadata=False)
+
+    with pytest.raises(CommandFailed) as caught:
+        execute_bake(repo_plan(all_images=False), runner)
+
+    assert "reported success but" in caught.value.message
+    assert "is not in the engine" in caught.value.message
 
 
 def test_image_ids_from_the_metadata_file(tmp_path) -> None:

@@ -295,6 +295,10 @@ def test_unknown_purpose_or_root_is_a_usage_error(repo, tmp_path):
         collect(repo, for_="deploy", engine=False)
     with pytest.raises(UsageError, match="no such directory"):
         collect(tmp_path / "missing", engine=False)
+    with pytest.raises(UsageError, match=r"^--registry https://\*\*\*@ghcr.io: not a registry"):
+        collect(repo, registry="https://u:t@ghcr.io", engine=False)
+    with pytest.raises(UsageError, match=r"^BUILDLIB_REGISTRY=ghcr.io/x: not a registry"):
+        collect(repo, environ={"BUILDLIB_REGISTRY": "ghcr.io/x"}, engine=False)
 
 
 def invoke_has_doctor() -> bool:
