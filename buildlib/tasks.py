@@ -38,7 +38,7 @@ GROUP_HELP = {
     **BUILD_HELP,
     "all": "build every image, the load balancer included",
     "image": "comma-separated image names (default: the default group)",
-    "jobs": "how many images to build at once (default: as many as can share no steps)",
+    "jobs": "how many images to build at once (default: all of them)",
     "sequential": "build one image at a time (same as --jobs 1)",
 }
 ITERABLE = ["build_arg", "secret", "cache_from", "cache_to"]
