@@ -109,7 +109,7 @@ def temporary_login(
     runner.add_secret(creds.secret)
     config_dir = tempfile.mkdtemp(prefix="buildlib-docker-config-")
     try:
-        _keep_user_setup(config_dir)
+        _keep_user_setup(config_dir, registry_host)
         env = {"DOCKER_CONFIG": config_dir}
         argv = [docker_bin, "login"]
         if not is_docker_hub(registry_host):
@@ -142,26 +142,35 @@ def user_docker_config_dir() -> str:
     return os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
 
 
-def _keep_user_setup(config_dir: str) -> None:
+def _keep_user_setup(config_dir: str, registry_host: str) -> None:
     """Make the temporary config see the user's buildx plugin, builders and context, so
-    the builds and pushes under the login use the same docker as everything else."""
+    the builds and pushes under the login use the same docker as everything else.
+
+    Its ``auths`` names the registry from the start: a config without any auth makes the
+    docker CLI look for an OS credential helper on PATH (``docker-credential-secretservice``,
+    ``-pass``, ``-osxkeychain``...) and ``docker login`` would store the token there, for
+    good. With an entry present, the login goes into this file, which is deleted."""
     user_dir = user_docker_config_dir()
     for name in _SHARED_DIRS:
         source = os.path.join(user_dir, name)
         if os.path.isdir(source):
-            os.symlink(source, os.path.join(config_dir, name), target_is_directory=True)
+            try:
+                os.symlink(source, os.path.join(config_dir, name), target_is_directory=True)
+            except OSError:
+                pass  # best effort: the login works without it
+    shared: dict[str, object] = {}
     try:
         with open(os.path.join(user_dir, "config.json"), encoding="utf-8") as handle:
             user_config = json.load(handle)
     except (OSError, ValueError):
-        return
-    if not isinstance(user_config, dict):
-        return
-    shared = {key: user_config[key] for key in _SHARED_KEYS if key in user_config}
-    if shared:
-        path = os.path.join(config_dir, "config.json")
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-            json.dump(shared, handle)
+        user_config = None
+    if isinstance(user_config, dict):
+        shared = {key: user_config[key] for key in _SHARED_KEYS if key in user_config}
+    key = DOCKER_HUB_AUTH_KEY if is_docker_hub(registry_host) else registry_host
+    shared["auths"] = {key: {}}
+    path = os.path.join(config_dir, "config.json")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        json.dump(shared, handle)
 
 
 def _login_error(

@@ -214,6 +214,33 @@ def test_temporary_login_keeps_the_users_plugins_builders_and_context(
     assert list(private_tmp.iterdir()) == []
 
 
+def test_temporary_login_never_reaches_an_os_credential_helper(
+    registry: RegistryServer,
+    docker_bin: str,
+    creds: Credentials,
+    private_tmp: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With no auth in its config, the docker CLI picks the platform's credential helper when
+    # one is on PATH (on Linux: pass, else secretservice) and `docker login` stores there.
+    bin_dir = tmp_path_factory.mktemp("helpers")
+    calls = bin_dir / "calls.log"
+    for name in ("docker-credential-secretservice", "docker-credential-pass", "pass"):
+        helper = bin_dir / name
+        helper.write_text(f'#!/bin/sh\necho "{name} $*" >> {calls}\ncat >> {calls}\n')
+        helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("empty-user-config")))
+
+    with temporary_login(Runner(quiet=True), docker_bin, registry.host, creds) as env:
+        written = json.loads((Path(env["DOCKER_CONFIG"]) / "config.json").read_text())
+        assert written["auths"][registry.host].get("auth")  # the login is in the temp file
+        assert "credsStore" not in written
+
+    assert not calls.exists(), calls.read_text()  # no helper ever saw the token
+
+
 def test_temporary_login_is_removed_when_the_block_fails(
     registry: RegistryServer, docker_bin: str, creds: Credentials, private_tmp: Path
 ) -> None:
