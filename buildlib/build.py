@@ -84,10 +84,11 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: DockerCLI) -> list[B
     # A follower may start once its leader's last shared step is done (seen in the
     # leader's output), or else once the leader has finished.
     shared_done = {b.name: threading.Event() for b in plan.builds if b.after and b.after_step}
-    watches: dict[str, dict[tuple[str, int], threading.Event]] = {}
+    watches: dict[str, dict[tuple[str, int, str], list[threading.Event]]] = {}
     for build in plan.builds:
         if build.name in shared_done and build.after_step is not None:
-            watches.setdefault(build.after or "", {})[build.after_step] = shared_done[build.name]
+            steps = watches.setdefault(build.after or "", {})
+            steps.setdefault(build.after_step, []).append(shared_done[build.name])
     results: dict[str, BuiltImage] = {}
     pending = list(plan.builds)
     running: dict[Future[BuiltImage], ImageBuild] = {}
@@ -152,32 +153,36 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: DockerCLI) -> list[B
 
 
 class StepWatch:
-    """Reads a build's BuildKit plain progress and sets an event when a step it watches for
+    """Reads a build's BuildKit plain progress and sets events when a step it watches for
     is done: ``#7 [stage-0 5/6] RUN ...`` names step 7, then ``#7 DONE 1.2s`` or
     ``#7 CACHED`` ends it. A single-stage Dockerfile's steps carry no stage name
     (``[5/6]``); multi-platform builds put the platform first (``[linux/amd64 stage-0 5/6]``).
+    The instruction must match too: a step BuildKit adds (an ``ONBUILD`` trigger of the
+    base image) shifts the numbers, and then the follower waits for the end instead.
     """
 
-    _STEP = re.compile(r"^#(\d+) \[([^\]]*?)(\d+)/\d+\]")
+    _STEP = re.compile(r"^#(\d+) \[([^\]]*?)(\d+)/\d+\] (\S+)")
     _ENDED = re.compile(r"^#(\d+) (?:DONE|CACHED)\b")
 
-    def __init__(self, targets: dict[tuple[str, int], threading.Event]) -> None:
+    def __init__(self, targets: dict[tuple[str, int, str], list[threading.Event]]) -> None:
         self.targets = targets
-        self.started: dict[str, threading.Event] = {}
+        self.started: dict[str, list[threading.Event]] = {}
 
     def __call__(self, line: str) -> None:
         step = self._STEP.match(line)
         if step:
             names = [word for word in step.group(2).split() if "/" not in word]
-            number = int(step.group(3))
-            for (stage, wanted), event in self.targets.items():
+            number, keyword = int(step.group(3)), step.group(4).upper()
+            for (stage, wanted, instruction), events in self.targets.items():
                 # no stage name: a single-stage Dockerfile, where every step is the first stage's
-                if wanted == number and (not names or names[-1].lower() == stage):
-                    self.started[step.group(1)] = event
+                same_stage = not names or names[-1].lower() == stage
+                if wanted == number and instruction == keyword and same_stage:
+                    self.started.setdefault(step.group(1), []).extend(events)
             return
         ended = self._ENDED.match(line)
-        if ended and ended.group(1) in self.started:
-            self.started[ended.group(1)].set()
+        if ended:
+            for event in self.started.get(ended.group(1), ()):
+                event.set()
 
 
 def _build_one(

@@ -46,9 +46,10 @@ class ImageBuild:
     output: Output = "load"
     workdir: Path | None = None  # commands run here, with paths shown relative to it
     after: str | None = None  # an image whose first stages this one reuses: built first
-    # BuildKit's name for the last step shared with ``after`` (stage, number), as its plain
-    # progress shows it ("[stage-0 5/6]"): this build may start once that step is done there.
-    after_step: tuple[str, int] | None = None
+    # BuildKit's name for the last step shared with ``after``: (stage, number, instruction)
+    # as its plain progress shows it ("[stage-0 5/6] RUN ..."): this build may start once
+    # that step is done there.
+    after_step: tuple[str, int, str] | None = None
 
     @property
     def name(self) -> str:
@@ -244,20 +245,43 @@ def _common_prefix(left: list[str], right: list[str]) -> list[str]:
 _BUILDKIT_STEPS = frozenset({"FROM", "RUN", "COPY", "ADD", "WORKDIR"})
 
 
-def last_shared_step(shared: list[str]) -> tuple[str, int] | None:
-    """BuildKit's (stage, number) for the last step of ``shared``, a common prefix of two
-    Dockerfiles' steps; ``None`` unless it lies in the first stage (later stages are
-    numbered in ways this does not follow)."""
-    if (
-        not shared
-        or not shared[0].startswith("FROM ")
-        or sum(step.startswith("FROM ") for step in shared) != 1
-    ):
+_HEREDOC = re.compile(r"<<-?\s*[\"']?[A-Za-z_]\w*")
+
+
+def last_shared_step(shared: list[str]) -> tuple[str, int, str] | None:
+    """BuildKit's (stage, number, instruction) for the last step of ``shared``, a common
+    prefix of two Dockerfiles' steps; ``None`` where its numbering is not followed here:
+    past the first stage, or with a heredoc (whose lines are not steps)."""
+    if not shared or not shared[0].startswith("FROM "):
+        return None
+    if sum(step.startswith("FROM ") for step in shared) != 1:
+        return None
+    if any(_HEREDOC.search(step) for step in shared):
         return None
     words = [word for word in shared[0].split()[1:] if not word.startswith("--")]
     stage = words[2].lower() if len(words) >= 3 and words[1].upper() == "AS" else "stage-0"
-    number = sum(step.split(" ", 1)[0] in _BUILDKIT_STEPS for step in shared)
-    return stage, number
+    number = 0
+    for step in shared:
+        keyword, _, rest = step.partition(" ")
+        if keyword not in _BUILDKIT_STEPS:
+            continue
+        # no step of its own: an empty base, or a WORKDIR that stays at the root
+        if keyword == "FROM" and words and words[0].lower() == "scratch":
+            continue
+        if keyword == "WORKDIR" and rest.strip().rstrip("/") == "":
+            continue
+        number += 1
+    last = next(
+        (
+            step.partition(" ")[0]
+            for step in reversed(shared)
+            if step.partition(" ")[0] in _BUILDKIT_STEPS
+        ),
+        None,
+    )
+    if number == 0 or last is None:
+        return None
+    return stage, number, last
 
 
 def schedule(builds: list[ImageBuild]) -> tuple[ImageBuild, ...]:

@@ -14,7 +14,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,15 +285,21 @@ def release(
         pushed = _subplan(plan, lambda build: build.output == "push")
         execute(loaded, job.runner, cli)
         unchanged = _unchanged_versions(client, engine, loaded, publications, force)
+        before = {b.name: _digest_or_none(client, b, full_tag) for b in pushed.builds}
         try:
             execute(pushed, job.runner, cli)
         except BuildlibError as error:
-            # a bake of several may have pushed some before the failure
-            found = [
-                Published(b.name, b.image.repository, b.primary, digest, [full_tag])
-                for b in pushed.builds
-                if (digest := client.manifest_digest(b.image.repository, full_tag) or "")
-            ]
+            # a bake of several may have pushed some before the failure: name those whose
+            # version tag changed during this run
+            found = []
+            for build in pushed.builds:
+                digest = _digest_or_none(client, build, full_tag)
+                if digest is not None and digest != before[build.name]:
+                    found.append(
+                        Published(
+                            build.name, build.image.repository, build.primary, digest, [full_tag]
+                        )
+                    )
             raise _release_stopped(error, found) from None
         pushed_by_build = [
             _pushed_by_build(client, build, full_tag) for build in pushed.builds
@@ -428,13 +434,13 @@ def _pushed_by_build_already_released(
         ours = dict(build.labels).get(REVISION_LABEL)
         theirs = (labels or {}).get(REVISION_LABEL)
         same_commit = bool(ours) and ours != "unknown" and theirs == ours
-        if same_commit and platforms == tuple(sorted(build.platforms)):
+        if same_commit and _platform_set(platforms) == _platform_set(build.platforms):
             console.info(
                 f"{repository}:{full_tag} is already in the registry, built from this "
                 f"commit ({(ours or '')[:12]}) for {', '.join(platforms)}: not built or pushed "
                 "again"
             )
-            digest = client.manifest_digest(repository, full_tag) or "?"
+            digest = _listed_digest(client, repository, build.primary, full_tag)
             released.append(
                 Published(build.name, repository, build.primary, digest, [full_tag], True)
             )
@@ -455,6 +461,22 @@ def _pushed_by_build_already_released(
     if not skipped:
         return plan, released
     return _subplan(plan, lambda build: build.name not in skipped), released
+
+
+def _platform_set(platforms: Iterable[str]) -> frozenset[str]:
+    """Platforms as registries list them: ``linux/arm`` is ``linux/arm/v7`` and
+    ``linux/arm64`` is ``linux/arm64/v8`` (containerd's defaults)."""
+    defaults = {"linux/arm": "linux/arm/v7", "linux/arm64": "linux/arm64/v8"}
+    return frozenset(defaults.get(p.lower(), p.lower()) for p in platforms)
+
+
+def _digest_or_none(client: RegistryClient, build: ImageBuild, tag: str) -> str | None:
+    """The digest under ``tag``, or ``None`` (also when the registry cannot say: this only
+    serves an error message, which must not be replaced by another)."""
+    try:
+        return client.manifest_digest(build.image.repository, tag)
+    except BuildlibError:
+        return None
 
 
 def _in_plan_order(config: Config, results: list[Published]) -> list[Published]:
@@ -531,7 +553,7 @@ def _push_full_tags(
                     f"{build.primary} is already in the registry with the same "
                     "content: not pushed again"
                 )
-                digest = client.manifest_digest(repository, publication.full_tag) or "?"
+                digest = _listed_digest(client, repository, build.primary, publication.full_tag)
             else:
                 digest = _push_verified(
                     cli,

@@ -87,7 +87,7 @@ def run(cli: StandInCLI, *builds: ImageBuild, jobs: int = 3):
 def test_a_follower_starts_when_the_shared_step_is_done_not_when_the_leader_ends() -> None:
     cli = StandInCLI(Runner(quiet=True), lines={"first": LEADER_LOG}, seconds={"first": 0.5})
 
-    built = run(cli, a_build("first"), a_build("second", "first", ("stage-0", 2)))
+    built = run(cli, a_build("first"), a_build("second", "first", ("stage-0", 2, "RUN")))
 
     assert cli.order() == ["first start", "second start", "second end", "first end"]
     assert [b.image_id for b in built] == [f"sha256:{n:0>64}" for n in ("first", "second")]
@@ -96,7 +96,7 @@ def test_a_follower_starts_when_the_shared_step_is_done_not_when_the_leader_ends
 def test_without_the_step_in_the_output_the_follower_waits_for_the_end() -> None:
     cli = StandInCLI(Runner(quiet=True), lines={"first": LEADER_LOG[:5]}, seconds={"first": 0.2})
 
-    run(cli, a_build("first"), a_build("second", "first", ("stage-0", 2)))
+    run(cli, a_build("first"), a_build("second", "first", ("stage-0", 2, "RUN")))
 
     assert cli.order() == ["first start", "first end", "second start", "second end"]
 
@@ -133,7 +133,13 @@ def test_one_failure_stops_the_others_and_names_them() -> None:
 
 def test_step_watch_reads_buildkit_and_buildx_progress() -> None:
     single, multi, other = threading.Event(), threading.Event(), threading.Event()
-    watch = StepWatch({("stage-0", 2): single, ("deps", 3): multi, ("stage-0", 9): other})
+    watch = StepWatch(
+        {
+            ("stage-0", 2, "RUN"): [single],
+            ("deps", 3, "RUN"): [multi],
+            ("stage-0", 9, "COPY"): [other],
+        }
+    )
     for line in LEADER_LOG + [
         "#7 [deps 2/4] RUN other",  # another stage's step 2 is not stage-0's
         "#7 DONE 0.1s",
@@ -150,10 +156,30 @@ def test_step_watch_reads_buildkit_and_buildx_progress() -> None:
 def test_step_watch_reads_a_single_stage_dockerfile() -> None:
     # BuildKit names no stage when there is only one: "[2/3]"
     done = threading.Event()
-    watch = StepWatch({("stage-0", 2): done})
+    watch = StepWatch({("stage-0", 2, "RUN"): [done]})
     watch("#5 [1/3] FROM docker.io/library/debian:bookworm")
     watch("#5 DONE 0.0s")
     assert not done.is_set()
     watch("#6 [2/3] RUN echo shared && sleep 2")
     watch("#6 DONE 2.1s")
     assert done.is_set()
+
+
+def test_step_watch_needs_the_same_instruction() -> None:
+    # an ONBUILD trigger of the base image is a step BuildKit adds: the numbers shift
+    done = threading.Event()
+    watch = StepWatch({("stage-0", 2, "RUN"): [done]})
+    watch("#6 [stage-0 2/4] ONBUILD COPY . /src")
+    watch("#6 DONE 0.1s")
+    assert not done.is_set()
+
+
+def test_every_follower_of_the_same_step_starts_early() -> None:
+    cli = StandInCLI(Runner(quiet=True), lines={"first": LEADER_LOG}, seconds={"first": 0.5})
+    step = ("stage-0", 2, "RUN")
+
+    run(cli, a_build("first"), a_build("second", "first", step), a_build("third", "first", step))
+
+    order = cli.order()
+    assert order.index("second end") < order.index("first end")
+    assert order.index("third end") < order.index("first end")

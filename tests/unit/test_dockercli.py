@@ -437,16 +437,23 @@ def test_shared_base_and_next_step_gives_an_after_edge(tmp_path: Path) -> None:
     plan = plan_for(same)
     assert [(b.name, b.after) for b in plan.builds] == [("gpu", None), ("cpu", "gpu")]
     # cpu starts once gpu's 3rd BuildKit step (FROM, WORKDIR, COPY . .) is done
-    assert plan.build("cpu").after_step == ("stage-0", 3)
+    assert plan.build("cpu").after_step == ("stage-0", 3, "COPY")
     assert plan.jobs == 2
 
 
 @pytest.mark.parametrize(
     ("shared", "step"),
     [
-        (["FROM base", "RUN a"], ("stage-0", 2)),
-        (["FROM base AS Builder", "ENV X=1", "WORKDIR /app", "ARG Y", "COPY . ."], ("builder", 3)),
-        (["FROM --platform=linux/amd64 base as deps", "RUN a", "ADD x y"], ("deps", 3)),
+        (["FROM base", "RUN a"], ("stage-0", 2, "RUN")),
+        (
+            ["FROM base AS Builder", "ENV X=1", "WORKDIR /app", "ARG Y", "COPY . ."],
+            ("builder", 3, "COPY"),
+        ),
+        (["FROM --platform=linux/amd64 base as deps", "RUN a", "ADD x y"], ("deps", 3, "ADD")),
+        (["FROM base", "RUN a", "ENV X=1"], ("stage-0", 2, "RUN")),  # ENV is no step
+        (["FROM scratch", "COPY a /a", "COPY b /b"], ("stage-0", 2, "COPY")),  # no FROM step
+        (["FROM base", "WORKDIR /", "RUN a"], ("stage-0", 2, "RUN")),  # WORKDIR / is no step
+        (["FROM base", "RUN <<EOF", "set -e", "EOF"], None),  # heredoc lines are not steps
         (["FROM base", "RUN a", "FROM other", "RUN b"], None),  # past the first stage
         (["RUN a"], None),
         ([], None),
@@ -522,7 +529,7 @@ def test_this_repository_plan_orders_lb_after_gpu() -> None:
     plan = make_plan(config, config.images, build_options(config, environ={}), BUILDX)
     assert [(b.name, b.after) for b in plan.builds] == [("gpu", None), ("cpu", None), ("lb", "gpu")]
     # gpu and lb share every step up to `COPY worker/` (BuildKit's 6th): lb starts when it is done
-    assert plan.build("lb").after_step == ("stage-0", 6)
+    assert plan.build("lb").after_step == ("stage-0", 6, "COPY")
     assert plan.jobs == 3
     for build in plan.builds:
         argv, _ = build_command(build, BUILDX)

@@ -158,3 +158,14 @@ def test_a_stopped_release_names_what_was_pushed_and_not_what_was_in_place() -> 
     )
     nothing = _release_stopped(CommandFailed("build of lb failed"), pushed[1:])
     assert "Nothing was pushed" in nothing.message
+
+
+def test_platforms_compare_as_registries_list_them() -> None:
+    original = plan(a_build("gpu", ("linux/amd64", "linux/arm")))
+    registry = StubRegistry(
+        {("acme/gpu", "1.2.3"): {REVISION_LABEL: HEAD}}, platforms=("linux/amd64", "linux/arm/v7")
+    )
+
+    kept, released = _pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
+
+    assert kept.builds == () and [p.name for p in released] == ["gpu"]
