@@ -124,7 +124,9 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: DockerCLI) -> list[B
                             StepWatch(watch) if watch else None,
                         )
                         running[future] = build
-                    waiting = any(b.name in shared_done for b in pending)
+                    waiting = len(running) < plan.jobs and any(
+                        b.name in shared_done for b in pending
+                    )
                     timeout = _STEP_POLL_SECONDS if waiting else None
                     done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
                     for future in done:

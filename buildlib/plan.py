@@ -149,6 +149,8 @@ def make_plan(
         )
     # Under --no-cache a later build cannot reuse the shared layers, so waiting buys nothing.
     ordered = tuple(builds) if options.no_cache else schedule(builds)
+    if not capabilities.buildkit:  # the legacy builder's output names no BuildKit steps
+        ordered = tuple(_replace(build, after_step=None) for build in ordered)
     jobs = options.jobs or max(1, len(ordered))
     return BuildPlan(capabilities, ordered, options.builder, jobs, options.dry_run)
 

@@ -441,6 +441,15 @@ def test_shared_base_and_next_step_gives_an_after_edge(tmp_path: Path) -> None:
     assert plan.jobs == 2
 
 
+def test_the_legacy_builder_waits_for_the_whole_earlier_build(tmp_path: Path) -> None:
+    same = make_repo(
+        tmp_path,
+        PYPROJECT.replace('build-args = { BASE_IMAGE = "nvidia/cuda:12.4", EXTRA = "1" }', ""),
+    )
+    plan = plan_for(same, LEGACY)
+    assert [(b.after, b.after_step) for b in plan.builds] == [(None, None), ("gpu", None)]
+
+
 @pytest.mark.parametrize(
     ("shared", "step"),
     [
