@@ -5,6 +5,7 @@ One failed image cancels the builds still running and is reported with its own e
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import threading
@@ -234,12 +235,14 @@ def build_images(
     with ThreadPoolExecutor(max_workers=1) as background:
         probe = background.submit(detect)
         from buildlib.preflight import preflight
-        from buildlib.settings import build_options
+        from buildlib.settings import build_options, secret_values
 
         config: Config = config_module.load(root)
         options: BuildOptions = build_options(config, **flags)  # type: ignore[arg-type]
         images = config.images if all_images else config.select(names)
         runner = runner or Runner(dry_run=options.dry_run)
+        for value in secret_values(options.secrets, os.environ):
+            runner.add_secret(value)
         caps = probe.result()
     if caps.builder == "legacy":
         console.warn(

@@ -33,7 +33,7 @@ from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild, image_reference
 from buildlib.preflight import Purpose, preflight
 from buildlib.registry import RegistryClient
 from buildlib.runner import Runner
-from buildlib.settings import BuildOptions, build_options, resolve_tag
+from buildlib.settings import BuildOptions, build_options, resolve_tag, secret_values
 from buildlib.versions import docker_tag_for, is_version_shaped, plan_release_tags
 
 TRANSIENT = re.compile(
@@ -141,7 +141,10 @@ def _job(
     options = build_options(config, tag=tag, registry=registry, environ=env, **flags)
     selected = config.select(images) if images else config.images
     access = resolve_access(config, options.registry or config.registry, env)
-    return _Job(config, options, selected, access, runner or Runner(dry_run=options.dry_run))
+    runner = runner or Runner(dry_run=options.dry_run)
+    for value in secret_values(options.secrets, env):
+        runner.add_secret(value)
+    return _Job(config, options, selected, access, runner)
 
 
 @contextmanager

@@ -76,7 +76,10 @@ def registry_override(flag: str | None, environ: Mapping[str, str]) -> str | Non
 
 def _registry(value: str, shown: str) -> str:
     if not REGISTRY_RE.fullmatch(value):
-        shown = re.sub(r"[^/@\s=]+@", "***@", shown)  # user:token@host must not be echoed
+        if "@" in shown:  # user:token@host must not be echoed, whatever the token holds
+            head, _, host = shown.rpartition("@")
+            scheme = re.match(r"(?:--registry |\w+=)?(?:[a-z]+://)?", head)
+            shown = f"{scheme.group(0) if scheme else ''}***@{host}"
         raise UsageError(
             f"{shown}: not a registry host[:port] (no scheme, no path)",
             hint="e.g. ghcr.io or 127.0.0.1:5000; the repository part comes from "
@@ -88,45 +91,88 @@ def _registry(value: str, shown: str) -> str:
 def parse_build_args(
     values: Iterable[str], environ: Mapping[str, str] | None = None
 ) -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` pairs; ``KEY`` alone takes ``$KEY`` (and is left out when it is unset,
+    as docker does). Errors name the key at most, never a value."""
     env = os.environ if environ is None else environ
     pairs = []
-    for value in values:
+    for number, value in enumerate(values, start=1):
         key, sep, rest = value.partition("=")
         if not key or not key.replace("_", "").isalnum():
             raise UsageError(
-                f"--build-arg {value!r} is not KEY=VALUE", hint="e.g. --build-arg BASE_IMAGE=..."
+                f"--build-arg number {number} is not KEY=VALUE with a KEY of letters, digits "
+                "and _ (the value is not shown)",
+                hint="e.g. --build-arg BASE_IMAGE=...",
             )
-        if not sep:  # docker's KEY-only form: take it from the environment
-            rest = env.get(key, "")
         if looks_secret(key):
             raise UsageError(
                 f"--build-arg {key} looks like a secret: build args are stored in the image "
                 "history",
                 hint=f"pass it as a BuildKit secret: --secret id={key.lower()},env={key}",
             )
+        if not sep:  # docker's KEY-only form: take it from the environment
+            if key not in env:
+                continue
+            rest = env[key]
         pairs.append((key, rest))
     return tuple(pairs)
 
 
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+
+
+def _shown_env(name: str) -> str:
+    """An environment variable's name, unless it may be a value typed by mistake
+    (``env=$TOKEN`` expands to the token)."""
+    return f"${name}" if _ENV_NAME.fullmatch(name) else "the variable it names"
+
+
 def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[SecretSpec, ...]:
+    """``--secret id=NAME,env=VAR`` / ``id=NAME,src=FILE``. Errors never repeat what was
+    typed beyond the id: a shell slip can put the secret itself there."""
     specs = []
-    for value in values:
+    for number, value in enumerate(values, start=1):
         fields = dict(part.partition("=")[::2] for part in value.split(","))
         unknown = set(fields) - {"id", "env", "src", "type"}
         if not fields.get("id") or unknown or not (fields.get("env") or fields.get("src")):
             raise UsageError(
-                f"--secret {value!r} is not id=NAME,env=VAR or id=NAME,src=FILE",
+                f"--secret number {number} is not id=NAME,env=VAR or id=NAME,src=FILE "
+                "(what was given is not shown)",
                 hint="e.g. --secret id=hf_token,env=HF_TOKEN",
             )
+        ident = fields["id"] if _ENV_NAME.fullmatch(fields["id"].upper()) else f"number {number}"
         if fields.get("env") and fields["env"] not in environ:
+            shown = _shown_env(fields["env"])
             raise UsageError(
-                f"--secret {fields['id']} reads ${fields['env']}, which is not set",
-                hint=f"export {fields['env']}=... before building",
+                f"--secret {ident} reads {shown}, which is not set",
+                hint=(
+                    f"export {fields['env']}=... before building"
+                    if shown.startswith("$")
+                    else "write env=NAME (the variable's name), not env=$NAME"
+                ),
             )
         if fields.get("src") and not os.path.isfile(fields["src"]):
-            raise UsageError(f"--secret {fields['id']}: file {fields['src']!r} does not exist")
+            src = fields["src"]
+            shown = repr(src) if ("/" in src or "." in src) else "the file it names"
+            raise UsageError(f"--secret {ident}: {shown} does not exist")
         specs.append(SecretSpec(fields["id"], fields.get("env") or None, fields.get("src") or None))
     return tuple(specs)
+
+
+def secret_values(specs: Iterable[SecretSpec], environ: Mapping[str, str]) -> list[str]:
+    """The values behind ``--secret`` (variables, small files), for the runner to redact
+    from everything it shows: a build step may print one."""
+    values = []
+    for spec in specs:
+        if spec.env and environ.get(spec.env):
+            values.append(environ[spec.env])
+        if spec.src:
+            try:
+                if os.path.getsize(spec.src) <= 64 * 1024:
+                    with open(spec.src, encoding="utf-8", errors="replace") as handle:
+                        values.append(handle.read().strip())
+            except OSError:
+                pass
+    return [value for value in values if value]
 
 
 def parse_platforms(value: str | None) -> tuple[str, ...]:

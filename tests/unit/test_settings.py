@@ -149,7 +149,8 @@ def test_parse_build_args_pairs_in_order() -> None:
 
 def test_parse_build_args_key_only_reads_the_given_environment() -> None:
     assert parse_build_args(["APP_VERSION"], {"APP_VERSION": "9.9"}) == (("APP_VERSION", "9.9"),)
-    assert parse_build_args(["APP_VERSION"], {}) == (("APP_VERSION", ""),)
+    assert parse_build_args(["APP_VERSION"], {}) == ()  # unset: left to the Dockerfile
+    assert parse_build_args(["APP_VERSION"], {"APP_VERSION": ""}) == (("APP_VERSION", ""),)
 
 
 def test_build_options_key_only_build_arg_uses_its_environ(
@@ -164,8 +165,17 @@ def test_build_options_key_only_build_arg_uses_its_environ(
 def test_parse_build_args_rejects_malformed(value: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_build_args([value])
-    assert caught.value.message == f"--build-arg {value!r} is not KEY=VALUE"
+    assert caught.value.message == (
+        "--build-arg number 1 is not KEY=VALUE with a KEY of letters, digits and _ "
+        "(the value is not shown)"
+    )
     assert caught.value.hint == "e.g. --build-arg BASE_IMAGE=..."
+
+
+def test_a_malformed_build_arg_never_shows_its_value() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_build_args(["BASE=ok", "MY-TOKEN=ghp_s3cr3t"])
+    assert "ghp_s3cr3t" not in str(caught.value) and "number 2" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -219,7 +229,21 @@ def test_parse_secrets_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     with pytest.raises(UsageError) as caught:
         parse_secrets([f"id=x,src={missing}"], {})
-    assert caught.value.message == f"--secret x: file {str(missing)!r} does not exist"
+    assert caught.value.message == f"--secret x: {str(missing)!r} does not exist"
+
+
+@pytest.mark.parametrize(
+    ("value", "leaked"),
+    [
+        ("id=hf,env=hf_s3cr3tT0ken", "hf_s3cr3tT0ken"),  # env=$HF_TOKEN, expanded by the shell
+        ("hf_s3cr3tT0ken", "hf_s3cr3tT0ken"),  # --secret $HF_TOKEN
+        ("id=hf,src=hf_s3cr3tT0ken", "hf_s3cr3tT0ken"),  # src=$HF_TOKEN
+    ],
+)
+def test_secret_errors_never_repeat_a_value(value: str, leaked: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_secrets([value], {})
+    assert leaked not in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -229,7 +253,9 @@ def test_parse_secrets_missing_file(tmp_path: Path) -> None:
 def test_parse_secrets_rejects_malformed(value: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_secrets([value], {"HF_TOKEN": "v"})
-    assert caught.value.message == f"--secret {value!r} is not id=NAME,env=VAR or id=NAME,src=FILE"
+    assert caught.value.message == (
+        "--secret number 1 is not id=NAME,env=VAR or id=NAME,src=FILE (what was given is not shown)"
+    )
     assert caught.value.hint == "e.g. --secret id=hf_token,env=HF_TOKEN"
 
 
@@ -269,6 +295,8 @@ def test_parse_platforms_rejects_non_os_arch(value: str) -> None:
         (None, "localhost:port", "BUILDLIB_REGISTRY=localhost:port"),
         ("https://bob:s3cr3t@ghcr.io", None, "--registry https://***@ghcr.io"),
         (None, "bob:s3cr3t@ghcr.io", "BUILDLIB_REGISTRY=***@ghcr.io"),
+        ("https://u:dGVzdA==@ghcr.io", None, "--registry https://***@ghcr.io"),
+        (None, "https://AWS:eyJw/Zm9v==@x.example/p", "BUILDLIB_REGISTRY=https://***@x.example/p"),
     ],
 )
 def test_a_registry_must_be_a_host_and_port(configured, flag, env, shown) -> None:
@@ -329,3 +357,14 @@ def test_build_options_defaults(plain: Config) -> None:
     assert options.no_cache is False
     assert options.dry_run is False
     assert options.registry == "docker.io"
+
+
+def test_secret_values_are_read_for_redaction(tmp_path: Path) -> None:
+    from buildlib.settings import secret_values
+
+    token_file = tmp_path / "token"
+    token_file.write_text("file-s3cr3t\n")
+    specs = parse_secrets(
+        ["id=a,env=HF_TOKEN", f"id=b,src={token_file}"], {"HF_TOKEN": "env-s3cr3t"}
+    )
+    assert secret_values(specs, {"HF_TOKEN": "env-s3cr3t"}) == ["env-s3cr3t", "file-s3cr3t"]
