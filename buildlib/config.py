@@ -152,6 +152,22 @@ def load(root: Path | str = ".") -> Config:
         raise ConfigError(
             f"{path} not found", hint="run from the repository root or pass --root"
         ) from None
+    except NotADirectoryError:
+        raise ConfigError(
+            f"{root} is not a directory", hint="pass the folder that holds pyproject.toml"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start})",
+            location=str(path),
+            hint="save pyproject.toml as UTF-8",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {path}: {exc.strerror or exc}",
+            location=str(path),
+            hint="check that it is a readable file",
+        ) from None
     return parse(text, root=root, filename=str(path))
 
 
@@ -174,7 +190,8 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
     version = parse_version(version_text, location=where.key("project", "version"))
     project_name = str(project.get("name", root.name))
 
-    table = data.get("tool", {}).get("buildlib")
+    tool = data.get("tool")
+    table = tool.get("buildlib") if isinstance(tool, dict) else None
     if not isinstance(table, dict):
         raise ConfigError(
             "missing [tool.buildlib] table",
@@ -319,6 +336,16 @@ def _parse_release(raw: Any, where: _Locator) -> ReleaseConfig:
     table = "tool.buildlib.release"
     _check_keys(raw, _RELEASE_KEYS, table, where)
     git_tag = raw.get("git-tag", "v{version}")
+    try:
+        formats = git_tag.format(version="1.2.3") == git_tag.replace("{version}", "1.2.3")
+    except (KeyError, IndexError, ValueError):
+        formats = False
+    if "{version}" in git_tag and not formats:
+        raise ConfigError(
+            f"{table}.git-tag {git_tag!r}: only {{version}} may stand in braces",
+            location=where.key(table, "git-tag"),
+            hint='e.g. git-tag = "v{version}" (release-please\'s default)',
+        )
     if "{version}" not in git_tag:
         raise ConfigError(
             f"{table}.git-tag {git_tag!r} has no {{version}} placeholder",

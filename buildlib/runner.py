@@ -113,13 +113,20 @@ class Runner:
                 hint="install it, or point buildlib at it (e.g. BUILDLIB_DOCKER=/path/to/docker)",
             )
         full_env = {**os.environ, **(env or {})}
-        if capture:
-            proc = subprocess.run(
-                argv, env=full_env, input=stdin, capture_output=True, text=True, cwd=cwd
-            )
-            result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
-        else:
-            result = self._stream(argv, full_env, stdin, cwd, prefix, on_line)
+        try:
+            if capture:
+                proc = subprocess.run(
+                    argv, env=full_env, input=stdin, capture_output=True, text=True, cwd=cwd
+                )
+                result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+            else:
+                result = self._stream(argv, full_env, stdin, cwd, prefix, on_line)
+        except OSError as exc:  # not executable, a missing working directory...
+            raise CommandFailed(
+                f"could not start {what or argv[0]}: {exc.strerror or exc}"
+                + (f" ({exc.filename})" if exc.filename else ""),
+                hint=hint or "check the program and the directory it runs in",
+            ) from None
         if check and not result.ok:
             detail = self.redact(_last_lines(result.stderr or result.stdout))
             message = f"{what or 'command'} failed (exit {result.returncode}): {self.format(argv)}"

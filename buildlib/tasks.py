@@ -12,7 +12,9 @@ Each task only resolves its flags and calls one buildlib function; a
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,10 +57,28 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         console.error("interrupted")
         raise Exit(code=130) from None
+    except BrokenPipeError:
+        # the reader went away (`invoke release --dry-run --json | head`): nothing to say
+        # Python's advice: point stdout at devnull so the flush at exit cannot fail again
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
+            pass
+        raise Exit(code=141) from None
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        console.error(f"{error.strerror or error}{where}")
+        raise Exit(code=1) from None
 
 
 def _file_of(location: str | None) -> str | None:
-    return location.split(":")[0] if location else None
+    """The file of a location, for a CI annotation: ``path:line`` and paths only, not
+    ``--tag`` or ``$VARIABLE`` (those locate a flag or a variable)."""
+    if not location or location.startswith(("-", "$")):
+        return None
+    return location.split(":")[0]
 
 
 def _line_of(location: str | None) -> int | None:

@@ -360,3 +360,40 @@ def test_select_unknown_image_suggests(name: str, suggestion: str) -> None:
         config.select(["cpu", name])
     assert caught.value.message == f"unknown image {name!r}{suggestion}"
     assert caught.value.hint == "use one of: gpu, cpu, lb"
+
+
+@pytest.mark.parametrize(
+    ("git_tag", "problem"),
+    [("{version}/{name}", "only {version} may stand in braces"), ("v{version}{", "only {version}")],
+)
+def test_a_git_tag_template_with_other_braces_is_refused(tmp_path, git_tag, problem) -> None:
+    write_repo(tmp_path, 'git-tag = "v{version}"', f'git-tag = "{git_tag}"')
+    error = load_error(tmp_path)
+    assert problem in error.message
+    assert (
+        error.location
+        == f"{tmp_path / 'pyproject.toml'}:{line_of(tmp_path / 'pyproject.toml', 'git-tag')}"
+    )
+
+
+def test_unreadable_pyproject_is_one_config_error(tmp_path) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(b'[project]\nname = "\xff"\n')
+    error = load_error(tmp_path)
+    assert "is not UTF-8 text" in error.message and error.hint == "save pyproject.toml as UTF-8"
+
+    (tmp_path / "pyproject.toml").unlink()
+    (tmp_path / "pyproject.toml").mkdir()
+    assert "cannot read" in load_error(tmp_path).message
+
+    afile = tmp_path / "README.md"
+    afile.write_text("x")
+    assert load_error(afile).message == f"{afile} is not a directory"
+
+
+def test_a_tool_that_is_not_a_table_is_one_config_error(tmp_path) -> None:
+    write_repo(tmp_path)
+    path = tmp_path / "pyproject.toml"
+    text = path.read_text()
+    head, _, _ = text.partition("[tool.buildlib]")
+    path.write_text('tool = "x"\n' + head)  # a top-level key: before any table
+    assert load_error(tmp_path).message == "missing [tool.buildlib] table"

@@ -295,3 +295,15 @@ def test_cancelled_check_raises_command_failed(tmp_path: Path) -> None:
     thread.join(timeout=20)
     assert len(errors) == 1 and isinstance(errors[0], CommandFailed)
     assert errors[0].message.startswith("build of cpu failed (exit ")
+
+
+def test_a_program_that_cannot_start_is_one_command_failed(tmp_path: Path) -> None:
+    script = tmp_path / "not-a-program"
+    script.write_text("no shebang, not a binary\n")
+    script.chmod(0o755)
+    runner, _ = make_runner(quiet=True)
+    with pytest.raises(CommandFailed) as caught:
+        runner.run([str(script)], capture=True)
+    assert caught.value.message.startswith(f"could not start {script}: ")
+    with pytest.raises(CommandFailed, match="could not start"):
+        runner.run([sys.executable, "-c", "pass"], cwd=str(tmp_path / "missing"))

@@ -286,3 +286,44 @@ def test_collection_accepts_extra_tasks(tmp_path: Path) -> None:
     assert "hello" in ns.tasks
     assert isinstance(ns.tasks["hello"], Task)
     assert ns.default == "build"
+
+
+def test_user_errors_turn_os_errors_into_one_line(capsys) -> None:
+    from invoke import Exit
+
+    from buildlib.tasks import user_errors
+
+    with pytest.raises(Exit) as caught, user_errors():
+        raise PermissionError(13, "Permission denied", "/var/run/docker.sock")
+    assert caught.value.code == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["error: Permission denied (/var/run/docker.sock)"]
+
+
+def test_a_closed_pipe_ends_quietly(capsys, monkeypatch) -> None:
+    import sys
+
+    from invoke import Exit
+
+    from buildlib.tasks import user_errors
+
+    monkeypatch.setattr(sys, "stdout", sys.stdout)  # restored after the test
+    with pytest.raises(Exit) as caught, user_errors():
+        raise BrokenPipeError(32, "Broken pipe")
+    assert caught.value.code == 141
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("location", "file"),
+    [
+        ("pyproject.toml:12", "pyproject.toml"),
+        ("--tag", None),
+        ("$TETRA_IMAGE_TAG", None),
+        (None, None),
+    ],
+)
+def test_annotations_name_files_only(location, file) -> None:
+    from buildlib.tasks import _file_of
+
+    assert _file_of(location) == file
