@@ -34,7 +34,12 @@ from buildlib.preflight import Purpose, preflight
 from buildlib.registry import RegistryClient
 from buildlib.runner import Runner
 from buildlib.settings import BuildOptions, build_options, resolve_tag, secret_values
-from buildlib.versions import docker_tag_for, is_version_shaped, plan_release_tags
+from buildlib.versions import (
+    docker_tag_for,
+    is_version_shaped,
+    plan_release_tags,
+    version_from_tag,
+)
 
 TRANSIENT = re.compile(
     r"connection refused|connection reset|broken pipe|i/o timeout|timeout|timed out|"
@@ -395,26 +400,45 @@ def _git_problems(config: Config, git: Git) -> list[BuildlibError]:
 def _released(
     config: Config, git: Git, images: tuple[ImageSpec, ...], client: RegistryClient, *, quiet: bool
 ) -> dict[str, list[str]]:
-    """Versions already released, per image: from git tags, and the registry when it answers."""
+    """Versions already released, per image: from git tags and the registry.
+
+    A real release stops when the registry cannot list them: git alone may not know every
+    release (a shallow CI checkout), and ``latest`` must never move back. Tags with fewer
+    version parts than a release has (a build number ``842``, a date ``20240115``) are not
+    versions of this project."""
     prefix, _, suffix = config.release.git_tag.partition("{version}")
     from_git = [
         t[len(prefix) : len(t) - len(suffix) if suffix else None]
         for t in git.tags()
         if t.startswith(prefix) and t.endswith(suffix)
     ]
+    parts = min(3, len(config.version.release))
     released = {}
     for image in images:
         try:
             from_registry = client.tags(image.repository)
         except BuildlibError as error:
             if not quiet:
-                console.warn(
-                    f"could not list {image.repository}'s tags ({error.message}); "
-                    "using git tags only"
-                )
+                raise PublishError(
+                    f"could not list {image.repository}'s tags in {client.host} "
+                    f"({error.message}); without them a floating tag could move back. "
+                    "Nothing was built or pushed",
+                    hint=error.hint or "run `invoke release` again when the registry answers",
+                ) from None
+            console.warn(
+                f"could not list {image.repository}'s tags ({error.message}); "
+                "this plan uses git tags only"
+            )
             from_registry = []
-        released[image.name] = from_git + from_registry
+        released[image.name] = [
+            tag for tag in from_git + from_registry if _release_parts(tag) >= parts
+        ]
     return released
+
+
+def _release_parts(tag: str) -> int:
+    version = version_from_tag(tag)
+    return len(version.release) if version is not None else 0
 
 
 def _pushed_by_build_already_released(

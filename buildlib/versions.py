@@ -317,10 +317,10 @@ def is_version_shaped(tag: str) -> bool:
     """
     if tag == "latest":
         return True
-    return DOCKER_TAG_RE.fullmatch(tag) is not None and _version_from_tag(tag) is not None
+    return DOCKER_TAG_RE.fullmatch(tag) is not None and version_from_tag(tag) is not None
 
 
-def _version_from_tag(text: str) -> Version | None:
+def version_from_tag(text: str) -> Version | None:
     """Read a git or registry tag as a version, or ``None`` if it is not one."""
     for candidate in (text, _undo_docker_rendering(text)):
         try:
@@ -422,7 +422,7 @@ def release_tags(
 def _released_versions(released: Iterable[Version | str]) -> list[Version]:
     versions = []
     for item in released:
-        version = item if isinstance(item, Version) else _version_from_tag(item)
+        version = item if isinstance(item, Version) else version_from_tag(item)
         if version is not None:
             versions.append(version)
     return versions
