@@ -14,6 +14,7 @@ import hashlib
 import http.client
 import ipaddress
 import json
+import math
 import re
 import socket
 import time
@@ -43,6 +44,7 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPOSITORY_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[A-Za-z0-9=_-]{32,}$")
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 _CHALLENGE_PARAM_RE = re.compile(r'([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 _NEXT_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _ATTESTATION_REFERENCE = "attestation-manifest"
@@ -330,12 +332,17 @@ class RegistryClient:
         """Platform -> digest of the images of an index (attestations left out)."""
         images: dict[str, str] = {}
         for entry in self._parsed(index, label).get("manifests") or []:
-            annotations = entry.get("annotations") or {}
-            if annotations.get("vnd.docker.reference.type") == _ATTESTATION_REFERENCE:
+            if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
+                continue  # malformed: not an image this tool can use
+            annotations = entry.get("annotations")
+            if isinstance(annotations, dict) and (
+                annotations.get("vnd.docker.reference.type") == _ATTESTATION_REFERENCE
+            ):
                 continue
-            spec = entry.get("platform") or {}
+            spec = entry.get("platform")
+            spec = spec if isinstance(spec, dict) else {}
             parts = [spec.get("os"), spec.get("architecture"), spec.get("variant")]
-            images["/".join(p for p in parts if p)] = entry.get("digest")
+            images["/".join(str(p) for p in parts if p)] = str(entry["digest"])
         return images
 
     def _select_platform(self, index: Manifest, label: str, platform: str | None) -> str:
@@ -413,8 +420,15 @@ class RegistryClient:
 
     def _fetch_token(self, challenge: _Challenge, scope: str | None, operation: str) -> _Token:
         realm = challenge.params["realm"]
-        if urllib.parse.urlsplit(realm).scheme not in ("http", "https"):
+        realm_scheme = urllib.parse.urlsplit(realm).scheme
+        if realm_scheme not in ("http", "https"):
             raise RegistryError(f"{self.host}: {operation}: unusable token realm {realm!r}")
+        if realm_scheme == "http" and self.base_url.startswith("https:"):
+            raise RegistryError(
+                f"{self.host}: {operation}: the registry sends credentials to a plain http "
+                f"token service ({realm}); refused",
+                hint="the registry's token realm must be https",
+            )
         query: list[tuple[str, str]] = []
         if challenge.params.get("service"):
             query.append(("service", challenge.params["service"]))
@@ -440,6 +454,10 @@ class RegistryClient:
         token = payload.get("token") or payload.get("access_token")
         if not isinstance(token, str) or not token:
             raise RegistryError(f"{self.host}: {operation}: the token service returned no token")
+        if not _TOKEN_RE.fullmatch(token):  # it goes into a header: printable ASCII only
+            raise RegistryError(
+                f"{self.host}: {operation}: the token service returned a malformed token"
+            )
         expires_in = payload.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, (int, float)) else 60.0
         # Renew a little early so a token never expires between check and use.
@@ -547,8 +565,9 @@ class _SameHostAuthRedirect(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and urllib.parse.urlsplit(newurl).netloc != req.host:
-            new.remove_header("Authorization")
+        target = urllib.parse.urlsplit(newurl)
+        if new is not None and (target.netloc != req.host or target.scheme != req.type):
+            new.remove_header("Authorization")  # another host, or https -> http
         return new
 
 
@@ -644,6 +663,8 @@ def _retry_after(response: _Response, default: float) -> float:
     try:
         wanted = float(response.headers.get("Retry-After", ""))
     except ValueError:
+        return default
+    if not math.isfinite(wanted):
         return default
     return min(max(wanted, default), _MAX_RETRY_AFTER)
 

@@ -84,6 +84,7 @@ class FakeRegistry:
         self.tag_lists: dict[str, list[str]] = {}
         self.tokens: dict[str, dict[str, set[str]]] = {}
         self.put_digest: str | None = None  # lie about the digest of a PUT
+        self.token_text: str | None = None  # hand out this token instead
         self.page_size: int | None = None
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -207,7 +208,7 @@ class FakeRegistry:
         for scope in seen.query.get("scope", []):
             _, name, actions = scope.split(":")
             grants.setdefault(name, set()).update(set(actions.split(",")) & allowed)
-        token = f"tok-{len(self.tokens) + 1}"
+        token = self.token_text or f"tok-{len(self.tokens) + 1}"
         self.tokens[token] = grants
         return _json_reply(200, {"token": token, "expires_in": 300})
 
@@ -520,6 +521,75 @@ def test_429_is_retried_after_the_time_asked_for(make_registry) -> None:
     started = time.monotonic()
     assert registry.client().tags("team/app") == ["one"]
     assert time.monotonic() - started >= 0.3
+
+
+def test_a_retry_after_that_is_not_a_number_waits_the_usual_time(make_registry) -> None:
+    registry = make_registry()
+    registry.store("team/app", "one", image_manifest())
+    registry.faults.append(_error(503, "UNAVAILABLE", {"Retry-After": "NaN"}))
+
+    assert registry.client().tags("team/app") == ["one"]
+
+
+def test_a_token_that_cannot_be_a_header_is_refused_without_showing_it(make_registry) -> None:
+    registry = make_registry("bearer")
+    registry.store("team/app", "one", image_manifest())
+    registry.token_text = "tok-secret-part\nInjected: header"
+
+    with pytest.raises(RegistryError) as caught:
+        registry.client().tags("team/app")
+
+    assert "malformed token" in caught.value.message
+    assert "tok-secret-part" not in str(caught.value)
+
+
+def test_credentials_never_go_to_a_plain_http_token_service_of_an_https_registry() -> None:
+    from buildlib.registry import _Challenge
+
+    client = RegistryClient("registry.example", USER, credential_hint=HINT)
+    challenge = _Challenge("bearer", {"realm": "http://auth.example/token"})
+
+    with pytest.raises(RegistryError, match="plain http token service"):
+        client._fetch_token(challenge, "repository:team/app:pull", "look up")
+
+
+def test_a_redirect_from_https_to_http_drops_the_authorization() -> None:
+    import urllib.request
+
+    from buildlib.registry import _SameHostAuthRedirect
+
+    handler = _SameHostAuthRedirect()
+    for target, kept in [
+        ("https://registry.example/v2/x", True),
+        ("http://registry.example/v2/x", False),
+        ("https://storage.example/blob", False),
+    ]:
+        request = urllib.request.Request(
+            "https://registry.example/v2/y", headers={"Authorization": "Bearer t"}
+        )
+        new = handler.redirect_request(request, None, 307, "Temporary Redirect", {}, target)
+        assert new.has_header("Authorization") is kept, target
+
+
+def test_malformed_index_entries_are_skipped(make_registry) -> None:
+    registry = make_registry()
+    good = image_manifest("sha256:" + "b" * 64)
+    entries = [
+        "not-an-entry",
+        {"mediaType": DOCKER_MANIFEST, "platform": {"os": "linux", "architecture": "arm64"}},
+        {
+            "mediaType": DOCKER_MANIFEST,
+            "digest": registry.store("team/app", "c-amd64", good),
+            "size": len(good),
+            "platform": {"os": "linux", "architecture": "amd64"},
+        },
+    ]
+    body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
+    registry.store("team/app", "odd", body.encode(), OCI_INDEX)
+
+    client = registry.client()
+    assert client.platforms("team/app", "odd") == ("linux/amd64",)
+    assert client.config_digest("team/app", "odd") == "sha256:" + "b" * 64
 
 
 def test_a_reset_connection_is_retried(make_registry) -> None:
