@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,11 +48,26 @@ GROUP_HELP = {
 ITERABLE = ["build_arg", "secret", "cache_from", "cache_to"]
 
 
+class _Terminated(BaseException):
+    """SIGTERM (a cancelled CI job), raised so that every ``finally`` runs: running builds
+    are stopped and a temporary docker login is deleted."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn a BuildlibError into one line on stderr and an exit code; never a traceback."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         yield
+    except _Terminated:
+        console.error("terminated")
+        raise Exit(code=143) from None
     except BuildlibError as error:
         console.error(str(error), file=_file_of(error.location), line=_line_of(error.location))
         raise Exit(code=error.exit_code) from None
@@ -71,6 +88,9 @@ def user_errors() -> Iterator[None]:
         where = f" ({error.filename})" if error.filename else ""
         console.error(f"{error.strerror or error}{where}")
         raise Exit(code=1) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _file_of(location: str | None) -> str | None:

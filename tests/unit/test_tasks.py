@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -327,3 +328,25 @@ def test_annotations_name_files_only(location, file) -> None:
     from buildlib.tasks import _file_of
 
     assert _file_of(location) == file
+
+
+def test_sigterm_unwinds_so_cleanups_run(capsys) -> None:
+    import os
+    import signal
+
+    from invoke import Exit
+
+    from buildlib.tasks import user_errors
+
+    cleaned = []
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Exit) as caught, user_errors():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the signal arrives before this ends
+        finally:
+            cleaned.append("temporary login removed")
+    assert caught.value.code == 143
+    assert cleaned == ["temporary login removed"]
+    assert capsys.readouterr().err.strip() == "error: terminated"
+    assert signal.getsignal(signal.SIGTERM) == before
