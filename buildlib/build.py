@@ -103,48 +103,49 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: DockerCLI) -> list[B
         event = shared_done.get(build.name)
         return event is not None and event.is_set()
 
-    with tempfile.TemporaryDirectory(prefix="buildlib-iid-") as ids:
-        with ThreadPoolExecutor(max_workers=plan.jobs) as pool:
-            try:
-                while (pending or running) and failure is None:
-                    for build in list(pending):
-                        if len(running) >= plan.jobs:
-                            break
-                        if not may_start(build):
-                            continue
-                        pending.remove(build)
-                        iidfile = Path(ids) / f"{plan.builds.index(build)}-{build.name}.iid"
-                        watch = watches.get(build.name)
-                        future = pool.submit(
-                            _build_one,
-                            cli,
-                            build,
-                            plan.builder,
-                            build.name if concurrent else None,
-                            iidfile,
-                            StepWatch(watch) if watch else None,
-                        )
-                        running[future] = build
-                    waiting = len(running) < plan.jobs and any(
-                        b.name in shared_done for b in pending
+    with ThreadPoolExecutor(max_workers=plan.jobs) as pool:
+        try:
+            while (pending or running) and failure is None:
+                for build in list(pending):
+                    if len(running) >= plan.jobs:
+                        break
+                    if not may_start(build):
+                        continue
+                    pending.remove(build)
+                    # a file in the temporary directory itself: the echoed command stays
+                    # runnable as it is (no directory of ours needs to exist)
+                    iidfile = Path(tempfile.gettempdir()) / (
+                        f"buildlib-{os.getpid()}-{plan.builds.index(build)}-{build.name}.iid"
                     )
-                    timeout = _STEP_POLL_SECONDS if waiting else None
-                    done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        build = running.pop(future)
-                        error = future.exception()
-                        if error is not None:
-                            failure = failure or (build, error)
-                        else:
-                            results[build.name] = future.result()
-            except BaseException:
-                runner.cancel()  # Ctrl-C, or a bug here: no build is left running
-                raise
-            if failure is not None:
-                runner.cancel()
-                for future, build in running.items():
-                    if future.exception() is None:  # finished while the others stopped
+                    watch = watches.get(build.name)
+                    future = pool.submit(
+                        _build_one,
+                        cli,
+                        build,
+                        plan.builder,
+                        build.name if concurrent else None,
+                        iidfile,
+                        StepWatch(watch) if watch else None,
+                    )
+                    running[future] = build
+                waiting = len(running) < plan.jobs and any(b.name in shared_done for b in pending)
+                timeout = _STEP_POLL_SECONDS if waiting else None
+                done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+                for future in done:
+                    build = running.pop(future)
+                    error = future.exception()
+                    if error is not None:
+                        failure = failure or (build, error)
+                    else:
                         results[build.name] = future.result()
+        except BaseException:
+            runner.cancel()  # Ctrl-C, or a bug here: no build is left running
+            raise
+        if failure is not None:
+            runner.cancel()
+            for future, build in running.items():
+                if future.exception() is None:  # finished while the others stopped
+                    results[build.name] = future.result()
     if failure is not None:
         build, error = failure
         stopped = [b.name for b in plan.builds if b.name not in results and b is not build]
@@ -197,13 +198,16 @@ def _build_one(
     on_line: Callable[[str], None] | None = None,
 ) -> BuiltImage:
     started = time.monotonic()
-    cli.build(build, builder, prefix=prefix, iidfile=iidfile, on_line=on_line)
-    if cli.runner.cancelled:
-        raise CommandFailed(f"build of {build.name} was cancelled")
+    iidfile.unlink(missing_ok=True)
     try:
+        cli.build(build, builder, prefix=prefix, iidfile=iidfile, on_line=on_line)
+        if cli.runner.cancelled:
+            raise CommandFailed(f"build of {build.name} was cancelled")
         image_id = iidfile.read_text(encoding="utf-8").strip() or None
     except OSError:
         image_id = None
+    finally:
+        iidfile.unlink(missing_ok=True)
     if image_id is None:
         raise CommandFailed(
             f"{build.name}: docker reported success but wrote no image id",

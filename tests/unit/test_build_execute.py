@@ -91,6 +91,12 @@ def test_a_follower_starts_when_the_shared_step_is_done_not_when_the_leader_ends
 
     assert cli.order() == ["first start", "second start", "second end", "first end"]
     assert [b.image_id for b in built] == [f"sha256:{n:0>64}" for n in ("first", "second")]
+    # the id files sit in the temporary directory itself (the echoed command stays
+    # runnable) and are gone afterwards
+    import os
+    import tempfile
+
+    assert not list(Path(tempfile.gettempdir()).glob(f"buildlib-{os.getpid()}-*.iid"))
 
 
 def test_without_the_step_in_the_output_the_follower_waits_for_the_end() -> None:
