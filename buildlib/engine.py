@@ -79,7 +79,7 @@ class Capabilities:
             raise engine_unreachable(self.server_error or "no answer to `docker version`")
 
 
-def detect(runner: Runner | None = None, docker: str | None = None) -> Capabilities:
+def detect(docker: str | None = None) -> Capabilities:
     """What the client can build with, and whether its engine answers. Runs even under
     dry-run; cached per binary and engine address for the life of the process."""
     return capabilities(docker or docker_binary())
@@ -114,15 +114,17 @@ def _probe(docker: str) -> Capabilities:
         version = _version(quiet, docker)
         buildx = buildx_probe.result()
     client_version, server_version, server_error = version
-    found = {"client_version": client_version, "server_version": server_version}
+    found = {
+        "client_version": client_version,
+        "server_version": server_version,
+        "server_error": server_error,
+    }
     if buildx.ok and buildx.stdout.strip():
         parts = buildx.stdout.split()
         buildx_version = parts[1] if len(parts) > 1 else buildx.stdout.strip()
-        return Capabilities(
-            docker, "buildx", buildx_version=buildx_version, **found, server_error=server_error
-        )
+        return Capabilities(docker, "buildx", buildx_version=buildx_version, **found)
     kind: BuilderKind = "buildkit" if client_version and _major(client_version) < 23 else "legacy"
-    return Capabilities(docker, kind, **found, server_error=server_error)
+    return Capabilities(docker, kind, **found)
 
 
 def _version(runner: Runner, docker: str) -> tuple[str | None, str | None, str | None]:
@@ -182,9 +184,17 @@ def _start_hint() -> str:
     )
 
 
+# What an engine failure says (lower case), and the short reason the one-line error shows.
+_REASONS = {
+    "connection refused": "connection refused",
+    "no such file or directory": "no such file or directory",
+    "permission denied": "permission denied",
+    "timed out": "timed out",
+    "cannot connect to the docker daemon": "no engine answers there",
+}
+_ANSWERED = "error response from daemon"
 _ENGINE_ERROR = re.compile(
-    r"cannot connect to the docker daemon|error during connect|connection refused|"
-    r"no such file or directory|permission denied|timed out|error response from daemon",
+    "|".join(re.escape(marker) for marker in [*_REASONS, "error during connect", _ANSWERED]),
     re.IGNORECASE,
 )
 _DAEMON_AT = re.compile(r"docker daemon(?: socket)? at (\S+?)\.?(?::\s|\s|$)", re.IGNORECASE)
@@ -204,23 +214,14 @@ def engine_unreachable(reason: str) -> DockerUnavailable:
     else:
         source = "docker's current context"
     lowered = reason.lower()
-    if "error response from daemon" in lowered:
-        detail = reason[lowered.index("error response from daemon") :].split(":", 1)[-1].strip()
+    if _ANSWERED in lowered:
+        detail = reason[lowered.index(_ANSWERED) :].split(":", 1)[-1].strip()
         return DockerUnavailable(
             f"Docker engine at {address} ({source}) answered with an error: {detail}",
             hint="`docker version` shows the client and engine versions; an engine older "
             "than the client needs DOCKER_API_VERSION set to its API version",
         )
-    for marker, short in (
-        ("connection refused", "connection refused"),
-        ("no such file or directory", "no such file or directory"),
-        ("permission denied", "permission denied"),
-        ("timed out", "timed out"),
-        ("cannot connect to the docker daemon", "no engine answers there"),
-    ):
-        if marker in lowered:
-            reason = short
-            break
+    reason = next((short for marker, short in _REASONS.items() if marker in lowered), reason)
     if reason == "permission denied":
         hint = "let this user use the engine: `sudo usermod -aG docker $USER`, then log in again"
     elif source in ("DOCKER_HOST", "default socket"):

@@ -130,7 +130,7 @@ class _Job:
     runner: Runner
 
     def plan(self) -> BuildPlan:
-        caps = detect(self.runner)
+        caps = detect()
         return make_plan(self.config, self.selected, self.options, caps, output="push")
 
 

@@ -83,10 +83,9 @@ def check_docker_engine(project: Project) -> CheckResult:
 def check_docker_builder(project: Project) -> CheckResult:
     from buildlib.engine import detect
     from buildlib.errors import BuildlibError
-    from buildlib.runner import Runner
 
     try:
-        capabilities = detect(Runner(quiet=True))
+        capabilities = detect()
     except BuildlibError as exc:
         return CheckResult(
             "docker-builder", "fail", exc.message, hint=exc.hint or "install the docker CLI"

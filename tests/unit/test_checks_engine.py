@@ -111,7 +111,7 @@ def test_engine_error_is_one_line_with_hint(tmp_path, monkeypatch):
     ],
 )
 def test_builder_kinds(tmp_path, monkeypatch, capabilities, status, words):
-    monkeypatch.setattr(engine_module, "detect", lambda runner: capabilities)
+    monkeypatch.setattr(engine_module, "detect", lambda: capabilities)
 
     result = check_docker_builder(Project.load(tmp_path))
 
