@@ -86,12 +86,9 @@ class CommitFacts:
         return cls(git.head(), git.head_commit_time(), git.remote_url() if need_remote else None)
 
 
-def oci_labels(
-    config: Config, image: ImageSpec, git: Git | CommitFacts
-) -> tuple[tuple[str, str], ...]:
+def oci_labels(config: Config, image: ImageSpec, facts: CommitFacts) -> tuple[tuple[str, str], ...]:
     """OCI labels. ``created`` is HEAD's commit time, so a rebuild of the same commit is
     byte-identical and a re-run release finds the same digest (it is "now" outside git)."""
-    facts = git if isinstance(git, CommitFacts) else CommitFacts.of(git)
     created = (
         _dt.datetime.fromtimestamp(facts.epoch, _dt.UTC)
         if facts.epoch is not None
@@ -224,18 +221,22 @@ def dockerfile_steps(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
 
 
 def shared_steps(a: ImageBuild, b: ImageBuild) -> int:
-    if a.context != b.context or a.platforms != b.platforms:
-        return 0
-    return len(_common_prefix(_steps(a), _steps(b)))
+    return len(_shared_prefix(a, b, _steps(a), _steps(b)))
 
 
 def _steps(build: ImageBuild) -> list[str]:
     return dockerfile_steps(build.dockerfile, dict(build.build_args))
 
 
-def _common_prefix(left: list[str], right: list[str]) -> list[str]:
+def _shared_prefix(
+    a: ImageBuild, b: ImageBuild, steps_a: list[str], steps_b: list[str]
+) -> list[str]:
+    """The steps two builds have in common from the start (none across contexts or
+    platforms: the layers would differ)."""
+    if a.context != b.context or a.platforms != b.platforms:
+        return []
     common = []
-    for one, other in zip(left, right, strict=False):
+    for one, other in zip(steps_a, steps_b, strict=False):
         if one != other:
             break
         common.append(one)
@@ -262,7 +263,7 @@ def last_shared_step(shared: list[str]) -> tuple[str, int, str] | None:
         return None
     words = [word for word in shared[0].split()[1:] if not word.startswith("--")]
     stage = words[2].lower() if len(words) >= 3 and words[1].upper() == "AS" else "stage-0"
-    number = 0
+    number, last = 0, ""
     for step in shared:
         keyword, _, rest = step.partition(" ")
         if keyword not in _BUILDKIT_STEPS:
@@ -272,18 +273,8 @@ def last_shared_step(shared: list[str]) -> tuple[str, int, str] | None:
             continue
         if keyword == "WORKDIR" and rest.strip().rstrip("/") == "":
             continue
-        number += 1
-    last = next(
-        (
-            step.partition(" ")[0]
-            for step in reversed(shared)
-            if step.partition(" ")[0] in _BUILDKIT_STEPS
-        ),
-        None,
-    )
-    if number == 0 or last is None:
-        return None
-    return stage, number, last
+        number, last = number + 1, keyword
+    return (stage, number, last) if number else None
 
 
 def schedule(builds: list[ImageBuild]) -> tuple[ImageBuild, ...]:
@@ -299,9 +290,7 @@ def schedule(builds: list[ImageBuild]) -> tuple[ImageBuild, ...]:
         for earlier in planned:
             if earlier.after is not None:
                 continue
-            if earlier.context != build.context or earlier.platforms != build.platforms:
-                continue
-            shared = _common_prefix(steps[earlier.name], steps[build.name])
+            shared = _shared_prefix(earlier, build, steps[earlier.name], steps[build.name])
             if len(shared) >= 2:
                 leader, step = earlier.name, last_shared_step(shared)
                 break

@@ -462,6 +462,7 @@ def test_the_legacy_builder_waits_for_the_whole_earlier_build(tmp_path: Path) ->
         (["FROM base", "RUN a", "ENV X=1"], ("stage-0", 2, "RUN")),  # ENV is no step
         (["FROM scratch", "COPY a /a", "COPY b /b"], ("stage-0", 2, "COPY")),  # no FROM step
         (["FROM base", "WORKDIR /", "RUN a"], ("stage-0", 2, "RUN")),  # WORKDIR / is no step
+        (["FROM base", "RUN a", "WORKDIR /"], ("stage-0", 2, "RUN")),  # named by its last step
         (["FROM base", "RUN <<EOF", "set -e", "EOF"], None),  # heredoc lines are not steps
         (["FROM base", "RUN a", "FROM other", "RUN b"], None),  # past the first stage
         (["RUN a"], None),
