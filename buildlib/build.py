@@ -1,4 +1,5 @@
-"""Executes a build plan: images that share first steps in order, the others concurrently.
+"""Executes a build plan: every image at once (up to ``plan.jobs``), except that an image
+sharing its first steps with another starts when those steps are built there.
 
 One failed image cancels the builds still running and is reported with its own error.
 """

@@ -138,7 +138,7 @@ _SHARED_DIRS = ("cli-plugins", "buildx", "contexts")
 _SHARED_KEYS = ("currentContext", "proxies", "cliPluginsExtraDirs", "features")
 
 
-def user_docker_config_dir() -> str:
+def _user_docker_config_dir() -> str:
     return os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
 
 
@@ -150,7 +150,7 @@ def _keep_user_setup(config_dir: str, registry_host: str) -> None:
     docker CLI look for an OS credential helper on PATH (``docker-credential-secretservice``,
     ``-pass``, ``-osxkeychain``...) and ``docker login`` would store the token there, for
     good. With an entry present, the login goes into this file, which is deleted."""
-    user_dir = user_docker_config_dir()
+    user_dir = _user_docker_config_dir()
     for name in _SHARED_DIRS:
         source = os.path.join(user_dir, name)
         if os.path.isdir(source):

@@ -276,15 +276,13 @@ def release(
         )
     publications = [every[image.name] for image in job.selected]
     plan = job.plan()
-    released_here: list[Published] = []
-    if not dry_run:
-        plan, released_here = _pushed_by_build_already_released(client, plan, full_tag, force)
     if dry_run:
         for problem in problems:
             console.warn(f"a real release would stop here: {problem}")
         _print_plan(access, publications, as_json, version=config.version_text)
         execute(plan, job.runner)
         return []
+    plan, released_here = _pushed_by_build_already_released(client, plan, full_tag, force)
     with _logged_in(job, plan, "release") as (cli, engine):
         # Images that buildx pushes from the build (multi-platform) go last: the loaded
         # ones are built and checked against the registry first, so a refusal there comes

@@ -68,13 +68,13 @@ class Runner:
         return text
 
     def format(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
-        # redact before quoting: quoting may split a secret that holds a quote
-        shown_env = " ".join(f"{k}={shlex.quote(self.redact(v))}" for k, v in (env or {}).items())
-        line = shlex.join([self.redact(arg) for arg in argv])
-        shown_env, line = (
-            text.replace(shlex.quote(REDACTED), REDACTED) for text in (shown_env, line)
-        )
-        return self.redact(f"{shown_env} {line}" if shown_env else line)
+        def shown(text: str) -> str:
+            # redact before quoting (quoting may split a secret that holds a quote); the
+            # marker itself needs no quotes
+            return shlex.quote(self.redact(text)).replace(shlex.quote(REDACTED), REDACTED)
+
+        words = [f"{k}={shown(v)}" for k, v in (env or {}).items()] + [shown(a) for a in argv]
+        return self.redact(" ".join(words))
 
     def run(
         self,

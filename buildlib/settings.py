@@ -67,21 +67,22 @@ def resolve_registry(config: Config, flag: str | None, environ: Mapping[str, str
 def registry_override(flag: str | None, environ: Mapping[str, str]) -> str | None:
     """``--registry`` or ``$BUILDLIB_REGISTRY``, checked to be a host[:port]."""
     if flag:
-        return _registry(flag, f"--registry {flag}")
+        return _registry(flag, "--registry ")
     from_env = environ.get(REGISTRY_ENV)
     if from_env:
-        return _registry(from_env, f"{REGISTRY_ENV}={from_env}")
+        return _registry(from_env, f"{REGISTRY_ENV}=")
     return None
 
 
-def _registry(value: str, shown: str) -> str:
+def _registry(value: str, label: str) -> str:
     if not REGISTRY_RE.fullmatch(value):
-        if "@" in shown:  # user:token@host must not be echoed, whatever the token holds
-            head, _, host = shown.rpartition("@")
-            scheme = re.match(r"(?:--registry |\w+=)?(?:[a-z]+://)?", head)
-            shown = f"{scheme.group(0) if scheme else ''}***@{host}"
+        scheme, sep, rest = value.partition("://")
+        if not sep:
+            scheme, rest = "", value
+        if "@" in rest:  # user:token@host must not be echoed, whatever the token holds
+            rest = "***@" + rest.rpartition("@")[2]
         raise UsageError(
-            f"{shown}: not a registry host[:port] (no scheme, no path)",
+            f"{label}{scheme}{sep}{rest}: not a registry host[:port] (no scheme, no path)",
             hint="e.g. ghcr.io or 127.0.0.1:5000; the repository part comes from "
             "[tool.buildlib.images.*].repository",
         )

@@ -224,7 +224,7 @@ def _remembered_static_differences(project: Project, lock_path: Path) -> list[st
         [
             Path(__file__).read_bytes(),
             packaging.__version__.encode(),
-            (project.root / "pyproject.toml").read_bytes(),
+            (project.text or "").encode(),  # the pyproject.toml project.data came from
             lock_bytes,
         ]
     )
