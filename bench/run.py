@@ -204,6 +204,23 @@ class Figure:
     def value(self) -> float | None:
         return None if self.error else self.stat.median
 
+    def compared(self) -> str:
+        """The two sides' medians (or why the figure was not measured), and its note."""
+        if self.error:
+            compared = f"not measured: {self.error}"
+        elif self.side_b:
+            compared = (
+                f"{self.label_a} {Stat.of(self.side_a).median:.2f} vs "
+                f"{self.label_b} {Stat.of(self.side_b).median:.2f}"
+            )
+        elif self.side_a:
+            compared = self.label_a
+        else:
+            compared = ""
+        if self.note:
+            compared = f"{compared}; {self.note}" if compared else self.note
+        return compared
+
 
 def table(figures: Sequence[Figure]) -> str:
     """The on-screen table: figure, median [min-max], target, verdict, and the two sides."""
@@ -214,19 +231,7 @@ def table(figures: Sequence[Figure]) -> str:
         unit = UNITS.get(figure.name, "")
         verdict = meets(figure.name, figure.value)
         ok = {True: "yes", False: "NO", None: "-"}[verdict]
-        if figure.error:
-            compared = f"not measured: {figure.error}"
-        elif figure.side_b:
-            compared = (
-                f"{figure.label_a} {Stat.of(figure.side_a).median:.2f} vs "
-                f"{figure.label_b} {Stat.of(figure.side_b).median:.2f}"
-            )
-        elif figure.side_a:
-            compared = f"{figure.label_a}"
-        else:
-            compared = ""
-        if figure.note:
-            compared = f"{compared}; {figure.note}" if compared else figure.note
+        compared = figure.compared()
         rows.append(
             (
                 figure.name,
@@ -259,17 +264,7 @@ def markdown_table(figures: Sequence[Figure]) -> str:
         comparison, target = TARGETS[figure.name]
         unit = UNITS.get(figure.name, "")
         verdict = {True: "yes", False: "**no**", None: "-"}[meets(figure.name, figure.value)]
-        if figure.error:
-            compared = f"not measured: {figure.error}"
-        elif figure.side_b:
-            compared = (
-                f"{figure.label_a} {Stat.of(figure.side_a).median:.2f} vs "
-                f"{figure.label_b} {Stat.of(figure.side_b).median:.2f}"
-            )
-        else:
-            compared = figure.label_a
-        if figure.note:
-            compared = f"{compared}; {figure.note}" if compared else figure.note
+        compared = figure.compared()
         lines.append(
             f"| `{figure.name}` | {format_seconds(figure.value)} | "
             f"{format_seconds(stat.minimum)} | {format_seconds(stat.maximum)} | "
