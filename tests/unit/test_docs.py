@@ -135,7 +135,10 @@ def test_the_stage_sections_name_every_job() -> None:
 
 
 def test_the_documented_tags_are_the_ones_published() -> None:
-    import tomllib
+    if sys.version_info >= (3, 11):  # noqa: UP036 - the tests also run on Python 3.10
+        import tomllib
+    else:
+        import tomli as tomllib
 
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     version = pyproject["project"]["version"]

@@ -254,7 +254,8 @@ def test_collection_makes_one_task_per_configured_image(tmp_path: Path) -> None:
 def test_buildlib_task_bodies_only_call_into_buildlib() -> None:
     """The functions ``buildlib.tasks`` wraps as tasks: a docstring, a local import, a call
     inside ``user_errors()`` (and for doctor, its exit code); no loops, no branches on data."""
-    tree = ast.parse((REPO / "buildlib" / "tasks.py").read_text(encoding="utf-8"))
+    source = REPO / "buildlib" / "src" / "buildlib" / "tasks.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
     bodies = {
         n.name: n
         for n in ast.walk(tree)

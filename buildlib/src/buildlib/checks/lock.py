@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import shutil
-import tomllib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -30,6 +30,12 @@ from typing import Any
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 from buildlib.checks.verdicts import Verdicts, key_of
+
+if sys.version_info >= (3, 11):  # noqa: UP036 - buildlib also serves Python 3.10
+    import tomllib
+else:
+    import tomli as tomllib
+
 
 LOCK = "uv.lock"
 STALE_HINT = (

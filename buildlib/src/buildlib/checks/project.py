@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,12 @@ from packaging.version import InvalidVersion, Version
 
 from buildlib.errors import ConfigError
 from buildlib.git import Git
+
+if sys.version_info >= (3, 11):  # noqa: UP036 - buildlib also serves Python 3.10
+    import tomllib
+else:
+    import tomli as tomllib
+
 
 PYPROJECT = "pyproject.toml"
 REGISTRY_ENV = "BUILDLIB_REGISTRY"

@@ -90,9 +90,9 @@ def oci_labels(config: Config, image: ImageSpec, facts: CommitFacts) -> tuple[tu
     """OCI labels. ``created`` is HEAD's commit time, so a rebuild of the same commit is
     byte-identical and a re-run release finds the same digest (it is "now" outside git)."""
     created = (
-        _dt.datetime.fromtimestamp(facts.epoch, _dt.UTC)
+        _dt.datetime.fromtimestamp(facts.epoch, _dt.timezone.utc)
         if facts.epoch is not None
-        else _dt.datetime.now(_dt.UTC).replace(microsecond=0)
+        else _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
     )
     labels = {
         f"{OCI}.title": image.title or image.repository,

@@ -1,0 +1,77 @@
+"""The ``buildlib`` command: the same tasks as ``invoke`` in a repository with no tasks.py.
+
+It finds the nearest ``pyproject.toml`` with a ``[tool.buildlib]`` table, from the current
+directory upwards, and serves :func:`buildlib.tasks.collection` for it through Invoke's own
+``Program``, so flags, ``--list``, ``--help TASK`` and shell completion behave as in
+``invoke``. It must never hold task logic of its own.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from invoke import Exit, Program
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+MARKER = "[tool.buildlib]"
+
+
+def package_version() -> str:
+    try:
+        return version("buildlib")
+    except PackageNotFoundError:  # imported from a source tree that is not installed
+        return "unknown"
+
+
+def find_project(start: Path) -> Path | None:
+    """The nearest directory, from ``start`` upwards, whose pyproject.toml has [tool.buildlib]."""
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        if not candidate.is_file():
+            continue
+        text = candidate.read_text(encoding="utf-8", errors="replace")
+        try:
+            tool = tomllib.loads(text).get("tool", {})
+        except tomllib.TOMLDecodeError:
+            # A broken file that names the table is still the project: its tasks then
+            # report the TOML error with its line.
+            tool = {"buildlib": {}} if MARKER in text else {}
+        if isinstance(tool, dict) and "buildlib" in tool:
+            return directory
+    return None
+
+
+class BuildlibProgram(Program):
+    """Invoke's Program, with the collection of the project found instead of a tasks.py."""
+
+    def load_collection(self) -> None:
+        from buildlib.errors import BuildlibError
+        from buildlib.tasks import collection
+
+        root = find_project(Path.cwd())
+        if root is None:
+            raise Exit(
+                f"buildlib: no pyproject.toml with a {MARKER} table in {Path.cwd()} or above; "
+                "run buildlib inside a repository that has one (see buildlib's README)",
+                code=2,
+            )
+        self.config.set_project_location(str(root))
+        self.config.load_project()
+        try:
+            self.collection = collection(root)
+        except BuildlibError as exc:
+            raise Exit(f"buildlib: {exc}", code=exc.exit_code) from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    BuildlibProgram(name="buildlib", binary="buildlib", version=package_version()).run(argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
