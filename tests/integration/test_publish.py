@@ -30,6 +30,8 @@ COPIED = [
     "worker",
     "pyproject.toml",
     "tasks.py",
+    # pyproject.toml names buildlib/ as a uv workspace member: `uv lock` needs it there.
+    "buildlib",
 ]
 
 
