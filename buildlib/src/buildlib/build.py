@@ -159,7 +159,7 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: DockerCLI) -> list[B
 
 class StepWatch:
     """Reads a build's BuildKit plain progress and sets events when a step it watches for
-    is done: ``#7 [stage-0 5/6] RUN ...`` names step 7, then ``#7 DONE 1.2s`` or
+    is done: ``#7 [stage-0 5/6] RUN ...`` names step 7, then ``#7 DONE <time>`` or
     ``#7 CACHED`` ends it. A single-stage Dockerfile's steps carry no stage name
     (``[5/6]``); multi-platform builds put the platform first (``[linux/amd64 stage-0 5/6]``).
     The instruction must match too: a step BuildKit adds (an ``ONBUILD`` trigger of the
@@ -235,8 +235,8 @@ def build_images(
     **flags: object,
 ) -> list[BuiltImage]:
     """What ``invoke build*`` runs: load config, plan, pre-flight, build, summarize."""
-    # The docker probes (~40 ms of waiting on two processes) run while this process reads
-    # the configuration and imports the pre-flight checks.
+    # The docker probes (waiting on two processes) run while this process reads the
+    # configuration and imports the pre-flight checks.
     with ThreadPoolExecutor(max_workers=1) as background:
         probe = background.submit(detect)
         from buildlib.preflight import preflight

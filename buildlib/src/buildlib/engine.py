@@ -9,8 +9,8 @@ Builders, best first:
 
 Whether the engine answers comes with the client probe (``docker version``), so a build
 needs no other round trip. Other talk with the engine (ping, info, image inspect, for
-publishing and doctor) uses the docker SDK, imported lazily: importing it costs ~0.1 s,
-which a no-op build and ``invoke --list`` should not pay.
+publishing and doctor) uses the docker SDK, imported lazily: a no-op build and
+``invoke --list`` must never pay for importing it.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ _DETECTED: dict[tuple[str | None, ...], Capabilities] = {}
 
 
 def _probe(docker: str) -> Capabilities:
-    # The two probes are independent; running them side by side halves the wait (~30 ms each).
+    # The two probes are independent: side by side, the wait is that of the slower one.
     quiet = Runner(quiet=True)
     with ThreadPoolExecutor(max_workers=2) as pool:
         buildx_probe = pool.submit(
@@ -252,7 +252,7 @@ class Engine:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import docker  # lazily: importing the SDK costs ~0.2 s
+            import docker  # lazily: only the commands that talk to the engine pay for it
 
             try:
                 self._client = docker.from_env(timeout=self._timeout)

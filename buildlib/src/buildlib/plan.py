@@ -281,8 +281,8 @@ def schedule(builds: list[ImageBuild]) -> tuple[ImageBuild, ...]:
     """Give each build that shares at least its base and one more step with an earlier build
     an ``after`` edge, so the shared layers are built once and then reused from cache: it
     starts when the earlier build has done its last shared step (``after_step``), or when it
-    has finished where that cannot be seen. (Concurrent builds of the same steps were ~1.3x
-    slower than one after the other on 2 cores.)"""
+    has finished where that cannot be seen. (Concurrent builds of the same steps compete for
+    the same work and end later than one after the other.)"""
     planned: list[ImageBuild] = []
     steps = {build.name: _steps(build) for build in builds}
     for build in builds:

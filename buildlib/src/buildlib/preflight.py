@@ -1,5 +1,5 @@
 """The subset of ``doctor`` checks that ``build``, ``push`` and ``release`` run first, so a
-stale lock or a CRLF Dockerfile fails in a second, not after a ten-minute build."""
+stale lock or a CRLF Dockerfile fails before the build starts, not at its end."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The Docker side: the engine answers, which builder the client has, free disk space.
 
-The docker SDK is imported only inside these checks (it costs ~0.2 s).
+The docker SDK is imported only inside these checks, never at module level: doctor's other
+checks must not wait for it.
 """
 
 from __future__ import annotations

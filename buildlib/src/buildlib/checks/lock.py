@@ -221,9 +221,8 @@ class Req:
 
 def _remembered_static_differences(project: Project, lock_path: Path) -> list[str]:
     """:func:`static_differences`, skipped for a pyproject.toml and uv.lock (and this
-    module) that already compared equal: parsing the requirements costs ~20 ms of every
-    build's pre-flight."""
-    import packaging  # its version is part of what decided (~0.3 ms: only the package)
+    module) that already compared equal."""
+    import packaging  # its version is part of what decided
 
     lock_bytes = lock_path.read_bytes()
     key = key_of(

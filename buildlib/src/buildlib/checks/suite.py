@@ -1,7 +1,8 @@
 """Every doctor check, in report order, run concurrently in a few independent lanes.
 
 The lanes overlap the slow parts (check-jsonschema, the docker SDK, uv, git) so the offline
-checks finish in well under a second; the report order never depends on the timing.
+checks finish within doctor's target (docs/performance.md); the report order never
+depends on the timing.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ copy of SchemaStore's schema: no network) runs through the :class:`Runner`. Skip
 the reason, when there are no workflow files or check-jsonschema is not installed (it is in
 the ``dev`` dependency group: ``uv sync``).
 
-check-jsonschema takes ~0.7 s to start, most of doctor's time. A set of files it found valid
+check-jsonschema is slow to start, most of doctor's time. A set of files it found valid
 is remembered (by the SHA-256 of each file and the tool's own path, size and mtime) in
 ``$XDG_CACHE_HOME/buildlib/valid-workflows`` (``~/.cache/...``), so an unchanged set is not
 validated again; any change to a file or to the tool runs it. ``BUILDLIB_NO_CACHE=1`` turns
