@@ -9,7 +9,7 @@ import pytest
 
 from buildlib import config as config_module
 from buildlib.checks import preflight as preflight_module
-from buildlib.checks import run_preflight
+from buildlib.checks.preflight import run_preflight
 from buildlib.config import ImageSpec
 from tests.support.fixture_repo import TOKEN_ENV, USER_ENV, git, make_repo, write
 

@@ -26,10 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from buildlib import console
 from buildlib.errors import CommandFailed, UsageError
-from buildlib.plan import BuildPlan, ImageBuild
+from buildlib.plan import BuildPlan, BuiltImage, ImageBuild
 
 if TYPE_CHECKING:
-    from buildlib.build import BuiltImage
     from buildlib.dockercli import DockerCLI
     from buildlib.runner import Runner
 
@@ -183,7 +182,6 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) 
 
     A failing target stops its run (buildx cancels the other targets of that bake) and the
     later waves; the error names the image, as :func:`buildlib.build.execute` does."""
-    from buildlib.build import BuiltImage
     from buildlib.dockercli import DockerCLI
 
     if plan.capabilities.builder != "buildx":

@@ -13,26 +13,18 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 
 from buildlib import config as config_module
 from buildlib import console
+from buildlib.bake import execute_bake
 from buildlib.config import Config
 from buildlib.dockercli import DockerCLI, build_command
 from buildlib.engine import detect
 from buildlib.errors import BuildlibError, CommandFailed
-from buildlib.plan import BuildPlan, ImageBuild, make_plan
+from buildlib.plan import BuildPlan, BuiltImage, ImageBuild, make_plan
 from buildlib.runner import Runner
 from buildlib.settings import BuildOptions
-
-
-@dataclass(frozen=True)
-class BuiltImage:
-    name: str
-    references: tuple[str, ...]
-    image_id: str | None
-    seconds: float
 
 
 def describe(plan: BuildPlan) -> list[str]:
@@ -63,8 +55,6 @@ def execute(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) -> li
         console.info(f"  {line}")
     cli = cli or DockerCLI(runner, plan.capabilities)
     if plan.capabilities.builder == "buildx" and len(plan.builds) > 1:
-        from buildlib.bake import execute_bake
-
         if not plan.dry_run:
             plan.capabilities.require_engine()
         return execute_bake(plan, runner, cli)

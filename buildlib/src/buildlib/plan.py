@@ -74,6 +74,16 @@ class BuildPlan:
 
 
 @dataclass(frozen=True)
+class BuiltImage:
+    """What executing one :class:`ImageBuild` gave (by ``docker build`` or by bake)."""
+
+    name: str
+    references: tuple[str, ...]
+    image_id: str | None
+    seconds: float
+
+
+@dataclass(frozen=True)
 class CommitFacts:
     """What the labels need from git, asked once per plan (not once per image)."""
 

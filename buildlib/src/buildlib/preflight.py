@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from buildlib import checks
+from buildlib.checks.preflight import run_preflight
 from buildlib.config import Config
 from buildlib.errors import CheckFailed
 from buildlib.plan import ImageBuild
@@ -15,7 +15,7 @@ Purpose = Literal["build", "push", "release"]
 
 
 def preflight(config: Config, builds: Iterable[ImageBuild], purpose: Purpose) -> None:
-    results = checks.run_preflight(config, tuple(builds), purpose)
+    results = run_preflight(config, tuple(builds), purpose)
     failed = [r for r in results if r.status == "fail"]
     if failed:
         first = failed[0]

@@ -1,6 +1,8 @@
 """Checks: one function per check, each returning a :class:`CheckResult` with a hint.
 
-``doctor`` runs all of them; ``build``/``push``/``release`` run :func:`run_preflight`.
+``doctor`` runs all of them (:mod:`buildlib.checks.suite`); ``build``/``push``/``release`` run
+:func:`buildlib.checks.preflight.run_preflight`. This package's own module holds only the
+result type and must never import a check: every check imports it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,4 @@ class CheckResult:
         }
 
 
-from buildlib.checks.preflight import run_preflight  # noqa: E402
-
-__all__ = ["CheckResult", "Status", "run_preflight"]
+__all__ = ["CheckResult", "Status"]
