@@ -206,9 +206,56 @@ def test_secret_is_redacted_from_captured_error_detail() -> None:
 
 def test_longer_secret_is_redacted_first() -> None:
     runner, _ = make_runner()
-    runner.add_secret("abc")
-    runner.add_secret("abcdef")
-    assert runner.redact("x abcdef y abc") == f"x {REDACTED} y {REDACTED}"
+    runner.add_secret("abcdefgh")
+    runner.add_secret("abcdefgh-ijk")
+    assert runner.redact("x abcdefgh-ijk y abcdefgh") == f"x {REDACTED} y {REDACTED}"
+
+
+PEM = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"
+    "q3Jv0bnR2W1kX9yZ8c4uT6mL0pA5sD2fG7hJ3kK1lL8zX4cV9bN\n"
+    "-----END PRIVATE KEY-----\n"
+)
+
+
+def test_each_line_of_a_multi_line_secret_is_redacted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    runner, _ = make_runner()
+    runner.add_secret(PEM.strip(), "--secret key")
+    code = "import sys; [print('step:', line) for line in sys.stdin.read().splitlines()]"
+    runner.run(py(code), stdin=PEM)
+    streamed = capsys.readouterr().err
+    for line in PEM.splitlines():
+        assert line not in streamed
+    assert streamed.count(f"step: {REDACTED}") == 4
+    assert "warning" not in streamed
+
+
+def test_a_short_secret_is_not_redacted_but_warned_about(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    runner, _ = make_runner()
+    runner.add_secret("e", "--secret short")
+    runner.add_secret("e", "--secret short")  # warned once
+    assert runner.redact("released the engine") == "released the engine"
+    warned = capsys.readouterr().err
+    assert warned.count("warning") == 1
+    assert "--secret short is shorter than 8 characters: it cannot be redacted" in warned
+    assert "'e'" not in warned
+
+
+def test_short_lines_of_a_multi_line_secret_are_warned_about(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    runner, _ = make_runner()
+    runner.add_secret("machine example.com\nlogin bob\npassword hunter2\n}", "--secret netrc")
+    assert runner.redact("password hunter2") == REDACTED
+    assert runner.redact("} bob") == "} bob"
+    assert "--secret netrc is shorter" not in capsys.readouterr().err
+    runner.add_secret("user\npin1234", "--secret pair")
+    assert "--secret pair has lines shorter than 8 characters" in capsys.readouterr().err
 
 
 def test_secret_in_argv_is_refused_and_nothing_runs(tmp_path: Path) -> None:
@@ -230,7 +277,7 @@ def test_a_short_secret_may_equal_an_ordinary_word() -> None:
     runner, echoed = make_runner(dry_run=True)
     runner.add_secret("admin")
     runner.run(["docker", "login", "--username", "admin", "--password-stdin"])
-    assert echoed == [f"docker login --username {REDACTED} --password-stdin"]
+    assert echoed == ["docker login --username admin --password-stdin"]
 
 
 def test_secret_in_argv_is_refused_in_dry_run_too() -> None:

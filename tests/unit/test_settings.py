@@ -367,4 +367,7 @@ def test_secret_values_are_read_for_redaction(tmp_path: Path) -> None:
     specs = parse_secrets(
         ["id=a,env=HF_TOKEN", f"id=b,src={token_file}"], {"HF_TOKEN": "env-s3cr3t"}
     )
-    assert secret_values(specs, {"HF_TOKEN": "env-s3cr3t"}) == ["env-s3cr3t", "file-s3cr3t"]
+    assert secret_values(specs, {"HF_TOKEN": "env-s3cr3t"}) == [
+        ("--secret a", "env-s3cr3t"),
+        ("--secret b", "file-s3cr3t"),
+    ]

@@ -236,8 +236,8 @@ def build_images(
         options: BuildOptions = build_options(config, **flags)  # type: ignore[arg-type]
         images = config.images if all_images else config.select(names)
         runner = runner or Runner(dry_run=options.dry_run)
-        for value in secret_values(options.secrets, os.environ):
-            runner.add_secret(value)
+        for label, value in secret_values(options.secrets, os.environ):
+            runner.add_secret(value, label)
         caps = probe.result()
     if caps.builder == "legacy":
         console.warn(

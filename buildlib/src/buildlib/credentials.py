@@ -106,7 +106,7 @@ def temporary_login(
     The directory (holding the login) is removed on exit, also on error. Under a dry-run
     runner the login is printed, not run, and the directory stays empty.
     """
-    runner.add_secret(creds.secret)
+    runner.add_secret(creds.secret, f"the token for {registry_host}")
     config_dir = tempfile.mkdtemp(prefix="buildlib-docker-config-")
     try:
         _keep_user_setup(config_dir, registry_host)

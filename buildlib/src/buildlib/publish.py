@@ -109,7 +109,7 @@ def docker_login(runner: Runner, docker: str, access: Access) -> Iterator[dict[s
     """A temporary DOCKER_CONFIG holding the login when credentials come from the
     environment; the user's own docker config otherwise."""
     if access.credentials is not None:
-        runner.add_secret(access.credentials.secret)
+        runner.add_secret(access.credentials.secret, f"the token for {access.registry}")
     if not access.from_environment or access.credentials is None:
         yield {}
         return
@@ -147,8 +147,8 @@ def _job(
     selected = config.select(images) if images else config.images
     access = resolve_access(config, options.registry or config.registry, env)
     runner = runner or Runner(dry_run=options.dry_run)
-    for value in secret_values(options.secrets, env):
-        runner.add_secret(value)
+    for label, value in secret_values(options.secrets, env):
+        runner.add_secret(value, label)
     return _Job(config, options, selected, access, runner)
 
 

@@ -19,6 +19,9 @@ from buildlib import console
 from buildlib.errors import BuildlibError, CommandFailed
 
 REDACTED = "******"
+# A shorter value cannot be told from ordinary words (a user name, a single letter):
+# replacing it would blank every such word of the output and hide nothing.
+MIN_SECRET_LENGTH = 8
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Runner:
     dry_run: bool = False
     quiet: bool = False
     secrets: set[str] = field(default_factory=set)
+    _unredactable: set[str] = field(default_factory=set, repr=False)
     echo: Callable[[str], None] = console.command
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _running: set[subprocess.Popen[str]] = field(default_factory=set, repr=False)
@@ -58,9 +62,26 @@ class Runner:
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 
-    def add_secret(self, value: str | None) -> None:
-        if value:
-            self.secrets.add(value)
+    def add_secret(self, value: str | None, label: str = "a secret") -> None:
+        """Redact ``value`` from everything shown: the whole of it and each of its lines,
+        since a build step may print a key file line by line. What is too short to redact
+        (see MIN_SECRET_LENGTH) is not: a warning names ``label``, never the value."""
+        if not value:
+            return
+        lines = [line.strip() for line in value.splitlines()]
+        short = False
+        for part in {value.strip(), *lines}:
+            if len(part) >= MIN_SECRET_LENGTH:
+                self.secrets.add(part)
+            elif any(char.isalnum() for char in part):
+                short = True
+        if short and value not in self._unredactable:
+            self._unredactable.add(value)
+            what = "has lines" if len([line for line in lines if line]) > 1 else "is"
+            console.warn(
+                f"{label} {what} shorter than {MIN_SECRET_LENGTH} characters: it cannot be "
+                "redacted from the output (that would blank every matching word)"
+            )
 
     def redact(self, text: str) -> str:
         for secret in sorted(self.secrets, key=len, reverse=True):
@@ -99,9 +120,9 @@ class Runner:
         line of streamed output (redacted, without the prefix) as it arrives.
         """
         argv = [str(a) for a in argv]
-        # Secrets travel on stdin or by reference, never on a command line. A short one
-        # (under 8 characters) cannot be told from an ordinary word such as a user name.
-        if any(len(secret) >= 8 and secret in arg for secret in self.secrets for arg in argv):
+        # Secrets travel on stdin or by reference, never on a command line. Only values long
+        # enough to redact are registered: a shorter one may be an ordinary word (a user name).
+        if any(secret in arg for secret in self.secrets for arg in argv):
             raise BuildlibError(
                 f"refusing to run {os.path.basename(argv[0])}: a secret value would be on its "
                 "command line",

@@ -127,6 +127,11 @@ def _shown_env(name: str) -> str:
     return f"${name}" if _ENV_NAME.fullmatch(name) else "the variable it names"
 
 
+def _shown_id(ident: str, number: int) -> str:
+    """A secret's id, unless it may be a value typed by mistake."""
+    return ident if _ENV_NAME.fullmatch(ident.upper()) else f"number {number}"
+
+
 def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[SecretSpec, ...]:
     """``--secret id=NAME,env=VAR`` / ``id=NAME,src=FILE``. Errors never repeat what was
     typed beyond the id: a shell slip can put the secret itself there."""
@@ -140,7 +145,7 @@ def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[Se
                 "(what was given is not shown)",
                 hint="e.g. --secret id=hf_token,env=HF_TOKEN",
             )
-        ident = fields["id"] if _ENV_NAME.fullmatch(fields["id"].upper()) else f"number {number}"
+        ident = _shown_id(fields["id"], number)
         if fields.get("env") and fields["env"] not in environ:
             shown = _shown_env(fields["env"])
             raise UsageError(
@@ -159,21 +164,23 @@ def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[Se
     return tuple(specs)
 
 
-def secret_values(specs: Iterable[SecretSpec], environ: Mapping[str, str]) -> list[str]:
-    """The values behind ``--secret`` (variables, small files), for the runner to redact
-    from everything it shows: a build step may print one."""
+def secret_values(specs: Iterable[SecretSpec], environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(label, value) of the values behind ``--secret`` (variables, small files), for the
+    runner to redact from everything it shows: a build step may print one. The label names
+    the flag, never the value."""
     values = []
-    for spec in specs:
+    for number, spec in enumerate(specs, start=1):
+        label = f"--secret {_shown_id(spec.id, number)}"
         if spec.env and environ.get(spec.env):
-            values.append(environ[spec.env])
+            values.append((label, environ[spec.env]))
         if spec.src:
             try:
                 if os.path.getsize(spec.src) <= 64 * 1024:
                     with open(spec.src, encoding="utf-8", errors="replace") as handle:
-                        values.append(handle.read().strip())
+                        values.append((label, handle.read().strip()))
             except OSError:
                 pass
-    return [value for value in values if value]
+    return [(label, value) for label, value in values if value]
 
 
 def parse_platforms(value: str | None) -> tuple[str, ...]:
