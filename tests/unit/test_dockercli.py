@@ -551,3 +551,27 @@ def test_image_build_name_and_primary(tmp_path: Path) -> None:
     build: ImageBuild = plan_for(make_repo(tmp_path)).build("cpu")
     assert build.name == "cpu"
     assert build.primary == "acme/demo-cpu:t1"
+
+
+def test_source_label_from_a_remote_carries_no_credential(tmp_path: Path) -> None:
+    """A CI clone's origin holds its token (``https://gitlab-ci-token:TOKEN@...``): the label
+    and the echoed command line get the repository's address only."""
+    token = "glcbt-" + "s3cr3t" * 4
+    pyproject = PYPROJECT.replace('source = "https://github.com/acme/demo"\n', "")
+    config = make_repo(tmp_path, pyproject, commit=True)
+    git(tmp_path, "remote", "add", "origin", f"https://gitlab-ci-token:{token}@gitlab.com/o/r.git")
+    argv, _ = build_command(plan_for(config).build("gpu"), BUILDX)
+    assert "org.opencontainers.image.source=https://gitlab.com/o/r.git" in argv
+    assert token not in " ".join(argv)
+    git(tmp_path, "remote", "set-url", "origin", "git@github.com:acme/demo.git")
+    argv, _ = build_command(plan_for(config).build("gpu"), BUILDX)
+    assert "org.opencontainers.image.source=https://github.com/acme/demo.git" in argv
+
+
+def test_a_configured_source_is_published_without_its_userinfo(tmp_path: Path) -> None:
+    pyproject = PYPROJECT.replace(
+        "https://github.com/acme/demo", "https://robot:hunter2hunter2@github.com/acme/demo"
+    )
+    argv, _ = build_command(plan_for(make_repo(tmp_path, pyproject)).build("gpu"), BUILDX)
+    assert "org.opencontainers.image.source=https://github.com/acme/demo" in argv
+    assert "hunter2" not in " ".join(argv)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from buildlib.git import Git
+import pytest
+
+from buildlib.git import Git, public_url
 from tests.support.fixture_repo import git
 
 
@@ -50,3 +52,35 @@ def test_outside_a_repository_everything_is_empty(tmp_path: Path) -> None:
     assert not repo.is_repository()
     assert repo.head() is None and repo.head_commit_time() is None
     assert repo.dirty_files() == [] and repo.tags() == []
+
+
+@pytest.mark.parametrize(
+    ("remote", "public"),
+    [
+        (
+            "https://gitlab-ci-token:TOKEN@gitlab.com/org/repo.git",
+            "https://gitlab.com/org/repo.git",
+        ),
+        ("https://TOKEN@github.com/org/repo", "https://github.com/org/repo"),
+        ("git@github.com:org/repo.git", "https://github.com/org/repo.git"),
+        ("github.com:org/repo", "https://github.com/org/repo"),
+        ("ssh://git@github.com:2222/org/repo.git", "https://github.com/org/repo.git"),
+        ("git+ssh://git@host.example/org/repo", "https://host.example/org/repo"),
+        (
+            "https://host.example:8443/org/repo?private_token=TOKEN#x",
+            "https://host.example:8443/org/repo",
+        ),
+        ("http://u:p@[::1]:8080/org/repo", "http://[::1]:8080/org/repo"),
+        ("/srv/git/repo.git", None),
+        ("file:///srv/git/repo.git", None),
+        ("C:\\src\\repo", None),
+    ],
+)
+def test_public_url(remote: str, public: str | None) -> None:
+    assert public_url(remote) == public
+
+
+def test_remote_url_is_the_public_one(tmp_path: Path) -> None:
+    root = make(tmp_path)
+    git(root, "remote", "add", "origin", "https://oauth2:TOKEN123@gitlab.com/org/repo.git")
+    assert Git(root).remote_url() == "https://gitlab.com/org/repo.git"

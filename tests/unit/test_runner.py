@@ -354,3 +354,10 @@ def test_a_program_that_cannot_start_is_one_command_failed(tmp_path: Path) -> No
     assert caught.value.message.startswith(f"could not start {script}: ")
     with pytest.raises(CommandFailed, match="could not start"):
         runner.run([sys.executable, "-c", "pass"], cwd=str(tmp_path / "missing"))
+
+
+def test_a_urls_userinfo_is_never_echoed() -> None:
+    """A token in a URL is a credential even when nobody registered it as a secret."""
+    runner = Runner()
+    shown = runner.format(["git", "clone", "https://ci:TOKEN1234@host.example/o/r.git"])
+    assert "TOKEN1234" not in shown and f"https://{REDACTED}@host.example/o/r.git" in shown

@@ -7,7 +7,9 @@ source tarball too; release, which needs git, checks for that itself.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +69,9 @@ class Git:
         return files
 
     def remote_url(self) -> str | None:
-        return self._git("remote", "get-url", "origin")
+        """``origin``'s URL as it may be shown and published (see :func:`public_url`)."""
+        url = self._git("remote", "get-url", "origin")
+        return public_url(url) if url else None
 
     # --- read-only helpers for ``doctor`` ------------------------------------------------
 
@@ -124,6 +128,41 @@ class Git:
             mutating=False,
         )
         return result.stdout if result.ok else None
+
+
+# scp-like syntax: ``[user@]host:path`` (no scheme; a colon before the first slash)
+_SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^:/\s]+):(?!//)(?P<path>.+)$")
+
+
+def public_url(url: str) -> str | None:
+    """A remote URL fit for an image label or a log: no userinfo (a CI token often rides in
+    it: ``https://gitlab-ci-token:TOKEN@host/...``), no query or fragment, and ssh remotes
+    (``git@host:org/repo``, ``ssh://git@host/org/repo``) as the https address of the same
+    repository. ``None`` for a local path: it names nothing a user of the image can open."""
+    url = url.strip()
+    scp = _SCP_LIKE.match(url)
+    if scp and "://" not in url and len(scp.group("host")) > 1:  # ``C:\\path`` is a drive
+        return f"https://{scp.group('host')}/{scp.group('path').lstrip('/')}"
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in ("", "file") or not parts.hostname:
+        return None
+    host = parts.hostname
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    if scheme in ("ssh", "git+ssh", "ssh+git", "git"):
+        scheme, port = "https", None  # an ssh or git-protocol port is no https port
+    else:
+        port = parts.port if _has_port(parts) else None
+    netloc = host + (f":{port}" if port else "")
+    return urllib.parse.urlunsplit((scheme, netloc, parts.path, "", ""))
+
+
+def _has_port(parts: urllib.parse.SplitResult) -> bool:
+    try:
+        return parts.port is not None
+    except ValueError:  # a port that is no number: drop it rather than fail a build
+        return False
 
 
 @dataclass(frozen=True)

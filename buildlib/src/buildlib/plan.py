@@ -15,7 +15,7 @@ from buildlib import cache
 from buildlib.config import DOCKER_HUB, Config, ImageSpec
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import UsageError
-from buildlib.git import Git
+from buildlib.git import Git, public_url
 from buildlib.settings import BuildOptions, SecretSpec
 
 Output = Literal["load", "push"]
@@ -110,7 +110,8 @@ def oci_labels(config: Config, image: ImageSpec, facts: CommitFacts) -> tuple[tu
         REVISION_LABEL: facts.revision or "unknown",
         f"{OCI}.created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    source = config.source or facts.remote_url
+    # a configured source is published as it is too: it must not carry a token either
+    source = public_url(config.source) if config.source else facts.remote_url
     if source:
         labels[f"{OCI}.source"] = source
     return tuple(labels.items())

@@ -8,6 +8,7 @@ Secrets travel only through stdin or the environment, never argv.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -22,6 +23,8 @@ REDACTED = "******"
 # A shorter value cannot be told from ordinary words (a user name, a single letter):
 # replacing it would blank every such word of the output and hide nothing.
 MIN_SECRET_LENGTH = 8
+# the userinfo of a URL (``https://user:token@host``): a credential whether registered or not
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 
 
 @dataclass
@@ -86,7 +89,7 @@ class Runner:
     def redact(self, text: str) -> str:
         for secret in sorted(self.secrets, key=len, reverse=True):
             text = text.replace(secret, REDACTED)
-        return text
+        return _USERINFO.sub(rf"\1{REDACTED}@", text)
 
     def format(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
         def shown(text: str) -> str:
