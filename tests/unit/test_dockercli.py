@@ -391,6 +391,25 @@ def test_buildx_keeps_the_cache_specs_as_written(tmp_path: Path) -> None:
     assert "BUILDKIT_INLINE_CACHE=1" not in values_of(argv, "--build-arg")
 
 
+def test_image_placeholder_gives_each_image_its_own_cache(tmp_path: Path) -> None:
+    from buildlib.bake import bake_definition
+
+    plan = plan_for(
+        make_repo(tmp_path),
+        cache_from=["type=gha,scope=image-{image}"],
+        cache_to=["type=gha,scope=image-{image},mode=max,ignore-error=true"],
+    )
+    for name in ("gpu", "cpu"):
+        argv, _ = build_command(plan.build(name), BUILDX)
+        assert values_of(argv, "--cache-from") == [f"type=gha,scope=image-{name}"]
+        assert values_of(argv, "--cache-to") == [
+            f"type=gha,scope=image-{name},mode=max,ignore-error=true"
+        ]
+    targets = bake_definition(plan.builds)["target"]
+    assert targets["cpu"]["cache-from"] == ["type=gha,scope=image-cpu"]
+    assert targets["gpu"]["cache-to"] == ["type=gha,scope=image-gpu,mode=max,ignore-error=true"]
+
+
 def test_legacy_reads_a_local_image_as_cache(tmp_path: Path) -> None:
     plan = plan_for(make_repo(tmp_path), LEGACY, cache_from=["type=registry,ref=acme/demo:1"])
     argv, _ = build_command(plan.build("cpu"), LEGACY)

@@ -11,6 +11,10 @@ turns it into the flags of the builder that runs:
 - ``legacy``: ``--cache-from IMAGE`` (local images only), no destination.
 
 Anything a builder cannot do is a :class:`UsageError` before a build starts.
+
+``{image}`` in a spec stands for the name of the image being built, so one flag gives each
+image of a group its own cache (``type=gha,scope={image}``): images sharing one scope
+would overwrite each other's cache.
 """
 
 from __future__ import annotations
@@ -19,6 +23,14 @@ from buildlib.errors import UsageError
 
 INLINE_CACHE_ARG = ("BUILDKIT_INLINE_CACHE", "1")
 _BUILDX_HINT = "install the buildx plugin (`docker buildx version` must answer)"
+
+
+IMAGE_PLACEHOLDER = "{image}"
+
+
+def for_image(specs: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """``specs`` with ``{image}`` replaced by the image's name."""
+    return tuple(spec.replace(IMAGE_PLACEHOLDER, name) for spec in specs)
 
 
 def parse(spec: str) -> tuple[str | None, dict[str, str]]:

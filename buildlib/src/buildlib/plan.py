@@ -149,8 +149,8 @@ def make_plan(
                 labels=oci_labels(config, image, commit),
                 secrets=options.secrets,
                 no_cache=options.no_cache,
-                cache_from=options.cache_from,
-                cache_to=options.cache_to,
+                cache_from=cache.for_image(options.cache_from, image.name),
+                cache_to=cache.for_image(options.cache_to, image.name),
                 output=output if len(platforms) > 1 else "load",
                 workdir=config.root,
             )
