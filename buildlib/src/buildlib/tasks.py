@@ -34,8 +34,9 @@ BUILD_HELP = {
     "build-arg": "KEY=VALUE build argument (repeatable); never a secret: use --secret",
     "secret": "BuildKit secret id=NAME,env=VAR or id=NAME,src=FILE (repeatable)",
     "builder": "buildx builder to run the build on (remote BuildKit, Kubernetes, cloud)",
-    "cache-from": "cache source, e.g. type=registry,ref=REPO:buildcache (repeatable)",
-    "cache-to": "cache destination (buildx), e.g. type=registry,ref=REPO:buildcache,mode=max",
+    "cache-from": "cache source, e.g. type=registry,ref=REPO:buildcache (repeatable); "
+    "{image} stands for each image's name",
+    "cache-to": "cache destination (buildx), e.g. type=gha,scope={image},mode=max",
     "dry-run": "print the docker command lines; change nothing",
 }
 GROUP_HELP = {
@@ -353,6 +354,21 @@ def _doctor_task(default_root: Path) -> Task:
     return Task(doctor, help=DOCTOR_HELP)
 
 
+def _images_task(root: Path) -> Task:
+    def images(c, json=False):
+        """List the images of [tool.buildlib]; --json: as a CI matrix, on one line."""
+        from buildlib.matrix import print_images
+
+        with user_errors():
+            print_images(root, as_json=json)
+
+    help_table = {
+        "json": '{"include": [{"image": NAME, "repository": REPO, "dockerfile": FILE}, ...]} '
+        "on stdout, for a GitHub Actions matrix (fromJSON)"
+    }
+    return Task(images, help=help_table)
+
+
 def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str]:
     """Per-image task help, without failing: a broken pyproject still lists the tasks
     (found by their table headers), and running one then reports the error."""
@@ -391,6 +407,7 @@ def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collectio
     ns.add_task(_push_task(root))
     ns.add_task(_release_task(root))
     ns.add_task(_doctor_task(root))
+    ns.add_task(_images_task(root))
     for item in extra:
         ns.add_task(item if isinstance(item, Task) else task(item))  # type: ignore[arg-type]
     return ns

@@ -1,0 +1,35 @@
+"""The images of ``[tool.buildlib]`` as a CI matrix: the one image list of the workflow.
+
+``invoke images --json`` prints it on one line; a workflow job writes it to its outputs and
+the image jobs read it with ``fromJSON``, so adding an image to ``pyproject.toml`` adds its
+jobs without an edit of the workflow.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from buildlib import config as config_module
+
+
+def image_matrix(root: Path | str) -> dict[str, list[dict[str, str]]]:
+    """``{"include": [{"image": "gpu", "repository": ..., "dockerfile": ...}, ...]}``, in
+    the order of the tables."""
+    config = config_module.load(root)
+    return {
+        "include": [
+            {"image": image.name, "repository": image.repository, "dockerfile": image.dockerfile}
+            for image in config.images
+        ]
+    }
+
+
+def print_images(root: Path | str, *, as_json: bool = False) -> None:
+    matrix = image_matrix(root)
+    if as_json:
+        # one line: a workflow step writes it to $GITHUB_OUTPUT as matrix=...
+        print(json.dumps(matrix, separators=(",", ":")))
+        return
+    for entry in matrix["include"]:
+        print(f"{entry['image']}: {entry['repository']} ({entry['dockerfile']})")
