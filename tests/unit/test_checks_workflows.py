@@ -96,3 +96,79 @@ def test_locate(tmp_path):
     assert locate(path, "$.jobs.a.steps[0]") == 6
     assert locate(path, "$.jobs.b.runs-on") == 10
     assert locate(path, "$") is None
+
+
+# --- actions beside secrets are pinned to a commit ------------------------------------------
+
+SHA = "fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09"
+SECRET_WORKFLOW = f"""\
+name: CI
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v5
+      - run: echo no secrets here
+  publish:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@{SHA} # v5.1.0
+      - uses: ./.github/actions/setup
+      - uses: docker/login-action@v3
+      - run: invoke push
+        env:
+          TOKEN: ${{{{ secrets.DOCKERHUB_TOKEN }}}}
+  reuse:
+    uses: acme/workflows/.github/workflows/release.yml@main
+    secrets: inherit
+"""
+SETUP_ACTION = """\
+name: setup
+description: setup
+runs:
+  using: composite
+  steps:
+    - run: echo hi
+      shell: bash
+    - uses: astral-sh/setup-uv@v7
+"""
+
+
+def test_unpinned_actions_in_jobs_with_secrets_are_warned_with_file_and_line(repo):
+    write(repo / ".github/workflows/ci.yml", SECRET_WORKFLOW)
+    write(repo / ".github/actions/setup/action.yml", SETUP_ACTION)
+
+    results = workflows_module.check_pinned_actions(Project.load(repo))
+
+    found = {(r.file, r.line, r.status) for r in results}
+    assert found == {
+        (".github/workflows/ci.yml", 14, "warn"),  # docker/login-action@v3 in publish
+        (".github/actions/setup/action.yml", 8, "warn"),  # setup-uv@v7, via publish
+        (".github/workflows/ci.yml", 19, "warn"),  # a reusable workflow @main, inherit
+    }
+    login = next(r for r in results if r.line == 14)
+    assert login.id == "workflows"
+    assert "docker/login-action@v3" in login.message and "publish" in login.message
+    assert "ci.yml:14" in login.message
+    assert "commit" in (login.hint or "")
+    # the `test` job gets no secret: its unpinned checkout is zizmor's business, not a warning
+    assert not any("test," in r.message for r in results)
+
+
+def test_pinned_actions_and_jobs_without_secrets_give_no_warning(repo):
+    write(
+        repo / ".github/workflows/ci.yml",
+        SECRET_WORKFLOW.split("  reuse:")[0].replace(
+            "docker/login-action@v3", f"docker/login-action@{SHA}"
+        ),
+    )
+    write(repo / ".github/actions/setup/action.yml", SETUP_ACTION.replace("@v7", f"@{SHA}"))
+    assert workflows_module.check_pinned_actions(Project.load(repo)) == []
+
+
+def test_this_repository_pins_every_action_beside_its_secrets():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert workflows_module.check_pinned_actions(Project.load(root)) == []

@@ -34,7 +34,7 @@ from buildlib.checks.release_please import (
     check_version_agreement,
 )
 from buildlib.checks.secrets import check_secret_build_args
-from buildlib.checks.workflows import check_workflows
+from buildlib.checks.workflows import check_pinned_actions, check_workflows
 
 FOR_CHOICES = (None, "push", "release")
 
@@ -143,9 +143,10 @@ def catalog(*, fix: bool = False, for_: str | None = None) -> list[Check]:
         ),
         Check(
             "workflows",
-            ".github/workflows/*.yml validate (check-jsonschema)",
+            ".github/workflows/*.yml validate (check-jsonschema); actions beside "
+            "secrets are pinned to a commit",
             "workflows",
-            check_workflows,
+            lambda p: [*check_workflows(p), *check_pinned_actions(p)],
         ),
     ]
 

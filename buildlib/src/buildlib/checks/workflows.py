@@ -20,6 +20,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
@@ -217,3 +218,110 @@ def _yaml_problem(path: Path) -> tuple[int | None, str | None]:
     except Exception as exc:  # noqa: BLE001 - any other parse failure: no line
         return None, str(exc).splitlines()[0] if str(exc) else None
     return None, None
+
+
+# --- actions pinned to a commit where secrets are ------------------------------------------
+
+_PINNED = re.compile(r"@[0-9a-f]{40}$")
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def _pinned(uses: str) -> bool:
+    """A full commit SHA (a tag or branch can be moved to other code), an image digest,
+    or a local action (it is part of the checkout)."""
+    if uses.startswith("./"):
+        return True
+    if uses.startswith("docker://"):
+        return bool(_DIGEST.search(uses))
+    return bool(_PINNED.search(uses))
+
+
+def check_pinned_actions(project: Project) -> list[CheckResult]:
+    """A warning, with file:line, for every action not pinned to a full commit SHA in a job
+    that receives secrets (its steps, env or ``with:`` reference ``secrets.``), including
+    the steps of the local composite actions it uses: such an action runs beside the
+    secrets, and whoever can move its tag can read them."""
+    try:
+        from ruamel.yaml import YAML
+    except ImportError:  # check-jsonschema brings it; `check_workflows` says it is missing
+        return []
+    yaml = YAML(typ="rt")
+    results = []
+    for rel in workflow_files(project):
+        data = _load(yaml, project.root / rel)
+        jobs = data.get("jobs") if isinstance(data, dict) else None
+        for job_id, job in (jobs or {}).items() if isinstance(jobs, dict) else ():
+            if not isinstance(job, dict) or "secrets." not in _text(job) + _secrets_inherit(job):
+                continue
+            for file, line, uses in _job_uses(project, rel, job, yaml):
+                if _pinned(uses):
+                    continue
+                results.append(
+                    CheckResult(
+                        CHECK_ID,
+                        "warn",
+                        f"{file}:{line}: {uses} is not pinned to a commit, in job {job_id}, "
+                        "which receives secrets",
+                        file=file,
+                        line=line,
+                        hint=f"pin it: {uses.split('@')[0]}@<full commit SHA> # <version> "
+                        "(git rev-parse <tag>^{commit} in a clone of the action)",
+                    )
+                )
+    return results
+
+
+def _load(yaml: Any, path: Path) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8", errors="replace"))
+    except Exception:  # noqa: BLE001 - an invalid file is check_workflows' finding
+        return None
+
+
+def _text(node: Any) -> str:
+    return json.dumps(node, default=str)
+
+
+def _secrets_inherit(job: dict[str, Any]) -> str:
+    return "secrets." if job.get("secrets") == "inherit" else ""
+
+
+def _line_of(node: Any, key: str | int) -> int | None:
+    try:
+        return int(node.lc.key(key)[0]) + 1 if isinstance(key, str) else None
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def _job_uses(project: Project, rel: str, job: Any, yaml: Any) -> list[tuple[str, int, str]]:
+    """(file, line, uses) of a job: a reusable workflow, each step, and the steps of the
+    local composite actions its steps use."""
+    found = []
+    if isinstance(job.get("uses"), str):
+        found.append((rel, _line_of(job, "uses") or 0, job["uses"]))
+    for step in job.get("steps") or []:
+        uses = step.get("uses") if isinstance(step, dict) else None
+        if not isinstance(uses, str):
+            continue
+        found.append((rel, _line_of(step, "uses") or 0, uses))
+        if uses.startswith("./"):
+            found += _composite_uses(project, uses, yaml)
+    return found
+
+
+def _composite_uses(project: Project, uses: str, yaml: Any) -> list[tuple[str, int, str]]:
+    folder = project.root / uses.removeprefix("./")
+    for name in ("action.yml", "action.yaml"):
+        path = folder / name
+        if not path.is_file():
+            continue
+        data = _load(yaml, path)
+        runs = data.get("runs") if isinstance(data, dict) else None
+        steps = runs.get("steps") if isinstance(runs, dict) else None
+        rel = project.rel(path)
+        return [
+            (rel, _line_of(step, "uses") or 0, step["uses"])
+            for step in steps or []
+            if isinstance(step, dict) and isinstance(step.get("uses"), str)
+        ]
+    return []
