@@ -40,6 +40,9 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 STAGE1 = {"test", "lint", "docker-test", "docker-test-lb"}
 MAIN_JOBS = {"docker-main-gpu", "docker-main-cpu", "docker-main-lb"}
 PROD_JOBS = {"docker-prod-gpu", "docker-prod-cpu", "docker-prod-lb"}
+# Not in the reference: the job that reads the image matrix of stages 2 and 3 from
+# [tool.buildlib], on pushes to main only.
+HELPER_JOBS = {"images"}
 REFERENCE_JOBS = STAGE1 | {"release"} | MAIN_JOBS | PROD_JOBS
 REFERENCE_EDGES = {
     ("test", "docker-test"),
@@ -50,6 +53,7 @@ REFERENCE_EDGES = {
     ("docker-test-lb", "release"),
     *(("release", job) for job in sorted(MAIN_JOBS | PROD_JOBS)),
 }
+HELPER_EDGES = {("images", job) for job in MAIN_JOBS | PROD_JOBS}
 REFERENCE_REPOSITORIES = {
     "gpu": "runpod/tetra-rp",
     "cpu": "runpod/tetra-rp-cpu",
@@ -102,37 +106,96 @@ def jobs() -> dict[str, dict[str, Any]]:
     return ci()["jobs"]
 
 
-def matrix_values(job: dict[str, Any]) -> tuple[str, list[Any]] | None:
-    """(key, values) of a job's one-dimensional matrix, or None without a matrix."""
+FROM_JSON = re.compile(r"^\$\{\{\s*fromJSON\(\s*needs\.([\w-]+)\.outputs\.([\w-]+)\s*\)\s*\}\}$")
+STEP_OUTPUT = re.compile(r"^\$\{\{\s*steps\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}$")
+
+
+def output_command(all_jobs: dict[str, dict[str, Any]], job_id: str, output: str) -> list[str]:
+    """The ``invoke`` command whose stdout a job exports as ``output``: the step behind
+    ``outputs.OUTPUT: ${{ steps.S.outputs.NAME }}`` that runs
+    ``echo "NAME=$(uv run invoke ...)" >> "$GITHUB_OUTPUT"``."""
+    job = all_jobs[job_id]
+    ref = STEP_OUTPUT.match(str(job["outputs"][output]))
+    assert ref, f"{job_id}.outputs.{output} is not a step output"
+    (step,) = [s for s in job["steps"] if s.get("id") == ref.group(1)]
+    run = str(step["run"])
+    found = re.fullmatch(
+        rf'echo "{re.escape(ref.group(2))}=\$\((uv run invoke [^)]*)\)" >> "\$GITHUB_OUTPUT"',
+        run.strip(),
+    )
+    assert found, f"{job_id}: {run!r} does not write {ref.group(2)} from an invoke command"
+    return shlex.split(found.group(1))
+
+
+@cache
+def invoke_stdout(argv: tuple[str, ...], root: Path = ROOT) -> str:
+    """``uv run invoke ARGS`` as this environment runs it (``python -m invoke ARGS``)."""
+    assert argv[:3] == ("uv", "run", "invoke"), argv
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", *argv[3:]],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def matrix_rows(
+    job: dict[str, Any], all_jobs: dict[str, dict[str, Any]] | None = None, root: Path = ROOT
+) -> list[dict[str, Any]] | None:
+    """The matrix values of each job a job definition makes, or None without a matrix.
+
+    A one-key matrix is listed; ``${{ fromJSON(needs.J.outputs.O) }}`` is what job J's
+    command prints in ``root``, run here as the workflow runs it."""
     matrix = (job.get("strategy") or {}).get("matrix")
     if matrix is None:
         return None
+    if isinstance(matrix, str):
+        source = FROM_JSON.match(matrix.strip())
+        assert source, f"a matrix expression other than fromJSON(needs...): {matrix}"
+        assert source.group(1) in needs_of(job), f"{matrix} reads a job it does not need"
+        command = output_command(all_jobs or jobs(), source.group(1), source.group(2))
+        matrix = json.loads(invoke_stdout(tuple(command), root))
+        assert set(matrix) == {"include"}, matrix
+        return list(matrix["include"])
     keys = [k for k in matrix if k not in ("include", "exclude")]
     if len(keys) != 1 or "include" in matrix or "exclude" in matrix:
         raise NotImplementedError(f"only one-key matrices are rendered here, not {matrix}")
-    return keys[0], list(matrix[keys[0]])
+    return [{keys[0]: value} for value in matrix[keys[0]]]
 
 
-def render(text: str, key: str, value: Any) -> str:
-    return re.sub(r"\$\{\{\s*matrix\." + re.escape(key) + r"\s*\}\}", str(value), text)
+def render(text: str, values: dict[str, Any]) -> str:
+    for key, value in values.items():
+        text = re.sub(r"\$\{\{\s*matrix\." + re.escape(key) + r"\s*\}\}", str(value), text)
+    return text
 
 
-def instances(job_id: str, job: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def instances(
+    job_id: str,
+    job: dict[str, Any],
+    all_jobs: dict[str, dict[str, Any]] | None = None,
+    root: Path = ROOT,
+) -> list[tuple[str, dict[str, Any]]]:
     """(displayed name, matrix values) of each job a job definition makes."""
     name = str(job.get("name", job_id))
-    dims = matrix_values(job)
-    if dims is None:
+    rows = matrix_rows(job, all_jobs, root)
+    if rows is None:
         assert "${{" not in name, f"{job_id}: a name with an expression but no matrix"
         return [(name, {})]
-    key, values = dims
-    names = [(render(name, key, v), {key: v}) for v in values]
+    names = [(render(name, row), row) for row in rows]
     for shown, _ in names:
         assert "${{" not in shown, f"{job_id}: name {name!r} must show every matrix value"
     return names
 
 
-def job_names(all_jobs: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
-    return {job_id: [n for n, _ in instances(job_id, job)] for job_id, job in all_jobs.items()}
+def job_names(all_jobs: dict[str, dict[str, Any]], root: Path = ROOT) -> dict[str, list[str]]:
+    return {
+        job_id: [n for n, _ in instances(job_id, job, all_jobs, root)]
+        for job_id, job in all_jobs.items()
+    }
 
 
 def needs_of(job: dict[str, Any]) -> list[str]:
@@ -424,13 +487,102 @@ def test_the_schema_check_rejects_a_broken_workflow(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
 
 
-def test_every_action_is_pinned_to_a_version() -> None:
-    pinned = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$")
-    for where, step in all_steps():
-        uses = step.get("uses")
-        if uses is None or str(uses).startswith("./"):
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<uses>\S+)(?P<rest>.*)$")
+PINNED = re.compile(
+    r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$"  # a full commit: a tag can be moved, a commit cannot
+)
+VERSION_COMMENT = re.compile(r"^\s+# v\d+\.\d+\.\d+$")
+
+
+def uses_lines() -> Iterator[tuple[str, str, str]]:
+    """(file:line, uses, rest of the line) of every ``uses:`` of .github/, read as text:
+    the version comment after a commit is not in the parsed YAML."""
+    for path in [*workflow_files(), *action_files()]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            match = USES_LINE.match(line)
+            if match:
+                yield f"{path.name}:{number}", match.group("uses"), match.group("rest")
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
+    seen = 0
+    for where, uses, rest in uses_lines():
+        if uses.startswith("./"):
             continue
-        assert pinned.match(str(uses)), f"{where}: {uses} is not pinned to a version"
+        seen += 1
+        assert PINNED.match(uses), f"{where}: {uses} is not pinned to a full commit SHA"
+        assert VERSION_COMMENT.match(rest), f"{where}: {uses} needs its version (# vX.Y.Z)"
+    parsed = [s for _, s in all_steps() if not str(s.get("uses", "./")).startswith("./")]
+    assert seen == len(parsed) > 0, "every uses: of the parsed files was read as text"
+
+
+def test_the_pin_check_rejects_tags_and_bare_commits() -> None:
+    assert not PINNED.match("actions/checkout@v5")
+    assert not PINNED.match("actions/checkout@fbc6f39")
+    assert PINNED.match("actions/checkout@" + "a" * 40)
+    assert not VERSION_COMMENT.match("")
+    assert VERSION_COMMENT.match(" # v5.1.0")
+
+
+def zizmor(*paths: Path, min_severity: str = "medium") -> list[dict[str, Any]]:
+    """zizmor's findings (JSON), offline: no GitHub API audit, no network."""
+    tool = shutil.which("zizmor") or str(Path(sys.executable).parent / "zizmor")
+    if not Path(tool).is_file():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true and zizmor is not installed (dev group: uv sync)")
+        pytest.skip("zizmor is not installed (dev group: uv sync)")
+    proc = subprocess.run(
+        [tool, "--offline", "--format", "json", "--min-severity", min_severity, *map(str, paths)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # exit codes: 0 clean, 10-14 findings by highest severity; anything else is an error
+    assert proc.returncode == 0 or 10 <= proc.returncode <= 14, proc.stderr
+    return list(json.loads(proc.stdout or "[]"))
+
+
+def test_zizmor_finds_nothing_of_medium_or_higher_severity() -> None:
+    findings = zizmor(ROOT / ".github")
+    shown = [
+        f"{f['ident']} ({f['determinations']['severity']}): "
+        + ", ".join(
+            f"{loc['symbolic']['key']['Local']['given_path']}:"
+            f"{loc['concrete']['location']['start_point']['row'] + 1}"
+            for loc in f["locations"]
+            if loc["symbolic"]["kind"] == "Primary"
+        )
+        for f in findings
+    ]
+    assert not findings, "\n".join(shown)
+
+
+def test_zizmor_would_catch_an_unpinned_action_and_an_injection(tmp_path: Path) -> None:
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "bad.yml").write_text(
+        "on: pull_request\n"
+        "permissions: {}\n"
+        "jobs:\n"
+        "  a:\n"
+        "    runs-on: ubuntu-latest\n"
+        "    steps:\n"
+        "      - uses: actions/checkout@v5\n"
+        "        with: {persist-credentials: false}\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n"
+    )
+    found = {f["ident"] for f in zizmor(tmp_path / ".github")}
+    assert {"unpinned-uses", "template-injection"} <= found, found
+
+
+def test_every_zizmor_suppression_says_why() -> None:
+    for path in [*workflow_files(), *action_files()]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "zizmor: ignore" in line:
+                reason = line.split("zizmor: ignore", 1)[1].split("]", 1)[-1]
+                assert len(reason.strip(" -:")) >= 10, f"{path.name}:{number}: say why"
 
 
 def test_expression_evaluator() -> None:
@@ -447,11 +599,11 @@ def test_expression_evaluator() -> None:
 
 def test_job_names_are_the_reference_names() -> None:
     shown = [name for names in job_names(jobs()).values() for name in names]
-    assert sorted(shown) == sorted(REFERENCE_JOBS)
+    assert sorted(shown) == sorted(REFERENCE_JOBS | HELPER_JOBS)
 
 
 def test_needs_graph_is_the_reference_diagram() -> None:
-    assert rendered_edges(jobs()) == REFERENCE_EDGES
+    assert rendered_edges(jobs()) == REFERENCE_EDGES | HELPER_EDGES
 
 
 def test_triggers_are_pull_requests_and_pushes_to_main() -> None:
@@ -472,11 +624,13 @@ def test_a_pull_request_runs_stage_one_only() -> None:
 
 
 def test_a_push_to_main_without_a_release_pushes_main() -> None:
-    assert simulate(*MAIN, release_created="") == STAGE1 | {"release"} | MAIN_JOBS
+    ran = simulate(*MAIN, release_created="")
+    assert ran == STAGE1 | {"release"} | HELPER_JOBS | MAIN_JOBS
 
 
 def test_a_push_to_main_that_released_publishes_the_version() -> None:
-    assert simulate(*MAIN, release_created="true") == STAGE1 | {"release"} | PROD_JOBS
+    ran = simulate(*MAIN, release_created="true")
+    assert ran == STAGE1 | {"release"} | HELPER_JOBS | PROD_JOBS
 
 
 def test_the_publishing_jobs_carry_the_release_conditions() -> None:
@@ -498,7 +652,10 @@ def test_release_runs_release_please_and_exports_its_outputs() -> None:
         "github.event_name == 'push' && github.ref == 'refs/heads/main'"
     )
     (step,) = [s for s in release["steps"] if "release-please-action" in str(s.get("uses"))]
-    assert str(step["uses"]).startswith("googleapis/release-please-action@v4")
+    assert str(step["uses"]).startswith("googleapis/release-please-action@")
+    assert any(
+        uses == step["uses"] and rest.strip().startswith("# v4.") for _, uses, rest in uses_lines()
+    ), "release-please-action v4 (the release-please-config.json format)"
     assert (ROOT / step["with"]["config-file"]).is_file()
     assert (ROOT / step["with"]["manifest-file"]).is_file()
     for output in ("release_created", "tag_name", "version"):
@@ -598,9 +755,13 @@ def publishing_commands(task: str) -> list[tuple[str, list[str], dict[str, str]]
     for job_id, job in jobs().items():
         for name, values in instances(job_id, job):
             for step in job.get("steps", []):
-                run = str(step.get("run", ""))
-                for key, value in values.items():
-                    run = render(run, key, value)
+                run = render(str(step.get("run", "")), values)
+                # a value from the matrix reaches the command through the step's env
+                # ("$IMAGE"), never pasted into the script
+                for key, value in (step.get("env") or {}).items():
+                    shown = render(str(value), values)
+                    if "${{" not in shown:
+                        run = re.sub(rf"\$(?:{key}\b|\{{{key}\}})", shown, run)
                 argv = shlex.split(run)
                 if argv[:4] == ["uv", "run", "invoke", task]:
                     found.append((name, argv[3:], dict(step.get("env", {}))))
@@ -664,6 +825,9 @@ def dry_run_json(argv: list[str], step_env: dict[str, str]) -> dict[str, Any]:
     }
     env.update({k: f"placeholder-{k.lower()}" for k in step_env})
     env["BUILDLIB_REGISTRY"] = f"127.0.0.1:{port}"
+    # The cache flags need CI's docker-container builder, which this machine may lack; they
+    # do not change what is pushed (test_every_image_build_reads_and_writes_the_actions_cache)
+    argv = [a for i, a in enumerate(argv) if not {a, argv[i - 1]} & {"--cache-from", "--cache-to"}]
     proc = subprocess.run(
         [sys.executable, "-m", "invoke", *argv, "--dry-run", "--json"],
         cwd=ROOT,
@@ -757,3 +921,119 @@ def test_release_please_changelog_sections() -> None:
     sections = config["packages"]["."]["changelog-sections"]
     assert [s["type"] for s in sections] == ["feat", "fix", "perf", "refactor", "docs"]
     assert all(s["section"] and not s.get("hidden") for s in sections)
+
+
+# --- one image list: the matrix of stages 2 and 3 is [tool.buildlib] ------------------------
+
+
+def matrix_jobs() -> dict[str, dict[str, Any]]:
+    return {job_id: job for job_id, job in jobs().items() if "strategy" in job}
+
+
+def test_the_image_jobs_take_their_matrix_from_tool_buildlib() -> None:
+    assert set(matrix_jobs()) == {"docker-main", "docker-prod"}
+    for job_id, job in matrix_jobs().items():
+        matrix = job["strategy"]["matrix"]
+        assert isinstance(matrix, str), f"{job_id}: the image list is written in the YAML"
+        assert FROM_JSON.match(matrix.strip()), matrix
+        rows = matrix_rows(job)
+        assert rows is not None
+        assert [row["image"] for row in rows] == list(configured_images())
+        for row in rows:
+            assert row["repository"] == configured_images()[row["image"]]["repository"]
+    images = jobs()["images"]
+    assert images["if"] == jobs()["release"]["if"], "the matrix is read when it is used"
+    assert "secrets." not in dump(images), "the images job needs no secret"
+    assert not images.get("permissions"), "the images job reads only (workflow default)"
+
+
+def test_adding_an_image_to_the_table_adds_its_jobs(tmp_path: Path) -> None:
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    text += '\n[tool.buildlib.images.arm]\nrepository = "runpod/tetra-rp-arm"\n'
+    text += 'dockerfile = "Dockerfile-cpu"\nplatforms = ["linux/arm64"]\n'
+    (tmp_path / "pyproject.toml").write_text(text, encoding="utf-8")
+    for name in ("Dockerfile", "Dockerfile-cpu", "Dockerfile-lb"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "tasks.py").write_text(
+        "from pathlib import Path\n"
+        "from buildlib.tasks import collection\n"
+        "ns = collection(Path(__file__).parent)\n",
+        encoding="utf-8",
+    )
+    names = job_names(jobs(), root=tmp_path)
+    assert set(names["docker-main"]) == MAIN_JOBS | {"docker-main-arm"}
+    assert set(names["docker-prod"]) == PROD_JOBS | {"docker-prod-arm"}
+    assert names["docker-test"] == ["docker-test"], "the other jobs are unchanged"
+
+
+def test_images_json_is_one_line_with_every_image() -> None:
+    out = invoke_stdout(("uv", "run", "invoke", "images", "--json"))
+    assert out.count("\n") == 1, "one line: the step writes it to $GITHUB_OUTPUT"
+    rows = json.loads(out)["include"]
+    assert [(r["image"], r["repository"]) for r in rows] == list(REFERENCE_REPOSITORIES.items())
+
+
+# --- a fresh runner reuses the last build: every image build reads and writes the cache ----
+
+CACHE_FROM = "type=gha,scope=image-{image}"
+CACHE_TO = "type=gha,scope=image-{image},mode=max,ignore-error=true"
+IMAGE_TASKS = re.compile(r"^uv run invoke (build(-[\w-]+)?|push|release)$")
+
+
+def test_every_image_build_reads_and_writes_the_actions_cache() -> None:
+    seen = set()
+    for job_id, job in jobs().items():
+        for step in job.get("steps", []):
+            argv = shlex.split(str(step.get("run", "")))
+            if not IMAGE_TASKS.match(" ".join(argv[:4])):
+                continue
+            seen.add(job_id)
+            pairs = list(zip(argv, argv[1:], strict=False))
+            assert ("--cache-from", CACHE_FROM) in pairs, f"{job_id}: {argv}"
+            assert ("--cache-to", CACHE_TO) in pairs, f"{job_id}: {argv}"
+    assert seen == {"docker-test", "docker-test-lb", "docker-main", "docker-prod"}
+
+
+def test_image_jobs_get_a_builder_that_exports_the_actions_cache() -> None:
+    (setup,) = [
+        s for _, s in all_steps() if str(s.get("uses", "")).startswith("docker/setup-buildx")
+    ]
+    # the `docker` driver can export no cache (nor attestations); docker-container can
+    assert setup["with"]["driver"] == "docker-container"
+    (runtime,) = [s for _, s in all_steps() if "ghaction-github-runtime" in str(s.get("uses", ""))]
+    assert runtime["if"] == setup["if"] == "inputs.docker == 'true'"
+    for job_id, job in jobs().items():
+        if job_id.startswith("docker-"):
+            (local,) = [s for s in job["steps"] if str(s.get("uses", "")).startswith("./")]
+            assert local["with"]["docker"] == "true", job_id
+
+
+# --- release pull requests get checks: a GitHub App token when configured -----------------
+
+
+def test_release_please_uses_the_app_token_when_configured_else_github_token() -> None:
+    steps = jobs()["release"]["steps"]
+    (check,) = [s for s in steps if s.get("id") == "app"]
+    (app,) = [s for s in steps if "create-github-app-token" in str(s.get("uses", ""))]
+    (please,) = [s for s in steps if "release-please-action" in str(s.get("uses", ""))]
+    assert steps.index(check) < steps.index(app) < steps.index(please)
+    assert set(check["env"].values()) == {
+        "${{ secrets.RELEASE_APP_ID }}",
+        "${{ secrets.RELEASE_APP_PRIVATE_KEY }}",
+    }
+    assert app["if"] == "steps.app.outputs.configured == 'true'"
+    assert app["with"]["app-id"] == "${{ secrets.RELEASE_APP_ID }}"
+    assert app["with"]["private-key"] == "${{ secrets.RELEASE_APP_PRIVATE_KEY }}"
+    # the App token may do what the job's own token may, no more
+    granted = {k.removeprefix("permission-"): v for k, v in app["with"].items()}
+    for scope, level in jobs()["release"]["permissions"].items():
+        assert granted[scope] == level, scope
+    token = please["with"]["token"]
+    assert token == "${{ steps.app-token.outputs.token || secrets.GITHUB_TOKEN }}"
+    for configured, expected in (("true", "app-token"), ("", "github-token")):
+        outputs = {"token": "app-token"} if configured else {}
+        context = {
+            "steps": {"app-token": {"outputs": outputs}},
+            "secrets": {"GITHUB_TOKEN": "github-token"},
+        }
+        assert evaluate(token, context) == expected
