@@ -320,9 +320,35 @@ def test_image_without_repository(tmp_path: Path) -> None:
 def test_bad_registry(tmp_path: Path) -> None:
     path = write_repo(tmp_path, 'registry = "docker.io"', 'registry = "https://docker.io"')
     error = load_error(tmp_path)
-    assert error.message == "registry 'https://docker.io' is not a host[:port]"
+    assert error.message == (
+        "registry 'https://docker.io': not a registry host[:port] (no scheme, no path)"
+    )
     assert error.location == f"{path}:{line_of(path, 'registry =')}"
     assert error.hint is not None and "127.0.0.1:5000" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("registry", "problem"),
+    [
+        ("...", "not a registry host[:port] (no scheme, no path)"),
+        ("-", "not a registry host[:port] (no scheme, no path)"),
+        ("host:99999999", "port 99999999 is not between 1 and 65535"),
+        ("host:0", "port 0 is not between 1 and 65535"),
+        ("[::1::2]:5000", "[::1::2] is not an IPv6 address"),
+    ],
+)
+def test_a_registry_outside_the_reference_grammar_is_refused(
+    tmp_path: Path, registry: str, problem: str
+) -> None:
+    path = write_repo(tmp_path, 'registry = "docker.io"', f'registry = "{registry}"')
+    error = load_error(tmp_path)
+    assert error.message == f"registry {registry!r}: {problem}"
+    assert error.location == f"{path}:{line_of(path, 'registry =')}"
+
+
+def test_an_ipv6_registry_with_a_port_is_accepted(tmp_path: Path) -> None:
+    write_repo(tmp_path, 'registry = "docker.io"', 'registry = "[::1]:5000"')
+    assert config_module.load(tmp_path).registry == "[::1]:5000"
 
 
 def test_rendered_error_is_one_line_with_location_and_fix(tmp_path: Path) -> None:

@@ -307,6 +307,25 @@ def test_a_registry_must_be_a_host_and_port(configured, flag, env, shown) -> Non
     assert caught.value.hint is not None and "127.0.0.1:5000" in caught.value.hint
 
 
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("...", "not a registry host[:port] (no scheme, no path)"),
+        ("-", "not a registry host[:port] (no scheme, no path)"),
+        ("host:99999999", "port 99999999 is not between 1 and 65535"),
+    ],
+)
+def test_a_registry_flag_follows_the_reference_grammar(configured, value, problem) -> None:
+    with pytest.raises(UsageError) as caught:
+        resolve_registry(configured, value, {})
+    assert caught.value.message == f"--registry {value}: {problem}"
+
+
+def test_an_ipv6_registry_flag_is_accepted(configured) -> None:
+    assert resolve_registry(configured, "[::1]:5000", {}) == "[::1]:5000"
+    assert resolve_registry(configured, None, {REGISTRY_ENV: "[::1]"}) == "[::1]"
+
+
 def test_registry_priority_flag_then_environment_then_pyproject(configured) -> None:
     env = {"BUILDLIB_REGISTRY": "127.0.0.1:5000"}
     assert resolve_registry(configured, "quay.io", env) == "quay.io"

@@ -20,13 +20,8 @@ from typing import Any
 from packaging.version import Version
 
 from buildlib.errors import ConfigError
-from buildlib.versions import (
-    FLOATING_PATTERNS,
-    parse_version,
-    validate_patterns,
-    validate_repository,
-    validate_tag,
-)
+from buildlib.references import validate_registry, validate_repository, validate_tag
+from buildlib.versions import FLOATING_PATTERNS, parse_version, validate_patterns
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - buildlib also serves older Pythons
     import tomllib
@@ -36,7 +31,6 @@ else:  # pragma: no cover
 PYPROJECT = "pyproject.toml"
 DOCKER_HUB = "docker.io"
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
-REGISTRY_RE = re.compile(r"[A-Za-z0-9.-]+(:[0-9]+)?")
 IMAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
@@ -212,13 +206,9 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
                 hint=f"use names from [tool.buildlib.images]: {', '.join(names)}",
             )
 
-    registry = table.get("registry", DOCKER_HUB)
-    if not REGISTRY_RE.fullmatch(registry):
-        raise ConfigError(
-            f"registry {registry!r} is not a host[:port]",
-            location=where.key("tool.buildlib", "registry"),
-            hint='e.g. registry = "docker.io" or "127.0.0.1:5000"',
-        )
+    registry = validate_registry(
+        table.get("registry", DOCKER_HUB), location=where.key("tool.buildlib", "registry")
+    )
 
     default_tag = validate_tag(
         table.get("default-tag", "local"), location=where.key("tool.buildlib", "default-tag")

@@ -27,6 +27,7 @@ from typing import Any
 
 from buildlib.credentials import Credentials, is_docker_hub
 from buildlib.errors import AuthError, ConfigError, RegistryError
+from buildlib.references import DIGEST_RE, DOCKER_TAG_RE, REPOSITORY_PATH_RE
 
 __all__ = ["MANIFEST_MEDIA_TYPES", "Credentials", "Manifest", "RegistryClient"]
 
@@ -40,10 +41,6 @@ INDEX_MEDIA_TYPES = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
 
 _ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
 _USER_AGENT = "buildlib (registry client)"
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPOSITORY_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[A-Za-z0-9=_-]{32,}$")
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 _CHALLENGE_PARAM_RE = re.compile(r'([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 _NEXT_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
@@ -132,7 +129,7 @@ class RegistryClient:
 
     def repository(self, repo: str) -> str:
         """The API name of ``repo``: validated, with ``library/`` for Docker Hub officials."""
-        if not _REPOSITORY_RE.match(repo):
+        if not REPOSITORY_PATH_RE.fullmatch(repo):
             raise ConfigError(f"{repo!r} is not a valid repository name for {self.host}")
         if is_docker_hub(self.host) and "/" not in repo:
             return f"library/{repo}"
@@ -297,7 +294,7 @@ class RegistryClient:
             raise self._http_error(response, operation)
         computed = "sha256:" + hashlib.sha256(response.body).hexdigest()
         digest = response.headers.get("Docker-Content-Digest") or computed
-        expected = ref if _DIGEST_RE.match(ref) else digest
+        expected = ref if DIGEST_RE.fullmatch(ref) else digest
         for claimed in {digest, expected}:
             if claimed.startswith("sha256:") and claimed != computed:
                 raise RegistryError(
@@ -580,7 +577,7 @@ def _push(name: str) -> str:
 
 
 def _reference(ref: str) -> str:
-    if _TAG_RE.match(ref) or _DIGEST_RE.match(ref):
+    if DOCKER_TAG_RE.fullmatch(ref) or DIGEST_RE.fullmatch(ref):
         return ref
     raise ConfigError(f"{ref!r} is not a valid tag or digest")
 
@@ -590,7 +587,7 @@ def _manifest_path(name: str, ref: str) -> str:
 
 
 def _display(name: str, ref: str) -> str:
-    return f"{name}@{ref}" if _DIGEST_RE.match(ref) else f"{name}:{ref}"
+    return f"{name}@{ref}" if DIGEST_RE.fullmatch(ref) else f"{name}:{ref}"
 
 
 def _basic_auth(credentials: Credentials) -> str:

@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from buildlib.config import PLATFORM_RE, REGISTRY_RE, Config
+from buildlib.config import PLATFORM_RE, Config
 from buildlib.errors import ConfigError, UsageError
-from buildlib.versions import validate_tag
+from buildlib.references import REGISTRY_HINT, registry_problem, validate_tag
 
 REGISTRY_ENV = "BUILDLIB_REGISTRY"
 SECRET_WORDS = ("TOKEN", "PASSWORD", "PASSWD", "SECRET", "KEY", "CREDENTIAL")
@@ -75,15 +75,16 @@ def registry_override(flag: str | None, environ: Mapping[str, str]) -> str | Non
 
 
 def _registry(value: str, label: str) -> str:
-    if not REGISTRY_RE.fullmatch(value):
+    problem = registry_problem(value)
+    if problem is not None:
         scheme, sep, rest = value.partition("://")
         if not sep:
             scheme, rest = "", value
         if "@" in rest:  # user:token@host must not be echoed, whatever the token holds
             rest = "***@" + rest.rpartition("@")[2]
         raise UsageError(
-            f"{label}{scheme}{sep}{rest}: not a registry host[:port] (no scheme, no path)",
-            hint="e.g. ghcr.io or 127.0.0.1:5000; the repository part comes from "
+            f"{label}{scheme}{sep}{rest}: {problem}",
+            hint=f"{REGISTRY_HINT}; the repository part comes from "
             "[tool.buildlib.images.*].repository",
         )
     return value

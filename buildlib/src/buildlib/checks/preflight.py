@@ -63,7 +63,7 @@ def run_preflight(config: Any, builds: tuple[Any, ...], purpose: str) -> list[Ch
 
 def _registry_of(builds: tuple[Any, ...]) -> str | None:
     """The registry the builds' references name (``127.0.0.1:5000/org/app:main``)."""
-    from buildlib.versions import split_registry
+    from buildlib.references import split_registry
 
     for build in builds:
         host, _ = split_registry(build.primary)

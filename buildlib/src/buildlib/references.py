@@ -1,0 +1,306 @@
+r"""Image references, one grammar for all of buildlib: registry hosts, repositories, tags
+and digests.
+
+It follows the grammar of github.com/distribution/reference, which docker itself uses::
+
+    reference        := name [ ":" tag ] [ "@" digest ]
+    name             := [domain "/"] remote-name
+    domain           := host [":" port-number]
+    host             := domain-name | IPv4address | "[" IPv6address "]"
+    domain-name      := domain-component ["." domain-component]*
+    domain-component := /([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])/
+    port-number      := /[0-9]+/
+    remote-name      := path-component ["/" path-component]*
+    path-component   := alpha-numeric [separator alpha-numeric]*
+    alpha-numeric    := /[a-z0-9]+/
+    separator        := /[_.]|__|[-]+/
+    tag              := /[\w][\w.-]{0,127}/
+    digest           := algorithm ":" /[0-9a-fA-F]{32,}/
+    algorithm        := /[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*/
+
+Two checks go beyond the grammar, since a registry that breaks them cannot be reached: a
+port is 1 to 65535, and a bracketed IPv6 address must parse as one. A repository is at most
+255 characters. The first component of a name is its registry only if it holds a ``.`` or
+``:`` or is ``localhost`` (``acme/app`` is on Docker Hub).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from buildlib.errors import ConfigError
+
+__all__ = [
+    "DIGEST_RE",
+    "DOCKER_TAG_RE",
+    "REPOSITORY_MAX_LENGTH",
+    "REPOSITORY_PATH_RE",
+    "TAG_MAX_LENGTH",
+    "is_registry",
+    "registry_problem",
+    "require_str",
+    "split_registry",
+    "validate_registry",
+    "validate_repository",
+    "validate_tag",
+]
+
+TAG_MAX_LENGTH = 128
+REPOSITORY_MAX_LENGTH = 255
+PORT_MAX = 65535
+
+DOCKER_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_TAG_CHARS_RE = re.compile(r"[A-Za-z0-9_.-]")
+
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+_PATH_COMPONENT_RE = re.compile(_PATH_COMPONENT)
+REPOSITORY_PATH_RE = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
+_SEPARATOR_RUN_RE = re.compile(r"[._-]+")
+_SEPARATOR_RE = re.compile(r"[._]|__|[-]+")
+_PATH_CHARS_RE = re.compile(r"[a-zA-Z0-9._-]")
+
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_REGISTRY_RE = re.compile(
+    rf"(?P<host>{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[(?P<ipv6>[a-fA-F0-9:]+)\])"
+    r"(?::(?P<port>[0-9]+))?"
+)
+DIGEST_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+
+
+# --- registries -------------------------------------------------------------------------
+
+
+def registry_problem(host: str) -> str | None:
+    """Why ``host`` is not a registry ``host[:port]``, or ``None`` when it is one."""
+    match = _REGISTRY_RE.fullmatch(host)
+    if match is None:
+        return "not a registry host[:port] (no scheme, no path)"
+    if match.group("ipv6") is not None:
+        try:
+            ipaddress.IPv6Address(match.group("ipv6"))
+        except ValueError:
+            return f"[{match.group('ipv6')}] is not an IPv6 address"
+    port = match.group("port")
+    if port is not None and not 1 <= int(port) <= PORT_MAX:
+        return f"port {port} is not between 1 and {PORT_MAX}"
+    return None
+
+
+def is_registry(host: str) -> bool:
+    return registry_problem(host) is None
+
+
+def validate_registry(host: str, *, location: str | None = None) -> str:
+    """Return ``host`` if it is a registry ``host[:port]``, else raise ``ConfigError``."""
+    require_str(host, "registry", location)
+    problem = registry_problem(host)
+    if problem is None:
+        return host
+    raise ConfigError(f"registry {host!r}: {problem}", hint=REGISTRY_HINT, location=location)
+
+
+REGISTRY_HINT = (
+    "a registry is a host name or address with an optional port, e.g. docker.io, ghcr.io, "
+    "127.0.0.1:5000 or [::1]:5000"
+)
+
+
+# --- tags -------------------------------------------------------------------------------
+
+
+def validate_tag(tag: str, *, location: str | None = None) -> str:
+    """Return ``tag`` if Docker accepts it as a tag, else raise ``ConfigError``."""
+    require_str(tag, "Docker tag", location)
+    problems = _tag_problems(tag)
+    if not problems:
+        return tag
+    raise ConfigError(
+        f"invalid Docker tag {tag!r}: {'; '.join(problems)}",
+        hint=_tag_hint(tag),
+        location=location,
+    )
+
+
+def _tag_problems(tag: str) -> list[str]:
+    if not tag:
+        return ["it is empty"]
+    problems = []
+    bad = _invalid_chars(tag, _TAG_CHARS_RE)
+    if bad:
+        problems.append(f"{_describe_chars(bad)} not allowed")
+    if tag[0] in ".-":
+        problems.append(f"it starts with {tag[0]!r}")
+    if len(tag) > TAG_MAX_LENGTH:
+        problems.append(f"it is {len(tag)} characters long (at most {TAG_MAX_LENGTH})")
+    return problems
+
+
+def _tag_hint(tag: str) -> str:
+    rule = (
+        f"a tag is 1 to {TAG_MAX_LENGTH} letters, digits, '_', '.' or '-', "
+        "and does not start with '.' or '-'"
+    )
+    suggestion = re.sub(r"[^A-Za-z0-9_.-]", "-", tag).lstrip(".-")[:TAG_MAX_LENGTH]
+    if suggestion and suggestion != tag and DOCKER_TAG_RE.fullmatch(suggestion):
+        return f"use {suggestion!r}; {rule}"
+    return rule
+
+
+# --- repositories -----------------------------------------------------------------------
+
+
+def validate_repository(name: str, *, location: str | None = None) -> str:
+    """Return ``name`` if it is a valid Docker repository name, else raise ``ConfigError``.
+
+    The name is ``[registry-host[:port]/]path/to/repo`` without a tag or digest; the first
+    component is a registry host only if it holds a ``.`` or ``:`` or is ``localhost``.
+    """
+    require_str(name, "repository", location)
+    if _is_valid_repository(name):
+        return name
+    problems = _repository_problems(name) or ["it does not match Docker's reference grammar"]
+    raise ConfigError(
+        f"invalid repository {name!r}: {'; '.join(problems)}",
+        hint=_repository_hint(name),
+        location=location,
+    )
+
+
+def split_registry(name: str) -> tuple[str | None, str]:
+    """Split ``name`` into its registry host (or ``None``) and path, as Docker reads it.
+
+    The first component is a host only if it holds a ``.`` or ``:`` or is ``localhost``:
+    ``localhost:5000/app`` -> (``localhost:5000``, ``app``); ``acme/app`` -> (None, ``acme/app``).
+    """
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first, rest
+    return None, name
+
+
+def _is_valid_repository(name: str) -> bool:
+    if not name or len(name) > REPOSITORY_MAX_LENGTH:
+        return False
+    registry, path = split_registry(name)
+    if registry is not None and not is_registry(registry):
+        return False
+    return all(_PATH_COMPONENT_RE.fullmatch(part) for part in path.split("/"))
+
+
+def _repository_problems(name: str) -> list[str]:
+    """Explain, in the user's terms, each way ``name`` breaks the grammar."""
+    if not name:
+        return ["it is empty"]
+    problems = []
+    if len(name) > REPOSITORY_MAX_LENGTH:
+        problems.append(f"it is {len(name)} characters long (at most {REPOSITORY_MAX_LENGTH})")
+    base, at, digest = name.partition("@")
+    if at:
+        problems.append(f"it contains a digest ('@{digest}'); give the name only")
+    registry, path = split_registry(base)
+    if registry is not None and not is_registry(registry):
+        problems.append(f"registry host {registry!r} is invalid")
+    path, tag = _split_tag(path)
+    if tag is not None:
+        problems.append(f"it contains a tag (':{tag}'); set the tag separately")
+    problems.extend(_path_problems(path))
+    return problems
+
+
+def _split_tag(path: str) -> tuple[str, str | None]:
+    head, slash, last = path.rpartition("/")
+    if ":" not in last:
+        return path, None
+    last, _, tag = last.partition(":")
+    return f"{head}{slash}{last}", tag
+
+
+def _path_problems(path: str) -> list[str]:
+    components = path.split("/")
+    problems = []
+    if any(not part for part in components):
+        problems.append("it has an empty path component (a leading, trailing or double '/')")
+    if any(char.isupper() for char in path):
+        problems.append("it must be lowercase")
+    bad = _invalid_chars(path.replace("/", ""), _PATH_CHARS_RE)
+    if bad:
+        problems.append(f"{_describe_chars(bad)} not allowed")
+    for part in components:
+        # Separators are only worth explaining once the characters themselves are valid.
+        if part and not _invalid_chars(part, _PATH_CHARS_RE):
+            problems.extend(_separator_problems(part.lower()))
+    return problems
+
+
+def _separator_problems(component: str) -> list[str]:
+    problems = []
+    if component[0] in "._-":
+        problems.append(f"path component {component!r} starts with {component[0]!r}")
+    if component[-1] in "._-":
+        problems.append(f"path component {component!r} ends with {component[-1]!r}")
+    for run in _SEPARATOR_RUN_RE.finditer(component):
+        inner = 0 < run.start() and run.end() < len(component)
+        if inner and not _SEPARATOR_RE.fullmatch(run.group()):
+            problems.append(
+                f"path component {component!r} has the separator {run.group()!r} "
+                "(use one '.', one or two '_', or one or more '-')"
+            )
+    return problems
+
+
+def _repository_hint(name: str) -> str:
+    rule = (
+        "a repository is lowercase letters and digits, in components separated by '/', "
+        "with '.', '_', '__' or '-' between words, e.g. 'acme/worker-gpu'"
+    )
+    registry, _ = split_registry(name)
+    if registry is not None and not is_registry(registry):
+        rule = (
+            "a registry host is a domain name or [IPv6] address with an optional ':port', "
+            "e.g. 'ghcr.io' or 'localhost:5000'"
+        )
+    suggestion = _suggest_repository(name)
+    return f"use {suggestion!r}" if suggestion else rule
+
+
+def _suggest_repository(name: str) -> str | None:
+    registry, path = split_registry(name.partition("@")[0])
+    path, _ = _split_tag(path)
+    components = [fixed for part in path.split("/") if (fixed := _fix_component(part))]
+    if not components:
+        return None
+    candidate = "/".join([registry, *components] if registry else components)
+    return candidate if candidate != name and _is_valid_repository(candidate) else None
+
+
+def _fix_component(component: str) -> str:
+    fixed = re.sub(r"[^a-z0-9._-]", "-", component.lower())
+    fixed = _SEPARATOR_RUN_RE.sub(
+        lambda run: run.group() if _SEPARATOR_RE.fullmatch(run.group()) else run.group()[0],
+        fixed,
+    )
+    return fixed.strip("._-")
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def require_str(value: object, what: str, location: str | None) -> None:
+    # Values come straight from TOML, where an unquoted 1.2 is a float.
+    if not isinstance(value, str):
+        raise ConfigError(
+            f"{what} must be a string, got {type(value).__name__} {value!r}",
+            hint=f'quote it: "{value}"',
+            location=location,
+        )
+
+
+def _invalid_chars(text: str, allowed: re.Pattern[str]) -> list[str]:
+    """The distinct characters of ``text`` not matched by ``allowed``, in order."""
+    return list(dict.fromkeys(char for char in text if not allowed.fullmatch(char)))
+
+
+def _describe_chars(chars: list[str]) -> str:
+    quoted = ", ".join(repr(char) for char in chars)
+    return f"character {quoted} is" if len(chars) == 1 else f"characters {quoted} are"
