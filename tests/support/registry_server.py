@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO
 
 MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -70,7 +70,7 @@ class RegistryServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self, timeout: float = 20.0) -> Self:
+    def start(self, timeout: float = 20.0) -> RegistryServer:
         """Start (or restart) on the same port and storage; return once ``/v2/`` answers 401."""
         if self.running:
             return self
@@ -103,7 +103,7 @@ class RegistryServer:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> RegistryServer:
         return self.start()
 
     def __exit__(

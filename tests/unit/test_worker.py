@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import cloudpickle
 import pytest
@@ -264,7 +264,7 @@ class FakeQueue:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> FakeQueue:
         self.thread.start()
         return self
 
