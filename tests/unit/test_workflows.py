@@ -37,7 +37,8 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 # --- the reference pipeline -------------------------------------------------------------
 
-STAGE1 = {"test", "lint", "docker-test", "docker-test-lb"}
+TEST_JOBS = {"test-3.10", "test-3.11"}
+STAGE1 = TEST_JOBS | {"lint", "docker-test", "docker-test-lb"}
 MAIN_JOBS = {"docker-main-gpu", "docker-main-cpu", "docker-main-lb"}
 PROD_JOBS = {"docker-prod-gpu", "docker-prod-cpu", "docker-prod-lb"}
 # Not in the reference: the job that reads the image matrix of stages 2 and 3 from
@@ -45,9 +46,9 @@ PROD_JOBS = {"docker-prod-gpu", "docker-prod-cpu", "docker-prod-lb"}
 HELPER_JOBS = {"images"}
 REFERENCE_JOBS = STAGE1 | {"release"} | MAIN_JOBS | PROD_JOBS
 REFERENCE_EDGES = {
-    ("test", "docker-test"),
+    *((test, "docker-test") for test in sorted(TEST_JOBS)),
     ("lint", "docker-test"),
-    ("test", "docker-test-lb"),
+    *((test, "docker-test-lb") for test in sorted(TEST_JOBS)),
     ("lint", "docker-test-lb"),
     ("docker-test", "release"),
     ("docker-test-lb", "release"),
@@ -604,6 +605,18 @@ def test_job_names_are_the_reference_names() -> None:
 
 def test_needs_graph_is_the_reference_diagram() -> None:
     assert rendered_edges(jobs()) == REFERENCE_EDGES | HELPER_EDGES
+
+
+def test_unit_tests_run_on_the_oldest_supported_python_and_the_default_one() -> None:
+    buildlib = tomllib.loads((ROOT / "buildlib" / "pyproject.toml").read_text(encoding="utf-8"))
+    oldest = buildlib["project"]["requires-python"].removeprefix(">=")
+    test = jobs()["test"]
+    assert matrix_values(test) == ("python", [oldest, "3.11"])
+    (setup,) = [s for s in test["steps"] if s.get("uses") == "./.github/actions/setup"]
+    assert setup["with"]["python"] == "${{ matrix.python }}"
+    action = load_yaml(ACTION_DIR / "setup" / "action.yml")
+    (sync,) = [s for s in action["runs"]["steps"] if "uv sync" in str(s.get("run"))]
+    assert "inputs.python" in dump(sync)
 
 
 def test_triggers_are_pull_requests_and_pushes_to_main() -> None:
