@@ -57,8 +57,8 @@ class BuildlibProgram(Program):
         root = find_project(Path.cwd())
         if root is None:
             raise Exit(
-                f"buildlib: no pyproject.toml with a {MARKER} table in {Path.cwd()} or above; "
-                "run buildlib inside a repository that has one (see buildlib's README)",
+                f"error: no pyproject.toml with a {MARKER} table in {Path.cwd()} or above "
+                "(fix: run buildlib inside a repository that has one; its README shows one)",
                 code=2,
             )
         self.config.set_project_location(str(root))
@@ -66,10 +66,14 @@ class BuildlibProgram(Program):
         try:
             self.collection = collection(root)
         except BuildlibError as exc:
-            raise Exit(f"buildlib: {exc}", code=exc.exit_code) from None
+            raise Exit(f"error: {exc}", code=exc.exit_code) from None
 
 
 def main(argv: list[str] | None = None) -> None:
+    from buildlib import console
+
+    # The tasks' advice then names `buildlib TASK`, the command this user runs.
+    console.set_program("buildlib")
     BuildlibProgram(name="buildlib", binary="buildlib", version=package_version()).run(argv)
 
 

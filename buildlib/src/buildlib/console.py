@@ -7,8 +7,31 @@ every style is an empty string, so callers never branch on it.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import TextIO
+
+# The command that runs the tasks. Messages name it as `invoke TASK` (a tasks.py run by
+# Invoke); the `buildlib` command sets its own name, so that the same advice reads
+# `buildlib TASK` there, the command the user actually has.
+_program = "invoke"
+_INVOKE_COMMAND = re.compile(r"\binvoke(?= (?:--?[a-z]|[a-z]))")
+
+
+def set_program(name: str) -> str:
+    """Name the command that runs the tasks; returns the previous name."""
+    global _program
+    previous, _program = _program, name
+    return previous
+
+
+def program() -> str:
+    return _program
+
+
+def as_typed(text: str) -> str:
+    """``text`` with each ``invoke TASK`` written as the command the user runs."""
+    return text if _program == "invoke" else _INVOKE_COMMAND.sub(_program, text)
 
 
 def _colour_wanted(stream: TextIO) -> bool:
@@ -49,7 +72,7 @@ def in_github_actions() -> bool:
 
 
 def _emit(text: str, stream: TextIO | None = None) -> None:
-    print(text, file=stream or sys.stderr, flush=True)
+    print(as_typed(text), file=stream or sys.stderr, flush=True)
 
 
 def step(text: str) -> None:
@@ -95,7 +118,7 @@ def annotation(
         if line:
             props.append(f"line={line}")
     prefix = f"::{level} {','.join(props)}::" if props else f"::{level}::"
-    print(prefix + _escape(text), flush=True)
+    print(prefix + _escape(as_typed(text)), flush=True)
 
 
 def _escape(text: str) -> str:

@@ -58,10 +58,12 @@ def collect(
 
 def as_document(results: Sequence[CheckResult]) -> dict[str, object]:
     """The ``--json`` document: ``{"ok": bool, "checks": [...]}``."""
-    return {
-        "ok": not any(r.status == "fail" for r in results),
-        "checks": [r.as_dict() for r in results],
-    }
+    checks = [r.as_dict() for r in results]
+    for check in checks:
+        for key in ("message", "hint"):
+            if isinstance(check[key], str):
+                check[key] = console.as_typed(str(check[key]))
+    return {"ok": not any(r.status == "fail" for r in results), "checks": checks}
 
 
 def run_doctor(
@@ -154,7 +156,7 @@ def render(
         else f"{s.green}doctor: all good{s.reset}"
     )
     lines.append(f"{verdict}: {summary}")
-    return "\n".join(lines)
+    return console.as_typed("\n".join(lines))
 
 
 def _with_location(result: CheckResult) -> str:
