@@ -3,7 +3,8 @@
 ``tasks.py`` adds every task of :data:`TASKS` to its collection, so they show in
 ``uv run invoke --list`` beside buildlib's image tasks; ``uv run invoke --help NAME`` shows
 each one's flags. Every command goes through buildlib's :class:`~buildlib.runner.Runner`:
-it is printed before it runs, and the docker ones honour ``--dry-run``.
+it is printed before it runs, and ``--dry-run`` or Invoke's own ``--dry`` print without
+running (``--echo`` also shows the read-only queries).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from buildlib.engine import docker_binary
 from buildlib.errors import BuildlibError, CheckFailed, CommandFailed
 from buildlib.runner import Result, Runner
 from buildlib.settings import resolve_tag
-from buildlib.tasks import user_errors
+from buildlib.tasks import invoke_flags, user_errors
 
 ROOT = Path(__file__).resolve().parent
 TEST_INPUT = ROOT / "tests" / "fixtures" / "test_input.json"
@@ -86,16 +87,18 @@ def test(
         argv += ["-k", k]
     if unit:
         argv.append("tests/unit")
-    with user_errors():
-        Runner().run(argv, cwd=str(ROOT), what="tests", hint="read the failures above")
+    with user_errors(), invoke_flags(c) as dry_run:
+        Runner(dry_run=dry_run).run(
+            argv, cwd=str(ROOT), what="tests", hint="read the failures above"
+        )
 
 
 @task
 def lint(c: Context) -> None:
     """Check the code: `ruff check` and `ruff format --check` (fix with `invoke format`)."""
-    with user_errors():
+    with user_errors(), invoke_flags(c) as dry_run:
         _check_all(
-            Runner(),
+            Runner(dry_run=dry_run),
             [_python("ruff", "check", "."), _python("ruff", "format", "--check", ".")],
             "lint",
             hint="invoke format (then fix what ruff check still reports)",
@@ -105,8 +108,8 @@ def lint(c: Context) -> None:
 @task(name="format")
 def format_(c: Context) -> None:
     """Format the code with ruff and apply ruff's safe fixes."""
-    with user_errors():
-        runner = Runner()
+    with user_errors(), invoke_flags(c) as dry_run:
+        runner = Runner(dry_run=dry_run)
         runner.run(_python("ruff", "format", "."), cwd=str(ROOT), what="ruff format")
         runner.run(
             _python("ruff", "check", "--fix", "."),
@@ -119,8 +122,10 @@ def format_(c: Context) -> None:
 @task
 def typecheck(c: Context) -> None:
     """Type-check buildlib and the task files with mypy (configured in pyproject.toml)."""
-    with user_errors():
-        Runner().run(_python("mypy"), cwd=str(ROOT), what="mypy", hint="fix the type errors above")
+    with user_errors(), invoke_flags(c) as dry_run:
+        Runner(dry_run=dry_run).run(
+            _python("mypy"), cwd=str(ROOT), what="mypy", hint="fix the type errors above"
+        )
 
 
 # --------------------------------------------------------------------------- housekeeping
@@ -146,7 +151,7 @@ def _cache_dirs(root: Path) -> Iterator[Path]:
 )
 def clean(c: Context, images: bool = False, tag: str | None = None, dry_run: bool = False) -> None:
     """Remove the tool caches (pytest, mypy, ruff, __pycache__); --images the local images."""
-    with user_errors():
+    with user_errors(), invoke_flags(c, dry_run) as dry_run:
         for path in _cache_dirs(ROOT):
             console.info(f"{'would remove' if dry_run else 'removing'} {path.relative_to(ROOT)}")
             if not dry_run:
@@ -173,7 +178,7 @@ def clean(c: Context, images: bool = False, tag: str | None = None, dry_run: boo
 )
 def lock(c: Context, upgrade: bool = False, check: bool = False) -> None:
     """Update uv.lock from pyproject.toml (`uv lock`); --upgrade raises every pin."""
-    with user_errors():
+    with user_errors(), invoke_flags(c) as dry_run:
         uv = os.environ.get("UV") or shutil.which("uv")
         if not uv:
             raise BuildlibError("uv was not found on PATH", hint="install uv, then `uv sync`")
@@ -182,7 +187,7 @@ def lock(c: Context, upgrade: bool = False, check: bool = False) -> None:
             argv.append("--check")
         if upgrade:
             argv.append("--upgrade")
-        Runner().run(
+        Runner(dry_run=dry_run).run(
             argv,
             cwd=str(ROOT),
             what="uv lock",
@@ -263,7 +268,7 @@ def smoketest(
     """Run the built queue-worker image on the test input and check its result.
 
     The job must succeed with the result the handler in this checkout computes."""
-    with user_errors():
+    with user_errors(), invoke_flags(c, dry_run) as dry_run:
         config = config_module.load(ROOT)
         chosen = resolve_tag(config, tag, os.environ)
         source, job = _load_job(test_input)
@@ -358,7 +363,7 @@ def smoketest_lb(
     """Start the built load-balancer image, check GET /ping and POST /execute, stop it.
 
     The port is published on 127.0.0.1 of the Docker host: use a local engine."""
-    with user_errors():
+    with user_errors(), invoke_flags(c, dry_run) as dry_run:
         config = config_module.load(ROOT)
         spec = config.image("lb")
         reference = f"{spec.repository}:{resolve_tag(config, tag, os.environ)}"

@@ -246,3 +246,27 @@ def test_every_developer_task_has_help_for_itself_and_each_flag(task: Any) -> No
     flags = [p for p in inspect.signature(body).parameters if p != "c"]
     helped = {k.replace("-", "_") for k in task.help}
     assert set(flags) == helped, f"{task.name}: help for {sorted(helped)}, flags {flags}"
+
+
+def test_the_readme_documents_every_exit_code() -> None:
+    import buildlib.errors as errors
+
+    readme = README.read_text(encoding="utf-8")
+    documented = {
+        int(code)
+        for cell in re.findall(r"^\| ([\d, ]+) \|", readme, re.M)
+        for code in cell.split(",")
+    }
+    codes = {
+        cls.exit_code
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.BuildlibError)
+    }
+    # user_errors(): SIGINT, a closed pipe, SIGTERM
+    assert codes | {0, 130, 141, 143} <= documented
+
+
+def test_the_readme_shows_shell_completion_for_both_commands() -> None:
+    readme = README.read_text(encoding="utf-8")
+    assert "invoke --print-completion-script bash" in readme
+    assert "buildlib --print-completion-script bash" in readme

@@ -351,3 +351,102 @@ def test_sigterm_unwinds_so_cleanups_run(capsys) -> None:
     assert cleaned == ["temporary login removed"]
     assert capsys.readouterr().err.strip() == "error: terminated"
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+# --- a command line that behaves like the tools people know ----------------------------
+
+
+def all_flags(ns: Collection) -> dict[str, dict[str, tuple[str, ...]]]:
+    return {
+        name: {arg.name: tuple(arg.names) for arg in task.get_arguments()}
+        for name, task in ns.tasks.items()
+    }
+
+
+def test_no_flag_has_a_generated_short_form(ns: Collection) -> None:
+    """-h is help only, and a letter never means two flags in two tasks."""
+    for task_name, flags in all_flags(ns).items():
+        for flag, names in flags.items():
+            assert len(names) == 1, f"{task_name} --{flag}: {names}"
+
+
+@pytest.mark.parametrize("task_name", ["build", "build-lb", "push", "release", "doctor"])
+def test_dash_h_after_a_task_is_its_help_and_runs_nothing(task_name: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", task_name, "-h"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", "BUILDLIB_DOCKER": "/nonexistent/docker"},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Usage: inv[oke] [--core-opts] {task_name} "), result.stdout
+    assert "$ " not in result.stderr and "==>" not in result.stderr
+
+
+class RecordingContext:
+    """What a task sees of Invoke: ``c.config.run`` as ``--dry`` / ``--echo`` set it."""
+
+    def __init__(self, **run: bool) -> None:
+        self.config = {"run": {"dry": False, "echo": False, **run}}
+
+
+def test_invoke_dry_is_the_task_dry_run(monkeypatch, tmp_path: Path) -> None:
+    import buildlib.build
+    import buildlib.publish
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(buildlib.build, "build_images", lambda *a, **k: seen.update(build=k))
+    monkeypatch.setattr(buildlib.publish, "push", lambda *a, **k: seen.update(push=k))
+    monkeypatch.setattr(buildlib.publish, "release", lambda *a, **k: seen.update(release=k))
+    ns = collection(REPO)
+    ns.tasks["build-lb"].body(RecordingContext(dry=True))
+    ns.tasks["build"].body(RecordingContext(dry=True))
+    ns.tasks["push"].body(RecordingContext(dry=True), tag="main")
+    ns.tasks["release"].body(RecordingContext(dry=True))
+    assert {name: kwargs["dry_run"] for name, kwargs in seen.items()} == dict.fromkeys(  # type: ignore[index]
+        ("build", "push", "release"), True
+    )
+    ns.tasks["build"].body(RecordingContext())
+    assert seen["build"]["dry_run"] is False  # type: ignore[index]
+
+
+def test_invoke_dry_refuses_doctor_fix_in_one_line(capsys) -> None:
+    from invoke import Exit
+
+    ns = collection(REPO)
+    with pytest.raises(Exit) as exited:
+        ns.tasks["doctor"].body(RecordingContext(dry=True), fix=True)
+    assert exited.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: invoke --dry: doctor --fix rewrites files")
+
+
+def test_invoke_echo_shows_the_queries_too(monkeypatch, capsys) -> None:
+    import buildlib.build
+    from buildlib.runner import Runner
+
+    def build_images(*args, **kwargs):  # type: ignore[no-untyped-def]
+        Runner(quiet=True).run([sys.executable, "-c", "pass"], mutating=False, capture=True)
+
+    monkeypatch.setattr(buildlib.build, "build_images", build_images)
+    ns = collection(REPO)
+    ns.tasks["build-lb"].body(RecordingContext(echo=True))
+    assert "-c pass" in capsys.readouterr().err
+    ns.tasks["build-lb"].body(RecordingContext())
+    assert "-c pass" not in capsys.readouterr().err, "--echo lasts one task"
+
+
+def test_invoke_dry_reaches_the_repository_tasks_too() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", "--dry", "typecheck"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^\$ \S+ -m mypy$", result.stderr, re.M), result.stderr
+    assert "Success" not in result.stdout + result.stderr, "mypy ran"

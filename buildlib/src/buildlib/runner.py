@@ -26,6 +26,17 @@ MIN_SECRET_LENGTH = 8
 # the userinfo of a URL (``https://user:token@host``): a credential whether registered or not
 _USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 
+# Invoke's --echo: print the read-only queries (git, docker inspect...) too, not only the
+# commands that change something. Process-wide, since every Runner of a task should obey.
+_echo_queries = False
+
+
+def echo_queries(on: bool) -> bool:
+    """Print every command, queries included; returns the previous setting."""
+    global _echo_queries
+    previous, _echo_queries = _echo_queries, on
+    return previous
+
 
 @dataclass
 class Result:
@@ -131,7 +142,7 @@ class Runner:
                 "command line",
                 hint="a token must not also be a tag, name or path given to buildlib",
             )
-        if not self.quiet and (mutating or self.dry_run):
+        if _echo_queries or (not self.quiet and (mutating or self.dry_run)):
             self.echo(self.format(argv, env))
         if self.dry_run and mutating:
             return Result(argv, 0)

@@ -25,7 +25,7 @@ from typing import Any
 from invoke import Collection, Exit, Task, task
 
 from buildlib import console
-from buildlib.errors import BuildlibError
+from buildlib.errors import BuildlibError, UsageError
 
 BUILD_HELP = {
     "tag": "image tag (default: $TAG_ENV, else 'local')",
@@ -94,6 +94,28 @@ def user_errors() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def invoke_flags(
+    context: Any, dry_run: bool = False, *, no_dry: str | None = None
+) -> Iterator[bool]:
+    """Invoke's own ``--dry`` and ``--echo``, which buildlib's commands (not run through
+    ``c.run``) would otherwise never see. Yields the dry run to use: ``--dry`` means
+    ``--dry-run``, or, where ``no_dry`` says what cannot be done dry, a usage error.
+    ``--echo`` also prints the read-only queries, which are otherwise not shown."""
+    run = context.config.get("run", {}) if hasattr(context, "config") else {}
+    dry, echo = bool(run.get("dry")), bool(run.get("echo"))
+    if dry and no_dry:
+        raise UsageError(f"invoke --dry: {no_dry}")
+    from buildlib import runner
+
+    previous = runner.echo_queries(echo) if echo else None
+    try:
+        yield dry_run or dry
+    finally:
+        if previous is not None:
+            runner.echo_queries(previous)
+
+
 def _file_of(location: str | None) -> str | None:
     """The file of a location, for a CI annotation: ``path:line`` and paths only, not
     ``--tag`` or ``$VARIABLE`` (those locate a flag or a variable)."""
@@ -150,7 +172,7 @@ def _image_task(root: Path, name: str, summary: str) -> Task:
     ):
         from buildlib.build import build_images
 
-        with user_errors():
+        with user_errors(), invoke_flags(c, dry_run) as dry_run:
             build_images(
                 root,
                 [name],
@@ -190,7 +212,7 @@ def _build_group_task(root: Path, summary: str) -> Task:
     ):
         from buildlib.build import build_images
 
-        with user_errors():
+        with user_errors(), invoke_flags(c, dry_run) as dry_run:
             build_images(
                 root,
                 _names(image),
@@ -245,7 +267,7 @@ def _push_task(root: Path) -> Task:
         """Build and push every image as REPO:TAG (CI on main: --tag main)."""
         from buildlib.publish import push as push_images
 
-        with user_errors():
+        with user_errors(), invoke_flags(c, dry_run) as dry_run:
             push_images(
                 root,
                 images=_names(image),
@@ -297,7 +319,7 @@ def _release_task(root: Path) -> Task:
         """Publish the pyproject version: X.Y.Z, then X.Y, X, latest (needs its git tag)."""
         from buildlib.publish import release as release_images
 
-        with user_errors():
+        with user_errors(), invoke_flags(c, dry_run) as dry_run:
             release_images(
                 root,
                 images=_names(image),
@@ -335,12 +357,17 @@ DOCTOR_HELP = {
 }
 
 
+DOCTOR_FIX_NOT_DRY = (
+    "doctor --fix rewrites files (fix: `invoke doctor` without --fix lists them, changing nothing)"
+)
+
+
 def _doctor_task(default_root: Path) -> Task:
     def doctor(c, fix=False, json=False, root=None, for_=None, registry=None):
         """Check config, line endings, uv.lock, engine, credentials, release; say how to fix."""
         from buildlib.doctor import run_doctor
 
-        with user_errors():
+        with user_errors(), invoke_flags(c, no_dry=DOCTOR_FIX_NOT_DRY if fix else None):
             code = run_doctor(
                 Path(root) if root else default_root,
                 fix=fix,
@@ -410,4 +437,9 @@ def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collectio
     ns.add_task(_images_task(root))
     for item in extra:
         ns.add_task(item if isinstance(item, Task) else task(item))  # type: ignore[arg-type]
+    for each in ns.tasks.values():
+        # Invoke would give each flag the first free letter of its task: -a is --all in one
+        # task and --cache-to in another, and -h, which must only ever mean help, becomes a
+        # flag. Long flags only; a one-letter flag (-k) keeps its name.
+        each.auto_shortflags = False
     return ns
