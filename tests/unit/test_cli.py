@@ -80,7 +80,7 @@ def test_list_shows_the_project_tasks_from_a_subdirectory(
     code, out, _ = run(["--list"], tmp_path / "sub", monkeypatch, capsys)
     assert code == 0
     names = set(re.findall(r"^  ([\w-]+)", out, re.M))
-    assert names == {"build", "build-gpu", "build-cpu", "push", "release", "doctor"}
+    assert {"build", "build-gpu", "build-cpu", "push", "release", "doctor"} <= names
 
 
 def test_advice_names_the_buildlib_command(tmp_path: Path, monkeypatch, capsys) -> None:
