@@ -12,7 +12,7 @@ import pytest
 
 from buildlib import config as config_module
 from buildlib.config import Config
-from buildlib.dockercli import build_command, push_command, tag_command
+from buildlib.dockercli import build_command, push_command
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import UsageError
 from buildlib.plan import (
@@ -21,7 +21,6 @@ from buildlib.plan import (
     dockerfile_steps,
     image_reference,
     make_plan,
-    shared_steps,
 )
 from buildlib.settings import BuildOptions, build_options
 
@@ -290,9 +289,8 @@ def test_registry_prefix_on_references(tmp_path: Path) -> None:
     assert image_reference("ghcr.io", "a/b", "x") == "ghcr.io/a/b:x"
 
 
-def test_push_and_tag_commands() -> None:
+def test_push_command() -> None:
     assert push_command("docker", "a/b:1") == ["docker", "push", "a/b:1"]
-    assert tag_command("docker", "a/b:1", "a/b:2") == ["docker", "tag", "a/b:1", "a/b:2"]
 
 
 # --- make_plan refusals -------------------------------------------------------------------
@@ -502,7 +500,6 @@ def test_only_a_shared_base_gives_no_edge(tmp_path: Path) -> None:
     )
     plan = plan_for(config)
     assert [b.after for b in plan.builds] == [None, None]
-    assert shared_steps(plan.builds[0], plan.builds[1]) == 1
 
 
 def test_build_arg_override_can_join_or_split_bases(tmp_path: Path) -> None:

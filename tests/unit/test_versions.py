@@ -14,12 +14,17 @@ from buildlib.versions import (
     next_version,
     parse_version,
     plan_release_tags,
-    release_tags,
     split_registry,
     validate_patterns,
     validate_repository,
     validate_tag,
 )
+
+
+def release_tags(version: Version | str, patterns=PATTERNS, released=()) -> list[str]:
+    """The tags :func:`plan_release_tags` writes, in order."""
+    return list(plan_release_tags(version, patterns, released).tags)
+
 
 # --- validate_tag -----------------------------------------------------------------------
 

@@ -47,10 +47,6 @@ class ImageSpec:
     title: str = ""
     target: str | None = None
 
-    @property
-    def build_args_dict(self) -> dict[str, str]:
-        return dict(self.build_args)
-
 
 @dataclass(frozen=True)
 class ReleaseConfig:

@@ -71,10 +71,6 @@ def push_command(docker: str, reference: str) -> list[str]:
     return [docker, "push", reference]
 
 
-def tag_command(docker: str, source: str, target: str) -> list[str]:
-    return [docker, "tag", source, target]
-
-
 @dataclass
 class DockerCLI:
     runner: Runner
@@ -108,11 +104,6 @@ class DockerCLI:
             prefix=prefix,
             what=f"push of {reference}",
             check=False,
-        )
-
-    def tag(self, source: str, target: str) -> Result:
-        return self.runner.run(
-            tag_command(self.caps.docker, source, target), what=f"docker tag {target}"
         )
 
     def image_id(self, reference: str) -> str | None:

@@ -305,7 +305,3 @@ class Engine:
     def image_id(self, reference: str) -> str | None:
         data = self.inspect_image(reference)
         return data["Id"] if data else None
-
-    def labels(self, reference: str) -> dict[str, str]:
-        data = self.inspect_image(reference) or {}
-        return dict((data.get("Config") or {}).get("Labels") or {})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -67,7 +67,6 @@ class BuildPlan:
     builder: str | None = None
     jobs: int = 1
     dry_run: bool = False
-    notes: tuple[str, ...] = field(default=())
 
     def build(self, name: str) -> ImageBuild:
         return next(b for b in self.builds if b.name == name)
@@ -124,11 +123,10 @@ def make_plan(
     capabilities: Capabilities,
     *,
     output: Output = "load",
-    tags_for: dict[str, tuple[str, ...]] | None = None,
     git: Git | None = None,
 ) -> BuildPlan:
-    """Plan builds of ``images``. ``tags_for`` maps an image name to its tags (default: the
-    resolved ``--tag``); references get the registry prefix when it is not Docker Hub."""
+    """Plan builds of ``images``, each tagged with the resolved ``--tag``; references get the
+    registry prefix when it is not Docker Hub."""
     commit = CommitFacts.of(git or Git(config.root), need_remote=config.source is None)
     registry = options.registry or config.registry
     builds = []
@@ -137,11 +135,10 @@ def make_plan(
         _check_feasible(image, platforms, options, capabilities, output)
         build_args = dict(image.build_args)
         build_args.update(dict(options.build_args))
-        tags = (tags_for or {}).get(image.name, (options.tag,))
         builds.append(
             ImageBuild(
                 image=image,
-                references=tuple(image_reference(registry, image.repository, t) for t in tags),
+                references=(image_reference(registry, image.repository, options.tag),),
                 dockerfile=config.root / image.dockerfile,
                 context=config.root / image.context,
                 platforms=platforms,
@@ -229,10 +226,6 @@ def dockerfile_steps(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
             rest = re.sub(pattern, value.replace("\\", r"\\"), rest)
         steps.append(f"{keyword.upper()} {rest}")
     return steps
-
-
-def shared_steps(a: ImageBuild, b: ImageBuild) -> int:
-    return len(_shared_prefix(a, b, _steps(a), _steps(b)))
 
 
 def _steps(build: ImageBuild) -> list[str]:

@@ -89,7 +89,6 @@ __all__ = [
     "next_version",
     "parse_version",
     "plan_release_tags",
-    "release_tags",
     "split_registry",
     "validate_patterns",
     "validate_repository",
@@ -225,15 +224,6 @@ def plan_release_tags(
     return ReleaseTags(
         tags=(full, *floating), full=full, floating=tuple(floating), skipped=tuple(skipped)
     )
-
-
-def release_tags(
-    version: Version | str,
-    patterns: Iterable[str] = DEFAULT_PATTERNS,
-    released: Iterable[Version | str] = (),
-) -> list[str]:
-    """The tags to write for ``version``, in order; see ``plan_release_tags``."""
-    return list(plan_release_tags(version, patterns, released).tags)
 
 
 def _released_versions(released: Iterable[Version | str]) -> list[Version]:
