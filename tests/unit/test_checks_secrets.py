@@ -57,5 +57,18 @@ def test_dockerfile_args_named_like_secrets(repo):
 
 def test_dockerfile_args(tmp_path):
     path = tmp_path / "Dockerfile"
-    path.write_text("# ARG NOT_THIS\narg lower=1\nARG A B=2 # comment TOKEN\nRUN echo $TOKEN\n")
+    path.write_text("# ARG NOT_THIS\narg lower=1\nARG A B=2\nRUN echo $TOKEN\n")
     assert dockerfile_args(path) == [("lower", 2), ("A", 3), ("B", 3)]
+
+
+def test_a_hash_after_an_instruction_is_an_argument(tmp_path):
+    """Only a line that starts with # is a comment: Docker declares ARG TOKEN here."""
+    path = tmp_path / "Dockerfile"
+    path.write_text("FROM scratch\nARG A # TOKEN\n")
+    assert dockerfile_args(path) == [("A", 2), ("TOKEN", 2)]
+
+
+def test_args_under_a_backtick_escape(tmp_path):
+    path = tmp_path / "Dockerfile"
+    path.write_text("# escape=`\nFROM scratch\nARG A `\n    # a comment\n    API_TOKEN\n")
+    assert dockerfile_args(path) == [("A", 3), ("API_TOKEN", 3)]

@@ -550,6 +550,27 @@ def test_dockerfile_steps_substitutes_arg_defaults(tmp_path: Path) -> None:
     ]
 
 
+def test_dockerfile_steps_follow_the_escape_directive_and_heredocs(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "# escape=`\n"
+        "ARG BASE=alpine\n"
+        "FROM $BASE\n"
+        "RUN a `\n"
+        "    # not part of the step\n"
+        "    && b\n"
+        "RUN <<EOF\n"
+        "echo $BASE\n"
+        "EOF\n",
+        encoding="utf-8",
+    )
+    assert dockerfile_steps(dockerfile, {}) == [
+        "FROM alpine",
+        "RUN a && b",
+        "RUN <<EOF\necho alpine",
+    ]
+
+
 def test_this_repository_plan_orders_lb_after_gpu() -> None:
     config = config_module.load(REPO)
     plan = make_plan(config, config.images, build_options(config, environ={}), BUILDX)

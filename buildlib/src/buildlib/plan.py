@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from buildlib import cache
+from buildlib import dockerfile as dockerfile_module
 from buildlib.config import DOCKER_HUB, Config, ImageSpec
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import UsageError
@@ -206,25 +207,22 @@ def _check_feasible(
 
 
 def dockerfile_steps(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
-    """Normalized instructions, with global ``ARG`` defaults (and overrides) substituted."""
-    text = dockerfile.read_text(encoding="utf-8", errors="replace")
-    text = re.sub(r"\\\r?\n", " ", text)
+    """Normalized instructions, with global ``ARG`` defaults (and overrides) substituted; a
+    here-document's lines are part of its instruction's step."""
     steps: list[str] = []
     args: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = " ".join(raw.split())
-        if not line or line.startswith("#"):
+    for instruction in dockerfile_module.read(dockerfile):
+        if instruction.keyword == "ARG" and not steps:
+            for name, default in instruction.assignments():
+                args[name] = build_args.get(name, default or "")
             continue
-        keyword, _, rest = line.partition(" ")
-        if keyword.upper() == "ARG" and not steps:
-            name, _, default = rest.partition("=")
-            args[name] = build_args.get(name, default)
-            continue
+        step = " ".join([instruction.keyword, *instruction.arguments.split()])
+        step += "".join(f"\n{body}" for body in instruction.heredocs)
         for name, value in args.items():
             # ``$NAME`` ends at a non-word character: ``$BASE`` is not in ``$BASE_IMAGE``
             pattern = rf"\$(?:\{{{re.escape(name)}\}}|{re.escape(name)}(?!\w))"
-            rest = re.sub(pattern, value.replace("\\", r"\\"), rest)
-        steps.append(f"{keyword.upper()} {rest}")
+            step = re.sub(pattern, value.replace("\\", r"\\"), step)
+        steps.append(step)
     return steps
 
 

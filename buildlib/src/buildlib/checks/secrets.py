@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from buildlib import dockerfile
 from buildlib.checks import CheckResult
 from buildlib.checks.project import PYPROJECT, Project, key_line
 from buildlib.config import ImageSpec
@@ -30,31 +31,17 @@ def _hint(name: str) -> str:
 
 
 def dockerfile_args(path: Path) -> list[tuple[str, int]]:
-    """(name, line) of every ``ARG`` in a Dockerfile, continuation lines joined."""
+    """(name, line) of every ``ARG`` in a Dockerfile (none if it cannot be read)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        instructions = dockerfile.read(path)
     except OSError:
         return []
-    found = []
-    lines = text.splitlines()
-    index = 0
-    while index < len(lines):
-        start = index
-        logical = lines[index]
-        while logical.rstrip().endswith("\\") and index + 1 < len(lines):
-            index += 1
-            logical = logical.rstrip()[:-1] + " " + lines[index]
-        index += 1
-        match = re.match(r"^\s*ARG\s+(.*)$", logical, re.IGNORECASE)
-        if not match:
-            continue
-        for token in match.group(1).split():
-            if token.startswith("#"):
-                break
-            name = token.split("=", 1)[0]
-            if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                found.append((name, start + 1))
-    return found
+    return [
+        (name, instruction.line)
+        for instruction in instructions
+        if instruction.keyword == "ARG"
+        for name, _ in instruction.assignments()
+    ]
 
 
 def secret_arg_results(

@@ -1,0 +1,122 @@
+"""The one Dockerfile reader: instructions with their line numbers, ARG and ENV names.
+
+What it follows, as the Dockerfile reference describes BuildKit's parser:
+
+- parser directives (``# escape=`` and the others) only at the very top, before any comment,
+  blank line or instruction; ``escape`` sets the line-continuation character (``\\`` or a
+  backtick);
+- a line ending in that character (spaces after it allowed) continues on the next line,
+  and comment lines and blank lines inside a continuation are left out of the instruction;
+- ``#`` starts a comment only at the beginning of a line: elsewhere it is an argument;
+- the here-documents of ``RUN``, ``COPY`` and ``ADD`` (``<<EOF`` ... ``EOF``, ``<<-EOF``
+  with its tabs) belong to their instruction: their lines are never read as instructions.
+
+It is buildlib's own rather than ``dockerfile-parse``: buildlib needs only these rules,
+and each caller (the build schedule's shared steps, the secret-build-args check) must see
+the same instructions on the same lines, so one small reader with its rules written here
+serves both. It only reads: it must never evaluate the instructions (no variable expansion
+beyond what a caller does with the names and values it returns).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_DIRECTIVE = re.compile(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$")
+_HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ASSIGNMENT = re.compile(r"""([^\s=]+)(?:=("(?:\\.|[^"\\])*"|'[^']*'|\S*))?""")
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str  # upper case: FROM, RUN, ARG...
+    arguments: str  # continuation lines joined, comment lines left out
+    line: int  # 1-based line where the instruction starts
+    heredocs: tuple[str, ...] = ()  # the bodies of its here-documents, in order
+
+    def assignments(self) -> list[tuple[str, str | None]]:
+        """``(name, value)`` of an ``ARG`` (value ``None`` without a default) or an ``ENV``
+        (``ENV A=1 B=2`` or the older ``ENV A 1``); quotes around a value are removed.
+        Names that are not variable names are left out."""
+        words = self.arguments.split(maxsplit=1)
+        if self.keyword == "ENV" and words and "=" not in words[0]:
+            value = words[1] if len(words) > 1 else ""
+            return [(words[0], value)] if _NAME.fullmatch(words[0]) else []
+        if self.keyword not in ("ARG", "ENV"):
+            return []
+        found: list[tuple[str, str | None]] = []
+        for match in _ASSIGNMENT.finditer(self.arguments):
+            name, value = match.group(1), match.group(2)
+            if not _NAME.fullmatch(name):
+                continue
+            if (
+                value is not None
+                and len(value) >= 2
+                and value[0] == value[-1]
+                and value[0] in "\"'"
+            ):
+                value = value[1:-1]
+            found.append((name, value))
+        return found
+
+
+def escape_character(lines: list[str]) -> str:
+    """The ``# escape=`` directive's character, ``\\`` without one."""
+    escape = "\\"
+    for raw in lines:
+        match = _DIRECTIVE.match(raw.strip())
+        if not match:
+            break  # a comment, a blank line or an instruction ends the directives
+        if match.group(1).lower() == "escape" and match.group(2) in ("\\", "`"):
+            escape = match.group(2)
+    return escape
+
+
+def parse(text: str) -> list[Instruction]:
+    lines = text.splitlines()
+    escape = escape_character(lines)
+    found: list[Instruction] = []
+    index = 0
+    while index < len(lines):
+        start = index
+        stripped = lines[index].strip()
+        index += 1
+        if not stripped or stripped.startswith("#"):
+            continue
+        logical = lines[start].rstrip()
+        while logical.endswith(escape):
+            logical = logical[: -len(escape)]
+            # comment and blank lines inside a continuation are not part of it
+            while index < len(lines) and (
+                not lines[index].strip() or lines[index].lstrip().startswith("#")
+            ):
+                index += 1
+            if index == len(lines):
+                break
+            logical += lines[index].rstrip()
+            index += 1
+        keyword, _, arguments = logical.strip().partition(" ")
+        keyword = keyword.upper()
+        heredocs: list[str] = []
+        if keyword in _HEREDOC_INSTRUCTIONS:
+            for match in _HEREDOC.finditer(arguments):
+                strip_tabs, word = match.group(1) == "-", match.group(3)
+                body: list[str] = []
+                while index < len(lines):
+                    line = lines[index]
+                    index += 1
+                    if (line.lstrip("\t") if strip_tabs else line).rstrip() == word:
+                        break
+                    body.append(line.lstrip("\t") if strip_tabs else line)
+                heredocs.append("\n".join(body))
+        found.append(Instruction(keyword, arguments.strip(), start + 1, tuple(heredocs)))
+    return found
+
+
+def read(path: Path) -> list[Instruction]:
+    """:func:`parse` of a file (undecodable bytes replaced); ``OSError`` if it cannot be read."""
+    return parse(path.read_text(encoding="utf-8", errors="replace"))
