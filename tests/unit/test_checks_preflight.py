@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from buildlib import config as config_module
+from buildlib.checks import CheckResult
+from buildlib.checks import lock as lock_module
 from buildlib.checks import preflight as preflight_module
 from buildlib.checks.preflight import run_preflight
 from buildlib.config import ImageSpec
@@ -46,13 +48,22 @@ def test_clean_build_preflight(repo):
     assert {r.id for r in results} == {"line-endings", "uv-lock-fresh", "secret-build-args"}
 
 
-def test_build_preflight_runs_no_uv(repo, monkeypatch):
-    def boom(*args, **kwargs):
-        raise AssertionError("preflight must stay static")
+def test_build_preflight_asks_uv_offline(repo, monkeypatch):
+    asked = []
 
-    monkeypatch.setattr("buildlib.checks.lock._uv_lock_check", boom)
+    def fake_uv(project, argv):
+        asked.append(argv[1:])
+        return lock_module._Uv(True, "")
+
+    monkeypatch.setattr(lock_module, "_uv", fake_uv)
     config = config_module.load(repo)
     run_preflight(config, builds(config), "build")
+    assert asked == [["lock", "--check", "--offline"]]
+
+    asked.clear()  # a result the caller already has (build runs uv beside its probes)
+    given = CheckResult("uv-lock-fresh", "fail", "stale", file="uv.lock")
+    results = run_preflight(config, builds(config), "build", lock_fresh=given)
+    assert asked == [] and given in results
 
 
 def test_images_that_do_not_install_from_the_lock_skip_the_lock_checks(repo):

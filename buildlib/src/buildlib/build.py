@@ -18,6 +18,7 @@ from pathlib import Path
 from buildlib import config as config_module
 from buildlib import console
 from buildlib.bake import execute_bake
+from buildlib.checks import CheckResult
 from buildlib.config import Config
 from buildlib.dockercli import DockerCLI, build_command
 from buildlib.engine import detect
@@ -216,6 +217,13 @@ def summary(built: list[BuiltImage]) -> None:
         )
 
 
+def _lock_fresh(root: Path | str) -> CheckResult:
+    from buildlib.checks.lock import check_lock_fresh
+    from buildlib.checks.project import Project
+
+    return check_lock_fresh(Project.load(root))
+
+
 def build_images(
     root: Path | str,
     names: list[str] | tuple[str, ...] | None,
@@ -225,10 +233,11 @@ def build_images(
     **flags: object,
 ) -> list[BuiltImage]:
     """What ``invoke build*`` runs: load config, plan, pre-flight, build, summarize."""
-    # The docker probes (waiting on two processes) run while this process reads the
-    # configuration and imports the pre-flight checks.
-    with ThreadPoolExecutor(max_workers=1) as background:
+    # The docker probes and uv's lock check (the pre-flight's one process) run while this
+    # process reads the configuration and imports the pre-flight checks.
+    with ThreadPoolExecutor(max_workers=2) as background:
         probe = background.submit(detect)
+        lock_fresh = background.submit(_lock_fresh, root)
         from buildlib.preflight import preflight
         from buildlib.settings import build_options, secret_values
 
@@ -245,7 +254,7 @@ def build_images(
             f"{caps.client_version}): using the legacy builder; install the buildx plugin"
         )
     plan = make_plan(config, images, options, caps)
-    preflight(config, plan.builds, purpose="build")
+    preflight(config, plan.builds, purpose="build", lock_fresh=lock_fresh.result())
     built = execute(plan, runner)
     if not options.dry_run:
         summary(built)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
+from buildlib.checks import CheckResult
 from buildlib.checks.preflight import run_preflight
 from buildlib.config import Config
 from buildlib.errors import CheckFailed
@@ -14,8 +15,15 @@ from buildlib.plan import ImageBuild
 Purpose = Literal["build", "push", "release"]
 
 
-def preflight(config: Config, builds: Iterable[ImageBuild], purpose: Purpose) -> None:
-    results = run_preflight(config, tuple(builds), purpose)
+def preflight(
+    config: Config,
+    builds: Iterable[ImageBuild],
+    purpose: Purpose,
+    *,
+    lock_fresh: CheckResult | None = None,
+) -> None:
+    """``lock_fresh``: the uv-lock-fresh result when the caller ran it already."""
+    results = run_preflight(config, tuple(builds), purpose, lock_fresh=lock_fresh)
     failed = [r for r in results if r.status == "fail"]
     if failed:
         first = failed[0]

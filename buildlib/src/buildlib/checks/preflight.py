@@ -1,7 +1,7 @@
 """Which checks run before build, push and release: the fast, offline subset of ``doctor``.
 
-- build: line endings of the Dockerfiles being built, uv.lock present and fresh (the static
-  comparison only: no ``uv`` run), no secret-like build arg of the images being built;
+- build: line endings of the Dockerfiles being built, uv.lock present and fresh
+  (``uv lock --check --offline``), no secret-like build arg of the images being built;
 - push: and credentials present (env or docker login; no network), and the main branch when
   a ``:main`` tag is pushed;
 - release: and the release tag at HEAD, and one version in pyproject.toml, the
@@ -23,7 +23,15 @@ from buildlib.checks.release_please import check_version_agreement
 from buildlib.checks.secrets import secret_arg_results
 
 
-def run_preflight(config: Any, builds: tuple[Any, ...], purpose: str) -> list[CheckResult]:
+def run_preflight(
+    config: Any,
+    builds: tuple[Any, ...],
+    purpose: str,
+    *,
+    lock_fresh: CheckResult | None = None,
+) -> list[CheckResult]:
+    """``lock_fresh``: the uv-lock-fresh result when the caller ran it already (``build``
+    starts uv beside its docker probes)."""
     project = Project.load(config.root)
     project.config = config  # exactly the config the caller resolved
     project.config_error = None
@@ -43,7 +51,7 @@ def run_preflight(config: Any, builds: tuple[Any, ...], purpose: str) -> list[Ch
             )
         )
     elif uses_lock:
-        results.append(check_lock_fresh(project, run_uv=False))
+        results.append(lock_fresh or check_lock_fresh(project))
     secrets = secret_arg_results(project, [b.image for b in builds])
     results += secrets or [
         CheckResult("secret-build-args", "ok", "no build arg or ARG is named like a secret")

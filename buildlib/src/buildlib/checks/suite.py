@@ -77,7 +77,12 @@ def catalog(*, fix: bool = False, for_: str | None = None) -> list[Check]:
             check_secret_build_args,
         ),
         Check("uv-lock", "uv.lock exists and git keeps it", "lock", check_lock_present),
-        Check("uv-lock-fresh", "uv.lock matches pyproject.toml", "lock", check_lock_fresh),
+        Check(
+            "uv-lock-fresh",
+            "uv.lock matches pyproject.toml",
+            "lock",
+            lambda p: check_lock_fresh(p, online=for_ is not None),
+        ),
         Check(
             "docker-engine", "the Docker engine answers", "engine", check_docker_engine, engine=True
         ),
