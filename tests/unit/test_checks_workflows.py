@@ -1,12 +1,16 @@
-"""workflows: check-jsonschema's vendored GitHub workflow schema, offline."""
+"""workflows: check-jsonschema's vendored GitHub workflow schema, and actionlint, offline."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from buildlib.checks import CheckResult
 from buildlib.checks import workflows as workflows_module
 from buildlib.checks.project import Project
-from buildlib.checks.workflows import check_workflows, locate
+from buildlib.checks.workflows import check_actionlint, check_workflows, locate, with_actionlint
+from buildlib.runner import Result, Runner, find_program
 from tests.support.fixture_repo import make_repo, write
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -172,3 +176,102 @@ def test_this_repository_pins_every_action_beside_its_secrets():
 
     root = Path(__file__).resolve().parents[2]
     assert workflows_module.check_pinned_actions(Project.load(root)) == []
+
+
+# --- actionlint ---------------------------------------------------------------------------
+
+needs_actionlint = pytest.mark.skipif(
+    find_program("actionlint") is None, reason="actionlint is not installed"
+)
+
+TYPOS = """\
+name: CI
+on: push
+jobs:
+  docker-test:
+    runs-on: ubuntu-latest
+    outputs:
+      tag_name: ${{ steps.tag.outputs.tag }}
+    steps:
+      - id: tag
+        run: echo "tag=x" >> "$GITHUB_OUTPUT"
+  publish:
+    needs: [docker-tset]
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "${{ needs.docker-test.outputs.tag_nmae }}"
+  report:
+    needs: docker-test
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "${{ needs.docker-test.outputs.tag_nmae }}"
+      - run: echo "${{ steps.nope.outputs.x }}"
+"""
+
+
+@needs_actionlint
+def test_actionlint_passes_a_valid_workflow(repo):
+    [result] = check_actionlint(Project.load(repo))
+    assert (result.status, result.message) == ("ok", "actionlint finds nothing")
+
+
+@needs_actionlint
+def test_actionlint_names_undefined_needs_outputs_and_expressions(repo):
+    write(repo / ".github/workflows/release.yml", TYPOS)
+
+    results = check_actionlint(Project.load(repo))
+
+    where = [(r.status, r.file, r.line) for r in results]
+    assert ("fail", ".github/workflows/release.yml", 11) in where  # needs: [docker-tset]
+    assert ("fail", ".github/workflows/release.yml", 20) in where  # outputs.tag_nmae
+    assert ("fail", ".github/workflows/release.yml", 21) in where  # steps.nope
+    text = " ".join(r.message for r in results)
+    assert "docker-tset" in text and "tag_nmae" in text and "nope" in text
+    assert all(r.message.startswith(f"{r.file}:{r.line}: ") for r in results)
+
+
+def test_actionlint_findings_become_located_failures(repo, monkeypatch):
+    found = [
+        {
+            "message": 'job "publish" needs job "docker-tset" which does not exist',
+            "filepath": ".github/workflows/ci.yml",
+            "line": 11,
+            "column": 3,
+            "kind": "job-needs",
+        }
+    ]
+
+    def fake_run(self, argv, **kwargs):
+        assert "-format" in argv and "-shellcheck=" in argv
+        return Result(argv, 1, json.dumps(found), "")
+
+    project = Project.load(repo)
+    monkeypatch.setattr(workflows_module, "find_program", lambda name: "/bin/actionlint")
+    monkeypatch.setattr(Runner, "run", fake_run)
+
+    [result] = check_actionlint(project)
+
+    assert (result.status, result.file, result.line) == ("fail", ".github/workflows/ci.yml", 11)
+    assert result.message == (
+        '.github/workflows/ci.yml:11: job "publish" needs job "docker-tset" which does not '
+        "exist [job-needs]"
+    )
+
+
+def test_without_actionlint_it_is_skipped_with_the_reason(repo, monkeypatch):
+    monkeypatch.setattr(workflows_module, "find_program", lambda name: None)
+    [result] = check_actionlint(Project.load(repo))
+    assert result.status == "skipped" and "actionlint is not installed" in result.message
+
+
+def test_actionlint_joins_the_schema_line_unless_it_finds_something():
+    schema = [CheckResult("workflows", "ok", "1 workflow file(s) valid")]
+    skipped = CheckResult("workflows", "skipped", "actionlint is not installed", hint="install")
+    [joined] = with_actionlint(schema, [skipped])
+    assert (joined.status, joined.message, joined.hint) == (
+        "ok",
+        "1 workflow file(s) valid; actionlint is not installed",
+        "install",
+    )
+    finding = CheckResult("workflows", "fail", "ci.yml:3: x", file="ci.yml", line=3)
+    assert with_actionlint(schema, [finding]) == [*schema, finding]

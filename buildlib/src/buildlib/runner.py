@@ -12,14 +12,28 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from buildlib import console
 from buildlib.errors import BuildlibError, CommandFailed
 
 REDACTED = "******"
+
+
+def find_program(name: str) -> str | None:
+    """``name`` on PATH, else beside the running Python: its virtual environment's scripts,
+    where ``uv sync`` puts the tools that are dependencies, even when it is not activated."""
+    found = shutil.which(name)
+    if found:
+        return found
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.is_file() else None
+
+
 # A shorter value cannot be told from ordinary words (a user name, a single letter):
 # replacing it would blank every such word of the output and hide nothing.
 MIN_SECRET_LENGTH = 8

@@ -14,14 +14,12 @@ and never write uv.lock: the fix is the adopter's ``uv lock``.
 from __future__ import annotations
 
 import re
-import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
-from buildlib.runner import Runner
+from buildlib.runner import Runner, find_program
 
 LOCK = "uv.lock"
 
@@ -121,11 +119,7 @@ _UNRESOLVED_OFFLINE = ("No solution found", "not found in the cache", "network w
 
 
 def find_uv() -> str | None:
-    found = shutil.which("uv")
-    if found:
-        return found
-    beside = Path(sys.executable).parent / "uv"  # the venv of the running Python
-    return str(beside) if beside.is_file() else None
+    return find_program("uv")
 
 
 @dataclass(frozen=True)

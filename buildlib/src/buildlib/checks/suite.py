@@ -34,7 +34,12 @@ from buildlib.checks.release_please import (
     check_version_agreement,
 )
 from buildlib.checks.secrets import check_secret_build_args
-from buildlib.checks.workflows import check_pinned_actions, check_workflows
+from buildlib.checks.workflows import (
+    check_actionlint,
+    check_pinned_actions,
+    check_workflows,
+    with_actionlint,
+)
 
 FOR_CHOICES = (None, "push", "release")
 
@@ -148,10 +153,13 @@ def catalog(*, fix: bool = False, for_: str | None = None) -> list[Check]:
         ),
         Check(
             "workflows",
-            ".github/workflows/*.yml validate (check-jsonschema); actions beside "
-            "secrets are pinned to a commit",
+            ".github/workflows/*.yml validate (check-jsonschema, actionlint); actions "
+            "beside secrets are pinned to a commit",
             "workflows",
-            lambda p: [*check_workflows(p), *check_pinned_actions(p)],
+            lambda p: [
+                *with_actionlint(check_workflows(p), check_actionlint(p)),
+                *check_pinned_actions(p),
+            ],
         ),
     ]
 

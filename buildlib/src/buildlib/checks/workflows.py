@@ -1,4 +1,4 @@
-"""GitHub workflow files validate against the workflow schema, offline.
+"""GitHub workflow files validate against the workflow schema and pass actionlint, offline.
 
 ``check-jsonschema --builtin-schema vendor.github-workflows -o JSON FILES`` (its vendored
 copy of SchemaStore's schema: no network) runs through the :class:`Runner`. Skipped, with
@@ -10,6 +10,11 @@ is remembered (by the SHA-256 of each file and the tool's own path, size and mti
 ``$XDG_CACHE_HOME/buildlib/valid-workflows`` (``~/.cache/...``), so an unchanged set is not
 validated again; any change to a file or to the tool runs it. ``BUILDLIB_NO_CACHE=1`` turns
 that off.
+
+``actionlint`` (:func:`check_actionlint`, when it is installed) finds what the schema
+accepts: a ``needs:`` naming no job, an output or expression property nothing defines.
+
+These checks only read: they never change a workflow file and never use the network.
 """
 
 from __future__ import annotations
@@ -17,14 +22,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 from buildlib.checks.verdicts import Verdicts, key_of
+from buildlib.runner import find_program
 
 CHECK_ID = "workflows"
 TOOL = "check-jsonschema"
@@ -40,11 +45,7 @@ def workflow_files(project: Project) -> list[str]:
 
 
 def find_tool() -> str | None:
-    found = shutil.which(TOOL)
-    if found:
-        return found
-    beside = Path(sys.executable).parent / TOOL  # the venv of the running Python
-    return str(beside) if beside.is_file() else None
+    return find_program(TOOL)
 
 
 def check_workflows(project: Project) -> list[CheckResult]:
@@ -325,3 +326,79 @@ def _composite_uses(project: Project, uses: str, yaml: Any) -> list[tuple[str, i
             if isinstance(step, dict) and isinstance(step.get("uses"), str)
         ]
     return []
+
+
+# --- actionlint: what the schema cannot see -------------------------------------------------
+
+ACTIONLINT = "actionlint"
+
+
+def check_actionlint(project: Project) -> list[CheckResult]:
+    """actionlint's findings, each with its file:line: a ``needs:`` of a job that does not
+    exist, an output or a property an expression names but nothing defines, a type error in
+    an expression; the schema accepts all of them. Its shellcheck and pyflakes passes are
+    off (they depend on what else is installed). Skipped, with the reason, without it."""
+    files = workflow_files(project)
+    if not files:
+        return []
+    tool = find_program(ACTIONLINT)
+    if tool is None:
+        return [
+            CheckResult(
+                CHECK_ID,
+                "skipped",
+                f"{ACTIONLINT} is not installed, so {len(files)} workflow file(s) were not "
+                "linted (undefined needs, outputs, expressions)",
+                hint=f"install {ACTIONLINT} on PATH, then `{ACTIONLINT} {' '.join(files)}`",
+            )
+        ]
+    from buildlib.runner import Runner
+
+    result = Runner(quiet=True).run(
+        [tool, "-format", "{{json .}}", "-shellcheck=", "-pyflakes=", *files],
+        capture=True,
+        check=False,
+        mutating=False,
+        cwd=str(project.root),
+    )
+    try:
+        findings = json.loads(result.stdout or "[]")
+    except ValueError:
+        findings = None
+    if not isinstance(findings, list) or (not result.ok and not findings):
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        return [
+            CheckResult(
+                CHECK_ID,
+                "fail",
+                f"{ACTIONLINT} could not lint the workflows: "
+                + (detail[-1] if detail else f"exit {result.returncode}"),
+                hint=f"{ACTIONLINT} {' '.join(files)}",
+            )
+        ]
+    results = []
+    for finding in findings:
+        file = str(finding.get("filepath", ""))
+        line = finding.get("line") if isinstance(finding.get("line"), int) else None
+        kind = finding.get("kind")
+        results.append(
+            CheckResult(
+                CHECK_ID,
+                "fail",
+                f"{file}:{line}: {finding.get('message', 'invalid')}"
+                + (f" [{kind}]" if kind else ""),
+                file=file,
+                line=line,
+                hint=f"fix it; `{ACTIONLINT} {file}` shows it in context",
+            )
+        )
+    return results or [CheckResult(CHECK_ID, "ok", f"{ACTIONLINT} finds nothing")]
+
+
+def with_actionlint(schema: list[CheckResult], lint: list[CheckResult]) -> list[CheckResult]:
+    """actionlint's findings after the schema's results; its pass, or why it did not run,
+    joins the schema's one ok line, so a clean repository keeps one ``workflows`` line."""
+    if len(schema) == len(lint) == 1 and schema[0].status == "ok" and lint[0].status != "fail":
+        note = lint[0]
+        return [replace(schema[0], message=f"{schema[0].message}; {note.message}", hint=note.hint)]
+    return [*schema, *lint]
