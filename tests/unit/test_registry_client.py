@@ -871,3 +871,31 @@ def test_from_docker_config_with_an_explicit_directory(tmp_path: Path, monkeypat
     _write_docker_config(tmp_path, {"ghcr.io": ("bob", SECRET)})
     assert from_docker_config("ghcr.io", config_dir=str(tmp_path)) == Credentials("bob", SECRET)
     assert from_docker_config("ghcr.io") is None
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("localhost:5000", True),
+        ("registry.localhost:5000", True),
+        ("127.0.0.1:5000", True),
+        ("127.1.2.3", True),
+        ("[::1]:5000", True),
+        ("10.0.0.1:5000", False),
+        ("ghcr.io", False),
+        ("127.example.com", False),  # a name, not an address
+    ],
+)
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    from buildlib.references import is_loopback
+
+    assert is_loopback(host) is loopback
+
+
+def test_docker_hub_names() -> None:
+    from buildlib.references import is_docker_hub
+
+    for name in ("docker.io", "index.docker.io", "registry-1.docker.io", "Docker.IO"):
+        assert is_docker_hub(name)
+    assert not is_docker_hub("ghcr.io")

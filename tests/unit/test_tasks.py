@@ -317,18 +317,20 @@ def test_a_closed_pipe_ends_quietly(capsys, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize(
-    ("location", "file"),
+    ("location", "where"),
     [
-        ("pyproject.toml:12", "pyproject.toml"),
-        ("--tag", None),
-        ("$TETRA_IMAGE_TAG", None),
-        (None, None),
+        ("pyproject.toml:12", ("pyproject.toml", 12)),
+        ("pyproject.toml:12:5", ("pyproject.toml", 12)),
+        ("pyproject.toml [tool.buildlib]", ("pyproject.toml", None)),
+        ("--tag", (None, None)),
+        ("$TETRA_IMAGE_TAG", (None, None)),
+        (None, (None, None)),
     ],
 )
-def test_annotations_name_files_only(location, file) -> None:
-    from buildlib.tasks import _file_of
+def test_annotations_name_files_only(location, where) -> None:
+    from buildlib.errors import split_location
 
-    assert _file_of(location) == file
+    assert split_location(location) == where
 
 
 def test_sigterm_unwinds_so_cleanups_run(capsys) -> None:

@@ -541,3 +541,20 @@ def test_next_version_rejects_an_unknown_bump(bump: str, hint: str) -> None:
         next_version("1.2.3", bump)
     assert caught.value.message == f"unknown version bump {bump!r}"
     assert caught.value.hint == hint
+
+
+@pytest.mark.parametrize(
+    ("pattern", "tag", "text"),
+    [
+        ("v{version}", "v1.2.3", "1.2.3"),
+        ("{version}", "1.2.3", "1.2.3"),
+        ("release-{version}-final", "release-1.2-final", "1.2"),
+        ("v{version}", "1.2.3", None),
+        ("v{version}", "v", None),
+        ("release-{version}-final", "release-1.2", None),
+    ],
+)
+def test_version_in_tag(pattern: str, tag: str, text: str | None) -> None:
+    from buildlib.versions import version_in_tag
+
+    assert version_in_tag(pattern, tag) == text

@@ -20,7 +20,12 @@ from typing import Any
 from packaging.version import Version
 
 from buildlib.errors import ConfigError
-from buildlib.references import validate_registry, validate_repository, validate_tag
+from buildlib.references import (
+    DOCKER_HUB,
+    validate_registry,
+    validate_repository,
+    validate_tag,
+)
 from buildlib.versions import FLOATING_PATTERNS, parse_version, validate_patterns
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - buildlib also serves older Pythons
@@ -29,7 +34,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PYPROJECT = "pyproject.toml"
-DOCKER_HUB = "docker.io"
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 IMAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 

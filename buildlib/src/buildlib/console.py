@@ -34,12 +34,18 @@ def as_typed(text: str) -> str:
     return text if _program == "invoke" else _INVOKE_COMMAND.sub(_program, text)
 
 
-def _colour_wanted(stream: TextIO) -> bool:
+def colour_wanted(stream: TextIO) -> bool:
     if os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR"):
         return True
     return hasattr(stream, "isatty") and stream.isatty()
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """``text`` on one line (every run of whitespace one space), cut to ``limit`` with ``...``."""
+    line = " ".join(text.split())
+    return line if limit is None or len(line) <= limit else line[: limit - 3] + "..."
 
 
 class Style:
@@ -63,7 +69,7 @@ _style: Style | None = None
 def style() -> Style:
     global _style
     if _style is None:
-        _style = Style(_colour_wanted(sys.stderr))
+        _style = Style(colour_wanted(sys.stderr))
     return _style
 
 

@@ -15,13 +15,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from buildlib.console import one_line
 from buildlib.errors import AuthError, BuildlibError, CheckFailed, ConfigError, RegistryError
+from buildlib.references import is_docker_hub
 from buildlib.runner import Runner
 
-DOCKER_HUB = "docker.io"
 # The key `docker login` (and docker/login-action) writes for Docker Hub.
 DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"
-_DOCKER_HUB_ALIASES = frozenset({DOCKER_HUB, "index.docker.io", "registry-1.docker.io"})
 _REJECTED_MARKERS = ("unauthorized", "incorrect username or password", "authentication required")
 
 
@@ -31,10 +31,6 @@ class Credentials:
 
     username: str
     secret: str = field(repr=False)
-
-
-def is_docker_hub(registry_host: str) -> bool:
-    return registry_host.lower() in _DOCKER_HUB_ALIASES
 
 
 def from_env(
@@ -79,7 +75,7 @@ def from_docker_config(registry_host: str, *, config_dir: str | None = None) -> 
         entry = docker_auth.load_config(config_path=config_path).resolve_authconfig(key)
     except docker_errors.DockerException as exc:
         raise CheckFailed(
-            f"could not read the docker login for {registry_host}: {_one_line(str(exc))}",
+            f"could not read the docker login for {registry_host}: {_last_line(str(exc))}",
             hint="check the credsStore/credHelpers entries of your docker config.json",
         ) from None
     if not entry:
@@ -176,7 +172,7 @@ def _keep_user_setup(config_dir: str, registry_host: str) -> None:
 def _login_error(
     runner: Runner, registry_host: str, creds: Credentials, output: str, hint: str | None
 ) -> RegistryError:
-    detail = _one_line(runner.redact(output))
+    detail = _last_line(runner.redact(output))
     if any(marker in detail.lower() for marker in _REJECTED_MARKERS):
         return AuthError(
             f"{registry_host} rejected the login of user {creds.username!r}: {detail}",
@@ -188,7 +184,7 @@ def _login_error(
     )
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    line = lines[-1] if lines else "no output"
-    return line if len(line) <= limit else line[: limit - 3] + "..."
+def _last_line(text: str) -> str:
+    """A tool's last words: where docker login and the SDK put the reason."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return one_line(lines[-1] if lines else "no output", limit=300)

@@ -95,7 +95,7 @@ def run_doctor(
                 root=Path(root).resolve(),
                 for_=for_,
                 elapsed=elapsed,
-                colour=_colour_wanted(stream),
+                colour=console.colour_wanted(stream),
             ),
             file=stream,
             flush=True,
@@ -108,7 +108,7 @@ def run_doctor(
             for result in results:
                 if result.status in ("fail", "warn"):
                     console.annotation(
-                        _one_line(result),
+                        _annotation(result),
                         file=result.file,
                         line=result.line,
                         level="error" if result.status == "fail" else "warning",
@@ -169,17 +169,9 @@ def _with_location(result: CheckResult) -> str:
     return f"{where}: {message}"
 
 
-def _one_line(result: CheckResult) -> str:
+def _annotation(result: CheckResult) -> str:
     text = f"{result.id}: {result.message}"
     return f"{text} (fix: {result.hint})" if result.hint else text
-
-
-def _colour_wanted(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    return hasattr(stream, "isatty") and stream.isatty()
 
 
 def benchmark(root: Path | str = ".", runs: int = 5, out: TextIO | None = None) -> int:

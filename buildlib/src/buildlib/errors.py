@@ -5,6 +5,24 @@ The library never calls ``sys.exit``; ``tasks.py`` turns these into ``invoke.Exi
 
 from __future__ import annotations
 
+import re
+
+# ``pyproject.toml:12``, ``pyproject.toml:12:5``, ``pyproject.toml [tool.buildlib]``
+_LOCATION = re.compile(r"^(?P<file>[^:\s\[]+)(?::(?P<line>\d+))?(?::(?P<col>\d+))?")
+
+
+def split_location(location: str | None) -> tuple[str | None, int | None]:
+    """The file and line of an error's location: ``"pyproject.toml:12"`` ->
+    ``("pyproject.toml", 12)``, ``"f [t].k"`` -> ``("f", None)``; a flag (``--tag``) or a
+    variable (``$TAG``) is no file: ``(None, None)``."""
+    if not location or location.startswith(("-", "$")):
+        return None, None
+    match = _LOCATION.match(location)
+    if not match:
+        return location, None
+    line = match.group("line")
+    return match.group("file"), int(line) if line else None
+
 
 class BuildlibError(Exception):
     """A failure the user can act on. ``str()`` is the one line to show."""

@@ -13,10 +13,11 @@ from typing import Literal
 
 from buildlib import cache
 from buildlib import dockerfile as dockerfile_module
-from buildlib.config import DOCKER_HUB, Config, ImageSpec
+from buildlib.config import Config, ImageSpec
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import UsageError
 from buildlib.git import Git, public_url
+from buildlib.references import is_docker_hub
 from buildlib.settings import BuildOptions, SecretSpec
 
 Output = Literal["load", "push"]
@@ -26,7 +27,7 @@ REVISION_LABEL = f"{OCI}.revision"
 
 def image_reference(registry: str, repository: str, tag: str) -> str:
     """``runpod/tetra-rp:main`` on Docker Hub, ``127.0.0.1:5000/runpod/tetra-rp:main`` elsewhere."""
-    if registry in (DOCKER_HUB, "index.docker.io", "registry-1.docker.io"):
+    if is_docker_hub(registry):
         return f"{repository}:{tag}"
     return f"{registry}/{repository}:{tag}"
 

@@ -39,6 +39,7 @@ from buildlib.versions import (
     is_version_shaped,
     plan_release_tags,
     version_from_tag,
+    version_in_tag,
 )
 
 TRANSIENT = re.compile(
@@ -404,12 +405,8 @@ def _released(
     release (a shallow CI checkout), and ``latest`` must never move back. Tags with fewer
     version parts than a release has (a build number ``842``, a date ``20240115``) are not
     versions of this project."""
-    prefix, _, suffix = config.release.git_tag.partition("{version}")
-    from_git = [
-        t[len(prefix) : len(t) - len(suffix) if suffix else None]
-        for t in git.tags()
-        if t.startswith(prefix) and t.endswith(suffix)
-    ]
+    in_tags = (version_in_tag(config.release.git_tag, t) for t in git.tags())
+    from_git = [text for text in in_tags if text is not None]
     parts = min(3, len(config.version.release))
     released = {}
     for image in images:

@@ -28,15 +28,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.parse
 
 from buildlib.errors import ConfigError
 
 __all__ = [
+    "DOCKER_HUB",
     "DIGEST_RE",
     "DOCKER_TAG_RE",
     "REPOSITORY_MAX_LENGTH",
     "REPOSITORY_PATH_RE",
     "TAG_MAX_LENGTH",
+    "is_docker_hub",
+    "is_loopback",
     "is_registry",
     "registry_problem",
     "require_str",
@@ -89,6 +93,26 @@ def registry_problem(host: str) -> str | None:
 
 def is_registry(host: str) -> bool:
     return registry_problem(host) is None
+
+
+DOCKER_HUB = "docker.io"
+# Docker Hub answers to all three names: the configured one, its login key's host, its API.
+_DOCKER_HUB_ALIASES = frozenset({DOCKER_HUB, "index.docker.io", "registry-1.docker.io"})
+
+
+def is_docker_hub(registry_host: str) -> bool:
+    return registry_host.lower() in _DOCKER_HUB_ALIASES
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and 127.0.0.0/8 or ::1, with or without a port."""
+    hostname = urllib.parse.urlsplit(f"//{host}").hostname or ""
+    if hostname == "localhost" or hostname.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def validate_registry(host: str, *, location: str | None = None) -> str:

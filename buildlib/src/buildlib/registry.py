@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
-import ipaddress
 import json
 import math
 import re
@@ -25,9 +24,10 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
+from buildlib.console import one_line
 from buildlib.credentials import Credentials, is_docker_hub
 from buildlib.errors import AuthError, ConfigError, RegistryError
-from buildlib.references import DIGEST_RE, DOCKER_TAG_RE, REPOSITORY_PATH_RE
+from buildlib.references import DIGEST_RE, DOCKER_TAG_RE, REPOSITORY_PATH_RE, is_loopback
 
 __all__ = ["MANIFEST_MEDIA_TYPES", "Credentials", "Manifest", "RegistryClient"]
 
@@ -112,7 +112,7 @@ class RegistryClient:
         self.host = host
         self.credentials = credentials
         self.endpoint = DOCKER_HUB_ENDPOINT if is_docker_hub(host) else host
-        plain_http = _is_loopback(self.endpoint) if insecure is None else insecure
+        plain_http = is_loopback(self.endpoint) if insecure is None else insecure
         self.scheme = "http" if plain_http else "https"
         self.base_url = f"{self.scheme}://{self.endpoint}"
         self.timeout = timeout
@@ -506,7 +506,7 @@ class RegistryClient:
 
     def _opener(self, url: str) -> urllib.request.OpenerDirector:
         # A proxy from the environment must not see loopback traffic.
-        direct = _is_loopback(urllib.parse.urlsplit(url).netloc)
+        direct = is_loopback(urllib.parse.urlsplit(url).netloc)
         if direct not in self._openers:
             handlers: list[urllib.request.BaseHandler] = [_SameHostAuthRedirect()]
             if direct:
@@ -595,17 +595,6 @@ def _basic_auth(credentials: Credentials) -> str:
     return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
-def _is_loopback(host: str) -> bool:
-    """True for ``localhost`` and 127.0.0.0/8 or ::1, with or without a port."""
-    hostname = urllib.parse.urlsplit(f"//{host}").hostname or ""
-    if hostname == "localhost" or hostname.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
-
-
 def _challenges(headers: Message) -> list[_Challenge]:
     """Parse ``WWW-Authenticate`` headers into (scheme, params), in order."""
     found = []
@@ -640,7 +629,7 @@ def _describe(exc: BaseException, timeout: float) -> str:
         return "connection reset"
     if isinstance(exc, TimeoutError):
         return f"no response within {timeout:g}s"
-    return _one_line(f"{type(exc).__name__}: {exc}")
+    return one_line(f"{type(exc).__name__}: {exc}")
 
 
 def _error_detail(response: _Response) -> str:
@@ -653,7 +642,7 @@ def _error_detail(response: _Response) -> str:
     for challenge in _challenges(response.headers):
         if challenge.params.get("error"):
             parts.append(challenge.params["error"])
-    return f" ({_one_line('; '.join(parts))})" if parts else ""
+    return f" ({one_line('; '.join(parts))})" if parts else ""
 
 
 def _retry_after(response: _Response, default: float) -> float:
@@ -664,8 +653,3 @@ def _retry_after(response: _Response, default: float) -> float:
     if not math.isfinite(wanted):
         return default
     return min(max(wanted, default), _MAX_RETRY_AFTER)
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -24,6 +24,14 @@ from buildlib.errors import BuildlibError, CommandFailed
 REDACTED = "******"
 
 
+def ask(argv: Sequence[str], cwd: Path | str | None = None) -> Result:
+    """Run a read-only query quietly, its output captured; its exit status is the caller's
+    to read (a tool that says "no" is not an error here)."""
+    return Runner(quiet=True).run(
+        argv, capture=True, check=False, mutating=False, cwd=str(cwd) if cwd else None
+    )
+
+
 def find_program(name: str) -> str | None:
     """``name`` on PATH, else beside the running Python: its virtual environment's scripts,
     where ``uv sync`` puts the tools that are dependencies, even when it is not activated."""

@@ -25,7 +25,7 @@ from typing import Any
 from invoke import Collection, Exit, Task, task
 
 from buildlib import console
-from buildlib.errors import BuildlibError, UsageError
+from buildlib.errors import BuildlibError, UsageError, split_location
 
 BUILD_HELP = {
     "tag": "image tag (default: $TAG_ENV, else 'local')",
@@ -70,7 +70,8 @@ def user_errors() -> Iterator[None]:
         console.error("terminated")
         raise Exit(code=143) from None
     except BuildlibError as error:
-        console.error(str(error), file=_file_of(error.location), line=_line_of(error.location))
+        file, line = split_location(error.location)
+        console.error(str(error), file=file, line=line)
         raise Exit(code=error.exit_code) from None
     except KeyboardInterrupt:
         console.error("interrupted")
@@ -114,19 +115,6 @@ def invoke_flags(
     finally:
         if previous is not None:
             runner.echo_queries(previous)
-
-
-def _file_of(location: str | None) -> str | None:
-    """The file of a location, for a CI annotation: ``path:line`` and paths only, not
-    ``--tag`` or ``$VARIABLE`` (those locate a flag or a variable)."""
-    if not location or location.startswith(("-", "$")):
-        return None
-    return location.split(":")[0]
-
-
-def _line_of(location: str | None) -> int | None:
-    match = re.match(r"^[^:]+:(\d+)", location or "")
-    return int(match.group(1)) if match else None
 
 
 def _names(value: str | None) -> list[str] | None:

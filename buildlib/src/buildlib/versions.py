@@ -136,6 +136,17 @@ def is_version_shaped(tag: str) -> bool:
     return DOCKER_TAG_RE.fullmatch(tag) is not None and version_from_tag(tag) is not None
 
 
+def version_in_tag(pattern: str, tag: str) -> str | None:
+    """The text ``{version}`` stands for in ``tag``, by the release tag ``pattern``
+    (``v{version}``: ``v1.2.3`` -> ``1.2.3``), or ``None`` when the tag does not fit it."""
+    prefix, _, suffix = pattern.partition("{version}")
+    if len(tag) <= len(prefix) + len(suffix) or not tag.startswith(prefix):
+        return None
+    if not tag.endswith(suffix):
+        return None
+    return tag[len(prefix) : len(tag) - len(suffix)]
+
+
 def version_from_tag(text: str) -> Version | None:
     """Read a git or registry tag as a version, or ``None`` if it is not one."""
     for candidate in (text, _undo_docker_rendering(text)):

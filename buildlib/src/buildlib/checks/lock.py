@@ -19,7 +19,7 @@ from pathlib import Path
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
-from buildlib.runner import Runner, find_program
+from buildlib.runner import ask, find_program
 
 LOCK = "uv.lock"
 
@@ -129,9 +129,7 @@ class _Uv:
 
 
 def _uv(project: Project, argv: list[str]) -> _Uv:
-    result = Runner(quiet=True).run(
-        argv, capture=True, check=False, mutating=False, cwd=str(project.root)
-    )
+    result = ask(argv, cwd=project.root)
     return _Uv(result.ok, f"{result.stderr}\n{result.stdout}")
 
 

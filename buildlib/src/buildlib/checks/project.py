@@ -19,6 +19,7 @@ from packaging.version import InvalidVersion, Version
 
 from buildlib.errors import ConfigError
 from buildlib.git import Git
+from buildlib.versions import version_in_tag
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - buildlib also serves Python 3.10
     import tomllib
@@ -32,7 +33,6 @@ DEFAULT_REGISTRY = "docker.io"
 DEFAULT_GIT_TAG = "v{version}"
 DEFAULT_CREDENTIALS = ("DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
-_LOCATION = re.compile(r"^(?P<file>[^:\s\[]+)(?::(?P<line>\d+))?(?::(?P<col>\d+))?")
 
 
 @dataclass(frozen=True)
@@ -158,10 +158,9 @@ class Project:
 
     def tag_version(self, tag: str) -> str | None:
         """The version in a release tag (``v1.2.3`` -> ``1.2.3``), or None if it is not one."""
-        prefix, _, suffix = self.git_tag_pattern.partition("{version}")
-        if not tag.startswith(prefix) or not tag.endswith(suffix):
+        text = version_in_tag(self.git_tag_pattern, tag)
+        if text is None:
             return None
-        text = tag[len(prefix) : len(tag) - len(suffix)] if suffix else tag[len(prefix) :]
         try:
             Version(text)
         except InvalidVersion:
@@ -236,17 +235,6 @@ class Project:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
-
-
-def split_location(location: str | None) -> tuple[str | None, int | None]:
-    """``"pyproject.toml:12"`` -> ("pyproject.toml", 12); ``"f [t].k"`` -> ("f", None)."""
-    if not location:
-        return None, None
-    match = _LOCATION.match(location)
-    if not match:
-        return location, None
-    line = match.group("line")
-    return match.group("file"), int(line) if line else None
 
 
 def key_line(text: str, table: str, key: str) -> int | None:

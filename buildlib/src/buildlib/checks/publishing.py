@@ -12,23 +12,15 @@ from typing import Any
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
+from buildlib.references import is_docker_hub, is_loopback
 
 NEEDS_FOR = "`invoke doctor --for push` (or `--for release`) checks it"
-
-
-def _is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    return name in ("localhost", "::1", "[::1]") or name.startswith("127.")
 
 
 def _credential_hint(project: Project) -> str:
     user, token = project.credential_env
     registry = project.registry
-    login = (
-        "docker login"
-        if registry in ("docker.io", "index.docker.io")
-        else f"docker login {registry}"
-    )
+    login = "docker login" if is_docker_hub(registry) else f"docker login {registry}"
     return (
         f"export {user}=<user> {token}=<token> (in GitHub Actions: repository secrets "
         f"passed as env), or `{login}`"
@@ -101,7 +93,7 @@ def check_credentials(project: Project, for_: str | None = None) -> CheckResult:
         return CheckResult(
             "credentials", "skipped", f"{missing}: only a push needs them ({NEEDS_FOR})"
         )
-    if _is_loopback(registry):
+    if is_loopback(registry):
         return CheckResult(
             "credentials",
             "warn",

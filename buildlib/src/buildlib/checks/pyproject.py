@@ -5,7 +5,8 @@ from __future__ import annotations
 from packaging.version import InvalidVersion, Version
 
 from buildlib.checks import CheckResult
-from buildlib.checks.project import PYPROJECT, Project, key_line, split_location
+from buildlib.checks.project import PYPROJECT, Project, key_line
+from buildlib.errors import split_location
 
 
 def check_pyproject_toml(project: Project) -> CheckResult:

@@ -40,6 +40,7 @@ from buildlib.checks.workflows import (
     check_workflows,
     with_actionlint,
 )
+from buildlib.console import one_line
 
 FOR_CHOICES = (None, "push", "release")
 
@@ -212,8 +213,8 @@ def _run_one(check: Check, project: Project) -> list[CheckResult]:
 
 def _one_line(result: CheckResult) -> CheckResult:
     """Messages and hints are one line each, whatever a tool printed."""
-    message = " ".join(result.message.split())
-    hint = " ".join(result.hint.split()) if result.hint else result.hint
+    message = one_line(result.message)
+    hint = one_line(result.hint) if result.hint else result.hint
     if message == result.message and hint == result.hint:
         return result
     return CheckResult(result.id, result.status, message, result.file, result.line, hint)

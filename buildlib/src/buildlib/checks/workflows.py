@@ -29,7 +29,7 @@ from typing import Any
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 from buildlib.checks.verdicts import Verdicts, key_of
-from buildlib.runner import find_program
+from buildlib.runner import ask, find_program
 
 CHECK_ID = "workflows"
 TOOL = "check-jsonschema"
@@ -72,14 +72,9 @@ def check_workflows(project: Project) -> list[CheckResult]:
                 f"({TOOL}, GitHub workflow schema; unchanged since it last ran)",
             )
         ]
-    from buildlib.runner import Runner
-
-    result = Runner(quiet=True).run(
+    result = ask(
         [tool, "--builtin-schema", "vendor.github-workflows", "-o", "JSON", *files],
-        capture=True,
-        check=False,
-        mutating=False,
-        cwd=str(project.root),
+        cwd=project.root,
     )
     try:
         report = json.loads(result.stdout)
@@ -352,14 +347,8 @@ def check_actionlint(project: Project) -> list[CheckResult]:
                 hint=f"install {ACTIONLINT} on PATH, then `{ACTIONLINT} {' '.join(files)}`",
             )
         ]
-    from buildlib.runner import Runner
-
-    result = Runner(quiet=True).run(
-        [tool, "-format", "{{json .}}", "-shellcheck=", "-pyflakes=", *files],
-        capture=True,
-        check=False,
-        mutating=False,
-        cwd=str(project.root),
+    result = ask(
+        [tool, "-format", "{{json .}}", "-shellcheck=", "-pyflakes=", *files], cwd=project.root
     )
     try:
         findings = json.loads(result.stdout or "[]")
