@@ -11,10 +11,31 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# nodeid -> whether the fault case ended with nothing lost (its assertions all held)
+_FAULT_CASES: dict[str, bool] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call" and item.get_closest_marker("fault") is not None:
+        _FAULT_CASES[item.nodeid] = report.passed
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fault suite's figure (tests/integration/test_faults.py), when any case ran."""
+    if _FAULT_CASES:
+        intact = sum(_FAULT_CASES.values())
+        terminalreporter.write_sep(
+            "=",
+            f"fault suite: {len(_FAULT_CASES)} fault cases ran, {intact} ended with nothing lost",
+        )
 
 
 def in_ci() -> bool:

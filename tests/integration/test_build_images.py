@@ -201,17 +201,6 @@ def test_code_change_rebuilds_only_the_last_layers(
     assert rebuilt == [code.group(1)] or len(rebuilt) <= 2, rebuilt
 
 
-def test_engine_down_is_one_clear_line(task_env, tmp_path):
-    env = {**task_env, "DOCKER_HOST": f"unix://{tmp_path}/nothing-here.sock"}
-
-    result = invoke("build-lb", "--tag", "never", env=env)
-
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    assert "not reachable" in result.stderr
-    assert f"unix://{tmp_path}/nothing-here.sock (DOCKER_HOST)" in result.stderr
-
-
 def test_multi_platform_load_is_a_clear_error(task_env):
     result = invoke("build-lb", "--platform", "linux/amd64,linux/arm64", env=task_env)
 

@@ -83,6 +83,36 @@ class Git:
             return None
         return sorted({path for path in out.split("\0") if path})
 
+    def tracked_files(self) -> set[str] | None:
+        """Every file git tracks under ``root`` (submodules' files too), relative to
+        ``root``; ``None`` outside a git repository."""
+        out = self._git_raw("ls-files", "-z", "--recurse-submodules")
+        if out is None:
+            return None
+        return {path for path in out.split("\0") if path}
+
+    def ignored(self, paths: list[str]) -> set[str]:
+        """The ``paths`` (relative to ``root``) that git ignores."""
+        if not paths:
+            return set()
+        # exit 1 means "none ignored": the output is what counts, not the status
+        result = (
+            Runner(quiet=True).run(
+                ["git", "check-ignore", "-z", "--no-index", "--stdin"],
+                cwd=str(self.root),
+                env={"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
+                stdin="\0".join(paths) + "\0",
+                capture=True,
+                check=False,
+                mutating=False,
+            )
+            if shutil.which("git")
+            else None
+        )
+        if result is None:
+            return set()
+        return {path for path in result.stdout.split("\0") if path}
+
     def is_tracked(self, path: str) -> bool:
         return self._git("ls-files", "--error-unmatch", "--", path) is not None
 

@@ -24,6 +24,7 @@ from buildlib import config as config_module
 from buildlib import console
 from buildlib.build import execute
 from buildlib.config import Config, ImageSpec
+from buildlib.context import IGNORE_FILE, ignore_file_for, strays
 from buildlib.credentials import Credentials, from_docker_config, from_env, temporary_login
 from buildlib.dockercli import DockerCLI
 from buildlib.engine import Engine, detect
@@ -206,6 +207,13 @@ def push(
         )
     job = _job(config, tag, images, registry, env, runner, flags)
     plan = job.plan()
+    # A :main image is what main's commit builds, as a release is its tag's: refused. Any
+    # other tag (a branch or test push) warns, so a developer can still push work in progress.
+    stray = _stray_files(config, job.selected, f"{tag} would not be the commit")
+    if stray is not None and tag == config.main_branch and not job.options.dry_run:
+        raise stray
+    if stray is not None:
+        console.warn(stray.render())
     publications = [ImagePublication(i.name, i.repository, tag, (tag,)) for i in job.selected]
     if job.options.dry_run:
         _print_plan(job.access, publications, as_json, version=None)
@@ -255,7 +263,7 @@ def release(
     job = _job(config, full_tag, images, registry, env, runner, flags)
     access, dry_run = job.access, job.options.dry_run
     client = access.client()
-    problems = _git_problems(config, git)
+    problems = _git_problems(config, git, job.selected)
     if problems and not dry_run:
         raise problems[0]
     # A dry run asks the registry once, briefly: it must stay fast offline.
@@ -356,7 +364,7 @@ def _released_elsewhere(
     return found, waiting
 
 
-def _git_problems(config: Config, git: Git) -> list[BuildlibError]:
+def _git_problems(config: Config, git: Git, images: tuple[ImageSpec, ...]) -> list[BuildlibError]:
     tag = config.release.git_tag_for(config.version_text)
     if not git.is_repository():
         return [
@@ -393,7 +401,41 @@ def _git_problems(config: Config, git: Git) -> list[BuildlibError]:
                 hint="commit or stash them (git stash)",
             )
         )
+    stray = _stray_files(config, images, f"the images would not be {tag}")
+    if stray is not None:
+        problems.append(stray)
     return problems
+
+
+def _stray_files(
+    config: Config, images: tuple[ImageSpec, ...], consequence: str
+) -> UsageError | None:
+    """One line naming the files the builds would send that git does not track (an
+    untracked script, a git-ignored ``.env``): a ``COPY`` would put them in the image."""
+    builds = [
+        (image.name, config.root / image.dockerfile, config.root / image.context)
+        for image in images
+    ]
+    found = strays(config.root, builds, buildkit=detect().buildkit)
+    if not found:
+        return None
+    shown = ", ".join(stray.describe() for stray in found[:4])
+    if len(found) > 4:
+        shown += f" and {len(found) - 4} more"
+    names = sorted({name for stray in found for name in stray.images})
+    ignore = ignore_file_for(
+        config.root / images[0].dockerfile, config.root / images[0].context
+    ) or (config.root / images[0].context / IGNORE_FILE)
+    try:
+        where = ignore.relative_to(config.root).as_posix()
+    except ValueError:
+        where = str(ignore)
+    return UsageError(
+        f"the build context of {', '.join(names)} holds {len(found)} file(s) git does not "
+        f"track: {shown}; {consequence}",
+        hint=f"delete or move them, `git add` and commit what belongs in the image, or "
+        f"exclude them in {where} (a line `{found[0].path}`)",
+    )
 
 
 def _released(

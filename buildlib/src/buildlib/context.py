@@ -1,0 +1,352 @@
+"""What the engine receives as an image's build context, and which of it git does not track.
+
+A release must ship the commit and nothing else: a file in the context that git does not
+track (an untracked debug script, a git-ignored ``.env``) would be copied into the image by
+any ``COPY .`` or ``COPY dir/``. This module lists the context as the engine sees it and
+compares it with ``git ls-files``.
+
+``.dockerignore`` is matched as BuildKit does (moby/patternmatcher and the ignorefile
+reader, fsutil's walk), not as git does: ``*`` and ``?`` never cross a ``/``, ``**`` spans
+folders, ``[...]`` is a class (``[^...]`` negated), ``\\`` escapes, a pattern that matches a
+folder excludes everything under it, ``!`` re-includes, and the last matching line wins.
+Patterns are cleaned like Go's ``filepath.Clean`` (a leading ``/`` and ``./`` mean the
+context root) and are case-sensitive. docker-py's own matcher was not used: it lowercases
+both sides (a case-insensitive match would call files excluded that the engine sends) and
+reads ``[^...]`` as a literal ``^``; no package on PyPI follows BuildKit's rules.
+
+BuildKit reads ``<Dockerfile>.dockerignore`` next to the Dockerfile in preference to the
+context's ``.dockerignore``; the legacy builder reads only the latter.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from buildlib.errors import ConfigError
+
+IGNORE_FILE = ".dockerignore"
+# Characters that make an exception (``!``) pattern more than a path prefix; with only
+# prefixes, an excluded folder is walked only when an exception lies beneath it (fsutil).
+_PATTERN_CHARS = frozenset("*[]?^\\")
+# Regex metacharacters that are plain characters in a filepath pattern.
+_ESCAPED = frozenset(".+()|{}$")
+
+
+def go_clean(path: str) -> str:
+    """Go's ``path.Clean``: one ``/`` between names, no ``.``, ``..`` folded into its
+    parent (dropped at the root), no trailing ``/``; ``.`` for nothing."""
+    if not path:
+        return "."
+    rooted = path.startswith("/")
+    names: list[str] = []
+    for name in path.split("/"):
+        if name in ("", "."):
+            continue
+        if name == "..":
+            if names and names[-1] != "..":
+                names.pop()
+            elif not rooted:
+                names.append("..")
+            continue
+        names.append(name)
+    cleaned = "/".join(names)
+    if rooted:
+        return "/" + cleaned
+    return cleaned or "."
+
+
+def read_patterns(text: str) -> list[str]:
+    """The patterns of a ``.dockerignore`` (the ignorefile reader): a BOM dropped, ``#``
+    lines skipped, spaces trimmed, each pattern cleaned and made relative to the root."""
+    patterns = []
+    for number, line in enumerate(text.splitlines()):
+        if number == 0:
+            line = line.lstrip("\ufeff")
+        if line.startswith("#"):
+            continue
+        pattern = line.strip()
+        if not pattern:
+            continue
+        invert = pattern.startswith("!")
+        if invert:
+            pattern = pattern[1:].strip()
+        if pattern:
+            pattern = go_clean(pattern)
+            if len(pattern) > 1 and pattern.startswith("/"):
+                pattern = pattern[1:]
+        patterns.append("!" + pattern if invert else pattern)
+    return patterns
+
+
+@dataclass
+class _Pattern:
+    text: str  # cleaned, without the ``!``
+    exclusion: bool
+    kind: str = ""  # exact | prefix | suffix | regexp
+    regexp: re.Pattern[str] | None = None
+
+    def compile(self) -> None:
+        """patternmatcher's ``compile``: a plain path compares as a string, ``dir/**`` as a
+        prefix, ``**/name`` as a suffix, anything else as an anchored regular expression."""
+        out, kind, i, text = "^", "exact", 0, self.text
+        first = True
+        while i < len(text):
+            ch = text[i]
+            i += 1
+            if ch == "*":
+                if i < len(text) and text[i] == "*":
+                    i += 1
+                    if i < len(text) and text[i] == "/":
+                        i += 1
+                    if i >= len(text):
+                        if kind == "exact":
+                            kind = "prefix"
+                        else:
+                            out += ".*"
+                            kind = "regexp"
+                    else:
+                        out += "(.*/)?"
+                        kind = "regexp"
+                    if first:
+                        kind = "suffix"
+                else:
+                    out += "[^/]*"
+                    kind = "regexp"
+            elif ch == "?":
+                out += "[^/]"
+                kind = "regexp"
+            elif ch in _ESCAPED:
+                out += "\\" + ch
+            elif ch == "\\":
+                if i < len(text):
+                    out += "\\" + text[i]
+                    i += 1
+                    kind = "regexp"
+                else:
+                    out += "\\\\"
+            elif ch in "[]":
+                out += ch
+                kind = "regexp"
+            else:
+                out += ch  # ``^`` too: it negates a class, as in Go
+            first = False
+        if kind == "regexp":
+            self.regexp = re.compile(out + "$")
+        self.kind = kind
+
+    def match(self, path: str) -> bool:
+        if self.kind == "exact":
+            return path == self.text
+        if self.kind == "prefix":
+            return path.startswith(self.text[:-2])
+        if self.kind == "suffix":
+            suffix = self.text[2:]
+            return path.endswith(suffix) or (suffix.startswith("/") and path == suffix[1:])
+        assert self.regexp is not None
+        return self.regexp.match(path) is not None
+
+
+@dataclass
+class IgnoreMatcher:
+    """The patterns of one ignore file, matched as the engine matches them."""
+
+    patterns: list[_Pattern] = field(default_factory=list)
+    source: str = IGNORE_FILE
+
+    @classmethod
+    def parse(cls, lines: list[str], source: str = IGNORE_FILE) -> IgnoreMatcher:
+        patterns = []
+        for line in lines:
+            text = line.strip()
+            if not text:
+                continue
+            text = go_clean(text)
+            exclusion = text.startswith("!")
+            if exclusion:
+                text = text[1:]
+                if not text:
+                    raise ConfigError(
+                        'illegal exclusion pattern "!"',
+                        location=source,
+                        hint="name what to re-include after the !, or delete the line",
+                    )
+            pattern = _Pattern(text, exclusion)
+            try:
+                pattern.compile()
+                _check_classes(text)
+            except re.error as error:
+                raise ConfigError(
+                    f"bad pattern {line.strip()!r} ({error.msg}): the engine refuses it too",
+                    location=source,
+                    hint="close the [...] class, or escape the character with \\",
+                ) from None
+            patterns.append(pattern)
+        return cls(patterns, source)
+
+    @property
+    def has_exclusions(self) -> bool:
+        return any(p.exclusion for p in self.patterns)
+
+    def excluded(self, path: str) -> bool:
+        """patternmatcher's ``MatchesOrParentMatches``: ``path`` (slash-separated, relative
+        to the context) or one of its folders matches, and no later ``!`` line takes it back."""
+        matched = False
+        parent = path.rsplit("/", 1)[0] if "/" in path else ""
+        parents = parent.split("/") if parent else []
+        for pattern in self.patterns:
+            if pattern.exclusion != matched:
+                continue
+            hit = pattern.match(path)
+            if not hit:
+                hit = any(pattern.match("/".join(parents[: i + 1])) for i in range(len(parents)))
+            if hit:
+                matched = not pattern.exclusion
+        return matched
+
+    def may_reinclude_under(self, folder: str) -> bool:
+        """Whether an excluded ``folder`` must still be walked (fsutil): only when an
+        exception could bring back something inside it."""
+        exceptions = [p.text for p in self.patterns if p.exclusion]
+        if not exceptions:
+            return False
+        trimmed = [_without_trailing_glob(p) for p in exceptions]
+        if any(_PATTERN_CHARS & set(p) for p in trimmed):
+            return True  # an exception with wildcards may match anything: walk it all
+        return any((p + "/").startswith(folder + "/") for p in trimmed)
+
+
+def _without_trailing_glob(pattern: str) -> str:
+    for tail in ("/**", "/*"):
+        if pattern.endswith(tail):
+            return pattern[: -len(tail)]
+    return pattern
+
+
+def _check_classes(text: str) -> None:
+    """Go's ``filepath.Match`` refuses an unclosed ``[`` class; so does the engine."""
+    depth, i = False, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            i += 2
+            continue
+        if ch == "[" and not depth:
+            depth = True
+        elif ch == "]" and depth:
+            depth = False
+        i += 1
+    if depth:
+        raise re.error("unterminated character set")
+
+
+def ignore_file_for(dockerfile: Path, context: Path, *, buildkit: bool = True) -> Path | None:
+    """The ignore file the engine uses for this Dockerfile and context, if there is one."""
+    if buildkit:
+        own = dockerfile.with_name(dockerfile.name + IGNORE_FILE)
+        if own.is_file():
+            return own
+    shared = context / IGNORE_FILE
+    return shared if shared.is_file() else None
+
+
+def matcher_for(dockerfile: Path, context: Path, *, buildkit: bool = True) -> IgnoreMatcher:
+    path = ignore_file_for(dockerfile, context, buildkit=buildkit)
+    if path is None:
+        return IgnoreMatcher()
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return IgnoreMatcher.parse(read_patterns(text), source=str(path))
+
+
+def context_files(context: Path, matcher: IgnoreMatcher) -> list[str]:
+    """The files (and symlinks) of ``context`` the engine receives, relative to it, sorted."""
+    found = []
+    for directory, folders, files in os.walk(context):
+        rel_dir = Path(directory).relative_to(context).as_posix()
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        kept = []
+        for name in folders:
+            rel = prefix + name
+            if os.path.islink(os.path.join(directory, name)):
+                if not matcher.excluded(rel):
+                    found.append(rel)  # sent as a link, not followed
+                continue
+            if not matcher.excluded(rel) or matcher.may_reinclude_under(rel):
+                kept.append(name)
+        folders[:] = kept
+        found += [prefix + name for name in files if not matcher.excluded(prefix + name)]
+    return sorted(found)
+
+
+# Files the Dockerfiles need that a repository may deliberately generate instead of
+# committing (git-ignored): their freshness is checked (pre-flight) instead of their history.
+GENERATED = ("uv.lock",)
+
+
+@dataclass(frozen=True)
+class Stray:
+    """A file an image's build would receive that git does not track."""
+
+    path: str  # relative to the project root
+    images: tuple[str, ...]
+    ignored: bool  # git-ignored (a stray ``.env``), else merely untracked
+
+    def describe(self) -> str:
+        if self.path == ".git":
+            return ".git (the repository itself)"
+        return f"{self.path} ({'git-ignored' if self.ignored else 'untracked'})"
+
+
+def strays(
+    root: Path,
+    builds: list[tuple[str, Path, Path]],
+    *,
+    buildkit: bool = True,
+) -> list[Stray] | None:
+    """The files of the build contexts (``(image, dockerfile, context)``) that git does not
+    track, the Dockerfiles and ignore files included; ``None`` outside git."""
+    from buildlib.git import Git
+
+    git = Git(root)
+    tracked = git.tracked_files()
+    if tracked is None:
+        return None
+    found: dict[str, list[str]] = {}
+    for name, dockerfile, context in builds:
+        matcher = matcher_for(dockerfile, context, buildkit=buildkit)
+        inputs = [context / rel for rel in context_files(context, matcher)]
+        inputs.append(dockerfile)
+        ignore = ignore_file_for(dockerfile, context, buildkit=buildkit)
+        if ignore is not None:
+            inputs.append(ignore)
+        base = os.path.abspath(root)
+        for path in inputs:
+            rel = Path(os.path.relpath(os.path.abspath(path), base)).as_posix()
+            if rel.startswith(".git/"):
+                rel = ".git"  # git's own folder (its config may hold a token): one entry
+            if rel not in tracked:
+                found.setdefault(rel, [])
+                if name not in found[rel]:
+                    found[rel].append(name)
+    ignored = git.ignored(sorted(found))
+    return [
+        Stray(rel, tuple(images), rel in ignored)
+        for rel, images in sorted(found.items())
+        if not (rel in GENERATED and rel in ignored)
+    ]
+
+
+__all__ = [
+    "GENERATED",
+    "IGNORE_FILE",
+    "Stray",
+    "IgnoreMatcher",
+    "context_files",
+    "go_clean",
+    "ignore_file_for",
+    "matcher_for",
+    "read_patterns",
+    "strays",
+]
