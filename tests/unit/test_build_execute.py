@@ -43,6 +43,7 @@ class StandInCLI:
     seconds: dict[str, float] = field(default_factory=dict)
     fail: set[str] = field(default_factory=set)
     events: list[tuple[float, str, str]] = field(default_factory=list)
+    iidfiles: list[Path] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def log(self, name: str, what: str) -> None:
@@ -50,6 +51,7 @@ class StandInCLI:
             self.events.append((time.monotonic(), name, what))
 
     def build(self, build, builder=None, prefix=None, iidfile=None, on_line=None):
+        self.iidfiles.append(Path(iidfile))
         self.log(build.name, "start")
         for line in self.lines.get(build.name, []):
             if on_line:
@@ -91,12 +93,29 @@ def test_a_follower_starts_when_the_shared_step_is_done_not_when_the_leader_ends
 
     assert cli.order() == ["first start", "second start", "second end", "first end"]
     assert [b.image_id for b in built] == [f"sha256:{n:0>64}" for n in ("first", "second")]
-    # the id files sit in the temporary directory itself (the echoed command stays
-    # runnable) and are gone afterwards
-    import os
+    assert cli.iidfiles and not any(path.parent.exists() for path in cli.iidfiles)
+
+
+def test_the_id_files_are_in_a_private_directory_not_the_shared_one() -> None:
+    import stat
     import tempfile
 
-    assert not list(Path(tempfile.gettempdir()).glob(f"buildlib-{os.getpid()}-*.iid"))
+    seen: list[tuple[Path, int]] = []
+
+    class Watching(StandInCLI):
+        def build(self, build, builder=None, prefix=None, iidfile=None, on_line=None):
+            directory = Path(iidfile).parent
+            seen.append((directory, stat.S_IMODE(directory.stat().st_mode)))
+            return super().build(build, builder, prefix, iidfile, on_line)
+
+    run(Watching(Runner(quiet=True)), a_build("first"), a_build("second"))
+
+    shared = Path(tempfile.gettempdir()).resolve()
+    assert len(seen) == 2 and seen[0][0] == seen[1][0]
+    directory, mode = seen[0]
+    assert directory.resolve() != shared and directory.resolve().parent == shared
+    assert mode == 0o700  # tempfile.mkdtemp: no other user may look in or plant a file
+    assert not directory.exists()  # removed with its files afterwards
 
 
 def test_without_the_step_in_the_output_the_follower_waits_for_the_end() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -72,6 +73,17 @@ _STEP_POLL_SECONDS = 0.02
 
 
 def _run_concurrently(plan: BuildPlan, runner: Runner, cli: DockerCLI) -> list[BuiltImage]:
+    # The id files go in a directory of this process alone: in the shared temporary
+    # directory, a file of a predictable name could be planted, or replaced by a link, by
+    # another user of the machine.
+    iid_dir = Path(tempfile.mkdtemp(prefix="buildlib-iid-"))
+    try:
+        return _schedule(plan, runner, cli, iid_dir)
+    finally:
+        shutil.rmtree(iid_dir, ignore_errors=True)
+
+
+def _schedule(plan: BuildPlan, runner: Runner, cli: DockerCLI, iid_dir: Path) -> list[BuiltImage]:
     concurrent = plan.jobs > 1 and len(plan.builds) > 1
     names = {build.name for build in plan.builds}
     # A follower may start once its leader's last shared step is done (seen in the
@@ -104,11 +116,7 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: DockerCLI) -> list[B
                     if not may_start(build):
                         continue
                     pending.remove(build)
-                    # a file in the temporary directory itself: the echoed command stays
-                    # runnable as it is (no directory of ours needs to exist)
-                    iidfile = Path(tempfile.gettempdir()) / (
-                        f"buildlib-{os.getpid()}-{plan.builds.index(build)}-{build.name}.iid"
-                    )
+                    iidfile = iid_dir / f"{build.name}.iid"
                     watch = watches.get(build.name)
                     future = pool.submit(
                         _build_one,
