@@ -161,6 +161,30 @@ def test_ignored_lock_with_pinned_resolution_is_ok(repo):
     assert "exclude-newer" in result.message
 
 
+def test_the_stale_lock_hint_says_commit_only_where_git_keeps_the_lock(repo):
+    add_dependency(repo)
+    kept = check_lock_fresh(Project.load(repo))
+    assert kept.status == "fail" and kept.hint.endswith(", then commit uv.lock")
+
+    path = repo / "pyproject.toml"
+    path.write_text(
+        path.read_text().replace(
+            "[tool.uv]\n", '[tool.uv]\nexclude-newer = "2026-11-01T00:00:00Z"\n', 1
+        )
+    )
+    write(repo / ".gitignore", ".venv/\nuv.lock\n")
+    git(repo, "rm", "-q", "--cached", "uv.lock")
+    commit(repo, "chore: generate the lock, pin resolution")
+    project = Project.load(repo)
+
+    stale = check_lock_fresh(project)
+    assert stale.status == "fail"
+    assert stale.hint.startswith("uv lock")
+    assert "commit" not in stale.hint
+    (repo / "uv.lock").unlink()
+    assert check_lock_present(Project.load(repo)).hint in (None, "uv lock")
+
+
 def test_uncommitted_lock_warns(tmp_path):
     repo = make_repo(tmp_path)
     git(repo, "rm", "-q", "--cached", "uv.lock")

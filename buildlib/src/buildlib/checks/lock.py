@@ -156,7 +156,12 @@ def _reason(output: str) -> str:
 
 def _stale_hint(project: Project) -> str:
     fix = "uv lock (or `uv lock --upgrade` to also move every pin to its newest allowed version)"
-    return fix + ", then commit uv.lock" if _committed_here(project) else fix
+    return fix + then_commit(project)
+
+
+def then_commit(project: Project) -> str:
+    """``, then commit uv.lock`` where the lock is committed, else nothing."""
+    return ", then commit uv.lock" if _committed_here(project) else ""
 
 
 def _committed_here(project: Project) -> bool:

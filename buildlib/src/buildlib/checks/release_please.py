@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from buildlib.checks import CheckResult
+from buildlib.checks.lock import then_commit
 from buildlib.checks.project import PYPROJECT, Project, json_key_line, key_line
 
 CONFIG = "release-please-config.json"
@@ -374,7 +375,7 @@ def check_version_agreement(project: Project) -> CheckResult:
             seen.append(f"uv.lock {locked}")
             if not same(locked):
                 config_data, _, _ = read_json(project, CONFIG)
-                hint = "uv lock (it rewrites the project's own version), then commit uv.lock"
+                hint = "uv lock (it rewrites the project's own version)" + then_commit(project)
                 if config_data is not None:
                     hint += f"; so release-please keeps it in step: {_extra_files_hint(project)}"
                 return CheckResult(
