@@ -159,3 +159,50 @@ def test_results_for_explicit_files_skip_missing_ones(tmp_path):
     results = line_ending_results(tmp_path, ["Dockerfile", "gone"])
 
     assert [(r.status, r.file, r.line) for r in results] == [("fail", "Dockerfile", 1)]
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_a_utf8_bom_is_reported_as_a_bom(repo):
+    write(repo / "entrypoint.sh", BOM + b'#!/bin/sh\nexec "$@"\n')
+    write(repo / "tools/run", BOM + b"#!/bin/sh\ntrue\n")  # found by its shebang
+
+    results = {r.file: r for r in failures(repo)}
+
+    assert set(results) == {"entrypoint.sh", "tools/run"}
+    result = results["entrypoint.sh"]
+    assert result.line == 1
+    assert result.message == "entrypoint.sh has a UTF-8 byte order mark (BOM) at its start"
+    assert "CR" not in result.message
+    assert result.hint.startswith("invoke doctor --fix (removes the BOM")
+
+
+def test_a_bom_with_crlf_is_one_result_naming_both(repo):
+    write(repo / "entrypoint.sh", BOM + b"#!/bin/sh\r\ntrue\r\n")
+
+    [result] = failures(repo)
+
+    assert result.message == (
+        "entrypoint.sh has a UTF-8 byte order mark (BOM) at its start and CRLF line endings "
+        "from line 1"
+    )
+
+
+def test_a_bom_in_a_dockerfile_only_warns(repo):
+    write(repo / "Dockerfile", BOM + b"FROM scratch\n")
+
+    [result] = [r for r in check_line_endings(Project.load(repo)) if r.file == "Dockerfile"]
+
+    assert result.status == "warn"
+    assert "byte order mark (BOM)" in result.message
+
+
+def test_fix_removes_a_bom(repo):
+    write(repo / "entrypoint.sh", BOM + b"#!/bin/sh\r\ntrue\r\n")
+
+    [result] = check_line_endings(Project.load(repo), fix=True)
+
+    assert (result.status, result.file) == ("ok", "entrypoint.sh")
+    assert (repo / "entrypoint.sh").read_bytes() == b"#!/bin/sh\ntrue\n"
+    assert [r.status for r in check_line_endings(Project.load(repo))] == ["ok"]

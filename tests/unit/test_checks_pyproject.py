@@ -54,6 +54,17 @@ def test_broken_toml_gives_line_and_column(repo):
     assert "see pyproject-toml" in check_buildlib_config(project).message
 
 
+def test_a_bom_before_the_toml_is_reported_as_a_bom(repo):
+    path = repo / "pyproject.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+    result = check_pyproject_toml(Project.load(repo))
+
+    assert (result.status, result.line) == ("fail", 1)
+    assert "UTF-8 byte order mark (BOM)" in result.message
+    assert result.hint == "save pyproject.toml as UTF-8 without a BOM"
+
+
 def test_missing_pyproject_says_where_to_run(tmp_path):
     result = check_pyproject_toml(Project.load(tmp_path))
 

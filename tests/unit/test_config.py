@@ -402,6 +402,17 @@ def test_a_git_tag_template_with_other_braces_is_refused(tmp_path, git_tag, prob
     )
 
 
+def test_a_bom_before_the_toml_is_reported_as_a_bom(tmp_path: Path) -> None:
+    path = write_repo(tmp_path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    error = load_error(tmp_path)
+    assert error.message.endswith(
+        "starts with a UTF-8 byte order mark (BOM), which TOML does not allow"
+    )
+    assert error.location == f"{path}:1"
+    assert error.hint == "save it as UTF-8 without a BOM"
+
+
 def test_unreadable_pyproject_is_one_config_error(tmp_path) -> None:
     (tmp_path / "pyproject.toml").write_bytes(b'[project]\nname = "\xff"\n')
     error = load_error(tmp_path)

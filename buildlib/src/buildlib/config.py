@@ -234,7 +234,16 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
     )
 
 
+BOM_PROBLEM = "starts with a UTF-8 byte order mark (BOM), which TOML does not allow"
+
+
 def _parse_toml(text: str, filename: str) -> dict[str, Any]:
+    if text.startswith("\ufeff"):
+        raise ConfigError(
+            f"{Path(filename).name} {BOM_PROBLEM}",
+            location=f"{filename}:1",
+            hint="save it as UTF-8 without a BOM",
+        )
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -1,7 +1,8 @@
-"""Line endings of the files the images and CI execute: LF only.
+"""Line endings of the files the images and CI execute: LF only, and no UTF-8 BOM.
 
 A CRLF in a Dockerfile breaks ``RUN`` lines and heredocs; in a script, the shebang becomes
-``bash\\r`` ("No such file or directory"). Checked, in this order of discovery:
+``bash\\r`` ("No such file or directory"). A byte order mark before a script's ``#!`` hides
+the shebang from the kernel. Checked, in this order of discovery:
 
 - every ``Dockerfile*`` / ``*.dockerfile`` and each image's configured ``dockerfile``;
 - shell scripts (``*.sh``, ``*.bash``) and any file that starts with ``#!``;
@@ -17,6 +18,7 @@ is walked without virtualenvs and caches.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from collections.abc import Iterable
@@ -27,6 +29,10 @@ from buildlib.checks.project import Project
 
 CHECK_ID = "line-endings"
 FIX_HINT = "invoke doctor --fix (rewrites them to LF, nothing else)"
+BOM_HINT = (
+    "invoke doctor --fix (removes the BOM, nothing else), or save the file as UTF-8 without a BOM"
+)
+BOM = codecs.BOM_UTF8
 _SKIP_DIRS = {
     ".git",
     ".venv",
@@ -46,6 +52,14 @@ _SCRIPT_SUFFIXES = (".sh", ".bash")
 _EXEC_INSTRUCTION = re.compile(r"^\s*(ENTRYPOINT|CMD)\s+(.*)$", re.IGNORECASE | re.MULTILINE)
 
 
+def has_bom(path: Path) -> bool:
+    """Whether ``path`` starts with a UTF-8 byte order mark, which hides a shebang from the
+    kernel (``#!`` must be the first two bytes) and puts three bytes before a script's first
+    command."""
+    with open(path, "rb") as handle:
+        return handle.read(len(BOM)) == BOM
+
+
 def first_bad_line_ending(path: Path) -> tuple[int, str] | None:
     """(line number, "CRLF" | "CR") of the first non-LF line ending, or None."""
     data = path.read_bytes()
@@ -57,9 +71,11 @@ def first_bad_line_ending(path: Path) -> tuple[int, str] | None:
 
 
 def to_lf(path: Path) -> bool:
-    """Rewrite ``path`` with LF line endings in place (mode kept). True if it changed."""
+    """Rewrite ``path`` with LF line endings and without a UTF-8 BOM, in place (mode kept).
+    True if it changed."""
     data = path.read_bytes()
-    fixed = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    fixed = data[len(BOM) :] if data.startswith(BOM) else data
+    fixed = fixed.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if fixed == data:
         return False
     with open(path, "r+b") as handle:
@@ -82,6 +98,9 @@ def line_ending_results(
             continue
         checked += 1
         found = first_bad_line_ending(path)
+        if has_bom(path):
+            results.append(_bom_result(path, rel, found, fix=fix))
+            continue
         if not found:
             continue
         number, kind = found
@@ -111,6 +130,32 @@ def line_ending_results(
     if not results:
         results.append(CheckResult(CHECK_ID, "ok", f"{checked} file(s) checked, all LF"))
     return results
+
+
+def _bom_result(path: Path, rel: str, found: tuple[int, str] | None, *, fix: bool) -> CheckResult:
+    also = ""
+    if found:
+        number, kind = found
+        also = f" and {'CRLF' if kind == 'CRLF' else 'a lone CR'} line endings from line {number}"
+    what = f"a UTF-8 byte order mark (BOM) at its start{also}"
+    if fix and to_lf(path):
+        return CheckResult(CHECK_ID, "ok", f"rewrote {rel} (it had {what})", file=rel, line=1)
+    # docker's Dockerfile parser skips a BOM; a shell, the kernel (shebang) and most
+    # linters do not
+    harmless = not found and _is_dockerfile(rel)
+    return CheckResult(
+        CHECK_ID,
+        "warn" if harmless else "fail",
+        f"{rel} has {what}" + (" (docker skips it; other tools do not)" if harmless else ""),
+        file=rel,
+        line=1,
+        hint=BOM_HINT,
+    )
+
+
+def _is_dockerfile(rel: str) -> bool:
+    name = rel.rsplit("/", 1)[-1].lower()
+    return name.startswith("dockerfile") or name.endswith(".dockerfile")
 
 
 def check_line_endings(project: Project, *, fix: bool = False) -> list[CheckResult]:
@@ -152,9 +197,10 @@ def _is_github_file(rel: str) -> bool:
 def _has_shebang(path: Path) -> bool:
     try:
         with open(path, "rb") as handle:
-            return handle.read(2) == b"#!"
+            head = handle.read(len(BOM) + 2)
     except OSError:
         return False
+    return head.removeprefix(BOM).startswith(b"#!")
 
 
 def _executed_names(project: Project) -> set[str]:

@@ -40,6 +40,7 @@ class TomlProblem:
     message: str
     line: int | None = None
     column: int | None = None
+    hint: str | None = None
 
 
 @dataclass
@@ -81,7 +82,13 @@ class Project:
             project.toml_problem = TomlProblem(f"{PYPROJECT} not found in {root}")
         except (OSError, UnicodeDecodeError) as exc:
             project.toml_problem = TomlProblem(f"{PYPROJECT} cannot be read: {exc}")
-        if project.text is not None:
+        if project.text is not None and project.text.startswith("\ufeff"):
+            from buildlib.config import BOM_PROBLEM
+
+            project.toml_problem = TomlProblem(
+                BOM_PROBLEM, 1, 1, hint=f"save {PYPROJECT} as UTF-8 without a BOM"
+            )
+        elif project.text is not None:
             try:
                 project.data = tomllib.loads(project.text)
             except tomllib.TOMLDecodeError as exc:

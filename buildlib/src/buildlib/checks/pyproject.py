@@ -28,9 +28,12 @@ def check_pyproject_toml(project: Project) -> CheckResult:
         f"invalid TOML at {where}{problem.message}",
         file=PYPROJECT,
         line=problem.line,
-        hint=f"fix the TOML syntax at {PYPROJECT}:{problem.line}:{problem.column}"
-        if problem.line
-        else f"fix the TOML syntax of {PYPROJECT}",
+        hint=problem.hint
+        or (
+            f"fix the TOML syntax at {PYPROJECT}:{problem.line}:{problem.column}"
+            if problem.line
+            else f"fix the TOML syntax of {PYPROJECT}"
+        ),
     )
 
 
