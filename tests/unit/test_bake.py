@@ -396,7 +396,10 @@ def test_a_failure_names_the_image_and_what_was_stopped(tmp_path) -> None:
         execute_bake(plan, runner)
 
     message = caught.value.message
-    assert message.startswith("build of broken (Dockerfile) failed (exit 1): ERROR: target broken")
+    assert message.startswith(
+        "build of broken (Dockerfile) failed (exit 1): RUN exit 3: process "
+        '"/bin/sh -c exit 3" did not complete successfully'
+    )
     assert message.endswith("; stopped: slow, later")
     assert "invoke build-broken" in (caught.value.hint or "")
     assert len(runner.calls) == 1  # the second wave never started

@@ -50,10 +50,12 @@ class StandInCLI:
         with self.lock:
             self.events.append((time.monotonic(), name, what))
 
-    def build(self, build, builder=None, prefix=None, iidfile=None, on_line=None):
+    def build(self, build, builder=None, prefix=None, iidfile=None, on_line=None, show=None):
         self.iidfiles.append(Path(iidfile))
         self.log(build.name, "start")
         for line in self.lines.get(build.name, []):
+            if show:
+                show(line)
             if on_line:
                 on_line(line)
         deadline = time.monotonic() + self.seconds.get(build.name, 0.05)

@@ -24,9 +24,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from buildlib import console
+from buildlib import buildlog, console
 from buildlib.errors import CommandFailed, UsageError
 from buildlib.plan import BuildPlan, BuiltImage, ImageBuild
+from buildlib.progress import BakeLines, BuildDisplay
 
 if TYPE_CHECKING:
     from buildlib.dockercli import DockerCLI
@@ -213,13 +214,22 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) 
             )
             workdir = wave[0].workdir
             started = time.monotonic()
-            result = runner.run(
-                argv,
-                env=dict(cli.env),
-                cwd=str(workdir) if workdir else None,
-                check=False,
-                what=f"bake of {', '.join(names)}",
-            )
+            with BuildDisplay(names, concurrent=len(names) > 1) as display:
+                for build in wave:
+                    display.start(
+                        target_name(build), f"build of {build.name} ({build.dockerfile.name})"
+                    )
+                result = runner.run(
+                    argv,
+                    env=dict(cli.env),
+                    cwd=str(workdir) if workdir else None,
+                    check=False,
+                    what=f"bake of {', '.join(names)}",
+                    show=BakeLines(display, names) if len(names) > 1 else display.output(names[0]),
+                )
+                failed = None if result.ok else failed_target(result.stderr.splitlines(), names)
+                for name in names:
+                    display.finish(name, result.ok or (failed is not None and name != failed))
             elapsed = time.monotonic() - started
             if runner.cancelled:
                 raise CommandFailed(f"bake of {', '.join(names)} was cancelled")
@@ -273,14 +283,24 @@ def _failure(
     stopped = [b.name for b in plan.builds if b.name not in results and b is not failed]
     note = f"; stopped: {', '.join(stopped)}" if stopped else ""
     detail = error_detail(lines)
+    location = None
     if failed is not None:
         what = f"build of {failed.name} ({failed.dockerfile.name})"
         again = f"`invoke build-{failed.name}`"
+        found = buildlog.failure(lines, failed.dockerfile)
+        detail = found.describe()
+        if found.line:
+            shown = str(failed.dockerfile)
+            workdir = failed.workdir
+            if workdir is not None and failed.dockerfile.is_relative_to(workdir):
+                shown = str(failed.dockerfile.relative_to(workdir))
+            location = f"{shown}:{found.line}"
     else:
         what = f"docker buildx bake of {', '.join(b.name for b in wave)}"
         again = "the build"
     return CommandFailed(
         f"{what} failed (exit {returncode})" + (f": {detail}" if detail else "") + note,
+        location=location,
         hint=f"fix the error above, then run {again} again; `invoke doctor` checks the "
         "usual causes",
     )

@@ -25,6 +25,7 @@ from buildlib.dockercli import DockerCLI, build_command
 from buildlib.engine import detect
 from buildlib.errors import BuildlibError, CommandFailed
 from buildlib.plan import BuildPlan, BuiltImage, ImageBuild, make_plan
+from buildlib.progress import BuildDisplay
 from buildlib.runner import Runner
 from buildlib.settings import BuildOptions
 
@@ -107,7 +108,8 @@ def _schedule(plan: BuildPlan, runner: Runner, cli: DockerCLI, iid_dir: Path) ->
         event = shared_done.get(build.name)
         return event is not None and event.is_set()
 
-    with ThreadPoolExecutor(max_workers=plan.jobs) as pool:
+    display = BuildDisplay([b.name for b in plan.builds], concurrent=concurrent)
+    with display, ThreadPoolExecutor(max_workers=plan.jobs) as pool:
         try:
             while (pending or running) and failure is None:
                 for build in list(pending):
@@ -123,7 +125,7 @@ def _schedule(plan: BuildPlan, runner: Runner, cli: DockerCLI, iid_dir: Path) ->
                         cli,
                         build,
                         plan.builder,
-                        build.name if concurrent else None,
+                        display,
                         iidfile,
                         StepWatch(watch) if watch else None,
                     )
@@ -193,21 +195,25 @@ def _build_one(
     cli: DockerCLI,
     build: ImageBuild,
     builder: str | None,
-    prefix: str | None,
+    display: BuildDisplay,
     iidfile: Path,
     on_line: Callable[[str], None] | None = None,
 ) -> BuiltImage:
     started = time.monotonic()
     iidfile.unlink(missing_ok=True)
+    display.start(build.name, f"build of {build.name} ({build.dockerfile.name})")
+    ok = False
     try:
-        cli.build(build, builder, prefix=prefix, iidfile=iidfile, on_line=on_line)
+        cli.build(build, builder, iidfile=iidfile, on_line=on_line, show=display.output(build.name))
         if cli.runner.cancelled:
             raise CommandFailed(f"build of {build.name} was cancelled")
         image_id = iidfile.read_text(encoding="utf-8").strip() or None
+        ok = image_id is not None
     except OSError:
         image_id = None
     finally:
         iidfile.unlink(missing_ok=True)
+        display.finish(build.name, ok)
     if image_id is None:
         raise CommandFailed(
             f"{build.name}: docker reported success but wrote no image id",

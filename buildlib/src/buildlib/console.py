@@ -2,6 +2,11 @@
 
 Colour is on only for a TTY, off with ``NO_COLOR``, forced with ``FORCE_COLOR``. When off,
 every style is an empty string, so callers never branch on it.
+
+Every line goes out whole under one lock, whatever thread writes it: the output of
+concurrent builds never mixes within a line. A *live area* (the status lines of concurrent
+builds on a terminal, :mod:`buildlib.progress`) stays below everything else: a line written
+while it is shown is put above it, and the area is drawn again.
 """
 
 from __future__ import annotations
@@ -9,7 +14,8 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import TextIO
+import threading
+from typing import Protocol, TextIO
 
 # The command that runs the tasks. Messages name it as `invoke TASK` (a tasks.py run by
 # Invoke); the `buildlib` command sets its own name, so that the same advice reads
@@ -77,8 +83,64 @@ def in_github_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
+class LiveArea(Protocol):
+    def render(self) -> list[str]:
+        """The lines of the area as they are now (each shorter than the terminal)."""
+        ...
+
+
+_lock = threading.RLock()
+_live: LiveArea | None = None
+_live_height = 0  # lines of the live area now on screen
+
+
+def _erase_live() -> str:
+    # to the start of the area's first line, then clear to the end of the screen
+    return f"\x1b[{_live_height}F\x1b[J" if _live_height else ""
+
+
+def _draw_live() -> str:
+    global _live_height
+    if _live is None:
+        _live_height = 0
+        return ""
+    lines = _live.render()
+    _live_height = len(lines)
+    return "".join(f"{line}\n" for line in lines)
+
+
+def set_live(area: LiveArea | None) -> None:
+    """Show ``area`` below the output (``None``: leave its last drawing where it is)."""
+    global _live, _live_height
+    with _lock:
+        _live = area
+        if area is None:
+            _live_height = 0
+            return
+        sys.stderr.write(_draw_live())
+        sys.stderr.flush()
+
+
+def refresh_live() -> None:
+    """Draw the live area again (its lines changed)."""
+    with _lock:
+        if _live is not None:
+            sys.stderr.write(_erase_live() + _draw_live())
+            sys.stderr.flush()
+
+
+def emit_lines(lines: list[str], stream: TextIO | None = None) -> None:
+    """Write ``lines`` together: no other thread's line comes between them."""
+    out = stream or sys.stderr
+    with _lock:
+        live = out is sys.stderr and _live is not None
+        text = "".join(f"{line}\n" for line in lines)
+        out.write((_erase_live() + text + _draw_live()) if live else text)
+        out.flush()
+
+
 def _emit(text: str, stream: TextIO | None = None) -> None:
-    print(as_typed(text), file=stream or sys.stderr, flush=True)
+    emit_lines([as_typed(text)], stream)
 
 
 def step(text: str) -> None:
@@ -108,11 +170,15 @@ def warn(text: str) -> None:
         _emit(f"{s.yellow}warning:{s.reset} {text}")
 
 
-def error(text: str, *, file: str | None = None, line: int | None = None) -> None:
+def error(
+    text: str, *, file: str | None = None, line: int | None = None, short: str | None = None
+) -> None:
+    """``error: TEXT``; in GitHub Actions also an annotation, of ``short`` when given (the
+    message without its location and hint, which the annotation shows by itself)."""
     s = style()
     _emit(f"{s.red}error:{s.reset} {text}")
     if in_github_actions():
-        annotation(text, file=file, line=line)
+        annotation(short or text, file=file, line=line)
 
 
 def annotation(
@@ -124,7 +190,7 @@ def annotation(
         if line:
             props.append(f"line={line}")
     prefix = f"::{level} {','.join(props)}::" if props else f"::{level}::"
-    print(prefix + _escape(as_typed(text)), flush=True)
+    emit_lines([prefix + _escape(as_typed(text))], sys.stdout)
 
 
 def _escape(text: str) -> str:

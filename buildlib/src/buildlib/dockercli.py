@@ -10,8 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from buildlib import cache
+from buildlib import buildlog, cache
 from buildlib.engine import Capabilities
+from buildlib.errors import CommandFailed
 from buildlib.plan import ImageBuild
 from buildlib.runner import Result, Runner
 
@@ -67,6 +68,24 @@ def _shown(path: Path, workdir: Path | None) -> str:
     return str(path)
 
 
+BUILD_HINT = (
+    "fix the error above, then `invoke build-{name}`; `invoke doctor` checks the usual causes"
+)
+
+
+def build_failed(build: ImageBuild, returncode: int, lines: list[str]) -> CommandFailed:
+    """The error of a failed build: where in its Dockerfile and why, in one short line (the
+    whole output is in the log above it)."""
+    found = buildlog.failure(lines, build.dockerfile)
+    dockerfile = _shown(build.dockerfile, build.workdir)
+    return CommandFailed(
+        f"build of {build.name} ({build.dockerfile.name}) failed (exit {returncode}): "
+        + found.describe(),
+        location=f"{dockerfile}:{found.line}" if found.line else None,
+        hint=BUILD_HINT.format(name=build.name),
+    )
+
+
 def push_command(docker: str, reference: str) -> list[str]:
     return [docker, "push", reference]
 
@@ -84,18 +103,25 @@ class DockerCLI:
         prefix: str | None = None,
         iidfile: Path | None = None,
         on_line: Callable[[str], None] | None = None,
+        show: Callable[[str], None] | None = None,
     ) -> Result:
+        """Run the build; a failure is a :class:`CommandFailed` located at the failing
+        Dockerfile instruction (``Dockerfile-cpu:12``) with a short reason."""
         argv, env = build_command(build, self.caps, builder, iidfile)
-        return self.runner.run(
+        result = self.runner.run(
             argv,
             env={**self.env, **env},
             prefix=prefix,
             on_line=on_line,
+            show=show,
+            check=False,
             cwd=str(build.workdir) if build.workdir else None,
             what=f"build of {build.name} ({build.dockerfile.name})",
-            hint=f"fix the error above, then `invoke build-{build.name}`; `invoke doctor` "
-            "checks the usual causes",
+            hint=BUILD_HINT.format(name=build.name),
         )
+        if not result.ok:
+            raise build_failed(build, result.returncode, result.stderr.splitlines())
+        return result
 
     def push(self, reference: str, prefix: str | None = None) -> Result:
         return self.runner.run(

@@ -22,6 +22,9 @@ from buildlib import console
 from buildlib.errors import BuildlibError, CommandFailed
 
 REDACTED = "******"
+# Lines of streamed output kept for the error of a failed command: enough to hold a failed
+# build's summary (the failing step, its Dockerfile line, the reason) after the step's output.
+TAIL_LINES = 200
 
 
 def ask(argv: Sequence[str], cwd: Path | str | None = None) -> Result:
@@ -147,13 +150,15 @@ class Runner:
         what: str | None = None,
         hint: str | None = None,
         on_line: Callable[[str], None] | None = None,
+        show: Callable[[str], None] | None = None,
     ) -> Result:
         """Run ``argv``.
 
         ``env`` is added to the current environment and shown on the echoed line.
         ``mutating=False`` marks read-only queries, which run even in dry-run.
         ``prefix`` labels each output line (for concurrent builds); ``on_line`` sees each
-        line of streamed output (redacted, without the prefix) as it arrives.
+        line of streamed output (redacted, without the prefix) as it arrives; ``show``, when
+        given, displays each line instead of the console (:mod:`buildlib.progress`).
         """
         argv = [str(a) for a in argv]
         # Secrets travel on stdin or by reference, never on a command line. Only values long
@@ -181,7 +186,7 @@ class Runner:
                 )
                 result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
             else:
-                result = self._stream(argv, full_env, stdin, cwd, prefix, on_line)
+                result = self._stream(argv, full_env, stdin, cwd, prefix, on_line, show)
         except OSError as exc:  # not executable, a missing working directory...
             raise CommandFailed(
                 f"could not start {what or argv[0]}: {exc.strerror or exc}"
@@ -196,7 +201,7 @@ class Runner:
             raise CommandFailed(message, hint=hint)
         return result
 
-    def _stream(self, argv, env, stdin, cwd, prefix, on_line=None) -> Result:
+    def _stream(self, argv, env, stdin, cwd, prefix, on_line=None, show=None) -> Result:
         """Stream combined output line by line (prefixed), keeping the tail for errors."""
         proc = subprocess.Popen(
             argv,
@@ -221,10 +226,13 @@ class Runner:
         for line in proc.stdout:
             line = self.redact(line.rstrip("\n"))
             tail.append(line)
-            del tail[:-40]
-            if not self.quiet:
-                with self._lock:
-                    console.info(f"[{prefix}] {line}" if prefix else line)
+            del tail[:-TAIL_LINES]
+            if self.quiet:
+                pass
+            elif show is not None:
+                show(line)
+            else:
+                console.info(f"[{prefix}] {line}" if prefix else line)
             if on_line is not None:
                 on_line(line)
         proc.wait()

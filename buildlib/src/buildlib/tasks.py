@@ -71,7 +71,7 @@ def user_errors() -> Iterator[None]:
         raise Exit(code=143) from None
     except BuildlibError as error:
         file, line = split_location(error.location)
-        console.error(str(error), file=file, line=line)
+        console.error(str(error), file=file, line=line, short=error.message)
         raise Exit(code=error.exit_code) from None
     except KeyboardInterrupt:
         console.error("interrupted")

@@ -1,0 +1,118 @@
+"""Where a failed build failed: the Dockerfile line and a short reason, from its output.
+
+BuildKit's plain progress names the failing step (`` > [stage-0 3/6] RUN pip install ...:``)
+and, since Dockerfile frontend 1.4, its source (a ``Dockerfile-cpu:12`` line and the
+instruction marked ``>>>``); the legacy builder prints ``Step 3/6 : RUN ...`` before each
+step and ``The command '...' returned a non-zero code: 1``. The line becomes the ``file`` and
+``line`` of the error (a GitHub annotation at the failing instruction); the whole output
+stays in the log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+_SOURCE = re.compile(r"^\s*(?P<file>[^\s:]+):(?P<line>\d+)\s*$")
+_MARKED = re.compile(r"^\s*(?P<line>\d+)\s*\|\s*>>>")
+_FAILED_STEP = re.compile(r"^\s*> \[(?:[^\]]*?\s)?\d+/\d+\] (?P<instruction>.+?):?\s*$")
+_LEGACY_STEP = re.compile(r"^Step \d+/\d+ : (?P<instruction>.+)$")
+_REASONS = (
+    re.compile(
+        r"^(?:#\d+ )?ERROR:\s*(?:target \"?[\w.-]+\"?:\s*)?(?:failed to build:\s*)?"
+        r"(?:failed to solve:\s*)?(?P<r>.+)$"
+    ),
+    re.compile(r"^(?:error: )?(?P<r>The command .+ returned a non-zero code: \d+)$"),
+)
+MAX_REASON = 160
+MAX_INSTRUCTION = 60
+
+
+@dataclass(frozen=True)
+class Failure:
+    line: int | None
+    instruction: str | None
+    reason: str
+
+    def describe(self) -> str:
+        """``RUN pip install ...: exit code: 1`` - short enough for one annotation line."""
+        if self.instruction:
+            return f"{_cut(self.instruction, MAX_INSTRUCTION)}: {self.reason}"
+        return self.reason
+
+
+def failure(lines: Sequence[str], dockerfile: Path) -> Failure:
+    """The failing instruction of a build of ``dockerfile`` and why, from its output."""
+    instruction = _failed_instruction(lines)
+    line = _source_line(lines, dockerfile.name)
+    if line is None and instruction:
+        line = _instruction_line(dockerfile, instruction)
+    return Failure(line, instruction, _reason(lines))
+
+
+def _failed_instruction(lines: Sequence[str]) -> str | None:
+    for line in reversed(lines):
+        match = _FAILED_STEP.match(line)
+        if match:
+            return " ".join(match.group("instruction").split())
+    for line in reversed(lines):
+        match = _LEGACY_STEP.match(line.strip())
+        if match:
+            return " ".join(match.group("instruction").split())
+    return None
+
+
+def _source_line(lines: Sequence[str], name: str) -> int | None:
+    """BuildKit's ``Dockerfile-cpu:12`` line (or the ``>>>`` mark), after the failed step."""
+    for line in reversed(lines):
+        match = _SOURCE.match(line)
+        if match and Path(match.group("file")).name == name:
+            return int(match.group("line"))
+    for line in reversed(lines):
+        match = _MARKED.match(line)
+        if match:
+            return int(match.group("line"))
+    return None
+
+
+def _instruction_line(dockerfile: Path, instruction: str) -> int | None:
+    """The line where ``instruction`` starts in the Dockerfile (first match), compared with
+    whitespace and line continuations folded."""
+    try:
+        text = dockerfile.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    wanted = " ".join(instruction.split()).rstrip(":").lower()
+    raw = text.splitlines()
+    number = 0
+    while number < len(raw):
+        start = number
+        joined = raw[number].rstrip()
+        while joined.endswith("\\") and number + 1 < len(raw):
+            number += 1
+            joined = joined[:-1] + " " + raw[number].strip()
+        number += 1
+        folded = " ".join(joined.split()).lower()
+        if folded and not folded.startswith("#"):
+            # BuildKit shortens long instructions in its progress ("RUN apt-get ... &&")
+            if folded == wanted or folded.startswith(wanted) or wanted.startswith(folded):
+                return start + 1
+    return None
+
+
+def _reason(lines: Sequence[str]) -> str:
+    """The last error line (BuildKit's ``ERROR: ...``, the legacy builder's ``The command
+    ... returned a non-zero code``), else the last line."""
+    for line in reversed(lines):
+        for pattern in _REASONS:
+            match = pattern.match(line.strip())
+            if match:
+                return _cut(" ".join(match.group("r").split()), MAX_REASON)
+    meaningful = [line.strip() for line in lines if line.strip()]
+    return _cut(meaningful[-1], MAX_REASON) if meaningful else "no output"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -1,0 +1,256 @@
+"""How the output of builds is shown, by where it goes.
+
+- **GitHub Actions** (``GITHUB_ACTIONS=true``): each image's output is kept and printed as
+  one ``::group::``/``::endgroup::`` block when that image finishes, so its lines stay
+  together and fold away; while the builds run, only the step lines (``#7 [3/6] RUN ...``)
+  are printed, prefixed, as progress. A single build is folded live, line by line.
+- **A terminal** (stderr is a TTY, concurrent builds): one live status line per image
+  (state, current step, elapsed), redrawn in place; the full log of an image that failed
+  is printed once the builds end.
+- **Anything else** (a pipe, a file; one build on a terminal): every line as it comes,
+  prefixed with the image's name when several build at once.
+
+Whole blocks go out under :mod:`buildlib.console`'s lock, so nothing interleaves within a
+line, nor within a group.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from buildlib import console
+
+Mode = Literal["github", "tty", "plain"]
+# Kept per image for its group or its failure log; past this the oldest lines go (the
+# count of dropped lines is said).
+MAX_KEPT_LINES = 20_000
+_STEP = re.compile(r"^#\d+ \[[^\]]*\d+/\d+\] \S")
+_VERTEX = re.compile(r"^#(\d+) ")
+_TARGET = re.compile(r"^#(\d+) \[([\w.-]+)[ \]]")
+
+
+def choose_mode(concurrent: bool, environ: dict[str, str] | None = None) -> Mode:
+    env = os.environ if environ is None else environ
+    if env.get("GITHUB_ACTIONS") == "true":
+        return "github"
+    stream = sys.stderr
+    tty = hasattr(stream, "isatty") and stream.isatty() and env.get("TERM") != "dumb"
+    return "tty" if concurrent and tty else "plain"
+
+
+@dataclass
+class _Image:
+    name: str
+    title: str
+    started: float | None = None
+    ended: float | None = None
+    ok: bool | None = None
+    step: str = ""
+    lines: list[str] = field(default_factory=list)
+    dropped: int = 0
+
+    def keep(self, line: str) -> None:
+        self.lines.append(line)
+        if len(self.lines) > MAX_KEPT_LINES:
+            cut = len(self.lines) - MAX_KEPT_LINES
+            del self.lines[:cut]
+            self.dropped += cut
+
+
+class BuildDisplay:
+    """Shows the output of the builds of ``names`` (see the module's docstring)."""
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        *,
+        concurrent: bool,
+        mode: Mode | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        tick_seconds: float = 1.0,
+    ) -> None:
+        self.concurrent = concurrent
+        self.mode: Mode = mode or choose_mode(concurrent)
+        self.clock = clock
+        self.images = {name: _Image(name, name) for name in names}
+        self._lock = threading.Lock()
+        self._tick_seconds = tick_seconds
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._closed = False
+
+    # --- events -------------------------------------------------------------------------
+
+    def start(self, name: str, title: str | None = None) -> None:
+        image = self.images[name]
+        with self._lock:
+            image.title = title or image.title
+            image.started = self.clock()
+            image.step = "starting"
+        if self.mode == "github" and not self.concurrent:
+            console.emit_lines([f"::group::{image.title}"])
+        elif self.mode == "tty":
+            self._show_live()
+
+    def line(self, name: str, text: str) -> None:
+        image = self.images[name]
+        step = bool(_STEP.match(text))
+        with self._lock:
+            if step:
+                image.step = text.split("] ", 1)[-1] if "] " in text else text
+            if self.mode != "plain" and not (self.mode == "github" and not self.concurrent):
+                image.keep(text)
+        if self.mode == "plain":
+            console.info(f"[{name}] {text}" if self.concurrent else text)
+        elif self.mode == "github":
+            if not self.concurrent:
+                console.info(text)
+            elif step:
+                console.info(f"[{name}] {text}")
+        elif step:
+            console.refresh_live()
+
+    def shared(self, text: str) -> None:
+        """A line of no one image (a bake's loading of its definition): shown once, and
+        kept with every image's log on a terminal."""
+        if self.mode == "tty":
+            with self._lock:
+                for image in self.images.values():
+                    image.keep(text)
+        else:
+            console.info(text)
+
+    def output(self, name: str) -> Callable[[str], None]:
+        """The line sink of one image (for :meth:`buildlib.runner.Runner.run`)."""
+        return lambda text: self.line(name, text)
+
+    def finish(self, name: str, ok: bool) -> None:
+        image = self.images[name]
+        with self._lock:
+            image.ended = self.clock()
+            image.ok = ok
+        if self.mode == "github":
+            if not self.concurrent:
+                console.emit_lines(["::endgroup::"])
+                return
+            dropped = [f"({image.dropped} earlier lines not kept)"] if image.dropped else []
+            console.emit_lines(
+                [
+                    f"::group::{image.title}: {self._state(image)}",
+                    *dropped,
+                    *image.lines,
+                    "::endgroup::",
+                ]
+            )
+            image.lines.clear()
+        elif self.mode == "tty":
+            console.refresh_live()
+
+    def close(self) -> None:
+        """End the live lines; on a terminal, print the full log of each image that failed."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.mode != "tty" or self._ticker is None:
+            return
+        self._stop.set()
+        self._ticker.join()
+        console.refresh_live()
+        console.set_live(None)
+        for image in self.images.values():
+            if image.ok is False and image.lines:
+                s = console.style()
+                header = f"{s.red}--- log of {image.title} (failed) ---{s.reset}"
+                dropped = [f"({image.dropped} earlier lines not kept)"] if image.dropped else []
+                console.emit_lines([header, *dropped, *image.lines])
+
+    def __enter__(self) -> BuildDisplay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the live area (terminal) --------------------------------------------------------
+
+    def render(self) -> list[str]:
+        width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)
+        s = console.style()
+        pad = max(len(name) for name in self.images)
+        rows = []
+        with self._lock:
+            for image in self.images.values():
+                state = self._state(image)
+                colour = s.cyan if image.ok is None else s.green if image.ok else s.red
+                text = f"{image.name:<{pad}}  {state}"
+                if image.ok is None and image.started is not None and image.step:
+                    text += f"  {image.step}"
+                text = _fit(text, width)
+                rows.append(f"{colour}{text}{s.reset}" if colour else text)
+        return rows
+
+    def _show_live(self) -> None:
+        if self._ticker is not None:
+            return
+        console.set_live(self)
+        self._ticker = threading.Thread(target=self._tick, name="buildlib-progress", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self._tick_seconds):
+            console.refresh_live()
+
+    def _state(self, image: _Image) -> str:
+        if image.started is None:
+            return "waiting"
+        elapsed = (image.ended if image.ended is not None else self.clock()) - image.started
+        shown = _duration(elapsed)
+        if image.ok is None:
+            return f"building {shown}"
+        return f"done in {shown}" if image.ok else f"failed after {shown}"
+
+
+class BakeLines:
+    """Sends each line of one ``docker buildx bake`` run to the display of its target.
+
+    Bake prefixes each step with its target (``#7 [cpu 3/6] RUN ...``, ``#3 [gpu internal]
+    load ...``); the lines of step ``#7`` go to that target, a line without a step number to
+    the target of the last step seen, and lines before any step to every target."""
+
+    def __init__(self, display: BuildDisplay, targets: Sequence[str]) -> None:
+        self.display = display
+        self.targets = set(targets)
+        self.vertices: dict[str, str] = {}
+        self.last: str | None = None
+
+    def __call__(self, line: str) -> None:
+        target = None
+        named = _TARGET.match(line)
+        if named and named.group(2) in self.targets:
+            self.vertices[named.group(1)] = named.group(2)
+        vertex = _VERTEX.match(line)
+        if vertex:
+            target = self.vertices.get(vertex.group(1))
+        else:
+            target = self.last
+        if target is None:
+            self.display.shared(line)
+            return
+        self.last = target
+        self.display.line(target, line)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
