@@ -169,6 +169,42 @@ def test_component_in_tag_mismatch_warns(repo):
     assert '"include-component-in-tag": false' in result.hint
 
 
+def test_a_python_root_package_without_a_name_is_tagged_vx_y_z(repo):
+    """release-please's Python strategy takes no component from pyproject.toml's name
+    (BaseStrategy.getDefaultPackageName, src/strategies/base.ts): no package-name and no
+    component means a tag without one, whatever include-component-in-tag says."""
+    config = root_package()
+    del config["include-component-in-tag"]
+    del config["packages"]["."]["package-name"]
+    write_config(repo, config)
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert result.status == "ok", result.message
+    assert "tags vX.Y.Z" in result.message
+
+
+@pytest.mark.parametrize(
+    ("options", "tag"),
+    [
+        ({"component": "api"}, "api-vX.Y.Z"),
+        ({"package-name": "demo-app", "tag-separator": "/"}, "demo-app/vX.Y.Z"),
+        ({"component": "api", "include-v-in-tag": False}, "api-X.Y.Z"),
+    ],
+)
+def test_a_component_or_package_name_goes_into_the_tag(repo, options, tag):
+    config = root_package()
+    del config["include-component-in-tag"]
+    del config["packages"]["."]["package-name"]
+    config["packages"]["."].update(options)
+    write_config(repo, config)
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert result.status == "warn"
+    assert f"would tag releases {tag}," in result.message
+
+
 def test_manifest_problems(repo):
     write(repo / ".release-please-manifest.json", '{"lib": "1.0.0"}\n')
     result = check_release_please_manifest(Project.load(repo))

@@ -4,6 +4,9 @@
 the expected shape. The version must agree in pyproject.toml, the manifest, the project's own
 entry in uv.lock (release-please bumps pyproject.toml and leaves the lock behind unless an
 ``extra-files`` entry covers it: a known trap), and the release tag when HEAD has one.
+
+Each prediction of what release-please does cites the place in its source
+(https://github.com/googleapis/release-please, ``src/``) that decides it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from buildlib.checks.project import PYPROJECT, Project, json_key_line, key_line
 
 CONFIG = "release-please-config.json"
 MANIFEST = ".release-please-manifest.json"
+# The option types of schemas/config.json (ReleaserConfigOptions and the top level).
 _BOOLEAN_KEYS = (
     "bump-minor-pre-major",
     "bump-patch-for-minor-pre-major",
@@ -36,6 +40,8 @@ _STRING_KEYS = (
     "release-as",
     "tag-separator",
 )
+# src/factory.ts maps "python" to the Python strategy, the only one whose buildUpdates
+# (src/strategies/python.ts) writes pyproject.toml (the PyProjectToml updater).
 _PYPROJECT_TYPES = ("python",)
 
 
@@ -87,6 +93,8 @@ def _uses_release_please(project: Project) -> bool:
 
 
 def manifest_version(project: Project) -> str | None:
+    # src/manifest.ts: the manifest maps a package path to its version; the repository
+    # root's package is ROOT_PROJECT_PATH, ".".
     data, _, _ = read_json(project, MANIFEST)
     value = data.get(".") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None
@@ -144,7 +152,7 @@ def check_release_please_config(project: Project) -> CheckResult:
             line=json_key_line(text, "packages") or 1,
             hint='add "packages": {".": {}} (the project at the repository root)',
         )
-    root = packages.get(".")
+    root = packages.get(".")  # src/manifest.ts ROOT_PROJECT_PATH
     if not isinstance(root, dict):
         return CheckResult(
             check_id,
@@ -207,6 +215,9 @@ def check_release_please_config(project: Project) -> CheckResult:
     lock_committed = (project.root / "uv.lock").is_file() and (
         not project.is_git or project.git.is_tracked("uv.lock")
     )
+    # Python.buildUpdates (src/strategies/python.ts) writes setup.cfg, setup.py,
+    # pyproject.toml, __init__.py and version.py files, never uv.lock: only an extra-files
+    # entry of type "toml" (BaseStrategy.extraFileUpdates, src/strategies/base.ts) does.
     if lock_committed:  # a generated, uncommitted lock is not release-please's to bump
         lock_entries = [
             e
@@ -222,6 +233,9 @@ def check_release_please_config(project: Project) -> CheckResult:
                     _extra_files_hint(project),
                 )
             )
+        # GenericToml.updateContent (src/updaters/generic-toml.ts) runs the jsonpath on
+        # parseWith's tree (src/util/toml-edit.ts), where TaggedTOMLParser.return wraps
+        # every scalar as {value, start, end}: a name is compared as @.name.value.
         elif not any(".name.value" in str(e.get("jsonpath", "")) for e in lock_entries):
             warnings.append(
                 (
@@ -263,12 +277,18 @@ def check_release_please_config(project: Project) -> CheckResult:
 
 
 def _predicted_tag(project: Project, options: dict[str, Any]) -> str | None:
-    """The tag release-please would write for version X.Y.Z (manifest mode defaults)."""
+    """The tag release-please would write for version X.Y.Z.
+
+    src/strategies/base.ts: the BaseStrategy constructor defaults includeComponentInTag
+    and includeVInTag to true and takes ``component``, else ``package-name``;
+    getComponent() falls back to getDefaultPackageName(), which the Python strategy does
+    not override: ``package-name`` or nothing, never pyproject.toml's [project].name. So
+    a root package without either is tagged vX.Y.Z. src/util/tag-name.ts TagName.toString
+    joins component, separator (DEFAULT_SEPARATOR "-") and "v".
+    """
     include_v = options.get("include-v-in-tag", True) is not False
     include_component = options.get("include-component-in-tag", True) is not False
     component = options.get("component") or options.get("package-name")
-    if not component and options.get("release-type") == "python":
-        component = project.project_name
     prefix = ""
     if include_component and component:
         prefix = f"{component}{options.get('tag-separator', '-')}"
@@ -365,6 +385,8 @@ def check_version_agreement(project: Project) -> CheckResult:
                 f"versions disagree: {PYPROJECT} says {version_text}, {MANIFEST} says {manifest}",
                 file=MANIFEST,
                 line=json_key_line(manifest_text or "", "."),
+                # Manifest.buildPullRequests (src/manifest.ts) writes the manifest with the
+                # ReleasePleaseManifest updater; Python.buildUpdates writes pyproject.toml.
                 hint=f'make them one version: set ".": "{version_text}" in {MANIFEST}, or '
                 f'version = "{manifest}" in {PYPROJECT}:{pyproject_line} (release-please '
                 "writes both in its release PR)",
@@ -417,7 +439,9 @@ def check_version_agreement(project: Project) -> CheckResult:
                     f"{PYPROJECT} says {version_text}, older than the last release {last}",
                     file=PYPROJECT,
                     line=pyproject_line,
-                    hint=f'set version = "{last_version}" in {PYPROJECT} (release-please only '
-                    "moves it forward)",
+                    # BaseStrategy.buildNewVersion (src/strategies/base.ts) bumps the
+                    # latest release's version, not the one in pyproject.toml.
+                    hint=f'set version = "{last_version}" in {PYPROJECT} (release-please '
+                    "bumps the last release's version, not this one)",
                 )
     return CheckResult(check_id, "ok", f"one version, {version_text}: " + ", ".join(seen))
