@@ -118,7 +118,11 @@ def test_builder_kinds(tmp_path, monkeypatch, capabilities, status, words):
     assert (result.id, result.status) == ("docker-builder", status)
     assert words in result.message
     if status == "warn":
-        assert "buildx" in result.hint
+        # Docker's package name and the manual install: no distribution package that
+        # some distributions (Debian 12) do not have
+        assert "docker-buildx-plugin" in result.hint
+        assert "~/.docker/cli-plugins/docker-buildx" in result.hint
+        assert "apt-get" not in result.hint
 
 
 def test_missing_docker_client_fails(tmp_path, monkeypatch):

@@ -194,3 +194,12 @@ def test_uncommitted_lock_warns(tmp_path):
 
     assert result.status == "warn"
     assert result.hint == "git add uv.lock"
+
+
+def test_no_lock_is_fine_when_no_dockerfile_installs_from_one(repo):
+    """A repository whose images do not install from uv.lock (pip, Poetry...) needs none."""
+    (repo / "uv.lock").unlink(missing_ok=True)
+    for dockerfile in repo.glob("Dockerfile*"):
+        dockerfile.write_text("FROM scratch\n")
+    result = check_lock_present(Project.load(repo))
+    assert result.status == "skipped", result.message

@@ -179,7 +179,7 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
         raise ConfigError(
             "[project].version is missing or not a string",
             location=where.key("project", "version"),
-            hint='set version = "0.1.0" (release-please keeps it up to date)',
+            hint='set version = "0.1.0", the version of the images',
         )
     version = parse_version(version_text, location=where.key("project", "version"))
     project_name = str(project.get("name", root.name))
@@ -270,7 +270,8 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
             raise ConfigError(
                 f"image name {name!r} must be lowercase letters, digits and dashes",
                 location=where.table(table),
-                hint="rename the table, e.g. [tool.buildlib.images.gpu]",
+                hint="rename the table, e.g. [tool.buildlib.images."
+                f"{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-') or 'app'}]",
             )
         if not isinstance(body, dict):
             raise ConfigError(f"{table} must be a table", location=where.table(table))

@@ -66,7 +66,9 @@ def from_docker_config(registry_host: str, *, config_dir: str | None = None) -> 
         from docker import errors as docker_errors
     except ImportError as exc:  # pragma: no cover - docker is a dev dependency
         raise BuildlibError(
-            "the docker Python SDK is not installed", hint="uv sync (it needs docker>=7.1)"
+            "the docker Python SDK is not installed",
+            hint="install docker>=7.1 where buildlib runs (a dependency of buildlib: "
+            "`python -m pip install 'docker>=7.1'`, or reinstall buildlib)",
         ) from exc
 
     key = DOCKER_HUB_AUTH_KEY if is_docker_hub(registry_host) else registry_host

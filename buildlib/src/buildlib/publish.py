@@ -733,8 +733,8 @@ def _push_with_retries(cli: DockerCLI, reference: str, registry: str) -> None:
         if AUTH_FAILURE.search(output):
             raise AuthError(
                 f"{registry} refused the push of {reference}: {detail}",
-                hint="check DOCKERHUB_USERNAME/DOCKERHUB_TOKEN (or the configured "
-                "variables), or `docker login`",
+                hint="check the token in the variables [tool.buildlib.credentials] names "
+                "(default DOCKERHUB_USERNAME/DOCKERHUB_TOKEN), or `docker login`",
             )
         if not TRANSIENT.search(output) or attempt == PUSH_ATTEMPTS:
             raise CommandFailed(f"push of {reference} failed after {attempt} attempt(s): {detail}")

@@ -104,9 +104,12 @@ def check_docker_builder(project: Project) -> CheckResult:
         "docker-builder",
         "warn",
         f"{described}: no BuildKit, so no --secret, no cache export, no multi-platform builds",
-        hint="install the buildx plugin (Debian/Ubuntu: `apt-get install docker-buildx`, or "
-        "docker-buildx-plugin from Docker's repository), or point BUILDLIB_DOCKER at a "
-        "client older than 23.0",
+        # Docker's own packages name it docker-buildx-plugin; distributions differ (Debian
+        # 12 has none), and the buildx README's manual install works everywhere.
+        hint="install the buildx plugin: docker-buildx-plugin from Docker's package "
+        "repository, or a docker-buildx binary from the docker/buildx releases as "
+        "~/.docker/cli-plugins/docker-buildx; or point BUILDLIB_DOCKER at a client older "
+        "than 23.0",
     )
 
 

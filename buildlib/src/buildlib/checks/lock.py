@@ -27,8 +27,23 @@ LOCK = "uv.lock"
 # --- uv-lock: present and kept by git ----------------------------------------------------
 
 
+def _dockerfiles_use_lock(project: Project) -> bool:
+    for name in project.configured_dockerfiles:
+        try:
+            if LOCK in (project.root / name).read_text(encoding="utf-8", errors="replace"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def check_lock_present(project: Project) -> CheckResult:
     if not (project.root / LOCK).is_file():
+        if not _dockerfiles_use_lock(project):
+            # A repository that does not build its images from uv.lock needs none.
+            return CheckResult(
+                "uv-lock", "skipped", "no uv.lock, and no configured Dockerfile names one"
+            )
         return CheckResult(
             "uv-lock",
             "fail",

@@ -64,7 +64,7 @@ def check_pyproject_version(project: Project) -> CheckResult:
             else "[project].version is missing",
             file=PYPROJECT,
             line=line,
-            hint='set version = "0.1.0" in [project] (release-please keeps it up to date)',
+            hint='set version = "0.1.0" in [project], the version of the images',
         )
     if not isinstance(raw, str):
         return CheckResult(

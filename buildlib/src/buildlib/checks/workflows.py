@@ -2,8 +2,8 @@
 
 ``check-jsonschema --builtin-schema vendor.github-workflows -o JSON FILES`` (its vendored
 copy of SchemaStore's schema: no network) runs through the :class:`Runner`. Skipped, with
-the reason, when there are no workflow files or check-jsonschema is not installed (it is in
-the ``dev`` dependency group: ``uv sync``).
+the reason, when there are no workflow files or check-jsonschema is not installed (it is one
+of buildlib's own dependencies, so that means an incomplete installation).
 
 check-jsonschema is slow to start, most of doctor's time. A set of files it found valid
 is remembered (by the SHA-256 of each file and the tool's own path, size and mtime) in
@@ -59,7 +59,8 @@ def check_workflows(project: Project) -> list[CheckResult]:
                 CHECK_ID,
                 "skipped",
                 f"{TOOL} is not installed, so {len(files)} workflow file(s) were not validated",
-                hint="uv sync (check-jsonschema is in the dev group)",
+                hint=f"install {TOOL} where buildlib runs (it is a dependency of buildlib: "
+                f"`python -m pip install {TOOL}`, or reinstall buildlib), or put it on PATH",
             )
         ]
     key = _cache_key(project, tool, files)
