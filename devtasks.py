@@ -128,6 +128,46 @@ def typecheck(c: Context) -> None:
         )
 
 
+@task(
+    help={
+        "module": "only these modules, comma-separated short names (e.g. publish,credentials)",
+        "sample": "test only N mutants of each module (a fixed choice): a quick estimate",
+        "fresh": "start from an empty .mutation/ (no mutant or result kept)",
+        "if_changed": "do nothing unless a listed module or a unit test changed since this ref",
+        "jobs": "mutants tested at once (default: the number of cores)",
+    }
+)
+def mutation(
+    c: Context,
+    module: str | None = None,
+    sample: int | None = None,
+    fresh: bool = False,
+    if_changed: str | None = None,
+    jobs: int | None = None,
+) -> None:
+    """Mutation-test the modules that decide what ships (mutmut; tools/mutation.py)."""
+    argv = [sys.executable, str(ROOT / "tools" / "mutation.py")]
+    for name in (module or "").split(","):
+        if name.strip():
+            argv += ["--module", name.strip()]
+    if sample:
+        argv += ["--sample", str(sample)]
+    if fresh:
+        argv.append("--fresh")
+    if if_changed:
+        argv += ["--if-changed", if_changed]
+    if jobs:
+        argv += ["--jobs", str(jobs)]
+    with user_errors():
+        Runner().run(
+            argv,
+            cwd=str(ROOT),
+            what="mutation testing",
+            hint="write tests that kill the survivors listed above (or record a true "
+            "equivalent in tools/mutation-equivalents.toml)",
+        )
+
+
 # --------------------------------------------------------------------------- housekeeping
 
 
@@ -479,4 +519,14 @@ def _probe_lb(
 
 
 #: The tasks tasks.py adds to its collection (``ns.add_task(t)`` for each).
-TASKS: list[Any] = [test, lint, format_, typecheck, clean, lock, smoketest, smoketest_lb]
+TASKS: list[Any] = [
+    test,
+    lint,
+    format_,
+    typecheck,
+    mutation,
+    clean,
+    lock,
+    smoketest,
+    smoketest_lb,
+]
