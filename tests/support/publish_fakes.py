@@ -1,0 +1,190 @@
+"""A stand-in registry and docker for driving ``push`` and ``release`` without an engine
+(the integration tests share tests/support/publishing.py).
+
+Only the edges are replaced: the registry client (:class:`StubRegistry`, in memory), the
+docker commands (:class:`FakeDocker`, a Runner that builds and pushes into the stub), the
+engine queries (:class:`FakeEngine`) and the engine detection. Everything publish decides
+(what is pushed, in which order, what floats, what is refused, what is put back) runs as in
+production, on a real git repository made by :func:`released_project`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from buildlib.engine import Capabilities
+from buildlib.errors import BuildlibError, RegistryError
+from buildlib.runner import Result, Runner
+from tests.support.config_repo import write_repo
+from tests.support.fixture_repo import git
+
+CAPS = Capabilities("docker", "buildkit", "28.0.1", server_version="28.0.1")
+HOST = "docker.io"  # the fixture's registry: references carry no host
+
+
+def digest_of(image_id: str) -> str:
+    return "sha256:" + hashlib.sha256(image_id.encode()).hexdigest()
+
+
+class StubRegistry:
+    """repository -> tag -> manifest digest, and each digest's image (config) id.
+
+    ``fail_add_tag`` maps (repository, tag) to the error the next re-tag there raises.
+    ``writes`` lists every tag written, in order: (repository, tag, digest).
+    """
+
+    host = HOST
+
+    def __init__(self) -> None:
+        self.repos: dict[str, dict[str, str]] = {}
+        self.image_of: dict[str, str] = {}
+        self.writes: list[tuple[str, str, str]] = []
+        self.fail_add_tag: dict[tuple[str, str], BuildlibError] = {}
+
+    # what the fake docker push does
+    def store(self, repository: str, tag: str, image_id: str) -> str:
+        digest = digest_of(image_id)
+        self.image_of[digest] = image_id
+        self._write(repository, tag, digest)
+        return digest
+
+    def _write(self, repository: str, tag: str, digest: str) -> None:
+        self.repos.setdefault(repository, {})[tag] = digest
+        self.writes.append((repository, tag, digest))
+
+    def tag_map(self, repository: str) -> dict[str, str]:
+        return dict(self.repos.get(repository, {}))
+
+    # the RegistryClient methods publish uses
+    def tags(self, repo: str) -> list[str]:
+        return sorted(self.repos.get(repo, {}))
+
+    def manifest_digest(self, repo: str, tag: str) -> str | None:
+        return self.repos.get(repo, {}).get(tag)
+
+    def config_digest(self, repo: str, tag: str, *, platform: str | None = None) -> str | None:
+        digest = self.manifest_digest(repo, tag)
+        return self.image_of[digest] if digest else None
+
+    def platforms(self, repo: str, tag: str) -> tuple[str, ...] | None:
+        return None  # single-platform images only: never an index
+
+    def config_labels(self, repo: str, tag: str, *, platform: str | None = None) -> None:
+        return None
+
+    def add_tag(self, repo: str, source_ref: str, new_tag: str) -> str:
+        error = self.fail_add_tag.pop((repo, new_tag), None)
+        if error is not None:
+            raise error
+        if source_ref.startswith("sha256:"):
+            digest = source_ref
+        else:
+            found = self.manifest_digest(repo, source_ref)
+            if found is None:
+                raise RegistryError(f"{repo}:{source_ref} not found")
+            digest = found
+        self._write(repo, new_tag, digest)
+        return digest
+
+
+class FakeDocker(Runner):
+    """Runs no program: ``docker build`` makes an image whose id is the hash of its
+    Dockerfile, ``docker push`` stores it in the stub registry. ``push_failures`` are the
+    outputs of the next failing pushes (exit 1), used in order."""
+
+    def __init__(self, registry: StubRegistry) -> None:
+        super().__init__(quiet=True)
+        self.registry = registry
+        self.images: dict[str, str] = {}  # local reference -> image id
+        self.digests: dict[str, str] = {}  # local reference -> digest it was pushed as
+        self.calls: list[list[str]] = []
+        self.push_failures: list[str] = []
+
+    def run(self, argv: Any, **kwargs: Any) -> Result:  # type: ignore[override]
+        argv = [str(a) for a in argv]
+        self.calls.append(argv)
+        if argv[1] == "build":
+            dockerfile = Path(kwargs.get("cwd") or ".") / argv[argv.index("--file") + 1]
+            image_id = "sha256:" + hashlib.sha256(dockerfile.read_bytes()).hexdigest()
+            for i, word in enumerate(argv):
+                if word == "--tag":
+                    self.images[argv[i + 1]] = image_id
+            Path(argv[argv.index("--iidfile") + 1]).write_text(image_id, encoding="utf-8")
+            return Result(argv, 0)
+        if argv[1] == "push":
+            reference = argv[2]
+            if self.push_failures:
+                return Result(argv, 1, "", self.push_failures.pop(0))
+            repository, _, tag = reference.rpartition(":")
+            self.digests[reference] = self.registry.store(repository, tag, self.images[reference])
+            return Result(argv, 0, f"{tag}: digest: {self.digests[reference]}\n")
+        raise AssertionError(f"unexpected command {argv}")
+
+    def pushes(self) -> list[str]:
+        return [argv[2] for argv in self.calls if argv[1] == "push"]
+
+
+class FakeEngine:
+    def __init__(self, docker: FakeDocker) -> None:
+        self.docker = docker
+
+    def inspect_image(self, reference: str) -> dict[str, Any] | None:
+        image_id = self.docker.images.get(reference)
+        if image_id is None:
+            return None
+        repository = reference.rpartition(":")[0]
+        digest = self.docker.digests.get(reference)
+        return {"Id": image_id, "RepoDigests": [f"{repository}@{digest}"] if digest else []}
+
+    def image_id(self, reference: str) -> str | None:
+        data = self.inspect_image(reference)
+        return data["Id"] if data else None
+
+    def close(self) -> None:
+        pass
+
+
+@contextmanager
+def publishing(monkeypatch: pytest.MonkeyPatch, registry: StubRegistry) -> Iterator[FakeDocker]:
+    """Route publish's registry, engine and docker to the stand-ins; yield the docker."""
+    import buildlib.publish as publish
+
+    docker = FakeDocker(registry)
+    monkeypatch.setattr(publish, "RegistryClient", lambda *args, **kwargs: registry)
+    monkeypatch.setattr(publish, "detect", lambda *args, **kwargs: CAPS)
+    monkeypatch.setattr(publish, "Engine", lambda *args, **kwargs: FakeEngine(docker))
+    # the pre-flight checks read the machine (engine, lock file): not what these test
+    monkeypatch.setattr(publish, "preflight", lambda *args, **kwargs: None)
+    # retries wait between attempts; these tests count attempts, not seconds
+    monkeypatch.setattr(publish.time, "sleep", lambda seconds: None)
+    yield docker
+
+
+def released_project(root: Path, version: str, dockerfile: str = "FROM scratch\n") -> Path:
+    """The two-image fixture repository at ``version``, committed and tagged v{version}.
+    Call again with a later version (and other Dockerfile text for a changed image)."""
+    if not (root / ".git").exists():
+        root.mkdir(parents=True, exist_ok=True)
+        write_repo(root)
+        git(root, "init", "-q", "-b", "main")
+    text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    current = text.split('version = "', 1)[1].split('"', 1)[0]
+    (root / "pyproject.toml").write_text(
+        text.replace(f'version = "{current}"', f'version = "{version}"', 1), encoding="utf-8"
+    )
+    for name in ("Dockerfile", "Dockerfile-cpu"):
+        (root / name).write_text(dockerfile, encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--allow-empty", "-m", f"chore: release {version}")
+    git(root, "tag", f"v{version}")
+    return root
+
+
+GPU = "runpod/tetra-rp"
+CPU = "runpod/tetra-rp-cpu"

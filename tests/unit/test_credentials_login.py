@@ -1,0 +1,179 @@
+"""The temporary docker login (credentials.temporary_login), with a runner that records
+``docker login`` instead of running it: where the token goes, what the temporary config
+holds, that it is removed, and what a failed login says."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from buildlib.credentials import Credentials, temporary_login
+from buildlib.errors import AuthError, RegistryError
+from buildlib.runner import REDACTED, Result, Runner
+
+SECRET = "dckr_pat_s3cr3t-t0ken-value"
+CREDS = Credentials("alice", SECRET)
+
+
+class LoginRunner(Runner):
+    """Records each login (argv, env, stdin, and the config file as it was then)."""
+
+    def __init__(self, returncode: int = 0, output: str = "Login Succeeded") -> None:
+        super().__init__(quiet=True)
+        self.returncode = returncode
+        self.output = output
+        self.logins: list[dict] = []
+
+    def run(self, argv, **kwargs):  # type: ignore[override]
+        config_dir = Path(kwargs["env"]["DOCKER_CONFIG"])
+        self.logins.append(
+            {
+                "argv": list(argv),
+                "stdin": kwargs.get("stdin"),
+                "config": json.loads((config_dir / "config.json").read_text()),
+                "dir": config_dir,
+                "entries": sorted(p.name for p in config_dir.iterdir()),
+            }
+        )
+        stream = {"stdout": self.output} if self.returncode == 0 else {"stderr": self.output}
+        return Result(list(argv), self.returncode, **stream)
+
+
+@pytest.fixture
+def user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A user docker config with a credential store, helpers, a login, and shared setup."""
+    user = tmp_path / "user-docker"
+    (user / "cli-plugins").mkdir(parents=True)
+    (user / "contexts").mkdir()
+    (user / "config.json").write_text(
+        json.dumps(
+            {
+                "auths": {"https://index.docker.io/v1/": {"auth": "dXNlcjpvbGQ="}},
+                "credsStore": "desktop",
+                "credHelpers": {"registry.example": "pass"},
+                "currentContext": "remote",
+                "proxies": {"default": {"httpProxy": "http://proxy.invalid:3128"}},
+            }
+        )
+    )
+    monkeypatch.setenv("DOCKER_CONFIG", str(user))
+    return user
+
+
+def test_the_login_reads_the_token_from_stdin_in_a_private_config(user_config: Path) -> None:
+    runner = LoginRunner()
+    with temporary_login(runner, "docker", "docker.io", CREDS) as env:
+        login = runner.logins[0]
+        assert env == {"DOCKER_CONFIG": str(login["dir"])}
+        assert login["dir"] != user_config
+        assert os.stat(login["dir"] / "config.json").st_mode & 0o077 == 0
+
+    assert login["argv"] == ["docker", "login", "--username", "alice", "--password-stdin"]
+    assert login["stdin"] == SECRET
+    assert not any(SECRET in word for word in login["argv"])
+    assert SECRET in runner.secrets  # redacted from anything the runner prints
+
+
+def test_another_registry_is_named_on_the_login(user_config: Path) -> None:
+    runner = LoginRunner()
+    with temporary_login(runner, "docker", "registry.example:5000", CREDS):
+        pass
+    login = runner.logins[0]
+    assert login["argv"][:3] == ["docker", "login", "registry.example:5000"]
+    assert login["config"]["auths"] == {"registry.example:5000": {}}
+
+
+def test_the_user_credential_store_never_reaches_the_temporary_login(user_config: Path) -> None:
+    runner = LoginRunner()
+    with temporary_login(runner, "docker", "docker.io", CREDS):
+        pass
+
+    config = runner.logins[0]["config"]
+    assert "credsStore" not in config and "credHelpers" not in config
+    # only an empty entry for the registry, so the login is written into this file
+    assert config["auths"] == {"https://index.docker.io/v1/": {}}
+    # the rest of the user's setup is kept: same context, proxies, plugins
+    assert config["currentContext"] == "remote"
+    assert config["proxies"] == {"default": {"httpProxy": "http://proxy.invalid:3128"}}
+    assert runner.logins[0]["entries"] == ["cli-plugins", "config.json", "contexts"]
+    # the user's own config is untouched
+    user = json.loads((user_config / "config.json").read_text())
+    assert user["credsStore"] == "desktop"
+
+
+def test_the_temporary_login_is_removed_after_use(user_config: Path) -> None:
+    runner = LoginRunner()
+    with temporary_login(runner, "docker", "docker.io", CREDS):
+        assert runner.logins[0]["dir"].is_dir()
+    assert not runner.logins[0]["dir"].exists()
+
+
+def test_the_temporary_login_is_removed_when_the_body_raises(user_config: Path) -> None:
+    runner = LoginRunner()
+    with pytest.raises(RuntimeError, match="push failed"):
+        with temporary_login(runner, "docker", "docker.io", CREDS):
+            raise RuntimeError("push failed")
+    assert not runner.logins[0]["dir"].exists()
+
+
+@pytest.mark.parametrize(
+    ("output", "kind", "start"),
+    [
+        (
+            f"Error response from daemon: Get: unauthorized: incorrect password {SECRET}",
+            AuthError,
+            "docker.io rejected the login of user 'alice': ",
+        ),
+        (
+            f"Error: dial tcp: connection refused while sending {SECRET}",
+            RegistryError,
+            "docker login to docker.io failed: ",
+        ),
+    ],
+)
+def test_a_failed_login_is_redacted_and_removed(
+    user_config: Path, output: str, kind: type, start: str
+) -> None:
+    runner = LoginRunner(returncode=1, output="first line\n" + output)
+    with pytest.raises(kind) as caught:
+        with temporary_login(runner, "docker", "docker.io", CREDS, credential_hint="set T"):
+            raise AssertionError("the body must not run after a failed login")
+
+    error = caught.value
+    assert type(error) is kind
+    assert error.message == start + output.replace(SECRET, REDACTED)
+    assert SECRET not in str(error) and SECRET not in (error.hint or "")
+    assert error.hint is not None and "set T" in error.hint
+    assert not runner.logins[0]["dir"].exists()
+
+
+def test_a_login_without_output_still_says_what_failed(user_config: Path) -> None:
+    runner = LoginRunner(returncode=1, output="")
+    with pytest.raises(RegistryError) as caught:
+        with temporary_login(runner, "docker", "docker.io", CREDS):
+            pass
+    assert caught.value.message == "docker login to docker.io failed: no output"
+    assert caught.value.hint == "check that the registry is reachable"
+
+
+def test_a_long_login_error_is_cut(user_config: Path) -> None:
+    runner = LoginRunner(returncode=1, output="x" * 400)
+    with pytest.raises(RegistryError) as caught:
+        with temporary_login(runner, "docker", "docker.io", CREDS):
+            pass
+    detail = caught.value.message.removeprefix("docker login to docker.io failed: ")
+    assert detail == "x" * 297 + "..."
+
+
+def test_without_a_user_config_the_login_still_gets_its_own_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "missing"))
+    runner = LoginRunner()
+    with temporary_login(runner, "docker", "docker.io", CREDS):
+        pass
+    assert runner.logins[0]["config"] == {"auths": {"https://index.docker.io/v1/": {}}}
+    assert runner.logins[0]["entries"] == ["config.json"]

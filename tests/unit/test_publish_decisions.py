@@ -1,0 +1,343 @@
+"""What ``push`` and ``release`` decide, run through the public functions against a stub
+registry and a fake docker (tests/support/publish_fakes.py): what is pushed and in which
+order, what floats, what is refused, what is put back, what is retried."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from buildlib.errors import AuthError, CommandFailed, PublishError, RegistryError, UsageError
+from buildlib.publish import push, release
+from tests.support.publish_fakes import (
+    CPU,
+    GPU,
+    StubRegistry,
+    publishing,
+    released_project,
+)
+
+NO_LOGIN = {"DOCKER_CONFIG": "/nonexistent-buildlib-test"}
+FLOATING = ("1.2", "1", "latest")
+
+
+@pytest.fixture(autouse=True)
+def _no_user_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # resolve_access reads the user's docker login when no credentials are in the env
+    empty = tmp_path / "docker-config"
+    empty.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(empty))
+
+
+def do_release(root: Path, **kwargs):
+    return release(root, images=kwargs.pop("images", ["gpu", "cpu"]), environ={}, **kwargs)
+
+
+# --- floating tags ------------------------------------------------------------------------
+
+
+def test_a_first_release_pushes_every_full_tag_then_floats_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        results = do_release(root, runner=docker)
+
+    for repository in (GPU, CPU):
+        tags = registry.tag_map(repository)
+        assert set(tags) == {"1.2.3", *FLOATING}
+        assert len(set(tags.values())) == 1, "every tag names the pushed manifest"
+    assert [(r.name, r.tags) for r in results] == [
+        ("gpu", ["1.2.3", *FLOATING]),
+        ("cpu", ["1.2.3", *FLOATING]),
+    ]
+    # every full version tag is written (and verified) before any floating tag
+    kinds = ["full" if tag == "1.2.3" else "floating" for _, tag, _ in registry.writes]
+    assert kinds == ["full", "full"] + ["floating"] * 6
+    assert docker.pushes() == [f"{GPU}:1.2.3", f"{CPU}:1.2.3"]
+
+
+def test_a_newer_release_moves_the_floating_tags_that_already_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        do_release(root, runner=docker)
+    first = registry.tag_map(GPU)["1.2.3"]
+
+    released_project(root, "1.2.4", dockerfile="FROM scratch\nLABEL changed=yes\n")
+    with publishing(monkeypatch, registry) as docker:
+        results = do_release(root, runner=docker)
+
+    tags = registry.tag_map(GPU)
+    assert tags["1.2.4"] != first
+    assert {tag: tags[tag] for tag in FLOATING} == dict.fromkeys(FLOATING, tags["1.2.4"])
+    assert tags["1.2.3"] == first
+    assert results[0].tags == ["1.2.4", *FLOATING]
+
+
+def test_a_backport_moves_only_its_own_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.4")
+    with publishing(monkeypatch, registry) as docker:
+        do_release(root, runner=docker)
+    newest = registry.tag_map(GPU)["1.2.4"]
+
+    released_project(root, "1.1.0", dockerfile="FROM scratch\nLABEL line=1.1\n")
+    with publishing(monkeypatch, registry) as docker:
+        results = do_release(root, runner=docker)
+
+    tags = registry.tag_map(GPU)
+    assert tags["1.1"] == tags["1.1.0"] != newest
+    assert (tags["1.2"], tags["1"], tags["latest"]) == (newest, newest, newest)
+    assert results[0].tags == ["1.1.0", "1.1"]
+
+
+def test_a_failed_floating_move_puts_back_the_tags_already_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        do_release(root, runner=docker)
+    before = registry.tag_map(GPU)
+
+    released_project(root, "1.2.4", dockerfile="FROM scratch\nLABEL changed=yes\n")
+    registry.fail_add_tag[(GPU, "1")] = RegistryError("registry.test: 503 unavailable")
+    with publishing(monkeypatch, registry) as docker:
+        with pytest.raises(PublishError) as caught:
+            do_release(root, runner=docker)
+
+    after = registry.tag_map(GPU)
+    assert {tag: after[tag] for tag in FLOATING} == {tag: before[tag] for tag in FLOATING}
+    assert after["1.2.4"] != before["1.2.3"]  # the full version tag stays pushed
+    assert f"moving {GPU}:1 failed: registry.test: 503 unavailable" in caught.value.message
+    assert "put back on the previous release" in caught.value.message
+
+
+def test_a_failed_first_floating_move_touches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    registry.fail_add_tag[(GPU, "1.2")] = RegistryError("registry.test: 503 unavailable")
+    with publishing(monkeypatch, registry) as docker:
+        with pytest.raises(PublishError) as caught:
+            do_release(root, runner=docker)
+
+    assert set(registry.tag_map(GPU)) == {"1.2.3"}
+    assert "floating tags were not touched" in caught.value.message
+
+
+def test_a_put_back_that_fails_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        do_release(root, runner=docker)
+
+    released_project(root, "1.2.4", dockerfile="FROM scratch\nLABEL changed=yes\n")
+    registry.fail_add_tag[(GPU, "latest")] = RegistryError("registry.test: 503 unavailable")
+    original_add_tag = registry.add_tag
+
+    def add_tag(repo: str, source_ref: str, new_tag: str) -> str:
+        digest = original_add_tag(repo, source_ref, new_tag)
+        if new_tag == "1":  # from now on, putting `1` back fails
+            registry.fail_add_tag[(GPU, "1")] = RegistryError("gone")
+        return digest
+
+    registry.add_tag = add_tag  # type: ignore[method-assign]
+    with publishing(monkeypatch, registry) as docker:
+        with pytest.raises(PublishError) as caught:
+            do_release(root, runner=docker)
+
+    assert f"could not all be put back ({GPU}:1 now point at the new release)" in (
+        caught.value.message
+    )
+
+
+def test_a_failed_full_tag_moves_no_floating_tag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        # gpu's push succeeds, cpu's is refused: no image may float
+        docker.push_failures = []
+        original_run = docker.run
+
+        def run(argv, **kwargs):
+            if list(argv)[1:3] == ["push", f"{CPU}:1.2.3"]:
+                docker.push_failures = ["denied: requested access to the resource is denied"]
+            return original_run(argv, **kwargs)
+
+        docker.run = run  # type: ignore[method-assign]
+        with pytest.raises(PublishError) as caught:
+            do_release(root, runner=docker)
+
+    assert set(registry.tag_map(GPU)) == {"1.2.3"}
+    assert CPU not in registry.repos
+    assert f"Already pushed: {GPU}:1.2.3" in caught.value.message
+    assert "No floating tag" in caught.value.message
+
+
+# --- immutability -------------------------------------------------------------------------
+
+
+def test_other_content_under_an_existing_version_is_refused_without_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    registry.store(GPU, "1.2.3", "sha256:" + "e" * 64)  # someone else's 1.2.3
+    before = registry.tag_map(GPU)
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        with pytest.raises(PublishError) as caught:
+            do_release(root, runner=docker)
+
+    assert registry.tag_map(GPU) == before
+    assert docker.pushes() == []
+    assert "already exists" in caught.value.message and "immutable" in caught.value.message
+    assert caught.value.hint is not None and "--force" in caught.value.hint
+
+
+def test_force_overwrites_an_existing_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    old = registry.store(GPU, "1.2.3", "sha256:" + "e" * 64)
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        do_release(root, runner=docker, force=True)
+
+    tags = registry.tag_map(GPU)
+    assert tags["1.2.3"] != old
+    assert tags["latest"] == tags["1.2.3"]
+    assert docker.pushes() == [f"{GPU}:1.2.3", f"{CPU}:1.2.3"]
+
+
+def test_a_rerun_of_the_same_release_pushes_nothing_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        do_release(root, runner=docker)
+    writes = len(registry.writes)
+
+    with publishing(monkeypatch, registry) as docker:
+        results = do_release(root, runner=docker)
+
+    assert docker.pushes() == []
+    assert len(registry.writes) == writes  # floating tags already right: not re-written
+    assert results[0].unchanged and results[0].tags == ["1.2.3", *FLOATING]
+
+
+# --- push: retries and refusals -------------------------------------------------------------
+
+
+def do_push(root: Path, docker, **kwargs):
+    return push(root, images=["gpu"], environ=kwargs.pop("environ", {}), runner=docker, **kwargs)
+
+
+def test_transient_push_failures_are_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        docker.push_failures = ["net/http: TLS handshake timeout", "received unexpected 503"]
+        results = do_push(root, docker, tag="main")
+
+    assert docker.pushes() == [f"{GPU}:main"] * 3
+    assert results[0].digest == registry.tag_map(GPU)["main"]
+
+
+def test_the_last_transient_failure_is_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        docker.push_failures = ["first: 502 bad gateway", "second: EOF", "third: 504 timeout"]
+        with pytest.raises(CommandFailed) as caught:
+            do_push(root, docker, tag="main")
+
+    assert docker.pushes() == [f"{GPU}:main"] * 3
+    assert caught.value.message == (
+        f"push of {GPU}:main failed after 3 attempt(s): third: 504 timeout"
+    )
+    assert GPU not in registry.repos
+
+
+@pytest.mark.parametrize(
+    ("output", "error"),
+    [
+        ("unknown: 400 bad request: manifest invalid", CommandFailed),
+        ("denied: requested access to the resource is denied", AuthError),
+        ("unauthorized: authentication required", AuthError),
+    ],
+)
+def test_a_client_error_is_tried_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, output: str, error: type
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        docker.push_failures = [output, output, output]
+        with pytest.raises(error) as caught:
+            do_push(root, docker, tag="main")
+
+    assert docker.pushes() == [f"{GPU}:main"]
+    assert output in caught.value.message
+
+
+def test_push_verifies_the_digest_the_registry_lists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        original_store = registry.store
+
+        def racing_store(repository: str, tag: str, image_id: str) -> str:
+            digest = original_store(repository, tag, image_id)
+            registry._write(repository, tag, "sha256:" + "0" * 64)  # another push won
+            return digest
+
+        registry.store = racing_store  # type: ignore[method-assign]
+        with pytest.raises(PublishError) as caught:
+            do_push(root, docker, tag="main")
+
+    assert "registry has sha256:" + "0" * 64 in caught.value.message
+
+
+@pytest.mark.parametrize("tag", ["latest", "1.2", "1.2.3", "v2"])
+@pytest.mark.parametrize("source", ["flag", "environment"])
+def test_push_refuses_release_tags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tag: str, source: str
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    kwargs = {"tag": tag} if source == "flag" else {"environ": {"TETRA_IMAGE_TAG": tag}}
+    with publishing(monkeypatch, registry) as docker:
+        with pytest.raises(UsageError) as caught:
+            do_push(root, docker, **kwargs)
+        assert docker.calls == []
+        # --force is the way to do it on purpose
+        do_push(root, docker, force=True, **kwargs)
+
+    assert "belongs to releases" in caught.value.message
+    assert docker.pushes() == [f"{GPU}:{tag}"]
+
+
+def test_push_needs_a_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        with pytest.raises(UsageError, match="push needs a tag"):
+            do_push(root, docker)
+        assert docker.calls == []
