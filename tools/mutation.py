@@ -147,14 +147,18 @@ def sample(settings: Settings, names: list[str], size: int) -> list[str]:
 
 
 def changed_since(settings: Settings, base: str) -> list[str]:
-    """The listed modules and unit tests changed between base and the work tree."""
-    out = subprocess.run(
+    """The listed modules and unit tests changed between base and the work tree; when git
+    cannot compare (a new branch's all-zero base, a shallow clone), everything counts."""
+    diff = subprocess.run(
         ["git", "diff", "--name-only", base, "--"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout.split()
+        check=False,
+    )
+    if diff.returncode != 0:
+        return [f"(no comparison with {base!r}: {diff.stderr.strip()[:120]})"]
+    out = diff.stdout.split()
     watched = {"buildlib/" + path for path in settings.modules.values()}
     return [
         path

@@ -42,9 +42,12 @@ def test_push_main_all_images(registry, env_for, password, docker_log, tmp_path)
 
 def test_push_refuses_release_tags_without_force(registry, env_for):
     for tag in ("latest", "1.2.3", "1.2", "v2"):
-        result = invoke("push", "--tag", tag, "--image", "cpu", env=env_for(registry))
-        assert result.returncode == 2, (tag, result.stderr)
-        assert "belongs to releases" in result.stderr and "Traceback" not in result.stderr
+        from_flag = invoke("push", "--tag", tag, "--image", "cpu", env=env_for(registry))
+        # the tag variable is read the same way as --tag, and refused the same way
+        from_env = invoke("push", "--image", "cpu", env=env_for(registry, TETRA_IMAGE_TAG=tag))
+        for result in (from_flag, from_env):
+            assert result.returncode == 2, (tag, result.stderr)
+            assert "belongs to releases" in result.stderr and "Traceback" not in result.stderr
     assert registry.tags(REPOS["cpu"]) == []
 
 
@@ -84,6 +87,44 @@ def test_release_lifecycle(registry, env_for, password, docker_log, tmp_path):
     assert "1.3" not in registry.tags(REPOS["cpu"])
     assert release_digests(registry, "latest") == released
     assert registry.digest(REPOS["cpu"], "1") == released["cpu"]
+
+
+def test_a_newer_release_moves_the_floating_tags_and_a_backport_only_its_line(
+    registry, env_for, tmp_path
+):
+    """1.2.3, then 1.2.4 from changed code: `1.2`, `1` and `latest` move to 1.2.4. Then a
+    backport 1.1.0 (from a later commit) gets `1.1` and moves nothing else."""
+    repo = make_repo(tmp_path / "repo", "1.2.3")
+    env = env_for(registry)
+    first = invoke("release", env=env, cwd=repo)
+    assert first.returncode == 0, first.stderr[-3000:]
+    old = release_digests(registry, "1.2.3")
+
+    (repo / "worker" / "changed.py").write_text("CHANGED = 124\n")
+    commit_all(repo, "fix: a change for 1.2.4")
+    set_version(repo, "1.2.4")
+    second = invoke("release", env=env, cwd=repo)
+
+    assert second.returncode == 0, second.stderr[-3000:]
+    new = release_digests(registry, "1.2.4")
+    for name in REPOS:
+        assert new[name] is not None and new[name] != old[name], name
+    for tag in ("1.2", "1", "latest"):
+        assert release_digests(registry, tag) == new, tag
+    assert release_digests(registry, "1.2.3") == old
+
+    (repo / "worker" / "changed.py").write_text("CHANGED = 110\n")
+    commit_all(repo, "fix: the backport")
+    set_version(repo, "1.1.0")
+    backport = invoke("release", env=env, cwd=repo)
+
+    assert backport.returncode == 0, backport.stderr[-3000:]
+    line = release_digests(registry, "1.1.0")
+    assert release_digests(registry, "1.1") == line
+    for name in REPOS:
+        assert line[name] not in (None, new[name], old[name]), name
+    for tag in ("1.2", "1", "latest"):
+        assert release_digests(registry, tag) == new, tag
 
 
 def test_changed_image_under_existing_version_is_refused(registry, env_for, tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import unavailable
 from tests.support.config_repo import write_repo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -284,7 +285,7 @@ def test_unknown_image_name(tmp_path: Path) -> None:
 
 def test_multi_platform_without_push(tmp_path: Path) -> None:
     if shutil.which("docker") is None:
-        pytest.skip("the docker client (not the engine) is needed to detect the builder")
+        unavailable("the docker client (not the engine) is needed to detect the builder")
     make_repo(tmp_path)
     for task in ("build", "build-cpu"):
         proc = invoke(tmp_path, task, "--dry-run", "--platform", "linux/amd64,linux/arm64")
@@ -300,7 +301,7 @@ def test_multi_platform_without_push(tmp_path: Path) -> None:
 
 def test_good_dry_run_prints_commands_and_exits_zero(tmp_path: Path) -> None:
     if shutil.which("docker") is None:
-        pytest.skip("the docker client (not the engine) is needed to detect the builder")
+        unavailable("the docker client (not the engine) is needed to detect the builder")
     make_repo(tmp_path)
     proc = invoke(tmp_path, "build-cpu", "--dry-run", "--tag", "t1")
     assert proc.returncode == 0, proc.stderr

@@ -59,9 +59,18 @@ def test_invalid_tags_say_what_is_wrong(tag: str, message: str, hint: str) -> No
     assert caught.value.location == "pyproject.toml"
 
 
-@pytest.mark.parametrize("tag", ["a" * 129, ".x", "a+b", ""])
+@pytest.mark.parametrize(
+    "tag",
+    ["a" * 129, ".x", "-x", "a+b", "a/b", "a b", "", "a", "_x", "1.2.3-rc.1", "x" * 128],
+)
 def test_tag_regex_agrees_with_validate_tag(tag: str) -> None:
-    assert DOCKER_TAG_RE.fullmatch(tag) is None
+    try:
+        validate_tag(tag)
+    except ConfigError:
+        accepted = False
+    else:
+        accepted = True
+    assert (DOCKER_TAG_RE.fullmatch(tag) is not None) == accepted
 
 
 def test_tag_that_is_not_a_string_is_a_config_error() -> None:
