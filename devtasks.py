@@ -135,6 +135,7 @@ def typecheck(c: Context) -> None:
         "fresh": "start from an empty .mutation/ (no mutant or result kept)",
         "if_changed": "do nothing unless a listed module or a unit test changed since this ref",
         "jobs": "mutants tested at once (default: the number of cores)",
+        "show": "print the change of these mutants (comma-separated names) and exit",
     }
 )
 def mutation(
@@ -144,6 +145,7 @@ def mutation(
     fresh: bool = False,
     if_changed: str | None = None,
     jobs: int | None = None,
+    show: str | None = None,
 ) -> None:
     """Mutation-test the modules that decide what ships (mutmut; tools/mutation.py)."""
     argv = [sys.executable, str(ROOT / "tools" / "mutation.py")]
@@ -158,6 +160,9 @@ def mutation(
         argv += ["--if-changed", if_changed]
     if jobs:
         argv += ["--jobs", str(jobs)]
+    for name in (show or "").split(","):
+        if name.strip():
+            argv += ["--show", name.strip()]
     with user_errors():
         Runner().run(
             argv,

@@ -172,7 +172,7 @@ def changed_since(settings: Settings, base: str) -> list[str]:
 def run_mutmut(patterns: list[str], jobs: int, expect_failure: bool = False) -> None:
     log = STAGE / "mutmut.log"
     argv = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *patterns]
-    print(f"mutation: mutmut run over {len(patterns)} module(s), output in {log}", flush=True)
+    print(f"mutation: mutmut run ({len(patterns)} name pattern(s)), output in {log}", flush=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     with log.open("w", encoding="utf-8") as out:
         code = subprocess.call(argv, cwd=STAGE, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -188,15 +188,20 @@ def load_results(path: str) -> dict[str, int | None]:
     return data["exit_code_by_key"]
 
 
-def mutated_lines(mutant: str) -> list[str]:
-    """The lines the mutant changes, as they read after the change."""
-    out = subprocess.run(
+def show(mutant: str) -> str:
+    """mutmut's diff of one mutant (its function before and after the change)."""
+    return subprocess.run(
         [sys.executable, "-m", "mutmut", "show", mutant],
         cwd=STAGE,
         capture_output=True,
         text=True,
         check=False,
     ).stdout
+
+
+def mutated_lines(mutant: str) -> list[str]:
+    """The lines the mutant changes, as they read after the change."""
+    out = show(mutant)
     return [
         line[1:].strip()
         for line in out.splitlines()
@@ -256,7 +261,7 @@ def report(settings: Settings, tallies: dict[str, Tally], problems: list[str]) -
     print(f"{'total':<{width}}{killed:>8}{survived:>10}{equivalent:>12}{total.score:>8.2f}")
     survivors = [s for t in tallies.values() for s in t.survivors]
     if survivors:
-        print(f"\nsurvivors ({len(survivors)}; `cd .mutation && uv run mutmut show NAME`):")
+        print(f"\nsurvivors ({len(survivors)}; `uv run invoke mutation --show NAME` shows one):")
         for name in survivors:
             print(f"  {name}")
     for problem in problems:
@@ -297,7 +302,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="BASE",
         help="do nothing (exit 0) unless a listed module or a unit test changed since BASE",
     )
+    parser.add_argument(
+        "--show", action="append", metavar="MUTANT", help="print a mutant's change and exit"
+    )
     args = parser.parse_args(argv)
+    if args.show:
+        for mutant in args.show:
+            print(show(mutant))
+        return 0
 
     settings = load_settings()
     names = args.module or list(settings.modules)

@@ -115,7 +115,8 @@ class FakeDocker(Runner):
             for i, word in enumerate(argv):
                 if word == "--tag":
                     self.images[argv[i + 1]] = image_id
-            Path(argv[argv.index("--iidfile") + 1]).write_text(image_id, encoding="utf-8")
+            if "--iidfile" in argv:  # not in a dry run
+                Path(argv[argv.index("--iidfile") + 1]).write_text(image_id, encoding="utf-8")
             return Result(argv, 0)
         if argv[1] == "push":
             reference = argv[2]

@@ -434,3 +434,29 @@ def test_a_tool_that_is_not_a_table_is_one_config_error(tmp_path) -> None:
     head, _, _ = text.partition("[tool.buildlib]")
     path.write_text('tool = "x"\n' + head)  # a top-level key: before any table
     assert load_error(tmp_path).message == "missing [tool.buildlib] table"
+
+
+def test_unknown_key_in_the_release_table(tmp_path: Path) -> None:
+    path = write_repo(
+        tmp_path, 'git-tag = "v{version}"', 'git-tag = "v{version}"\nfloating = ["latest"]'
+    )
+    error = load_error(tmp_path)
+    assert error.message.startswith("unknown key tool.buildlib.release.floating")
+    assert error.location == f"{path}:{line_of(path, 'floating = ')}"
+
+
+def test_unknown_key_in_the_credentials_table(tmp_path: Path) -> None:
+    write_repo(
+        tmp_path,
+        'git-tag = "v{version}"',
+        'git-tag = "v{version}"\n\n[tool.buildlib.credentials]\npassword-env = "X"',
+    )
+    error = load_error(tmp_path)
+    assert error.message.startswith("unknown key tool.buildlib.credentials.password-env")
+
+
+def test_a_directory_is_not_a_dockerfile(tmp_path: Path) -> None:
+    write_repo(tmp_path, 'dockerfile = "Dockerfile-cpu"', 'dockerfile = "docker"')
+    (tmp_path / "docker").mkdir()
+    error = load_error(tmp_path)
+    assert error.message.startswith("tool.buildlib.images.cpu.dockerfile 'docker' ")

@@ -177,3 +177,86 @@ def test_without_a_user_config_the_login_still_gets_its_own_file(
         pass
     assert runner.logins[0]["config"] == {"auths": {"https://index.docker.io/v1/": {}}}
     assert runner.logins[0]["entries"] == ["config.json"]
+
+
+# --- an existing docker login ---------------------------------------------------------------
+
+
+def fake_helper(bin_dir: Path, name: str, script: str) -> None:
+    """A docker credential helper (``docker-credential-NAME get``) on PATH."""
+    bin_dir.mkdir(exist_ok=True)
+    helper = bin_dir / f"docker-credential-{name}"
+    helper.write_text("#!/bin/sh\n" + script)
+    helper.chmod(0o755)
+
+
+def test_a_login_kept_by_a_credential_helper_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from buildlib.credentials import from_docker_config
+
+    bin_dir = tmp_path / "bin"
+    fake_helper(
+        bin_dir,
+        "fake",
+        'read server\necho "{\\"ServerURL\\": \\"$server\\", \\"Username\\": \\"carol\\", '
+        f'\\"Secret\\": \\"{SECRET}\\"}}"\n',
+    )
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "config.json").write_text(json.dumps({"credHelpers": {"registry.example": "fake"}}))
+
+    found = from_docker_config("registry.example", config_dir=str(tmp_path))
+
+    assert found == Credentials("carol", SECRET)
+
+
+def test_a_broken_credential_helper_is_a_check_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from buildlib.credentials import from_docker_config
+    from buildlib.errors import CheckFailed
+
+    bin_dir = tmp_path / "bin"
+    fake_helper(bin_dir, "broken", "echo 'keychain locked' >&2\nexit 1\n")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "config.json").write_text(
+        json.dumps({"credHelpers": {"registry.example": "broken"}})
+    )
+
+    with pytest.raises(CheckFailed) as caught:
+        from_docker_config("registry.example", config_dir=str(tmp_path))
+
+    assert caught.value.message.startswith("could not read the docker login for registry.example: ")
+    assert (
+        caught.value.hint == "check the credsStore/credHelpers entries of your docker config.json"
+    )
+
+
+def test_an_entry_without_a_password_is_no_login(tmp_path: Path) -> None:
+    from buildlib.credentials import from_docker_config
+
+    (tmp_path / "config.json").write_text(
+        json.dumps({"auths": {"registry.example": {"username": "dave"}}})
+    )
+    assert from_docker_config("registry.example", config_dir=str(tmp_path)) is None
+
+
+def test_the_user_docker_config_defaults_to_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DOCKER_CONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".docker").mkdir()
+    (tmp_path / ".docker" / "config.json").write_text(json.dumps({"currentContext": "home"}))
+    runner = LoginRunner()
+    with temporary_login(runner, "docker", "docker.io", CREDS):
+        pass
+    assert runner.logins[0]["config"]["currentContext"] == "home"
+
+
+def test_credentials_from_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from buildlib.credentials import from_env
+
+    monkeypatch.setenv("BUILDLIB_TEST_USER", " erin ")
+    monkeypatch.setenv("BUILDLIB_TEST_TOKEN", SECRET)
+    assert from_env("BUILDLIB_TEST_USER", "BUILDLIB_TEST_TOKEN") == Credentials("erin", SECRET)

@@ -4,12 +4,14 @@ order, what floats, what is refused, what is put back, what is retried."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from buildlib.errors import AuthError, CommandFailed, PublishError, RegistryError, UsageError
 from buildlib.publish import push, release
+from tests.support.fixture_repo import git
 from tests.support.publish_fakes import (
     CPU,
     GPU,
@@ -341,3 +343,196 @@ def test_push_needs_a_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         with pytest.raises(UsageError, match="push needs a tag"):
             do_push(root, docker)
         assert docker.calls == []
+
+
+# --- what a release says: plan, report, outputs for the workflow ----------------------------
+
+
+def test_the_dry_run_plan_names_every_tag_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.4")
+    registry.store(GPU, "1.3.0", "sha256:" + "d" * 64)  # a newer line already out
+    registry.store(GPU, "latest", "sha256:" + "d" * 64)
+    with publishing(monkeypatch, registry) as docker:
+        assert do_release(root, runner=docker, dry_run=True, as_json=True) == []
+        document = json.loads(capsys.readouterr().out)
+        do_release(root, runner=docker, dry_run=True)
+        text = capsys.readouterr().err
+
+    assert document["version"] == "1.2.4"
+    assert document["registry"] == "docker.io"
+    assert document["login"] is False
+    gpu, cpu = document["images"]
+    assert (gpu["name"], gpu["repository"], gpu["tags"]) == ("gpu", GPU, ["1.2.4", "1.2"])
+    assert [s["tag"] for s in gpu["skipped"]] == ["1", "latest"]
+    assert all(s["reason"] for s in gpu["skipped"])
+    assert cpu["tags"] == ["1.2.4", *FLOATING] and cpu["skipped"] == []
+    assert "plan for docker.io, version 1.2.4: no credentials (anonymous)" in text
+    assert f"  gpu: {GPU} ← 1.2.4, 1.2" in text
+    assert "    not moving latest: " in text
+    assert registry.writes[2:] == []  # a dry run writes nothing
+    assert docker.pushes() == []
+
+
+def test_the_plan_says_where_the_login_comes_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = released_project(tmp_path / "repo", "1.2.3")
+    secret = "token-" + "x" * 20
+    env = {"DOCKERHUB_USERNAME": "robot", "DOCKERHUB_TOKEN": secret}
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        release(root, environ=env, runner=docker, dry_run=True, as_json=True)
+        document = json.loads(capsys.readouterr().out)
+        release(root, environ=env, runner=docker, dry_run=True)
+        text = capsys.readouterr().err
+
+    assert document["login"] is True
+    assert "plan for docker.io, version 1.2.3: login from the environment" in text
+    assert secret not in text
+
+
+def test_the_report_and_the_workflow_outputs_name_every_tag_and_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output, summary = tmp_path / "github_output", tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        do_release(root, runner=docker, as_json=True)
+    captured = capsys.readouterr()
+
+    gpu, cpu = registry.tag_map(GPU)["1.2.3"], registry.tag_map(CPU)["1.2.3"]
+    document = json.loads(captured.out)
+    assert document == {
+        "version": "1.2.3",
+        "registry": "docker.io",
+        "images": [
+            {"name": "gpu", "repository": GPU, "tags": ["1.2.3", *FLOATING], "digest": gpu},
+            {"name": "cpu", "repository": CPU, "tags": ["1.2.3", *FLOATING], "digest": cpu},
+        ],
+    }
+    lines = output.read_text().splitlines()
+    assert lines[:4] == [
+        f"gpu-digest={gpu}",
+        "gpu-tags=1.2.3,1.2,1,latest",
+        f"cpu-digest={cpu}",
+        "cpu-tags=1.2.3,1.2,1,latest",
+    ]
+    assert json.loads(lines[4].removeprefix("images=")) == [
+        {"name": "gpu", "repository": GPU, "digest": gpu, "tags": ["1.2.3", *FLOATING]},
+        {"name": "cpu", "repository": CPU, "digest": cpu, "tags": ["1.2.3", *FLOATING]},
+    ]
+    assert summary.read_text() == (
+        "### Images pushed to docker.io\n\n| image | tags | digest |\n|---|---|---|\n"
+        f"| `{GPU}` | `1.2.3`, `1.2`, `1`, `latest` | `{gpu}` |\n"
+        f"| `{CPU}` | `1.2.3`, `1.2`, `1`, `latest` | `{cpu}` |\n"
+    )
+    assert f"gpu: {GPU}:1.2.3, 1.2, 1, latest → {gpu}" in captured.err
+
+
+def test_a_rerun_is_reported_as_already_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        do_release(root, runner=docker)
+        capsys.readouterr()
+        do_release(root, runner=docker)
+    err = capsys.readouterr().err
+    assert f"{GPU}:1.2.3 is already in the registry with the same content" in err
+    assert "(already there)" in err
+
+
+# --- release needs its tag, at HEAD, on a clean tree ----------------------------------------
+
+
+def test_release_needs_its_git_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = released_project(tmp_path / "repo", "1.2.3")
+    git(root, "tag", "-d", "v1.2.3")
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        with pytest.raises(UsageError) as caught:
+            do_release(root, runner=docker)
+    assert caught.value.message == (
+        "git tag v1.2.3 (made by release-please for version 1.2.3) does not exist"
+    )
+    assert caught.value.hint is not None and "git tag v1.2.3 && git push origin v1.2.3" in (
+        caught.value.hint
+    )
+    assert docker.calls == []
+
+
+def test_release_needs_its_tag_at_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = released_project(tmp_path / "repo", "1.2.3")
+    tagged = git(root, "rev-parse", "HEAD")
+    git(root, "commit", "-q", "--allow-empty", "-m", "chore: later")
+    head = git(root, "rev-parse", "HEAD")
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        with pytest.raises(UsageError) as caught:
+            do_release(root, runner=docker)
+    assert caught.value.message == (
+        f"git tag v1.2.3 points at {tagged[:12]}, not at HEAD ({head[:12]})"
+    )
+    assert caught.value.hint == "git checkout v1.2.3"
+
+
+@pytest.mark.parametrize(("count", "more"), [(3, ""), (4, "...")])
+def test_release_needs_a_clean_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, more: str
+) -> None:
+    root = released_project(tmp_path / "repo", "1.2.3")
+    for i in range(count):
+        (root / f"stray{i}.txt").write_text("x")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "chore: more files")
+    git(root, "tag", "-f", "v1.2.3")
+    for i in range(count):
+        (root / f"stray{i}.txt").write_text("changed")
+    registry = StubRegistry()
+    with publishing(monkeypatch, registry) as docker:
+        with pytest.raises(UsageError) as caught:
+            do_release(root, runner=docker)
+        # a dry run shows the plan anyway, and warns
+        do_release(root, runner=docker, dry_run=True)
+    assert caught.value.message == (
+        f"the working tree has uncommitted changes (stray0.txt, stray1.txt, stray2.txt{more})"
+        ": the images would not match v1.2.3"
+    )
+    assert registry.writes == []
+
+
+def test_release_outside_git_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    from tests.support.config_repo import write_repo
+
+    write_repo(root)
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        with pytest.raises(UsageError, match="release needs a git checkout to find the tag v1.2.3"):
+            do_release(root, runner=docker)
+
+
+# --- one image at a time (one CI job per image) ---------------------------------------------
+
+
+def test_floating_tags_wait_for_the_last_image_then_move_for_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        first = do_release(root, runner=docker, images=["cpu"])
+        assert "floating tags not moved yet: gpu lack 1.2.3" in capsys.readouterr().err
+        assert set(registry.tag_map(CPU)) == {"1.2.3"}
+        assert first[0].tags == ["1.2.3"]
+
+        do_release(root, runner=docker, images=["gpu"])
+
+    for repository in (GPU, CPU):
+        tags = registry.tag_map(repository)
+        assert {tags[t] for t in FLOATING} == {tags["1.2.3"]}, repository
+    assert "cpu: " + CPU + ":1.2.3, 1.2, 1, latest" in capsys.readouterr().err

@@ -361,3 +361,17 @@ def test_a_urls_userinfo_is_never_echoed() -> None:
     runner = Runner()
     shown = runner.format(["git", "clone", "https://ci:TOKEN1234@host.example/o/r.git"])
     assert "TOKEN1234" not in shown and f"https://{REDACTED}@host.example/o/r.git" in shown
+
+
+@pytest.mark.parametrize(("secret", "refused"), [("12345678", True), ("1234567", False)])
+def test_a_secret_of_eight_characters_never_goes_on_a_command_line(
+    secret: str, refused: bool
+) -> None:
+    runner = Runner(quiet=True, dry_run=True)
+    runner.add_secret(secret)
+    argv = ["docker", "build", "--build-arg", f"TOKEN={secret}", "."]
+    if refused:
+        with pytest.raises(BuildlibError, match="a secret value would be on its command line"):
+            runner.run(argv)
+    else:
+        assert runner.run(argv).ok  # too short to tell from a word: a name, a tag
