@@ -173,6 +173,8 @@ def released_project(root: Path, version: str, dockerfile: str = "FROM scratch\n
     if not (root / ".git").exists():
         root.mkdir(parents=True, exist_ok=True)
         write_repo(root)
+        # the build context is the repository: its .git is no part of an image
+        (root / ".dockerignore").write_text(".git\n", encoding="utf-8")
         git(root, "init", "-q", "-b", "main")
     text = (root / "pyproject.toml").read_text(encoding="utf-8")
     current = text.split('version = "', 1)[1].split('"', 1)[0]
