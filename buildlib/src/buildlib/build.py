@@ -1,7 +1,8 @@
 """Executes a build plan: every image at once (up to ``plan.jobs``), except that an image
 sharing its first steps with another starts when those steps are built there.
 
-One failed image cancels the builds still running and is reported with its own error.
+One failed image cancels the builds still running and is reported with its own error. It
+runs the plan as given: it must never change its tags, order or flags (the plan decides).
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ Anything a builder cannot do is a :class:`UsageError` before a build starts.
 ``{image}`` in a spec stands for the name of the image being built, so one flag gives each
 image of a group its own cache (``type=gha,scope={image}``): images sharing one scope
 would overwrite each other's cache.
+
+It must never let a builder silently drop a cache flag: what a builder cannot honour fails.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Argument lists for the docker CLI, and the calls that run them through the runner.
 
 Builders of argv are pure functions (unit-tested without docker); :class:`DockerCLI` runs
-them. Nothing else in buildlib starts docker.
+them. Nothing else in buildlib starts docker, and no argv here ever holds a secret's
+value: secrets go by id and environment variable.
 """
 
 from __future__ import annotations

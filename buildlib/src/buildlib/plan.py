@@ -1,6 +1,8 @@
 """The build plan: what to build, with which tags and labels, in which order.
 
 One object that ``build``, ``push`` and ``release`` all execute; ``--dry-run`` prints it.
+Planning never runs a build or talks to the engine: it reads the configuration, the
+Dockerfiles and git, and refuses what the builder cannot do before anything starts.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The subset of ``doctor`` checks that ``build``, ``push`` and ``release`` run first, so a
-stale lock or a CRLF Dockerfile fails before the build starts, not at its end."""
+stale lock or a CRLF Dockerfile fails before the build starts, not at its end. It never
+fixes anything: ``invoke doctor --fix`` does, when asked."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ the shebang from the kernel. Checked, in this order of discovery:
   pattern without ``/`` matches at any depth, as in ``.gitattributes``).
 
 The files are those git knows (tracked, or untracked and not ignored); outside git, the tree
-is walked without virtualenvs and caches.
+is walked without virtualenvs and caches. Only ``--fix`` writes, and only line endings:
+it must never change any other byte.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""pyproject.toml: it parses, its version is PEP 440, its [tool.buildlib] table validates."""
+"""pyproject.toml: it parses, its version is PEP 440, its [tool.buildlib] table validates.
+
+It reads what :mod:`buildlib.config` parsed and never validates a second way: a finding
+here is the error ``build`` would stop on, at the same line."""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ Both the ``build-args`` of ``[tool.buildlib.images.*]`` and the ``ARG`` instruct
 Dockerfiles are checked, with :func:`buildlib.settings.looks_secret` (TOKEN, PASSWORD,
 SECRET, KEY, ...). The fix is a BuildKit secret: ``--secret id=NAME,env=VAR`` on the
 command line and ``RUN --mount=type=secret,id=NAME`` in the Dockerfile.
+
+It reads names only: it must never read or print a value (a default may be a real secret).
 """
 
 from __future__ import annotations
