@@ -37,38 +37,23 @@ def find_credentials(project: Project) -> tuple[Any, str | None, CheckResult | N
         user, token = project.credential_env
         try:
             creds = from_env(user, token, project.environ)
-        except BuildlibError as exc:
-            return (
-                None,
-                None,
-                CheckResult(
-                    "credentials", "fail", exc.message, hint=exc.hint or _credential_hint(project)
-                ),
-            )
-        if creds is not None:
-            return creds, f"${user} and ${token}", None
-        try:
+            if creds is not None:
+                return creds, f"${user} and ${token}", None
             creds = from_docker_config(project.registry)
         except BuildlibError as exc:
-            return (
-                None,
-                None,
-                CheckResult(
-                    "credentials", "fail", exc.message, hint=exc.hint or _credential_hint(project)
-                ),
+            failed = CheckResult(
+                "credentials", "fail", exc.message, hint=exc.hint or _credential_hint(project)
             )
+            return None, None, failed
         except Exception as exc:  # noqa: BLE001 - a docker config the SDK cannot read
-            return (
-                None,
-                None,
-                CheckResult(
-                    "credentials",
-                    "fail",
-                    f"could not read the docker login for {project.registry}: "
-                    f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                    hint="check $DOCKER_CONFIG/config.json (or ~/.docker/config.json)",
-                ),
+            failed = CheckResult(
+                "credentials",
+                "fail",
+                f"could not read the docker login for {project.registry}: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                hint="check $DOCKER_CONFIG/config.json (or ~/.docker/config.json)",
             )
+            return None, None, failed
         if creds is not None:
             return creds, f"the docker login for {project.registry}", None
         return None, None, None
