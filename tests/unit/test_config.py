@@ -137,6 +137,69 @@ def test_context_that_is_not_a_directory(tmp_path: Path) -> None:
     assert error.hint == "point context at a folder relative to pyproject.toml"
 
 
+@pytest.mark.parametrize("context", ["/", "..", "../elsewhere", "sub/../.."])
+def test_a_context_outside_the_repository_is_refused(tmp_path: Path, context: str) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "sub").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    path = write_repo(
+        root,
+        'dockerfile = "Dockerfile-cpu"\n',
+        f'dockerfile = "Dockerfile-cpu"\ncontext = "{context}"\n',
+    )
+    error = load_error(root)
+    assert error.message == (
+        f"tool.buildlib.images.cpu.context {context!r} is outside the repository"
+    )
+    assert error.location == f"{path}:{line_of(path, 'context =')}"
+
+
+def test_a_context_inside_the_repository_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    write_repo(
+        tmp_path,
+        'dockerfile = "Dockerfile-cpu"\n',
+        'dockerfile = "Dockerfile-cpu"\ncontext = "sub/../sub"\n',
+    )
+    assert config_module.load(tmp_path).image("cpu").context == "sub/../sub"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "problem"),
+    [
+        ('tag-env = "TETRA_IMAGE_TAG"', 'tag-env = ""', "tool.buildlib.tag-env", "is empty"),
+        (
+            'tag-env = "TETRA_IMAGE_TAG"',
+            'tag-env = "$TAG"',
+            "tool.buildlib.tag-env",
+            "is not an environment variable name",
+        ),
+        (
+            "[tool.buildlib.release]",
+            '[tool.buildlib.credentials]\nusername-env = ""\n\n[tool.buildlib.release]',
+            "tool.buildlib.credentials.username-env",
+            "is empty",
+        ),
+        (
+            "[tool.buildlib.release]",
+            '[tool.buildlib.credentials]\ntoken-env = " "\n\n[tool.buildlib.release]',
+            "tool.buildlib.credentials.token-env",
+            "is empty",
+        ),
+    ],
+)
+def test_an_empty_environment_variable_name_is_refused(
+    tmp_path: Path, old: str, new: str, key: str, problem: str
+) -> None:
+    path = write_repo(tmp_path, old, new)
+    error = load_error(tmp_path)
+    assert error.message.startswith(f"{key} ") and error.message.endswith(problem)
+    name = key.rsplit(".", 1)[-1]
+    assert error.location == f"{path}:{line_of(path, name + ' =')}"
+    assert error.hint is not None and error.hint.startswith(f"name the variable, e.g. {name} = ")
+
+
 def test_repository_with_uppercase(tmp_path: Path) -> None:
     path = write_repo(tmp_path, '"runpod/tetra-rp-cpu"', '"RunPod/tetra-rp-cpu"')
     error = load_error(tmp_path)

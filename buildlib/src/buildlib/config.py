@@ -36,6 +36,7 @@ else:  # pragma: no cover
 PYPROJECT = "pyproject.toml"
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 IMAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
         default_group=default_group,
         registry=registry,
         default_tag=default_tag,
-        tag_env=table.get("tag-env", "BUILDLIB_IMAGE_TAG"),
+        tag_env=_env_name(table, "tag-env", "BUILDLIB_IMAGE_TAG", "tool.buildlib", where),
         source=table.get("source"),
         main_branch=table.get("main-branch", "main"),
         release=release,
@@ -287,6 +288,13 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
             body["repository"], location=where.key(table, "repository")
         )
         context = body.get("context", ".")
+        if not (root / context).resolve().is_relative_to(root.resolve()):
+            raise ConfigError(
+                f"{table}.context {context!r} is outside the repository",
+                location=where.key(table, "context"),
+                hint="point context at a folder inside the repository, relative to "
+                'pyproject.toml (e.g. context = "."): docker sends all of it to the engine',
+            )
         if not (root / context).is_dir():
             raise ConfigError(
                 f"{table}.context {context!r} is not a directory",
@@ -364,9 +372,23 @@ def _parse_credentials(raw: Any, where: _Locator) -> CredentialsConfig:
     table = "tool.buildlib.credentials"
     _check_keys(raw, _CREDENTIAL_KEYS, table, where)
     return CredentialsConfig(
-        username_env=raw.get("username-env", "DOCKERHUB_USERNAME"),
-        token_env=raw.get("token-env", "DOCKERHUB_TOKEN"),
+        username_env=_env_name(raw, "username-env", "DOCKERHUB_USERNAME", table, where),
+        token_env=_env_name(raw, "token-env", "DOCKERHUB_TOKEN", table, where),
     )
+
+
+def _env_name(table: Mapping[str, Any], key: str, default: str, name: str, where: _Locator) -> str:
+    """A key that names an environment variable: a name a shell can export."""
+    value = table.get(key, default)
+    if not ENV_NAME_RE.fullmatch(value):
+        problem = "is empty" if not value.strip() else "is not an environment variable name"
+        raise ConfigError(
+            f"{name}.{key} {value!r} {problem}",
+            location=where.key(name, key),
+            hint=f'name the variable, e.g. {key} = "{default}" (or remove the key for that '
+            "default)",
+        )
+    return value
 
 
 def _check_keys(
