@@ -72,3 +72,36 @@ def test_args_under_a_backtick_escape(tmp_path):
     path = tmp_path / "Dockerfile"
     path.write_text("# escape=`\nFROM scratch\nARG A `\n    # a comment\n    API_TOKEN\n")
     assert dockerfile_args(path) == [("A", 3), ("API_TOKEN", 3)]
+
+
+def test_env_lines_named_like_secrets_are_flagged_like_args(repo):
+    write(
+        repo / "Dockerfile",
+        "FROM scratch\nENV VERSION=1 HF_TOKEN=abc\nENV API_KEY legacy form\nENV MONKEY=1\n",
+    )
+
+    results = check_secret_build_args(Project.load(repo))
+
+    assert [(r.file, r.line, r.status) for r in results] == [
+        ("Dockerfile", 2, "fail"),
+        ("Dockerfile", 3, "fail"),
+    ]
+    assert results[0].message.startswith("ENV HF_TOKEN looks like a secret (the word TOKEN)")
+    assert "image config" in results[0].message
+    assert results[1].message.startswith("ENV API_KEY looks like a secret")
+
+
+def test_names_are_matched_by_word_and_allowed_names_pass(repo):
+    write(repo / "Dockerfile", "FROM scratch\nARG MONKEY=1\nARG SSH_KEY_PATH\nARG GPG_KEY\n")
+    path = repo / "pyproject.toml"
+    path.write_text(
+        path.read_text().replace(
+            "[tool.buildlib]\n", '[tool.buildlib]\nallow-build-args = ["SSH_KEY_PATH"]\n', 1
+        )
+    )
+
+    results = check_secret_build_args(Project.load(repo))
+
+    assert [(r.line, r.status) for r in results] == [(4, "fail")]
+    assert "ARG GPG_KEY looks like a secret (the word KEY)" in results[0].message
+    assert 'allow-build-args = ["GPG_KEY"]' in results[0].hint

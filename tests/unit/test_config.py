@@ -200,6 +200,43 @@ def test_an_empty_environment_variable_name_is_refused(
     assert error.hint is not None and error.hint.startswith(f"name the variable, e.g. {name} = ")
 
 
+@pytest.mark.parametrize("key", ["A B", "-X", "1A", "A.B", ""])
+def test_a_build_arg_key_outside_the_grammar_is_refused_at_its_line(
+    tmp_path: Path, key: str
+) -> None:
+    path = write_repo(
+        tmp_path,
+        'dockerfile = "Dockerfile-cpu"\n',
+        f'dockerfile = "Dockerfile-cpu"\n\n[tool.buildlib.images.cpu.build-args]\n'
+        f'BASE = "x"\n"{key}" = "C"\n',
+    )
+    error = load_error(tmp_path)
+    assert error.message.startswith(
+        f"tool.buildlib.images.cpu.build-args: {key!r} is not a build argument name"
+    )
+    its_line = line_of(path, '= "C"')
+    assert error.location == f"{path}:{its_line}"
+
+
+def test_an_inline_build_arg_key_is_located_at_its_table(tmp_path: Path) -> None:
+    path = write_repo(
+        tmp_path,
+        'dockerfile = "Dockerfile-cpu"\n',
+        'dockerfile = "Dockerfile-cpu"\nbuild-args = { "A B" = "C" }\n',
+    )
+    error = load_error(tmp_path)
+    assert error.location == f"{path}:{line_of(path, 'build-args =')}"
+
+
+def test_allow_build_args_must_name_build_args(tmp_path: Path) -> None:
+    path = write_repo(
+        tmp_path, 'default-tag = "local"', 'default-tag = "local"\nallow-build-args = ["A B"]'
+    )
+    error = load_error(tmp_path)
+    assert error.message == "tool.buildlib.allow-build-args: 'A B' is not a build argument name"
+    assert error.location == f"{path}:{line_of(path, 'allow-build-args')}"
+
+
 def test_repository_with_uppercase(tmp_path: Path) -> None:
     path = write_repo(tmp_path, '"runpod/tetra-rp-cpu"', '"RunPod/tetra-rp-cpu"')
     error = load_error(tmp_path)

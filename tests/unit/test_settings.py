@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from buildlib import config as config_module
+from buildlib.buildargs import looks_secret
 from buildlib.config import Config
 from buildlib.errors import ConfigError, UsageError
 from buildlib.settings import (
     REGISTRY_ENV,
     SecretSpec,
     build_options,
-    looks_secret,
     parse_build_args,
     parse_jobs,
     parse_platforms,
@@ -161,7 +161,7 @@ def test_build_options_key_only_build_arg_uses_its_environ(
     assert options.build_args == (("APP_VERSION", "given"),)
 
 
-@pytest.mark.parametrize("value", ["=x", "A B=1", "-X=1", "A.B=1"])
+@pytest.mark.parametrize("value", ["=x", "A B=1", "-X=1", "A.B=1", "1A=1", "É=1"])
 def test_parse_build_args_rejects_malformed(value: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_build_args([value])
@@ -184,15 +184,36 @@ def test_a_malformed_build_arg_never_shows_its_value() -> None:
 def test_parse_build_args_refuses_secret_looking_names(key: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_build_args([f"{key}=value"])
-    assert caught.value.message.startswith(f"--build-arg {key} looks like a secret")
-    assert caught.value.hint == f"pass it as a BuildKit secret: --secret id={key.lower()},env={key}"
+    assert caught.value.message.startswith(f"--build-arg {key} looks like a secret (the word ")
+    assert caught.value.hint == (
+        f"pass it as a BuildKit secret: --secret id={key.lower()},env={key}; if it holds no "
+        f'secret, allow it: [tool.buildlib] allow-build-args = ["{key}"]'
+    )
     assert "value" not in str(caught.value).replace("VALUE", "")
+
+
+@pytest.mark.parametrize("key", ["MONKEY", "KEYBOARD_LAYOUT", "TOKENIZER_NAME", "BYPASS_CACHE"])
+def test_a_word_that_merely_contains_a_secret_word_is_no_secret(key: str) -> None:
+    assert parse_build_args([f"{key}=1"]) == ((key, "1"),)
+
+
+def test_an_allowed_name_passes_and_only_that_one(tmp_path: Path) -> None:
+    config = make_config(tmp_path, 'allow-build-args = ["SSH_KEY_PATH"]')
+    assert config.allow_build_args == ("SSH_KEY_PATH",)
+    options = build_options(config, build_arg=["SSH_KEY_PATH=/k"], environ={})
+    assert options.build_args == (("SSH_KEY_PATH", "/k"),)
+    with pytest.raises(UsageError, match="--build-arg SSH_KEY looks like a secret"):
+        build_options(config, build_arg=["SSH_KEY=/k"], environ={})
 
 
 def test_looks_secret() -> None:
     assert looks_secret("hf_token")
+    assert looks_secret("hfToken") and looks_secret("HFToken") and looks_secret("API-KEY")
+    assert looks_secret("TOKEN2")
     assert not looks_secret("BASE_IMAGE")
     assert not looks_secret("APP_VERSION")
+    assert not looks_secret("MONKEY")
+    assert not looks_secret("HF_TOKEN", allowed=["HF_TOKEN"])
 
 
 # --- --secret -----------------------------------------------------------------------------

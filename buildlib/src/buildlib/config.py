@@ -19,6 +19,7 @@ from typing import Any
 
 from packaging.version import Version
 
+from buildlib.buildargs import ALLOW_KEY, KEY_RE
 from buildlib.errors import ConfigError
 from buildlib.references import (
     DOCKER_HUB,
@@ -84,6 +85,7 @@ class Config:
     release: ReleaseConfig = field(default_factory=ReleaseConfig)
     credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
     line_ending_globs: tuple[str, ...] = ()
+    allow_build_args: tuple[str, ...] = ()
 
     @property
     def pyproject(self) -> Path:
@@ -120,6 +122,7 @@ _TOP_KEYS = {
     "source": str,
     "main-branch": str,
     "line-ending-globs": list,
+    "allow-build-args": list,
     "images": dict,
     "release": dict,
     "credentials": dict,
@@ -195,6 +198,14 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
         )
     _check_keys(table, _TOP_KEYS, "tool.buildlib", where)
 
+    allow_build_args = tuple(_str_list(table, ALLOW_KEY, "tool.buildlib", where))
+    for name in allow_build_args:
+        if not KEY_RE.fullmatch(name):
+            raise ConfigError(
+                f"tool.buildlib.{ALLOW_KEY}: {name!r} is not a build argument name",
+                location=where.key("tool.buildlib", ALLOW_KEY),
+                hint=f'list names of letters, digits and _, e.g. {ALLOW_KEY} = ["SSH_KEY_PATH"]',
+            )
     images = _parse_images(table.get("images"), root, where)
     names = tuple(image.name for image in images)
 
@@ -232,6 +243,7 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
         release=release,
         credentials=credentials,
         line_ending_globs=tuple(_str_list(table, "line-ending-globs", "tool.buildlib", where)),
+        allow_build_args=allow_build_args,
     )
 
 
@@ -312,10 +324,17 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
             )
         build_args = body.get("build-args", {})
         for key, value in build_args.items():
+            if not KEY_RE.fullmatch(key):
+                raise ConfigError(
+                    f"{table}.build-args: {key!r} is not a build argument name (letters, "
+                    "digits and _, not starting with a digit)",
+                    location=where.build_arg(table, key),
+                    hint='e.g. build-args = { BASE_IMAGE = "..." }',
+                )
             if not isinstance(value, (str, int, float, bool)):
                 raise ConfigError(
                     f"{table}.build-args.{key} must be a string",
-                    location=where.key(table, "build-args"),
+                    location=where.build_arg(table, key),
                 )
         platforms = tuple(_str_list(body, "platforms", table, where))
         for platform in platforms:
@@ -470,6 +489,13 @@ class _Locator:
             ):
                 return f"{self.filename}:{number}"
         return f"{self.filename}:{start}" if start else f"{self.filename} [{table}].{key}"
+
+    def build_arg(self, table: str, key: str) -> str:
+        """The line of one build arg: in a ``[TABLE.build-args]`` table, else the line of
+        ``build-args = {...}``."""
+        if self._table_line(f"{table}.build-args"):
+            return self.key(f"{table}.build-args", key)
+        return self.key(table, "build-args")
 
     def _table_line(self, table: str) -> int | None:
         header = re.compile(rf"^\[\s*{re.escape(table)}\s*\]")

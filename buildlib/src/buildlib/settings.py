@@ -11,12 +11,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from buildlib.buildargs import KEY_RE, allow_hint, secret_word
 from buildlib.config import PLATFORM_RE, Config
 from buildlib.errors import ConfigError, UsageError
 from buildlib.references import REGISTRY_HINT, registry_problem, validate_tag
 
 REGISTRY_ENV = "BUILDLIB_REGISTRY"
-SECRET_WORDS = ("TOKEN", "PASSWORD", "PASSWD", "SECRET", "KEY", "CREDENTIAL")
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,6 @@ class BuildOptions:
     jobs: int | None = None
     dry_run: bool = False
     registry: str | None = None
-
-
-def looks_secret(name: str) -> bool:
-    upper = name.upper()
-    return any(word in upper for word in SECRET_WORDS)
 
 
 def resolve_tag(config: Config, flag: str | None, environ: Mapping[str, str]) -> str:
@@ -91,25 +86,30 @@ def _registry(value: str, label: str) -> str:
 
 
 def parse_build_args(
-    values: Iterable[str], environ: Mapping[str, str] | None = None
+    values: Iterable[str],
+    environ: Mapping[str, str] | None = None,
+    allowed: Iterable[str] = (),
 ) -> tuple[tuple[str, str], ...]:
     """``KEY=VALUE`` pairs; ``KEY`` alone takes ``$KEY`` (and is left out when it is unset,
-    as docker does). Errors name the key at most, never a value."""
+    as docker does). ``allowed``: names not to take for secrets (``allow-build-args``).
+    Errors name the key at most, never a value."""
     env = os.environ if environ is None else environ
     pairs = []
     for number, value in enumerate(values, start=1):
         key, sep, rest = value.partition("=")
-        if not key or not key.replace("_", "").isalnum():
+        if not KEY_RE.fullmatch(key):
             raise UsageError(
                 f"--build-arg number {number} is not KEY=VALUE with a KEY of letters, digits "
                 "and _ (the value is not shown)",
                 hint="e.g. --build-arg BASE_IMAGE=...",
             )
-        if looks_secret(key):
+        word = secret_word(key, allowed)
+        if word is not None:
             raise UsageError(
-                f"--build-arg {key} looks like a secret: build args are stored in the image "
-                "history",
-                hint=f"pass it as a BuildKit secret: --secret id={key.lower()},env={key}",
+                f"--build-arg {key} looks like a secret (the word {word}): build args are "
+                "stored in the image history",
+                hint=f"pass it as a BuildKit secret: --secret id={key.lower()},env={key}; "
+                + allow_hint(key),
             )
         if not sep:  # docker's KEY-only form: take it from the environment
             if key not in env:
@@ -233,7 +233,7 @@ def build_options(
         tag=resolve_tag(config, tag, env),
         platforms=parse_platforms(platform),
         no_cache=no_cache,
-        build_args=parse_build_args(build_arg, env),
+        build_args=parse_build_args(build_arg, env, config.allow_build_args),
         secrets=parse_secrets(secret, env),
         cache_from=tuple(cache_from),
         cache_to=tuple(cache_to),

@@ -1,9 +1,11 @@
-"""No build argument named like a secret: build args are stored in the image history.
+"""No build argument or image variable named like a secret: build args are stored in the
+image history, ``ENV`` values in the image config.
 
-Both the ``build-args`` of ``[tool.buildlib.images.*]`` and the ``ARG`` instructions of the
-Dockerfiles are checked, with :func:`buildlib.settings.looks_secret` (TOKEN, PASSWORD,
-SECRET, KEY, ...). The fix is a BuildKit secret: ``--secret id=NAME,env=VAR`` on the
-command line and ``RUN --mount=type=secret,id=NAME`` in the Dockerfile.
+The ``build-args`` of ``[tool.buildlib.images.*]`` and the ``ARG`` and ``ENV`` instructions
+of the Dockerfiles are checked, with :func:`buildlib.buildargs.secret_word` (whole words:
+TOKEN, PASSWORD, SECRET, KEY, ...), except the names ``[tool.buildlib] allow-build-args``
+lists. The fix is a BuildKit secret: ``--secret id=NAME,env=VAR`` on the command line and
+``RUN --mount=type=secret,id=NAME`` in the Dockerfile.
 
 It reads names only: it must never read or print a value (a default may be a real secret).
 """
@@ -15,33 +17,49 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from buildlib import dockerfile
+from buildlib.buildargs import ALLOW_KEY, allow_hint, secret_word
 from buildlib.checks import CheckResult
 from buildlib.checks.project import PYPROJECT, Project, key_line
 from buildlib.config import ImageSpec
-from buildlib.settings import looks_secret
 
 CHECK_ID = "secret-build-args"
 
 
-def _hint(name: str) -> str:
+def _hint(name: str, keyword: str = "ARG") -> str:
     lower = name.lower()
+    where = "the build args" if keyword == "ARG" else "the Dockerfile's ENV"
     return (
-        f"remove {name} from the build args and pass it as a BuildKit secret: "
+        f"remove {name} from {where} and pass it as a BuildKit secret: "
         f"`--secret id={lower},env={name}` and in the Dockerfile "
-        f"`RUN --mount=type=secret,id={lower},env={name} ...`"
+        f"`RUN --mount=type=secret,id={lower},env={name} ...`; " + allow_hint(name)
     )
+
+
+def allowed_names(project: Project) -> tuple[str, ...]:
+    """``[tool.buildlib] allow-build-args``, also when the rest of the table does not
+    validate."""
+    if project.config is not None:
+        return project.config.allow_build_args
+    raw = project.tool.get(ALLOW_KEY)
+    return tuple(name for name in raw if isinstance(name, str)) if isinstance(raw, list) else ()
 
 
 def dockerfile_args(path: Path) -> list[tuple[str, int]]:
     """(name, line) of every ``ARG`` in a Dockerfile (none if it cannot be read)."""
+    return [(name, line) for keyword, name, line in dockerfile_variables(path) if keyword == "ARG"]
+
+
+def dockerfile_variables(path: Path) -> list[tuple[str, str, int]]:
+    """(``ARG`` or ``ENV``, name, line) of every variable a Dockerfile declares (none if it
+    cannot be read)."""
     try:
         instructions = dockerfile.read(path)
     except OSError:
         return []
     return [
-        (name, instruction.line)
+        (instruction.keyword, name, instruction.line)
         for instruction in instructions
-        if instruction.keyword == "ARG"
+        if instruction.keyword in ("ARG", "ENV")
         for name, _ in instruction.assignments()
     ]
 
@@ -54,17 +72,19 @@ def secret_arg_results(
     config = project.config
     specs = list(images) if images is not None else list(config.images if config else [])
     text = project.text or ""
+    allowed = allowed_names(project)
     for image in specs:
         table = f"tool.buildlib.images.{image.name}"
         for name, _ in image.build_args:
-            if looks_secret(name):
+            word = secret_word(name, allowed)
+            if word is not None:
                 line = _build_arg_line(text, table, name)
                 results.append(
                     CheckResult(
                         CHECK_ID,
                         "fail",
-                        f"build arg {name} of image {image.name} looks like a secret: "
-                        "its value would be stored in the image history",
+                        f"build arg {name} of image {image.name} looks like a secret (the word "
+                        f"{word}): its value would be stored in the image history",
                         file=PYPROJECT,
                         line=line,
                         hint=_hint(name),
@@ -75,19 +95,25 @@ def secret_arg_results(
     else:
         dockerfiles = sorted({project.rel(project.root / i.dockerfile) for i in specs})
     for rel in dockerfiles:
-        for name, line in dockerfile_args(project.root / rel):
-            if looks_secret(name):
-                results.append(
-                    CheckResult(
-                        CHECK_ID,
-                        "fail",
-                        f"ARG {name} looks like a secret: a value passed to it is stored in the "
-                        "image history (docker history)",
-                        file=rel,
-                        line=line,
-                        hint=_hint(name),
-                    )
+        for keyword, name, line in dockerfile_variables(project.root / rel):
+            word = secret_word(name, allowed)
+            if word is None:
+                continue
+            stored = (
+                "a value passed to it is stored in the image history (docker history)"
+                if keyword == "ARG"
+                else "its value is stored in the image config (docker inspect)"
+            )
+            results.append(
+                CheckResult(
+                    CHECK_ID,
+                    "fail",
+                    f"{keyword} {name} looks like a secret (the word {word}): {stored}",
+                    file=rel,
+                    line=line,
+                    hint=_hint(name, keyword),
                 )
+            )
     return results
 
 
@@ -95,7 +121,9 @@ def check_secret_build_args(project: Project) -> list[CheckResult]:
     results = secret_arg_results(project)
     if results:
         return results
-    return [CheckResult(CHECK_ID, "ok", "no build arg or Dockerfile ARG is named like a secret")]
+    return [
+        CheckResult(CHECK_ID, "ok", "no build arg or Dockerfile ARG or ENV is named like a secret")
+    ]
 
 
 def _build_arg_line(text: str, table: str, name: str) -> int | None:

@@ -1,0 +1,71 @@
+"""Build-argument names: one grammar for ``--build-arg``, ``[tool.buildlib.images.*]
+build-args`` and Dockerfile ``ARG``/``ENV``, and the heuristic that tells a name that looks
+like a secret's.
+
+A build argument's value is stored in the image history (``docker history``), an ``ENV``
+value in the image config: a secret belongs in a BuildKit secret instead. The heuristic
+splits a name into words (at ``_``, ``-``, digits and case changes: ``HF_TOKEN``,
+``hfToken``, ``HFToken`` all hold the word ``TOKEN``) and matches whole words, so
+``MONKEY`` or ``KEYBOARD_LAYOUT`` are not taken for secrets. A name it takes wrongly is
+allowed with ``[tool.buildlib] allow-build-args = ["NAME"]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "ALLOW_KEY",
+    "KEY_RE",
+    "SECRET_WORDS",
+    "allow_hint",
+    "looks_secret",
+    "secret_word",
+    "words",
+]
+
+KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SECRET_WORDS = frozenset(
+    {
+        "APIKEY",
+        "CREDENTIAL",
+        "CREDENTIALS",
+        "KEY",
+        "KEYS",
+        "PASS",
+        "PASSPHRASE",
+        "PASSWD",
+        "PASSWORD",
+        "PASSWORDS",
+        "PRIVATEKEY",
+        "SECRET",
+        "SECRETS",
+        "TOKEN",
+        "TOKENS",
+    }
+)
+ALLOW_KEY = "allow-build-args"
+# An upper-case run before a capitalised word (HF in HFToken), a capitalised or lower-case
+# word, an upper-case run, or digits.
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+
+def words(name: str) -> list[str]:
+    """The words of ``name``, upper-cased: ``apiKey_v2`` -> ``["API", "KEY", "V", "2"]``."""
+    return [word.upper() for word in _WORD.findall(name)]
+
+
+def secret_word(name: str, allowed: Iterable[str] = ()) -> str | None:
+    """The word that makes ``name`` look like a secret's, or ``None`` (also when allowed)."""
+    if name in set(allowed):
+        return None
+    return next((word for word in words(name) if word in SECRET_WORDS), None)
+
+
+def looks_secret(name: str, allowed: Iterable[str] = ()) -> bool:
+    return secret_word(name, allowed) is not None
+
+
+def allow_hint(name: str) -> str:
+    return f'if it holds no secret, allow it: [tool.buildlib] {ALLOW_KEY} = ["{name}"]'
