@@ -251,9 +251,10 @@ def test_secret_looking_build_arg_is_refused(tmp_path: Path) -> None:
     make_repo(tmp_path)
     line = one_error(invoke(tmp_path, "build-gpu", "--dry-run", "--build-arg", "HF_TOKEN=x"))
     assert line == (
-        "error: --build-arg HF_TOKEN looks like a secret: build args are stored "
-        "in the image history (fix: pass it as a BuildKit secret: "
-        "--secret id=hf_token,env=HF_TOKEN)"
+        "error: --build-arg HF_TOKEN looks like a secret (the word TOKEN): build args are "
+        "stored in the image history (fix: pass it as a BuildKit secret: "
+        "--secret id=hf_token,env=HF_TOKEN; if it holds no secret, allow it: "
+        '[tool.buildlib] allow-build-args = ["HF_TOKEN"])'
     )
 
 
