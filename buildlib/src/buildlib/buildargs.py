@@ -8,6 +8,8 @@ splits a name into words (at ``_``, ``-``, digits and case changes: ``HF_TOKEN``
 ``hfToken``, ``HFToken`` all hold the word ``TOKEN``) and matches whole words, so
 ``MONKEY`` or ``KEYBOARD_LAYOUT`` are not taken for secrets. A name it takes wrongly is
 allowed with ``[tool.buildlib] allow-build-args = ["NAME"]``.
+
+It looks at names only: it must never be handed, or print, a value.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ Two checks go beyond the grammar, since a registry that breaks them cannot be re
 port is 1 to 65535, and a bracketed IPv6 address must parse as one. A repository is at most
 255 characters. The first component of a name is its registry only if it holds a ``.`` or
 ``:`` or is ``localhost`` (``acme/app`` is on Docker Hub).
+
+It only reads text: it must never resolve a host or talk to a registry.
 """
 
 from __future__ import annotations
