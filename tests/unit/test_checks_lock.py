@@ -203,3 +203,13 @@ def test_no_lock_is_fine_when_no_dockerfile_installs_from_one(repo):
         dockerfile.write_text("FROM scratch\n")
     result = check_lock_present(Project.load(repo))
     assert result.status == "skipped", result.message
+
+
+def test_what_uv_cannot_resolve_online_is_said_in_uv_words(repo, monkeypatch):
+    said = "error: No solution found\n  cause: your project depends on nothing>=99"
+    monkeypatch.setattr(lock_module, "_uv", lambda project, argv: lock_module._Uv(False, said))
+
+    result = check_lock_fresh(Project.load(repo), online=True)
+
+    assert result.status == "fail"
+    assert result.message.endswith("your project depends on nothing>=99")

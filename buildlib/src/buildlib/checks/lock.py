@@ -117,7 +117,7 @@ def check_lock_fresh(project: Project, *, online: bool = False) -> CheckResult:
         )
     if _STALE in result.output:
         message = f"uv.lock is out of date (uv lock --check): {_changes(project, uv, offline)}"
-    elif any(marker in result.output for marker in _UNRESOLVED_OFFLINE):
+    elif offline and any(marker in result.output for marker in _UNRESOLVED_OFFLINE):
         # A lock that matches is checked without resolving; uv resolved, so it does not match.
         message = (
             "uv.lock is out of date: it was not made from pyproject.toml's current "
