@@ -25,6 +25,8 @@ from test_workflows import (
     rendered_edges,
 )
 
+from tests.support.readme import adopting, adopting_tasks_py
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "Docker_Build_Pipeline.md"
 README = ROOT / "README.md"
@@ -271,3 +273,35 @@ def test_the_readme_shows_shell_completion_for_both_commands() -> None:
     readme = README.read_text(encoding="utf-8")
     assert "invoke --print-completion-script bash" in readme
     assert "buildlib --print-completion-script bash" in readme
+
+
+# --- adopting buildlib ------------------------------------------------------------------
+
+INSTALL_SOURCE = "git+https://github.com/runpod-workers/worker-tetra#subdirectory=buildlib"
+
+
+def test_adopting_takes_one_install_line() -> None:
+    section = adopting()
+    assert f'uv add --dev "buildlib @ {INSTALL_SOURCE}"' in section
+    assert f'uvx --from "{INSTALL_SOURCE}" buildlib' in section
+
+
+def test_adopting_tasks_py_is_at_most_five_lines_of_code() -> None:
+    code = [
+        line
+        for line in adopting_tasks_py().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    assert len(code) <= 5, code
+    assert "collection(" in adopting_tasks_py()
+
+
+def test_adopting_table_is_a_valid_configuration(tmp_path: Path) -> None:
+    from buildlib import config as config_module
+
+    (block,) = re.findall(r"```toml\n(.*?)```", adopting(), re.S)
+    (tmp_path / "pyproject.toml").write_text(block, encoding="utf-8")
+    for name in re.findall(r'^dockerfile = "([^"]+)"', block, re.M):
+        (tmp_path / name).write_text("FROM scratch\n", encoding="utf-8")
+    config = config_module.load(tmp_path)
+    assert set(config.default_group) <= {image.name for image in config.images}
