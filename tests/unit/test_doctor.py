@@ -61,6 +61,7 @@ def test_clean_repository_passes_every_check(repo, capsys):
     assert not_ok == {
         "docker-engine": "skipped",
         "docker-builder": "skipped",
+        "attestations": "skipped",
         "docker-disk": "skipped",
         "credentials": "skipped",
         "registry-auth": "skipped",

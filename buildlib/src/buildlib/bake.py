@@ -72,6 +72,15 @@ def bake_target(build: ImageBuild) -> dict[str, Any]:
         target["cache-to"] = list(build.cache_to)
     if build.no_cache:
         target["no-cache"] = True
+    attest = []
+    if build.provenance and build.provenance != "false":
+        attest.append(f"type=provenance,{build.provenance}")
+    elif build.provenance == "false":
+        attest.append("type=provenance,disabled=true")
+    if build.sbom:
+        attest.append("type=sbom")
+    if attest:
+        target["attest"] = attest
     return target
 
 

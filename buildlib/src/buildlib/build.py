@@ -17,8 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from buildlib import attest, console
 from buildlib import config as config_module
-from buildlib import console
 from buildlib.bake import execute_bake
 from buildlib.checks import CheckResult
 from buildlib.config import Config
@@ -40,8 +40,11 @@ def describe(plan: BuildPlan) -> list[str]:
     ]
     for build in plan.builds:
         order = f" (after {build.after}: shares its first steps)" if build.after else ""
+        attested = attest.describe(attest.Attestations(build.provenance, build.sbom))
+        carries = f" (pushed by the build, with {attested})" if attested else ""
         lines.append(
-            f"{build.name}: {', '.join(build.references)} [{', '.join(build.platforms)}]{order}"
+            f"{build.name}: {', '.join(build.references)} [{', '.join(build.platforms)}]"
+            f"{order}{carries}"
         )
     return lines
 
@@ -57,6 +60,8 @@ def execute(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) -> li
     console.step(header)
     for line in lines:
         console.info(f"  {line}")
+    for note in plan.notes:
+        console.warn(note)
     cli = cli or DockerCLI(runner, plan.capabilities)
     if plan.capabilities.builder == "buildx" and len(plan.builds) > 1:
         if not plan.dry_run:

@@ -86,6 +86,9 @@ class Config:
     credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
     line_ending_globs: tuple[str, ...] = ()
     allow_build_args: tuple[str, ...] = ()
+    # Attestations of pushes and releases (buildx): SLSA provenance and an SBOM.
+    provenance: bool = True
+    sbom: bool = True
 
     @property
     def pyproject(self) -> Path:
@@ -126,6 +129,8 @@ _TOP_KEYS = {
     "images": dict,
     "release": dict,
     "credentials": dict,
+    "provenance": bool,
+    "sbom": bool,
 }
 _IMAGE_KEYS = {
     "repository": str,
@@ -244,6 +249,8 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
         credentials=credentials,
         line_ending_globs=tuple(_str_list(table, "line-ending-globs", "tool.buildlib", where)),
         allow_build_args=allow_build_args,
+        provenance=table.get("provenance", True),
+        sbom=table.get("sbom", True),
     )
 
 
@@ -441,6 +448,8 @@ def _str_list(table: Mapping[str, Any], key: str, name: str, where: _Locator) ->
 
 
 def _type_hint(table: str, key: str, expected: type, value: Any) -> str:
+    if expected is bool:
+        return f"write true or false, without quotes: {key} = true"
     if expected is dict:
         return f"make it a table: [{table}.{key}]"
     if expected is list:

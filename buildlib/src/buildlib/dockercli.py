@@ -39,6 +39,10 @@ def build_command(
         argv += ["--platform", ",".join(build.platforms)]
     if caps.builder == "buildx":
         argv.append("--push" if build.output == "push" else "--load")
+        if build.provenance:
+            argv.append(f"--provenance={build.provenance}")
+        if build.sbom:
+            argv.append("--sbom=true")
     for reference in build.references:
         argv += ["--tag", reference]
     for key, value in build.labels:

@@ -305,3 +305,24 @@ class Engine:
     def image_id(self, reference: str) -> str | None:
         data = self.inspect_image(reference)
         return data["Id"] if data else None
+
+
+def buildx_driver(docker: str, builder: str | None = None) -> str | None:
+    """The driver of a buildx builder (the current one without ``builder``): ``docker``,
+    ``docker-container``, ``kubernetes``, ``remote``...; ``None`` when buildx cannot say.
+    Asked once per client, builder and engine address for the life of the process."""
+    key = (
+        docker,
+        builder,
+        *(os.environ.get(name) for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG")),
+        os.environ.get("BUILDX_BUILDER"),
+    )
+    if key not in _DRIVERS:
+        argv = [docker, "buildx", "inspect", *([builder] if builder else [])]
+        result = Runner(quiet=True).run(argv, capture=True, check=False, mutating=False)
+        found = re.search(r"^Driver:\s*(\S+)", result.stdout, re.MULTILINE) if result.ok else None
+        _DRIVERS[key] = found.group(1) if found else None
+    return _DRIVERS[key]
+
+
+_DRIVERS: dict[tuple[str | None, ...], str | None] = {}

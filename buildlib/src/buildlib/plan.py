@@ -15,6 +15,7 @@ from typing import Literal
 
 from buildlib import cache
 from buildlib import dockerfile as dockerfile_module
+from buildlib.attest import Attestations
 from buildlib.config import Config, ImageSpec
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import UsageError
@@ -54,6 +55,10 @@ class ImageBuild:
     # as its plain progress shows it ("[stage-0 5/6] RUN ..."): this build may start once
     # that step is done there.
     after_step: tuple[str, int, str] | None = None
+    # Attestations (buildx, pushed builds only): the value of --provenance (mode=min,
+    # mode=max, false) and whether to add an SBOM.
+    provenance: str | None = None
+    sbom: bool = False
 
     @property
     def name(self) -> str:
@@ -71,6 +76,8 @@ class BuildPlan:
     builder: str | None = None
     jobs: int = 1
     dry_run: bool = False
+    # What the plan could not do as asked, said before it runs (e.g. no attestations)
+    notes: tuple[str, ...] = ()
 
     def build(self, name: str) -> ImageBuild:
         return next(b for b in self.builds if b.name == name)
@@ -128,9 +135,12 @@ def make_plan(
     *,
     output: Output = "load",
     git: Git | None = None,
+    attestations: Attestations | None = None,
 ) -> BuildPlan:
     """Plan builds of ``images``, each tagged with the resolved ``--tag``; references get the
-    registry prefix when it is not Docker Hub."""
+    registry prefix when it is not Docker Hub. With ``attestations`` (a push or a release,
+    :mod:`buildlib.attest`) an image is pushed by its build, which carries them."""
+    attest = attestations or Attestations()
     commit = CommitFacts.of(git or Git(config.root), need_remote=config.source is None)
     registry = options.registry or config.registry
     builds = []
@@ -152,8 +162,12 @@ def make_plan(
                 no_cache=options.no_cache,
                 cache_from=cache.for_image(options.cache_from, image.name),
                 cache_to=cache.for_image(options.cache_to, image.name),
-                output=output if len(platforms) > 1 else "load",
+                output="push"
+                if output == "push" and (len(platforms) > 1 or attest.any)
+                else "load",
                 workdir=config.root,
+                provenance=attest.provenance if output == "push" else None,
+                sbom=attest.sbom and output == "push",
             )
         )
     # Under --no-cache a later build cannot reuse the shared layers, so waiting buys nothing.
@@ -161,7 +175,14 @@ def make_plan(
     if not capabilities.buildkit:  # the legacy builder's output names no BuildKit steps
         ordered = tuple(_replace(build, after_step=None) for build in ordered)
     jobs = options.jobs or max(1, len(ordered))
-    return BuildPlan(capabilities, ordered, options.builder, jobs, options.dry_run)
+    notes = (attest.note,) if attest.note else ()
+    return BuildPlan(capabilities, ordered, options.builder, jobs, options.dry_run, notes)
+
+
+def pushed_by_build(output: Output, platforms: tuple[str, ...], attest: Attestations) -> bool:
+    """A push goes from the builder itself for several platforms (an index) or with
+    attestations (kept in an index too); else the image is loaded, then pushed by docker."""
+    return output == "push" and (len(platforms) > 1 or attest.any)
 
 
 def _platforms(image: ImageSpec, options: BuildOptions, output: Output) -> tuple[str, ...]:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from buildlib import attest, console
 from buildlib import config as config_module
-from buildlib import console
 from buildlib.build import execute
 from buildlib.config import Config, ImageSpec
 from buildlib.context import IGNORE_FILE, ignore_file_for, strays
@@ -131,9 +131,18 @@ class _Job:
     access: Access
     runner: Runner
 
-    def plan(self) -> BuildPlan:
+    def plan(self, provenance: attest.Mode) -> BuildPlan:
+        """The builds; pushes carry provenance ``min``, releases ``max``, and an SBOM."""
         caps = detect()
-        return make_plan(self.config, self.selected, self.options, caps, output="push")
+        attestations = attest.for_publishing(self.config, caps, provenance, self.options.builder)
+        return make_plan(
+            self.config,
+            self.selected,
+            self.options,
+            caps,
+            output="push",
+            attestations=attestations,
+        )
 
 
 def _job(
@@ -206,7 +215,7 @@ def push(
             hint="publish versions with `invoke release`, or pass --force",
         )
     job = _job(config, tag, images, registry, env, runner, flags)
-    plan = job.plan()
+    plan = job.plan("min")
     # A :main image is what main's commit builds, as a release is its tag's: refused. Any
     # other tag (a branch or test push) warns, so a developer can still push work in progress.
     stray = _stray_files(config, job.selected, f"{tag} would not be the commit")
@@ -284,7 +293,7 @@ def release(
             image.name, image.repository, planned.full, planned.tags, planned.skipped
         )
     publications = [every[image.name] for image in job.selected]
-    plan = job.plan()
+    plan = job.plan("max")
     if dry_run:
         for problem in problems:
             console.warn(f"a real release would stop here: {problem}")

@@ -113,6 +113,48 @@ def check_docker_builder(project: Project) -> CheckResult:
     )
 
 
+def check_attestations(project: Project) -> CheckResult:
+    """Whether pushes and releases get the provenance and SBOM ``[tool.buildlib]`` asks for
+    (on by default): only buildx with a builder outside the engine makes them."""
+    from buildlib import attest
+    from buildlib.engine import buildx_driver, detect
+    from buildlib.errors import BuildlibError
+
+    config = project.config
+    wanted = [
+        what
+        for what, on in (
+            ("provenance", config.provenance if config else True),
+            ("SBOM", config.sbom if config else True),
+        )
+        if on
+    ]
+    if not wanted:
+        return CheckResult(
+            "attestations", "ok", "off in [tool.buildlib] (provenance = false, sbom = false)"
+        )
+    try:
+        capabilities = detect()
+    except BuildlibError as exc:
+        return CheckResult("attestations", "skipped", f"no docker client: {exc.message}")
+    driver = buildx_driver(capabilities.docker) if capabilities.builder == "buildx" else None
+    reason = attest.unsupported(capabilities, driver)
+    if reason is not None:
+        return CheckResult(
+            "attestations",
+            "warn",
+            f"pushes and releases would carry no {' and '.join(wanted)}: {reason}",
+            hint=attest.HOW,
+        )
+    on = f"buildx builder with the {driver} driver" if driver else "buildx"
+    return CheckResult(
+        "attestations",
+        "ok",
+        f"pushes carry {' and '.join(wanted)} (provenance mode=min; releases mode=max), "
+        f"made by the {on}",
+    )
+
+
 def check_docker_disk(project: Project) -> CheckResult:
     from buildlib.engine import engine_address
 

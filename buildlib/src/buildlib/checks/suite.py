@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 from buildlib.checks import CheckResult
 from buildlib.checks.commits import check_conventional_commits, check_release_preview
-from buildlib.checks.engine import check_docker_builder, check_docker_disk, check_docker_engine
+from buildlib.checks.engine import (
+    check_attestations,
+    check_docker_builder,
+    check_docker_disk,
+    check_docker_engine,
+)
 from buildlib.checks.files import check_line_endings
 from buildlib.checks.lock import check_lock_fresh, check_lock_present
 from buildlib.checks.project import Project
@@ -97,6 +102,13 @@ def catalog(*, fix: bool = False, for_: str | None = None) -> list[Check]:
             "buildx / built-in BuildKit / legacy builder",
             "builder",
             check_docker_builder,
+            engine=True,
+        ),
+        Check(
+            "attestations",
+            "pushes and releases get provenance and an SBOM (buildx, not the docker driver)",
+            "builder",
+            check_attestations,
             engine=True,
         ),
         Check(

@@ -1,0 +1,81 @@
+"""Attestations of published images: SLSA provenance and an SBOM, made by BuildKit.
+
+``invoke push`` adds ``--provenance=mode=min``, ``invoke release`` ``--provenance=mode=max``
+(the build's full record: its Dockerfile, arguments and sources), and both ``--sbom=true``;
+``[tool.buildlib]`` ``provenance = false`` / ``sbom = false`` turn them off. Attestations
+live in the image index next to the image, so such a build is pushed by the builder itself
+(``--push``): the classic image store of ``--load`` cannot hold an index.
+
+Only buildx with a builder that runs BuildKit outside the engine (``docker-container``,
+``kubernetes``, ``remote``) makes them. Built-in BuildKit without buildx, the legacy
+builder and buildx's ``docker`` driver cannot (the ``docker`` driver can with the
+containerd image store, which buildlib does not detect): there the images are published
+without attestations, and the plan (``--dry-run``) and ``invoke doctor`` say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from buildlib.config import Config
+from buildlib.engine import Capabilities, buildx_driver
+
+Mode = Literal["min", "max"]
+NO_ATTESTATIONS = frozenset({"docker"})  # buildx drivers without them (classic image store)
+HOW = (
+    "use buildx with a docker-container builder: `docker buildx create --use --driver "
+    "docker-container` (or turn them off: provenance = false, sbom = false in [tool.buildlib])"
+)
+
+
+@dataclass(frozen=True)
+class Attestations:
+    """What the builds of a push or release carry: ``provenance`` is the value of
+    ``--provenance`` (``mode=min``, ``mode=max``, ``false``) or ``None`` for none asked;
+    ``note`` says why there are none where some were wanted."""
+
+    provenance: str | None = None
+    sbom: bool = False
+    note: str | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.sbom or (self.provenance not in (None, "false"))
+
+
+def unsupported(caps: Capabilities, driver: str | None) -> str | None:
+    """Why this builder cannot make attestations, or ``None`` when it can (or cannot tell)."""
+    if caps.builder != "buildx":
+        return f"the {caps.describe()} cannot make attestations"
+    if driver in NO_ATTESTATIONS:
+        return f"the buildx builder uses the {driver} driver, which cannot make attestations"
+    return None
+
+
+def for_publishing(
+    config: Config, caps: Capabilities, mode: Mode, builder: str | None = None
+) -> Attestations:
+    """The attestations of a push (``min``) or a release (``max``) on this builder."""
+    if not (config.provenance or config.sbom):
+        return Attestations()
+    driver = buildx_driver(caps.docker, builder) if caps.builder == "buildx" else None
+    reason = unsupported(caps, driver)
+    if reason is not None:
+        wanted = " and ".join(
+            what for what, on in (("provenance", config.provenance), ("SBOM", config.sbom)) if on
+        )
+        return Attestations(note=f"images are published without {wanted}: {reason}; {HOW}")
+    return Attestations(
+        provenance=f"mode={mode}" if config.provenance else "false",
+        sbom=config.sbom,
+    )
+
+
+def describe(attestations: Attestations) -> str:
+    parts = []
+    if attestations.provenance not in (None, "false"):
+        parts.append(f"provenance {attestations.provenance}")
+    if attestations.sbom:
+        parts.append("SBOM")
+    return ", ".join(parts)
