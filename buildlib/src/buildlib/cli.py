@@ -51,14 +51,14 @@ class BuildlibProgram(Program):
     """Invoke's Program, with the collection of the project found instead of a tasks.py."""
 
     def load_collection(self) -> None:
-        from buildlib.errors import BuildlibError
+        from buildlib.errors import REFERENCE, BuildlibError
         from buildlib.tasks import collection
 
         root = find_project(Path.cwd())
         if root is None:
             raise Exit(
                 f"error: no pyproject.toml with a {MARKER} table in {Path.cwd()} or above "
-                "(fix: run buildlib inside a repository that has one; its README shows one)",
+                f"(fix: run buildlib inside a repository that has one; see {REFERENCE})",
                 code=2,
             )
         self.config.set_project_location(str(root))

@@ -20,7 +20,7 @@ from typing import Any
 from packaging.version import Version
 
 from buildlib.buildargs import ALLOW_KEY, KEY_RE
-from buildlib.errors import ConfigError
+from buildlib.errors import REFERENCE, ConfigError
 from buildlib.references import (
     DOCKER_HUB,
     validate_registry,
@@ -199,7 +199,8 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
         raise ConfigError(
             "missing [tool.buildlib] table",
             location=filename,
-            hint="add [tool.buildlib.images.NAME] tables with repository and dockerfile (README)",
+            hint="add [tool.buildlib.images.NAME] tables with repository and dockerfile "
+            f"(see {REFERENCE})",
         )
     _check_keys(table, _TOP_KEYS, "tool.buildlib", where)
 

@@ -7,6 +7,12 @@ from __future__ import annotations
 
 import re
 
+# Where an adopter finds the [tool.buildlib] reference: buildlib's README, not their own.
+REFERENCE = (
+    "the [tool.buildlib] reference in buildlib's README: "
+    "https://github.com/runpod-workers/worker-tetra#adopting-buildlib-in-another-repository"
+)
+
 # ``pyproject.toml:12``, ``pyproject.toml:12:5``, ``pyproject.toml [tool.buildlib]``
 _LOCATION = re.compile(r"^(?P<file>[^:\s\[]+)(?::(?P<line>\d+))?(?::(?P<col>\d+))?")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from buildlib.errors import ConfigError
+from buildlib.errors import REFERENCE, ConfigError
 from buildlib.git import Git
 from buildlib.versions import version_in_tag
 
@@ -113,7 +113,7 @@ class Project:
                 project.config_error = ConfigError(
                     f"cannot validate [tool.buildlib]: {type(exc).__name__}: {exc}",
                     location=PYPROJECT,
-                    hint="compare the table with the README's reference",
+                    hint=f"compare the table with {REFERENCE}",
                 )
         project.is_git = project.git.is_repository()
         project.head = project.git.head() if project.is_git else None

@@ -9,7 +9,7 @@ from packaging.version import InvalidVersion, Version
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import PYPROJECT, Project, key_line
-from buildlib.errors import split_location
+from buildlib.errors import REFERENCE, split_location
 
 
 def check_pyproject_toml(project: Project) -> CheckResult:
@@ -124,7 +124,7 @@ def check_buildlib_config(project: Project) -> CheckResult:
             f"[tool.buildlib]: {error.message}",
             file=file or PYPROJECT,
             line=line,
-            hint=error.hint or "see the [tool.buildlib] reference in the README",
+            hint=error.hint or f"see {REFERENCE}",
         )
     config = project.config
     names = ", ".join(f"{i.name} ({i.dockerfile})" for i in config.images)
