@@ -560,3 +560,28 @@ def test_a_directory_is_not_a_dockerfile(tmp_path: Path) -> None:
     (tmp_path / "docker").mkdir()
     error = load_error(tmp_path)
     assert error.message.startswith("tool.buildlib.images.cpu.dockerfile 'docker' ")
+
+
+def test_key_line_is_the_one_toml_locator() -> None:
+    from buildlib.config import build_arg_line, key_line
+
+    text = (
+        "[project]\n"
+        'name = "demo"\n'
+        "'version' = \"1.0\"\n"
+        "\n"
+        "[tool.buildlib]\n"
+        'images.gpu.repository = "a/b"\n'
+        "\n"
+        "[tool.buildlib.images.cpu]\n"
+        'build-args = { BASE = "x", HF_TOKEN = "y" }\n'
+        "\n"
+        "[tool.buildlib.images.lb.build-args]\n"
+        'TOKEN = "z"\n'
+    )
+    assert key_line(text, "project", "version") == 3  # quoted key
+    assert key_line(text, "project", "missing") == 1  # the table's header
+    assert key_line(text, "tool.buildlib.images.gpu", "repository") == 6  # dotted form
+    assert key_line(text, "tool.other", "x") is None
+    assert build_arg_line(text, "tool.buildlib.images.cpu", "HF_TOKEN") == 9  # inline table
+    assert build_arg_line(text, "tool.buildlib.images.lb", "TOKEN") == 12

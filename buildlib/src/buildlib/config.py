@@ -470,8 +470,20 @@ def _did_you_mean(word: str, options: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def key_line(text: str, table: str, key: str) -> int | None:
+    """The line of ``key = ...`` in ``[table]`` of a TOML text (or a dotted ``a.key = ...``
+    under a parent table), else of the table's header; ``None`` without either."""
+    return _Locator(text, "").key_line(table, key)
+
+
+def build_arg_line(text: str, image_table: str, name: str) -> int | None:
+    """The line of one build arg of ``[image_table]``: see :meth:`_Locator.build_arg`."""
+    return _Locator(text, "").build_arg_line(image_table, name)
+
+
 class _Locator:
-    """Finds the line of a table header or a key in the raw TOML text, for error locations."""
+    """Finds the line of a table header or a key in the raw TOML text, for error locations:
+    the one TOML locator of buildlib (the checks use it through :func:`key_line`)."""
 
     def __init__(self, text: str, filename: str):
         self.lines = text.splitlines()
@@ -482,30 +494,37 @@ class _Locator:
         return f"{self.filename}:{line}" if line else f"{self.filename} [{table}]"
 
     def key(self, table: str, key: str) -> str:
+        line = self.key_line(table, key)
+        return f"{self.filename}:{line}" if line else f"{self.filename} [{table}].{key}"
+
+    def key_line(self, table: str, key: str) -> int | None:
         start = self._table_line(table)
         if start:
             for number in range(start, len(self.lines)):
                 stripped = self.lines[number].strip()
                 if stripped.startswith("["):
                     break
-                if re.match(rf'^"?{re.escape(key)}"?\s*=', stripped):
-                    return f"{self.filename}:{number + 1}"
+                if re.match(rf"^[\"']?{re.escape(key)}[\"']?\s*=", stripped):
+                    return number + 1
         # dotted form, e.g. `images.gpu.repository = ...` under a parent table
-        last = key
         for number, raw in enumerate(self.lines, start=1):
             if (
-                re.match(rf"^[\w.\"-]*\b{re.escape(last)}\"?\s*=", raw.strip())
+                re.match(rf"^[\w.\"-]*\b{re.escape(key)}\"?\s*=", raw.strip())
                 and table.split(".")[-1] in raw
             ):
-                return f"{self.filename}:{number}"
-        return f"{self.filename}:{start}" if start else f"{self.filename} [{table}].{key}"
+                return number
+        return start
 
     def build_arg(self, table: str, key: str) -> str:
+        line = self.build_arg_line(table, key)
+        return f"{self.filename}:{line}" if line else f"{self.filename} [{table}].build-args"
+
+    def build_arg_line(self, table: str, key: str) -> int | None:
         """The line of one build arg: in a ``[TABLE.build-args]`` table, else the line of
-        ``build-args = {...}``."""
+        ``build-args = {...}`` (an inline table is one line)."""
         if self._table_line(f"{table}.build-args"):
-            return self.key(f"{table}.build-args", key)
-        return self.key(table, "build-args")
+            return self.key_line(f"{table}.build-args", key)
+        return self.key_line(table, "build-args")
 
     def _table_line(self, table: str) -> int | None:
         header = re.compile(rf"^\[\s*{re.escape(table)}\s*\]")

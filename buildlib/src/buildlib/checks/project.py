@@ -244,22 +244,6 @@ class Project:
         return self._cache[key]
 
 
-def key_line(text: str, table: str, key: str) -> int | None:
-    """The line of ``key = ...`` inside ``[table]`` of a TOML text (or of the table header)."""
-    lines = text.splitlines()
-    header = re.compile(rf"^\[\s*{re.escape(table)}\s*\]\s*(#.*)?$")
-    start = next((i for i, raw in enumerate(lines) if header.match(raw.strip())), None)
-    if start is None:
-        return None
-    for number in range(start + 1, len(lines)):
-        stripped = lines[number].strip()
-        if stripped.startswith("["):
-            break
-        if re.match(rf'^["\']?{re.escape(key)}["\']?\s*=', stripped):
-            return number + 1
-    return start + 1
-
-
 def json_key_line(text: str, key: str, after: int = 0) -> int | None:
     """The first line (1-based, after line ``after``) holding the JSON key ``"key":``."""
     pattern = re.compile(rf'"{re.escape(key)}"\s*:')

@@ -8,7 +8,8 @@ from __future__ import annotations
 from packaging.version import InvalidVersion, Version
 
 from buildlib.checks import CheckResult
-from buildlib.checks.project import PYPROJECT, Project, key_line
+from buildlib.checks.project import PYPROJECT, Project
+from buildlib.config import key_line
 from buildlib.errors import REFERENCE, split_location
 
 

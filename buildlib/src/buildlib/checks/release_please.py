@@ -16,7 +16,8 @@ from typing import Any
 
 from buildlib.checks import CheckResult
 from buildlib.checks.lock import then_commit
-from buildlib.checks.project import PYPROJECT, Project, json_key_line, key_line
+from buildlib.checks.project import PYPROJECT, Project, json_key_line
+from buildlib.config import key_line
 
 CONFIG = "release-please-config.json"
 MANIFEST = ".release-please-manifest.json"

@@ -12,15 +12,14 @@ It reads names only: it must never read or print a value (a default may be a rea
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from buildlib import dockerfile
 from buildlib.buildargs import ALLOW_KEY, allow_hint, secret_word
 from buildlib.checks import CheckResult
-from buildlib.checks.project import PYPROJECT, Project, key_line
-from buildlib.config import ImageSpec
+from buildlib.checks.project import PYPROJECT, Project
+from buildlib.config import ImageSpec, build_arg_line
 
 CHECK_ID = "secret-build-args"
 
@@ -78,7 +77,7 @@ def secret_arg_results(
         for name, _ in image.build_args:
             word = secret_word(name, allowed)
             if word is not None:
-                line = _build_arg_line(text, table, name)
+                line = build_arg_line(text, table, name)
                 results.append(
                     CheckResult(
                         CHECK_ID,
@@ -124,16 +123,3 @@ def check_secret_build_args(project: Project) -> list[CheckResult]:
     return [
         CheckResult(CHECK_ID, "ok", "no build arg or Dockerfile ARG or ENV is named like a secret")
     ]
-
-
-def _build_arg_line(text: str, table: str, name: str) -> int | None:
-    line = key_line(text, f"{table}.build-args", name)
-    if line is not None:
-        return line
-    lines = text.splitlines()
-    pattern = re.compile(rf"(^|[\s{{,]){re.escape(name)}\s*=")
-    start = key_line(text, table, "build-args") or 1
-    for number in range(start, len(lines) + 1):
-        if pattern.search(lines[number - 1]):
-            return number
-    return start
