@@ -3,7 +3,9 @@ and fake capabilities and engine facts."""
 
 from __future__ import annotations
 
+import os
 from collections import namedtuple
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +135,34 @@ def test_missing_docker_client_fails(tmp_path, monkeypatch):
     assert result.status == "fail"
     assert "not found" in result.message
     assert "BUILDLIB_DOCKER" in result.hint
+
+
+def test_doctor_asks_the_engine_docker_context_picks_and_names_it(tmp_path, monkeypatch):
+    from tests.unit.test_engine import make_context
+
+    socket = tmp_path / "context-engine.sock"  # nothing listens: not the machine's engine
+    make_context(Path(os.environ["DOCKER_CONFIG"]), "elsewhere", f"unix://{socket}")
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("DOCKER_CONTEXT", "elsewhere")
+
+    result = check_docker_engine(Project.load(tmp_path))
+
+    assert result.status == "fail"
+    assert result.message.startswith(
+        f"Docker engine not reachable at unix://{socket} (DOCKER_CONTEXT=elsewhere)"
+    )
+    assert "DOCKER_CONTEXT" in result.hint
+
+
+def test_engine_ok_names_what_picked_the_engine(tmp_path, monkeypatch):
+    from tests.unit.test_engine import make_context
+
+    make_context(Path(os.environ["DOCKER_CONFIG"]), "lab", "tcp://lab.example:2376", current=True)
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    fake_info(monkeypatch, tmp_path, 50)
+
+    result = check_docker_engine(Project.load(tmp_path))
+
+    assert result.status == "ok"
+    assert result.message.endswith("answers at tcp://lab.example:2376 (docker context lab)")

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.engine import Capabilities, capabilities
+from buildlib.engine import (
+    DEFAULT_SOCKET,
+    Capabilities,
+    Endpoint,
+    capabilities,
+    engine_endpoint,
+    engine_unreachable,
+)
 from buildlib.errors import DockerUnavailable
 
 CLIENT = {"Version": "20.10.24+dfsg1", "ApiVersion": "1.41"}
@@ -173,3 +180,77 @@ def test_docker_config_is_part_of_the_key(tmp_path: Path, monkeypatch: pytest.Mo
     first = capabilities(docker)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "two"))
     assert capabilities(docker) is not first
+
+
+def make_context(config_dir: Path, name: str, host: str, *, current: bool = False) -> None:
+    """A docker context as `docker context create` writes it, in a DOCKER_CONFIG folder."""
+    import hashlib
+
+    meta = config_dir / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(
+        json.dumps({"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": host}}})
+    )
+    if current:
+        (config_dir / "config.json").write_text(json.dumps({"currentContext": name}))
+
+
+@pytest.fixture
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    config_dir = tmp_path / "docker-config"
+    config_dir.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    return config_dir
+
+
+def test_docker_context_names_the_engine_even_when_the_error_does_not(
+    docker_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_context(docker_config, "colima", "unix:///home/u/.colima/docker.sock")
+    monkeypatch.setenv("DOCKER_CONTEXT", "colima")
+    error = engine_unreachable("dial unix: connect: connection refused")
+    assert error.message == (
+        "Docker engine not reachable at unix:///home/u/.colima/docker.sock "
+        "(DOCKER_CONTEXT=colima): connection refused"
+    )
+    assert error.hint is not None and "unset DOCKER_CONTEXT" in error.hint
+
+
+def test_the_current_context_of_the_docker_config_is_named(
+    docker_config: Path,
+) -> None:
+    make_context(docker_config, "remote", "tcp://build.example:2376", current=True)
+    assert engine_endpoint() == Endpoint(
+        "tcp://build.example:2376", "docker context remote", "remote"
+    )
+    error = engine_unreachable("connection refused")
+    assert error.message.endswith(
+        "at tcp://build.example:2376 (docker context remote): connection refused"
+    )
+    assert error.hint is not None and "docker context ls" in error.hint
+
+
+def test_docker_host_beats_docker_context_as_in_the_client(
+    docker_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_context(docker_config, "colima", "unix:///c.sock", current=True)
+    monkeypatch.setenv("DOCKER_CONTEXT", "colima")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///h.sock")
+    assert engine_endpoint() == Endpoint("unix:///h.sock", "DOCKER_HOST")
+    monkeypatch.delenv("DOCKER_HOST")
+    assert engine_endpoint() == Endpoint("unix:///c.sock", "DOCKER_CONTEXT=colima", "colima")
+    monkeypatch.setenv("DOCKER_CONTEXT", "default")
+    assert engine_endpoint() == Endpoint(DEFAULT_SOCKET, "default socket")
+
+
+def test_an_unknown_context_is_named_not_replaced_by_the_default_socket(
+    docker_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_CONTEXT", "gone")
+    endpoint = engine_endpoint()
+    assert (endpoint.address, endpoint.source) == (
+        "the endpoint of context gone",
+        "DOCKER_CONTEXT=gone",
+    )

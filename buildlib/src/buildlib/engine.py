@@ -15,6 +15,7 @@ publishing and doctor) uses the docker SDK, imported lazily: a no-op build and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -22,6 +23,7 @@ import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from buildlib.errors import DockerUnavailable
@@ -169,8 +171,66 @@ def _major(version: str) -> int:
     return int(head) if head.isdigit() else 0
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """The engine the docker client talks to, and what picked it, as the client decides:
+    ``DOCKER_HOST``, else the context ``DOCKER_CONTEXT`` names, else the current context of
+    the docker config (``docker context use``), else the default socket."""
+
+    address: str
+    source: str  # "DOCKER_HOST", "DOCKER_CONTEXT=NAME", "docker context NAME", "default socket"
+    context: str | None = None  # the context that picked it, if one did
+
+    @property
+    def from_context(self) -> bool:
+        return self.context is not None
+
+
+def docker_config_dir() -> Path:
+    return Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+
+
+def context_dir(kind: str, name: str) -> Path:
+    """Where the docker CLI keeps a context's ``meta`` or ``tls`` files: under the sha256
+    of its name."""
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
+    return docker_config_dir() / "contexts" / kind / digest
+
+
+def engine_endpoint() -> Endpoint:
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return Endpoint(host, "DOCKER_HOST")
+    name = os.environ.get("DOCKER_CONTEXT")
+    source = f"DOCKER_CONTEXT={name}"
+    if not name:
+        name = _current_context()
+        source = f"docker context {name}"
+    if not name or name == "default":
+        return Endpoint(DEFAULT_SOCKET, "default socket")
+    return Endpoint(_context_host(name) or f"the endpoint of context {name}", source, name)
+
+
+def _current_context() -> str | None:
+    try:
+        data = json.loads((docker_config_dir() / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = data.get("currentContext") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def _context_host(name: str) -> str | None:
+    try:
+        meta = json.loads((context_dir("meta", name) / "meta.json").read_text(encoding="utf-8"))
+        host = meta["Endpoints"]["docker"]["Host"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return host if isinstance(host, str) and host else None
+
+
 def engine_address() -> str:
-    return os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+    return engine_endpoint().address
 
 
 def _start_hint() -> str:
@@ -204,14 +264,10 @@ def engine_unreachable(reason: str) -> DockerUnavailable:
     """One line naming the address tried, where it came from, and the short reason."""
     reason = reason.strip().split("\n")[0]
     named = _DAEMON_AT.search(reason)
-    address = named.group(1) if named else engine_address()
-    if os.environ.get("DOCKER_HOST"):
-        source = "DOCKER_HOST"
-    elif os.environ.get("DOCKER_CONTEXT"):
-        source = f"DOCKER_CONTEXT={os.environ['DOCKER_CONTEXT']}"
-    elif address == DEFAULT_SOCKET:
-        source = "default socket"
-    else:
+    endpoint = engine_endpoint()
+    address = named.group(1) if named else endpoint.address
+    source = endpoint.source
+    if source == "default socket" and address != DEFAULT_SOCKET:
         source = "docker's current context"
     lowered = reason.lower()
     if _ANSWERED in lowered:
@@ -226,10 +282,35 @@ def engine_unreachable(reason: str) -> DockerUnavailable:
         hint = "let this user use the engine: `sudo usermod -aG docker $USER`, then log in again"
     elif source in ("DOCKER_HOST", "default socket"):
         hint = _start_hint()
+    elif source.startswith("DOCKER_CONTEXT="):
+        hint = (
+            "start the engine of that context, or pick another (`docker context ls`), or "
+            "unset DOCKER_CONTEXT"
+        )
     else:
         hint = "start the engine of that context, or pick another: `docker context ls`"
     return DockerUnavailable(
         f"Docker engine not reachable at {address} ({source}): {reason}", hint=hint
+    )
+
+
+def _context_tls(name: str) -> Any:
+    """The TLS settings of a context whose endpoint has certificates, else ``False``."""
+    import docker
+
+    files = context_dir("tls", name) / "docker"
+    ca, cert, key = (files / f"{part}.pem" for part in ("ca", "cert", "key"))
+    if not (cert.is_file() and key.is_file()):
+        return False
+    try:
+        meta = json.loads((context_dir("meta", name) / "meta.json").read_text(encoding="utf-8"))
+        skip = bool(meta["Endpoints"]["docker"].get("SkipTLSVerify"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        skip = False
+    return docker.tls.TLSConfig(
+        client_cert=(str(cert), str(key)),
+        ca_cert=str(ca) if ca.is_file() else None,
+        verify=not skip,
     )
 
 
@@ -255,7 +336,17 @@ class Engine:
             import docker  # lazily: only the commands that talk to the engine pay for it
 
             try:
-                self._client = docker.from_env(timeout=self._timeout)
+                endpoint = engine_endpoint()
+                if endpoint.context is not None:
+                    # from_env() reads DOCKER_HOST only: the engine a context picks is
+                    # the one the docker client, and so the builds, talk to
+                    self._client = docker.DockerClient(
+                        base_url=endpoint.address,
+                        timeout=self._timeout,
+                        tls=_context_tls(endpoint.context),
+                    )
+                else:
+                    self._client = docker.from_env(timeout=self._timeout)
             except docker.errors.DockerException as exc:
                 raise self._unavailable(exc) from None
         return self._client

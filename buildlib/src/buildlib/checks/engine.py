@@ -62,7 +62,7 @@ def _detached(exc: BuildlibError) -> BuildlibError:
 
 
 def check_docker_engine(project: Project) -> CheckResult:
-    from buildlib.engine import engine_address
+    from buildlib.engine import engine_endpoint
 
     info = _engine_info(project)
     if isinstance(info, Exception):
@@ -73,11 +73,12 @@ def check_docker_engine(project: Project) -> CheckResult:
             hint=getattr(info, "hint", None)
             or "start the Docker engine, then run `invoke doctor` again",
         )
+    endpoint = engine_endpoint()
     return CheckResult(
         "docker-engine",
         "ok",
         f"Docker Engine {info.version} (API {info.api_version}, {info.os}/{info.arch}) answers "
-        f"at {engine_address()}",
+        f"at {endpoint.address} ({endpoint.source})",
     )
 
 
