@@ -13,6 +13,7 @@ wrapper that can kill the registry or hold a build or push (``docker_wrapper``),
 
 from __future__ import annotations
 
+import re
 import secrets
 import signal
 import subprocess
@@ -26,11 +27,13 @@ from tests.conftest import REPO, invoke
 from tests.support.publishing import (
     REPOS,
     commit_all,
+    docker_wrapper,
     git,
     make_repo,
     release_digests,
     set_version,
 )
+from tests.support.stall_proxy import StallProxy
 
 pytestmark = [
     pytest.mark.integration,
@@ -176,3 +179,144 @@ def test_a_push_of_main_refuses_a_stray_file_and_another_tag_warns(registry, env
     assert warned.returncode == 0, warned.stderr[-3000:]
     assert "worker/untracked_debug.py (untracked)" in warned.stderr
     assert registry.tags(REPOS["cpu"]) == ["wip"]
+
+
+def test_registry_killed_right_after_a_version_tag_says_pushed_not_verified(
+    registry, env_for, tmp_path
+):
+    repo = make_repo(tmp_path / "repo", "1.2.3")
+    env = env_for(registry)
+    assert invoke("release", env=env, cwd=repo).returncode == 0
+    previous = release_digests(registry, "latest")
+    set_version(repo, "1.2.4")
+    (tmp_path / "kill-after-push").write_text(f"{registry._process.pid}\n")
+
+    result = invoke("release", env=env, cwd=repo)
+
+    assert result.returncode != 0
+    error = one_error_line(result.stderr)
+    assert "Nothing was pushed" not in error
+    assert f"Pushed, not verified: {registry.host}/runpod/tetra-rp:1.2.4" in error
+    registry.stop()
+    registry.start()
+    assert registry.digest(REPOS["gpu"], "1.2.4") is not None  # the message told the truth
+    assert release_digests(registry, "latest") == previous
+
+
+FLOATING = ("1.2", "1", "latest")
+
+
+@pytest.mark.parametrize("stall_ends", [True, False], ids=["within-grace", "never"])
+def test_a_signal_while_a_floating_tag_move_stalls_rolls_back_and_names_every_tag(
+    registry, env_for, tmp_path, stall_ends
+):
+    with StallProxy(registry.port) as proxy:
+        env = env_for(registry, BUILDLIB_REGISTRY=proxy.host)
+        repo = make_repo(tmp_path / "repo", "1.2.3")
+        assert invoke("release", env=env, cwd=repo).returncode == 0
+        previous = {tag: release_digests(registry, tag) for tag in FLOATING}
+        set_version(repo, "1.2.4")
+        # gpu's floating tags move first; cpu's first one stalls in the registry
+        proxy.stall_requests(r"^PUT /v2/runpod/tetra-rp-cpu/manifests/1\.2 ")
+        process = start("release", env=env, cwd=repo)
+        assert proxy.stalled.wait(timeout=600), "the release never moved a floating tag"
+        process.send_signal(signal.SIGTERM)
+        if stall_ends:
+            time.sleep(1)
+            proxy.release()
+        _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 143, stderr[-3000:]
+    error = one_error_line(stderr)
+    assert error.startswith("error: terminated while moving the floating tags")
+    for tag in FLOATING:
+        assert release_digests(registry, tag) == previous[tag], tag
+        for repo_name in REPOS.values():
+            assert f"{repo_name}:{tag} " in error
+    cpu = f"{REPOS['cpu']}:1.2"
+    if stall_ends:
+        assert f"{cpu} → the previous release ({previous['1.2']['cpu'][7:19]}) again" in error
+    else:
+        assert f"{cpu} unknown" in error
+    gpu_latest = previous["latest"]["gpu"]
+    assert f"{REPOS['gpu']}:latest → the previous release ({gpu_latest[7:19]}) again" in error
+
+
+def test_a_failed_floating_move_on_a_first_release_says_what_each_tag_holds(
+    registry, env_for, tmp_path
+):
+    with StallProxy(registry.port) as proxy:
+        env = env_for(registry, BUILDLIB_REGISTRY=proxy.host)
+        repo = make_repo(tmp_path / "repo", "1.0.0")
+        proxy.fail_requests(r"^PUT /v2/runpod/tetra-rp-cpu/manifests/latest ")
+
+        result = invoke("release", env=env, cwd=repo)
+
+    assert result.returncode != 0
+    error = one_error_line(result.stderr)
+    assert "previous release" not in error  # there is none
+    for name, repo_name in REPOS.items():
+        new = registry.digest(repo_name, "1.0.0")
+        for tag in ("1.0", "1", "latest"):
+            held = registry.digest(repo_name, tag)
+            if held is None:
+                assert f"{repo_name}:{tag} does not exist" in error or (
+                    f"{repo_name}:{tag} unknown" in error
+                )
+            else:
+                assert held == new and f"{repo_name}:{tag} → 1.0.0" in error, (name, tag)
+
+
+# --- concurrent runs ------------------------------------------------------------------------
+
+
+def test_two_pushes_of_one_tag_at_once_each_push_their_own_image(
+    registry, env_for, tmp_path, docker_bin
+):
+    """Two clones at different commits push `race` at once on one engine: the first holds
+    at its first push until the second has built every image (which, with one shared local
+    name, swapped the first's images for the second's)."""
+    runs = {}
+    for name in ("one", "two"):
+        repo = make_repo(tmp_path / name, "1.0.0")
+        if name == "two":
+            (repo / "worker" / "race.py").write_text("RACE = 2\n")
+            commit_all(repo, "feat: the second commit")
+        faults = tmp_path / f"{name}-docker"
+        faults.mkdir()
+        wrapper, _ = docker_wrapper(faults, docker_bin)
+        env = env_for(registry, BUILDLIB_DOCKER=str(wrapper))
+        runs[name] = (repo, faults, env, git(repo, "rev-parse", "HEAD"))
+    (runs["one"][1] / "hold-push").write_text("300\n")
+    (runs["two"][1] / "note-builds").write_text("")
+
+    first = start("push", "--tag", "race", env=runs["one"][2], cwd=runs["one"][0])
+    wait_for(runs["one"][1] / "push-held")
+    second = start("push", "--tag", "race", env=runs["two"][2], cwd=runs["two"][0])
+    done = runs["two"][1] / "builds-done"
+    deadline = time.monotonic() + 600
+    while not (done.exists() and len(done.read_text().splitlines()) >= len(REPOS)):
+        assert second.poll() is None, second.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "the second run never built its images"
+        time.sleep(0.2)
+    (runs["one"][1] / "release-push").write_text("")
+    outcomes = {}
+    for name, process in (("one", first), ("two", second)):
+        _, stderr = process.communicate(timeout=600)
+        outcomes[name] = (process.returncode, stderr)
+
+    revision = "org.opencontainers.image.revision"
+    for name, (code, stderr) in outcomes.items():
+        commit = runs[name][3]
+        # every digest a run says it pushed is an image of its own commit
+        pushed = re.findall(r"pushed \S+/(runpod/\S+):race \((sha256:[0-9a-f]{64})\)", stderr)
+        assert len(pushed) >= 1, stderr[-3000:]
+        for repo_name, digest in pushed:
+            assert registry.labels(repo_name, digest)[revision] == commit, (name, repo_name)
+        if code != 0:
+            assert "another writer replaced" in one_error_line(stderr), stderr[-3000:]
+    final = {
+        repo_name: registry.labels(repo_name, "race")[revision] for repo_name in REPOS.values()
+    }
+    if len(set(final.values())) > 1:  # a mix of both commits: someone must have said so
+        assert any(code != 0 for code, _ in outcomes.values()), final

@@ -44,8 +44,10 @@ def docker_wrapper(directory: Path, docker_bin: str) -> tuple[Path, Path]:
     inject faults at ``docker push``:
 
     - ``kill-on-push`` holds ``PID N``: the N-th push (and every later one) first kills PID;
+    - ``kill-after-push`` holds ``PID``: the first push that succeeds then kills PID;
     - ``hold-push``: a push writes ``push-held`` and waits until ``release-push`` exists
-      (at most the seconds ``hold-push`` holds); ``hold-build`` does the same for builds.
+      (at most the seconds ``hold-push`` holds); ``hold-build`` does the same for builds;
+    - ``note-builds``: each finished build appends its argv to ``builds-done``.
 
     ``docker-configs.log`` records the DOCKER_CONFIG of every command (a temporary login).
     """
@@ -70,6 +72,19 @@ for step in push build; do
     done
   fi
 done
+if [ "$1" = build ] || [ "$1" = buildx ]; then [ -f {directory}/note-builds ] && noted=1; fi
+if [ -n "$noted" ]; then
+  {docker_bin} "$@"
+  status=$?
+  printf '%s\\n' "$*" >> {directory}/builds-done
+  exit $status
+fi
+if [ "$1" = push ] && [ -f {directory}/kill-after-push ]; then
+  {docker_bin} "$@"
+  status=$?
+  if [ "$status" -eq 0 ]; then kill -9 "$(cat {directory}/kill-after-push)"; fi
+  exit $status
+fi
 exec {docker_bin} "$@"
 """)
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)

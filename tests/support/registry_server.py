@@ -132,6 +132,23 @@ class RegistryServer:
         assert status == 200, f"manifest {repo}:{tag}: HTTP {status}"
         return headers["Docker-Content-Digest"]
 
+    def labels(self, repo: str, reference: str) -> dict[str, str]:
+        """The labels of the image at ``repo:reference`` (a tag or a digest; one platform)."""
+        status, _, body = self._get(f"/v2/{repo}/manifests/{reference}", accept=ACCEPT_MANIFESTS)
+        assert status == 200, f"manifest {repo}@{reference}: HTTP {status}"
+        manifest = json.loads(body)
+        if "manifests" in manifest:  # an index: its one image
+            images = [
+                m
+                for m in manifest["manifests"]
+                if (m.get("annotations") or {}).get("vnd.docker.reference.type")
+                != "attestation-manifest"
+            ]
+            return self.labels(repo, images[0]["digest"])
+        status, _, blob = self._get(f"/v2/{repo}/blobs/{manifest['config']['digest']}")
+        assert status == 200, f"config of {repo}@{reference}: HTTP {status}"
+        return (json.loads(blob).get("config") or {}).get("Labels") or {}
+
     def requests(self) -> list[tuple[str, str, int]]:
         """Every request in the access log so far, as (method, path, status)."""
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

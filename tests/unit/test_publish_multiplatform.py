@@ -153,7 +153,7 @@ def test_a_stopped_release_names_what_was_pushed_and_not_what_was_in_place() -> 
     ]
     error = _release_stopped(CommandFailed("push of acme/lb:1.2.3 failed"), pushed, "acme/lb:1.2.3")
     assert error.message == (
-        "release stopped at acme/lb:1.2.3: push of acme/lb:1.2.3 failed. Already pushed: "
+        "release stopped at acme/lb:1.2.3: push of acme/lb:1.2.3 failed. Pushed and verified: "
         "acme/gpu:1.2.3. No floating tag (X.Y, X, latest) of any image was moved"
     )
     nothing = _release_stopped(CommandFailed("build of lb failed"), pushed[1:])

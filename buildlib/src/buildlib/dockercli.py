@@ -137,6 +137,25 @@ class DockerCLI:
             check=False,
         )
 
+    def tag(self, source: str, target: str) -> Result:
+        """``docker tag SOURCE TARGET``: SOURCE may be an image id."""
+        return self.runner.run(
+            [self.caps.docker, "tag", source, target],
+            env=dict(self.env),
+            what=f"docker tag {target}",
+        )
+
+    def untag(self, reference: str) -> Result:
+        """``docker image rm REFERENCE``: the name goes; the image stays while another
+        name holds it. A failure (no such name) is no error."""
+        return self.runner.run(
+            [self.caps.docker, "image", "rm", reference],
+            env=dict(self.env),
+            capture=True,
+            check=False,
+            what=f"untag {reference}",
+        )
+
     def image_id(self, reference: str) -> str | None:
         """The id of a local image (``docker image inspect``), or ``None`` if there is none."""
         result = self.runner.run(

@@ -59,10 +59,18 @@ class ImageBuild:
     # mode=max, false) and whether to add an SBOM.
     provenance: str | None = None
     sbom: bool = False
+    # push and release build a loaded image under a local name of their own run, then tag
+    # and push it as this reference: another run on the engine cannot swap it in between
+    publish_as: str | None = None
 
     @property
     def name(self) -> str:
         return self.image.name
+
+    @property
+    def published(self) -> str:
+        """The reference the registry gets: ``publish_as``, else the build's own name."""
+        return self.publish_as or self.references[0]
 
     @property
     def primary(self) -> str:

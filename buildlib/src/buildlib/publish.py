@@ -10,9 +10,14 @@ release: check the git tag and tree → build all → refuse a changed image und
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import re
+import secrets
+import signal
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -33,7 +38,7 @@ from buildlib.git import Git
 from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild, image_reference, make_plan
 from buildlib.preflight import Purpose, preflight
 from buildlib.registry import RegistryClient
-from buildlib.runner import Runner
+from buildlib.runner import Result, Runner
 from buildlib.settings import BuildOptions, build_options, resolve_tag, secret_values
 from buildlib.versions import (
     docker_tag_for,
@@ -135,7 +140,7 @@ class _Job:
         """The builds; pushes carry provenance ``min``, releases ``max``, and an SBOM."""
         caps = detect()
         attestations = attest.for_publishing(self.config, caps, provenance, self.options.builder)
-        return make_plan(
+        plan = make_plan(
             self.config,
             self.selected,
             self.options,
@@ -143,6 +148,23 @@ class _Job:
             output="push",
             attestations=attestations,
         )
+        return plan if self.options.dry_run else _run_local(plan)
+
+
+def _run_local(plan: BuildPlan) -> BuildPlan:
+    """Each loaded build under a local name only this run uses (``REPO:TAG-buildlib-RUN``),
+    pushed as ``REPO:TAG`` later: two runs at once on one engine (two clones, two CI jobs)
+    would otherwise each tag ``REPO:TAG`` and one would push the other's image."""
+    run = secrets.token_hex(4)
+    builds = []
+    for build in plan.builds:
+        if build.output == "push":
+            builds.append(build)
+            continue
+        name, _, tag = build.published.rpartition(":")
+        local = f"{name}:{(tag + '-buildlib-' + run)[-128:].lstrip('.-')}"
+        builds.append(dataclasses.replace(build, references=(local,), publish_as=build.published))
+    return dataclasses.replace(plan, builds=tuple(builds))
 
 
 def _job(
@@ -230,21 +252,17 @@ def push(
         return []
     client = job.access.client()
     with _logged_in(job, plan, "push") as (cli, engine):
-        execute(plan, job.runner, cli)
-        results = []
-        for build in plan.builds:
-            digest = _push_verified(
-                cli,
-                engine,
-                client,
-                build.image.repository,
-                build.primary,
-                tag,
-                build.output == "push",
-            )
-            results.append(
-                Published(build.name, build.image.repository, build.primary, digest, [tag])
-            )
+        try:
+            built = {image.name: image.image_id for image in execute(plan, job.runner, cli)}
+            results = []
+            for build in plan.builds:
+                digest = _push_verified(cli, engine, client, build, tag, built.get(build.name))
+                results.append(
+                    Published(build.name, build.image.repository, build.published, digest, [tag])
+                )
+            _still_ours(client, results)
+        finally:
+            _forget_local_names(cli, plan)
     _report(results, job.access.registry, as_json, version=None)
     return results
 
@@ -307,30 +325,46 @@ def release(
         # before any version tag is written.
         loaded = _subplan(plan, lambda build: build.output != "push")
         pushed = _subplan(plan, lambda build: build.output == "push")
-        execute(loaded, job.runner, cli)
-        unchanged = _unchanged_versions(client, engine, loaded, publications, force)
-        before = {b.name: _digest_or_none(client, b, full_tag) for b in pushed.builds}
         try:
-            execute(pushed, job.runner, cli)
-        except BuildlibError as error:
-            # a bake of several may have pushed some before the failure: name those whose
-            # version tag changed during this run
-            found = []
-            for build in pushed.builds:
-                digest = _digest_or_none(client, build, full_tag)
-                if digest is not None and digest != before[build.name]:
-                    found.append(
-                        Published(
-                            build.name, build.image.repository, build.primary, digest, [full_tag]
+            built = {image.name: image.image_id for image in execute(loaded, job.runner, cli)}
+            unchanged = _unchanged_versions(client, engine, loaded, publications, force)
+            before = {b.name: _digest_or_none(client, b, full_tag) for b in pushed.builds}
+            try:
+                execute(pushed, job.runner, cli)
+            except BuildlibError as error:
+                # a bake of several may have pushed some before the failure: name those whose
+                # version tag changed during this run
+                found, unknown = [], []
+                for build in pushed.builds:
+                    try:
+                        digest = client.manifest_digest(build.image.repository, full_tag)
+                    except BuildlibError:
+                        unknown.append(build.published)
+                        continue
+                    if digest is not None and digest != before[build.name]:
+                        found.append(
+                            Published(
+                                build.name,
+                                build.image.repository,
+                                build.published,
+                                digest,
+                                [full_tag],
+                            )
                         )
-                    )
-            raise _release_stopped(error, found) from None
-        pushed_by_build = [
-            _pushed_by_build(client, build, full_tag) for build in pushed.builds
-        ] + released_here
-        results = _push_full_tags(
-            cli, engine, client, loaded, publications, unchanged, pushed_by_build
-        )
+                raise _release_stopped(error, found, unknown=tuple(unknown)) from None
+            pushed_by_build = [
+                _pushed_by_build(client, build, full_tag) for build in pushed.builds
+            ] + released_here
+            results = _push_full_tags(
+                cli, engine, client, loaded, publications, unchanged, pushed_by_build, built
+            )
+            try:
+                _still_ours(client, results)
+            except BuildlibError as error:
+                raise _release_stopped(error, results) from None
+        finally:
+            _forget_local_names(cli, loaded)
+
         results = _in_plan_order(config, results)
         others, waiting = _released_elsewhere(client, config, job.selected, full_tag)
         if waiting:
@@ -513,9 +547,9 @@ def _pushed_by_build_already_released(
                 f"commit ({(ours or '')[:12]}) for {', '.join(platforms)}: not built or pushed "
                 "again"
             )
-            digest = _listed_digest(client, repository, build.primary, full_tag)
+            digest = _listed_digest(client, repository, build.published, full_tag)
             released.append(
-                Published(build.name, repository, build.primary, digest, [full_tag], True)
+                Published(build.name, repository, build.published, digest, [full_tag], True)
             )
             skipped.add(build.name)
             continue
@@ -587,18 +621,43 @@ def _unchanged_versions(
 
 
 def _pushed_by_build(client: RegistryClient, build: ImageBuild, tag: str) -> Published:
-    digest = _listed_digest(client, build.image.repository, build.primary, tag)
-    return Published(build.name, build.image.repository, build.primary, digest, [tag])
+    digest = _listed_digest(client, build.image.repository, build.published, tag)
+    return Published(build.name, build.image.repository, build.published, digest, [tag])
+
+
+class NotVerified(PublishError):
+    """``docker push`` reported success, but the registry could not confirm what it holds."""
+
+    def __init__(self, reference: str, cause: BuildlibError):
+        super().__init__(
+            f"{reference} was pushed, but the registry could not confirm it: {cause.message}",
+            hint=cause.hint,
+        )
+        self.reference = reference
 
 
 def _release_stopped(
-    error: BuildlibError, pushed: list[Published], at: str | None = None
+    error: BuildlibError,
+    pushed: list[Published],
+    at: str | None = None,
+    unknown: tuple[str, ...] = (),
 ) -> PublishError:
+    """What a release that stopped before its floating tags wrote: verified pushes,
+    unverified ones, and what could not be checked; "nothing" only when that is known."""
     done = ", ".join(f"{p.repository}:{p.tags[0]}" for p in pushed if not p.unchanged)
+    unverified = error.reference if isinstance(error, NotVerified) else None
+    unsure = ", ".join(unknown)
     return PublishError(
         (f"release stopped at {at}: " if at else "release stopped: ")
         + f"{error.message}. "
-        + (f"Already pushed: {done}. " if done else "Nothing was pushed. ")
+        + (f"Pushed and verified: {done}. " if done else "")
+        + (f"Pushed, not verified: {unverified}. " if unverified else "")
+        + (
+            f"Not known whether the registry holds: {unsure} (it did not answer). "
+            if unsure
+            else ""
+        )
+        + ("Nothing was pushed. " if not (done or unverified or unsure) else "")
         + "No floating tag (X.Y, X, latest) of any image was moved",
         hint=error.hint or "fix the cause and run `invoke release` again (it is safe to re-run)",
     )
@@ -612,9 +671,11 @@ def _push_full_tags(
     publications: list[ImagePublication],
     unchanged: set[str],
     already: list[Published],
+    built: Mapping[str, str | None],
 ) -> list[Published]:
     """Push the full version tag of every loaded image (``already``: what the builds
-    pushed, or found in place); a failure names everything pushed so far."""
+    pushed, or found in place; ``built``: the image ids); a failure names everything
+    pushed so far."""
     by_name = {p.name: p for p in publications}
     results: list[Published] = list(already)
     for build in loaded.builds:
@@ -623,27 +684,21 @@ def _push_full_tags(
         try:
             if build.name in unchanged:
                 console.info(
-                    f"{build.primary} is already in the registry with the same "
+                    f"{build.published} is already in the registry with the same "
                     "content: not pushed again"
                 )
-                digest = _listed_digest(client, repository, build.primary, publication.full_tag)
+                digest = _listed_digest(client, repository, build.published, publication.full_tag)
             else:
                 digest = _push_verified(
-                    cli,
-                    engine,
-                    client,
-                    repository,
-                    build.primary,
-                    publication.full_tag,
-                    False,
+                    cli, engine, client, build, publication.full_tag, built.get(build.name)
                 )
         except BuildlibError as error:
-            raise _release_stopped(error, results, at=build.primary) from None
+            raise _release_stopped(error, results, at=build.published) from None
         results.append(
             Published(
                 build.name,
                 repository,
-                build.primary,
+                build.published,
                 digest,
                 [publication.full_tag],
                 build.name in unchanged,
@@ -652,46 +707,181 @@ def _push_full_tags(
     return results
 
 
+# Once the floating tags have begun to move, a signal (a cancelled CI job) waits this long
+# for the moves to be rolled back: CI runners send SIGKILL some seconds after SIGTERM, and
+# the report of where every tag points must be printed before that.
+SIGNAL_GRACE_SECONDS = 5.0
+
+
+class Interrupted(PublishError):
+    """A signal stopped a release after its floating tags began to move."""
+
+    def __init__(self, message: str, *, signum: int, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.exit_code = 128 + signum
+
+
+@dataclass
+class _TagMove:
+    """One floating tag: where it pointed before, where it goes, and what was done so far."""
+
+    repository: str
+    tag: str
+    new: str
+    version: str
+    previous: str | None = None
+    read: bool = False  # ``previous`` was read from the registry
+    # untouched | moving | moved | restoring | restored | unknown | stuck
+    state: str = "untouched"
+
+    def now(self) -> str:
+        """Where the tag points now, in words."""
+        name = f"{self.repository}:{self.tag}"
+        before = f"the previous release ({self.previous[7:19]})" if self.previous else None
+        if self.state == "moved":
+            return f"{name} → {self.version}"
+        if self.state == "restored":
+            return f"{name} → {before} again"
+        if self.state == "untouched" and self.read and self.previous == self.new:
+            return f"{name} → {self.version}"
+        if self.state == "untouched" and self.read:
+            return f"{name} → {before}, not moved" if before else f"{name} does not exist"
+        if self.state == "untouched":
+            return f"{name} not moved"
+        if self.state == "stuck":
+            return f"{name} → {self.version} (putting it back failed)"
+        return f"{name} unknown (its change was under way when buildlib stopped)"
+
+
 def _move_floating(
-    client: RegistryClient, results: list[Published], publications: list[ImagePublication]
+    client: RegistryClient,
+    results: list[Published],
+    publications: list[ImagePublication],
 ) -> None:
-    """Add the floating tags to the pushed manifests. On a failure, put back the ones
-    already moved, so all images keep pointing at the same release."""
+    """Add the floating tags to the pushed manifests. On a failure, or on SIGINT/SIGTERM,
+    put back the ones already moved, so all images keep pointing at the same release; the
+    error names every floating tag and where it points now.
+
+    The moves run in a worker thread, so that a signal neither interrupts a request half
+    way nor waits for a stalled registry longer than ``SIGNAL_GRACE_SECONDS``."""
     by_name = {p.name: p for p in publications}
-    moved: list[tuple[str, str, str | None]] = []  # repository, tag, previous digest
+    moves = [
+        _TagMove(result.repository, tag, result.digest, by_name[result.name].full_tag)
+        for result in results
+        for tag in by_name[result.name].tags
+        if tag != by_name[result.name].full_tag
+    ]
+    if not moves:
+        return
+    stop = threading.Event()
+    failure: list[BuildlibError] = []
+    worker = threading.Thread(
+        target=_run_moves, args=(client, moves, stop, failure), name="floating-tags", daemon=True
+    )
+    caught: list[int] = []
+    with _deferred_signals(caught, stop):
+        worker.start()
+        while worker.is_alive() and not caught:
+            worker.join(0.05)
+        if caught or failure:
+            # put back what moved, on connections of its own: a move stalled in the
+            # registry must not keep the others from being put back before the deadline
+            roller = threading.Thread(
+                target=_roll_back, args=(client, moves, worker), name="roll-back", daemon=True
+            )
+            roller.start()
+            deadline = None
+            while roller.is_alive():
+                if caught and deadline is None:
+                    deadline = time.monotonic() + SIGNAL_GRACE_SECONDS
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                roller.join(0.05)
+    now = "; ".join(move.now() for move in moves)
+    if caught:
+        name = "interrupted" if caught[0] == signal.SIGINT else "terminated"
+        raise Interrupted(
+            f"{name} while moving the floating tags; full version tags are pushed. Now: {now}",
+            signum=caught[0],
+            hint="run `invoke release` again to move them (it is safe to re-run)",
+        )
+    if failure:
+        raise PublishError(
+            f"moving the floating tags failed: {failure[0].message}. Full version tags are "
+            f"pushed. Now: {now}",
+            hint="run `invoke release` again once the registry answers",
+        )
     for result in results:
-        publication = by_name[result.name]
-        for tag in publication.tags:
-            if tag == publication.full_tag:
+        result.tags += [m.tag for m in moves if m.repository == result.repository]
+
+
+def _run_moves(
+    client: RegistryClient,
+    moves: list[_TagMove],
+    stop: threading.Event,
+    failure: list[BuildlibError],
+) -> None:
+    try:
+        for move in moves:
+            move.previous = client.manifest_digest(move.repository, move.tag)
+            move.read = True
+        for move in moves:
+            if stop.is_set():
+                return
+            move.state = "moving"
+            if move.previous != move.new:
+                client.add_tag(move.repository, move.new, move.tag)
+            move.state = "moved"
+    except BuildlibError as error:
+        failure.append(error)
+    except Exception as error:  # a bug must not leave half the tags moved
+        failure.append(BuildlibError(f"{type(error).__name__}: {error}"))
+
+
+def _roll_back(client: RegistryClient, moves: list[_TagMove], worker: threading.Thread) -> None:
+    """Put every moved tag back where it was, including the one under way once the
+    worker is done with it. A tag that did not exist before cannot be deleted through the
+    registry API: it stays on the new release (and says so)."""
+    while True:
+        finished = not worker.is_alive()
+        for move in reversed(moves):
+            under_way = move.state == "moving" and finished  # its request failed
+            if not (move.state == "moved" or under_way) or not move.read:
                 continue
+            if move.previous is None:
+                continue  # "moved" stays true; "moving" stays unknown
+            if move.previous == move.new:
+                move.state = "untouched"  # it already held this release
+                continue
+            move.state = "restoring"
             try:
-                previous = client.manifest_digest(result.repository, tag)
-                if previous != result.digest:
-                    client.add_tag(result.repository, result.digest, tag)
-                moved.append((result.repository, tag, previous))
-                result.tags.append(tag)
-            except BuildlibError as error:
-                restored = _restore(client, moved)
-                raise PublishError(
-                    f"moving {result.repository}:{tag} failed: {error.message}. Full version "
-                    f"tags are pushed; floating tags {restored}",
-                    hint="run `invoke release` again once the registry answers",
-                ) from None
+                client.add_tag(move.repository, move.previous, move.tag)
+            except BuildlibError:
+                move.state = "stuck"
+            else:
+                move.state = "restored"
+        if finished:
+            return
+        worker.join(0.05)
 
 
-def _restore(client: RegistryClient, moved: list[tuple[str, str, str | None]]) -> str:
-    if not moved:
-        return "were not touched"
-    failed = []
-    for repository, tag, previous in reversed(moved):
-        try:
-            if previous is not None:
-                client.add_tag(repository, previous, tag)
-        except BuildlibError:
-            failed.append(f"{repository}:{tag}")
-    if failed:
-        return f"could not all be put back ({', '.join(failed)} now point at the new release)"
-    return "already moved were put back on the previous release"
+@contextmanager
+def _deferred_signals(caught: list[int], stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM are noted (and ``stop`` set) instead of unwinding the stack."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(signum: int, frame: object) -> None:
+        caught.append(signum)
+        stop.set()
+
+    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 # --- pushing one reference, with retries and verification ----------------------------------
@@ -712,31 +902,102 @@ def _push_verified(
     cli: DockerCLI,
     engine: Engine,
     client: RegistryClient,
-    repository: str,
-    reference: str,
+    build: ImageBuild,
     tag: str,
-    pushed_by_build: bool,
+    image_id: str | None,
 ) -> str:
-    """Push (unless the build did), then check the registry lists what was pushed."""
-    if pushed_by_build:
+    """Push the image this run built as ``build.published`` (unless the build pushed it),
+    then check that the registry holds that very image under ``tag``."""
+    repository, reference = build.image.repository, build.published
+    if build.output == "push":
         return _listed_digest(client, repository, reference, tag)
-    _push_with_retries(cli, reference, client.host)
-    remote = _listed_digest(client, repository, reference, tag)
-    local = _local_digest(engine, reference, client.host, repository)
-    if local != remote:
+    image_id = image_id or engine.image_id(build.primary)
+    with _push_lock(reference):
+        # tag by image id: the shared name holds this run's image from here to the push
+        cli.tag(image_id or build.primary, reference)
+        pushed = _pushed_digest(_push_with_retries(cli, reference, client.host))
+        try:
+            remote = _listed_digest(client, repository, reference, tag)
+            content = client.config_digest(repository, remote, platform=build.platforms[0])
+        except BuildlibError as error:
+            raise NotVerified(reference, error) from None
+    if (pushed is not None and remote != pushed) or (
+        image_id is not None and image_id not in (remote, content)
+    ):
         raise PublishError(
-            f"{reference}: registry has {remote}, local push reported {local}",
-            hint="another push raced this one; run it again",
+            f"another writer replaced {reference} during this run: the registry has "
+            f"{remote[:19]}, this run pushed {(pushed or '?')[:19]} (image "
+            f"{(image_id or '?')[7:19]})",
+            hint="run it again; runs that push the same tag must take turns "
+            "(a CI concurrency group)",
         )
     console.success(f"pushed {reference} ({remote})")
     return remote
 
 
-def _push_with_retries(cli: DockerCLI, reference: str, registry: str) -> None:
+def _still_ours(client: RegistryClient, results: list[Published]) -> None:
+    """After every push: each tag still holds what this run pushed there. Another writer
+    (a second run, another machine) may have replaced one since."""
+    replaced = []
+    for result in results:
+        try:
+            now = client.manifest_digest(result.repository, result.tags[0])
+        except BuildlibError as error:
+            raise NotVerified(result.reference, error) from None
+        if now != result.digest:
+            held = now[:19] if now else "nothing"
+            replaced.append(
+                f"{result.reference} (now {held}, this run pushed {result.digest[:19]})"
+            )
+    if replaced:
+        raise PublishError(
+            f"another writer replaced {', '.join(replaced)} during this run",
+            hint="run it again; runs that push the same tag must take turns "
+            "(a CI concurrency group)",
+        )
+
+
+@contextmanager
+def _push_lock(reference: str) -> Iterator[None]:
+    """Runs on this machine that push the same reference take turns from ``docker tag``
+    to the registry's answer, so neither pushes the other's image under that name."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the registry check still catches a swap
+        yield
+        return
+    digest = hashlib.sha256(reference.encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"buildlib-push-{digest}.lock"
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
+
+
+def _pushed_digest(result: Result) -> str | None:
+    """The manifest digest ``docker push`` reports (its last ``digest:`` line)."""
+    found = _PUSHED_DIGEST.findall(result.stderr or result.stdout)
+    return found[-1] if found else None
+
+
+def _forget_local_names(cli: DockerCLI, plan: BuildPlan) -> None:
+    """Remove this run's local names (the pushed names stay): only a tag goes, not an
+    image another name still holds."""
+    for build in plan.builds:
+        if build.publish_as is not None:
+            cli.untag(build.primary)
+
+
+def _push_with_retries(cli: DockerCLI, reference: str, registry: str) -> Result:
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         result = cli.push(reference)
         if result.ok:
-            return
+            return result
         output = result.stderr or result.stdout
         detail = cli.runner.redact(output.strip().splitlines()[-1] if output.strip() else "")
         if AUTH_FAILURE.search(output):
@@ -750,16 +1011,7 @@ def _push_with_retries(cli: DockerCLI, reference: str, registry: str) -> None:
         wait = 2 ** (attempt - 1)
         console.warn(f"push of {reference} failed ({detail}); retrying in {wait}s")
         time.sleep(wait)
-
-
-def _local_digest(engine: Engine, reference: str, registry: str, repository: str) -> str | None:
-    data = engine.inspect_image(reference) or {}
-    wanted = image_reference(registry, repository, "x").rsplit(":", 1)[0]
-    for repo_digest in data.get("RepoDigests") or []:
-        name, _, digest = repo_digest.partition("@")
-        if name == wanted or name == f"docker.io/{wanted}":
-            return digest
-    return None
+    raise AssertionError("unreachable")  # the last attempt returns or raises
 
 
 # --- reporting ----------------------------------------------------------------------------

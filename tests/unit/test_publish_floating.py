@@ -1,0 +1,148 @@
+"""What a release says when it stops: a push the registry could not confirm is "pushed, not
+verified" (never "nothing was pushed"), and a failed or interrupted move of the floating tags
+names every floating tag and where it points now, rolled back where it can be."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from buildlib.errors import BuildlibError, CommandFailed, RegistryError
+from buildlib.publish import (
+    ImagePublication,
+    Interrupted,
+    NotVerified,
+    Published,
+    _move_floating,
+    _release_stopped,
+)
+
+NEW = {"acme/gpu": "sha256:" + "a" * 64, "acme/cpu": "sha256:" + "b" * 64}
+OLD = {"acme/gpu": "sha256:" + "c" * 64, "acme/cpu": "sha256:" + "d" * 64}
+FLOATING = ("1.3", "1", "latest")
+
+
+class FakeRegistry:
+    """Tags in memory; ``fail_at`` makes the n-th ``add_tag`` fail, ``on_add`` runs before
+    each one (to send a signal while a move is under way)."""
+
+    host = "registry.test"
+
+    def __init__(self, tags: dict[tuple[str, str], str], fail_at: int | None = None) -> None:
+        self.tags = dict(tags)
+        self.fail_at = fail_at
+        self.added = 0
+        self.on_add = lambda: None
+
+    def manifest_digest(self, repo: str, tag: str) -> str | None:
+        return self.tags.get((repo, tag))
+
+    def add_tag(self, repo: str, source: str, tag: str) -> str:
+        self.added += 1
+        self.on_add()
+        if self.fail_at is not None and self.added == self.fail_at:
+            raise RegistryError("registry.test: add tag failed: HTTP 500")
+        digest = source if source.startswith("sha256:") else self.tags[(repo, source)]
+        self.tags[(repo, tag)] = digest
+        return digest
+
+
+def results() -> list[Published]:
+    return [
+        Published(name, repo, f"{repo}:1.3.0", NEW[repo], ["1.3.0"])
+        for name, repo in (("gpu", "acme/gpu"), ("cpu", "acme/cpu"))
+    ]
+
+
+def publications() -> list[ImagePublication]:
+    return [
+        ImagePublication(name, repo, "1.3.0", ("1.3.0", *FLOATING))
+        for name, repo in (("gpu", "acme/gpu"), ("cpu", "acme/cpu"))
+    ]
+
+
+def released_before() -> dict[tuple[str, str], str]:
+    return {(repo, tag): OLD[repo] for repo in OLD for tag in ("1", "latest")}
+
+
+def test_every_floating_tag_moves() -> None:
+    registry = FakeRegistry(released_before())
+    published = results()
+    _move_floating(registry, published, publications())  # type: ignore[arg-type]
+    assert all(registry.tags[(repo, tag)] == NEW[repo] for repo in NEW for tag in FLOATING)
+    assert published[0].tags == ["1.3.0", *FLOATING]
+
+
+def test_a_failed_move_puts_back_what_it_can_and_says_where_every_tag_points() -> None:
+    registry = FakeRegistry(released_before(), fail_at=5)  # cpu:1 fails
+
+    with pytest.raises(BuildlibError) as caught:
+        _move_floating(registry, results(), publications())  # type: ignore[arg-type]
+
+    message = caught.value.message
+    assert registry.tags[("acme/gpu", "latest")] == OLD["acme/gpu"]
+    assert registry.tags[("acme/gpu", "1")] == OLD["acme/gpu"]
+    # 1.3 did not exist before: a tag cannot be deleted, so it stays on this release
+    assert registry.tags[("acme/gpu", "1.3")] == NEW["acme/gpu"]
+    assert f"acme/gpu:latest → the previous release ({OLD['acme/gpu'][7:19]}) again" in message
+    assert "acme/gpu:1.3 → 1.3.0" in message and "acme/cpu:1.3 → 1.3.0" in message
+    assert f"acme/cpu:latest → the previous release ({OLD['acme/cpu'][7:19]}), not moved" in (
+        message
+    )
+    assert "put back on the previous release" not in message
+
+
+def test_a_first_release_never_claims_a_previous_one() -> None:
+    registry = FakeRegistry({}, fail_at=2)
+
+    with pytest.raises(BuildlibError) as caught:
+        _move_floating(registry, results(), publications())  # type: ignore[arg-type]
+
+    message = caught.value.message
+    assert "previous release" not in message
+    assert "acme/gpu:1.3 → 1.3.0" in message  # moved, and nothing to put back
+    assert "acme/cpu:latest does not exist" in message
+    assert "acme/gpu:1 unknown" in message  # its PUT failed: whether it landed is unknown
+    assert registry.tags == {("acme/gpu", "1.3"): NEW["acme/gpu"]}
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_during_the_moves_rolls_them_back_and_names_every_tag(
+    signum: int, code: int
+) -> None:
+    assert threading.current_thread() is threading.main_thread()
+    registry = FakeRegistry(released_before())
+    sent = []
+
+    def signal_once() -> None:
+        if registry.added == 2 and not sent:
+            sent.append(signum)
+            os.kill(os.getpid(), signum)
+            time.sleep(0.5)  # the handler runs in the main thread: let it note the signal
+
+    registry.on_add = signal_once
+    before = signal.getsignal(signum)
+
+    with pytest.raises(Interrupted) as caught:
+        _move_floating(registry, results(), publications())  # type: ignore[arg-type]
+
+    assert caught.value.exit_code == code
+    assert registry.tags == {**released_before(), ("acme/gpu", "1.3"): NEW["acme/gpu"]}
+    for repo in NEW:
+        for tag in FLOATING:
+            assert f"{repo}:{tag} " in caught.value.message
+    assert signal.getsignal(signum) == before
+
+
+def test_a_push_the_registry_could_not_confirm_is_not_nothing() -> None:
+    cause = RegistryError("registry.test: look up acme/gpu:1.3.0 failed: connection refused")
+    error = _release_stopped(NotVerified("acme/gpu:1.3.0", cause), [], at="acme/gpu:1.3.0")
+    assert "Nothing was pushed" not in error.message
+    assert "Pushed, not verified: acme/gpu:1.3.0" in error.message
+    unknown = _release_stopped(CommandFailed("bake failed"), [], unknown=("acme/lb:1.3.0",))
+    assert "Nothing was pushed" not in unknown.message
+    assert "Not known whether the registry holds: acme/lb:1.3.0" in unknown.message
