@@ -69,7 +69,7 @@ class StubRegistry:
         return self.repos.get(repo, {}).get(tag)
 
     def config_digest(self, repo: str, tag: str, *, platform: str | None = None) -> str | None:
-        digest = self.manifest_digest(repo, tag)
+        digest = tag if tag in self.image_of else self.manifest_digest(repo, tag)
         return self.image_of[digest] if digest else None
 
     def platforms(self, repo: str, tag: str) -> tuple[str, ...] | None:
@@ -95,7 +95,8 @@ class StubRegistry:
 
 class FakeDocker(Runner):
     """Runs no program: ``docker build`` makes an image whose id is the hash of its
-    Dockerfile, ``docker push`` stores it in the stub registry. ``push_failures`` are the
+    Dockerfile, ``docker tag`` and ``docker image rm`` name and unname it, ``docker push``
+    stores it in the stub registry. ``push_failures`` are the
     outputs of the next failing pushes (exit 1), used in order."""
 
     def __init__(self, registry: StubRegistry) -> None:
@@ -118,6 +119,13 @@ class FakeDocker(Runner):
             if "--iidfile" in argv:  # not in a dry run
                 Path(argv[argv.index("--iidfile") + 1]).write_text(image_id, encoding="utf-8")
             return Result(argv, 0)
+        if argv[1] == "tag":  # by image id or by name
+            source, target = argv[2], argv[3]
+            self.images[target] = self.images.get(source, source)
+            return Result(argv, 0)
+        if argv[1:3] == ["image", "rm"]:
+            found = self.images.pop(argv[3], None)
+            return Result(argv, 0 if found else 1)
         if argv[1] == "push":
             reference = argv[2]
             if self.push_failures:

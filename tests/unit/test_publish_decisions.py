@@ -118,8 +118,10 @@ def test_a_failed_floating_move_puts_back_the_tags_already_moved(
     after = registry.tag_map(GPU)
     assert {tag: after[tag] for tag in FLOATING} == {tag: before[tag] for tag in FLOATING}
     assert after["1.2.4"] != before["1.2.3"]  # the full version tag stays pushed
-    assert f"moving {GPU}:1 failed: registry.test: 503 unavailable" in caught.value.message
-    assert "put back on the previous release" in caught.value.message
+    message = caught.value.message
+    assert "moving the floating tags failed: registry.test: 503 unavailable" in message
+    held = before["1.2"][7:19]
+    assert f"{GPU}:1.2 → the previous release ({held}) again" in message
 
 
 def test_a_failed_first_floating_move_touches_nothing(
@@ -133,7 +135,9 @@ def test_a_failed_first_floating_move_touches_nothing(
             do_release(root, runner=docker)
 
     assert set(registry.tag_map(GPU)) == {"1.2.3"}
-    assert "floating tags were not touched" in caught.value.message
+    # a first release: no tag existed, and the message claims no previous release
+    assert f"{GPU}:1 does not exist" in caught.value.message
+    assert "previous release" not in caught.value.message
 
 
 def test_a_put_back_that_fails_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,9 +161,7 @@ def test_a_put_back_that_fails_is_named(tmp_path: Path, monkeypatch: pytest.Monk
         with pytest.raises(PublishError) as caught:
             do_release(root, runner=docker)
 
-    assert f"could not all be put back ({GPU}:1 now point at the new release)" in (
-        caught.value.message
-    )
+    assert f"{GPU}:1 → 1.2.4 (putting it back failed)" in caught.value.message
 
 
 def test_a_failed_full_tag_moves_no_floating_tag(
@@ -183,7 +185,7 @@ def test_a_failed_full_tag_moves_no_floating_tag(
 
     assert set(registry.tag_map(GPU)) == {"1.2.3"}
     assert CPU not in registry.repos
-    assert f"Already pushed: {GPU}:1.2.3" in caught.value.message
+    assert f"Pushed and verified: {GPU}:1.2.3" in caught.value.message
     assert "No floating tag" in caught.value.message
 
 
@@ -315,7 +317,10 @@ def test_push_verifies_the_digest_the_registry_lists(
         with pytest.raises(PublishError) as caught:
             do_push(root, docker, tag="main")
 
-    assert "registry has sha256:" + "0" * 64 in caught.value.message
+    assert (
+        f"another writer replaced {GPU}:main during this run: the registry has "
+        f"sha256:{'0' * 12}" in caught.value.message
+    )
 
 
 @pytest.mark.parametrize("tag", ["latest", "1.2", "1.2.3", "v2"])
