@@ -113,3 +113,35 @@ def test_push_round_trip_to_a_dead_registry(repo, registry, capsys, monkeypatch)
 
     auth = by_id(document)["registry-auth"]
     assert code == 1 and auth["status"] == "fail" and "did not answer" in auth["message"]
+
+
+def test_doctor_asks_the_engine_of_the_docker_context(repo, engine, capsys, monkeypatch, tmp_path):
+    """A context made by the real client (its files, its name hashing) picks the engine."""
+    answering = subprocess.run(
+        [engine, "context", "inspect", "--format", "{{.Endpoints.docker.Host}}", "default"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    dead = f"unix://{tmp_path}/no-engine.sock"
+    for name, host in (("answering", answering), ("dead", dead)):
+        subprocess.run(
+            [engine, "context", "create", name, "--docker", f"host={host}"],
+            capture_output=True,
+            check=True,
+        )
+
+    monkeypatch.setenv("DOCKER_CONTEXT", "answering")
+    _, document, _ = doctor(repo, capsys)
+    check = by_id(document)["docker-engine"]
+    assert check["status"] == "ok", check
+    assert check["message"].endswith(f"answers at {answering} (DOCKER_CONTEXT=answering)")
+
+    monkeypatch.setenv("DOCKER_CONTEXT", "dead")
+    code, document, _ = doctor(repo, capsys)
+    check = by_id(document)["docker-engine"]
+    assert code != 0 and check["status"] == "fail"
+    assert check["message"].startswith(
+        f"Docker engine not reachable at {dead} (DOCKER_CONTEXT=dead)"
+    )
+    assert "DOCKER_CONTEXT" in check["hint"]
