@@ -27,7 +27,9 @@ class SlowStream(io.StringIO):
     def write(self, text: str) -> int:
         for char in text:
             super().write(char)
-            time.sleep(0)
+            # a real sleep, not sleep(0): on Python 3.10 the writer may take the GIL
+            # straight back after sleep(0), and the other never gets in
+            time.sleep(1e-6)
         return len(text)
 
     def isatty(self) -> bool:
@@ -77,8 +79,11 @@ def test_concurrent_writers_never_share_a_line(monkeypatch) -> None:
 
 def test_the_slow_stream_does_mix_lines_without_the_lock() -> None:
     stream = SlowStream()
+    # both start writing together: a thread that starts late would find the other done
+    together = threading.Barrier(2)
 
     def writer(name: str) -> None:
+        together.wait()
         for number in range(30):
             stream.write(f"{name} line {number}\n")
 
