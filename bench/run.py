@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import ipaddress
 import json
 import os
 import platform
 import re
 import secrets
+import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -48,8 +51,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "bench" / "fixtures" / "independent"
+FRESH_FIXTURE = REPO / "bench" / "fixtures" / "fresh-runner"  # a real worker's dependencies
 WORK = REPO / "bench" / ".work"  # results of the last run (git-ignored)
 RUNS = 5
+FRESH_RUNS = 3  # fresh_runner_ratio's default: each run installs ~65 MB of wheels from PyPI
 
 FIGURES = (
     "cold_ratio",
@@ -59,6 +64,7 @@ FIGURES = (
     "release_ratio",
     "doctor_s",
     "list_s",
+    "fresh_runner_ratio",
 )
 # figure -> (comparison, target)
 TARGETS: dict[str, tuple[str, float]] = {
@@ -69,6 +75,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "release_ratio": ("<=", 1.3),
     "doctor_s": ("<", 1.0),
     "list_s": ("<", 0.5),
+    "fresh_runner_ratio": ("<=", 0.4),
 }
 UNITS = {"noop_overhead_s": "s", "doctor_s": "s", "list_s": "s"}
 # Copied into the temporary clones (code change, release), as tests/integration does.
@@ -177,6 +184,94 @@ def rebuilt_steps(output: str, default: str = "image") -> dict[str, list[str]]:
             continue
         rebuilt.setdefault(image, []).append(instruction)
     return rebuilt
+
+
+# --- the fresh engine (fresh_runner_ratio): pure parts ------------------------------------
+
+# The second engine's bridge gets a /24 from here that no route of the host overlaps (the
+# engine's default address pools are 172.17-31.x and 192.168.x: never these).
+FRESH_POOL = ipaddress.IPv4Network("10.213.0.0/16")
+
+
+def pick_subnet(routes: str, start: int) -> ipaddress.IPv4Network:
+    """A /24 of FRESH_POOL that overlaps no destination in ``ip -4 route`` output, trying
+    from the ``start``-th one on."""
+    used = []
+    for line in routes.splitlines():
+        word = line.split(maxsplit=1)[0] if line.strip() else ""
+        if word and word != "default":
+            try:
+                used.append(ipaddress.IPv4Network(word, strict=False))
+            except ValueError:
+                continue
+    subnets = list(FRESH_POOL.subnets(new_prefix=24))
+    for offset in range(len(subnets)):
+        candidate = subnets[(start + offset) % len(subnets)]
+        if not any(candidate.overlaps(network) for network in used):
+            return candidate
+    raise BenchError(f"no free /24 in {FRESH_POOL} for the second engine's bridge")
+
+
+def dockerd_argv(dockerd: str, root: Path, bridge: str) -> list[str]:
+    """A second engine beside the first (docs/test-environment: "A second engine"): its own
+    data root, exec root, socket, pid file, an empty configuration file (not
+    /etc/docker/daemon.json), and a bridge of its own, without iptables rules or NAT. Never
+    ``--bridge none``: that deletes the first engine's docker0."""
+    if not bridge or bridge == "none":
+        raise ValueError("the second engine needs a bridge of its own, never --bridge none")
+    return [
+        dockerd,
+        "--config-file",
+        str(root / "daemon.json"),
+        "--data-root",
+        str(root / "data"),
+        "--exec-root",
+        str(root / "exec"),
+        "--host",
+        f"unix://{root / 'docker.sock'}",
+        "--pidfile",
+        str(root / "docker.pid"),
+        "--bridge",
+        bridge,
+        "--iptables=false",
+        "--ip-masq=false",
+    ]
+
+
+def host_network_client(docker: str) -> str:
+    """A docker client that adds ``--network host`` to ``build``: the second engine's bridge
+    has no NAT, so its builds reach PyPI only over the host's network. Everything else
+    (version probes, pushes, loads) passes through unchanged."""
+    real = shlex.quote(docker)
+    return (
+        "#!/bin/sh\n"
+        "# bench/run.py: the fresh engine's client (builds on the host's network)\n"
+        f'if [ "$1" = build ]; then shift; exec {real} build --network host "$@"; fi\n'
+        f'exec {real} "$@"\n'
+    )
+
+
+def mounts_under(mountinfo: str, root: Path) -> list[str]:
+    """Mount points at or below ``root`` in /proc/self/mountinfo, deepest first."""
+    prefix = str(root).rstrip("/")
+    points = []
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if len(fields) < 5:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        if point == prefix or point.startswith(prefix + "/"):
+            points.append(point)
+    return sorted(set(points), key=lambda p: (-p.count("/"), p))
+
+
+def blob_pulls(requests: Sequence[tuple[str, str, int]]) -> int:
+    """Blobs the registry served (GET .../blobs/sha256:... answered 200)."""
+    return sum(
+        1
+        for method, path, status in requests
+        if method == "GET" and "/blobs/sha256:" in path and status == 200
+    )
 
 
 def format_seconds(value: float | None) -> str:
@@ -512,18 +607,29 @@ class Bench:
         figure.samples = differences(figure.side_a, figure.side_b)
         return figure
 
-    def clone(self, name: str, *, only: Sequence[str] | None = None) -> Path:
+    def clone(
+        self, name: str, *, only: Sequence[str] | None = None, pyproject: Path | None = None
+    ) -> Path:
         """A committed, tagged copy of this repository (tests/integration's make_repo);
-        ``only`` keeps those images in its [tool.buildlib]."""
+        ``only`` keeps those images in its [tool.buildlib]; ``pyproject`` replaces its
+        pyproject.toml, locked here with ``uv lock``."""
         root = self.work / name
         root.mkdir(parents=True)
         for item in COPIED:
+            if pyproject is not None and item in ("pyproject.toml", "uv.lock"):
+                continue
             source = REPO / item
             if source.is_dir():
                 shutil.copytree(source, root / item, ignore=shutil.ignore_patterns("__pycache__"))
             elif source.exists():
                 shutil.copy2(source, root / item)
         (root / "tasks.py").write_text(TASKS_PY)
+        if pyproject is not None:
+            shutil.copy2(pyproject, root / "pyproject.toml")
+            uv = shutil.which("uv")
+            if uv is None:
+                raise BenchError("uv not found: it locks the fixture's dependencies")
+            timed([uv, "lock", "--quiet"], cwd=root, env=os.environ, what="uv lock")
         if only is not None:
             text = (root / "pyproject.toml").read_text()
             text = re.sub(
@@ -652,6 +758,105 @@ class Bench:
         )
         return figure
 
+    def fresh_runner(self) -> Figure:
+        """A code-only change built on a fresh runner (a second engine, empty build cache)
+        with the cache the last push wrote to the registry / the same build without it."""
+        figure = Figure(
+            "fresh_runner_ratio",
+            label_a="fresh engine, --cache-from the last push",
+            label_b="fresh engine, no cache",
+        )
+        sys.path.insert(0, str(REPO))
+        from tests.support.registry_server import (
+            RegistryServer,
+            docker_login_config,
+            tools_missing,
+        )
+
+        missing = tools_missing()
+        if missing:
+            raise BenchError(f"{', '.join(missing)} not installed (bash .ci/setup-engine)")
+        root = self.clone("fresh-runner", pyproject=FRESH_FIXTURE / "pyproject.toml")
+        packages = len(re.findall(r"(?m)^\[\[package\]\]$", (root / "uv.lock").read_text()))
+        images = self.images_of(root)
+        pushed, tag = f"{self.tag}-fresh-push", f"{self.tag}-fresh"
+        password = "pw-" + secrets.token_hex(12)
+        with RegistryServer(self.work / "fresh-registry", REGISTRY_USER, password) as registry:
+            push_env = {
+                **self.env,
+                "BUILDLIB_REGISTRY": registry.host,
+                "DOCKERHUB_USERNAME": REGISTRY_USER,
+                "DOCKERHUB_TOKEN": password,
+                "DOCKER_CONFIG": str(self.work / "docker-config-fresh-push"),
+            }
+            say("  the last push (first engine): invoke push --all --cache-to type=inline")
+            self.invoke(
+                "push",
+                "--all",
+                "--tag",
+                pushed,
+                "--cache-to",
+                "type=inline",
+                cwd=root,
+                env=push_env,
+            )
+            caches = [f"{registry.host}/{repo}:{pushed}" for _, repo, _ in images]
+            self.remember(*caches, *(f"{repo}:{pushed}" for _, repo, _ in images))
+            with (root / "worker" / "handler.py").open("a", encoding="utf-8") as stream:
+                stream.write(f"# bench edit {uuid.uuid4().hex}\n")  # the one-line change
+            try:
+                login = docker_login_config(
+                    self.work, registry.host, REGISTRY_USER, password, self.docker
+                )
+            except AssertionError as exc:
+                raise BenchError(str(exc)) from None
+            client = self.work / "docker-host-network"
+            client.write_text(host_network_client(self.docker))
+            client.chmod(0o755)
+            bases = base_images((root / dockerfile).read_text() for _, _, dockerfile in images)
+            with FreshEngine(self.docker, self.work / "fresh-engine") as engine:
+                engine.load(bases)
+                env = {
+                    **self.env,
+                    "DOCKER_HOST": engine.host,
+                    "BUILDLIB_DOCKER": str(client),
+                    "DOCKER_CONFIG": str(login),
+                }
+                cache_flags = [f"--cache-from=type=registry,ref={ref}" for ref in caches]
+                steps: dict[str, list[int]] = {"a": [], "b": []}
+                shown: dict[str, str] = {}
+                pulls: list[int] = []
+
+                def build(side: str, flags: Sequence[str]) -> float:
+                    engine.reset()  # untimed: a fresh runner each time
+                    seconds, output = self.invoke(
+                        "build", "--all", "--tag", tag, *flags, cwd=root, env=env
+                    )
+                    rebuilt = rebuilt_steps(output)
+                    steps[side].append(sum(len(v) for v in rebuilt.values()))
+                    shown[side] = "; ".join(
+                        f"{image}: {', '.join(s)}" for image, s in sorted(rebuilt.items())
+                    )
+                    return seconds
+
+                def a(_: int) -> float:
+                    before = blob_pulls(registry.requests())
+                    seconds = build("a", cache_flags)
+                    pulls.append(blob_pulls(registry.requests()) - before)
+                    return seconds
+
+                self.alternate(a, lambda _: build("b", ()), figure)
+                layer = _mb(engine, f"{images[0][1]}:{tag}", bases[0])
+                engine.reset()
+        figure.samples = ratios(figure.side_a, figure.side_b)
+        figure.note = (
+            f"{len(images)} images, dependency layer {layer} ({packages - 1} locked packages); "
+            f"steps run with the cache: {Stat.of(steps['a']).median:.0f} ({shown['a']}), "
+            f"{Stat.of(pulls).median:.0f} blobs pulled; without: "
+            f"{Stat.of(steps['b']).median:.0f}"
+        )
+        return figure
+
     def wall(self, name: str, *args: str) -> Figure:
         figure = Figure(name, label_a=f"invoke {' '.join(args)}")
         if name == "doctor_s":
@@ -685,6 +890,193 @@ def _uploads(requests: Sequence[tuple[str, str, int]]) -> int:
     )
 
 
+class FreshEngine:
+    """A second ``dockerd`` with an empty build cache: a fresh CI runner. Everything it
+    makes stays under ``root``; :meth:`stop` (also on failure and Ctrl-C) stops it by its
+    pid, unmounts what is left under ``root`` and deletes its bridge."""
+
+    def __init__(self, docker: str, root: Path) -> None:
+        self.docker = docker
+        self.root = root
+        self.bridge = f"bfresh{secrets.token_hex(3)}"  # 12 characters (Linux allows 15)
+        self.host = f"unix://{root / 'docker.sock'}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.bridge_made = False
+        self.base_ids: set[str] = set()
+
+    def client(self, *args: str) -> list[str]:
+        """A docker command for this engine only (``--host``, whatever DOCKER_HOST says)."""
+        return [self.docker, "--host", self.host, *args]
+
+    def start(self, timeout: float = 60.0) -> None:
+        dockerd = shutil.which("dockerd")
+        if dockerd is None or shutil.which("ip") is None:
+            raise BenchError("dockerd or ip not found (bash .ci/setup-engine)")
+        if os.geteuid() != 0:
+            raise BenchError("a second engine needs root")
+        if os.path.exists("/run/containerd/containerd.sock"):
+            # dockerd would share that containerd with the first engine instead of its own
+            raise BenchError("a system containerd runs: a second engine would share it")
+        links = quiet(["ip", "-o", "link", "show"]).stdout
+        if f" {self.bridge}:" in links:
+            raise BenchError(f"bridge {self.bridge} exists already")
+        routes = quiet(["ip", "-4", "route", "show", "table", "all"]).stdout
+        subnet = pick_subnet(routes, secrets.randbelow(256))
+        address = f"{next(subnet.hosts())}/{subnet.prefixlen}"
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "daemon.json").write_text("{}\n")
+        self.bridge_made = True
+        for argv in (
+            ["ip", "link", "add", self.bridge, "type", "bridge"],
+            ["ip", "addr", "add", address, "dev", self.bridge],
+            ["ip", "link", "set", self.bridge, "up"],
+        ):
+            proc = quiet(argv)
+            if proc.returncode != 0:
+                raise BenchError(f"{' '.join(argv)}: {proc.stderr.strip()}")
+        log = (self.root / "dockerd.log").open("wb")
+        self.process = subprocess.Popen(
+            dockerd_argv(dockerd, self.root, self.bridge),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C reaches the bench, which stops it in order
+        )
+        log.close()
+        say(f"  second engine: dockerd pid {self.process.pid}, bridge {self.bridge} {address}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchError(f"the second dockerd exited at start: {self.log_tail()}")
+            try:
+                if quiet(self.client("info", "--format", "{{.ID}}"), timeout=15).returncode == 0:
+                    return
+            except subprocess.TimeoutExpired:
+                pass
+            time.sleep(0.5)
+        raise BenchError(f"the second dockerd did not answer within {timeout:.0f}s")
+
+    def log_tail(self, lines: int = 4) -> str:
+        path = self.root / "dockerd.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return " | ".join(text.strip().splitlines()[-lines:])
+
+    def load(self, references: Sequence[str]) -> None:
+        """The first engine's base images, copied in (``docker save | docker load``)."""
+        save = subprocess.Popen(
+            [self.docker, "save", *references], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        loaded = subprocess.run(
+            self.client("load", "--quiet"), stdin=save.stdout, capture_output=True, check=False
+        )
+        assert save.stdout is not None
+        save.stdout.close()
+        _, save_err = save.communicate()
+        if save.returncode != 0 or loaded.returncode != 0:
+            raise BenchError(
+                f"base images not copied: {(save_err or loaded.stderr).decode().strip()[-300:]}"
+            )
+        self.base_ids = set(self.image_ids())
+
+    def image_ids(self) -> list[str]:
+        listed = quiet(self.client("image", "ls", "--all", "--quiet", "--no-trunc"))
+        if listed.returncode != 0:
+            raise BenchError(f"second engine: image ls: {listed.stderr.strip()}")
+        return listed.stdout.split()
+
+    def reset(self) -> None:
+        """Back to a fresh runner: only the base images, an empty build cache (this engine
+        is the bench's own: removing and pruning here touches nobody else's)."""
+        extra = sorted(set(self.image_ids()) - self.base_ids)
+        if extra:
+            quiet(self.client("image", "rm", "--force", *extra))
+        pruned = quiet(self.client("builder", "prune", "--all", "--force"))
+        if pruned.returncode != 0:
+            raise BenchError(f"second engine: builder prune: {pruned.stderr.strip()}")
+        left = set(self.image_ids()) - self.base_ids
+        if left:
+            raise BenchError(f"second engine: images left after the reset: {sorted(left)}")
+
+    def _descendants(self, pid: int) -> list[int]:
+        found = []
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                found += [child, *self._descendants(child)]
+        return found
+
+    def stop(self) -> None:
+        if self.process is not None:
+            children = self._descendants(self.process.pid)  # its containerd and shims
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=45)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            for child in children:  # left over only if dockerd was killed: still ours?
+                try:
+                    cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                    if str(self.root).encode() in cmdline:
+                        os.kill(child, signal.SIGKILL)
+                except (OSError, ProcessLookupError):
+                    pass
+            self.process = None
+        try:
+            points = mounts_under(Path("/proc/self/mountinfo").read_text(), self.root)
+        except OSError:
+            points = []
+        for point in points:
+            if quiet(["umount", point]).returncode != 0:
+                quiet(["umount", "--lazy", point])
+        if self.bridge_made:
+            quiet(["ip", "link", "delete", self.bridge])
+            self.bridge_made = False
+        if not mounts_under(Path("/proc/self/mountinfo").read_text(), self.root):
+            for part in ("data", "exec"):  # its images and layers: ~1 GB (the log stays)
+                shutil.rmtree(self.root / part, ignore_errors=True)
+
+    def __enter__(self) -> FreshEngine:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def base_images(dockerfiles: Iterable[str]) -> list[str]:
+    """The images the Dockerfiles start from or copy from (``ARG BASE_IMAGE=`` defaults,
+    literal ``FROM``s, ``COPY --from=``), first-seen order."""
+    found: dict[str, None] = {}
+    for text in dockerfiles:
+        for match in re.finditer(
+            r"(?im)^\s*(?:ARG\s+\w*IMAGE\w*=(\S+)|FROM\s+(?!\$)(\S+)|COPY\s+--from=(\S+))",
+            text,
+        ):
+            reference = next(group for group in match.groups() if group)
+            if "$" not in reference and reference != "scratch":
+                found.setdefault(reference, None)
+    return list(found)
+
+
+def _mb(engine: FreshEngine, image: str, base: str) -> str:
+    """How much ``image`` adds to ``base`` on the engine, e.g. "312 MB"."""
+    sizes = []
+    for reference in (image, base):
+        proc = quiet(engine.client("image", "inspect", "--format", "{{.Size}}", reference))
+        if proc.returncode != 0 or not proc.stdout.strip().isdigit():
+            return "size unknown"
+        sizes.append(int(proc.stdout.strip()))
+    return f"{(sizes[0] - sizes[1]) / 1e6:.0f} MB"
+
+
 # --- the machine ----------------------------------------------------------------------
 
 
@@ -709,6 +1101,10 @@ def machine(docker: str, caps_text: str) -> dict[str, str]:
     }
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -716,9 +1112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--runs",
         type=int,
-        default=RUNS,
-        help=f"runs per figure (default {RUNS}; doctor_s, list_s and noop_overhead_s use at "
-        "least 5)",
+        default=None,
+        help=f"runs per figure (default {RUNS}, fresh_runner_ratio {FRESH_RUNS}; doctor_s, "
+        "list_s and noop_overhead_s use at least 5)",
     )
     parser.add_argument("--only", default="", help="comma-separated figures to measure")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -735,9 +1131,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     docker = choose_docker()
     work = Path(tempfile.mkdtemp(prefix="buildlib-bench-"))
-    bench = Bench(docker, max(1, args.runs), work)
+    bench = Bench(docker, max(1, args.runs or RUNS), work)
     info = machine(docker, bench.caps.describe())
-    command = "uv run python bench/run.py" + (f" --runs {args.runs}" if args.runs != RUNS else "")
+    command = "uv run python bench/run.py" + (f" --runs {args.runs}" if args.runs else "")
+    if args.only:
+        command += f" --only {args.only}"
+    # A cancelled run (SIGTERM) unwinds like Ctrl-C: every `finally` runs, so the second
+    # engine of fresh_runner_ratio is stopped and its bridge deleted.
+    previous = signal.signal(signal.SIGTERM, _terminated)
     say(
         f"{info['date']}: {info['cpus']} CPUs, {info['memory']}, engine {info['engine']}, "
         f"{info['builder']} ({docker}); session {bench.session}"
@@ -752,6 +1153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("independent_ratio", bench.independent),
         ("code_change_ratio", bench.code_change),
         ("release_ratio", bench.release),
+        ("fresh_runner_ratio", bench.fresh_runner),
     ]
     try:
         bench.warm_up()
@@ -762,6 +1164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs_before = bench.runs
             if name == "noop_overhead_s":
                 bench.runs = max(bench.runs, 5)
+            if name == "fresh_runner_ratio" and args.runs is None:
+                bench.runs = FRESH_RUNS
             try:
                 results[name] = measure()
             except (BenchError, subprocess.CalledProcessError, OSError, RuntimeError) as exc:
@@ -775,6 +1179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.cleanup()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
     figures = [results.get(name) or Figure(name, error="not selected (--only)") for name in FIGURES]
     elapsed = time.perf_counter() - started
     report = {
