@@ -265,13 +265,14 @@ def mounts_under(mountinfo: str, root: Path) -> list[str]:
     return sorted(set(points), key=lambda p: (-p.count("/"), p))
 
 
-def blob_pulls(requests: Sequence[tuple[str, str, int]]) -> int:
-    """Blobs the registry served (GET .../blobs/sha256:... answered 200)."""
-    return sum(
-        1
-        for method, path, status in requests
-        if method == "GET" and "/blobs/sha256:" in path and status == 200
-    )
+_BLOB_GET = re.compile(r'"GET \S+/blobs/sha256:\S+ HTTP/[\d.]+" 200 (\d+)')
+
+
+def blob_pulls(access_log: str) -> tuple[int, int]:
+    """Blobs the registry served and their bytes, from its access log (GET
+    .../blobs/sha256:... answered 200)."""
+    sizes = [int(size) for size in _BLOB_GET.findall(access_log)]
+    return len(sizes), sum(sizes)
 
 
 def format_seconds(value: float | None) -> str:
@@ -781,18 +782,23 @@ class Bench:
         images = self.images_of(root)
         pushed, tag = f"{self.tag}-fresh-push", f"{self.tag}-fresh"
         password = "pw-" + secrets.token_hex(12)
+        # Every build here, the push's too, runs on the host's network: the network mode is
+        # part of a RUN step's cache key, so the runner that pushed must use the same one.
+        client = self.work / "docker-host-network"
+        client.write_text(host_network_client(self.docker))
+        client.chmod(0o755)
         with RegistryServer(self.work / "fresh-registry", REGISTRY_USER, password) as registry:
             push_env = {
                 **self.env,
+                "BUILDLIB_DOCKER": str(client),
                 "BUILDLIB_REGISTRY": registry.host,
                 "DOCKERHUB_USERNAME": REGISTRY_USER,
                 "DOCKERHUB_TOKEN": password,
                 "DOCKER_CONFIG": str(self.work / "docker-config-fresh-push"),
             }
-            say("  the last push (first engine): invoke push --all --cache-to type=inline")
+            say("  the last push (first engine): invoke push --cache-to type=inline (every image)")
             self.invoke(
                 "push",
-                "--all",
                 "--tag",
                 pushed,
                 "--cache-to",
@@ -810,9 +816,6 @@ class Bench:
                 )
             except AssertionError as exc:
                 raise BenchError(str(exc)) from None
-            client = self.work / "docker-host-network"
-            client.write_text(host_network_client(self.docker))
-            client.chmod(0o755)
             bases = base_images((root / dockerfile).read_text() for _, _, dockerfile in images)
             with FreshEngine(self.docker, self.work / "fresh-engine") as engine:
                 engine.load(bases)
@@ -825,10 +828,11 @@ class Bench:
                 cache_flags = [f"--cache-from=type=registry,ref={ref}" for ref in caches]
                 steps: dict[str, list[int]] = {"a": [], "b": []}
                 shown: dict[str, str] = {}
-                pulls: list[int] = []
+                pulls: list[str] = []
 
                 def build(side: str, flags: Sequence[str]) -> float:
                     engine.reset()  # untimed: a fresh runner each time
+                    engine.used = True
                     seconds, output = self.invoke(
                         "build", "--all", "--tag", tag, *flags, cwd=root, env=env
                     )
@@ -840,19 +844,20 @@ class Bench:
                     return seconds
 
                 def a(_: int) -> float:
-                    before = blob_pulls(registry.requests())
+                    count, size = blob_pulls(registry.log_path.read_text(errors="replace"))
                     seconds = build("a", cache_flags)
-                    pulls.append(blob_pulls(registry.requests()) - before)
+                    after = blob_pulls(registry.log_path.read_text(errors="replace"))
+                    pulls.append(f"{after[0] - count} ({(after[1] - size) / 1e6:.0f} MB)")
+                    say(f"  with the cache: {pulls[-1]} blobs pulled, {steps['a'][-1]} steps run")
                     return seconds
 
                 self.alternate(a, lambda _: build("b", ()), figure)
                 layer = _mb(engine, f"{images[0][1]}:{tag}", bases[0])
-                engine.reset()
         figure.samples = ratios(figure.side_a, figure.side_b)
         figure.note = (
             f"{len(images)} images, dependency layer {layer} ({packages - 1} locked packages); "
             f"steps run with the cache: {Stat.of(steps['a']).median:.0f} ({shown['a']}), "
-            f"{Stat.of(pulls).median:.0f} blobs pulled; without: "
+            f"blobs pulled per run: {', '.join(pulls)}; without: "
             f"{Stat.of(steps['b']).median:.0f}"
         )
         return figure
@@ -891,59 +896,75 @@ def _uploads(requests: Sequence[tuple[str, str, int]]) -> int:
 
 
 class FreshEngine:
-    """A second ``dockerd`` with an empty build cache: a fresh CI runner. Everything it
-    makes stays under ``root``; :meth:`stop` (also on failure and Ctrl-C) stops it by its
-    pid, unmounts what is left under ``root`` and deletes its bridge."""
+    """A second ``dockerd``: a fresh CI runner, with the base images and nothing else.
+    :meth:`reset` makes it new again: a restart on an empty data root (``docker builder
+    prune`` is not enough: BuildKit keeps the blobs it pulled, and the next build would not
+    download them). Everything it makes stays under ``root``; :meth:`stop` (also on failure
+    and Ctrl-C) stops it by its pid, unmounts what is left under ``root`` and deletes its
+    bridge."""
 
     def __init__(self, docker: str, root: Path) -> None:
         self.docker = docker
         self.root = root
         self.bridge = f"bfresh{secrets.token_hex(3)}"  # 12 characters (Linux allows 15)
+        self.address = ""
         self.host = f"unix://{root / 'docker.sock'}"
         self.process: subprocess.Popen[bytes] | None = None
         self.bridge_made = False
-        self.base_ids: set[str] = set()
+        self.bases: list[str] = []
+        self.used = False  # built on since it was last made new
+        self.dockerd = shutil.which("dockerd") or "dockerd"
 
     def client(self, *args: str) -> list[str]:
         """A docker command for this engine only (``--host``, whatever DOCKER_HOST says)."""
         return [self.docker, "--host", self.host, *args]
 
-    def start(self, timeout: float = 60.0) -> None:
-        dockerd = shutil.which("dockerd")
-        if dockerd is None or shutil.which("ip") is None:
+    def start(self) -> None:
+        if shutil.which("dockerd") is None or shutil.which("ip") is None:
             raise BenchError("dockerd or ip not found (bash .ci/setup-engine)")
         if os.geteuid() != 0:
             raise BenchError("a second engine needs root")
         if os.path.exists("/run/containerd/containerd.sock"):
             # dockerd would share that containerd with the first engine instead of its own
             raise BenchError("a system containerd runs: a second engine would share it")
-        links = quiet(["ip", "-o", "link", "show"]).stdout
-        if f" {self.bridge}:" in links:
+        if f" {self.bridge}:" in quiet(["ip", "-o", "link", "show"]).stdout:
             raise BenchError(f"bridge {self.bridge} exists already")
         routes = quiet(["ip", "-4", "route", "show", "table", "all"]).stdout
         subnet = pick_subnet(routes, secrets.randbelow(256))
-        address = f"{next(subnet.hosts())}/{subnet.prefixlen}"
+        self.address = f"{next(subnet.hosts())}/{subnet.prefixlen}"
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "daemon.json").write_text("{}\n")
+        self._bridge()
+        self._launch()
+        say(f"  second engine: dockerd pid {self.pid}, bridge {self.bridge} {self.address}")
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def _bridge(self) -> None:
+        if f" {self.bridge}:" in quiet(["ip", "-o", "link", "show"]).stdout:
+            return
         self.bridge_made = True
         for argv in (
             ["ip", "link", "add", self.bridge, "type", "bridge"],
-            ["ip", "addr", "add", address, "dev", self.bridge],
+            ["ip", "addr", "add", self.address, "dev", self.bridge],
             ["ip", "link", "set", self.bridge, "up"],
         ):
             proc = quiet(argv)
             if proc.returncode != 0:
                 raise BenchError(f"{' '.join(argv)}: {proc.stderr.strip()}")
-        log = (self.root / "dockerd.log").open("wb")
-        self.process = subprocess.Popen(
-            dockerd_argv(dockerd, self.root, self.bridge),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a Ctrl-C reaches the bench, which stops it in order
-        )
-        log.close()
-        say(f"  second engine: dockerd pid {self.process.pid}, bridge {self.bridge} {address}")
+
+    def _launch(self, timeout: float = 60.0) -> None:
+        self._bridge()  # still there after a restart, unless dockerd removed it
+        with (self.root / "dockerd.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                dockerd_argv(self.dockerd, self.root, self.bridge),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C reaches the bench, which stops it in order
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -962,40 +983,37 @@ class FreshEngine:
         return " | ".join(text.strip().splitlines()[-lines:])
 
     def load(self, references: Sequence[str]) -> None:
-        """The first engine's base images, copied in (``docker save | docker load``)."""
-        save = subprocess.Popen(
-            [self.docker, "save", *references], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        """The first engine's base images, copied in (``docker save``, ``docker load``),
+        then one small build, so that a measured build does not pay the builder's start."""
+        archive = self.root / "bases.tar"
+        if not self.bases:
+            saved = quiet([self.docker, "save", "--output", str(archive), *references])
+            if saved.returncode != 0:
+                raise BenchError(f"base images not saved: {saved.stderr.strip()[-300:]}")
+            self.bases = list(references)
+        loaded = quiet(self.client("load", "--quiet", "--input", str(archive)))
+        if loaded.returncode != 0:
+            raise BenchError(f"base images not loaded: {loaded.stderr.strip()[-300:]}")
+        warm = subprocess.run(
+            self.client("build", "--quiet", "-"),
+            input=f"FROM {self.bases[0]}\nRUN true\n",
+            env={**os.environ, "DOCKER_BUILDKIT": "1"},
+            capture_output=True,
+            text=True,
+            check=False,
         )
-        loaded = subprocess.run(
-            self.client("load", "--quiet"), stdin=save.stdout, capture_output=True, check=False
-        )
-        assert save.stdout is not None
-        save.stdout.close()
-        _, save_err = save.communicate()
-        if save.returncode != 0 or loaded.returncode != 0:
-            raise BenchError(
-                f"base images not copied: {(save_err or loaded.stderr).decode().strip()[-300:]}"
-            )
-        self.base_ids = set(self.image_ids())
-
-    def image_ids(self) -> list[str]:
-        listed = quiet(self.client("image", "ls", "--all", "--quiet", "--no-trunc"))
-        if listed.returncode != 0:
-            raise BenchError(f"second engine: image ls: {listed.stderr.strip()}")
-        return listed.stdout.split()
+        if warm.returncode != 0:
+            raise BenchError(f"second engine: first build failed: {warm.stderr.strip()[-300:]}")
 
     def reset(self) -> None:
-        """Back to a fresh runner: only the base images, an empty build cache (this engine
-        is the bench's own: removing and pruning here touches nobody else's)."""
-        extra = sorted(set(self.image_ids()) - self.base_ids)
-        if extra:
-            quiet(self.client("image", "rm", "--force", *extra))
-        pruned = quiet(self.client("builder", "prune", "--all", "--force"))
-        if pruned.returncode != 0:
-            raise BenchError(f"second engine: builder prune: {pruned.stderr.strip()}")
-        left = set(self.image_ids()) - self.base_ids
-        if left:
-            raise BenchError(f"second engine: images left after the reset: {sorted(left)}")
+        """A new runner: this engine restarted on an empty data root, the base images
+        loaded again (it is the bench's own engine: nobody else's cache is touched)."""
+        if not self.used:
+            return
+        self._halt()
+        self._launch()
+        self.load(self.bases)
+        self.used = False
 
     def _descendants(self, pid: int) -> list[int]:
         found = []
@@ -1008,7 +1026,8 @@ class FreshEngine:
                 found += [child, *self._descendants(child)]
         return found
 
-    def stop(self) -> None:
+    def _halt(self) -> None:
+        """Stop dockerd by its pid, unmount what is left under root, empty its data."""
         if self.process is not None:
             children = self._descendants(self.process.pid)  # its containerd and shims
             self.process.terminate()
@@ -1025,19 +1044,22 @@ class FreshEngine:
                 except (OSError, ProcessLookupError):
                     pass
             self.process = None
-        try:
-            points = mounts_under(Path("/proc/self/mountinfo").read_text(), self.root)
-        except OSError:
-            points = []
-        for point in points:
+        for point in mounts_under(Path("/proc/self/mountinfo").read_text(), self.root):
             if quiet(["umount", point]).returncode != 0:
                 quiet(["umount", "--lazy", point])
-        if self.bridge_made:
-            quiet(["ip", "link", "delete", self.bridge])
-            self.bridge_made = False
-        if not mounts_under(Path("/proc/self/mountinfo").read_text(), self.root):
-            for part in ("data", "exec"):  # its images and layers: ~1 GB (the log stays)
-                shutil.rmtree(self.root / part, ignore_errors=True)
+        if mounts_under(Path("/proc/self/mountinfo").read_text(), self.root):
+            raise BenchError(f"second engine: mounts left under {self.root}")
+        for part in ("data", "exec"):  # its images and layers: ~1 GB (the log stays)
+            shutil.rmtree(self.root / part, ignore_errors=True)
+
+    def stop(self) -> None:
+        try:
+            self._halt()
+        finally:
+            if self.bridge_made:
+                quiet(["ip", "link", "delete", self.bridge])
+                self.bridge_made = False
+            (self.root / "bases.tar").unlink(missing_ok=True)
 
     def __enter__(self) -> FreshEngine:
         try:
