@@ -1,13 +1,16 @@
-"""buildlib's benchmark: buildlib against plain docker, side by side, on the same engine.
+"""buildlib's benchmark: buildlib against plain docker (or against itself without a cache),
+side by side.
 
-    uv run python bench/run.py                 # every figure, 5 runs each (~5 min, 2 cores)
+    uv run python bench/run.py                 # every figure (~10 min, 2 cores)
     uv run python bench/run.py --runs 5 --only noop_overhead_s,list_s
+    uv run python bench/run.py --only fresh_runner_ratio       # ~5 min (root: a 2nd engine)
 
-Each figure is the median of several runs, with min and max; the two sides of a comparison
-alternate (A B A B ...) so that noise on a shared engine hits both. Both sides use the same
-docker client: $BUILDLIB_DOCKER, else /usr/bin/docker when it can build with BuildKit, else
-`docker`. A table goes to the screen; the last line is one JSON object whose keys are exactly
-``FIGURES`` (a figure that could not be measured is null, with the reason in the table).
+Each figure is the median of 5 runs (fresh_runner_ratio: 3, unless --runs says otherwise),
+with min and max; the two sides of a comparison alternate (A B A B ...) so that noise on a
+shared engine hits both. Both sides use the same docker client: $BUILDLIB_DOCKER, else
+/usr/bin/docker when it can build with BuildKit, else `docker`. A table goes to the screen;
+the last line is one JSON object whose keys are exactly ``FIGURES`` (a figure that could not
+be measured is null, with the reason in the table).
 
 Figures (docs/performance.md explains each, with the figures of one run):
   cold_ratio         `invoke build --all --no-cache` / `docker build --no-cache` of each image
@@ -20,10 +23,19 @@ Figures (docs/performance.md explains each, with the figures of one run):
   release_ratio      `invoke release --image cpu` (X.Y.Z, X.Y, X, latest) to a fresh loopback
                      registry / one `docker push` of the same image to another fresh one.
   doctor_s, list_s   wall time of `invoke doctor` (offline) and `invoke --list`.
+  fresh_runner_ratio a fresh CI runner: a second dockerd (own data root, exec root, socket,
+                     bridge; restarted on an empty data root before every build, base images
+                     loaded) builds the three images of bench/fixtures/fresh-runner (this
+                     worker with a real worker's ~126 locked packages) after a one-line change
+                     in worker/, with `--cache-from` the images that the last `invoke push
+                     --cache-to type=inline` wrote to a loopback registry / the same build with
+                     no cache. Its builds run with --network host (its bridge has no NAT), the
+                     push's too (the network mode is part of a RUN step's cache key).
 
 It removes only what it made: the tags it gave (``*:bench-<session>*``, registry copies) and
 the image ids its own builds produced (never with --force: an id someone else tagged stays).
-It never prunes the build cache.
+It never prunes the shared engine's build cache; the second engine is its own, deleted at the
+end (stopped by its pid, its mounts unmounted, its bridge deleted; on failure and Ctrl-C too).
 """
 
 from __future__ import annotations

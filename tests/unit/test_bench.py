@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -18,8 +19,14 @@ from buildlib.engine import Capabilities
 from buildlib.plan import dockerfile_steps, make_plan
 from buildlib.settings import build_options
 
+if sys.version_info >= (3, 11):  # noqa: UP036 - the project supports 3.10
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "bench" / "fixtures" / "independent"
+FRESH_FIXTURE = ROOT / "bench" / "fixtures" / "fresh-runner"
 KEYS = [
     "cold_ratio",
     "independent_ratio",
@@ -28,6 +35,7 @@ KEYS = [
     "release_ratio",
     "doctor_s",
     "list_s",
+    "fresh_runner_ratio",
 ]
 
 
@@ -72,6 +80,8 @@ def test_ratios_and_differences_pair_the_runs() -> None:
         ("doctor_s", 1.0, False),  # strictly below 1 s
         ("list_s", 0.49, True),
         ("list_s", None, None),
+        ("fresh_runner_ratio", 0.4, True),
+        ("fresh_runner_ratio", 0.41, False),
     ],
 )
 def test_targets(name, value, expected) -> None:
@@ -131,6 +141,9 @@ def test_main_prints_the_table_then_the_json_last(monkeypatch, tmp_path, capsys)
         def release(self):
             raise bench.BenchError("docker-registry not installed")
 
+        def fresh_runner(self):
+            return self.figure("fresh_runner_ratio", 3.0, 10.0)
+
     monkeypatch.setattr(bench, "Bench", FakeBench)
     monkeypatch.setattr(bench, "choose_docker", lambda: "docker")
     monkeypatch.setattr(
@@ -156,6 +169,7 @@ def test_main_prints_the_table_then_the_json_last(monkeypatch, tmp_path, capsys)
     assert list(last) == KEYS
     assert last["cold_ratio"] == 0.9 and last["independent_ratio"] == 0.6
     assert last["release_ratio"] is None and last["list_s"] == 0.2
+    assert last["fresh_runner_ratio"] == 0.3
     shown = "\n".join(out)
     assert "not measured: docker-registry not installed" in shown
     assert "command: uv run python bench/run.py" in shown
@@ -168,6 +182,47 @@ def test_an_unknown_figure_is_refused_before_anything_runs(monkeypatch) -> None:
     with pytest.raises(SystemExit) as caught:
         bench.main(["--only", "cold_ratio,warp_speed"])
     assert caught.value.code == 2
+
+
+@pytest.mark.parametrize(("argv", "expected"), [([], "FRESH"), (["--runs", "2"], 2)])
+def test_fresh_runner_ratio_runs_fewer_times_unless_told(
+    monkeypatch, tmp_path, argv, expected
+) -> None:
+    seen = []
+
+    class FakeBench:
+        def __init__(self, docker, runs, work):
+            self.caps = Capabilities(docker, "buildkit", "20.10.24")
+            self.runs, self.session, self.notes = runs, "s", []
+
+        def warm_up(self):
+            pass
+
+        def cleanup(self):
+            pass
+
+        def __getattr__(self, name):  # the figures not selected
+            return lambda *args: pytest.fail(f"{name} ran without being selected")
+
+        def fresh_runner(self):
+            seen.append(self.runs)
+            return bench.Figure("fresh_runner_ratio", samples=[0.3] * self.runs)
+
+    monkeypatch.setattr(bench, "Bench", FakeBench)
+    monkeypatch.setattr(bench, "choose_docker", lambda: "docker")
+    monkeypatch.setattr(
+        bench,
+        "machine",
+        lambda docker, caps: dict.fromkeys(
+            ("date", "cpus", "memory", "os", "python", "docker", "builder", "engine"), "x"
+        ),
+    )
+    monkeypatch.setattr(bench, "WORK", tmp_path / "work")
+
+    assert bench.main([*argv, "--only", "fresh_runner_ratio"]) == 0
+
+    assert seen == [bench.FRESH_RUNS if expected == "FRESH" else expected]
+    assert bench.FRESH_RUNS < bench.RUNS
 
 
 def test_the_table_shows_every_figure_and_what_was_not_measured() -> None:
@@ -265,6 +320,127 @@ def test_the_nonce_is_used_before_the_expensive_step() -> None:
         assert nonce < work
         seeds.add(re.search(r"seed=(\d+)", steps[work]).group(1))  # type: ignore[union-attr]
     assert len(seeds) == 3  # distinct work: nothing is shared
+
+
+# --- the fresh runner: its second engine and its fixture ----------------------------------
+
+ROUTES = """\
+default via 192.0.2.1 dev eth0
+10.213.0.0/23 dev br-other proto kernel scope link src 10.213.0.1
+172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1 linkdown
+192.0.2.0/24 dev eth0 proto kernel scope link src 192.0.2.2
+local 127.0.0.1 dev lo table local proto kernel scope host src 127.0.0.1
+"""
+
+
+def test_the_second_bridge_takes_a_subnet_no_route_uses() -> None:
+    assert str(bench.pick_subnet(ROUTES, 0)) == "10.213.2.0/24"  # .0 and .1 are taken
+    assert str(bench.pick_subnet(ROUTES, 7)) == "10.213.7.0/24"
+    assert str(bench.pick_subnet(ROUTES, 255)) == "10.213.255.0/24"
+    with pytest.raises(bench.BenchError):
+        bench.pick_subnet("10.0.0.0/8 dev eth1 scope link\n", 3)
+
+
+def test_the_second_engine_has_its_own_everything_and_never_bridge_none(tmp_path) -> None:
+    argv = bench.dockerd_argv("/usr/sbin/dockerd", tmp_path, "bfresh0a1b2c")
+    flags = dict(zip(argv[1::2], argv[2::2], strict=False))
+
+    assert flags["--data-root"] == str(tmp_path / "data")
+    assert flags["--exec-root"] == str(tmp_path / "exec")
+    assert flags["--host"] == f"unix://{tmp_path / 'docker.sock'}"
+    assert flags["--pidfile"] == str(tmp_path / "docker.pid")
+    assert flags["--config-file"] == str(tmp_path / "daemon.json")  # not /etc/docker's
+    assert argv[argv.index("--bridge") + 1] == "bfresh0a1b2c"
+    assert "--iptables=false" in argv and "--ip-masq=false" in argv
+    assert "none" not in argv
+    for bad in ("none", ""):
+        with pytest.raises(ValueError):
+            bench.dockerd_argv("dockerd", tmp_path, bad)
+
+
+def test_the_fresh_engine_names_a_short_bridge_of_its_own(tmp_path) -> None:
+    names = {bench.FreshEngine("docker", tmp_path).bridge for _ in range(5)}
+    assert len(names) == 5
+    assert all(name.startswith("bfresh") and len(name) <= 15 for name in names)
+    engine = bench.FreshEngine("docker", tmp_path)
+    assert engine.client("builder", "prune")[:3] == ["docker", "--host", engine.host]
+    assert engine.host == f"unix://{tmp_path / 'docker.sock'}"
+
+
+def test_the_fresh_engines_client_builds_on_the_host_network(tmp_path) -> None:
+    real = tmp_path / "real docker"
+    real.write_text('#!/bin/sh\nprintf "%s|" "$@"\n')
+    real.chmod(0o755)
+    client = tmp_path / "client"
+    client.write_text(bench.host_network_client(str(real)))
+    client.chmod(0o755)
+
+    def run(*args: str) -> str:
+        return subprocess.run([str(client), *args], capture_output=True, text=True).stdout
+
+    assert run("build", "--tag", "a b", ".") == "build|--network|host|--tag|a b|.|"
+    assert run("version", "--format", "{{json .}}") == "version|--format|{{json .}}|"
+    assert run("buildx", "build", ".") == "buildx|build|.|"
+
+
+def test_mounts_under_a_folder_deepest_first(tmp_path) -> None:
+    root = tmp_path / "fresh engine"
+    escaped = str(root).replace(" ", "\\040")
+    info = "\n".join(
+        [
+            "22 1 8:1 / / rw - ext4 /dev/vda rw",
+            f"90 22 0:50 / {escaped}/exec/netns/x rw - nsfs nsfs rw",
+            f"91 22 0:51 / {escaped}/data/overlay2/abc/merged rw - overlay overlay rw",
+            f"92 22 0:52 / {escaped}-other/data rw - overlay overlay rw",
+            "93 22 0:53 / /var/lib/docker/overlay2/def/merged rw - overlay overlay rw",
+        ]
+    )
+    assert bench.mounts_under(info, root) == [
+        f"{root}/data/overlay2/abc/merged",
+        f"{root}/exec/netns/x",
+    ]
+    assert bench.mounts_under("", root) == []
+
+
+def test_blob_pulls_count_served_blobs_and_their_bytes() -> None:
+    log = "\n".join(
+        [
+            '127.0.0.1 - - [x] "GET /v2/r/blobs/sha256:aa HTTP/1.1" 200 68989941 "" "docker"',
+            '127.0.0.1 - - [x] "GET /v2/r/blobs/sha256:bb HTTP/1.1" 200 5830 "" "docker"',
+            '127.0.0.1 - - [x] "HEAD /v2/r/blobs/sha256:cc HTTP/1.1" 200 0 "" "docker"',
+            '127.0.0.1 - - [x] "GET /v2/r/blobs/sha256:dd HTTP/1.1" 401 87 "" "docker"',
+            '127.0.0.1 - - [x] "GET /v2/r/manifests/t HTTP/1.1" 200 1000 "" "docker"',
+        ]
+    )
+    assert bench.blob_pulls(log) == (2, 68989941 + 5830)
+    assert bench.blob_pulls("") == (0, 0)
+
+
+def test_the_base_images_of_the_dockerfiles_are_copied_to_the_fresh_engine() -> None:
+    texts = [(ROOT / name).read_text() for name in ("Dockerfile", "Dockerfile-cpu")]
+    assert bench.base_images(texts) == [
+        "pytorch/pytorch:2.6.0-cuda12.4-cudnn9-runtime",
+        "ghcr.io/astral-sh/uv:0.13.9",
+        "python:3.12-slim",
+    ]
+    assert bench.base_images(["FROM scratch\nFROM ${BASE}\nFROM debian:12 AS x\n"]) == ["debian:12"]
+
+
+def test_the_fresh_runner_fixture_is_this_worker_with_real_dependencies() -> None:
+    fixture = tomllib.loads((FRESH_FIXTURE / "pyproject.toml").read_text())
+    repo = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+    assert fixture["tool"]["buildlib"] == repo["tool"]["buildlib"]
+    assert fixture["project"]["version"] == repo["project"]["version"]
+    dependencies = fixture["project"]["dependencies"]
+    assert len(dependencies) >= 8
+    names = {re.split(r"[<>=\[ ;]", d, maxsplit=1)[0].lower() for d in dependencies}
+    assert {"cloudpickle", "numpy", "pydantic", "requests"} <= names
+    assert not names & {"torch", "tensorflow", "jax"}  # the GPU base image brings torch
+    assert fixture["tool"]["uv"]["exclude-newer"]  # the same lock on every run
+    assert "dependency-groups" not in fixture  # `uv lock` needs nothing but this file
+    assert not set(fixture["tool"]["uv"]) & {"index", "index-url", "extra-index-url"}
+    assert not list(FRESH_FIXTURE.glob("uv.lock"))  # locked at bench time
 
 
 # --- the documentation --------------------------------------------------------------------
