@@ -101,6 +101,8 @@ COPIED = (
     "uv.lock",
     ".release-please-manifest.json",
     "release-please-config.json",
+    # pyproject.toml names buildlib/ as a uv workspace member: `uv lock --check` needs it.
+    "buildlib",
 )
 TASKS_PY = (
     "from pathlib import Path\n\nfrom buildlib.tasks import collection\n\n"
