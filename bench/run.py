@@ -227,10 +227,9 @@ def pick_subnet(routes: str, start: int) -> ipaddress.IPv4Network:
 
 
 def dockerd_argv(dockerd: str, root: Path, bridge: str) -> list[str]:
-    """A second engine beside the first (docs/test-environment: "A second engine"): its own
-    data root, exec root, socket, pid file, an empty configuration file (not
-    /etc/docker/daemon.json), and a bridge of its own, without iptables rules or NAT. Never
-    ``--bridge none``: that deletes the first engine's docker0."""
+    """A second engine beside the first: its own data root, exec root, socket, pid file, an
+    empty configuration file (not /etc/docker/daemon.json), and a bridge of its own, without
+    iptables rules or NAT. Never ``--bridge none``: that deletes the first engine's docker0."""
     if not bridge or bridge == "none":
         raise ValueError("the second engine needs a bridge of its own, never --bridge none")
     return [
