@@ -27,8 +27,8 @@ from buildlib import config as config_module
 from buildlib import console
 from buildlib.engine import docker_binary
 from buildlib.errors import BuildlibError, CheckFailed, CommandFailed
+from buildlib.options import resolve_tag
 from buildlib.runner import Result, Runner
-from buildlib.settings import resolve_tag
 from buildlib.tasks import invoke_flags, user_errors
 
 ROOT = Path(__file__).resolve().parent

@@ -21,8 +21,8 @@ from buildlib.bake import bake_target
 from buildlib.dockercli import build_command
 from buildlib.engine import Capabilities
 from buildlib.errors import ConfigError
+from buildlib.options import build_options
 from buildlib.plan import make_plan
-from buildlib.settings import build_options
 from tests.support.config_repo import write_repo
 
 DOCKER = "/usr/bin/docker"

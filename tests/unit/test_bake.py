@@ -26,9 +26,9 @@ from buildlib.config import ImageSpec
 from buildlib.dockercli import build_command
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import CommandFailed, UsageError
+from buildlib.options import build_options
 from buildlib.plan import BuildPlan, ImageBuild, make_plan
 from buildlib.runner import Result, Runner
-from buildlib.settings import build_options
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDX = Capabilities("docker", "buildx", "28.0.1", "v0.19.3")

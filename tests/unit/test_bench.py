@@ -16,8 +16,8 @@ import pytest
 
 from buildlib import config as config_module
 from buildlib.engine import Capabilities
+from buildlib.options import build_options
 from buildlib.plan import dockerfile_steps, make_plan
-from buildlib.settings import build_options
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - the project supports 3.10
     import tomllib

@@ -15,6 +15,7 @@ from buildlib.config import Config
 from buildlib.dockercli import build_command, push_command
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import UsageError
+from buildlib.options import BuildOptions, build_options
 from buildlib.plan import (
     BuildPlan,
     ImageBuild,
@@ -22,7 +23,6 @@ from buildlib.plan import (
     image_reference,
     make_plan,
 )
-from buildlib.settings import BuildOptions, build_options
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = "/usr/bin/docker"

@@ -7,7 +7,6 @@ runs the plan as given: it must never change its tags, order or flags (the plan 
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -25,10 +24,10 @@ from buildlib.config import Config
 from buildlib.dockercli import DockerCLI, build_command
 from buildlib.engine import detect
 from buildlib.errors import BuildlibError, CommandFailed
+from buildlib.options import BuildOptions
 from buildlib.plan import BuildPlan, BuiltImage, ImageBuild, make_plan
 from buildlib.progress import BuildDisplay
 from buildlib.runner import Runner
-from buildlib.settings import BuildOptions
 
 
 def describe(plan: BuildPlan) -> list[str]:
@@ -258,14 +257,14 @@ def build_images(
     with ThreadPoolExecutor(max_workers=2) as background:
         probe = background.submit(detect)
         lock_fresh = background.submit(_lock_fresh, root)
+        from buildlib.options import build_options, environment, secret_values
         from buildlib.preflight import preflight
-        from buildlib.settings import build_options, secret_values
 
         config: Config = config_module.load(root)
         options: BuildOptions = build_options(config, **flags)  # type: ignore[arg-type]
         images = config.images if all_images else config.select(names)
         runner = runner or Runner(dry_run=options.dry_run)
-        for label, value in secret_values(options.secrets, os.environ):
+        for label, value in secret_values(options.secrets, environment()):
             runner.add_secret(value, label)
         caps = probe.result()
     if caps.builder == "legacy":

@@ -1,7 +1,7 @@
 """``pyproject.toml`` → frozen dataclasses, parsed and validated once.
 
 Priority, written down once: built-in defaults < ``pyproject.toml`` < environment < task flags.
-This module covers the first two; :mod:`buildlib.settings` applies the last two.
+This module covers the first two; :mod:`buildlib.options` applies the last two.
 
 Every error names the file, the line when it can be found, the key, and the fix.
 """

@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Mapping
 from typing import Protocol, TextIO
 
 # The command that runs the tasks. Messages name it as `invoke TASK` (a tasks.py run by
@@ -79,8 +80,15 @@ def style() -> Style:
     return _style
 
 
-def in_github_actions() -> bool:
-    return os.environ.get("GITHUB_ACTIONS") == "true"
+def in_github_actions(environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return env.get("GITHUB_ACTIONS") == "true"
+
+
+def live_terminal(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """``stream`` is a terminal that can redraw lines (not ``TERM=dumb``)."""
+    env = os.environ if environ is None else environ
+    return hasattr(stream, "isatty") and stream.isatty() and env.get("TERM") != "dumb"
 
 
 class LiveArea(Protocol):

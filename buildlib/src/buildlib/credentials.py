@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from buildlib.console import one_line
 from buildlib.errors import AuthError, BuildlibError, CheckFailed, ConfigError, RegistryError
+from buildlib.options import docker_selection, environment
 from buildlib.references import is_docker_hub
 from buildlib.runner import Runner
 
@@ -40,7 +41,7 @@ def from_env(
 
     An empty value counts as unset: GitHub Actions expands a missing secret to "".
     """
-    env = os.environ if environ is None else environ
+    env = environment() if environ is None else environ
     username = env.get(username_var, "").strip()
     secret = env.get(token_var, "").strip()
     if username and secret:
@@ -137,7 +138,7 @@ _SHARED_KEYS = ("currentContext", "proxies", "cliPluginsExtraDirs", "features")
 
 
 def _user_docker_config_dir() -> str:
-    return os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+    return docker_selection().config_dir()
 
 
 def _keep_user_setup(config_dir: str, registry_host: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -49,9 +48,11 @@ def collect(
         raise UsageError(
             f"--root {root}: no such directory", hint="pass the folder that holds pyproject.toml"
         )
-    from buildlib.settings import registry_override
+    from buildlib.options import environment, registry_override
 
-    registry_override(registry, os.environ if environ is None else environ)  # a bad one: one line
+    registry_override(
+        registry, environment() if environ is None else environ
+    )  # a bad one: one line
     project = Project.load(root, environ=environ, registry=registry)
     return run_checks(project, fix=fix, for_=for_, engine=engine)
 
@@ -79,7 +80,7 @@ def run_doctor(
 ) -> int:
     """Run every check, print the report (or JSON), return the exit status (0 or 1).
 
-    ``environ`` (default ``os.environ``) and ``out`` (default stdout) are for tests, and
+    ``environ`` (default: the process environment) and ``out`` (default stdout) are for tests, and
     ``engine=False`` skips the three Docker checks; the task passes none of them.
     """
     stream = out or sys.stdout

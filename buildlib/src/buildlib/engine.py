@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import re
 import shutil
@@ -27,18 +26,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from buildlib.errors import DockerUnavailable
+from buildlib.options import docker_client, docker_selection
 from buildlib.runner import Runner
 
 BuilderKind = Literal["buildx", "buildkit", "legacy"]
-DOCKER_ENV = "BUILDLIB_DOCKER"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
 
 def docker_binary() -> str:
     """The docker client to run: ``$BUILDLIB_DOCKER`` or ``docker`` on PATH."""
-    chosen = os.environ.get(DOCKER_ENV, "docker")
+    chosen, where = docker_client()
     if shutil.which(chosen) is None:
-        where = f"{DOCKER_ENV}={chosen}" if DOCKER_ENV in os.environ else "PATH"
         raise DockerUnavailable(
             f"docker client {chosen!r} not found (looked in {where})",
             hint="install the docker CLI, or set BUILDLIB_DOCKER=/path/to/docker",
@@ -91,10 +89,8 @@ def capabilities(docker: str) -> Capabilities:
     """:func:`detect` for one client binary. The answer depends on the client and on what
     picks its engine and plugins (DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG); an engine
     that did not answer is asked again next time."""
-    key = (
-        docker,
-        *(os.environ.get(name) for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG")),
-    )
+    selected = docker_selection()
+    key = (docker, selected.host, selected.context, selected.config)
     found = _DETECTED.get(key)
     if found is None:
         found = _probe(docker)
@@ -187,7 +183,7 @@ class Endpoint:
 
 
 def docker_config_dir() -> Path:
-    return Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    return Path(docker_selection().config_dir())
 
 
 def context_dir(kind: str, name: str) -> Path:
@@ -198,10 +194,10 @@ def context_dir(kind: str, name: str) -> Path:
 
 
 def engine_endpoint() -> Endpoint:
-    host = os.environ.get("DOCKER_HOST")
-    if host:
-        return Endpoint(host, "DOCKER_HOST")
-    name = os.environ.get("DOCKER_CONTEXT")
+    selected = docker_selection()
+    if selected.host:
+        return Endpoint(selected.host, "DOCKER_HOST")
+    name = selected.context
     source = f"DOCKER_CONTEXT={name}"
     if not name:
         name = _current_context()
@@ -234,7 +230,7 @@ def engine_address() -> str:
 
 
 def _start_hint() -> str:
-    if os.environ.get("DOCKER_HOST"):
+    if docker_selection().host:
         return (
             "start the engine DOCKER_HOST points at, or unset DOCKER_HOST to use the local socket"
         )
@@ -402,11 +398,14 @@ def buildx_driver(docker: str, builder: str | None = None) -> str | None:
     """The driver of a buildx builder (the current one without ``builder``): ``docker``,
     ``docker-container``, ``kubernetes``, ``remote``...; ``None`` when buildx cannot say.
     Asked once per client, builder and engine address for the life of the process."""
+    selected = docker_selection()
     key = (
         docker,
         builder,
-        *(os.environ.get(name) for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG")),
-        os.environ.get("BUILDX_BUILDER"),
+        selected.host,
+        selected.context,
+        selected.config,
+        selected.buildx_builder,
     )
     if key not in _DRIVERS:
         argv = [docker, "buildx", "inspect", *([builder] if builder else [])]

@@ -6,13 +6,13 @@ source tarball too; release, which needs git, checks for that itself.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildlib.options import ci_branch
 from buildlib.runner import Runner
 
 
@@ -37,9 +37,9 @@ class Git:
 
     def branch(self) -> str | None:
         """Current branch; in GitHub Actions the ref name (checkouts there are detached)."""
-        if os.environ.get("GITHUB_ACTIONS") == "true" and os.environ.get("GITHUB_REF_NAME"):
-            if os.environ.get("GITHUB_REF_TYPE", "branch") == "branch":
-                return os.environ["GITHUB_REF_NAME"]
+        from_ci = ci_branch()
+        if from_ci is not None:
+            return from_ci
         name = self._git("symbolic-ref", "--short", "-q", "HEAD")
         return name or None
 

@@ -20,8 +20,8 @@ from buildlib.config import Config, ImageSpec
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import UsageError
 from buildlib.git import Git, public_url
+from buildlib.options import BuildOptions, SecretSpec
 from buildlib.references import is_docker_hub
-from buildlib.settings import BuildOptions, SecretSpec
 
 Output = Literal["load", "push"]
 OCI = "org.opencontainers.image"

@@ -16,7 +16,6 @@ line, nor within a group.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import sys
@@ -38,12 +37,9 @@ _TARGET = re.compile(r"^#(\d+) \[([\w.-]+)[ \]]")
 
 
 def choose_mode(concurrent: bool, environ: dict[str, str] | None = None) -> Mode:
-    env = os.environ if environ is None else environ
-    if env.get("GITHUB_ACTIONS") == "true":
+    if console.in_github_actions(environ):
         return "github"
-    stream = sys.stderr
-    tty = hasattr(stream, "isatty") and stream.isatty() and env.get("TERM") != "dumb"
-    return "tty" if concurrent and tty else "plain"
+    return "tty" if concurrent and console.live_terminal(sys.stderr, environ) else "plain"
 
 
 @dataclass

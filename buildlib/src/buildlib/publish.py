@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import secrets
 import signal
@@ -35,11 +34,18 @@ from buildlib.dockercli import DockerCLI
 from buildlib.engine import Engine, detect
 from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError, UsageError
 from buildlib.git import Git
+from buildlib.options import (
+    BuildOptions,
+    build_options,
+    environment,
+    github_files,
+    resolve_tag,
+    secret_values,
+)
 from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild, image_reference, make_plan
 from buildlib.preflight import Purpose, preflight
 from buildlib.registry import RegistryClient
 from buildlib.runner import Result, Runner
-from buildlib.settings import BuildOptions, build_options, resolve_tag, secret_values
 from buildlib.versions import (
     docker_tag_for,
     is_version_shaped,
@@ -226,7 +232,7 @@ def push(
     **flags: Any,
 ) -> list[Published]:
     """``invoke push --tag TAG``: build and push every selected image as ``REPO:TAG``."""
-    env = os.environ if environ is None else environ
+    env = environment() if environ is None else environ
     config = config_module.load(root)
     if not tag and not env.get(config.tag_env):
         raise UsageError("push needs a tag", hint="invoke push --tag main")
@@ -282,7 +288,7 @@ def release(
     **flags: Any,
 ) -> list[Published]:
     """``invoke release``: publish the pyproject version with its floating tags."""
-    env = os.environ if environ is None else environ
+    env = environment() if environ is None else environ
     config = config_module.load(root)
     git = Git(config.root)
     full_tag = docker_tag_for(config.version)
@@ -1074,7 +1080,7 @@ def _report(results: list[Published], registry: str, as_json: bool, version: str
         console.success(
             f"{result.name}: {result.repository}:{', '.join(result.tags)} → {result.digest}{note}"
         )
-    output = os.environ.get("GITHUB_OUTPUT")
+    output, summary = github_files()
     if output:
         with open(output, "a", encoding="utf-8") as handle:
             for result in results:
@@ -1095,7 +1101,6 @@ def _report(results: list[Published], registry: str, as_json: bool, version: str
                 )
                 + "\n"
             )
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:
             handle.write(

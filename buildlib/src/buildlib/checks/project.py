@@ -7,7 +7,6 @@ fall back to the raw table or to buildlib's defaults (or say why they are skippe
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from buildlib.errors import REFERENCE, ConfigError
 from buildlib.git import Git
+from buildlib.options import environment
 from buildlib.versions import version_in_tag
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - buildlib also serves Python 3.10
@@ -73,7 +73,9 @@ class Project:
     ) -> Project:
         root = Path(root).resolve()
         project = cls(
-            root=root, environ=os.environ if environ is None else environ, registry_flag=registry
+            root=root,
+            environ=environment() if environ is None else environ,
+            registry_flag=registry,
         )
         path = root / PYPROJECT
         try:

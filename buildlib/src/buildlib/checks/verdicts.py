@@ -13,6 +13,8 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from buildlib.options import verdict_cache
+
 KEPT = 200  # keys per check
 
 
@@ -25,12 +27,8 @@ def key_of(parts: Iterable[bytes]) -> str:
 
 class Verdicts:
     def __init__(self, name: str, environ: Mapping[str, str]) -> None:
-        self.path: Path | None = None
-        if not environ.get("BUILDLIB_NO_CACHE"):
-            base = environ.get("XDG_CACHE_HOME") or os.path.join(
-                environ.get("HOME") or os.path.expanduser("~"), ".cache"
-            )
-            self.path = Path(base) / "buildlib" / name
+        directory = verdict_cache(environ)
+        self.path: Path | None = None if directory is None else Path(directory) / name
 
     def passed(self, key: str) -> bool:
         try:

@@ -1,4 +1,4 @@
-"""``buildlib.settings``: defaults < pyproject < environment < flags, and the flag parsers."""
+"""``buildlib.options``: defaults < pyproject < environment < flags, and the flag parsers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from buildlib import config as config_module
 from buildlib.buildargs import looks_secret
 from buildlib.config import Config
 from buildlib.errors import ConfigError, UsageError
-from buildlib.settings import (
+from buildlib.options import (
     REGISTRY_ENV,
     SecretSpec,
     build_options,
@@ -400,7 +400,7 @@ def test_build_options_defaults(plain: Config) -> None:
 
 
 def test_secret_values_are_read_for_redaction(tmp_path: Path) -> None:
-    from buildlib.settings import secret_values
+    from buildlib.options import secret_values
 
     token_file = tmp_path / "token"
     token_file.write_text("file-s3cr3t\n")

@@ -1,7 +1,10 @@
 """Options of one invocation, resolved once: defaults < pyproject < environment < flags.
 
-Tasks pass their flags here untouched (``None`` meaning "not given"); nothing else in
-buildlib reads the environment for these values.
+Tasks pass their flags here untouched (``None`` meaning "not given"). This is the one module
+of buildlib that reads the process environment (the runner, which hands it to child
+processes, and the console, which decides colours, aside): the functions at the end name
+every variable buildlib consults, and a unit test keeps any other module from reading it.
+It must never print a value it reads (a variable may hold a secret).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from buildlib.errors import ConfigError, UsageError
 from buildlib.references import REGISTRY_HINT, registry_problem, validate_tag
 
 REGISTRY_ENV = "BUILDLIB_REGISTRY"
+BUILDER_ENV = "BUILDLIB_BUILDER"
+DOCKER_ENV = "BUILDLIB_DOCKER"
+NO_CACHE_ENV = "BUILDLIB_NO_CACHE"
 
 
 @dataclass(frozen=True)
@@ -237,8 +243,82 @@ def build_options(
         secrets=parse_secrets(secret, env),
         cache_from=tuple(cache_from),
         cache_to=tuple(cache_to),
-        builder=builder or env.get("BUILDLIB_BUILDER") or None,
+        builder=builder or env.get(BUILDER_ENV) or None,
         jobs=parse_jobs(jobs, sequential),
         dry_run=dry_run,
         registry=resolve_registry(config, registry, env),
     )
+
+
+# --- the process environment ------------------------------------------------------------
+
+
+def environment() -> Mapping[str, str]:
+    """The process environment, for what the options name only at run time: the credential
+    variables of ``[tool.buildlib.credentials]``, ``--secret env=VAR`` and a ``KEY``-only
+    ``--build-arg``. Other modules take it as a parameter, never from ``os``."""
+    return os.environ
+
+
+def docker_client(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The docker client to run and where that choice came from: ``$BUILDLIB_DOCKER``, or
+    ``docker`` looked up on PATH."""
+    env = os.environ if environ is None else environ
+    chosen = env.get(DOCKER_ENV)
+    if chosen is not None:
+        return chosen, f"{DOCKER_ENV}={chosen}"
+    return "docker", "PATH"
+
+
+@dataclass(frozen=True)
+class DockerSelection:
+    """What picks the engine, the plugins and the builder the docker client uses, as docker
+    reads them: buildlib keys its caches on them and names them in its errors."""
+
+    host: str | None
+    context: str | None
+    config: str | None
+    buildx_builder: str | None
+
+    def config_dir(self) -> str:
+        """The user's docker config directory: ``$DOCKER_CONFIG``, else ``~/.docker``."""
+        return self.config or os.path.join(os.path.expanduser("~"), ".docker")
+
+
+def docker_selection(environ: Mapping[str, str] | None = None) -> DockerSelection:
+    env = os.environ if environ is None else environ
+    return DockerSelection(
+        env.get("DOCKER_HOST") or None,
+        env.get("DOCKER_CONTEXT") or None,
+        env.get("DOCKER_CONFIG") or None,
+        env.get("BUILDX_BUILDER") or None,
+    )
+
+
+def ci_branch(environ: Mapping[str, str] | None = None) -> str | None:
+    """The branch GitHub Actions checked out (its checkouts are detached), or ``None``
+    outside Actions and for a tag's run."""
+    env = os.environ if environ is None else environ
+    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_REF_NAME"):
+        if env.get("GITHUB_REF_TYPE", "branch") == "branch":
+            return env["GITHUB_REF_NAME"]
+    return None
+
+
+def github_files(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+    """The files GitHub Actions reads a step's outputs and its summary from (``None`` when
+    not under Actions)."""
+    env = os.environ if environ is None else environ
+    return env.get("GITHUB_OUTPUT") or None, env.get("GITHUB_STEP_SUMMARY") or None
+
+
+def verdict_cache(environ: Mapping[str, str] | None = None) -> str | None:
+    """The directory of remembered check verdicts: ``$XDG_CACHE_HOME/buildlib`` (else
+    ``~/.cache/buildlib``); ``None`` when ``$BUILDLIB_NO_CACHE`` turns them off."""
+    env = os.environ if environ is None else environ
+    if env.get(NO_CACHE_ENV):
+        return None
+    base = env.get("XDG_CACHE_HOME") or os.path.join(
+        env.get("HOME") or os.path.expanduser("~"), ".cache"
+    )
+    return os.path.join(base, "buildlib")
