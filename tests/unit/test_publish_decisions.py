@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from buildlib.errors import AuthError, CommandFailed, PublishError, RegistryError, UsageError
+from buildlib.flags import PushFlags, ReleaseFlags
 from buildlib.publish import push, release
 from tests.support.fixture_repo import git
 from tests.support.publish_fakes import (
@@ -32,8 +33,8 @@ def _no_user_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setenv("DOCKER_CONFIG", str(empty))
 
 
-def do_release(root: Path, **kwargs):
-    return release(root, images=kwargs.pop("images", ["gpu", "cpu"]), environ={}, **kwargs)
+def do_release(root: Path, runner, images=("gpu", "cpu"), **flags):
+    return release(root, ReleaseFlags(images=tuple(images), **flags), environ={}, runner=runner)
 
 
 # --- floating tags ------------------------------------------------------------------------
@@ -244,8 +245,8 @@ def test_a_rerun_of_the_same_release_pushes_nothing_again(
 # --- push: retries and refusals -------------------------------------------------------------
 
 
-def do_push(root: Path, docker, **kwargs):
-    return push(root, images=["gpu"], environ=kwargs.pop("environ", {}), runner=docker, **kwargs)
+def do_push(root: Path, docker, environ=None, **flags):
+    return push(root, PushFlags(images=("gpu",), **flags), environ=environ or {}, runner=docker)
 
 
 def test_transient_push_failures_are_retried(
@@ -388,9 +389,9 @@ def test_the_plan_says_where_the_login_comes_from(
     secret = "token-" + "x" * 20
     env = {"DOCKERHUB_USERNAME": "robot", "DOCKERHUB_TOKEN": secret}
     with publishing(monkeypatch, StubRegistry()) as docker:
-        release(root, environ=env, runner=docker, dry_run=True, as_json=True)
+        release(root, ReleaseFlags(dry_run=True, as_json=True), environ=env, runner=docker)
         document = json.loads(capsys.readouterr().out)
-        release(root, environ=env, runner=docker, dry_run=True)
+        release(root, ReleaseFlags(dry_run=True), environ=env, runner=docker)
         text = capsys.readouterr().err
 
     assert document["login"] is True

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from invoke import Collection, Task
@@ -251,6 +252,46 @@ def test_collection_makes_one_task_per_configured_image(tmp_path: Path) -> None:
     assert ns.tasks["build"].help["tag"] == "image tag (default: $BUILDLIB_IMAGE_TAG, else 'local')"
 
 
+def test_a_second_collection_leaves_the_first_ones_help_alone(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "0.1.0"\n\n[tool.buildlib]\n'
+        'tag-env = "OTHER_TAG"\ndefault-group = ["web"]\n\n'
+        '[tool.buildlib.images.web]\nrepository = "acme/web"\ndockerfile = "Dockerfile"\n'
+    )
+    first = collection(REPO)
+    second = collection(tmp_path)
+    assert second.tasks["build"].help["tag"] == "image tag (default: $OTHER_TAG, else 'local')"
+    for name in ("build", "build-gpu"):
+        assert first.tasks[name].help["tag"] == (
+            "image tag (default: $TETRA_IMAGE_TAG, else 'local')"
+        ), name
+    assert collection(REPO).tasks["build"].help == first.tasks["build"].help
+
+
+def test_each_task_hands_one_typed_flags_object_to_buildlib(monkeypatch) -> None:
+    import buildlib.build
+    import buildlib.doctor
+    import buildlib.publish
+    from buildlib.flags import BuildFlags, DoctorFlags, PushFlags, ReleaseFlags
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(buildlib.build, "build_images", lambda root, f: seen.update(build=f))
+    monkeypatch.setattr(buildlib.publish, "push", lambda root, f: seen.update(push=f))
+    monkeypatch.setattr(buildlib.publish, "release", lambda root, f: seen.update(release=f))
+    monkeypatch.setattr(buildlib.doctor, "doctor", lambda f: seen.update(doctor=f) or 0)
+    ns = collection(REPO)
+    context = RecordingContext()
+    ns.tasks["build"].body(context, image="gpu, cpu", build_arg=["A=1"], jobs="2")
+    ns.tasks["push"].body(context, tag="main", registry="ghcr.io", json=True)
+    ns.tasks["release"].body(context, force=True, secret=["id=t,env=T"])
+    ns.tasks["doctor"].body(context, for_="push")
+    assert seen["build"] == BuildFlags(images=("gpu", "cpu"), build_arg=("A=1",), jobs="2")
+    assert seen["push"] == PushFlags(tag="main", registry="ghcr.io", as_json=True)
+    assert seen["release"] == ReleaseFlags(force=True, secret=("id=t,env=T",))
+    assert seen["doctor"] == DoctorFlags(root=REPO, for_="push")
+
+
 def test_buildlib_task_bodies_only_call_into_buildlib() -> None:
     """The functions ``buildlib.tasks`` wraps as tasks: a docstring, a local import, a call
     inside ``user_errors()`` (and for doctor, its exit code); no loops, no branches on data."""
@@ -398,20 +439,20 @@ def test_invoke_dry_is_the_task_dry_run(monkeypatch, tmp_path: Path) -> None:
     import buildlib.build
     import buildlib.publish
 
-    seen: dict[str, object] = {}
-    monkeypatch.setattr(buildlib.build, "build_images", lambda *a, **k: seen.update(build=k))
-    monkeypatch.setattr(buildlib.publish, "push", lambda *a, **k: seen.update(push=k))
-    monkeypatch.setattr(buildlib.publish, "release", lambda *a, **k: seen.update(release=k))
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(buildlib.build, "build_images", lambda root, f: seen.update(build=f))
+    monkeypatch.setattr(buildlib.publish, "push", lambda root, f: seen.update(push=f))
+    monkeypatch.setattr(buildlib.publish, "release", lambda root, f: seen.update(release=f))
     ns = collection(REPO)
     ns.tasks["build-lb"].body(RecordingContext(dry=True))
     ns.tasks["build"].body(RecordingContext(dry=True))
     ns.tasks["push"].body(RecordingContext(dry=True), tag="main")
     ns.tasks["release"].body(RecordingContext(dry=True))
-    assert {name: kwargs["dry_run"] for name, kwargs in seen.items()} == dict.fromkeys(  # type: ignore[index]
+    assert {name: flags.dry_run for name, flags in seen.items()} == dict.fromkeys(
         ("build", "push", "release"), True
     )
     ns.tasks["build"].body(RecordingContext())
-    assert seen["build"]["dry_run"] is False  # type: ignore[index]
+    assert seen["build"].dry_run is False
 
 
 def test_invoke_dry_refuses_doctor_fix_in_one_line(capsys) -> None:

@@ -24,6 +24,7 @@ from buildlib.config import Config
 from buildlib.dockercli import DockerCLI, build_command
 from buildlib.engine import detect
 from buildlib.errors import BuildlibError, CommandFailed
+from buildlib.flags import BuildFlags
 from buildlib.options import BuildOptions
 from buildlib.plan import BuildPlan, BuiltImage, ImageBuild, make_plan
 from buildlib.progress import BuildDisplay
@@ -244,12 +245,7 @@ def _lock_fresh(root: Path | str) -> CheckResult:
 
 
 def build_images(
-    root: Path | str,
-    names: list[str] | tuple[str, ...] | None,
-    *,
-    all_images: bool = False,
-    runner: Runner | None = None,
-    **flags: object,
+    root: Path | str, flags: BuildFlags, *, runner: Runner | None = None
 ) -> list[BuiltImage]:
     """What ``invoke build*`` runs: load config, plan, pre-flight, build, summarize."""
     # The docker probes and uv's lock check (the pre-flight's one process) run while this
@@ -257,12 +253,12 @@ def build_images(
     with ThreadPoolExecutor(max_workers=2) as background:
         probe = background.submit(detect)
         lock_fresh = background.submit(_lock_fresh, root)
-        from buildlib.options import build_options, environment, secret_values
+        from buildlib.options import environment, options_for, secret_values
         from buildlib.preflight import preflight
 
         config: Config = config_module.load(root)
-        options: BuildOptions = build_options(config, **flags)  # type: ignore[arg-type]
-        images = config.images if all_images else config.select(names)
+        options: BuildOptions = options_for(config, flags, tag=flags.tag)
+        images = config.images if flags.all_images else config.select(flags.images)
         runner = runner or Runner(dry_run=options.dry_run)
         for label, value in secret_values(options.secrets, environment()):
             runner.add_secret(value, label)

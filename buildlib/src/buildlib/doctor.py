@@ -25,6 +25,7 @@ from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 from buildlib.checks.suite import FOR_CHOICES, run_checks
 from buildlib.errors import UsageError
+from buildlib.flags import DoctorFlags
 
 _LABELS = {"ok": "ok", "warn": "warn", "fail": "FAIL", "skipped": "skip"}
 
@@ -55,6 +56,13 @@ def collect(
     )  # a bad one: one line
     project = Project.load(root, environ=environ, registry=registry)
     return run_checks(project, fix=fix, for_=for_, engine=engine)
+
+
+def doctor(flags: DoctorFlags) -> int:
+    """What ``invoke doctor`` runs: :func:`run_doctor` with the task's flags."""
+    return run_doctor(
+        flags.root, fix=flags.fix, as_json=flags.as_json, for_=flags.for_, registry=flags.registry
+    )
 
 
 def as_document(results: Sequence[CheckResult]) -> dict[str, object]:

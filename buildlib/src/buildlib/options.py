@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from buildlib.buildargs import KEY_RE, allow_hint, secret_word
 from buildlib.config import PLATFORM_RE, Config
 from buildlib.errors import ConfigError, UsageError
+from buildlib.flags import ImageFlags
 from buildlib.references import REGISTRY_HINT, registry_problem, validate_tag
 
 REGISTRY_ENV = "BUILDLIB_REGISTRY"
@@ -247,6 +248,34 @@ def build_options(
         jobs=parse_jobs(jobs, sequential),
         dry_run=dry_run,
         registry=resolve_registry(config, registry, env),
+    )
+
+
+def options_for(
+    config: Config,
+    flags: ImageFlags,
+    *,
+    tag: str | None,
+    registry: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> BuildOptions:
+    """The options of a task that builds: its flags over the environment and pyproject.
+    ``tag`` and ``registry`` are the task's own (release has no ``--tag``)."""
+    return build_options(
+        config,
+        tag=tag,
+        platform=flags.platform,
+        no_cache=flags.no_cache,
+        build_arg=flags.build_arg,
+        secret=flags.secret,
+        cache_from=flags.cache_from,
+        cache_to=flags.cache_to,
+        builder=flags.builder,
+        jobs=flags.jobs,
+        sequential=flags.sequential,
+        dry_run=flags.dry_run,
+        registry=registry,
+        environ=environ,
     )
 
 

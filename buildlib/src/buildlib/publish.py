@@ -33,12 +33,13 @@ from buildlib.credentials import Credentials, from_docker_config, from_env, temp
 from buildlib.dockercli import DockerCLI
 from buildlib.engine import Engine, detect
 from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError, UsageError
+from buildlib.flags import PushFlags, ReleaseFlags
 from buildlib.git import Git
 from buildlib.options import (
     BuildOptions,
-    build_options,
     environment,
     github_files,
+    options_for,
     resolve_tag,
     secret_values,
 )
@@ -176,14 +177,12 @@ def _run_local(plan: BuildPlan) -> BuildPlan:
 def _job(
     config: Config,
     tag: str,
-    images: list[str] | None,
-    registry: str | None,
+    flags: PushFlags | ReleaseFlags,
     env: Mapping[str, str],
     runner: Runner | None,
-    flags: dict[str, Any],
 ) -> _Job:
-    options = build_options(config, tag=tag, registry=registry, environ=env, **flags)
-    selected = config.select(images) if images else config.images
+    options = options_for(config, flags, tag=tag, registry=flags.registry, environ=env)
+    selected = config.select(flags.images) if flags.images else config.images
     access = resolve_access(config, options.registry or config.registry, env)
     runner = runner or Runner(dry_run=options.dry_run)
     for label, value in secret_values(options.secrets, env):
@@ -221,28 +220,23 @@ def _subplan(plan: BuildPlan, keep: Callable[[ImageBuild], bool]) -> BuildPlan:
 
 def push(
     root: Path | str,
+    flags: PushFlags,
     *,
-    tag: str | None = None,
-    images: list[str] | None = None,
-    registry: str | None = None,
-    force: bool = False,
-    as_json: bool = False,
     environ: Mapping[str, str] | None = None,
     runner: Runner | None = None,
-    **flags: Any,
 ) -> list[Published]:
     """``invoke push --tag TAG``: build and push every selected image as ``REPO:TAG``."""
     env = environment() if environ is None else environ
     config = config_module.load(root)
-    if not tag and not env.get(config.tag_env):
+    if not flags.tag and not env.get(config.tag_env):
         raise UsageError("push needs a tag", hint="invoke push --tag main")
-    tag = resolve_tag(config, tag, env)
-    if is_version_shaped(tag) and not force:
+    tag = resolve_tag(config, flags.tag, env)
+    if is_version_shaped(tag) and not flags.force:
         raise UsageError(
             f"tag {tag!r} belongs to releases (it would move what users pull as a version)",
             hint="publish versions with `invoke release`, or pass --force",
         )
-    job = _job(config, tag, images, registry, env, runner, flags)
+    job = _job(config, tag, flags, env, runner)
     plan = job.plan("min")
     # A :main image is what main's commit builds, as a release is its tag's: refused. Any
     # other tag (a branch or test push) warns, so a developer can still push work in progress.
@@ -253,7 +247,7 @@ def push(
         console.warn(stray.render())
     publications = [ImagePublication(i.name, i.repository, tag, (tag,)) for i in job.selected]
     if job.options.dry_run:
-        _print_plan(job.access, publications, as_json, version=None)
+        _print_plan(job.access, publications, flags.as_json, version=None)
         execute(plan, job.runner)
         return []
     client = job.access.client()
@@ -269,7 +263,7 @@ def push(
             _still_ours(client, results)
         finally:
             _forget_local_names(cli, plan)
-    _report(results, job.access.registry, as_json, version=None)
+    _report(results, job.access.registry, flags.as_json, version=None)
     return results
 
 
@@ -278,22 +272,18 @@ def push(
 
 def release(
     root: Path | str,
+    flags: ReleaseFlags,
     *,
-    images: list[str] | None = None,
-    registry: str | None = None,
-    force: bool = False,
-    as_json: bool = False,
     environ: Mapping[str, str] | None = None,
     runner: Runner | None = None,
-    **flags: Any,
 ) -> list[Published]:
     """``invoke release``: publish the pyproject version with its floating tags."""
     env = environment() if environ is None else environ
     config = config_module.load(root)
     git = Git(config.root)
     full_tag = docker_tag_for(config.version)
-    flags.pop("tag", None)  # a release's tags come from the version
-    job = _job(config, full_tag, images, registry, env, runner, flags)
+    job = _job(config, full_tag, flags, env, runner)
+    force, as_json = flags.force, flags.as_json
     access, dry_run = job.access, job.options.dry_run
     client = access.client()
     problems = _git_problems(config, git, job.selected)

@@ -6,7 +6,8 @@ A repository adopts buildlib with a ``[tool.buildlib]`` table and a ``tasks.py``
     from buildlib.tasks import collection
     ns = collection(Path(__file__).parent)
 
-Each task only resolves its flags and calls one buildlib function; a
+Each task builds one typed flags object (:mod:`buildlib.flags`) and calls one buildlib
+function with it; a
 :class:`~buildlib.errors.BuildlibError` becomes one red line and an exit code.
 """
 
@@ -26,6 +27,7 @@ from invoke import Collection, Exit, Task, task
 
 from buildlib import console
 from buildlib.errors import BuildlibError, UsageError, split_location
+from buildlib.flags import BuildFlags, DoctorFlags, PushFlags, ReleaseFlags, names, repeated
 
 BUILD_HELP = {
     "tag": "image tag (default: $TAG_ENV, else 'local')",
@@ -117,35 +119,7 @@ def invoke_flags(
             runner.echo_queries(previous)
 
 
-def _names(value: str | None) -> list[str] | None:
-    return [n.strip() for n in value.split(",") if n.strip()] if value else None
-
-
-def _build_flags(
-    tag: str | None,
-    platform: str | None,
-    no_cache: bool,
-    build_arg: Any,
-    secret: Any,
-    builder: str | None,
-    cache_from: Any,
-    cache_to: Any,
-    dry_run: bool,
-) -> dict[str, Any]:
-    return dict(
-        tag=tag,
-        platform=platform,
-        no_cache=no_cache,
-        build_arg=build_arg or (),
-        secret=secret or (),
-        builder=builder,
-        cache_from=cache_from or (),
-        cache_to=cache_to or (),
-        dry_run=dry_run,
-    )
-
-
-def _image_task(root: Path, name: str, summary: str) -> Task:
+def _image_task(root: Path, name: str, summary: str, help_table: dict[str, str]) -> Task:
     def build_image(
         c,
         tag=None,
@@ -163,25 +137,25 @@ def _image_task(root: Path, name: str, summary: str) -> Task:
         with user_errors(), invoke_flags(c, dry_run) as dry_run:
             build_images(
                 root,
-                [name],
-                **_build_flags(
-                    tag,
-                    platform,
-                    no_cache,
-                    build_arg,
-                    secret,
-                    builder,
-                    cache_from,
-                    cache_to,
-                    dry_run,
+                BuildFlags(
+                    images=(name,),
+                    tag=tag,
+                    platform=platform,
+                    no_cache=no_cache,
+                    build_arg=repeated(build_arg),
+                    secret=repeated(secret),
+                    builder=builder,
+                    cache_from=repeated(cache_from),
+                    cache_to=repeated(cache_to),
+                    dry_run=dry_run,
                 ),
             )
 
     build_image.__doc__ = summary
-    return Task(build_image, name=f"build-{name}", help=BUILD_HELP, iterable=ITERABLE)
+    return Task(build_image, name=f"build-{name}", help=help_table, iterable=ITERABLE)
 
 
-def _build_group_task(root: Path, summary: str) -> Task:
+def _build_group_task(root: Path, summary: str, help_table: dict[str, str]) -> Task:
     def build(
         c,
         all=False,
@@ -203,25 +177,25 @@ def _build_group_task(root: Path, summary: str) -> Task:
         with user_errors(), invoke_flags(c, dry_run) as dry_run:
             build_images(
                 root,
-                _names(image),
-                all_images=all,
-                jobs=jobs,
-                sequential=sequential,
-                **_build_flags(
-                    tag,
-                    platform,
-                    no_cache,
-                    build_arg,
-                    secret,
-                    builder,
-                    cache_from,
-                    cache_to,
-                    dry_run,
+                BuildFlags(
+                    images=names(image),
+                    all_images=all,
+                    tag=tag,
+                    platform=platform,
+                    no_cache=no_cache,
+                    build_arg=repeated(build_arg),
+                    secret=repeated(secret),
+                    builder=builder,
+                    cache_from=repeated(cache_from),
+                    cache_to=repeated(cache_to),
+                    jobs=jobs,
+                    sequential=sequential,
+                    dry_run=dry_run,
                 ),
             )
 
     build.__doc__ = summary
-    return Task(build, name="build", help=GROUP_HELP, iterable=ITERABLE)
+    return Task(build, name="build", help=help_table, iterable=ITERABLE)
 
 
 PUBLISH_HELP = {
@@ -258,22 +232,22 @@ def _push_task(root: Path) -> Task:
         with user_errors(), invoke_flags(c, dry_run) as dry_run:
             push_images(
                 root,
-                images=_names(image),
-                registry=registry,
-                force=force,
-                as_json=json,
-                jobs=jobs,
-                sequential=sequential,
-                **_build_flags(
-                    tag,
-                    platform,
-                    no_cache,
-                    build_arg,
-                    secret,
-                    builder,
-                    cache_from,
-                    cache_to,
-                    dry_run,
+                PushFlags(
+                    images=names(image),
+                    tag=tag,
+                    registry=registry,
+                    force=force,
+                    as_json=json,
+                    platform=platform,
+                    no_cache=no_cache,
+                    build_arg=repeated(build_arg),
+                    secret=repeated(secret),
+                    builder=builder,
+                    cache_from=repeated(cache_from),
+                    cache_to=repeated(cache_to),
+                    jobs=jobs,
+                    sequential=sequential,
+                    dry_run=dry_run,
                 ),
             )
 
@@ -310,22 +284,21 @@ def _release_task(root: Path) -> Task:
         with user_errors(), invoke_flags(c, dry_run) as dry_run:
             release_images(
                 root,
-                images=_names(image),
-                registry=registry,
-                force=force,
-                as_json=json,
-                jobs=jobs,
-                sequential=sequential,
-                **_build_flags(
-                    None,
-                    platform,
-                    no_cache,
-                    build_arg,
-                    secret,
-                    builder,
-                    cache_from,
-                    cache_to,
-                    dry_run,
+                ReleaseFlags(
+                    images=names(image),
+                    registry=registry,
+                    force=force,
+                    as_json=json,
+                    platform=platform,
+                    no_cache=no_cache,
+                    build_arg=repeated(build_arg),
+                    secret=repeated(secret),
+                    builder=builder,
+                    cache_from=repeated(cache_from),
+                    cache_to=repeated(cache_to),
+                    jobs=jobs,
+                    sequential=sequential,
+                    dry_run=dry_run,
                 ),
             )
 
@@ -353,20 +326,22 @@ DOCTOR_FIX_NOT_DRY = (
 def _doctor_task(default_root: Path) -> Task:
     def doctor(c, fix=False, json=False, root=None, for_=None, registry=None):
         """Check config, line endings, uv.lock, engine, credentials, release; say how to fix."""
-        from buildlib.doctor import run_doctor
+        from buildlib.doctor import doctor as run_doctor
 
         with user_errors(), invoke_flags(c, no_dry=DOCTOR_FIX_NOT_DRY if fix else None):
             code = run_doctor(
-                Path(root) if root else default_root,
-                fix=fix,
-                as_json=json,
-                for_=for_,
-                registry=registry,
+                DoctorFlags(
+                    root=Path(root) if root else default_root,
+                    fix=fix,
+                    as_json=json,
+                    for_=for_,
+                    registry=registry,
+                )
             )
         if code:
             raise Exit(code=code)
 
-    return Task(doctor, help=DOCTOR_HELP)
+    return Task(doctor, help=dict(DOCTOR_HELP))
 
 
 def _images_task(root: Path) -> Task:
@@ -410,15 +385,19 @@ def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collectio
     """The buildlib task collection for the repository at ``root``."""
     root = Path(root).resolve()
     images, group, tag_env = _image_summaries(root)
-    for help_table in (BUILD_HELP, GROUP_HELP):
-        help_table["tag"] = f"image tag (default: ${tag_env}, else 'local')"
+    # Each collection's own tables: the tag variable is this repository's, and a collection
+    # made later for another repository must not change this one's help.
+    tag_help = {"tag": f"image tag (default: ${tag_env}, else 'local')"}
+    build_help, group_help = {**BUILD_HELP, **tag_help}, {**GROUP_HELP, **tag_help}
     ns = Collection()
     ns.add_task(
-        _build_group_task(root, f"Build the default images ({group}); --all adds the rest."),
+        _build_group_task(
+            root, f"Build the default images ({group}); --all adds the rest.", group_help
+        ),
         default=True,
     )
     for name, summary in images:
-        ns.add_task(_image_task(root, name, summary))
+        ns.add_task(_image_task(root, name, summary, build_help))
     ns.add_task(_push_task(root))
     ns.add_task(_release_task(root))
     ns.add_task(_doctor_task(root))

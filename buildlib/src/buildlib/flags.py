@@ -1,0 +1,79 @@
+"""The flags of each task, as typed, frozen objects: what the user typed, before any default.
+
+``None`` (or an empty tuple) means "not given": the options (:mod:`buildlib.options`) put
+each flag on top of the environment, pyproject and the defaults. This module must never
+read the environment or pyproject, nor validate a value: that is the options' job, so that
+a flag and the variable or key it overrides are checked by the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def names(value: str | None) -> tuple[str, ...] | None:
+    """A comma-separated ``--image`` list; ``None`` when not given (or empty)."""
+    found = tuple(n.strip() for n in value.split(",") if n.strip()) if value else ()
+    return found or None
+
+
+def repeated(values: Iterable[str] | None) -> tuple[str, ...]:
+    """A repeatable flag (Invoke gives a list, or ``None`` when it was not given)."""
+    return tuple(values or ())
+
+
+@dataclass(frozen=True)
+class ImageFlags:
+    """The flags of every task that builds images."""
+
+    images: tuple[str, ...] | None = None
+    platform: str | None = None
+    no_cache: bool = False
+    build_arg: tuple[str, ...] = ()
+    secret: tuple[str, ...] = ()
+    builder: str | None = None
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    jobs: int | str | None = None
+    sequential: bool = False
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class BuildFlags(ImageFlags):
+    """``invoke build`` and ``invoke build-<image>``."""
+
+    tag: str | None = None
+    all_images: bool = False
+
+
+@dataclass(frozen=True)
+class PushFlags(ImageFlags):
+    """``invoke push``."""
+
+    tag: str | None = None
+    registry: str | None = None
+    force: bool = False
+    as_json: bool = False
+
+
+@dataclass(frozen=True)
+class ReleaseFlags(ImageFlags):
+    """``invoke release``: no ``--tag``, its tags come from the version."""
+
+    registry: str | None = None
+    force: bool = False
+    as_json: bool = False
+
+
+@dataclass(frozen=True)
+class DoctorFlags:
+    """``invoke doctor``."""
+
+    root: Path = field(default_factory=lambda: Path("."))
+    fix: bool = False
+    as_json: bool = False
+    for_: str | None = None
+    registry: str | None = None
