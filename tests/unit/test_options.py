@@ -411,3 +411,17 @@ def test_secret_values_are_read_for_redaction(tmp_path: Path) -> None:
         ("--secret a", "env-s3cr3t"),
         ("--secret b", "file-s3cr3t"),
     ]
+
+
+def test_a_secret_file_too_large_to_redact_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from buildlib.options import SECRET_FILE_MAX, secret_values
+
+    big = tmp_path / "bundle"
+    big.write_text("x" * (SECRET_FILE_MAX + 1))
+    specs = parse_secrets([f"id=bundle,src={big}"], {})
+    assert secret_values(specs, {}) == []
+    warned = capsys.readouterr().err
+    assert "--secret bundle: its file is larger than 64 KiB, too large to read" in warned
+    assert "xxxx" not in warned

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from buildlib import console
 from buildlib.buildargs import KEY_RE, allow_hint, secret_word
 from buildlib.config import PLATFORM_RE, Config
 from buildlib.errors import ConfigError, UsageError
@@ -172,6 +173,11 @@ def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[Se
     return tuple(specs)
 
 
+# A secret file is read whole to redact each of its lines; a larger one is not a key or a
+# token file, and reading it could take the memory of an image layer.
+SECRET_FILE_MAX = 64 * 1024
+
+
 def secret_values(specs: Iterable[SecretSpec], environ: Mapping[str, str]) -> list[tuple[str, str]]:
     """(label, value) of the values behind ``--secret`` (variables, small files), for the
     runner to redact from everything it shows: a build step may print one. The label names
@@ -183,9 +189,14 @@ def secret_values(specs: Iterable[SecretSpec], environ: Mapping[str, str]) -> li
             values.append((label, environ[spec.env]))
         if spec.src:
             try:
-                if os.path.getsize(spec.src) <= 64 * 1024:
-                    with open(spec.src, encoding="utf-8", errors="replace") as handle:
-                        values.append((label, handle.read().strip()))
+                if os.path.getsize(spec.src) > SECRET_FILE_MAX:
+                    console.warn(
+                        f"{label}: its file is larger than {SECRET_FILE_MAX // 1024} KiB, too "
+                        "large to read for redaction: a build step that prints it shows it"
+                    )
+                    continue
+                with open(spec.src, encoding="utf-8", errors="replace") as handle:
+                    values.append((label, handle.read().strip()))
             except OSError:
                 pass
     return [(label, value) for label, value in values if value]
