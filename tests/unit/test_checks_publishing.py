@@ -13,6 +13,7 @@ from buildlib.checks.publishing import (
     check_credentials,
     check_registry_auth,
     check_release_tag,
+    find_credentials,
 )
 from buildlib.errors import AuthError, RegistryError
 from tests.support.fixture_repo import TOKEN_ENV, USER_ENV, commit, git, make_repo
@@ -217,3 +218,27 @@ def test_release_tag_without_history(tmp_path):
     result = check_release_tag(load(repo), for_="release")
 
     assert result.status == "skipped" and "no commits" in result.message
+
+
+def test_doctor_and_publish_find_the_same_credentials(repo, tmp_path, monkeypatch):
+    """One lookup: doctor reports the credentials push and release would use."""
+    from buildlib import config as config_module
+    from buildlib.publish import resolve_access
+
+    config = config_module.load(repo)
+    config_dir = tmp_path / "docker-login"
+    config_dir.mkdir()
+    auth = base64.b64encode(b"bob:" + SECRET.encode()).decode()
+    (config_dir / "config.json").write_text(json.dumps({"auths": {"ghcr.io": {"auth": auth}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    for env, user, source in [
+        ({USER_ENV: "alice", TOKEN_ENV: SECRET}, "alice", f"${USER_ENV} and ${TOKEN_ENV}"),
+        ({}, "bob", "the docker login for ghcr.io"),
+    ]:
+        project = Project.load(repo, environ=env, registry="ghcr.io")
+        creds, found_source, problem = find_credentials(project)
+        access = resolve_access(config, "ghcr.io", env)
+        assert problem is None
+        assert creds == access.credentials and creds.username == user
+        assert found_source == source
+        assert access.from_environment is bool(env)

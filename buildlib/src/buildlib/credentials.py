@@ -55,6 +55,30 @@ def from_env(
     )
 
 
+@dataclass(frozen=True)
+class Found:
+    """The credentials for a registry and where they came from; both ``None`` when there
+    are none."""
+
+    credentials: Credentials | None
+    source: str | None
+    from_environment: bool
+
+
+def find(
+    username_var: str, token_var: str, registry_host: str, environ: Mapping[str, str]
+) -> Found:
+    """The credentials push, release and doctor use: the two variables first (a temporary
+    login), else the user's docker login for ``registry_host``."""
+    credentials = from_env(username_var, token_var, environ)
+    if credentials is not None:
+        return Found(credentials, f"${username_var} and ${token_var}", True)
+    credentials = from_docker_config(registry_host)
+    if credentials is not None:
+        return Found(credentials, f"the docker login for {registry_host}", False)
+    return Found(None, None, False)
+
+
 def from_docker_config(registry_host: str, *, config_dir: str | None = None) -> Credentials | None:
     """Credentials of an existing ``docker login`` (e.g. by docker/login-action), or ``None``.
 

@@ -29,7 +29,8 @@ from buildlib import config as config_module
 from buildlib.build import execute
 from buildlib.config import Config, ImageSpec
 from buildlib.context import IGNORE_FILE, ignore_file_for, strays
-from buildlib.credentials import Credentials, from_docker_config, from_env, temporary_login
+from buildlib.credentials import Credentials, temporary_login
+from buildlib.credentials import find as find_credentials
 from buildlib.dockercli import DockerCLI
 from buildlib.engine import Engine, detect
 from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError, UsageError
@@ -112,10 +113,8 @@ class Access:
 def resolve_access(config: Config, registry: str, environ: Mapping[str, str]) -> Access:
     names = config.credentials
     hint = f"set {names.username_env} and {names.token_env} (or `docker login {registry}`)"
-    credentials = from_env(names.username_env, names.token_env, environ)
-    if credentials is not None:
-        return Access(registry, credentials, True, hint)
-    return Access(registry, from_docker_config(registry), False, hint)
+    found = find_credentials(names.username_env, names.token_env, registry, environ)
+    return Access(registry, found.credentials, found.from_environment, hint)
 
 
 @contextmanager

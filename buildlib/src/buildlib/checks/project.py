@@ -18,7 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from buildlib.errors import REFERENCE, ConfigError
 from buildlib.git import Git
-from buildlib.options import environment
+from buildlib.options import environment, registry_override
 from buildlib.versions import version_in_tag
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - buildlib also serves Python 3.10
@@ -28,7 +28,6 @@ else:
 
 
 PYPROJECT = "pyproject.toml"
-REGISTRY_ENV = "BUILDLIB_REGISTRY"
 DEFAULT_REGISTRY = "docker.io"
 DEFAULT_GIT_TAG = "v{version}"
 DEFAULT_CREDENTIALS = ("DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN")
@@ -183,9 +182,9 @@ class Project:
     @property
     def registry(self) -> str:
         configured = self.config.registry if self.config is not None else self.tool.get("registry")
-        return (
-            self.registry_flag or self.environ.get(REGISTRY_ENV) or configured or DEFAULT_REGISTRY
-        )
+        # the same cascade as the tasks' (a bad flag or variable was refused before loading)
+        override = registry_override(self.registry_flag, self.environ)
+        return override or configured or DEFAULT_REGISTRY
 
     @property
     def credential_env(self) -> tuple[str, str]:

@@ -31,15 +31,12 @@ def find_credentials(project: Project) -> tuple[Any, str | None, CheckResult | N
     """(Credentials or None, where they came from, a failing result if reading failed)."""
 
     def compute() -> tuple[Any, str | None, CheckResult | None]:
-        from buildlib.credentials import from_docker_config, from_env
+        from buildlib.credentials import find
         from buildlib.errors import BuildlibError
 
         user, token = project.credential_env
         try:
-            creds = from_env(user, token, project.environ)
-            if creds is not None:
-                return creds, f"${user} and ${token}", None
-            creds = from_docker_config(project.registry)
+            found = find(user, token, project.registry, project.environ)
         except BuildlibError as exc:
             failed = CheckResult(
                 "credentials", "fail", exc.message, hint=exc.hint or _credential_hint(project)
@@ -54,9 +51,7 @@ def find_credentials(project: Project) -> tuple[Any, str | None, CheckResult | N
                 hint="check $DOCKER_CONFIG/config.json (or ~/.docker/config.json)",
             )
             return None, None, failed
-        if creds is not None:
-            return creds, f"the docker login for {project.registry}", None
-        return None, None, None
+        return found.credentials, found.source, None
 
     return project.cached("credentials", compute)  # type: ignore[no-any-return]
 
