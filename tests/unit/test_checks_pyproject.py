@@ -130,3 +130,19 @@ def test_missing_dockerfile_fails_the_config(repo):
 
     assert result.status == "fail"
     assert "'Dockerfile' does not exist" in result.message
+
+
+def test_an_invalid_table_leaves_the_other_checks_buildlibs_defaults(repo):
+    """The checks read [tool.buildlib] only as config.py parsed it: when it does not
+    validate, buildlib's defaults, never a second reading of the raw table."""
+    from buildlib import config as config_module
+    from buildlib.checks.suite import run_checks
+
+    edit(repo, "[tool.buildlib]", '[tool.buildlib]\nmain-branch = "trunk"\nunknown-key = 1')
+    project = Project.load(repo, environ={})
+
+    assert project.config is None and project.config_error is not None
+    assert project.settings == config_module.defaults(project.root)
+    assert (project.main_branch, project.registry) == ("main", "docker.io")
+    results = run_checks(project, engine=False)
+    assert [r.status for r in results if r.id == "buildlib-config"] == ["fail"]

@@ -2,7 +2,8 @@
 
 Loading never raises: a pyproject.toml that does not parse, or a [tool.buildlib] table that
 does not validate, is kept as an error for its own check to report, and the other checks
-fall back to the raw table or to buildlib's defaults (or say why they are skipped).
+read buildlib's defaults (or say why they are skipped). The checks read the table only as
+:mod:`buildlib.config` parsed it: this module must never interpret it a second time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from buildlib.config import Config, defaults
 from buildlib.errors import REFERENCE, ConfigError
 from buildlib.git import Git
 from buildlib.options import environment, registry_override
@@ -28,9 +30,6 @@ else:
 
 
 PYPROJECT = "pyproject.toml"
-DEFAULT_REGISTRY = "docker.io"
-DEFAULT_GIT_TAG = "v{version}"
-DEFAULT_CREDENTIALS = ("DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 
 
@@ -52,7 +51,7 @@ class Project:
     text: str | None = None
     data: dict[str, Any] | None = None
     toml_problem: TomlProblem | None = None
-    config: Any = None  # buildlib.config.Config when [tool.buildlib] validates
+    config: Config | None = None  # when [tool.buildlib] validates
     config_error: ConfigError | None = None
     git: Git = field(init=False)
     is_git: bool = field(init=False, default=False)
@@ -120,17 +119,18 @@ class Project:
         project.head = project.git.head() if project.is_git else None
         return project
 
-    # --- pyproject values, with fallbacks when [tool.buildlib] does not validate ----------
+    # --- pyproject values ---------------------------------------------------------------
+
+    @property
+    def settings(self) -> Config:
+        """The ``[tool.buildlib]`` values the checks read: the parsed Config's, or, when it
+        does not validate (its own check fails), buildlib's defaults: never a second reading
+        of the table."""
+        return self.config if self.config is not None else defaults(self.root)
 
     @property
     def project_table(self) -> dict[str, Any]:
         table = (self.data or {}).get("project")
-        return table if isinstance(table, dict) else {}
-
-    @property
-    def tool(self) -> dict[str, Any]:
-        tool = (self.data or {}).get("tool")
-        table = tool.get("buildlib") if isinstance(tool, dict) else None
         return table if isinstance(table, dict) else {}
 
     @property
@@ -154,11 +154,7 @@ class Project:
 
     @property
     def git_tag_pattern(self) -> str:
-        if self.config is not None:
-            return str(self.config.release.git_tag)
-        release = self.tool.get("release")
-        pattern = release.get("git-tag") if isinstance(release, dict) else None
-        return pattern if isinstance(pattern, str) and "{version}" in pattern else DEFAULT_GIT_TAG
+        return self.settings.release.git_tag
 
     def release_tag(self, version: str | None = None) -> str | None:
         version = version or self.version_text
@@ -181,46 +177,26 @@ class Project:
 
     @property
     def registry(self) -> str:
-        configured = self.config.registry if self.config is not None else self.tool.get("registry")
+        configured = self.settings.registry
         # the same cascade as the tasks' (a bad flag or variable was refused before loading)
         override = registry_override(self.registry_flag, self.environ)
-        return override or configured or DEFAULT_REGISTRY
+        return override or configured
 
     @property
     def credential_env(self) -> tuple[str, str]:
-        if self.config is not None:
-            return self.config.credentials.username_env, self.config.credentials.token_env
-        raw = self.tool.get("credentials")
-        raw = raw if isinstance(raw, dict) else {}
-        return (
-            str(raw.get("username-env", DEFAULT_CREDENTIALS[0])),
-            str(raw.get("token-env", DEFAULT_CREDENTIALS[1])),
-        )
+        return self.settings.credentials.username_env, self.settings.credentials.token_env
 
     @property
     def main_branch(self) -> str:
-        if self.config is not None:
-            return str(self.config.main_branch)
-        value = self.tool.get("main-branch")
-        return value if isinstance(value, str) else "main"
+        return self.settings.main_branch
 
     @property
     def line_ending_globs(self) -> tuple[str, ...]:
-        if self.config is not None:
-            return tuple(self.config.line_ending_globs)
-        value = self.tool.get("line-ending-globs")
-        return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+        return self.settings.line_ending_globs
 
     @property
     def configured_dockerfiles(self) -> list[str]:
-        if self.config is not None:
-            return [image.dockerfile for image in self.config.images]
-        images = self.tool.get("images")
-        found = []
-        for body in images.values() if isinstance(images, dict) else []:
-            if isinstance(body, dict) and isinstance(body.get("dockerfile"), str):
-                found.append(body["dockerfile"])
-        return found
+        return [image.dockerfile for image in self.config.images] if self.config else []
 
     def dockerfiles(self) -> list[str]:
         """Configured Dockerfiles and every ``Dockerfile*`` at the root, relative, existing."""

@@ -127,8 +127,7 @@ def check_buildlib_config(project: Project) -> CheckResult:
             line=line,
             hint=error.hint or f"see {REFERENCE}",
         )
-    config = project.config
-    names = ", ".join(f"{i.name} ({i.dockerfile})" for i in config.images)
+    names = ", ".join(f"{i.name} ({i.dockerfile})" for i in project.settings.images)
     return CheckResult(
         "buildlib-config",
         "ok",

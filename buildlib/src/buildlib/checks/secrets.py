@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from buildlib import dockerfile
-from buildlib.buildargs import ALLOW_KEY, allow_hint, secret_word
+from buildlib.buildargs import allow_hint, secret_word
 from buildlib.checks import CheckResult
 from buildlib.checks.project import PYPROJECT, Project
 from buildlib.config import ImageSpec, build_arg_line
@@ -35,12 +35,8 @@ def _hint(name: str, keyword: str = "ARG") -> str:
 
 
 def allowed_names(project: Project) -> tuple[str, ...]:
-    """``[tool.buildlib] allow-build-args``, also when the rest of the table does not
-    validate."""
-    if project.config is not None:
-        return project.config.allow_build_args
-    raw = project.tool.get(ALLOW_KEY)
-    return tuple(name for name in raw if isinstance(name, str)) if isinstance(raw, list) else ()
+    """``[tool.buildlib] allow-build-args`` (none when the table does not validate)."""
+    return project.settings.allow_build_args
 
 
 def dockerfile_args(path: Path) -> list[tuple[str, int]]:
