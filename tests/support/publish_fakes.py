@@ -19,12 +19,14 @@ from typing import Any
 import pytest
 
 from buildlib.engine import Capabilities
-from buildlib.errors import BuildlibError, RegistryError
+from buildlib.errors import BuildlibError, CommandFailed, RegistryError
 from buildlib.runner import Result, Runner
 from tests.support.config_repo import write_repo
 from tests.support.fixture_repo import git
 
 CAPS = Capabilities("docker", "buildkit", "28.0.1", server_version="28.0.1")
+# buildx: a multi-platform image goes from the build straight to the registry (--push)
+BUILDX = Capabilities("docker", "buildx", "28.0.1", "v0.19.3", server_version="28.0.1")
 HOST = "docker.io"  # the fixture's registry: references carry no host
 
 
@@ -46,6 +48,9 @@ class StubRegistry:
         self.image_of: dict[str, str] = {}
         self.writes: list[tuple[str, str, str]] = []
         self.fail_add_tag: dict[tuple[str, str], BuildlibError] = {}
+        # what buildx pushed: (repository, tag) -> platforms of the index, config labels
+        self.index_platforms: dict[tuple[str, str], tuple[str, ...]] = {}
+        self.labels: dict[tuple[str, str], dict[str, str]] = {}
 
     # what the fake docker push does
     def store(self, repository: str, tag: str, image_id: str) -> str:
@@ -73,10 +78,16 @@ class StubRegistry:
         return self.image_of[digest] if digest else None
 
     def platforms(self, repo: str, tag: str) -> tuple[str, ...] | None:
-        return None  # single-platform images only: never an index
+        if self.manifest_digest(repo, tag) is None:
+            return None
+        return self.index_platforms.get((repo, tag), ())
 
-    def config_labels(self, repo: str, tag: str, *, platform: str | None = None) -> None:
-        return None
+    def config_labels(
+        self, repo: str, tag: str, *, platform: str | None = None
+    ) -> dict[str, str] | None:
+        if self.manifest_digest(repo, tag) is None:
+            return None
+        return self.labels.get((repo, tag), {})
 
     def add_tag(self, repo: str, source_ref: str, new_tag: str) -> str:
         error = self.fail_add_tag.pop((repo, new_tag), None)
@@ -106,10 +117,20 @@ class FakeDocker(Runner):
         self.digests: dict[str, str] = {}  # local reference -> digest it was pushed as
         self.calls: list[list[str]] = []
         self.push_failures: list[str] = []
+        # the output of a build that fails after pushing what it built (buildx --push)
+        self.build_failure: str | None = None
 
     def run(self, argv: Any, **kwargs: Any) -> Result:  # type: ignore[override]
         argv = [str(a) for a in argv]
         self.calls.append(argv)
+        result = self._answer(argv, kwargs)
+        if kwargs.get("check", True) and not result.ok:
+            raise CommandFailed(f"{kwargs.get('what') or argv[1]} failed: {result.stderr}")
+        return result
+
+    def _answer(self, argv: list[str], kwargs: dict[str, Any]) -> Result:
+        if argv[1:3] == ["buildx", "build"]:
+            return self._buildx(argv, kwargs)
         if argv[1] == "build":
             dockerfile = Path(kwargs.get("cwd") or ".") / argv[argv.index("--file") + 1]
             image_id = "sha256:" + hashlib.sha256(dockerfile.read_bytes()).hexdigest()
@@ -134,6 +155,29 @@ class FakeDocker(Runner):
             self.digests[reference] = self.registry.store(repository, tag, self.images[reference])
             return Result(argv, 0, f"{tag}: digest: {self.digests[reference]}\n")
         raise AssertionError(f"unexpected command {argv}")
+
+    def _buildx(self, argv: list[str], kwargs: dict[str, Any]) -> Result:
+        """A buildx build: ``--push`` stores an index of ``--platform`` with the labels."""
+        dockerfile = Path(kwargs.get("cwd") or ".") / argv[argv.index("--file") + 1]
+        image_id = "sha256:" + hashlib.sha256(dockerfile.read_bytes()).hexdigest()
+        tags = [argv[i + 1] for i, word in enumerate(argv) if word == "--tag"]
+        labels = dict(argv[i + 1].split("=", 1) for i, word in enumerate(argv) if word == "--label")
+        platforms = tuple(argv[argv.index("--platform") + 1].split(","))
+        if "--iidfile" in argv:
+            Path(argv[argv.index("--iidfile") + 1]).write_text(image_id, encoding="utf-8")
+        for reference in tags:
+            self.images[reference] = image_id
+            if "--push" in argv:
+                repository, _, tag = reference.rpartition(":")
+                self.registry.store(repository, tag, image_id)
+                self.registry.index_platforms[(repository, tag)] = platforms
+                self.registry.labels[(repository, tag)] = labels
+        if self.build_failure is not None:
+            return Result(argv, 1, "", self.build_failure)
+        return Result(argv, 0)
+
+    def builds(self) -> list[list[str]]:
+        return [argv for argv in self.calls if "build" in argv[1:3]]
 
     def pushes(self) -> list[str]:
         return [argv[2] for argv in self.calls if argv[1] == "push"]
@@ -160,13 +204,15 @@ class FakeEngine:
 
 
 @contextmanager
-def publishing(monkeypatch: pytest.MonkeyPatch, registry: StubRegistry) -> Iterator[FakeDocker]:
+def publishing(
+    monkeypatch: pytest.MonkeyPatch, registry: StubRegistry, caps: Capabilities = CAPS
+) -> Iterator[FakeDocker]:
     """Route publish's registry, engine and docker to the stand-ins; yield the docker."""
     import buildlib.publish as publish
 
     docker = FakeDocker(registry)
     monkeypatch.setattr(publish, "RegistryClient", lambda *args, **kwargs: registry)
-    monkeypatch.setattr(publish, "detect", lambda *args, **kwargs: CAPS)
+    monkeypatch.setattr(publish, "detect", lambda *args, **kwargs: caps)
     monkeypatch.setattr(publish, "Engine", lambda *args, **kwargs: FakeEngine(docker))
     # the pre-flight checks read the machine (engine, lock file): not what these test
     monkeypatch.setattr(publish, "preflight", lambda *args, **kwargs: None)

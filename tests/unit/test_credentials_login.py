@@ -260,3 +260,16 @@ def test_credentials_from_the_process_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("BUILDLIB_TEST_USER", " erin ")
     monkeypatch.setenv("BUILDLIB_TEST_TOKEN", SECRET)
     assert from_env("BUILDLIB_TEST_USER", "BUILDLIB_TEST_TOKEN") == Credentials("erin", SECRET)
+
+
+@pytest.mark.parametrize("host", ["docker.io", "index.docker.io", "registry-1.docker.io"])
+def test_every_docker_hub_name_finds_the_docker_hub_login(tmp_path: Path, host: str) -> None:
+    import base64
+
+    from buildlib.credentials import from_docker_config
+
+    auth = base64.b64encode(f"hubuser:{SECRET}".encode()).decode()
+    (tmp_path / "config.json").write_text(
+        json.dumps({"auths": {"https://index.docker.io/v1/": {"auth": auth}}})
+    )
+    assert from_docker_config(host, config_dir=str(tmp_path)) == Credentials("hubuser", SECRET)

@@ -14,6 +14,7 @@ from buildlib.flags import PushFlags, ReleaseFlags
 from buildlib.publish import push, release
 from tests.support.fixture_repo import git
 from tests.support.publish_fakes import (
+    BUILDX,
     CPU,
     GPU,
     StubRegistry,
@@ -542,3 +543,108 @@ def test_floating_tags_wait_for_the_last_image_then_move_for_all(
         tags = registry.tag_map(repository)
         assert {tags[t] for t in FLOATING} == {tags["1.2.3"]}, repository
     assert "cpu: " + CPU + ":1.2.3, 1.2, 1, latest" in capsys.readouterr().err
+
+
+# --- multi-platform images: buildx pushes them from the build --------------------------------
+
+MULTI = "linux/amd64,linux/arm64"
+
+
+def cpu_already_released(registry: StubRegistry, version: str) -> None:
+    """The other image's CI job already pushed the version: floating tags may move."""
+    registry.store(CPU, version, "sha256:" + "c" * 64)
+
+
+def test_a_multi_platform_release_is_pushed_by_its_build_then_floats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    cpu_already_released(registry, "1.2.3")
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        results = do_release(root, runner=docker, images=["gpu"], platform=MULTI)
+
+    (build,) = docker.builds()
+    assert "--push" in build and "--load" not in build
+    assert docker.pushes() == []  # nothing left to push: the build did
+    tags = registry.tag_map(GPU)
+    assert registry.index_platforms[(GPU, "1.2.3")] == ("linux/amd64", "linux/arm64")
+    assert {tags[t] for t in FLOATING} == {tags["1.2.3"]}
+    assert [(r.name, r.reference, r.digest) for r in results] == [
+        ("gpu", f"{GPU}:1.2.3", tags["1.2.3"])
+    ]
+
+
+def test_a_multi_platform_rerun_from_the_same_commit_is_not_built_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = StubRegistry()
+    cpu_already_released(registry, "1.2.3")
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        do_release(root, runner=docker, images=["gpu"], platform=MULTI)
+    digest = registry.tag_map(GPU)["1.2.3"]
+    capsys.readouterr()
+
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        results = do_release(root, runner=docker, images=["gpu"], platform=MULTI)
+
+    assert docker.builds() == []
+    assert results[0].unchanged and results[0].digest == digest
+    head = git(root, "rev-parse", "HEAD")
+    assert (
+        f"{GPU}:1.2.3 is already in the registry, built from this commit ({head[:12]}) for "
+        "linux/amd64, linux/arm64: not built or pushed again"
+    ) in capsys.readouterr().err
+
+
+def test_a_multi_platform_version_from_another_commit_is_refused_before_building(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        do_release(root, runner=docker, images=["gpu"], platform=MULTI)
+    before = registry.tag_map(GPU)
+    git(root, "commit", "-q", "--allow-empty", "-m", "fix: another commit, same version")
+    git(root, "tag", "-f", "v1.2.3")
+
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        with pytest.raises(PublishError) as caught:
+            do_release(root, runner=docker, images=["gpu"], platform=MULTI)
+        assert docker.builds() == []
+        # --force builds and pushes over it
+        do_release(root, runner=docker, images=["gpu"], platform=MULTI, force=True)
+
+    assert "release tags are immutable. Nothing was built or pushed" in caught.value.message
+    assert len(docker.builds()) == 1
+    assert registry.writes[-1][:2] == (GPU, "1.2.3")
+    assert registry.tag_map(GPU)["1.2.3"] == before["1.2.3"]  # same Dockerfile, same image
+
+
+def test_a_failed_multi_platform_build_names_what_it_pushed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        docker.build_failure = "error: failed to export cache"
+        with pytest.raises(PublishError) as caught:
+            do_release(root, runner=docker, images=["gpu"], platform=MULTI)
+
+    assert caught.value.message.startswith("release stopped: ")
+    assert f"Already pushed: {GPU}:1.2.3. " in caught.value.message
+    assert set(registry.tag_map(GPU)) == {"1.2.3"}  # no floating tag
+
+
+def test_a_multi_platform_push_is_verified_in_the_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        results = do_push(root, docker, tag="main", platform=MULTI)
+
+    assert docker.pushes() == []
+    assert results[0].digest == registry.tag_map(GPU)["main"]
+    assert registry.index_platforms[(GPU, "main")] == ("linux/amd64", "linux/arm64")

@@ -93,3 +93,66 @@ def test_the_registry_client_uses_the_same_grammar() -> None:
     assert client.repository("acme/app") == "acme/app"
     with pytest.raises(ConfigError):
         client.repository("acme/app\n")
+
+
+# --- repositories: split, validate, explain ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "split"),
+    [
+        ("acme/app", (None, "acme/app")),
+        ("acme/team/app", (None, "acme/team/app")),
+        ("app", (None, "app")),
+        ("localhost/app", ("localhost", "app")),
+        ("localhost:5000/acme/app", ("localhost:5000", "acme/app")),
+        ("ghcr.io/acme/app", ("ghcr.io", "acme/app")),
+        ("host:5000/app", ("host:5000", "app")),
+    ],
+)
+def test_the_first_component_is_a_registry_only_when_it_looks_like_one(
+    name: str, split: tuple[str | None, str]
+) -> None:
+    from buildlib.references import split_registry
+
+    assert split_registry(name) == split
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["acme/app", "a/b/c/d", "ghcr.io/acme/app", "127.0.0.1:5000/app", "x" * 255, "a/" + "b" * 253],
+)
+def test_valid_repositories(name: str) -> None:
+    from buildlib.references import validate_repository
+
+    assert validate_repository(name) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("", "it is empty"),
+        ("x" * 256, "it is 256 characters long (at most 255)"),
+        ("bad_host:5000/app", "registry host 'bad_host:5000' is invalid"),
+        ("host:0/app", "registry host 'host:0' is invalid"),
+        ("acme/app:1.0", "it contains a tag (':1.0'); set the tag separately"),
+        ("acme/App", "it must be lowercase"),
+    ],
+)
+def test_invalid_repositories_say_why(name: str, problem: str) -> None:
+    from buildlib.references import validate_repository
+
+    with pytest.raises(ConfigError) as caught:
+        validate_repository(name, location="pyproject.toml:3")
+    assert caught.value.message.startswith(f"invalid repository {name!r}: ")
+    assert problem in caught.value.message
+    assert caught.value.location == "pyproject.toml:3"
+    assert caught.value.hint
+
+
+def test_a_port_of_one_is_a_port() -> None:
+    from buildlib.references import registry_problem
+
+    assert registry_problem("host:1") is None
+    assert registry_problem("host:65535") is None
+    assert registry_problem("host:65536") == "port 65536 is not between 1 and 65535"
