@@ -514,13 +514,19 @@ def test_a_bom_before_the_toml_is_reported_as_a_bom(tmp_path: Path) -> None:
 
 
 def test_unreadable_pyproject_is_one_config_error(tmp_path) -> None:
-    (tmp_path / "pyproject.toml").write_bytes(b'[project]\nname = "\xff"\n')
+    path = tmp_path / "pyproject.toml"
+    path.write_bytes(b'[project]\nname = "\xff"\n')
     error = load_error(tmp_path)
-    assert "is not UTF-8 text" in error.message and error.hint == "save pyproject.toml as UTF-8"
+    assert error.message == f"{path} is not UTF-8 text (byte 18)"
+    assert error.hint == "save pyproject.toml as UTF-8"
+    assert error.location == str(path)
 
-    (tmp_path / "pyproject.toml").unlink()
-    (tmp_path / "pyproject.toml").mkdir()
-    assert "cannot read" in load_error(tmp_path).message
+    path.unlink()
+    path.mkdir()
+    error = load_error(tmp_path)
+    assert error.message == f"cannot read {path}: Is a directory"
+    assert error.location == str(path)
+    assert error.hint == "check that it is a readable file"
 
     afile = tmp_path / "README.md"
     afile.write_text("x")
@@ -534,6 +540,15 @@ def test_a_tool_that_is_not_a_table_is_one_config_error(tmp_path) -> None:
     head, _, _ = text.partition("[tool.buildlib]")
     path.write_text('tool = "x"\n' + head)  # a top-level key: before any table
     assert load_error(tmp_path).message == "missing [tool.buildlib] table"
+
+
+def test_no_images_is_located_at_the_buildlib_table(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[project]\nname = "demo"\nversion = "1.0.0"\n\n[tool.buildlib]\n')
+    error = load_error(tmp_path)
+    assert error.message == "no images configured"
+    assert error.location == f"{path}:5"
+    assert error.hint is not None and error.hint.startswith("add [tool.buildlib.images.NAME]")
 
 
 def test_unknown_key_in_the_release_table(tmp_path: Path) -> None:

@@ -323,6 +323,9 @@ def test_push_verifies_the_digest_the_registry_lists(
         f"another writer replaced {GPU}:main during this run: the registry has "
         f"sha256:{'0' * 12}" in caught.value.message
     )
+    assert caught.value.hint == (
+        "run it again; runs that push the same tag must take turns (a CI concurrency group)"
+    )
 
 
 @pytest.mark.parametrize("tag", ["latest", "1.2", "1.2.3", "v2"])
@@ -648,3 +651,19 @@ def test_a_multi_platform_push_is_verified_in_the_registry(
     assert docker.pushes() == []
     assert results[0].digest == registry.tag_map(GPU)["main"]
     assert registry.index_platforms[(GPU, "main")] == ("linux/amd64", "linux/arm64")
+
+
+@pytest.mark.parametrize(("count", "more"), [(4, ""), (6, " and 2 more")])
+def test_files_git_does_not_track_stop_a_release_before_any_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, more: str
+) -> None:
+    root = released_project(tmp_path / "repo", "1.2.3")
+    for i in range(count):
+        (root / f"stray{i}.txt").write_text("not committed")
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        with pytest.raises(UsageError) as caught:
+            do_release(root, runner=docker)
+        assert docker.calls == []
+    assert f"holds {count} file(s) git does not track: " in caught.value.message
+    shown = caught.value.message.split("track: ", 1)[1].split(";", 1)[0]
+    assert shown.count("stray") == 4 and shown.endswith(f"stray3.txt (untracked){more}")

@@ -367,6 +367,9 @@ def test_reprs_never_show_the_secret() -> None:
     assert SECRET not in repr(USER)
     assert "alice" in repr(USER)
     assert SECRET not in repr(RegistryClient("ghcr.io", USER))
+    assert repr(RegistryClient("ghcr.io")) == (
+        "RegistryClient('ghcr.io', username=None, base_url='https://ghcr.io')"
+    )
     assert "body" not in repr(Manifest(DOCKER_MANIFEST, b"{}", "sha256:x"))
 
 
@@ -633,6 +636,7 @@ def test_connection_refused_is_retried_then_named() -> None:
         client.manifest_digest("team/app", "one")
     assert host in str(caught.value) and "after 3 attempts" in str(caught.value)
     assert "look up team/app:one" in str(caught.value)
+    assert caught.value.message.endswith(" failed after 3 attempts: connection refused")
     assert_secret_hidden(caught.value)
 
 

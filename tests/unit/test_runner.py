@@ -371,7 +371,23 @@ def test_a_secret_of_eight_characters_never_goes_on_a_command_line(
     runner.add_secret(secret)
     argv = ["docker", "build", "--build-arg", f"TOKEN={secret}", "."]
     if refused:
-        with pytest.raises(BuildlibError, match="a secret value would be on its command line"):
+        with pytest.raises(BuildlibError, match="a secret value would be on its command line") as e:
             runner.run(argv)
+        assert e.value.hint == "a token must not also be a tag, name or path given to buildlib"
     else:
         assert runner.run(argv).ok  # too short to tell from a word: a name, a tag
+
+
+def test_a_program_is_found_on_path_or_beside_the_running_python(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from buildlib.runner import find_program
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing there
+    interpreter = Path(sys.executable)
+    assert find_program(interpreter.name) == str(interpreter.parent / interpreter.name)
+    assert find_program("buildlib-no-such-program") is None
+    tool = tmp_path / "buildlib-test-tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    assert find_program("buildlib-test-tool") == str(tool)
