@@ -636,7 +636,7 @@ def test_a_failed_multi_platform_build_names_what_it_pushed(
             do_release(root, runner=docker, images=["gpu"], platform=MULTI)
 
     assert caught.value.message.startswith("release stopped: ")
-    assert f"Already pushed: {GPU}:1.2.3. " in caught.value.message
+    assert f"Pushed and verified: {GPU}:1.2.3. " in caught.value.message
     assert set(registry.tag_map(GPU)) == {"1.2.3"}  # no floating tag
 
 
