@@ -49,7 +49,7 @@ def test_unreachable_engine_fails_and_the_rest_still_run(tmp_path, dead_engine):
 
 def fake_info(monkeypatch, root_dir, free_gib):
     info = EngineInfo("27.0.1", "1.46", "linux", "amd64", str(root_dir))
-    monkeypatch.setattr(checks_engine, "_engine_info", lambda project: info)
+    monkeypatch.setattr(checks_engine, "engine_info", lambda project: info)
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(
         checks_engine.shutil,
@@ -93,7 +93,7 @@ def test_engine_ok_names_version_and_api(tmp_path, monkeypatch):
 
 def test_engine_error_is_one_line_with_hint(tmp_path, monkeypatch):
     error = DockerUnavailable("Docker engine not reachable at x", hint="start it")
-    monkeypatch.setattr(checks_engine, "_engine_info", lambda project: error)
+    monkeypatch.setattr(checks_engine, "engine_info", lambda project: error)
 
     result = check_docker_engine(Project.load(tmp_path))
 

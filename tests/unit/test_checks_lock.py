@@ -61,8 +61,8 @@ def test_a_stale_lock_says_what_uv_lock_would_change(repo, monkeypatch):
     }
     monkeypatch.setattr(
         lock_module,
-        "_uv",
-        lambda project, argv: lock_module._Uv(argv[2] == "--dry-run", said[argv[2]]),
+        "run_uv",
+        lambda project, argv: lock_module.UvResult(argv[2] == "--dry-run", said[argv[2]]),
     )
 
     result = check_lock_fresh(Project.load(repo))
@@ -111,12 +111,12 @@ def test_what_uv_cannot_decide_offline_is_asked_online_with_for(repo, monkeypatc
     def fake_uv(project, argv):
         calls.append(argv[1:])
         if "--offline" in argv:
-            return lock_module._Uv(
+            return lock_module.UvResult(
                 False, "error: No solution found\n  cause: x is not in the cache"
             )
-        return lock_module._Uv(True, "")
+        return lock_module.UvResult(True, "")
 
-    monkeypatch.setattr(lock_module, "_uv", fake_uv)
+    monkeypatch.setattr(lock_module, "run_uv", fake_uv)
 
     offline = check_lock_fresh(Project.load(repo))
     assert offline.status == "fail"
@@ -207,7 +207,9 @@ def test_no_lock_is_fine_when_no_dockerfile_installs_from_one(repo):
 
 def test_what_uv_cannot_resolve_online_is_said_in_uv_words(repo, monkeypatch):
     said = "error: No solution found\n  cause: your project depends on nothing>=99"
-    monkeypatch.setattr(lock_module, "_uv", lambda project, argv: lock_module._Uv(False, said))
+    monkeypatch.setattr(
+        lock_module, "run_uv", lambda project, argv: lock_module.UvResult(False, said)
+    )
 
     result = check_lock_fresh(Project.load(repo), online=True)
 

@@ -53,9 +53,9 @@ def test_build_preflight_asks_uv_offline(repo, monkeypatch):
 
     def fake_uv(project, argv):
         asked.append(argv[1:])
-        return lock_module._Uv(True, "")
+        return lock_module.UvResult(True, "")
 
-    monkeypatch.setattr(lock_module, "_uv", fake_uv)
+    monkeypatch.setattr(lock_module, "run_uv", fake_uv)
     config = config_module.load(repo)
     run_preflight(config, builds(config), "build")
     assert asked == [["lock", "--check", "--offline"]]
@@ -133,8 +133,8 @@ def test_release_needs_the_tag_and_one_version(tmp_path, monkeypatch):
 
 def test_registry_of_builds():
     spec = ImageSpec("a", "acme/a", "Dockerfile", ".")
-    assert preflight_module._registry_of((Build(spec, Path("D"), ("acme/a:1",)),)) == "docker.io"
+    assert preflight_module.registry_of((Build(spec, Path("D"), ("acme/a:1",)),)) == "docker.io"
     assert (
-        preflight_module._registry_of((Build(spec, Path("D"), ("localhost:5000/acme/a:1",)),))
+        preflight_module.registry_of((Build(spec, Path("D"), ("localhost:5000/acme/a:1",)),))
         == "localhost:5000"
     )

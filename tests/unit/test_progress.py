@@ -41,7 +41,7 @@ def slow_stderr(monkeypatch: pytest.MonkeyPatch) -> SlowStream:
     pytest puts its own capture back on sys.stderr between a fixture and the test.)"""
     stream = SlowStream()
     monkeypatch.setattr(sys, "stderr", stream)
-    monkeypatch.setattr(console, "_style", console.Style(False))
+    monkeypatch.setattr(console, "style", lambda: console.Style(False))
     return stream
 
 
@@ -217,7 +217,7 @@ def test_a_terminal_shows_one_live_line_per_image_and_the_failed_log(monkeypatch
 
 
 def test_live_lines_fit_the_terminal(monkeypatch) -> None:
-    monkeypatch.setattr(console, "_style", console.Style(False))
+    monkeypatch.setattr(console, "style", lambda: console.Style(False))
     monkeypatch.setattr(
         "shutil.get_terminal_size", lambda fallback=(0, 0): __import__("os").terminal_size((40, 9))
     )
@@ -381,7 +381,7 @@ def test_github_gets_an_error_annotation_at_the_line(monkeypatch, capsys) -> Non
     from buildlib.tasks import user_errors
 
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setattr(console, "_style", console.Style(False))
+    monkeypatch.setattr(console, "style", lambda: console.Style(False))
     with pytest.raises(Exit), user_errors():
         raise CommandFailed(
             "build of cpu (Dockerfile-cpu) failed (exit 1): RUN false: exit code: 1",

@@ -21,7 +21,7 @@ DISK_WARN_GIB = 10  # a CUDA base image alone is several GiB
 DISK_FAIL_GIB = 2
 
 
-def _engine_info(project: Project) -> Any:
+def engine_info(project: Project) -> Any:
     """EngineInfo, or the DockerUnavailable that stopped it (memoized per project)."""
 
     def compute() -> Any:
@@ -64,7 +64,7 @@ def _detached(exc: BuildlibError) -> BuildlibError:
 def check_docker_engine(project: Project) -> CheckResult:
     from buildlib.engine import engine_endpoint
 
-    info = _engine_info(project)
+    info = engine_info(project)
     if isinstance(info, Exception):
         return CheckResult(
             "docker-engine",
@@ -159,7 +159,7 @@ def check_attestations(project: Project) -> CheckResult:
 def check_docker_disk(project: Project) -> CheckResult:
     from buildlib.engine import engine_address
 
-    info = _engine_info(project)
+    info = engine_info(project)
     if isinstance(info, Exception):
         return CheckResult(
             "docker-disk", "skipped", "the Docker engine does not answer (see docker-engine)"

@@ -107,10 +107,10 @@ def check_lock_fresh(project: Project, *, online: bool = False) -> CheckResult:
             hint="install uv, then `uv lock --check`",
         )
     offline = ["--offline"]
-    result = _uv(project, [uv, "lock", "--check", *offline])
+    result = run_uv(project, [uv, "lock", "--check", *offline])
     if not result.ok and _STALE not in result.output and online:
         offline = []  # what uv could not decide from its cache alone
-        result = _uv(project, [uv, "lock", "--check"])
+        result = run_uv(project, [uv, "lock", "--check"])
     if result.ok:
         return CheckResult(
             "uv-lock-fresh", "ok", "uv.lock matches pyproject.toml (uv lock --check)", file=LOCK
@@ -138,19 +138,23 @@ def find_uv() -> str | None:
 
 
 @dataclass(frozen=True)
-class _Uv:
+class UvResult:
+    """What one uv command answered."""
+
     ok: bool
     output: str  # stderr, then stdout
 
 
-def _uv(project: Project, argv: list[str]) -> _Uv:
+def run_uv(project: Project, argv: list[str]) -> UvResult:
+    """Run one uv command in the repository: the lock checks' only process (and the seam
+    their tests replace)."""
     result = ask(argv, cwd=project.root)
-    return _Uv(result.ok, f"{result.stderr}\n{result.stdout}")
+    return UvResult(result.ok, f"{result.stderr}\n{result.stdout}")
 
 
 def _changes(project: Project, uv: str, offline: list[str]) -> str:
     """What ``uv lock`` would change, as uv says it (``Add x v1``, ``Update y v1 -> v2``)."""
-    result = _uv(project, [uv, "lock", "--dry-run", *offline])
+    result = run_uv(project, [uv, "lock", "--dry-run", *offline])
     lines = [
         line.strip()
         for line in result.output.splitlines()

@@ -35,7 +35,7 @@ def run_preflight(
     project = Project.load(config.root)
     project.config = config  # exactly the config the caller resolved
     project.config_error = None
-    project.registry_flag = _registry_of(builds)
+    project.registry_flag = registry_of(builds)
     dockerfiles = sorted({project.rel(b.dockerfile) for b in builds})
     results = line_ending_results(project.root, dockerfiles)
     # only images that install from uv.lock need it
@@ -69,7 +69,7 @@ def run_preflight(
     return results
 
 
-def _registry_of(builds: tuple[Any, ...]) -> str | None:
+def registry_of(builds: tuple[Any, ...]) -> str | None:
     """The registry the builds' references name (``127.0.0.1:5000/org/app:main``)."""
     from buildlib.references import split_registry
 
