@@ -62,6 +62,7 @@ def test_clean_repository_passes_every_check(repo, capsys):
         "docker-engine": "skipped",
         "docker-builder": "skipped",
         "attestations": "skipped",
+        "annotations": "skipped",
         "docker-disk": "skipped",
         "credentials": "skipped",
         "registry-auth": "skipped",

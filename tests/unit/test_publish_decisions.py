@@ -426,15 +426,31 @@ def test_the_report_and_the_workflow_outputs_name_every_tag_and_digest(
         ],
     }
     lines = output.read_text().splitlines()
-    assert lines[:4] == [
+    gpu_refs = [f"docker.io/{GPU}:{tag}" for tag in ("1.2.3", *FLOATING)]
+    cpu_refs = [f"docker.io/{CPU}:{tag}" for tag in ("1.2.3", *FLOATING)]
+    assert lines[:6] == [
         f"gpu-digest={gpu}",
         "gpu-tags=1.2.3,1.2,1,latest",
+        f"gpu-references={','.join(gpu_refs)}",
         f"cpu-digest={cpu}",
         "cpu-tags=1.2.3,1.2,1,latest",
+        f"cpu-references={','.join(cpu_refs)}",
     ]
-    assert json.loads(lines[4].removeprefix("images=")) == [
-        {"name": "gpu", "repository": GPU, "digest": gpu, "tags": ["1.2.3", *FLOATING]},
-        {"name": "cpu", "repository": CPU, "digest": cpu, "tags": ["1.2.3", *FLOATING]},
+    assert json.loads(lines[6].removeprefix("images=")) == [
+        {
+            "name": "gpu",
+            "repository": GPU,
+            "digest": gpu,
+            "tags": ["1.2.3", *FLOATING],
+            "references": gpu_refs,
+        },
+        {
+            "name": "cpu",
+            "repository": CPU,
+            "digest": cpu,
+            "tags": ["1.2.3", *FLOATING],
+            "references": cpu_refs,
+        },
     ]
     assert summary.read_text() == (
         "### Images pushed to docker.io\n\n| image | tags | digest |\n|---|---|---|\n"

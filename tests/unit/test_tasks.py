@@ -287,7 +287,9 @@ def test_each_task_hands_one_typed_flags_object_to_buildlib(monkeypatch) -> None
     ns.tasks["release"].body(context, force=True, secret=["id=t,env=T"])
     ns.tasks["doctor"].body(context, for_="push")
     assert seen["build"] == BuildFlags(images=("gpu", "cpu"), build_arg=("A=1",), jobs="2")
-    assert seen["push"] == PushFlags(tag="main", registry="ghcr.io", as_json=True)
+    assert seen["push"] == PushFlags(tag=("main",), registry="ghcr.io", as_json=True)
+    ns.tasks["push"].body(context, tag=["main", "nightly"], sha_tag=True)
+    assert seen["push"] == PushFlags(tag=("main", "nightly"), sha_tag=True)
     assert seen["release"] == ReleaseFlags(force=True, secret=("id=t,env=T",))
     assert seen["doctor"] == DoctorFlags(root=REPO, for_="push")
 

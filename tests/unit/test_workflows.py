@@ -860,14 +860,17 @@ def require_tasks(*names: str) -> None:
     assert not missing, f"`invoke --list` has no {', '.join(missing)} task"
 
 
-def test_main_jobs_push_exactly_repository_main() -> None:
+def test_main_jobs_push_exactly_repository_main_and_its_commit() -> None:
     require_tasks("push")
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
     for name, argv, env in publishing_commands("push"):
         image = name.removeprefix("docker-main-")
         plan = dry_run_json(argv, env)
         assert plan["login"] is True, f"{name}: {sorted(env)} are not the variables read"
         assert [(i["name"], i["repository"], i["tags"]) for i in plan["images"]] == [
-            (image, REFERENCE_REPOSITORIES[image], ["main"])
+            (image, REFERENCE_REPOSITORIES[image], ["main", f"sha-{commit[:7]}"])
         ], name
 
 

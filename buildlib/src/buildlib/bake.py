@@ -62,6 +62,8 @@ def bake_target(build: ImageBuild) -> dict[str, Any]:
         "platforms": list(build.platforms),
         "output": [OUTPUTS[build.output]],
     }
+    if build.annotations:
+        target["annotations"] = list(build.annotations)
     if build.image.target:
         target["target"] = build.image.target
     if build.secrets:

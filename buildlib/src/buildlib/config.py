@@ -89,6 +89,8 @@ class Config:
     # Attestations of pushes and releases (buildx): SLSA provenance and an SBOM.
     provenance: bool = True
     sbom: bool = True
+    # ``push`` also tags each image ``sha-<7 hex>`` (docker/metadata-action's type=sha)
+    sha_tag: bool = False
 
     @property
     def pyproject(self) -> Path:
@@ -144,6 +146,7 @@ _TOP_KEYS = {
     "credentials": dict,
     "provenance": bool,
     "sbom": bool,
+    "sha-tag": bool,
 }
 _IMAGE_KEYS = {
     "repository": str,
@@ -265,6 +268,7 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
         allow_build_args=allow_build_args,
         provenance=table.get("provenance", True),
         sbom=table.get("sbom", True),
+        sha_tag=table.get("sha-tag", False),
     )
 
 

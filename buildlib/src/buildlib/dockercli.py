@@ -47,6 +47,9 @@ def build_command(
         argv += ["--tag", reference]
     for key, value in build.labels:
         argv += ["--label", f"{key}={value}"]
+    if caps.builder == "buildx":
+        for annotation in build.annotations:
+            argv += ["--annotation", annotation]
     for key, value in build.build_args + cache.destination_build_args(build.cache_to, caps.builder):
         argv += ["--build-arg", f"{key}={value}"]
     for secret in build.secrets:

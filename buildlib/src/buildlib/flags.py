@@ -24,6 +24,13 @@ def repeated(values: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(values or ())
 
 
+def several(values: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    """A repeatable flag that has one value when called directly (``--tag``); ``None``
+    when not given."""
+    found = (values,) if isinstance(values, str) else repeated(values)
+    return found or None
+
+
 @dataclass(frozen=True)
 class ImageFlags:
     """The flags of every task that builds images."""
@@ -51,9 +58,10 @@ class BuildFlags(ImageFlags):
 
 @dataclass(frozen=True)
 class PushFlags(ImageFlags):
-    """``invoke push``."""
+    """``invoke push``: ``tag`` may be several (``--tag main --tag nightly``)."""
 
-    tag: str | None = None
+    tag: str | tuple[str, ...] | None = None
+    sha_tag: bool = False
     registry: str | None = None
     force: bool = False
     as_json: bool = False

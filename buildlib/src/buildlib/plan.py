@@ -22,6 +22,7 @@ from buildlib.errors import UsageError
 from buildlib.git import Git, public_url
 from buildlib.options import BuildOptions, SecretSpec
 from buildlib.references import is_docker_hub
+from buildlib.tags import annotation_flags
 
 Output = Literal["load", "push"]
 OCI = "org.opencontainers.image"
@@ -62,6 +63,8 @@ class ImageBuild:
     # push and release build a loaded image under a local name of their own run, then tag
     # and push it as this reference: another run on the engine cannot swap it in between
     publish_as: str | None = None
+    # OCI annotations (buildx ``--annotation``, ``LEVELS:KEY=VALUE``): pushed builds only
+    annotations: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -114,9 +117,13 @@ class CommitFacts:
         return cls(git.head(), git.head_commit_time(), git.remote_url() if need_remote else None)
 
 
-def oci_labels(config: Config, image: ImageSpec, facts: CommitFacts) -> tuple[tuple[str, str], ...]:
-    """OCI labels. ``created`` is HEAD's commit time, so a rebuild of the same commit is
-    byte-identical and a re-run release finds the same digest (it is "now" outside git)."""
+def oci_labels(
+    config: Config, image: ImageSpec, facts: CommitFacts, version: str | None = None
+) -> tuple[tuple[str, str], ...]:
+    """OCI labels; ``version`` is what the image claims to be (a push: its first tag; by
+    default the pyproject version). ``created`` is HEAD's commit time, so a rebuild of the
+    same commit is byte-identical and a re-run release finds the same digest (it is "now"
+    outside git)."""
     created = (
         _dt.datetime.fromtimestamp(facts.epoch, _dt.timezone.utc)
         if facts.epoch is not None
@@ -124,7 +131,7 @@ def oci_labels(config: Config, image: ImageSpec, facts: CommitFacts) -> tuple[tu
     )
     labels = {
         f"{OCI}.title": image.title or image.repository,
-        f"{OCI}.version": config.version_text,
+        f"{OCI}.version": version or config.version_text,
         REVISION_LABEL: facts.revision or "unknown",
         f"{OCI}.created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
@@ -144,10 +151,14 @@ def make_plan(
     output: Output = "load",
     git: Git | None = None,
     attestations: Attestations | None = None,
+    version: str | None = None,
+    annotate: bool = False,
 ) -> BuildPlan:
     """Plan builds of ``images``, each tagged with the resolved ``--tag``; references get the
     registry prefix when it is not Docker Hub. With ``attestations`` (a push or a release,
-    :mod:`buildlib.attest`) an image is pushed by its build, which carries them."""
+    :mod:`buildlib.attest`) an image is pushed by its build, which carries them.
+    ``version``: the version label (default: the pyproject version); ``annotate``: a build
+    pushed by the builder repeats its OCI labels as index and manifest annotations."""
     attest = attestations or Attestations()
     commit = CommitFacts.of(git or Git(config.root), need_remote=config.source is None)
     registry = options.registry or config.registry
@@ -157,6 +168,8 @@ def make_plan(
         _check_feasible(image, platforms, options, capabilities, output)
         build_args = dict(image.build_args)
         build_args.update(dict(options.build_args))
+        labels = oci_labels(config, image, commit, version)
+        pushed = pushed_by_build(output, platforms, attest)
         builds.append(
             ImageBuild(
                 image=image,
@@ -165,17 +178,16 @@ def make_plan(
                 context=config.root / image.context,
                 platforms=platforms,
                 build_args=tuple(build_args.items()),
-                labels=oci_labels(config, image, commit),
+                labels=labels,
                 secrets=options.secrets,
                 no_cache=options.no_cache,
                 cache_from=cache.for_image(options.cache_from, image.name),
                 cache_to=cache.for_image(options.cache_to, image.name),
-                output="push"
-                if output == "push" and (len(platforms) > 1 or attest.any)
-                else "load",
+                output="push" if pushed else "load",
                 workdir=config.root,
                 provenance=attest.provenance if output == "push" else None,
                 sbom=attest.sbom and output == "push",
+                annotations=annotation_flags(labels) if pushed and annotate else (),
             )
         )
     # Under --no-cache a later build cannot reuse the shared layers, so waiting buys nothing.

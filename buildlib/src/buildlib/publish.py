@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from buildlib import attest, console
+from buildlib import attest, console, tags
 from buildlib import config as config_module
 from buildlib.build import execute
 from buildlib.config import Config, ImageSpec
@@ -50,7 +50,6 @@ from buildlib.registry import RegistryClient
 from buildlib.runner import Result, Runner
 from buildlib.versions import (
     docker_tag_for,
-    is_version_shaped,
     plan_release_tags,
     version_from_tag,
     version_in_tag,
@@ -142,10 +141,13 @@ class _Job:
     access: Access
     runner: Runner
 
-    def plan(self, provenance: attest.Mode) -> BuildPlan:
-        """The builds; pushes carry provenance ``min``, releases ``max``, and an SBOM."""
+    def plan(self, provenance: attest.Mode, version: str | None = None) -> BuildPlan:
+        """The builds; pushes carry provenance ``min``, releases ``max``, and an SBOM;
+        ``version``: the version label (a push's first tag). Builds that buildx pushes
+        repeat their labels as OCI annotations where this buildx writes them."""
         caps = detect()
         attestations = attest.for_publishing(self.config, caps, provenance, self.options.builder)
+        reason = tags.annotations_unsupported(caps.builder, caps.describe(), caps.buildx_version)
         plan = make_plan(
             self.config,
             self.selected,
@@ -153,7 +155,13 @@ class _Job:
             caps,
             output="push",
             attestations=attestations,
+            version=version,
+            annotate=reason is None,
         )
+        loaded = [build.name for build in plan.builds if build.output != "push"]
+        note = tags.annotations_note(reason, loaded)
+        if note is not None:
+            plan = dataclasses.replace(plan, notes=(*plan.notes, note))
         return plan if self.options.dry_run else _run_local(plan)
 
 
@@ -224,19 +232,21 @@ def push(
     environ: Mapping[str, str] | None = None,
     runner: Runner | None = None,
 ) -> list[Published]:
-    """``invoke push --tag TAG``: build and push every selected image as ``REPO:TAG``."""
+    """``invoke push --tag TAG [--tag TAG2] [--sha-tag]``: build every selected image once,
+    push it as ``REPO:TAG``, then tag the pushed manifest with every other tag in the
+    registry (no second upload). ``--sha-tag`` (or ``sha-tag = true``) adds ``sha-<commit>``."""
     env = environment() if environ is None else environ
     config = config_module.load(root)
-    if not flags.tag and not env.get(config.tag_env):
+    given = [flags.tag] if isinstance(flags.tag, str) else list(flags.tag or ())
+    if not given and not env.get(config.tag_env):
         raise UsageError("push needs a tag", hint="invoke push --tag main")
-    tag = resolve_tag(config, flags.tag, env)
-    if is_version_shaped(tag) and not flags.force:
-        raise UsageError(
-            f"tag {tag!r} belongs to releases (it would move what users pull as a version)",
-            hint="publish versions with `invoke release`, or pass --force",
-        )
+    named = [resolve_tag(config, each, env) for each in given] or [resolve_tag(config, None, env)]
+    sha = tags.sha_tag(Git(config.root).head()) if (flags.sha_tag or config.sha_tag) else None
+    pushed_tags = tags.push_tags(named, sha)
+    tags.refuse_release_tags(pushed_tags, flags.force)
+    tag = pushed_tags[0]
     job = _job(config, tag, flags, env, runner)
-    plan = job.plan("min")
+    plan = job.plan("min", version=tags.version_label(pushed_tags))
     # A :main image is what main's commit builds, as a release is its tag's: refused. Any
     # other tag (a branch or test push) warns, so a developer can still push work in progress.
     stray = _stray_files(config, job.selected, f"{tag} would not be the commit")
@@ -244,7 +254,7 @@ def push(
         raise stray
     if stray is not None:
         console.warn(stray.render())
-    publications = [ImagePublication(i.name, i.repository, tag, (tag,)) for i in job.selected]
+    publications = [ImagePublication(i.name, i.repository, tag, pushed_tags) for i in job.selected]
     if job.options.dry_run:
         _print_plan(job.access, publications, flags.as_json, version=None)
         execute(plan, job.runner)
@@ -256,8 +266,16 @@ def push(
             results = []
             for build in plan.builds:
                 digest = _push_verified(cli, engine, client, build, tag, built.get(build.name))
+                for extra in pushed_tags[1:]:
+                    _add_tag_verified(client, build.image.repository, digest, extra)
                 results.append(
-                    Published(build.name, build.image.repository, build.published, digest, [tag])
+                    Published(
+                        build.name,
+                        build.image.repository,
+                        build.published,
+                        digest,
+                        list(pushed_tags),
+                    )
                 )
             _still_ours(client, results)
         finally:
@@ -930,6 +948,25 @@ def _push_verified(
     return remote
 
 
+def _add_tag_verified(client: RegistryClient, repository: str, digest: str, tag: str) -> None:
+    """Another tag of a push (``sha-…``, a second ``--tag``): the pushed manifest tagged in
+    the registry, then read back."""
+    reference = f"{repository}:{tag}"
+    try:
+        client.add_tag(repository, digest, tag)
+        now = client.manifest_digest(repository, tag)
+    except BuildlibError as error:
+        raise NotVerified(reference, error) from None
+    if now != digest:
+        raise PublishError(
+            f"another writer replaced {reference} during this run: the registry has "
+            f"{(now or 'nothing')[:19]}, this run tagged {digest[:19]}",
+            hint="run it again; runs that push the same tag must take turns "
+            "(a CI concurrency group)",
+        )
+    console.success(f"tagged {reference} ({digest})")
+
+
 def _still_ours(client: RegistryClient, results: list[Published]) -> None:
     """After every push: each tag still holds what this run pushed there. Another writer
     (a second run, another machine) may have replaced one since."""
@@ -1044,6 +1081,11 @@ def _print_plan(
             console.info(f"    not moving {tag}: {reason}")
 
 
+def _references(registry: str, result: Published) -> list[str]:
+    """Every tag pushed, as a full reference with the registry (``docker.io/org/app:main``)."""
+    return [tags.full_reference(registry, result.repository, tag) for tag in result.tags]
+
+
 def _report(results: list[Published], registry: str, as_json: bool, version: str | None) -> None:
     if as_json:
         print(
@@ -1075,6 +1117,9 @@ def _report(results: list[Published], registry: str, as_json: bool, version: str
             for result in results:
                 handle.write(f"{result.name}-digest={result.digest}\n")
                 handle.write(f"{result.name}-tags={','.join(result.tags)}\n")
+                handle.write(
+                    f"{result.name}-references={','.join(_references(registry, result))}\n"
+                )
             handle.write(
                 "images="
                 + json.dumps(
@@ -1084,6 +1129,7 @@ def _report(results: list[Published], registry: str, as_json: bool, version: str
                             "repository": r.repository,
                             "digest": r.digest,
                             "tags": r.tags,
+                            "references": _references(registry, r),
                         }
                         for r in results
                     ]
@@ -1096,8 +1142,8 @@ def _report(results: list[Published], registry: str, as_json: bool, version: str
                 f"### Images pushed to {registry}\n\n| image | tags | digest |\n|---|---|---|\n"
             )
             for result in results:
-                tags = ", ".join(f"`{t}`" for t in result.tags)
-                handle.write(f"| `{result.repository}` | {tags} | `{result.digest}` |\n")
+                shown = ", ".join(f"`{t}`" for t in result.tags)
+                handle.write(f"| `{result.repository}` | {shown} | `{result.digest}` |\n")
 
 
 __all__ = ["push", "release", "resolve_access"]

@@ -27,7 +27,15 @@ from invoke import Collection, Exit, Task, task
 
 from buildlib import console
 from buildlib.errors import BuildlibError, UsageError, split_location
-from buildlib.flags import BuildFlags, DoctorFlags, PushFlags, ReleaseFlags, names, repeated
+from buildlib.flags import (
+    BuildFlags,
+    DoctorFlags,
+    PushFlags,
+    ReleaseFlags,
+    names,
+    repeated,
+    several,
+)
 
 BUILD_HELP = {
     "tag": "image tag (default: $TAG_ENV, else 'local')",
@@ -211,6 +219,7 @@ def _push_task(root: Path) -> Task:
     def push(
         c,
         tag=None,
+        sha_tag=False,
         image=None,
         registry=None,
         force=False,
@@ -226,7 +235,7 @@ def _push_task(root: Path) -> Task:
         sequential=False,
         dry_run=False,
     ):
-        """Build and push every image as REPO:TAG (CI on main: --tag main)."""
+        """Build and push every image as REPO:TAG (CI on main: --tag main --sha-tag)."""
         from buildlib.publish import push as push_images
 
         with user_errors(), invoke_flags(c, dry_run) as dry_run:
@@ -234,7 +243,8 @@ def _push_task(root: Path) -> Task:
                 root,
                 PushFlags(
                     images=names(image),
-                    tag=tag,
+                    tag=several(tag),
+                    sha_tag=sha_tag,
                     registry=registry,
                     force=force,
                     as_json=json,
@@ -253,11 +263,14 @@ def _push_task(root: Path) -> Task:
 
     help_table = {
         **PUBLISH_HELP,
-        "tag": "tag to push, e.g. main (required; 'latest' and "
-        "versions are refused without --force: they belong to `release`)",
+        "tag": "tag to push, e.g. main (repeatable: the first is the version label; "
+        "required unless the tag-env variable is set; 'latest' and versions are refused without "
+        "--force: they belong to `release`)",
+        "sha-tag": "also tag sha-<7-hex commit> (as docker/metadata-action's type=sha); "
+        "default: [tool.buildlib] sha-tag",
         "force": "push 'latest' or a version-shaped tag anyway",
     }
-    return Task(push, help=help_table, iterable=ITERABLE)
+    return Task(push, help=help_table, iterable=[*ITERABLE, "tag"])
 
 
 def _release_task(root: Path) -> Task:

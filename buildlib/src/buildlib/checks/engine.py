@@ -156,6 +156,36 @@ def check_attestations(project: Project) -> CheckResult:
     )
 
 
+def check_annotations(project: Project) -> CheckResult:
+    """Whether a push's OCI annotations (its labels, on the index and manifests) are
+    written: buildx 0.12 or later, on images it pushes itself (multi-platform or attested)."""
+    from buildlib import tags
+    from buildlib.engine import detect
+    from buildlib.errors import BuildlibError
+
+    try:
+        capabilities = detect()
+    except BuildlibError as exc:
+        return CheckResult("annotations", "skipped", f"no docker client: {exc.message}")
+    reason = tags.annotations_unsupported(
+        capabilities.builder, capabilities.describe(), capabilities.buildx_version
+    )
+    if reason is not None:
+        return CheckResult(
+            "annotations",
+            "warn",
+            f"pushed images would carry labels but no OCI annotations: {reason}",
+            hint="install buildx 0.12 or later (docker-buildx-plugin, or a docker-buildx "
+            "binary from the docker/buildx releases in ~/.docker/cli-plugins)",
+        )
+    return CheckResult(
+        "annotations",
+        "ok",
+        f"{capabilities.describe()} writes OCI annotations on the images it pushes "
+        "(multi-platform or attested); images pushed by docker push carry labels only",
+    )
+
+
 def check_docker_disk(project: Project) -> CheckResult:
     from buildlib.engine import engine_address
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from buildlib.checks import CheckResult
 from buildlib.checks.commits import check_conventional_commits, check_release_preview
 from buildlib.checks.engine import (
+    check_annotations,
     check_attestations,
     check_docker_builder,
     check_docker_disk,
@@ -109,6 +110,13 @@ def catalog(*, fix: bool = False, for_: str | None = None) -> list[Check]:
             "pushes and releases get provenance and an SBOM (buildx, not the docker driver)",
             "builder",
             check_attestations,
+            engine=True,
+        ),
+        Check(
+            "annotations",
+            "pushes write OCI annotations (buildx 0.12 or later)",
+            "builder",
+            check_annotations,
             engine=True,
         ),
         Check(
