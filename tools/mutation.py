@@ -184,6 +184,8 @@ def run_mutmut(patterns: list[str], jobs: int, expect_failure: bool = False) -> 
 
 def load_results(path: str) -> dict[str, int | None]:
     meta = MUTANTS / (path + ".meta")
+    if not meta.is_file():
+        sys.exit(f"mutation: no results for {path} yet: run without --report-only first")
     data: dict[str, Any] = json.loads(meta.read_text(encoding="utf-8"))
     return data["exit_code_by_key"]
 

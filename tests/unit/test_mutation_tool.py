@@ -1,0 +1,76 @@
+"""tools/mutation.py: the module list follows the package, the score counts what it says."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mutation_tool", ROOT / "tools" / "mutation.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mutation_tool"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_listed_module_exists(tool: ModuleType) -> None:
+    settings = tool.load_settings()  # exits naming the module when one was renamed
+    assert {"publish", "versions", "references", "credentials", "config"} <= set(settings.modules)
+    for path in settings.modules.values():
+        assert (ROOT / "buildlib" / path).is_file(), path
+    assert settings.target == 0.85 and settings.module_target == 0.75
+
+
+def test_the_score_counts_timeouts_as_killed_and_uncovered_as_survived(
+    tool: ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    results = {
+        "buildlib.publish.x_a__mutmut_1": 1,  # a test failed
+        "buildlib.publish.x_a__mutmut_2": 36,  # timed out
+        "buildlib.publish.x_a__mutmut_3": 0,  # every test passed
+        "buildlib.publish.x_a__mutmut_4": 33,  # no test reaches it
+        "buildlib.publish.x_a__mutmut_5": None,  # the run did not get to it
+    }
+    meta = tmp_path / "src" / "buildlib" / "publish.py.meta"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"exit_code_by_key": results}))
+    monkeypatch.setattr(tool, "MUTANTS", tmp_path)
+    settings = tool.Settings(
+        modules={"publish": "src/buildlib/publish.py"},
+        target=0.85,
+        module_target=0.75,
+        equivalents=tmp_path / "none.toml",
+    )
+
+    tallies, problems = tool.tally(settings, ["publish"])
+
+    counts = tallies["publish"]
+    assert (counts.killed, counts.survived, counts.equivalent) == (2, 3, 0)
+    assert counts.score == pytest.approx(0.4)
+    assert problems == []
+    assert tool.report(settings, tallies, problems) is False
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert json.loads(last) == {
+        "score": 0.4,
+        "killed": 2,
+        "survived": 3,
+        "modules": {"publish": {"killed": 2, "survived": 3}},
+    }
+
+
+def test_a_score_without_mutants_is_not_a_failure(tool: ModuleType) -> None:
+    assert tool.Tally().score == 1.0
+    assert tool.Tally(killed=17, survived=3).score == pytest.approx(0.85)
