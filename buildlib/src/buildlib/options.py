@@ -218,10 +218,10 @@ def parse_platforms(value: str | None) -> tuple[str, ...]:
 def parse_jobs(jobs: int | str | None, sequential: bool) -> int | None:
     if sequential:
         return 1
-    if jobs in (None, ""):
+    if jobs is None or jobs == "":
         return None
     try:
-        count = int(jobs)  # type: ignore[arg-type]
+        count = int(jobs)
     except ValueError:
         raise ConfigError(f"--jobs {jobs!r} is not a number", hint="e.g. --jobs 2") from None
     if count < 1:

@@ -8,11 +8,16 @@ it came from.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 from buildlib.references import is_docker_hub, is_loopback
+
+if TYPE_CHECKING:
+    from buildlib.credentials import Credentials
+
+Found = tuple["Credentials | None", "str | None", "CheckResult | None"]
 
 NEEDS_FOR = "`invoke doctor --for push` (or `--for release`) checks it"
 
@@ -27,10 +32,10 @@ def _credential_hint(project: Project) -> str:
     )
 
 
-def find_credentials(project: Project) -> tuple[Any, str | None, CheckResult | None]:
+def find_credentials(project: Project) -> Found:
     """(Credentials or None, where they came from, a failing result if reading failed)."""
 
-    def compute() -> tuple[Any, str | None, CheckResult | None]:
+    def compute() -> Found:
         from buildlib.credentials import find
         from buildlib.errors import BuildlibError
 
@@ -53,7 +58,8 @@ def find_credentials(project: Project) -> tuple[Any, str | None, CheckResult | N
             return None, None, failed
         return found.credentials, found.source, None
 
-    return project.cached("credentials", compute)  # type: ignore[no-any-return]
+    found: Found = project.cached("credentials", compute)
+    return found
 
 
 def check_credentials(project: Project, for_: str | None = None) -> CheckResult:
