@@ -370,3 +370,58 @@ def test_a_dead_registry_is_retried_then_reported_and_recovers(
         server.start()
         assert client.ping() is True
         assert client.manifest_digest(REPO, "one") is None
+
+
+# -- what a build reports it pushed, against what the registry holds -----------------------
+
+
+def test_the_pushed_digest_is_compared_with_the_registrys_manifest_and_index(
+    registry: RegistryServer, docker_bin: str, tiny_image: str, creds: Credentials
+) -> None:
+    """The path a multi-platform push is verified by (buildx's ``containerimage.digest``
+    against the registry's ``Docker-Content-Digest``), run on what this machine can push: a
+    single-platform manifest pushed by docker, and an OCI index over it put through the API
+    (no buildx here)."""
+    import hashlib
+
+    from buildlib.digests import verify_pushed
+    from buildlib.errors import PublishError
+    from buildlib.registry import Manifest
+
+    runner = Runner(quiet=True)
+    with temporary_login(runner, docker_bin, registry.host, creds, credential_hint=HINT) as env:
+        pushed = runner.run(
+            [docker_bin, "push", tiny_image], env=env, capture=True, what="docker push"
+        )
+    reported = pushed.stdout.rsplit("digest: ", 1)[1].split()[0]  # what the pusher says
+    client = RegistryClient(registry.host, creds, credential_hint=HINT)
+    assert verify_pushed(client, REPO, tiny_image, "one", reported) == reported
+    other = "sha256:" + "0" * 64
+    with pytest.raises(PublishError, match="another writer replaced"):
+        verify_pushed(client, REPO, tiny_image, "one", other)
+
+    manifest = client.get_manifest(REPO, "one")
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    "mediaType": manifest.media_type,
+                    "digest": manifest.digest,
+                    "size": len(manifest.body),
+                    "platform": {"os": "linux", "architecture": "amd64"},
+                }
+            ],
+        }
+    ).encode()
+    index_digest = "sha256:" + hashlib.sha256(index).hexdigest()
+    client.put_manifest(
+        REPO, "multi", Manifest("application/vnd.oci.image.index.v1+json", index, index_digest)
+    )
+    reference = f"{registry.host}/{REPO}:multi"
+    assert verify_pushed(client, REPO, reference, "multi", index_digest) == index_digest
+    with pytest.raises(PublishError, match="the build pushed sha256:0000"):
+        verify_pushed(client, REPO, reference, "multi", other)
+    with pytest.raises(PublishError, match="was pushed but the registry does not list it"):
+        verify_pushed(client, REPO, reference, "absent", index_digest)

@@ -50,7 +50,9 @@ class StandInCLI:
         with self.lock:
             self.events.append((time.monotonic(), name, what))
 
-    def build(self, build, builder=None, prefix=None, iidfile=None, on_line=None, show=None):
+    def build(
+        self, build, builder=None, prefix=None, iidfile=None, on_line=None, show=None, **more
+    ):
         self.iidfiles.append(Path(iidfile))
         self.log(build.name, "start")
         for line in self.lines.get(build.name, []):
@@ -105,7 +107,9 @@ def test_the_id_files_are_in_a_private_directory_not_the_shared_one() -> None:
     seen: list[tuple[Path, int]] = []
 
     class Watching(StandInCLI):
-        def build(self, build, builder=None, prefix=None, iidfile=None, on_line=None, show=None):
+        def build(
+            self, build, builder=None, prefix=None, iidfile=None, on_line=None, show=None, **more
+        ):
             directory = Path(iidfile).parent
             seen.append((directory, stat.S_IMODE(directory.stat().st_mode)))
             return super().build(build, builder, prefix, iidfile, on_line, show)

@@ -1051,3 +1051,39 @@ def test_release_please_uses_the_app_token_when_configured_else_github_token() -
             "secrets": {"GITHUB_TOKEN": "github-token"},
         }
         assert evaluate(token, context) == expected
+
+
+def test_qemu_is_set_up_only_for_images_that_declare_platforms() -> None:
+    """Multi-platform images build the other architectures under QEMU: the publishing jobs
+    set it up when their matrix row has platforms to ``emulate``; no other job does."""
+    for job_id, job in jobs().items():
+        qemu = [
+            step
+            for step in job.get("steps", [])
+            if str(step.get("uses", "")).startswith("docker/setup-qemu-action@")
+        ]
+        if job_id not in ("docker-main", "docker-prod"):
+            assert qemu == [], job_id
+            continue
+        (step,) = qemu
+        assert step["if"] == "matrix.emulate != ''", job_id
+        assert re.fullmatch(r"docker/setup-qemu-action@[0-9a-f]{40}", step["uses"]), job_id
+        names = [str(s.get("uses") or s.get("name")) for s in job["steps"]]
+        assert names.index(step["uses"]) < names.index("./.github/actions/setup"), (
+            "QEMU is there before the buildx builder starts"
+        )
+
+
+def test_the_matrix_names_each_images_platforms(tmp_path: Path) -> None:
+    from buildlib.matrix import image_matrix
+
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    text += '\n[tool.buildlib.images.arm]\nrepository = "runpod/tetra-rp-arm"\n'
+    text += 'dockerfile = "Dockerfile-cpu"\nplatforms = ["linux/amd64", "linux/arm64"]\n'
+    (tmp_path / "pyproject.toml").write_text(text, encoding="utf-8")
+    for name in ("Dockerfile", "Dockerfile-cpu", "Dockerfile-lb"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    rows = {row["image"]: row for row in image_matrix(tmp_path)["include"]}
+    assert rows["arm"]["platforms"] == "linux/amd64,linux/arm64"
+    assert rows["arm"]["emulate"] == "linux/arm64", "QEMU for arm64 only"
+    assert rows["gpu"]["emulate"] == "", "no QEMU for the runner's own platform"

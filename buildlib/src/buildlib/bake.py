@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildlib import buildlog, console
+from buildlib.digests import pushed_digest, read_metadata
 from buildlib.errors import CommandFailed, UsageError
 from buildlib.plan import BuildPlan, BuiltImage, ImageBuild
 from buildlib.progress import BakeLines, BuildDisplay
@@ -247,6 +248,7 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) 
             if not result.ok:
                 raise _failure(plan, wave, results, result.returncode, result.stderr, runner.redact)
             ids = image_ids(metadata_file) if not plan.dry_run else {}
+            metadata = read_metadata(metadata_file) if not plan.dry_run else {}
             for build in wave:
                 image_id = ids.get(target_name(build))
                 if image_id is None and build.output == "load" and not plan.dry_run:
@@ -259,7 +261,11 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) 
                             hint="check the builder: a loaded image needs the docker driver "
                             "or --load support",
                         )
-                results[build.name] = BuiltImage(build.name, build.references, image_id, elapsed)
+                entry = metadata.get(target_name(build))
+                digest = pushed_digest(entry) if isinstance(entry, dict) else None
+                results[build.name] = BuiltImage(
+                    build.name, build.references, image_id, elapsed, digest=digest
+                )
     return [results[build.name] for build in plan.builds]
 
 

@@ -21,6 +21,7 @@ from buildlib import config as config_module
 from buildlib.bake import execute_bake
 from buildlib.checks import CheckResult
 from buildlib.config import Config
+from buildlib.digests import pushed_digest, read_metadata
 from buildlib.dockercli import DockerCLI, build_command
 from buildlib.engine import detect
 from buildlib.errors import BuildlibError, CommandFailed
@@ -207,25 +208,41 @@ def _build_one(
 ) -> BuiltImage:
     started = time.monotonic()
     iidfile.unlink(missing_ok=True)
+    # a build that pushes says what it pushed (its digest), checked against the registry
+    metadata_file = iidfile.with_suffix(".metadata.json") if build.output == "push" else None
+    digest = None
     display.start(build.name, f"build of {build.name} ({build.dockerfile.name})")
     ok = False
     try:
-        cli.build(build, builder, iidfile=iidfile, on_line=on_line, show=display.output(build.name))
+        cli.build(
+            build,
+            builder,
+            iidfile=iidfile,
+            on_line=on_line,
+            show=display.output(build.name),
+            metadata_file=metadata_file,
+        )
         if cli.runner.cancelled:
             raise CommandFailed(f"build of {build.name} was cancelled")
+        if metadata_file is not None:
+            digest = pushed_digest(read_metadata(metadata_file))
         image_id = iidfile.read_text(encoding="utf-8").strip() or None
         ok = image_id is not None
     except OSError:
         image_id = None
     finally:
         iidfile.unlink(missing_ok=True)
+        if metadata_file is not None:
+            metadata_file.unlink(missing_ok=True)
         display.finish(build.name, ok)
     if image_id is None:
         raise CommandFailed(
             f"{build.name}: docker reported success but wrote no image id",
             hint="check the builder: with buildx, the build must use --load or --push",
         )
-    return BuiltImage(build.name, build.references, image_id, time.monotonic() - started)
+    return BuiltImage(
+        build.name, build.references, image_id, time.monotonic() - started, digest=digest
+    )
 
 
 def summary(built: list[BuiltImage]) -> None:

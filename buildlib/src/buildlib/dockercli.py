@@ -23,8 +23,10 @@ def build_command(
     caps: Capabilities,
     builder: str | None = None,
     iidfile: Path | None = None,
+    metadata_file: Path | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """The docker command line and the environment it needs, for one image."""
+    """The docker command line and the environment it needs, for one image;
+    ``metadata_file`` (buildx): where it writes the digest of what it pushed."""
     if caps.builder == "buildx":
         argv = [caps.docker, "buildx", "build"]
         if builder:
@@ -65,6 +67,8 @@ def build_command(
             argv += ["--cache-to", destination]
     if iidfile is not None:
         argv += ["--iidfile", str(iidfile)]
+    if metadata_file is not None and caps.builder == "buildx":
+        argv += ["--metadata-file", str(metadata_file)]
     argv.append(_shown(build.context, build.workdir))
     return argv, env
 
@@ -112,10 +116,11 @@ class DockerCLI:
         iidfile: Path | None = None,
         on_line: Callable[[str], None] | None = None,
         show: Callable[[str], None] | None = None,
+        metadata_file: Path | None = None,
     ) -> Result:
         """Run the build; a failure is a :class:`CommandFailed` located at the failing
         Dockerfile instruction (``Dockerfile-cpu:12``) with a short reason."""
-        argv, env = build_command(build, self.caps, builder, iidfile)
+        argv, env = build_command(build, self.caps, builder, iidfile, metadata_file)
         result = self.runner.run(
             argv,
             env={**self.env, **env},

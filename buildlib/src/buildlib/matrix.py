@@ -12,14 +12,24 @@ from pathlib import Path
 
 from buildlib import config as config_module
 
+RUNNER_PLATFORM = "linux/amd64"  # GitHub's hosted ubuntu-latest runners
+
 
 def image_matrix(root: Path | str) -> dict[str, list[dict[str, str]]]:
-    """``{"include": [{"image": "gpu", "repository": ..., "dockerfile": ...}, ...]}``, in
-    the order of the tables."""
+    """``{"include": [{"image": "gpu", "repository": ..., "dockerfile": ...,
+    "platforms": ..., "emulate": ...}, ...]}``, in the order of the tables. ``platforms``
+    is the image's ``platforms``, comma-separated (empty: the runner's own); ``emulate``
+    those a hosted runner (linux/amd64) builds under QEMU: a job sets QEMU up only then."""
     config = config_module.load(root)
     return {
         "include": [
-            {"image": image.name, "repository": image.repository, "dockerfile": image.dockerfile}
+            {
+                "image": image.name,
+                "repository": image.repository,
+                "dockerfile": image.dockerfile,
+                "platforms": ",".join(image.platforms),
+                "emulate": ",".join(p for p in image.platforms if p != RUNNER_PLATFORM),
+            }
             for image in config.images
         ]
     }

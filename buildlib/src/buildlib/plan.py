@@ -102,6 +102,9 @@ class BuiltImage:
     references: tuple[str, ...]
     image_id: str | None
     seconds: float
+    # what a build that pushed reports it pushed (buildx --metadata-file): the manifest,
+    # or the index of a multi-platform image
+    digest: str | None = None
 
 
 @dataclass(frozen=True)

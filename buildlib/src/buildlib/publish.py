@@ -31,6 +31,7 @@ from buildlib.config import Config, ImageSpec
 from buildlib.context import IGNORE_FILE, ignore_file_for, strays
 from buildlib.credentials import Credentials, temporary_login
 from buildlib.credentials import find as find_credentials
+from buildlib.digests import verify_pushed
 from buildlib.dockercli import DockerCLI
 from buildlib.engine import Engine, detect
 from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError, UsageError
@@ -262,10 +263,14 @@ def push(
     client = job.access.client()
     with _logged_in(job, plan, "push") as (cli, engine):
         try:
-            built = {image.name: image.image_id for image in execute(plan, job.runner, cli)}
+            made = execute(plan, job.runner, cli)
+            built = {image.name: image.image_id for image in made}
+            reported = {image.name: image.digest for image in made}
             results = []
             for build in plan.builds:
-                digest = _push_verified(cli, engine, client, build, tag, built.get(build.name))
+                digest = _push_verified(
+                    cli, engine, client, build, tag, built.get(build.name), reported.get(build.name)
+                )
                 for extra in pushed_tags[1:]:
                     _add_tag_verified(client, build.image.repository, digest, extra)
                 results.append(
@@ -343,7 +348,7 @@ def release(
             unchanged = _unchanged_versions(client, engine, loaded, publications, force)
             before = {b.name: _digest_or_none(client, b, full_tag) for b in pushed.builds}
             try:
-                execute(pushed, job.runner, cli)
+                reported = {image.name: image.digest for image in execute(pushed, job.runner, cli)}
             except BuildlibError as error:
                 # a bake of several may have pushed some before the failure: name those whose
                 # version tag changed during this run
@@ -366,7 +371,8 @@ def release(
                         )
                 raise _release_stopped(error, found, unknown=tuple(unknown)) from None
             pushed_by_build = [
-                _pushed_by_build(client, build, full_tag) for build in pushed.builds
+                _pushed_by_build(client, build, full_tag, reported.get(build.name))
+                for build in pushed.builds
             ] + released_here
             results = _push_full_tags(
                 cli, engine, client, loaded, publications, unchanged, pushed_by_build, built
@@ -633,8 +639,16 @@ def _unchanged_versions(
     return unchanged
 
 
-def _pushed_by_build(client: RegistryClient, build: ImageBuild, tag: str) -> Published:
-    digest = _listed_digest(client, build.image.repository, build.published, tag)
+def _pushed_by_build(
+    client: RegistryClient, build: ImageBuild, tag: str, reported: str | None
+) -> Published:
+    """What buildx pushed from the build: the registry must hold the digest it reported."""
+    try:
+        digest = verify_pushed(client, build.image.repository, build.published, tag, reported)
+    except BuildlibError as error:
+        if isinstance(error, PublishError):
+            raise
+        raise NotVerified(build.published, error) from None
     return Published(build.name, build.image.repository, build.published, digest, [tag])
 
 
@@ -918,12 +932,19 @@ def _push_verified(
     build: ImageBuild,
     tag: str,
     image_id: str | None,
+    reported: str | None = None,
 ) -> str:
-    """Push the image this run built as ``build.published`` (unless the build pushed it),
-    then check that the registry holds that very image under ``tag``."""
+    """Push the image this run built as ``build.published`` (unless the build pushed it:
+    then the registry must hold the digest the build ``reported``), then check that the
+    registry holds that very image under ``tag``."""
     repository, reference = build.image.repository, build.published
     if build.output == "push":
-        return _listed_digest(client, repository, reference, tag)
+        try:
+            return verify_pushed(client, repository, reference, tag, reported)
+        except BuildlibError as error:
+            if isinstance(error, PublishError):
+                raise
+            raise NotVerified(reference, error) from None
     image_id = image_id or engine.image_id(build.primary)
     with _push_lock(reference):
         # tag by image id: the shared name holds this run's image from here to the push

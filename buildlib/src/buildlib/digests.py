@@ -1,0 +1,72 @@
+"""What a build that pushed says it pushed, and whether the registry holds that.
+
+A multi-platform image (or one with attestations) goes from buildx straight to the
+registry, as an index. buildx's ``--metadata-file`` (``docker buildx build`` and ``bake``)
+records its digest under ``containerimage.digest``; the registry answers a manifest request
+that accepts an index or manifest list with that same digest in ``Docker-Content-Digest``
+(:meth:`buildlib.registry.RegistryClient.manifest_digest`). The two must be equal: a tag
+that merely exists may hold what another run pushed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from buildlib import console
+from buildlib.errors import PublishError
+
+if TYPE_CHECKING:
+    from buildlib.registry import RegistryClient
+
+DIGEST_KEY = "containerimage.digest"  # the manifest, or the index, that was pushed
+CONFIG_KEY = "containerimage.config.digest"  # the image id of a single-platform image
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The JSON object buildx wrote to ``--metadata-file`` (empty when it wrote none)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def pushed_digest(entry: Mapping[str, Any]) -> str | None:
+    """The digest of what a build pushed, from its metadata (one build's, or one bake
+    target's entry)."""
+    digest = entry.get(DIGEST_KEY)
+    return digest if isinstance(digest, str) and digest.startswith("sha256:") else None
+
+
+def verify_pushed(
+    client: RegistryClient, repository: str, reference: str, tag: str, reported: str | None
+) -> str:
+    """The digest the registry holds under ``tag``, checked against the one the build
+    reported: a different one means another writer replaced the tag."""
+    remote = client.manifest_digest(repository, tag)
+    if remote is None:
+        raise PublishError(
+            f"{reference} was pushed but the registry does not list it",
+            hint=f"check {client.host}'s storage, then push again",
+        )
+    if reported is None:
+        console.warn(
+            f"the build of {reference} reported no digest (--metadata-file): only checked that "
+            "the registry lists the tag; a newer buildx reports it"
+        )
+        return remote
+    if remote != reported:
+        raise PublishError(
+            f"another writer replaced {reference} during this run: the registry has "
+            f"{remote[:19]}, the build pushed {reported[:19]}",
+            hint="run it again; runs that push the same tag must take turns "
+            "(a CI concurrency group)",
+        )
+    console.success(f"pushed {reference} ({remote})")
+    return remote
+
+
+__all__ = ["DIGEST_KEY", "pushed_digest", "read_metadata", "verify_pushed"]
