@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.credentials import Credentials, from_docker_config, temporary_login
+from buildlib.credentials import Credentials, from_docker_config
+from buildlib.docker import temporary_login
 from buildlib.errors import AuthError, RegistryError
 from buildlib.registry import RegistryClient
 from buildlib.runner import Runner

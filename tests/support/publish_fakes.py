@@ -2,8 +2,8 @@
 (the integration tests share tests/support/publishing.py).
 
 Only the edges are replaced: the registry client (:class:`StubRegistry`, in memory), the
-docker commands (:class:`FakeDocker`, a Runner that builds and pushes into the stub), the
-engine queries (:class:`FakeEngine`) and the engine detection. Everything publish decides
+docker commands (:class:`FakeDocker`, a Runner that builds, inspects and pushes into the stub)
+and the engine detection. Everything publish decides
 (what is pushed, in which order, what floats, what is refused, what is put back) runs as in
 production, on a real git repository made by :func:`released_project`.
 """
@@ -144,6 +144,9 @@ class FakeDocker(Runner):
             source, target = argv[2], argv[3]
             self.images[target] = self.images.get(source, source)
             return Result(argv, 0)
+        if argv[1:3] == ["image", "inspect"]:
+            found = self.images.get(argv[-1])
+            return Result(argv, 0 if found else 1, found or "")
         if argv[1:3] == ["image", "rm"]:
             found = self.images.pop(argv[3], None)
             return Result(argv, 0 if found else 1)
@@ -183,26 +186,6 @@ class FakeDocker(Runner):
         return [argv[2] for argv in self.calls if argv[1] == "push"]
 
 
-class FakeEngine:
-    def __init__(self, docker: FakeDocker) -> None:
-        self.docker = docker
-
-    def inspect_image(self, reference: str) -> dict[str, Any] | None:
-        image_id = self.docker.images.get(reference)
-        if image_id is None:
-            return None
-        repository = reference.rpartition(":")[0]
-        digest = self.docker.digests.get(reference)
-        return {"Id": image_id, "RepoDigests": [f"{repository}@{digest}"] if digest else []}
-
-    def image_id(self, reference: str) -> str | None:
-        data = self.inspect_image(reference)
-        return data["Id"] if data else None
-
-    def close(self) -> None:
-        pass
-
-
 @contextmanager
 def publishing(
     monkeypatch: pytest.MonkeyPatch, registry: StubRegistry, caps: Capabilities = CAPS
@@ -213,7 +196,6 @@ def publishing(
     docker = FakeDocker(registry)
     monkeypatch.setattr(publish, "RegistryClient", lambda *args, **kwargs: registry)
     monkeypatch.setattr(publish, "detect", lambda *args, **kwargs: caps)
-    monkeypatch.setattr(publish, "Engine", lambda *args, **kwargs: FakeEngine(docker))
     # the pre-flight checks read the machine (engine, lock file): not what these test
     monkeypatch.setattr(publish, "preflight", lambda *args, **kwargs: None)
     # retries wait between attempts; these tests count attempts, not seconds

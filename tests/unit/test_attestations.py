@@ -18,7 +18,7 @@ import pytest
 from buildlib import attest
 from buildlib import config as config_module
 from buildlib.bake import bake_target
-from buildlib.dockercli import build_command
+from buildlib.docker import build_command
 from buildlib.engine import Capabilities
 from buildlib.errors import ConfigError
 from buildlib.options import build_options

@@ -23,7 +23,7 @@ from buildlib.bake import (
     target_name,
 )
 from buildlib.config import ImageSpec
-from buildlib.dockercli import build_command
+from buildlib.docker import build_command
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import CommandFailed, UsageError
 from buildlib.options import build_options
@@ -343,11 +343,11 @@ def test_a_dry_run_names_no_metadata_file() -> None:
 
 
 def test_execute_passes_the_builder_and_the_login_environment() -> None:
-    from buildlib.dockercli import DockerCLI
+    from buildlib.docker import Docker
 
     plan = replace(repo_plan(all_images=False), builder="remote")
     runner = RecordingRunner()
-    cli = DockerCLI(runner, BUILDX, {"DOCKER_CONFIG": "/tmp/login"})
+    cli = Docker(runner, BUILDX, {"DOCKER_CONFIG": "/tmp/login"})
 
     execute_bake(plan, runner, cli)
 

@@ -1,4 +1,4 @@
-"""The temporary docker login (credentials.temporary_login), with a runner that records
+"""The temporary docker login (docker.temporary_login), with a runner that records
 ``docker login`` instead of running it: where the token goes, what the temporary config
 holds, that it is removed, and what a failed login says."""
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.credentials import Credentials, temporary_login
+from buildlib.credentials import Credentials
+from buildlib.docker import temporary_login
 from buildlib.errors import AuthError, RegistryError
 from buildlib.runner import REDACTED, Result, Runner
 

@@ -14,7 +14,7 @@ import pytest
 
 from buildlib import buildlog, console
 from buildlib.config import ImageSpec
-from buildlib.dockercli import build_failed
+from buildlib.docker import build_failed
 from buildlib.plan import ImageBuild
 from buildlib.progress import BakeLines, BuildDisplay, choose_mode
 from buildlib.runner import Runner

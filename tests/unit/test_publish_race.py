@@ -65,7 +65,7 @@ def test_the_image_is_tagged_by_id_and_pushed_as_the_published_name() -> None:
     cli = FakeCLI()
     build = loaded_build()
 
-    digest = _push_verified(cli, None, FakeRegistry(PUSHED), build, "1.2.3", OURS)  # type: ignore[arg-type]
+    digest = _push_verified(cli, FakeRegistry(PUSHED), build, "1.2.3", OURS)  # type: ignore[arg-type]
 
     assert digest == PUSHED
     assert cli.calls == [["tag", OURS, "acme/gpu:1.2.3"], ["push", "acme/gpu:1.2.3"]]
@@ -76,7 +76,7 @@ def test_the_image_is_tagged_by_id_and_pushed_as_the_published_name() -> None:
 )
 def test_a_tag_another_writer_replaced_is_an_error(holds: str, content: str) -> None:
     with pytest.raises(PublishError) as caught:
-        _push_verified(FakeCLI(), None, FakeRegistry(holds, content), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
+        _push_verified(FakeCLI(), FakeRegistry(holds, content), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
     assert "another writer replaced acme/gpu:1.2.3 during this run" in caught.value.message
 
 

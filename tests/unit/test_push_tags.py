@@ -11,7 +11,7 @@ import pytest
 
 from buildlib import tags
 from buildlib.bake import bake_target
-from buildlib.dockercli import build_command
+from buildlib.docker import build_command
 from buildlib.engine import Capabilities
 from buildlib.errors import UsageError
 from buildlib.flags import PushFlags

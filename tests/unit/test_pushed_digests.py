@@ -16,7 +16,7 @@ import pytest
 from buildlib import digests
 from buildlib.build import execute
 from buildlib.config import ImageSpec
-from buildlib.dockercli import build_command
+from buildlib.docker import build_command
 from buildlib.engine import Capabilities
 from buildlib.errors import PublishError, UsageError
 from buildlib.plan import BuildPlan, ImageBuild

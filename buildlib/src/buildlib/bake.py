@@ -31,7 +31,7 @@ from buildlib.plan import BuildPlan, BuiltImage, ImageBuild
 from buildlib.progress import BakeLines, BuildDisplay
 
 if TYPE_CHECKING:
-    from buildlib.dockercli import DockerCLI
+    from buildlib.docker import Docker
     from buildlib.runner import Runner
 
 BAKE_FILE = "docker-bake.json"
@@ -190,19 +190,19 @@ def error_detail(lines: Sequence[str]) -> str:
     return " | ".join(meaningful[-3:])
 
 
-def execute_bake(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) -> list[BuiltImage]:
+def execute_bake(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> list[BuiltImage]:
     """Build every image of ``plan`` with ``docker buildx bake`` (one run per wave).
 
     A failing target stops its run (buildx cancels the other targets of that bake) and the
     later waves; the error names the image, as :func:`buildlib.build.execute` does."""
-    from buildlib.dockercli import DockerCLI
+    from buildlib.docker import Docker
 
     if plan.capabilities.builder != "buildx":
         raise UsageError(
             f"docker buildx bake needs buildx (this client has the {plan.capabilities.describe()})",
             hint="install the buildx plugin (`docker buildx version` must answer)",
         )
-    cli = cli or DockerCLI(runner, plan.capabilities)
+    cli = cli or Docker(runner, plan.capabilities)
     results: dict[str, BuiltImage] = {}
     waves = bake_waves(plan.builds, plan.jobs)
     with tempfile.TemporaryDirectory(prefix="buildlib-bake-") as tmp:
@@ -231,13 +231,11 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) 
                     display.start(
                         target_name(build), f"build of {build.name} ({build.dockerfile.name})"
                     )
-                result = runner.run(
+                result = cli.bake(
                     argv,
-                    env=dict(cli.env),
-                    cwd=str(workdir) if workdir else None,
-                    check=False,
-                    what=f"bake of {', '.join(names)}",
-                    show=BakeLines(display, names) if len(names) > 1 else display.output(names[0]),
+                    names,
+                    workdir,
+                    BakeLines(display, names) if len(names) > 1 else display.output(names[0]),
                 )
                 failed = None if result.ok else failed_target(result.stderr.splitlines(), names)
                 for name in names:

@@ -22,7 +22,7 @@ from buildlib.bake import execute_bake
 from buildlib.checks import CheckResult
 from buildlib.config import Config
 from buildlib.digests import pushed_digest, read_metadata
-from buildlib.dockercli import DockerCLI, build_command
+from buildlib.docker import Docker, build_command
 from buildlib.engine import detect
 from buildlib.errors import BuildlibError, CommandFailed
 from buildlib.flags import BuildFlags
@@ -50,7 +50,7 @@ def describe(plan: BuildPlan) -> list[str]:
     return lines
 
 
-def execute(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) -> list[BuiltImage]:
+def execute(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> list[BuiltImage]:
     """Run every build of ``plan``; respects ``after`` edges and ``plan.jobs``.
 
     Image ids come from the builds themselves (``--iidfile``, bake's metadata file): a
@@ -63,7 +63,7 @@ def execute(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) -> li
         console.info(f"  {line}")
     for note in plan.notes:
         console.warn(note)
-    cli = cli or DockerCLI(runner, plan.capabilities)
+    cli = cli or Docker(runner, plan.capabilities)
     if plan.capabilities.builder == "buildx" and len(plan.builds) > 1:
         if not plan.dry_run:
             plan.capabilities.require_engine()
@@ -80,7 +80,7 @@ def execute(plan: BuildPlan, runner: Runner, cli: DockerCLI | None = None) -> li
 _STEP_POLL_SECONDS = 0.02
 
 
-def _run_concurrently(plan: BuildPlan, runner: Runner, cli: DockerCLI) -> list[BuiltImage]:
+def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[BuiltImage]:
     # The id files go in a directory of this process alone: in the shared temporary
     # directory, a file of a predictable name could be planted, or replaced by a link, by
     # another user of the machine.
@@ -91,7 +91,7 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: DockerCLI) -> list[B
         shutil.rmtree(iid_dir, ignore_errors=True)
 
 
-def _schedule(plan: BuildPlan, runner: Runner, cli: DockerCLI, iid_dir: Path) -> list[BuiltImage]:
+def _schedule(plan: BuildPlan, runner: Runner, cli: Docker, iid_dir: Path) -> list[BuiltImage]:
     concurrent = plan.jobs > 1 and len(plan.builds) > 1
     names = {build.name for build in plan.builds}
     # A follower may start once its leader's last shared step is done (seen in the
@@ -199,7 +199,7 @@ class StepWatch:
 
 
 def _build_one(
-    cli: DockerCLI,
+    cli: Docker,
     build: ImageBuild,
     builder: str | None,
     display: BuildDisplay,

@@ -381,18 +381,6 @@ class Engine:
             root_dir=info.get("DockerRootDir"),
         )
 
-    def inspect_image(self, reference: str) -> dict[str, Any] | None:
-        import docker
-
-        try:
-            return self._call(lambda: self.client.api.inspect_image(reference))
-        except docker.errors.ImageNotFound:
-            return None
-
-    def image_id(self, reference: str) -> str | None:
-        data = self.inspect_image(reference)
-        return data["Id"] if data else None
-
 
 def buildx_driver(docker: str, builder: str | None = None) -> str | None:
     """The driver of a buildx builder (the current one without ``builder``): ``docker``,

@@ -29,11 +29,11 @@ from buildlib import config as config_module
 from buildlib.build import execute
 from buildlib.config import Config, ImageSpec
 from buildlib.context import IGNORE_FILE, ignore_file_for, strays
-from buildlib.credentials import Credentials, temporary_login
+from buildlib.credentials import Credentials
 from buildlib.credentials import find as find_credentials
 from buildlib.digests import verify_pushed
-from buildlib.dockercli import DockerCLI
-from buildlib.engine import Engine, detect
+from buildlib.docker import Docker
+from buildlib.engine import detect
 from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError, UsageError
 from buildlib.flags import PushFlags, ReleaseFlags
 from buildlib.git import Git
@@ -118,18 +118,16 @@ def resolve_access(config: Config, registry: str, environ: Mapping[str, str]) ->
 
 
 @contextmanager
-def docker_login(runner: Runner, docker: str, access: Access) -> Iterator[dict[str, str]]:
+def docker_login(cli: Docker, access: Access) -> Iterator[None]:
     """A temporary DOCKER_CONFIG holding the login when credentials come from the
     environment; the user's own docker config otherwise."""
     if access.credentials is not None:
-        runner.add_secret(access.credentials.secret, f"the token for {access.registry}")
+        cli.runner.add_secret(access.credentials.secret, f"the token for {access.registry}")
     if not access.from_environment or access.credentials is None:
-        yield {}
+        yield
         return
-    with temporary_login(
-        runner, docker, access.registry, access.credentials, credential_hint=access.hint
-    ) as env:
-        yield env
+    with cli.login(access.registry, access.credentials, access.hint):
+        yield
 
 
 @dataclass(frozen=True)
@@ -199,16 +197,12 @@ def _job(
 
 
 @contextmanager
-def _logged_in(job: _Job, plan: BuildPlan, purpose: Purpose) -> Iterator[tuple[DockerCLI, Engine]]:
+def _logged_in(job: _Job, plan: BuildPlan, purpose: Purpose) -> Iterator[Docker]:
     """Pre-flight, then a docker login that lasts while the caller builds and pushes."""
     preflight(job.config, plan.builds, purpose=purpose)
-    with docker_login(job.runner, plan.capabilities.docker, job.access) as login_env:
-        cli = DockerCLI(job.runner, plan.capabilities, login_env)
-        engine = Engine()
-        try:
-            yield cli, engine
-        finally:
-            engine.close()
+    cli = Docker(job.runner, plan.capabilities)
+    with docker_login(cli, job.access):
+        yield cli
 
 
 def _subplan(plan: BuildPlan, keep: Callable[[ImageBuild], bool]) -> BuildPlan:
@@ -261,7 +255,7 @@ def push(
         execute(plan, job.runner)
         return []
     client = job.access.client()
-    with _logged_in(job, plan, "push") as (cli, engine):
+    with _logged_in(job, plan, "push") as cli:
         try:
             made = execute(plan, job.runner, cli)
             built = {image.name: image.image_id for image in made}
@@ -269,7 +263,7 @@ def push(
             results = []
             for build in plan.builds:
                 digest = _push_verified(
-                    cli, engine, client, build, tag, built.get(build.name), reported.get(build.name)
+                    cli, client, build, tag, built.get(build.name), reported.get(build.name)
                 )
                 for extra in pushed_tags[1:]:
                     _add_tag_verified(client, build.image.repository, digest, extra)
@@ -337,7 +331,7 @@ def release(
         execute(plan, job.runner)
         return []
     plan, released_here = _pushed_by_build_already_released(client, plan, full_tag, force)
-    with _logged_in(job, plan, "release") as (cli, engine):
+    with _logged_in(job, plan, "release") as cli:
         # Images that buildx pushes from the build (multi-platform) go last: the loaded
         # ones are built and checked against the registry first, so a refusal there comes
         # before any version tag is written.
@@ -345,7 +339,7 @@ def release(
         pushed = _subplan(plan, lambda build: build.output == "push")
         try:
             built = {image.name: image.image_id for image in execute(loaded, job.runner, cli)}
-            unchanged = _unchanged_versions(client, engine, loaded, publications, force)
+            unchanged = _unchanged_versions(client, cli, loaded, publications, force)
             before = {b.name: _digest_or_none(client, b, full_tag) for b in pushed.builds}
             try:
                 reported = {image.name: image.digest for image in execute(pushed, job.runner, cli)}
@@ -375,7 +369,7 @@ def release(
                 for build in pushed.builds
             ] + released_here
             results = _push_full_tags(
-                cli, engine, client, loaded, publications, unchanged, pushed_by_build, built
+                cli, client, loaded, publications, unchanged, pushed_by_build, built
             )
             try:
                 _still_ours(client, results)
@@ -612,7 +606,7 @@ def _in_plan_order(config: Config, results: list[Published]) -> list[Published]:
 
 def _unchanged_versions(
     client: RegistryClient,
-    engine: Engine,
+    cli: Docker,
     loaded: BuildPlan,
     publications: list[ImagePublication],
     force: bool,
@@ -626,7 +620,7 @@ def _unchanged_versions(
         existing = client.config_digest(build.image.repository, publication.full_tag)
         if existing is None:
             continue
-        local = engine.image_id(build.primary)
+        local = cli.image_id(build.primary)
         if existing == local:
             unchanged.add(build.name)
         elif not force:
@@ -691,8 +685,7 @@ def _release_stopped(
 
 
 def _push_full_tags(
-    cli: DockerCLI,
-    engine: Engine,
+    cli: Docker,
     client: RegistryClient,
     loaded: BuildPlan,
     publications: list[ImagePublication],
@@ -717,7 +710,7 @@ def _push_full_tags(
                 digest = _listed_digest(client, repository, build.published, publication.full_tag)
             else:
                 digest = _push_verified(
-                    cli, engine, client, build, publication.full_tag, built.get(build.name)
+                    cli, client, build, publication.full_tag, built.get(build.name)
                 )
         except BuildlibError as error:
             raise _release_stopped(error, results, at=build.published) from None
@@ -926,8 +919,7 @@ def _listed_digest(client: RegistryClient, repository: str, reference: str, tag:
 
 
 def _push_verified(
-    cli: DockerCLI,
-    engine: Engine,
+    cli: Docker,
     client: RegistryClient,
     build: ImageBuild,
     tag: str,
@@ -945,7 +937,7 @@ def _push_verified(
             if isinstance(error, PublishError):
                 raise
             raise NotVerified(reference, error) from None
-    image_id = image_id or engine.image_id(build.primary)
+    image_id = image_id or cli.image_id(build.primary)
     with _push_lock(reference):
         # tag by image id: the shared name holds this run's image from here to the push
         cli.tag(image_id or build.primary, reference)
@@ -1038,7 +1030,7 @@ def _pushed_digest(result: Result) -> str | None:
     return found[-1] if found else None
 
 
-def _forget_local_names(cli: DockerCLI, plan: BuildPlan) -> None:
+def _forget_local_names(cli: Docker, plan: BuildPlan) -> None:
     """Remove this run's local names (the pushed names stay): only a tag goes, not an
     image another name still holds."""
     for build in plan.builds:
@@ -1046,7 +1038,7 @@ def _forget_local_names(cli: DockerCLI, plan: BuildPlan) -> None:
             cli.untag(build.primary)
 
 
-def _push_with_retries(cli: DockerCLI, reference: str, registry: str) -> Result:
+def _push_with_retries(cli: Docker, reference: str, registry: str) -> Result:
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         result = cli.push(reference)
         if result.ok:

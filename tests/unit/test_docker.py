@@ -12,7 +12,7 @@ import pytest
 
 from buildlib import config as config_module
 from buildlib.config import Config
-from buildlib.dockercli import build_command, push_command
+from buildlib.docker import build_command, push_command
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import UsageError
 from buildlib.options import BuildOptions, build_options

@@ -1,0 +1,314 @@
+"""The docker CLI: every docker command buildlib runs (build, bake, push, tag, login,
+image inspect) goes through :class:`Docker` and so through the one runner, which logs the
+argv, redacts secrets and honours dry-run.
+
+Builders of argv are pure functions (unit-tested without docker). Nothing else in buildlib
+starts a docker command (the engine probe in :mod:`buildlib.engine` is its one quiet
+exception), and no argv here ever holds a secret's value: secrets go by id, environment
+variable or stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from buildlib import buildlog, cache
+from buildlib.credentials import DOCKER_HUB_AUTH_KEY, Credentials, last_line
+from buildlib.engine import Capabilities
+from buildlib.errors import AuthError, CommandFailed, RegistryError
+from buildlib.options import docker_selection
+from buildlib.plan import ImageBuild
+from buildlib.references import is_docker_hub
+from buildlib.runner import Result, Runner
+
+
+def build_command(
+    build: ImageBuild,
+    caps: Capabilities,
+    builder: str | None = None,
+    iidfile: Path | None = None,
+    metadata_file: Path | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """The docker command line and the environment it needs, for one image;
+    ``metadata_file`` (buildx): where it writes the digest of what it pushed."""
+    if caps.builder == "buildx":
+        argv = [caps.docker, "buildx", "build"]
+        if builder:
+            argv += ["--builder", builder]
+        env: dict[str, str] = {}
+    else:
+        argv = [caps.docker, "build"]
+        env = {"DOCKER_BUILDKIT": "1" if caps.buildkit else "0"}
+    argv += ["--file", _shown(build.dockerfile, build.workdir)]
+    if caps.buildkit:
+        argv += ["--progress", "plain"]
+        argv += ["--platform", ",".join(build.platforms)]
+    if caps.builder == "buildx":
+        argv.append("--push" if build.output == "push" else "--load")
+        if build.provenance:
+            argv.append(f"--provenance={build.provenance}")
+        if build.sbom:
+            argv.append("--sbom=true")
+    for reference in build.references:
+        argv += ["--tag", reference]
+    for key, value in build.labels:
+        argv += ["--label", f"{key}={value}"]
+    if caps.builder == "buildx":
+        for annotation in build.annotations:
+            argv += ["--annotation", annotation]
+    for key, value in build.build_args + cache.destination_build_args(build.cache_to, caps.builder):
+        argv += ["--build-arg", f"{key}={value}"]
+    for secret in build.secrets:
+        argv += ["--secret", secret.flag()]
+    if build.image.target:
+        argv += ["--target", build.image.target]
+    if build.no_cache:
+        argv.append("--no-cache")
+    for source in build.cache_from:
+        argv += ["--cache-from", cache.source_flag(source, caps.builder)]
+    if caps.builder == "buildx":
+        for destination in build.cache_to:
+            argv += ["--cache-to", destination]
+    if iidfile is not None:
+        argv += ["--iidfile", str(iidfile)]
+    if metadata_file is not None and caps.builder == "buildx":
+        argv += ["--metadata-file", str(metadata_file)]
+    argv.append(_shown(build.context, build.workdir))
+    return argv, env
+
+
+def _shown(path: Path, workdir: Path | None) -> str:
+    """A path relative to the directory the command runs in, so dry-run lines read well."""
+    if workdir is not None and path.is_relative_to(workdir):
+        return str(path.relative_to(workdir)) or "."
+    return str(path)
+
+
+BUILD_HINT = (
+    "fix the error above, then `invoke build-{name}`; `invoke doctor` checks the usual causes"
+)
+
+
+def build_failed(build: ImageBuild, returncode: int, lines: list[str]) -> CommandFailed:
+    """The error of a failed build: where in its Dockerfile and why, in one short line (the
+    whole output is in the log above it)."""
+    found = buildlog.failure(lines, build.dockerfile)
+    dockerfile = _shown(build.dockerfile, build.workdir)
+    return CommandFailed(
+        f"build of {build.name} ({build.dockerfile.name}) failed (exit {returncode}): "
+        + found.describe(),
+        location=f"{dockerfile}:{found.line}" if found.line else None,
+        hint=BUILD_HINT.format(name=build.name),
+    )
+
+
+def push_command(docker: str, reference: str) -> list[str]:
+    return [docker, "push", reference]
+
+
+def login_command(docker: str, registry_host: str, username: str) -> list[str]:
+    """``docker login``; the token goes on stdin, never here."""
+    argv = [docker, "login"]
+    if not is_docker_hub(registry_host):
+        argv.append(registry_host)
+    return [*argv, "--username", username, "--password-stdin"]
+
+
+@dataclass
+class Docker:
+    """One docker client binary (``caps.docker``) run through ``runner``, with ``env``
+    (e.g. a temporary ``DOCKER_CONFIG``) on every command."""
+
+    runner: Runner
+    caps: Capabilities
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @contextmanager
+    def login(
+        self, registry_host: str, creds: Credentials, credential_hint: str | None = None
+    ) -> Iterator[None]:
+        """Log in to ``registry_host`` in a throwaway ``DOCKER_CONFIG``; inside the block,
+        this object's commands use it. The directory (holding the login) is removed on
+        exit, also on error. Under a dry-run runner the login is printed, not run, and the
+        directory stays empty."""
+        self.runner.add_secret(creds.secret, f"the token for {registry_host}")
+        config_dir = tempfile.mkdtemp(prefix="buildlib-docker-config-")
+        saved = self.env
+        try:
+            _keep_user_setup(config_dir, registry_host)
+            self.env = {**saved, "DOCKER_CONFIG": config_dir}
+            result = self.runner.run(
+                login_command(self.caps.docker, registry_host, creds.username),
+                env=dict(self.env),
+                stdin=creds.secret,
+                capture=True,
+                check=False,
+                what=f"docker login {registry_host}",
+            )
+            if not result.ok:
+                output = self.runner.redact(result.stderr or result.stdout)
+                raise _login_error(registry_host, creds, output, credential_hint)
+            yield
+        finally:
+            self.env = saved
+            shutil.rmtree(config_dir, ignore_errors=True)
+
+    def bake(
+        self, argv: list[str], names: list[str], cwd: Path | None, show: Callable[[str], None]
+    ) -> Result:
+        """Run a ``docker buildx bake`` command line (:func:`buildlib.bake.bake_command`)."""
+        return self.runner.run(
+            argv,
+            env=dict(self.env),
+            cwd=str(cwd) if cwd else None,
+            check=False,
+            what=f"bake of {', '.join(names)}",
+            show=show,
+        )
+
+    def build(
+        self,
+        build: ImageBuild,
+        builder: str | None = None,
+        prefix: str | None = None,
+        iidfile: Path | None = None,
+        on_line: Callable[[str], None] | None = None,
+        show: Callable[[str], None] | None = None,
+        metadata_file: Path | None = None,
+    ) -> Result:
+        """Run the build; a failure is a :class:`CommandFailed` located at the failing
+        Dockerfile instruction (``Dockerfile-cpu:12``) with a short reason."""
+        argv, env = build_command(build, self.caps, builder, iidfile, metadata_file)
+        result = self.runner.run(
+            argv,
+            env={**self.env, **env},
+            prefix=prefix,
+            on_line=on_line,
+            show=show,
+            check=False,
+            cwd=str(build.workdir) if build.workdir else None,
+            what=f"build of {build.name} ({build.dockerfile.name})",
+            hint=BUILD_HINT.format(name=build.name),
+        )
+        if not result.ok:
+            raise build_failed(build, result.returncode, result.stderr.splitlines())
+        return result
+
+    def push(self, reference: str, prefix: str | None = None) -> Result:
+        return self.runner.run(
+            push_command(self.caps.docker, reference),
+            env=dict(self.env),
+            prefix=prefix,
+            what=f"push of {reference}",
+            check=False,
+        )
+
+    def tag(self, source: str, target: str) -> Result:
+        """``docker tag SOURCE TARGET``: SOURCE may be an image id."""
+        return self.runner.run(
+            [self.caps.docker, "tag", source, target],
+            env=dict(self.env),
+            what=f"docker tag {target}",
+        )
+
+    def untag(self, reference: str) -> Result:
+        """``docker image rm REFERENCE``: the name goes; the image stays while another
+        name holds it. A failure (no such name) is no error."""
+        return self.runner.run(
+            [self.caps.docker, "image", "rm", reference],
+            env=dict(self.env),
+            capture=True,
+            check=False,
+            what=f"untag {reference}",
+        )
+
+    def image_id(self, reference: str) -> str | None:
+        """The id of a local image (``docker image inspect``), or ``None`` if there is none."""
+        result = self.runner.run(
+            [self.caps.docker, "image", "inspect", "--format", "{{.Id}}", reference],
+            env=dict(self.env),
+            capture=True,
+            check=False,
+            mutating=False,
+        )
+        found = result.stdout.strip()
+        return found if result.ok and found.startswith("sha256:") else None
+
+
+@contextmanager
+def temporary_login(
+    runner: Runner,
+    docker_bin: str,
+    registry_host: str,
+    creds: Credentials,
+    *,
+    credential_hint: str | None = None,
+) -> Iterator[dict[str, str]]:
+    """:meth:`Docker.login` for a bare client binary; yields the env that uses the login
+    (``{"DOCKER_CONFIG": ...}``)."""
+    docker = Docker(runner, Capabilities(docker_bin, "legacy", None))
+    with docker.login(registry_host, creds, credential_hint):
+        yield dict(docker.env)
+
+
+# What the docker CLI reads from its config directory besides logins: plugins (buildx), buildx
+# builders and contexts (directories, linked), and these keys of config.json (copied). Never
+# credsStore/credHelpers/auths: the temporary login must stay in the temporary directory.
+_SHARED_DIRS = ("cli-plugins", "buildx", "contexts")
+_SHARED_KEYS = ("currentContext", "proxies", "cliPluginsExtraDirs", "features")
+
+
+def _keep_user_setup(config_dir: str, registry_host: str) -> None:
+    """Make the temporary config see the user's buildx plugin, builders and context, so
+    the builds and pushes under the login use the same docker as everything else.
+
+    Its ``auths`` names the registry from the start: a config without any auth makes the
+    docker CLI look for an OS credential helper on PATH (``docker-credential-secretservice``,
+    ``-pass``, ``-osxkeychain``...) and ``docker login`` would store the token there, for
+    good. With an entry present, the login goes into this file, which is deleted."""
+    user_dir = docker_selection().config_dir()
+    for name in _SHARED_DIRS:
+        source = os.path.join(user_dir, name)
+        if os.path.isdir(source):
+            try:
+                os.symlink(source, os.path.join(config_dir, name), target_is_directory=True)
+            except OSError:
+                pass  # best effort: the login works without it
+    shared: dict[str, object] = {}
+    try:
+        with open(os.path.join(user_dir, "config.json"), encoding="utf-8") as handle:
+            user_config = json.load(handle)
+    except (OSError, ValueError):
+        user_config = None
+    if isinstance(user_config, dict):
+        shared = {key: user_config[key] for key in _SHARED_KEYS if key in user_config}
+    key = DOCKER_HUB_AUTH_KEY if is_docker_hub(registry_host) else registry_host
+    shared["auths"] = {key: {}}
+    path = os.path.join(config_dir, "config.json")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        json.dump(shared, handle)
+
+
+_REJECTED_MARKERS = ("unauthorized", "incorrect username or password", "authentication required")
+
+
+def _login_error(
+    registry_host: str, creds: Credentials, output: str, hint: str | None
+) -> RegistryError:
+    detail = last_line(output)
+    if any(marker in detail.lower() for marker in _REJECTED_MARKERS):
+        return AuthError(
+            f"{registry_host} rejected the login of user {creds.username!r}: {detail}",
+            hint=hint or f"check the username and token for {registry_host}",
+        )
+    return RegistryError(
+        f"docker login to {registry_host} failed: {detail}",
+        hint="check that the registry is reachable" + (f"; {hint}" if hint else ""),
+    )
