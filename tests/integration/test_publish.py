@@ -40,6 +40,29 @@ def test_push_main_all_images(registry, env_for, password, docker_log, tmp_path)
     assert_secret_never_leaked(password, result, docker_log[1], tmp_path)
 
 
+def test_push_several_tags_and_the_sha_tag_by_one_upload(registry, env_for, docker_log, tmp_path):
+    from tests.conftest import REPO
+
+    output = tmp_path / "github_output"
+    env = env_for(registry, GITHUB_OUTPUT=str(output))
+    head = git(REPO, "rev-parse", "HEAD").strip()
+
+    result = invoke(
+        "push", "--tag", "main", "--tag", "nightly", "--sha-tag", "--image", "cpu", env=env
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    repo, sha = REPOS["cpu"], f"sha-{head[:7]}"
+    assert sorted(registry.tags(repo)) == sorted(["main", "nightly", sha])
+    assert len({registry.digest(repo, tag) for tag in ("main", "nightly", sha)}) == 1
+    pushes = [line for line in docker_log[1].read_text().splitlines() if line.startswith("push")]
+    assert len(pushes) == 1, pushes  # the other tags are added in the registry
+    # not a release: the image claims to be `main`, its first tag, not the pyproject version
+    assert registry.labels(repo, "main")["org.opencontainers.image.version"] == "main"
+    references = [f"{registry.host}/{repo}:{tag}" for tag in ("main", "nightly", sha)]
+    assert f"cpu-references={','.join(references)}" in output.read_text().splitlines()
+
+
 def test_push_refuses_release_tags_without_force(registry, env_for):
     for tag in ("latest", "1.2.3", "1.2", "v2"):
         from_flag = invoke("push", "--tag", tag, "--image", "cpu", env=env_for(registry))
