@@ -8,9 +8,9 @@ Builders, best first:
   cache export, no multi-platform.
 
 Whether the engine answers comes with the client probe (``docker version``), so a build
-needs no other round trip. Other talk with the engine (ping, info, image inspect, for
-publishing and doctor) uses the docker SDK, imported lazily: a no-op build and
-``invoke --list`` must never pay for importing it.
+needs no other round trip; doctor adds ``docker info``. The engine is reached only through
+the docker CLI, so DOCKER_HOST, DOCKER_CONTEXT and the current context pick it exactly as
+they do for builds.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import platform
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +61,10 @@ class Capabilities:
     server_version: str | None = None
     # Why the engine did not answer `docker version` (its first line), when it did not.
     server_error: str | None = None
+    # Doctor's details of the engine, left out of comparisons: the probe's answer is the same
+    # builder and versions whatever the engine's API and platform.
+    server_api: str | None = field(default=None, compare=False)
+    server_platform: str | None = field(default=None, compare=False)  # "linux/amd64"
 
     @property
     def buildkit(self) -> bool:
@@ -109,14 +113,9 @@ def _probe(docker: str) -> Capabilities:
         buildx_probe = pool.submit(
             quiet.run, [docker, "buildx", "version"], capture=True, check=False, mutating=False
         )
-        version = _version(quiet, docker)
+        found = _version(quiet, docker)
         buildx = buildx_probe.result()
-    client_version, server_version, server_error = version
-    found = {
-        "client_version": client_version,
-        "server_version": server_version,
-        "server_error": server_error,
-    }
+    client_version = found["client_version"]
     if buildx.ok and buildx.stdout.strip():
         parts = buildx.stdout.split()
         buildx_version = parts[1] if len(parts) > 1 else buildx.stdout.strip()
@@ -125,8 +124,9 @@ def _probe(docker: str) -> Capabilities:
     return Capabilities(docker, kind, **found)
 
 
-def _version(runner: Runner, docker: str) -> tuple[str | None, str | None, str | None]:
-    """Client version, server version and, when the engine did not answer, why.
+def _version(runner: Runner, docker: str) -> dict[str, str | None]:
+    """The client and server versions, the server's API and platform and, when the engine
+    did not answer, why.
 
     `docker version` exits 1 when the engine is down but still prints the client part."""
     result = runner.run(
@@ -135,18 +135,26 @@ def _version(runner: Runner, docker: str) -> tuple[str | None, str | None, str |
         check=False,
         mutating=False,
     )
-    client = server = None
+    client: dict[str, Any] = {}
+    server: dict[str, Any] = {}
     for line in result.stdout.splitlines():
         try:
             data = json.loads(line)
         except ValueError:
             continue
         if isinstance(data, dict):
-            client = (data.get("Client") or {}).get("Version")
-            server = (data.get("Server") or {}).get("Version")
+            client, server = data.get("Client") or {}, data.get("Server") or {}
             break
-    error = None
-    if server is None:
+    found: dict[str, str | None] = {
+        "client_version": _text(client.get("Version")),
+        "server_version": _text(server.get("Version")),
+        "server_api": _text(server.get("ApiVersion")),
+        "server_platform": f"{server['Os']}/{server['Arch']}"
+        if server.get("Os") and server.get("Arch")
+        else None,
+        "server_error": None,
+    }
+    if found["server_version"] is None:
         # The client may warn first (a context overridden by DOCKER_HOST, a bad config file).
         lines = [
             line.strip()
@@ -154,12 +162,14 @@ def _version(runner: Runner, docker: str) -> tuple[str | None, str | None, str |
             if line.strip() and not line.lstrip().lower().startswith("warning")
         ]
         known = [line for line in lines if _ENGINE_ERROR.search(line)]
-        error = (known or lines or [f"`docker version` exited {result.returncode}"])[0]
-    return (
-        str(client) if client else None,
-        str(server) if server else None,
-        error,
-    )
+        found["server_error"] = (
+            known or lines or [f"`docker version` exited {result.returncode}"]
+        )[0]
+    return found
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value else None
 
 
 def _major(version: str) -> int:
@@ -290,26 +300,6 @@ def engine_unreachable(reason: str) -> DockerUnavailable:
     )
 
 
-def _context_tls(name: str) -> Any:
-    """The TLS settings of a context whose endpoint has certificates, else ``False``."""
-    import docker
-
-    files = context_dir("tls", name) / "docker"
-    ca, cert, key = (files / f"{part}.pem" for part in ("ca", "cert", "key"))
-    if not (cert.is_file() and key.is_file()):
-        return False
-    try:
-        meta = json.loads((context_dir("meta", name) / "meta.json").read_text(encoding="utf-8"))
-        skip = bool(meta["Endpoints"]["docker"].get("SkipTLSVerify"))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        skip = False
-    return docker.tls.TLSConfig(
-        client_cert=(str(cert), str(key)),
-        ca_cert=str(ca) if ca.is_file() else None,
-        verify=not skip,
-    )
-
-
 @dataclass(frozen=True)
 class EngineInfo:
     version: str
@@ -319,67 +309,29 @@ class EngineInfo:
     root_dir: str | None
 
 
-class Engine:
-    """The engine, through the docker SDK. Every call turns connection errors into one line."""
-
-    def __init__(self, timeout: int = 10):
-        self._timeout = timeout
-        self._client: Any = None
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import docker  # lazily: only the commands that talk to the engine pay for it
-
-            try:
-                endpoint = engine_endpoint()
-                if endpoint.context is not None:
-                    # from_env() reads DOCKER_HOST only: the engine a context picks is
-                    # the one the docker client, and so the builds, talk to
-                    self._client = docker.DockerClient(
-                        base_url=endpoint.address,
-                        timeout=self._timeout,
-                        tls=_context_tls(endpoint.context),
-                    )
-                else:
-                    self._client = docker.from_env(timeout=self._timeout)
-            except docker.errors.DockerException as exc:
-                raise self._unavailable(exc) from None
-        return self._client
-
-    def _unavailable(self, exc: Exception) -> DockerUnavailable:
-        return engine_unreachable(str(exc))
-
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        import docker
-        import requests
-
-        try:
-            return fn(*args, **kwargs)
-        except (docker.errors.DockerException, requests.exceptions.ConnectionError) as exc:
-            if isinstance(exc, docker.errors.APIError):
-                raise
-            self.close()  # the SDK would leave its half-open socket behind
-            raise self._unavailable(exc) from None
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def ping(self) -> None:
-        self._call(lambda: self.client.ping())
-
-    def info(self) -> EngineInfo:
-        version = self._call(lambda: self.client.version())
-        info = self._call(lambda: self.client.info())
-        return EngineInfo(
-            version=version.get("Version", "?"),
-            api_version=version.get("ApiVersion", "?"),
-            os=version.get("Os", "?"),
-            arch=version.get("Arch", "?"),
-            root_dir=info.get("DockerRootDir"),
-        )
+def engine_info(docker: str | None = None) -> EngineInfo:
+    """The engine the client talks to (``docker version``, then ``docker info`` for where
+    it keeps images); :class:`DockerUnavailable` when it does not answer."""
+    caps = detect(docker)
+    caps.require_engine()
+    result = Runner(quiet=True).run(
+        [caps.docker, "info", "--format", "{{json .DockerRootDir}}"],
+        capture=True,
+        check=False,
+        mutating=False,
+    )
+    try:
+        root_dir = json.loads(result.stdout) if result.ok else None
+    except ValueError:
+        root_dir = None
+    os_name, _, arch = (caps.server_platform or "?/?").partition("/")
+    return EngineInfo(
+        version=caps.server_version or "?",
+        api_version=caps.server_api or "?",
+        os=os_name,
+        arch=arch,
+        root_dir=root_dir if isinstance(root_dir, str) and root_dir else None,
+    )
 
 
 def buildx_driver(docker: str, builder: str | None = None) -> str | None:

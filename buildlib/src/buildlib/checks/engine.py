@@ -1,15 +1,9 @@
-"""The Docker side: the engine answers, which builder the client has, free disk space.
-
-The docker SDK is imported only inside these checks, never at module level: doctor's other
-checks must not wait for it.
-"""
+"""The Docker side: the engine answers, which builder the client has, free disk space."""
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
-import warnings
 from typing import Any
 
 from buildlib.checks import CheckResult
@@ -22,43 +16,17 @@ DISK_FAIL_GIB = 2
 
 
 def engine_info(project: Project) -> Any:
-    """EngineInfo, or the DockerUnavailable that stopped it (memoized per project)."""
+    """EngineInfo, or the BuildlibError that stopped it (memoized per project)."""
 
     def compute() -> Any:
-        # When the engine is down, the SDK's from_env() leaves the socket of its failed
-        # version probe to the garbage collector (a ResourceWarning). Engine.close() cannot
-        # help: from_env() raises before it returns a client to close. Drop every reference
-        # to it and collect it here, with that warning silenced.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            outcome = _probe()
-            if isinstance(outcome, Exception):
-                gc.collect()
-        return outcome
+        from buildlib import engine
+
+        try:
+            return engine.engine_info()
+        except BuildlibError as exc:
+            return exc
 
     return project.cached("engine-info", compute)
-
-
-def _probe() -> Any:
-    from buildlib.engine import Engine
-    from buildlib.errors import DockerUnavailable
-
-    engine = Engine(timeout=5)
-    try:
-        engine.ping()
-        return engine.info()
-    except BuildlibError as exc:
-        return _detached(exc)
-    except Exception as exc:  # noqa: BLE001 - an SDK surprise is still "unavailable"
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return _detached(DockerUnavailable(f"Docker engine check failed: {first}"))
-    finally:
-        engine.close()
-
-
-def _detached(exc: BuildlibError) -> BuildlibError:
-    """The same error without its traceback and context (which hold the SDK's sockets)."""
-    return type(exc)(exc.message, hint=exc.hint, location=exc.location)
 
 
 def check_docker_engine(project: Project) -> CheckResult:
