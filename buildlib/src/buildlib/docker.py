@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from buildlib import buildlog, cache
 from buildlib.credentials import DOCKER_HUB_AUTH_KEY, Credentials, last_line
@@ -130,6 +131,10 @@ class Docker:
     caps: Capabilities
     env: Mapping[str, str] = field(default_factory=dict)
 
+    def run(self, argv: list[str], env: Mapping[str, str] | None = None, **how: Any) -> Result:
+        """Every command of this class: through the runner, with this client's ``env``."""
+        return self.runner.run(argv, env={**self.env, **(env or {})}, **how)
+
     @contextmanager
     def login(
         self, registry_host: str, creds: Credentials, credential_hint: str | None = None
@@ -144,9 +149,8 @@ class Docker:
         try:
             _keep_user_setup(config_dir, registry_host)
             self.env = {**saved, "DOCKER_CONFIG": config_dir}
-            result = self.runner.run(
+            result = self.run(
                 login_command(self.caps.docker, registry_host, creds.username),
-                env=dict(self.env),
                 stdin=creds.secret,
                 capture=True,
                 check=False,
@@ -164,9 +168,8 @@ class Docker:
         self, argv: list[str], names: list[str], cwd: Path | None, show: Callable[[str], None]
     ) -> Result:
         """Run a ``docker buildx bake`` command line (:func:`buildlib.bake.bake_command`)."""
-        return self.runner.run(
+        return self.run(
             argv,
-            env=dict(self.env),
             cwd=str(cwd) if cwd else None,
             check=False,
             what=f"bake of {', '.join(names)}",
@@ -186,9 +189,9 @@ class Docker:
         """Run the build; a failure is a :class:`CommandFailed` located at the failing
         Dockerfile instruction (``Dockerfile-cpu:12``) with a short reason."""
         argv, env = build_command(build, self.caps, builder, iidfile, metadata_file)
-        result = self.runner.run(
+        result = self.run(
             argv,
-            env={**self.env, **env},
+            env,
             prefix=prefix,
             on_line=on_line,
             show=show,
@@ -202,28 +205,18 @@ class Docker:
         return result
 
     def push(self, reference: str, prefix: str | None = None) -> Result:
-        return self.runner.run(
-            push_command(self.caps.docker, reference),
-            env=dict(self.env),
-            prefix=prefix,
-            what=f"push of {reference}",
-            check=False,
-        )
+        argv = push_command(self.caps.docker, reference)
+        return self.run(argv, prefix=prefix, what=f"push of {reference}", check=False)
 
     def tag(self, source: str, target: str) -> Result:
         """``docker tag SOURCE TARGET``: SOURCE may be an image id."""
-        return self.runner.run(
-            [self.caps.docker, "tag", source, target],
-            env=dict(self.env),
-            what=f"docker tag {target}",
-        )
+        return self.run([self.caps.docker, "tag", source, target], what=f"docker tag {target}")
 
     def untag(self, reference: str) -> Result:
         """``docker image rm REFERENCE``: the name goes; the image stays while another
         name holds it. A failure (no such name) is no error."""
-        return self.runner.run(
+        return self.run(
             [self.caps.docker, "image", "rm", reference],
-            env=dict(self.env),
             capture=True,
             check=False,
             what=f"untag {reference}",
@@ -231,13 +224,8 @@ class Docker:
 
     def image_id(self, reference: str) -> str | None:
         """The id of a local image (``docker image inspect``), or ``None`` if there is none."""
-        result = self.runner.run(
-            [self.caps.docker, "image", "inspect", "--format", "{{.Id}}", reference],
-            env=dict(self.env),
-            capture=True,
-            check=False,
-            mutating=False,
-        )
+        argv = [self.caps.docker, "image", "inspect", "--format", "{{.Id}}", reference]
+        result = self.run(argv, capture=True, check=False, mutating=False)
         found = result.stdout.strip()
         return found if result.ok and found.startswith("sha256:") else None
 

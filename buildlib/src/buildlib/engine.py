@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from buildlib.errors import DockerUnavailable
 from buildlib.options import docker_client, docker_selection
-from buildlib.runner import Runner
+from buildlib.runner import Result, Runner
 
 BuilderKind = Literal["buildx", "buildkit", "legacy"]
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -108,12 +108,9 @@ _DETECTED: dict[tuple[str | None, ...], Capabilities] = {}
 
 def _probe(docker: str) -> Capabilities:
     # The two probes are independent: side by side, the wait is that of the slower one.
-    quiet = Runner(quiet=True)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        buildx_probe = pool.submit(
-            quiet.run, [docker, "buildx", "version"], capture=True, check=False, mutating=False
-        )
-        found = _version(quiet, docker)
+        buildx_probe = pool.submit(query, docker, "buildx", "version")
+        found = _version(docker)
         buildx = buildx_probe.result()
     client_version = found["client_version"]
     if buildx.ok and buildx.stdout.strip():
@@ -124,17 +121,18 @@ def _probe(docker: str) -> Capabilities:
     return Capabilities(docker, kind, **found)
 
 
-def _version(runner: Runner, docker: str) -> dict[str, str | None]:
+def query(docker: str, *args: str) -> Result:
+    """A read-only question to the docker client (it runs under dry-run too), answered
+    quietly: the probes of this module, the commands that pick how to build."""
+    return Runner(quiet=True).run([docker, *args], capture=True, check=False, mutating=False)
+
+
+def _version(docker: str) -> dict[str, str | None]:
     """The client and server versions, the server's API and platform and, when the engine
     did not answer, why.
 
     `docker version` exits 1 when the engine is down but still prints the client part."""
-    result = runner.run(
-        [docker, "version", "--format", "{{json .}}"],
-        capture=True,
-        check=False,
-        mutating=False,
-    )
+    result = query(docker, "version", "--format", "{{json .}}")
     client: dict[str, Any] = {}
     server: dict[str, Any] = {}
     for line in result.stdout.splitlines():
@@ -314,12 +312,7 @@ def engine_info(docker: str | None = None) -> EngineInfo:
     it keeps images); :class:`DockerUnavailable` when it does not answer."""
     caps = detect(docker)
     caps.require_engine()
-    result = Runner(quiet=True).run(
-        [caps.docker, "info", "--format", "{{json .DockerRootDir}}"],
-        capture=True,
-        check=False,
-        mutating=False,
-    )
+    result = query(caps.docker, "info", "--format", "{{json .DockerRootDir}}")
     try:
         root_dir = json.loads(result.stdout) if result.ok else None
     except ValueError:
@@ -348,8 +341,7 @@ def buildx_driver(docker: str, builder: str | None = None) -> str | None:
         selected.buildx_builder,
     )
     if key not in _DRIVERS:
-        argv = [docker, "buildx", "inspect", *([builder] if builder else [])]
-        result = Runner(quiet=True).run(argv, capture=True, check=False, mutating=False)
+        result = query(docker, "buildx", "inspect", *([builder] if builder else []))
         found = re.search(r"^Driver:\s*(\S+)", result.stdout, re.MULTILINE) if result.ok else None
         _DRIVERS[key] = found.group(1) if found else None
     return _DRIVERS[key]
