@@ -222,9 +222,7 @@ def test_the_current_context_of_the_docker_config_is_named(
     docker_config: Path,
 ) -> None:
     make_context(docker_config, "remote", "tcp://build.example:2376", current=True)
-    assert engine_endpoint() == Endpoint(
-        "tcp://build.example:2376", "docker context remote", "remote"
-    )
+    assert engine_endpoint() == Endpoint("tcp://build.example:2376", "docker context remote")
     error = engine_unreachable("connection refused")
     assert error.message.endswith(
         "at tcp://build.example:2376 (docker context remote): connection refused"
@@ -240,7 +238,7 @@ def test_docker_host_beats_docker_context_as_in_the_client(
     monkeypatch.setenv("DOCKER_HOST", "unix:///h.sock")
     assert engine_endpoint() == Endpoint("unix:///h.sock", "DOCKER_HOST")
     monkeypatch.delenv("DOCKER_HOST")
-    assert engine_endpoint() == Endpoint("unix:///c.sock", "DOCKER_CONTEXT=colima", "colima")
+    assert engine_endpoint() == Endpoint("unix:///c.sock", "DOCKER_CONTEXT=colima")
     monkeypatch.setenv("DOCKER_CONTEXT", "default")
     assert engine_endpoint() == Endpoint(DEFAULT_SOCKET, "default socket")
 

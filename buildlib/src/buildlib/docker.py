@@ -241,6 +241,7 @@ def temporary_login(
 ) -> Iterator[dict[str, str]]:
     """:meth:`Docker.login` for a bare client binary; yields the env that uses the login
     (``{"DOCKER_CONFIG": ...}``)."""
+    # a login needs only the binary: the builder kind plays no part in it
     docker = Docker(runner, Capabilities(docker_bin, "legacy", None))
     with docker.login(registry_host, creds, credential_hint):
         yield dict(docker.env)

@@ -183,22 +183,10 @@ class Endpoint:
 
     address: str
     source: str  # "DOCKER_HOST", "DOCKER_CONTEXT=NAME", "docker context NAME", "default socket"
-    context: str | None = None  # the context that picked it, if one did
-
-    @property
-    def from_context(self) -> bool:
-        return self.context is not None
 
 
 def docker_config_dir() -> Path:
     return Path(docker_selection().config_dir())
-
-
-def context_dir(kind: str, name: str) -> Path:
-    """Where the docker CLI keeps a context's ``meta`` or ``tls`` files: under the sha256
-    of its name."""
-    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
-    return docker_config_dir() / "contexts" / kind / digest
 
 
 def engine_endpoint() -> Endpoint:
@@ -212,7 +200,7 @@ def engine_endpoint() -> Endpoint:
         source = f"docker context {name}"
     if not name or name == "default":
         return Endpoint(DEFAULT_SOCKET, "default socket")
-    return Endpoint(_context_host(name) or f"the endpoint of context {name}", source, name)
+    return Endpoint(_context_host(name) or f"the endpoint of context {name}", source)
 
 
 def _current_context() -> str | None:
@@ -225,16 +213,15 @@ def _current_context() -> str | None:
 
 
 def _context_host(name: str) -> str | None:
+    # the docker CLI keeps a context's meta.json under the sha256 of its name
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
+    meta_file = docker_config_dir() / "contexts" / "meta" / digest / "meta.json"
     try:
-        meta = json.loads((context_dir("meta", name) / "meta.json").read_text(encoding="utf-8"))
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
         host = meta["Endpoints"]["docker"]["Host"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return host if isinstance(host, str) and host else None
-
-
-def engine_address() -> str:
-    return engine_endpoint().address
 
 
 def _start_hint() -> str:

@@ -155,7 +155,7 @@ def check_annotations(project: Project) -> CheckResult:
 
 
 def check_docker_disk(project: Project) -> CheckResult:
-    from buildlib.engine import engine_address
+    from buildlib.engine import engine_endpoint
 
     info = engine_info(project)
     if isinstance(info, Exception):
@@ -163,7 +163,7 @@ def check_docker_disk(project: Project) -> CheckResult:
             "docker-disk", "skipped", "the Docker engine does not answer (see docker-engine)"
         )
     root_dir = info.root_dir
-    address = engine_address()
+    address = engine_endpoint().address
     if not root_dir:
         return CheckResult(
             "docker-disk", "skipped", "the engine did not say where it keeps images (DockerRootDir)"
