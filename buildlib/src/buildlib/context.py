@@ -186,10 +186,6 @@ class IgnoreMatcher:
             patterns.append(pattern)
         return cls(patterns, source)
 
-    @property
-    def has_exclusions(self) -> bool:
-        return any(p.exclusion for p in self.patterns)
-
     def excluded(self, path: str) -> bool:
         """patternmatcher's ``MatchesOrParentMatches``: ``path`` (slash-separated, relative
         to the context) or one of its folders matches, and no later ``!`` line takes it back."""
