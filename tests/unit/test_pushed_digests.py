@@ -155,3 +155,27 @@ def test_several_platforms_without_buildx_is_one_line_with_the_fix(tmp_path: Pat
         "the BuildKit built into the engine (client 20.10.24))"
     )
     assert caught.value.hint == "install the buildx plugin, or pass one --platform"
+
+
+def test_each_verification_failure_says_the_fix() -> None:
+    """A refused push names its way out: take turns for a replaced tag, look at the
+    registry's storage for a tag it does not list."""
+    with pytest.raises(PublishError) as replaced:
+        digests.verify_pushed(StubClient(OTHER), "acme/gpu", "acme/gpu:main", "main", INDEX)  # type: ignore[arg-type]
+    assert replaced.value.hint == (
+        "run it again; runs that push the same tag must take turns (a CI concurrency group)"
+    )
+    with pytest.raises(PublishError) as missing:
+        digests.verify_pushed(StubClient(None), "acme/gpu", "acme/gpu:main", "main", INDEX)  # type: ignore[arg-type]
+    assert missing.value.message == "acme/gpu:main was pushed but the registry does not list it"
+    assert missing.value.hint == "check registry.example's storage, then push again"
+
+
+def test_the_unverified_digest_warning_is_one_whole_sentence(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    digests.verify_pushed(StubClient(OTHER), "acme/gpu", "acme/gpu:main", "main", None)  # type: ignore[arg-type]
+    assert (
+        "the build of acme/gpu:main reported no digest (--metadata-file): only checked that "
+        "the registry lists the tag; a newer buildx reports it"
+    ) in " ".join(capsys.readouterr().err.split())
