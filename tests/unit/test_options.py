@@ -425,3 +425,42 @@ def test_a_secret_file_too_large_to_redact_is_warned_about(
     warned = capsys.readouterr().err
     assert "--secret bundle: its file is larger than 64 KiB, too large to read" in warned
     assert "xxxx" not in warned
+
+
+# --- the environment readers, each from a given environment ----------------------------
+
+
+def test_ci_branch_is_the_branch_github_actions_checked_out() -> None:
+    from buildlib.options import ci_branch
+
+    actions = {"GITHUB_ACTIONS": "true", "GITHUB_REF_NAME": "main"}
+    assert ci_branch(actions) == "main"
+    assert ci_branch({**actions, "GITHUB_REF_TYPE": "branch"}) == "main"
+    assert ci_branch({**actions, "GITHUB_REF_TYPE": "tag"}) is None
+    assert ci_branch({"GITHUB_REF_NAME": "main"}) is None
+    assert ci_branch({"GITHUB_ACTIONS": "true"}) is None
+
+
+def test_docker_selection_reads_what_the_docker_client_reads() -> None:
+    from buildlib.options import DockerSelection, docker_selection
+
+    env = {
+        "DOCKER_HOST": "unix:///run/other.sock",
+        "DOCKER_CONTEXT": "remote",
+        "DOCKER_CONFIG": "/etc/docker-ci",
+        "BUILDX_BUILDER": "k8s",
+    }
+    assert docker_selection(env) == DockerSelection(
+        "unix:///run/other.sock", "remote", "/etc/docker-ci", "k8s"
+    )
+    assert docker_selection({"DOCKER_HOST": ""}) == DockerSelection(None, None, None, None)
+
+
+def test_verdict_cache_follows_xdg_then_home_and_can_be_turned_off() -> None:
+    from buildlib.options import NO_CACHE_ENV, verdict_cache
+
+    assert verdict_cache({"HOME": "/home/dev"}) == "/home/dev/.cache/buildlib"
+    assert verdict_cache({"HOME": "/home/dev", "XDG_CACHE_HOME": "/var/cache/dev"}) == (
+        "/var/cache/dev/buildlib"
+    )
+    assert verdict_cache({"HOME": "/home/dev", NO_CACHE_ENV: "1"}) is None
