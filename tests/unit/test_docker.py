@@ -612,3 +612,26 @@ def test_a_configured_source_is_published_without_its_userinfo(tmp_path: Path) -
     argv, _ = build_command(plan_for(make_repo(tmp_path, pyproject)).build("gpu"), BUILDX)
     assert "org.opencontainers.image.source=https://github.com/acme/demo" in argv
     assert "hunter2" not in " ".join(argv)
+
+
+def test_the_image_id_is_asked_even_in_a_dry_run(tmp_path: Path) -> None:
+    """``docker image inspect`` changes nothing, so a dry run still asks it: the dry-run
+    plan of a push names the image ids it would push."""
+    from buildlib.docker import Docker
+    from buildlib.runner import Runner
+
+    image_id = "sha256:" + "ab" * 32
+    stand_in = tmp_path / "docker"
+    stand_in.write_text(
+        f'#!/bin/sh\n[ "$1 $2" = "image inspect" ] && echo {image_id} && exit 0\nexit 1\n',
+        encoding="utf-8",
+    )
+    stand_in.chmod(0o755)
+    cli = Docker(Runner(dry_run=True, quiet=True), Capabilities(str(stand_in), "buildkit", "20.10"))
+    assert cli.image_id("acme/app:local") == image_id
+    assert (
+        Docker(Runner(quiet=True), Capabilities(str(stand_in), "buildkit", "20.10")).image_id(
+            "acme/app:local"
+        )
+        == image_id
+    )
