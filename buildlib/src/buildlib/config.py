@@ -275,6 +275,18 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
 BOM_PROBLEM = "starts with a UTF-8 byte order mark (BOM), which TOML does not allow"
 
 
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
+
+
+def toml_error_position(exc: Exception) -> tuple[str, int | None, int | None]:
+    """A TOML decode error as (reason, line, column): tomllib puts the position at the end
+    of its message, and buildlib shows it as a location instead."""
+    message = str(exc)
+    match = _TOML_POSITION.search(message)
+    reason = _TOML_POSITION.sub("", message)
+    return (reason, int(match.group(1)), int(match.group(2))) if match else (reason, None, None)
+
+
 def _parse_toml(text: str, filename: str) -> dict[str, Any]:
     if text.startswith("\ufeff"):
         raise ConfigError(
@@ -285,10 +297,8 @@ def _parse_toml(text: str, filename: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        match = re.search(r"\(at line (\d+), column (\d+)\)", message)
-        location = f"{filename}:{match.group(1)}:{match.group(2)}" if match else filename
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
+        reason, line, column = toml_error_position(exc)
+        location = f"{filename}:{line}:{column}" if line is not None else filename
         raise ConfigError(
             f"invalid TOML: {reason}", location=location, hint="fix the syntax at that position"
         ) from None

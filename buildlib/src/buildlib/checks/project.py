@@ -17,7 +17,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from buildlib.config import Config, defaults
+from buildlib.config import Config, defaults, toml_error_position
 from buildlib.errors import REFERENCE, ConfigError
 from buildlib.git import Git
 from buildlib.options import environment, registry_override
@@ -30,7 +30,6 @@ else:
 
 
 PYPROJECT = "pyproject.toml"
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 
 
 @dataclass(frozen=True)
@@ -92,14 +91,7 @@ class Project:
             try:
                 project.data = tomllib.loads(project.text)
             except tomllib.TOMLDecodeError as exc:
-                message = str(exc)
-                match = _TOML_POSITION.search(message)
-                reason = _TOML_POSITION.sub("", message)
-                project.toml_problem = TomlProblem(
-                    reason,
-                    int(match.group(1)) if match else None,
-                    int(match.group(2)) if match else None,
-                )
+                project.toml_problem = TomlProblem(*toml_error_position(exc))
         if project.data is not None and project.version is not None:
             from buildlib import config as config_module
 
