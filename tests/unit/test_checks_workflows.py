@@ -9,7 +9,7 @@ import pytest
 from buildlib.checks import CheckResult
 from buildlib.checks import workflows as workflows_module
 from buildlib.checks.project import Project
-from buildlib.checks.workflows import check_actionlint, check_workflows, locate, with_actionlint
+from buildlib.checks.workflows import check_actionlint, check_workflows, with_actionlint
 from buildlib.runner import Result, Runner, find_program
 from tests.conftest import in_ci, unavailable
 from tests.support.fixture_repo import make_repo, write
@@ -22,6 +22,14 @@ needs_tool = pytest.mark.skipif(
     workflows_module.find_tool() is None and not in_ci(),
     reason="check-jsonschema is not installed (uv sync)",
 )
+
+
+# actionlint is one of buildlib's dependencies (on Linux and Windows): a missing one is a
+# skip on a developer's machine elsewhere, and a failure under CI=true.
+@pytest.fixture
+def actionlint() -> None:
+    if find_program("actionlint") is None:
+        unavailable("actionlint is not installed (uv sync installs it with buildlib)")
 
 
 @pytest.fixture
@@ -44,38 +52,45 @@ def test_valid_workflow_passes_then_is_remembered(repo, monkeypatch):
 
 
 @needs_tool
-def test_schema_error_is_located(repo):
+def test_schema_error_names_the_file_and_actionlint_its_line(repo, actionlint):
     path = repo / ".github/workflows/ci.yml"
     step = "      - run: echo test\n"
     path.write_text(path.read_text().replace(step, step + "        timeout-minutes: soon\n"))
+    project = Project.load(repo)
 
-    [result] = check_workflows(Project.load(repo))
+    [result] = check_workflows(project)
 
     assert (result.id, result.status) == ("workflows", "fail")
-    assert (result.file, result.line) == (".github/workflows/ci.yml", 11)
+    assert result.file == ".github/workflows/ci.yml"
     assert "'soon' is not of type 'number'" in result.message
     assert "check-jsonschema" in result.hint
+    # the schema's finding has no line: actionlint, which runs beside it, locates it
+    assert (".github/workflows/ci.yml", 11) in {(r.file, r.line) for r in check_actionlint(project)}
 
 
 @needs_tool
-def test_a_changed_file_is_validated_again(repo):
+def test_a_changed_file_is_validated_again(repo, actionlint):
     assert check_workflows(Project.load(repo))[0].status == "ok"
     path = repo / ".github/workflows/ci.yml"
     path.write_text(path.read_text().replace("    runs-on:", "    runs_on:"))
 
     [result] = check_workflows(Project.load(repo))
 
-    assert result.status == "fail" and result.line == 6  # jobs.test lacks runs-on
+    assert result.status == "fail" and "'runs-on' is a required property" in result.message
+    lint = " ".join(r.message for r in check_actionlint(Project.load(repo)))
+    assert '"runs-on" section is missing' in lint
 
 
 @needs_tool
-def test_yaml_syntax_error(repo):
+def test_yaml_syntax_error(repo, actionlint):
     write(repo / ".github/workflows/broken.yml", "on: push\njobs:\n  a: [\n")
 
     results = check_workflows(Project.load(repo))
 
     [broken] = [r for r in results if r.file == ".github/workflows/broken.yml"]
     assert broken.status == "fail" and "not valid YAML" in broken.message
+    lint = [r for r in check_actionlint(Project.load(repo)) if r.file == broken.file]
+    assert lint and lint[0].line and "could not parse as YAML" in lint[0].message
 
 
 def test_no_workflows_is_skipped(tmp_path):
@@ -92,20 +107,6 @@ def test_missing_tool_is_skipped_with_a_reason(repo, monkeypatch):
     # check-jsonschema is buildlib's dependency, not of the adopter's dev group
     assert result.hint and "pip install check-jsonschema" in result.hint
     assert "dev group" not in result.hint
-
-
-def test_locate(tmp_path):
-    path = tmp_path / "w.yml"
-    path.write_text(
-        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
-        "      - uses: actions/checkout@v4\n      - run: echo\n"
-        "        timeout-minutes: abc\n  b:\n    runs-on: y\n"
-    )
-    assert locate(path, "$.jobs.a") == 3
-    assert locate(path, "$.jobs.a.steps[1]['timeout-minutes']") == 8
-    assert locate(path, "$.jobs.a.steps[0]") == 6
-    assert locate(path, "$.jobs.b.runs-on") == 10
-    assert locate(path, "$") is None
 
 
 # --- actions beside secrets are pinned to a commit ------------------------------------------
@@ -185,14 +186,6 @@ def test_this_repository_pins_every_action_beside_its_secrets():
 
 
 # --- actionlint ---------------------------------------------------------------------------
-
-
-# actionlint is one of buildlib's dependencies (on Linux and Windows): a missing one is a
-# skip on a developer's machine elsewhere, and a failure under CI=true.
-@pytest.fixture
-def actionlint() -> None:
-    if find_program("actionlint") is None:
-        unavailable("actionlint is not installed (uv sync installs it with buildlib)")
 
 
 TYPOS = """\

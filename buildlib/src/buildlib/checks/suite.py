@@ -1,15 +1,15 @@
 """Every doctor check, in report order, run concurrently in a few independent lanes.
 
-The lanes overlap the slow parts (check-jsonschema, the docker SDK, uv, git) so the offline
-checks finish within doctor's target (docs/performance.md); the report order never
-depends on the timing.
+The lanes overlap the slow parts (check-jsonschema, the docker SDK, uv, git); the report
+order must never depend on which lane finishes first, and a check that raises must never
+hide the others.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from buildlib.checks import CheckResult
 from buildlib.checks.commits import check_conventional_commits, check_release_preview
@@ -54,141 +54,54 @@ FOR_CHOICES = (None, "push", "release")
 @dataclass(frozen=True)
 class Check:
     id: str
-    summary: str
     lane: str
     run: Callable[..., CheckResult | list[CheckResult]]
-    engine: bool = False
+
+    @property
+    def engine(self) -> bool:
+        """Whether it talks to the Docker engine (its lanes are the engine's)."""
+        return self.lane in ("engine", "builder")
 
 
 def catalog(*, fix: bool = False, for_: str | None = None) -> list[Check]:
-    """The checks, in the order doctor reports them."""
-    return [
-        Check(
-            "pyproject-toml",
-            "pyproject.toml parses (TOML errors with line:column)",
-            "main",
-            check_pyproject_toml,
-        ),
-        Check(
-            "pyproject-version",
-            "[project].version is a (normalized) PEP 440 version",
-            "main",
-            check_pyproject_version,
-        ),
-        Check("buildlib-config", "[tool.buildlib] validates", "main", check_buildlib_config),
-        Check(
-            "line-endings",
-            "Dockerfiles, scripts, entrypoints, workflows are LF",
-            "files",
-            lambda p: check_line_endings(p, fix=fix),
-        ),
-        Check(
-            "secret-build-args",
-            "no build arg or ARG is named like a secret",
-            "files",
-            check_secret_build_args,
-        ),
-        Check("uv-lock", "uv.lock exists and git keeps it", "lock", check_lock_present),
-        Check(
-            "uv-lock-fresh",
-            "uv.lock matches pyproject.toml",
-            "lock",
-            lambda p: check_lock_fresh(p, online=for_ is not None),
-        ),
-        Check(
-            "docker-engine", "the Docker engine answers", "engine", check_docker_engine, engine=True
-        ),
-        Check(
-            "docker-builder",
-            "buildx / built-in BuildKit / legacy builder",
-            "builder",
-            check_docker_builder,
-            engine=True,
-        ),
-        Check(
-            "attestations",
-            "pushes and releases get provenance and an SBOM (buildx, not the docker driver)",
-            "builder",
-            check_attestations,
-            engine=True,
-        ),
-        Check(
-            "annotations",
-            "pushes write OCI annotations (buildx 0.12 or later)",
-            "builder",
-            check_annotations,
-            engine=True,
-        ),
-        Check(
-            "docker-disk",
-            "free disk where the engine keeps images",
-            "engine",
-            check_docker_disk,
-            engine=True,
-        ),
-        Check(
-            "credentials",
-            "registry credentials present (never shown)",
-            "publish",
-            lambda p: check_credentials(p, for_),
-        ),
-        Check(
-            "registry-auth",
-            "the registry accepts them (--for only: network)",
-            "publish",
-            lambda p: check_registry_auth(p, for_),
-        ),
-        Check(
-            "git-branch", "pushes of :main come from main", "git", lambda p: check_branch(p, for_)
-        ),
-        Check(
-            "release-tag",
-            "the release tag exists and points at HEAD",
-            "git",
-            lambda p: check_release_tag(p, for_),
-        ),
-        Check(
-            "conventional-commits",
-            "commits since the last release are conventional",
-            "git",
-            check_conventional_commits,
-        ),
-        Check("release-preview", "what release-please would propose", "git", check_release_preview),
-        Check(
-            "release-please-config",
-            "release-please-config.json is valid",
-            "files",
-            check_release_please_config,
-        ),
-        Check(
-            "release-please-manifest",
-            ".release-please-manifest.json is valid",
-            "files",
-            check_release_please_manifest,
-        ),
-        Check(
-            "version-agreement",
-            "one version: pyproject, manifest, uv.lock, tag",
-            "git",
-            check_version_agreement,
-        ),
-        Check(
-            "workflows",
-            ".github/workflows/*.yml validate (check-jsonschema, actionlint); actions "
-            "beside secrets are pinned to a commit",
-            "workflows",
-            lambda p: [
-                *with_actionlint(check_workflows(p), check_actionlint(p)),
-                *check_pinned_actions(p),
-            ],
-        ),
+    """The checks, in the order doctor reports them (docs/doctor.md says what each does)."""
+    table: list[tuple[str, str, Callable[..., CheckResult | list[CheckResult]]]] = [
+        ("pyproject-toml", "main", check_pyproject_toml),
+        ("pyproject-version", "main", check_pyproject_version),
+        ("buildlib-config", "main", check_buildlib_config),
+        ("line-endings", "files", lambda p: check_line_endings(p, fix=fix)),
+        ("secret-build-args", "files", check_secret_build_args),
+        ("uv-lock", "lock", check_lock_present),
+        # --for asks uv online what it cannot decide from its cache
+        ("uv-lock-fresh", "lock", lambda p: check_lock_fresh(p, online=for_ is not None)),
+        ("docker-engine", "engine", check_docker_engine),
+        ("docker-builder", "builder", check_docker_builder),
+        ("attestations", "builder", check_attestations),
+        ("annotations", "builder", check_annotations),
+        ("docker-disk", "engine", check_docker_disk),
+        ("credentials", "publish", lambda p: check_credentials(p, for_)),
+        ("registry-auth", "publish", lambda p: check_registry_auth(p, for_)),
+        ("git-branch", "git", lambda p: check_branch(p, for_)),
+        ("release-tag", "git", lambda p: check_release_tag(p, for_)),
+        ("conventional-commits", "git", check_conventional_commits),
+        ("release-preview", "git", check_release_preview),
+        ("release-please-config", "files", check_release_please_config),
+        ("release-please-manifest", "files", check_release_please_manifest),
+        ("version-agreement", "git", check_version_agreement),
+        ("workflows", "workflows", _workflows),
     ]
+    return [Check(*row) for row in table]
+
+
+def _workflows(project: Project) -> list[CheckResult]:
+    schema = with_actionlint(check_workflows(project), check_actionlint(project))
+    return [*schema, *check_pinned_actions(project)]
 
 
 def run_checks(
     project: Project, *, fix: bool = False, for_: str | None = None, engine: bool = True
 ) -> list[CheckResult]:
-    """Run every check; ``engine=False`` skips the three that talk to Docker (for tests)."""
+    """Run every check; ``engine=False`` skips the ones that talk to Docker (for tests)."""
     checks = catalog(fix=fix, for_=for_)
     lanes: dict[str, list[Check]] = {}
     for check in checks:
@@ -197,16 +110,13 @@ def run_checks(
 
     def run_lane(lane: list[Check]) -> None:
         for check in lane:
-            if check.engine and not engine:
-                outcome[check.id] = [CheckResult(check.id, "skipped", "engine checks turned off")]
-                continue
-            outcome[check.id] = _run_one(check, project)
+            off = check.engine and not engine
+            skipped = [CheckResult(check.id, "skipped", "engine checks turned off")]
+            outcome[check.id] = skipped if off else _run_one(check, project)
 
-    order = ["workflows", "engine", "builder", "lock", "git", "publish", "files"]
-    others = [lane for name, lane in lanes.items() if name not in order and name != "main"]
-    with ThreadPoolExecutor(max_workers=len(order)) as pool:
-        futures = [pool.submit(run_lane, lanes[name]) for name in order if name in lanes]
-        futures += [pool.submit(run_lane, lane) for lane in others]
+    # a thread a lane, so the slow ones overlap; "main" runs in this thread meanwhile
+    with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+        futures = [pool.submit(run_lane, lane) for name, lane in lanes.items() if name != "main"]
         run_lane(lanes.get("main", []))
         for future in futures:
             future.result()
@@ -227,14 +137,8 @@ def _run_one(check: Check, project: Project) -> list[CheckResult]:
                 "(python -m buildlib.doctor) and report it",
             )
         ]
-    results = found if isinstance(found, list) else [found]
-    return [_one_line(result) for result in results]
-
-
-def _one_line(result: CheckResult) -> CheckResult:
-    """Messages and hints are one line each, whatever a tool printed."""
-    message = one_line(result.message)
-    hint = one_line(result.hint) if result.hint else result.hint
-    if message == result.message and hint == result.hint:
-        return result
-    return CheckResult(result.id, result.status, message, result.file, result.line, hint)
+    # messages and hints are one line each, whatever a tool printed
+    return [
+        replace(r, message=one_line(r.message), hint=one_line(r.hint) if r.hint else r.hint)
+        for r in (found if isinstance(found, list) else [found])
+    ]
