@@ -192,14 +192,15 @@ def publishing(
 ) -> Iterator[FakeDocker]:
     """Route publish's registry, engine and docker to the stand-ins; yield the docker."""
     import buildlib.publish as publish
+    import buildlib.pushing as pushing
 
     docker = FakeDocker(registry)
-    monkeypatch.setattr(publish, "RegistryClient", lambda *args, **kwargs: registry)
+    monkeypatch.setattr(pushing, "RegistryClient", lambda *args, **kwargs: registry)
     monkeypatch.setattr(publish, "detect", lambda *args, **kwargs: caps)
     # the pre-flight checks read the machine (engine, lock file): not what these test
     monkeypatch.setattr(publish, "preflight", lambda *args, **kwargs: None)
     # retries wait between attempts; these tests count attempts, not seconds
-    monkeypatch.setattr(publish.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(pushing.time, "sleep", lambda seconds: None)
     yield docker
 
 

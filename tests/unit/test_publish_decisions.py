@@ -416,18 +416,30 @@ def test_the_report_and_the_workflow_outputs_name_every_tag_and_digest(
     captured = capsys.readouterr()
 
     gpu, cpu = registry.tag_map(GPU)["1.2.3"], registry.tag_map(CPU)["1.2.3"]
+    gpu_refs = [f"docker.io/{GPU}:{tag}" for tag in ("1.2.3", *FLOATING)]
+    cpu_refs = [f"docker.io/{CPU}:{tag}" for tag in ("1.2.3", *FLOATING)]
     document = json.loads(captured.out)
     assert document == {
         "version": "1.2.3",
         "registry": "docker.io",
         "images": [
-            {"name": "gpu", "repository": GPU, "tags": ["1.2.3", *FLOATING], "digest": gpu},
-            {"name": "cpu", "repository": CPU, "tags": ["1.2.3", *FLOATING], "digest": cpu},
+            {
+                "name": "gpu",
+                "repository": GPU,
+                "tags": ["1.2.3", *FLOATING],
+                "digest": gpu,
+                "references": gpu_refs,
+            },
+            {
+                "name": "cpu",
+                "repository": CPU,
+                "tags": ["1.2.3", *FLOATING],
+                "digest": cpu,
+                "references": cpu_refs,
+            },
         ],
     }
     lines = output.read_text().splitlines()
-    gpu_refs = [f"docker.io/{GPU}:{tag}" for tag in ("1.2.3", *FLOATING)]
-    cpu_refs = [f"docker.io/{CPU}:{tag}" for tag in ("1.2.3", *FLOATING)]
     assert lines[:6] == [
         f"gpu-digest={gpu}",
         "gpu-tags=1.2.3,1.2,1,latest",

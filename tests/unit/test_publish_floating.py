@@ -12,14 +12,8 @@ import time
 import pytest
 
 from buildlib.errors import BuildlibError, CommandFailed, RegistryError
-from buildlib.publish import (
-    ImagePublication,
-    Interrupted,
-    NotVerified,
-    Published,
-    _move_floating,
-    _release_stopped,
-)
+from buildlib.floating import Interrupted, move_floating
+from buildlib.releaseplan import ImagePublication, NotVerified, Published, release_stopped
 
 NEW = {"acme/gpu": "sha256:" + "a" * 64, "acme/cpu": "sha256:" + "b" * 64}
 OLD = {"acme/gpu": "sha256:" + "c" * 64, "acme/cpu": "sha256:" + "d" * 64}
@@ -72,7 +66,7 @@ def released_before() -> dict[tuple[str, str], str]:
 def test_every_floating_tag_moves() -> None:
     registry = FakeRegistry(released_before())
     published = results()
-    _move_floating(registry, published, publications())  # type: ignore[arg-type]
+    move_floating(registry, published, publications())  # type: ignore[arg-type]
     assert all(registry.tags[(repo, tag)] == NEW[repo] for repo in NEW for tag in FLOATING)
     assert published[0].tags == ["1.3.0", *FLOATING]
 
@@ -81,7 +75,7 @@ def test_a_failed_move_puts_back_what_it_can_and_says_where_every_tag_points() -
     registry = FakeRegistry(released_before(), fail_at=5)  # cpu:1 fails
 
     with pytest.raises(BuildlibError) as caught:
-        _move_floating(registry, results(), publications())  # type: ignore[arg-type]
+        move_floating(registry, results(), publications())  # type: ignore[arg-type]
 
     message = caught.value.message
     assert registry.tags[("acme/gpu", "latest")] == OLD["acme/gpu"]
@@ -100,7 +94,7 @@ def test_a_first_release_never_claims_a_previous_one() -> None:
     registry = FakeRegistry({}, fail_at=2)
 
     with pytest.raises(BuildlibError) as caught:
-        _move_floating(registry, results(), publications())  # type: ignore[arg-type]
+        move_floating(registry, results(), publications())  # type: ignore[arg-type]
 
     message = caught.value.message
     assert "previous release" not in message
@@ -128,7 +122,7 @@ def test_a_signal_during_the_moves_rolls_them_back_and_names_every_tag(
     before = signal.getsignal(signum)
 
     with pytest.raises(Interrupted) as caught:
-        _move_floating(registry, results(), publications())  # type: ignore[arg-type]
+        move_floating(registry, results(), publications())  # type: ignore[arg-type]
 
     assert caught.value.exit_code == code
     assert registry.tags == {**released_before(), ("acme/gpu", "1.3"): NEW["acme/gpu"]}
@@ -140,9 +134,9 @@ def test_a_signal_during_the_moves_rolls_them_back_and_names_every_tag(
 
 def test_a_push_the_registry_could_not_confirm_is_not_nothing() -> None:
     cause = RegistryError("registry.test: look up acme/gpu:1.3.0 failed: connection refused")
-    error = _release_stopped(NotVerified("acme/gpu:1.3.0", cause), [], at="acme/gpu:1.3.0")
+    error = release_stopped(NotVerified("acme/gpu:1.3.0", cause), [], at="acme/gpu:1.3.0")
     assert "Nothing was pushed" not in error.message
     assert "Pushed, not verified: acme/gpu:1.3.0" in error.message
-    unknown = _release_stopped(CommandFailed("bake failed"), [], unknown=("acme/lb:1.3.0",))
+    unknown = release_stopped(CommandFailed("bake failed"), [], unknown=("acme/lb:1.3.0",))
     assert "Nothing was pushed" not in unknown.message
     assert "Not known whether the registry holds: acme/lb:1.3.0" in unknown.message

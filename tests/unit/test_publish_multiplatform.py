@@ -11,8 +11,8 @@ import pytest
 from buildlib.config import ImageSpec
 from buildlib.engine import Capabilities
 from buildlib.errors import PublishError
+from buildlib.existing import pushed_by_build_already_released
 from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild
-from buildlib.publish import _pushed_by_build_already_released
 
 BUILDX = Capabilities("docker", "buildx", "28.0.1", "v0.19.3", server_version="28.0.1")
 HEAD = "c0ffee" + "0" * 34
@@ -70,7 +70,7 @@ def test_nothing_in_the_registry_builds_everything() -> None:
     original = plan(a_build("gpu", MULTI), a_build("cpu", ("linux/amd64",)))
     registry = StubRegistry({})
 
-    kept, released = _pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
+    kept, released = pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
 
     assert kept == original and released == []
 
@@ -79,7 +79,7 @@ def test_a_rerun_from_the_same_commit_skips_that_build() -> None:
     original = plan(a_build("gpu", MULTI), a_build("lb", MULTI, after="gpu"))
     registry = StubRegistry({("acme/gpu", "1.2.3"): {REVISION_LABEL: HEAD}})
 
-    kept, released = _pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
+    kept, released = pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
 
     assert [b.name for b in kept.builds] == ["lb"]
     assert kept.builds[0].after is None  # what it waited for is not built any more
@@ -91,7 +91,7 @@ def test_another_commit_under_the_version_is_refused_before_building() -> None:
     registry = StubRegistry({("acme/gpu", "1.2.3"): {REVISION_LABEL: OTHER}})
 
     with pytest.raises(PublishError) as caught:
-        _pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
+        pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
 
     assert caught.value.message == (
         "acme/gpu:1.2.3 already exists in registry.example, built from commit decade000000 "
@@ -105,7 +105,7 @@ def test_force_builds_and_pushes_over_it(revision: str) -> None:
     original = plan(a_build("gpu", MULTI))
     registry = StubRegistry({("acme/gpu", "1.2.3"): {REVISION_LABEL: revision}})
 
-    kept, released = _pushed_by_build_already_released(registry, original, "1.2.3", True)  # type: ignore[arg-type]
+    kept, released = pushed_by_build_already_released(registry, original, "1.2.3", True)  # type: ignore[arg-type]
 
     assert kept == original and released == []
 
@@ -115,7 +115,7 @@ def test_the_same_commit_for_other_platforms_is_refused() -> None:
     registry = StubRegistry({("acme/gpu", "1.2.3"): {REVISION_LABEL: HEAD}})
 
     with pytest.raises(PublishError) as caught:
-        _pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
+        pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
 
     assert "built for linux/amd64, linux/arm64 (this build: linux/amd64, linux/arm64, " in (
         caught.value.message
@@ -129,34 +129,34 @@ def test_a_build_outside_git_never_counts_as_the_same() -> None:
     registry = StubRegistry({("acme/gpu", "1.2.3"): {REVISION_LABEL: "unknown"}})
 
     with pytest.raises(PublishError):
-        _pushed_by_build_already_released(registry, plan(unknown), "1.2.3", False)  # type: ignore[arg-type]
+        pushed_by_build_already_released(registry, plan(unknown), "1.2.3", False)  # type: ignore[arg-type]
 
 
 def test_subplan_drops_edges_to_builds_left_out() -> None:
-    from buildlib.publish import _subplan
+    from buildlib.releaseplan import subplan
 
     original = plan(a_build("gpu", ("linux/amd64",)), a_build("lb", MULTI, after="gpu"))
 
-    pushed = _subplan(original, lambda build: build.output == "push")
+    pushed = subplan(original, lambda build: build.output == "push")
     assert [(b.name, b.after) for b in pushed.builds] == [("lb", None)]
-    both = _subplan(original, lambda build: True)
+    both = subplan(original, lambda build: True)
     assert [(b.name, b.after) for b in both.builds] == [("gpu", None), ("lb", "gpu")]
 
 
 def test_a_stopped_release_names_what_was_pushed_and_not_what_was_in_place() -> None:
     from buildlib.errors import CommandFailed
-    from buildlib.publish import Published, _release_stopped
+    from buildlib.releaseplan import Published, release_stopped
 
     pushed = [
         Published("gpu", "acme/gpu", "acme/gpu:1.2.3", "sha256:1", ["1.2.3"]),
         Published("cpu", "acme/cpu", "acme/cpu:1.2.3", "sha256:2", ["1.2.3"], unchanged=True),
     ]
-    error = _release_stopped(CommandFailed("push of acme/lb:1.2.3 failed"), pushed, "acme/lb:1.2.3")
+    error = release_stopped(CommandFailed("push of acme/lb:1.2.3 failed"), pushed, "acme/lb:1.2.3")
     assert error.message == (
         "release stopped at acme/lb:1.2.3: push of acme/lb:1.2.3 failed. Pushed and verified: "
         "acme/gpu:1.2.3. No floating tag (X.Y, X, latest) of any image was moved"
     )
-    nothing = _release_stopped(CommandFailed("build of lb failed"), pushed[1:])
+    nothing = release_stopped(CommandFailed("build of lb failed"), pushed[1:])
     assert "Nothing was pushed" in nothing.message
 
 
@@ -166,6 +166,6 @@ def test_platforms_compare_as_registries_list_them() -> None:
         {("acme/gpu", "1.2.3"): {REVISION_LABEL: HEAD}}, platforms=("linux/amd64", "linux/arm/v7")
     )
 
-    kept, released = _pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
+    kept, released = pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
 
     assert kept.builds == () and [p.name for p in released] == ["gpu"]

@@ -9,7 +9,8 @@ import dataclasses
 import pytest
 
 from buildlib.errors import PublishError
-from buildlib.publish import Published, _push_verified, _run_local, _still_ours
+from buildlib.pushing import push_verified, still_ours
+from buildlib.releaseplan import Published, run_local
 from buildlib.runner import Result
 from tests.unit.test_publish_multiplatform import MULTI, a_build, plan
 
@@ -21,7 +22,7 @@ THEIRS = "sha256:" + "3" * 64
 def test_loaded_builds_get_a_local_name_of_their_own_run() -> None:
     original = plan(a_build("gpu", ("linux/amd64",)), a_build("lb", MULTI))
 
-    one, two = _run_local(original), _run_local(original)
+    one, two = run_local(original), run_local(original)
 
     gpu, lb = one.builds
     assert gpu.published == "acme/gpu:1.2.3"
@@ -58,14 +59,14 @@ class FakeRegistry:
 
 
 def loaded_build():
-    return _run_local(plan(a_build("gpu", ("linux/amd64",)))).builds[0]
+    return run_local(plan(a_build("gpu", ("linux/amd64",)))).builds[0]
 
 
 def test_the_image_is_tagged_by_id_and_pushed_as_the_published_name() -> None:
     cli = FakeCLI()
     build = loaded_build()
 
-    digest = _push_verified(cli, FakeRegistry(PUSHED), build, "1.2.3", OURS)  # type: ignore[arg-type]
+    digest = push_verified(cli, FakeRegistry(PUSHED), build, "1.2.3", OURS)  # type: ignore[arg-type]
 
     assert digest == PUSHED
     assert cli.calls == [["tag", OURS, "acme/gpu:1.2.3"], ["push", "acme/gpu:1.2.3"]]
@@ -76,15 +77,15 @@ def test_the_image_is_tagged_by_id_and_pushed_as_the_published_name() -> None:
 )
 def test_a_tag_another_writer_replaced_is_an_error(holds: str, content: str) -> None:
     with pytest.raises(PublishError) as caught:
-        _push_verified(FakeCLI(), FakeRegistry(holds, content), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
+        push_verified(FakeCLI(), FakeRegistry(holds, content), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
     assert "another writer replaced acme/gpu:1.2.3 during this run" in caught.value.message
 
 
 def test_a_tag_replaced_after_its_push_is_found_at_the_end() -> None:
     pushed = Published("gpu", "acme/gpu", "acme/gpu:main", PUSHED, ["main"])
-    _still_ours(FakeRegistry(PUSHED), [pushed])  # type: ignore[arg-type]
+    still_ours(FakeRegistry(PUSHED), [pushed])  # type: ignore[arg-type]
     with pytest.raises(PublishError) as caught:
-        _still_ours(FakeRegistry(THEIRS), [dataclasses.replace(pushed)])  # type: ignore[arg-type]
+        still_ours(FakeRegistry(THEIRS), [dataclasses.replace(pushed)])  # type: ignore[arg-type]
     assert "another writer replaced acme/gpu:main (now sha256:333333333333" in (
         caught.value.message
     )

@@ -1,4 +1,4 @@
-"""What counts as released when release plans its floating tags (publish._released)."""
+"""What counts as released when release plans its floating tags (existing.released)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from buildlib import config as config_module
+from buildlib import existing
 from buildlib.errors import PublishError, RegistryError
 from buildlib.git import Git
-from buildlib.publish import _released
 from tests.support.config_repo import write_repo
 from tests.support.fixture_repo import git
 
@@ -41,16 +41,16 @@ def test_tags_that_are_not_release_shaped_do_not_count(tmp_path: Path) -> None:
     config, repo = project(tmp_path, "v1.2.0", "v842", "nightly")
     registry = Registry(["1.2.0", "1.2", "1", "latest", "main", "20240115", "842", "1.3.0rc1"])
 
-    released = _released(config, repo, config.images, registry, quiet=False)  # type: ignore[arg-type]
+    found = existing.released(config, repo, config.images, registry, quiet=False)  # type: ignore[arg-type]
 
-    assert sorted(set(released["gpu"])) == ["1.2.0", "1.3.0rc1"]
+    assert sorted(set(found["gpu"])) == ["1.2.0", "1.3.0rc1"]
 
 
 def test_a_real_release_stops_when_the_registry_cannot_list(tmp_path: Path) -> None:
     config, repo = project(tmp_path, "v1.2.0")
 
     with pytest.raises(PublishError) as caught:
-        _released(config, repo, config.images, Registry(None), quiet=False)  # type: ignore[arg-type]
+        existing.released(config, repo, config.images, Registry(None), quiet=False)  # type: ignore[arg-type]
 
     assert "floating tag could move back" in caught.value.message
     assert "Nothing was built or pushed" in caught.value.message
@@ -59,7 +59,7 @@ def test_a_real_release_stops_when_the_registry_cannot_list(tmp_path: Path) -> N
 def test_a_dry_run_warns_and_uses_git(tmp_path: Path, capsys) -> None:
     config, repo = project(tmp_path, "v1.2.0")
 
-    released = _released(config, repo, config.images, Registry(None), quiet=True)  # type: ignore[arg-type]
+    found = existing.released(config, repo, config.images, Registry(None), quiet=True)  # type: ignore[arg-type]
 
-    assert released["gpu"] == ["1.2.0"]
+    assert found["gpu"] == ["1.2.0"]
     assert "this plan uses git tags only" in capsys.readouterr().err

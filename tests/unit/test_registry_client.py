@@ -547,10 +547,10 @@ def test_a_token_that_cannot_be_a_header_is_refused_without_showing_it(make_regi
 
 
 def test_credentials_never_go_to_a_plain_http_token_service_of_an_https_registry() -> None:
-    from buildlib.registry import _Challenge
+    from buildlib.registry import Challenge
 
     client = RegistryClient("registry.example", USER, credential_hint=HINT)
-    challenge = _Challenge("bearer", {"realm": "http://auth.example/token"})
+    challenge = Challenge("bearer", {"realm": "http://auth.example/token"})
 
     with pytest.raises(RegistryError, match="plain http token service"):
         client._fetch_token(challenge, "repository:team/app:pull", "look up")
@@ -559,9 +559,9 @@ def test_credentials_never_go_to_a_plain_http_token_service_of_an_https_registry
 def test_a_redirect_from_https_to_http_drops_the_authorization() -> None:
     import urllib.request
 
-    from buildlib.registry import _SameHostAuthRedirect
+    from buildlib.registry import SameHostAuthRedirect
 
-    handler = _SameHostAuthRedirect()
+    handler = SameHostAuthRedirect()
     for target, kept in [
         ("https://registry.example/v2/x", True),
         ("http://registry.example/v2/x", False),

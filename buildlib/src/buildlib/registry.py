@@ -77,7 +77,9 @@ class _Response:
 
 
 @dataclass(frozen=True)
-class _Challenge:
+class Challenge:
+    """One ``WWW-Authenticate`` challenge: its scheme (lower case) and parameters."""
+
     scheme: str
     params: dict[str, str]
 
@@ -401,9 +403,7 @@ class RegistryClient:
             return {"Authorization": _basic_auth(self.credentials)}
         return {}
 
-    def _authenticate(
-        self, challenges: list[_Challenge], scope: str | None, operation: str
-    ) -> bool:
+    def _authenticate(self, challenges: list[Challenge], scope: str | None, operation: str) -> bool:
         """Act on a 401's challenge; False when there is nothing more to try."""
         for challenge in challenges:
             if challenge.scheme == "bearer" and "realm" in challenge.params:
@@ -415,7 +415,7 @@ class RegistryClient:
             return True
         return False
 
-    def _fetch_token(self, challenge: _Challenge, scope: str | None, operation: str) -> _Token:
+    def _fetch_token(self, challenge: Challenge, scope: str | None, operation: str) -> _Token:
         realm = challenge.params["realm"]
         realm_scheme = urllib.parse.urlsplit(realm).scheme
         if realm_scheme not in ("http", "https"):
@@ -508,7 +508,7 @@ class RegistryClient:
         # A proxy from the environment must not see loopback traffic.
         direct = is_loopback(urllib.parse.urlsplit(url).netloc)
         if direct not in self._openers:
-            handlers: list[urllib.request.BaseHandler] = [_SameHostAuthRedirect()]
+            handlers: list[urllib.request.BaseHandler] = [SameHostAuthRedirect()]
             if direct:
                 handlers.append(urllib.request.ProxyHandler({}))
             self._openers[direct] = urllib.request.build_opener(*handlers)
@@ -557,7 +557,7 @@ class RegistryClient:
         )
 
 
-class _SameHostAuthRedirect(urllib.request.HTTPRedirectHandler):
+class SameHostAuthRedirect(urllib.request.HTTPRedirectHandler):
     """Follow redirects, but never carry the Authorization header to another host."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
@@ -595,7 +595,7 @@ def _basic_auth(credentials: Credentials) -> str:
     return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
-def _challenges(headers: Message) -> list[_Challenge]:
+def _challenges(headers: Message) -> list[Challenge]:
     """Parse ``WWW-Authenticate`` headers into (scheme, params), in order."""
     found = []
     for value in headers.get_all("WWW-Authenticate") or []:
@@ -604,7 +604,7 @@ def _challenges(headers: Message) -> list[_Challenge]:
             key.lower(): (quoted.replace('\\"', '"') if quoted else bare)
             for key, quoted, bare in _CHALLENGE_PARAM_RE.findall(rest)
         }
-        found.append(_Challenge(scheme.lower(), params))
+        found.append(Challenge(scheme.lower(), params))
     return found
 
 

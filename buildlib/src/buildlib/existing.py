@@ -1,0 +1,172 @@
+"""What the registry already holds before a release writes: the versions released, this
+version's tags from an earlier run, the other images of a per-image matrix. The verdicts
+on those facts are releaseplan's.
+
+Only reads: never pushes, tags or deletes anything in a registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from buildlib import console, releaseplan
+from buildlib.config import Config, ImageSpec
+from buildlib.docker import Docker
+from buildlib.errors import BuildlibError, PublishError
+from buildlib.git import Git
+from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild, image_reference
+from buildlib.registry import RegistryClient
+from buildlib.releaseplan import ImagePublication, Published
+
+
+def released(
+    config: Config, git: Git, images: tuple[ImageSpec, ...], client: RegistryClient, *, quiet: bool
+) -> dict[str, list[str]]:
+    """Versions already released, per image: from git tags and the registry.
+
+    A real release stops when the registry cannot list them: git alone may not know every
+    release (a shallow CI checkout), and ``latest`` must never move back. ``quiet`` (a dry
+    run) plans from git tags alone instead, with a warning."""
+    git_tags = git.tags()
+    found = {}
+    for image in images:
+        try:
+            listed = client.tags(image.repository)
+        except BuildlibError as error:
+            if not quiet:
+                raise PublishError(
+                    f"could not list {image.repository}'s tags in {client.host} "
+                    f"({error.message}); without them a floating tag could move back. "
+                    "Nothing was built or pushed",
+                    hint=error.hint or "run `invoke release` again when the registry answers",
+                ) from None
+            console.warn(
+                f"could not list {image.repository}'s tags ({error.message}); "
+                "this plan uses git tags only"
+            )
+            listed = []
+        found[image.name] = releaseplan.released_versions(config, git_tags, listed)
+    return found
+
+
+def released_elsewhere(
+    client: RegistryClient, config: Config, selected: tuple[ImageSpec, ...], full_tag: str
+) -> tuple[list[Published], list[str]]:
+    """With ``--image`` (one CI job per image), the other images of the matrix: those whose
+    full version tag is already pushed, and the names of those still missing it. Floating
+    tags move only once every image has the version, so a failed job moves no one's."""
+    chosen = {image.name for image in selected}
+    found, waiting = [], []
+    for image in config.images:
+        if image.name in chosen:
+            continue
+        digest = client.manifest_digest(image.repository, full_tag)
+        if digest is None:
+            waiting.append(image.name)
+        else:
+            reference = image_reference(client.host, image.repository, full_tag)
+            found.append(
+                Published(
+                    image.name, image.repository, reference, digest, [full_tag], unchanged=True
+                )
+            )
+    return found, waiting
+
+
+def pushed_by_build_already_released(
+    client: RegistryClient, plan: BuildPlan, full_tag: str, force: bool
+) -> tuple[BuildPlan, list[Published]]:
+    """Multi-platform images go from the builder straight to the registry, so their
+    immutability check must come before their build: the builds already released by an
+    earlier run of this release are left out of ``plan`` (and returned as published);
+    anything else under the version is refused. ``force`` builds and pushes over it."""
+    skipped, found = set(), []
+    for build in plan.builds:
+        if build.output != "push" or force:
+            continue
+        repository = build.image.repository
+        platforms = client.platforms(repository, full_tag)
+        if platforms is None:
+            continue
+        labels = client.config_labels(repository, full_tag, platform=build.platforms[0])
+        reference = f"{repository}:{full_tag}"
+        releaseplan.is_this_release(build, reference, client.host, platforms, labels)
+        commit = dict(build.labels).get(REVISION_LABEL) or ""
+        console.info(
+            f"{reference} is already in the registry, built from this commit "
+            f"({commit[:12]}) for {', '.join(platforms)}: not built or pushed again"
+        )
+        digest = listed_digest(client, repository, build.published, full_tag)
+        found.append(Published(build.name, repository, build.published, digest, [full_tag], True))
+        skipped.add(build.name)
+    if not skipped:
+        return plan, found
+    return releaseplan.subplan(plan, lambda build: build.name not in skipped), found
+
+
+def unchanged_versions(
+    client: RegistryClient,
+    cli: Docker,
+    loaded: BuildPlan,
+    publications: list[ImagePublication],
+    force: bool,
+) -> set[str]:
+    """The loaded images whose version tag already holds this very image (a re-run); any
+    other content under an existing version tag is refused before anything is pushed."""
+    by_name = {p.name: p for p in publications}
+    unchanged = set()
+    for build in loaded.builds:
+        full_tag = by_name[build.name].full_tag
+        existing = client.config_digest(build.image.repository, full_tag)
+        if existing is None:
+            continue
+        reference = f"{build.image.repository}:{full_tag}"
+        local = cli.image_id(build.primary)
+        if releaseplan.is_unchanged(reference, client.host, existing, local, force):
+            unchanged.add(build.name)
+    return unchanged
+
+
+def digests(client: RegistryClient, builds: tuple[ImageBuild, ...], tag: str) -> dict[str, str]:
+    """The digest under ``tag`` of each build's repository that has one; a build the
+    registry cannot answer for is left out (this only serves an error message, which must
+    not be replaced by another)."""
+    found = {}
+    for build in builds:
+        try:
+            digest = client.manifest_digest(build.image.repository, tag)
+        except BuildlibError:
+            continue
+        if digest is not None:
+            found[build.name] = digest
+    return found
+
+
+def changed_since(
+    client: RegistryClient, builds: tuple[ImageBuild, ...], tag: str, before: Mapping[str, str]
+) -> tuple[list[Published], tuple[str, ...]]:
+    """After a failed bake of several: the builds whose ``tag`` changed during this run (it
+    may have pushed some before the failure), and the references the registry did not
+    answer for."""
+    found, unknown = [], []
+    for build in builds:
+        try:
+            digest = client.manifest_digest(build.image.repository, tag)
+        except BuildlibError:
+            unknown.append(build.published)
+            continue
+        if digest is not None and digest != before.get(build.name):
+            repository = build.image.repository
+            found.append(Published(build.name, repository, build.published, digest, [tag]))
+    return found, tuple(unknown)
+
+
+def listed_digest(client: RegistryClient, repository: str, reference: str, tag: str) -> str:
+    """The digest the registry lists for a tag just pushed (an error when it lists none)."""
+    remote = client.manifest_digest(repository, tag)
+    if remote is None:
+        raise PublishError(
+            f"{reference} was pushed but the registry does not list it",
+            hint=f"check {client.host}'s storage, then push again",
+        )
+    return remote

@@ -1,0 +1,197 @@
+"""Moving the floating tags (``X.Y``, ``X``, ``latest``) of a release once every full
+version tag is pushed and verified: each is re-tagged in the registry (no upload), and on a
+failure or a signal the ones already moved are put back, so all images keep pointing at the
+same release.
+
+Never pushes an image and never decides which tags float (releaseplan does): it only
+re-tags manifests already in the registry, and always says where every tag points now.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from buildlib.errors import BuildlibError, PublishError
+from buildlib.registry import RegistryClient
+from buildlib.releaseplan import ImagePublication, Published
+
+# Once the floating tags have begun to move, a signal (a cancelled CI job) waits this long
+# for the moves to be rolled back: CI runners send SIGKILL some seconds after SIGTERM, and
+# the report of where every tag points must be printed before that.
+SIGNAL_GRACE_SECONDS = 5.0
+
+
+class Interrupted(PublishError):
+    """A signal stopped a release after its floating tags began to move."""
+
+    def __init__(self, message: str, *, signum: int, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.exit_code = 128 + signum
+
+
+@dataclass
+class TagMove:
+    """One floating tag: where it pointed before, where it goes, and what was done so far."""
+
+    repository: str
+    tag: str
+    new: str
+    version: str
+    previous: str | None = None
+    read: bool = False  # ``previous`` was read from the registry
+    # untouched | moving | moved | restoring | restored | unknown | stuck
+    state: str = "untouched"
+
+    def now(self) -> str:
+        """Where the tag points now, in words."""
+        name = f"{self.repository}:{self.tag}"
+        before = f"the previous release ({self.previous[7:19]})" if self.previous else None
+        if self.state == "moved":
+            return f"{name} → {self.version}"
+        if self.state == "restored":
+            return f"{name} → {before} again"
+        if self.state == "untouched" and self.read and self.previous == self.new:
+            return f"{name} → {self.version}"
+        if self.state == "untouched" and self.read:
+            return f"{name} → {before}, not moved" if before else f"{name} does not exist"
+        if self.state == "untouched":
+            return f"{name} not moved"
+        if self.state == "stuck":
+            return f"{name} → {self.version} (putting it back failed)"
+        return f"{name} unknown (its change was under way when buildlib stopped)"
+
+
+def move_floating(
+    client: RegistryClient,
+    results: list[Published],
+    publications: list[ImagePublication],
+) -> None:
+    """Add the floating tags to the pushed manifests. On a failure, or on SIGINT/SIGTERM,
+    put back the ones already moved, so all images keep pointing at the same release; the
+    error names every floating tag and where it points now.
+
+    The moves run in a worker thread, so that a signal neither interrupts a request half
+    way nor waits for a stalled registry longer than ``SIGNAL_GRACE_SECONDS``."""
+    by_name = {p.name: p for p in publications}
+    moves = [
+        TagMove(result.repository, tag, result.digest, by_name[result.name].full_tag)
+        for result in results
+        for tag in by_name[result.name].tags
+        if tag != by_name[result.name].full_tag
+    ]
+    if not moves:
+        return
+    stop = threading.Event()
+    failure: list[BuildlibError] = []
+    worker = threading.Thread(
+        target=_run_moves, args=(client, moves, stop, failure), name="floating-tags", daemon=True
+    )
+    caught: list[int] = []
+    with _deferred_signals(caught, stop):
+        worker.start()
+        while worker.is_alive() and not caught:
+            worker.join(0.05)
+        if caught or failure:
+            # put back what moved, on connections of its own: a move stalled in the
+            # registry must not keep the others from being put back before the deadline
+            roller = threading.Thread(
+                target=_roll_back, args=(client, moves, worker), name="roll-back", daemon=True
+            )
+            roller.start()
+            deadline = None
+            while roller.is_alive():
+                if caught and deadline is None:
+                    deadline = time.monotonic() + SIGNAL_GRACE_SECONDS
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                roller.join(0.05)
+    now = "; ".join(move.now() for move in moves)
+    if caught:
+        name = "interrupted" if caught[0] == signal.SIGINT else "terminated"
+        raise Interrupted(
+            f"{name} while moving the floating tags; full version tags are pushed. Now: {now}",
+            signum=caught[0],
+            hint="run `invoke release` again to move them (it is safe to re-run)",
+        )
+    if failure:
+        raise PublishError(
+            f"moving the floating tags failed: {failure[0].message}. Full version tags are "
+            f"pushed. Now: {now}",
+            hint="run `invoke release` again once the registry answers",
+        )
+    for result in results:
+        result.tags += [m.tag for m in moves if m.repository == result.repository]
+
+
+def _run_moves(
+    client: RegistryClient,
+    moves: list[TagMove],
+    stop: threading.Event,
+    failure: list[BuildlibError],
+) -> None:
+    try:
+        for move in moves:
+            move.previous = client.manifest_digest(move.repository, move.tag)
+            move.read = True
+        for move in moves:
+            if stop.is_set():
+                return
+            move.state = "moving"
+            if move.previous != move.new:
+                client.add_tag(move.repository, move.new, move.tag)
+            move.state = "moved"
+    except BuildlibError as error:
+        failure.append(error)
+    except Exception as error:  # a bug must not leave half the tags moved
+        failure.append(BuildlibError(f"{type(error).__name__}: {error}"))
+
+
+def _roll_back(client: RegistryClient, moves: list[TagMove], worker: threading.Thread) -> None:
+    """Put every moved tag back where it was, including the one under way once the
+    worker is done with it. A tag that did not exist before cannot be deleted through the
+    registry API: it stays on the new release (and says so)."""
+    while True:
+        finished = not worker.is_alive()
+        for move in reversed(moves):
+            under_way = move.state == "moving" and finished  # its request failed
+            if not (move.state == "moved" or under_way) or not move.read:
+                continue
+            if move.previous is None:
+                continue  # "moved" stays true; "moving" stays unknown
+            if move.previous == move.new:
+                move.state = "untouched"  # it already held this release
+                continue
+            move.state = "restoring"
+            try:
+                client.add_tag(move.repository, move.previous, move.tag)
+            except BuildlibError:
+                move.state = "stuck"
+            else:
+                move.state = "restored"
+        if finished:
+            return
+        worker.join(0.05)
+
+
+@contextmanager
+def _deferred_signals(caught: list[int], stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM are noted (and ``stop`` set) instead of unwinding the stack."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def note(signum: int, frame: object) -> None:
+        caught.append(signum)
+        stop.set()
+
+    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -1,0 +1,257 @@
+"""Writing a publication to the registry: the login, each ``docker push`` with retries, and
+the check that the registry then holds this run's very image under each tag.
+
+Never decides what to push or whether a version may be overwritten (releaseplan does), and
+never moves a floating tag (floating does): a push here is always followed by a read-back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from buildlib import console
+from buildlib.config import Config
+from buildlib.credentials import Credentials
+from buildlib.credentials import find as find_credentials
+from buildlib.digests import verify_pushed
+from buildlib.docker import Docker
+from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError
+from buildlib.existing import listed_digest
+from buildlib.plan import BuildPlan, ImageBuild
+from buildlib.registry import RegistryClient
+from buildlib.releaseplan import ImagePublication, NotVerified, Published, release_stopped
+from buildlib.runner import Result
+
+TRANSIENT = re.compile(
+    r"connection refused|connection reset|broken pipe|i/o timeout|timeout|timed out|"
+    r"\b50[0-4]\b|too many requests|\b429\b|EOF|TLS handshake",
+    re.IGNORECASE,
+)
+AUTH_FAILURE = re.compile(
+    r"unauthorized|authentication required|denied|\b401\b|\b403\b", re.IGNORECASE
+)
+PUSH_ATTEMPTS = 3
+TAKE_TURNS = "run it again; runs that push the same tag must take turns (a CI concurrency group)"
+
+
+@dataclass(frozen=True)
+class Access:
+    """How to reach the registry: credentials from the environment (a temporary login), an
+    existing docker login, or none."""
+
+    registry: str
+    credentials: Credentials | None
+    from_environment: bool
+    hint: str
+
+    def client(self, *, quick: bool = False) -> RegistryClient:
+        """``quick``: one short try, for a dry run that must stay fast offline."""
+        if quick:
+            return RegistryClient(
+                self.registry, self.credentials, retries=0, timeout=5, credential_hint=self.hint
+            )
+        return RegistryClient(self.registry, self.credentials, credential_hint=self.hint)
+
+
+def resolve_access(config: Config, registry: str, environ: Mapping[str, str]) -> Access:
+    names = config.credentials
+    hint = f"set {names.username_env} and {names.token_env} (or `docker login {registry}`)"
+    found = find_credentials(names.username_env, names.token_env, registry, environ)
+    return Access(registry, found.credentials, found.from_environment, hint)
+
+
+@contextmanager
+def docker_login(cli: Docker, access: Access) -> Iterator[None]:
+    """A temporary DOCKER_CONFIG holding the login when credentials come from the
+    environment; the user's own docker config otherwise."""
+    if access.credentials is not None:
+        cli.runner.add_secret(access.credentials.secret, f"the token for {access.registry}")
+    if not access.from_environment or access.credentials is None:
+        yield
+        return
+    with cli.login(access.registry, access.credentials, access.hint):
+        yield
+
+
+def verified_build_push(
+    client: RegistryClient, build: ImageBuild, tag: str, reported: str | None
+) -> str:
+    """What buildx pushed from the build: the registry must hold the digest it reported."""
+    try:
+        return verify_pushed(client, build.image.repository, build.published, tag, reported)
+    except BuildlibError as error:
+        if isinstance(error, PublishError):
+            raise
+        raise NotVerified(build.published, error) from None
+
+
+def push_verified(
+    cli: Docker,
+    client: RegistryClient,
+    build: ImageBuild,
+    tag: str,
+    image_id: str | None,
+    reported: str | None = None,
+) -> str:
+    """Push the image this run built as ``build.published`` (unless the build pushed it:
+    then the registry must hold the digest the build ``reported``), then check that the
+    registry holds that very image under ``tag``."""
+    if build.output == "push":
+        return verified_build_push(client, build, tag, reported)
+    repository, reference = build.image.repository, build.published
+    image_id = image_id or cli.image_id(build.primary)
+    with _push_lock(reference):
+        # tag by image id: the shared name holds this run's image from here to the push
+        cli.tag(image_id or build.primary, reference)
+        pushed = _pushed_digest(_push_with_retries(cli, reference, client.host))
+        try:
+            remote = listed_digest(client, repository, reference, tag)
+            content = client.config_digest(repository, remote, platform=build.platforms[0])
+        except BuildlibError as error:
+            raise NotVerified(reference, error) from None
+    if (pushed is not None and remote != pushed) or (
+        image_id is not None and image_id not in (remote, content)
+    ):
+        raise PublishError(
+            f"another writer replaced {reference} during this run: the registry has "
+            f"{remote[:19]}, this run pushed {(pushed or '?')[:19]} (image "
+            f"{(image_id or '?')[7:19]})",
+            hint=TAKE_TURNS,
+        )
+    console.success(f"pushed {reference} ({remote})")
+    return remote
+
+
+def add_tag_verified(client: RegistryClient, repository: str, digest: str, tag: str) -> None:
+    """Another tag of a push (``sha-…``, a second ``--tag``): the pushed manifest tagged in
+    the registry, then read back."""
+    reference = f"{repository}:{tag}"
+    try:
+        client.add_tag(repository, digest, tag)
+        now = client.manifest_digest(repository, tag)
+    except BuildlibError as error:
+        raise NotVerified(reference, error) from None
+    if now != digest:
+        raise PublishError(
+            f"another writer replaced {reference} during this run: the registry has "
+            f"{(now or 'nothing')[:19]}, this run tagged {digest[:19]}",
+            hint=TAKE_TURNS,
+        )
+    console.success(f"tagged {reference} ({digest})")
+
+
+def still_ours(client: RegistryClient, results: list[Published]) -> None:
+    """After every push: each tag of each result still holds what this run pushed there.
+    Another writer (a second run, another machine) may have replaced one since."""
+    replaced = []
+    for result in results:
+        for index, tag in enumerate(result.tags):
+            reference = result.reference if index == 0 else f"{result.repository}:{tag}"
+            try:
+                now = client.manifest_digest(result.repository, tag)
+            except BuildlibError as error:
+                raise NotVerified(reference, error) from None
+            if now != result.digest:
+                held = now[:19] if now else "nothing"
+                replaced.append(f"{reference} (now {held}, this run pushed {result.digest[:19]})")
+    if replaced:
+        raise PublishError(
+            f"another writer replaced {', '.join(replaced)} during this run", hint=TAKE_TURNS
+        )
+
+
+def push_full_tags(
+    cli: Docker,
+    client: RegistryClient,
+    loaded: BuildPlan,
+    publications: list[ImagePublication],
+    unchanged: set[str],
+    already: list[Published],
+    built: Mapping[str, str | None],
+) -> list[Published]:
+    """Push the full version tag of every loaded image (``already``: what the builds
+    pushed, or found in place; ``built``: the image ids); a failure names everything
+    pushed so far."""
+    by_name = {p.name: p for p in publications}
+    results: list[Published] = list(already)
+    for build in loaded.builds:
+        full_tag = by_name[build.name].full_tag
+        repository = build.image.repository
+        same = build.name in unchanged
+        try:
+            if same:
+                console.info(
+                    f"{build.published} is already in the registry with the same "
+                    "content: not pushed again"
+                )
+                digest = listed_digest(client, repository, build.published, full_tag)
+            else:
+                digest = push_verified(cli, client, build, full_tag, built.get(build.name))
+        except BuildlibError as error:
+            raise release_stopped(error, results, at=build.published) from None
+        results.append(Published(build.name, repository, build.published, digest, [full_tag], same))
+    return results
+
+
+def forget_local_names(cli: Docker, plan: BuildPlan) -> None:
+    """Remove this run's local names (the pushed names stay): only a tag goes, not an
+    image another name still holds."""
+    for build in plan.builds:
+        if build.publish_as is not None:
+            cli.untag(build.primary)
+
+
+@contextmanager
+def _push_lock(reference: str) -> Iterator[None]:
+    """Runs on this machine that push the same reference take turns from ``docker tag``
+    to the registry's answer, so neither pushes the other's image under that name."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: the registry check still catches a swap
+        yield
+        return
+    digest = hashlib.sha256(reference.encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"buildlib-push-{digest}.lock"
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
+
+
+def _pushed_digest(result: Result) -> str | None:
+    """The manifest digest ``docker push`` reports (its last ``digest:`` line)."""
+    found = _PUSHED_DIGEST.findall(result.stderr or result.stdout)
+    return found[-1] if found else None
+
+
+def _push_with_retries(cli: Docker, reference: str, registry: str) -> Result:
+    for attempt in range(1, PUSH_ATTEMPTS + 1):
+        result = cli.push(reference)
+        if result.ok:
+            return result
+        output = result.stderr or result.stdout
+        detail = cli.runner.redact(output.strip().splitlines()[-1] if output.strip() else "")
+        if AUTH_FAILURE.search(output):
+            raise AuthError(
+                f"{registry} refused the push of {reference}: {detail}",
+                hint="check the token in the variables [tool.buildlib.credentials] names "
+                "(default DOCKERHUB_USERNAME/DOCKERHUB_TOKEN), or `docker login`",
+            )
+        if not TRANSIENT.search(output) or attempt == PUSH_ATTEMPTS:
+            raise CommandFailed(f"push of {reference} failed after {attempt} attempt(s): {detail}")
+        wait = 2 ** (attempt - 1)
+        console.warn(f"push of {reference} failed ({detail}); retrying in {wait}s")
+        time.sleep(wait)
+    raise AssertionError("unreachable")  # the last attempt returns or raises

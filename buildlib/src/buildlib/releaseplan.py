@@ -1,0 +1,280 @@
+"""The decisions of ``push`` and ``release``: which tags each image gets, which floating tag
+stays where it is, what is refused as a changed release, and what a stopped release says it
+wrote. The dry run prints this plan.
+
+Never talks to a registry or the docker engine, and never writes: the facts it decides on
+(tags listed, digests, labels) are handed in by the modules that read them. It reads git
+only through the ``Git`` it is given, and the build context from disk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from buildlib.config import Config, ImageSpec
+from buildlib.context import IGNORE_FILE, ignore_file_for, strays
+from buildlib.errors import BuildlibError, PublishError, UsageError
+from buildlib.git import Git
+from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild
+from buildlib.versions import plan_release_tags, version_from_tag, version_in_tag
+
+IMMUTABLE_HINT = "bump the version (a fix: commit), or pass --force to overwrite it"
+
+
+@dataclass(frozen=True)
+class ImagePublication:
+    """What will be written for one image, in order."""
+
+    name: str
+    repository: str
+    full_tag: str
+    tags: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "repository": self.repository,
+            "tags": list(self.tags),
+            "skipped": [{"tag": t, "reason": r} for t, r in self.skipped],
+        }
+
+
+@dataclass
+class Published:
+    name: str
+    repository: str
+    reference: str
+    digest: str
+    tags: list[str] = field(default_factory=list)
+    unchanged: bool = False
+
+
+class NotVerified(PublishError):
+    """``docker push`` reported success, but the registry could not confirm what it holds."""
+
+    def __init__(self, reference: str, cause: BuildlibError):
+        super().__init__(
+            f"{reference} was pushed, but the registry could not confirm it: {cause.message}",
+            hint=cause.hint,
+        )
+        self.reference = reference
+
+
+def release_publications(
+    config: Config, released: Mapping[str, list[str]]
+) -> dict[str, ImagePublication]:
+    """Every configured image's tags for this version, given the versions already
+    ``released`` per image: a floating tag never moves back to an older version."""
+    every = {}
+    for image in config.images:
+        planned = plan_release_tags(
+            config.version, config.release.floating_tags, released[image.name]
+        )
+        every[image.name] = ImagePublication(
+            image.name, image.repository, planned.full, planned.tags, planned.skipped
+        )
+    return every
+
+
+def released_versions(config: Config, git_tags: Iterable[str], listed: list[str]) -> list[str]:
+    """The tags (git tags in the release format, then the registry's ``listed`` ones) that
+    are released versions. Tags with fewer version parts than a release has (a build number
+    ``842``, a date ``20240115``) are not versions of this project."""
+    in_tags = (version_in_tag(config.release.git_tag, t) for t in git_tags)
+    from_git = [text for text in in_tags if text is not None]
+    parts = min(3, len(config.version.release))
+    return [tag for tag in from_git + listed if _release_parts(tag) >= parts]
+
+
+def _release_parts(tag: str) -> int:
+    version = version_from_tag(tag)
+    return len(version.release) if version is not None else 0
+
+
+def run_local(plan: BuildPlan) -> BuildPlan:
+    """Each loaded build under a local name only this run uses (``REPO:TAG-buildlib-RUN``),
+    pushed as ``REPO:TAG`` later: two runs at once on one engine (two clones, two CI jobs)
+    would otherwise each tag ``REPO:TAG`` and one would push the other's image."""
+    run = secrets.token_hex(4)
+    builds = []
+    for build in plan.builds:
+        if build.output == "push":
+            builds.append(build)
+            continue
+        name, _, tag = build.published.rpartition(":")
+        local = f"{name}:{(tag + '-buildlib-' + run)[-128:].lstrip('.-')}"
+        builds.append(dataclasses.replace(build, references=(local,), publish_as=build.published))
+    return dataclasses.replace(plan, builds=tuple(builds))
+
+
+def subplan(plan: BuildPlan, keep: Callable[[ImageBuild], bool]) -> BuildPlan:
+    """The builds of ``plan`` that ``keep`` selects; an ``after`` edge to a build left out
+    is dropped (there is nothing to wait for)."""
+    kept = [build for build in plan.builds if keep(build)]
+    names = {build.name for build in kept}
+    kept = [
+        b if b.after is None or b.after in names else dataclasses.replace(b, after=None)
+        for b in kept
+    ]
+    return dataclasses.replace(plan, builds=tuple(kept))
+
+
+def in_plan_order(config: Config, results: list[Published]) -> list[Published]:
+    order = {image.name: index for index, image in enumerate(config.images)}
+    return sorted(results, key=lambda published: order.get(published.name, len(order)))
+
+
+def platform_set(platforms: Iterable[str]) -> frozenset[str]:
+    """Platforms as registries list them: ``linux/arm`` is ``linux/arm/v7`` and
+    ``linux/arm64`` is ``linux/arm64/v8`` (containerd's defaults)."""
+    defaults = {"linux/arm": "linux/arm/v7", "linux/arm64": "linux/arm64/v8"}
+    return frozenset(defaults.get(p.lower(), p.lower()) for p in platforms)
+
+
+def is_this_release(
+    build: ImageBuild, reference: str, host: str, platforms: tuple[str, ...], labels: Any
+) -> bool:
+    """A build that buildx pushes, whose version tag ``reference`` already holds an image
+    (for ``platforms``, with ``labels``): True when that image is this release (built from
+    this same commit, by its ``revision`` label, for the same platforms: a re-run); any
+    other image under the version is refused, since release tags are immutable."""
+    ours = dict(build.labels).get(REVISION_LABEL)
+    theirs = (labels or {}).get(REVISION_LABEL)
+    same_commit = bool(ours) and ours != "unknown" and theirs == ours
+    if same_commit and platform_set(platforms) == platform_set(build.platforms):
+        return True
+    what = (
+        f"for {', '.join(platforms) or 'one platform'} (this build: {', '.join(build.platforms)})"
+        if same_commit
+        else f"from commit {(theirs or 'unknown')[:12]} (this build: {(ours or 'unknown')[:12]})"
+    )
+    raise PublishError(
+        f"{reference} already exists in {host}, built {what}; release tags are immutable. "
+        "Nothing was built or pushed",
+        hint=IMMUTABLE_HINT,
+    )
+
+
+def is_unchanged(reference: str, host: str, existing: str, local: str | None, force: bool) -> bool:
+    """A loaded image whose version tag ``reference`` holds the image ``existing``: True
+    when that is this very image (a re-run); other content is refused unless ``force``."""
+    if existing == local:
+        return True
+    if force:
+        return False
+    raise PublishError(
+        f"{reference} already exists in {host} with different content (image "
+        f"{existing[7:19]}, this build {(local or '?')[7:19]}); release tags are immutable. "
+        "Nothing was pushed",
+        hint=IMMUTABLE_HINT,
+    )
+
+
+def release_stopped(
+    error: BuildlibError,
+    pushed: list[Published],
+    at: str | None = None,
+    unknown: tuple[str, ...] = (),
+) -> PublishError:
+    """What a release that stopped before its floating tags wrote: verified pushes,
+    unverified ones, and what could not be checked; "nothing" only when that is known."""
+    done = ", ".join(f"{p.repository}:{p.tags[0]}" for p in pushed if not p.unchanged)
+    unverified = error.reference if isinstance(error, NotVerified) else None
+    unsure = ", ".join(unknown)
+    return PublishError(
+        (f"release stopped at {at}: " if at else "release stopped: ")
+        + f"{error.message}. "
+        + (f"Pushed and verified: {done}. " if done else "")
+        + (f"Pushed, not verified: {unverified}. " if unverified else "")
+        + (
+            f"Not known whether the registry holds: {unsure} (it did not answer). "
+            if unsure
+            else ""
+        )
+        + ("Nothing was pushed. " if not (done or unverified or unsure) else "")
+        + "No floating tag (X.Y, X, latest) of any image was moved",
+        hint=error.hint or "fix the cause and run `invoke release` again (it is safe to re-run)",
+    )
+
+
+def git_problems(
+    config: Config, git: Git, images: tuple[ImageSpec, ...], *, buildkit: bool
+) -> list[BuildlibError]:
+    """Why the checkout is not the release: no tag, a tag elsewhere, uncommitted changes,
+    files git does not track in a build context. A real release stops at the first."""
+    tag = config.release.git_tag_for(config.version_text)
+    if not git.is_repository():
+        return [
+            UsageError(
+                f"release needs a git checkout to find the tag {tag}",
+                hint="run it from a clone with tags (actions/checkout fetch-tags)",
+            )
+        ]
+    problems: list[BuildlibError] = []
+    commit = git.tag_commit(tag)
+    head = git.head()
+    if commit is None:
+        problems.append(
+            UsageError(
+                f"git tag {tag} (made by release-please for version {config.version_text}) does "
+                "not exist",
+                hint=f"merge the release PR, or `git fetch --tags`; to tag by hand: "
+                f"git tag {tag} && git push origin {tag}",
+            )
+        )
+    elif commit != head:
+        problems.append(
+            UsageError(
+                f"git tag {tag} points at {commit[:12]}, not at HEAD ({(head or '?')[:12]})",
+                hint=f"git checkout {tag}",
+            )
+        )
+    dirty = git.dirty_files()
+    if dirty:
+        problems.append(
+            UsageError(
+                f"the working tree has uncommitted changes ({', '.join(dirty[:3])}"
+                f"{'...' if len(dirty) > 3 else ''}): the images would not match {tag}",
+                hint="commit or stash them (git stash)",
+            )
+        )
+    stray = stray_files(config, images, f"the images would not be {tag}", buildkit=buildkit)
+    if stray is not None:
+        problems.append(stray)
+    return problems
+
+
+def stray_files(
+    config: Config, images: tuple[ImageSpec, ...], consequence: str, *, buildkit: bool
+) -> UsageError | None:
+    """One line naming the files the builds would send that git does not track (an
+    untracked script, a git-ignored ``.env``): a ``COPY`` would put them in the image."""
+    builds = [
+        (image.name, config.root / image.dockerfile, config.root / image.context)
+        for image in images
+    ]
+    found = strays(config.root, builds, buildkit=buildkit)
+    if not found:
+        return None
+    shown = ", ".join(stray.describe() for stray in found[:4])
+    if len(found) > 4:
+        shown += f" and {len(found) - 4} more"
+    names = sorted({name for stray in found for name in stray.images})
+    ignore = ignore_file_for(
+        config.root / images[0].dockerfile, config.root / images[0].context
+    ) or (config.root / images[0].context / IGNORE_FILE)
+    try:
+        where = ignore.relative_to(config.root).as_posix()
+    except ValueError:
+        where = str(ignore)
+    return UsageError(
+        f"the build context of {', '.join(names)} holds {len(found)} file(s) git does not "
+        f"track: {shown}; {consequence}",
+        hint=f"delete or move them, `git add` and commit what belongs in the image, or "
+        f"exclude them in {where} (a line `{found[0].path}`)",
+    )

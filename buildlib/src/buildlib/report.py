@@ -1,0 +1,86 @@
+"""What ``push`` and ``release`` tell: the plan of a dry run, the summary of what was
+published, the values a workflow reads from ``GITHUB_OUTPUT`` (``NAME-digest``,
+``NAME-tags``, ``NAME-references``, ``images``) and the GitHub step summary.
+
+Never talks to a registry or the docker engine: it reports results it is given, and writes
+only the two files GitHub names.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from buildlib import console, tags
+from buildlib.options import github_files
+from buildlib.pushing import Access
+from buildlib.releaseplan import ImagePublication, Published
+
+
+def print_plan(
+    access: Access, publications: list[ImagePublication], as_json: bool, version: str | None
+) -> None:
+    """The plan: every tag of every image, in the order it will be written."""
+    if as_json:
+        document = {
+            "version": version,
+            "registry": access.registry,
+            "login": access.from_environment,
+            "images": [p.as_dict() for p in publications],
+        }
+        print(json.dumps(document, indent=2))
+        return
+    login = (
+        "login from the environment"
+        if access.from_environment
+        else "using the existing docker login"
+        if access.credentials
+        else "no credentials (anonymous)"
+    )
+    version_text = f", version {version}" if version else ""
+    console.step(f"plan for {access.registry}{version_text}: {login}")
+    for publication in publications:
+        console.info(
+            f"  {publication.name}: {publication.repository} ← {', '.join(publication.tags)}"
+        )
+        for tag, reason in publication.skipped:
+            console.info(f"    not moving {tag}: {reason}")
+
+
+def described(registry: str, result: Published) -> dict[str, Any]:
+    """One image as the JSON report and the ``images`` output give it: every tag also as a
+    full reference with the registry (``docker.io/org/app:main``)."""
+    return {
+        "name": result.name,
+        "repository": result.repository,
+        "digest": result.digest,
+        "tags": result.tags,
+        "references": [tags.full_reference(registry, result.repository, t) for t in result.tags],
+    }
+
+
+def report(results: list[Published], registry: str, as_json: bool, version: str | None) -> None:
+    images = [described(registry, result) for result in results]
+    if as_json:
+        print(json.dumps({"version": version, "registry": registry, "images": images}, indent=2))
+    for result in results:
+        note = " (already there)" if result.unchanged else ""
+        console.success(
+            f"{result.name}: {result.repository}:{', '.join(result.tags)} → {result.digest}{note}"
+        )
+    output, summary = github_files()
+    if output:
+        with open(output, "a", encoding="utf-8") as handle:
+            for image in images:
+                handle.write(f"{image['name']}-digest={image['digest']}\n")
+                handle.write(f"{image['name']}-tags={','.join(image['tags'])}\n")
+                handle.write(f"{image['name']}-references={','.join(image['references'])}\n")
+            handle.write(f"images={json.dumps(images)}\n")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(
+                f"### Images pushed to {registry}\n\n| image | tags | digest |\n|---|---|---|\n"
+            )
+            for result in results:
+                shown = ", ".join(f"`{t}`" for t in result.tags)
+                handle.write(f"| `{result.repository}` | {shown} | `{result.digest}` |\n")
