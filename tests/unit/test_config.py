@@ -510,7 +510,7 @@ def test_a_bom_before_the_toml_is_reported_as_a_bom(tmp_path: Path) -> None:
         "starts with a UTF-8 byte order mark (BOM), which TOML does not allow"
     )
     assert error.location == f"{path}:1"
-    assert error.hint == "save it as UTF-8 without a BOM"
+    assert error.hint == "save pyproject.toml as UTF-8 without a BOM"
 
 
 def test_unreadable_pyproject_is_one_config_error(tmp_path) -> None:

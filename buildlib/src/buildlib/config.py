@@ -191,7 +191,7 @@ def load(root: Path | str = ".") -> Config:
 
 
 def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
-    data = _parse_toml(text, filename)
+    data = parse_toml(text, filename)
     where = _Locator(text, filename)
 
     project = data.get("project")
@@ -272,33 +272,22 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
     )
 
 
-BOM_PROBLEM = "starts with a UTF-8 byte order mark (BOM), which TOML does not allow"
-
-
-_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
-
-
-def toml_error_position(exc: Exception) -> tuple[str, int | None, int | None]:
-    """A TOML decode error as (reason, line, column): tomllib puts the position at the end
-    of its message, and buildlib shows it as a location instead."""
-    message = str(exc)
-    match = _TOML_POSITION.search(message)
-    reason = _TOML_POSITION.sub("", message)
-    return (reason, int(match.group(1)), int(match.group(2))) if match else (reason, None, None)
-
-
-def _parse_toml(text: str, filename: str) -> dict[str, Any]:
+def parse_toml(text: str, filename: str) -> dict[str, Any]:
+    """TOML text as a dict; a BOM or a syntax error is a :class:`ConfigError` at its line
+    (tomllib puts the position at the end of its message: buildlib shows it as a location)."""
     if text.startswith("\ufeff"):
+        name = Path(filename).name
         raise ConfigError(
-            f"{Path(filename).name} {BOM_PROBLEM}",
+            f"{name} starts with a UTF-8 byte order mark (BOM), which TOML does not allow",
             location=f"{filename}:1",
-            hint="save it as UTF-8 without a BOM",
+            hint=f"save {name} as UTF-8 without a BOM",
         )
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        reason, line, column = toml_error_position(exc)
-        location = f"{filename}:{line}:{column}" if line is not None else filename
+        position = re.search(r"\s*\(at line (\d+), column (\d+)\)", str(exc))
+        reason = str(exc).replace(position.group(0), "") if position else str(exc)
+        location = f"{filename}:{position[1]}:{position[2]}" if position else filename
         raise ConfigError(
             f"invalid TOML: {reason}", location=location, hint="fix the syntax at that position"
         ) from None

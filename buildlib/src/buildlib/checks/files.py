@@ -168,7 +168,7 @@ def line_ending_candidates(project: Project) -> list[str]:
     listed = project.git.files() if project.is_git else None
     files = listed if listed is not None else _walk(project.root)
     chosen: set[str] = set(project.dockerfiles())
-    globs = [_glob_regex(pattern) for pattern in project.line_ending_globs]
+    globs = [_glob_regex(pattern) for pattern in project.settings.line_ending_globs]
     executed = _executed_names(project)
     for rel in files:
         name = rel.rsplit("/", 1)[-1]

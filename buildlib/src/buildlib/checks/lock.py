@@ -28,9 +28,11 @@ LOCK = "uv.lock"
 
 
 def _dockerfiles_use_lock(project: Project) -> bool:
-    for name in project.configured_dockerfiles:
+    for image in project.settings.images:
         try:
-            if LOCK in (project.root / name).read_text(encoding="utf-8", errors="replace"):
+            if LOCK in (project.root / image.dockerfile).read_text(
+                encoding="utf-8", errors="replace"
+            ):
                 return True
         except OSError:
             continue

@@ -1,15 +1,14 @@
 """What every check reads, loaded once: the root, pyproject.toml (raw and as a Config), git.
 
-Loading never raises: a pyproject.toml that does not parse, or a [tool.buildlib] table that
-does not validate, is kept as an error for its own check to report, and the other checks
-read buildlib's defaults (or say why they are skipped). The checks read the table only as
-:mod:`buildlib.config` parsed it: this module must never interpret it a second time.
+Loading never raises: a pyproject.toml that cannot be read or parsed, or a [tool.buildlib]
+table that does not validate, is kept as the :class:`ConfigError` that ``build`` would stop
+on, for its own check to report, and the other checks read buildlib's defaults (or say why
+they are skipped). The checks read the table only as :mod:`buildlib.config` parsed it: this
+module must never interpret it a second time, nor keep defaults of its own.
 """
 
 from __future__ import annotations
 
-import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,27 +16,12 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from buildlib.config import Config, defaults, toml_error_position
+from buildlib import config as config_module
+from buildlib.config import PYPROJECT, Config, defaults
 from buildlib.errors import REFERENCE, ConfigError
 from buildlib.git import Git
 from buildlib.options import environment, registry_override
 from buildlib.versions import version_in_tag
-
-if sys.version_info >= (3, 11):  # noqa: UP036 - buildlib also serves Python 3.10
-    import tomllib
-else:
-    import tomli as tomllib
-
-
-PYPROJECT = "pyproject.toml"
-
-
-@dataclass(frozen=True)
-class TomlProblem:
-    message: str
-    line: int | None = None
-    column: int | None = None
-    hint: str | None = None
 
 
 @dataclass
@@ -49,7 +33,7 @@ class Project:
     registry_flag: str | None = None
     text: str | None = None
     data: dict[str, Any] | None = None
-    toml_problem: TomlProblem | None = None
+    toml_problem: ConfigError | None = None  # pyproject.toml cannot be read or parsed
     config: Config | None = None  # when [tool.buildlib] validates
     config_error: ConfigError | None = None
     git: Git = field(init=False)
@@ -69,36 +53,20 @@ class Project:
         registry: str | None = None,
     ) -> Project:
         root = Path(root).resolve()
-        project = cls(
-            root=root,
-            environ=environment() if environ is None else environ,
-            registry_flag=registry,
-        )
-        path = root / PYPROJECT
+        env = environment() if environ is None else environ
+        project = cls(root=root, environ=env, registry_flag=registry)
         try:
-            project.text = path.read_text(encoding="utf-8")
+            project.text = (root / PYPROJECT).read_text(encoding="utf-8")
+            project.data = config_module.parse_toml(project.text, PYPROJECT)
         except FileNotFoundError:
-            project.toml_problem = TomlProblem(f"{PYPROJECT} not found in {root}")
+            project.toml_problem = ConfigError(f"{PYPROJECT} not found in {root}")
         except (OSError, UnicodeDecodeError) as exc:
-            project.toml_problem = TomlProblem(f"{PYPROJECT} cannot be read: {exc}")
-        if project.text is not None and project.text.startswith("\ufeff"):
-            from buildlib.config import BOM_PROBLEM
-
-            project.toml_problem = TomlProblem(
-                BOM_PROBLEM, 1, 1, hint=f"save {PYPROJECT} as UTF-8 without a BOM"
-            )
-        elif project.text is not None:
-            try:
-                project.data = tomllib.loads(project.text)
-            except tomllib.TOMLDecodeError as exc:
-                project.toml_problem = TomlProblem(*toml_error_position(exc))
+            project.toml_problem = ConfigError(f"{PYPROJECT} cannot be read: {exc}")
+        except ConfigError as exc:
+            project.toml_problem = exc
         if project.data is not None and project.version is not None:
-            from buildlib import config as config_module
-
             try:
-                project.config = config_module.parse(
-                    project.text or "", root=root, filename=PYPROJECT
-                )
+                project.config = config_module.parse(project.text or "", root=root)
             except ConfigError as exc:
                 project.config_error = exc
             except Exception as exc:  # noqa: BLE001 - a value config.py did not expect
@@ -111,14 +79,14 @@ class Project:
         project.head = project.git.head() if project.is_git else None
         return project
 
-    # --- pyproject values ---------------------------------------------------------------
-
     @property
     def settings(self) -> Config:
         """The ``[tool.buildlib]`` values the checks read: the parsed Config's, or, when it
         does not validate (its own check fails), buildlib's defaults: never a second reading
         of the table."""
         return self.config if self.config is not None else defaults(self.root)
+
+    # [project] is read raw: its own checks report what config.py would refuse
 
     @property
     def project_table(self) -> dict[str, Any]:
@@ -137,66 +105,41 @@ class Project:
 
     @property
     def version(self) -> Version | None:
-        if self.version_text is None:
-            return None
         try:
-            return Version(self.version_text)
+            return Version(self.version_text) if self.version_text is not None else None
         except InvalidVersion:
             return None
-
-    @property
-    def git_tag_pattern(self) -> str:
-        return self.settings.release.git_tag
 
     def release_tag(self, version: str | None = None) -> str | None:
         version = version or self.version_text
-        return self.git_tag_pattern.format(version=version) if version else None
+        return self.settings.release.git_tag_for(version) if version else None
 
     def tag_version(self, tag: str) -> str | None:
         """The version in a release tag (``v1.2.3`` -> ``1.2.3``), or None if it is not one."""
-        text = version_in_tag(self.git_tag_pattern, tag)
-        if text is None:
-            return None
+        text = version_in_tag(self.settings.release.git_tag, tag)
         try:
-            Version(text)
+            return text if text is not None and Version(text) else None
         except InvalidVersion:
             return None
-        return text
 
     @property
     def tag_glob(self) -> str:
-        return self.git_tag_pattern.replace("{version}", "[0-9]*")
+        return self.settings.release.git_tag.replace("{version}", "[0-9]*")
 
     @property
     def registry(self) -> str:
-        configured = self.settings.registry
         # the same cascade as the tasks' (a bad flag or variable was refused before loading)
-        override = registry_override(self.registry_flag, self.environ)
-        return override or configured
-
-    @property
-    def credential_env(self) -> tuple[str, str]:
-        return self.settings.credentials.username_env, self.settings.credentials.token_env
+        return registry_override(self.registry_flag, self.environ) or self.settings.registry
 
     @property
     def main_branch(self) -> str:
         return self.settings.main_branch
 
-    @property
-    def line_ending_globs(self) -> tuple[str, ...]:
-        return self.settings.line_ending_globs
-
-    @property
-    def configured_dockerfiles(self) -> list[str]:
-        return [image.dockerfile for image in self.config.images] if self.config else []
-
     def dockerfiles(self) -> list[str]:
         """Configured Dockerfiles and every ``Dockerfile*`` at the root, relative, existing."""
-        names = {self.rel(self.root / name) for name in self.configured_dockerfiles}
+        names = {self.rel(self.root / image.dockerfile) for image in self.settings.images}
         names |= {p.name for p in self.root.glob("Dockerfile*") if p.is_file()}
         return sorted(n for n in names if (self.root / n).is_file())
-
-    # --- helpers -------------------------------------------------------------------------
 
     def rel(self, path: Path | str) -> str:
         path = Path(path)
@@ -211,12 +154,3 @@ class Project:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
-
-
-def json_key_line(text: str, key: str, after: int = 0) -> int | None:
-    """The first line (1-based, after line ``after``) holding the JSON key ``"key":``."""
-    pattern = re.compile(rf'"{re.escape(key)}"\s*:')
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if number > after and pattern.search(raw):
-            return number
-    return None

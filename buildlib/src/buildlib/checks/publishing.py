@@ -22,8 +22,13 @@ Found = tuple["Credentials | None", "str | None", "CheckResult | None"]
 NEEDS_FOR = "`invoke doctor --for push` (or `--for release`) checks it"
 
 
+def _credential_env(project: Project) -> tuple[str, str]:
+    credentials = project.settings.credentials
+    return credentials.username_env, credentials.token_env
+
+
 def _credential_hint(project: Project) -> str:
-    user, token = project.credential_env
+    user, token = _credential_env(project)
     registry = project.registry
     login = "docker login" if is_docker_hub(registry) else f"docker login {registry}"
     return (
@@ -39,7 +44,7 @@ def find_credentials(project: Project) -> Found:
         from buildlib.credentials import find
         from buildlib.errors import BuildlibError
 
-        user, token = project.credential_env
+        user, token = _credential_env(project)
         try:
             found = find(user, token, project.registry, project.environ)
         except BuildlibError as exc:
@@ -73,7 +78,7 @@ def check_credentials(project: Project, for_: str | None = None) -> CheckResult:
             "ok",
             f"credentials for {registry}: user {creds.username!r} from {source} (secret not shown)",
         )
-    user, token = project.credential_env
+    user, token = _credential_env(project)
     missing = f"no credentials for {registry}: neither ${user}/${token} nor a docker login"
     if for_ is None:
         return CheckResult(

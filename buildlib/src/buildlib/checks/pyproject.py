@@ -1,52 +1,45 @@
 """pyproject.toml: it parses, its version is PEP 440, its [tool.buildlib] table validates.
 
-It reads what :mod:`buildlib.config` parsed and never validates a second way: a finding
-here is the error ``build`` would stop on, at the same line."""
+Each finding is the :class:`ConfigError` ``build`` would stop on, at the same line: this
+module reads what :mod:`buildlib.config` parsed and must never validate a second way (only
+[project].version is judged here, more finely: dynamic, unnormalized).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from packaging.version import InvalidVersion, Version
 
-from buildlib.checks import CheckResult
+from buildlib.checks import CheckResult, Status
 from buildlib.checks.project import PYPROJECT, Project
 from buildlib.config import key_line
-from buildlib.errors import REFERENCE, split_location
+from buildlib.errors import REFERENCE, ConfigError, split_location
+
+_UNPARSED = f"{PYPROJECT} does not parse (see pyproject-toml)"
+
+
+def _failure(check_id: str, error: ConfigError, prefix: str = "") -> CheckResult:
+    """A ConfigError as a located failure; a TOML position's column goes into the hint."""
+    file, line = split_location(error.location)
+    hint = error.hint
+    if hint and (error.location or "").count(":") == 2:
+        hint = f"{hint} ({error.location})"
+    return CheckResult(check_id, "fail", f"{prefix}{error.message}", file, line, hint)
 
 
 def check_pyproject_toml(project: Project) -> CheckResult:
-    problem = project.toml_problem
-    if problem is None:
+    if project.toml_problem is None:
         return CheckResult("pyproject-toml", "ok", f"{PYPROJECT} parses", file=PYPROJECT)
+    result = _failure("pyproject-toml", project.toml_problem)
     if project.text is None:
-        return CheckResult(
-            "pyproject-toml",
-            "fail",
-            problem.message,
-            file=None,
-            hint="run doctor in the repository root, or pass --root PATH",
-        )
-    where = f"line {problem.line}, column {problem.column}: " if problem.line else ""
-    return CheckResult(
-        "pyproject-toml",
-        "fail",
-        f"invalid TOML at {where}{problem.message}",
-        file=PYPROJECT,
-        line=problem.line,
-        hint=problem.hint
-        or (
-            f"fix the TOML syntax at {PYPROJECT}:{problem.line}:{problem.column}"
-            if problem.line
-            else f"fix the TOML syntax of {PYPROJECT}"
-        ),
-    )
+        return replace(result, hint="run doctor in the repository root, or pass --root PATH")
+    return result
 
 
 def check_pyproject_version(project: Project) -> CheckResult:
     if project.data is None:
-        return CheckResult(
-            "pyproject-version", "skipped", f"{PYPROJECT} does not parse (see pyproject-toml)"
-        )
-    text = project.text or ""
+        return CheckResult("pyproject-version", "skipped", _UNPARSED)
     table = project.data.get("project")
     if not isinstance(table, dict):
         return CheckResult(
@@ -56,77 +49,52 @@ def check_pyproject_version(project: Project) -> CheckResult:
             file=PYPROJECT,
             hint='add [project] with name = "..." and version = "0.1.0"',
         )
-    line = key_line(text, "project", "version")
+    line = key_line(project.text or "", "project", "version")
+
+    def result(status: Status, message: str, hint: str | None = None) -> CheckResult:
+        return CheckResult("pyproject-version", status, message, PYPROJECT, line, hint)
+
     raw = table.get("version")
     if raw is None:
         dynamic = "version" in (table.get("dynamic") or [])
-        return CheckResult(
-            "pyproject-version",
+        return result(
             "fail",
             "[project].version is dynamic: buildlib and release-please need a literal version"
             if dynamic
             else "[project].version is missing",
-            file=PYPROJECT,
-            line=line,
-            hint='set version = "0.1.0" in [project], the version of the images',
+            'set version = "0.1.0" in [project], the version of the images',
         )
     if not isinstance(raw, str):
-        return CheckResult(
-            "pyproject-version",
-            "fail",
-            f"[project].version must be a string, not {type(raw).__name__}",
-            file=PYPROJECT,
-            line=line,
-            hint=f'quote it: version = "{raw}"',
-        )
+        message = f"[project].version must be a string, not {type(raw).__name__}"
+        return result("fail", message, f'quote it: version = "{raw}"')
     try:
         version = Version(raw)
     except InvalidVersion:
-        return CheckResult(
-            "pyproject-version",
+        return result(
             "fail",
             f"[project].version {raw!r} is not a PEP 440 version",
-            file=PYPROJECT,
-            line=line,
-            hint='use a version such as "1.2.3", "1.2.3rc1" or "1.2.3.post1" (PEP 440)',
+            'use a version such as "1.2.3", "1.2.3rc1" or "1.2.3.post1" (PEP 440)',
         )
     if str(version) != raw:
-        return CheckResult(
-            "pyproject-version",
+        return result(
             "warn",
             f"[project].version {raw!r} is valid PEP 440 but not normalized ({str(version)!r}): "
             "tags and release-please use the normalized form",
-            file=PYPROJECT,
-            line=line,
-            hint=f'write version = "{version}"',
+            f'write version = "{version}"',
         )
-    return CheckResult(
-        "pyproject-version", "ok", f"version {raw} (PEP 440)", file=PYPROJECT, line=line
-    )
+    return result("ok", f"version {raw} (PEP 440)")
 
 
 def check_buildlib_config(project: Project) -> CheckResult:
     if project.data is None:
-        return CheckResult(
-            "buildlib-config", "skipped", f"{PYPROJECT} does not parse (see pyproject-toml)"
-        )
+        return CheckResult("buildlib-config", "skipped", _UNPARSED)
     if project.version is None:
-        return CheckResult(
-            "buildlib-config",
-            "skipped",
-            "needs a valid [project].version first (see pyproject-version)",
-        )
+        message = "needs a valid [project].version first (see pyproject-version)"
+        return CheckResult("buildlib-config", "skipped", message)
     error = project.config_error
     if error is not None:
-        file, line = split_location(error.location)
-        return CheckResult(
-            "buildlib-config",
-            "fail",
-            f"[tool.buildlib]: {error.message}",
-            file=file or PYPROJECT,
-            line=line,
-            hint=error.hint or f"see {REFERENCE}",
-        )
+        result = _failure("buildlib-config", error, "[tool.buildlib]: ")
+        return replace(result, file=result.file or PYPROJECT, hint=error.hint or f"see {REFERENCE}")
     names = ", ".join(f"{i.name} ({i.dockerfile})" for i in project.settings.images)
     return CheckResult(
         "buildlib-config",

@@ -5,45 +5,47 @@ the expected shape. The version must agree in pyproject.toml, the manifest, the 
 entry in uv.lock (release-please bumps pyproject.toml and leaves the lock behind unless an
 ``extra-files`` entry covers it: a known trap), and the release tag when HEAD has one.
 
-Each prediction of what release-please does cites the place in its source
-(https://github.com/googleapis/release-please, ``src/``) that decides it.
+Predictions of what release-please does come from its documented rules, each citing the
+place in its source (https://github.com/googleapis/release-please, ``src/``) that decides it;
+they must never come from this repository's own names or layout.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
 from buildlib.checks import CheckResult
-from buildlib.checks.lock import then_commit
-from buildlib.checks.project import PYPROJECT, Project, json_key_line
+from buildlib.checks.lock import read_lock_version, then_commit
+from buildlib.checks.project import PYPROJECT, Project
 from buildlib.config import key_line
 
 CONFIG = "release-please-config.json"
 MANIFEST = ".release-please-manifest.json"
 # The option types of schemas/config.json (ReleaserConfigOptions and the top level).
-_BOOLEAN_KEYS = (
-    "bump-minor-pre-major",
-    "bump-patch-for-minor-pre-major",
-    "include-v-in-tag",
-    "include-component-in-tag",
-    "draft",
-    "prerelease",
-    "skip-github-release",
-    "separate-pull-requests",
-)
-_STRING_KEYS = (
-    "release-type",
-    "package-name",
-    "component",
-    "changelog-path",
-    "versioning",
-    "release-as",
-    "tag-separator",
-)
+_BOOLEAN = """bump-minor-pre-major bump-patch-for-minor-pre-major include-v-in-tag
+    include-component-in-tag draft prerelease skip-github-release separate-pull-requests"""
+_STRING = "release-type package-name component changelog-path versioning release-as tag-separator"
+_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    **dict.fromkeys(_BOOLEAN.split(), (bool, "true or false")),
+    **dict.fromkeys(_STRING.split(), (str, "a string")),
+    "extra-files": ((list, type(None)), "a list"),
+}
 # src/factory.ts maps "python" to the Python strategy, the only one whose buildUpdates
 # (src/strategies/python.ts) writes pyproject.toml (the PyProjectToml updater).
 _PYPROJECT_TYPES = ("python",)
+
+
+def json_key_line(text: str, key: str) -> int | None:
+    """The first line (1-based) holding the JSON key ``"key":``."""
+    pattern = re.compile(rf'"{re.escape(key)}"\s*:')
+    return next((n for n, raw in enumerate(text.splitlines(), 1) if pattern.search(raw)), None)
 
 
 def read_json(project: Project, name: str) -> tuple[Any, str | None, CheckResult | None]:
@@ -60,26 +62,12 @@ def read_json(project: Project, name: str) -> tuple[Any, str | None, CheckResult
         try:
             return json.loads(text), text, None
         except json.JSONDecodeError as exc:
-            return (
-                None,
-                text,
-                CheckResult(
-                    "",
-                    "fail",
-                    f"{name} is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-                    file=name,
-                    line=exc.lineno,
-                    hint=f"fix the JSON at {name}:{exc.lineno}:{exc.colno}",
-                ),
-            )
+            at = f"line {exc.lineno}, column {exc.colno}"
+            hint = f"fix the JSON at {name}:{exc.lineno}:{exc.colno}"
+            message = f"{name} is not valid JSON at {at}: {exc.msg}"
+            return None, text, CheckResult("", "fail", message, name, exc.lineno, hint)
 
     return project.cached(f"json:{name}", compute)  # type: ignore[no-any-return]
-
-
-def _with_id(result: CheckResult, check_id: str) -> CheckResult:
-    return CheckResult(
-        check_id, result.status, result.message, result.file, result.line, result.hint
-    )
 
 
 def _uses_release_please(project: Project) -> bool:
@@ -102,13 +90,11 @@ def manifest_version(project: Project) -> str | None:
 
 
 def _extra_files_hint(project: Project) -> str:
-    name = project.project_name or "PROJECT"
-    from packaging.utils import canonicalize_name
-
+    name = canonicalize_name(project.project_name or "PROJECT")
     entry = {
         "type": "toml",
         "path": "uv.lock",
-        "jsonpath": f"$.package[?(@.name.value=='{canonicalize_name(name)}')].version",
+        "jsonpath": f"$.package[?(@.name.value=='{name}')].version",
     }
     return (
         f'add to packages["."] of {CONFIG}: "extra-files": [{json.dumps(entry)}] '
@@ -118,92 +104,50 @@ def _extra_files_hint(project: Project) -> str:
 
 def check_release_please_config(project: Project) -> CheckResult:
     check_id = "release-please-config"
+    fail = partial(CheckResult, check_id, "fail", file=CONFIG)
     data, text, problem = read_json(project, CONFIG)
     if problem is not None:
-        return _with_id(problem, check_id)
+        return replace(problem, id=check_id)
     if data is None:
-        if _uses_release_please(project):
-            return CheckResult(
-                check_id,
-                "fail",
-                f"a workflow runs release-please but {CONFIG} does not exist",
-                file=CONFIG,
-                hint=f'create {CONFIG}: {{"release-type": "python", '
-                '"include-component-in-tag": false, "packages": {".": {}}} and '
-                f'{MANIFEST}: {{".": "{project.version_text or "0.1.0"}"}}',
-            )
-        return CheckResult(check_id, "skipped", f"release-please is not set up (no {CONFIG})")
+        if not _uses_release_please(project):
+            return CheckResult(check_id, "skipped", f"release-please is not set up (no {CONFIG})")
+        return fail(
+            f"a workflow runs release-please but {CONFIG} does not exist",
+            hint=f'create {CONFIG}: {{"release-type": "python", '
+            '"include-component-in-tag": false, "packages": {".": {}}} and '
+            f'{MANIFEST}: {{".": "{project.version_text or "0.1.0"}"}}',
+        )
     text = text or ""
     if not isinstance(data, dict):
-        return CheckResult(
-            check_id,
-            "fail",
-            f"{CONFIG} must be a JSON object",
-            file=CONFIG,
-            line=1,
-            hint='{"packages": {".": {"release-type": "python"}}}',
-        )
+        hint = '{"packages": {".": {"release-type": "python"}}}'
+        return fail(f"{CONFIG} must be a JSON object", line=1, hint=hint)
     packages = data.get("packages")
     if not isinstance(packages, dict) or not packages:
-        return CheckResult(
-            check_id,
-            "fail",
-            f'{CONFIG} has no "packages" object',
-            file=CONFIG,
-            line=json_key_line(text, "packages") or 1,
-            hint='add "packages": {".": {}} (the project at the repository root)',
-        )
+        line = json_key_line(text, "packages") or 1
+        hint = 'add "packages": {".": {}} (the project at the repository root)'
+        return fail(f'{CONFIG} has no "packages" object', line=line, hint=hint)
     root = packages.get(".")  # src/manifest.ts ROOT_PROJECT_PATH
     if not isinstance(root, dict):
-        return CheckResult(
-            check_id,
-            "fail",
+        return fail(
             f'{CONFIG} has no package "." (the project at the repository root), '
             "so release-please never bumps its pyproject.toml",
-            file=CONFIG,
             line=json_key_line(text, "packages"),
             hint='add "." to "packages": "packages": {".": {}}',
         )
     for scope, table in (("top level", data), ('package "."', root)):
-        for key in _BOOLEAN_KEYS:
-            if key in table and not isinstance(table[key], bool):
-                return CheckResult(
-                    check_id,
-                    "fail",
-                    f"{CONFIG}: {key} ({scope}) must be "
-                    f"true or false, not {json.dumps(table[key])}",
-                    file=CONFIG,
+        for key, (kind, name) in _TYPES.items():
+            if key in table and not isinstance(table[key], kind):
+                return fail(
+                    f"{CONFIG}: {key} ({scope}) must be {name}, not {json.dumps(table[key])}",
                     line=json_key_line(text, key),
-                    hint=f'"{key}": true',
+                    hint=f'"{key}": true' if kind is bool else None,
                 )
-        for key in _STRING_KEYS:
-            if key in table and not isinstance(table[key], str):
-                return CheckResult(
-                    check_id,
-                    "fail",
-                    f"{CONFIG}: {key} ({scope}) must be a string",
-                    file=CONFIG,
-                    line=json_key_line(text, key),
-                )
-        extra = table.get("extra-files")
-        if extra is not None and not isinstance(extra, list):
-            return CheckResult(
-                check_id,
-                "fail",
-                f"{CONFIG}: extra-files ({scope}) must be a list",
-                file=CONFIG,
-                line=json_key_line(text, "extra-files"),
-            )
     options = {**{k: v for k, v in data.items() if k != "packages"}, **root}
 
     warnings: list[tuple[str, int | None, str]] = []
     release_type = options.get("release-type")
-    extra_files = [e for e in (options.get("extra-files") or [])]
-    extra_paths = {
-        e if isinstance(e, str) else str(e.get("path", ""))
-        for e in extra_files
-        if isinstance(e, (str, dict))
-    }
+    extra_files = [e for e in options.get("extra-files") or [] if isinstance(e, (str, dict))]
+    extra_paths = {e if isinstance(e, str) else str(e.get("path", "")) for e in extra_files}
     if release_type not in _PYPROJECT_TYPES and PYPROJECT not in extra_paths:
         warnings.append(
             (
@@ -213,43 +157,42 @@ def check_release_please_config(project: Project) -> CheckResult:
                 'set "release-type": "python"',
             )
         )
-    lock_committed = (project.root / "uv.lock").is_file() and (
-        not project.is_git or project.git.is_tracked("uv.lock")
-    )
+    lock_entries = [
+        e
+        for e in extra_files
+        if isinstance(e, dict) and str(e.get("path", "")).lstrip("/") == "uv.lock"
+    ]
     # Python.buildUpdates (src/strategies/python.ts) writes setup.cfg, setup.py,
     # pyproject.toml, __init__.py and version.py files, never uv.lock: only an extra-files
     # entry of type "toml" (BaseStrategy.extraFileUpdates, src/strategies/base.ts) does.
-    if lock_committed:  # a generated, uncommitted lock is not release-please's to bump
-        lock_entries = [
-            e
-            for e in extra_files
-            if isinstance(e, dict) and str(e.get("path", "")).lstrip("/") == "uv.lock"
-        ]
-        if not lock_entries:
-            warnings.append(
-                (
-                    "release-please bumps pyproject.toml but not uv.lock: the lock's "
-                    "own version falls behind on every release",
-                    json_key_line(text, "extra-files") or json_key_line(text, "."),
-                    _extra_files_hint(project),
-                )
+    # A generated, uncommitted lock is not release-please's to bump.
+    lock_committed = (project.root / "uv.lock").is_file() and (
+        not project.is_git or project.git.is_tracked("uv.lock")
+    )
+    if lock_committed and not lock_entries:
+        warnings.append(
+            (
+                "release-please bumps pyproject.toml but not uv.lock: the lock's "
+                "own version falls behind on every release",
+                json_key_line(text, "extra-files") or json_key_line(text, "."),
+                _extra_files_hint(project),
             )
-        # GenericToml.updateContent (src/updaters/generic-toml.ts) runs the jsonpath on
-        # parseWith's tree (src/util/toml-edit.ts), where TaggedTOMLParser.return wraps
-        # every scalar as {value, start, end}: a name is compared as @.name.value.
-        elif not any(".name.value" in str(e.get("jsonpath", "")) for e in lock_entries):
-            warnings.append(
-                (
-                    "the uv.lock extra-files entry's jsonpath filters on @.name, which "
-                    "matches nothing in release-please's TOML tree (it needs "
-                    "@.name.value)",
-                    json_key_line(text, "jsonpath"),
-                    _extra_files_hint(project),
-                )
+        )
+    # GenericToml.updateContent (src/updaters/generic-toml.ts) runs the jsonpath on
+    # parseWith's tree (src/util/toml-edit.ts), where TaggedTOMLParser.return wraps
+    # every scalar as {value, start, end}: a name is compared as @.name.value.
+    elif lock_committed and not any(".name.value" in str(e.get("jsonpath")) for e in lock_entries):
+        warnings.append(
+            (
+                "the uv.lock extra-files entry's jsonpath filters on @.name, which "
+                "matches nothing in release-please's TOML tree (it needs @.name.value)",
+                json_key_line(text, "jsonpath"),
+                _extra_files_hint(project),
             )
-    predicted = _predicted_tag(project, options)
+        )
+    predicted = _predicted_tag(options)
     expected = project.release_tag("X.Y.Z")
-    if predicted and expected and predicted != expected:
+    if predicted != expected:
         warnings.append(
             (
                 f"release-please would tag releases {predicted}, but "
@@ -260,24 +203,13 @@ def check_release_please_config(project: Project) -> CheckResult:
             )
         )
     if warnings:
-        message = "; ".join(w[0] for w in warnings)
-        return CheckResult(
-            check_id,
-            "warn",
-            f"{CONFIG}: {message}",
-            file=CONFIG,
-            line=warnings[0][1],
-            hint=warnings[0][2],
-        )
-    return CheckResult(
-        check_id,
-        "ok",
-        f"{CONFIG} is valid (release-type {release_type}, tags {predicted})",
-        file=CONFIG,
-    )
+        message = f"{CONFIG}: " + "; ".join(w[0] for w in warnings)
+        return CheckResult(check_id, "warn", message, CONFIG, warnings[0][1], warnings[0][2])
+    message = f"{CONFIG} is valid (release-type {release_type}, tags {predicted})"
+    return CheckResult(check_id, "ok", message, file=CONFIG)
 
 
-def _predicted_tag(project: Project, options: dict[str, Any]) -> str | None:
+def _predicted_tag(options: dict[str, Any]) -> str:
     """The tag release-please would write for version X.Y.Z.
 
     src/strategies/base.ts: the BaseStrategy constructor defaults includeComponentInTag
@@ -298,74 +230,40 @@ def _predicted_tag(project: Project, options: dict[str, Any]) -> str | None:
 
 def check_release_please_manifest(project: Project) -> CheckResult:
     check_id = "release-please-manifest"
+    fail = partial(CheckResult, check_id, "fail", file=MANIFEST)
     data, text, problem = read_json(project, MANIFEST)
     if problem is not None:
-        return _with_id(problem, check_id)
-    config_data, _, _ = read_json(project, CONFIG)
+        return replace(problem, id=check_id)
+    current = project.version_text or "0.1.0"
     if data is None:
-        if config_data is not None or _uses_release_please(project):
-            return CheckResult(
-                check_id,
-                "fail",
-                f"{MANIFEST} does not exist",
-                file=MANIFEST,
-                hint=f'create {MANIFEST} with {{".": "{project.version_text or "0.1.0"}"}}',
-            )
-        return CheckResult(check_id, "skipped", f"release-please is not set up (no {MANIFEST})")
-    text = text or ""
+        if read_json(project, CONFIG)[0] is None and not _uses_release_please(project):
+            message = f"release-please is not set up (no {MANIFEST})"
+            return CheckResult(check_id, "skipped", message)
+        hint = f'create {MANIFEST} with {{".": "{current}"}}'
+        return fail(f"{MANIFEST} does not exist", hint=hint)
+    line = json_key_line(text or "", ".")
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        return CheckResult(
-            check_id,
-            "fail",
-            f"{MANIFEST} must map package paths to version strings",
-            file=MANIFEST,
-            line=1,
-            hint=f'{{".": "{project.version_text or "0.1.0"}"}}',
-        )
+        message = f"{MANIFEST} must map package paths to version strings"
+        return fail(message, line=1, hint=f'{{".": "{current}"}}')
     if "." not in data:
-        return CheckResult(
-            check_id,
-            "fail",
-            f'{MANIFEST} has no "." entry (the project at the repository root)',
-            file=MANIFEST,
-            line=1,
-            hint=f'add ".": "{project.version_text or "0.1.0"}"',
-        )
-    from packaging.version import InvalidVersion, Version
-
+        message = f'{MANIFEST} has no "." entry (the project at the repository root)'
+        return fail(message, line=1, hint=f'add ".": "{current}"')
     try:
         Version(data["."])
     except InvalidVersion:
-        return CheckResult(
-            check_id,
-            "fail",
-            f'{MANIFEST}: "." is {data["."]!r}, not a version',
-            file=MANIFEST,
-            line=json_key_line(text, "."),
-            hint=f'".": "{project.version_text or "0.1.0"}"',
-        )
-    return CheckResult(
-        check_id,
-        "ok",
-        f'{MANIFEST} is valid ("." at {data["."]})',
-        file=MANIFEST,
-        line=json_key_line(text, "."),
-    )
+        message = f'{MANIFEST}: "." is {data["."]!r}, not a version'
+        return fail(message, line=line, hint=f'".": "{current}"')
+    message = f'{MANIFEST} is valid ("." at {data["."]})'
+    return CheckResult(check_id, "ok", message, file=MANIFEST, line=line)
 
 
 def check_version_agreement(project: Project) -> CheckResult:
     """pyproject.toml == manifest == uv.lock's own entry == the release tag at HEAD."""
-    from packaging.version import InvalidVersion, Version
-
-    from buildlib.checks.lock import read_lock_version
-
     check_id = "version-agreement"
-    version_text = project.version_text
-    if version_text is None or project.version is None:
-        return CheckResult(
-            check_id, "skipped", "no valid [project].version (see pyproject-version)"
-        )
-    version = project.version
+    version_text, version = project.version_text, project.version
+    if version_text is None or version is None:
+        message = "no valid [project].version (see pyproject-version)"
+        return CheckResult(check_id, "skipped", message)
 
     def same(other: str) -> bool:
         try:
@@ -373,44 +271,43 @@ def check_version_agreement(project: Project) -> CheckResult:
         except InvalidVersion:
             return other == version_text
 
+    disagree = f"versions disagree: {PYPROJECT} says {version_text}"
     seen = [f"{PYPROJECT} {version_text}"]
     pyproject_line = key_line(project.text or "", "project", "version")
     manifest = manifest_version(project)
-    _, manifest_text, _ = read_json(project, MANIFEST)
     if manifest is not None:
         seen.append(f"{MANIFEST} {manifest}")
         if not same(manifest):
             return CheckResult(
                 check_id,
                 "fail",
-                f"versions disagree: {PYPROJECT} says {version_text}, {MANIFEST} says {manifest}",
+                f"{disagree}, {MANIFEST} says {manifest}",
                 file=MANIFEST,
-                line=json_key_line(manifest_text or "", "."),
+                line=json_key_line(read_json(project, MANIFEST)[1] or "", "."),
                 # Manifest.buildPullRequests (src/manifest.ts) writes the manifest with the
                 # ReleasePleaseManifest updater; Python.buildUpdates writes pyproject.toml.
                 hint=f'make them one version: set ".": "{version_text}" in {MANIFEST}, or '
                 f'version = "{manifest}" in {PYPROJECT}:{pyproject_line} (release-please '
                 "writes both in its release PR)",
             )
+    locked, lock_line = (None, None)
     if project.project_name:
         locked, lock_line = read_lock_version(project.root, project.project_name)
-        if locked is not None:
-            seen.append(f"uv.lock {locked}")
-            if not same(locked):
-                config_data, _, _ = read_json(project, CONFIG)
-                hint = "uv lock (it rewrites the project's own version)" + then_commit(project)
-                if config_data is not None:
-                    hint += f"; so release-please keeps it in step: {_extra_files_hint(project)}"
-                return CheckResult(
-                    check_id,
-                    "fail",
-                    f"versions disagree: {PYPROJECT} says {version_text}, uv.lock's entry for "
-                    f"the project says {locked} (release-please bumped pyproject.toml and left "
-                    "the lock behind)",
-                    file="uv.lock",
-                    line=lock_line,
-                    hint=hint,
-                )
+    if locked is not None:
+        seen.append(f"uv.lock {locked}")
+        if not same(locked):
+            hint = "uv lock (it rewrites the project's own version)" + then_commit(project)
+            if read_json(project, CONFIG)[0] is not None:
+                hint += f"; so release-please keeps it in step: {_extra_files_hint(project)}"
+            return CheckResult(
+                check_id,
+                "fail",
+                f"{disagree}, uv.lock's entry for the project says {locked} (release-please "
+                "bumped pyproject.toml and left the lock behind)",
+                file="uv.lock",
+                line=lock_line,
+                hint=hint,
+            )
     if project.is_git and project.head:
         tags = [t for t in project.git.tags_at_head() if project.tag_version(t)]
         for tag in tags:
@@ -428,21 +325,17 @@ def check_version_agreement(project: Project) -> CheckResult:
                 )
         last = project.git.last_tag(project.tag_glob)
         last_version = project.tag_version(last) if last else None
-        if last_version and not tags:
-            try:
-                behind = Version(last_version) > version
-            except InvalidVersion:
-                behind = False
-            if behind:
-                return CheckResult(
-                    check_id,
-                    "fail",
-                    f"{PYPROJECT} says {version_text}, older than the last release {last}",
-                    file=PYPROJECT,
-                    line=pyproject_line,
-                    # BaseStrategy.buildNewVersion (src/strategies/base.ts) bumps the
-                    # latest release's version, not the one in pyproject.toml.
-                    hint=f'set version = "{last_version}" in {PYPROJECT} (release-please '
-                    "bumps the last release's version, not this one)",
-                )
+        # tag_version returns only valid versions
+        if last_version and not tags and Version(last_version) > version:
+            return CheckResult(
+                check_id,
+                "fail",
+                f"{PYPROJECT} says {version_text}, older than the last release {last}",
+                file=PYPROJECT,
+                line=pyproject_line,
+                # BaseStrategy.buildNewVersion (src/strategies/base.ts) bumps the latest
+                # release's version, not the one in pyproject.toml.
+                hint=f'set version = "{last_version}" in {PYPROJECT} (release-please '
+                "bumps the last release's version, not this one)",
+            )
     return CheckResult(check_id, "ok", f"one version, {version_text}: " + ", ".join(seen))
