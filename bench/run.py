@@ -421,7 +421,7 @@ def quiet(argv: Sequence[str], **kwargs) -> subprocess.CompletedProcess[str]:  #
 def choose_docker() -> str:
     """$BUILDLIB_DOCKER, else /usr/bin/docker if it can build with BuildKit, else docker."""
     sys.path.insert(0, str(REPO))
-    from buildlib.engine import capabilities
+    from buildlib.docker import capabilities
 
     chosen = os.environ.get("BUILDLIB_DOCKER")
     if chosen:
@@ -433,7 +433,7 @@ def choose_docker() -> str:
 
 class Bench:
     def __init__(self, docker: str, runs: int, work: Path) -> None:
-        from buildlib.engine import capabilities
+        from buildlib.docker import capabilities
 
         self.docker = docker
         self.caps = capabilities(docker)

@@ -52,7 +52,7 @@ def unavailable(reason: str) -> None:
 def _buildkit_capable_docker() -> str | None:
     """The docker client the integration tests drive: $BUILDLIB_DOCKER if set, else the
     first client on PATH (or Debian's /usr/bin/docker) that can build with BuildKit."""
-    from buildlib.engine import capabilities
+    from buildlib.docker import capabilities
 
     if os.environ.get("BUILDLIB_DOCKER"):
         return shutil.which(os.environ["BUILDLIB_DOCKER"])

@@ -211,7 +211,7 @@ def test_multi_platform_load_is_a_clear_error(task_env):
 
 
 def test_legacy_builder_fallback_warns_and_builds(docker_bin, task_env, unique_tag, cleanup_images):
-    from buildlib.engine import capabilities
+    from buildlib.docker import capabilities
 
     legacy = [
         c

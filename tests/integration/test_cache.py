@@ -35,7 +35,7 @@ def registry(tmp_path, password) -> Iterator[RegistryServer]:
 def test_inline_cache_pushed_then_read_from_the_registry(
     registry, password, task_env, unique_tag, docker_bin, tmp_path, cleanup_images
 ):
-    from buildlib.engine import capabilities
+    from buildlib.docker import capabilities
 
     builder = capabilities(docker_bin).builder
     if builder == "legacy":
@@ -87,7 +87,7 @@ def test_inline_cache_pushed_then_read_from_the_registry(
 def test_a_cache_the_builder_cannot_read_is_refused_before_building(
     task_env, unique_tag, docker_bin
 ):
-    from buildlib.engine import capabilities
+    from buildlib.docker import capabilities
 
     if capabilities(docker_bin).builder == "buildx":
         pytest.skip("buildx reads local caches; this refusal is for the builders without it")

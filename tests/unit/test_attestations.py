@@ -240,14 +240,14 @@ def test_the_doctor_says_whether_pushes_get_them(monkeypatch) -> None:
     from buildlib.checks.engine import check_attestations
     from buildlib.checks.project import Project
 
-    monkeypatch.setattr("buildlib.engine.detect", lambda docker=None: BUILDX)
-    monkeypatch.setattr("buildlib.engine.buildx_driver", lambda docker, builder=None: "docker")
+    monkeypatch.setattr("buildlib.docker.detect", lambda docker=None: BUILDX)
+    monkeypatch.setattr("buildlib.docker.buildx_driver", lambda docker, builder=None: "docker")
     result = check_attestations(Project.load(REPO))
     assert (result.id, result.status) == ("attestations", "warn")
     assert "no provenance and SBOM" in result.message and "docker driver" in result.message
     assert "docker-container" in (result.hint or "")
     monkeypatch.setattr(
-        "buildlib.engine.buildx_driver", lambda docker, builder=None: "docker-container"
+        "buildlib.docker.buildx_driver", lambda docker, builder=None: "docker-container"
     )
     result = check_attestations(Project.load(REPO))
     assert result.status == "ok" and "mode=min" in result.message, result

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from buildlib import engine as engine_module
+from buildlib import docker as docker_module
 from buildlib.checks import engine as checks_engine
 from buildlib.checks.engine import check_docker_builder, check_docker_disk, check_docker_engine
 from buildlib.checks.project import Project
@@ -114,7 +114,7 @@ def test_engine_error_is_one_line_with_hint(tmp_path, monkeypatch):
     ],
 )
 def test_builder_kinds(tmp_path, monkeypatch, capabilities, status, words):
-    monkeypatch.setattr(engine_module, "detect", lambda: capabilities)
+    monkeypatch.setattr(docker_module, "detect", lambda: capabilities)
 
     result = check_docker_builder(Project.load(tmp_path))
 

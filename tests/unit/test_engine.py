@@ -1,5 +1,5 @@
-"""engine.detect against stand-in docker clients (shell scripts that answer like docker):
-which builder, which versions, and whether the engine answered."""
+"""The probe (docker.capabilities) against stand-in docker clients (scripts that answer
+like docker): which builder, which versions, and whether the engine answered."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from buildlib.docker import capabilities
 from buildlib.engine import (
     DEFAULT_SOCKET,
     Capabilities,
     Endpoint,
-    capabilities,
     engine_endpoint,
     engine_unreachable,
 )

@@ -235,12 +235,12 @@ def test_the_doctor_says_whether_pushes_get_annotations(monkeypatch) -> None:
     from buildlib.checks.engine import check_annotations
     from buildlib.checks.project import Project
 
-    monkeypatch.setattr("buildlib.engine.detect", lambda docker=None: OLD_BUILDX)
+    monkeypatch.setattr("buildlib.docker.detect", lambda docker=None: OLD_BUILDX)
     result = check_annotations(Project.load(REPO))
     assert (result.id, result.status) == ("annotations", "warn")
     assert "buildx v0.11.2 has no --annotation" in result.message
     assert "buildx 0.12 or later" in (result.hint or "")
-    monkeypatch.setattr("buildlib.engine.detect", lambda docker=None: BUILDKIT)
+    monkeypatch.setattr("buildlib.docker.detect", lambda docker=None: BUILDKIT)
     assert check_annotations(Project.load(REPO)).status == "warn"
-    monkeypatch.setattr("buildlib.engine.detect", lambda docker=None: BUILDX)
+    monkeypatch.setattr("buildlib.docker.detect", lambda docker=None: BUILDX)
     assert check_annotations(Project.load(REPO)).status == "ok"

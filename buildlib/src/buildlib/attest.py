@@ -15,11 +15,11 @@ without attestations, and the plan (``--dry-run``) and ``invoke doctor`` say so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from buildlib.config import Config
-from buildlib.engine import Capabilities, buildx_driver
+from buildlib.docker import buildx_driver
+from buildlib.engine import Attestations, Capabilities
 
 Mode = Literal["min", "max"]
 NO_ATTESTATIONS = frozenset({"docker"})  # buildx drivers without them (classic image store)
@@ -27,21 +27,6 @@ HOW = (
     "use buildx with a docker-container builder: `docker buildx create --use --driver "
     "docker-container` (or turn them off: provenance = false, sbom = false in [tool.buildlib])"
 )
-
-
-@dataclass(frozen=True)
-class Attestations:
-    """What the builds of a push or release carry: ``provenance`` is the value of
-    ``--provenance`` (``mode=min``, ``mode=max``, ``false``) or ``None`` for none asked;
-    ``note`` says why there are none where some were wanted."""
-
-    provenance: str | None = None
-    sbom: bool = False
-    note: str | None = None
-
-    @property
-    def any(self) -> bool:
-        return self.sbom or (self.provenance not in (None, "false"))
 
 
 def unsupported(caps: Capabilities, driver: str | None) -> str | None:

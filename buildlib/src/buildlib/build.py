@@ -22,8 +22,7 @@ from buildlib.bake import execute_bake
 from buildlib.checks import CheckResult
 from buildlib.config import Config
 from buildlib.digests import pushed_digest, read_metadata
-from buildlib.docker import Docker, build_command
-from buildlib.engine import detect
+from buildlib.docker import Docker, build_command, detect
 from buildlib.errors import BuildlibError, CommandFailed
 from buildlib.flags import BuildFlags
 from buildlib.options import BuildOptions

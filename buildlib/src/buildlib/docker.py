@@ -1,11 +1,11 @@
-"""The docker CLI: every docker command buildlib runs (build, bake, push, tag, login,
-image inspect) goes through :class:`Docker` and so through the one runner, which logs the
-argv, redacts secrets and honours dry-run.
+"""The docker CLI: the only place buildlib runs docker. Every docker command (the probe of
+what the client can build with, build, bake, push, tag, login, image inspect, buildx
+inspect, info) goes through :class:`Docker` and so through the one runner, which logs the
+argv, redacts secrets and honours dry-run (queries run under dry-run too, quietly).
 
-Builders of argv are pure functions (unit-tested without docker). Nothing else in buildlib
-starts a docker command (the engine probe in :mod:`buildlib.engine` is its one quiet
-exception), and no argv here ever holds a secret's value: secrets go by id, environment
-variable or stdin.
+It must never decide what to build or publish, nor read what docker answered beyond
+handing it to :mod:`buildlib.engine`; no argv here ever holds a secret's value: secrets go
+by id, environment variable or stdin.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,14 @@ from typing import Any
 
 from buildlib import buildlog, cache
 from buildlib.credentials import DOCKER_HUB_AUTH_KEY, Credentials, last_line
-from buildlib.engine import Capabilities
+from buildlib.engine import (
+    Capabilities,
+    EngineInfo,
+    docker_binary,
+    read_capabilities,
+    read_driver,
+    read_engine_info,
+)
 from buildlib.errors import AuthError, CommandFailed, RegistryError
 from buildlib.options import docker_selection
 from buildlib.plan import ImageBuild
@@ -131,9 +139,42 @@ class Docker:
     caps: Capabilities
     env: Mapping[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def client(cls, binary: str, runner: Runner | None = None) -> Docker:
+        """For the commands that need only the binary (the probe, a login): the builder
+        kind plays no part in them. Without ``runner``, a quiet one."""
+        return cls(runner or Runner(quiet=True), Capabilities(binary, "legacy", None))
+
     def run(self, argv: list[str], env: Mapping[str, str] | None = None, **how: Any) -> Result:
         """Every command of this class: through the runner, with this client's ``env``."""
         return self.runner.run(argv, env={**self.env, **(env or {})}, **how)
+
+    def query(self, *args: str) -> Result:
+        """A read-only question (it runs under dry-run too)."""
+        return self.run([self.caps.docker, *args], capture=True, check=False, mutating=False)
+
+    def probe(self) -> Capabilities:
+        """What this client builds with, and whether its engine answers."""
+        # The two questions are independent: side by side, the wait is the slower one's.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            buildx = pool.submit(self.query, "buildx", "version")
+            version = self.query("version", "--format", "{{json .}}")
+            answer = buildx.result()
+        return read_capabilities(
+            self.caps.docker,
+            (version.stdout, version.stderr, version.returncode),
+            answer.stdout if answer.ok else None,
+        )
+
+    def driver(self, builder: str | None = None) -> str | None:
+        """The driver of a buildx builder (the current one without ``builder``)."""
+        result = self.query("buildx", "inspect", *([builder] if builder else []))
+        return read_driver(result.stdout) if result.ok else None
+
+    def root_dir(self) -> str | None:
+        """Where the engine keeps images (``docker info``), as JSON."""
+        result = self.query("info", "--format", "{{json .DockerRootDir}}")
+        return result.stdout if result.ok else None
 
     @contextmanager
     def login(
@@ -230,6 +271,56 @@ class Docker:
         return found if result.ok and found.startswith("sha256:") else None
 
 
+def detect(docker: str | None = None) -> Capabilities:
+    """What the client (``$BUILDLIB_DOCKER`` or ``docker``) can build with, and whether its
+    engine answers. Runs even under dry-run."""
+    return capabilities(docker or docker_binary())
+
+
+def capabilities(docker: str) -> Capabilities:
+    """:func:`detect` for one client binary, kept for the life of the process per what
+    picks its engine and plugins (DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG); an engine
+    that did not answer is asked again next time."""
+    selected = docker_selection()
+    key = (docker, selected.host, selected.context, selected.config)
+    found = _DETECTED.get(key)
+    if found is None:
+        found = Docker.client(docker).probe()
+        if found.server_version is not None:
+            _DETECTED[key] = found
+    return found
+
+
+_DETECTED: dict[tuple[str | None, ...], Capabilities] = {}
+
+
+def buildx_driver(docker: str, builder: str | None = None) -> str | None:
+    """:meth:`Docker.driver` (``docker``, ``docker-container``, ``kubernetes``, ``remote``...;
+    ``None`` when buildx cannot say), kept per client, builder and engine address."""
+    selected = docker_selection()
+    key = (
+        docker,
+        builder,
+        selected.host,
+        selected.context,
+        selected.config,
+        selected.buildx_builder,
+    )
+    if key not in _DRIVERS:
+        _DRIVERS[key] = Docker.client(docker).driver(builder)
+    return _DRIVERS[key]
+
+
+_DRIVERS: dict[tuple[str | None, ...], str | None] = {}
+
+
+def engine_info(docker: str | None = None) -> EngineInfo:
+    """The engine the client talks to; :class:`DockerUnavailable` when it does not answer."""
+    caps = detect(docker)
+    caps.require_engine()
+    return read_engine_info(caps, Docker.client(caps.docker).root_dir())
+
+
 @contextmanager
 def temporary_login(
     runner: Runner,
@@ -241,8 +332,7 @@ def temporary_login(
 ) -> Iterator[dict[str, str]]:
     """:meth:`Docker.login` for a bare client binary; yields the env that uses the login
     (``{"DOCKER_CONFIG": ...}``)."""
-    # a login needs only the binary: the builder kind plays no part in it
-    docker = Docker(runner, Capabilities(docker_bin, "legacy", None))
+    docker = Docker.client(docker_bin, runner)
     with docker.login(registry_host, creds, credential_hint):
         yield dict(docker.env)
 

@@ -1,4 +1,6 @@
-"""The docker backend: which binary, what it can build with, and the engine behind it.
+"""What the docker client can build with and which engine it talks to, read from what
+docker answered: pure types and interpretation. It must never run a command itself: every
+docker command, the probe included, runs in :mod:`buildlib.docker`.
 
 Builders, best first:
 - ``buildx``: ``docker buildx build`` (multi-platform, bake, remote builders);
@@ -7,10 +9,8 @@ Builders, best first:
 - ``legacy``: the classic builder (``DOCKER_BUILDKIT=0``), with a warning: no secrets, no
   cache export, no multi-platform.
 
-Whether the engine answers comes with the client probe (``docker version``), so a build
-needs no other round trip; doctor adds ``docker info``. The engine is reached only through
-the docker CLI, so DOCKER_HOST, DOCKER_CONTEXT and the current context pick it exactly as
-they do for builds.
+The engine is reached only through the docker CLI, so DOCKER_HOST, DOCKER_CONTEXT and the
+current context pick it exactly as they do for builds.
 """
 
 from __future__ import annotations
@@ -20,14 +20,12 @@ import json
 import platform
 import re
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from buildlib.errors import DockerUnavailable
 from buildlib.options import docker_client, docker_selection
-from buildlib.runner import Result, Runner
 
 BuilderKind = Literal["buildx", "buildkit", "legacy"]
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -81,98 +79,6 @@ class Capabilities:
         """Raise :class:`DockerUnavailable` when the engine did not answer the probe."""
         if self.server_version is None:
             raise engine_unreachable(self.server_error or "no answer to `docker version`")
-
-
-def detect(docker: str | None = None) -> Capabilities:
-    """What the client can build with, and whether its engine answers. Runs even under
-    dry-run; cached per binary and engine address for the life of the process."""
-    return capabilities(docker or docker_binary())
-
-
-def capabilities(docker: str) -> Capabilities:
-    """:func:`detect` for one client binary. The answer depends on the client and on what
-    picks its engine and plugins (DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG); an engine
-    that did not answer is asked again next time."""
-    selected = docker_selection()
-    key = (docker, selected.host, selected.context, selected.config)
-    found = _DETECTED.get(key)
-    if found is None:
-        found = _probe(docker)
-        if found.server_version is not None:
-            _DETECTED[key] = found
-    return found
-
-
-_DETECTED: dict[tuple[str | None, ...], Capabilities] = {}
-
-
-def _probe(docker: str) -> Capabilities:
-    # The two probes are independent: side by side, the wait is that of the slower one.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        buildx_probe = pool.submit(query, docker, "buildx", "version")
-        found = _version(docker)
-        buildx = buildx_probe.result()
-    client_version = found["client_version"]
-    if buildx.ok and buildx.stdout.strip():
-        parts = buildx.stdout.split()
-        buildx_version = parts[1] if len(parts) > 1 else buildx.stdout.strip()
-        return Capabilities(docker, "buildx", buildx_version=buildx_version, **found)
-    kind: BuilderKind = "buildkit" if client_version and _major(client_version) < 23 else "legacy"
-    return Capabilities(docker, kind, **found)
-
-
-def query(docker: str, *args: str) -> Result:
-    """A read-only question to the docker client (it runs under dry-run too), answered
-    quietly: the probes of this module, the commands that pick how to build."""
-    return Runner(quiet=True).run([docker, *args], capture=True, check=False, mutating=False)
-
-
-def _version(docker: str) -> dict[str, str | None]:
-    """The client and server versions, the server's API and platform and, when the engine
-    did not answer, why.
-
-    `docker version` exits 1 when the engine is down but still prints the client part."""
-    result = query(docker, "version", "--format", "{{json .}}")
-    client: dict[str, Any] = {}
-    server: dict[str, Any] = {}
-    for line in result.stdout.splitlines():
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(data, dict):
-            client, server = data.get("Client") or {}, data.get("Server") or {}
-            break
-    found: dict[str, str | None] = {
-        "client_version": _text(client.get("Version")),
-        "server_version": _text(server.get("Version")),
-        "server_api": _text(server.get("ApiVersion")),
-        "server_platform": f"{server['Os']}/{server['Arch']}"
-        if server.get("Os") and server.get("Arch")
-        else None,
-        "server_error": None,
-    }
-    if found["server_version"] is None:
-        # The client may warn first (a context overridden by DOCKER_HOST, a bad config file).
-        lines = [
-            line.strip()
-            for line in result.stderr.splitlines()
-            if line.strip() and not line.lstrip().lower().startswith("warning")
-        ]
-        known = [line for line in lines if _ENGINE_ERROR.search(line)]
-        found["server_error"] = (
-            known or lines or [f"`docker version` exited {result.returncode}"]
-        )[0]
-    return found
-
-
-def _text(value: object) -> str | None:
-    return str(value) if value else None
-
-
-def _major(version: str) -> int:
-    head = version.split(".", 1)[0]
-    return int(head) if head.isdigit() else 0
 
 
 @dataclass(frozen=True)
@@ -294,14 +200,83 @@ class EngineInfo:
     root_dir: str | None
 
 
-def engine_info(docker: str | None = None) -> EngineInfo:
-    """The engine the client talks to (``docker version``, then ``docker info`` for where
-    it keeps images); :class:`DockerUnavailable` when it does not answer."""
-    caps = detect(docker)
-    caps.require_engine()
-    result = query(caps.docker, "info", "--format", "{{json .DockerRootDir}}")
+@dataclass(frozen=True)
+class Attestations:
+    """What the builds of a push or release carry: ``provenance`` is the value of
+    ``--provenance`` (``mode=min``, ``mode=max``, ``false``) or ``None`` for none asked;
+    ``note`` says why there are none where some were wanted. (Here, not in
+    :mod:`buildlib.attest`, so the plan needs no module that runs docker.)"""
+
+    provenance: str | None = None
+    sbom: bool = False
+    note: str | None = None
+
+    @property
+    def any(self) -> bool:
+        return self.sbom or (self.provenance not in (None, "false"))
+
+
+def read_capabilities(
+    docker: str, version: tuple[str, str, int], buildx_version: str | None
+) -> Capabilities:
+    """The capabilities from ``docker version --format '{{json .}}'`` (stdout, stderr, exit
+    status) and the output of ``docker buildx version`` (``None`` when it failed)."""
+    found = _version(*version)
+    if buildx_version and buildx_version.strip():
+        parts = buildx_version.split()
+        answer = parts[1] if len(parts) > 1 else buildx_version.strip()
+        return Capabilities(docker, "buildx", buildx_version=answer, **found)
+    client_version = found["client_version"]
+    kind: BuilderKind = "buildkit" if client_version and _major(client_version) < 23 else "legacy"
+    return Capabilities(docker, kind, **found)
+
+
+def _version(stdout: str, stderr: str, returncode: int) -> dict[str, str | None]:
+    # `docker version` exits 1 when the engine is down but still prints the client part.
+    client: dict[str, Any] = {}
+    server: dict[str, Any] = {}
+    for line in stdout.splitlines():
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            client, server = data.get("Client") or {}, data.get("Server") or {}
+            break
+    found: dict[str, str | None] = {
+        "client_version": _text(client.get("Version")),
+        "server_version": _text(server.get("Version")),
+        "server_api": _text(server.get("ApiVersion")),
+        "server_platform": f"{server['Os']}/{server['Arch']}"
+        if server.get("Os") and server.get("Arch")
+        else None,
+        "server_error": None,
+    }
+    if found["server_version"] is None:
+        # The client may warn first (a context overridden by DOCKER_HOST, a bad config file).
+        lines = [
+            line.strip()
+            for line in stderr.splitlines()
+            if line.strip() and not line.lstrip().lower().startswith("warning")
+        ]
+        known = [line for line in lines if _ENGINE_ERROR.search(line)]
+        found["server_error"] = (known or lines or [f"`docker version` exited {returncode}"])[0]
+    return found
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value else None
+
+
+def _major(version: str) -> int:
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def read_engine_info(caps: Capabilities, root_dir_json: str | None) -> EngineInfo:
+    """The engine facts of an answered probe, with ``docker info``'s DockerRootDir (JSON)."""
     try:
-        root_dir = json.loads(result.stdout) if result.ok else None
+        root_dir = json.loads(root_dir_json) if root_dir_json is not None else None
     except ValueError:
         root_dir = None
     os_name, _, arch = (caps.server_platform or "?/?").partition("/")
@@ -314,24 +289,7 @@ def engine_info(docker: str | None = None) -> EngineInfo:
     )
 
 
-def buildx_driver(docker: str, builder: str | None = None) -> str | None:
-    """The driver of a buildx builder (the current one without ``builder``): ``docker``,
-    ``docker-container``, ``kubernetes``, ``remote``...; ``None`` when buildx cannot say.
-    Asked once per client, builder and engine address for the life of the process."""
-    selected = docker_selection()
-    key = (
-        docker,
-        builder,
-        selected.host,
-        selected.context,
-        selected.config,
-        selected.buildx_builder,
-    )
-    if key not in _DRIVERS:
-        result = query(docker, "buildx", "inspect", *([builder] if builder else []))
-        found = re.search(r"^Driver:\s*(\S+)", result.stdout, re.MULTILINE) if result.ok else None
-        _DRIVERS[key] = found.group(1) if found else None
-    return _DRIVERS[key]
-
-
-_DRIVERS: dict[tuple[str | None, ...], str | None] = {}
+def read_driver(inspect_stdout: str) -> str | None:
+    """The driver named by ``docker buildx inspect``."""
+    found = re.search(r"^Driver:\s*(\S+)", inspect_stdout, re.MULTILINE)
+    return found.group(1) if found else None

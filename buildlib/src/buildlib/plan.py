@@ -15,9 +15,8 @@ from typing import Literal
 
 from buildlib import cache
 from buildlib import dockerfile as dockerfile_module
-from buildlib.attest import Attestations
 from buildlib.config import Config, ImageSpec
-from buildlib.engine import Capabilities, host_platform
+from buildlib.engine import Attestations, Capabilities, host_platform
 from buildlib.errors import UsageError
 from buildlib.git import Git, public_url
 from buildlib.options import BuildOptions, SecretSpec

@@ -23,8 +23,7 @@ from buildlib import attest, console, existing, pushing, releaseplan, tags
 from buildlib import config as config_module
 from buildlib.build import execute
 from buildlib.config import Config, ImageSpec
-from buildlib.docker import Docker
-from buildlib.engine import detect
+from buildlib.docker import Docker, detect
 from buildlib.errors import BuildlibError, UsageError
 from buildlib.flags import PushFlags, ReleaseFlags
 from buildlib.floating import move_floating

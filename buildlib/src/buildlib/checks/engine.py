@@ -19,10 +19,10 @@ def engine_info(project: Project) -> Any:
     """EngineInfo, or the BuildlibError that stopped it (memoized per project)."""
 
     def compute() -> Any:
-        from buildlib import engine
+        from buildlib import docker
 
         try:
-            return engine.engine_info()
+            return docker.engine_info()
         except BuildlibError as exc:
             return exc
 
@@ -51,7 +51,7 @@ def check_docker_engine(project: Project) -> CheckResult:
 
 
 def check_docker_builder(project: Project) -> CheckResult:
-    from buildlib.engine import detect
+    from buildlib.docker import detect
     from buildlib.errors import BuildlibError
 
     try:
@@ -86,7 +86,7 @@ def check_attestations(project: Project) -> CheckResult:
     """Whether pushes and releases get the provenance and SBOM ``[tool.buildlib]`` asks for
     (on by default): only buildx with a builder outside the engine makes them."""
     from buildlib import attest
-    from buildlib.engine import buildx_driver, detect
+    from buildlib.docker import buildx_driver, detect
     from buildlib.errors import BuildlibError
 
     config = project.config
@@ -128,7 +128,7 @@ def check_annotations(project: Project) -> CheckResult:
     """Whether a push's OCI annotations (its labels, on the index and manifests) are
     written: buildx 0.12 or later, on images it pushes itself (multi-platform or attested)."""
     from buildlib import tags
-    from buildlib.engine import detect
+    from buildlib.docker import detect
     from buildlib.errors import BuildlibError
 
     try:
