@@ -1,7 +1,8 @@
-"""``pyproject.toml`` → frozen dataclasses, parsed and validated once.
+"""``pyproject.toml`` -> frozen dataclasses, parsed and validated once.
 
 Priority, written down once: built-in defaults < ``pyproject.toml`` < environment < task flags.
-This module covers the first two; :mod:`buildlib.options` applies the last two.
+This module covers the first two (each default lives once, on its dataclass field);
+:mod:`buildlib.options` applies the last two: this module must never read the environment.
 
 Every error names the file, the line when it can be found, the key, and the fix.
 """
@@ -13,7 +14,7 @@ import json
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PYPROJECT = "pyproject.toml"
+TOOL = "tool.buildlib"
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 IMAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -157,6 +159,7 @@ _IMAGE_KEYS = {
     "title": str,
     "target": str,
 }
+_PLAIN = ("source", "main-branch", "provenance", "sbom", "sha-tag")
 _RELEASE_KEYS = {"git-tag": str, "floating-tags": list}
 _CREDENTIAL_KEYS = {"username-env": str, "token-env": str}
 
@@ -164,9 +167,14 @@ _CREDENTIAL_KEYS = {"username-env": str, "token-env": str}
 def load(root: Path | str = ".") -> Config:
     """Read ``root/pyproject.toml``. Raises :class:`ConfigError` with file:line and a fix."""
     root = Path(root).resolve()
+    return parse(read(root), root=root, filename=str(root / PYPROJECT))
+
+
+def read(root: Path) -> str:
+    """The text of ``root/pyproject.toml``; a file that cannot be read is a ConfigError."""
     path = root / PYPROJECT
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"{path} not found", hint="run from the repository root or pass --root"
@@ -187,7 +195,6 @@ def load(root: Path | str = ".") -> Config:
             location=str(path),
             hint="check that it is a readable file",
         ) from None
-    return parse(text, root=root, filename=str(path))
 
 
 def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
@@ -218,57 +225,50 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
             hint="add [tool.buildlib.images.NAME] tables with repository and dockerfile "
             f"(see {REFERENCE})",
         )
-    _check_keys(table, _TOP_KEYS, "tool.buildlib", where)
+    _check_keys(table, _TOP_KEYS, TOOL, where)
 
-    allow_build_args = tuple(_str_list(table, ALLOW_KEY, "tool.buildlib", where))
+    allow_build_args = tuple(_str_list(table, ALLOW_KEY, TOOL, where))
     for name in allow_build_args:
         if not KEY_RE.fullmatch(name):
             raise ConfigError(
                 f"tool.buildlib.{ALLOW_KEY}: {name!r} is not a build argument name",
-                location=where.key("tool.buildlib", ALLOW_KEY),
+                location=where.key(TOOL, ALLOW_KEY),
                 hint=f'list names of letters, digits and _, e.g. {ALLOW_KEY} = ["SSH_KEY_PATH"]',
             )
     images = _parse_images(table.get("images"), root, where)
     names = tuple(image.name for image in images)
 
-    default_group = tuple(_str_list(table, "default-group", "tool.buildlib", where) or names)
+    default_group = tuple(_str_list(table, "default-group", TOOL, where) or names)
     for name in default_group:
         if name not in names:
             raise ConfigError(
                 f"default-group names unknown image {name!r}{_did_you_mean(name, names)}",
-                location=where.key("tool.buildlib", "default-group"),
+                location=where.key(TOOL, "default-group"),
                 hint=f"use names from [tool.buildlib.images]: {', '.join(names)}",
             )
 
-    registry = validate_registry(
-        table.get("registry", DOCKER_HUB), location=where.key("tool.buildlib", "registry")
-    )
-
-    default_tag = validate_tag(
-        table.get("default-tag", "local"), location=where.key("tool.buildlib", "default-tag")
-    )
-    release = _parse_release(table.get("release", {}), where)
-    credentials = _parse_credentials(table.get("credentials", {}), where)
-
-    return Config(
-        root=root,
+    default = defaults(root)
+    # keys taken as they are (their type is _TOP_KEYS'), each defaulting to its field
+    plain = {k.replace("-", "_"): table[k] for k in _PLAIN if k in table}
+    return replace(
+        default,
         project_name=project_name,
         version=version,
         version_text=version_text,
         images=images,
         default_group=default_group,
-        registry=registry,
-        default_tag=default_tag,
-        tag_env=_env_name(table, "tag-env", "BUILDLIB_IMAGE_TAG", "tool.buildlib", where),
-        source=table.get("source"),
-        main_branch=table.get("main-branch", "main"),
-        release=release,
-        credentials=credentials,
-        line_ending_globs=tuple(_str_list(table, "line-ending-globs", "tool.buildlib", where)),
+        registry=validate_registry(
+            table.get("registry", default.registry), location=where.key(TOOL, "registry")
+        ),
+        default_tag=validate_tag(
+            table.get("default-tag", default.default_tag), location=where.key(TOOL, "default-tag")
+        ),
+        tag_env=_env_name(table, "tag-env", default.tag_env, TOOL, where),
+        release=_parse_release(table.get("release", {}), where),
+        credentials=_parse_credentials(table.get("credentials", {}), where),
+        line_ending_globs=tuple(_str_list(table, "line-ending-globs", TOOL, where)),
         allow_build_args=allow_build_args,
-        provenance=table.get("provenance", True),
-        sbom=table.get("sbom", True),
-        sha_tag=table.get("sha-tag", False),
+        **plain,
     )
 
 
@@ -384,22 +384,18 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
 
 
 def _parse_release(raw: Any, where: _Locator) -> ReleaseConfig:
-    table = "tool.buildlib.release"
+    table = f"{TOOL}.release"
     _check_keys(raw, _RELEASE_KEYS, table, where)
-    git_tag = raw.get("git-tag", "v{version}")
+    git_tag = raw.get("git-tag", ReleaseConfig.git_tag)
     try:
         formats = git_tag.format(version="1.2.3") == git_tag.replace("{version}", "1.2.3")
     except (KeyError, IndexError, ValueError):
         formats = False
-    if "{version}" in git_tag and not formats:
+    if "{version}" not in git_tag or not formats:
+        problem = "only {version} may stand in braces" if "{version}" in git_tag else ""
         raise ConfigError(
-            f"{table}.git-tag {git_tag!r}: only {{version}} may stand in braces",
-            location=where.key(table, "git-tag"),
-            hint='e.g. git-tag = "v{version}" (release-please\'s default)',
-        )
-    if "{version}" not in git_tag:
-        raise ConfigError(
-            f"{table}.git-tag {git_tag!r} has no {{version}} placeholder",
+            f"{table}.git-tag {git_tag!r}"
+            + (f": {problem}" if problem else " has no {version} placeholder"),
             location=where.key(table, "git-tag"),
             hint='e.g. git-tag = "v{version}" (release-please\'s default)',
         )
@@ -412,11 +408,12 @@ def _parse_release(raw: Any, where: _Locator) -> ReleaseConfig:
 
 
 def _parse_credentials(raw: Any, where: _Locator) -> CredentialsConfig:
-    table = "tool.buildlib.credentials"
+    table = f"{TOOL}.credentials"
     _check_keys(raw, _CREDENTIAL_KEYS, table, where)
+    default = CredentialsConfig()
     return CredentialsConfig(
-        username_env=_env_name(raw, "username-env", "DOCKERHUB_USERNAME", table, where),
-        token_env=_env_name(raw, "token-env", "DOCKERHUB_TOKEN", table, where),
+        username_env=_env_name(raw, "username-env", default.username_env, table, where),
+        token_env=_env_name(raw, "token-env", default.token_env, table, where),
     )
 
 

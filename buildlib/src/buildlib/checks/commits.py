@@ -5,7 +5,9 @@ an optional ``!`` (breaking), a colon and a space, then the description. A foote
 ``BREAKING CHANGE: ...`` (or ``BREAKING-CHANGE:``) also marks a breaking change, and
 ``Release-As: X.Y.Z`` forces the next version. Merge commits are not counted (release-please
 reads the squashed or rebased commits). A commit that is not conventional is left out of the
-changelog and does not trigger a release: a ``warn``, never a failure.
+changelog and does not trigger a release: a ``warn``, never a failure. This module only
+reads history: it must never rewrite a commit, and its preview follows release-please's
+documented rules, never this repository's habits.
 
 release-please's rules (its default versioning strategy; ``buildlib.versions.next_version``):
 
@@ -26,8 +28,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from packaging.version import Version
+
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
+from buildlib.checks.release_please import manifest_version, root_options
+from buildlib.versions import next_version
 
 HEADER = re.compile(
     r"^(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: "
@@ -53,22 +59,14 @@ class ParsedCommit:
 
 
 def parse_commit(short: str, message: str) -> ParsedCommit:
-    subject = message.splitlines()[0].strip() if message.strip() else ""
-    match = HEADER.match(subject)
+    first = message.splitlines()[0] if message.strip() else ""
+    match = HEADER.match(first.strip())
     release_as = RELEASE_AS.search(message)
+    forced = release_as.group(1) if release_as else None
     if not match:
-        return ParsedCommit(
-            short, subject, None, release_as=release_as.group(1) if release_as else None
-        )
-    body = message[len(message.splitlines()[0]) :] if message else ""
-    breaking = bool(match.group("bang")) or bool(BREAKING_FOOTER.search(body))
-    return ParsedCommit(
-        short,
-        subject,
-        match.group("type").lower(),
-        breaking,
-        release_as.group(1) if release_as else None,
-    )
+        return ParsedCommit(short, first.strip(), None, release_as=forced)
+    breaking = bool(match.group("bang") or BREAKING_FOOTER.search(message[len(first) :]))
+    return ParsedCommit(short, first.strip(), match.group("type").lower(), breaking, forced)
 
 
 def _commits_since_tag(project: Project) -> tuple[str | None, list[ParsedCommit]] | str:
@@ -80,10 +78,8 @@ def _commits_since_tag(project: Project) -> tuple[str | None, list[ParsedCommit]
         if project.head is None:
             return "the repository has no commits yet"
         tag = project.git.last_tag(project.tag_glob)
-        if tag is not None and project.tag_version(tag) is None:
-            tag = None
-        commits = [parse_commit(c.short, c.message) for c in project.git.log(tag)]
-        return tag, commits
+        tag = tag if tag is not None and project.tag_version(tag) is not None else None
+        return tag, [parse_commit(c.short, c.message) for c in project.git.log(tag)]
 
     return project.cached("commits", compute)  # type: ignore[no-any-return]
 
@@ -95,60 +91,33 @@ def check_conventional_commits(project: Project) -> CheckResult:
     tag, commits = found
     since = f"since {tag}" if tag else "(no release tag yet: all history)"
     bad = [c for c in commits if not c.conventional]
-    if not commits:
-        return CheckResult("conventional-commits", "ok", f"no commits {since}")
     if not bad:
-        return CheckResult(
-            "conventional-commits",
-            "ok",
-            f"{len(commits)} commit(s) {since}, all Conventional Commits",
-        )
+        what = f"{len(commits)} commit(s) {since}, all Conventional Commits" if commits else ""
+        return CheckResult("conventional-commits", "ok", what or f"no commits {since}")
     listed = ", ".join(f"{c.short} {c.subject[:50]!r}" for c in bad[:SHOWN])
     more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
-    base = tag or "the root commit"
     return CheckResult(
         "conventional-commits",
         "warn",
         f"{len(bad)} of {len(commits)} commit(s) {since} are not Conventional Commits "
         f"(release-please leaves them out): {listed}{more}",
         hint=f"before merging, reword them as `type(scope): description` (feat, fix, ...): "
-        f"git rebase -i {base if tag else '--root'}; or squash-merge the PR under a "
-        "conventional title",
+        f"git rebase -i {tag or '--root'}; or squash-merge the PR under a conventional title",
     )
 
 
 # --- release-please preview -----------------------------------------------------------------
 
 
-def release_please_options(project: Project) -> dict[str, Any]:
-    """The root package's options from release-please-config.json (top level, then ".")."""
-    from buildlib.checks.release_please import read_json
-
-    data, _, _ = read_json(project, "release-please-config.json")
-    if not isinstance(data, dict):
-        return {}
-    options = {k: v for k, v in data.items() if k != "packages"}
-    packages = data.get("packages")
-    if isinstance(packages, dict) and isinstance(packages.get("."), dict):
-        options.update(packages["."])
-    return options
-
-
 def preview(
     current: str, commits: list[ParsedCommit], options: dict[str, Any]
 ) -> tuple[str | None, str]:
     """(next version or None when no release, the reason) by release-please's rules."""
-    from buildlib.versions import next_version
-
     sections = options.get("changelog-sections")
+    visible = set(DEFAULT_VISIBLE)
     if isinstance(sections, list) and sections:
-        visible = {
-            str(s.get("type")).lower()
-            for s in sections
-            if isinstance(s, dict) and not s.get("hidden")
-        }
-    else:
-        visible = set(DEFAULT_VISIBLE)
+        shown = [s for s in sections if isinstance(s, dict) and not s.get("hidden")]
+        visible = {str(s.get("type")).lower() for s in shown}
     user_facing = [c for c in commits if c.conventional and (c.breaking or c.type in visible)]
     forced = next((c.release_as for c in commits if c.release_as), None)
     if isinstance(options.get("release-as"), str) and options["release-as"]:
@@ -158,9 +127,8 @@ def preview(
     if not commits:
         return None, "no commits"
     if not user_facing:
-        return None, "no user-facing commits (only " + (
-            ", ".join(sorted({c.type or "non-conventional" for c in commits})) or "none"
-        ) + ")"
+        kinds = ", ".join(sorted({c.type or "non-conventional" for c in commits}))
+        return None, f"no user-facing commits (only {kinds})"
     versioning = str(options.get("versioning") or "default")
     counts = {kind: sum(1 for c in user_facing if c.type == kind) for kind in ("feat", "fix")}
     breaking = sum(1 for c in user_facing if c.breaking)
@@ -183,19 +151,17 @@ def preview(
     parts = [f"{breaking} breaking"] if breaking else []
     parts += [f"{n} {kind}" for kind, n in counts.items() if n]
     others = len(user_facing) - breaking - sum(counts.values())
-    if others > 0:
-        parts.append(f"{others} other")
+    parts += [f"{others} other"] if others > 0 else []
     why = f"{bump} bump ({', '.join(parts) or 'user-facing commits'})"
-    from packaging.version import Version
-
-    if Version(current).major == 0 and bump == "major":
+    pre_1 = Version(current).major == 0
+    if pre_1 and bump == "major":
         why += (
             "; pre-1.0 with bump-minor-pre-major: only the minor moves"
             if minor_pre_major
             else "; pre-1.0: a breaking change reaches 1.0.0 (set bump-minor-pre-major "
             "to stay below 1.0)"
         )
-    elif Version(current).major == 0 and bump == "minor" and patch_pre_major:
+    elif pre_1 and bump == "minor" and patch_pre_major:
         why += "; pre-1.0 with bump-patch-for-minor-pre-major: only the patch moves"
     return str(version), why
 
@@ -205,33 +171,19 @@ def check_release_preview(project: Project) -> CheckResult:
     if isinstance(found, str):
         return CheckResult("release-preview", "skipped", found)
     tag, commits = found
-    from buildlib.checks.release_please import manifest_version
-
     current = manifest_version(project) or project.version_text
     if current is None or project.version is None:
-        return CheckResult(
-            "release-preview", "skipped", "no valid current version (see pyproject-version)"
-        )
+        message = "no valid current version (see pyproject-version)"
+        return CheckResult("release-preview", "skipped", message)
     try:
-        version, why = preview(current, commits, release_please_options(project))
+        version, why = preview(current, commits, root_options(project))
     except Exception as exc:  # noqa: BLE001 - a bad version/option: say so, do not crash
         return CheckResult("release-preview", "skipped", f"cannot compute: {exc}")
     since = f"since {tag}" if tag else "in all history (no release tag yet)"
-    if not commits:
-        return CheckResult(
-            "release-preview",
-            "ok",
-            f"release-please would not propose a release: no commits {since}",
-        )
+    counted = f"{len(commits)} commit(s) {since}"
+    message = f"release-please would propose {current} -> {version}: {why}, {counted}"
     if version is None:
-        return CheckResult(
-            "release-preview",
-            "ok",
-            f"release-please would not propose a release: {len(commits)} commit(s) {since}, {why}",
-        )
-    return CheckResult(
-        "release-preview",
-        "ok",
-        f"release-please would propose {current} -> {version}: {why}, "
-        f"{len(commits)} commit(s) {since}",
-    )
+        message = f"release-please would not propose a release: {counted}, {why}"
+    if not commits:
+        message = f"release-please would not propose a release: no commits {since}"
+    return CheckResult("release-preview", "ok", message)

@@ -34,31 +34,21 @@ BOM_HINT = (
     "invoke doctor --fix (removes the BOM, nothing else), or save the file as UTF-8 without a BOM"
 )
 BOM = codecs.BOM_UTF8
-_SKIP_DIRS = {
-    ".git",
-    ".venv",
-    "venv",
-    "node_modules",
-    "__pycache__",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".pytest_cache",
-    ".tox",
-    ".nox",
-    "build",
-    "dist",
-    ".eggs",
-}
+_SKIP_DIRS = set(
+    ".git .venv venv node_modules __pycache__ .mypy_cache .ruff_cache .pytest_cache .tox .nox "
+    "build dist .eggs".split()
+)
 _SCRIPT_SUFFIXES = (".sh", ".bash")
 _EXEC_INSTRUCTION = re.compile(r"^\s*(ENTRYPOINT|CMD)\s+(.*)$", re.IGNORECASE | re.MULTILINE)
 
 
-def has_bom(path: Path) -> bool:
-    """Whether ``path`` starts with a UTF-8 byte order mark, which hides a shebang from the
-    kernel (``#!`` must be the first two bytes) and puts three bytes before a script's first
-    command."""
-    with open(path, "rb") as handle:
-        return handle.read(len(BOM)) == BOM
+def _head(path: Path) -> bytes:
+    """The first bytes of a file: enough for a UTF-8 BOM and a ``#!`` after it."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(BOM) + 2)
+    except OSError:
+        return b""
 
 
 def first_bad_line_ending(path: Path) -> tuple[int, str] | None:
@@ -99,7 +89,7 @@ def line_ending_results(
             continue
         checked += 1
         found = first_bad_line_ending(path)
-        if has_bom(path):
+        if _head(path).startswith(BOM):
             results.append(_bom_result(path, rel, found, fix=fix))
             continue
         if not found:
@@ -107,27 +97,12 @@ def line_ending_results(
         number, kind = found
         what = "CRLF line endings" if kind == "CRLF" else "a lone CR line ending"
         if fix and to_lf(path):
-            results.append(
-                CheckResult(
-                    CHECK_ID,
-                    "ok",
-                    f"rewrote {rel} to LF (it had {what}, first at line {number})",
-                    file=rel,
-                    line=number,
-                )
-            )
+            message = f"rewrote {rel} to LF (it had {what}, first at line {number})"
+            results.append(CheckResult(CHECK_ID, "ok", message, rel, number))
             continue
-        results.append(
-            CheckResult(
-                CHECK_ID,
-                "fail",
-                f"{rel} has {what} (first at line {number})",
-                file=rel,
-                line=number,
-                hint=f"{FIX_HINT}; to keep them LF, add `{_attribute_pattern(rel)} text eol=lf` "
-                "to .gitattributes",
-            )
-        )
+        keep = f"to keep them LF, add `{_attribute_pattern(rel)} text eol=lf` to .gitattributes"
+        message = f"{rel} has {what} (first at line {number})"
+        results.append(CheckResult(CHECK_ID, "fail", message, rel, number, f"{FIX_HINT}; {keep}"))
     if not results:
         results.append(CheckResult(CHECK_ID, "ok", f"{checked} file(s) checked, all LF"))
     return results
@@ -174,14 +149,13 @@ def line_ending_candidates(project: Project) -> list[str]:
         name = rel.rsplit("/", 1)[-1]
         lower = name.lower()
         if (
-            lower.startswith("dockerfile")
-            or lower.endswith(".dockerfile")
+            _is_dockerfile(rel)
             or lower.endswith(_SCRIPT_SUFFIXES)
             or "entrypoint" in lower
             or name in executed
             or _is_github_file(rel)
             or any(regex.match(rel) for regex in globs)
-            or _has_shebang(project.root / rel)
+            or _head(project.root / rel).removeprefix(BOM).startswith(b"#!")
         ):
             chosen.add(rel)
     return sorted(chosen)
@@ -193,15 +167,6 @@ def _is_github_file(rel: str) -> bool:
     return rel.startswith(".github/workflows/") or (
         rel.startswith(".github/") and rel.rsplit("/", 1)[-1] in ("action.yml", "action.yaml")
     )
-
-
-def _has_shebang(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(len(BOM) + 2)
-    except OSError:
-        return False
-    return head.removeprefix(BOM).startswith(b"#!")
 
 
 def _executed_names(project: Project) -> set[str]:

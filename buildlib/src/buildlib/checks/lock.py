@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+
+from packaging.utils import canonicalize_name
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
@@ -40,56 +43,39 @@ def _dockerfiles_use_lock(project: Project) -> bool:
 
 
 def check_lock_present(project: Project) -> CheckResult:
+    result = partial(CheckResult, "uv-lock", file=LOCK)
     if not (project.root / LOCK).is_file():
         if not _dockerfiles_use_lock(project):
             # A repository that does not build its images from uv.lock needs none.
-            return CheckResult(
-                "uv-lock", "skipped", "no uv.lock, and no configured Dockerfile names one"
-            )
-        return CheckResult(
-            "uv-lock",
-            "fail",
-            "uv.lock is missing (the images install from it)",
-            file=LOCK,
-            hint="uv lock (then commit uv.lock)" if _committed_here(project) else "uv lock",
-        )
-    if project.is_git and not project.git.is_tracked(LOCK):
-        source = project.git.ignore_source(LOCK)
-        pinned = ((project.data or {}).get("tool", {}).get("uv", {}) or {}).get("exclude-newer")
-        if source is not None and pinned:
-            ignore_file, line = source
-            return CheckResult(
-                "uv-lock",
-                "ok",
-                f"uv.lock is generated locally, not committed ({ignore_file}:{line}); "
-                f"resolution is pinned by [tool.uv] exclude-newer = {pinned!r}, and `uv run` "
-                "or `uv lock` recreate it",
-                file=LOCK,
-            )
-        if source is not None:
-            ignore_file, line = source
-            return CheckResult(
-                "uv-lock",
-                "fail",
-                f"uv.lock is ignored by git ({ignore_file}:{line}) and resolution is not pinned: "
-                "each fresh clone, as in CI, resolves its own versions",
-                file=ignore_file,
-                line=line or None,
-                hint=f"delete the uv.lock line ({ignore_file}:{line}), then `git add uv.lock`; "
-                "or pin resolution with [tool.uv] exclude-newer",
-            )
-        return CheckResult(
-            "uv-lock",
-            "warn",
-            "uv.lock is not committed: a fresh clone, as in CI, has none",
-            file=LOCK,
-            hint="git add uv.lock",
+            message = "no uv.lock, and no configured Dockerfile names one"
+            return CheckResult("uv-lock", "skipped", message)
+        message = "uv.lock is missing (the images install from it)"
+        hint = "uv lock (then commit uv.lock)" if _committed_here(project) else "uv lock"
+        return result("fail", message, hint=hint)
+    if not project.is_git or project.git.is_tracked(LOCK):
+        return result("ok", "uv.lock exists" + (" and is committed" if project.is_git else ""))
+    source = project.git.ignore_source(LOCK)
+    if source is None:
+        message = "uv.lock is not committed: a fresh clone, as in CI, has none"
+        return result("warn", message, hint="git add uv.lock")
+    ignore_file, line = source
+    pinned = ((project.data or {}).get("tool", {}).get("uv", {}) or {}).get("exclude-newer")
+    if pinned:
+        return result(
+            "ok",
+            f"uv.lock is generated locally, not committed ({ignore_file}:{line}); "
+            f"resolution is pinned by [tool.uv] exclude-newer = {pinned!r}, and `uv run` "
+            "or `uv lock` recreate it",
         )
     return CheckResult(
         "uv-lock",
-        "ok",
-        "uv.lock exists" + (" and is committed" if project.is_git else ""),
-        file=LOCK,
+        "fail",
+        f"uv.lock is ignored by git ({ignore_file}:{line}) and resolution is not pinned: "
+        "each fresh clone, as in CI, resolves its own versions",
+        file=ignore_file,
+        line=line or None,
+        hint=f"delete the uv.lock line ({ignore_file}:{line}), then `git add uv.lock`; "
+        "or pin resolution with [tool.uv] exclude-newer",
     )
 
 
@@ -192,25 +178,12 @@ def _committed_here(project: Project) -> bool:
 
 def read_lock_version(root: Path, name: str) -> tuple[str | None, int | None]:
     """The version uv.lock records for the project itself, and its line (None if absent)."""
-    from packaging.utils import canonicalize_name
-
-    path = root / LOCK
     try:
-        text = path.read_text(encoding="utf-8")
+        text = (root / LOCK).read_text(encoding="utf-8")
     except OSError:
         return None, None
-    normalized = canonicalize_name(name)
-    lines = text.splitlines()
-    for index, raw in enumerate(lines):
-        if (
-            raw.strip() == f'name = "{normalized}"'
-            and index
-            and lines[index - 1].strip() == "[[package]]"
-        ):
-            for offset in range(index + 1, min(index + 6, len(lines))):
-                match = re.match(r'^version\s*=\s*"([^"]+)"', lines[offset].strip())
-                if match:
-                    return match.group(1), offset + 1
-                if lines[offset].strip().startswith("[") or not lines[offset].strip():
-                    break
-    return None, None
+    # the project's [[package]] table: its name, then (after at most a few keys) its version
+    name = re.escape(canonicalize_name(name))
+    table = rf'^\[\[package\]\]\nname = "{name}"\n(?:[^\[\n].*\n){{0,4}}?version = "([^"]+)"'
+    match = re.search(table, text, re.MULTILINE)
+    return (match[1], text.count("\n", 0, match.start(1)) + 1) if match else (None, None)

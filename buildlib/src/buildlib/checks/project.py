@@ -56,12 +56,8 @@ class Project:
         env = environment() if environ is None else environ
         project = cls(root=root, environ=env, registry_flag=registry)
         try:
-            project.text = (root / PYPROJECT).read_text(encoding="utf-8")
+            project.text = config_module.read(root)
             project.data = config_module.parse_toml(project.text, PYPROJECT)
-        except FileNotFoundError:
-            project.toml_problem = ConfigError(f"{PYPROJECT} not found in {root}")
-        except (OSError, UnicodeDecodeError) as exc:
-            project.toml_problem = ConfigError(f"{PYPROJECT} cannot be read: {exc}")
         except ConfigError as exc:
             project.toml_problem = exc
         if project.data is not None and project.version is not None:

@@ -89,6 +89,16 @@ def manifest_version(project: Project) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def root_options(project: Project) -> dict[str, Any]:
+    """The root package's options: the config's top level, then its package "." (the
+    Manifest's merge of defaults and a package's config, src/manifest.ts)."""
+    data, _, _ = read_json(project, CONFIG)
+    packages = data.get("packages") if isinstance(data, dict) else None
+    root = packages.get(".") if isinstance(packages, dict) else None
+    top = {k: v for k, v in data.items() if k != "packages"} if isinstance(data, dict) else {}
+    return {**top, **root} if isinstance(root, dict) else top
+
+
 def _extra_files_hint(project: Project) -> str:
     name = canonicalize_name(project.project_name or "PROJECT")
     entry = {
@@ -142,7 +152,7 @@ def check_release_please_config(project: Project) -> CheckResult:
                     line=json_key_line(text, key),
                     hint=f'"{key}": true' if kind is bool else None,
                 )
-    options = {**{k: v for k, v in data.items() if k != "packages"}, **root}
+    options = root_options(project)
 
     warnings: list[tuple[str, int | None, str]] = []
     release_type = options.get("release-type")
