@@ -17,12 +17,13 @@ from buildlib.bake import (
     bake_target,
     bake_waves,
     error_detail,
-    execute_bake,
     failed_target,
     image_ids,
     target_name,
 )
+from buildlib.build import execute_bake
 from buildlib.config import ImageSpec
+from buildlib.digests import read_metadata
 from buildlib.docker import build_command
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import CommandFailed, UsageError
@@ -330,10 +331,10 @@ def test_image_ids_from_the_metadata_file(tmp_path) -> None:
             }
         )
     )
-    assert image_ids(metadata) == {"gpu": "sha256:aa", "lb": "sha256:bb"}
-    assert image_ids(tmp_path / "missing.json") == {}
+    assert image_ids(read_metadata(metadata)) == {"gpu": "sha256:aa", "lb": "sha256:bb"}
+    assert image_ids(read_metadata(tmp_path / "missing.json")) == {}
     metadata.write_text("not json")
-    assert image_ids(metadata) == {}
+    assert image_ids(read_metadata(metadata)) == {}
 
 
 def test_a_dry_run_names_no_metadata_file() -> None:

@@ -4,8 +4,8 @@ import pytest
 from packaging.version import Version
 
 from buildlib.errors import ConfigError
+from buildlib.references import DOCKER_TAG_RE, split_registry, validate_repository, validate_tag
 from buildlib.versions import (
-    DOCKER_TAG_RE,
     FLOATING_PATTERNS,
     PATTERNS,
     ReleaseTags,
@@ -14,10 +14,7 @@ from buildlib.versions import (
     next_version,
     parse_version,
     plan_release_tags,
-    split_registry,
     validate_patterns,
-    validate_repository,
-    validate_tag,
 )
 
 

@@ -1,38 +1,27 @@
-"""``docker buildx bake``: a group's builds as one bake definition, run by one command.
+"""``docker buildx bake`` definitions: a group's builds as one ``docker-bake.json``.
 
-With buildx, the builds of a group go to BuildKit together: one ``docker buildx bake`` per
-*wave*, where a wave holds the builds whose ``after`` image (see :func:`buildlib.plan.schedule`)
-is already built, at most ``plan.jobs`` of them. For this repository that is
-``[gpu, cpu]`` then ``[lb]``: the load balancer reuses the GPU image's base and dependency
-layers from the cache instead of building them a second time beside it.
+With buildx, the builds of a group go to BuildKit together, one bake per *wave*: the builds
+whose ``after`` image (:func:`buildlib.plan.schedule`) is already built, at most
+``plan.jobs`` of them. For this repository that is ``[gpu, cpu]`` then ``[lb]``: the load
+balancer reuses the GPU image's base and dependency layers from the cache instead of
+building them a second time beside it.
 
-The definition is the JSON form of a ``docker-bake.json`` (``group.default.targets``,
-``target.<name>``); a build's tags, labels, args, platforms, secrets (by reference: id and
-env/src, never a value), cache sources and destinations and output are exactly those of
-``docker buildx build`` for the same :class:`~buildlib.plan.ImageBuild`, so the plan and the
-tags do not depend on the path taken. Builders of data and argv are pure functions
-(unit-tested without docker); :func:`execute_bake` runs them through the runner.
+A target's tags, labels, args, platforms, secrets (by reference: id and env/src, never a
+value), caches and output are exactly those ``docker buildx build`` gets for the same
+:class:`~buildlib.plan.ImageBuild`, so the plan and the tags do not depend on the path taken.
+Pure functions of data: :func:`buildlib.build.execute_bake` runs them; this module must
+never run a process.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import tempfile
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from buildlib import buildlog, console
-from buildlib.digests import pushed_digest, read_metadata
-from buildlib.errors import CommandFailed, UsageError
-from buildlib.plan import BuildPlan, BuiltImage, ImageBuild
-from buildlib.progress import BakeLines, BuildDisplay
-
-if TYPE_CHECKING:
-    from buildlib.docker import Docker
-    from buildlib.runner import Runner
+from buildlib.errors import UsageError
+from buildlib.plan import ImageBuild
 
 BAKE_FILE = "docker-bake.json"
 _TARGET_NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -76,10 +65,9 @@ def bake_target(build: ImageBuild) -> dict[str, Any]:
     if build.no_cache:
         target["no-cache"] = True
     attest = []
-    if build.provenance and build.provenance != "false":
-        attest.append(f"type=provenance,{build.provenance}")
-    elif build.provenance == "false":
-        attest.append("type=provenance,disabled=true")
+    if build.provenance:
+        disabled = build.provenance == "false"
+        attest.append(f"type=provenance,{'disabled=true' if disabled else build.provenance}")
     if build.sbom:
         attest.append("type=sbom")
     if attest:
@@ -160,19 +148,16 @@ def failed_target(lines: Sequence[str], targets: Sequence[str]) -> str | None:
     """Which target broke, from the tail of bake's plain output (``ERROR: target X: ...``,
     or the ``> [X 2/3] RUN ...`` summary of the failed step, or the vertex ``#N ERROR``)."""
     known = set(targets)
-    for line in reversed(lines):
-        match = _TARGET_ERROR.search(line)
-        if match and match.group(1) in known:
-            return match.group(1)
-    for line in reversed(lines):
-        match = _STEP_ERROR.match(line)
-        if match and match.group(1) in known:
-            return match.group(1)
-    vertices = {}
-    for line in lines:
-        match = _VERTEX.match(line)
-        if match and match.group(2) in known:
-            vertices[match.group(1)] = match.group(2)
+    for find in (_TARGET_ERROR.search, _STEP_ERROR.match):
+        for line in reversed(lines):
+            match = find(line)
+            if match and match.group(1) in known:
+                return match.group(1)
+    vertices = {
+        found.group(1): found.group(2)
+        for line in lines
+        if (found := _VERTEX.match(line)) and found.group(2) in known
+    }
     for line in reversed(lines):
         match = re.match(r"^#(\d+) ERROR", line)
         if match and match.group(1) in vertices:
@@ -190,143 +175,13 @@ def error_detail(lines: Sequence[str]) -> str:
     return " | ".join(meaningful[-3:])
 
 
-def execute_bake(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> list[BuiltImage]:
-    """Build every image of ``plan`` with ``docker buildx bake`` (one run per wave).
-
-    A failing target stops its run (buildx cancels the other targets of that bake) and the
-    later waves; the error names the image, as :func:`buildlib.build.execute` does."""
-    from buildlib.docker import Docker
-
-    if plan.capabilities.builder != "buildx":
-        raise UsageError(
-            f"docker buildx bake needs buildx (this client has the {plan.capabilities.describe()})",
-            hint="install the buildx plugin (`docker buildx version` must answer)",
-        )
-    cli = cli or Docker(runner, plan.capabilities)
-    results: dict[str, BuiltImage] = {}
-    waves = bake_waves(plan.builds, plan.jobs)
-    with tempfile.TemporaryDirectory(prefix="buildlib-bake-") as tmp:
-        for index, wave in enumerate(waves, start=1):
-            bake_file = Path(tmp) / (BAKE_FILE if len(waves) == 1 else f"docker-bake-{index}.json")
-            definition = bake_definition(wave)
-            bake_file.write_text(json.dumps(definition, indent=2) + "\n", encoding="utf-8")
-            if plan.dry_run:
-                console.info(f"{bake_file.name} (run {index} of {len(waves)}):")
-                for line in json.dumps(definition, indent=2).splitlines():
-                    console.info(f"  {line}")
-            names = [target_name(build) for build in wave]
-            metadata_file = bake_file.with_suffix(".metadata.json")
-            argv = bake_command(
-                plan.capabilities.docker,
-                bake_file,
-                names,
-                builder=plan.builder,
-                outputs=[b.output for b in wave],
-                metadata_file=None if plan.dry_run else metadata_file,
-            )
-            workdir = wave[0].workdir
-            started = time.monotonic()
-            with BuildDisplay(names, concurrent=len(names) > 1) as display:
-                for build in wave:
-                    display.start(
-                        target_name(build), f"build of {build.name} ({build.dockerfile.name})"
-                    )
-                result = cli.bake(
-                    argv,
-                    names,
-                    workdir,
-                    BakeLines(display, names) if len(names) > 1 else display.output(names[0]),
-                )
-                failed = None if result.ok else failed_target(result.stderr.splitlines(), names)
-                for name in names:
-                    display.finish(name, result.ok or (failed is not None and name != failed))
-            elapsed = time.monotonic() - started
-            if runner.cancelled:
-                raise CommandFailed(f"bake of {', '.join(names)} was cancelled")
-            if not result.ok:
-                raise _failure(plan, wave, results, result.returncode, result.stderr, runner.redact)
-            ids = image_ids(metadata_file) if not plan.dry_run else {}
-            metadata = read_metadata(metadata_file) if not plan.dry_run else {}
-            for build in wave:
-                image_id = ids.get(target_name(build))
-                if image_id is None and build.output == "load" and not plan.dry_run:
-                    # an older buildx may write no metadata: ask the engine
-                    image_id = cli.image_id(build.primary)
-                    if image_id is None:
-                        raise CommandFailed(
-                            f"{build.name}: docker buildx bake reported success but "
-                            f"{build.primary} is not in the engine",
-                            hint="check the builder: a loaded image needs the docker driver "
-                            "or --load support",
-                        )
-                entry = metadata.get(target_name(build))
-                digest = pushed_digest(entry) if isinstance(entry, dict) else None
-                results[build.name] = BuiltImage(
-                    build.name, build.references, image_id, elapsed, digest=digest
-                )
-    return [results[build.name] for build in plan.builds]
-
-
-def image_ids(metadata_file: Path) -> dict[str, str]:
+def image_ids(metadata: Mapping[str, Any]) -> dict[str, str]:
     """Target name -> image id, from bake's ``--metadata-file`` (the config digest is the
     id of a loaded image; a pushed one has only its manifest digest)."""
-    try:
-        metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
     ids = {}
-    for name, entry in metadata.items() if isinstance(metadata, dict) else ():
+    for name, entry in metadata.items():
         if isinstance(entry, dict):
             digest = entry.get("containerimage.config.digest") or entry.get("containerimage.digest")
             if isinstance(digest, str):
                 ids[name] = digest
     return ids
-
-
-def _failure(
-    plan: BuildPlan,
-    wave: Sequence[ImageBuild],
-    results: dict[str, Any],
-    returncode: int,
-    output: str,
-    redact: Any,
-) -> CommandFailed:
-    lines = [redact(line) for line in output.splitlines()]
-    by_target = {target_name(build): build for build in wave}
-    name = failed_target(lines, list(by_target))
-    failed = by_target.get(name or "")
-    stopped = [b.name for b in plan.builds if b.name not in results and b is not failed]
-    note = f"; stopped: {', '.join(stopped)}" if stopped else ""
-    detail = error_detail(lines)
-    location = None
-    if failed is not None:
-        what = f"build of {failed.name} ({failed.dockerfile.name})"
-        again = f"`invoke build-{failed.name}`"
-        found = buildlog.failure(lines, failed.dockerfile)
-        detail = found.describe()
-        if found.line:
-            shown = str(failed.dockerfile)
-            workdir = failed.workdir
-            if workdir is not None and failed.dockerfile.is_relative_to(workdir):
-                shown = str(failed.dockerfile.relative_to(workdir))
-            location = f"{shown}:{found.line}"
-    else:
-        what = f"docker buildx bake of {', '.join(b.name for b in wave)}"
-        again = "the build"
-    return CommandFailed(
-        f"{what} failed (exit {returncode})" + (f": {detail}" if detail else "") + note,
-        location=location,
-        hint=f"fix the error above, then run {again} again; `invoke doctor` checks the "
-        "usual causes",
-    )
-
-
-__all__ = [
-    "bake_command",
-    "bake_definition",
-    "bake_target",
-    "bake_waves",
-    "execute_bake",
-    "failed_target",
-    "target_name",
-]

@@ -1,5 +1,7 @@
-"""Executes a build plan: every image at once (up to ``plan.jobs``), except that an image
-sharing its first steps with another starts when those steps are built there.
+"""Executes a build plan, the step between planning and publishing: each image by its own
+``docker build`` (up to ``plan.jobs`` at once; an image sharing its first steps with another
+starts when those steps are built there), or, with buildx and several images, as
+``docker buildx bake`` runs, one per wave (:mod:`buildlib.bake`).
 
 One failed image cancels the builds still running and is reported with its own error. It
 runs the plan as given: it must never change its tags, order or flags (the plan decides).
@@ -7,27 +9,34 @@ runs the plan as given: it must never change its tags, order or flags (the plan 
 
 from __future__ import annotations
 
+import json
 import re
-import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from buildlib import attest, console
 from buildlib import config as config_module
-from buildlib.bake import execute_bake
+from buildlib.bake import (
+    BAKE_FILE,
+    bake_command,
+    bake_definition,
+    bake_waves,
+    error_detail,
+    failed_target,
+    image_ids,
+    target_name,
+)
 from buildlib.checks import CheckResult
-from buildlib.config import Config
 from buildlib.digests import pushed_digest, read_metadata
-from buildlib.docker import Docker, build_command, detect
-from buildlib.errors import BuildlibError, CommandFailed
+from buildlib.docker import Docker, build_command, build_failed, detect
+from buildlib.errors import BuildlibError, CommandFailed, UsageError
 from buildlib.flags import BuildFlags
-from buildlib.options import BuildOptions
 from buildlib.plan import BuildPlan, BuiltImage, ImageBuild, make_plan
-from buildlib.progress import BuildDisplay
+from buildlib.progress import BakeLines, BuildDisplay
 from buildlib.runner import Runner
 
 
@@ -75,22 +84,101 @@ def execute(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> list[
     return _run_concurrently(plan, runner, cli)
 
 
+def execute_bake(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> list[BuiltImage]:
+    """Build every image of ``plan`` with ``docker buildx bake``, one run per wave. A failing
+    target stops its run (buildx cancels the other targets) and the later waves."""
+    if plan.capabilities.builder != "buildx":
+        raise UsageError(
+            f"docker buildx bake needs buildx (this client has the {plan.capabilities.describe()})",
+            hint="install the buildx plugin (`docker buildx version` must answer)",
+        )
+    cli = cli or Docker(runner, plan.capabilities)
+    results: dict[str, BuiltImage] = {}
+    waves = bake_waves(plan.builds, plan.jobs)
+    with tempfile.TemporaryDirectory(prefix="buildlib-bake-") as tmp:
+        for index, wave in enumerate(waves, start=1):
+            bake_file = Path(tmp) / (BAKE_FILE if len(waves) == 1 else f"docker-bake-{index}.json")
+            definition = json.dumps(bake_definition(wave), indent=2)
+            bake_file.write_text(definition + "\n", encoding="utf-8")
+            if plan.dry_run:
+                console.info(f"{bake_file.name} (run {index} of {len(waves)}):")
+                for line in definition.splitlines():
+                    console.info(f"  {line}")
+            names = [target_name(build) for build in wave]
+            metadata_file = bake_file.with_suffix(".metadata.json")
+            argv = bake_command(
+                plan.capabilities.docker,
+                bake_file,
+                names,
+                builder=plan.builder,
+                outputs=[b.output for b in wave],
+                metadata_file=None if plan.dry_run else metadata_file,
+            )
+            started = time.monotonic()
+            with BuildDisplay(names, concurrent=len(names) > 1) as display:
+                for build in wave:
+                    display.start(
+                        target_name(build), f"build of {build.name} ({build.dockerfile.name})"
+                    )
+                show = BakeLines(display, names) if len(names) > 1 else display.output(names[0])
+                result = cli.bake(argv, names, wave[0].workdir, show)
+                failed = None if result.ok else failed_target(result.stderr.splitlines(), names)
+                for name in names:
+                    display.finish(name, result.ok or (failed is not None and name != failed))
+            elapsed = time.monotonic() - started
+            if runner.cancelled:
+                raise CommandFailed(f"bake of {', '.join(names)} was cancelled")
+            if not result.ok:
+                lines = [runner.redact(line) for line in result.stderr.splitlines()]
+                raise _bake_failure(plan, wave, results, result.returncode, lines)
+            metadata = {} if plan.dry_run else read_metadata(metadata_file)
+            ids = image_ids(metadata)
+            for build in wave:
+                image_id = ids.get(target_name(build))
+                if image_id is None and build.output == "load" and not plan.dry_run:
+                    # an older buildx may write no metadata: ask the engine
+                    image_id = cli.image_id(build.primary)
+                    if image_id is None:
+                        raise CommandFailed(
+                            f"{build.name}: docker buildx bake reported success but "
+                            f"{build.primary} is not in the engine",
+                            hint="check the builder: a loaded image needs the docker driver "
+                            "or --load support",
+                        )
+                entry = metadata.get(target_name(build))
+                digest = pushed_digest(entry) if isinstance(entry, dict) else None
+                results[build.name] = BuiltImage(
+                    build.name, build.references, image_id, elapsed, digest=digest
+                )
+    return [results[build.name] for build in plan.builds]
+
+
+def _bake_failure(
+    plan: BuildPlan,
+    wave: Sequence[ImageBuild],
+    results: dict[str, BuiltImage],
+    returncode: int,
+    lines: list[str],
+) -> BaseException:
+    by_target = {target_name(build): build for build in wave}
+    failed = by_target.get(failed_target(lines, list(by_target)) or "")
+    if failed is not None:
+        return _stopped(build_failed(failed, returncode, lines), plan, results, failed)
+    detail = error_detail(lines)
+    error = CommandFailed(
+        f"docker buildx bake of {', '.join(b.name for b in wave)} failed (exit {returncode})"
+        + (f": {detail}" if detail else ""),
+        hint="fix the error above, then run the build again; `invoke doctor` checks the "
+        "usual causes",
+    )
+    return _stopped(error, plan, results, None)
+
+
 # Polling interval while a build waits for another's shared steps (seen in its output).
 _STEP_POLL_SECONDS = 0.02
 
 
 def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[BuiltImage]:
-    # The id files go in a directory of this process alone: in the shared temporary
-    # directory, a file of a predictable name could be planted, or replaced by a link, by
-    # another user of the machine.
-    iid_dir = Path(tempfile.mkdtemp(prefix="buildlib-iid-"))
-    try:
-        return _schedule(plan, runner, cli, iid_dir)
-    finally:
-        shutil.rmtree(iid_dir, ignore_errors=True)
-
-
-def _schedule(plan: BuildPlan, runner: Runner, cli: Docker, iid_dir: Path) -> list[BuiltImage]:
     concurrent = plan.jobs > 1 and len(plan.builds) > 1
     names = {build.name for build in plan.builds}
     # A follower may start once its leader's last shared step is done (seen in the
@@ -115,7 +203,12 @@ def _schedule(plan: BuildPlan, runner: Runner, cli: Docker, iid_dir: Path) -> li
         return event is not None and event.is_set()
 
     display = BuildDisplay([b.name for b in plan.builds], concurrent=concurrent)
-    with display, ThreadPoolExecutor(max_workers=plan.jobs) as pool:
+    # The id files go in a directory of this process alone: in the shared temporary
+    # directory, a file of a predictable name could be planted, or replaced by a link, by
+    # another user of the machine.
+    private = tempfile.TemporaryDirectory(prefix="buildlib-iid-", ignore_cleanup_errors=True)
+    with private as iid_name, display, ThreadPoolExecutor(max_workers=plan.jobs) as pool:
+        iid_dir = Path(iid_name)
         try:
             while (pending or running) and failure is None:
                 for build in list(pending):
@@ -124,18 +217,11 @@ def _schedule(plan: BuildPlan, runner: Runner, cli: Docker, iid_dir: Path) -> li
                     if not may_start(build):
                         continue
                     pending.remove(build)
-                    iidfile = iid_dir / f"{build.name}.iid"
                     watch = watches.get(build.name)
-                    future = pool.submit(
-                        _build_one,
-                        cli,
-                        build,
-                        plan.builder,
-                        display,
-                        iidfile,
-                        StepWatch(watch) if watch else None,
-                    )
-                    running[future] = build
+                    iidfile = iid_dir / f"{build.name}.iid"
+                    on_line = StepWatch(watch) if watch else None
+                    args = (cli, build, plan.builder, display, iidfile, on_line)
+                    running[pool.submit(_build_one, *args)] = build
                 waiting = len(running) < plan.jobs and any(b.name in shared_done for b in pending)
                 timeout = _STEP_POLL_SECONDS if waiting else None
                 done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
@@ -155,13 +241,19 @@ def _schedule(plan: BuildPlan, runner: Runner, cli: Docker, iid_dir: Path) -> li
                 if future.exception() is None:  # finished while the others stopped
                     results[build.name] = future.result()
     if failure is not None:
-        build, error = failure
-        stopped = [b.name for b in plan.builds if b.name not in results and b is not build]
-        note = f"; stopped: {', '.join(stopped)}" if stopped else ""
-        if isinstance(error, BuildlibError):
-            raise type(error)(error.message + note, hint=error.hint, location=error.location)
-        raise error
+        raise _stopped(failure[1], plan, results, failure[0])
     return [results[b.name] for b in plan.builds]
+
+
+def _stopped(
+    error: BaseException, plan: BuildPlan, results: dict[str, BuiltImage], failed: object
+) -> BaseException:
+    """``error`` of the ``failed`` build, naming the builds it stopped."""
+    stopped = [b.name for b in plan.builds if b.name not in results and b is not failed]
+    if not stopped or not isinstance(error, BuildlibError):
+        return error
+    note = f"; stopped: {', '.join(stopped)}"
+    return type(error)(error.message + note, hint=error.hint, location=error.location)
 
 
 class StepWatch:
@@ -263,7 +355,7 @@ def _lock_fresh(root: Path | str) -> CheckResult:
 def build_images(
     root: Path | str, flags: BuildFlags, *, runner: Runner | None = None
 ) -> list[BuiltImage]:
-    """What ``invoke build*`` runs: load config, plan, pre-flight, build, summarize."""
+    """What ``invoke build*`` runs: options, plan, pre-flight, build, report."""
     # The docker probes and uv's lock check (the pre-flight's one process) run while this
     # process reads the configuration and imports the pre-flight checks.
     with ThreadPoolExecutor(max_workers=2) as background:
@@ -272,8 +364,8 @@ def build_images(
         from buildlib.options import environment, options_for, secret_values
         from buildlib.preflight import preflight
 
-        config: Config = config_module.load(root)
-        options: BuildOptions = options_for(config, flags, tag=flags.tag)
+        config = config_module.load(root)
+        options = options_for(config, flags, tag=flags.tag)
         images = config.images if flags.all_images else config.select(flags.images)
         runner = runner or Runner(dry_run=options.dry_run)
         for label, value in secret_values(options.secrets, environment()):
@@ -292,4 +384,4 @@ def build_images(
     return built
 
 
-__all__ = ["build_command", "build_images", "describe", "execute"]
+__all__ = ["build_command", "build_images", "describe", "execute", "execute_bake"]

@@ -17,35 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = [
-    "ALLOW_KEY",
-    "KEY_RE",
-    "SECRET_WORDS",
-    "allow_hint",
-    "looks_secret",
-    "secret_word",
-    "words",
-]
-
 KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SECRET_WORDS = frozenset(
-    {
-        "APIKEY",
-        "CREDENTIAL",
-        "CREDENTIALS",
-        "KEY",
-        "KEYS",
-        "PASS",
-        "PASSPHRASE",
-        "PASSWD",
-        "PASSWORD",
-        "PASSWORDS",
-        "PRIVATEKEY",
-        "SECRET",
-        "SECRETS",
-        "TOKEN",
-        "TOKENS",
-    }
+    "APIKEY CREDENTIAL CREDENTIALS KEY KEYS PASS PASSPHRASE PASSWD PASSWORD PASSWORDS "
+    "PRIVATEKEY SECRET SECRETS TOKEN TOKENS".split()
 )
 ALLOW_KEY = "allow-build-args"
 # An upper-case run before a capitalised word (HF in HFToken), a capitalised or lower-case

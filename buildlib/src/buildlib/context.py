@@ -332,17 +332,3 @@ def strays(
         for rel, images in sorted(found.items())
         if not (rel in GENERATED and rel in ignored)
     ]
-
-
-__all__ = [
-    "GENERATED",
-    "IGNORE_FILE",
-    "Stray",
-    "IgnoreMatcher",
-    "context_files",
-    "go_clean",
-    "ignore_file_for",
-    "matcher_for",
-    "read_patterns",
-    "strays",
-]

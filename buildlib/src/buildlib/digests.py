@@ -67,6 +67,3 @@ def verify_pushed(
         )
     console.success(f"pushed {reference} ({remote})")
     return remote
-
-
-__all__ = ["DIGEST_KEY", "pushed_digest", "read_metadata", "verify_pushed"]

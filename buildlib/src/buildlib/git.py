@@ -24,6 +24,22 @@ class Git:
         out = self._git_raw(*args)
         return out.strip() if out is not None else None
 
+    def _git_raw(self, *args: str, stdin: str | None = None) -> str | None:
+        """Output of a read-only git command, unstripped (for -z and record separators);
+        ``None`` when git is missing or the command fails."""
+        if shutil.which("git") is None:
+            return None
+        result = Runner(quiet=True).run(
+            ["git", *args],
+            cwd=str(self.root),
+            env={"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
+            stdin=stdin,
+            capture=True,
+            check=False,
+            mutating=False,
+        )
+        return result.stdout if result.ok else None
+
     def is_repository(self) -> bool:
         return self._git("rev-parse", "--is-inside-work-tree") == "true"
 
@@ -95,23 +111,10 @@ class Git:
         """The ``paths`` (relative to ``root``) that git ignores."""
         if not paths:
             return set()
-        # exit 1 means "none ignored": the output is what counts, not the status
-        result = (
-            Runner(quiet=True).run(
-                ["git", "check-ignore", "-z", "--no-index", "--stdin"],
-                cwd=str(self.root),
-                env={"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
-                stdin="\0".join(paths) + "\0",
-                capture=True,
-                check=False,
-                mutating=False,
-            )
-            if shutil.which("git")
-            else None
-        )
-        if result is None:
-            return set()
-        return {path for path in result.stdout.split("\0") if path}
+        # exit 1 means "none ignored", and 0 that some are: the output says which
+        argv = ("check-ignore", "-z", "--no-index", "--stdin")
+        out = self._git_raw(*argv, stdin="\0".join(paths) + "\0")
+        return {path for path in (out or "").split("\0") if path}
 
     def is_tracked(self, path: str) -> bool:
         return self._git("ls-files", "--error-unmatch", "--", path) is not None
@@ -143,21 +146,6 @@ class Git:
             sha, short, message = (record.split("\x1f", 2) + ["", ""])[:3]
             commits.append(Commit(sha=sha, short=short, message=message.strip()))
         return commits
-
-    def _git_raw(self, *args: str) -> str | None:
-        """Output of a read-only git command, unstripped (for -z and record separators);
-        ``None`` when git is missing or the command fails."""
-        if shutil.which("git") is None:
-            return None
-        result = Runner(quiet=True).run(
-            ["git", *args],
-            cwd=str(self.root),
-            env={"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
-            capture=True,
-            check=False,
-            mutating=False,
-        )
-        return result.stdout if result.ok else None
 
 
 # scp-like syntax: ``[user@]host:path`` (no scheme; a colon before the first slash)
@@ -200,7 +188,3 @@ class Commit:
     sha: str
     short: str
     message: str
-
-    @property
-    def subject(self) -> str:
-        return self.message.splitlines()[0] if self.message else ""

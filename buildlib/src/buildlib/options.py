@@ -95,13 +95,12 @@ def _registry(value: str, label: str) -> str:
 
 def parse_build_args(
     values: Iterable[str],
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] = os.environ,
     allowed: Iterable[str] = (),
 ) -> tuple[tuple[str, str], ...]:
     """``KEY=VALUE`` pairs; ``KEY`` alone takes ``$KEY`` (and is left out when it is unset,
     as docker does). ``allowed``: names not to take for secrets (``allow-build-args``).
     Errors name the key at most, never a value."""
-    env = os.environ if environ is None else environ
     pairs = []
     for number, value in enumerate(values, start=1):
         key, sep, rest = value.partition("=")
@@ -120,9 +119,9 @@ def parse_build_args(
                 + allow_hint(key),
             )
         if not sep:  # docker's KEY-only form: take it from the environment
-            if key not in env:
+            if key not in environ:
                 continue
-            rest = env[key]
+            rest = environ[key]
         pairs.append((key, rest))
     return tuple(pairs)
 
@@ -244,21 +243,20 @@ def build_options(
     sequential: bool = False,
     dry_run: bool = False,
     registry: str | None = None,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] = os.environ,
 ) -> BuildOptions:
-    env = os.environ if environ is None else environ
     return BuildOptions(
-        tag=resolve_tag(config, tag, env),
+        tag=resolve_tag(config, tag, environ),
         platforms=parse_platforms(platform),
         no_cache=no_cache,
-        build_args=parse_build_args(build_arg, env, config.allow_build_args),
-        secrets=parse_secrets(secret, env),
+        build_args=parse_build_args(build_arg, environ, config.allow_build_args),
+        secrets=parse_secrets(secret, environ),
         cache_from=tuple(cache_from),
         cache_to=tuple(cache_to),
-        builder=builder or env.get(BUILDER_ENV) or None,
+        builder=builder or environ.get(BUILDER_ENV) or None,
         jobs=parse_jobs(jobs, sequential),
         dry_run=dry_run,
-        registry=resolve_registry(config, registry, env),
+        registry=resolve_registry(config, registry, environ),
     )
 
 
@@ -268,7 +266,7 @@ def options_for(
     *,
     tag: str | None,
     registry: str | None = None,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] = os.environ,
 ) -> BuildOptions:
     """The options of a task that builds: its flags over the environment and pyproject.
     ``tag`` and ``registry`` are the task's own (release has no ``--tag``)."""
@@ -300,11 +298,10 @@ def environment() -> Mapping[str, str]:
     return os.environ
 
 
-def docker_client(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+def docker_client(environ: Mapping[str, str] = os.environ) -> tuple[str, str]:
     """The docker client to run and where that choice came from: ``$BUILDLIB_DOCKER``, or
     ``docker`` looked up on PATH."""
-    env = os.environ if environ is None else environ
-    chosen = env.get(DOCKER_ENV)
+    chosen = environ.get(DOCKER_ENV)
     if chosen is not None:
         return chosen, f"{DOCKER_ENV}={chosen}"
     return "docker", "PATH"
@@ -325,40 +322,36 @@ class DockerSelection:
         return self.config or os.path.join(os.path.expanduser("~"), ".docker")
 
 
-def docker_selection(environ: Mapping[str, str] | None = None) -> DockerSelection:
-    env = os.environ if environ is None else environ
+def docker_selection(environ: Mapping[str, str] = os.environ) -> DockerSelection:
     return DockerSelection(
-        env.get("DOCKER_HOST") or None,
-        env.get("DOCKER_CONTEXT") or None,
-        env.get("DOCKER_CONFIG") or None,
-        env.get("BUILDX_BUILDER") or None,
+        environ.get("DOCKER_HOST") or None,
+        environ.get("DOCKER_CONTEXT") or None,
+        environ.get("DOCKER_CONFIG") or None,
+        environ.get("BUILDX_BUILDER") or None,
     )
 
 
-def ci_branch(environ: Mapping[str, str] | None = None) -> str | None:
+def ci_branch(environ: Mapping[str, str] = os.environ) -> str | None:
     """The branch GitHub Actions checked out (its checkouts are detached), or ``None``
     outside Actions and for a tag's run."""
-    env = os.environ if environ is None else environ
-    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_REF_NAME"):
-        if env.get("GITHUB_REF_TYPE", "branch") == "branch":
-            return env["GITHUB_REF_NAME"]
+    if environ.get("GITHUB_ACTIONS") == "true" and environ.get("GITHUB_REF_NAME"):
+        if environ.get("GITHUB_REF_TYPE", "branch") == "branch":
+            return environ["GITHUB_REF_NAME"]
     return None
 
 
-def github_files(environ: Mapping[str, str] | None = None) -> tuple[str | None, str | None]:
+def github_files(environ: Mapping[str, str] = os.environ) -> tuple[str | None, str | None]:
     """The files GitHub Actions reads a step's outputs and its summary from (``None`` when
     not under Actions)."""
-    env = os.environ if environ is None else environ
-    return env.get("GITHUB_OUTPUT") or None, env.get("GITHUB_STEP_SUMMARY") or None
+    return environ.get("GITHUB_OUTPUT") or None, environ.get("GITHUB_STEP_SUMMARY") or None
 
 
-def verdict_cache(environ: Mapping[str, str] | None = None) -> str | None:
+def verdict_cache(environ: Mapping[str, str] = os.environ) -> str | None:
     """The directory of remembered check verdicts: ``$XDG_CACHE_HOME/buildlib`` (else
     ``~/.cache/buildlib``); ``None`` when ``$BUILDLIB_NO_CACHE`` turns them off."""
-    env = os.environ if environ is None else environ
-    if env.get(NO_CACHE_ENV):
+    if environ.get(NO_CACHE_ENV):
         return None
-    base = env.get("XDG_CACHE_HOME") or os.path.join(
-        env.get("HOME") or os.path.expanduser("~"), ".cache"
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(
+        environ.get("HOME") or os.path.expanduser("~"), ".cache"
     )
     return os.path.join(base, "buildlib")

@@ -1,15 +1,17 @@
 """The build plan: what to build, with which tags and labels, in which order.
 
-One object that ``build``, ``push`` and ``release`` all execute; ``--dry-run`` prints it.
-Planning never runs a build or talks to the engine: it reads the configuration, the
-Dockerfiles and git, and refuses what the builder cannot do before anything starts.
+The step between the resolved options and the build: one object that ``build``, ``push``
+and ``release`` all execute (:mod:`buildlib.build`); ``--dry-run`` prints it. It reads the
+configuration, the Dockerfiles and git, and refuses what the builder cannot do before
+anything starts. It must never run docker, a build or anything that talks to the engine.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -168,8 +170,7 @@ def make_plan(
     for image in images:
         platforms = _platforms(image, options, output)
         _check_feasible(image, platforms, options, capabilities, output)
-        build_args = dict(image.build_args)
-        build_args.update(dict(options.build_args))
+        build_args = {**dict(image.build_args), **dict(options.build_args)}
         labels = oci_labels(config, image, commit, version)
         pushed = pushed_by_build(output, platforms, attest)
         builds.append(
@@ -195,7 +196,7 @@ def make_plan(
     # Under --no-cache a later build cannot reuse the shared layers, so waiting buys nothing.
     ordered = tuple(builds) if options.no_cache else schedule(builds)
     if not capabilities.buildkit:  # the legacy builder's output names no BuildKit steps
-        ordered = tuple(_replace(build, after_step=None) for build in ordered)
+        ordered = tuple(replace(build, after_step=None) for build in ordered)
     jobs = options.jobs or max(1, len(ordered))
     notes = (attest.note,) if attest.note else ()
     return BuildPlan(capabilities, ordered, options.builder, jobs, options.dry_run, notes)
@@ -272,30 +273,18 @@ def dockerfile_steps(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
     return steps
 
 
-def _steps(build: ImageBuild) -> list[str]:
-    return dockerfile_steps(build.dockerfile, dict(build.build_args))
-
-
-def _shared_prefix(
-    a: ImageBuild, b: ImageBuild, steps_a: list[str], steps_b: list[str]
-) -> list[str]:
+def _shared_prefix(a: ImageBuild, b: ImageBuild, steps: dict[str, list[str]]) -> list[str]:
     """The steps two builds have in common from the start (none across contexts or
     platforms: the layers would differ)."""
     if a.context != b.context or a.platforms != b.platforms:
         return []
-    common = []
-    for one, other in zip(steps_a, steps_b, strict=False):
-        if one != other:
-            break
-        common.append(one)
-    return common
+    pairs = zip(steps[a.name], steps[b.name], strict=False)
+    return [one for one, _ in itertools.takewhile(lambda pair: pair[0] == pair[1], pairs)]
 
 
 # Instructions that are steps of their own in BuildKit's progress ("[stage-0 3/6] WORKDIR");
 # ENV, ARG, LABEL, EXPOSE, CMD... only change the image config.
 _BUILDKIT_STEPS = frozenset({"FROM", "RUN", "COPY", "ADD", "WORKDIR"})
-
-
 _HEREDOC = re.compile(r"<<-?\s*[\"']?[A-Za-z_]\w*")
 
 
@@ -303,11 +292,9 @@ def last_shared_step(shared: list[str]) -> tuple[str, int, str] | None:
     """BuildKit's (stage, number, instruction) for the last step of ``shared``, a common
     prefix of two Dockerfiles' steps; ``None`` where its numbering is not followed here:
     past the first stage, or with a heredoc (whose lines are not steps)."""
-    if not shared or not shared[0].startswith("FROM "):
+    if not shared or sum(step.startswith("FROM ") for step in shared) != 1:
         return None
-    if sum(step.startswith("FROM ") for step in shared) != 1:
-        return None
-    if any(_HEREDOC.search(step) for step in shared):
+    if not shared[0].startswith("FROM ") or any(_HEREDOC.search(step) for step in shared):
         return None
     words = [word for word in shared[0].split()[1:] if not word.startswith("--")]
     stage = words[2].lower() if len(words) >= 3 and words[1].upper() == "AS" else "stage-0"
@@ -332,21 +319,15 @@ def schedule(builds: list[ImageBuild]) -> tuple[ImageBuild, ...]:
     has finished where that cannot be seen. (Concurrent builds of the same steps compete for
     the same work and end later than one after the other.)"""
     planned: list[ImageBuild] = []
-    steps = {build.name: _steps(build) for build in builds}
+    steps = {b.name: dockerfile_steps(b.dockerfile, dict(b.build_args)) for b in builds}
     for build in builds:
         leader, step = None, None
         for earlier in planned:
             if earlier.after is not None:
                 continue
-            shared = _shared_prefix(earlier, build, steps[earlier.name], steps[build.name])
+            shared = _shared_prefix(earlier, build, steps)
             if len(shared) >= 2:
                 leader, step = earlier.name, last_shared_step(shared)
                 break
-        planned.append(_replace(build, after=leader, after_step=step))
+        planned.append(replace(build, after=leader, after_step=step))
     return tuple(planned)
-
-
-def _replace(build: ImageBuild, **changes: object) -> ImageBuild:
-    from dataclasses import replace
-
-    return replace(build, **changes)  # type: ignore[arg-type]

@@ -34,24 +34,6 @@ import urllib.parse
 
 from buildlib.errors import ConfigError
 
-__all__ = [
-    "DOCKER_HUB",
-    "DIGEST_RE",
-    "DOCKER_TAG_RE",
-    "REPOSITORY_MAX_LENGTH",
-    "REPOSITORY_PATH_RE",
-    "TAG_MAX_LENGTH",
-    "is_docker_hub",
-    "is_loopback",
-    "is_registry",
-    "registry_problem",
-    "require_str",
-    "split_registry",
-    "validate_registry",
-    "validate_repository",
-    "validate_tag",
-]
-
 TAG_MAX_LENGTH = 128
 REPOSITORY_MAX_LENGTH = 255
 PORT_MAX = 65535

@@ -109,16 +109,3 @@ def annotations_note(reason: str | None, loaded: Sequence[str]) -> str | None:
             "image or attestations make buildx push it with them)"
         )
     return None
-
-
-__all__ = [
-    "annotation_flags",
-    "annotations_note",
-    "annotations_unsupported",
-    "full_reference",
-    "push_tags",
-    "refuse_release_tags",
-    "sha_tag",
-    "supports_annotations",
-    "version_label",
-]

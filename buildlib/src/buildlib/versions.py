@@ -67,33 +67,9 @@ from packaging.version import InvalidVersion, Version
 from buildlib.errors import ConfigError
 from buildlib.references import (
     DOCKER_TAG_RE,
-    REPOSITORY_MAX_LENGTH,
-    TAG_MAX_LENGTH,
     require_str,
-    split_registry,
-    validate_repository,
     validate_tag,
 )
-
-__all__ = [
-    "BUMPS",
-    "DEFAULT_PATTERNS",
-    "DOCKER_TAG_RE",
-    "FLOATING_PATTERNS",
-    "PATTERNS",
-    "REPOSITORY_MAX_LENGTH",
-    "TAG_MAX_LENGTH",
-    "ReleaseTags",
-    "docker_tag_for",
-    "is_version_shaped",
-    "next_version",
-    "parse_version",
-    "plan_release_tags",
-    "split_registry",
-    "validate_patterns",
-    "validate_repository",
-    "validate_tag",
-]
 
 FLOATING_PATTERNS: tuple[str, ...] = ("major.minor", "major", "latest")
 PATTERNS: tuple[str, ...] = ("version", *FLOATING_PATTERNS)
@@ -140,25 +116,19 @@ def version_in_tag(pattern: str, tag: str) -> str | None:
     """The text ``{version}`` stands for in ``tag``, by the release tag ``pattern``
     (``v{version}``: ``v1.2.3`` -> ``1.2.3``), or ``None`` when the tag does not fit it."""
     prefix, _, suffix = pattern.partition("{version}")
-    if len(tag) <= len(prefix) + len(suffix) or not tag.startswith(prefix):
-        return None
-    if not tag.endswith(suffix):
-        return None
-    return tag[len(prefix) : len(tag) - len(suffix)]
+    fits = len(tag) > len(prefix) + len(suffix) and tag.startswith(prefix) and tag.endswith(suffix)
+    return tag[len(prefix) : len(tag) - len(suffix)] if fits else None
 
 
 def version_from_tag(text: str) -> Version | None:
     """Read a git or registry tag as a version, or ``None`` if it is not one."""
-    for candidate in (text, _undo_docker_rendering(text)):
+    # the second candidate undoes the Docker rendering of ``!`` and ``+``
+    for candidate in (text, text.replace("_", "!", 1).replace("-", "+", 1)):
         try:
             return Version(candidate)
         except InvalidVersion:
             continue
     return None
-
-
-def _undo_docker_rendering(tag: str) -> str:
-    return tag.replace("_", "!", 1).replace("-", "+", 1)
 
 
 def _as_version(version: Version | str) -> Version:
@@ -216,7 +186,8 @@ def plan_release_tags(
     version = _as_version(version)
     selected = validate_patterns(patterns)
     full = docker_tag_for(version)
-    finals = [v for v in _released_versions(released) if _unstable_reason(v) is None]
+    versions = (v if isinstance(v, Version) else version_from_tag(v) for v in released)
+    finals = [v for v in versions if v is not None and _unstable_reason(v) is None]
     unstable = _unstable_reason(version)
 
     floating: list[str] = []
@@ -232,32 +203,18 @@ def plan_release_tags(
             skipped.append((tag, reason))
         else:
             floating.append(tag)
-    return ReleaseTags(
-        tags=(full, *floating), full=full, floating=tuple(floating), skipped=tuple(skipped)
-    )
-
-
-def _released_versions(released: Iterable[Version | str]) -> list[Version]:
-    versions = []
-    for item in released:
-        version = item if isinstance(item, Version) else version_from_tag(item)
-        if version is not None:
-            versions.append(version)
-    return versions
+    return ReleaseTags((full, *floating), full, tuple(floating), tuple(skipped))
 
 
 def _unstable_reason(version: Version) -> str | None:
-    if version.pre is not None:
-        kind = "is a pre-release"
-    elif version.post is not None:
-        kind = "is a post-release"
-    elif version.dev is not None:
-        kind = "is a dev release"
-    elif version.local is not None:
-        kind = "has a local segment"
-    else:
-        return None
-    return f"{version} {kind}: only its full tag is written"
+    kinds = (
+        (version.pre, "is a pre-release"),
+        (version.post, "is a post-release"),
+        (version.dev, "is a dev release"),
+        (version.local, "has a local segment"),
+    )
+    kind = next((kind for part, kind in kinds if part is not None), None)
+    return f"{version} {kind}: only its full tag is written" if kind else None
 
 
 def _floating_tag(version: Version, pattern: str) -> str:
@@ -306,12 +263,11 @@ def next_version(
         elif level == "minor" and bump_patch_for_minor_pre_major:
             level = "patch"
     major, minor, micro = version.major, version.minor, version.micro
-    if level == "major":
-        release = (major + 1, 0, 0)
-    elif level == "minor":
-        release = (major, minor + 1, 0)
-    else:
-        release = (major, minor, micro + 1)
+    release = {
+        "major": (major + 1, 0, 0),
+        "minor": (major, minor + 1, 0),
+        "patch": (major, minor, micro + 1),
+    }[level]
     epoch = f"{version.epoch}!" if version.epoch else ""
     return Version(epoch + ".".join(str(part) for part in release))
 
