@@ -20,8 +20,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from buildlib.digests import CONFIG_KEY, DIGEST_KEY
 from buildlib.errors import UsageError
 from buildlib.plan import ImageBuild
+from buildlib.runner import last_lines
 
 BAKE_FILE = "docker-bake.json"
 _TARGET_NAME = re.compile(r"[^A-Za-z0-9_-]")
@@ -171,8 +173,7 @@ def error_detail(lines: Sequence[str]) -> str:
         text = line.strip()
         if text.startswith(("ERROR", "error")):
             return text
-    meaningful = [line.strip() for line in lines if line.strip()]
-    return " | ".join(meaningful[-3:])
+    return last_lines(lines)
 
 
 def image_ids(metadata: Mapping[str, Any]) -> dict[str, str]:
@@ -181,7 +182,7 @@ def image_ids(metadata: Mapping[str, Any]) -> dict[str, str]:
     ids = {}
     for name, entry in metadata.items():
         if isinstance(entry, dict):
-            digest = entry.get("containerimage.config.digest") or entry.get("containerimage.digest")
+            digest = entry.get(CONFIG_KEY) or entry.get(DIGEST_KEY)
             if isinstance(digest, str):
                 ids[name] = digest
     return ids

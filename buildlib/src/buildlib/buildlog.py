@@ -53,14 +53,11 @@ def failure(lines: Sequence[str], dockerfile: Path) -> Failure:
 
 
 def _failed_instruction(lines: Sequence[str]) -> str | None:
-    for line in reversed(lines):
-        match = _FAILED_STEP.match(line)
-        if match:
-            return " ".join(match.group("instruction").split())
-    for line in reversed(lines):
-        match = _LEGACY_STEP.match(line.strip())
-        if match:
-            return " ".join(match.group("instruction").split())
+    for pattern, strip in ((_FAILED_STEP, False), (_LEGACY_STEP, True)):
+        for line in reversed(lines):
+            match = pattern.match(line.strip() if strip else line)
+            if match:
+                return " ".join(match.group("instruction").split())
     return None
 
 

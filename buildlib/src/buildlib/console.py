@@ -161,21 +161,17 @@ def info(text: str) -> None:
 
 
 def command(text: str) -> None:
-    s = style()
-    _emit(f"{s.dim}$ {text}{s.reset}")
+    _emit(f"{style().dim}$ {text}{style().reset}")
 
 
 def success(text: str) -> None:
-    s = style()
-    _emit(f"{s.green}{text}{s.reset}")
+    _emit(f"{style().green}{text}{style().reset}")
 
 
 def warn(text: str) -> None:
     s = style()
-    if in_github_actions():
-        _emit(f"::warning::{_escape(text)}")
-    else:
-        _emit(f"{s.yellow}warning:{s.reset} {text}")
+    github = in_github_actions()
+    _emit(f"::warning::{_escape(text)}" if github else f"{s.yellow}warning:{s.reset} {text}")
 
 
 def error(

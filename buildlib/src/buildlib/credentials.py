@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from buildlib.console import one_line
-from buildlib.errors import BuildlibError, CheckFailed, ConfigError
+from buildlib.errors import CheckFailed, ConfigError
 from buildlib.options import environment
 from buildlib.references import is_docker_hub
 
@@ -81,15 +81,8 @@ def from_docker_config(registry_host: str, *, config_dir: str | None = None) -> 
     stores and helpers named there are run. Identity tokens (OAuth refresh tokens) are not
     supported and count as no credentials.
     """
-    try:
-        from docker import auth as docker_auth
-        from docker import errors as docker_errors
-    except ImportError as exc:  # pragma: no cover - docker is a dev dependency
-        raise BuildlibError(
-            "the docker Python SDK is not installed",
-            hint="install docker>=7.1 where buildlib runs (a dependency of buildlib: "
-            "`python -m pip install 'docker>=7.1'`, or reinstall buildlib)",
-        ) from exc
+    from docker import auth as docker_auth
+    from docker import errors as docker_errors
 
     key = DOCKER_HUB_AUTH_KEY if is_docker_hub(registry_host) else registry_host
     config_path = os.path.join(config_dir, "config.json") if config_dir else None

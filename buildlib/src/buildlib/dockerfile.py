@@ -53,12 +53,7 @@ class Instruction:
             name, value = match.group(1), match.group(2)
             if not _NAME.fullmatch(name):
                 continue
-            if (
-                value is not None
-                and len(value) >= 2
-                and value[0] == value[-1]
-                and value[0] in "\"'"
-            ):
+            if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
                 value = value[1:-1]
             found.append((name, value))
         return found

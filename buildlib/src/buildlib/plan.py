@@ -53,19 +53,15 @@ class ImageBuild:
     output: Output = "load"
     workdir: Path | None = None  # commands run here, with paths shown relative to it
     after: str | None = None  # an image whose first stages this one reuses: built first
-    # BuildKit's name for the last step shared with ``after``: (stage, number, instruction)
-    # as its plain progress shows it ("[stage-0 5/6] RUN ..."): this build may start once
-    # that step is done there.
+    # the last step shared with ``after`` as BuildKit's progress names it ("[stage-0 5/6]
+    # RUN ...": stage, number, instruction): this build may start once it is done there
     after_step: tuple[str, int, str] | None = None
-    # Attestations (buildx, pushed builds only): the value of --provenance (mode=min,
-    # mode=max, false) and whether to add an SBOM.
-    provenance: str | None = None
+    provenance: str | None = None  # buildx --provenance (mode=min, mode=max, false), pushed
     sbom: bool = False
     # push and release build a loaded image under a local name of their own run, then tag
     # and push it as this reference: another run on the engine cannot swap it in between
     publish_as: str | None = None
-    # OCI annotations (buildx ``--annotation``, ``LEVELS:KEY=VALUE``): pushed builds only
-    annotations: tuple[str, ...] = ()
+    annotations: tuple[str, ...] = ()  # buildx --annotation LEVELS:KEY=VALUE, pushed only
 
     @property
     def name(self) -> str:

@@ -60,6 +60,11 @@ class _Image:
             del self.lines[:cut]
             self.dropped += cut
 
+    def log(self) -> list[str]:
+        """The kept lines, after a word on those that were not."""
+        dropped = [f"({self.dropped} earlier lines not kept)"] if self.dropped else []
+        return [*dropped, *self.lines]
+
 
 class BuildDisplay:
     """Shows the output of the builds of ``names`` (see the module's docstring)."""
@@ -137,15 +142,8 @@ class BuildDisplay:
             if not self.concurrent:
                 console.emit_lines(["::endgroup::"])
                 return
-            dropped = [f"({image.dropped} earlier lines not kept)"] if image.dropped else []
-            console.emit_lines(
-                [
-                    f"::group::{image.title}: {self._state(image)}",
-                    *dropped,
-                    *image.lines,
-                    "::endgroup::",
-                ]
-            )
+            group = f"::group::{image.title}: {self._state(image)}"
+            console.emit_lines([group, *image.log(), "::endgroup::"])
             image.lines.clear()
         elif self.mode == "tty":
             console.refresh_live()
@@ -165,8 +163,7 @@ class BuildDisplay:
             if image.ok is False and image.lines:
                 s = console.style()
                 header = f"{s.red}--- log of {image.title} (failed) ---{s.reset}"
-                dropped = [f"({image.dropped} earlier lines not kept)"] if image.dropped else []
-                console.emit_lines([header, *dropped, *image.lines])
+                console.emit_lines([header, *image.log()])
 
     def __enter__(self) -> BuildDisplay:
         return self
@@ -227,15 +224,11 @@ class BakeLines:
         self.last: str | None = None
 
     def __call__(self, line: str) -> None:
-        target = None
         named = _TARGET.match(line)
         if named and named.group(2) in self.targets:
             self.vertices[named.group(1)] = named.group(2)
         vertex = _VERTEX.match(line)
-        if vertex:
-            target = self.vertices.get(vertex.group(1))
-        else:
-            target = self.last
+        target = self.vertices.get(vertex.group(1)) if vertex else self.last
         if target is None:
             self.display.shared(line)
             return

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,7 +194,7 @@ class Runner:
                 hint=hint or "check the program and the directory it runs in",
             ) from None
         if check and not result.ok:
-            detail = self.redact(_last_lines(result.stderr or result.stdout))
+            detail = self.redact(last_lines((result.stderr or result.stdout).splitlines()))
             message = f"{what or 'command'} failed (exit {result.returncode}): {self.format(argv)}"
             if detail:
                 message += f": {detail}"
@@ -242,6 +242,7 @@ class Runner:
         return Result(argv, proc.returncode, "", "\n".join(tail))
 
 
-def _last_lines(text: str, count: int = 3) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return " | ".join(lines[-count:])
+def last_lines(lines: Iterable[str], count: int = 3) -> str:
+    """The last ``count`` lines of output that say something, on one line."""
+    meaningful = [line.strip() for line in lines if line.strip()]
+    return " | ".join(meaningful[-count:])

@@ -1,59 +1,31 @@
-"""Versions and Docker tags: PEP 440 to tag rendering, release tag planning (the tag and
-repository grammar itself is in :mod:`buildlib.references`).
+"""Versions and Docker tags: PEP 440 to tag rendering, release tags, version bumps (the tag
+and repository grammar itself is in :mod:`buildlib.references`).
 
-Tag rendering (``docker_tag_for``)
-----------------------------------
-A release's full tag is its normalized PEP 440 string (``str(Version)``), with the two
-characters a Docker tag cannot hold replaced:
+``docker_tag_for``: a release's full tag is its normalized PEP 440 string with the two
+characters a Docker tag cannot hold replaced: ``1.0.0-rc.1`` -> ``1.0.0rc1``, ``v1.2`` ->
+``1.2``, the local ``+`` -> ``-`` (``1.2.3+abc.5`` -> ``1.2.3-abc.5``), the epoch ``!`` ->
+``_`` (``1!2.0`` -> ``1_2.0``). A normalized version holds no ``-`` or ``_``, so two
+versions never get the same tag. A tag over 128 characters is refused.
 
-====================  ===============  ===============  ==========================
-version as written    normalized       Docker tag       rule
-====================  ===============  ===============  ==========================
-``1.0.0-rc.1``        ``1.0.0rc1``     ``1.0.0rc1``     normalized form
-``v1.2``              ``1.2``          ``1.2``          normalized form
-``1.2.3+abc.5``       ``1.2.3+abc.5``  ``1.2.3-abc.5``  local ``+`` becomes ``-``
-``1!2.0``             ``1!2.0``        ``1_2.0``        epoch ``!`` becomes ``_``
-====================  ===============  ===============  ==========================
+``plan_release_tags`` follows docker/metadata-action's ``type=pep440``:
 
-A normalized version never contains ``-`` or ``_`` (normalization turns them into ``.``
-or drops them), so the mapping is reversible: two different versions never get the same
-tag. A version whose tag would exceed 128 characters is refused.
+* The full tag always, first (``"version"`` may be listed but is implied); then the
+  selected floating tags in this order: ``"major.minor"`` -> ``X.Y``, ``"major"`` -> ``X``,
+  ``"latest"``. A pre-, post- or dev-release or a local version gets only its full tag.
+* Duplicates collapse, first one wins (``1`` gives ``1, latest``); major 0 is not special.
+* A backport does not steal floating tags: one moves only if the version is >= every
+  released final version in its scope (``X.Y``: same major and minor; ``X``: same major;
+  ``latest``: all); releasing the same version again moves them all. Released versions
+  come from git or registry tags: ``v1.2.3``, ``1.2.3`` and the renderings above count,
+  anything else (``main``, ``latest``) is ignored.
 
-Release tags (``plan_release_tags``)
-------------------------------------
-The rules of docker/metadata-action's ``type=pep440`` tags:
-
-* The full tag is always written, first. ``"version"`` may appear in the patterns (as in
-  metadata-action) but is implied.
-* Floating tags follow, in this order: ``"major.minor"`` -> ``X.Y``, ``"major"`` -> ``X``,
-  ``"latest"`` -> ``latest``; only the selected patterns are written.
-* A pre-, post- or dev-release, or a version with a local segment, gets only its full tag.
-* Duplicates collapse, first one wins: ``1.2`` gives ``1.2, 1, latest``; ``1`` gives
-  ``1, latest``.
-* Major version 0 is not special: ``0.7.3`` gives ``0.7.3, 0.7, 0, latest``.
-* A backport does not steal floating tags: a floating tag moves only if the new version
-  is >= every released final version in the tag's scope (``X.Y``: same major and minor;
-  ``X``: same major; ``latest``: all). Releasing the same version again moves them all.
-  Released versions come from git tags or registry tag lists: ``v1.2.3``, ``1.2.3`` and
-  the renderings above are understood; anything else (``main``, ``latest``) is ignored.
-
-Version bumps (``next_version``)
---------------------------------
-``bump`` is the conventional-commit level: ``"major"`` (a breaking change), ``"minor"``
-(a feature), ``"patch"`` (anything else), as in release-please's default versioning
-strategy, which its python strategy uses:
-
-* ``major``: ``X+1.0.0``; ``minor``: ``X.Y+1.0``; ``patch``: ``X.Y.Z+1``.
-* While the major version is 0, a breaking change still bumps the major by default
-  (``0.7.3`` -> ``1.0.0``) and a feature the minor (``0.7.3`` -> ``0.8.0``).
-  ``bump_minor_pre_major`` (release-please's ``bump-minor-pre-major``) turns a breaking
-  change into a minor bump (``0.7.3`` -> ``0.8.0``); ``bump_patch_for_minor_pre_major``
-  (``bump-patch-for-minor-pre-major``) turns a feature into a patch bump (``0.7.3`` ->
-  ``0.7.4``). The two are independent and never apply from ``1.0.0`` on.
-* Only ``X.Y.Z`` is bumped (missing parts count as 0, parts past the third are dropped),
-  the epoch is kept, and pre/post/dev/local segments are dropped: ``1.0.0rc1`` + patch is
-  ``1.0.1``, as release-please reads a normalized PEP 440 string (it only sees ``X.Y.Z``;
-  it would carry a ``+local`` suffix along, which a release never has).
+``next_version`` bumps as release-please's default strategy (which its python strategy
+uses): ``major`` (a breaking change) ``X+1.0.0``, ``minor`` (a feature) ``X.Y+1.0``,
+``patch`` ``X.Y.Z+1``. Below 1.0.0, ``bump_minor_pre_major`` turns a breaking change into
+a minor bump and ``bump_patch_for_minor_pre_major`` a feature into a patch bump
+(independently). Only ``X.Y.Z`` is bumped (missing parts count as 0, later ones dropped),
+the epoch is kept, pre/post/dev/local segments are dropped: ``1.0.0rc1`` + patch is
+``1.0.1``, as release-please reads it.
 """
 
 from __future__ import annotations
