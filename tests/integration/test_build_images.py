@@ -47,7 +47,8 @@ def test_build_each_image_with_labels(name, docker_bin, task_env, unique_tag, cl
     assert result.returncode == 0, result.stderr[-2000:]
     assert exists(docker_bin, reference)
     found = labels(docker_bin, reference)
-    assert found["org.opencontainers.image.version"] == CONFIG.version_text
+    # a local build is no release: its version label is its tag, not the pyproject version
+    assert found["org.opencontainers.image.version"] == unique_tag
     assert found["org.opencontainers.image.title"] == image.title
     assert found["org.opencontainers.image.source"] == CONFIG.source
     head = Git(REPO).head()

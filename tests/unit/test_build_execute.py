@@ -214,3 +214,38 @@ def test_every_follower_of_the_same_step_starts_early() -> None:
     order = cli.order()
     assert order.index("second end") < order.index("first end")
     assert order.index("third end") < order.index("first end")
+
+
+@pytest.mark.parametrize(("tag", "version"), [(None, "local"), ("main", "main")])
+def test_a_local_build_labels_its_tag_not_the_release_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tag: str | None, version: str
+) -> None:
+    """A build of the working tree is no release: its version label is its tag (the
+    default ``local``, or ``--tag``), as metadata-action labels a branch push."""
+    import buildlib.build
+    import buildlib.checks.lock
+    import buildlib.preflight
+    from buildlib.build import build_images
+    from buildlib.checks import CheckResult
+    from buildlib.flags import BuildFlags
+    from tests.support.config_repo import write_repo
+
+    write_repo(tmp_path)
+    monkeypatch.setattr(buildlib.build, "detect", lambda: BUILDKIT)
+    monkeypatch.setattr(
+        buildlib.checks.lock,
+        "check_lock_fresh",
+        lambda project: CheckResult("uv-lock-fresh", "ok", ""),
+    )
+    monkeypatch.setattr(buildlib.preflight, "preflight", lambda *args, **kwargs: None)
+    shown: list[str] = []
+
+    build_images(
+        tmp_path,
+        BuildFlags(images=("gpu",), tag=tag, dry_run=True),
+        runner=Runner(dry_run=True, echo=shown.append),
+    )
+
+    [command] = [line for line in shown if " build " in line]
+    assert f"org.opencontainers.image.version={version}" in command
+    assert "1.2.3" not in command

@@ -38,6 +38,7 @@ from buildlib.flags import BuildFlags
 from buildlib.plan import BuildPlan, BuiltImage, ImageBuild, make_plan
 from buildlib.progress import BakeLines, BuildDisplay
 from buildlib.runner import Runner
+from buildlib.tags import version_label
 
 
 def describe(plan: BuildPlan) -> list[str]:
@@ -376,7 +377,9 @@ def build_images(
             f"{caps.docker} has neither buildx nor built-in BuildKit (client "
             f"{caps.client_version}): using the legacy builder; install the buildx plugin"
         )
-    plan = make_plan(config, images, options, caps)
+    # A local build is no release: as metadata-action does, its version label is its tag
+    # (``local``, ``main``), never the pyproject version it may not be.
+    plan = make_plan(config, images, options, caps, version=version_label((options.tag,)))
     preflight(config, plan.builds, purpose="build", lock_fresh=lock_fresh.result())
     built = execute(plan, runner)
     if not options.dry_run:

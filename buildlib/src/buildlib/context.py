@@ -15,7 +15,8 @@ both sides (a case-insensitive match would call files excluded that the engine s
 reads ``[^...]`` as a literal ``^``; no package on PyPI follows BuildKit's rules.
 
 BuildKit reads ``<Dockerfile>.dockerignore`` next to the Dockerfile in preference to the
-context's ``.dockerignore``; the legacy builder reads only the latter.
+context's ``.dockerignore``; the legacy builder reads only the latter. It only reads the
+files and asks git: it must never send a context or run the engine.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Read-only git queries: revision, commit time, tags, branch, cleanliness.
 
 Each returns ``None`` (or an empty result) outside a git repository, so builds work from a
-source tarball too; release, which needs git, checks for that itself.
+source tarball too; release, which needs git, checks for that itself. It must never change
+the repository (no commit, tag, checkout or config write) nor read the environment itself
+(the CI branch comes from :mod:`buildlib.options`).
 """
 
 from __future__ import annotations

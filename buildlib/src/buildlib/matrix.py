@@ -2,7 +2,8 @@
 
 ``invoke images --json`` prints it on one line; a workflow job writes it to its outputs and
 the image jobs read it with ``fromJSON``, so adding an image to ``pyproject.toml`` adds its
-jobs without an edit of the workflow.
+jobs without an edit of the workflow. It reads only the configuration: it must never run
+docker or git.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Options of one invocation, resolved once: defaults < pyproject < environment < flags.
 
-Tasks pass their flags here untouched (``None`` meaning "not given"). This is the one module
+The first step of options -> plan -> build -> publish -> report: tasks pass their flags
+here untouched (``None`` meaning "not given"). This is the one module
 of buildlib that reads the process environment (the runner, which hands it to child
 processes, and the console, which decides colours, aside): the functions at the end name
 every variable buildlib consults, and a unit test keeps any other module from reading it.
