@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from buildlib.checks.project import Project
-from buildlib.checks.secrets import check_secret_build_args, dockerfile_args
+from buildlib.checks.secrets import check_secret_build_args, dockerfile_variables
 from tests.support.fixture_repo import make_repo, write
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -53,6 +53,10 @@ def test_dockerfile_args_named_like_secrets(repo):
         ("Dockerfile", 3, "fail"),
     ]
     assert "ARG API_KEY" in results[0].message and "ARG DB_PASSWORD" in results[1].message
+
+
+def dockerfile_args(path):
+    return [(name, line) for keyword, name, line in dockerfile_variables(path) if keyword == "ARG"]
 
 
 def test_dockerfile_args(tmp_path):

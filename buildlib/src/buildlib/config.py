@@ -368,17 +368,10 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
                     location=where.key(table, "platforms"),
                     hint='e.g. platforms = ["linux/amd64", "linux/arm64"]',
                 )
+        build_args = tuple((str(k), str(v)) for k, v in build_args.items())
+        title, target = body.get("title", repository), body.get("target")
         images.append(
-            ImageSpec(
-                name=name,
-                repository=repository,
-                dockerfile=dockerfile,
-                context=context,
-                build_args=tuple((str(k), str(v)) for k, v in build_args.items()),
-                platforms=platforms,
-                title=body.get("title", repository),
-                target=body.get("target"),
-            )
+            ImageSpec(name, repository, dockerfile, context, build_args, platforms, title, target)
         )
     return tuple(images)
 
@@ -502,13 +495,14 @@ class _Locator:
         self.lines = text.splitlines()
         self.filename = filename
 
+    def _at(self, line: int | None, fallback: str) -> str:
+        return f"{self.filename}:{line}" if line else f"{self.filename} {fallback}"
+
     def table(self, table: str) -> str:
-        line = self._table_line(table)
-        return f"{self.filename}:{line}" if line else f"{self.filename} [{table}]"
+        return self._at(self._table_line(table), f"[{table}]")
 
     def key(self, table: str, key: str) -> str:
-        line = self.key_line(table, key)
-        return f"{self.filename}:{line}" if line else f"{self.filename} [{table}].{key}"
+        return self._at(self.key_line(table, key), f"[{table}].{key}")
 
     def key_line(self, table: str, key: str) -> int | None:
         start = self._table_line(table)
@@ -529,8 +523,7 @@ class _Locator:
         return start
 
     def build_arg(self, table: str, key: str) -> str:
-        line = self.build_arg_line(table, key)
-        return f"{self.filename}:{line}" if line else f"{self.filename} [{table}].build-args"
+        return self._at(self.build_arg_line(table, key), f"[{table}].build-args")
 
     def build_arg_line(self, table: str, key: str) -> int | None:
         """The line of one build arg: in a ``[TABLE.build-args]`` table, else the line of

@@ -7,7 +7,7 @@ result type and must never import a check: every check imports it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 Status = Literal["ok", "warn", "fail", "skipped"]
@@ -28,14 +28,7 @@ class CheckResult:
         return self.file
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "status": self.status,
-            "message": self.message,
-            "file": self.file,
-            "line": self.line,
-            "hint": self.hint,
-        }
+        return asdict(self)
 
 
 __all__ = ["CheckResult", "Status"]

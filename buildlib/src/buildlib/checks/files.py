@@ -198,30 +198,15 @@ def _walk(root: Path) -> list[str]:
     return sorted(found)
 
 
+_GLOB = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+
+
 def _glob_regex(pattern: str) -> re.Pattern[str]:
     """A glob relative to the root: ``**`` spans folders; without ``/`` it matches anywhere."""
-    pattern = pattern.strip()
-    pattern = pattern[2:] if pattern.startswith("./") else pattern
-    if "/" not in pattern:
-        pattern = "**/" + pattern
-    out, i = "", 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out += "(?:.*/)?"
-            i += 3
-        elif pattern.startswith("**", i):
-            out += ".*"
-            i += 2
-        elif pattern[i] == "*":
-            out += "[^/]*"
-            i += 1
-        elif pattern[i] == "?":
-            out += "[^/]"
-            i += 1
-        else:
-            out += re.escape(pattern[i])
-            i += 1
-    return re.compile(out + r"\Z")
+    pattern = pattern.strip().removeprefix("./")
+    pattern = pattern if "/" in pattern else "**/" + pattern
+    parts = re.split(r"(\*\*/|\*\*|\*|\?)", pattern)
+    return re.compile("".join(_GLOB.get(part, re.escape(part)) for part in parts) + r"\Z")
 
 
 def _attribute_pattern(rel: str) -> str:

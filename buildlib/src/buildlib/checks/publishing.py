@@ -8,6 +8,7 @@ it came from.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from buildlib.checks import CheckResult
@@ -142,64 +143,50 @@ def check_branch(project: Project, for_: str | None = None) -> CheckResult:
     if not project.is_git:
         return CheckResult("git-branch", "skipped", "not a git repository")
     if for_ == "release":
-        return CheckResult(
-            "git-branch",
-            "skipped",
-            "a release builds from its tag, on any branch (see release-tag)",
-        )
+        message = "a release builds from its tag, on any branch (see release-tag)"
+        return CheckResult("git-branch", "skipped", message)
     branch = project.git.branch()
-    if for_ == "push":
-        if branch == main:
-            return CheckResult("git-branch", "ok", f"on {main}: pushes of :{main} come from here")
-        where = f"on branch {branch}" if branch else "HEAD is detached"
-        return CheckResult(
-            "git-branch",
-            "fail",
-            f"{where}, but :{main} images are pushed from {main} only",
-            hint=f"git switch {main} && git pull (or push another tag: invoke push --tag NAME)",
-        )
     if branch == main:
-        return CheckResult("git-branch", "ok", f"on {main}")
+        here = f": pushes of :{main} come from here" if for_ == "push" else ""
+        return CheckResult("git-branch", "ok", f"on {main}{here}")
     where = f"on branch {branch}" if branch else "HEAD is detached"
+    if for_ != "push":
+        message = f"{where}: a push of :{main} needs {main} ({NEEDS_FOR})"
+        return CheckResult("git-branch", "skipped", message)
     return CheckResult(
-        "git-branch", "skipped", f"{where}: a push of :{main} needs {main} ({NEEDS_FOR})"
+        "git-branch",
+        "fail",
+        f"{where}, but :{main} images are pushed from {main} only",
+        hint=f"git switch {main} && git pull (or push another tag: invoke push --tag NAME)",
     )
 
 
 def check_release_tag(project: Project, for_: str | None = None) -> CheckResult:
+    skipped = partial(CheckResult, "release-tag", "skipped")
     if project.version_text is None or project.version is None:
-        return CheckResult(
-            "release-tag", "skipped", "no valid [project].version (see pyproject-version)"
-        )
+        return skipped("no valid [project].version (see pyproject-version)")
     if not project.is_git:
-        return CheckResult("release-tag", "skipped", "not a git repository")
+        return skipped("not a git repository")
     if project.head is None:
-        return CheckResult("release-tag", "skipped", "the repository has no commits yet")
+        return skipped("the repository has no commits yet")
     tag = project.release_tag() or ""
     commit = project.git.tag_commit(tag)
-    version = project.version_text
+    release = for_ == "release"
     if commit is None:
-        message = f"git tag {tag} for version {version} does not exist"
+        message = f"git tag {tag} for version {project.version_text} does not exist"
         hint = (
             f"merge the release-please PR (it creates {tag}), or `git fetch --tags`; "
             f"by hand: git tag {tag} && git push origin {tag}"
         )
-        if for_ == "release":
-            return CheckResult("release-tag", "fail", message, hint=hint)
-        return CheckResult(
-            "release-tag",
-            "warn",
-            f"{message}: `invoke release` would stop (release-please creates "
-            "it when its PR is merged)",
-            hint=hint,
-        )
-    if commit != project.head:
+        if not release:
+            message += (
+                ": `invoke release` would stop (release-please creates it when its PR is merged)"
+            )
+        return CheckResult("release-tag", "fail" if release else "warn", message, hint=hint)
+    if commit != project.head and release:
         message = f"git tag {tag} points at {commit[:12]}, not at HEAD ({project.head[:12]})"
-        if for_ == "release":
-            return CheckResult("release-tag", "fail", message, hint=f"git checkout {tag}")
-        return CheckResult(
-            "release-tag",
-            "ok",
-            f"{tag} exists (at {commit[:12]}; HEAD has moved on: a release builds from {tag})",
-        )
+        return CheckResult("release-tag", "fail", message, hint=f"git checkout {tag}")
+    if commit != project.head:
+        message = f"{tag} exists (at {commit[:12]}; HEAD has moved on: a release builds from {tag})"
+        return CheckResult("release-tag", "ok", message)
     return CheckResult("release-tag", "ok", f"{tag} points at HEAD ({commit[:12]})")

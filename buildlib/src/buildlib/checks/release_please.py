@@ -155,17 +155,19 @@ def check_release_please_config(project: Project) -> CheckResult:
     options = root_options(project)
 
     warnings: list[tuple[str, int | None, str]] = []
+
+    def warn(message: str, line: int | None, hint: str) -> None:
+        warnings.append((message, line, hint))
+
     release_type = options.get("release-type")
     extra_files = [e for e in options.get("extra-files") or [] if isinstance(e, (str, dict))]
     extra_paths = {e if isinstance(e, str) else str(e.get("path", "")) for e in extra_files}
     if release_type not in _PYPROJECT_TYPES and PYPROJECT not in extra_paths:
-        warnings.append(
-            (
-                f"release-type is {json.dumps(release_type)}: release-please will not "
-                "bump pyproject.toml's version",
-                json_key_line(text, "release-type"),
-                'set "release-type": "python"',
-            )
+        warn(
+            f"release-type is {json.dumps(release_type)}: release-please will not "
+            "bump pyproject.toml's version",
+            json_key_line(text, "release-type"),
+            'set "release-type": "python"',
         )
     lock_entries = [
         e
@@ -180,37 +182,31 @@ def check_release_please_config(project: Project) -> CheckResult:
         not project.is_git or project.git.is_tracked("uv.lock")
     )
     if lock_committed and not lock_entries:
-        warnings.append(
-            (
-                "release-please bumps pyproject.toml but not uv.lock: the lock's "
-                "own version falls behind on every release",
-                json_key_line(text, "extra-files") or json_key_line(text, "."),
-                _extra_files_hint(project),
-            )
+        warn(
+            "release-please bumps pyproject.toml but not uv.lock: the lock's "
+            "own version falls behind on every release",
+            json_key_line(text, "extra-files") or json_key_line(text, "."),
+            _extra_files_hint(project),
         )
     # GenericToml.updateContent (src/updaters/generic-toml.ts) runs the jsonpath on
     # parseWith's tree (src/util/toml-edit.ts), where TaggedTOMLParser.return wraps
     # every scalar as {value, start, end}: a name is compared as @.name.value.
     elif lock_committed and not any(".name.value" in str(e.get("jsonpath")) for e in lock_entries):
-        warnings.append(
-            (
-                "the uv.lock extra-files entry's jsonpath filters on @.name, which "
-                "matches nothing in release-please's TOML tree (it needs @.name.value)",
-                json_key_line(text, "jsonpath"),
-                _extra_files_hint(project),
-            )
+        warn(
+            "the uv.lock extra-files entry's jsonpath filters on @.name, which "
+            "matches nothing in release-please's TOML tree (it needs @.name.value)",
+            json_key_line(text, "jsonpath"),
+            _extra_files_hint(project),
         )
     predicted = _predicted_tag(options)
     expected = project.release_tag("X.Y.Z")
     if predicted != expected:
-        warnings.append(
-            (
-                f"release-please would tag releases {predicted}, but "
-                f"[tool.buildlib.release].git-tag expects {expected}",
-                json_key_line(text, "include-component-in-tag"),
-                'set "include-component-in-tag": false (and "include-v-in-tag": true) '
-                "or change [tool.buildlib.release].git-tag to match",
-            )
+        warn(
+            f"release-please would tag releases {predicted}, but "
+            f"[tool.buildlib.release].git-tag expects {expected}",
+            json_key_line(text, "include-component-in-tag"),
+            'set "include-component-in-tag": false (and "include-v-in-tag": true) '
+            "or change [tool.buildlib.release].git-tag to match",
         )
     if warnings:
         message = f"{CONFIG}: " + "; ".join(w[0] for w in warnings)

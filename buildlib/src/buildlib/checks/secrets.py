@@ -34,16 +34,6 @@ def _hint(name: str, keyword: str = "ARG") -> str:
     )
 
 
-def allowed_names(project: Project) -> tuple[str, ...]:
-    """``[tool.buildlib] allow-build-args`` (none when the table does not validate)."""
-    return project.settings.allow_build_args
-
-
-def dockerfile_args(path: Path) -> list[tuple[str, int]]:
-    """(name, line) of every ``ARG`` in a Dockerfile (none if it cannot be read)."""
-    return [(name, line) for keyword, name, line in dockerfile_variables(path) if keyword == "ARG"]
-
-
 def dockerfile_variables(path: Path) -> list[tuple[str, str, int]]:
     """(``ARG`` or ``ENV``, name, line) of every variable a Dockerfile declares (none if it
     cannot be read)."""
@@ -64,27 +54,20 @@ def secret_arg_results(
 ) -> list[CheckResult]:
     """``images``: the ImageSpecs to check (default: all configured; Dockerfile* too)."""
     results = []
-    config = project.config
-    specs = list(images) if images is not None else list(config.images if config else [])
-    text = project.text or ""
-    allowed = allowed_names(project)
+    specs = list(project.settings.images if images is None else images)
+    allowed = project.settings.allow_build_args
     for image in specs:
-        table = f"tool.buildlib.images.{image.name}"
         for name, _ in image.build_args:
             word = secret_word(name, allowed)
             if word is not None:
-                line = build_arg_line(text, table, name)
-                results.append(
-                    CheckResult(
-                        CHECK_ID,
-                        "fail",
-                        f"build arg {name} of image {image.name} looks like a secret (the word "
-                        f"{word}): its value would be stored in the image history",
-                        file=PYPROJECT,
-                        line=line,
-                        hint=_hint(name),
-                    )
+                line = build_arg_line(
+                    project.text or "", f"tool.buildlib.images.{image.name}", name
                 )
+                message = (
+                    f"build arg {name} of image {image.name} looks like a secret (the word "
+                    f"{word}): its value would be stored in the image history"
+                )
+                results.append(CheckResult(CHECK_ID, "fail", message, PYPROJECT, line, _hint(name)))
     if images is None:
         dockerfiles = project.dockerfiles()
     else:
@@ -92,30 +75,19 @@ def secret_arg_results(
     for rel in dockerfiles:
         for keyword, name, line in dockerfile_variables(project.root / rel):
             word = secret_word(name, allowed)
-            if word is None:
-                continue
-            stored = (
-                "a value passed to it is stored in the image history (docker history)"
-                if keyword == "ARG"
-                else "its value is stored in the image config (docker inspect)"
-            )
-            results.append(
-                CheckResult(
-                    CHECK_ID,
-                    "fail",
-                    f"{keyword} {name} looks like a secret (the word {word}): {stored}",
-                    file=rel,
-                    line=line,
-                    hint=_hint(name, keyword),
+            if word is not None:
+                stored = (
+                    "a value passed to it is stored in the image history (docker history)"
+                    if keyword == "ARG"
+                    else "its value is stored in the image config (docker inspect)"
                 )
-            )
+                message = f"{keyword} {name} looks like a secret (the word {word}): {stored}"
+                results.append(
+                    CheckResult(CHECK_ID, "fail", message, rel, line, _hint(name, keyword))
+                )
     return results
 
 
 def check_secret_build_args(project: Project) -> list[CheckResult]:
-    results = secret_arg_results(project)
-    if results:
-        return results
-    return [
-        CheckResult(CHECK_ID, "ok", "no build arg or Dockerfile ARG or ENV is named like a secret")
-    ]
+    message = "no build arg or Dockerfile ARG or ENV is named like a secret"
+    return secret_arg_results(project) or [CheckResult(CHECK_ID, "ok", message)]

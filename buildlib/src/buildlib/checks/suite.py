@@ -11,41 +11,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from buildlib.checks import CheckResult
-from buildlib.checks.commits import check_conventional_commits, check_release_preview
-from buildlib.checks.engine import (
-    check_annotations,
-    check_attestations,
-    check_docker_builder,
-    check_docker_disk,
-    check_docker_engine,
-)
-from buildlib.checks.files import check_line_endings
-from buildlib.checks.lock import check_lock_fresh, check_lock_present
+from buildlib.checks import CheckResult, commits, files, lock, publishing, pyproject, secrets
+from buildlib.checks import engine as docker
+from buildlib.checks import release_please as rp
+from buildlib.checks import workflows as wf
 from buildlib.checks.project import Project
-from buildlib.checks.publishing import (
-    check_branch,
-    check_credentials,
-    check_registry_auth,
-    check_release_tag,
-)
-from buildlib.checks.pyproject import (
-    check_buildlib_config,
-    check_pyproject_toml,
-    check_pyproject_version,
-)
-from buildlib.checks.release_please import (
-    check_release_please_config,
-    check_release_please_manifest,
-    check_version_agreement,
-)
-from buildlib.checks.secrets import check_secret_build_args
-from buildlib.checks.workflows import (
-    check_actionlint,
-    check_pinned_actions,
-    check_workflows,
-    with_actionlint,
-)
 from buildlib.console import one_line
 
 FOR_CHOICES = (None, "push", "release")
@@ -66,36 +36,36 @@ class Check:
 def catalog(*, fix: bool = False, for_: str | None = None) -> list[Check]:
     """The checks, in the order doctor reports them (docs/doctor.md says what each does)."""
     table: list[tuple[str, str, Callable[..., CheckResult | list[CheckResult]]]] = [
-        ("pyproject-toml", "main", check_pyproject_toml),
-        ("pyproject-version", "main", check_pyproject_version),
-        ("buildlib-config", "main", check_buildlib_config),
-        ("line-endings", "files", lambda p: check_line_endings(p, fix=fix)),
-        ("secret-build-args", "files", check_secret_build_args),
-        ("uv-lock", "lock", check_lock_present),
+        ("pyproject-toml", "main", pyproject.check_pyproject_toml),
+        ("pyproject-version", "main", pyproject.check_pyproject_version),
+        ("buildlib-config", "main", pyproject.check_buildlib_config),
+        ("line-endings", "files", lambda p: files.check_line_endings(p, fix=fix)),
+        ("secret-build-args", "files", secrets.check_secret_build_args),
+        ("uv-lock", "lock", lock.check_lock_present),
         # --for asks uv online what it cannot decide from its cache
-        ("uv-lock-fresh", "lock", lambda p: check_lock_fresh(p, online=for_ is not None)),
-        ("docker-engine", "engine", check_docker_engine),
-        ("docker-builder", "builder", check_docker_builder),
-        ("attestations", "builder", check_attestations),
-        ("annotations", "builder", check_annotations),
-        ("docker-disk", "engine", check_docker_disk),
-        ("credentials", "publish", lambda p: check_credentials(p, for_)),
-        ("registry-auth", "publish", lambda p: check_registry_auth(p, for_)),
-        ("git-branch", "git", lambda p: check_branch(p, for_)),
-        ("release-tag", "git", lambda p: check_release_tag(p, for_)),
-        ("conventional-commits", "git", check_conventional_commits),
-        ("release-preview", "git", check_release_preview),
-        ("release-please-config", "files", check_release_please_config),
-        ("release-please-manifest", "files", check_release_please_manifest),
-        ("version-agreement", "git", check_version_agreement),
+        ("uv-lock-fresh", "lock", lambda p: lock.check_lock_fresh(p, online=for_ is not None)),
+        ("docker-engine", "engine", docker.check_docker_engine),
+        ("docker-builder", "builder", docker.check_docker_builder),
+        ("attestations", "builder", docker.check_attestations),
+        ("annotations", "builder", docker.check_annotations),
+        ("docker-disk", "engine", docker.check_docker_disk),
+        ("credentials", "publish", lambda p: publishing.check_credentials(p, for_)),
+        ("registry-auth", "publish", lambda p: publishing.check_registry_auth(p, for_)),
+        ("git-branch", "git", lambda p: publishing.check_branch(p, for_)),
+        ("release-tag", "git", lambda p: publishing.check_release_tag(p, for_)),
+        ("conventional-commits", "git", commits.check_conventional_commits),
+        ("release-preview", "git", commits.check_release_preview),
+        ("release-please-config", "files", rp.check_release_please_config),
+        ("release-please-manifest", "files", rp.check_release_please_manifest),
+        ("version-agreement", "git", rp.check_version_agreement),
         ("workflows", "workflows", _workflows),
     ]
     return [Check(*row) for row in table]
 
 
 def _workflows(project: Project) -> list[CheckResult]:
-    schema = with_actionlint(check_workflows(project), check_actionlint(project))
-    return [*schema, *check_pinned_actions(project)]
+    schema = wf.with_actionlint(wf.check_workflows(project), wf.check_actionlint(project))
+    return [*schema, *wf.check_pinned_actions(project)]
 
 
 def run_checks(
