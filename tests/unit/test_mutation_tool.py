@@ -47,6 +47,7 @@ def test_the_score_counts_timeouts_as_killed_and_uncovered_as_survived(
     meta = tmp_path / "src" / "buildlib" / "publish.py.meta"
     meta.parent.mkdir(parents=True)
     meta.write_text(json.dumps({"exit_code_by_key": results}))
+    (meta.parent / "publish.py").write_text(mutated_module("a", 5))
     monkeypatch.setattr(tool, "MUTANTS", tmp_path)
     settings = tool.Settings(
         modules={"publish": "src/buildlib/publish.py"},
@@ -69,6 +70,68 @@ def test_the_score_counts_timeouts_as_killed_and_uncovered_as_survived(
         "survived": 3,
         "modules": {"publish": {"killed": 2, "survived": 3}},
     }
+
+
+def mutated_module(function: str, count: int) -> str:
+    """A module as mutmut writes it: the original function and each mutant beside it."""
+    defs = [f"def x_{function}__mutmut_orig(n):\n    level = n + 1\n    return level\n"]
+    defs += [
+        f"def x_{function}__mutmut_{i}(n):\n    level = n + {i + 1}\n    return level\n"
+        for i in range(1, count + 1)
+    ]
+    return "\n".join(defs)
+
+
+def test_an_equivalent_is_known_by_its_function_and_change_whatever_its_number(
+    tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # mutmut renumbers a function's mutants after an edit: the entry written for mutant 2
+    # ("level = n + 3") now names mutant 1's number, and still finds its change in mutant 2.
+    meta = tmp_path / "src" / "buildlib" / "publish.py.meta"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(
+        json.dumps(
+            {
+                "exit_code_by_key": {
+                    "buildlib.publish.x_a__mutmut_1": 0,
+                    "buildlib.publish.x_a__mutmut_2": 0,
+                }
+            }
+        )
+    )
+    (meta.parent / "publish.py").write_text(mutated_module("a", 2))
+    equivalents = tmp_path / "equivalents.toml"
+    equivalents.write_text(
+        "[[equivalent]]\n"
+        'mutant = "buildlib.publish.x_a__mutmut_1"\n'
+        "change = 'level = n + 3'\n"
+        'reason = "test"\n'
+        "[[equivalent]]\n"
+        'mutant = "buildlib.publish.x_a__mutmut_7"\n'
+        "change = 'level = n * 2'\n"
+        'reason = "a change no mutant makes any more"\n'
+    )
+    monkeypatch.setattr(tool, "MUTANTS", tmp_path)
+    settings = tool.Settings(
+        modules={"publish": "src/buildlib/publish.py"},
+        target=0.85,
+        module_target=0.75,
+        equivalents=equivalents,
+    )
+
+    tallies, problems = tool.tally(settings, ["publish"])
+
+    counts = tallies["publish"]
+    assert (counts.killed, counts.survived, counts.equivalent) == (0, 1, 1)
+    assert counts.survivors == ["buildlib.publish.x_a__mutmut_1"]
+    assert problems == [
+        "stale equivalent entry buildlib.publish.x_a__mutmut_7: no mutant makes 'level = n * 2'"
+    ]
+    # A sample sees part of the mutants: it calls nothing stale.
+    _, sampled_problems = tool.tally(
+        settings, ["publish"], chosen=["buildlib.publish.x_a__mutmut_1"]
+    )
+    assert sampled_problems == []
 
 
 def test_a_score_without_mutants_is_not_a_failure(tool: ModuleType) -> None:
