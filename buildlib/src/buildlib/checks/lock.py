@@ -21,7 +21,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from buildlib.checks import CheckResult
-from buildlib.checks.project import Project
+from buildlib.checks.project import Project, mentions
 from buildlib.runner import ask, find_program
 
 LOCK = "uv.lock"
@@ -30,22 +30,10 @@ LOCK = "uv.lock"
 # --- uv-lock: present and kept by git ----------------------------------------------------
 
 
-def _dockerfiles_use_lock(project: Project) -> bool:
-    for image in project.settings.images:
-        try:
-            if LOCK in (project.root / image.dockerfile).read_text(
-                encoding="utf-8", errors="replace"
-            ):
-                return True
-        except OSError:
-            continue
-    return False
-
-
 def check_lock_present(project: Project) -> CheckResult:
     result = partial(CheckResult, "uv-lock", file=LOCK)
     if not (project.root / LOCK).is_file():
-        if not _dockerfiles_use_lock(project):
+        if not mentions((project.root / i.dockerfile for i in project.settings.images), LOCK):
             # A repository that does not build its images from uv.lock needs none.
             message = "no uv.lock, and no configured Dockerfile names one"
             return CheckResult("uv-lock", "skipped", message)
@@ -85,27 +73,21 @@ def check_lock_present(project: Project) -> CheckResult:
 def check_lock_fresh(project: Project, *, online: bool = False) -> CheckResult:
     if not (project.root / LOCK).is_file():
         return CheckResult("uv-lock-fresh", "skipped", "no uv.lock (see uv-lock)")
+    result = partial(CheckResult, "uv-lock-fresh", file=LOCK)
     uv = find_uv()
     if uv is None:
-        return CheckResult(
-            "uv-lock-fresh",
-            "skipped",
-            "uv is not installed, so uv.lock was not compared with pyproject.toml",
-            file=LOCK,
-            hint="install uv, then `uv lock --check`",
-        )
+        message = "uv is not installed, so uv.lock was not compared with pyproject.toml"
+        return result("skipped", message, hint="install uv, then `uv lock --check`")
     offline = ["--offline"]
-    result = run_uv(project, [uv, "lock", "--check", *offline])
-    if not result.ok and _STALE not in result.output and online:
+    answer = run_uv(project, [uv, "lock", "--check", *offline])
+    if not answer.ok and _STALE not in answer.output and online:
         offline = []  # what uv could not decide from its cache alone
-        result = run_uv(project, [uv, "lock", "--check"])
-    if result.ok:
-        return CheckResult(
-            "uv-lock-fresh", "ok", "uv.lock matches pyproject.toml (uv lock --check)", file=LOCK
-        )
-    if _STALE in result.output:
+        answer = run_uv(project, [uv, "lock", "--check"])
+    if answer.ok:
+        return result("ok", "uv.lock matches pyproject.toml (uv lock --check)")
+    if _STALE in answer.output:
         message = f"uv.lock is out of date (uv lock --check): {_changes(project, uv, offline)}"
-    elif offline and any(marker in result.output for marker in _UNRESOLVED_OFFLINE):
+    elif offline and any(marker in answer.output for marker in _UNRESOLVED_OFFLINE):
         # A lock that matches is checked without resolving; uv resolved, so it does not match.
         message = (
             "uv.lock is out of date: it was not made from pyproject.toml's current "
@@ -113,8 +95,9 @@ def check_lock_fresh(project: Project, *, online: bool = False) -> CheckResult:
             "not in uv's cache to say)"
         )
     else:
-        message = f"uv lock --check could not check uv.lock: {_reason(result.output)}"
-    return CheckResult("uv-lock-fresh", "fail", message, file=LOCK, hint=_stale_hint(project))
+        message = f"uv lock --check could not check uv.lock: {_reason(answer.output)}"
+    upgrade = "(or `uv lock --upgrade` to also move every pin to its newest allowed version)"
+    return result("fail", message, hint=f"uv lock {upgrade}{then_commit(project)}")
 
 
 _STALE = "needs to be updated"
@@ -159,11 +142,6 @@ def _reason(output: str) -> str:
     found = next((line for line in lines if line.startswith("cause:")), None)
     found = found or next((line for line in lines if line.startswith("error:")), None)
     return (found or (lines[-1] if lines else "no output")).split(":", 1)[-1].strip()[:300]
-
-
-def _stale_hint(project: Project) -> str:
-    fix = "uv lock (or `uv lock --upgrade` to also move every pin to its newest allowed version)"
-    return fix + then_commit(project)
 
 
 def then_commit(project: Project) -> str:

@@ -9,7 +9,7 @@ module must never interpret it a second time, nor keep defaults of its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,13 +91,11 @@ class Project:
 
     @property
     def project_name(self) -> str | None:
-        name = self.project_table.get("name")
-        return name if isinstance(name, str) else None
+        return _text(self.project_table.get("name"))
 
     @property
     def version_text(self) -> str | None:
-        version = self.project_table.get("version")
-        return version if isinstance(version, str) else None
+        return _text(self.project_table.get("version"))
 
     @property
     def version(self) -> Version | None:
@@ -150,3 +148,18 @@ class Project:
         if key not in self._cache:
             self._cache[key] = compute()
         return self._cache[key]
+
+
+def mentions(paths: Iterable[Path], word: str) -> bool:
+    """Whether any of the files (of those that can be read) contains ``word``."""
+    for path in paths:
+        try:
+            if word in path.read_text(encoding="utf-8", errors="replace"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -74,34 +74,26 @@ def check_credentials(project: Project, for_: str | None = None) -> CheckResult:
         return problem
     registry = project.registry
     if creds is not None:
-        return CheckResult(
-            "credentials",
-            "ok",
-            f"credentials for {registry}: user {creds.username!r} from {source} (secret not shown)",
-        )
+        shown = f"user {creds.username!r} from {source} (secret not shown)"
+        return CheckResult("credentials", "ok", f"credentials for {registry}: {shown}")
     user, token = _credential_env(project)
     missing = f"no credentials for {registry}: neither ${user}/${token} nor a docker login"
+    hint = _credential_hint(project)
     if for_ is None:
-        return CheckResult(
-            "credentials", "skipped", f"{missing}: only a push needs them ({NEEDS_FOR})"
-        )
+        message = f"{missing}: only a push needs them ({NEEDS_FOR})"
+        return CheckResult("credentials", "skipped", message)
     if is_loopback(registry):
-        return CheckResult(
-            "credentials",
-            "warn",
-            f"{missing}; fine if this local registry needs no login",
-            hint=_credential_hint(project),
-        )
-    return CheckResult("credentials", "fail", missing, hint=_credential_hint(project))
+        message = f"{missing}; fine if this local registry needs no login"
+        return CheckResult("credentials", "warn", message, hint=hint)
+    return CheckResult("credentials", "fail", missing, hint=hint)
 
 
 def check_registry_auth(project: Project, for_: str | None = None) -> CheckResult:
     """With ``--for``: log in to the registry's ``/v2/`` with the credentials (network)."""
     registry = project.registry
     if for_ is None:
-        return CheckResult(
-            "registry-auth", "skipped", f"a login to {registry} needs the network: {NEEDS_FOR}"
-        )
+        message = f"a login to {registry} needs the network: {NEEDS_FOR}"
+        return CheckResult("registry-auth", "skipped", message)
     creds, source, problem = find_credentials(project)
     if creds is None:
         reason = "the credentials could not be read" if problem else "no credentials to try"
@@ -109,33 +101,23 @@ def check_registry_auth(project: Project, for_: str | None = None) -> CheckResul
     from buildlib.errors import AuthError, BuildlibError
     from buildlib.registry import RegistryClient
 
-    client = RegistryClient(
-        registry, creds, timeout=10, retries=1, credential_hint=_credential_hint(project)
-    )
+    hint = _credential_hint(project)
+    client = RegistryClient(registry, creds, timeout=10, retries=1, credential_hint=hint)
     try:
         client.ping()
     except AuthError as exc:
+        message = f"{registry} rejected the credentials of {creds.username!r} (from {source})"
         return CheckResult(
-            "registry-auth",
-            "fail",
-            f"{registry} rejected the credentials of {creds.username!r} (from "
-            f"{source}): {exc.message}",
-            hint=exc.hint or _credential_hint(project),
+            "registry-auth", "fail", f"{message}: {exc.message}", hint=exc.hint or hint
         )
     except BuildlibError as exc:
+        host = "(--registry / $BUILDLIB_REGISTRY / [tool.buildlib].registry)"
+        hint = exc.hint or f"check the network, or the registry host {host}"
         return CheckResult(
-            "registry-auth",
-            "fail",
-            f"{registry} did not answer: {exc.message}",
-            hint=exc.hint
-            or "check the network, or the registry host "
-            "(--registry / $BUILDLIB_REGISTRY / [tool.buildlib].registry)",
+            "registry-auth", "fail", f"{registry} did not answer: {exc.message}", hint=hint
         )
-    return CheckResult(
-        "registry-auth",
-        "ok",
-        f"{registry} accepted the credentials of {creds.username!r} (GET {client.base_url}/v2/)",
-    )
+    accepted = f"accepted the credentials of {creds.username!r} (GET {client.base_url}/v2/)"
+    return CheckResult("registry-auth", "ok", f"{registry} {accepted}")
 
 
 def check_branch(project: Project, for_: str | None = None) -> CheckResult:

@@ -23,7 +23,7 @@ from packaging.version import InvalidVersion, Version
 
 from buildlib.checks import CheckResult
 from buildlib.checks.lock import read_lock_version, then_commit
-from buildlib.checks.project import PYPROJECT, Project
+from buildlib.checks.project import PYPROJECT, Project, mentions
 from buildlib.config import key_line
 
 CONFIG = "release-please-config.json"
@@ -72,13 +72,9 @@ def read_json(project: Project, name: str) -> tuple[Any, str | None, CheckResult
 
 def _uses_release_please(project: Project) -> bool:
     workflows = project.root / ".github" / "workflows"
-    for path in sorted(workflows.glob("*.y*ml")) if workflows.is_dir() else []:
-        try:
-            if "release-please" in path.read_text(encoding="utf-8", errors="replace"):
-                return True
-        except OSError:
-            continue
-    return False
+    return mentions(
+        sorted(workflows.glob("*.y*ml")) if workflows.is_dir() else [], "release-please"
+    )
 
 
 def manifest_version(project: Project) -> str | None:

@@ -78,31 +78,21 @@ def check_workflows(project: Project) -> list[CheckResult]:
         hint = " ".join([*command, *files])
         return [CheckResult(CHECK_ID, "ok" if result.ok else "fail", said, hint=hint)]
     # where: actionlint's findings, which follow these, give the line of each
-    results = [
-        CheckResult(
-            CHECK_ID,
-            "fail",
-            f"{error.get('filename', '')} is not valid YAML",
-            file=str(error.get("filename", "")),
-            hint=f"fix the YAML syntax; `{ACTIONLINT} {error.get('filename', '')}` shows where",
-        )
-        for error in report.get("parse_errors") or []
-    ]
+    results = []
+    for error in report.get("parse_errors") or []:
+        file = str(error.get("filename", ""))
+        hint = f"fix the YAML syntax; `{ACTIONLINT} {file}` shows where"
+        results.append(CheckResult(CHECK_ID, "fail", f"{file} is not valid YAML", file, hint=hint))
     for error in report.get("errors") or []:
         file = str(error.get("filename", ""))
         best = error.get("best_deep_match") or error.get("best_match") or error
         path = str(best.get("path") or error.get("path") or "$")
-        message = str(best.get("message") or error.get("message") or "invalid")
-        results.append(
-            CheckResult(
-                CHECK_ID,
-                "fail",
-                f"{file}: {path}: {message}",
-                file=file,
-                hint=f"fix {path.removeprefix('$.')} (the GitHub workflow syntax reference; "
-                f"`{' '.join(command)} --verbose {file}` shows all errors)",
-            )
+        message = f"{file}: {path}: {best.get('message') or error.get('message') or 'invalid'}"
+        hint = (
+            f"fix {path.removeprefix('$.')} (the GitHub workflow syntax reference; "
+            f"`{' '.join(command)} --verbose {file}` shows all errors)"
         )
+        results.append(CheckResult(CHECK_ID, "fail", message, file, hint=hint))
     if results:
         return results
     if result.ok and key is not None:
@@ -149,19 +139,15 @@ def check_pinned_actions(project: Project) -> list[CheckResult]:
             ):
                 continue
             for file, line, uses in _job_uses(project, rel, job, yaml):
-                if not _PINNED.search(uses):
-                    results.append(
-                        CheckResult(
-                            CHECK_ID,
-                            "warn",
-                            f"{file}:{line}: {uses} is not pinned to a commit, in job {job_id}, "
-                            "which receives secrets",
-                            file=file,
-                            line=line,
-                            hint=f"pin it: {uses.split('@')[0]}@<full commit SHA> # <version> "
-                            "(git rev-parse <tag>^{commit} in a clone of the action)",
-                        )
-                    )
+                if _PINNED.search(uses):
+                    continue
+                message = f"{file}:{line}: {uses} is not pinned to a commit, in job {job_id}"
+                hint = (
+                    f"pin it: {uses.split('@')[0]}@<full commit SHA> # <version> "
+                    "(git rev-parse <tag>^{commit} in a clone of the action)"
+                )
+                secret = f"{message}, which receives secrets"
+                results.append(CheckResult(CHECK_ID, "warn", secret, file, line, hint))
     return results
 
 
