@@ -533,6 +533,37 @@ def test_unreadable_pyproject_is_one_config_error(tmp_path) -> None:
     assert load_error(afile).message == f"{afile} is not a directory"
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('default-tag = "local"', 'default-tag = "local"\nsbom = "yes"'),
+        ('default-tag = "local"', 'default-tag = "local"\nimages.extra = "x"'),
+        (
+            'dockerfile = "Dockerfile-cpu"',
+            'dockerfile = "Dockerfile-cpu"\nbuild-args = { A = [1] }',
+        ),
+        (
+            'dockerfile = "Dockerfile-cpu"',
+            'dockerfile = "Dockerfile-cpu"\nbuild-args = { 1A = "x" }',
+        ),
+        ('dockerfile = "Dockerfile-cpu"', 'dockerfile = "Dockerfile-cpu"\nplatforms = ["linux"]'),
+        ('dockerfile = "Dockerfile-cpu"', 'dockerfile = "Dockerfile-cpu"\ncontext = ".."'),
+        ('git-tag = "v{version}"', 'git-tag = "v{version}{x}"'),
+        ('tag-env = "TETRA_IMAGE_TAG"', 'tag-env = "A-B"'),
+        ('default-group = ["gpu", "cpu"]', 'default-group = "gpu"'),
+    ],
+)
+def test_every_error_points_at_its_line_and_gives_the_fix(
+    tmp_path: Path, old: str, new: str
+) -> None:
+    """What users see of a bad table: the key's file:line, and the fix to write there."""
+    path = write_repo(tmp_path, old, new)
+    error = load_error(tmp_path)
+    assert error.location is not None and error.location.startswith(f"{path}:")
+    assert error.location.removeprefix(f"{path}:").isdigit(), error.location
+    assert error.hint, error.message
+
+
 def test_a_tool_that_is_not_a_table_is_one_config_error(tmp_path) -> None:
     write_repo(tmp_path)
     path = tmp_path / "pyproject.toml"

@@ -311,7 +311,11 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
                 f"{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-') or 'app'}]",
             )
         if not isinstance(body, dict):
-            raise ConfigError(f"{table} must be a table", location=where.table(table))
+            raise ConfigError(
+                f"{table} must be a table",
+                location=where.key("tool.buildlib.images", name),
+                hint=f'write it as a table: [{table}] with repository = "org/name" and dockerfile',
+            )
         _check_keys(body, _IMAGE_KEYS, table, where)
         for required in ("repository", "dockerfile"):
             if required not in body:
@@ -359,6 +363,7 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
                 raise ConfigError(
                     f"{table}.build-args.{key} must be a string",
                     location=where.build_arg(table, key),
+                    hint=f'quote it: {key} = "..."',
                 )
         platforms = tuple(_str_list(body, "platforms", table, where))
         for platform in platforms:
