@@ -95,10 +95,6 @@ class Config:
     sha_tag: bool = False
 
     @property
-    def pyproject(self) -> Path:
-        return self.root / PYPROJECT
-
-    @property
     def image_names(self) -> tuple[str, ...]:
         return tuple(image.name for image in self.images)
 

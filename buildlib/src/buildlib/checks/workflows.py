@@ -8,23 +8,27 @@ SchemaStore's schema: no network) says whether a file is valid; ``actionlint`` s
 defines). This module must never re-implement either tool's rules; it only locates the
 ``uses:`` lines of jobs that receive secrets, which neither tool judges.
 
-check-jsonschema is slow to start: a set of files it found valid is remembered
-(:mod:`buildlib.checks.verdicts`, keyed by each file and the tool's path, size and mtime).
+check-jsonschema is slow to start: a set of files it found valid is remembered, by a
+SHA-256 of each file and of the tool's path, size and mtime, among the last keys in
+``$XDG_CACHE_HOME/buildlib/valid-workflows`` (``~/.cache/...``; ``BUILDLIB_NO_CACHE=1`` turns it
+off). Only a pass is remembered: a failure is always checked again.
 Skipped, with the reason, when there are no workflow files or a tool is not installed. These
 checks only read: never a change to a workflow file, never the network.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
-from buildlib.checks.verdicts import Verdicts, key_of
+from buildlib.options import verdict_cache
 from buildlib.runner import ask, find_program
 
 CHECK_ID = "workflows"
@@ -64,9 +68,10 @@ def check_workflows(project: Project) -> list[CheckResult]:
             f"`python -m pip install {TOOL}`, or reinstall buildlib), or put it on PATH",
         )
     valid = f"{len(files)} workflow file(s) valid ({TOOL}, GitHub workflow schema"
-    verdicts = Verdicts("valid-workflows", project.environ)
+    cache = verdict_cache(project.environ)
+    verdicts = None if cache is None else Path(cache) / "valid-workflows"
     key = _cache_key(project, tool, files)
-    if key is not None and verdicts.passed(key):
+    if key is not None and key in _known(verdicts):
         return [CheckResult(CHECK_ID, "ok", f"{valid}; unchanged since it last ran)")]
     command = [tool, "--builtin-schema", "vendor.github-workflows"]
     result = ask([*command, "-o", "JSON", *files], cwd=project.root)
@@ -95,12 +100,13 @@ def check_workflows(project: Project) -> list[CheckResult]:
         results.append(CheckResult(CHECK_ID, "fail", message, file, hint=hint))
     if results:
         return results
-    if result.ok and key is not None:
-        verdicts.remember(key)
+    if result.ok and key is not None and verdicts is not None:
+        _remember(verdicts, key)
     return [CheckResult(CHECK_ID, "ok", f"{valid})")]
 
 
 def _cache_key(project: Project, tool: str, files: list[str]) -> str | None:
+    digest = hashlib.sha256()
     try:
         stat = os.stat(tool)
         parts = [f"{tool}|{stat.st_size}|{stat.st_mtime_ns}".encode()]
@@ -108,7 +114,28 @@ def _cache_key(project: Project, tool: str, files: list[str]) -> str | None:
             parts += [rel.encode(), (project.root / rel).read_bytes()]
     except OSError:
         return None
-    return key_of(parts)
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+def _known(path: Path | None) -> list[str]:
+    try:
+        return path.read_text(encoding="ascii").split() if path and path.exists() else []
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _remember(path: Path, key: str, kept: int = 200) -> None:
+    """Add ``key`` to the last ``kept`` passes, written whole (a reader never sees half)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        known = [k for k in _known(path) if k != key][-(kept - 1) :] + [key]
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text("\n".join(known) + "\n", encoding="ascii")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 # --- actions pinned to a commit where secrets are ------------------------------------------
