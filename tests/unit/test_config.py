@@ -66,6 +66,33 @@ def test_fixture_loads_with_defaults(tmp_path: Path) -> None:
     assert config.main_branch == "main"
 
 
+def test_every_key_is_read_and_each_default_is_its_fields(tmp_path: Path) -> None:
+    table = (
+        'default-tag = "local"\nsource = "https://example.com/demo"\nmain-branch = "trunk"\n'
+        "provenance = false\nsbom = false\nsha-tag = true\n"
+        'line-ending-globs = ["*.ini"]\nallow-build-args = ["SSH_KEY_PATH"]'
+    )
+    write_repo(tmp_path, 'default-tag = "local"', table)
+    config = config_module.load(tmp_path)
+    assert (config.source, config.main_branch) == ("https://example.com/demo", "trunk")
+    assert (config.provenance, config.sbom, config.sha_tag) == (False, False, True)
+    assert (config.line_ending_globs, config.allow_build_args) == (("*.ini",), ("SSH_KEY_PATH",))
+    unset = config_module.parse(
+        '[project]\nname = "d"\nversion = "1.0"\n[tool.buildlib.images.app]\n'
+        'repository = "org/app"\ndockerfile = "Dockerfile"\n',
+        root=tmp_path,
+    )
+    default = config_module.defaults(tmp_path)
+    for field in ("registry", "default_tag", "tag_env", "source", "main_branch", "release"):
+        assert getattr(unset, field) == getattr(default, field), field
+    assert (unset.credentials, unset.provenance, unset.sbom) == (default.credentials, True, True)
+    assert (unset.sha_tag, unset.line_ending_globs, unset.images[0].title) == (
+        False,
+        (),
+        "org/app",
+    )
+
+
 def test_missing_pyproject(tmp_path: Path) -> None:
     error = load_error(tmp_path)
     assert "pyproject.toml not found" in error.message

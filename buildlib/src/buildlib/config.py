@@ -369,10 +369,10 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
                     location=where.key(table, "platforms"),
                     hint='e.g. platforms = ["linux/amd64", "linux/arm64"]',
                 )
-        build_args = tuple((str(k), str(v)) for k, v in build_args.items())
+        args = tuple((str(k), str(v)) for k, v in build_args.items())
         title, target = body.get("title", repository), body.get("target")
         images.append(
-            ImageSpec(name, repository, dockerfile, context, build_args, platforms, title, target)
+            ImageSpec(name, repository, dockerfile, context, args, platforms, title, target)
         )
     return tuple(images)
 
