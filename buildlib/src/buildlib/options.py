@@ -1,11 +1,11 @@
 """Options of one invocation, resolved once: defaults < pyproject < environment < flags.
 
 The first step of options -> plan -> build -> publish -> report: tasks pass their flags
-here untouched (``None`` meaning "not given"). This is the one module
-of buildlib that reads the process environment (the runner, which hands it to child
-processes, and the console, which decides colours, aside): the functions at the end name
-every variable buildlib consults, and a unit test keeps any other module from reading it.
-It must never print a value it reads (a variable may hold a secret).
+here untouched (``None`` meaning "not given"). This is the one module of buildlib that
+reads the process environment (the runner, which hands it to child processes, and the
+console, which decides colours, aside): its functions name every variable buildlib
+consults, and a unit test keeps any other module from reading it. It must never print a
+value it reads (a variable may hold a secret).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from buildlib import console
 from buildlib.buildargs import KEY_RE, allow_hint, secret_word
@@ -270,23 +270,10 @@ def options_for(
     environ: Mapping[str, str] = os.environ,
 ) -> BuildOptions:
     """The options of a task that builds: its flags over the environment and pyproject.
-    ``tag`` and ``registry`` are the task's own (release has no ``--tag``)."""
-    return build_options(
-        config,
-        tag=tag,
-        platform=flags.platform,
-        no_cache=flags.no_cache,
-        build_arg=flags.build_arg,
-        secret=flags.secret,
-        cache_from=flags.cache_from,
-        cache_to=flags.cache_to,
-        builder=flags.builder,
-        jobs=flags.jobs,
-        sequential=flags.sequential,
-        dry_run=flags.dry_run,
-        registry=registry,
-        environ=environ,
-    )
+    ``tag`` and ``registry`` are the task's own (release has no ``--tag``). Every flag of
+    :class:`ImageFlags` but the image selection is a parameter of :func:`build_options`."""
+    given = {f.name: getattr(flags, f.name) for f in fields(ImageFlags) if f.name != "images"}
+    return build_options(config, tag=tag, registry=registry, environ=environ, **given)
 
 
 # --- the process environment ------------------------------------------------------------
