@@ -5,7 +5,7 @@ and, since Dockerfile frontend 1.4, its source (a ``Dockerfile-cpu:12`` line and
 instruction marked ``>>>``); the legacy builder prints ``Step 3/6 : RUN ...`` before each
 step and ``The command '...' returned a non-zero code: 1``. The line becomes the ``file`` and
 ``line`` of the error (a GitHub annotation at the failing instruction); the whole output
-stays in the log.
+stays in the log. It only reads the output: it must never decide that a build failed.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ registry, as an index. buildx's ``--metadata-file`` (``docker buildx build`` and
 records its digest under ``containerimage.digest``; the registry answers a manifest request
 that accepts an index or manifest list with that same digest in ``Docker-Content-Digest``
 (:meth:`buildlib.registry.RegistryClient.manifest_digest`). The two must be equal: a tag
-that merely exists may hold what another run pushed.
+that merely exists may hold what another run pushed. It only compares: it must never push
+or retag.
 """
 
 from __future__ import annotations

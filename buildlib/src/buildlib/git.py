@@ -62,15 +62,13 @@ class Git:
         return name or None
 
     def tags(self) -> list[str]:
-        out = self._git("tag", "--list")
-        return out.splitlines() if out else []
+        return (self._git("tag", "--list") or "").splitlines()
 
     def tag_commit(self, tag: str) -> str | None:
         return self._git("rev-list", "-n", "1", f"refs/tags/{tag}")
 
     def tags_at_head(self) -> list[str]:
-        out = self._git("tag", "--points-at", "HEAD")
-        return out.splitlines() if out else []
+        return (self._git("tag", "--points-at", "HEAD") or "").splitlines()
 
     def dirty_files(self) -> list[str]:
         """Tracked files with changes. A rename or copy names its new path; in ``-z``
@@ -96,18 +94,17 @@ class Git:
     def files(self) -> list[str] | None:
         """Tracked files and untracked ones that are not ignored (paths relative to root),
         or ``None`` outside a git repository."""
-        out = self._git_raw("ls-files", "-z", "--cached", "--others", "--exclude-standard")
-        if out is None:
-            return None
-        return sorted({path for path in out.split("\0") if path})
+        paths = self._paths("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        return None if paths is None else sorted(paths)
 
     def tracked_files(self) -> set[str] | None:
         """Every file git tracks under ``root`` (submodules' files too), relative to
         ``root``; ``None`` outside a git repository."""
-        out = self._git_raw("ls-files", "-z", "--recurse-submodules")
-        if out is None:
-            return None
-        return {path for path in out.split("\0") if path}
+        return self._paths("ls-files", "-z", "--recurse-submodules")
+
+    def _paths(self, *args: str, stdin: str | None = None) -> set[str] | None:
+        out = self._git_raw(*args, stdin=stdin)
+        return None if out is None else {path for path in out.split("\0") if path}
 
     def ignored(self, paths: list[str]) -> set[str]:
         """The ``paths`` (relative to ``root``) that git ignores."""
@@ -115,8 +112,7 @@ class Git:
             return set()
         # exit 1 means "none ignored", and 0 that some are: the output says which
         argv = ("check-ignore", "-z", "--no-index", "--stdin")
-        out = self._git_raw(*argv, stdin="\0".join(paths) + "\0")
-        return {path for path in (out or "").split("\0") if path}
+        return self._paths(*argv, stdin="\0".join(paths) + "\0") or set()
 
     def is_tracked(self, path: str) -> bool:
         return self._git("ls-files", "--error-unmatch", "--", path) is not None

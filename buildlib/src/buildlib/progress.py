@@ -11,7 +11,8 @@
   prefixed with the image's name when several build at once.
 
 Whole blocks go out under :mod:`buildlib.console`'s lock, so nothing interleaves within a
-line, nor within a group.
+line, nor within a group. It only shows lines: it must never decide whether a build
+failed or change what runs.
 """
 
 from __future__ import annotations

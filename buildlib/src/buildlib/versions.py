@@ -1,5 +1,6 @@
 """Versions and Docker tags: PEP 440 to tag rendering, release tags, version bumps (the tag
-and repository grammar itself is in :mod:`buildlib.references`).
+and repository grammar itself is in :mod:`buildlib.references`). Pure functions of the
+versions given: it must never ask git or a registry which versions exist.
 
 ``docker_tag_for``: a release's full tag is its normalized PEP 440 string with the two
 characters a Docker tag cannot hold replaced: ``1.0.0-rc.1`` -> ``1.0.0rc1``, ``v1.2`` ->
