@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from buildlib import dockerfile
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 
@@ -39,7 +40,6 @@ _SKIP_DIRS = set(
     "build dist .eggs".split()
 )
 _SCRIPT_SUFFIXES = (".sh", ".bash")
-_EXEC_INSTRUCTION = re.compile(r"^\s*(ENTRYPOINT|CMD)\s+(.*)$", re.IGNORECASE | re.MULTILINE)
 
 
 def _head(path: Path) -> bytes:
@@ -174,14 +174,15 @@ def _executed_names(project: Project) -> set[str]:
     names = set()
     for rel in project.dockerfiles():
         try:
-            text = (project.root / rel).read_text(encoding="utf-8", errors="replace")
+            instructions = dockerfile.read(project.root / rel)
         except OSError:
             continue
-        for match in _EXEC_INSTRUCTION.finditer(text):
-            for token in re.findall(r"[\w./-]+", match.group(2)):
-                base = token.rstrip("/").rsplit("/", 1)[-1]
-                if "." in base or "/" in token:
-                    names.add(base)
+        for instruction in instructions:
+            if instruction.keyword in ("ENTRYPOINT", "CMD"):
+                for token in re.findall(r"[\w./-]+", instruction.arguments):
+                    base = token.rstrip("/").rsplit("/", 1)[-1]
+                    if "." in base or "/" in token:
+                        names.add(base)
     return names
 
 
