@@ -112,9 +112,10 @@ class Project:
         """The version in a release tag (``v1.2.3`` -> ``1.2.3``), or None if it is not one."""
         text = version_in_tag(self.settings.release.git_tag, tag)
         try:
-            return text if text is not None and Version(text) else None
+            Version(text or "")  # only a PEP 440 version is a release's
         except InvalidVersion:
             return None
+        return text
 
     @property
     def tag_glob(self) -> str:
