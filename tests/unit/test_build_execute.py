@@ -224,7 +224,7 @@ def test_a_local_build_labels_its_tag_not_the_release_version(
     default ``local``, or ``--tag``), as metadata-action labels a branch push."""
     import buildlib.build
     import buildlib.checks.lock
-    import buildlib.preflight
+    import buildlib.checks.preflight
     from buildlib.build import build_images
     from buildlib.checks import CheckResult
     from buildlib.flags import BuildFlags
@@ -237,7 +237,7 @@ def test_a_local_build_labels_its_tag_not_the_release_version(
         "check_lock_fresh",
         lambda project: CheckResult("uv-lock-fresh", "ok", ""),
     )
-    monkeypatch.setattr(buildlib.preflight, "preflight", lambda *args, **kwargs: None)
+    monkeypatch.setattr(buildlib.checks.preflight, "preflight", lambda *args, **kwargs: None)
     shown: list[str] = []
 
     build_images(

@@ -362,8 +362,8 @@ def build_images(
     with ThreadPoolExecutor(max_workers=2) as background:
         probe = background.submit(detect)
         lock_fresh = background.submit(_lock_fresh, root)
+        from buildlib.checks.preflight import preflight
         from buildlib.options import environment, options_for, secret_values
-        from buildlib.preflight import preflight
 
         config = config_module.load(root)
         options = options_for(config, flags, tag=flags.tag)

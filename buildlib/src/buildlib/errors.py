@@ -31,66 +31,53 @@ def split_location(location: str | None) -> tuple[str | None, int | None]:
 
 
 class BuildlibError(Exception):
-    """A failure the user can act on. ``str()`` is the one line to show."""
+    """A failure the user can act on. ``str()`` is the one line to show; each kind has its
+    own exit code (``class X(BuildlibError, exit_code=N)``), documented in the README."""
 
     exit_code = 1
+
+    def __init_subclass__(cls, exit_code: int = 0, **kwargs: object) -> None:
+        super().__init_subclass__()
+        cls.exit_code = exit_code or cls.exit_code
 
     def __init__(self, message: str, *, hint: str | None = None, location: str | None = None):
         self.message = message
         self.hint = hint
         self.location = location
-        super().__init__(self.render())
+        text = f"{location}: {message}" if location else message
+        super().__init__(f"{text} (fix: {hint})" if hint else text)
 
     def render(self) -> str:
-        text = f"{self.location}: {self.message}" if self.location else self.message
-        if self.hint:
-            text = f"{text} (fix: {self.hint})"
-        return text
+        return str(self)
 
 
-class ConfigError(BuildlibError):
+class ConfigError(BuildlibError, exit_code=2):
     """pyproject.toml or a task flag is invalid."""
 
-    exit_code = 2
 
-
-class UsageError(BuildlibError):
+class UsageError(BuildlibError, exit_code=2):
     """A combination of flags that cannot work (e.g. loading a multi-platform image)."""
 
-    exit_code = 2
 
-
-class DockerUnavailable(BuildlibError):
+class DockerUnavailable(BuildlibError, exit_code=3):
     """The docker client or engine cannot be reached."""
 
-    exit_code = 3
 
-
-class CommandFailed(BuildlibError):
+class CommandFailed(BuildlibError, exit_code=4):
     """A docker (or git, uv) command exited non-zero."""
 
-    exit_code = 4
 
-
-class CheckFailed(BuildlibError):
+class CheckFailed(BuildlibError, exit_code=5):
     """A pre-flight check (line endings, lock freshness, credentials...) failed."""
 
-    exit_code = 5
 
-
-class RegistryError(BuildlibError):
+class RegistryError(BuildlibError, exit_code=6):
     """The registry refused or failed a request."""
 
-    exit_code = 6
 
-
-class AuthError(RegistryError):
+class AuthError(RegistryError, exit_code=7):
     """The registry rejected the credentials (401/403)."""
 
-    exit_code = 7
 
-
-class PublishError(BuildlibError):
+class PublishError(BuildlibError, exit_code=8):
     """A push or release stopped part-way; the message says what was left untouched."""
-
-    exit_code = 8

@@ -8,9 +8,10 @@ a flag and the variable or key it overrides are checked by the same code.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, TypeVar
 
 
 def names(value: str | None) -> tuple[str, ...] | None:
@@ -85,3 +86,22 @@ class DoctorFlags:
     as_json: bool = False
     for_: str | None = None
     registry: str | None = None
+
+
+Flags = TypeVar("Flags", bound=ImageFlags)
+# Invoke's names of flags whose field is named otherwise (``--json`` shadows nothing here).
+_FIELD_OF = {"image": "images", "all": "all_images", "json": "as_json"}
+_REPEATED = ("build_arg", "secret", "cache_from", "cache_to")
+
+
+def from_task(kind: type[Flags], given: Mapping[str, Any], **fixed: Any) -> Flags:
+    """The flags ``kind`` of a task, from the keyword arguments Invoke passed it (what
+    ``kind`` has no field for is not a flag); ``fixed`` overrides them."""
+    known = {f.name for f in fields(kind)}
+    values = {_FIELD_OF.get(key, key): value for key, value in given.items()}
+    values = {key: value for key, value in values.items() if key in known}
+    if "images" in values:
+        values["images"] = names(values["images"])
+    for key in _REPEATED:
+        values[key] = repeated(values.get(key))
+    return kind(**{**values, **fixed})

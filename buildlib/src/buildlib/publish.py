@@ -22,6 +22,7 @@ from pathlib import Path
 from buildlib import attest, console, existing, pushing, releaseplan, tags
 from buildlib import config as config_module
 from buildlib.build import execute
+from buildlib.checks.preflight import Purpose, preflight
 from buildlib.config import Config, ImageSpec
 from buildlib.docker import Docker, detect
 from buildlib.errors import BuildlibError, UsageError
@@ -30,7 +31,6 @@ from buildlib.floating import move_floating
 from buildlib.git import Git
 from buildlib.options import BuildOptions, environment, options_for, resolve_tag, secret_values
 from buildlib.plan import BuildPlan, make_plan
-from buildlib.preflight import Purpose, preflight
 from buildlib.pushing import Access, resolve_access
 from buildlib.releaseplan import ImagePublication, Published
 from buildlib.report import print_plan, report

@@ -32,8 +32,7 @@ from buildlib.flags import (
     DoctorFlags,
     PushFlags,
     ReleaseFlags,
-    names,
-    repeated,
+    from_task,
     several,
 )
 
@@ -143,21 +142,7 @@ def _image_task(root: Path, name: str, summary: str, help_table: dict[str, str])
         from buildlib.build import build_images
 
         with user_errors(), invoke_flags(c, dry_run) as dry_run:
-            build_images(
-                root,
-                BuildFlags(
-                    images=(name,),
-                    tag=tag,
-                    platform=platform,
-                    no_cache=no_cache,
-                    build_arg=repeated(build_arg),
-                    secret=repeated(secret),
-                    builder=builder,
-                    cache_from=repeated(cache_from),
-                    cache_to=repeated(cache_to),
-                    dry_run=dry_run,
-                ),
-            )
+            build_images(root, from_task(BuildFlags, locals(), images=(name,)))
 
     build_image.__doc__ = summary
     return Task(build_image, name=f"build-{name}", help=help_table, iterable=ITERABLE)
@@ -183,24 +168,7 @@ def _build_group_task(root: Path, summary: str, help_table: dict[str, str]) -> T
         from buildlib.build import build_images
 
         with user_errors(), invoke_flags(c, dry_run) as dry_run:
-            build_images(
-                root,
-                BuildFlags(
-                    images=names(image),
-                    all_images=all,
-                    tag=tag,
-                    platform=platform,
-                    no_cache=no_cache,
-                    build_arg=repeated(build_arg),
-                    secret=repeated(secret),
-                    builder=builder,
-                    cache_from=repeated(cache_from),
-                    cache_to=repeated(cache_to),
-                    jobs=jobs,
-                    sequential=sequential,
-                    dry_run=dry_run,
-                ),
-            )
+            build_images(root, from_task(BuildFlags, locals()))
 
     build.__doc__ = summary
     return Task(build, name="build", help=help_table, iterable=ITERABLE)
@@ -239,27 +207,7 @@ def _push_task(root: Path) -> Task:
         from buildlib.publish import push as push_images
 
         with user_errors(), invoke_flags(c, dry_run) as dry_run:
-            push_images(
-                root,
-                PushFlags(
-                    images=names(image),
-                    tag=several(tag),
-                    sha_tag=sha_tag,
-                    registry=registry,
-                    force=force,
-                    as_json=json,
-                    platform=platform,
-                    no_cache=no_cache,
-                    build_arg=repeated(build_arg),
-                    secret=repeated(secret),
-                    builder=builder,
-                    cache_from=repeated(cache_from),
-                    cache_to=repeated(cache_to),
-                    jobs=jobs,
-                    sequential=sequential,
-                    dry_run=dry_run,
-                ),
-            )
+            push_images(root, from_task(PushFlags, locals(), tag=several(tag)))
 
     help_table = {
         **PUBLISH_HELP,
@@ -295,25 +243,7 @@ def _release_task(root: Path) -> Task:
         from buildlib.publish import release as release_images
 
         with user_errors(), invoke_flags(c, dry_run) as dry_run:
-            release_images(
-                root,
-                ReleaseFlags(
-                    images=names(image),
-                    registry=registry,
-                    force=force,
-                    as_json=json,
-                    platform=platform,
-                    no_cache=no_cache,
-                    build_arg=repeated(build_arg),
-                    secret=repeated(secret),
-                    builder=builder,
-                    cache_from=repeated(cache_from),
-                    cache_to=repeated(cache_to),
-                    jobs=jobs,
-                    sequential=sequential,
-                    dry_run=dry_run,
-                ),
-            )
+            release_images(root, from_task(ReleaseFlags, locals()))
 
     help_table = {
         **PUBLISH_HELP,

@@ -1,4 +1,7 @@
-"""Which checks run before build, push and release: the fast, offline subset of ``doctor``.
+"""The checks that build, push and release run first: the fast, offline subset of
+``doctor``, so a stale lock or a CRLF Dockerfile fails before the build starts, not at its
+end. It never fixes anything (``invoke doctor --fix`` does, when asked) and never needs the
+network.
 
 - build: line endings of the Dockerfiles being built, uv.lock present and fresh
   (``uv lock --check --offline``), no secret-like build arg of the images being built;
@@ -12,7 +15,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from buildlib.checks import CheckResult
 from buildlib.checks.files import line_ending_results
@@ -21,6 +25,25 @@ from buildlib.checks.project import Project
 from buildlib.checks.publishing import check_branch, check_credentials, check_release_tag
 from buildlib.checks.release_please import check_version_agreement
 from buildlib.checks.secrets import secret_arg_results
+from buildlib.errors import CheckFailed
+
+Purpose = Literal["build", "push", "release"]
+
+
+def preflight(
+    config: Any,
+    builds: Iterable[Any],
+    purpose: Purpose,
+    *,
+    lock_fresh: CheckResult | None = None,
+) -> None:
+    """Raise :class:`CheckFailed` for the first failed check of :func:`run_preflight`."""
+    results = run_preflight(config, tuple(builds), purpose, lock_fresh=lock_fresh)
+    failed = [r for r in results if r.status == "fail"]
+    if failed:
+        first = failed[0]
+        more = f" (and {len(failed) - 1} more: `invoke doctor`)" if len(failed) > 1 else ""
+        raise CheckFailed(first.message + more, hint=first.hint, location=first.where())
 
 
 def run_preflight(
