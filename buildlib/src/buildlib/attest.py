@@ -10,7 +10,8 @@ Only buildx with a builder that runs BuildKit outside the engine (``docker-conta
 ``kubernetes``, ``remote``) makes them. Built-in BuildKit without buildx, the legacy
 builder and buildx's ``docker`` driver cannot (the ``docker`` driver can with the
 containerd image store, which buildlib does not detect): there the images are published
-without attestations, and the plan (``--dry-run``) and ``invoke doctor`` say so.
+without attestations, and the plan (``--dry-run``) and ``invoke doctor`` say so. It must
+never silently drop them: where some were wanted and none can be made, a note says why.
 """
 
 from __future__ import annotations

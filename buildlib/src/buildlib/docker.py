@@ -167,7 +167,8 @@ class Docker:
         )
 
     def driver(self, builder: str | None = None) -> str | None:
-        """The driver of a buildx builder (the current one without ``builder``)."""
+        """The driver of a buildx builder (the current one without ``builder``):
+        ``docker``, ``docker-container``, ``remote``...; ``None`` when buildx cannot say."""
         result = self.query("buildx", "inspect", *([builder] if builder else []))
         return read_driver(result.stdout) if result.ok else None
 
@@ -265,8 +266,7 @@ class Docker:
 
     def image_id(self, reference: str) -> str | None:
         """The id of a local image (``docker image inspect``), or ``None`` if there is none."""
-        argv = [self.caps.docker, "image", "inspect", "--format", "{{.Id}}", reference]
-        result = self.run(argv, capture=True, check=False, mutating=False)
+        result = self.query("image", "inspect", "--format", "{{.Id}}", reference)
         found = result.stdout.strip()
         return found if result.ok and found.startswith("sha256:") else None
 
@@ -283,35 +283,24 @@ def capabilities(docker: str) -> Capabilities:
     that did not answer is asked again next time."""
     selected = docker_selection()
     key = (docker, selected.host, selected.context, selected.config)
-    found = _DETECTED.get(key)
-    if found is None:
+    if key not in _DETECTED:
         found = Docker.client(docker).probe()
-        if found.server_version is not None:
-            _DETECTED[key] = found
-    return found
-
-
-_DETECTED: dict[tuple[str | None, ...], Capabilities] = {}
+        if found.server_version is None:
+            return found
+        _DETECTED[key] = found
+    return _DETECTED[key]
 
 
 def buildx_driver(docker: str, builder: str | None = None) -> str | None:
-    """:meth:`Docker.driver` (``docker``, ``docker-container``, ``kubernetes``, ``remote``...;
-    ``None`` when buildx cannot say), kept per client, builder and engine address."""
-    selected = docker_selection()
-    key = (
-        docker,
-        builder,
-        selected.host,
-        selected.context,
-        selected.config,
-        selected.buildx_builder,
-    )
+    """:meth:`Docker.driver`, kept per client, builder and what picks the engine."""
+    key = (docker, builder, docker_selection())
     if key not in _DRIVERS:
         _DRIVERS[key] = Docker.client(docker).driver(builder)
     return _DRIVERS[key]
 
 
-_DRIVERS: dict[tuple[str | None, ...], str | None] = {}
+_DETECTED: dict[tuple[str | None, ...], Capabilities] = {}
+_DRIVERS: dict[tuple[object, ...], str | None] = {}
 
 
 def engine_info(docker: str | None = None) -> EngineInfo:

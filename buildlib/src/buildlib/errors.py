@@ -1,6 +1,7 @@
 """One error hierarchy. Each error is a user-facing line: what failed, where, how to fix it.
 
-The library never calls ``sys.exit``; ``tasks.py`` turns these into ``invoke.Exit`` at the edge.
+Nothing here prints or exits (the library never calls ``sys.exit``): ``tasks.py`` turns these
+into one line and ``invoke.Exit`` at the edge. A message never holds a secret's value.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class BuildlibError(Exception):
     exit_code = 1
 
     def __init_subclass__(cls, exit_code: int = 0, **kwargs: object) -> None:
-        super().__init_subclass__()
+        super().__init_subclass__(**kwargs)
         cls.exit_code = exit_code or cls.exit_code
 
     def __init__(self, message: str, *, hint: str | None = None, location: str | None = None):

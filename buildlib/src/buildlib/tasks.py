@@ -6,13 +6,15 @@ A repository adopts buildlib with a ``[tool.buildlib]`` table and a ``tasks.py``
     from buildlib.tasks import collection
     ns = collection(Path(__file__).parent)
 
-Each task builds one typed flags object (:mod:`buildlib.flags`) and calls one buildlib
-function with it; a
-:class:`~buildlib.errors.BuildlibError` becomes one red line and an exit code.
+Each task turns its flags into one typed flags object (:func:`buildlib.flags.from_task`)
+and calls one buildlib function with it; a :class:`~buildlib.errors.BuildlibError` becomes
+one red line and an exit code. It must never decide anything (a default, a check, what to
+build): that is the core's job, so that ``buildlib`` and ``invoke`` behave alike.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import signal
@@ -126,52 +128,47 @@ def invoke_flags(
             runner.echo_queries(previous)
 
 
+# The flags that are on (or off) by default; the others are "not given" (None).
+_SWITCHES = ("all", "sha_tag", "force", "json", "no_cache", "sequential", "dry_run")
+
+
+def _task(
+    body: Callable[..., None],
+    help_table: dict[str, str],
+    iterable: list[str] = ITERABLE,
+    **how: Any,
+) -> Task:
+    """A task whose flags are the keys of its help table: Invoke reads a task's flags from
+    its signature, given here from the table, so that each flag is declared once."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    flags = [key.replace("-", "_") for key in help_table]
+    body.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(f, keyword, default=False if f in _SWITCHES else None) for f in flags]
+    )
+    return Task(body, help=help_table, iterable=iterable, **how)
+
+
 def _image_task(root: Path, name: str, summary: str, help_table: dict[str, str]) -> Task:
-    def build_image(
-        c,
-        tag=None,
-        platform=None,
-        no_cache=False,
-        build_arg=None,
-        secret=None,
-        builder=None,
-        cache_from=None,
-        cache_to=None,
-        dry_run=False,
-    ):
+    def build_image(c, **given):
         from buildlib.build import build_images
 
-        with user_errors(), invoke_flags(c, dry_run) as dry_run:
-            build_images(root, from_task(BuildFlags, locals(), images=(name,)))
+        with user_errors(), invoke_flags(c, given.get("dry_run", False)) as dry_run:
+            build_images(root, from_task(BuildFlags, given, images=(name,), dry_run=dry_run))
 
     build_image.__doc__ = summary
-    return Task(build_image, name=f"build-{name}", help=help_table, iterable=ITERABLE)
+    return _task(build_image, help_table, name=f"build-{name}")
 
 
 def _build_group_task(root: Path, summary: str, help_table: dict[str, str]) -> Task:
-    def build(
-        c,
-        all=False,
-        image=None,
-        tag=None,
-        platform=None,
-        no_cache=False,
-        build_arg=None,
-        secret=None,
-        builder=None,
-        cache_from=None,
-        cache_to=None,
-        jobs=None,
-        sequential=False,
-        dry_run=False,
-    ):
+    def build(c, **given):
         from buildlib.build import build_images
 
-        with user_errors(), invoke_flags(c, dry_run) as dry_run:
-            build_images(root, from_task(BuildFlags, locals()))
+        with user_errors(), invoke_flags(c, given.get("dry_run", False)) as dry_run:
+            build_images(root, from_task(BuildFlags, given, dry_run=dry_run))
 
     build.__doc__ = summary
-    return Task(build, name="build", help=help_table, iterable=ITERABLE)
+    return _task(build, help_table, name="build")
 
 
 PUBLISH_HELP = {
@@ -184,30 +181,14 @@ PUBLISH_HELP = {
 
 
 def _push_task(root: Path) -> Task:
-    def push(
-        c,
-        tag=None,
-        sha_tag=False,
-        image=None,
-        registry=None,
-        force=False,
-        json=False,
-        platform=None,
-        no_cache=False,
-        build_arg=None,
-        secret=None,
-        builder=None,
-        cache_from=None,
-        cache_to=None,
-        jobs=None,
-        sequential=False,
-        dry_run=False,
-    ):
+    def push(c, **given):
         """Build and push every image as REPO:TAG (CI on main: --tag main --sha-tag)."""
         from buildlib.publish import push as push_images
 
-        with user_errors(), invoke_flags(c, dry_run) as dry_run:
-            push_images(root, from_task(PushFlags, locals(), tag=several(tag)))
+        with user_errors(), invoke_flags(c, given.get("dry_run", False)) as dry_run:
+            push_images(
+                root, from_task(PushFlags, given, tag=several(given.get("tag")), dry_run=dry_run)
+            )
 
     help_table = {
         **PUBLISH_HELP,
@@ -218,38 +199,22 @@ def _push_task(root: Path) -> Task:
         "default: [tool.buildlib] sha-tag",
         "force": "push 'latest' or a version-shaped tag anyway",
     }
-    return Task(push, help=help_table, iterable=[*ITERABLE, "tag"])
+    return _task(push, help_table, [*ITERABLE, "tag"])
 
 
 def _release_task(root: Path) -> Task:
-    def release(
-        c,
-        image=None,
-        registry=None,
-        force=False,
-        json=False,
-        platform=None,
-        no_cache=False,
-        build_arg=None,
-        secret=None,
-        builder=None,
-        cache_from=None,
-        cache_to=None,
-        jobs=None,
-        sequential=False,
-        dry_run=False,
-    ):
+    def release(c, **given):
         """Publish the pyproject version: X.Y.Z, then X.Y, X, latest (needs its git tag)."""
         from buildlib.publish import release as release_images
 
-        with user_errors(), invoke_flags(c, dry_run) as dry_run:
-            release_images(root, from_task(ReleaseFlags, locals()))
+        with user_errors(), invoke_flags(c, given.get("dry_run", False)) as dry_run:
+            release_images(root, from_task(ReleaseFlags, given, dry_run=dry_run))
 
     help_table = {
         **PUBLISH_HELP,
         "force": "overwrite a version tag that exists with different content",
     }
-    return Task(release, help=help_table, iterable=ITERABLE)
+    return _task(release, help_table)
 
 
 DOCTOR_HELP = {
@@ -303,8 +268,8 @@ def _images_task(root: Path) -> Task:
 
 
 def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str]:
-    """Per-image task help, without failing: a broken pyproject still lists the tasks
-    (found by their table headers), and running one then reports the error."""
+    # A broken pyproject still lists the tasks (found by their table headers); running
+    # one then reports the error.
     from buildlib import config as config_module
 
     try:
@@ -325,7 +290,6 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str]:
 
 
 def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collection:
-    """The buildlib task collection for the repository at ``root``."""
     root = Path(root).resolve()
     images, group, tag_env = _image_summaries(root)
     # Each collection's own tables: the tag variable is this repository's, and a collection

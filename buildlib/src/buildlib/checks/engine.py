@@ -1,4 +1,6 @@
-"""The Docker side: the engine answers, which builder the client has, free disk space."""
+"""The Docker side of doctor: the engine answers, which builder the client has, whether
+pushes get attestations and annotations, free disk space. It only reads what
+:mod:`buildlib.docker` asks and never runs docker itself, nor changes anything."""
 
 from __future__ import annotations
 
@@ -52,7 +54,6 @@ def check_docker_engine(project: Project) -> CheckResult:
 
 def check_docker_builder(project: Project) -> CheckResult:
     from buildlib.docker import detect
-    from buildlib.errors import BuildlibError
 
     try:
         capabilities = detect()
@@ -87,7 +88,6 @@ def check_attestations(project: Project) -> CheckResult:
     (on by default): only buildx with a builder outside the engine makes them."""
     from buildlib import attest
     from buildlib.docker import buildx_driver, detect
-    from buildlib.errors import BuildlibError
 
     config = project.config
     wanted = [
@@ -129,7 +129,6 @@ def check_annotations(project: Project) -> CheckResult:
     written: buildx 0.12 or later, on images it pushes itself (multi-platform or attested)."""
     from buildlib import tags
     from buildlib.docker import detect
-    from buildlib.errors import BuildlibError
 
     try:
         capabilities = detect()
