@@ -25,13 +25,10 @@ from buildlib.errors import UsageError
 
 INLINE_CACHE_ARG = ("BUILDKIT_INLINE_CACHE", "1")
 _BUILDX_HINT = "install the buildx plugin (`docker buildx version` must answer)"
-
-
 IMAGE_PLACEHOLDER = "{image}"
 
 
 def for_image(specs: tuple[str, ...], name: str) -> tuple[str, ...]:
-    """``specs`` with ``{image}`` replaced by the image's name."""
     return tuple(spec.replace(IMAGE_PLACEHOLDER, name) for spec in specs)
 
 
@@ -61,7 +58,6 @@ def parse(spec: str) -> tuple[str | None, dict[str, str]]:
 
 
 def source_flag(spec: str, builder: str) -> str:
-    """The ``--cache-from`` value for ``builder``."""
     if builder == "buildx":
         return spec
     kind, fields = parse(spec)
@@ -92,13 +88,10 @@ def destination_build_args(specs: tuple[str, ...], builder: str) -> tuple[tuple[
 
 def validate(cache_from: tuple[str, ...], cache_to: tuple[str, ...], builder: str) -> None:
     """Raise the error a build would hit, before any build starts."""
-    for spec in cache_from:
-        if builder == "buildx":
-            parse(spec)
-        else:
-            source_flag(spec, builder)
     if builder == "buildx":
-        for spec in cache_to:
+        for spec in cache_from + cache_to:
             parse(spec)
-    else:
-        destination_build_args(cache_to, builder)
+        return
+    for spec in cache_from:
+        source_flag(spec, builder)
+    destination_build_args(cache_to, builder)

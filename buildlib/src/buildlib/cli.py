@@ -30,7 +30,6 @@ def package_version() -> str:
 
 
 def find_project(start: Path) -> Path | None:
-    """The nearest directory, from ``start`` upwards, whose pyproject.toml has [tool.buildlib]."""
     for directory in (start, *start.parents):
         candidate = directory / "pyproject.toml"
         if not candidate.is_file():

@@ -146,7 +146,6 @@ class Docker:
         return cls(runner or Runner(quiet=True), Capabilities(binary, "legacy", None))
 
     def run(self, argv: list[str], env: Mapping[str, str] | None = None, **how: Any) -> Result:
-        """Every command of this class: through the runner, with this client's ``env``."""
         return self.runner.run(argv, env={**self.env, **(env or {})}, **how)
 
     def query(self, *args: str) -> Result:
@@ -154,7 +153,6 @@ class Docker:
         return self.run([self.caps.docker, *args], capture=True, check=False, mutating=False)
 
     def probe(self) -> Capabilities:
-        """What this client builds with, and whether its engine answers."""
         # The two questions are independent: side by side, the wait is the slower one's.
         with ThreadPoolExecutor(max_workers=2) as pool:
             buildx = pool.submit(self.query, "buildx", "version")
@@ -209,7 +207,6 @@ class Docker:
     def bake(
         self, argv: list[str], names: list[str], cwd: Path | None, show: Callable[[str], None]
     ) -> Result:
-        """Run a ``docker buildx bake`` command line (:func:`buildlib.bake.bake_command`)."""
         return self.run(
             argv,
             cwd=str(cwd) if cwd else None,
@@ -265,7 +262,6 @@ class Docker:
         )
 
     def image_id(self, reference: str) -> str | None:
-        """The id of a local image (``docker image inspect``), or ``None`` if there is none."""
         result = self.query("image", "inspect", "--format", "{{.Id}}", reference)
         found = result.stdout.strip()
         return found if result.ok and found.startswith("sha256:") else None

@@ -40,7 +40,6 @@ def collect(
     environ: Mapping[str, str] | None = None,
     engine: bool = True,
 ) -> list[CheckResult]:
-    """The results of every check, in report order."""
     if for_ not in FOR_CHOICES:
         raise UsageError(
             f"--for {for_!r} is not push or release",
@@ -128,7 +127,6 @@ def render(
     elapsed: float | None = None,
     colour: bool = False,
 ) -> str:
-    """The readable report: status, id, message (with file:line), and the fix."""
     s = console.Style(colour)
     colours = {"ok": s.green, "warn": s.yellow, "fail": s.red + s.bold, "skipped": s.dim}
     width = max((len(r.id) for r in results), default=10)

@@ -76,7 +76,6 @@ class Capabilities:
         return f"legacy builder (client {self.client_version}, no buildx)"
 
     def require_engine(self) -> None:
-        """Raise :class:`DockerUnavailable` when the engine did not answer the probe."""
         if self.server_version is None:
             raise engine_unreachable(self.server_error or "no answer to `docker version`")
 
@@ -130,23 +129,10 @@ def _context_host(name: str) -> str | None:
     return host if isinstance(host, str) and host else None
 
 
-def _start_hint() -> str:
-    if docker_selection().host:
-        return (
-            "start the engine DOCKER_HOST points at, or unset DOCKER_HOST to use the local socket"
-        )
-    return (
-        "start the engine: `sudo systemctl start docker` (or `sudo dockerd &`), then "
-        "`invoke doctor`"
-    )
-
-
 # What an engine failure says (lower case), and the short reason the one-line error shows.
 _REASONS = {
-    "connection refused": "connection refused",
-    "no such file or directory": "no such file or directory",
+    **{said: said for said in ("connection refused", "no such file or directory", "timed out")},
     "permission denied": "permission denied",
-    "timed out": "timed out",
     "cannot connect to the docker daemon": "no engine answers there",
 }
 _ANSWERED = "error response from daemon"
@@ -177,8 +163,15 @@ def engine_unreachable(reason: str) -> DockerUnavailable:
     reason = next((short for marker, short in _REASONS.items() if marker in lowered), reason)
     if reason == "permission denied":
         hint = "let this user use the engine: `sudo usermod -aG docker $USER`, then log in again"
-    elif source in ("DOCKER_HOST", "default socket"):
-        hint = _start_hint()
+    elif source == "DOCKER_HOST":
+        hint = (
+            "start the engine DOCKER_HOST points at, or unset DOCKER_HOST to use the local socket"
+        )
+    elif source == "default socket":
+        hint = (
+            "start the engine: `sudo systemctl start docker` (or `sudo dockerd &`), then "
+            "`invoke doctor`"
+        )
     elif source.startswith("DOCKER_CONTEXT="):
         hint = (
             "start the engine of that context, or pick another (`docker context ls`), or "
@@ -290,6 +283,5 @@ def read_engine_info(caps: Capabilities, root_dir_json: str | None) -> EngineInf
 
 
 def read_driver(inspect_stdout: str) -> str | None:
-    """The driver named by ``docker buildx inspect``."""
     found = re.search(r"^Driver:\s*(\S+)", inspect_stdout, re.MULTILINE)
     return found.group(1) if found else None

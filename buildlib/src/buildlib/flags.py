@@ -34,8 +34,6 @@ def several(values: str | Iterable[str] | None) -> tuple[str, ...] | None:
 
 @dataclass(frozen=True)
 class ImageFlags:
-    """The flags of every task that builds images."""
-
     images: tuple[str, ...] | None = None
     platform: str | None = None
     no_cache: bool = False
@@ -51,36 +49,32 @@ class ImageFlags:
 
 @dataclass(frozen=True)
 class BuildFlags(ImageFlags):
-    """``invoke build`` and ``invoke build-<image>``."""
-
     tag: str | None = None
     all_images: bool = False
 
 
 @dataclass(frozen=True)
-class PushFlags(ImageFlags):
+class PublishFlags(ImageFlags):
+    registry: str | None = None
+    force: bool = False
+    as_json: bool = False
+
+
+@dataclass(frozen=True)
+class PushFlags(PublishFlags):
     """``invoke push``: ``tag`` may be several (``--tag main --tag nightly``)."""
 
     tag: str | tuple[str, ...] | None = None
     sha_tag: bool = False
-    registry: str | None = None
-    force: bool = False
-    as_json: bool = False
 
 
 @dataclass(frozen=True)
-class ReleaseFlags(ImageFlags):
+class ReleaseFlags(PublishFlags):
     """``invoke release``: no ``--tag``, its tags come from the version."""
-
-    registry: str | None = None
-    force: bool = False
-    as_json: bool = False
 
 
 @dataclass(frozen=True)
 class DoctorFlags:
-    """``invoke doctor``."""
-
     root: Path = field(default_factory=lambda: Path("."))
     fix: bool = False
     as_json: bool = False
