@@ -23,14 +23,19 @@ Figures (docs/performance.md explains each, with the figures of one run):
   release_ratio      `invoke release --image cpu` (X.Y.Z, X.Y, X, latest) to a fresh loopback
                      registry / one `docker push` of the same image to another fresh one.
   doctor_s, list_s   wall time of `invoke doctor` (offline) and `invoke --list`.
-  fresh_runner_ratio a fresh CI runner: a second dockerd (own data root, exec root, socket,
-                     bridge; restarted on an empty data root before every build, base images
-                     loaded) builds the three images of bench/fixtures/fresh-runner (this
-                     worker with a real worker's ~126 locked packages) after a one-line change
-                     in worker/, with `--cache-from` the images that the last `invoke push
-                     --cache-to type=inline` wrote to a loopback registry / the same build with
-                     no cache. Its builds run with --network host (its bridge has no NAT), the
-                     push's too (the network mode is part of a RUN step's cache key).
+  fresh_runner_ratio the image jobs of CI after a one-line change in worker/ (committed), each
+                     on a fresh runner: a second dockerd (own data root, exec root, socket,
+                     bridge), made new before every job, with only its base images (pulled
+                     from the loopback registry, as a runner pulls them). The jobs: `invoke
+                     build --all` (docker-test, docker-test-lb) and `invoke push --tag T
+                     --sha-tag` (docker-main-*), both `--cache-to type=inline`, with
+                     `--cache-from` the images the last `invoke push` wrote to that registry
+                     / the same jobs with no cache. The fixture (bench/fixtures/fresh-runner)
+                     is this worker with a real worker's ~126 locked packages. Builds run
+                     with --network host (the bridge has no NAT; the push's too: the
+                     network mode is part of a RUN step's cache key). Where each job's time
+                     goes (BuildKit's progress, timestamped; the docker commands' spans) is
+                     printed and kept in bench/.work/ (last-run.json, fresh-runner/).
 
 It removes only what it made: the tags it gave (``*:bench-<session>*``, registry copies) and
 the image ids its own builds produced (never with --force: an id someone else tagged stays).
@@ -251,16 +256,40 @@ def dockerd_argv(dockerd: str, root: Path, bridge: str) -> list[str]:
     ]
 
 
-def host_network_client(docker: str) -> str:
+def host_network_client(docker: str, log: Path | None = None) -> str:
     """A docker client that adds ``--network host`` to ``build``: the second engine's bridge
     has no NAT, so its builds reach PyPI only over the host's network. Everything else
-    (version probes, pushes, loads) passes through unchanged."""
+    (version probes, pushes, loads) passes through unchanged. With ``log`` (a bash script
+    then), each command appends ``START END WORD TARGET`` there (epoch seconds; its first
+    word and its last ``--tag``, else its last argument), and each line it writes on stderr
+    (BuildKit's progress) goes to ``log`` + ``.lines`` too as ``TIME TARGET LINE``: the
+    breakdown of where a build's time goes (``progress_timeline``)."""
     real = shlex.quote(docker)
+    network = 'if [ "$1" = build ]; then shift; set -- build --network host "$@"; fi\n'
+    if log is None:
+        return (
+            "#!/bin/sh\n# bench/run.py: the fresh engine's client (builds on the host's network)\n"
+            + network
+            + f'exec {real} "$@"\n'
+        )
+    times, lines = shlex.quote(str(log)), shlex.quote(f"{log}.lines")
     return (
-        "#!/bin/sh\n"
-        "# bench/run.py: the fresh engine's client (builds on the host's network)\n"
-        f'if [ "$1" = build ]; then shift; exec {real} build --network host "$@"; fi\n'
-        f'exec {real} "$@"\n'
+        "#!/bin/bash\n# bench/run.py: the fresh engine's client (host network, timed)\n"
+        + network
+        + "start=$EPOCHREALTIME; word=$1; target=''; previous=''\n"
+        + 'for arg in "$@"; do\n'
+        + '  if [ "$previous" = --tag ] || [ "$word" != build ]; then target=$arg; fi\n'
+        + "  previous=$arg\n"
+        + "done\n"
+        + "stamp() {\n"
+        + "  while IFS= read -r line; do\n"
+        + f'    printf \'%s %s %s\\n\' "$EPOCHREALTIME" "${{target// /_}}" "$line" >> {lines}\n'
+        + "    printf '%s\\n' \"$line\" >&2\n"
+        + "  done\n"
+        + "}\n"
+        + f'{real} "$@" 2> >(stamp); status=$?\n'
+        + f'echo "$start $EPOCHREALTIME $word ${{target// /_}}" >> {times}\n'
+        + "exit $status\n"
     )
 
 
@@ -288,6 +317,145 @@ def blob_pulls(access_log: str) -> tuple[int, int]:
     return len(sizes), sum(sizes)
 
 
+_VERTEX = re.compile(r"^(?:\[(?P<prefix>[\w.-]+)\] )?#(?P<id>\d+) (?P<text>.*)$")
+# The parts of a job that the breakdown names, in the order it shows them: wall seconds,
+# each the union of its intervals over the job's concurrent builds.
+PARTS = (
+    "cache manifest",  # importing cache manifest from REF (--cache-from)
+    "pull",  # CACHED steps downloading their layers from the registry (pulling sha256:...)
+    "unpack",  # ... then unpacking them into the engine (no line of its own: up to CACHED)
+    "steps run",  # steps that ran (RUN, COPY...), not CACHED
+    "export",  # exporting to image (layers, config, name), exporting cache
+    "other vertices",  # [internal] definitions and context, [auth], FROM, metadata
+    "between vertices",  # a build running, no vertex open: unpacking, solving, session
+    "docker build",  # every docker build command, start to exit
+    "docker push",
+    "other docker",  # version probes, login, tag, image inspect
+    "outside docker",  # buildlib itself: Python, invoke, planning, waiting
+)
+
+
+@dataclass
+class Vertex:
+    """One vertex of a BuildKit build, from the timestamped lines of its progress."""
+
+    target: str
+    name: str
+    start: float
+    end: float
+    cached: bool = False
+    pulled: float | None = None  # when its last ``pulling sha256:... done`` line came, if any
+
+
+def vertices(stamped: str) -> list[Vertex]:
+    """The vertices in ``TIME TARGET LINE`` lines (``host_network_client``'s ``.lines``),
+    each from its first line to its last (``DONE``/``CACHED``)."""
+    found: dict[tuple[str, str], Vertex] = {}
+    for line in stamped.splitlines():
+        fields = line.split(" ", 2)
+        if len(fields) < 3:
+            continue
+        try:
+            when = float(fields[0])
+        except ValueError:
+            continue
+        match = _VERTEX.match(fields[2].rstrip())
+        if not match:
+            continue
+        text = match.group("text")
+        vertex = found.setdefault(
+            (fields[1], match.group("id")), Vertex(fields[1], text, when, when)
+        )
+        vertex.end = when
+        if text == "CACHED":
+            vertex.cached = True
+        elif text.startswith("pulling "):
+            vertex.pulled = when
+    return list(found.values())
+
+
+def kind_of(vertex: Vertex) -> str:
+    """The part of ``PARTS`` a vertex's time counts for."""
+    if vertex.name.startswith("importing cache manifest"):
+        return "cache manifest"
+    if vertex.name.startswith("exporting "):
+        return "export"
+    if re.match(r"^\[[^\]]*\d+/\d+\] (?!FROM )", vertex.name):
+        if vertex.cached:
+            return "pull" if vertex.pulled is not None else "other vertices"
+        return "steps run"
+    return "other vertices"
+
+
+def job_parts(
+    stamped: str, spans: Sequence[tuple[float, float, str, str]], took: float
+) -> dict[str, float]:
+    """Where one job's ``took`` seconds went (``PARTS``), from its timestamped progress and
+    its docker commands' spans (``command_spans``)."""
+    found = vertices(stamped)
+    parts = dict.fromkeys(PARTS, 0.0)
+    for kind in ("cache manifest", "steps run", "export", "other vertices"):
+        parts[kind] = covered((v.start, v.end) for v in found if kind_of(v) == kind)
+    pulled = [(v.start, v.pulled, v.end) for v in found if v.pulled is not None and v.cached]
+    parts["pull"] = covered((start, done) for start, done, _ in pulled)
+    parts["unpack"] = covered((done, end) for _, done, end in pulled)
+    builds = [(start, end) for start, end, word, _ in spans if word == "build"]
+    parts["between vertices"] = max(0.0, covered(builds) - covered((v.start, v.end) for v in found))
+    for word in ("build", "push"):
+        parts[f"docker {word}"] = covered((s, e) for s, e, w, _ in spans if w == word)
+    parts["other docker"] = covered((s, e) for s, e, w, _ in spans if w not in ("build", "push"))
+    parts["outside docker"] = max(0.0, took - covered((s, e) for s, e, _, _ in spans))
+    return {k: round(v, 2) for k, v in parts.items()}
+
+
+def timeline(stamped: str, spans: Sequence[tuple[float, float, str, str]]) -> str:
+    """Each build's vertices, from and to (seconds since its docker command started)."""
+    lines = []
+    for start, end, word, target in spans:
+        if word != "build":
+            continue
+        lines.append(f"{target}: docker build {end - start:.2f}s")
+        for v in sorted(vertices(stamped), key=lambda v: (v.start, v.end)):
+            if v.target == target:
+                pulled = f" (pulled by +{v.pulled - start:.2f})" if v.pulled else ""
+                state = f"CACHED{pulled}" if v.cached else ""
+                lines.append(
+                    f"  +{v.start - start:6.2f} +{v.end - start:6.2f}  {v.name[:90]} {state}"
+                )
+    return "\n".join(lines)
+
+
+def command_spans(log: str) -> list[tuple[float, float, str, str]]:
+    """(start, end, word, target) of each docker command in a timing log that the fresh
+    engine's client wrote (``host_network_client``), in start order."""
+    spans = []
+    for line in log.splitlines():
+        fields = line.split(maxsplit=3)
+        if len(fields) >= 3:
+            try:
+                spans.append((float(fields[0]), float(fields[1]), fields[2], "".join(fields[3:])))
+            except ValueError:
+                continue
+    return sorted(spans)
+
+
+def covered(spans: Iterable[tuple[float, float]]) -> float:
+    """Seconds covered by the union of (start, end) intervals."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def runs_of(values: Sequence[str]) -> str:
+    """Per-run notes, once with "each run" when every run said the same."""
+    if values and len(set(values)) == 1:
+        return f"{values[0]} (each run)"
+    return " / ".join(values)
+
+
 def format_seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -304,6 +472,7 @@ class Figure:
     label_b: str = ""
     note: str = ""
     error: str | None = None
+    details: dict[str, object] = field(default_factory=dict)  # kept in last-run.json
 
     @property
     def stat(self) -> Stat:
@@ -773,12 +942,17 @@ class Bench:
         return figure
 
     def fresh_runner(self) -> Figure:
-        """A code-only change built on a fresh runner (a second engine, empty build cache)
-        with the cache the last push wrote to the registry / the same build without it."""
+        """A one-line change in worker/, committed, through the image jobs of CI on fresh
+        runners: ``invoke build --all`` (docker-test, docker-test-lb: build and load for the
+        smoke tests) then ``invoke push --tag T --sha-tag`` (docker-main-*), each on a new
+        engine with an empty build cache, reading the cache the last push wrote / the same
+        without it. Every build writes its cache too, as in CI (``--cache-to type=inline``).
+        The breakdown of each job's time (BuildKit's progress, the docker commands' own
+        timings) goes to the table's note and to last-run.json."""
         figure = Figure(
             "fresh_runner_ratio",
-            label_a="fresh engine, --cache-from the last push",
-            label_b="fresh engine, no cache",
+            label_a="CI image jobs on fresh engines, --cache-from the last push",
+            label_b="the same, no cache",
         )
         sys.path.insert(0, str(REPO))
         from tests.support.registry_server import (
@@ -795,18 +969,24 @@ class Bench:
         images = self.images_of(root)
         pushed, tag = f"{self.tag}-fresh-push", f"{self.tag}-fresh"
         password = "pw-" + secrets.token_hex(12)
+        logs = WORK / "fresh-runner"  # every job's output and its commands' timings
+        shutil.rmtree(logs, ignore_errors=True)
+        logs.mkdir(parents=True)
         # Every build here, the push's too, runs on the host's network: the network mode is
         # part of a RUN step's cache key, so the runner that pushed must use the same one.
         client = self.work / "docker-host-network"
         client.write_text(host_network_client(self.docker))
         client.chmod(0o755)
         with RegistryServer(self.work / "fresh-registry", REGISTRY_USER, password) as registry:
-            push_env = {
-                **self.env,
-                "BUILDLIB_DOCKER": str(client),
+            credentials = {
                 "BUILDLIB_REGISTRY": registry.host,
                 "DOCKERHUB_USERNAME": REGISTRY_USER,
                 "DOCKERHUB_TOKEN": password,
+            }
+            push_env = {
+                **self.env,
+                **credentials,
+                "BUILDLIB_DOCKER": str(client),
                 "DOCKER_CONFIG": str(self.work / "docker-config-fresh-push"),
             }
             say("  the last push (first engine): invoke push --cache-to type=inline (every image)")
@@ -823,6 +1003,13 @@ class Bench:
             self.remember(*caches, *(f"{repo}:{pushed}" for _, repo, _ in images))
             with (root / "worker" / "handler.py").open("a", encoding="utf-8") as stream:
                 stream.write(f"# bench edit {uuid.uuid4().hex}\n")  # the one-line change
+            subprocess.run(  # CI builds a commit (and --sha-tag names it)
+                ["git", "commit", "-q", "-am", "fix(worker): a one-line change"],
+                cwd=root,
+                env={**os.environ, **GIT_ENV},
+                check=True,
+                capture_output=True,
+            )
             try:
                 login = docker_login_config(
                     self.work, registry.host, REGISTRY_USER, password, self.docker
@@ -830,48 +1017,120 @@ class Bench:
             except AssertionError as exc:
                 raise BenchError(str(exc)) from None
             bases = base_images((root / dockerfile).read_text() for _, _, dockerfile in images)
+            # A runner pulls its base images from a registry (untimed here: the same on both
+            # sides); its engine then knows their layers' digests and sources, so a push
+            # mounts them instead of uploading them. So the bases go to the registry once,
+            # and each new engine pulls them from there.
+            mirror = {}
+            login_env = {**self.env, "DOCKER_CONFIG": str(login)}
+            for index, base in enumerate(bases):
+                copy = f"{registry.host}/bench-base/base{index}:{self.tag}"
+                for argv in (["tag", base, copy], ["push", "--quiet", copy]):
+                    timed([self.docker, *argv], cwd=REPO, env=login_env, what=f"docker {argv[0]}")
+                self.created_refs.add(copy)
+                mirror[base] = copy
+            cache_flags = [f"--cache-from=type=registry,ref={ref}" for ref in caches]
+            jobs = {
+                "build": ("build", "--all", "--tag", tag),
+                "push": ("push", "--tag", tag, "--sha-tag"),
+            }
+            seconds: dict[tuple[str, str], list[float]] = {}
+            parts: dict[tuple[str, str], list[dict[str, float]]] = {}
+            steps: dict[str, list[int]] = {"a": [], "b": []}
+            shown: dict[str, str] = {}
+            traffic: dict[tuple[str, str], list[str]] = {}
+            layer: list[str] = []  # what the gpu image adds to its base, per uncached build
             with FreshEngine(self.docker, self.work / "fresh-engine") as engine:
-                engine.load(bases)
-                env = {
-                    **self.env,
-                    "DOCKER_HOST": engine.host,
-                    "BUILDLIB_DOCKER": str(client),
-                    "DOCKER_CONFIG": str(login),
-                }
-                cache_flags = [f"--cache-from=type=registry,ref={ref}" for ref in caches]
-                steps: dict[str, list[int]] = {"a": [], "b": []}
-                shown: dict[str, str] = {}
-                pulls: list[str] = []
+                engine.load(bases, mirror, login_env)
 
-                def build(side: str, flags: Sequence[str]) -> float:
-                    engine.reset()  # untimed: a fresh runner each time
+                def job(side: str, kind: str, run: int) -> float:
+                    engine.reset()  # untimed: every job gets a new runner
                     engine.used = True
-                    seconds, output = self.invoke(
-                        "build", "--all", "--tag", tag, *flags, cwd=root, env=env
-                    )
-                    rebuilt = rebuilt_steps(output)
-                    steps[side].append(sum(len(v) for v in rebuilt.values()))
-                    shown[side] = "; ".join(
-                        f"{image}: {', '.join(s)}" for image, s in sorted(rebuilt.items())
-                    )
-                    return seconds
-
-                def a(_: int) -> float:
-                    count, size = blob_pulls(registry.log_path.read_text(errors="replace"))
-                    seconds = build("a", cache_flags)
+                    times = logs / f"{side}-{kind}-{run + 1}.times"
+                    timing_client = self.work / f"docker-{side}-{kind}-{run + 1}"
+                    timing_client.write_text(host_network_client(self.docker, times))
+                    timing_client.chmod(0o755)
+                    env = {
+                        **self.env,
+                        "DOCKER_HOST": engine.host,
+                        "BUILDLIB_DOCKER": str(timing_client),
+                        "DOCKER_CONFIG": str(login),
+                        **(credentials if kind == "push" else {}),
+                    }
+                    flags = [*(cache_flags if side == "a" else ()), "--cache-to", "type=inline"]
+                    before = registry.requests()
+                    pulled = blob_pulls(registry.log_path.read_text(errors="replace"))
+                    took, output = self.invoke(*jobs[kind], *flags, cwd=root, env=env)
+                    (logs / f"{side}-{kind}-{run + 1}.log").write_text(output)
                     after = blob_pulls(registry.log_path.read_text(errors="replace"))
-                    pulls.append(f"{after[0] - count} ({(after[1] - size) / 1e6:.0f} MB)")
-                    say(f"  with the cache: {pulls[-1]} blobs pulled, {steps['a'][-1]} steps run")
-                    return seconds
+                    uploads = _uploads(registry.requests()[len(before) :])
+                    traffic.setdefault((side, kind), []).append(
+                        f"{after[0] - pulled[0]} pulled ({(after[1] - pulled[1]) / 1e6:.0f} MB)"
+                        + (f", {uploads} uploaded" if kind == "push" else "")
+                    )
+                    spans = command_spans(times.read_text() if times.exists() else "")
+                    stamped = Path(f"{times}.lines")
+                    stamped_text = stamped.read_text() if stamped.exists() else ""
+                    found = job_parts(stamped_text, spans, took)
+                    (logs / f"{side}-{kind}-{run + 1}.timeline").write_text(
+                        timeline(stamped_text, spans) + "\n"
+                    )
+                    parts.setdefault((side, kind), []).append(found)
+                    seconds.setdefault((side, kind), []).append(took)
+                    rebuilt = rebuilt_steps(output)
+                    if kind == "build" and side == "b":  # the dependency layer, rebuilt
+                        layer.append(_mb(engine, f"{images[0][1]}:{tag}", bases[0]))
+                    if kind == "build":
+                        steps[side].append(sum(len(v) for v in rebuilt.values()))
+                        shown[side] = "; ".join(
+                            f"{image}: {', '.join(s_)}" for image, s_ in sorted(rebuilt.items())
+                        )
+                    say(
+                        f"  {side} {kind} {took:.2f}s: {traffic[(side, kind)][-1]}; "
+                        + ", ".join(f"{k} {v:.1f}" for k, v in found.items())
+                    )
+                    return took
 
-                self.alternate(a, lambda _: build("b", ()), figure)
-                layer = _mb(engine, f"{images[0][1]}:{tag}", bases[0])
+                self.alternate(
+                    lambda run: job("a", "build", run) + job("a", "push", run),
+                    lambda run: job("b", "build", run) + job("b", "push", run),
+                    figure,
+                )
         figure.samples = ratios(figure.side_a, figure.side_b)
+        medians = {
+            kind: Stat.of(ratios(seconds[("a", kind)], seconds[("b", kind)])).median or 0.0
+            for kind in jobs
+        }
+        breakdown = {
+            f"{side} {kind}": {
+                part: round(statistics.median(p[part] for p in found), 2) for part in found[0]
+            }
+            for (side, kind), found in parts.items()
+        }
+        figure.details = {
+            "breakdown": breakdown,
+            "seconds": {f"{side} {kind}": v for (side, kind), v in seconds.items()},
+            "registry": {f"{side} {kind}": v for (side, kind), v in traffic.items()},
+            "logs": str(logs),
+        }
+        for key, medians_of in breakdown.items():
+            say(
+                f"  median breakdown, {key}: "
+                + ", ".join(f"{k} {v}" for k, v in medians_of.items())
+            )
         figure.note = (
-            f"{len(images)} images, dependency layer {layer} ({packages - 1} locked packages); "
-            f"steps run with the cache: {Stat.of(steps['a']).median:.0f} ({shown['a']}), "
-            f"blobs pulled per run: {', '.join(pulls)}; without: "
-            f"{Stat.of(steps['b']).median:.0f}"
+            f"per job: build (docker-test*) {medians['build']:.2f}"
+            f" ({Stat.of(seconds[('a', 'build')]).median:.2f} vs"
+            f" {Stat.of(seconds[('b', 'build')]).median:.2f}),"
+            f" push (docker-main-*) {medians['push']:.2f}"
+            f" ({Stat.of(seconds[('a', 'push')]).median:.2f} vs"
+            f" {Stat.of(seconds[('b', 'push')]).median:.2f});"
+            f" {len(images)} images, dependency layer {layer[-1] if layer else '?'}"
+            f" ({packages - 1} locked packages);"
+            f" steps run with the cache: {Stat.of(steps['a']).median:.0f} ({shown['a']}),"
+            f" without: {Stat.of(steps['b']).median:.0f}; registry per run with the cache:"
+            f" build {runs_of(traffic[('a', 'build')])}; push {runs_of(traffic[('a', 'push')])};"
+            f" without: push {runs_of(traffic[('b', 'push')])}"
         )
         return figure
 
@@ -925,6 +1184,8 @@ class FreshEngine:
         self.process: subprocess.Popen[bytes] | None = None
         self.bridge_made = False
         self.bases: list[str] = []
+        self.mirror: dict[str, str] = {}  # base image -> its copy in a registry
+        self.pull_env: dict[str, str] = {}
         self.used = False  # built on since it was last made new
         self.dockerd = shutil.which("dockerd") or "dockerd"
 
@@ -995,18 +1256,47 @@ class FreshEngine:
         text = path.read_text(errors="replace") if path.exists() else ""
         return " | ".join(text.strip().splitlines()[-lines:])
 
-    def load(self, references: Sequence[str]) -> None:
-        """The first engine's base images, copied in (``docker save``, ``docker load``),
-        then one small build, so that a measured build does not pay the builder's start."""
-        archive = self.root / "bases.tar"
-        if not self.bases:
-            saved = quiet([self.docker, "save", "--output", str(archive), *references])
-            if saved.returncode != 0:
-                raise BenchError(f"base images not saved: {saved.stderr.strip()[-300:]}")
-            self.bases = list(references)
-        loaded = quiet(self.client("load", "--quiet", "--input", str(archive)))
-        if loaded.returncode != 0:
-            raise BenchError(f"base images not loaded: {loaded.stderr.strip()[-300:]}")
+    def load(
+        self,
+        references: Sequence[str],
+        mirror: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """The base images, then one small build, so that a measured build does not pay
+        the builder's start. With ``mirror`` (base -> its copy in a registry), each is
+        pulled from there (``env``: the login) and tagged with its public name: a runner's
+        engine knows where the layers of an image it pulled came from, and ``docker push``
+        mounts them from there instead of uploading them again. Without, they are copied
+        from the first engine (``docker save``, ``docker load``)."""
+        if mirror is not None:
+            self.mirror, self.pull_env = dict(mirror), dict(env or os.environ)
+        self.bases = list(references)
+        pristine = self.root / "pristine"
+        if self.mirror:
+            # reset() starts a new runner on a copy of the data root kept below
+            if not pristine.exists():
+                for reference in references:
+                    copy = self.mirror[reference]
+                    for argv in (("pull", "--quiet", copy), ("tag", copy, reference)):
+                        done = quiet(self.client(*argv), env=self.pull_env)
+                        if done.returncode != 0:
+                            raise BenchError(f"base image {copy}: {done.stderr.strip()[-300:]}")
+                # The engine as a runner has it after pulling its bases, kept: the next new
+                # runners start from a copy of it (a pull of the bases takes a minute here).
+                self._halt(keep=True)
+                copied = quiet(["cp", "-a", str(self.root / "data"), str(pristine)])
+                if copied.returncode != 0:
+                    raise BenchError(f"second engine: data root not copied: {copied.stderr[-300:]}")
+                self._launch()
+        else:
+            archive = self.root / "bases.tar"
+            if not archive.exists():
+                saved = quiet([self.docker, "save", "--output", str(archive), *references])
+                if saved.returncode != 0:
+                    raise BenchError(f"base images not saved: {saved.stderr.strip()[-300:]}")
+            loaded = quiet(self.client("load", "--quiet", "--input", str(archive)))
+            if loaded.returncode != 0:
+                raise BenchError(f"base images not loaded: {loaded.stderr.strip()[-300:]}")
         warm = subprocess.run(
             self.client("build", "--quiet", "-"),
             input=f"FROM {self.bases[0]}\nRUN true\n",
@@ -1019,11 +1309,17 @@ class FreshEngine:
             raise BenchError(f"second engine: first build failed: {warm.stderr.strip()[-300:]}")
 
     def reset(self) -> None:
-        """A new runner: this engine restarted on an empty data root, the base images
-        loaded again (it is the bench's own engine: nobody else's cache is touched)."""
+        """A new runner: this engine restarted on an empty data root (or a copy of the one
+        it had with only its base images pulled), the base images loaded again (it is the
+        bench's own engine: nobody else's cache is touched)."""
         if not self.used:
             return
         self._halt()
+        pristine = self.root / "pristine"
+        if pristine.exists():
+            copied = quiet(["cp", "-a", str(pristine), str(self.root / "data")])
+            if copied.returncode != 0:
+                raise BenchError(f"second engine: data root not copied: {copied.stderr[-300:]}")
         self._launch()
         self.load(self.bases)
         self.used = False
@@ -1039,8 +1335,9 @@ class FreshEngine:
                 found += [child, *self._descendants(child)]
         return found
 
-    def _halt(self) -> None:
-        """Stop dockerd by its pid, unmount what is left under root, empty its data."""
+    def _halt(self, keep: bool = False) -> None:
+        """Stop dockerd by its pid, unmount what is left under root, empty its data (unless
+        ``keep``)."""
         if self.process is not None:
             children = self._descendants(self.process.pid)  # its containerd and shims
             self.process.terminate()
@@ -1062,6 +1359,8 @@ class FreshEngine:
                 quiet(["umount", "--lazy", point])
         if mounts_under(Path("/proc/self/mountinfo").read_text(), self.root):
             raise BenchError(f"second engine: mounts left under {self.root}")
+        if keep:
+            return
         for part in ("data", "exec"):  # its images and layers: ~1 GB (the log stays)
             shutil.rmtree(self.root / part, ignore_errors=True)
 
@@ -1073,6 +1372,7 @@ class FreshEngine:
                 quiet(["ip", "link", "delete", self.bridge])
                 self.bridge_made = False
             (self.root / "bases.tar").unlink(missing_ok=True)
+            shutil.rmtree(self.root / "pristine", ignore_errors=True)
 
     def __enter__(self) -> FreshEngine:
         try:
@@ -1233,6 +1533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "compared": [f.label_a, f.label_b],
                 "note": f.note,
                 "error": f.error,
+                **({"details": f.details} if f.details else {}),
             }
             for f in figures
         },

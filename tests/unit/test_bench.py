@@ -454,3 +454,79 @@ def test_performance_doc_shows_the_command_and_a_json_line_with_the_keys() -> No
     assert list(json.loads(lines[0])) == KEYS
     for name in KEYS:
         assert f"`{name}`" in text
+
+
+# --- where a fresh runner's job spends its time -------------------------------------------
+
+
+def test_the_timed_client_logs_each_command_and_stamps_its_progress(tmp_path) -> None:
+    real = tmp_path / "real docker"
+    real.write_text('#!/bin/sh\nprintf "%s|" "$@"\necho "#1 [internal] load" >&2\nexit 3\n')
+    real.chmod(0o755)
+    log = tmp_path / "job.times"
+    client = tmp_path / "client"
+    client.write_text(bench.host_network_client(str(real), log))
+    client.chmod(0o755)
+    done = subprocess.run(
+        [str(client), "build", "--tag", "r/a:t", "--label", "x=y", "."],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 3, "the real command's exit status"
+    assert done.stdout == "build|--network|host|--tag|r/a:t|--label|x=y|.|"
+    assert "#1 [internal] load" in done.stderr, "the progress still reaches buildlib"
+    subprocess.run([str(client), "push", "r/a:t"], capture_output=True, check=False)
+    spans = bench.command_spans(log.read_text())
+    assert [(word, target) for _, _, word, target in spans] == [
+        ("build", "r/a:t"),
+        ("push", "r/a:t"),
+    ]
+    assert all(end >= start for start, end, _, _ in spans)
+    stamped = (tmp_path / "job.times.lines").read_text().splitlines()
+    assert stamped[0].split(" ", 2)[1:] == ["r/a:t", "#1 [internal] load"]
+
+
+def test_covered_seconds_count_overlaps_once() -> None:
+    assert bench.covered([(0, 2), (1, 3), (5, 6)]) == 4
+    assert bench.covered([]) == 0
+
+
+STAMPED = """\
+100.0 r/a:t #1 [internal] load build definition from Dockerfile
+100.1 r/a:t #1 DONE 0.0s
+100.2 r/a:t #5 importing cache manifest from 127.0.0.1:5000/r/a:push
+100.4 r/a:t #5 DONE 0.2s
+100.5 r/a:t #9 [stage-0 5/6] RUN uv pip install
+100.5 r/a:t #9 pulling sha256:aaa
+101.0 r/a:t #9 pulling sha256:aaa 0.5s done
+106.0 r/a:t #9 CACHED
+106.1 r/a:t #10 [stage-0 6/6] COPY worker/ ./worker/
+106.4 r/a:t #10 DONE 0.3s
+107.0 r/a:t #11 exporting to image
+107.2 r/a:t #11 DONE 0.2s
+"""
+
+
+def test_a_jobs_time_is_split_into_pull_unpack_steps_and_the_rest() -> None:
+    spans = [(99.0, 107.5, "build", "r/a:t"), (98.5, 98.9, "version", "{{json")]
+    parts = bench.job_parts(STAMPED, spans, took=9.5)
+    assert list(parts) == list(bench.PARTS)
+    assert parts["cache manifest"] == 0.2
+    assert parts["pull"] == 0.5, "from the step's first line to its last pull done"
+    assert parts["unpack"] == 5.0, "from the last pull done to CACHED: no line of its own"
+    assert parts["steps run"] == 0.3
+    assert parts["export"] == 0.2
+    assert parts["docker build"] == 8.5 and parts["other docker"] == 0.4
+    assert parts["outside docker"] == 0.6
+    # the build 99.0-107.5; its vertices: 100.0-100.1, 100.2-100.4, 100.5-106.0,
+    # 106.1-106.4, 107.0-107.2
+    assert parts["between vertices"] == round(8.5 - (0.1 + 0.2 + 5.5 + 0.3 + 0.2), 2)
+    shown = bench.timeline(STAMPED, spans)
+    assert "r/a:t: docker build 8.50s" in shown
+    assert "CACHED (pulled by +2.00)" in shown
+
+
+def test_per_run_notes_are_said_once_when_equal() -> None:
+    assert bench.runs_of(["13 pulled", "13 pulled"]) == "13 pulled (each run)"
+    assert bench.runs_of(["4 uploaded", "5 uploaded"]) == "4 uploaded / 5 uploaded"
+    assert bench.runs_of([]) == ""
