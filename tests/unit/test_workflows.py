@@ -1022,6 +1022,37 @@ def test_image_jobs_get_a_builder_that_exports_the_actions_cache() -> None:
             assert local["with"]["docker"] == "true", job_id
 
 
+def test_only_jobs_that_build_images_get_the_actions_runtime_token() -> None:
+    """crazy-max/ghaction-github-runtime exports ACTIONS_RUNTIME_TOKEN to the later steps
+    of its job (the type=gha cache needs it): only jobs that build an image may run it."""
+    (runtime,) = [
+        s
+        for s in local_action_steps("./.github/actions/setup")
+        if "ghaction-github-runtime" in str(s.get("uses", ""))
+    ]
+    assert runtime["if"] == "inputs.docker == 'true'"
+    assert re.fullmatch(r"crazy-max/ghaction-github-runtime@[0-9a-f]{40}", runtime["uses"])
+    with_docker = set()
+    for job_id, job in jobs().items():
+        for step in job.get("steps", []):
+            if str(step.get("uses", "")) == "./.github/actions/setup" and (
+                str((step.get("with") or {}).get("docker", "false")) == "true"
+            ):
+                with_docker.add(job_id)
+    building = {
+        job_id
+        for job_id, job in jobs().items()
+        for step in job.get("steps", [])
+        if IMAGE_TASKS.match(" ".join(shlex.split(str(step.get("run", "")))[:4]))
+    }
+    assert (
+        with_docker == building == {"docker-test", "docker-test-lb", "docker-main", "docker-prod"}
+    )
+    assert "ghaction-github-runtime" in CI.read_text(encoding="utf-8"), (
+        "the workflow says why the action is there"
+    )
+
+
 # --- release pull requests get checks: a GitHub App token when configured -----------------
 
 
