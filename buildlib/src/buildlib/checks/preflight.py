@@ -16,7 +16,7 @@ network.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from buildlib.checks import CheckResult
 from buildlib.checks.files import line_ending_results
@@ -27,12 +27,16 @@ from buildlib.checks.release_please import check_version_agreement
 from buildlib.checks.secrets import secret_arg_results
 from buildlib.errors import CheckFailed
 
+if TYPE_CHECKING:
+    from buildlib.config import Config
+    from buildlib.plan import ImageBuild
+
 Purpose = Literal["build", "push", "release"]
 
 
 def preflight(
-    config: Any,
-    builds: Iterable[Any],
+    config: Config,
+    builds: Iterable[ImageBuild],
     purpose: Purpose,
     *,
     lock_fresh: CheckResult | None = None,
