@@ -1,0 +1,37 @@
+"""Whether an excluded folder must still be walked for a ``!`` exception of the ignore file,
+and how a stray file of a build context is described."""
+
+from __future__ import annotations
+
+import pytest
+
+from buildlib.context import IgnoreMatcher, Stray
+
+
+@pytest.mark.parametrize("exception", ["!keep", "!keep/**", "!keep/*"])
+def test_an_exception_brings_back_only_its_own_folder(exception: str) -> None:
+    matcher = IgnoreMatcher.parse(["*", exception])
+    assert matcher.may_reinclude_under("keep")
+    assert not matcher.may_reinclude_under("other")
+    assert not matcher.may_reinclude_under("kee")
+
+
+def test_an_exception_inside_a_folder_walks_that_folder() -> None:
+    matcher = IgnoreMatcher.parse(["docs", "!docs/keep/**"])
+    assert matcher.may_reinclude_under("docs")
+    assert matcher.may_reinclude_under("docs/keep")
+    assert not matcher.may_reinclude_under("src")
+
+
+def test_an_exception_with_a_wildcard_walks_every_folder() -> None:
+    assert IgnoreMatcher.parse(["*", "!*.md"]).may_reinclude_under("anything")
+
+
+def test_without_exceptions_no_excluded_folder_is_walked() -> None:
+    assert not IgnoreMatcher.parse(["*"]).may_reinclude_under("keep")
+
+
+def test_a_stray_says_whether_git_ignores_it() -> None:
+    assert Stray(".env", ("gpu",), ignored=True).describe() == ".env (git-ignored)"
+    assert Stray("notes.txt", ("gpu",), ignored=False).describe() == "notes.txt (untracked)"
+    assert Stray(".git", ("gpu",), ignored=False).describe() == ".git (the repository itself)"
