@@ -90,10 +90,6 @@ class Endpoint:
     source: str  # "DOCKER_HOST", "DOCKER_CONTEXT=NAME", "docker context NAME", "default socket"
 
 
-def docker_config_dir() -> Path:
-    return Path(docker_selection().config_dir())
-
-
 def engine_endpoint() -> Endpoint:
     selected = docker_selection()
     if selected.host:
@@ -110,7 +106,9 @@ def engine_endpoint() -> Endpoint:
 
 def _current_context() -> str | None:
     try:
-        data = json.loads((docker_config_dir() / "config.json").read_text(encoding="utf-8"))
+        data = json.loads(
+            (Path(docker_selection().config_dir()) / "config.json").read_text(encoding="utf-8")
+        )
     except (OSError, ValueError):
         return None
     name = data.get("currentContext") if isinstance(data, dict) else None
@@ -120,7 +118,7 @@ def _current_context() -> str | None:
 def _context_host(name: str) -> str | None:
     # the docker CLI keeps a context's meta.json under the sha256 of its name
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
-    meta_file = docker_config_dir() / "contexts" / "meta" / digest / "meta.json"
+    meta_file = Path(docker_selection().config_dir()) / "contexts" / "meta" / digest / "meta.json"
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
         host = meta["Endpoints"]["docker"]["Host"]

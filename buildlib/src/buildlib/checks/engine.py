@@ -35,14 +35,9 @@ def check_docker_engine(project: Project) -> CheckResult:
     from buildlib.engine import engine_endpoint
 
     info = engine_info(project)
-    if isinstance(info, Exception):
-        return CheckResult(
-            "docker-engine",
-            "fail",
-            getattr(info, "message", str(info)),
-            hint=getattr(info, "hint", None)
-            or "start the Docker engine, then run `invoke doctor` again",
-        )
+    if isinstance(info, BuildlibError):
+        hint = info.hint or "start the Docker engine, then run `invoke doctor` again"
+        return CheckResult("docker-engine", "fail", info.message, hint=hint)
     endpoint = engine_endpoint()
     return CheckResult(
         "docker-engine",
@@ -157,7 +152,7 @@ def check_docker_disk(project: Project) -> CheckResult:
     from buildlib.engine import engine_endpoint
 
     info = engine_info(project)
-    if isinstance(info, Exception):
+    if isinstance(info, BuildlibError):
         return CheckResult(
             "docker-disk", "skipped", "the Docker engine does not answer (see docker-engine)"
         )
