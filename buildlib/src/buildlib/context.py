@@ -297,10 +297,7 @@ class Stray:
 
 
 def strays(
-    root: Path,
-    builds: list[tuple[str, Path, Path]],
-    *,
-    buildkit: bool = True,
+    root: Path, builds: list[tuple[str, Path, Path]], *, buildkit: bool = True
 ) -> list[Stray] | None:
     """The files of the build contexts (``(image, dockerfile, context)``) that git does not
     track, the Dockerfiles and ignore files included; ``None`` outside git."""

@@ -95,9 +95,7 @@ def _registry(value: str, label: str) -> str:
 
 
 def parse_build_args(
-    values: Iterable[str],
-    environ: Mapping[str, str] = os.environ,
-    allowed: Iterable[str] = (),
+    values: Iterable[str], environ: Mapping[str, str] = os.environ, allowed: Iterable[str] = ()
 ) -> tuple[tuple[str, str], ...]:
     """``KEY=VALUE`` pairs; ``KEY`` alone takes ``$KEY`` (and is left out when it is unset,
     as docker does). ``allowed``: names not to take for secrets (``allow-build-args``).

@@ -124,9 +124,7 @@ def validate_tag(tag: str, *, location: str | None = None) -> str:
     if not problems:
         return tag
     raise ConfigError(
-        f"invalid Docker tag {tag!r}: {'; '.join(problems)}",
-        hint=_tag_hint(tag),
-        location=location,
+        f"invalid Docker tag {tag!r}: {'; '.join(problems)}", hint=_tag_hint(tag), location=location
     )
 
 
@@ -285,8 +283,7 @@ def _suggest_repository(name: str) -> str | None:
 def _fix_component(component: str) -> str:
     fixed = re.sub(r"[^a-z0-9._-]", "-", component.lower())
     fixed = _SEPARATOR_RUN_RE.sub(
-        lambda run: run.group() if _SEPARATOR_RE.fullmatch(run.group()) else run.group()[0],
-        fixed,
+        lambda run: run.group() if _SEPARATOR_RE.fullmatch(run.group()) else run.group()[0], fixed
     )
     return fixed.strip("._-")
 

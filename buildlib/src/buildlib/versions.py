@@ -38,11 +38,7 @@ from dataclasses import dataclass
 from packaging.version import InvalidVersion, Version
 
 from buildlib.errors import ConfigError
-from buildlib.references import (
-    DOCKER_TAG_RE,
-    require_str,
-    validate_tag,
-)
+from buildlib.references import DOCKER_TAG_RE, require_str, validate_tag
 
 FLOATING_PATTERNS: tuple[str, ...] = ("major.minor", "major", "latest")
 PATTERNS: tuple[str, ...] = ("version", *FLOATING_PATTERNS)
@@ -135,9 +131,7 @@ def validate_patterns(patterns: Iterable[str], *, location: str | None = None) -
     for pattern in patterns:
         if pattern not in PATTERNS:
             raise ConfigError(
-                f"unknown tag pattern {pattern!r}",
-                hint=_pattern_hint(pattern),
-                location=location,
+                f"unknown tag pattern {pattern!r}", hint=_pattern_hint(pattern), location=location
             )
         if pattern not in result:
             result.append(pattern)
