@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 
 from buildlib import attest, console
@@ -35,10 +36,23 @@ from buildlib.digests import pushed_digest, read_metadata
 from buildlib.docker import Docker, build_command, build_failed, detect
 from buildlib.errors import BuildlibError, CommandFailed, UsageError
 from buildlib.flags import BuildFlags
-from buildlib.plan import BuildPlan, BuiltImage, ImageBuild, make_plan
+from buildlib.plan import BuildPlan, ImageBuild, make_plan
 from buildlib.progress import BakeLines, BuildDisplay
 from buildlib.runner import Runner
 from buildlib.tags import version_label
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """What executing one :class:`ImageBuild` gave (by ``docker build`` or by bake)."""
+
+    name: str
+    references: tuple[str, ...]
+    image_id: str | None
+    seconds: float
+    # what a build that pushed reports it pushed (buildx --metadata-file): the manifest,
+    # or the index of a multi-platform image
+    digest: str | None = None
 
 
 def describe(plan: BuildPlan) -> list[str]:

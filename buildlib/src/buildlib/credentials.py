@@ -16,6 +16,7 @@ from buildlib.console import one_line
 from buildlib.errors import CheckFailed, ConfigError
 from buildlib.options import environment
 from buildlib.references import is_docker_hub
+from buildlib.runner import last_lines
 
 # The key `docker login` (and docker/login-action) writes for Docker Hub.
 DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"
@@ -104,5 +105,4 @@ def from_docker_config(registry_host: str, *, config_dir: str | None = None) -> 
 
 def last_line(text: str) -> str:
     """A tool's last words: where docker login and the SDK put the reason."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    return one_line(lines[-1] if lines else "no output", limit=300)
+    return one_line(last_lines(text.splitlines(), count=1) or "no output", limit=300)

@@ -92,19 +92,6 @@ class BuildPlan:
 
 
 @dataclass(frozen=True)
-class BuiltImage:
-    """What executing one :class:`ImageBuild` gave (by ``docker build`` or by bake)."""
-
-    name: str
-    references: tuple[str, ...]
-    image_id: str | None
-    seconds: float
-    # what a build that pushed reports it pushed (buildx --metadata-file): the manifest,
-    # or the index of a multi-platform image
-    digest: str | None = None
-
-
-@dataclass(frozen=True)
 class CommitFacts:
     """What the labels need from git, asked once per plan (not once per image)."""
 
