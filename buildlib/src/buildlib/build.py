@@ -87,15 +87,14 @@ def execute(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> list[
     for note in plan.notes:
         console.warn(note)
     cli = cli or Docker(runner, plan.capabilities)
+    if not plan.dry_run:
+        plan.capabilities.require_engine()
     if plan.capabilities.builder == "buildx" and len(plan.builds) > 1:
-        if not plan.dry_run:
-            plan.capabilities.require_engine()
         return execute_bake(plan, runner, cli)
     if plan.dry_run:
         for build in plan.builds:
             cli.build(build, plan.builder)
         return [BuiltImage(b.name, b.references, None, 0.0) for b in plan.builds]
-    plan.capabilities.require_engine()
     return _run_concurrently(plan, runner, cli)
 
 

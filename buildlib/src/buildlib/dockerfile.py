@@ -102,11 +102,11 @@ def parse(text: str) -> list[Instruction]:
                 strip_tabs, word = match.group(1) == "-", match.group(3)
                 body: list[str] = []
                 while index < len(lines):
-                    line = lines[index]
+                    line = lines[index].lstrip("\t") if strip_tabs else lines[index]
                     index += 1
-                    if (line.lstrip("\t") if strip_tabs else line).rstrip() == word:
+                    if line.rstrip() == word:
                         break
-                    body.append(line.lstrip("\t") if strip_tabs else line)
+                    body.append(line)
                 heredocs.append("\n".join(body))
         found.append(Instruction(keyword, arguments.strip(), start + 1, tuple(heredocs)))
     return found

@@ -110,15 +110,13 @@ class BuildDisplay:
                 image.step = text.split("] ", 1)[-1] if "] " in text else text
             if self.mode != "plain" and not (self.mode == "github" and not self.concurrent):
                 image.keep(text)
-        if self.mode == "plain":
-            console.info(f"[{name}] {text}" if self.concurrent else text)
-        elif self.mode == "github":
-            if not self.concurrent:
-                console.info(text)
-            elif step:
-                console.info(f"[{name}] {text}")
-        elif step:
-            console.refresh_live()
+        if self.mode == "tty":
+            if step:
+                console.refresh_live()
+        elif not self.concurrent:
+            console.info(text)
+        elif self.mode == "plain" or step:  # Actions shows only the steps until the end
+            console.info(f"[{name}] {text}")
 
     def shared(self, text: str) -> None:
         """A line of no one image (a bake's loading of its definition): shown once, and
