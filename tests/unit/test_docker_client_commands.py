@@ -6,6 +6,8 @@ and how a failed build is reported."""
 from __future__ import annotations
 
 import json
+import locale
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -236,7 +238,21 @@ def test_the_login_config_ignores_a_user_config_that_is_not_an_object(
     assert written == {"auths": {"registry.example": {}}}
 
 
-def test_the_login_config_keeps_non_ascii_user_settings(tmp_path: Path, monkeypatch) -> None:
+@pytest.fixture
+def ascii_locale() -> Iterator[None]:
+    """A locale whose encoding is ASCII (``C``): what open() reads without an encoding."""
+    saved = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, saved)
+
+
+def test_the_login_config_keeps_non_ascii_user_settings(
+    tmp_path: Path, monkeypatch, ascii_locale: None
+) -> None:
+    # the user's config.json is UTF-8 whatever the locale says
     user = tmp_path / "user"
     user.mkdir()
     (user / "config.json").write_bytes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import locale
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,15 @@ def test_metadata_that_is_not_an_object_reads_as_empty(tmp_path: Path, written: 
     path = tmp_path / "metadata.json"
     path.write_text(json.dumps(written), encoding="utf-8")
     assert read_metadata(path) == {}
+
+
+def test_metadata_is_read_as_utf_8_whatever_the_locale(tmp_path: Path) -> None:
+    path = tmp_path / "metadata.json"
+    written = {"containerimage.digest": DIGEST, "label": "café"}
+    path.write_bytes(json.dumps(written, ensure_ascii=False).encode("utf-8"))
+    saved = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")  # an ASCII locale: what open() reads by default
+    try:
+        assert read_metadata(path) == written
+    finally:
+        locale.setlocale(locale.LC_CTYPE, saved)
