@@ -11,6 +11,7 @@ production, on a real git repository made by :func:`released_project`.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -119,6 +120,8 @@ class FakeDocker(Runner):
         self.push_failures: list[str] = []
         # the output of a build that fails after pushing what it built (buildx --push)
         self.build_failure: str | None = None
+        # the digest buildx says it pushed, when not what it stored (another writer won)
+        self.reported: str | None = None
 
     def run(self, argv: Any, **kwargs: Any) -> Result:  # type: ignore[override]
         argv = [str(a) for a in argv]
@@ -168,13 +171,17 @@ class FakeDocker(Runner):
         platforms = tuple(argv[argv.index("--platform") + 1].split(","))
         if "--iidfile" in argv:
             Path(argv[argv.index("--iidfile") + 1]).write_text(image_id, encoding="utf-8")
+        pushed = None
         for reference in tags:
             self.images[reference] = image_id
             if "--push" in argv:
                 repository, _, tag = reference.rpartition(":")
-                self.registry.store(repository, tag, image_id)
+                pushed = self.registry.store(repository, tag, image_id)
                 self.registry.index_platforms[(repository, tag)] = platforms
                 self.registry.labels[(repository, tag)] = labels
+        if "--metadata-file" in argv and (self.reported or pushed):
+            metadata = {"containerimage.digest": self.reported or pushed}
+            Path(argv[argv.index("--metadata-file") + 1]).write_text(json.dumps(metadata))
         if self.build_failure is not None:
             return Result(argv, 1, "", self.build_failure)
         return Result(argv, 0)

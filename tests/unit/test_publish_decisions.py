@@ -353,6 +353,9 @@ def test_push_needs_a_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         with pytest.raises(UsageError, match="push needs a tag"):
             do_push(root, docker)
         assert docker.calls == []
+    with publishing(monkeypatch, StubRegistry()) as docker, pytest.raises(UsageError) as caught:
+        do_push(root, docker)
+    assert caught.value.hint == "invoke push --tag main"
 
 
 # --- what a release says: plan, report, outputs for the workflow ----------------------------
@@ -695,3 +698,119 @@ def test_files_git_does_not_track_stop_a_release_before_any_build(
     assert f"holds {count} file(s) git does not track: " in caught.value.message
     shown = caught.value.message.split("track: ", 1)[1].split(";", 1)[0]
     assert shown.count("stray") == 4 and shown.endswith(f"stray3.txt (untracked){more}")
+
+
+# --- push: the plan, the report, the checkout --------------------------------------------
+
+
+def test_a_push_dry_run_prints_its_plan_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        assert do_push(root, docker, tag=("main", "nightly"), dry_run=True, as_json=True) == []
+        out = capsys.readouterr().out
+        do_push(root, docker, tag="main", dry_run=True)
+        text = capsys.readouterr().err
+
+    image = {"name": "gpu", "repository": GPU, "tags": ["main", "nightly"], "skipped": []}
+    document = {"version": None, "registry": "docker.io", "login": False, "images": [image]}
+    assert out == json.dumps(document, indent=2) + "\n"
+    assert "plan for docker.io: no credentials (anonymous)\n" in text
+    assert f"  gpu: {GPU} ← main\n" in text
+    assert registry.writes == [] and docker.pushes() == []
+    assert any("build" in argv[1:3] for argv in docker.calls), "a dry run shows its builds"
+
+
+def test_the_plan_names_an_existing_docker_login(capsys: pytest.CaptureFixture[str]) -> None:
+    from buildlib.credentials import Credentials
+    from buildlib.pushing import Access
+    from buildlib.report import print_plan
+
+    access = Access("ghcr.io", Credentials("robot", "s3cret"), False, "hint")
+    print_plan(access, [], as_json=False, version="1.2.3")
+
+    text = capsys.readouterr().err
+    assert "plan for ghcr.io, version 1.2.3: using the existing docker login\n" in text
+    assert "s3cret" not in text
+
+
+def test_a_push_reports_every_reference_it_pushed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry) as docker:
+        (result,) = do_push(root, docker, tag=("main", "nightly"), as_json=True)
+
+    digest = registry.tag_map(GPU)["main"]
+    assert (result.reference, result.digest, result.tags) == (
+        f"{GPU}:main",
+        digest,
+        ["main", "nightly"],
+    )
+    image = {
+        "name": "gpu",
+        "repository": GPU,
+        "digest": digest,
+        "tags": ["main", "nightly"],
+        "references": [f"docker.io/{GPU}:main", f"docker.io/{GPU}:nightly"],
+    }
+    document = {"version": None, "registry": "docker.io", "images": [image]}
+    assert capsys.readouterr().out == json.dumps(document, indent=2) + "\n"
+
+
+@pytest.mark.parametrize(("tag", "dry_run"), [("main", False), ("main", True), ("topic", False)])
+def test_files_git_does_not_track_stop_only_a_real_push_of_main(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tag: str,
+    dry_run: bool,
+) -> None:
+    root = released_project(tmp_path / "repo", "1.2.3")
+    (root / "notes.txt").write_text("not committed")
+    registry = StubRegistry()
+    with publishing(monkeypatch, registry) as docker:
+        if tag == "main" and not dry_run:
+            with pytest.raises(UsageError) as caught:
+                do_push(root, docker, tag=tag)
+            assert caught.value.message.endswith(
+                "git does not track: notes.txt (untracked); main would not be the commit"
+            )
+            assert docker.calls == []
+            return
+        do_push(root, docker, tag=tag, dry_run=dry_run)
+    warned = capsys.readouterr().err
+    assert f"notes.txt (untracked); {tag} would not be the commit" in warned
+    assert bool(registry.tag_map(GPU)) is not dry_run
+
+
+def test_a_multi_platform_push_another_writer_replaced_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.3")
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        docker.reported = "sha256:" + "e" * 64
+        with pytest.raises(PublishError) as caught:
+            do_push(root, docker, tag="main", platform=MULTI)
+
+    assert caught.value.message.startswith(f"another writer replaced {GPU}:main during this run")
+    assert "the build pushed sha256:eeeeeeeeeeee" in caught.value.message
+
+
+def test_a_dockerfile_s_own_ignore_file_keeps_a_file_out_of_the_stray_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = released_project(tmp_path / "repo", "1.2.3")
+    # BuildKit reads Dockerfile.dockerignore; the classic builder reads only .dockerignore
+    (root / "Dockerfile.dockerignore").write_text(".git\nnotes.txt\n")
+    git(root, "add", "Dockerfile.dockerignore")
+    git(root, "commit", "-qm", "chore: ignore notes")
+    (root / "notes.txt").write_text("not committed")
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        do_push(root, docker, tag="main")
+
+    assert "notes.txt" not in capsys.readouterr().err

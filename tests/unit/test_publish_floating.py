@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from buildlib import floating
 from buildlib.errors import BuildlibError, CommandFailed, RegistryError
 from buildlib.floating import Interrupted, move_floating
 from buildlib.releaseplan import ImagePublication, NotVerified, Published, release_stopped
@@ -104,9 +105,12 @@ def test_a_first_release_never_claims_a_previous_one() -> None:
     assert registry.tags == {("acme/gpu", "1.3"): NEW["acme/gpu"]}
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+)
 def test_a_signal_during_the_moves_rolls_them_back_and_names_every_tag(
-    signum: int, code: int
+    signum: int, code: int, word: str
 ) -> None:
     assert threading.current_thread() is threading.main_thread()
     registry = FakeRegistry(released_before())
@@ -125,6 +129,10 @@ def test_a_signal_during_the_moves_rolls_them_back_and_names_every_tag(
         move_floating(registry, results(), publications())  # type: ignore[arg-type]
 
     assert caught.value.exit_code == code
+    assert caught.value.message.startswith(
+        f"{word} while moving the floating tags; full version tags are pushed. Now: "
+    )
+    assert caught.value.hint == "run `invoke release` again to move them (it is safe to re-run)"
     assert registry.tags == {**released_before(), ("acme/gpu", "1.3"): NEW["acme/gpu"]}
     for repo in NEW:
         for tag in FLOATING:
@@ -140,3 +148,107 @@ def test_a_push_the_registry_could_not_confirm_is_not_nothing() -> None:
     unknown = release_stopped(CommandFailed("bake failed"), [], unknown=("acme/lb:1.3.0",))
     assert "Nothing was pushed" not in unknown.message
     assert "Not known whether the registry holds: acme/lb:1.3.0" in unknown.message
+
+
+class LostAnswer(FakeRegistry):
+    """The ``fail_at``-th re-tag lands in the registry, but its answer is lost."""
+
+    def add_tag(self, repo: str, source: str, tag: str) -> str:
+        self.added += 1
+        self.tags[(repo, tag)] = source
+        if self.added == self.fail_at:
+            raise RegistryError("registry.test: add tag failed: connection reset")
+        return source
+
+
+def test_a_move_whose_answer_was_lost_is_put_back_too() -> None:
+    registry = LostAnswer(released_before(), fail_at=3)  # gpu:latest lands, then fails
+
+    with pytest.raises(BuildlibError) as caught:
+        move_floating(registry, results(), publications())  # type: ignore[arg-type]
+
+    assert registry.tags[("acme/gpu", "latest")] == OLD["acme/gpu"]
+    assert registry.tags[("acme/gpu", "1")] == OLD["acme/gpu"]
+    again = f"the previous release ({OLD['acme/gpu'][7:19]}) again"
+    assert f"acme/gpu:latest → {again}" in caught.value.message
+    assert f"acme/gpu:1 → {again}" in caught.value.message
+
+
+def test_a_tag_that_already_held_the_release_stays_and_the_rest_go_back() -> None:
+    before = {**released_before(), ("acme/gpu", "latest"): NEW["acme/gpu"]}
+    registry = FakeRegistry(before, fail_at=4)  # cpu:1 fails (gpu:latest needs no write)
+
+    with pytest.raises(BuildlibError) as caught:
+        move_floating(registry, results(), publications())  # type: ignore[arg-type]
+
+    assert registry.tags[("acme/gpu", "latest")] == NEW["acme/gpu"]
+    assert registry.tags[("acme/gpu", "1")] == OLD["acme/gpu"], "put back after the kept one"
+    assert "acme/gpu:latest → 1.3.0;" in caught.value.message
+    assert caught.value.message.startswith(
+        "moving the floating tags failed: registry.test: add tag failed: HTTP 500. Full "
+        "version tags are pushed. Now: acme/gpu:1.3 → 1.3.0; "
+    )
+    assert caught.value.hint == "run `invoke release` again once the registry answers"
+
+
+def test_a_stalled_roll_back_after_a_signal_ends_at_the_grace_period(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(floating, "SIGNAL_GRACE_SECONDS", 0.2)
+    registry = FakeRegistry(released_before())
+    threads: set[tuple[str, bool]] = set()
+
+    def signal_then_stall() -> None:
+        current = threading.current_thread()
+        threads.add((current.name, current.daemon))
+        if registry.added == 3:  # gpu:latest: signalled while it moves, which then stalls
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(3)
+
+    registry.on_add = signal_then_stall
+    started = time.monotonic()
+
+    with pytest.raises(Interrupted) as caught:
+        move_floating(registry, results(), publications())  # type: ignore[arg-type]
+
+    # the grace period, not the stalled move: neither thread is waited for longer
+    assert time.monotonic() - started < 1.0
+    message = caught.value.message
+    # gpu:1 went back at once; gpu:latest's move is still under way
+    assert f"acme/gpu:1 → the previous release ({OLD['acme/gpu'][7:19]}) again" in message
+    assert "acme/gpu:latest unknown (its change was under way when buildlib stopped)" in message
+    assert threads == {("floating-tags", True), ("roll-back", True)}
+
+
+def test_a_failure_waits_for_a_slow_roll_back_to_finish(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(floating, "SIGNAL_GRACE_SECONDS", 0.05)
+    registry = FakeRegistry(released_before(), fail_at=4)  # cpu:1.3 fails
+
+    def slow_roll_back() -> None:
+        if threading.current_thread().name == "roll-back":
+            time.sleep(0.2)
+
+    registry.on_add = slow_roll_back
+
+    with pytest.raises(BuildlibError):
+        move_floating(registry, results(), publications())  # type: ignore[arg-type]
+
+    assert registry.tags[("acme/gpu", "1")] == OLD["acme/gpu"]
+    assert registry.tags[("acme/gpu", "latest")] == OLD["acme/gpu"]
+
+
+def test_tags_not_read_before_a_failure_are_not_moved() -> None:
+    class Unreadable(FakeRegistry):
+        def manifest_digest(self, repo: str, tag: str) -> str | None:
+            if (repo, tag) == ("acme/cpu", "1"):
+                raise RegistryError("registry.test: look up acme/cpu:1 failed: HTTP 500")
+            return super().manifest_digest(repo, tag)
+
+    registry = Unreadable(released_before())
+
+    with pytest.raises(BuildlibError) as caught:
+        move_floating(registry, results(), publications())  # type: ignore[arg-type]
+
+    assert registry.added == 0
+    assert "acme/gpu:1.3 does not exist; " in caught.value.message
+    assert "acme/cpu:1 not moved; acme/cpu:latest not moved" in caught.value.message

@@ -13,6 +13,7 @@ from buildlib.engine import Capabilities
 from buildlib.errors import PublishError
 from buildlib.existing import pushed_by_build_already_released
 from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild
+from buildlib.releaseplan import Published
 
 BUILDX = Capabilities("docker", "buildx", "28.0.1", "v0.19.3", server_version="28.0.1")
 HEAD = "c0ffee" + "0" * 34
@@ -83,7 +84,10 @@ def test_a_rerun_from_the_same_commit_skips_that_build() -> None:
 
     assert [b.name for b in kept.builds] == ["lb"]
     assert kept.builds[0].after is None  # what it waited for is not built any more
-    assert [(p.name, p.unchanged, p.tags) for p in released] == [("gpu", True, ["1.2.3"])]
+    assert released == [
+        Published("gpu", "acme/gpu", "acme/gpu:1.2.3", "sha256:" + "1" * 64, ["1.2.3"], True)
+    ]
+    assert registry.asked == [("acme/gpu", "1.2.3", "linux/amd64")]  # its first platform
 
 
 def test_another_commit_under_the_version_is_refused_before_building() -> None:
@@ -169,3 +173,15 @@ def test_platforms_compare_as_registries_list_them() -> None:
     kept, released = pushed_by_build_already_released(registry, original, "1.2.3", False)  # type: ignore[arg-type]
 
     assert kept.builds == () and [p.name for p in released] == ["gpu"]
+
+
+def test_every_build_buildx_pushes_is_checked_whatever_comes_before_it() -> None:
+    loaded, fresh, taken = (
+        a_build("cpu", ("linux/amd64",)),
+        a_build("gpu", MULTI),
+        a_build("lb", MULTI),
+    )
+    registry = StubRegistry({("acme/lb", "1.2.3"): {REVISION_LABEL: OTHER}})
+
+    with pytest.raises(PublishError, match="acme/lb:1.2.3 already exists"):
+        pushed_by_build_already_released(registry, plan(loaded, fresh, taken), "1.2.3", False)  # type: ignore[arg-type]

@@ -8,10 +8,11 @@ import dataclasses
 
 import pytest
 
-from buildlib.errors import PublishError
-from buildlib.pushing import push_verified, still_ours
-from buildlib.releaseplan import Published, run_local
-from buildlib.runner import Result
+from buildlib import pushing
+from buildlib.errors import AuthError, CommandFailed, PublishError, RegistryError
+from buildlib.pushing import add_tag_verified, push_verified, still_ours, verified_build_push
+from buildlib.releaseplan import NotVerified, Published, run_local
+from buildlib.runner import Result, Runner
 from tests.unit.test_publish_multiplatform import MULTI, a_build, plan
 
 OURS = "sha256:" + "1" * 64  # the image id this run built (its config digest)
@@ -88,4 +89,148 @@ def test_a_tag_replaced_after_its_push_is_found_at_the_end() -> None:
         still_ours(FakeRegistry(THEIRS), [dataclasses.replace(pushed)])  # type: ignore[arg-type]
     assert "another writer replaced acme/gpu:main (now sha256:333333333333" in (
         caught.value.message
+    )
+
+
+TAKE_TURNS = "run it again; runs that push the same tag must take turns (a CI concurrency group)"
+
+
+class Tagger:
+    """``add_tag`` then ``manifest_digest``: the tag holds ``holds`` after the tagging, or
+    the registry fails with ``error``."""
+
+    host = "registry.test"
+
+    def __init__(self, holds: str | None, error: RegistryError | None = None) -> None:
+        self.holds, self.error = holds, error
+        self.added: list[tuple[str, str, str]] = []
+
+    def add_tag(self, repo: str, source: str, tag: str) -> str:
+        if self.error is not None:
+            raise self.error
+        self.added.append((repo, source, tag))
+        return source
+
+    def manifest_digest(self, repo: str, tag: str) -> str | None:
+        if self.error is not None:
+            raise self.error
+        return self.holds
+
+
+def test_another_tag_of_a_push_is_added_in_the_registry_and_read_back(capsys) -> None:
+    registry = Tagger(PUSHED)
+
+    add_tag_verified(registry, "acme/gpu", PUSHED, "sha-abc1234")  # type: ignore[arg-type]
+
+    assert registry.added == [("acme/gpu", PUSHED, "sha-abc1234")]
+    assert f"tagged acme/gpu:sha-abc1234 ({PUSHED})" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("holds", "shown"), [(THEIRS, THEIRS[:19]), (None, "nothing")])
+def test_another_tag_replaced_at_once_is_an_error(holds: str | None, shown: str) -> None:
+    with pytest.raises(PublishError) as caught:
+        add_tag_verified(Tagger(holds), "acme/gpu", PUSHED, "nightly")  # type: ignore[arg-type]
+
+    assert caught.value.message == (
+        f"another writer replaced acme/gpu:nightly during this run: the registry has {shown}, "
+        f"this run tagged {PUSHED[:19]}"
+    )
+    assert caught.value.hint == TAKE_TURNS
+
+
+def test_another_tag_the_registry_does_not_confirm_is_not_verified() -> None:
+    cause = RegistryError("registry.test: add tag failed", hint="check the registry")
+    with pytest.raises(NotVerified) as caught:
+        add_tag_verified(Tagger(PUSHED, cause), "acme/gpu", PUSHED, "nightly")  # type: ignore[arg-type]
+
+    assert caught.value.reference == "acme/gpu:nightly"
+    assert caught.value.message.endswith("could not confirm it: registry.test: add tag failed")
+    assert caught.value.hint == "check the registry"
+
+
+def test_what_buildx_pushed_is_checked_against_the_digest_it_reported() -> None:
+    build = a_build("lb", MULTI)
+
+    assert verified_build_push(FakeRegistry(PUSHED), build, "1.2.3", PUSHED) == PUSHED  # type: ignore[arg-type]
+    with pytest.raises(PublishError) as caught:
+        verified_build_push(FakeRegistry(THEIRS), build, "1.2.3", PUSHED)  # type: ignore[arg-type]
+    assert caught.value.message.startswith("another writer replaced acme/lb:1.2.3 during")
+    with pytest.raises(NotVerified) as unverified:
+        verified_build_push(Tagger(None, RegistryError("down")), build, "1.2.3", PUSHED)  # type: ignore[arg-type]
+    assert unverified.value.reference == "acme/lb:1.2.3"
+    assert unverified.value.message.endswith("could not confirm it: down")
+
+
+def test_every_tag_of_a_push_is_checked_at_the_end() -> None:
+    pushed = Published("gpu", "acme/gpu", "docker.io/acme/gpu:main", PUSHED, ["main", "nightly"])
+
+    class OneMoved(FakeRegistry):
+        def manifest_digest(self, repo: str, tag: str) -> str | None:
+            return THEIRS if tag == "nightly" else PUSHED
+
+    with pytest.raises(PublishError) as caught:
+        still_ours(OneMoved(PUSHED), [pushed])  # type: ignore[arg-type]
+    assert caught.value.message == (
+        f"another writer replaced acme/gpu:nightly (now {THEIRS[:19]}, this run pushed "
+        f"{PUSHED[:19]}) during this run"
+    )
+    with pytest.raises(NotVerified) as unverified:
+        still_ours(Tagger(None, RegistryError("down")), [pushed])  # type: ignore[arg-type]
+    assert unverified.value.reference == "docker.io/acme/gpu:main"
+
+
+class FlakyCLI(FakeCLI):
+    """``docker push`` fails with each of ``failures`` (its stderr) before it succeeds."""
+
+    def __init__(self, *failures: str) -> None:
+        super().__init__()
+        self.failures = list(failures)
+        self.runner = Runner(quiet=True)
+
+    def push(self, reference: str) -> Result:
+        if self.failures:
+            self.calls.append(["push", reference])
+            return Result(["docker", "push"], 1, "", self.failures.pop(0))
+        return super().push(reference)
+
+
+def push_flaky(cli: FlakyCLI) -> str:
+    return push_verified(cli, FakeRegistry(PUSHED), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
+
+
+def test_a_transient_push_failure_is_retried_after_a_growing_wait(monkeypatch, capsys) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(pushing.time, "sleep", waits.append)
+    cli = FlakyCLI("step 1\nconnection reset by peer\n", "EOF")
+
+    assert push_flaky(cli) == PUSHED
+
+    assert waits == [1, 2]
+    err = capsys.readouterr().err
+    assert "push of acme/gpu:1.2.3 failed (connection reset by peer); retrying in 1s" in err
+    assert "push of acme/gpu:1.2.3 failed (EOF); retrying in 2s" in err
+
+
+def test_a_push_stops_after_three_attempts_or_at_once_when_not_transient(monkeypatch) -> None:
+    monkeypatch.setattr(pushing.time, "sleep", lambda seconds: None)
+    cli = FlakyCLI("i/o timeout", "i/o timeout", "i/o timeout", "never reached")
+    with pytest.raises(CommandFailed) as caught:
+        push_flaky(cli)
+    assert caught.value.message == "push of acme/gpu:1.2.3 failed after 3 attempt(s): i/o timeout"
+    assert len([c for c in cli.calls if c[0] == "push"]) == 3
+
+    with pytest.raises(CommandFailed) as caught:
+        push_flaky(FlakyCLI(""))
+    assert caught.value.message == "push of acme/gpu:1.2.3 failed after 1 attempt(s): "
+
+
+def test_a_refused_push_is_an_auth_error_with_the_way_to_fix_it() -> None:
+    with pytest.raises(AuthError) as caught:
+        push_flaky(FlakyCLI("unauthorized: authentication required"))
+    assert caught.value.message == (
+        "registry.test refused the push of acme/gpu:1.2.3: unauthorized: authentication required"
+    )
+    assert caught.value.hint == (
+        "check the token in the variables [tool.buildlib.credentials] names "
+        "(default DOCKERHUB_USERNAME/DOCKERHUB_TOKEN), or `docker login`"
     )

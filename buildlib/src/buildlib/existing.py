@@ -91,7 +91,7 @@ def pushed_by_build_already_released(
         labels = client.config_labels(repository, full_tag, platform=build.platforms[0])
         reference = f"{repository}:{full_tag}"
         releaseplan.is_this_release(build, reference, client.host, platforms, labels)
-        commit = dict(build.labels).get(REVISION_LABEL) or ""
+        commit = dict(build.labels)[REVISION_LABEL]  # this release: the label is there
         console.info(
             f"{reference} is already in the registry, built from this commit "
             f"({commit[:12]}) for {', '.join(platforms)}: not built or pushed again"

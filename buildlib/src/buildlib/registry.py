@@ -141,10 +141,7 @@ class RegistryClient:
 
     def ping(self) -> bool:
         """Check that the registry answers and accepts the credentials (``GET /v2/``)."""
-        operation = "ping"
-        response = self._request("GET", "/v2/", operation=operation, scope=None)
-        if response.status != 200:
-            raise self._http_error(response, operation)
+        self._request("GET", "/v2/", "ping", None)
         return True
 
     def tags(self, repo: str) -> list[str]:
@@ -156,11 +153,9 @@ class RegistryClient:
         for _ in range(_MAX_PAGES):
             if url is None:
                 return found
-            response = self._request("GET", url, operation=operation, scope=_pull(name))
-            if response.status == 404:
+            response = self._found("GET", url, operation, _pull(name))
+            if response is None:
                 return found
-            if response.status != 200:
-                raise self._http_error(response, operation)
             found += self._json(response, operation).get("tags") or []
             url = self._next_page(response, operation)
         raise RegistryError(f"{self.host}: {operation}: more than {_MAX_PAGES} pages of tags")
@@ -168,18 +163,10 @@ class RegistryClient:
     def manifest_digest(self, repo: str, tag: str) -> str | None:
         """The digest ``repo:tag`` points at, or ``None`` if there is no such tag."""
         name, ref = self.repository(repo), _reference(tag)
-        operation = f"look up {name}:{ref}"
-        response = self._request(
-            "HEAD",
-            _manifest_path(name, ref),
-            operation=operation,
-            scope=_pull(name),
-            accept=_ACCEPT,
-        )
-        if response.status == 404:
+        path, operation = _manifest_path(name, ref), f"look up {name}:{ref}"
+        response = self._found("HEAD", path, operation, _pull(name), accept=_ACCEPT)
+        if response is None:
             return None
-        if response.status != 200:
-            raise self._http_error(response, operation)
         digest = response.headers.get("Docker-Content-Digest")
         if digest:
             return digest
@@ -226,13 +213,8 @@ class RegistryClient:
             return None
         name = self.repository(repo)
         operation = f"read the image config of {name}:{tag}"
-        response = self._request(
-            "GET", f"/v2/{name}/blobs/{digest}", operation=operation, scope=_pull(name)
-        )
-        if response.status != 200:
-            raise self._http_error(response, operation)
-        computed = "sha256:" + hashlib.sha256(response.body).hexdigest()
-        if digest.startswith("sha256:") and computed != digest:
+        response = self._request("GET", f"/v2/{name}/blobs/{digest}", operation, _pull(name))
+        if digest.startswith("sha256:") and _sha256(response.body) != digest:
             raise RegistryError(f"{self.host}: {operation}: content does not match {digest}")
         try:
             config = json.loads(response.body)
@@ -264,13 +246,12 @@ class RegistryClient:
         response = self._request(
             "PUT",
             _manifest_path(name, ref),
-            operation=operation,
-            scope=_push(name),
+            operation,
+            f"repository:{name}:pull,push",
+            ok=(200, 201),
             data=manifest.body,
             content_type=manifest.media_type,
         )
-        if response.status not in (200, 201):
-            raise self._http_error(response, operation)
         digest = response.headers.get("Docker-Content-Digest") or self.manifest_digest(name, ref)
         if digest != manifest.digest:
             raise RegistryError(
@@ -287,14 +268,11 @@ class RegistryClient:
 
     def _fetch_manifest(self, name: str, ref: str) -> Manifest | None:
         operation = f"read manifest {_display(name, ref)}"
-        response = self._request(
-            "GET", _manifest_path(name, ref), operation=operation, scope=_pull(name), accept=_ACCEPT
-        )
-        if response.status == 404:
+        path = _manifest_path(name, ref)
+        response = self._found("GET", path, operation, _pull(name), accept=_ACCEPT)
+        if response is None:
             return None
-        if response.status != 200:
-            raise self._http_error(response, operation)
-        computed = "sha256:" + hashlib.sha256(response.body).hexdigest()
+        computed = _sha256(response.body)
         digest = response.headers.get("Docker-Content-Digest") or computed
         expected = ref if DIGEST_RE.fullmatch(ref) else digest
         for claimed in {digest, expected}:
@@ -363,18 +341,33 @@ class RegistryClient:
 
     # -- HTTP, authentication and retries --------------------------------------------------
 
+    def _found(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        scope: str | None,
+        *,
+        accept: str | None = None,
+    ) -> _Response | None:
+        """A read of something that may not exist: ``None`` for a 404."""
+        response = self._request(method, path, operation, scope, ok=(200, 404), accept=accept)
+        return None if response.status == 404 else response
+
     def _request(
         self,
         method: str,
         path: str,
-        *,
         operation: str,
         scope: str | None,
+        *,
+        ok: tuple[int, ...] = (200,),
         accept: str | None = None,
         data: bytes | None = None,
         content_type: str | None = None,
     ) -> _Response:
-        """Send one API request, authenticating once when challenged. 401/403 raise."""
+        """Send one API request, authenticating once when challenged. 401/403 raise, and so
+        does any other status than ``ok``."""
         url = path if "://" in path else self.base_url + path
         headers = {"User-Agent": _USER_AGENT}
         if accept:
@@ -393,6 +386,8 @@ class RegistryClient:
         if response.status in (401, 403):
             used_token = auth.get("Authorization", "").startswith("Bearer ")
             raise self._auth_error(response, operation, used_token=used_token)
+        if response.status not in ok:
+            raise self._http_error(response, operation)
         return response
 
     def _authorization(self, scope: str | None) -> dict[str, str]:
@@ -572,8 +567,8 @@ def _pull(name: str) -> str:
     return f"repository:{name}:pull"
 
 
-def _push(name: str) -> str:
-    return f"repository:{name}:pull,push"
+def _sha256(body: bytes) -> str:
+    return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 def _reference(ref: str) -> str:

@@ -168,9 +168,9 @@ def is_unchanged(reference: str, host: str, existing: str, local: str | None, fo
     if force:
         return False
     raise PublishError(
-        f"{reference} already exists in {host} with different content (image "
-        f"{existing[7:19]}, this build {(local or '?')[7:19]}); release tags are immutable. "
-        "Nothing was pushed",
+        f"{reference} already exists in {host} with different content (image {existing[7:19]}"
+        f", this build {local[7:19] if local else '?'}); release tags are immutable. Nothing "
+        "was pushed",
         hint=IMMUTABLE_HINT,
     )
 
