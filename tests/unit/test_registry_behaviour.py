@@ -276,7 +276,12 @@ def _calls(script: Script) -> list[tuple[str, str, str, Callable[[RegistryClient
     missing = "sha256:" + "0" * 64
     return [
         ("GET", "/v2/", "ping", lambda c: c.ping()),
-        ("GET", "/v2/team/app/tags/list", "list the tags of team/app", lambda c: c.tags("team/app")),
+        (
+            "GET",
+            "/v2/team/app/tags/list",
+            "list the tags of team/app",
+            lambda c: c.tags("team/app"),
+        ),
         (
             "GET",
             "/v2/team/app/manifests/one",
@@ -831,9 +836,9 @@ def test_a_platform_without_its_variant_picks_the_one_image_of_it(script: Script
     configs = _platform_index(script)
     client = script.client()
 
-    assert client.config_digest("team/app", "multi", platform="linux/arm") == configs[
-        "linux/arm/v7"
-    ]
+    assert (
+        client.config_digest("team/app", "multi", platform="linux/arm") == configs["linux/arm/v7"]
+    )
     labels = client.config_labels("team/app", "multi", platform="linux/arm64")
     assert labels == {"platform": "linux/arm64/v8"}
 
