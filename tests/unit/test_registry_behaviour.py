@@ -499,6 +499,18 @@ def test_each_operation_asks_for_a_token_of_its_own_scope(script: Script) -> Non
 
     scopes = [s.query.get("scope") for s in script.to("/token")]
     assert scopes == [[pull], [push]]  # one token per scope, reused for the config blob
+    assert {s.headers.get("user-agent") for s in script.seen} == {USER_AGENT}
+
+
+def test_a_token_without_a_scope_is_reused_too(script: Script) -> None:
+    tokens = Tokens(script)
+    script.on("GET", "/v2/", tokens.guard(None, Reply(200)))
+    client = script.client()
+
+    assert client.ping() and client.ping()
+
+    assert len(script.to("/token")) == 1
+    assert [s.authorization for s in script.to("/v2/")] == [None, "Bearer tok-1", "Bearer tok-1"]
 
 
 def test_a_token_is_read_from_access_token_too(script: Script) -> None:
@@ -590,7 +602,7 @@ def test_an_https_token_realm_is_used(script: Script) -> None:
         ({"expires_in": 100}, 89.9, 90.1),  # renewed at nine tenths of its lifetime
         ({}, 53.9, 54.1),  # no lifetime given: 60 s
         ({"expires_in": "300"}, 53.9, 54.1),  # not a number: 60 s
-        ({"expires_in": 0.5}, 0.9, 1.1),  # never less than a second
+        ({"expires_in": 0.5}, 0.9, 1.0),  # never less than a second, and over when it is up
     ],
 )
 def test_a_token_is_reused_until_shortly_before_it_expires(
@@ -630,6 +642,60 @@ def test_a_redirected_put_is_not_followed_and_shows_the_reply(script: Script) ->
         f"{script.host}: add tag team/app:two failed: HTTP 307 (MOVED: try elsewhere)"
     )
     assert script.to("/elsewhere") == []
+
+
+# -- transport ------------------------------------------------------------------------------
+
+
+def test_a_client_has_the_documented_defaults() -> None:
+    client = RegistryClient("ghcr.io")
+
+    assert (client.timeout, client.retries, client.backoff) == (30, 3, 0.5)
+
+
+def test_retries_wait_longer_each_time(script: Script, monkeypatch: pytest.MonkeyPatch) -> None:
+    waited: list[float] = []
+    monkeypatch.setattr(time, "sleep", waited.append)
+    script.on("GET", "/v2/", error(500, "INTERNAL", "oops"))
+
+    caught(lambda: script.client(retries=3, backoff=0.5).ping())
+
+    assert waited == [0.5, 1.0, 2.0]  # none after the last attempt
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "waited"),
+    [("7", 7.0), ("0", 0.5), ("3600", 30.0), ("soon", 0.5), ("inf", 0.5)],
+)
+def test_a_429_waits_as_long_as_asked_within_bounds(
+    script: Script, monkeypatch: pytest.MonkeyPatch, retry_after: str, waited: float
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    busy = error(429, "TOOMANYREQUESTS", "slow down", {"Retry-After": retry_after})
+    script.on("GET", "/v2/", busy, Reply(200))
+
+    assert script.client(retries=1, backoff=0.5).ping() is True
+
+    assert slept == [waited]
+
+
+def test_loopback_registries_are_reached_without_the_environment_proxy(
+    script: Script, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = Script()
+    try:
+        for name in ("no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("http_proxy", "HTTP_PROXY"):
+            monkeypatch.setenv(name, proxy.url)
+        script.on("GET", "/v2/", Reply(200))
+
+        assert script.client().ping() is True
+
+        assert proxy.seen == [] and len(script.seen) == 1
+    finally:
+        proxy.close()
 
 
 # -- transport failures --------------------------------------------------------------------
