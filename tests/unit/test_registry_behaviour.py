@@ -736,7 +736,14 @@ def test_tls_to_a_plain_http_registry_fails_at_once_with_the_error_named(script:
 def test_only_a_temporary_name_resolution_failure_is_retried(
     monkeypatch: pytest.MonkeyPatch, errno: int, attempts: int
 ) -> None:
-    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+    for name in (
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
     asked: list[str] = []
 
