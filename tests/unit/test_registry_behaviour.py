@@ -8,6 +8,7 @@ only where a token's lifetime is the point, and name resolution only where a DNS
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -864,14 +865,19 @@ def test_a_manifest_that_is_not_json_is_named(script: Script) -> None:
     assert failure.message == (
         f"{script.host}: manifest team/app@{digest_of(body)} is not valid JSON"
     )
-    failure = caught(lambda: client.platforms("team/app", "multi"))
-    assert failure.message == (
-        f"{script.host}: manifest team/app:multi@{digest_of(body)} is not valid JSON"
-    )
+    for call in (client.platforms, client.config_digest):
+        failure = caught(functools.partial(call, "team/app", "multi"))
+        assert failure.message == (
+            f"{script.host}: manifest team/app:multi@{digest_of(body)} is not valid JSON"
+        )
 
 
-def test_a_manifest_without_a_config_has_no_config_digest(script: Script) -> None:
-    serve_manifest(script, "team/app", "one", manifest_reply(image(config=None)))
+@pytest.mark.parametrize(
+    "body",
+    [image(config=None), json.dumps({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST}).encode()],
+)
+def test_a_manifest_without_a_config_has_no_config_digest(script: Script, body: bytes) -> None:
+    serve_manifest(script, "team/app", "one", manifest_reply(body))
 
     failure = caught(lambda: script.client().config_digest("team/app", "one"))
 
