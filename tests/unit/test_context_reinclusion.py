@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from buildlib.context import IgnoreMatcher, Stray
+from buildlib.errors import ConfigError
 
 
 @pytest.mark.parametrize("exception", ["!keep", "!keep/**", "!keep/*"])
@@ -35,3 +36,33 @@ def test_a_stray_says_whether_git_ignores_it() -> None:
     assert Stray(".env", ("gpu",), ignored=True).describe() == ".env (git-ignored)"
     assert Stray("notes.txt", ("gpu",), ignored=False).describe() == "notes.txt (untracked)"
     assert Stray(".git", ("gpu",), ignored=False).describe() == ".git (the repository itself)"
+
+
+def test_a_bare_exclamation_mark_is_refused_with_the_fix() -> None:
+    with pytest.raises(ConfigError) as refused:
+        IgnoreMatcher.parse(["*", "!"], "ctx/.dockerignore")
+    assert refused.value.message == 'illegal exclusion pattern "!"'
+    assert refused.value.hint == "name what to re-include after the !, or delete the line"
+    assert refused.value.location == "ctx/.dockerignore"
+
+
+def test_an_unclosed_class_is_refused_as_the_engine_refuses_it() -> None:
+    with pytest.raises(ConfigError) as refused:
+        IgnoreMatcher.parse(["a[b"], "ctx/.dockerignore")
+    assert refused.value.message == (
+        "bad pattern 'a[b' (unterminated character set): the engine refuses it too"
+    )
+    assert refused.value.hint == "close the [...] class, or escape the character with \\"
+    assert refused.value.location == "ctx/.dockerignore"
+
+
+def test_the_matcher_remembers_its_file() -> None:
+    assert IgnoreMatcher.parse(["*"], "ctx/Dockerfile.dockerignore").source == (
+        "ctx/Dockerfile.dockerignore"
+    )
+
+
+def test_an_escaped_wildcard_matches_only_itself() -> None:
+    matcher = IgnoreMatcher.parse(["a\\*b"])
+    assert matcher.excluded("a*b")
+    assert not matcher.excluded("axb")

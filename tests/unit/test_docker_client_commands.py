@@ -270,3 +270,52 @@ def _creds():  # type: ignore[no-untyped-def]
     from buildlib.credentials import Credentials
 
     return Credentials("someone", "a-long-enough-token-123")
+
+
+# --- the questions asked of the client --------------------------------------------------
+
+# Answers only the exact questions a docker client understands.
+QUESTIONS = """#!/bin/sh
+case "$*" in
+  "buildx version") echo "github.com/docker/buildx v0.17.1 abc" ;;
+  "version --format {{json .}}")
+    echo '{"Client":{"Version":"27.3.1"},"Server":{"Version":"27.4.0"}}' ;;
+  "buildx inspect") printf 'Name: default\\nDriver: docker\\n' ;;
+  "buildx inspect remote-one") printf 'Name: remote-one\\nDriver: docker-container\\n' ;;
+  "info --format {{json .DockerRootDir}}") echo '"/var/lib/docker"' ;;
+  *) echo "unknown command: $*" >&2; exit 1 ;;
+esac
+"""
+
+
+def test_the_probe_reads_the_versions_of_client_engine_and_buildx(tmp_path: Path) -> None:
+    caps = client(tmp_path, script=QUESTIONS).probe()
+    assert caps.builder == "buildx"
+    assert caps.buildx_version == "v0.17.1"
+    assert caps.client_version == "27.3.1"
+    assert caps.server_version == "27.4.0"
+
+
+def test_the_driver_is_asked_of_buildx_for_the_current_or_a_named_builder(
+    tmp_path: Path,
+) -> None:
+    docker = client(tmp_path, script=QUESTIONS)
+    assert docker.driver() == "docker"
+    assert docker.driver("remote-one") == "docker-container"
+
+
+def test_the_root_dir_is_what_docker_info_answers(tmp_path: Path) -> None:
+    assert client(tmp_path, script=QUESTIONS).root_dir() == '"/var/lib/docker"\n'
+
+
+def test_a_client_that_cannot_answer_has_no_driver_and_no_root_dir(tmp_path: Path) -> None:
+    docker = client(tmp_path, script="#!/bin/sh\nexit 1\n")
+    assert docker.driver() is None
+    assert docker.root_dir() is None
+
+
+def test_a_build_that_cannot_start_points_at_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(CommandFailed) as failed:
+        unstartable(tmp_path).build(a_build(tmp_path))
+    assert "could not start build of gpu (Dockerfile)" in failed.value.message
+    assert failed.value.hint is not None and "invoke build-gpu" in failed.value.hint
