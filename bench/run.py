@@ -1,9 +1,9 @@
 """buildlib's benchmark: buildlib against plain docker (or against itself without a cache),
 side by side.
 
-    uv run python bench/run.py                 # every figure (~10 min, 2 cores)
+    uv run python bench/run.py                 # every figure (~20 min, 2 cores)
     uv run python bench/run.py --runs 5 --only noop_overhead_s,list_s
-    uv run python bench/run.py --only fresh_runner_ratio       # ~5 min (root: a 2nd engine)
+    uv run python bench/run.py --only fresh_runner_ratio       # ~12 min (root: a 2nd engine)
 
 Each figure is the median of 5 runs (fresh_runner_ratio: 3, unless --runs says otherwise),
 with min and max; the two sides of a comparison alternate (A B A B ...) so that noise on a
