@@ -4,6 +4,7 @@ project folder, a program that cannot start): each says what to do."""
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import sys
 import time
 from pathlib import Path
@@ -91,3 +92,13 @@ def test_an_image_built_outside_git_is_created_now_in_utc(
     )
     now = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
     assert abs(created - now) < _dt.timedelta(minutes=5)
+
+
+def test_a_secret_file_is_read_for_redaction_with_the_process_environment(
+    tmp_path: Path,
+) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text("a-private-key-line\n", encoding="utf-8")
+    assert secret_values([SecretSpec("key", src=str(key))], os.environ) == [
+        ("--secret key", "a-private-key-line")
+    ]
