@@ -5,6 +5,7 @@ and how a failed build is reported."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import locale
 from collections.abc import Iterator
@@ -319,3 +320,10 @@ def test_a_build_that_cannot_start_points_at_the_fix(tmp_path: Path) -> None:
         unstartable(tmp_path).build(a_build(tmp_path))
     assert "could not start build of gpu (Dockerfile)" in failed.value.message
     assert failed.value.hint is not None and "invoke build-gpu" in failed.value.hint
+
+
+def test_a_build_without_a_workdir_runs_where_buildlib_runs(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    build = dataclasses.replace(a_build(tmp_path), workdir=None)
+    assert client(tmp_path, script=SCRIPT).build(build).ok
+    assert (tmp_path / "docker.cwd").read_text(encoding="utf-8").strip() == str(tmp_path)

@@ -102,3 +102,15 @@ def test_a_secret_file_is_read_for_redaction_with_the_process_environment(
     assert secret_values([SecretSpec("key", src=str(key))], os.environ) == [
         ("--secret key", "a-private-key-line")
     ]
+
+
+def test_a_failed_command_without_a_name_is_called_a_command() -> None:
+    with pytest.raises(CommandFailed) as failed:
+        Runner(quiet=True).run([sys.executable, "-c", "raise SystemExit(3)"])
+    assert failed.value.message.startswith("command failed (exit 3): ")
+
+
+def test_a_value_that_is_not_text_is_shown_quoted() -> None:
+    with pytest.raises(ConfigError) as refused:
+        validate_repository(1.5)  # type: ignore[arg-type]
+    assert refused.value.hint == 'quote it: "1.5"'
