@@ -1,0 +1,643 @@
+"""Each key of ``[tool.buildlib]`` one at a time: its default, its type check, and the
+complete error a wrong value gives (message, file:line, fix), through ``buildlib.config``'s
+public functions only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from buildlib import config as config_module
+from buildlib.errors import REFERENCE, ConfigError
+from tests.support.config_repo import write_repo
+
+HEAD = '[project]\nname = "demo"\nversion = "1.0.0"\n\n'
+APP = '[tool.buildlib.images.app]\nrepository = "org/app"\ndockerfile = "Dockerfile"\n'
+
+
+def repo(root: Path, text: str) -> Path:
+    """``root`` with ``text`` as pyproject.toml and a Dockerfile."""
+    (root / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    path = root / "pyproject.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(root: Path) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        config_module.load(root)
+    return caught.value
+
+
+def line_of(path: Path, needle: str) -> int:
+    lines = [n for n, text in enumerate(path.read_text().splitlines(), 1) if needle in text]
+    assert len(lines) == 1, (needle, lines)
+    return lines[0]
+
+
+# --- [project] and [tool.buildlib] themselves ---------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["[tool.buildlib]\nx = 1\n", 'project = "demo"\n'])
+def test_a_missing_project_table(tmp_path: Path, text: str) -> None:
+    path = repo(tmp_path, text)
+    error = error_of(tmp_path)
+    assert (error.message, error.location, error.hint) == (
+        "missing [project] table",
+        str(path),
+        "add [project] with name and version",
+    )
+
+
+def test_a_missing_version_points_at_the_project_header(tmp_path: Path) -> None:
+    path = repo(tmp_path, '\n[project]\nname = "demo"\n\n[tool.buildlib]\n')
+    error = error_of(tmp_path)
+    assert error.message == "[project].version is missing or not a string"
+    assert error.location == f"{path}:2"
+    assert error.hint == 'set version = "0.1.0", the version of the images'
+
+
+def test_a_version_that_cannot_be_located_names_its_key(tmp_path: Path) -> None:
+    path = repo(tmp_path, 'project = { name = "demo" }\n')
+    assert error_of(tmp_path).location == f"{path} [project].version"
+
+
+@pytest.mark.parametrize("tool", ["", "[tool.other]\nx = 1\n", 'tool = "x"\n'])
+def test_a_missing_buildlib_table(tmp_path: Path, tool: str) -> None:
+    text = HEAD + tool if not tool.startswith("tool =") else tool + HEAD
+    path = repo(tmp_path, text)
+    error = error_of(tmp_path)
+    assert (error.message, error.location, error.hint) == (
+        "missing [tool.buildlib] table",
+        str(path),
+        f"add [tool.buildlib.images.NAME] tables with repository and dockerfile (see {REFERENCE})",
+    )
+
+
+def test_the_project_name_defaults_to_the_folder_name(tmp_path: Path) -> None:
+    root = tmp_path / "my-images"
+    root.mkdir()
+    repo(root, '[project]\nversion = "2.0"\n\n' + APP)
+    config = config_module.load(root)
+    assert config.project_name == "my-images"
+    assert (config.version, config.version_text) == (Version("2.0"), "2.0")
+
+
+def test_load_takes_a_string_and_resolves_the_root(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    repo(tmp_path, HEAD + APP)
+    config = config_module.load(str(tmp_path / "sub" / ".."))
+    assert config.root == tmp_path.resolve()
+    assert config.image_names == ("app",)
+
+
+def test_defaults_hold_no_image(tmp_path: Path) -> None:
+    default = config_module.defaults(tmp_path)
+    assert (default.root, default.project_name, default.version, default.version_text) == (
+        tmp_path,
+        "",
+        Version("0"),
+        "0",
+    )
+    assert (default.images, default.default_group, default.image_names) == ((), (), ())
+    assert (default.registry, default.default_tag, default.tag_env) == (
+        "docker.io",
+        "local",
+        "BUILDLIB_IMAGE_TAG",
+    )
+    assert (default.source, default.main_branch, default.line_ending_globs) == (None, "main", ())
+    assert (default.allow_build_args, default.provenance, default.sbom, default.sha_tag) == (
+        (),
+        True,
+        True,
+        False,
+    )
+    assert default.release == config_module.ReleaseConfig(
+        "v{version}", ("major.minor", "major", "latest")
+    )
+    assert default.credentials == config_module.CredentialsConfig(
+        "DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN"
+    )
+
+
+def test_a_minimal_table_takes_every_default(tmp_path: Path) -> None:
+    repo(tmp_path, HEAD + APP)
+    config = config_module.load(tmp_path)
+    assert config == config_module.Config(
+        root=tmp_path.resolve(),
+        project_name="demo",
+        version=Version("1.0.0"),
+        version_text="1.0.0",
+        images=(config_module.ImageSpec("app", "org/app", "Dockerfile", ".", title="org/app"),),
+        default_group=("app",),
+    )
+    image = config.image("app")
+    assert (image.build_args, image.platforms, image.title, image.target) == (
+        (),
+        (),
+        "org/app",
+        None,
+    )
+
+
+def test_every_value_is_read(tmp_path: Path) -> None:
+    table = (
+        "[tool.buildlib]\n"
+        'registry = "ghcr.io"\ndefault-tag = "dev"\ntag-env = "MY_TAG"\n'
+        'default-group = ["app"]\n\n'
+        + APP
+        + 'title = "The app"\ntarget = "final"\nplatforms = ["linux/arm64"]\n'
+        'context = "ctx"\n\n'
+        "[tool.buildlib.images.app.build-args]\n"
+        'S = "s"\nN = 1\nF = 1.5\nB = true\n\n'
+        "[tool.buildlib.images.two]\n"
+        'repository = "org/two"\ndockerfile = "Dockerfile"\n\n'
+        '[tool.buildlib.release]\ngit-tag = "release-{version}"\nfloating-tags = ["latest"]\n\n'
+        '[tool.buildlib.credentials]\nusername-env = "_U1"\ntoken-env = "T"\n'
+    )
+    (tmp_path / "ctx").mkdir()
+    repo(tmp_path, HEAD + table)
+    config = config_module.load(tmp_path)
+    assert (config.registry, config.default_tag, config.tag_env) == ("ghcr.io", "dev", "MY_TAG")
+    assert config.default_group == ("app",)
+    assert config.image_names == ("app", "two")
+    assert config.image("app") == config_module.ImageSpec(
+        name="app",
+        repository="org/app",
+        dockerfile="Dockerfile",
+        context="ctx",
+        build_args=(("S", "s"), ("N", "1"), ("F", "1.5"), ("B", "True")),
+        platforms=("linux/arm64",),
+        title="The app",
+        target="final",
+    )
+    assert config.release.git_tag == "release-{version}"
+    assert config.release.git_tag_for("2.0.1") == "release-2.0.1"
+    assert config.release.floating_tags == ("latest",)
+    assert (config.credentials.username_env, config.credentials.token_env) == ("_U1", "T")
+
+
+@pytest.mark.parametrize(
+    ("floating", "expected"),
+    [
+        ("", ("major.minor", "major", "latest")),
+        ("floating-tags = []", ()),
+        ('floating-tags = ["version"]', ("version",)),
+    ],
+)
+def test_floating_tags_default_and_explicit(
+    tmp_path: Path, floating: str, expected: tuple[str, ...]
+) -> None:
+    repo(tmp_path, HEAD + APP + "\n[tool.buildlib.release]\n" + floating + "\n")
+    assert config_module.load(tmp_path).release.floating_tags == expected
+
+
+def test_an_empty_default_group_means_every_image(tmp_path: Path) -> None:
+    repo(
+        tmp_path, HEAD + "[tool.buildlib]\ndefault-group = []\n\n" + APP + APP.replace("app", "bpp")
+    )
+    assert config_module.load(tmp_path).default_group == ("app", "bpp")
+
+
+# --- types: each kind of key, the name of each kind of value, and the fix ------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "message", "hint"),
+    [
+        (
+            'sbom = "yes"',
+            "tool.buildlib.sbom must be a boolean, not string",
+            "write true or false, without quotes: sbom = true",
+        ),
+        (
+            "provenance = 1",
+            "tool.buildlib.provenance must be a boolean, not integer",
+            "write true or false, without quotes: provenance = true",
+        ),
+        (
+            "sha-tag = 1.0",
+            "tool.buildlib.sha-tag must be a boolean, not float",
+            "write true or false, without quotes: sha-tag = true",
+        ),
+        (
+            'release = "x"',
+            "tool.buildlib.release must be a table, not string",
+            "make it a table: [tool.buildlib.release]",
+        ),
+        (
+            "credentials = []",
+            "tool.buildlib.credentials must be a table, not list",
+            "make it a table: [tool.buildlib.credentials]",
+        ),
+        (
+            'line-ending-globs = "*.sh"',
+            "tool.buildlib.line-ending-globs must be a list, not string",
+            'write a list: line-ending-globs = ["*.sh"]',
+        ),
+        (
+            "allow-build-args = 1",
+            "tool.buildlib.allow-build-args must be a list, not integer",
+            'write a list: allow-build-args = ["..."]',
+        ),
+        (
+            "registry = 1",
+            "tool.buildlib.registry must be a string, not integer",
+            'write a string: registry = "..."',
+        ),
+        (
+            "default-tag = true",
+            "tool.buildlib.default-tag must be a string, not boolean",
+            'write a string: default-tag = "..."',
+        ),
+        (
+            "tag-env = {}",
+            "tool.buildlib.tag-env must be a string, not table",
+            'write a string: tag-env = "..."',
+        ),
+        (
+            'source = ["x"]',
+            "tool.buildlib.source must be a string, not list",
+            'write a string: source = "..."',
+        ),
+        (
+            "main-branch = 1",
+            "tool.buildlib.main-branch must be a string, not integer",
+            'write a string: main-branch = "..."',
+        ),
+        (
+            'default-group = "app"',
+            "tool.buildlib.default-group must be a list, not string",
+            'write a list: default-group = ["app"]',
+        ),
+    ],
+)
+def test_a_top_level_key_of_the_wrong_type(
+    tmp_path: Path, line: str, message: str, hint: str
+) -> None:
+    path = repo(tmp_path, HEAD + "[tool.buildlib]\n" + line + "\n\n" + APP)
+    error = error_of(tmp_path)
+    assert (error.message, error.location, error.hint) == (message, f"{path}:6", hint)
+
+
+@pytest.mark.parametrize(
+    ("line", "message", "hint"),
+    [
+        (
+            'build-args = "x"',
+            "build-args must be a table, not string",
+            "make it a table: [tool.buildlib.images.app.build-args]",
+        ),
+        (
+            'platforms = "linux/amd64"',
+            "platforms must be a list, not string",
+            'write a list: platforms = ["linux/amd64"]',
+        ),
+        ("title = 1", "title must be a string, not integer", 'write a string: title = "..."'),
+        (
+            "target = false",
+            "target must be a string, not boolean",
+            'write a string: target = "..."',
+        ),
+        ("context = 1", "context must be a string, not integer", 'write a string: context = "..."'),
+    ],
+)
+def test_an_image_key_of_the_wrong_type(tmp_path: Path, line: str, message: str, hint: str) -> None:
+    path = repo(tmp_path, HEAD + APP + line + "\n")
+    error = error_of(tmp_path)
+    assert error.message == "tool.buildlib.images.app." + message
+    assert (error.location, error.hint) == (f"{path}:{line_of(path, line)}", hint)
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "message"),
+    [
+        ("release", "git-tag = 1", "tool.buildlib.release.git-tag must be a string, not integer"),
+        (
+            "release",
+            'floating-tags = "latest"',
+            "tool.buildlib.release.floating-tags must be a list, not string",
+        ),
+        (
+            "credentials",
+            "token-env = 1",
+            "tool.buildlib.credentials.token-env must be a string, not integer",
+        ),
+        (
+            "credentials",
+            "username-env = []",
+            "tool.buildlib.credentials.username-env must be a string, not list",
+        ),
+    ],
+)
+def test_a_release_or_credentials_key_of_the_wrong_type(
+    tmp_path: Path, table: str, line: str, message: str
+) -> None:
+    path = repo(tmp_path, HEAD + APP + f"\n[tool.buildlib.{table}]\n{line}\n")
+    error = error_of(tmp_path)
+    assert (error.message, error.location) == (message, f"{path}:{line_of(path, line)}")
+
+
+@pytest.mark.parametrize("key", ["line-ending-globs", "allow-build-args", "default-group"])
+def test_a_list_of_other_than_strings(tmp_path: Path, key: str) -> None:
+    path = repo(tmp_path, HEAD + f'[tool.buildlib]\n{key} = ["a", 1]\n\n' + APP)
+    error = error_of(tmp_path)
+    assert (error.message, error.location, error.hint) == (
+        f"tool.buildlib.{key} must be a list of strings",
+        f"{path}:6",
+        f'e.g. {key} = ["a", "b"]',
+    )
+
+
+def test_floating_tags_of_other_than_strings(tmp_path: Path) -> None:
+    path = repo(tmp_path, HEAD + APP + "\n[tool.buildlib.release]\nfloating-tags = [1]\n")
+    error = error_of(tmp_path)
+    assert error.message == "tool.buildlib.release.floating-tags must be a list of strings"
+    assert error.location == f"{path}:{line_of(path, 'floating-tags')}"
+
+
+def test_the_allowed_build_args_error_gives_the_fix(tmp_path: Path) -> None:
+    path = repo(tmp_path, HEAD + '[tool.buildlib]\nallow-build-args = ["OK", "1X"]\n\n' + APP)
+    error = error_of(tmp_path)
+    assert (error.message, error.location, error.hint) == (
+        "tool.buildlib.allow-build-args: '1X' is not a build argument name",
+        f"{path}:6",
+        'list names of letters, digits and _, e.g. allow-build-args = ["SSH_KEY_PATH"]',
+    )
+
+
+# --- image tables -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "suggestion"),
+    [("My_App", "my-app"), ("_", "app"), ("1st", "1st"), ("a.b", "a-b"), ("-x-", "x")],
+)
+def test_an_image_name_outside_the_grammar(tmp_path: Path, name: str, suggestion: str) -> None:
+    path = repo(tmp_path, HEAD + APP.replace("images.app", f'images."{name}"'))
+    error = error_of(tmp_path)
+    assert error.message == f"image name {name!r} must be lowercase letters, digits and dashes"
+    assert error.hint == f"rename the table, e.g. [tool.buildlib.images.{suggestion}]"
+    assert error.location == f"{path} [tool.buildlib.images.{name}]"
+
+
+def test_an_image_name_error_points_at_its_table(tmp_path: Path) -> None:
+    path = repo(tmp_path, HEAD + APP.replace("images.app", "images.App"))
+    assert error_of(tmp_path).location == f"{path}:5"
+
+
+def test_an_image_that_is_not_a_table(tmp_path: Path) -> None:
+    path = repo(tmp_path, HEAD + '[tool.buildlib]\nimages.extra = "x"\n')
+    error = error_of(tmp_path)
+    assert (error.message, error.location, error.hint) == (
+        "tool.buildlib.images.extra must be a table",
+        f"{path}:6",
+        'write it as a table: [tool.buildlib.images.extra] with repository = "org/name" '
+        "and dockerfile",
+    )
+
+
+@pytest.mark.parametrize("images", ["", "images = {}\n"])
+def test_no_images(tmp_path: Path, images: str) -> None:
+    path = repo(tmp_path, HEAD + "[tool.buildlib]\n" + images)
+    error = error_of(tmp_path)
+    assert (error.message, error.location, error.hint) == (
+        "no images configured",
+        f"{path}:5",
+        'add [tool.buildlib.images.NAME] with repository = "org/name" and dockerfile',
+    )
+
+
+def test_no_images_without_a_buildlib_header_names_the_table(tmp_path: Path) -> None:
+    path = repo(tmp_path, 'tool.buildlib.registry = "docker.io"\n' + HEAD)
+    assert error_of(tmp_path).location == f"{path} [tool.buildlib]"
+
+
+def test_an_image_without_a_dockerfile_key(tmp_path: Path) -> None:
+    path = repo(tmp_path, HEAD + APP.replace('dockerfile = "Dockerfile"\n', ""))
+    error = error_of(tmp_path)
+    assert (error.message, error.location, error.hint) == (
+        "tool.buildlib.images.app has no 'dockerfile'",
+        f"{path}:5",
+        "add dockerfile = ... to [tool.buildlib.images.app]",
+    )
+
+
+def test_a_context_outside_the_repository_gives_the_fix(tmp_path: Path) -> None:
+    repo(tmp_path, HEAD + APP + 'context = ".."\n')
+    assert error_of(tmp_path).hint == (
+        "point context at a folder inside the repository, relative to pyproject.toml "
+        '(e.g. context = "."): docker sends all of it to the engine'
+    )
+
+
+def test_a_dockerfile_with_no_dockerfile_around(tmp_path: Path) -> None:
+    path = repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"build/app.docker"'))
+    (tmp_path / "Dockerfile").unlink()
+    error = error_of(tmp_path)
+    assert error.message == "tool.buildlib.images.app.dockerfile 'build/app.docker' does not exist"
+    assert error.location == f"{path}:{line_of(path, 'dockerfile =')}"
+    assert error.hint == "create build/app.docker or fix the path (found: none)"
+
+
+def test_a_build_arg_key_error_gives_the_grammar_and_the_fix(tmp_path: Path) -> None:
+    path = repo(tmp_path, HEAD + APP + 'build-args = { "A B" = "x" }\n')
+    error = error_of(tmp_path)
+    assert error.message == (
+        "tool.buildlib.images.app.build-args: 'A B' is not a build argument name (letters, "
+        "digits and _, not starting with a digit)"
+    )
+    assert error.location == f"{path}:{line_of(path, 'build-args')}"
+    assert error.hint == 'e.g. build-args = { BASE_IMAGE = "..." }'
+
+
+@pytest.mark.parametrize("value", ["[1]", "{ x = 1 }", "2026-11-30"])
+def test_a_build_arg_value_that_is_not_a_scalar(tmp_path: Path, value: str) -> None:
+    path = repo(
+        tmp_path,
+        HEAD + APP + "\n[tool.buildlib.images.app.build-args]\nOK = 1\nBAD = " + value + "\n",
+    )
+    error = error_of(tmp_path)
+    assert (error.message, error.location, error.hint) == (
+        "tool.buildlib.images.app.build-args.BAD must be a string",
+        f"{path}:{line_of(path, 'BAD =')}",
+        'quote it: BAD = "..."',
+    )
+
+
+def test_a_build_arg_of_an_inline_image_table_names_its_table(tmp_path: Path) -> None:
+    path = repo(
+        tmp_path,
+        HEAD + '[tool.buildlib]\nimages = { app = { repository = "org/app", dockerfile = '
+        '"Dockerfile", build-args = { "A B" = "x" } } }\n',
+    )
+    assert error_of(tmp_path).location == f"{path} [tool.buildlib.images.app].build-args"
+
+
+# --- release and credentials ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "git_tag",
+    ["v{version}{0}", "v{version}{x}", "v{version}}", "v{{version}}", "{version!r}{version}"],
+)
+def test_a_git_tag_with_other_braces(tmp_path: Path, git_tag: str) -> None:
+    path = repo(tmp_path, HEAD + APP + f"\n[tool.buildlib.release]\ngit-tag = '{git_tag}'\n")
+    error = error_of(tmp_path)
+    assert error.message == (
+        f"tool.buildlib.release.git-tag {git_tag!r}: only {{version}} may stand in braces"
+    )
+    assert error.location == f"{path}:{line_of(path, 'git-tag')}"
+    assert error.hint == 'e.g. git-tag = "v{version}" (release-please\'s default)'
+
+
+@pytest.mark.parametrize("git_tag", ["{x}", "v{0}", "{"])
+def test_a_git_tag_without_the_placeholder_says_so(tmp_path: Path, git_tag: str) -> None:
+    repo(tmp_path, HEAD + APP + f"\n[tool.buildlib.release]\ngit-tag = '{git_tag}'\n")
+    assert error_of(tmp_path).message == (
+        f"tool.buildlib.release.git-tag {git_tag!r} has no {{version}} placeholder"
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "value", "problem", "default"),
+    [
+        (
+            "tool.buildlib",
+            "tag-env",
+            "A-B",
+            "is not an environment variable name",
+            "BUILDLIB_IMAGE_TAG",
+        ),
+        (
+            "tool.buildlib",
+            "tag-env",
+            "1A",
+            "is not an environment variable name",
+            "BUILDLIB_IMAGE_TAG",
+        ),
+        (
+            "tool.buildlib.credentials",
+            "username-env",
+            "A B",
+            "is not an environment variable name",
+            "DOCKERHUB_USERNAME",
+        ),
+        ("tool.buildlib.credentials", "token-env", "", "is empty", "DOCKERHUB_TOKEN"),
+        (
+            "tool.buildlib.credentials",
+            "token-env",
+            "X ",
+            "is not an environment variable name",
+            "DOCKERHUB_TOKEN",
+        ),
+    ],
+)
+def test_an_environment_variable_name_error(
+    tmp_path: Path, table: str, key: str, value: str, problem: str, default: str
+) -> None:
+    path = repo(tmp_path, HEAD + APP + f'\n[{table}]\n{key} = "{value}"\n')
+    error = error_of(tmp_path)
+    assert error.message == f"{table}.{key} {value!r} {problem}"
+    assert error.location == f"{path}:{line_of(path, key + ' =')}"
+    assert error.hint == (
+        f'name the variable, e.g. {key} = "{default}" (or remove the key for that default)'
+    )
+
+
+# --- the TOML text itself ---------------------------------------------------------------------
+
+
+def test_parse_names_pyproject_toml_by_default(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_module.parse("[project]\nx = \n", root=tmp_path)
+    assert caught.value.location == "pyproject.toml:2:5"
+    assert caught.value.message == "invalid TOML: Invalid value"
+
+
+def test_a_bom_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_module.parse("\ufeff[project]\n", root=tmp_path, filename="/x/y/other.toml")
+    assert caught.value.message == (
+        "other.toml starts with a UTF-8 byte order mark (BOM), which TOML does not allow"
+    )
+    assert caught.value.location == "/x/y/other.toml:1"
+    assert caught.value.hint == "save other.toml as UTF-8 without a BOM"
+
+
+def test_a_root_that_is_a_file(tmp_path: Path) -> None:
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    error = error_of(afile)
+    assert error.hint == "pass the folder that holds pyproject.toml"
+    assert error.location is None
+
+
+def test_a_missing_pyproject_names_its_path(tmp_path: Path) -> None:
+    error = error_of(tmp_path)
+    assert error.message == f"{tmp_path.resolve() / 'pyproject.toml'} not found"
+    assert error.location is None
+
+
+# --- the locator: key_line and build_arg_line -------------------------------------------------
+
+
+def test_key_line_stops_at_the_next_table() -> None:
+    text = "[a]\nx = 1\n\n[b]\nk = 2\n"
+    assert config_module.key_line(text, "a", "k") == 1
+    assert config_module.key_line(text, "b", "k") == 5
+
+
+@pytest.mark.parametrize(
+    ("line", "found"),
+    [
+        ("k = 1", True),
+        ("k=1", True),
+        ("  k = 1", True),
+        ('"k" = 1', True),
+        ("'k' = 1", True),
+        ("kk = 1", False),
+        ("k-x = 1", False),
+        ("xk = 1", False),
+        ("# k = 1", False),
+    ],
+)
+def test_key_line_matches_the_key_only(line: str, found: bool) -> None:
+    text = f"[t]\nother = 0\n{line}\n"
+    assert config_module.key_line(text, "t", "k") == (3 if found else 1)
+
+
+def test_key_line_finds_a_table_header_with_spaces() -> None:
+    assert config_module.key_line("x = 1\n[ t ]\nk = 1\n", "t", "k") == 3
+    assert config_module.key_line("[t.u]\nk = 1\n", "t", "k") is None
+
+
+def test_key_line_dotted_form_needs_the_table_name_on_its_line() -> None:
+    text = '[tool.buildlib]\nimages.cpu.dockerfile = "D"\nimages.gpu.repository = "a/b"\n'
+    assert config_module.key_line(text, "tool.buildlib.images.gpu", "repository") == 3
+    assert config_module.key_line(text, "tool.buildlib.images.gpu", "dockerfile") is None
+    assert config_module.key_line('x.y."k" = 1\n', "y", "k") == 1
+
+
+def test_build_arg_line_of_a_build_args_table_and_of_an_inline_one() -> None:
+    text = "[i]\nbuild-args = { A = 1 }\n\n[j]\nx = 1\n\n[j.build-args]\nA = 1\nB = 2\n"
+    assert config_module.build_arg_line(text, "i", "A") == 2
+    assert config_module.build_arg_line(text, "j", "B") == 9
+    assert config_module.build_arg_line(text, "j", "C") == 7
+    assert config_module.build_arg_line(text, "k", "A") is None
+
+
+# --- Config.image and Config.select -----------------------------------------------------------
+
+
+def test_select_refuses_an_unknown_name_among_known_ones(tmp_path: Path) -> None:
+    write_repo(tmp_path)
+    config = config_module.load(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        config.select(("gpu", "nope"))
+    assert caught.value.message == "unknown image 'nope'"
+    assert caught.value.hint == "use one of: gpu, cpu"
+    assert config.select(("cpu",)) == (config.image("cpu"),)
+    assert config.image("gpu").repository == "runpod/tetra-rp"
