@@ -641,3 +641,11 @@ def test_select_refuses_an_unknown_name_among_known_ones(tmp_path: Path) -> None
     assert caught.value.hint == "use one of: gpu, cpu"
     assert config.select(("cpu",)) == (config.image("cpu"),)
     assert config.image("gpu").repository == "runpod/tetra-rp"
+
+
+def test_a_toml_error_at_the_end_of_the_text_is_located_at_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_module.parse("[project]\nx =", root=tmp_path, filename="/r/pyproject.toml")
+    assert caught.value.message == "invalid TOML: Invalid value (at end of document)"
+    assert caught.value.location == "/r/pyproject.toml"
+    assert caught.value.hint == "fix the syntax at that position"
