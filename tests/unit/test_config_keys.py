@@ -649,3 +649,12 @@ def test_a_toml_error_at_the_end_of_the_text_is_located_at_the_file(tmp_path: Pa
     assert caught.value.message == "invalid TOML: Invalid value (at end of document)"
     assert caught.value.location == "/r/pyproject.toml"
     assert caught.value.hint == "fix the syntax at that position"
+
+
+def test_load_reads_the_working_directory_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo(tmp_path, HEAD + APP)
+    monkeypatch.chdir(tmp_path)
+    config = config_module.load()
+    assert (config.root, config.project_name) == (tmp_path.resolve(), "demo")
