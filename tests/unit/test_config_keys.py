@@ -4,6 +4,7 @@ public functions only."""
 
 from __future__ import annotations
 
+import locale
 from pathlib import Path
 
 import pytest
@@ -658,3 +659,14 @@ def test_load_reads_the_working_directory_by_default(
     monkeypatch.chdir(tmp_path)
     config = config_module.load()
     assert (config.root, config.project_name) == (tmp_path.resolve(), "demo")
+
+
+def test_pyproject_is_read_as_utf_8_whatever_the_locale(tmp_path: Path) -> None:
+    repo(tmp_path, HEAD.replace('"demo"', '"d\u00e9mo"') + APP)
+    saved = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")  # an ASCII locale: what open() reads by default
+    try:
+        config = config_module.load(tmp_path)
+    finally:
+        locale.setlocale(locale.LC_CTYPE, saved)
+    assert config.project_name == "d\u00e9mo"
