@@ -9,19 +9,14 @@ only where a token's lifetime is the point, and name resolution only where a DNS
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import shutil
 import socket
 import ssl
-import struct
 import subprocess
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -29,6 +24,15 @@ import pytest
 from buildlib.credentials import Credentials
 from buildlib.errors import AuthError, RegistryError
 from buildlib.registry import Manifest, RegistryClient
+from tests.support.http_replies import (
+    CLOSE,
+    RESET,
+    Reply,
+    ReplyServer,
+    Seen,
+    digest_of,
+    json_reply,
+)
 
 USER = Credentials("alice", "s3cret-never-shown")
 HINT = "set DOCKERHUB_USERNAME and DOCKERHUB_TOKEN"
@@ -41,59 +45,19 @@ USER_AGENT = "buildlib (registry client)"
 # -- a registry played from a script -------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-
-CLOSE = "close"  # a fault: close the connection without answering
-RESET = "reset"  # a fault: drop the connection with a TCP RST
-
-
-@dataclass(frozen=True)
-class Seen:
-    method: str
-    target: str  # the request target as sent: path and query
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]  # names in lower case
-    body: bytes
-
-    @property
-    def authorization(self) -> str | None:
-        return self.headers.get("authorization")
-
-
 Answer = Reply | str | Callable[[Seen], "Reply | str"]
 
 
-class Script:
+class Script(ReplyServer):
     """Routes (method, path) to answers; a list of answers is used in turn, its last one
     for every later request. A route that is not in the script answers 404."""
 
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(tls)
         self.routes: dict[tuple[str, str], list[Answer]] = {}
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        if tls is not None:
-            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
-        self._server.daemon_threads = True
-        self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self._server.server_address[1]}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}"
+        self.start_serving()
 
     def on(self, method: str, path: str, *answers: Answer) -> None:
         self.routes[(method, path)] = list(answers)
@@ -114,67 +78,12 @@ class Script:
             answer = answers.pop(0) if len(answers) > 1 else answers[0]
         return answer(seen) if callable(answer) else answer
 
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-
-def _handler_for(script: Script) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._serve()
-
-        do_HEAD = do_PUT = do_GET
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-        def _serve(self) -> None:
-            url = urllib.parse.urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            query = urllib.parse.parse_qs(url.query)
-            reply = script.answer(Seen(self.command, self.path, url.path, query, headers, body))
-            if reply == CLOSE:
-                self.close_connection = True
-                return
-            if reply == RESET:
-                # Linger 0 turns close() into a TCP RST: the client sees "connection reset".
-                self.connection.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                )
-                self.rfile.close()
-                self.connection.close()
-                return
-            assert isinstance(reply, Reply)
-            self.send_response(reply.status)
-            for key, value in reply.headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(reply.body)
-
-    return Handler
-
 
 @pytest.fixture
 def script() -> Iterator[Script]:
     started = Script()
     yield started
     started.close()
-
-
-def digest_of(body: bytes) -> str:
-    return "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-def json_reply(status: int, data: object, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(
-        status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(data).encode()
-    )
 
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Reply:

@@ -11,13 +11,9 @@ import base64
 import hashlib
 import json
 import socket
-import struct
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,6 +21,15 @@ import pytest
 from buildlib.credentials import Credentials, from_docker_config, from_env
 from buildlib.errors import AuthError, ConfigError, RegistryError
 from buildlib.registry import MANIFEST_MEDIA_TYPES, Manifest, RegistryClient
+from tests.support.http_replies import (
+    RESET,
+    SLOW,
+    Reply,
+    ReplyServer,
+    Seen,
+    digest_of,
+    json_reply,
+)
 
 SECRET = "s3cret-Pa55-never-shown"
 USER = Credentials("alice", SECRET)
@@ -36,44 +41,15 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 # -- the fake registry ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Reply:
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-
-RESET = "reset"  # a fault: drop the connection with a TCP RST
-SLOW = "slow"  # a fault: answer 200 only after a second
-
-
-@dataclass(frozen=True)
-class Seen:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: bytes
-
-
-def _json_reply(status: int, data: object, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(
-        status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(data).encode()
-    )
-
-
 def _error(status: int, code: str, headers: dict[str, str] | None = None) -> Reply:
-    return _json_reply(status, {"errors": [{"code": code, "message": code.lower()}]}, headers)
+    return json_reply(status, {"errors": [{"code": code, "message": code.lower()}]}, headers)
 
 
-def _digest(body: bytes) -> str:
-    return "sha256:" + hashlib.sha256(body).hexdigest()
-
-
-class FakeRegistry:
+class FakeRegistry(ReplyServer):
     """``auth`` is "none", "basic" or "bearer"; ``users`` maps name -> (password, actions)."""
 
     def __init__(self, auth: str = "none", anonymous_pull: bool = False) -> None:
+        super().__init__()
         self.auth = auth
         self.anonymous_pull = anonymous_pull
         self.users: dict[str, tuple[str, set[str]]] = {"alice": (SECRET, {"pull", "push"})}
@@ -87,32 +63,17 @@ class FakeRegistry:
         self.token_text: str | None = None  # hand out this token instead
         self.page_size: int | None = None
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self._server.handle_error = lambda request, address: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> FakeRegistry:
-        self._thread.start()
+        self.start_serving()
         return self
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
     def client(self, credentials: Credentials | None = USER, **options: object) -> RegistryClient:
         options = {"retries": 3, "backoff": 0.01, "timeout": 5, **options}
         return RegistryClient(self.host, credentials, credential_hint=HINT, **options)  # type: ignore[arg-type]
 
     def store(self, repo: str, tag: str, body: bytes, media_type: str = DOCKER_MANIFEST) -> str:
-        digest = _digest(body)
+        digest = digest_of(body)
         self.manifests[(repo, tag)] = self.manifests[(repo, digest)] = (media_type, body)
         self.tag_lists.setdefault(repo, []).append(tag)
         return digest
@@ -134,7 +95,7 @@ class FakeRegistry:
 
     def _route(self, seen: Seen) -> Reply:
         if seen.path == "/v2/":
-            return _json_reply(200, {})
+            return json_reply(200, {})
         name, kind, ref = _split(seen.path)
         if kind == "tags":
             if name not in self.tag_lists:
@@ -144,7 +105,7 @@ class FakeRegistry:
             if (name, ref) not in self.manifests:
                 return _error(404, "MANIFEST_UNKNOWN")
             media_type, body = self.manifests[(name, ref)]
-            headers = {"Content-Type": media_type, "Docker-Content-Digest": _digest(body)}
+            headers = {"Content-Type": media_type, "Docker-Content-Digest": digest_of(body)}
             return Reply(200, headers, body)
         if kind == "blobs" and seen.method == "GET":
             if (name, ref) not in self.blobs:
@@ -152,7 +113,7 @@ class FakeRegistry:
             return Reply(200, {"Content-Type": "application/octet-stream"}, self.blobs[(name, ref)])
         if kind == "manifests" and seen.method == "PUT":
             self.store(name, ref, seen.body, seen.headers.get("content-type", ""))
-            return Reply(201, {"Docker-Content-Digest": self.put_digest or _digest(seen.body)})
+            return Reply(201, {"Docker-Content-Digest": self.put_digest or digest_of(seen.body)})
         return _error(404, "NOT_FOUND")
 
     def _tags_page(self, name: str, seen: Seen) -> Reply:
@@ -160,14 +121,14 @@ class FakeRegistry:
         last = seen.query.get("last", [""])[0]
         rest = [t for t in tags if t > last]
         if self.page_size is None:
-            return _json_reply(200, {"name": name, "tags": rest})
+            return json_reply(200, {"name": name, "tags": rest})
         page = rest[: self.page_size]
         headers = {}
         if len(rest) > self.page_size:
             headers["Link"] = (
                 f'</v2/{name}/tags/list?n={self.page_size}&last={page[-1]}>; rel="next"'
             )
-        return _json_reply(200, {"name": name, "tags": page}, headers)
+        return json_reply(200, {"name": name, "tags": page}, headers)
 
     def _authorize(self, seen: Seen) -> Reply | None:
         given = seen.headers.get("authorization", "")
@@ -210,7 +171,7 @@ class FakeRegistry:
             grants.setdefault(name, set()).update(set(actions.split(",")) & allowed)
         token = self.token_text or f"tok-{len(self.tokens) + 1}"
         self.tokens[token] = grants
-        return _json_reply(200, {"token": token, "expires_in": 300})
+        return json_reply(200, {"token": token, "expires_in": 300})
 
 
 def _split(path: str) -> tuple[str, str, str]:
@@ -230,46 +191,6 @@ def _basic_user(header: str, users: dict[str, tuple[str, set[str]]]) -> str | No
         return None
     user, _, password = base64.b64decode(header[6:]).decode().partition(":")
     return user if user in users and users[user][0] == password else None
-
-
-def _handler_for(registry: FakeRegistry) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._serve()
-
-        do_HEAD = do_PUT = do_POST = do_GET
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass
-
-        def _serve(self) -> None:
-            url = urllib.parse.urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            seen = Seen(self.command, url.path, urllib.parse.parse_qs(url.query), headers, body)
-            reply = registry.answer(seen)
-            if reply == RESET:
-                # Linger 0 turns close() into a TCP RST: the client sees "connection reset".
-                self.connection.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-                )
-                self.rfile.close()
-                self.connection.close()
-                return
-            if reply == SLOW:
-                time.sleep(1.0)
-                reply = _json_reply(200, {})
-            assert isinstance(reply, Reply)
-            self.send_response(reply.status)
-            for key, value in reply.headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(reply.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(reply.body)
-
-    return Handler
 
 
 @pytest.fixture
@@ -600,7 +521,7 @@ def test_a_reset_connection_is_retried(make_registry) -> None:
     registry.store("team/app", "one", image_manifest())
     registry.faults += [RESET, RESET]
 
-    assert registry.client().manifest_digest("team/app", "one") == _digest(image_manifest())
+    assert registry.client().manifest_digest("team/app", "one") == digest_of(image_manifest())
     assert len(registry.seen) == 3
 
 
@@ -652,7 +573,7 @@ def test_a_stalled_registry_times_out(make_registry) -> None:
 def test_4xx_is_not_retried_and_shows_the_registry_error(make_registry) -> None:
     registry = make_registry()
     registry.faults.append(_error(400, "MANIFEST_INVALID"))
-    manifest = Manifest(DOCKER_MANIFEST, image_manifest(), _digest(image_manifest()))
+    manifest = Manifest(DOCKER_MANIFEST, image_manifest(), digest_of(image_manifest()))
 
     with pytest.raises(RegistryError, match="HTTP 400 .MANIFEST_INVALID") as caught:
         registry.client().put_manifest("team/app", "two", manifest)
@@ -765,7 +686,7 @@ def test_platforms_of_an_index_a_single_image_and_nothing(make_registry) -> None
 def test_config_labels_read_the_config_blob(make_registry) -> None:
     registry = make_registry(auth="bearer")
     config = json.dumps({"config": {"Labels": {"org.opencontainers.image.revision": "abc"}}})
-    digest = _digest(config.encode())
+    digest = digest_of(config.encode())
     registry.blobs[("team/app", digest)] = config.encode()
     registry.store("team/app", "1.0.0", image_manifest(digest))
     client = registry.client()
