@@ -1,7 +1,7 @@
 """Credentials and the registry client against a real registry and a real Docker engine.
 
 A throwaway ``docker-registry`` with htpasswd runs on a free loopback port. A tiny image
-(``FROM scratch`` plus one file) is built with BuildKit, pushed with a ``temporary_login``,
+(``FROM scratch`` plus one file) is built with BuildKit, pushed under ``Docker.login``,
 read back, and re-tagged through the API. Missing tools skip these tests on a laptop and
 fail them under ``CI=true``.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from buildlib.credentials import Credentials, from_docker_config
-from buildlib.docker import temporary_login
+from buildlib.docker import Docker
 from buildlib.errors import AuthError, RegistryError
 from buildlib.registry import RegistryClient
 from buildlib.runner import Runner
@@ -154,7 +154,7 @@ def test_ping_without_credentials_asks_for_them(registry: RegistryServer) -> Non
         RegistryClient(registry.host, None, credential_hint=HINT).ping()
 
 
-# -- temporary_login -----------------------------------------------------------------------
+# -- Docker.login --------------------------------------------------------------------------
 
 
 def test_temporary_login_is_removed_and_never_touches_home(
@@ -163,7 +163,9 @@ def test_temporary_login_is_removed_and_never_touches_home(
     before = _home_config_state()
     environ_before = dict(os.environ)
 
-    with temporary_login(Runner(quiet=True), docker_bin, registry.host, creds) as env:
+    docker = Docker.client(docker_bin, Runner(quiet=True))
+    with docker.login(registry.host, creds):
+        env = docker.env
         config_dir = Path(env["DOCKER_CONFIG"])
         assert config_dir.parent == private_tmp
         assert registry.host in (config_dir / "config.json").read_text()
@@ -195,7 +197,9 @@ def test_temporary_login_keeps_the_users_plugins_builders_and_context(
     (user / "config.json").write_text(json.dumps(user_config))
     monkeypatch.setenv("DOCKER_CONFIG", str(user))
 
-    with temporary_login(Runner(quiet=True), docker_bin, registry.host, creds) as env:
+    docker = Docker.client(docker_bin, Runner(quiet=True))
+    with docker.login(registry.host, creds):
+        env = docker.env
         config_dir = Path(env["DOCKER_CONFIG"])
         for name in ("cli-plugins", "buildx", "contexts"):
             assert (config_dir / name).resolve() == (user / name).resolve()
@@ -234,7 +238,9 @@ def test_temporary_login_never_reaches_an_os_credential_helper(
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("empty-user-config")))
 
-    with temporary_login(Runner(quiet=True), docker_bin, registry.host, creds) as env:
+    docker = Docker.client(docker_bin, Runner(quiet=True))
+    with docker.login(registry.host, creds):
+        env = docker.env
         written = json.loads((Path(env["DOCKER_CONFIG"]) / "config.json").read_text())
         assert written["auths"][registry.host].get("auth")  # the login is in the temp file
         assert "credsStore" not in written
@@ -247,7 +253,7 @@ def test_temporary_login_is_removed_when_the_block_fails(
 ) -> None:
     with (
         pytest.raises(RuntimeError, match="boom"),
-        temporary_login(Runner(quiet=True), docker_bin, registry.host, creds),
+        Docker.client(docker_bin, Runner(quiet=True)).login(registry.host, creds),
     ):
         raise RuntimeError("boom")
     assert list(private_tmp.iterdir()) == []
@@ -264,7 +270,7 @@ def test_temporary_login_with_a_wrong_password(
 
     with (
         pytest.raises(AuthError) as caught,
-        temporary_login(Runner(), docker_bin, registry.host, wrong, credential_hint=HINT),
+        Docker.client(docker_bin, Runner()).login(registry.host, wrong, HINT),
     ):
         pytest.fail("the login should have failed")
 
@@ -284,7 +290,7 @@ def test_temporary_login_to_a_dead_registry_is_a_registry_error(
     server = RegistryServer(tmp_path / "dead", USER, PASSWORD)  # never started
     with (
         pytest.raises(RegistryError) as caught,
-        temporary_login(Runner(quiet=True), docker_bin, server.host, creds),
+        Docker.client(docker_bin, Runner(quiet=True)).login(server.host, creds),
     ):
         pytest.fail("the login should have failed")
     assert not isinstance(caught.value, AuthError)
@@ -317,7 +323,9 @@ def test_push_read_back_and_add_a_tag_without_uploading_blobs(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     runner = Runner()
-    with temporary_login(runner, docker_bin, registry.host, creds, credential_hint=HINT) as env:
+    docker = Docker.client(docker_bin, runner)
+    with docker.login(registry.host, creds, HINT):
+        env = docker.env
         # capture=True: Runner._stream leaves its stdout pipe open (a ResourceWarning).
         runner.run([docker_bin, "push", tiny_image], env=env, capture=True, what="docker push")
     client = RegistryClient(registry.host, creds, credential_hint=HINT)
@@ -343,7 +351,9 @@ def test_push_read_back_and_add_a_tag_without_uploading_blobs(
 
     # The new tag is a usable image: the engine pulls it by name.
     second = f"{registry.host}/{REPO}:two"
-    with temporary_login(runner, docker_bin, registry.host, creds) as env:
+    docker = Docker.client(docker_bin, runner)
+    with docker.login(registry.host, creds):
+        env = docker.env
         runner.run([docker_bin, "pull", second], env=env, capture=True, what="docker pull")
     inspect = [docker_bin, "image", "inspect", "--format", "{{.Id}}", second]
     assert runner.run(inspect, capture=True, mutating=False).stdout.strip() == image_id
@@ -390,7 +400,9 @@ def test_the_pushed_digest_is_compared_with_the_registrys_manifest_and_index(
     from buildlib.registry import Manifest
 
     runner = Runner(quiet=True)
-    with temporary_login(runner, docker_bin, registry.host, creds, credential_hint=HINT) as env:
+    docker = Docker.client(docker_bin, runner)
+    with docker.login(registry.host, creds, HINT):
+        env = docker.env
         pushed = runner.run(
             [docker_bin, "push", tiny_image], env=env, capture=True, what="docker push"
         )

@@ -50,9 +50,7 @@ class StandInCLI:
         with self.lock:
             self.events.append((time.monotonic(), name, what))
 
-    def build(
-        self, build, builder=None, prefix=None, iidfile=None, on_line=None, show=None, **more
-    ):
+    def build(self, build, builder=None, iidfile=None, on_line=None, show=None, **more):
         self.iidfiles.append(Path(iidfile))
         self.log(build.name, "start")
         for line in self.lines.get(build.name, []):
@@ -107,12 +105,10 @@ def test_the_id_files_are_in_a_private_directory_not_the_shared_one() -> None:
     seen: list[tuple[Path, int]] = []
 
     class Watching(StandInCLI):
-        def build(
-            self, build, builder=None, prefix=None, iidfile=None, on_line=None, show=None, **more
-        ):
+        def build(self, build, builder=None, iidfile=None, on_line=None, show=None, **more):
             directory = Path(iidfile).parent
             seen.append((directory, stat.S_IMODE(directory.stat().st_mode)))
-            return super().build(build, builder, prefix, iidfile, on_line, show)
+            return super().build(build, builder, iidfile, on_line, show)
 
     run(Watching(Runner(quiet=True)), a_build("first"), a_build("second"))
 

@@ -1,4 +1,4 @@
-"""The temporary docker login (docker.temporary_login), with a runner that records
+"""The temporary docker login (``Docker.login``), with a runner that records
 ``docker login`` instead of running it: where the token goes, what the temporary config
 holds, that it is removed, and what a failed login says."""
 
@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 
 from buildlib.credentials import Credentials
-from buildlib.docker import temporary_login
+from buildlib.docker import Docker
 from buildlib.errors import AuthError, RegistryError
 from buildlib.runner import REDACTED, Result, Runner
 
@@ -43,6 +44,13 @@ class LoginRunner(Runner):
         return Result(list(argv), self.returncode, **stream)
 
 
+def logged_in(
+    runner: Runner, host: str = "docker.io", hint: str | None = None
+) -> AbstractContextManager[None]:
+    """What a push does: log in, with its client, for the block."""
+    return Docker.client("docker", runner).login(host, CREDS, hint)
+
+
 @pytest.fixture
 def user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A user docker config with a credential store, helpers, a login, and shared setup."""
@@ -66,9 +74,10 @@ def user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_the_login_reads_the_token_from_stdin_in_a_private_config(user_config: Path) -> None:
     runner = LoginRunner()
-    with temporary_login(runner, "docker", "docker.io", CREDS) as env:
+    docker = Docker.client("docker", runner)
+    with docker.login("docker.io", CREDS):
         login = runner.logins[0]
-        assert env == {"DOCKER_CONFIG": str(login["dir"])}
+        assert docker.env == {"DOCKER_CONFIG": str(login["dir"])}
         assert login["dir"] != user_config
         assert os.stat(login["dir"] / "config.json").st_mode & 0o077 == 0
 
@@ -80,7 +89,7 @@ def test_the_login_reads_the_token_from_stdin_in_a_private_config(user_config: P
 
 def test_another_registry_is_named_on_the_login(user_config: Path) -> None:
     runner = LoginRunner()
-    with temporary_login(runner, "docker", "registry.example:5000", CREDS):
+    with logged_in(runner, "registry.example:5000"):
         pass
     login = runner.logins[0]
     assert login["argv"][:3] == ["docker", "login", "registry.example:5000"]
@@ -89,7 +98,7 @@ def test_another_registry_is_named_on_the_login(user_config: Path) -> None:
 
 def test_the_user_credential_store_never_reaches_the_temporary_login(user_config: Path) -> None:
     runner = LoginRunner()
-    with temporary_login(runner, "docker", "docker.io", CREDS):
+    with logged_in(runner):
         pass
 
     config = runner.logins[0]["config"]
@@ -107,7 +116,7 @@ def test_the_user_credential_store_never_reaches_the_temporary_login(user_config
 
 def test_the_temporary_login_is_removed_after_use(user_config: Path) -> None:
     runner = LoginRunner()
-    with temporary_login(runner, "docker", "docker.io", CREDS):
+    with logged_in(runner):
         assert runner.logins[0]["dir"].is_dir()
     assert not runner.logins[0]["dir"].exists()
 
@@ -115,7 +124,7 @@ def test_the_temporary_login_is_removed_after_use(user_config: Path) -> None:
 def test_the_temporary_login_is_removed_when_the_body_raises(user_config: Path) -> None:
     runner = LoginRunner()
     with pytest.raises(RuntimeError, match="push failed"):
-        with temporary_login(runner, "docker", "docker.io", CREDS):
+        with logged_in(runner):
             raise RuntimeError("push failed")
     assert not runner.logins[0]["dir"].exists()
 
@@ -140,7 +149,7 @@ def test_a_failed_login_is_redacted_and_removed(
 ) -> None:
     runner = LoginRunner(returncode=1, output="first line\n" + output)
     with pytest.raises(kind) as caught:
-        with temporary_login(runner, "docker", "docker.io", CREDS, credential_hint="set T"):
+        with logged_in(runner, hint="set T"):
             raise AssertionError("the body must not run after a failed login")
 
     error = caught.value
@@ -154,7 +163,7 @@ def test_a_failed_login_is_redacted_and_removed(
 def test_a_login_without_output_still_says_what_failed(user_config: Path) -> None:
     runner = LoginRunner(returncode=1, output="")
     with pytest.raises(RegistryError) as caught:
-        with temporary_login(runner, "docker", "docker.io", CREDS):
+        with logged_in(runner):
             pass
     assert caught.value.message == "docker login to docker.io failed: no output"
     assert caught.value.hint == "check that the registry is reachable"
@@ -163,7 +172,7 @@ def test_a_login_without_output_still_says_what_failed(user_config: Path) -> Non
 def test_a_long_login_error_is_cut(user_config: Path) -> None:
     runner = LoginRunner(returncode=1, output="x" * 400)
     with pytest.raises(RegistryError) as caught:
-        with temporary_login(runner, "docker", "docker.io", CREDS):
+        with logged_in(runner):
             pass
     detail = caught.value.message.removeprefix("docker login to docker.io failed: ")
     assert detail == "x" * 297 + "..."
@@ -174,7 +183,7 @@ def test_without_a_user_config_the_login_still_gets_its_own_file(
 ) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "missing"))
     runner = LoginRunner()
-    with temporary_login(runner, "docker", "docker.io", CREDS):
+    with logged_in(runner):
         pass
     assert runner.logins[0]["config"] == {"auths": {"https://index.docker.io/v1/": {}}}
     assert runner.logins[0]["entries"] == ["config.json"]
@@ -250,7 +259,7 @@ def test_the_user_docker_config_defaults_to_the_home_folder(
     (tmp_path / ".docker").mkdir()
     (tmp_path / ".docker" / "config.json").write_text(json.dumps({"currentContext": "home"}))
     runner = LoginRunner()
-    with temporary_login(runner, "docker", "docker.io", CREDS):
+    with logged_in(runner):
         pass
     assert runner.logins[0]["config"]["currentContext"] == "home"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from buildlib.config import ImageSpec
-from buildlib.docker import Docker, temporary_login
+from buildlib.docker import Docker
 from buildlib.engine import Capabilities
 from buildlib.errors import CommandFailed
 from buildlib.plan import ImageBuild
@@ -101,11 +101,11 @@ def test_a_failed_push_is_an_answer_not_an_error(tmp_path: Path, monkeypatch) ->
     assert calls(tmp_path) == ["push acme/demo:1"]
 
 
-def test_the_push_output_is_shown_under_its_prefix(tmp_path: Path, capsys) -> None:
-    client(tmp_path).push("acme/demo:1", prefix="gpu")
-    err = capsys.readouterr().err
-    assert "[gpu] out of push" in err
-    assert "[gpu] err of push" in err
+def test_the_push_output_is_shown(tmp_path: Path, capsys) -> None:
+    client(tmp_path).push("acme/demo:1")
+    err = capsys.readouterr().err.splitlines()
+    assert "out of push" in err
+    assert "err of push" in err
 
 
 def test_a_push_that_cannot_start_names_the_push(tmp_path: Path) -> None:
@@ -234,8 +234,9 @@ def test_the_login_config_ignores_a_user_config_that_is_not_an_object(
     monkeypatch.setenv("DOCKER_CONFIG", str(user))
     runner = Runner(quiet=True)
     docker_bin = stand_in(tmp_path)
-    with temporary_login(runner, docker_bin, "registry.example", _creds()) as env:
-        written = json.loads(Path(env["DOCKER_CONFIG"], "config.json").read_text("utf-8"))
+    docker = Docker.client(docker_bin, runner)
+    with docker.login("registry.example", _creds()):
+        written = json.loads(Path(docker.env["DOCKER_CONFIG"], "config.json").read_text("utf-8"))
     assert written == {"auths": {"registry.example": {}}}
 
 
@@ -262,8 +263,9 @@ def test_the_login_config_keeps_non_ascii_user_settings(
         ).encode("utf-8")
     )
     monkeypatch.setenv("DOCKER_CONFIG", str(user))
-    with temporary_login(Runner(quiet=True), stand_in(tmp_path), "r.example", _creds()) as env:
-        written = json.loads(Path(env["DOCKER_CONFIG"], "config.json").read_text("utf-8"))
+    docker = Docker.client(stand_in(tmp_path))
+    with docker.login("r.example", _creds()):
+        written = json.loads(Path(docker.env["DOCKER_CONFIG"], "config.json").read_text("utf-8"))
     assert written["proxies"] == {"default": {"noProxy": "café.example"}}
 
 

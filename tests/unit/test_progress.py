@@ -97,9 +97,10 @@ def test_concurrent_commands_echo_and_stream_whole_lines(monkeypatch) -> None:
     stderr = slow_stderr(monkeypatch)
     runner = Runner()
     code = "import sys; [print(f'{sys.argv[1]} out {i}', flush=True) for i in range(40)]"
+    display = BuildDisplay(["gpu", "cpu", "lb"], concurrent=True, mode="plain")
 
     def build(name: str) -> None:
-        runner.run([sys.executable, "-c", code, name], prefix=name)
+        runner.run([sys.executable, "-c", code, name], show=display.output(name))
 
     run_threads(*(lambda n=n: build(n) for n in ("gpu", "cpu", "lb")))
     lines = stderr.getvalue().splitlines()

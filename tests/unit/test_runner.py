@@ -108,14 +108,6 @@ def test_streams_stdout_and_stderr_lines(capsys: pytest.CaptureFixture[str]) -> 
     assert set(result.stderr.splitlines()) == {"out-1", "err-1"}  # the kept tail
 
 
-def test_prefix_labels_streamed_lines(capsys: pytest.CaptureFixture[str]) -> None:
-    runner, _ = make_runner()
-    runner.run(py("print('one'); print('two')"), prefix="gpu")
-    err = capsys.readouterr().err.splitlines()
-    assert "[gpu] one" in err and "[gpu] two" in err
-    assert "one" not in err
-
-
 def test_stdin_is_passed() -> None:
     runner, _ = make_runner()
     result = runner.run(

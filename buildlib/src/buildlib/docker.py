@@ -219,7 +219,6 @@ class Docker:
         self,
         build: ImageBuild,
         builder: str | None = None,
-        prefix: str | None = None,
         iidfile: Path | None = None,
         on_line: Callable[[str], None] | None = None,
         show: Callable[[str], None] | None = None,
@@ -231,7 +230,6 @@ class Docker:
         result = self.run(
             argv,
             env,
-            prefix=prefix,
             on_line=on_line,
             show=show,
             check=False,
@@ -243,9 +241,9 @@ class Docker:
             raise build_failed(build, result.returncode, result.stderr.splitlines())
         return result
 
-    def push(self, reference: str, prefix: str | None = None) -> Result:
+    def push(self, reference: str) -> Result:
         argv = push_command(self.caps.docker, reference)
-        return self.run(argv, prefix=prefix, what=f"push of {reference}", check=False)
+        return self.run(argv, what=f"push of {reference}", check=False)
 
     def tag(self, source: str, target: str) -> Result:
         """``docker tag SOURCE TARGET``: SOURCE may be an image id."""
@@ -304,22 +302,6 @@ def engine_info(docker: str | None = None) -> EngineInfo:
     caps = detect(docker)
     caps.require_engine()
     return read_engine_info(caps, Docker.client(caps.docker).root_dir())
-
-
-@contextmanager
-def temporary_login(
-    runner: Runner,
-    docker_bin: str,
-    registry_host: str,
-    creds: Credentials,
-    *,
-    credential_hint: str | None = None,
-) -> Iterator[dict[str, str]]:
-    """:meth:`Docker.login` for a bare client binary; yields the env that uses the login
-    (``{"DOCKER_CONFIG": ...}``)."""
-    docker = Docker.client(docker_bin, runner)
-    with docker.login(registry_host, creds, credential_hint):
-        yield dict(docker.env)
 
 
 # What the docker CLI reads from its config directory besides logins: plugins (buildx), buildx

@@ -146,7 +146,6 @@ class Runner:
         check: bool = True,
         cwd: str | None = None,
         mutating: bool = True,
-        prefix: str | None = None,
         what: str | None = None,
         hint: str | None = None,
         on_line: Callable[[str], None] | None = None,
@@ -156,8 +155,7 @@ class Runner:
 
         ``env`` is added to the current environment and shown on the echoed line.
         ``mutating=False`` marks read-only queries, which run even in dry-run.
-        ``prefix`` labels each output line (for concurrent builds); ``on_line`` sees each
-        line of streamed output (redacted, without the prefix) as it arrives; ``show``, when
+        ``on_line`` sees each line of streamed output (redacted) as it arrives; ``show``, when
         given, displays each line instead of the console (:mod:`buildlib.progress`).
         """
         argv = [str(a) for a in argv]
@@ -186,7 +184,7 @@ class Runner:
                 )
                 result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
             else:
-                result = self._stream(argv, full_env, stdin, cwd, prefix, on_line, show)
+                result = self._stream(argv, full_env, stdin, cwd, on_line, show)
         except OSError as exc:  # not executable, a missing working directory...
             raise CommandFailed(
                 f"could not start {what or argv[0]}: {exc.strerror or exc}"
@@ -201,8 +199,8 @@ class Runner:
             raise CommandFailed(message, hint=hint)
         return result
 
-    def _stream(self, argv, env, stdin, cwd, prefix, on_line=None, show=None) -> Result:
-        """Stream combined output line by line (prefixed), keeping the tail for errors."""
+    def _stream(self, argv, env, stdin, cwd, on_line=None, show=None) -> Result:
+        """Stream combined output line by line, keeping the tail for errors."""
         proc = subprocess.Popen(
             argv,
             env=env,
@@ -227,12 +225,8 @@ class Runner:
             line = self.redact(line.rstrip("\n"))
             tail.append(line)
             del tail[:-TAIL_LINES]
-            if self.quiet:
-                pass
-            elif show is not None:
-                show(line)
-            else:
-                console.info(f"[{prefix}] {line}" if prefix else line)
+            if not self.quiet:
+                (show or console.info)(line)
             if on_line is not None:
                 on_line(line)
         proc.wait()
