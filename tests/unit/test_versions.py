@@ -313,11 +313,6 @@ def test_validate_patterns_without_a_close_name_lists_the_choices() -> None:
     assert caught.value.hint == "valid patterns: 'version', 'major.minor', 'major', 'latest'"
 
 
-def test_validate_patterns_refuses_a_bare_string() -> None:
-    with pytest.raises(ConfigError, match="must be a list, got the string 'latest'"):
-        validate_patterns("latest")
-
-
 # --- release tags -----------------------------------------------------------------------
 
 

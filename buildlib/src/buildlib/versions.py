@@ -42,7 +42,6 @@ from buildlib.references import DOCKER_TAG_RE, require_str, validate_tag
 
 FLOATING_PATTERNS: tuple[str, ...] = ("major.minor", "major", "latest")
 PATTERNS: tuple[str, ...] = ("version", *FLOATING_PATTERNS)
-DEFAULT_PATTERNS: tuple[str, ...] = PATTERNS
 
 BUMPS: tuple[str, ...] = ("major", "minor", "patch")
 
@@ -121,32 +120,22 @@ class ReleaseTags:
 
 def validate_patterns(patterns: Iterable[str], *, location: str | None = None) -> tuple[str, ...]:
     """Return the patterns without duplicates, or raise ``ConfigError`` for an unknown one."""
-    if isinstance(patterns, str):
-        raise ConfigError(
-            f"tag patterns must be a list, got the string {patterns!r}",
-            hint=f"write [{patterns!r}]",
-            location=location,
-        )
-    result: list[str] = []
-    for pattern in patterns:
+    unique = tuple(dict.fromkeys(patterns))
+    for pattern in unique:
         if pattern not in PATTERNS:
+            choices = "valid patterns: " + ", ".join(repr(p) for p in PATTERNS)
+            close = difflib.get_close_matches(str(pattern), PATTERNS, n=1)
             raise ConfigError(
-                f"unknown tag pattern {pattern!r}", hint=_pattern_hint(pattern), location=location
+                f"unknown tag pattern {pattern!r}",
+                hint=f"did you mean {close[0]!r}? {choices}" if close else choices,
+                location=location,
             )
-        if pattern not in result:
-            result.append(pattern)
-    return tuple(result)
-
-
-def _pattern_hint(pattern: object) -> str:
-    choices = "valid patterns: " + ", ".join(repr(p) for p in PATTERNS)
-    close = difflib.get_close_matches(str(pattern), PATTERNS, n=1)
-    return f"did you mean {close[0]!r}? {choices}" if close else choices
+    return unique
 
 
 def plan_release_tags(
     version: Version | str,
-    patterns: Iterable[str] = DEFAULT_PATTERNS,
+    patterns: Iterable[str] = PATTERNS,
     released: Iterable[Version | str] = (),
 ) -> ReleaseTags:
     """Plan the tags for releasing ``version`` given the ``released`` versions."""
