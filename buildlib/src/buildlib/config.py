@@ -59,7 +59,7 @@ class ImageSpec:
 @dataclass(frozen=True)
 class ReleaseConfig:
     git_tag: str = "v{version}"
-    floating_tags: tuple[str, ...] = ("major.minor", "major", "latest")
+    floating_tags: tuple[str, ...] = FLOATING_PATTERNS
 
     def git_tag_for(self, version: str) -> str:
         return self.git_tag.format(version=version)
@@ -393,11 +393,10 @@ def _parse_release(raw: Any, where: _Locator) -> ReleaseConfig:
             location=where.key(table, "git-tag"),
             hint='e.g. git-tag = "v{version}" (release-please\'s default)',
         )
+    if "floating-tags" not in raw:
+        return ReleaseConfig(git_tag=git_tag)
     floating = _str_list(raw, "floating-tags", table, where)
-    if "floating-tags" in raw:
-        validate_patterns(floating, location=where.key(table, "floating-tags"))
-    else:
-        floating = [p for p in FLOATING_PATTERNS if p != "version"]
+    validate_patterns(floating, location=where.key(table, "floating-tags"))
     return ReleaseConfig(git_tag=git_tag, floating_tags=tuple(floating))
 
 
