@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from buildlib import config as config_module
-from buildlib.buildargs import looks_secret
+from buildlib.buildargs import secret_word
 from buildlib.config import Config
 from buildlib.errors import ConfigError, UsageError
 from buildlib.options import (
@@ -206,14 +206,15 @@ def test_an_allowed_name_passes_and_only_that_one(tmp_path: Path) -> None:
         build_options(config, build_arg=["SSH_KEY=/k"], environ={})
 
 
-def test_looks_secret() -> None:
-    assert looks_secret("hf_token")
-    assert looks_secret("hfToken") and looks_secret("HFToken") and looks_secret("API-KEY")
-    assert looks_secret("TOKEN2")
-    assert not looks_secret("BASE_IMAGE")
-    assert not looks_secret("APP_VERSION")
-    assert not looks_secret("MONKEY")
-    assert not looks_secret("HF_TOKEN", allowed=["HF_TOKEN"])
+def test_secret_word() -> None:
+    assert secret_word("hf_token") == "TOKEN"
+    assert secret_word("hfToken") == secret_word("HFToken") == "TOKEN"
+    assert secret_word("API-KEY") == "KEY"
+    assert secret_word("TOKEN2") == "TOKEN"
+    assert secret_word("BASE_IMAGE") is None
+    assert secret_word("APP_VERSION") is None
+    assert secret_word("MONKEY") is None
+    assert secret_word("HF_TOKEN", allowed=["HF_TOKEN"]) is None
 
 
 # --- --secret -----------------------------------------------------------------------------

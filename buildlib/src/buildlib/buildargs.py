@@ -40,9 +40,5 @@ def secret_word(name: str, allowed: Iterable[str] = ()) -> str | None:
     return next((word for word in words(name) if word in SECRET_WORDS), None)
 
 
-def looks_secret(name: str, allowed: Iterable[str] = ()) -> bool:
-    return secret_word(name, allowed) is not None
-
-
 def allow_hint(name: str) -> str:
     return f'if it holds no secret, allow it: [tool.buildlib] {ALLOW_KEY} = ["{name}"]'
