@@ -48,9 +48,6 @@ class BuildlibError(Exception):
         text = f"{location}: {message}" if location else message
         super().__init__(f"{text} (fix: {hint})" if hint else text)
 
-    def render(self) -> str:
-        return str(self)
-
 
 class ConfigError(BuildlibError, exit_code=2):
     """pyproject.toml or a task flag is invalid."""

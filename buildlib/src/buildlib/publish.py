@@ -141,7 +141,7 @@ def push(
     if stray is not None and tag == config.main_branch and not job.options.dry_run:
         raise stray
     if stray is not None:
-        console.warn(stray.render())
+        console.warn(str(stray))
     if job.options.dry_run:
         publications = [
             ImagePublication(i.name, i.repository, tag, pushed_tags) for i in job.selected
