@@ -65,11 +65,9 @@ def version_label(tags: Sequence[str]) -> str:
     return tags[0]
 
 
-def annotation_flags(
-    labels: Iterable[tuple[str, str]], levels: str = ANNOTATION_LEVELS
-) -> tuple[str, ...]:
+def annotation_flags(labels: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     """``--annotation`` values that repeat the OCI labels on the index and each manifest."""
-    return tuple(f"{levels}:{key}={value}" for key, value in labels)
+    return tuple(f"{ANNOTATION_LEVELS}:{key}={value}" for key, value in labels)
 
 
 def supports_annotations(buildx_version: str | None) -> bool:
