@@ -8,16 +8,13 @@ directory upwards, and serves :func:`buildlib.tasks.collection` for it through I
 
 from __future__ import annotations
 
-import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from invoke import Exit, Program
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from buildlib.config import parse_toml
+from buildlib.errors import REFERENCE, BuildlibError
 
 MARKER = "[tool.buildlib]"
 
@@ -36,8 +33,8 @@ def find_project(start: Path) -> Path | None:
             continue
         text = candidate.read_text(encoding="utf-8", errors="replace")
         try:
-            tool = tomllib.loads(text).get("tool", {})
-        except tomllib.TOMLDecodeError:
+            tool = parse_toml(text, str(candidate)).get("tool", {})
+        except BuildlibError:
             # A broken file that names the table is still the project: its tasks then
             # report the TOML error with its line.
             tool = {"buildlib": {}} if MARKER in text else {}
@@ -50,7 +47,6 @@ class BuildlibProgram(Program):
     """Invoke's Program, with the collection of the project found instead of a tasks.py."""
 
     def load_collection(self) -> None:
-        from buildlib.errors import REFERENCE, BuildlibError
         from buildlib.tasks import collection
 
         root = find_project(Path.cwd())
