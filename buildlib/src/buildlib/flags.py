@@ -85,7 +85,8 @@ class DoctorFlags:
 Flags = TypeVar("Flags", bound=ImageFlags)
 # Invoke's names of flags whose field is named otherwise (``--json`` shadows nothing here).
 _FIELD_OF = {"image": "images", "all": "all_images", "json": "as_json"}
-_REPEATED = ("build_arg", "secret", "cache_from", "cache_to")
+# The flags that may be given more than once (Invoke's ``iterable``).
+REPEATED = ("build_arg", "secret", "cache_from", "cache_to")
 
 
 def from_task(kind: type[Flags], given: Mapping[str, Any], **fixed: Any) -> Flags:
@@ -96,6 +97,6 @@ def from_task(kind: type[Flags], given: Mapping[str, Any], **fixed: Any) -> Flag
     values = {key: value for key, value in values.items() if key in known}
     if "images" in values:
         values["images"] = names(values["images"])
-    for key in _REPEATED:
+    for key in REPEATED:
         values[key] = repeated(values.get(key))
     return kind(**{**values, **fixed})

@@ -30,6 +30,7 @@ from invoke import Collection, Exit, Task, task
 from buildlib import console
 from buildlib.errors import BuildlibError, UsageError, split_location
 from buildlib.flags import (
+    REPEATED,
     BuildFlags,
     DoctorFlags,
     PushFlags,
@@ -38,8 +39,8 @@ from buildlib.flags import (
     several,
 )
 
+# "tag" too, made per collection: its default names that repository's variable
 BUILD_HELP = {
-    "tag": "image tag (default: $TAG_ENV, else 'local')",
     "platform": "os/arch to build, comma-separated (default: this host's, e.g. linux/amd64)",
     "no-cache": "do not use the build cache",
     "build-arg": "KEY=VALUE build argument (repeatable); never a secret: use --secret",
@@ -57,7 +58,7 @@ GROUP_HELP = {
     "jobs": "how many images to build at once (default: all of them)",
     "sequential": "build one image at a time (same as --jobs 1)",
 }
-ITERABLE = ["build_arg", "secret", "cache_from", "cache_to"]
+REGISTRY_HELP = "registry host (default: $BUILDLIB_REGISTRY, else [tool.buildlib].registry)"
 
 
 class _Terminated(BaseException):
@@ -135,7 +136,7 @@ _SWITCHES = ("all", "sha_tag", "force", "json", "no_cache", "sequential", "dry_r
 def _task(
     body: Callable[..., None],
     help_table: dict[str, str],
-    iterable: list[str] = ITERABLE,
+    iterable: tuple[str, ...] = REPEATED,
     **how: Any,
 ) -> Task:
     """A task whose flags are the keys of its help table: Invoke reads a task's flags from
@@ -146,7 +147,7 @@ def _task(
         [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
         + [inspect.Parameter(f, keyword, default=False if f in _SWITCHES else None) for f in flags]
     )
-    return Task(body, help=help_table, iterable=iterable, **how)
+    return Task(body, help=help_table, iterable=list(iterable), **how)
 
 
 def _image_task(root: Path, name: str, summary: str, help_table: dict[str, str]) -> Task:
@@ -172,9 +173,9 @@ def _build_group_task(root: Path, summary: str, help_table: dict[str, str]) -> T
 
 
 PUBLISH_HELP = {
-    **{k: v for k, v in GROUP_HELP.items() if k not in ("all", "tag")},
+    **{k: v for k, v in GROUP_HELP.items() if k != "all"},
     "image": "comma-separated image names (default: every image)",
-    "registry": "registry host (default: $BUILDLIB_REGISTRY, else [tool.buildlib].registry)",
+    "registry": REGISTRY_HELP,
     "force": "allow what is normally refused (see the task's help)",
     "json": "print the plan (with --dry-run) or the result as JSON on stdout",
 }
@@ -199,7 +200,7 @@ def _push_task(root: Path) -> Task:
         "default: [tool.buildlib] sha-tag",
         "force": "push 'latest' or a version-shaped tag anyway",
     }
-    return _task(push, help_table, [*ITERABLE, "tag"])
+    return _task(push, help_table, (*REPEATED, "tag"))
 
 
 def _release_task(root: Path) -> Task:
@@ -222,7 +223,7 @@ DOCTOR_HELP = {
     "json": 'print {"ok": bool, "checks": [...]} on stdout (see docs/doctor.md)',
     "root": "the repository to check (default: the one of this tasks.py)",
     "for": "also check what a push or a release needs: push | release (uses the network)",
-    "registry": "registry host (default: $BUILDLIB_REGISTRY, else [tool.buildlib].registry)",
+    "registry": REGISTRY_HELP,
 }
 
 
@@ -295,7 +296,7 @@ def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collectio
     # Each collection's own tables: the tag variable is this repository's, and a collection
     # made later for another repository must not change this one's help.
     tag_help = {"tag": f"image tag (default: ${tag_env}, else 'local')"}
-    build_help, group_help = {**BUILD_HELP, **tag_help}, {**GROUP_HELP, **tag_help}
+    build_help, group_help = {**tag_help, **BUILD_HELP}, {**tag_help, **GROUP_HELP}
     ns = Collection()
     ns.add_task(
         _build_group_task(
