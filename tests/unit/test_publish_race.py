@@ -5,6 +5,11 @@ push tags the image by id, and the registry must hold that image under the tag (
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
+import tempfile
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -234,3 +239,110 @@ def test_a_refused_push_is_an_auth_error_with_the_way_to_fix_it() -> None:
         "check the token in the variables [tool.buildlib.credentials] names "
         "(default DOCKERHUB_USERNAME/DOCKERHUB_TOKEN), or `docker login`"
     )
+
+
+# --- the lock that makes two runs on this machine take turns -------------------------------
+
+
+@pytest.fixture
+def temporary(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A shared temporary directory of the test's own, in place of the real ``/tmp``."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def test_the_push_lock_is_in_a_directory_only_this_user_can_write(temporary: Path) -> None:
+    push_verified(FakeCLI(), FakeRegistry(PUSHED), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
+
+    private = temporary / f"buildlib-{os.getuid()}"
+    assert [path.name for path in temporary.iterdir()] == [private.name]
+    assert stat.S_IMODE(private.lstat().st_mode) == 0o700
+    (lock,) = private.iterdir()
+    assert lock.name.startswith("buildlib-push-") and lock.name.endswith(".lock")
+    assert stat.S_IMODE(lock.lstat().st_mode) & 0o077 == 0
+
+
+def planted_by_another_user(monkeypatch: pytest.MonkeyPatch, temporary: Path) -> Path:
+    # the test runs as one user: a directory it made while "being" another uid is foreign
+    monkeypatch.setattr(os, "getuid", lambda: os.geteuid() + 4242)
+    planted = temporary / f"buildlib-{os.geteuid() + 4242}"
+    planted.mkdir(mode=0o700)
+    return planted
+
+
+def open_to_others(monkeypatch: pytest.MonkeyPatch, temporary: Path) -> Path:
+    planted = temporary / f"buildlib-{os.getuid()}"
+    planted.mkdir()
+    planted.chmod(0o777)
+    return planted
+
+
+def a_link(monkeypatch: pytest.MonkeyPatch, temporary: Path) -> Path:
+    elsewhere = temporary / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    planted = temporary / f"buildlib-{os.getuid()}"
+    planted.symlink_to(elsewhere, target_is_directory=True)
+    return planted
+
+
+@pytest.mark.parametrize("plant", [planted_by_another_user, open_to_others, a_link])
+def test_a_lock_directory_others_could_write_is_refused_before_the_push(
+    monkeypatch: pytest.MonkeyPatch, temporary: Path, plant
+) -> None:
+    planted = plant(monkeypatch, temporary)
+    cli = FakeCLI()
+
+    with pytest.raises(PublishError) as caught:
+        push_verified(cli, FakeRegistry(PUSHED), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
+
+    assert caught.value.message == (
+        f"{planted} is not a directory only this user can write, so it cannot hold the lock "
+        "that makes pushes of one tag take turns"
+    )
+    assert caught.value.hint == f"remove {planted}, or set TMPDIR to a directory of your own"
+    assert cli.calls == []
+    assert not any(path.name.endswith(".lock") for path in temporary.rglob("*"))
+
+
+def test_a_link_in_place_of_the_lock_is_not_followed(temporary: Path) -> None:
+    push_verified(FakeCLI(), FakeRegistry(PUSHED), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
+    (lock,) = (temporary / f"buildlib-{os.getuid()}").iterdir()
+    lock.unlink()
+    target = temporary / "target"
+    lock.symlink_to(target)
+    cli = FakeCLI()
+
+    with pytest.raises(OSError):
+        push_verified(cli, FakeRegistry(PUSHED), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
+
+    assert not target.exists()
+    assert cli.calls == []
+
+
+def test_two_runs_that_push_one_reference_take_turns(temporary: Path) -> None:
+    first_pushing, release = threading.Event(), threading.Event()
+
+    class HeldCLI(FakeCLI):
+        def push(self, reference: str) -> Result:
+            first_pushing.set()
+            assert release.wait(30)
+            return super().push(reference)
+
+    first, second = HeldCLI(), FakeCLI()
+    build = loaded_build()
+    held = threading.Thread(
+        target=push_verified, args=(first, FakeRegistry(PUSHED), build, "1.2.3", OURS)
+    )
+    held.start()
+    assert first_pushing.wait(30)
+    waiting = threading.Thread(
+        target=push_verified, args=(second, FakeRegistry(PUSHED), build, "1.2.3", OURS)
+    )
+    waiting.start()
+    waiting.join(0.3)
+
+    assert second.calls == []  # not even its `docker tag`: the first run holds the name
+    release.set()
+    held.join(30)
+    waiting.join(30)
+    assert second.calls == [["tag", OURS, "acme/gpu:1.2.3"], ["push", "acme/gpu:1.2.3"]]

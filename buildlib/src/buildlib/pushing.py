@@ -8,11 +8,13 @@ never moves a floating tag (floating does): a push here is always followed by a 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import stat
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,13 +220,32 @@ def _push_lock(reference: str) -> Iterator[None]:
         yield
         return
     digest = hashlib.sha256(reference.encode()).hexdigest()[:16]
-    path = Path(tempfile.gettempdir()) / f"buildlib-push-{digest}.lock"
-    with open(path, "a", encoding="utf-8") as handle:
+    path = _lock_directory() / f"buildlib-push-{digest}.lock"
+    # a link planted in place of the lock is refused, not followed
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    with open(descriptor, "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _lock_directory() -> Path:
+    """``buildlib-UID`` in the temporary directory, made 0700: every clone of this user
+    shares it, and no other user can put a lock or a link in it (a shared ``/tmp`` is
+    writable by all)."""
+    directory = Path(tempfile.gettempdir()) / f"buildlib-{os.getuid()}"
+    with suppress(FileExistsError):
+        directory.mkdir(mode=0o700)
+    found = directory.lstat()
+    if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.getuid() or found.st_mode & 0o077:
+        raise PublishError(
+            f"{directory} is not a directory only this user can write, so it cannot hold "
+            "the lock that makes pushes of one tag take turns",
+            hint=f"remove {directory}, or set TMPDIR to a directory of your own",
+        )
+    return directory
 
 
 _PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
