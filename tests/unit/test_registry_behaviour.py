@@ -750,9 +750,15 @@ def test_a_manifest_of_no_media_type_is_refused(script: Script, ref: str) -> Non
     assert failure.message == f"{script.host}: manifest {shown} has no media type"
 
 
-def test_a_manifest_that_is_not_an_object_says_so() -> None:
-    with pytest.raises(ValueError, match="^a manifest is a JSON object$"):
-        Manifest(DOCKER_MANIFEST, b"[1, 2]", "sha256:x").parsed()
+def test_a_manifest_that_is_not_an_object_is_named(script: Script) -> None:
+    body = b"[1, 2]"
+    serve_manifest(script, "team/app", "one", manifest_reply(body))
+
+    failure = caught(lambda: script.client().config_digest("team/app", "one"))
+
+    assert failure.message == (
+        f"{script.host}: manifest team/app@{digest_of(body)} is not valid JSON"
+    )
 
 
 def test_a_missing_manifest_by_digest_is_named_by_digest(script: Script) -> None:

@@ -25,11 +25,17 @@ from email.message import Message
 from typing import Any
 
 from buildlib.console import one_line
-from buildlib.credentials import Credentials, is_docker_hub
+from buildlib.credentials import Credentials
 from buildlib.errors import AuthError, ConfigError, RegistryError
-from buildlib.references import DIGEST_RE, DOCKER_TAG_RE, REPOSITORY_PATH_RE, is_loopback
+from buildlib.references import (
+    DIGEST_RE,
+    DOCKER_TAG_RE,
+    REPOSITORY_PATH_RE,
+    is_docker_hub,
+    is_loopback,
+)
 
-__all__ = ["MANIFEST_MEDIA_TYPES", "Credentials", "Manifest", "RegistryClient"]
+__all__ = ["MANIFEST_MEDIA_TYPES", "Manifest", "RegistryClient"]
 
 DOCKER_HUB_ENDPOINT = "registry-1.docker.io"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -39,7 +45,7 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST_MEDIA_TYPES = (DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX)
 INDEX_MEDIA_TYPES = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
 
-_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
+_ACCEPT_MANIFESTS = {"Accept": ", ".join(MANIFEST_MEDIA_TYPES)}
 _USER_AGENT = "buildlib (registry client)"
 _TOKEN_RE = re.compile(r"[\x21-\x7e]+")
 _CHALLENGE_PARAM_RE = re.compile(r'([A-Za-z_]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
@@ -47,6 +53,7 @@ _NEXT_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _ATTESTATION_REFERENCE = "attestation-manifest"
 _MAX_RETRY_AFTER = 30.0
 _MAX_PAGES = 100
+_TRANSIENT = (ConnectionError, TimeoutError, http.client.IncompleteRead, http.client.BadStatusLine)
 
 
 @dataclass(frozen=True)
@@ -61,12 +68,6 @@ class Manifest:
     def is_index(self) -> bool:
         """True for a manifest list / OCI index (a multi-platform image)."""
         return self.media_type in INDEX_MEDIA_TYPES
-
-    def parsed(self) -> dict[str, Any]:
-        data = json.loads(self.body)
-        if not isinstance(data, dict):
-            raise ValueError("a manifest is a JSON object")  # noqa: TRY004 - callers catch ValueError
-        return data
 
 
 @dataclass(frozen=True)
@@ -113,17 +114,15 @@ class RegistryClient:
     ) -> None:
         self.host = host
         self.credentials = credentials
-        self.endpoint = DOCKER_HUB_ENDPOINT if is_docker_hub(host) else host
-        plain_http = is_loopback(self.endpoint) if insecure is None else insecure
-        self.scheme = "http" if plain_http else "https"
-        self.base_url = f"{self.scheme}://{self.endpoint}"
+        endpoint = DOCKER_HUB_ENDPOINT if is_docker_hub(host) else host
+        plain_http = is_loopback(endpoint) if insecure is None else insecure
+        self.base_url = f"{'http' if plain_http else 'https'}://{endpoint}"
         self.timeout = timeout
         self.retries = max(0, retries)
         self.backoff = backoff
         self.credential_hint = credential_hint
         self._tokens: dict[str, _Token] = {}
         self._basic = False
-        self._openers: dict[bool, urllib.request.OpenerDirector] = {}
 
     def __repr__(self) -> str:
         user = self.credentials.username if self.credentials else None
@@ -164,7 +163,7 @@ class RegistryClient:
         """The digest ``repo:tag`` points at, or ``None`` if there is no such tag."""
         name, ref = self.repository(repo), _reference(tag)
         path, operation = _manifest_path(name, ref), f"look up {name}:{ref}"
-        response = self._found("HEAD", path, operation, _pull(name), accept=_ACCEPT)
+        response = self._found("HEAD", path, operation, _pull(name), _ACCEPT_MANIFESTS)
         if response is None:
             return None
         digest = response.headers.get("Docker-Content-Digest")
@@ -249,8 +248,8 @@ class RegistryClient:
             operation,
             f"repository:{name}:pull,push",
             ok=(200, 201),
+            headers={"Content-Type": manifest.media_type},
             data=manifest.body,
-            content_type=manifest.media_type,
         )
         digest = response.headers.get("Docker-Content-Digest") or self.manifest_digest(name, ref)
         if digest != manifest.digest:
@@ -269,7 +268,7 @@ class RegistryClient:
     def _fetch_manifest(self, name: str, ref: str) -> Manifest | None:
         operation = f"read manifest {_display(name, ref)}"
         path = _manifest_path(name, ref)
-        response = self._found("GET", path, operation, _pull(name), accept=_ACCEPT)
+        response = self._found("GET", path, operation, _pull(name), _ACCEPT_MANIFESTS)
         if response is None:
             return None
         computed = _sha256(response.body)
@@ -287,10 +286,7 @@ class RegistryClient:
         header = (response.headers.get("Content-Type") or "").split(";")[0].strip()
         if header in MANIFEST_MEDIA_TYPES:
             return header
-        try:
-            declared = json.loads(response.body).get("mediaType")
-        except (ValueError, AttributeError):
-            declared = None
+        declared = (_json_object(response.body) or {}).get("mediaType")
         if isinstance(declared, str) and declared:
             return declared
         if header:
@@ -298,12 +294,10 @@ class RegistryClient:
         raise RegistryError(f"{self.host}: manifest {_display(name, ref)} has no media type")
 
     def _parsed(self, manifest: Manifest, name: str) -> dict[str, Any]:
-        try:
-            return manifest.parsed()
-        except ValueError:
-            raise RegistryError(
-                f"{self.host}: manifest {name}@{manifest.digest} is not valid JSON"
-            ) from None
+        data = _json_object(manifest.body)
+        if data is None:
+            raise RegistryError(f"{self.host}: manifest {name}@{manifest.digest} is not valid JSON")
+        return data
 
     def _index_images(self, index: Manifest, label: str) -> dict[str, str]:
         """Platform -> digest of the images of an index (attestations left out)."""
@@ -324,14 +318,13 @@ class RegistryClient:
 
     def _select_platform(self, index: Manifest, label: str, platform: str | None) -> str:
         images = self._index_images(index, label)
-        if platform is not None:
-            matches = [
-                d for p, d in images.items() if p == platform or p.startswith(platform + "/")
-            ]
-            if len(matches) == 1:
-                return matches[0]
-        elif len(images) == 1:
-            return next(iter(images.values()))
+        matches = [
+            digest
+            for image, digest in images.items()
+            if platform is None or image == platform or image.startswith(platform + "/")
+        ]
+        if len(matches) == 1:
+            return matches[0]
         listed = ", ".join(sorted(images)) or "empty"
         raise RegistryError(
             f"{self.host}: {label} is a multi-platform image ({listed})"
@@ -347,11 +340,10 @@ class RegistryClient:
         path: str,
         operation: str,
         scope: str | None,
-        *,
-        accept: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> _Response | None:
         """A read of something that may not exist: ``None`` for a 404."""
-        response = self._request(method, path, operation, scope, ok=(200, 404), accept=accept)
+        response = self._request(method, path, operation, scope, ok=(200, 404), headers=headers)
         return None if response.status == 404 else response
 
     def _request(
@@ -362,27 +354,20 @@ class RegistryClient:
         scope: str | None,
         *,
         ok: tuple[int, ...] = (200,),
-        accept: str | None = None,
+        headers: dict[str, str] | None = None,
         data: bytes | None = None,
-        content_type: str | None = None,
     ) -> _Response:
         """Send one API request, authenticating once when challenged. 401/403 raise, and so
         does any other status than ``ok``."""
         url = path if "://" in path else self.base_url + path
-        headers = {"User-Agent": _USER_AGENT}
-        if accept:
-            headers["Accept"] = accept
-        if content_type:
-            headers["Content-Type"] = content_type
-        challenged = False
-        while True:
+        headers = {"User-Agent": _USER_AGENT, **(headers or {})}
+        auth = self._authorization(scope)
+        response = self._send_retrying(method, url, {**headers, **auth}, data, operation)
+        if response.status == 401 and self._authenticate(
+            _challenges(response.headers), scope, operation
+        ):
             auth = self._authorization(scope)
             response = self._send_retrying(method, url, {**headers, **auth}, data, operation)
-            if response.status != 401 or challenged:
-                break
-            challenged = True
-            if not self._authenticate(_challenges(response.headers), scope, operation):
-                break
         if response.status in (401, 403):
             used_token = auth.get("Authorization", "").startswith("Bearer ")
             raise self._auth_error(response, operation, used_token=used_token)
@@ -500,23 +485,17 @@ class RegistryClient:
             raise
 
     def _opener(self, url: str) -> urllib.request.OpenerDirector:
-        # A proxy from the environment must not see loopback traffic.
-        direct = is_loopback(urllib.parse.urlsplit(url).netloc)
-        if direct not in self._openers:
-            handlers: list[urllib.request.BaseHandler] = [SameHostAuthRedirect()]
-            if direct:
-                handlers.append(urllib.request.ProxyHandler({}))
-            self._openers[direct] = urllib.request.build_opener(*handlers)
-        return self._openers[direct]
+        handlers: list[urllib.request.BaseHandler] = [SameHostAuthRedirect()]
+        if is_loopback(urllib.parse.urlsplit(url).netloc):
+            # A proxy from the environment must not see loopback traffic.
+            handlers.append(urllib.request.ProxyHandler({}))
+        return urllib.request.build_opener(*handlers)
 
     # -- responses -------------------------------------------------------------------------
 
     def _json(self, response: _Response, operation: str) -> dict[str, Any]:
-        try:
-            data = json.loads(response.body)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
+        data = _json_object(response.body)
+        if data is None:
             raise RegistryError(f"{self.host}: {operation}: the response is not a JSON object")
         return data
 
@@ -535,20 +514,18 @@ class RegistryClient:
         )
 
     def _auth_error(self, response: _Response, operation: str, *, used_token: bool) -> AuthError:
-        hint = self.credential_hint or f"provide credentials for {self.host}"
-        where = f"{self.host}: {operation}"
-        detail = _error_detail(response)
         if self.credentials is None:
-            return AuthError(f"{where}: the registry requires credentials{detail}", hint=hint)
-        user = self.credentials.username
-        if response.status == 403 or used_token:
-            return AuthError(
-                f"{where}: user {user!r} was denied access (the repository does not exist "
-                f"or the user lacks permission){detail}",
-                hint=hint,
+            problem = "the registry requires credentials"
+        elif response.status == 403 or used_token:
+            problem = (
+                f"user {self.credentials.username!r} was denied access (the repository does "
+                "not exist or the user lacks permission)"
             )
+        else:
+            problem = f"the credentials of user {self.credentials.username!r} were rejected"
         return AuthError(
-            f"{where}: the credentials of user {user!r} were rejected{detail}", hint=hint
+            f"{self.host}: {operation}: {problem}{_error_detail(response)}",
+            hint=self.credential_hint or f"provide credentials for {self.host}",
         )
 
 
@@ -606,13 +583,7 @@ def _challenges(headers: Message) -> list[Challenge]:
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, socket.gaierror):
         return exc.errno == socket.EAI_AGAIN
-    transient = (
-        ConnectionError,
-        TimeoutError,
-        http.client.IncompleteRead,
-        http.client.BadStatusLine,
-    )
-    return isinstance(exc, transient)
+    return isinstance(exc, _TRANSIENT)
 
 
 def _describe(exc: BaseException, timeout: float) -> str:
@@ -625,6 +596,14 @@ def _describe(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, TimeoutError):
         return f"no response within {timeout:g}s"
     return one_line(f"{type(exc).__name__}: {exc}")
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _error_detail(response: _Response) -> str:
