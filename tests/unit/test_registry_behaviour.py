@@ -950,6 +950,17 @@ def test_endless_pages_of_tags_stop(script: Script) -> None:
     )
 
 
+def test_a_hundred_pages_of_tags_are_all_read(script: Script) -> None:
+    def page(seen: Seen) -> Reply:
+        number = int(seen.query.get("last", ["0"])[0]) + 1
+        link = f'</v2/team/app/tags/list?last={number}>; rel="next"' if number < 100 else None
+        return json_reply(200, {"tags": [str(number)]}, {"Link": link} if link else None)
+
+    script.on("GET", "/v2/team/app/tags/list", page)
+
+    assert script.client().tags("team/app") == [str(n) for n in range(1, 101)]
+
+
 # -- what a client shows of itself ---------------------------------------------------------
 
 

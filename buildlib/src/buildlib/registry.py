@@ -147,16 +147,17 @@ class RegistryClient:
         """All tags of ``repo``; an empty list if the repository does not exist."""
         name = self.repository(repo)
         operation = f"list the tags of {name}"
-        url: str | None = f"/v2/{name}/tags/list"
+        url = f"/v2/{name}/tags/list"
         found: list[str] = []
         for _ in range(_MAX_PAGES):
-            if url is None:
-                return found
             response = self._found("GET", url, operation, _pull(name))
             if response is None:
                 return found
             found += self._json(response, operation).get("tags") or []
-            url = self._next_page(response, operation)
+            next_url = self._next_page(response, operation)
+            if next_url is None:
+                return found
+            url = next_url
         raise RegistryError(f"{self.host}: {operation}: more than {_MAX_PAGES} pages of tags")
 
     def manifest_digest(self, repo: str, tag: str) -> str | None:
