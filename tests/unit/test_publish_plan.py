@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from buildlib import existing, releaseplan
+from buildlib import digests, existing, releaseplan
 from buildlib.errors import CommandFailed, PublishError, RegistryError
 from buildlib.plan import REVISION_LABEL
 from buildlib.releaseplan import NotVerified, Published
@@ -222,9 +222,9 @@ def test_loaded_images_already_under_their_version_are_unchanged_or_refused() ->
 
 
 def test_a_tag_just_pushed_that_the_registry_does_not_list_is_an_error() -> None:
-    assert existing.listed_digest(Tags({"acme/gpu": IMAGE}), "acme/gpu", "acme/gpu:1", "1") == IMAGE  # type: ignore[arg-type]
+    assert digests.listed_digest(Tags({"acme/gpu": IMAGE}), "acme/gpu", "acme/gpu:1", "1") == IMAGE  # type: ignore[arg-type]
     with pytest.raises(PublishError) as caught:
-        existing.listed_digest(Tags({}), "acme/gpu", "acme/gpu:1.2.3", "1.2.3")  # type: ignore[arg-type]
+        digests.listed_digest(Tags({}), "acme/gpu", "acme/gpu:1.2.3", "1.2.3")  # type: ignore[arg-type]
     assert caught.value.message == "acme/gpu:1.2.3 was pushed but the registry does not list it"
     assert caught.value.hint == "check r.example's storage, then push again"
 

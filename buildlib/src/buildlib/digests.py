@@ -42,17 +42,23 @@ def pushed_digest(entry: Mapping[str, Any]) -> str | None:
     return digest if isinstance(digest, str) and digest.startswith("sha256:") else None
 
 
-def verify_pushed(
-    client: RegistryClient, repository: str, reference: str, tag: str, reported: str | None
-) -> str:
-    """The digest the registry holds under ``tag``, checked against the one the build
-    reported: a different one means another writer replaced the tag."""
+def listed_digest(client: RegistryClient, repository: str, reference: str, tag: str) -> str:
+    """The digest the registry lists for a tag just pushed (an error when it lists none)."""
     remote = client.manifest_digest(repository, tag)
     if remote is None:
         raise PublishError(
             f"{reference} was pushed but the registry does not list it",
             hint=f"check {client.host}'s storage, then push again",
         )
+    return remote
+
+
+def verify_pushed(
+    client: RegistryClient, repository: str, reference: str, tag: str, reported: str | None
+) -> str:
+    """The digest the registry holds under ``tag``, checked against the one the build
+    reported: a different one means another writer replaced the tag."""
+    remote = listed_digest(client, repository, reference, tag)
     if reported is None:
         console.warn(
             f"the build of {reference} reported no digest (--metadata-file): only checked that "

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from buildlib import console, releaseplan
 from buildlib.config import Config, ImageSpec
+from buildlib.digests import listed_digest
 from buildlib.docker import Docker
 from buildlib.errors import BuildlibError, PublishError
 from buildlib.git import Git
@@ -159,14 +160,3 @@ def changed_since(
             repository = build.image.repository
             found.append(Published(build.name, repository, build.published, digest, [tag]))
     return found, tuple(unknown)
-
-
-def listed_digest(client: RegistryClient, repository: str, reference: str, tag: str) -> str:
-    """The digest the registry lists for a tag just pushed (an error when it lists none)."""
-    remote = client.manifest_digest(repository, tag)
-    if remote is None:
-        raise PublishError(
-            f"{reference} was pushed but the registry does not list it",
-            hint=f"check {client.host}'s storage, then push again",
-        )
-    return remote

@@ -22,10 +22,9 @@ from buildlib import console
 from buildlib.config import Config
 from buildlib.credentials import Credentials
 from buildlib.credentials import find as find_credentials
-from buildlib.digests import verify_pushed
+from buildlib.digests import listed_digest, verify_pushed
 from buildlib.docker import Docker
 from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError
-from buildlib.existing import listed_digest
 from buildlib.plan import BuildPlan, ImageBuild
 from buildlib.registry import RegistryClient
 from buildlib.releaseplan import ImagePublication, NotVerified, Published, release_stopped
