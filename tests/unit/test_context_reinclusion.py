@@ -56,12 +56,6 @@ def test_an_unclosed_class_is_refused_as_the_engine_refuses_it() -> None:
     assert refused.value.location == "ctx/.dockerignore"
 
 
-def test_the_matcher_remembers_its_file() -> None:
-    assert IgnoreMatcher.parse(["*"], "ctx/Dockerfile.dockerignore").source == (
-        "ctx/Dockerfile.dockerignore"
-    )
-
-
 def test_an_escaped_wildcard_matches_only_itself() -> None:
     matcher = IgnoreMatcher.parse(["a\\*b"])
     assert matcher.excluded("a*b")

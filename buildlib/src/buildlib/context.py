@@ -91,9 +91,11 @@ class _Pattern:
 
     def compile(self) -> None:
         """patternmatcher's ``compile``: a plain path compares as a string, ``dir/**`` as a
-        prefix, ``**/name`` as a suffix, anything else as an anchored regular expression."""
+        prefix, ``**/name`` as a suffix, anything else as an anchored regular expression.
+        Raises ``re.error`` for a class left open, as Go's ``filepath.Match`` (which the
+        engine asks first) does."""
         out, kind, i, text = "^", "exact", 0, self.text
-        first = True
+        first, in_class = True, False
         while i < len(text):
             ch = text[i]
             i += 1
@@ -131,12 +133,15 @@ class _Pattern:
             elif ch in "[]":
                 out += ch
                 kind = "regexp"
+                in_class = ch == "["  # a ``[`` inside a class is a plain character
             else:
                 out += ch  # ``^`` too: it negates a class, as in Go
             first = False
         if kind == "regexp":
             self.regexp = re.compile(out + "$")
         self.kind = kind
+        if in_class:
+            raise re.error("unterminated character set")
 
     def match(self, path: str) -> bool:
         if self.kind == "exact":
@@ -155,7 +160,6 @@ class IgnoreMatcher:
     """The patterns of one ignore file, matched as the engine matches them."""
 
     patterns: list[_Pattern] = field(default_factory=list)
-    source: str = IGNORE_FILE
 
     @classmethod
     def parse(cls, lines: list[str], source: str = IGNORE_FILE) -> IgnoreMatcher:
@@ -177,7 +181,6 @@ class IgnoreMatcher:
             pattern = _Pattern(text, exclusion)
             try:
                 pattern.compile()
-                _check_classes(text)
             except re.error as error:
                 raise ConfigError(
                     f"bad pattern {line.strip()!r} ({error.msg}): the engine refuses it too",
@@ -185,31 +188,23 @@ class IgnoreMatcher:
                     hint="close the [...] class, or escape the character with \\",
                 ) from None
             patterns.append(pattern)
-        return cls(patterns, source)
+        return cls(patterns)
 
     def excluded(self, path: str) -> bool:
         """patternmatcher's ``MatchesOrParentMatches``: ``path`` (slash-separated, relative
         to the context) or one of its folders matches, and no later ``!`` line takes it back."""
         matched = False
-        parent = path.rsplit("/", 1)[0] if "/" in path else ""
-        parents = parent.split("/") if parent else []
+        names = path.split("/")
+        candidates = [path] + ["/".join(names[:i]) for i in range(1, len(names))]
         for pattern in self.patterns:
-            if pattern.exclusion != matched:
-                continue
-            hit = pattern.match(path)
-            if not hit:
-                hit = any(pattern.match("/".join(parents[: i + 1])) for i in range(len(parents)))
-            if hit:
+            if pattern.exclusion == matched and any(pattern.match(c) for c in candidates):
                 matched = not pattern.exclusion
         return matched
 
     def may_reinclude_under(self, folder: str) -> bool:
         """Whether an excluded ``folder`` must still be walked (fsutil): only when an
         exception could bring back something inside it."""
-        exceptions = [p.text for p in self.patterns if p.exclusion]
-        if not exceptions:
-            return False
-        trimmed = [_without_trailing_glob(p) for p in exceptions]
+        trimmed = [_without_trailing_glob(p.text) for p in self.patterns if p.exclusion]
         if any(_PATTERN_CHARS & set(p) for p in trimmed):
             return True  # an exception with wildcards may match anything: walk it all
         return any((p + "/").startswith(folder + "/") for p in trimmed)
@@ -220,23 +215,6 @@ def _without_trailing_glob(pattern: str) -> str:
         if pattern.endswith(tail):
             return pattern[: -len(tail)]
     return pattern
-
-
-def _check_classes(text: str) -> None:
-    """Go's ``filepath.Match`` refuses an unclosed ``[`` class; so does the engine."""
-    depth, i = False, 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text):
-            i += 2
-            continue
-        if ch == "[" and not depth:
-            depth = True
-        elif ch == "]" and depth:
-            depth = False
-        i += 1
-    if depth:
-        raise re.error("unterminated character set")
 
 
 def ignore_file_for(dockerfile: Path, context: Path, *, buildkit: bool = True) -> Path | None:
@@ -308,6 +286,7 @@ def strays(
     if tracked is None:
         return None
     found: dict[str, list[str]] = {}
+    base = os.path.abspath(root)
     for name, dockerfile, context in builds:
         matcher = matcher_for(dockerfile, context, buildkit=buildkit)
         inputs = [context / rel for rel in context_files(context, matcher)]
@@ -315,7 +294,6 @@ def strays(
         ignore = ignore_file_for(dockerfile, context, buildkit=buildkit)
         if ignore is not None:
             inputs.append(ignore)
-        base = os.path.abspath(root)
         for path in inputs:
             rel = Path(os.path.relpath(os.path.abspath(path), base)).as_posix()
             if rel.startswith(".git/"):
