@@ -166,19 +166,14 @@ def public_url(url: str) -> str | None:
     host = parts.hostname
     if ":" in host:  # an IPv6 literal
         host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # a port that is no number: drop it rather than fail a build
+        port = None
     if scheme in ("ssh", "git+ssh", "ssh+git", "git"):
         scheme, port = "https", None  # an ssh or git-protocol port is no https port
-    else:
-        port = parts.port if _has_port(parts) else None
     netloc = host + (f":{port}" if port else "")
     return urllib.parse.urlunsplit((scheme, netloc, parts.path, "", ""))
-
-
-def _has_port(parts: urllib.parse.SplitResult) -> bool:
-    try:
-        return parts.port is not None
-    except ValueError:  # a port that is no number: drop it rather than fail a build
-        return False
 
 
 @dataclass(frozen=True)
