@@ -84,15 +84,8 @@ def check_attestations(project: Project) -> CheckResult:
     from buildlib import attest
     from buildlib.docker import buildx_driver, detect
 
-    config = project.config
-    wanted = [
-        what
-        for what, on in (
-            ("provenance", config.provenance if config else True),
-            ("SBOM", config.sbom if config else True),
-        )
-        if on
-    ]
+    config = project.settings
+    wanted = [what for what, on in (("provenance", config.provenance), ("SBOM", config.sbom)) if on]
     if not wanted:
         return CheckResult(
             "attestations", "ok", "off in [tool.buildlib] (provenance = false, sbom = false)"

@@ -86,7 +86,7 @@ def run_preflight(
     if purpose in ("push", "release"):
         results.append(check_credentials(project, for_=purpose))
     if purpose == "push":
-        main = project.main_branch
+        main = project.settings.main_branch
         pushes_main = any(ref.rsplit(":", 1)[-1] == main for b in builds for ref in b.references)
         if pushes_main:
             results.append(check_branch(project, for_="push"))

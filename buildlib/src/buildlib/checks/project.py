@@ -82,20 +82,20 @@ class Project:
         of the table."""
         return self.config if self.config is not None else defaults(self.root)
 
-    # [project] is read raw: its own checks report what config.py would refuse
-
-    @property
-    def project_table(self) -> dict[str, Any]:
+    def _project_text(self, key: str) -> str | None:
+        """``[project].key`` read raw (its own checks report what config.py would refuse),
+        ``None`` unless it is a string."""
         table = (self.data or {}).get("project")
-        return table if isinstance(table, dict) else {}
+        value = table.get(key) if isinstance(table, dict) else None
+        return value if isinstance(value, str) else None
 
     @property
     def project_name(self) -> str | None:
-        return _text(self.project_table.get("name"))
+        return self._project_text("name")
 
     @property
     def version_text(self) -> str | None:
-        return _text(self.project_table.get("version"))
+        return self._project_text("version")
 
     @property
     def version(self) -> Version | None:
@@ -125,10 +125,6 @@ class Project:
     def registry(self) -> str:
         # the same cascade as the tasks' (a bad flag or variable was refused before loading)
         return registry_override(self.registry_flag, self.environ) or self.settings.registry
-
-    @property
-    def main_branch(self) -> str:
-        return self.settings.main_branch
 
     def dockerfiles(self) -> list[str]:
         """Configured Dockerfiles and every ``Dockerfile*`` at the root, relative, existing."""
@@ -160,7 +156,3 @@ def mentions(paths: Iterable[Path], word: str) -> bool:
         except OSError:
             continue
     return False
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None

@@ -121,7 +121,7 @@ def check_registry_auth(project: Project, for_: str | None = None) -> CheckResul
 
 
 def check_branch(project: Project, for_: str | None = None) -> CheckResult:
-    main = project.main_branch
+    main = project.settings.main_branch
     if not project.is_git:
         return CheckResult("git-branch", "skipped", "not a git repository")
     if for_ == "release":
