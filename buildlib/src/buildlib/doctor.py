@@ -17,6 +17,7 @@ import contextlib
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -79,7 +80,6 @@ def run_doctor(
     as_json: bool = False,
     for_: str | None = None,
     registry: str | None = None,
-    environ: Mapping[str, str] | None = None,
     out: TextIO | None = None,
     engine: bool = True,
 ) -> int:
@@ -87,22 +87,14 @@ def run_doctor(
     ``engine=False`` skips the Docker checks."""
     stream = out or sys.stdout
     started = time.perf_counter()
-    results = collect(root, fix=fix, for_=for_, registry=registry, environ=environ, engine=engine)
+    results = collect(root, fix=fix, for_=for_, registry=registry, engine=engine)
     elapsed = time.perf_counter() - started
     if as_json:
-        print(json.dumps(as_document(results), indent=2), file=stream, flush=True)
+        text = json.dumps(as_document(results), indent=2)
     else:
-        print(
-            render(
-                results,
-                root=Path(root).resolve(),
-                for_=for_,
-                elapsed=elapsed,
-                colour=console.colour_wanted(stream),
-            ),
-            file=stream,
-            flush=True,
-        )
+        colour = console.colour_wanted(stream)
+        text = render(results, root=Path(root).resolve(), for_=for_, elapsed=elapsed, colour=colour)
+    print(text, file=stream, flush=True)
     if console.in_github_actions():
         # Annotations go to stdout, where the runner reads them; with --json, stdout holds
         # only the document, so they go to stderr (which the runner reads too).
@@ -142,10 +134,7 @@ def render(
         )
         if result.hint and result.status != "ok":
             lines.append(f"  {'':<4}  {'':<{width}}  {s.dim}fix:{s.reset} {result.hint}")
-    counts = {
-        status: sum(1 for r in results if r.status == status)
-        for status in ("ok", "warn", "fail", "skipped")
-    }
+    counts = Counter(r.status for r in results)
     summary = (
         f"{counts['ok']} ok, {counts['warn']} warning(s), {counts['fail']} failed, "
         f"{counts['skipped']} skipped"
@@ -176,7 +165,7 @@ def _annotation(result: CheckResult) -> str:
     return f"{text} (fix: {result.hint})" if result.hint else text
 
 
-def benchmark(root: Path | str = ".", runs: int = 5, out: TextIO | None = None) -> int:
+def benchmark(root: Path | str, runs: int) -> int:
     """Time ``doctor`` (no ``--for``: the offline checks) in fresh processes, cold (no
     remembered workflow validation: ``BUILDLIB_NO_CACHE=1``) and warm. Prints, per mode,
     the checks' own time (what the report's last line says) and the whole process's."""
@@ -185,10 +174,9 @@ def benchmark(root: Path | str = ".", runs: int = 5, out: TextIO | None = None) 
 
     from buildlib.runner import Runner
 
-    stream = out or sys.stdout
     runner = Runner(quiet=True)
     argv = [sys.executable, "-m", "buildlib.doctor", "--root", str(Path(root).resolve())]
-    print(f"doctor benchmark: {Path(root).resolve()}, {runs} run(s) per mode", file=stream)
+    print(f"doctor benchmark: {Path(root).resolve()}, {runs} run(s) per mode")
     for mode, env in (
         ("cold", {"BUILDLIB_NO_CACHE": "1", "NO_COLOR": "1"}),
         ("warm", {"NO_COLOR": "1"}),
@@ -207,8 +195,7 @@ def benchmark(root: Path | str = ".", runs: int = 5, out: TextIO | None = None) 
             if values:
                 print(
                     f"  {mode:<4}  {label:<7}  min {min(values):.2f} s  median "
-                    f"{statistics.median(values):.2f} s  max {max(values):.2f} s",
-                    file=stream,
+                    f"{statistics.median(values):.2f} s  max {max(values):.2f} s"
                 )
     return 0
 
