@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from buildlib.engine import Capabilities
 from buildlib.errors import AuthError, CommandFailed, PublishError, RegistryError, UsageError
 from buildlib.flags import PushFlags, ReleaseFlags
 from buildlib.publish import push, release
 from tests.support.fixture_repo import git
 from tests.support.publish_fakes import (
     BUILDX,
+    CAPS,
     CPU,
     GPU,
     StubRegistry,
@@ -22,6 +24,8 @@ from tests.support.publish_fakes import (
     released_project,
 )
 
+# the classic builder: no BuildKit, so no Dockerfile.dockerignore
+LEGACY = Capabilities("docker", "legacy", "28.0.1", server_version="28.0.1")
 NO_LOGIN = {"DOCKER_CONFIG": "/nonexistent-buildlib-test"}
 FLOATING = ("1.2", "1", "latest")
 
@@ -814,3 +818,23 @@ def test_a_dockerfile_s_own_ignore_file_keeps_a_file_out_of_the_stray_check(
         do_push(root, docker, tag="main")
 
     assert "notes.txt" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("caps", "named"), [(CAPS, "Dockerfile.dockerignore"), (LEGACY, ".dockerignore")]
+)
+def test_a_stray_file_s_hint_names_the_ignore_file_this_builder_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caps, named: str
+) -> None:
+    root = released_project(tmp_path / "repo", "1.2.3")
+    # BuildKit reads Dockerfile.dockerignore; the classic builder reads only .dockerignore
+    (root / "Dockerfile.dockerignore").write_text(".git\n")
+    git(root, "add", "Dockerfile.dockerignore")
+    git(root, "commit", "-qm", "chore: an ignore file of the Dockerfile's own")
+    (root / "notes.txt").write_text("not committed")
+    with publishing(monkeypatch, StubRegistry(), caps) as docker:
+        with pytest.raises(UsageError) as caught:
+            do_push(root, docker, tag="main")
+
+    assert caught.value.hint is not None
+    assert caught.value.hint.endswith(f"or exclude them in {named} (a line `notes.txt`)")

@@ -265,9 +265,8 @@ def stray_files(
     if len(found) > 4:
         shown += f" and {len(found) - 4} more"
     names = sorted({name for stray in found for name in stray.images})
-    ignore = ignore_file_for(
-        config.root / images[0].dockerfile, config.root / images[0].context
-    ) or (config.root / images[0].context / IGNORE_FILE)
+    dockerfile, context = config.root / images[0].dockerfile, config.root / images[0].context
+    ignore = ignore_file_for(dockerfile, context, buildkit=buildkit) or context / IGNORE_FILE
     try:
         where = ignore.relative_to(config.root).as_posix()
     except ValueError:
