@@ -44,22 +44,21 @@ class TagMove:
     version: str
     previous: str | None = None
     read: bool = False  # ``previous`` was read from the registry
-    # untouched | moving | moved | restoring | restored | unknown | stuck
+    # untouched | moving | moved | restoring | restored | stuck
     state: str = "untouched"
 
     def now(self) -> str:
         """Where the tag points now, in words."""
         name = f"{self.repository}:{self.tag}"
         before = f"the previous release ({self.previous[7:19]})" if self.previous else None
-        if self.state == "moved":
+        untouched = self.state == "untouched"
+        if self.state == "moved" or (untouched and self.read and self.previous == self.new):
             return f"{name} → {self.version}"
         if self.state == "restored":
             return f"{name} → {before} again"
-        if self.state == "untouched" and self.read and self.previous == self.new:
-            return f"{name} → {self.version}"
-        if self.state == "untouched" and self.read:
+        if untouched and self.read:
             return f"{name} → {before}, not moved" if before else f"{name} does not exist"
-        if self.state == "untouched":
+        if untouched:
             return f"{name} not moved"
         if self.state == "stuck":
             return f"{name} → {self.version} (putting it back failed)"
@@ -158,11 +157,10 @@ def _roll_back(client: RegistryClient, moves: list[TagMove], worker: threading.T
     while True:
         finished = not worker.is_alive()
         for move in reversed(moves):
+            # every tag is read before the first moves: a moved one's ``previous`` is known
             under_way = move.state == "moving" and finished  # its request failed
-            if not (move.state == "moved" or under_way) or not move.read:
-                continue
-            if move.previous is None:
-                continue  # "moved" stays true; "moving" stays unknown
+            if not (move.state == "moved" or under_way) or move.previous is None:
+                continue  # a tag that did not exist: "moved" stays true, "moving" unknown
             if move.previous == move.new:
                 move.state = "untouched"  # it already held this release
                 continue
