@@ -71,10 +71,6 @@ class _Job:
             plan = dataclasses.replace(plan, notes=(*plan.notes, note))
         return plan if self.options.dry_run else releaseplan.run_local(plan)
 
-    def stray_files(self, consequence: str) -> UsageError | None:
-        buildkit = detect().buildkit
-        return releaseplan.stray_files(self.config, self.selected, consequence, buildkit=buildkit)
-
 
 def _job(
     config: Config,
@@ -137,7 +133,8 @@ def push(
     plan = job.plan("min", version=tags.version_label(pushed_tags))
     # A :main image is what main's commit builds, as a release is its tag's: refused. Any
     # other tag (a branch or test push) warns, so a developer can still push work in progress.
-    stray = job.stray_files(f"{tag} would not be the commit")
+    consequence = f"{tag} would not be the commit"
+    stray = releaseplan.stray_files(config, job.selected, consequence, buildkit=detect().buildkit)
     if stray is not None and tag == config.main_branch and not job.options.dry_run:
         raise stray
     if stray is not None:
