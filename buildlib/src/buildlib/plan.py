@@ -99,10 +99,6 @@ class CommitFacts:
     epoch: int | None
     remote_url: str | None
 
-    @classmethod
-    def of(cls, git: Git, *, need_remote: bool = True) -> CommitFacts:
-        return cls(git.head(), git.head_commit_time(), git.remote_url() if need_remote else None)
-
 
 def oci_labels(
     config: Config, image: ImageSpec, facts: CommitFacts, version: str | None = None
@@ -147,7 +143,9 @@ def make_plan(
     ``version``: the version label (default: the pyproject version); ``annotate``: a build
     pushed by the builder repeats its OCI labels as index and manifest annotations."""
     attest = attestations or Attestations()
-    commit = CommitFacts.of(git or Git(config.root), need_remote=config.source is None)
+    git = git or Git(config.root)
+    remote = git.remote_url() if config.source is None else None  # a source replaces it
+    commit = CommitFacts(git.head(), git.head_commit_time(), remote)
     registry = options.registry or config.registry
     builds = []
     for image in images:
