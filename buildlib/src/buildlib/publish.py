@@ -97,18 +97,6 @@ def _logged_in(job: _Job, plan: BuildPlan, purpose: Purpose) -> Iterator[Docker]
         yield cli
 
 
-def _dry_run(
-    job: _Job,
-    plan: BuildPlan,
-    publications: list[ImagePublication],
-    as_json: bool,
-    version: str | None,
-) -> list[Published]:
-    print_plan(job.access, publications, as_json, version=version)
-    execute(plan, job.runner)
-    return []
-
-
 def push(
     root: Path | str,
     flags: PushFlags,
@@ -143,7 +131,9 @@ def push(
         publications = [
             ImagePublication(i.name, i.repository, tag, pushed_tags) for i in job.selected
         ]
-        return _dry_run(job, plan, publications, flags.as_json, version=None)
+        print_plan(job.access, publications, flags.as_json, version=None)
+        execute(plan, job.runner)  # shows the builds' command lines
+        return []
     client = job.access.client()
     with _logged_in(job, plan, "push") as cli:
         try:
@@ -195,7 +185,9 @@ def release(
     if dry_run:
         for problem in problems:
             console.warn(f"a real release would stop here: {problem}")
-        return _dry_run(job, plan, publications, flags.as_json, version=config.version_text)
+        print_plan(access, publications, flags.as_json, version=config.version_text)
+        execute(plan, job.runner)
+        return []
     plan, released_here = existing.pushed_by_build_already_released(client, plan, full_tag, force)
     with _logged_in(job, plan, "release") as cli:
         # Images that buildx pushes from the build (multi-platform) go last: the loaded

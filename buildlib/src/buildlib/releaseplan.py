@@ -186,17 +186,15 @@ def release_stopped(
     done = ", ".join(f"{p.repository}:{p.tags[0]}" for p in pushed if not p.unchanged)
     unverified = error.reference if isinstance(error, NotVerified) else None
     unsure = ", ".join(unknown)
+    written = [
+        f"Pushed and verified: {done}. " if done else "",
+        f"Pushed, not verified: {unverified}. " if unverified else "",
+        f"Not known whether the registry holds: {unsure} (it did not answer). " if unsure else "",
+    ]
     return PublishError(
         (f"release stopped at {at}: " if at else "release stopped: ")
         + f"{error.message}. "
-        + (f"Pushed and verified: {done}. " if done else "")
-        + (f"Pushed, not verified: {unverified}. " if unverified else "")
-        + (
-            f"Not known whether the registry holds: {unsure} (it did not answer). "
-            if unsure
-            else ""
-        )
-        + ("Nothing was pushed. " if not (done or unverified or unsure) else "")
+        + ("".join(written) or "Nothing was pushed. ")
         + "No floating tag (X.Y, X, latest) of any image was moved",
         hint=error.hint or "fix the cause and run `invoke release` again (it is safe to re-run)",
     )
