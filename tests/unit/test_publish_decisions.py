@@ -38,6 +38,17 @@ def _no_user_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     monkeypatch.setenv("DOCKER_CONFIG", str(empty))
 
 
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """The two-image project, released as 1.2.3 (a test moves it on with released_project)."""
+    return released_project(tmp_path / "repo", "1.2.3")
+
+
+@pytest.fixture
+def registry() -> StubRegistry:
+    return StubRegistry()
+
+
 def do_release(root: Path, runner, images=("gpu", "cpu"), **flags):
     return release(root, ReleaseFlags(images=tuple(images), **flags), environ={}, runner=runner)
 
@@ -46,10 +57,8 @@ def do_release(root: Path, runner, images=("gpu", "cpu"), **flags):
 
 
 def test_a_first_release_pushes_every_full_tag_then_floats_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         results = do_release(root, runner=docker)
 
@@ -68,10 +77,8 @@ def test_a_first_release_pushes_every_full_tag_then_floats_them(
 
 
 def test_a_newer_release_moves_the_floating_tags_that_already_exist(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         do_release(root, runner=docker)
     first = registry.tag_map(GPU)["1.2.3"]
@@ -107,10 +114,8 @@ def test_a_backport_moves_only_its_own_line(
 
 
 def test_a_failed_floating_move_puts_back_the_tags_already_moved(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         do_release(root, runner=docker)
     before = registry.tag_map(GPU)
@@ -131,10 +136,8 @@ def test_a_failed_floating_move_puts_back_the_tags_already_moved(
 
 
 def test_a_failed_first_floating_move_touches_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     registry.fail_add_tag[(GPU, "1.2")] = RegistryError("registry.test: 503 unavailable")
     with publishing(monkeypatch, registry) as docker:
         with pytest.raises(PublishError) as caught:
@@ -146,9 +149,9 @@ def test_a_failed_first_floating_move_touches_nothing(
     assert "previous release" not in caught.value.message
 
 
-def test_a_put_back_that_fails_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
+def test_a_put_back_that_fails_is_named(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with publishing(monkeypatch, registry) as docker:
         do_release(root, runner=docker)
 
@@ -171,10 +174,8 @@ def test_a_put_back_that_fails_is_named(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_a_failed_full_tag_moves_no_floating_tag(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         # gpu's push succeeds, cpu's is refused: no image may float
         docker.push_failures = []
@@ -199,12 +200,10 @@ def test_a_failed_full_tag_moves_no_floating_tag(
 
 
 def test_other_content_under_an_existing_version_is_refused_without_force(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
     registry.store(GPU, "1.2.3", "sha256:" + "e" * 64)  # someone else's 1.2.3
     before = registry.tag_map(GPU)
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         with pytest.raises(PublishError) as caught:
             do_release(root, runner=docker)
@@ -216,11 +215,9 @@ def test_other_content_under_an_existing_version_is_refused_without_force(
 
 
 def test_force_overwrites_an_existing_version(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
     old = registry.store(GPU, "1.2.3", "sha256:" + "e" * 64)
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         do_release(root, runner=docker, force=True)
 
@@ -231,10 +228,8 @@ def test_force_overwrites_an_existing_version(
 
 
 def test_a_rerun_of_the_same_release_pushes_nothing_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         do_release(root, runner=docker)
     writes = len(registry.writes)
@@ -255,10 +250,8 @@ def do_push(root: Path, docker, environ=None, **flags):
 
 
 def test_transient_push_failures_are_retried(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         docker.push_failures = ["net/http: TLS handshake timeout", "received unexpected 503"]
         results = do_push(root, docker, tag="main")
@@ -268,10 +261,8 @@ def test_transient_push_failures_are_retried(
 
 
 def test_the_last_transient_failure_is_raised(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         docker.push_failures = ["first: 502 bad gateway", "second: EOF", "third: 504 timeout"]
         with pytest.raises(CommandFailed) as caught:
@@ -293,10 +284,8 @@ def test_the_last_transient_failure_is_raised(
     ],
 )
 def test_a_client_error_is_tried_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, output: str, error: type
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch, output: str, error: type
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         docker.push_failures = [output, output, output]
         with pytest.raises(error) as caught:
@@ -307,10 +296,8 @@ def test_a_client_error_is_tried_once(
 
 
 def test_push_verifies_the_digest_the_registry_lists(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         original_store = registry.store
 
@@ -335,10 +322,8 @@ def test_push_verifies_the_digest_the_registry_lists(
 @pytest.mark.parametrize("tag", ["latest", "1.2", "1.2.3", "v2"])
 @pytest.mark.parametrize("source", ["flag", "environment"])
 def test_push_refuses_release_tags(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tag: str, source: str
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch, tag: str, source: str
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     kwargs = {"tag": tag} if source == "flag" else {"environ": {"TETRA_IMAGE_TAG": tag}}
     with publishing(monkeypatch, registry) as docker:
         with pytest.raises(UsageError) as caught:
@@ -351,8 +336,7 @@ def test_push_refuses_release_tags(
     assert docker.pushes() == [f"{GPU}:{tag}"]
 
 
-def test_push_needs_a_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = released_project(tmp_path / "repo", "1.2.3")
+def test_push_needs_a_tag(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with publishing(monkeypatch, StubRegistry()) as docker:
         with pytest.raises(UsageError, match="push needs a tag"):
             do_push(root, docker)
@@ -394,9 +378,8 @@ def test_the_dry_run_plan_names_every_tag_in_order(
 
 
 def test_the_plan_says_where_the_login_comes_from(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = released_project(tmp_path / "repo", "1.2.3")
     secret = "token-" + "x" * 20
     env = {"DOCKERHUB_USERNAME": "robot", "DOCKERHUB_TOKEN": secret}
     with publishing(monkeypatch, StubRegistry()) as docker:
@@ -411,13 +394,15 @@ def test_the_plan_says_where_the_login_comes_from(
 
 
 def test_the_report_and_the_workflow_outputs_name_every_tag_and_digest(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    root: Path,
+    registry: StubRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     output, summary = tmp_path / "github_output", tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         do_release(root, runner=docker, as_json=True)
     captured = capsys.readouterr()
@@ -480,10 +465,11 @@ def test_the_report_and_the_workflow_outputs_name_every_tag_and_digest(
 
 
 def test_a_rerun_is_reported_as_already_there(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    root: Path,
+    registry: StubRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         do_release(root, runner=docker)
         capsys.readouterr()
@@ -496,8 +482,7 @@ def test_a_rerun_is_reported_as_already_there(
 # --- release needs its tag, at HEAD, on a clean tree ----------------------------------------
 
 
-def test_release_needs_its_git_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = released_project(tmp_path / "repo", "1.2.3")
+def test_release_needs_its_git_tag(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     git(root, "tag", "-d", "v1.2.3")
     with publishing(monkeypatch, StubRegistry()) as docker:
         with pytest.raises(UsageError) as caught:
@@ -511,8 +496,7 @@ def test_release_needs_its_git_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert docker.calls == []
 
 
-def test_release_needs_its_tag_at_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = released_project(tmp_path / "repo", "1.2.3")
+def test_release_needs_its_tag_at_head(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tagged = git(root, "rev-parse", "HEAD")
     git(root, "commit", "-q", "--allow-empty", "-m", "chore: later")
     head = git(root, "rev-parse", "HEAD")
@@ -527,9 +511,8 @@ def test_release_needs_its_tag_at_head(tmp_path: Path, monkeypatch: pytest.Monke
 
 @pytest.mark.parametrize(("count", "more"), [(3, ""), (4, "...")])
 def test_release_needs_a_clean_tree(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, more: str
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch, count: int, more: str
 ) -> None:
-    root = released_project(tmp_path / "repo", "1.2.3")
     for i in range(count):
         (root / f"stray{i}.txt").write_text("x")
     git(root, "add", "-A")
@@ -537,7 +520,6 @@ def test_release_needs_a_clean_tree(
     git(root, "tag", "-f", "v1.2.3")
     for i in range(count):
         (root / f"stray{i}.txt").write_text("changed")
-    registry = StubRegistry()
     with publishing(monkeypatch, registry) as docker:
         with pytest.raises(UsageError) as caught:
             do_release(root, runner=docker)
@@ -565,10 +547,11 @@ def test_release_outside_git_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_floating_tags_wait_for_the_last_image_then_move_for_all(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    root: Path,
+    registry: StubRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         first = do_release(root, runner=docker, images=["cpu"])
         assert "floating tags not moved yet: gpu lack 1.2.3" in capsys.readouterr().err
@@ -594,11 +577,9 @@ def cpu_already_released(registry: StubRegistry, version: str) -> None:
 
 
 def test_a_multi_platform_release_is_pushed_by_its_build_then_floats(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
     cpu_already_released(registry, "1.2.3")
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry, BUILDX) as docker:
         results = do_release(root, runner=docker, images=["gpu"], platform=MULTI)
 
@@ -614,11 +595,12 @@ def test_a_multi_platform_release_is_pushed_by_its_build_then_floats(
 
 
 def test_a_multi_platform_rerun_from_the_same_commit_is_not_built_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    root: Path,
+    registry: StubRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    registry = StubRegistry()
     cpu_already_released(registry, "1.2.3")
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry, BUILDX) as docker:
         do_release(root, runner=docker, images=["gpu"], platform=MULTI)
     digest = registry.tag_map(GPU)["1.2.3"]
@@ -637,10 +619,8 @@ def test_a_multi_platform_rerun_from_the_same_commit_is_not_built_again(
 
 
 def test_a_multi_platform_version_from_another_commit_is_refused_before_building(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry, BUILDX) as docker:
         do_release(root, runner=docker, images=["gpu"], platform=MULTI)
     before = registry.tag_map(GPU)
@@ -661,10 +641,8 @@ def test_a_multi_platform_version_from_another_commit_is_refused_before_building
 
 
 def test_a_failed_multi_platform_build_names_what_it_pushed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry, BUILDX) as docker:
         docker.build_failure = "error: failed to export cache"
         with pytest.raises(PublishError) as caught:
@@ -676,10 +654,8 @@ def test_a_failed_multi_platform_build_names_what_it_pushed(
 
 
 def test_a_multi_platform_push_is_verified_in_the_registry(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry, BUILDX) as docker:
         results = do_push(root, docker, tag="main", platform=MULTI)
 
@@ -690,9 +666,8 @@ def test_a_multi_platform_push_is_verified_in_the_registry(
 
 @pytest.mark.parametrize(("count", "more"), [(4, ""), (6, " and 2 more")])
 def test_files_git_does_not_track_stop_a_release_before_any_build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, more: str
+    root: Path, monkeypatch: pytest.MonkeyPatch, count: int, more: str
 ) -> None:
-    root = released_project(tmp_path / "repo", "1.2.3")
     for i in range(count):
         (root / f"stray{i}.txt").write_text("not committed")
     with publishing(monkeypatch, StubRegistry()) as docker:
@@ -708,10 +683,11 @@ def test_files_git_does_not_track_stop_a_release_before_any_build(
 
 
 def test_a_push_dry_run_prints_its_plan_and_writes_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    root: Path,
+    registry: StubRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         assert do_push(root, docker, tag=("main", "nightly"), dry_run=True, as_json=True) == []
         out = capsys.readouterr().out
@@ -741,10 +717,11 @@ def test_the_plan_names_an_existing_docker_login(capsys: pytest.CaptureFixture[s
 
 
 def test_a_push_reports_every_reference_it_pushed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    root: Path,
+    registry: StubRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry) as docker:
         (result,) = do_push(root, docker, tag=("main", "nightly"), as_json=True)
 
@@ -767,15 +744,14 @@ def test_a_push_reports_every_reference_it_pushed(
 
 @pytest.mark.parametrize(("tag", "dry_run"), [("main", False), ("main", True), ("topic", False)])
 def test_files_git_does_not_track_stop_only_a_real_push_of_main(
-    tmp_path: Path,
+    root: Path,
+    registry: StubRegistry,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tag: str,
     dry_run: bool,
 ) -> None:
-    root = released_project(tmp_path / "repo", "1.2.3")
     (root / "notes.txt").write_text("not committed")
-    registry = StubRegistry()
     with publishing(monkeypatch, registry) as docker:
         if tag == "main" and not dry_run:
             with pytest.raises(UsageError) as caught:
@@ -792,10 +768,8 @@ def test_files_git_does_not_track_stop_only_a_real_push_of_main(
 
 
 def test_a_multi_platform_push_another_writer_replaced_is_an_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = StubRegistry()
-    root = released_project(tmp_path / "repo", "1.2.3")
     with publishing(monkeypatch, registry, BUILDX) as docker:
         docker.reported = "sha256:" + "e" * 64
         with pytest.raises(PublishError) as caught:
@@ -806,9 +780,8 @@ def test_a_multi_platform_push_another_writer_replaced_is_an_error(
 
 
 def test_a_dockerfile_s_own_ignore_file_keeps_a_file_out_of_the_stray_check(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = released_project(tmp_path / "repo", "1.2.3")
     # BuildKit reads Dockerfile.dockerignore; the classic builder reads only .dockerignore
     (root / "Dockerfile.dockerignore").write_text(".git\nnotes.txt\n")
     git(root, "add", "Dockerfile.dockerignore")
@@ -824,9 +797,8 @@ def test_a_dockerfile_s_own_ignore_file_keeps_a_file_out_of_the_stray_check(
     ("caps", "named"), [(CAPS, "Dockerfile.dockerignore"), (LEGACY, ".dockerignore")]
 )
 def test_a_stray_file_s_hint_names_the_ignore_file_this_builder_reads(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caps, named: str
+    root: Path, monkeypatch: pytest.MonkeyPatch, caps, named: str
 ) -> None:
-    root = released_project(tmp_path / "repo", "1.2.3")
     # BuildKit reads Dockerfile.dockerignore; the classic builder reads only .dockerignore
     (root / "Dockerfile.dockerignore").write_text(".git\n")
     git(root, "add", "Dockerfile.dockerignore")
