@@ -810,3 +810,19 @@ def test_a_stray_file_s_hint_names_the_ignore_file_this_builder_reads(
 
     assert caught.value.hint is not None
     assert caught.value.hint.endswith(f"or exclude them in {named} (a line `notes.txt`)")
+
+
+def test_a_release_reports_its_images_in_the_configured_order(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        do_release(root, runner=docker, images=["gpu"], platform=MULTI)
+    # a re-run for both: gpu is found released, cpu is pushed by its build before that
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        results = do_release(root, runner=docker, platform=MULTI)
+
+    assert len(docker.builds()) == 1
+    assert [(result.name, result.unchanged) for result in results] == [
+        ("gpu", True),
+        ("cpu", False),
+    ]
