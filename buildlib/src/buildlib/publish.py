@@ -224,7 +224,8 @@ def release(
         finally:
             pushing.forget_local_names(cli, loaded)
 
-        results = releaseplan.in_plan_order(config, results)
+        names = [image.name for image in config.images]
+        results.sort(key=lambda published: names.index(published.name))  # as configured
         others, waiting = existing.released_elsewhere(client, config, job.selected, full_tag)
         if waiting:
             console.warn(

@@ -124,11 +124,6 @@ def subplan(plan: BuildPlan, keep: Callable[[ImageBuild], bool]) -> BuildPlan:
     return dataclasses.replace(plan, builds=tuple(kept))
 
 
-def in_plan_order(config: Config, results: list[Published]) -> list[Published]:
-    order = {image.name: index for index, image in enumerate(config.images)}
-    return sorted(results, key=lambda published: order.get(published.name, len(order)))
-
-
 def platform_set(platforms: Iterable[str]) -> frozenset[str]:
     """Platforms as registries list them: ``linux/arm`` is ``linux/arm/v7`` and
     ``linux/arm64`` is ``linux/arm64/v8`` (containerd's defaults)."""
