@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import re
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -107,11 +108,8 @@ def oci_labels(
     default the pyproject version). ``created`` is HEAD's commit time, so a rebuild of the
     same commit is byte-identical and a re-run release finds the same digest (it is "now"
     outside git)."""
-    created = (
-        _dt.datetime.fromtimestamp(facts.epoch, _dt.timezone.utc)
-        if facts.epoch is not None
-        else _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
-    )
+    epoch = time.time() if facts.epoch is None else facts.epoch
+    created = _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc)
     labels = {
         f"{OCI}.title": image.title or image.repository,
         f"{OCI}.version": version or config.version_text,
