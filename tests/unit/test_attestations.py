@@ -21,7 +21,8 @@ from buildlib.bake import bake_target
 from buildlib.docker import build_command
 from buildlib.engine import Capabilities
 from buildlib.errors import ConfigError
-from buildlib.options import build_options
+from buildlib.flags import ImageFlags
+from buildlib.options import options_for
 from buildlib.plan import make_plan
 from tests.support.config_repo import write_repo
 
@@ -123,7 +124,7 @@ def test_switched_off_in_the_config(monkeypatch, tmp_path) -> None:
 
 def plan(tmp_path: Path, caps: Capabilities, attestations: attest.Attestations, output="push"):
     config = load(tmp_path)
-    options = build_options(config, tag="main", environ={})
+    options = options_for(config, ImageFlags(), tag="main", environ={})
     return make_plan(
         config, config.select(["cpu"]), options, caps, output=output, attestations=attestations
     )

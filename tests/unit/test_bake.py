@@ -27,7 +27,8 @@ from buildlib.digests import read_metadata
 from buildlib.docker import build_command
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import CommandFailed, UsageError
-from buildlib.options import build_options
+from buildlib.flags import ImageFlags
+from buildlib.options import options_for
 from buildlib.plan import BuildPlan, ImageBuild, make_plan
 from buildlib.runner import Result, Runner
 
@@ -94,7 +95,8 @@ class RecordingRunner(Runner):
 
 def repo_plan(caps: Capabilities = BUILDX, all_images: bool = True, **flags) -> BuildPlan:
     config = config_module.load(ROOT)
-    options = build_options(config, tag="t1", environ={"HF_TOKEN": "not-used-here"}, **flags)
+    registry, environ = flags.pop("registry", None), {"HF_TOKEN": "not-used-here"}
+    options = options_for(config, ImageFlags(**flags), tag="t1", registry=registry, environ=environ)
     images = config.images if all_images else config.select(None)
     return make_plan(config, images, options, caps, git=FakeGit())  # type: ignore[arg-type]
 

@@ -16,7 +16,8 @@ import pytest
 
 from buildlib import config as config_module
 from buildlib.engine import Capabilities
-from buildlib.options import build_options
+from buildlib.flags import ImageFlags
+from buildlib.options import options_for
 from buildlib.plan import dockerfile_steps, make_plan
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - the project supports 3.10
@@ -303,7 +304,7 @@ def test_the_fixture_images_share_nothing_and_run_at_once() -> None:
     config = config_module.load(FIXTURE)
     assert [image.name for image in config.images] == ["one", "two", "three"]
     assert config.default_group == ("one", "two", "three")
-    options = build_options(config, tag="t", build_arg=["CACHE_NONCE=x"], environ={})
+    options = options_for(config, ImageFlags(build_arg=["CACHE_NONCE=x"]), tag="t", environ={})
     plan = make_plan(config, config.images, options, Capabilities("docker", "buildkit", "20.10"))
     assert [build.after for build in plan.builds] == [None, None, None]
     assert plan.jobs == 3

@@ -15,7 +15,8 @@ from buildlib.config import Config
 from buildlib.docker import build_command, push_command
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import UsageError
-from buildlib.options import BuildOptions, build_options
+from buildlib.flags import ImageFlags
+from buildlib.options import BuildOptions, options_for
 from buildlib.plan import (
     BuildPlan,
     ImageBuild,
@@ -117,12 +118,14 @@ def make_repo(
 
 def options(config: Config, **flags: object) -> BuildOptions:
     environ = flags.pop("environ", {"HF_TOKEN": SECRET_VALUE})
-    return build_options(
+    tag, registry = flags.pop("tag", "t1"), flags.pop("registry", None)
+    return options_for(
         config,
-        tag=flags.pop("tag", "t1"),
+        ImageFlags(**flags),  # type: ignore[arg-type]
+        tag=tag,  # type: ignore[arg-type]
+        registry=registry,  # type: ignore[arg-type]
         environ=environ,  # type: ignore[arg-type]
-        **flags,
-    )  # type: ignore[arg-type]
+    )
 
 
 def plan_for(
@@ -573,7 +576,7 @@ def test_dockerfile_steps_follow_the_escape_directive_and_heredocs(tmp_path: Pat
 
 def test_this_repository_plan_orders_lb_after_gpu() -> None:
     config = config_module.load(REPO)
-    plan = make_plan(config, config.images, build_options(config, environ={}), BUILDX)
+    plan = make_plan(config, config.images, options_for(config, ImageFlags(), environ={}), BUILDX)
     assert [(b.name, b.after) for b in plan.builds] == [("gpu", None), ("cpu", None), ("lb", "gpu")]
     # gpu and lb share every step up to `COPY worker/` (BuildKit's 6th): lb starts when it is done
     assert plan.build("lb").after_step == ("stage-0", 6, "COPY")

@@ -10,10 +10,11 @@ from buildlib import config as config_module
 from buildlib.buildargs import secret_word
 from buildlib.config import Config
 from buildlib.errors import ConfigError, UsageError
+from buildlib.flags import ImageFlags
 from buildlib.options import (
     REGISTRY_ENV,
     SecretSpec,
-    build_options,
+    options_for,
     parse_build_args,
     parse_jobs,
     parse_platforms,
@@ -96,11 +97,11 @@ def test_tag_from_flag_is_validated_with_its_source(configured: Config) -> None:
     assert "character ' ' is not allowed" in caught.value.message
 
 
-def test_build_options_tag_priority(configured: Config) -> None:
+def test_options_for_tag_priority(configured: Config) -> None:
     env = {"DEMO_TAG": "from-env"}
-    assert build_options(configured, environ={}).tag == "from-pyproject"
-    assert build_options(configured, environ=env).tag == "from-env"
-    assert build_options(configured, tag="from-flag", environ=env).tag == "from-flag"
+    assert options_for(configured, ImageFlags(), environ={}).tag == "from-pyproject"
+    assert options_for(configured, ImageFlags(), environ=env).tag == "from-env"
+    assert options_for(configured, ImageFlags(), tag="from-flag", environ=env).tag == "from-flag"
 
 
 # --- the registry -------------------------------------------------------------------------
@@ -122,16 +123,22 @@ def test_registry_environment_beats_pyproject(configured: Config) -> None:
 def test_registry_flag_beats_environment(configured: Config) -> None:
     env = {REGISTRY_ENV: "127.0.0.1:5000"}
     assert resolve_registry(configured, "quay.io", env) == "quay.io"
-    assert build_options(configured, registry="quay.io", environ=env).registry == "quay.io"
-    assert build_options(configured, environ=env).registry == "127.0.0.1:5000"
-    assert build_options(configured, environ={}).registry == "ghcr.io"
+    assert (
+        options_for(configured, ImageFlags(), registry="quay.io", environ=env).registry == "quay.io"
+    )
+    assert options_for(configured, ImageFlags(), environ=env).registry == "127.0.0.1:5000"
+    assert options_for(configured, ImageFlags(), environ={}).registry == "ghcr.io"
 
 
 def test_builder_from_environment_and_flag(plain: Config) -> None:
-    assert build_options(plain, environ={}).builder is None
-    assert build_options(plain, environ={"BUILDLIB_BUILDER": "remote"}).builder == "remote"
+    assert options_for(plain, ImageFlags(), environ={}).builder is None
     assert (
-        build_options(plain, builder="mine", environ={"BUILDLIB_BUILDER": "remote"}).builder
+        options_for(plain, ImageFlags(), environ={"BUILDLIB_BUILDER": "remote"}).builder == "remote"
+    )
+    assert (
+        options_for(
+            plain, ImageFlags(builder="mine"), environ={"BUILDLIB_BUILDER": "remote"}
+        ).builder
         == "mine"
     )
 
@@ -153,11 +160,13 @@ def test_parse_build_args_key_only_reads_the_given_environment() -> None:
     assert parse_build_args(["APP_VERSION"], {"APP_VERSION": ""}) == (("APP_VERSION", ""),)
 
 
-def test_build_options_key_only_build_arg_uses_its_environ(
+def test_options_for_key_only_build_arg_uses_its_environ(
     plain: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("APP_VERSION", "from-process")
-    options = build_options(plain, build_arg=["APP_VERSION"], environ={"APP_VERSION": "given"})
+    options = options_for(
+        plain, ImageFlags(build_arg=["APP_VERSION"]), environ={"APP_VERSION": "given"}
+    )
     assert options.build_args == (("APP_VERSION", "given"),)
 
 
@@ -200,10 +209,10 @@ def test_a_word_that_merely_contains_a_secret_word_is_no_secret(key: str) -> Non
 def test_an_allowed_name_passes_and_only_that_one(tmp_path: Path) -> None:
     config = make_config(tmp_path, 'allow-build-args = ["SSH_KEY_PATH"]')
     assert config.allow_build_args == ("SSH_KEY_PATH",)
-    options = build_options(config, build_arg=["SSH_KEY_PATH=/k"], environ={})
+    options = options_for(config, ImageFlags(build_arg=["SSH_KEY_PATH=/k"]), environ={})
     assert options.build_args == (("SSH_KEY_PATH", "/k"),)
     with pytest.raises(UsageError, match="--build-arg SSH_KEY looks like a secret"):
-        build_options(config, build_arg=["SSH_KEY=/k"], environ={})
+        options_for(config, ImageFlags(build_arg=["SSH_KEY=/k"]), environ={})
 
 
 def test_secret_word() -> None:
@@ -281,11 +290,13 @@ def test_parse_secrets_rejects_malformed(value: str) -> None:
     assert caught.value.hint == "e.g. --secret id=hf_token,env=HF_TOKEN"
 
 
-def test_build_options_secrets_read_the_given_environ(plain: Config) -> None:
-    options = build_options(plain, secret=["id=hf,env=HF_TOKEN"], environ={"HF_TOKEN": "v"})
+def test_options_for_secrets_read_the_given_environ(plain: Config) -> None:
+    options = options_for(
+        plain, ImageFlags(secret=["id=hf,env=HF_TOKEN"]), environ={"HF_TOKEN": "v"}
+    )
     assert options.secrets == (SecretSpec("hf", env="HF_TOKEN"),)
     with pytest.raises(UsageError):
-        build_options(plain, secret=["id=hf,env=HF_TOKEN"], environ={})
+        options_for(plain, ImageFlags(secret=["id=hf,env=HF_TOKEN"]), environ={})
 
 
 # --- --platform ---------------------------------------------------------------------------
@@ -388,8 +399,8 @@ def test_parse_jobs_rejects(jobs: int | str, message: str, hint: str) -> None:
     assert caught.value.hint == hint
 
 
-def test_build_options_defaults(plain: Config) -> None:
-    options = build_options(plain, environ={})
+def test_options_for_defaults(plain: Config) -> None:
+    options = options_for(plain, ImageFlags(), environ={})
     assert options.tag == "local"
     assert options.platforms == ()
     assert options.build_args == ()

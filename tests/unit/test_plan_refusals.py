@@ -10,7 +10,8 @@ import pytest
 from buildlib.config import load
 from buildlib.engine import Capabilities
 from buildlib.errors import UsageError
-from buildlib.options import build_options
+from buildlib.flags import ImageFlags
+from buildlib.options import options_for
 from buildlib.plan import make_plan
 from tests.support.config_repo import write_repo
 
@@ -21,7 +22,7 @@ LEGACY = Capabilities("docker", "legacy", "28.2.2")
 def test_a_plan_loads_by_default_so_several_platforms_are_refused(tmp_path: Path) -> None:
     write_repo(tmp_path)
     config = load(tmp_path)
-    options = build_options(config, platform="linux/amd64,linux/arm64", environ={})
+    options = options_for(config, ImageFlags(platform="linux/amd64,linux/arm64"), environ={})
     with pytest.raises(UsageError, match="cannot load a multi-platform image"):
         make_plan(config, config.select(["gpu"]), options, BUILDX)
 
@@ -29,7 +30,7 @@ def test_a_plan_loads_by_default_so_several_platforms_are_refused(tmp_path: Path
 def test_a_builder_without_buildx_is_refused_with_both_ways_out(tmp_path: Path) -> None:
     write_repo(tmp_path)
     config = load(tmp_path)
-    options = build_options(config, builder="remote", environ={})
+    options = options_for(config, ImageFlags(builder="remote"), environ={})
     with pytest.raises(UsageError) as refused:
         make_plan(config, config.select(["gpu"]), options, LEGACY)
     assert refused.value.hint == (

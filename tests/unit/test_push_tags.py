@@ -14,8 +14,8 @@ from buildlib.bake import bake_target
 from buildlib.docker import build_command
 from buildlib.engine import Capabilities
 from buildlib.errors import UsageError
-from buildlib.flags import PushFlags
-from buildlib.options import build_options
+from buildlib.flags import ImageFlags, PushFlags
+from buildlib.options import options_for
 from buildlib.plan import make_plan
 from buildlib.publish import push
 from tests.support.config_repo import write_repo
@@ -157,9 +157,8 @@ def a_plan(tmp_path: Path, caps: Capabilities, *, multi: bool, annotate: bool):
     from buildlib import config as config_module
 
     config = config_module.load(tmp_path)
-    options = build_options(
-        config, tag="main", environ={}, platform="linux/amd64,linux/arm64" if multi else None
-    )
+    platform = "linux/amd64,linux/arm64" if multi else None
+    options = options_for(config, ImageFlags(platform=platform), tag="main", environ={})
     return make_plan(
         config,
         config.select(["cpu"]),

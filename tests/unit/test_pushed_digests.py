@@ -139,13 +139,16 @@ def test_metadata_is_read_as_buildx_writes_it(tmp_path: Path) -> None:
 
 def test_several_platforms_without_buildx_is_one_line_with_the_fix(tmp_path: Path) -> None:
     from buildlib import config as config_module
-    from buildlib.options import build_options
+    from buildlib.flags import ImageFlags
+    from buildlib.options import options_for
     from buildlib.plan import make_plan
     from tests.support.config_repo import write_repo
 
     write_repo(tmp_path)
     config = config_module.load(tmp_path)
-    options = build_options(config, tag="main", environ={}, platform="linux/amd64,linux/arm64")
+    options = options_for(
+        config, ImageFlags(platform="linux/amd64,linux/arm64"), tag="main", environ={}
+    )
     builtin = Capabilities("docker", "buildkit", "20.10.24", server_version="20.10.24")
     with pytest.raises(UsageError) as caught:
         make_plan(config, config.select(["cpu"]), options, builtin, output="push")

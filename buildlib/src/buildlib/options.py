@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from buildlib import console
 from buildlib.buildargs import KEY_RE, allow_hint, secret_word
@@ -227,51 +227,29 @@ def parse_jobs(jobs: int | str | None, sequential: bool) -> int | None:
     return count
 
 
-def build_options(
-    config: Config,
-    *,
-    tag: str | None = None,
-    platform: str | None = None,
-    no_cache: bool = False,
-    build_arg: Iterable[str] = (),
-    secret: Iterable[str] = (),
-    cache_from: Iterable[str] = (),
-    cache_to: Iterable[str] = (),
-    builder: str | None = None,
-    jobs: int | str | None = None,
-    sequential: bool = False,
-    dry_run: bool = False,
-    registry: str | None = None,
-    environ: Mapping[str, str] = os.environ,
-) -> BuildOptions:
-    return BuildOptions(
-        tag=resolve_tag(config, tag, environ),
-        platforms=parse_platforms(platform),
-        no_cache=no_cache,
-        build_args=parse_build_args(build_arg, environ, config.allow_build_args),
-        secrets=parse_secrets(secret, environ),
-        cache_from=tuple(cache_from),
-        cache_to=tuple(cache_to),
-        builder=builder or environ.get(BUILDER_ENV) or None,
-        jobs=parse_jobs(jobs, sequential),
-        dry_run=dry_run,
-        registry=resolve_registry(config, registry, environ),
-    )
-
-
 def options_for(
     config: Config,
     flags: ImageFlags,
     *,
-    tag: str | None,
+    tag: str | None = None,
     registry: str | None = None,
     environ: Mapping[str, str] = os.environ,
 ) -> BuildOptions:
     """The options of a task that builds: its flags over the environment and pyproject.
-    ``tag`` and ``registry`` are the task's own (release has no ``--tag``). Every flag of
-    :class:`ImageFlags` but the image selection is a parameter of :func:`build_options`."""
-    given = {f.name: getattr(flags, f.name) for f in fields(ImageFlags) if f.name != "images"}
-    return build_options(config, tag=tag, registry=registry, environ=environ, **given)
+    ``tag`` and ``registry`` are the task's own (release has no ``--tag``)."""
+    return BuildOptions(
+        tag=resolve_tag(config, tag, environ),
+        platforms=parse_platforms(flags.platform),
+        no_cache=flags.no_cache,
+        build_args=parse_build_args(flags.build_arg, environ, config.allow_build_args),
+        secrets=parse_secrets(flags.secret, environ),
+        cache_from=tuple(flags.cache_from),
+        cache_to=tuple(flags.cache_to),
+        builder=flags.builder or environ.get(BUILDER_ENV) or None,
+        jobs=parse_jobs(flags.jobs, flags.sequential),
+        dry_run=flags.dry_run,
+        registry=resolve_registry(config, registry, environ),
+    )
 
 
 # --- the process environment ------------------------------------------------------------
