@@ -14,7 +14,7 @@ import json
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -243,23 +243,22 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
                 hint=f"use names from [tool.buildlib.images]: {', '.join(names)}",
             )
 
-    default = defaults(root)
     # keys taken as they are (their type is _TOP_KEYS'), each defaulting to its field
     plain = {k.replace("-", "_"): table[k] for k in _PLAIN if k in table}
-    return replace(
-        default,
+    return Config(
+        root=root,
         project_name=project_name,
         version=version,
         version_text=version_text,
         images=images,
         default_group=default_group,
         registry=validate_registry(
-            table.get("registry", default.registry), location=where.key(TOOL, "registry")
+            table.get("registry", Config.registry), location=where.key(TOOL, "registry")
         ),
         default_tag=validate_tag(
-            table.get("default-tag", default.default_tag), location=where.key(TOOL, "default-tag")
+            table.get("default-tag", Config.default_tag), location=where.key(TOOL, "default-tag")
         ),
-        tag_env=_env_name(table, "tag-env", default.tag_env, TOOL, where),
+        tag_env=_env_name(table, "tag-env", Config.tag_env, TOOL, where),
         release=_parse_release(table.get("release", {}), where),
         credentials=_parse_credentials(table.get("credentials", {}), where),
         line_ending_globs=tuple(_str_list(table, "line-ending-globs", TOOL, where)),
@@ -403,10 +402,9 @@ def _parse_release(raw: Any, where: _Locator) -> ReleaseConfig:
 def _parse_credentials(raw: Any, where: _Locator) -> CredentialsConfig:
     table = f"{TOOL}.credentials"
     _check_keys(raw, _CREDENTIAL_KEYS, table, where)
-    default = CredentialsConfig()
     return CredentialsConfig(
-        username_env=_env_name(raw, "username-env", default.username_env, table, where),
-        token_env=_env_name(raw, "token-env", default.token_env, table, where),
+        username_env=_env_name(raw, "username-env", CredentialsConfig.username_env, table, where),
+        token_env=_env_name(raw, "token-env", CredentialsConfig.token_env, table, where),
     )
 
 
