@@ -276,11 +276,8 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str]:
     try:
         config = config_module.load(root)
     except BuildlibError:
-        text = (
-            (root / config_module.PYPROJECT).read_text(errors="replace")
-            if (root / config_module.PYPROJECT).exists()
-            else ""
-        )
+        path = root / config_module.PYPROJECT
+        text = path.read_text(errors="replace") if path.exists() else ""
         names = re.findall(r"^\[tool\.buildlib\.images\.([\w-]+)\]", text, re.MULTILINE)
         return [(n, f"Build the {n} image.") for n in names], "the default group", "TAG"
     images = [
