@@ -417,11 +417,9 @@ class RegistryClient:
         if self.credentials is not None:
             query.append(("account", self.credentials.username))
             headers["Authorization"] = _basic_auth(self.credentials)
-        url = (
-            realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
-            if query
-            else realm
-        )
+        url = realm
+        if query:
+            url += ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
         what = f"{operation} (token request)"
         response = self._send_retrying("GET", url, headers, None, what)
         if response.status in (401, 403):
