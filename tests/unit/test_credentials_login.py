@@ -264,12 +264,13 @@ def test_the_user_docker_config_defaults_to_the_home_folder(
     assert runner.logins[0]["config"]["currentContext"] == "home"
 
 
-def test_credentials_from_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_credentials_from_the_environment_are_stripped() -> None:
     from buildlib.credentials import from_env
 
-    monkeypatch.setenv("BUILDLIB_TEST_USER", " erin ")
-    monkeypatch.setenv("BUILDLIB_TEST_TOKEN", SECRET)
-    assert from_env("BUILDLIB_TEST_USER", "BUILDLIB_TEST_TOKEN") == Credentials("erin", SECRET)
+    environ = {"BUILDLIB_TEST_USER": " erin ", "BUILDLIB_TEST_TOKEN": f"{SECRET}\n"}
+    assert from_env("BUILDLIB_TEST_USER", "BUILDLIB_TEST_TOKEN", environ) == Credentials(
+        "erin", SECRET
+    )
 
 
 @pytest.mark.parametrize("host", ["docker.io", "index.docker.io", "registry-1.docker.io"])

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from buildlib.console import one_line
 from buildlib.errors import CheckFailed, ConfigError
-from buildlib.options import environment
 from buildlib.references import is_docker_hub
 from buildlib.runner import last_lines
 
@@ -30,16 +29,13 @@ class Credentials:
     secret: str = field(repr=False)
 
 
-def from_env(
-    username_var: str, token_var: str, environ: Mapping[str, str] | None = None
-) -> Credentials | None:
+def from_env(username_var: str, token_var: str, environ: Mapping[str, str]) -> Credentials | None:
     """Credentials from two environment variables; ``None`` when neither is set.
 
     An empty value counts as unset: GitHub Actions expands a missing secret to "".
     """
-    env = environment() if environ is None else environ
-    username = env.get(username_var, "").strip()
-    secret = env.get(token_var, "").strip()
+    username = environ.get(username_var, "").strip()
+    secret = environ.get(token_var, "").strip()
     if username and secret:
         return Credentials(username, secret)
     if not username and not secret:
