@@ -42,7 +42,6 @@ DOCKER_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _TAG_CHARS_RE = re.compile(r"[A-Za-z0-9_.-]")
 
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
-_PATH_COMPONENT_RE = re.compile(_PATH_COMPONENT)
 REPOSITORY_PATH_RE = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
 _SEPARATOR_RUN_RE = re.compile(r"[._-]+")
 _SEPARATOR_RE = re.compile(r"[._]|__|[-]+")
@@ -191,7 +190,7 @@ def _is_valid_repository(name: str) -> bool:
     registry, path = split_registry(name)
     if registry is not None and not is_registry(registry):
         return False
-    return all(_PATH_COMPONENT_RE.fullmatch(part) for part in path.split("/"))
+    return REPOSITORY_PATH_RE.fullmatch(path) is not None
 
 
 def _repository_problems(name: str) -> list[str]:
