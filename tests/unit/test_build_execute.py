@@ -16,7 +16,7 @@ from buildlib.config import ImageSpec
 from buildlib.engine import Capabilities
 from buildlib.errors import CommandFailed
 from buildlib.plan import BuildPlan, ImageBuild
-from buildlib.runner import Runner
+from buildlib.runner import Result, Runner
 
 BUILDKIT = Capabilities("docker", "buildkit", "20.10.24", server_version="20.10.24")
 
@@ -245,3 +245,78 @@ def test_a_local_build_labels_its_tag_not_the_release_version(
     [command] = [line for line in shown if " build " in line]
     assert f"org.opencontainers.image.version={version}" in command
     assert "1.2.3" not in command
+
+
+# --- docker/cli#2971: a build docker finished but got no image id for -----------------------
+
+
+class LosingRunner(Runner):
+    """Plays ``docker build`` without a process: ``lose`` names builds whose first run
+    (each run, with ``always``) ends as docker/cli#2971 ends one, ``fail`` builds that fail
+    otherwise; the others write their iid file. ``cpu`` takes a while."""
+
+    def __init__(self, lose: set[str], fail: str | None = None, always: bool = False) -> None:
+        super().__init__(quiet=True)
+        self.lose, self.fail, self.always = lose, fail, always
+        self.events: list[str] = []
+        self.lock = threading.Lock()
+
+    def run(self, argv, **kwargs):  # type: ignore[override]
+        name = argv[argv.index("--tag") + 1].split("/")[1].split(":")[0]
+        iidfile = argv[argv.index("--iidfile") + 1]
+        with self.lock:
+            self.events.append(f"{name} start")
+        time.sleep(0.3 if name == "cpu" else 0.05)
+        with self.lock:
+            self.events.append(f"{name} end")
+            lost = name in self.lose and (self.always or self.events.count(f"{name} end") == 1)
+        if lost:
+            said = f"cannot write {iidfile} because server did not provide an image ID"
+            return Result(argv, 1, "", f"#9 DONE 0.1s\n{said}")
+        if name == self.fail:
+            return Result(argv, 1, "", f"#9 ERROR: boom\n{self.fail} is broken")
+        Path(iidfile).write_text(f"sha256:{name:0>64}")
+        return Result(argv, 0)
+
+
+def run_docker(runner: LosingRunner, *names: str):
+    plan = BuildPlan(BUILDKIT, tuple(a_build(name) for name in names), jobs=2)
+    return execute(plan, runner)
+
+
+def test_a_build_whose_image_id_docker_lost_is_built_again_alone(capsys) -> None:
+    runner = LosingRunner(lose={"gpu"})
+
+    built = run_docker(runner, "gpu", "cpu")
+
+    assert [b.image_id for b in built] == [f"sha256:{n:0>64}" for n in ("gpu", "cpu")]
+    # once more, after the build beside it ended, and nothing beside it
+    again = runner.events.index("gpu start", runner.events.index("gpu start") + 1)
+    assert "cpu end" in runner.events[:again]
+    assert runner.events[again:] == ["gpu start", "gpu end"]
+    said = [line for line in capsys.readouterr().err.splitlines() if "2971" in line]
+    assert len(said) == 1
+    assert said[0].endswith(
+        "gpu: docker built it but lost its image id (docker/cli#2971, concurrent builds): "
+        "building it again, alone"
+    )
+
+
+def test_a_lost_image_id_is_retried_once_only() -> None:
+    runner = LosingRunner(lose={"gpu"}, always=True)
+
+    with pytest.raises(CommandFailed) as caught:
+        run_docker(runner, "gpu")
+
+    assert runner.events.count("gpu start") == 2
+    assert caught.value.message.startswith("build of gpu (Dockerfile) failed (exit 1): cannot ")
+
+
+def test_any_other_failure_is_not_retried() -> None:
+    runner = LosingRunner(lose=set(), fail="gpu")
+
+    with pytest.raises(CommandFailed) as caught:
+        run_docker(runner, "gpu")
+
+    assert runner.events == ["gpu start", "gpu end"]
+    assert caught.value.message == "build of gpu (Dockerfile) failed (exit 1): boom"

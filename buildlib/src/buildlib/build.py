@@ -33,7 +33,7 @@ from buildlib.bake import (
 )
 from buildlib.checks import CheckResult
 from buildlib.digests import pushed_digest, read_metadata
-from buildlib.docker import Docker, build_command, build_failed, detect
+from buildlib.docker import Docker, ImageIdLost, build_failed, detect
 from buildlib.errors import BuildlibError, CommandFailed, UsageError
 from buildlib.flags import BuildFlags
 from buildlib.plan import BuildPlan, ImageBuild, make_plan
@@ -207,8 +207,13 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
     pending = list(plan.builds)
     running: dict[Future[BuiltImage], ImageBuild] = {}
     failure: tuple[ImageBuild, BaseException] | None = None
+    # Builds whose image id docker lost (docker/cli#2971 strikes builds side by side): each
+    # is run once more, alone, before anything else starts. Its layers are in the cache.
+    again: set[str] = set()
 
     def may_start(build: ImageBuild) -> bool:
+        if again & {b.name for b in [*pending, *running.values()]}:
+            return build.name in again and not running
         if not build.after or build.after not in names or build.after in results:
             return True
         if not running and build.after not in {b.name for b in pending}:
@@ -242,7 +247,14 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
                 for future in done:
                     build = running.pop(future)
                     error = future.exception()
-                    if error is not None:
+                    if isinstance(error, ImageIdLost) and build.name not in again:
+                        again.add(build.name)
+                        pending.insert(0, build)
+                        console.warn(
+                            f"{build.name}: docker built it but lost its image id "
+                            "(docker/cli#2971, concurrent builds): building it again, alone"
+                        )
+                    elif error is not None:
                         failure = failure or (build, error)
                     else:
                         results[build.name] = future.result()
@@ -400,4 +412,4 @@ def build_images(
     return built
 
 
-__all__ = ["build_command", "build_images", "describe", "execute", "execute_bake"]
+__all__ = ["build_images", "describe", "execute", "execute_bake"]

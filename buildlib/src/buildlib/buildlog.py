@@ -52,6 +52,15 @@ def failure(lines: Sequence[str], dockerfile: Path) -> Failure:
     return Failure(line, instruction, _reason(lines))
 
 
+def lost_image_id(lines: Sequence[str], iidfile: Path) -> bool:
+    """Whether docker's last word was that it got no image id to write to ``iidfile``: the
+    build itself succeeded (docker/cli#2971, BuildKit builds running side by side on one
+    engine)."""
+    meaningful = [line.strip() for line in lines if line.strip()]
+    said = f"cannot write {iidfile} because server did not provide an image ID"
+    return bool(meaningful) and meaningful[-1] == said
+
+
 def _failed_instruction(lines: Sequence[str]) -> str | None:
     for pattern, strip in ((_FAILED_STEP, False), (_LEGACY_STEP, True)):
         for line in reversed(lines):

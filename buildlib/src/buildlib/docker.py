@@ -105,12 +105,20 @@ BUILD_HINT = (
 )
 
 
-def build_failed(build: ImageBuild, returncode: int, lines: list[str]) -> CommandFailed:
+class ImageIdLost(CommandFailed):
+    """A build that succeeded, but whose image id docker did not get from the engine
+    (:func:`buildlib.buildlog.lost_image_id`)."""
+
+
+def build_failed(
+    build: ImageBuild, returncode: int, lines: list[str], iidfile: Path | None = None
+) -> CommandFailed:
     """The error of a failed build: where in its Dockerfile and why, in one short line (the
     whole output is in the log above it)."""
     found = buildlog.failure(lines, build.dockerfile)
     dockerfile = _shown(build.dockerfile, build.workdir)
-    return CommandFailed(
+    lost = iidfile is not None and buildlog.lost_image_id(lines, iidfile)
+    return (ImageIdLost if lost else CommandFailed)(
         f"build of {build.name} ({build.dockerfile.name}) failed (exit {returncode}): "
         + found.describe(),
         location=f"{dockerfile}:{found.line}" if found.line else None,
@@ -238,7 +246,7 @@ class Docker:
             hint=BUILD_HINT.format(name=build.name),
         )
         if not result.ok:
-            raise build_failed(build, result.returncode, result.stderr.splitlines())
+            raise build_failed(build, result.returncode, result.stderr.splitlines(), iidfile)
         return result
 
     def push(self, reference: str) -> Result:
