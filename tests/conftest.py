@@ -52,14 +52,14 @@ def unavailable(reason: str) -> None:
 def _buildkit_capable_docker() -> str | None:
     """The docker client the integration tests drive: $BUILDLIB_DOCKER if set, else the
     first client on PATH (or Debian's /usr/bin/docker) that can build with BuildKit."""
-    from buildlib.docker import capabilities
+    from buildlib.docker import detect
 
     if os.environ.get("BUILDLIB_DOCKER"):
         return shutil.which(os.environ["BUILDLIB_DOCKER"])
     candidates = [shutil.which("docker"), "/usr/bin/docker", "/usr/local/bin/docker"]
     found = [c for c in dict.fromkeys(candidates) if c and os.path.exists(c)]
     for candidate in found:
-        if capabilities(candidate).builder != "legacy":
+        if detect(candidate).builder != "legacy":
             return candidate
     return found[0] if found else None
 

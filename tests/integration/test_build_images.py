@@ -212,12 +212,12 @@ def test_multi_platform_load_is_a_clear_error(task_env):
 
 
 def test_legacy_builder_fallback_warns_and_builds(docker_bin, task_env, unique_tag, cleanup_images):
-    from buildlib.docker import capabilities
+    from buildlib.docker import detect
 
     legacy = [
         c
         for c in ("/usr/local/bin/docker", "/usr/bin/docker")
-        if __import__("os").path.exists(c) and capabilities(c).builder == "legacy"
+        if __import__("os").path.exists(c) and detect(c).builder == "legacy"
     ]
     if not legacy:
         pytest.skip("every docker client here can use BuildKit; no legacy client to test")

@@ -35,9 +35,9 @@ def registry(tmp_path, password) -> Iterator[RegistryServer]:
 def test_inline_cache_pushed_then_read_from_the_registry(
     registry, password, task_env, unique_tag, docker_bin, tmp_path, cleanup_images
 ):
-    from buildlib.docker import capabilities
+    from buildlib.docker import detect
 
-    builder = capabilities(docker_bin).builder
+    builder = detect(docker_bin).builder
     if builder == "legacy":
         pytest.skip("the legacy builder exports no cache (refused: see the test below)")
     source = f"{registry.host}/runpod/tetra-rp-cpu:{unique_tag}-cache"
@@ -87,9 +87,9 @@ def test_inline_cache_pushed_then_read_from_the_registry(
 def test_a_cache_the_builder_cannot_read_is_refused_before_building(
     task_env, unique_tag, docker_bin
 ):
-    from buildlib.docker import capabilities
+    from buildlib.docker import detect
 
-    if capabilities(docker_bin).builder == "buildx":
+    if detect(docker_bin).builder == "buildx":
         pytest.skip("buildx reads local caches; this refusal is for the builders without it")
     result = invoke(
         "build-cpu", "--tag", unique_tag, "--cache-from", "type=local,src=/tmp/c", env=task_env

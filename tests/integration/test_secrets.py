@@ -55,9 +55,9 @@ def test_a_secret_printed_by_a_step_is_redacted(
 
 
 def _require_buildkit(docker_bin: str) -> None:
-    from buildlib.docker import capabilities
+    from buildlib.docker import detect
 
-    if capabilities(docker_bin).builder == "legacy":
+    if detect(docker_bin).builder == "legacy":
         pytest.skip("--secret needs BuildKit (the legacy builder refuses it: unit-tested)")
 
 

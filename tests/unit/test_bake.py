@@ -420,13 +420,6 @@ def test_an_unattributable_failure_names_the_bake(tmp_path) -> None:
         execute_bake(plan, runner)
 
 
-def test_without_buildx_bake_is_refused_with_the_fix() -> None:
-    plan = repo_plan(caps=BUILDKIT)
-    with pytest.raises(UsageError, match="needs buildx") as caught:
-        execute_bake(plan, RecordingRunner())
-    assert "docker buildx version" in (caught.value.hint or "")
-
-
 def test_builder_flag_without_buildx_is_a_clear_error() -> None:
     with pytest.raises(UsageError, match="--builder remote needs docker buildx") as caught:
         repo_plan(caps=BUILDKIT, builder="remote")

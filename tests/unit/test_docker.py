@@ -12,7 +12,7 @@ import pytest
 
 from buildlib import config as config_module
 from buildlib.config import Config
-from buildlib.docker import build_command, push_command
+from buildlib.docker import build_command
 from buildlib.engine import Capabilities, host_platform
 from buildlib.errors import UsageError
 from buildlib.flags import ImageFlags
@@ -290,10 +290,6 @@ def test_registry_prefix_on_references(tmp_path: Path) -> None:
     assert image_reference("docker.io", "a/b", "x") == "a/b:x"
     assert image_reference("index.docker.io", "a/b", "x") == "a/b:x"
     assert image_reference("ghcr.io", "a/b", "x") == "ghcr.io/a/b:x"
-
-
-def test_push_command() -> None:
-    assert push_command("docker", "a/b:1") == ["docker", "push", "a/b:1"]
 
 
 # --- make_plan refusals -------------------------------------------------------------------

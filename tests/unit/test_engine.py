@@ -1,4 +1,4 @@
-"""The probe (docker.capabilities) against stand-in docker clients (scripts that answer
+"""The probe (docker.detect) against stand-in docker clients (scripts that answer
 like docker): which builder, which versions, and whether the engine answered."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.docker import capabilities
+from buildlib.docker import detect
 from buildlib.engine import (
     DEFAULT_SOCKET,
     Capabilities,
@@ -55,7 +55,7 @@ def fake_docker(
 
 
 def test_old_client_without_buildx_uses_builtin_buildkit(tmp_path: Path) -> None:
-    caps = capabilities(fake_docker(tmp_path))
+    caps = detect(fake_docker(tmp_path))
     assert caps.builder == "buildkit"
     assert caps.client_version == "20.10.24+dfsg1"
     assert caps.server_version == "20.10.24+dfsg1"
@@ -63,12 +63,12 @@ def test_old_client_without_buildx_uses_builtin_buildkit(tmp_path: Path) -> None
 
 
 def test_new_client_without_buildx_falls_back_to_legacy(tmp_path: Path) -> None:
-    caps = capabilities(fake_docker(tmp_path, client={"Version": "28.2.2"}))
+    caps = detect(fake_docker(tmp_path, client={"Version": "28.2.2"}))
     assert caps.builder == "legacy" and caps.buildkit is False
 
 
 def test_buildx_wins_when_it_answers(tmp_path: Path) -> None:
-    caps = capabilities(fake_docker(tmp_path, client={"Version": "28.2.2"}, buildx="v0.19.3"))
+    caps = detect(fake_docker(tmp_path, client={"Version": "28.2.2"}, buildx="v0.19.3"))
     assert caps == Capabilities(
         caps.docker, "buildx", "28.2.2", "v0.19.3", server_version="20.10.24+dfsg1"
     )
@@ -78,7 +78,7 @@ def test_an_engine_that_does_not_answer_is_one_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///x.sock")
-    caps = capabilities(fake_docker(tmp_path, server=None))
+    caps = detect(fake_docker(tmp_path, server=None))
     assert caps.builder == "buildkit"  # the client still says what it can do
     assert caps.server_version is None
     with pytest.raises(DockerUnavailable) as caught:
@@ -97,7 +97,7 @@ def test_permission_denied_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         error="Got permission denied while trying to connect to the Docker daemon socket",
     )
     with pytest.raises(DockerUnavailable) as caught:
-        capabilities(docker).require_engine()
+        detect(docker).require_engine()
     assert caught.value.message.endswith("(default socket): permission denied")
     assert caught.value.hint is not None and "usermod -aG docker" in caught.value.hint
 
@@ -107,10 +107,10 @@ def test_the_answer_is_kept_per_engine_address(
 ) -> None:
     docker = fake_docker(tmp_path)
     monkeypatch.setenv("DOCKER_HOST", "unix:///one.sock")
-    first = capabilities(docker)
-    assert capabilities(docker) is first
+    first = detect(docker)
+    assert detect(docker) is first
     monkeypatch.setenv("DOCKER_HOST", "unix:///two.sock")
-    assert capabilities(docker) is not first
+    assert detect(docker) is not first
 
 
 def test_a_warning_before_the_error_is_not_the_reason(
@@ -123,7 +123,7 @@ def test_a_warning_before_the_error_is_not_the_reason(
         warning="Warning: DOCKER_HOST environment variable overrides the active context.",
     )
     with pytest.raises(DockerUnavailable) as caught:
-        capabilities(docker).require_engine()
+        detect(docker).require_engine()
     assert caught.value.message.endswith("(DOCKER_HOST): no engine answers there")
 
 
@@ -139,7 +139,7 @@ def test_the_address_comes_from_the_client_for_a_context(
         "Is the docker daemon running?",
     )
     with pytest.raises(DockerUnavailable) as caught:
-        capabilities(docker).require_engine()
+        detect(docker).require_engine()
     assert caught.value.message == (
         "Docker engine not reachable at unix:///home/u/.colima/docker.sock "
         "(DOCKER_CONTEXT=colima): no engine answers there"
@@ -159,7 +159,7 @@ def test_an_engine_that_answers_with_an_error_is_not_called_down(
         "Maximum supported API version is 1.41",
     )
     with pytest.raises(DockerUnavailable) as caught:
-        capabilities(docker).require_engine()
+        detect(docker).require_engine()
     assert caught.value.message == (
         "Docker engine at unix:///var/run/docker.sock (default socket) answered with an error: "
         "client version 1.50 is too new. Maximum supported API version is 1.41"
@@ -169,17 +169,17 @@ def test_an_engine_that_answers_with_an_error_is_not_called_down(
 
 def test_an_engine_that_did_not_answer_is_asked_again(tmp_path: Path) -> None:
     docker = fake_docker(tmp_path, server=None)
-    assert capabilities(docker) is not capabilities(docker)
+    assert detect(docker) is not detect(docker)
     answering = fake_docker(tmp_path)
-    assert capabilities(answering) is capabilities(answering)
+    assert detect(answering) is detect(answering)
 
 
 def test_docker_config_is_part_of_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     docker = fake_docker(tmp_path)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "one"))
-    first = capabilities(docker)
+    first = detect(docker)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "two"))
-    assert capabilities(docker) is not first
+    assert detect(docker) is not first
 
 
 def make_context(config_dir: Path, name: str, host: str, *, current: bool = False) -> None:

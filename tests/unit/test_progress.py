@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from buildlib import buildlog, console
+from buildlib.bake import BakeLines
 from buildlib.config import ImageSpec
 from buildlib.docker import build_failed
 from buildlib.plan import ImageBuild
-from buildlib.progress import BakeLines, BuildDisplay, choose_mode
+from buildlib.progress import BuildDisplay, choose_mode
 from buildlib.runner import Runner
 
 

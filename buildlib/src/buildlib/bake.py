@@ -9,8 +9,8 @@ building them a second time beside it.
 A target's tags, labels, args, platforms, secrets (by reference: id and env/src, never a
 value), caches and output are exactly those ``docker buildx build`` gets for the same
 :class:`~buildlib.plan.ImageBuild`, so the plan and the tags do not depend on the path taken.
-Pure functions of data: :func:`buildlib.build.execute_bake` runs them; this module must
-never run a process.
+Pure functions of data, and :class:`BakeLines`, which reads a run's output for the display:
+:func:`buildlib.build.execute_bake` runs them; this module must never run a process.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 from buildlib.digests import CONFIG_KEY, DIGEST_KEY
 from buildlib.errors import UsageError
 from buildlib.plan import ImageBuild
+from buildlib.progress import BuildDisplay
 from buildlib.runner import last_lines
 
 BAKE_FILE = "docker-bake.json"
@@ -144,6 +145,7 @@ def bake_waves(builds: Sequence[ImageBuild], jobs: int) -> list[tuple[ImageBuild
 _TARGET_ERROR = re.compile(r'(?:ERROR|error):? (?:failed to build )?target "?([\w.-]+)"?')
 _STEP_ERROR = re.compile(r"^\s*> \[([\w.-]+)[ \]]")
 _VERTEX = re.compile(r"^#(\d+) \[([\w.-]+)[ \]]")
+_NUMBERED = re.compile(r"^#(\d+) ")
 
 
 def failed_target(lines: Sequence[str], targets: Sequence[str]) -> str | None:
@@ -165,6 +167,32 @@ def failed_target(lines: Sequence[str], targets: Sequence[str]) -> str | None:
         if match and match.group(1) in vertices:
             return vertices[match.group(1)]
     return None
+
+
+class BakeLines:
+    """Sends each line of one ``docker buildx bake`` run to the display of its target.
+
+    Bake prefixes each step with its target (``#7 [cpu 3/6] RUN ...``, ``#3 [gpu internal]
+    load ...``); the lines of step ``#7`` go to that target, a line without a step number to
+    the target of the last step seen, and lines before any step to every target."""
+
+    def __init__(self, display: BuildDisplay, targets: Sequence[str]) -> None:
+        self.display = display
+        self.targets = set(targets)
+        self.vertices: dict[str, str] = {}
+        self.last: str | None = None
+
+    def __call__(self, line: str) -> None:
+        named = _VERTEX.match(line)
+        if named and named.group(2) in self.targets:
+            self.vertices[named.group(1)] = named.group(2)
+        vertex = _NUMBERED.match(line)
+        target = self.vertices.get(vertex.group(1)) if vertex else self.last
+        if target is None:
+            self.display.shared(line)
+            return
+        self.last = target
+        self.display.line(target, line)
 
 
 def error_detail(lines: Sequence[str]) -> str:

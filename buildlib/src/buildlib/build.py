@@ -23,6 +23,7 @@ from buildlib import attest, console
 from buildlib import config as config_module
 from buildlib.bake import (
     BAKE_FILE,
+    BakeLines,
     bake_command,
     bake_definition,
     bake_waves,
@@ -33,11 +34,11 @@ from buildlib.bake import (
 )
 from buildlib.checks import CheckResult
 from buildlib.digests import pushed_digest, read_metadata
-from buildlib.docker import Docker, ImageIdLost, build_failed, detect
-from buildlib.errors import BuildlibError, CommandFailed, UsageError
+from buildlib.docker import Docker, ImageIdLost, build_failed, build_title, detect
+from buildlib.errors import BuildlibError, CommandFailed
 from buildlib.flags import BuildFlags
 from buildlib.plan import BuildPlan, ImageBuild, make_plan
-from buildlib.progress import BakeLines, BuildDisplay
+from buildlib.progress import STEP, BuildDisplay
 from buildlib.runner import Runner
 from buildlib.tags import version_label
 
@@ -101,11 +102,6 @@ def execute(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> list[
 def execute_bake(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> list[BuiltImage]:
     """Build every image of ``plan`` with ``docker buildx bake``, one run per wave. A failing
     target stops its run (buildx cancels the other targets) and the later waves."""
-    if plan.capabilities.builder != "buildx":
-        raise UsageError(
-            f"docker buildx bake needs buildx (this client has the {plan.capabilities.describe()})",
-            hint="install the buildx plugin (`docker buildx version` must answer)",
-        )
     cli = cli or Docker(runner, plan.capabilities)
     results: dict[str, BuiltImage] = {}
     waves = bake_waves(plan.builds, plan.jobs)
@@ -131,9 +127,7 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> 
             started = time.monotonic()
             with BuildDisplay(names, concurrent=len(names) > 1) as display:
                 for build in wave:
-                    display.start(
-                        target_name(build), f"build of {build.name} ({build.dockerfile.name})"
-                    )
+                    display.start(target_name(build), build_title(build))
                 show = BakeLines(display, names) if len(names) > 1 else display.output(names[0])
                 result = cli.bake(argv, names, wave[0].workdir, show)
                 failed = None if result.ok else failed_target(result.stderr.splitlines(), names)
@@ -291,7 +285,6 @@ class StepWatch:
     base image) shifts the numbers, and then the follower waits for the end instead.
     """
 
-    _STEP = re.compile(r"^#(\d+) \[([^\]]*?)(\d+)/\d+\] (\S+)")
     _ENDED = re.compile(r"^#(\d+) (?:DONE|CACHED)\b")
 
     def __init__(self, targets: dict[tuple[str, int, str], list[threading.Event]]) -> None:
@@ -299,7 +292,7 @@ class StepWatch:
         self.started: dict[str, list[threading.Event]] = {}
 
     def __call__(self, line: str) -> None:
-        step = self._STEP.match(line)
+        step = STEP.match(line)
         if step:
             names = [word for word in step.group(2).split() if "/" not in word]
             number, keyword = int(step.group(3)), step.group(4).upper()
@@ -328,7 +321,7 @@ def _build_one(
     # a build that pushes says what it pushed (its digest), checked against the registry
     metadata_file = iidfile.with_suffix(".metadata.json") if build.output == "push" else None
     digest = None
-    display.start(build.name, f"build of {build.name} ({build.dockerfile.name})")
+    display.start(build.name, build_title(build))
     ok = False
     try:
         cli.build(

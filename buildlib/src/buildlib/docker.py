@@ -100,6 +100,10 @@ def _shown(path: Path, workdir: Path | None) -> str:
     return str(path)
 
 
+def build_title(build: ImageBuild) -> str:
+    return f"build of {build.name} ({build.dockerfile.name})"
+
+
 BUILD_HINT = (
     "fix the error above, then `invoke build-{name}`; `invoke doctor` checks the usual causes"
 )
@@ -119,15 +123,10 @@ def build_failed(
     dockerfile = _shown(build.dockerfile, build.workdir)
     lost = iidfile is not None and buildlog.lost_image_id(lines, iidfile)
     return (ImageIdLost if lost else CommandFailed)(
-        f"build of {build.name} ({build.dockerfile.name}) failed (exit {returncode}): "
-        + found.describe(),
+        f"{build_title(build)} failed (exit {returncode}): " + found.describe(),
         location=f"{dockerfile}:{found.line}" if found.line else None,
         hint=BUILD_HINT.format(name=build.name),
     )
-
-
-def push_command(docker: str, reference: str) -> list[str]:
-    return [docker, "push", reference]
 
 
 def login_command(docker: str, registry_host: str, username: str) -> list[str]:
@@ -242,7 +241,7 @@ class Docker:
             show=show,
             check=False,
             cwd=str(build.workdir) if build.workdir else None,
-            what=f"build of {build.name} ({build.dockerfile.name})",
+            what=build_title(build),
             hint=BUILD_HINT.format(name=build.name),
         )
         if not result.ok:
@@ -250,8 +249,9 @@ class Docker:
         return result
 
     def push(self, reference: str) -> Result:
-        argv = push_command(self.caps.docker, reference)
-        return self.run(argv, what=f"push of {reference}", check=False)
+        return self.run(
+            [self.caps.docker, "push", reference], what=f"push of {reference}", check=False
+        )
 
     def tag(self, source: str, target: str) -> Result:
         """``docker tag SOURCE TARGET``: SOURCE may be an image id."""
@@ -275,14 +275,10 @@ class Docker:
 
 def detect(docker: str | None = None) -> Capabilities:
     """What the client (``$BUILDLIB_DOCKER`` or ``docker``) can build with, and whether its
-    engine answers. Runs even under dry-run."""
-    return capabilities(docker or docker_binary())
-
-
-def capabilities(docker: str) -> Capabilities:
-    """:func:`detect` for one client binary, kept for the life of the process per what
-    picks its engine and plugins (DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG); an engine
+    engine answers. Runs even under dry-run. Kept for the life of the process per client and
+    what picks its engine and plugins (DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG); an engine
     that did not answer is asked again next time."""
+    docker = docker or docker_binary()
     selected = docker_selection()
     key = (docker, selected.host, selected.context, selected.config)
     if key not in _DETECTED:

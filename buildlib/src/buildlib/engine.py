@@ -42,12 +42,13 @@ def docker_binary() -> str:
     return shutil.which(chosen) or chosen
 
 
+# platform.machine()'s names that docker spells otherwise (amd64, arm64 are alike)
+_ARCHES = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
 def host_platform() -> str:
     machine = platform.machine().lower()
-    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
-        machine, machine
-    )
-    return f"linux/{arch}"
+    return f"linux/{_ARCHES.get(machine, machine)}"
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,8 @@ Mode = Literal["github", "tty", "plain"]
 # Kept per image for its group or its failure log; past this the oldest lines go (the
 # count of dropped lines is said).
 MAX_KEPT_LINES = 20_000
-_STEP = re.compile(r"^#\d+ \[[^\]]*\d+/\d+\] \S")
-_VERTEX = re.compile(r"^#(\d+) ")
-_TARGET = re.compile(r"^#(\d+) \[([\w.-]+)[ \]]")
+# A BuildKit step: ``#7 [stage-0 5/6] RUN ...`` (its number, stage words, place, instruction)
+STEP = re.compile(r"^#(\d+) \[([^\]]*?)(\d+)/\d+\] (\S+)")
 
 
 def choose_mode(concurrent: bool, environ: dict[str, str] | None = None) -> Mode:
@@ -104,7 +103,7 @@ class BuildDisplay:
 
     def line(self, name: str, text: str) -> None:
         image = self.images[name]
-        step = bool(_STEP.match(text))
+        step = bool(STEP.match(text))
         with self._lock:
             if step:
                 image.step = text.split("] ", 1)[-1] if "] " in text else text
@@ -207,32 +206,6 @@ class BuildDisplay:
         if image.ok is None:
             return f"building {shown}"
         return f"done in {shown}" if image.ok else f"failed after {shown}"
-
-
-class BakeLines:
-    """Sends each line of one ``docker buildx bake`` run to the display of its target.
-
-    Bake prefixes each step with its target (``#7 [cpu 3/6] RUN ...``, ``#3 [gpu internal]
-    load ...``); the lines of step ``#7`` go to that target, a line without a step number to
-    the target of the last step seen, and lines before any step to every target."""
-
-    def __init__(self, display: BuildDisplay, targets: Sequence[str]) -> None:
-        self.display = display
-        self.targets = set(targets)
-        self.vertices: dict[str, str] = {}
-        self.last: str | None = None
-
-    def __call__(self, line: str) -> None:
-        named = _TARGET.match(line)
-        if named and named.group(2) in self.targets:
-            self.vertices[named.group(1)] = named.group(2)
-        vertex = _VERTEX.match(line)
-        target = self.vertices.get(vertex.group(1)) if vertex else self.last
-        if target is None:
-            self.display.shared(line)
-            return
-        self.last = target
-        self.display.line(target, line)
 
 
 def _duration(seconds: float) -> str:
