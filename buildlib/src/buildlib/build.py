@@ -130,15 +130,15 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> 
                     display.start(target_name(build), build_title(build))
                 show = BakeLines(display, names) if len(names) > 1 else display.output(names[0])
                 result = cli.bake(argv, names, wave[0].workdir, show)
-                failed = None if result.ok else failed_target(result.stderr.splitlines(), names)
+                lines = [runner.redact(line) for line in result.stderr.splitlines()]
+                failed = None if result.ok else failed_target(lines, names)
                 for name in names:
                     display.finish(name, result.ok or (failed is not None and name != failed))
             elapsed = time.monotonic() - started
             if runner.cancelled:
                 raise CommandFailed(f"bake of {', '.join(names)} was cancelled")
             if not result.ok:
-                lines = [runner.redact(line) for line in result.stderr.splitlines()]
-                raise _bake_failure(plan, wave, results, result.returncode, lines)
+                raise _bake_failure(plan, wave, results, result.returncode, lines, failed)
             metadata = {} if plan.dry_run else read_metadata(metadata_file)
             ids = image_ids(metadata)
             for build in wave:
@@ -167,9 +167,9 @@ def _bake_failure(
     results: dict[str, BuiltImage],
     returncode: int,
     lines: list[str],
+    target: str | None,
 ) -> BaseException:
-    by_target = {target_name(build): build for build in wave}
-    failed = by_target.get(failed_target(lines, list(by_target)) or "")
+    failed = next((build for build in wave if target_name(build) == target), None)
     if failed is not None:
         return _stopped(build_failed(failed, returncode, lines), plan, results, failed)
     detail = error_detail(lines)

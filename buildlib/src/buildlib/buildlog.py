@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildlib.runner import last_lines
+
 _SOURCE = re.compile(r"^\s*(?P<file>[^\s:]+):(?P<line>\d+)\s*$")
 _MARKED = re.compile(r"^\s*(?P<line>\d+)\s*\|\s*>>>")
 _FAILED_STEP = re.compile(r"^\s*> \[(?:[^\]]*?\s)?\d+/\d+\] (?P<instruction>.+?):?\s*$")
@@ -56,9 +58,8 @@ def lost_image_id(lines: Sequence[str], iidfile: Path) -> bool:
     """Whether docker's last word was that it got no image id to write to ``iidfile``: the
     build itself succeeded (docker/cli#2971, BuildKit builds running side by side on one
     engine)."""
-    meaningful = [line.strip() for line in lines if line.strip()]
     said = f"cannot write {iidfile} because server did not provide an image ID"
-    return bool(meaningful) and meaningful[-1] == said
+    return last_lines(lines, 1) == said
 
 
 def _failed_instruction(lines: Sequence[str]) -> str | None:
@@ -116,8 +117,7 @@ def _reason(lines: Sequence[str]) -> str:
             match = pattern.match(line.strip())
             if match:
                 return _cut(" ".join(match.group("r").split()), MAX_REASON)
-    meaningful = [line.strip() for line in lines if line.strip()]
-    return _cut(meaningful[-1], MAX_REASON) if meaningful else "no output"
+    return _cut(last_lines(lines, 1) or "no output", MAX_REASON)
 
 
 def _cut(text: str, limit: int) -> str:
