@@ -320,9 +320,8 @@ def _build_one(
     iidfile.unlink(missing_ok=True)
     # a build that pushes says what it pushed (its digest), checked against the registry
     metadata_file = iidfile.with_suffix(".metadata.json") if build.output == "push" else None
-    digest = None
+    digest = image_id = None
     display.start(build.name, build_title(build))
-    ok = False
     try:
         cli.build(
             build,
@@ -337,14 +336,13 @@ def _build_one(
         if metadata_file is not None:
             digest = pushed_digest(read_metadata(metadata_file))
         image_id = iidfile.read_text(encoding="utf-8").strip() or None
-        ok = image_id is not None
     except OSError:
-        image_id = None
+        pass  # no id file: the error below
     finally:
         iidfile.unlink(missing_ok=True)
         if metadata_file is not None:
             metadata_file.unlink(missing_ok=True)
-        display.finish(build.name, ok)
+        display.finish(build.name, image_id is not None)
     if image_id is None:
         raise CommandFailed(
             f"{build.name}: docker reported success but wrote no image id",
