@@ -816,7 +816,7 @@ def invoke_tasks() -> frozenset[str]:
     )
 
 
-def dry_run_json(argv: list[str], step_env: dict[str, str]) -> dict[str, Any]:
+def dry_run_json(argv: list[str], step_env: dict[str, str], root: Path = ROOT) -> dict[str, Any]:
     """``invoke ARGV --dry-run --json`` with placeholder credentials in the step's variables.
 
     The registry is a loopback port nobody listens on: no request leaves the machine, and
@@ -840,7 +840,7 @@ def dry_run_json(argv: list[str], step_env: dict[str, str]) -> dict[str, Any]:
     argv = [a for i, a in enumerate(argv) if not {a, argv[i - 1]} & {"--cache-from", "--cache-to"}]
     proc = subprocess.run(
         [sys.executable, "-m", "invoke", *argv, "--dry-run", "--json"],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         capture_output=True,
         text=True,
@@ -860,14 +860,34 @@ def require_tasks(*names: str) -> None:
     assert not missing, f"`invoke --list` has no {', '.join(missing)} task"
 
 
-def test_main_jobs_push_exactly_repository_main_and_its_commit() -> None:
-    require_tasks("push")
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+def snapshot(folder: Path) -> str:
+    """This checkout's files (those git lists, as they are now) committed in a new repository
+    at ``folder``; its commit. A commit landing in this checkout meanwhile cannot move it."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for rel in filter(None, listed.split("\0")):
+        if (ROOT / rel).is_file():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, folder / rel)
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+    for command in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-q", "-m", "snapshot"]):
+        subprocess.run(["git", *command], cwd=folder, capture_output=True, check=True)
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True
     ).stdout.strip()
+
+
+def test_main_jobs_push_exactly_repository_main_and_its_commit(tmp_path: Path) -> None:
+    require_tasks("push")
+    commit = snapshot(tmp_path)
     for name, argv, env in publishing_commands("push"):
         image = name.removeprefix("docker-main-")
-        plan = dry_run_json(argv, env)
+        plan = dry_run_json(argv, env, root=tmp_path)
         assert plan["login"] is True, f"{name}: {sorted(env)} are not the variables read"
         assert [(i["name"], i["repository"], i["tags"]) for i in plan["images"]] == [
             (image, REFERENCE_REPOSITORIES[image], ["main", f"sha-{commit[:7]}"])
