@@ -97,7 +97,7 @@ def test_where_git_ignores_the_lock_the_hint_does_not_say_commit(repo):
 
 
 def test_without_uv_freshness_is_skipped_with_the_reason(repo, monkeypatch):
-    monkeypatch.setattr(lock_module, "find_uv", lambda: None)
+    monkeypatch.setattr(lock_module, "find_program", lambda name: None)
 
     result = check_lock_fresh(Project.load(repo))
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("isolated")
 # check-jsonschema is a dependency of buildlib: missing, these skip on a laptop and fail
 # under CI=true (the check would silently stop validating).
 needs_tool = pytest.mark.skipif(
-    workflows_module.find_tool() is None and not in_ci(),
+    find_program(workflows_module.TOOL) is None and not in_ci(),
     reason="check-jsonschema is not installed (uv sync)",
 )
 
@@ -100,7 +100,7 @@ def test_no_workflows_is_skipped(tmp_path):
 
 
 def test_missing_tool_is_skipped_with_a_reason(repo, monkeypatch):
-    monkeypatch.setattr(workflows_module, "find_tool", lambda: None)
+    monkeypatch.setattr(workflows_module, "find_program", lambda name: None)
     [result] = check_workflows(Project.load(repo))
     assert result.status == "skipped"
     assert "check-jsonschema is not installed" in result.message

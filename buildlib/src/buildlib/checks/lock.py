@@ -74,7 +74,7 @@ def check_lock_fresh(project: Project, *, online: bool = False) -> CheckResult:
     if not (project.root / LOCK).is_file():
         return CheckResult("uv-lock-fresh", "skipped", "no uv.lock (see uv-lock)")
     result = partial(CheckResult, "uv-lock-fresh", file=LOCK)
-    uv = find_uv()
+    uv = find_program("uv")
     if uv is None:
         message = "uv is not installed, so uv.lock was not compared with pyproject.toml"
         return result("skipped", message, hint="install uv, then `uv lock --check`")
@@ -104,14 +104,8 @@ _STALE = "needs to be updated"
 _UNRESOLVED_OFFLINE = ("No solution found", "not found in the cache", "network was disabled")
 
 
-def find_uv() -> str | None:
-    return find_program("uv")
-
-
 @dataclass(frozen=True)
 class UvResult:
-    """What one uv command answered."""
-
     ok: bool
     output: str  # stderr, then stdout
 
@@ -145,7 +139,6 @@ def _reason(output: str) -> str:
 
 
 def then_commit(project: Project) -> str:
-    """``, then commit uv.lock`` where the lock is committed, else nothing."""
     return ", then commit uv.lock" if _committed_here(project) else ""
 
 

@@ -24,6 +24,7 @@ from packaging.version import InvalidVersion, Version
 from buildlib.checks import CheckResult
 from buildlib.checks.lock import read_lock_version, then_commit
 from buildlib.checks.project import PYPROJECT, Project, mentions
+from buildlib.checks.workflows import workflow_files
 from buildlib.config import key_line
 
 CONFIG = "release-please-config.json"
@@ -48,17 +49,18 @@ def json_key_line(text: str, key: str) -> int | None:
     return next((n for n, raw in enumerate(text.splitlines(), 1) if pattern.search(raw)), None)
 
 
-def read_json(project: Project, name: str) -> tuple[Any, str | None, CheckResult | None]:
-    """(data, text, problem): data is None when the file is missing or invalid."""
+def read_json(project: Project, name: str) -> tuple[Any, str, CheckResult | None]:
+    """(data, text, problem): data is None when the file is missing or invalid, text is
+    empty when it cannot be read."""
 
-    def compute() -> tuple[Any, str | None, CheckResult | None]:
+    def compute() -> tuple[Any, str, CheckResult | None]:
         path = project.root / name
         if not path.is_file():
-            return None, None, None
+            return None, "", None
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            return None, None, CheckResult("", "fail", f"{name} cannot be read: {exc}", file=name)
+            return None, "", CheckResult("", "fail", f"{name} cannot be read: {exc}", file=name)
         try:
             return json.loads(text), text, None
         except json.JSONDecodeError as exc:
@@ -71,10 +73,7 @@ def read_json(project: Project, name: str) -> tuple[Any, str | None, CheckResult
 
 
 def _uses_release_please(project: Project) -> bool:
-    workflows = project.root / ".github" / "workflows"
-    return mentions(
-        sorted(workflows.glob("*.y*ml")) if workflows.is_dir() else [], "release-please"
-    )
+    return mentions((project.root / rel for rel in workflow_files(project)), "release-please")
 
 
 def manifest_version(project: Project) -> str | None:
@@ -123,7 +122,6 @@ def check_release_please_config(project: Project) -> CheckResult:
             '"include-component-in-tag": false, "packages": {".": {}}} and '
             f'{MANIFEST}: {{".": "{project.version_text or "0.1.0"}"}}',
         )
-    text = text or ""
     if not isinstance(data, dict):
         hint = '{"packages": {".": {"release-type": "python"}}}'
         return fail(f"{CONFIG} must be a JSON object", line=1, hint=hint)
@@ -243,7 +241,7 @@ def check_release_please_manifest(project: Project) -> CheckResult:
             return CheckResult(check_id, "skipped", message)
         hint = f'create {MANIFEST} with {{".": "{current}"}}'
         return fail(f"{MANIFEST} does not exist", hint=hint)
-    line = json_key_line(text or "", ".")
+    line = json_key_line(text, ".")
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         message = f"{MANIFEST} must map package paths to version strings"
         return fail(message, line=1, hint=f'{{".": "{current}"}}')
@@ -285,7 +283,7 @@ def check_version_agreement(project: Project) -> CheckResult:
                 "fail",
                 f"{disagree}, {MANIFEST} says {manifest}",
                 file=MANIFEST,
-                line=json_key_line(read_json(project, MANIFEST)[1] or "", "."),
+                line=json_key_line(read_json(project, MANIFEST)[1], "."),
                 # Manifest.buildPullRequests (src/manifest.ts) writes the manifest with the
                 # ReleasePleaseManifest updater; Python.buildUpdates writes pyproject.toml.
                 hint=f'make them one version: set ".": "{version_text}" in {MANIFEST}, or '

@@ -29,7 +29,7 @@ from typing import Any
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 from buildlib.options import verdict_cache
-from buildlib.runner import ask, find_program
+from buildlib.runner import Result, ask, find_program, last_lines
 
 CHECK_ID = "workflows"
 TOOL = "check-jsonschema"
@@ -45,10 +45,6 @@ def workflow_files(project: Project) -> list[str]:
     )
 
 
-def find_tool() -> str | None:
-    return find_program(TOOL)
-
-
 def _not_installed(tool: str, files: list[str], what: str, hint: str) -> list[CheckResult]:
     message = f"{tool} is not installed, so {len(files)} workflow file(s) were not {what}"
     return [CheckResult(CHECK_ID, "skipped", message, hint=hint)]
@@ -58,7 +54,7 @@ def check_workflows(project: Project) -> list[CheckResult]:
     files = workflow_files(project)
     if not files:
         return [CheckResult(CHECK_ID, "skipped", "no workflow files (.github/workflows/*.yml)")]
-    tool = find_tool()
+    tool = find_program(TOOL)
     if tool is None:
         return _not_installed(
             TOOL,
@@ -78,8 +74,7 @@ def check_workflows(project: Project) -> list[CheckResult]:
     try:
         report = json.loads(result.stdout)
     except ValueError:
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        said = f"{TOOL} said: {detail[-1] if detail else 'nothing'}"
+        said = f"{TOOL} said: {_last_line(result) or 'nothing'}"
         hint = " ".join([*command, *files])
         return [CheckResult(CHECK_ID, "ok" if result.ok else "fail", said, hint=hint)]
     # where: actionlint's findings, which follow these, give the line of each
@@ -189,7 +184,7 @@ def _uses(rel: str, node: Any) -> list[tuple[str, int, str]]:
     """(file, line, uses) of a node with a string ``uses:`` (ruamel's lines are 0-based)."""
     if not isinstance(node, dict) or not isinstance(node.get("uses"), str):
         return []
-    lines: Any = node
+    lines: Any = node  # isinstance narrowed it to a dict: ruamel's CommentedMap has .lc
     try:
         line = int(lines.lc.key("uses")[0]) + 1
     except (AttributeError, KeyError, TypeError):
@@ -242,8 +237,7 @@ def check_actionlint(project: Project) -> list[CheckResult]:
     except ValueError:
         findings = None
     if not isinstance(findings, list) or (not result.ok and not findings):
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        reason = detail[-1] if detail else f"exit {result.returncode}"
+        reason = _last_line(result) or f"exit {result.returncode}"
         message = f"{ACTIONLINT} could not lint the workflows: {reason}"
         return [CheckResult(CHECK_ID, "fail", message, hint=f"{ACTIONLINT} {' '.join(files)}")]
     results = []
@@ -262,6 +256,10 @@ def check_actionlint(project: Project) -> list[CheckResult]:
             )
         )
     return results or [CheckResult(CHECK_ID, "ok", f"{ACTIONLINT} finds nothing")]
+
+
+def _last_line(result: Result) -> str:
+    return last_lines((result.stderr or result.stdout).splitlines(), 1)
 
 
 def with_actionlint(schema: list[CheckResult], lint: list[CheckResult]) -> list[CheckResult]:
