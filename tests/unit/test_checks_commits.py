@@ -126,6 +126,12 @@ def c(message):
         ("1.4.2", ["feat: a"], {"bump-patch-for-minor-pre-major": True}, "1.5.0"),
         ("1.4.2", ["perf: faster"], {}, "1.4.3"),
         ("1.4.2", ["chore: a", "docs: b", "Update"], {}, None),
+        # release-type python shows docs and deps in its notes; the other types do not
+        ("1.4.2", ["docs: b"], {"release-type": "python"}, "1.4.3"),
+        ("1.4.2", ["deps: b"], {"release-type": "python"}, "1.4.3"),
+        ("1.4.2", ["deps: b"], {"release-type": "node"}, None),
+        ("1.4.2", ["feature: b"], {"release-type": "python"}, None),
+        ("1.4.2", ["feature: b"], {}, "1.5.0"),
         (
             "1.4.2",
             ["docs: b"],

@@ -12,8 +12,9 @@ documented rules, never this repository's habits.
 release-please's rules (its default versioning strategy; ``buildlib.versions.next_version``):
 
 * a release is proposed only for user-facing commits: types whose changelog section is not
-  hidden (by default ``feat``, ``fix``, ``perf``, ``revert``, ``deps``; the config's
-  ``changelog-sections`` decides when it has one) or any breaking change;
+  hidden (the config's ``changelog-sections`` decides when it has one; else, for release-type
+  python, ``feat``, ``fix``, ``perf``, ``deps``, ``revert``, ``docs``, and for the others
+  ``feat``, ``feature``, ``fix``, ``perf``, ``revert``) or any breaking change;
 * breaking change -> major, ``feat`` -> minor, anything else -> patch;
 * before 1.0.0 a breaking change still goes to 1.0.0 and a feature to 0.(Y+1).0, unless the
   config sets ``bump-minor-pre-major`` (breaking -> minor) or
@@ -41,7 +42,12 @@ HEADER = re.compile(
 )
 BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE: \S", re.MULTILINE)
 RELEASE_AS = re.compile(r"^Release-As: *(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
-DEFAULT_VISIBLE = frozenset({"feat", "feature", "fix", "perf", "revert", "deps"})
+# What is user-facing is what the release notes show: src/strategies/base.ts skips a release
+# whose notes are empty. Without the config's changelog-sections, the Python strategy sets its
+# CHANGELOG_SECTIONS (src/strategies/python.ts); the others set none, so the notes
+# (src/changelog-notes/default.ts) take conventional-changelog-conventionalcommits' types.
+PYTHON_VISIBLE = frozenset({"feat", "fix", "perf", "deps", "revert", "docs"})
+DEFAULT_VISIBLE = frozenset({"feat", "feature", "fix", "perf", "revert"})
 SHOWN = 8
 
 
@@ -114,10 +120,10 @@ def preview(
 ) -> tuple[str | None, str]:
     """(next version or None when no release, the reason) by release-please's rules."""
     sections = options.get("changelog-sections")
-    visible = set(DEFAULT_VISIBLE)
+    visible = PYTHON_VISIBLE if options.get("release-type") == "python" else DEFAULT_VISIBLE
     if isinstance(sections, list) and sections:
         shown = [s for s in sections if isinstance(s, dict) and not s.get("hidden")]
-        visible = {str(s.get("type")).lower() for s in shown}
+        visible = frozenset(str(s.get("type")).lower() for s in shown)
     user_facing = [c for c in commits if c.conventional and (c.breaking or c.type in visible)]
     forced = next((c.release_as for c in commits if c.release_as), None)
     if isinstance(options.get("release-as"), str) and options["release-as"]:
