@@ -55,8 +55,7 @@ def check_lock_present(project: Project) -> CheckResult:
             f"resolution is pinned by [tool.uv] exclude-newer = {pinned!r}, and `uv run` "
             "or `uv lock` recreate it",
         )
-    return CheckResult(
-        "uv-lock",
+    return result(
         "fail",
         f"uv.lock is ignored by git ({ignore_file}:{line}) and resolution is not pinned: "
         "each fresh clone, as in CI, resolves its own versions",

@@ -271,6 +271,7 @@ def check_version_agreement(project: Project) -> CheckResult:
         except InvalidVersion:
             return other == version_text
 
+    fail = partial(CheckResult, check_id, "fail")
     disagree = f"versions disagree: {PYPROJECT} says {version_text}"
     seen = [f"{PYPROJECT} {version_text}"]
     pyproject_line = key_line(project.text or "", "project", "version")
@@ -278,9 +279,7 @@ def check_version_agreement(project: Project) -> CheckResult:
     if manifest is not None:
         seen.append(f"{MANIFEST} {manifest}")
         if not same(manifest):
-            return CheckResult(
-                check_id,
-                "fail",
+            return fail(
                 f"{disagree}, {MANIFEST} says {manifest}",
                 file=MANIFEST,
                 line=json_key_line(read_json(project, MANIFEST)[1], "."),
@@ -290,18 +289,15 @@ def check_version_agreement(project: Project) -> CheckResult:
                 f'version = "{manifest}" in {PYPROJECT}:{pyproject_line} (release-please '
                 "writes both in its release PR)",
             )
-    locked, lock_line = (None, None)
-    if project.project_name:
-        locked, lock_line = read_lock_version(project.root, project.project_name)
+    name = project.project_name
+    locked, lock_line = read_lock_version(project.root, name) if name else (None, None)
     if locked is not None:
         seen.append(f"uv.lock {locked}")
         if not same(locked):
             hint = "uv lock (it rewrites the project's own version)" + then_commit(project)
             if read_json(project, CONFIG)[0] is not None:
                 hint += f"; so release-please keeps it in step: {_extra_files_hint(project)}"
-            return CheckResult(
-                check_id,
-                "fail",
+            return fail(
                 f"{disagree}, uv.lock's entry for the project says {locked} (release-please "
                 "bumped pyproject.toml and left the lock behind)",
                 file="uv.lock",
@@ -314,9 +310,7 @@ def check_version_agreement(project: Project) -> CheckResult:
             tagged = project.tag_version(tag) or ""
             seen.append(f"tag {tag}")
             if not same(tagged):
-                return CheckResult(
-                    check_id,
-                    "fail",
+                return fail(
                     f"versions disagree: HEAD is tagged {tag} but {PYPROJECT} says {version_text}",
                     file=PYPROJECT,
                     line=pyproject_line,
@@ -327,9 +321,7 @@ def check_version_agreement(project: Project) -> CheckResult:
         last_version = project.tag_version(last) if last else None
         # tag_version returns only valid versions
         if last_version and not tags and Version(last_version) > version:
-            return CheckResult(
-                check_id,
-                "fail",
+            return fail(
                 f"{PYPROJECT} says {version_text}, older than the last release {last}",
                 file=PYPROJECT,
                 line=pyproject_line,
