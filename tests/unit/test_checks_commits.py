@@ -132,6 +132,10 @@ def c(message):
         ("1.4.2", ["deps: b"], {"release-type": "node"}, None),
         ("1.4.2", ["feature: b"], {"release-type": "python"}, None),
         ("1.4.2", ["feature: b"], {}, "1.5.0"),
+        # the bump reads every conventional commit: a hidden feature still makes it minor
+        ("1.4.2", ["feature: a", "fix: b"], {"release-type": "python"}, "1.5.0"),
+        # a commit release-please cannot parse is dropped with its Release-As footer
+        ("1.4.2", ["Update\n\nRelease-As: 3.0.0", "fix: a"], {}, "1.4.3"),
         (
             "1.4.2",
             ["docs: b"],

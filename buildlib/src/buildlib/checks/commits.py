@@ -124,8 +124,11 @@ def preview(
     if isinstance(sections, list) and sections:
         shown = [s for s in sections if isinstance(s, dict) and not s.get("hidden")]
         visible = frozenset(str(s.get("type")).lower() for s in shown)
-    user_facing = [c for c in commits if c.conventional and (c.breaking or c.type in visible)]
-    forced = next((c.release_as for c in commits if c.release_as), None)
+    # release-please drops a commit it cannot parse (parseConventionalCommits, src/commit.ts),
+    # footers and all; the versioning strategy then reads every one left, hidden types too
+    conventional = [c for c in commits if c.conventional]
+    user_facing = [c for c in conventional if c.breaking or c.type in visible]
+    forced = next((c.release_as for c in conventional if c.release_as), None)
     if isinstance(options.get("release-as"), str) and options["release-as"]:
         forced = options["release-as"]
     if forced:
@@ -142,7 +145,7 @@ def preview(
         bump = versioning.removeprefix("always-bump-")
     elif breaking:
         bump = "major"
-    elif counts["feat"] or any(c.type == "feature" for c in user_facing):
+    elif any(c.type in ("feat", "feature") for c in conventional):
         bump = "minor"
     else:
         bump = "patch"
