@@ -137,7 +137,7 @@ def _task(
     body: Callable[..., None],
     help_table: dict[str, str],
     iterable: tuple[str, ...] = REPEATED,
-    **how: Any,
+    name: str | None = None,
 ) -> Task:
     """A task whose flags are the keys of its help table: Invoke reads a task's flags from
     its signature, given here from the table, so that each flag is declared once."""
@@ -147,7 +147,7 @@ def _task(
         [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
         + [inspect.Parameter(f, keyword, default=False if f in _SWITCHES else None) for f in flags]
     )
-    return Task(body, help=help_table, iterable=list(iterable), **how)
+    return Task(body, name=name, help=help_table, iterable=list(iterable))
 
 
 def _image_task(root: Path, name: str, summary: str, help_table: dict[str, str]) -> Task:
