@@ -9,18 +9,9 @@ changelog and does not trigger a release: a ``warn``, never a failure. This modu
 reads history: it must never rewrite a commit, and its preview follows release-please's
 documented rules, never this repository's habits.
 
-release-please's rules (its default versioning strategy; ``buildlib.versions.next_version``):
-
-* a release is proposed only for user-facing commits: types whose changelog section is not
-  hidden (the config's ``changelog-sections`` decides when it has one; else, for release-type
-  python, ``feat``, ``fix``, ``perf``, ``deps``, ``revert``, ``docs``, and for the others
-  ``feat``, ``feature``, ``fix``, ``perf``, ``revert``) or any breaking change;
-* breaking change -> major, ``feat`` -> minor, anything else -> patch;
-* before 1.0.0 a breaking change still goes to 1.0.0 and a feature to 0.(Y+1).0, unless the
-  config sets ``bump-minor-pre-major`` (breaking -> minor) or
-  ``bump-patch-for-minor-pre-major`` (feature -> patch);
-* ``release-as`` in the config, or a ``Release-As:`` footer, sets the version outright;
-  ``versioning: always-bump-patch|minor|major`` forces that bump.
+Those rules are docs/doctor.md's "release-please's rules (the preview)"; :func:`preview` cites
+the place in release-please's source that decides each, and the bump itself is
+:func:`buildlib.versions.next_version`.
 """
 
 from __future__ import annotations
@@ -125,9 +116,12 @@ def preview(
         shown = [s for s in sections if isinstance(s, dict) and not s.get("hidden")]
         visible = frozenset(str(s.get("type")).lower() for s in shown)
     # release-please drops a commit it cannot parse (parseConventionalCommits, src/commit.ts),
-    # footers and all; the versioning strategy then reads every one left, hidden types too
+    # footers and all; DefaultVersioningStrategy (src/versioning-strategies/default.ts) then
+    # bumps from every one left, hidden types too
     conventional = [c for c in commits if c.conventional]
     user_facing = [c for c in conventional if c.breaking or c.type in visible]
+    # Strategy.buildNewVersion (src/strategies/base.ts): the config's release-as, else the
+    # first commit's Release-As footer, else the versioning strategy
     forced = next((c.release_as for c in conventional if c.release_as), None)
     if isinstance(options.get("release-as"), str) and options["release-as"]:
         forced = options["release-as"]
