@@ -2,19 +2,9 @@
 
 A CRLF in a Dockerfile breaks ``RUN`` lines and heredocs; in a script, the shebang becomes
 ``bash\\r`` ("No such file or directory"). A byte order mark before a script's ``#!`` hides
-the shebang from the kernel. Checked, in this order of discovery:
-
-- every ``Dockerfile*`` / ``*.dockerfile`` and each image's configured ``dockerfile``;
-- shell scripts (``*.sh``, ``*.bash``) and any file that starts with ``#!``;
-- entrypoints: files named ``*entrypoint*`` and files a Dockerfile's ``ENTRYPOINT``/``CMD``
-  names;
-- GitHub workflow and action files (``.github/workflows/*.yml``, ``action.yml``);
-- ``[tool.buildlib].line-ending-globs`` (relative to the root; ``**`` spans folders, and a
-  pattern without ``/`` matches at any depth, as in ``.gitattributes``).
-
-The files are those git knows (tracked, or untracked and not ignored); outside git, the tree
-is walked without virtualenvs and caches. Only ``--fix`` writes, and only line endings:
-it must never change any other byte.
+the shebang from the kernel. Which files are checked is docs/doctor.md's "Line endings:
+which files". Only ``--fix`` writes, and only line endings: it must never change any other
+byte.
 """
 
 from __future__ import annotations

@@ -2,10 +2,7 @@
 
 Freshness is uv's own verdict, ``uv lock --check --offline``: uv compares the lock with the
 project's metadata without resolving anything when they match, so a fresh lock is checked
-offline even with an empty cache. When it does not match, uv resolves again: offline, that
-needs every package in its cache, and ``uv lock --dry-run --offline`` then says what would
-change. With ``online`` (doctor ``--for``), what uv cannot decide offline is asked again
-online, ``uv lock --check``.
+offline even with an empty cache (the rest: docs/doctor.md, "uv.lock freshness").
 
 This module must never re-derive uv's resolution (uv alone decides what "matches" means),
 and never write uv.lock: the fix is the adopter's ``uv lock``.

@@ -8,10 +8,9 @@ SchemaStore's schema: no network) says whether a file is valid; ``actionlint`` s
 defines). This module must never re-implement either tool's rules; it only locates the
 ``uses:`` lines of jobs that receive secrets, which neither tool judges.
 
-check-jsonschema is slow to start: a set of files it found valid is remembered, by a
-SHA-256 of each file and of the tool's path, size and mtime, among the last keys in
-``$XDG_CACHE_HOME/buildlib/valid-workflows`` (``~/.cache/...``; ``BUILDLIB_NO_CACHE=1`` turns it
-off). Only a pass is remembered: a failure is always checked again.
+check-jsonschema is slow to start: a set of files it found valid is remembered (where and
+by what key: docs/doctor.md, "Workflow files"). Only a pass is remembered: a failure is
+always checked again.
 Skipped, with the reason, when there are no workflow files or a tool is not installed. These
 checks only read: never a change to a workflow file, never the network.
 """
