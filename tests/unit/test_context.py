@@ -75,6 +75,7 @@ def test_go_clean() -> None:
     assert go_clean("a//b/./c/..") == "a/b"
     assert go_clean("/../a") == "/a"
     assert go_clean("../a") == "../a"
+    assert go_clean("//a/b") == "/a/b" and go_clean("//") == "/"  # Go keeps one
     assert go_clean("") == "." and go_clean("./") == "."
 
 

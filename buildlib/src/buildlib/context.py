@@ -22,6 +22,7 @@ files and asks git: it must never send a context or run the engine.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,25 +39,10 @@ _ESCAPED = frozenset(".+()|{}$")
 
 def go_clean(path: str) -> str:
     """Go's ``path.Clean``: one ``/`` between names, no ``.``, ``..`` folded into its
-    parent (dropped at the root), no trailing ``/``; ``.`` for nothing."""
-    if not path:
-        return "."
-    rooted = path.startswith("/")
-    names: list[str] = []
-    for name in path.split("/"):
-        if name in ("", "."):
-            continue
-        if name == "..":
-            if names and names[-1] != "..":
-                names.pop()
-            elif not rooted:
-                names.append("..")
-            continue
-        names.append(name)
-    cleaned = "/".join(names)
-    if rooted:
-        return "/" + cleaned
-    return cleaned or "."
+    parent (dropped at the root), no trailing ``/``; ``.`` for nothing. That is
+    ``posixpath.normpath``, but for the two leading slashes POSIX keeps and Go does not."""
+    cleaned = posixpath.normpath(path)
+    return cleaned[1:] if cleaned.startswith("//") else cleaned
 
 
 def read_patterns(text: str) -> list[str]:
