@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from buildlib.errors import ConfigError
+from buildlib.git import Git
 
 IGNORE_FILE = ".dockerignore"
 # Characters that make an exception (``!``) pattern more than a path prefix; with only
@@ -265,8 +266,6 @@ def strays(
 ) -> list[Stray] | None:
     """The files of the build contexts (``(image, dockerfile, context)``) that git does not
     track, the Dockerfiles and ignore files included; ``None`` outside git."""
-    from buildlib.git import Git
-
     git = Git(root)
     tracked = git.tracked_files()
     if tracked is None:
