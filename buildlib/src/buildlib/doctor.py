@@ -152,12 +152,9 @@ def render(
 
 def _with_location(result: CheckResult) -> str:
     where = result.where()
-    message = result.message
-    if not where or where in message:
-        return message
-    if result.file and message.startswith(f"{result.file}: "):
-        return f"{where}: {message[len(result.file) + 2 :]}"
-    return f"{where}: {message}"
+    if not where or where in result.message:
+        return result.message
+    return f"{where}: {result.message.removeprefix(f'{result.file}: ')}"
 
 
 def _annotation(result: CheckResult) -> str:
