@@ -59,10 +59,9 @@ def run_preflight(
 ) -> list[CheckResult]:
     """``lock_fresh``: the uv-lock-fresh result when the caller ran it already (``build``
     starts uv beside its docker probes)."""
-    project = Project.load(config.root)
+    project = Project.load(config.root, registry=registry_of(builds))
     project.config = config  # exactly the config the caller resolved
     project.config_error = None
-    project.registry_flag = registry_of(builds)
     dockerfiles = sorted({project.rel(b.dockerfile) for b in builds})
     results = line_ending_results(project.root, dockerfiles)
     # only images that install from uv.lock need it
