@@ -329,3 +329,23 @@ def test_a_build_without_a_workdir_runs_where_buildlib_runs(tmp_path: Path, monk
     build = dataclasses.replace(a_build(tmp_path), workdir=None)
     assert client(tmp_path, script=SCRIPT).build(build).ok
     assert (tmp_path / "docker.cwd").read_text(encoding="utf-8").strip() == str(tmp_path)
+
+
+# Prints what the build's environment says of BuildKit, as `docker build` would read it.
+SAYS_BUILDKIT = '#!/bin/sh\necho "$*" >> "$0.calls"\necho "DOCKER_BUILDKIT=$DOCKER_BUILDKIT"\n'
+
+
+def test_a_build_gets_its_environment_and_gives_each_line_to_both_sinks(tmp_path: Path) -> None:
+    caps = Capabilities(stand_in(tmp_path, SAYS_BUILDKIT), "buildkit", "20.10.24")
+    seen: list[str] = []
+    shown: list[str] = []
+
+    Docker(Runner(), caps).build(a_build(tmp_path), on_line=seen.append, show=shown.append)
+
+    assert seen == shown == ["DOCKER_BUILDKIT=1"]
+
+
+def test_a_build_goes_to_the_buildx_builder_it_is_given(tmp_path: Path) -> None:
+    client(tmp_path, script=SAYS_BUILDKIT).build(a_build(tmp_path), "remote")
+    [call] = calls(tmp_path)
+    assert call.startswith("buildx build --builder remote ")
