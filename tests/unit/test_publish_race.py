@@ -14,8 +14,16 @@ from pathlib import Path
 import pytest
 
 from buildlib import pushing
+from buildlib.credentials import Credentials
 from buildlib.errors import AuthError, CommandFailed, PublishError, RegistryError
-from buildlib.pushing import add_tag_verified, push_verified, still_ours, verified_build_push
+from buildlib.pushing import (
+    Access,
+    add_tag_verified,
+    forget_local_names,
+    push_verified,
+    still_ours,
+    verified_build_push,
+)
 from buildlib.releaseplan import NotVerified, Published, run_local
 from buildlib.runner import Result, Runner
 from tests.unit.test_publish_multiplatform import MULTI, a_build, plan
@@ -346,3 +354,71 @@ def test_two_runs_that_push_one_reference_take_turns(temporary: Path) -> None:
     held.join(30)
     waiting.join(30)
     assert second.calls == [["tag", OURS, "acme/gpu:1.2.3"], ["push", "acme/gpu:1.2.3"]]
+
+
+# --- what the registry reads go through, and what a run leaves behind ---------------------
+
+
+def test_a_quick_client_tries_once_briefly_with_the_same_login() -> None:
+    login = Credentials("robot", "s3cret-" + "x" * 10)
+    access = Access("ghcr.io", login, True, "set USER and TOKEN")
+
+    normal, quick = access.client(), access.client(quick=True)
+
+    for client in (normal, quick):
+        assert (client.host, client.credentials) == ("ghcr.io", login)
+        assert client.credential_hint == "set USER and TOKEN"
+    assert (normal.retries, normal.timeout) == (3, 30)
+    assert (quick.retries, quick.timeout) == (0, 5)
+
+
+def test_a_replaced_push_names_both_digests_and_this_run_s_image() -> None:
+    with pytest.raises(PublishError) as caught:
+        push_verified(FakeCLI(), FakeRegistry(THEIRS), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
+
+    assert caught.value.message == (
+        f"another writer replaced acme/gpu:1.2.3 during this run: the registry has "
+        f"{THEIRS[:19]}, this run pushed {PUSHED[:19]} (image {OURS[7:19]})"
+    )
+    assert caught.value.hint == TAKE_TURNS
+
+
+def test_a_loaded_image_is_found_by_its_run_s_own_name_when_no_id_is_given() -> None:
+    class Inspecting(FakeCLI):
+        def image_id(self, reference: str) -> str | None:
+            self.calls.append(["inspect", reference])
+            return OURS
+
+    cli = Inspecting()
+    build = loaded_build()
+
+    push_verified(cli, FakeRegistry(PUSHED), build, "1.2.3", None)  # type: ignore[arg-type]
+
+    assert cli.calls[:2] == [["inspect", build.primary], ["tag", OURS, "acme/gpu:1.2.3"]]
+
+
+def test_a_tag_gone_at_the_end_is_named_as_holding_nothing() -> None:
+    pushed = Published("gpu", "acme/gpu", "acme/gpu:main", PUSHED, ["main"])
+    with pytest.raises(PublishError) as caught:
+        still_ours(Tagger(None), [pushed])  # type: ignore[arg-type]
+    assert caught.value.message == (
+        f"another writer replaced acme/gpu:main (now nothing, this run pushed {PUSHED[:19]}) "
+        "during this run"
+    )
+
+
+def test_only_this_run_s_local_names_are_removed() -> None:
+    class Untagging:
+        def __init__(self) -> None:
+            self.removed: list[str] = []
+
+        def untag(self, reference: str) -> Result:
+            self.removed.append(reference)
+            return Result(["docker", "image", "rm"], 0)
+
+    local = run_local(plan(a_build("gpu", ("linux/amd64",)), a_build("lb", MULTI)))
+    cli = Untagging()
+
+    forget_local_names(cli, local)  # type: ignore[arg-type]
+
+    assert cli.removed == [local.builds[0].primary]  # lb was pushed by its build: no local name
