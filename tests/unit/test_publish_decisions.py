@@ -511,7 +511,12 @@ def test_release_needs_its_tag_at_head(root: Path, monkeypatch: pytest.MonkeyPat
 
 @pytest.mark.parametrize(("count", "more"), [(3, ""), (4, "...")])
 def test_release_needs_a_clean_tree(
-    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch, count: int, more: str
+    root: Path,
+    registry: StubRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    count: int,
+    more: str,
 ) -> None:
     for i in range(count):
         (root / f"stray{i}.txt").write_text("x")
@@ -523,12 +528,14 @@ def test_release_needs_a_clean_tree(
     with publishing(monkeypatch, registry) as docker:
         with pytest.raises(UsageError) as caught:
             do_release(root, runner=docker)
+        capsys.readouterr()
         # a dry run shows the plan anyway, and warns
         do_release(root, runner=docker, dry_run=True)
     assert caught.value.message == (
         f"the working tree has uncommitted changes (stray0.txt, stray1.txt, stray2.txt{more})"
         ": the images would not match v1.2.3"
     )
+    assert f"a real release would stop here: {caught.value}\n" in capsys.readouterr().err
     assert registry.writes == []
 
 
@@ -554,7 +561,10 @@ def test_floating_tags_wait_for_the_last_image_then_move_for_all(
 ) -> None:
     with publishing(monkeypatch, registry) as docker:
         first = do_release(root, runner=docker, images=["cpu"])
-        assert "floating tags not moved yet: gpu lack 1.2.3" in capsys.readouterr().err
+        assert (
+            "floating tags not moved yet: gpu lack 1.2.3 in the registry; the release of the "
+            "last image moves them for every image"
+        ) in capsys.readouterr().err
         assert set(registry.tag_map(CPU)) == {"1.2.3"}
         assert first[0].tags == ["1.2.3"]
 
