@@ -340,6 +340,32 @@ def test_basic_credentials_are_sent_once_asked_for(script: Script) -> None:
     assert sent[0] is None and sent[1] is not None and sent[1].startswith("Basic ")
 
 
+def test_a_registry_that_asks_for_credentials_when_none_were_given_says_so(
+    script: Script,
+) -> None:
+    script.on("GET", "/v2/", challenged('Basic realm="registry"'))
+
+    failure = caught(lambda: script.client(None).ping(), AuthError)
+
+    assert failure.message == (
+        f"{script.host}: ping: the registry requires credentials "
+        "(UNAUTHORIZED: authentication required)"
+    )
+    assert failure.hint == HINT
+
+
+def test_a_registry_down_after_its_challenge_names_the_operation(script: Script) -> None:
+    down = error(503, "UNAVAILABLE", "down")
+    script.on("GET", "/v2/", challenged('Basic realm="registry"'), down)
+
+    failure = caught(lambda: script.client().ping())
+
+    assert failure.message == (
+        f"{script.host}: ping failed after 1 attempt: HTTP 503 (UNAVAILABLE: down)"
+    )
+    assert [s.authorization is not None for s in script.seen] == [False, True]
+
+
 def test_the_token_request_carries_every_scope_the_service_and_the_account(
     script: Script,
 ) -> None:
