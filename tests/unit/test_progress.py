@@ -348,6 +348,24 @@ def test_the_source_line_of_buildkit_wins_over_the_text_match(dockerfile: Path) 
     assert buildlog.failure(output.splitlines(), dockerfile).line == 7
 
 
+def test_an_escape_directive_and_a_continuation_locate_the_instruction(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile-windows"
+    dockerfile.write_text(
+        "# escape=`\n"
+        "FROM stand-in/windows\n"
+        "WORKDIR C:\\app\\\n"  # a backslash at the end is a path here, not a continuation
+        "RUN echo about to fail `\n"
+        "    && exit 1\n",
+        encoding="utf-8",
+    )
+    output = (
+        "Step 3/3 : RUN echo about to fail     && exit 1\n"
+        "The command 'cmd /S /C echo about to fail     && exit 1' returned a non-zero code: 1\n"
+    )
+    found = buildlog.failure(output.splitlines(), dockerfile)
+    assert (found.line, found.instruction) == (4, "RUN echo about to fail && exit 1")
+
+
 def test_an_unlocatable_failure_still_says_why(dockerfile: Path) -> None:
     found = buildlog.failure(["#3 ERROR: failed to do request: no such host"], dockerfile)
     assert (found.line, found.instruction) == (None, None)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildlib import dockerfile as dockerfile_module
 from buildlib.runner import last_lines
 
 _SOURCE = re.compile(r"^\s*(?P<file>[^\s:]+):(?P<line>\d+)\s*$")
@@ -86,26 +87,17 @@ def _source_line(lines: Sequence[str], name: str) -> int | None:
 
 def _instruction_line(dockerfile: Path, instruction: str) -> int | None:
     """The line where ``instruction`` starts in the Dockerfile (first match), compared with
-    whitespace and line continuations folded."""
+    whitespace folded."""
     try:
-        text = dockerfile.read_text(encoding="utf-8", errors="replace")
+        instructions = dockerfile_module.read(dockerfile)
     except OSError:
         return None
     wanted = " ".join(instruction.split()).rstrip(":").lower()
-    raw = text.splitlines()
-    number = 0
-    while number < len(raw):
-        start = number
-        joined = raw[number].rstrip()
-        while joined.endswith("\\") and number + 1 < len(raw):
-            number += 1
-            joined = joined[:-1] + " " + raw[number].strip()
-        number += 1
-        folded = " ".join(joined.split()).lower()
-        if folded and not folded.startswith("#"):
-            # BuildKit shortens long instructions in its progress ("RUN apt-get ... &&")
-            if folded == wanted or folded.startswith(wanted) or wanted.startswith(folded):
-                return start + 1
+    for each in instructions:
+        folded = " ".join(f"{each.keyword} {each.arguments}".split()).lower()
+        # BuildKit shortens long instructions in its progress ("RUN apt-get ... &&")
+        if folded.startswith(wanted) or wanted.startswith(folded):
+            return each.line
     return None
 
 

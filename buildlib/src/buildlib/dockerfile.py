@@ -12,10 +12,11 @@ What it follows, as the Dockerfile reference describes BuildKit's parser:
   with its tabs) belong to their instruction: their lines are never read as instructions.
 
 It is buildlib's own rather than ``dockerfile-parse``: buildlib needs only these rules,
-and each caller (the build schedule's shared steps, the secret-build-args check) must see
-the same instructions on the same lines, so one small reader with its rules written here
-serves both. It only reads: it must never evaluate the instructions (no variable expansion
-beyond what a caller does with the names and values it returns).
+and each caller (the build schedule's shared steps, the secret-build-args check, the line
+of a failed build) must see the same instructions on the same lines, so one small reader
+with its rules written here serves them all. It only reads: it must never evaluate the
+instructions (no variable expansion beyond what a caller does with the names and values it
+returns).
 """
 
 from __future__ import annotations
