@@ -22,7 +22,7 @@ from typing import Any
 
 from buildlib.digests import CONFIG_KEY, DIGEST_KEY
 from buildlib.errors import UsageError
-from buildlib.plan import ImageBuild
+from buildlib.plan import ImageBuild, shown_path
 from buildlib.progress import BuildDisplay
 from buildlib.runner import last_lines
 
@@ -36,19 +36,13 @@ def target_name(build: ImageBuild) -> str:
     return _TARGET_NAME.sub("_", build.name)
 
 
-def _dockerfile(build: ImageBuild) -> str:
-    """Bake resolves ``dockerfile`` against ``context``: relative when inside it."""
-    if build.dockerfile.is_relative_to(build.context):
-        return str(build.dockerfile.relative_to(build.context))
-    return str(build.dockerfile)
-
-
 def bake_target(build: ImageBuild) -> dict[str, Any]:
     """One ``target.<name>`` entry. Paths are absolute (bake resolves a relative context
     against its working directory, not against the file)."""
     target: dict[str, Any] = {
         "context": str(build.context),
-        "dockerfile": _dockerfile(build),
+        # bake resolves ``dockerfile`` against ``context``
+        "dockerfile": shown_path(build.dockerfile, build.context),
         "tags": list(build.references),
         "labels": dict(build.labels),
         "args": dict(build.build_args),

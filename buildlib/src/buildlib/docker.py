@@ -33,7 +33,7 @@ from buildlib.engine import (
 )
 from buildlib.errors import AuthError, CommandFailed, RegistryError
 from buildlib.options import docker_selection
-from buildlib.plan import ImageBuild
+from buildlib.plan import ImageBuild, shown_path
 from buildlib.references import is_docker_hub
 from buildlib.runner import Result, Runner
 
@@ -55,7 +55,7 @@ def build_command(
     else:
         argv = [caps.docker, "build"]
         env = {"DOCKER_BUILDKIT": "1" if caps.buildkit else "0"}
-    argv += ["--file", _shown(build.dockerfile, build.workdir)]
+    argv += ["--file", shown_path(build.dockerfile, build.workdir)]
     if caps.buildkit:
         argv += ["--progress", "plain"]
         argv += ["--platform", ",".join(build.platforms)]
@@ -89,15 +89,8 @@ def build_command(
         argv += ["--iidfile", str(iidfile)]
     if metadata_file is not None and caps.builder == "buildx":
         argv += ["--metadata-file", str(metadata_file)]
-    argv.append(_shown(build.context, build.workdir))
+    argv.append(shown_path(build.context, build.workdir))
     return argv, env
-
-
-def _shown(path: Path, workdir: Path | None) -> str:
-    """A path relative to the directory the command runs in, so dry-run lines read well."""
-    if workdir is not None and path.is_relative_to(workdir):
-        return str(path.relative_to(workdir)) or "."
-    return str(path)
 
 
 def build_title(build: ImageBuild) -> str:
@@ -120,7 +113,7 @@ def build_failed(
     """The error of a failed build: where in its Dockerfile and why, in one short line (the
     whole output is in the log above it)."""
     found = buildlog.failure(lines, build.dockerfile)
-    dockerfile = _shown(build.dockerfile, build.workdir)
+    dockerfile = shown_path(build.dockerfile, build.workdir)
     lost = iidfile is not None and buildlog.lost_image_id(lines, iidfile)
     return (ImageIdLost if lost else CommandFailed)(
         f"{build_title(build)} failed (exit {returncode}): " + found.describe(),

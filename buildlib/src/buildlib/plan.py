@@ -38,6 +38,14 @@ def image_reference(registry: str, repository: str, tag: str) -> str:
     return f"{registry}/{repository}:{tag}"
 
 
+def shown_path(path: Path, base: Path | None) -> str:
+    """``path`` relative to ``base`` when inside it, else whole: how a build's command line
+    writes its Dockerfile and context."""
+    if base is not None and path.is_relative_to(base):
+        return str(path.relative_to(base))
+    return str(path)
+
+
 @dataclass(frozen=True)
 class ImageBuild:
     image: ImageSpec
