@@ -242,14 +242,12 @@ def test_the_doctor_says_whether_pushes_get_them(monkeypatch) -> None:
     from buildlib.checks.project import Project
 
     monkeypatch.setattr("buildlib.docker.detect", lambda docker=None: BUILDX)
-    monkeypatch.setattr("buildlib.docker.buildx_driver", lambda docker, builder=None: "docker")
+    with_driver(monkeypatch, "docker")
     result = check_attestations(Project.load(REPO))
     assert (result.id, result.status) == ("attestations", "warn")
     assert "no provenance and SBOM" in result.message and "docker driver" in result.message
     assert "docker-container" in (result.hint or "")
-    monkeypatch.setattr(
-        "buildlib.docker.buildx_driver", lambda docker, builder=None: "docker-container"
-    )
+    with_driver(monkeypatch, "docker-container")
     result = check_attestations(Project.load(REPO))
     assert result.status == "ok" and "mode=min" in result.message, result
 

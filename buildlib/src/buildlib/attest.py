@@ -30,28 +30,36 @@ HOW = (
 )
 
 
-def unsupported(caps: Capabilities, driver: str | None) -> str | None:
-    """Why this builder cannot make attestations, or ``None`` when it can (or cannot tell)."""
+def wanted(config: Config) -> str:
+    """What ``[tool.buildlib]`` asks for: ``provenance and SBOM``, one of them, or ``""``."""
+    asked = (("provenance", config.provenance), ("SBOM", config.sbom))
+    return " and ".join(what for what, on in asked if on)
+
+
+def builder_support(
+    caps: Capabilities, builder: str | None = None
+) -> tuple[str | None, str | None]:
+    """The buildx builder's driver (``None`` without buildx), and why this builder cannot
+    make attestations (``None`` when it can, or cannot tell)."""
     if caps.builder != "buildx":
-        return f"the {caps.describe()} cannot make attestations"
+        return None, f"the {caps.describe()} cannot make attestations"
+    driver = buildx_driver(caps.docker, builder)
     if driver in NO_ATTESTATIONS:
-        return f"the buildx builder uses the {driver} driver, which cannot make attestations"
-    return None
+        why = f"the buildx builder uses the {driver} driver, which cannot make attestations"
+        return driver, why
+    return driver, None
 
 
 def for_publishing(
     config: Config, caps: Capabilities, mode: Mode, builder: str | None = None
 ) -> Attestations:
     """The attestations of a push (``min``) or a release (``max``) on this builder."""
-    if not (config.provenance or config.sbom):
+    asked = wanted(config)
+    if not asked:
         return Attestations()
-    driver = buildx_driver(caps.docker, builder) if caps.builder == "buildx" else None
-    reason = unsupported(caps, driver)
+    _, reason = builder_support(caps, builder)
     if reason is not None:
-        wanted = " and ".join(
-            what for what, on in (("provenance", config.provenance), ("SBOM", config.sbom)) if on
-        )
-        return Attestations(note=f"images are published without {wanted}: {reason}; {HOW}")
+        return Attestations(note=f"images are published without {asked}: {reason}; {HOW}")
     return Attestations(
         provenance=f"mode={mode}" if config.provenance else "false",
         sbom=config.sbom,

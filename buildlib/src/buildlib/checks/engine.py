@@ -82,10 +82,9 @@ def check_attestations(project: Project) -> CheckResult:
     """Whether pushes and releases get the provenance and SBOM ``[tool.buildlib]`` asks for
     (on by default): only buildx with a builder outside the engine makes them."""
     from buildlib import attest
-    from buildlib.docker import buildx_driver, detect
+    from buildlib.docker import detect
 
-    config = project.settings
-    wanted = [what for what, on in (("provenance", config.provenance), ("SBOM", config.sbom)) if on]
+    wanted = attest.wanted(project.settings)
     if not wanted:
         return CheckResult(
             "attestations", "ok", "off in [tool.buildlib] (provenance = false, sbom = false)"
@@ -94,21 +93,19 @@ def check_attestations(project: Project) -> CheckResult:
         capabilities = detect()
     except BuildlibError as exc:
         return CheckResult("attestations", "skipped", f"no docker client: {exc.message}")
-    driver = buildx_driver(capabilities.docker) if capabilities.builder == "buildx" else None
-    reason = attest.unsupported(capabilities, driver)
+    driver, reason = attest.builder_support(capabilities)
     if reason is not None:
         return CheckResult(
             "attestations",
             "warn",
-            f"pushes and releases would carry no {' and '.join(wanted)}: {reason}",
+            f"pushes and releases would carry no {wanted}: {reason}",
             hint=attest.HOW,
         )
     on = f"buildx builder with the {driver} driver" if driver else "buildx"
     return CheckResult(
         "attestations",
         "ok",
-        f"pushes carry {' and '.join(wanted)} (provenance mode=min; releases mode=max), "
-        f"made by the {on}",
+        f"pushes carry {wanted} (provenance mode=min; releases mode=max), made by the {on}",
     )
 
 
