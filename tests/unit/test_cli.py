@@ -15,7 +15,7 @@ from tests.support.config_repo import write_repo
 
 @pytest.fixture(autouse=True)
 def _program_name_restored():
-    previous = console.program()
+    previous = console.set_program("invoke")
     yield
     console.set_program(previous)
 

@@ -32,10 +32,6 @@ def set_program(name: str) -> str:
     return previous
 
 
-def program() -> str:
-    return _program
-
-
 def as_typed(text: str) -> str:
     """``text`` with each ``invoke TASK`` written as the command the user runs."""
     return text if _program == "invoke" else _INVOKE_COMMAND.sub(_program, text)
