@@ -862,18 +862,29 @@ def require_tasks(*names: str) -> None:
 
 def snapshot(folder: Path) -> str:
     """This checkout's files (those git lists, as they are now) committed in a new repository
-    at ``folder``; its commit. A commit landing in this checkout meanwhile cannot move it."""
+    at ``folder``; its commit. A commit landing in this checkout meanwhile cannot move it.
+    The checkout is git's top level: in the mutation stage ROOT is .mutation/mutants, which
+    git ignores, so it lists nothing there."""
+    checkout = Path(
+        subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
+        cwd=checkout,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     for rel in filter(None, listed.split("\0")):
-        if (ROOT / rel).is_file():
+        if (checkout / rel).is_file():
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, folder / rel)
+            shutil.copy2(checkout / rel, folder / rel)
     identity = ["-c", "user.name=test", "-c", "user.email=test@example.invalid"]
     for command in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-q", "-m", "snapshot"]):
         subprocess.run(["git", *command], cwd=folder, capture_output=True, check=True)
