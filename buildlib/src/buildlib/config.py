@@ -477,19 +477,19 @@ def _did_you_mean(word: str, options: Any) -> str:
 def key_line(text: str, table: str, key: str) -> int | None:
     """The line of ``key = ...`` in ``[table]`` of a TOML text (or a dotted ``a.key = ...``
     under a parent table), else of the table's header; ``None`` without either."""
-    return _Locator(text).key_line(table, key)
+    return _Locator(text, "").key_line(table, key)
 
 
 def build_arg_line(text: str, image_table: str, name: str) -> int | None:
     """The line of one build arg of ``[image_table]``: see :meth:`_Locator.build_arg`."""
-    return _Locator(text).build_arg_line(image_table, name)
+    return _Locator(text, "").build_arg_line(image_table, name)
 
 
 class _Locator:
     """Finds the line of a table header or a key in the raw TOML text, for error locations:
     the one TOML locator of buildlib (the checks use it through :func:`key_line`)."""
 
-    def __init__(self, text: str, filename: str = ""):
+    def __init__(self, text: str, filename: str):
         self.lines = text.splitlines()
         self.filename = filename
 
