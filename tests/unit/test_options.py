@@ -411,6 +411,11 @@ def test_options_for_defaults(plain: Config) -> None:
     assert options.registry == "docker.io"
 
 
+def test_options_for_sequential_overrides_jobs(plain: Config) -> None:
+    assert options_for(plain, ImageFlags(jobs="3"), environ={}).jobs == 3
+    assert options_for(plain, ImageFlags(jobs="3", sequential=True), environ={}).jobs == 1
+
+
 def test_secret_values_are_read_for_redaction(tmp_path: Path) -> None:
     from buildlib.options import secret_values
 
