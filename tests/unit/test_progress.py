@@ -79,19 +79,24 @@ def test_concurrent_writers_never_share_a_line(monkeypatch) -> None:
 
 
 def test_the_slow_stream_does_mix_lines_without_the_lock() -> None:
-    stream = SlowStream()
-    # both start writing together: a thread that starts late would find the other done
-    together = threading.Barrier(2)
+    # The control for the tests above: that they would see mixed lines. Mixing needs the
+    # scheduler to switch threads mid-line, which a loaded machine may not do in one round;
+    # a stream that cannot mix lines fails all five.
+    def mixed_once() -> bool:
+        stream = SlowStream()
+        # both start writing together: a thread that starts late would find the other done
+        together = threading.Barrier(2)
 
-    def writer(name: str) -> None:
-        together.wait()
-        for number in range(30):
-            stream.write(f"{name} line {number}\n")
+        def writer(name: str) -> None:
+            together.wait()
+            for number in range(30):
+                stream.write(f"{name} line {number}\n")
 
-    run_threads(lambda: writer("a"), lambda: writer("b"))
-    assert any(
-        not re.fullmatch(r"[ab] line \d+", line) for line in stream.getvalue().split("\n")[:-1]
-    )
+        run_threads(lambda: writer("a"), lambda: writer("b"))
+        lines = stream.getvalue().split("\n")[:-1]
+        return any(not re.fullmatch(r"[ab] line \d+", line) for line in lines)
+
+    assert any(mixed_once() for _ in range(5))
 
 
 def test_concurrent_commands_echo_and_stream_whole_lines(monkeypatch) -> None:
