@@ -164,9 +164,8 @@ def validate_repository(name: str, *, location: str | None = None) -> str:
     require_str(name, "repository", location)
     if _is_valid_repository(name):
         return name
-    problems = _repository_problems(name) or ["it does not match Docker's reference grammar"]
     raise ConfigError(
-        f"invalid repository {name!r}: {'; '.join(problems)}",
+        f"invalid repository {name!r}: {'; '.join(_repository_problems(name))}",
         hint=_repository_hint(name),
         location=location,
     )
@@ -194,7 +193,8 @@ def _is_valid_repository(name: str) -> bool:
 
 
 def _repository_problems(name: str) -> list[str]:
-    """Explain, in the user's terms, each way ``name`` breaks the grammar."""
+    """Explain, in the user's terms, each way ``name`` breaks the grammar: at least one
+    for every name ``_is_valid_repository`` refuses."""
     if not name:
         return ["it is empty"]
     problems = []
