@@ -590,22 +590,22 @@ def quiet(argv: Sequence[str], **kwargs) -> subprocess.CompletedProcess[str]:  #
 def choose_docker() -> str:
     """$BUILDLIB_DOCKER, else /usr/bin/docker if it can build with BuildKit, else docker."""
     sys.path.insert(0, str(REPO))
-    from buildlib.docker import capabilities
+    from buildlib.docker import detect
 
     chosen = os.environ.get("BUILDLIB_DOCKER")
     if chosen:
         return shutil.which(chosen) or chosen
-    if os.path.exists("/usr/bin/docker") and capabilities("/usr/bin/docker").buildkit:
+    if os.path.exists("/usr/bin/docker") and detect("/usr/bin/docker").buildkit:
         return "/usr/bin/docker"
     return shutil.which("docker") or "docker"
 
 
 class Bench:
     def __init__(self, docker: str, runs: int, work: Path) -> None:
-        from buildlib.docker import capabilities
+        from buildlib.docker import detect
 
         self.docker = docker
-        self.caps = capabilities(docker)
+        self.caps = detect(docker)
         self.runs = runs
         self.work = work
         self.session = uuid.uuid4().hex[:8]

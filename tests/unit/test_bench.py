@@ -531,3 +531,26 @@ def test_per_run_notes_are_said_once_when_equal() -> None:
     assert bench.runs_of(["13 pulled", "13 pulled"]) == "13 pulled (each run)"
     assert bench.runs_of(["4 uploaded", "5 uploaded"]) == "4 uploaded / 5 uploaded"
     assert bench.runs_of([]) == ""
+
+
+def test_every_name_the_bench_imports_from_buildlib_exists() -> None:
+    # The benchmark imports buildlib inside its functions, where no unit test reaches them
+    # before a real run would fail: a name removed from buildlib must be removed here too.
+    import ast
+    import importlib
+
+    tree = ast.parse((Path(__file__).parents[2] / "bench" / "run.py").read_text())
+    imported = [
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("buildlib")
+        for alias in node.names
+    ]
+    assert imported
+    missing = [
+        f"{module}.{name}"
+        for module, name in imported
+        if not hasattr(importlib.import_module(module), name)
+        and importlib.util.find_spec(f"{module}.{name}") is None
+    ]
+    assert not missing
