@@ -15,8 +15,6 @@ import shutil
 import socket
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -375,6 +373,11 @@ def _free_port() -> int:
 
 
 def _http(method: str, url: str, body: bytes | None = None) -> tuple[int, Any]:
+    # imported here: urllib.request pulls in http.client and ssl, which every `invoke` run
+    # would load for the smoke test of one task
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(
         url, data=body, method=method, headers={"Content-Type": "application/json"}
     )
@@ -491,6 +494,8 @@ def _exit_code(runner: Runner, docker: str, name: str) -> str | None:
 def _probe_lb(
     runner: Runner, docker: str, name: str, url: str, job: dict[str, Any], timeout: int
 ) -> None:
+    import urllib.error  # see _http
+
     deadline = time.monotonic() + timeout
     while True:
         try:
