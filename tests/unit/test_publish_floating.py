@@ -12,9 +12,9 @@ import time
 import pytest
 
 from buildlib import floating
-from buildlib.errors import BuildlibError, CommandFailed, RegistryError
+from buildlib.errors import BuildlibError, CommandFailed, NotVerified, RegistryError
 from buildlib.floating import Interrupted, move_floating
-from buildlib.releaseplan import ImagePublication, NotVerified, Published, release_stopped
+from buildlib.releaseplan import ImagePublication, Published, release_stopped
 
 NEW = {"acme/gpu": "sha256:" + "a" * 64, "acme/cpu": "sha256:" + "b" * 64}
 OLD = {"acme/gpu": "sha256:" + "c" * 64, "acme/cpu": "sha256:" + "d" * 64}

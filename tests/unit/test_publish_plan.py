@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 
 from buildlib import digests, existing, releaseplan
-from buildlib.errors import CommandFailed, PublishError, RegistryError
+from buildlib.errors import CommandFailed, NotVerified, PublishError, RegistryError
 from buildlib.plan import REVISION_LABEL
-from buildlib.releaseplan import NotVerified, Published
+from buildlib.releaseplan import Published
 from tests.unit.test_publish_multiplatform import HEAD, MULTI, OTHER, a_build
 
 IMAGE = "sha256:" + "a" * 64
@@ -222,10 +222,10 @@ def test_loaded_images_already_under_their_version_are_unchanged_or_refused() ->
 
 
 def test_a_tag_just_pushed_that_the_registry_does_not_list_is_an_error() -> None:
-    assert digests.listed_digest(Tags({"acme/gpu": IMAGE}), "acme/gpu", "acme/gpu:1", "1") == IMAGE  # type: ignore[arg-type]
+    assert digests.listed_digest(Tags({"acme/gpu": IMAGE}), "acme/gpu", "1") == IMAGE  # type: ignore[arg-type]
     with pytest.raises(PublishError) as caught:
-        digests.listed_digest(Tags({}), "acme/gpu", "acme/gpu:1.2.3", "1.2.3")  # type: ignore[arg-type]
-    assert caught.value.message == "acme/gpu:1.2.3 was pushed but the registry does not list it"
+        digests.listed_digest(Tags({}), "acme/gpu", "1.2.3")  # type: ignore[arg-type]
+    assert caught.value.message == "r.example lists nothing under acme/gpu:1.2.3"
     assert caught.value.hint == "check r.example's storage, then push again"
 
 
@@ -245,8 +245,8 @@ def test_full_tags_pushed_or_found_in_place_and_where_a_release_stopped() -> Non
 
     # gpu was found in place, not pushed: it is not named as pushed
     assert caught.value.message.startswith(
-        "release stopped at acme/cpu:1.2.3: acme/cpu:1.2.3 was pushed but the registry does "
-        "not list it. Nothing was pushed."
+        "release stopped at acme/cpu:1.2.3: r.example lists nothing under acme/cpu:1.2.3. "
+        "Nothing was pushed."
     )
     client.digests["acme/cpu"] = LOCAL
     results = push_full_tags(None, client, loaded, publications, {"gpu", "cpu"}, [], {})  # type: ignore[arg-type]

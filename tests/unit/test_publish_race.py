@@ -15,7 +15,7 @@ import pytest
 
 from buildlib import pushing
 from buildlib.credentials import Credentials
-from buildlib.errors import AuthError, CommandFailed, PublishError, RegistryError
+from buildlib.errors import AuthError, CommandFailed, NotVerified, PublishError, RegistryError
 from buildlib.pushing import (
     Access,
     add_tag_verified,
@@ -24,7 +24,7 @@ from buildlib.pushing import (
     still_ours,
     verified_build_push,
 )
-from buildlib.releaseplan import NotVerified, Published, run_local
+from buildlib.releaseplan import Published, release_stopped, run_local
 from buildlib.runner import Result, Runner
 from tests.unit.test_publish_multiplatform import MULTI, a_build, plan
 
@@ -172,6 +172,36 @@ def test_what_buildx_pushed_is_checked_against_the_digest_it_reported() -> None:
         verified_build_push(Tagger(None, RegistryError("down")), build, "1.2.3", PUSHED)  # type: ignore[arg-type]
     assert unverified.value.reference == "acme/lb:1.2.3"
     assert unverified.value.message.endswith("could not confirm it: down")
+
+
+def test_a_push_the_registry_does_not_list_is_not_verified_whoever_pushed_it() -> None:
+    """docker and buildx both said the push landed: a registry that lists nothing under the
+    tag leaves it unconfirmed, one message for both, and a stopped release names it as
+    pushed but not verified (not as "Nothing was pushed")."""
+
+    class ListsNothing(FakeRegistry):
+        def manifest_digest(self, repo: str, tag: str) -> str | None:
+            return None
+
+    errors = []
+    for push in (
+        lambda: push_verified(FakeCLI(), ListsNothing(PUSHED), loaded_build(), "1.2.3", OURS),  # type: ignore[arg-type]
+        lambda: verified_build_push(ListsNothing(PUSHED), a_build("gpu", MULTI), "1.2.3", PUSHED),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(NotVerified) as caught:
+            push()
+        errors.append(caught.value)
+
+    for error in errors:
+        assert error.message == (
+            "acme/gpu:1.2.3 was pushed, but the registry could not confirm it: registry.test "
+            "lists nothing under acme/gpu:1.2.3"
+        )
+        assert error.hint == "check registry.test's storage, then push again"
+        assert error.exit_code == 8
+        stopped = release_stopped(error, [], at="acme/gpu:1.2.3")
+        assert "Pushed, not verified: acme/gpu:1.2.3. " in stopped.message
+        assert "Nothing was pushed" not in stopped.message
 
 
 def test_every_tag_of_a_push_is_checked_at_the_end() -> None:

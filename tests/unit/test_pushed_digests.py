@@ -18,7 +18,7 @@ from buildlib.build import execute
 from buildlib.config import ImageSpec
 from buildlib.docker import build_command
 from buildlib.engine import Capabilities
-from buildlib.errors import PublishError, UsageError
+from buildlib.errors import NotVerified, PublishError, UsageError
 from buildlib.plan import BuildPlan, ImageBuild
 from buildlib.runner import Runner
 
@@ -115,7 +115,7 @@ def test_the_registry_must_hold_what_the_build_reported() -> None:
         "another writer replaced acme/gpu:main during this run: the registry has "
         f"{OTHER[:19]}, the build pushed {INDEX[:19]}"
     )
-    with pytest.raises(PublishError, match="does not list it"):
+    with pytest.raises(NotVerified, match="lists nothing under acme/gpu:main"):
         digests.verify_pushed(StubClient(None), "acme/gpu", "acme/gpu:main", "main", INDEX)  # type: ignore[arg-type]
 
 
@@ -170,7 +170,10 @@ def test_each_verification_failure_says_the_fix() -> None:
     )
     with pytest.raises(PublishError) as missing:
         digests.verify_pushed(StubClient(None), "acme/gpu", "acme/gpu:main", "main", INDEX)  # type: ignore[arg-type]
-    assert missing.value.message == "acme/gpu:main was pushed but the registry does not list it"
+    assert missing.value.message == (
+        "acme/gpu:main was pushed, but the registry could not confirm it: registry.example "
+        "lists nothing under acme/gpu:main"
+    )
     assert missing.value.hint == "check registry.example's storage, then push again"
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildlib import console
-from buildlib.errors import PublishError
+from buildlib.errors import BuildlibError, NotVerified, PublishError
 
 if TYPE_CHECKING:
     from buildlib.registry import RegistryClient
@@ -42,15 +42,26 @@ def pushed_digest(entry: Mapping[str, Any]) -> str | None:
     return digest if isinstance(digest, str) and digest.startswith("sha256:") else None
 
 
-def listed_digest(client: RegistryClient, repository: str, reference: str, tag: str) -> str:
-    """The digest the registry lists for a tag just pushed (an error when it lists none)."""
+def listed_digest(client: RegistryClient, repository: str, tag: str) -> str:
+    """The digest the registry lists under ``tag`` (an error when it lists none)."""
     remote = client.manifest_digest(repository, tag)
     if remote is None:
         raise PublishError(
-            f"{reference} was pushed but the registry does not list it",
+            f"{client.host} lists nothing under {repository}:{tag}",
             hint=f"check {client.host}'s storage, then push again",
         )
     return remote
+
+
+def read_back(client: RegistryClient, repository: str, reference: str, tag: str) -> str:
+    """The digest the registry lists under ``tag`` just after this run pushed ``reference``
+    there. Whatever keeps it from confirming the push (no answer, nothing listed) is
+    NotVerified: the push may have landed, so a stopped release names it as pushed but not
+    verified, never as not pushed."""
+    try:
+        return listed_digest(client, repository, tag)
+    except BuildlibError as error:
+        raise NotVerified(reference, error) from None
 
 
 def verify_pushed(
@@ -58,7 +69,7 @@ def verify_pushed(
 ) -> str:
     """The digest the registry holds under ``tag``, checked against the one the build
     reported: a different one means another writer replaced the tag."""
-    remote = listed_digest(client, repository, reference, tag)
+    remote = read_back(client, repository, reference, tag)
     if reported is None:
         console.warn(
             f"the build of {reference} reported no digest (--metadata-file): only checked that "

@@ -79,3 +79,16 @@ class AuthError(RegistryError, exit_code=7):
 
 class PublishError(BuildlibError, exit_code=8):
     """A push or release stopped part-way; the message says what was left untouched."""
+
+
+class NotVerified(PublishError):
+    """A push reported success, but the registry could not confirm what it holds (it did
+    not answer, or listed nothing): a stopped release names the reference as pushed but
+    not verified, never as not pushed."""
+
+    def __init__(self, reference: str, cause: BuildlibError):
+        super().__init__(
+            f"{reference} was pushed, but the registry could not confirm it: {cause.message}",
+            hint=cause.hint,
+        )
+        self.reference = reference

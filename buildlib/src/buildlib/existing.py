@@ -97,7 +97,7 @@ def pushed_by_build_already_released(
             f"{reference} is already in the registry, built from this commit "
             f"({commit[:12]}) for {', '.join(platforms)}: not built or pushed again"
         )
-        digest = listed_digest(client, repository, build.published, full_tag)
+        digest = listed_digest(client, repository, full_tag)
         found.append(Published(build.name, repository, build.published, digest, [full_tag], True))
         skipped.add(build.name)
     if not skipped:

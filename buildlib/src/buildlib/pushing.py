@@ -22,12 +22,12 @@ from buildlib import console
 from buildlib.config import Config
 from buildlib.credentials import Credentials
 from buildlib.credentials import find as find_credentials
-from buildlib.digests import listed_digest, verify_pushed
+from buildlib.digests import listed_digest, read_back, verify_pushed
 from buildlib.docker import Docker
-from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError
+from buildlib.errors import AuthError, BuildlibError, CommandFailed, NotVerified, PublishError
 from buildlib.plan import BuildPlan, ImageBuild
 from buildlib.registry import RegistryClient
-from buildlib.releaseplan import ImagePublication, NotVerified, Published, release_stopped
+from buildlib.releaseplan import ImagePublication, Published, release_stopped
 from buildlib.runner import Result
 
 TRANSIENT = re.compile(
@@ -85,12 +85,7 @@ def verified_build_push(
     client: RegistryClient, build: ImageBuild, tag: str, reported: str | None
 ) -> str:
     """What buildx pushed from the build: the registry must hold the digest it reported."""
-    try:
-        return verify_pushed(client, build.image.repository, build.published, tag, reported)
-    except BuildlibError as error:
-        if isinstance(error, PublishError):
-            raise
-        raise NotVerified(build.published, error) from None
+    return verify_pushed(client, build.image.repository, build.published, tag, reported)
 
 
 def push_verified(
@@ -112,8 +107,8 @@ def push_verified(
         # tag by image id: the shared name holds this run's image from here to the push
         cli.tag(image_id or build.primary, reference)
         pushed = _pushed_digest(_push_with_retries(cli, reference, client.host))
+        remote = read_back(client, repository, reference, tag)
         try:
-            remote = listed_digest(client, repository, reference, tag)
             content = client.config_digest(repository, remote, platform=build.platforms[0])
         except BuildlibError as error:
             raise NotVerified(reference, error) from None
@@ -192,7 +187,7 @@ def push_full_tags(
                     f"{build.published} is already in the registry with the same "
                     "content: not pushed again"
                 )
-                digest = listed_digest(client, repository, build.published, full_tag)
+                digest = listed_digest(client, repository, full_tag)
             else:
                 digest = push_verified(cli, client, build, full_tag, built.get(build.name))
         except BuildlibError as error:

@@ -17,7 +17,7 @@ from typing import Any
 
 from buildlib.config import Config, ImageSpec
 from buildlib.context import IGNORE_FILE, ignore_file_for, strays
-from buildlib.errors import BuildlibError, PublishError, UsageError
+from buildlib.errors import BuildlibError, NotVerified, PublishError, UsageError
 from buildlib.git import Git
 from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild
 from buildlib.versions import plan_release_tags, version_from_tag, version_in_tag
@@ -52,17 +52,6 @@ class Published:
     digest: str
     tags: list[str] = field(default_factory=list)
     unchanged: bool = False
-
-
-class NotVerified(PublishError):
-    """``docker push`` reported success, but the registry could not confirm what it holds."""
-
-    def __init__(self, reference: str, cause: BuildlibError):
-        super().__init__(
-            f"{reference} was pushed, but the registry could not confirm it: {cause.message}",
-            hint=cause.hint,
-        )
-        self.reference = reference
 
 
 def release_publications(
