@@ -94,7 +94,21 @@ def test_preview_from_the_repository(repo):
 
     assert (result.id, result.status) == ("release-preview", "ok")
     assert "0.1.0 -> 0.2.0" in result.message
-    assert "minor bump (1 feat, 1 fix)" in result.message
+    assert "minor bump (1 feat)" in result.message
+
+
+def test_preview_reason_names_the_hidden_feature_that_decides_the_bump():
+    hide_feat = {"changelog-sections": [{"type": "feat", "hidden": True}, {"type": "fix"}]}
+
+    version, why = preview("1.4.2", [c("feat: a"), c("fix: b")], hide_feat)
+
+    assert (version, why) == ("1.5.0", "minor bump (1 feat)")
+
+
+def test_preview_reason_for_a_patch_counts_the_user_facing_commits():
+    version, why = preview("1.4.2", [c("fix: a"), c("perf: b"), c("chore: c")], {})
+
+    assert (version, why) == ("1.4.3", "patch bump (1 fix, 1 perf)")
 
 
 def test_preview_reads_pre_major_options_from_the_config(repo):

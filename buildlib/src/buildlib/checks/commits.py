@@ -17,6 +17,7 @@ the place in release-please's source that decides each, and the bump itself is
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,16 +134,18 @@ def preview(
         kinds = ", ".join(sorted({c.type or "non-conventional" for c in commits}))
         return None, f"no user-facing commits (only {kinds})"
     versioning = str(options.get("versioning") or "default")
-    counts = {kind: sum(1 for c in user_facing if c.type == kind) for kind in ("feat", "fix")}
-    breaking = sum(1 for c in user_facing if c.breaking)
+    breaking = sum(1 for c in conventional if c.breaking)
+    features = sum(1 for c in conventional if c.type in ("feat", "feature"))
+    # the reason names what decides the bump, hidden commits included
     if versioning.startswith("always-bump-"):
-        bump = versioning.removeprefix("always-bump-")
+        bump, cause = versioning.removeprefix("always-bump-"), f"versioning {versioning}"
     elif breaking:
-        bump = "major"
-    elif any(c.type in ("feat", "feature") for c in conventional):
-        bump = "minor"
+        bump, cause = "major", f"{breaking} breaking"
+    elif features:
+        bump, cause = "minor", f"{features} feat"
     else:
-        bump = "patch"
+        counts = Counter(str(c.type) for c in user_facing)
+        bump, cause = "patch", ", ".join(f"{n} {kind}" for kind, n in counts.items())
     minor_pre_major = options.get("bump-minor-pre-major") is True
     patch_pre_major = options.get("bump-patch-for-minor-pre-major") is True
     version = next_version(
@@ -151,11 +154,7 @@ def preview(
         bump_minor_pre_major=minor_pre_major,
         bump_patch_for_minor_pre_major=patch_pre_major,
     )
-    parts = [f"{breaking} breaking"] if breaking else []
-    parts += [f"{n} {kind}" for kind, n in counts.items() if n]
-    others = len(user_facing) - breaking - sum(counts.values())
-    parts += [f"{others} other"] if others > 0 else []
-    why = f"{bump} bump ({', '.join(parts) or 'user-facing commits'})"
+    why = f"{bump} bump ({cause})"
     pre_1 = Version(current).major == 0
     if pre_1 and bump == "major":
         why += (
