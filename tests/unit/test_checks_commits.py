@@ -160,6 +160,16 @@ def c(message):
         ("1.4.2", ["chore!: drop python 3.10"], {}, "2.0.0"),
         ("1.4.2", ["chore: x\n\nRelease-As: 3.0.0"], {}, "3.0.0"),
         ("1.4.2", ["fix: a"], {"release-as": "1.9.0"}, "1.9.0"),
+        # the config's release-as does not make a release without user-facing commits
+        ("1.4.2", ["chore: a"], {"release-as": "1.9.0"}, None),
+        ("1.4.2", [], {"release-as": "1.9.0"}, None),
+        # a Release-As footer shows its commit in the notes, whatever the sections
+        (
+            "1.4.2",
+            ["ci: x\n\nRelease-As: 3.0.0"],
+            {"changelog-sections": [{"type": "fix"}]},
+            "3.0.0",
+        ),
         ("1.4.2", ["fix: a"], {"versioning": "always-bump-minor"}, "1.5.0"),
         ("1.4.2", [], {}, None),
     ],

@@ -120,19 +120,24 @@ def preview(
     # footers and all; DefaultVersioningStrategy (src/versioning-strategies/default.ts) then
     # bumps from every one left, hidden types too
     conventional = [c for c in commits if c.conventional]
-    user_facing = [c for c in conventional if c.breaking or c.type in visible]
-    # Strategy.buildNewVersion (src/strategies/base.ts): the config's release-as, else the
-    # first commit's Release-As footer, else the versioning strategy
+    # The notes show a breaking change, and a commit with a Release-As footer whatever its
+    # type: the transform of conventional-changelog-conventionalcommits' writer-opts.js
+    # keeps a commit whose footer matches its releaseAsRe.
+    user_facing = [c for c in conventional if c.breaking or c.release_as or c.type in visible]
+    if not commits:
+        return None, "no commits"
+    # BaseStrategy.buildReleasePullRequest (src/strategies/base.ts) skips a release whose
+    # notes are empty (changelogEmpty) before anything else, the config's release-as too.
+    if not user_facing:
+        kinds = ", ".join(sorted({c.type or "non-conventional" for c in commits}))
+        return None, f"no user-facing commits (only {kinds})"
+    # BaseStrategy.buildNewVersion: the config's release-as, else the newest commit's
+    # Release-As footer, else the versioning strategy
     forced = next((c.release_as for c in conventional if c.release_as), None)
     if isinstance(options.get("release-as"), str) and options["release-as"]:
         forced = options["release-as"]
     if forced:
         return forced, f"release-as {forced}"
-    if not commits:
-        return None, "no commits"
-    if not user_facing:
-        kinds = ", ".join(sorted({c.type or "non-conventional" for c in commits}))
-        return None, f"no user-facing commits (only {kinds})"
     versioning = str(options.get("versioning") or "default")
     breaking = sum(1 for c in conventional if c.breaking)
     features = sum(1 for c in conventional if c.type in ("feat", "feature"))
