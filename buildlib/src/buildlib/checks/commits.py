@@ -1,8 +1,9 @@
 """Conventional Commits since the last release tag, and what release-please would do.
 
-A commit header is ``type(scope)!: description``: a word, an optional scope in parentheses,
-an optional ``!`` (breaking), a colon and a space, then the description. A footer
-``BREAKING CHANGE: ...`` (or ``BREAKING-CHANGE:``) also marks a breaking change, and
+A commit header is ``type(scope)!: description`` as release-please's parser reads it (see
+HEADER): a type, an optional scope in parentheses, an optional ``!`` (breaking), a colon,
+then the description. A line ``BREAKING CHANGE: ...`` (or ``BREAKING-CHANGE:``) after the
+header also marks a breaking change, and
 ``Release-As: X.Y.Z`` forces the next version. Merge commits are not counted (release-please
 reads the squashed or rebased commits). A commit that is not conventional is left out of the
 changelog and does not trigger a release: a ``warn``, never a failure. This module only
@@ -28,18 +29,20 @@ from buildlib.checks.project import Project
 from buildlib.checks.release_please import manifest_version, root_options
 from buildlib.versions import next_version
 
-HEADER = re.compile(
-    r"^(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\r\n]*)\))?(?P<bang>!)?: "
-    r"(?P<description>\S.*)$"
-)
-BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE: \S", re.MULTILINE)
+# The summary of @conventional-commits/parser (lib/parser.js), which parseConventionalCommits
+# (src/commit.ts) runs: a type without parentheses, whitespace, "!" or ":", an optional
+# non-empty scope, an optional "!", then ":"; the space after it is optional. The type keeps
+# its case.
+_WS = " \t\v\f\xa0\ufeff"
+HEADER = re.compile(rf"(?P<type>[^()!:\r\n{_WS}]+)(?:\((?P<scope>[^()\r\n]+)\))?(?P<bang>!)?:")
+BREAKING_FOOTER = re.compile(rf"^BREAKING[ -]CHANGE(?::| #)[{_WS}]*\S", re.MULTILINE)
 RELEASE_AS = re.compile(r"^Release-As: *(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
 # What is user-facing is what the release notes show: src/strategies/base.ts skips a release
 # whose notes are empty. Without the config's changelog-sections, the Python strategy sets its
 # CHANGELOG_SECTIONS (src/strategies/python.ts); the others set none, so the notes
 # (src/changelog-notes/default.ts) take conventional-changelog-conventionalcommits' types.
-PYTHON_VISIBLE = frozenset({"feat", "fix", "perf", "deps", "revert", "docs"})
-DEFAULT_VISIBLE = frozenset({"feat", "feature", "fix", "perf", "revert"})
+PYTHON_SECTIONS = [{"type": t} for t in ("feat", "fix", "perf", "deps", "revert", "docs")]
+DEFAULT_SECTIONS = [{"type": t} for t in ("feat", "feature", "fix", "perf", "revert")]
 SHOWN = 8
 
 
@@ -48,6 +51,7 @@ class ParsedCommit:
     short: str
     subject: str
     type: str | None  # None: not a conventional commit
+    scope: str | None = None
     breaking: bool = False
     release_as: str | None = None
 
@@ -57,14 +61,25 @@ class ParsedCommit:
 
 
 def parse_commit(short: str, message: str) -> ParsedCommit:
-    first = message.splitlines()[0] if message.strip() else ""
-    match = HEADER.match(first.strip())
+    message = message.strip()
+    first = re.split(r"[\r\n]", message, maxsplit=1)[0]
+    match = HEADER.match(first)
     release_as = RELEASE_AS.search(message)
     forced = release_as.group(1) if release_as else None
     if not match:
-        return ParsedCommit(short, first.strip(), None, release_as=forced)
+        return ParsedCommit(short, first, None, release_as=forced)
     breaking = bool(match.group("bang") or BREAKING_FOOTER.search(message[len(first) :]))
-    return ParsedCommit(short, first.strip(), match.group("type").lower(), breaking, forced)
+    kind, scope = match.group("type", "scope")
+    return ParsedCommit(short, first, kind, scope, breaking, forced)
+
+
+def _shown(commit: ParsedCommit, sections: list[Any]) -> bool:
+    """findTypeEntry of conventional-changelog-conventionalcommits' writer-opts.js: the first
+    section of the commit's type, lowercased, and of its scope when the section has one."""
+    kind = str(commit.type).lower()
+    entries = (s for s in sections if isinstance(s, dict) and s.get("type") == kind)
+    entry = next((s for s in entries if s.get("scope") in (None, "", commit.scope)), None)
+    return entry is not None and not entry.get("hidden")
 
 
 def _commits_since_tag(project: Project) -> tuple[str | None, list[ParsedCommit]] | str:
@@ -112,10 +127,9 @@ def preview(
 ) -> tuple[str | None, str]:
     """(next version or None when no release, the reason) by release-please's rules."""
     sections = options.get("changelog-sections")
-    visible = PYTHON_VISIBLE if options.get("release-type") == "python" else DEFAULT_VISIBLE
-    if isinstance(sections, list) and sections:
-        shown = [s for s in sections if isinstance(s, dict) and not s.get("hidden")]
-        visible = frozenset(str(s.get("type")).lower() for s in shown)
+    if not isinstance(sections, list):
+        python = options.get("release-type") == "python"
+        sections = PYTHON_SECTIONS if python else DEFAULT_SECTIONS
     # release-please drops a commit it cannot parse (parseConventionalCommits, src/commit.ts),
     # footers and all; DefaultVersioningStrategy (src/versioning-strategies/default.ts) then
     # bumps from every one left, hidden types too
@@ -123,7 +137,7 @@ def preview(
     # The notes show a breaking change, and a commit with a Release-As footer whatever its
     # type: the transform of conventional-changelog-conventionalcommits' writer-opts.js
     # keeps a commit whose footer matches its releaseAsRe.
-    user_facing = [c for c in conventional if c.breaking or c.release_as or c.type in visible]
+    user_facing = [c for c in conventional if c.breaking or c.release_as or _shown(c, sections)]
     if not commits:
         return None, "no commits"
     # BaseStrategy.buildReleasePullRequest (src/strategies/base.ts) skips a release whose
