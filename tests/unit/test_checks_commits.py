@@ -100,7 +100,10 @@ def test_preview_from_the_repository(repo):
 
 
 def test_preview_reason_names_the_hidden_feature_that_decides_the_bump():
-    hide_feat = {"changelog-sections": [{"type": "feat", "hidden": True}, {"type": "fix"}]}
+    hide_feat = {
+        "release-type": "python",
+        "changelog-sections": [{"type": "feat", "hidden": True}, {"type": "fix"}],
+    }
 
     version, why = preview("1.4.2", [c("feat: a"), c("fix: b")], hide_feat)
 
@@ -108,7 +111,7 @@ def test_preview_reason_names_the_hidden_feature_that_decides_the_bump():
 
 
 def test_preview_reason_for_a_patch_counts_the_user_facing_commits():
-    version, why = preview("1.4.2", [c("fix: a"), c("perf: b"), c("chore: c")], {})
+    version, why = preview("1.4.2", [c("fix: a"), c("perf: b"), c("chore: c")], PYTHON)
 
     assert (version, why) == ("1.4.3", "patch bump (1 fix, 1 perf)")
 
@@ -123,6 +126,21 @@ def test_preview_reads_pre_major_options_from_the_config(repo):
 
     assert "0.1.0 -> 0.2.0" in result.message
     assert "bump-minor-pre-major" in result.message
+
+
+PYTHON = {"release-type": "python"}
+
+
+def test_preview_is_skipped_for_a_release_type_it_does_not_follow(repo):
+    config = json.loads((repo / "release-please-config.json").read_text())
+    config["packages"]["."]["release-type"] = "simple"
+    write(repo / "release-please-config.json", json.dumps(config))
+    commit(repo, "feat: a feature")
+
+    result = check_release_preview(Project.load(repo))
+
+    assert result.status == "skipped"
+    assert "release-type simple: the preview knows the python one only" in result.message
 
 
 def c(message):
@@ -141,15 +159,13 @@ def c(message):
         ("1.4.2", ["feat!: a"], {"bump-minor-pre-major": True}, "2.0.0"),
         ("1.4.2", ["feat: a"], {"bump-patch-for-minor-pre-major": True}, "1.5.0"),
         ("1.4.2", ["perf: faster"], {}, "1.4.3"),
-        ("1.4.2", ["chore: a", "docs: b", "Update"], {}, None),
-        # release-type python shows docs and deps in its notes; the other types do not
-        ("1.4.2", ["docs: b"], {"release-type": "python"}, "1.4.3"),
-        ("1.4.2", ["deps: b"], {"release-type": "python"}, "1.4.3"),
-        ("1.4.2", ["deps: b"], {"release-type": "node"}, None),
-        ("1.4.2", ["feature: b"], {"release-type": "python"}, None),
-        ("1.4.2", ["feature: b"], {}, "1.5.0"),
+        ("1.4.2", ["chore: a", "ci: b", "Update"], {}, None),
+        # release-type python shows docs and deps in its notes, not feature
+        ("1.4.2", ["docs: b"], {}, "1.4.3"),
+        ("1.4.2", ["deps: b"], {}, "1.4.3"),
+        ("1.4.2", ["feature: b"], {}, None),
         # the bump reads every conventional commit: a hidden feature still makes it minor
-        ("1.4.2", ["feature: a", "fix: b"], {"release-type": "python"}, "1.5.0"),
+        ("1.4.2", ["feature: a", "fix: b"], {}, "1.5.0"),
         # a commit release-please cannot parse is dropped with its Release-As footer
         ("1.4.2", ["Update\n\nRelease-As: 3.0.0", "fix: a"], {}, "1.4.3"),
         (
@@ -173,6 +189,29 @@ def c(message):
             "3.0.0",
         ),
         ("1.4.2", ["fix: a"], {"versioning": "always-bump-minor"}, "1.5.0"),
+        # the always-bump strategies ignore the pre-major options
+        (
+            "0.7.3",
+            ["fix: a"],
+            {"versioning": "always-bump-major", "bump-minor-pre-major": True},
+            "1.0.0",
+        ),
+        (
+            "0.0.1",
+            ["feat!: a"],
+            {"bump-minor-pre-major": True, "bump-patch-for-minor-pre-major": True},
+            "0.1.0",
+        ),
+        (
+            "0.7.3",
+            ["feat: a"],
+            {"bump-minor-pre-major": True, "bump-patch-for-minor-pre-major": True},
+            "0.7.4",
+        ),
+        # release-please's Version: the first X.Y.Z, a -pre and +build kept by a bump
+        ("1.4.2-rc.1", ["fix: a"], {}, "1.4.3-rc.1"),
+        ("1.4.2rc1", ["fix: a"], {}, "1.4.3"),
+        ("1.4.2", ["fix: a"], {"release-as": "v2.0.0"}, "2.0.0"),
         # release-please's parser: no space needed after the colon; the type keeps its case,
         # so "Feat" shows in the notes (the sections match it lowercased) but bumps a patch
         ("1.4.2", ["feat:a"], {}, "1.5.0"),
@@ -188,5 +227,19 @@ def c(message):
     ],
 )
 def test_preview_rules(current, messages, options, expected):
-    version, why = preview(current, [c(m) for m in messages], options)
+    version, why = preview(current, [c(m) for m in messages], {**PYTHON, **options})
     assert version == expected, why
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({}, "release-type node: the preview knows the python one only"),
+        ({"release-type": "simple"}, "release-type simple"),
+        ({"release-type": "python", "versioning": "service-pack"}, "versioning service-pack"),
+        ({"release-type": "python", "release-as": "next"}, "'next' is not a version"),
+    ],
+)
+def test_preview_refuses_what_it_does_not_predict(options, error):
+    with pytest.raises(ValueError, match=error):
+        preview("1.4.2", [c("fix: a")], options)

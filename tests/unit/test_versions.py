@@ -11,7 +11,6 @@ from buildlib.versions import (
     ReleaseTags,
     docker_tag_for,
     is_version_shaped,
-    next_version,
     parse_version,
     plan_release_tags,
     validate_patterns,
@@ -466,82 +465,6 @@ def test_release_tags_validates_patterns() -> None:
 def test_release_tags_validates_the_version() -> None:
     with pytest.raises(ConfigError, match="invalid PEP 440 version '1.2.x'"):
         release_tags("1.2.x")
-
-
-# --- next_version -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("current", "bump", "expected"),
-    [
-        ("1.2.3", "major", "2.0.0"),
-        ("1.2.3", "minor", "1.3.0"),
-        ("1.2.3", "patch", "1.2.4"),
-        ("1.9.9", "minor", "1.10.0"),
-        ("1.2", "patch", "1.2.1"),
-        ("1", "minor", "1.1.0"),
-        ("1.2.3.4", "patch", "1.2.4"),
-        ("1.0.0rc1", "patch", "1.0.1"),
-        ("1.2.3.post1", "minor", "1.3.0"),
-        ("1.2.3.dev0", "patch", "1.2.4"),
-        ("1.2.3+abc", "patch", "1.2.4"),
-        ("1!1.2.3", "major", "1!2.0.0"),
-        ("v1.2.3", "patch", "1.2.4"),
-        # Pre-1.0 without options: a breaking change still goes to 1.0.0.
-        ("0.7.3", "major", "1.0.0"),
-        ("0.7.3", "minor", "0.8.0"),
-        ("0.7.3", "patch", "0.7.4"),
-    ],
-)
-def test_next_version(current: str, bump: str, expected: str) -> None:
-    assert next_version(current, bump) == Version(expected)
-    assert str(next_version(Version(current), bump)) == expected
-
-
-@pytest.mark.parametrize(
-    ("current", "bump", "minor_pre_major", "patch_for_minor", "expected"),
-    [
-        ("0.7.3", "major", True, False, "0.8.0"),
-        ("0.7.3", "minor", True, False, "0.8.0"),
-        ("0.7.3", "patch", True, False, "0.7.4"),
-        ("0.7.3", "major", False, True, "1.0.0"),
-        ("0.7.3", "minor", False, True, "0.7.4"),
-        ("0.7.3", "patch", False, True, "0.7.4"),
-        # Both: breaking -> minor (not further down to patch), feature -> patch.
-        ("0.7.3", "major", True, True, "0.8.0"),
-        ("0.7.3", "minor", True, True, "0.7.4"),
-        ("0.7.3", "patch", True, True, "0.7.4"),
-        ("0.0.1", "major", True, True, "0.1.0"),
-        # From 1.0.0 on the options do nothing.
-        ("1.2.3", "major", True, True, "2.0.0"),
-        ("1.2.3", "minor", True, True, "1.3.0"),
-    ],
-)
-def test_next_version_pre_major_options(
-    current: str, bump: str, minor_pre_major: bool, patch_for_minor: bool, expected: str
-) -> None:
-    result = next_version(
-        current,
-        bump,
-        bump_minor_pre_major=minor_pre_major,
-        bump_patch_for_minor_pre_major=patch_for_minor,
-    )
-    assert str(result) == expected
-
-
-@pytest.mark.parametrize(
-    ("bump", "hint"),
-    [
-        ("mayor", "did you mean 'major'? use one of 'major', 'minor', 'patch'"),
-        ("Patch", "did you mean 'patch'? use one of 'major', 'minor', 'patch'"),
-        ("breaking", "use one of 'major', 'minor', 'patch'"),
-    ],
-)
-def test_next_version_rejects_an_unknown_bump(bump: str, hint: str) -> None:
-    with pytest.raises(ConfigError) as caught:
-        next_version("1.2.3", bump)
-    assert caught.value.message == f"unknown version bump {bump!r}"
-    assert caught.value.hint == hint
 
 
 @pytest.mark.parametrize(

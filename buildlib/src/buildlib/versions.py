@@ -1,4 +1,4 @@
-"""Versions and Docker tags: PEP 440 to tag rendering, release tags, version bumps (the tag
+"""Versions and Docker tags: PEP 440 to tag rendering, release tags (the tag
 and repository grammar itself is in :mod:`buildlib.references`). Pure functions of the
 versions given: it must never ask git or a registry which versions exist.
 
@@ -19,14 +19,6 @@ versions never get the same tag. A tag over 128 characters is refused.
   ``latest``: all); releasing the same version again moves them all. Released versions
   come from git or registry tags: ``v1.2.3``, ``1.2.3`` and the renderings above count,
   anything else (``main``, ``latest``) is ignored.
-
-``next_version`` bumps as release-please's default strategy (which its python strategy
-uses): ``major`` (a breaking change) ``X+1.0.0``, ``minor`` (a feature) ``X.Y+1.0``,
-``patch`` ``X.Y.Z+1``. Below 1.0.0, ``bump_minor_pre_major`` turns a breaking change into
-a minor bump and ``bump_patch_for_minor_pre_major`` a feature into a patch bump
-(independently). Only ``X.Y.Z`` is bumped (missing parts count as 0, later ones dropped),
-the epoch is kept, pre/post/dev/local segments are dropped: ``1.0.0rc1`` + patch is
-``1.0.1``, as release-please reads it.
 """
 
 from __future__ import annotations
@@ -42,9 +34,6 @@ from buildlib.references import DOCKER_TAG_RE, require_str, validate_tag
 
 FLOATING_PATTERNS: tuple[str, ...] = ("major.minor", "major", "latest")
 PATTERNS: tuple[str, ...] = ("version", *FLOATING_PATTERNS)
-
-BUMPS: tuple[str, ...] = ("major", "minor", "patch")
-
 
 # --- versions ---------------------------------------------------------------------------
 
@@ -198,42 +187,3 @@ def _newer_in_scope(version: Version, pattern: str, tag: str, finals: list[Versi
     if newest is not None and newest > version:
         return f"{newest} is newer in scope {tag}"
     return None
-
-
-# --- bumps ------------------------------------------------------------------------------
-
-
-def next_version(
-    current: Version | str,
-    bump: str,
-    *,
-    bump_minor_pre_major: bool = False,
-    bump_patch_for_minor_pre_major: bool = False,
-) -> Version:
-    """The version after ``current`` for a ``bump`` level; see the module docstring."""
-    version = _as_version(current)
-    level = _validate_bump(bump)
-    if version.major == 0:
-        if level == "major" and bump_minor_pre_major:
-            level = "minor"
-        elif level == "minor" and bump_patch_for_minor_pre_major:
-            level = "patch"
-    major, minor, micro = version.major, version.minor, version.micro
-    release = {
-        "major": (major + 1, 0, 0),
-        "minor": (major, minor + 1, 0),
-        "patch": (major, minor, micro + 1),
-    }[level]
-    epoch = f"{version.epoch}!" if version.epoch else ""
-    return Version(epoch + ".".join(str(part) for part in release))
-
-
-def _validate_bump(bump: str) -> str:
-    if bump in BUMPS:
-        return bump
-    close = difflib.get_close_matches(str(bump), BUMPS, n=1)
-    choices = "one of " + ", ".join(repr(b) for b in BUMPS)
-    raise ConfigError(
-        f"unknown version bump {bump!r}",
-        hint=f"did you mean {close[0]!r}? use {choices}" if close else f"use {choices}",
-    )

@@ -11,8 +11,7 @@ reads history: it must never rewrite a commit, and its preview follows release-p
 documented rules, never this repository's habits.
 
 Those rules are docs/doctor.md's "release-please's rules (the preview)"; :func:`preview` cites
-the place in release-please's source that decides each, and the bump itself is
-:func:`buildlib.versions.next_version`.
+the place in release-please's source that decides each.
 """
 
 from __future__ import annotations
@@ -22,12 +21,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.version import Version
-
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 from buildlib.checks.release_please import manifest_version, root_options
-from buildlib.versions import next_version
 
 # The summary of @conventional-commits/parser (lib/parser.js), which parseConventionalCommits
 # (src/commit.ts) runs: a type without parentheses, whitespace, "!" or ":", an optional
@@ -42,7 +38,7 @@ RELEASE_AS = re.compile(r"^Release-As: *(\S+)\s*$", re.MULTILINE | re.IGNORECASE
 # CHANGELOG_SECTIONS (src/strategies/python.ts); the others set none, so the notes
 # (src/changelog-notes/default.ts) take conventional-changelog-conventionalcommits' types.
 PYTHON_SECTIONS = [{"type": t} for t in ("feat", "fix", "perf", "deps", "revert", "docs")]
-DEFAULT_SECTIONS = [{"type": t} for t in ("feat", "feature", "fix", "perf", "revert")]
+SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)(-[^+]+)?(?:\+(.*))?")
 SHOWN = 8
 
 
@@ -122,14 +118,30 @@ def check_conventional_commits(project: Project) -> CheckResult:
 # --- release-please preview -----------------------------------------------------------------
 
 
+def _semver(text: str) -> tuple[int, int, int, str]:
+    """Version.parse (src/version.ts): the first X.Y.Z in ``text``, its -pre and +build kept."""
+    match = SEMVER.search(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a version to release-please (Version.parse)")
+    pre, build = match.group(4, 5)
+    return int(match[1]), int(match[2]), int(match[3]), f"{pre or ''}{'+' + build if build else ''}"
+
+
+def _text(major: int, minor: int, patch: int, rest: str) -> str:
+    return f"{major}.{minor}.{patch}{rest}"
+
+
 def preview(
     current: str, commits: list[ParsedCommit], options: dict[str, Any]
 ) -> tuple[str | None, str]:
-    """(next version or None when no release, the reason) by release-please's rules."""
+    """(next version or None when no release, the reason) by the rules of release-please's
+    python strategy; ValueError for what it does not predict."""
+    release_type = options.get("release-type") or "node"  # the Manifest's default
+    if release_type != "python":
+        raise ValueError(f"release-type {release_type}: the preview knows the python one only")
+    # src/strategies/python.ts: the config's changelog-sections, else CHANGELOG_SECTIONS
     sections = options.get("changelog-sections")
-    if not isinstance(sections, list):
-        python = options.get("release-type") == "python"
-        sections = PYTHON_SECTIONS if python else DEFAULT_SECTIONS
+    sections = sections if isinstance(sections, list) else PYTHON_SECTIONS
     # release-please drops a commit it cannot parse (parseConventionalCommits, src/commit.ts),
     # footers and all; DefaultVersioningStrategy (src/versioning-strategies/default.ts) then
     # bumps from every one left, hidden types too
@@ -151,8 +163,12 @@ def preview(
     if isinstance(options.get("release-as"), str) and options["release-as"]:
         forced = options["release-as"]
     if forced:
-        return forced, f"release-as {forced}"
+        return _text(*_semver(forced)), f"release-as {forced}"
+    # src/factories/versioning-strategy-factory.ts; the always-bump-* strategies ignore
+    # the pre-major options (src/versioning-strategies/always-bump-*.ts)
     versioning = str(options.get("versioning") or "default")
+    if versioning not in ("default", "always-bump-patch", "always-bump-minor", "always-bump-major"):
+        raise ValueError(f"versioning {versioning} is not predicted")
     breaking = sum(1 for c in conventional if c.breaking)
     features = sum(1 for c in conventional if c.type in ("feat", "feature"))
     # the reason names what decides the bump, hidden commits included
@@ -165,26 +181,30 @@ def preview(
     else:
         counts = Counter(str(c.type) for c in user_facing)
         bump, cause = "patch", ", ".join(f"{n} {kind}" for kind, n in counts.items())
-    minor_pre_major = options.get("bump-minor-pre-major") is True
-    patch_pre_major = options.get("bump-patch-for-minor-pre-major") is True
-    version = next_version(
-        current,
-        bump,
-        bump_minor_pre_major=minor_pre_major,
-        bump_patch_for_minor_pre_major=patch_pre_major,
-    )
+    # DefaultVersioningStrategy.determineReleaseType; the bump itself is versioning-strategy.ts's
+    # Major/Minor/PatchVersionUpdate, which keep the -pre and +build parts
+    major, minor, patch, rest = _semver(current)
+    default = versioning == "default"
+    minor_pre_major = default and options.get("bump-minor-pre-major") is True
+    patch_pre_major = default and options.get("bump-patch-for-minor-pre-major") is True
     why = f"{bump} bump ({cause})"
-    pre_1 = Version(current).major == 0
-    if pre_1 and bump == "major":
+    if major < 1 and bump == "major" and default:
         why += (
             "; pre-1.0 with bump-minor-pre-major: only the minor moves"
             if minor_pre_major
             else "; pre-1.0: a breaking change reaches 1.0.0 (set bump-minor-pre-major "
             "to stay below 1.0)"
         )
-    elif pre_1 and bump == "minor" and patch_pre_major:
+        bump = "minor" if minor_pre_major else bump
+    elif major < 1 and bump == "minor" and patch_pre_major:
         why += "; pre-1.0 with bump-patch-for-minor-pre-major: only the patch moves"
-    return str(version), why
+        bump = "patch"
+    bumped = {
+        "major": (major + 1, 0, 0),
+        "minor": (major, minor + 1, 0),
+        "patch": (major, minor, patch + 1),
+    }[bump]
+    return _text(*bumped, rest), why
 
 
 def check_release_preview(project: Project) -> CheckResult:
