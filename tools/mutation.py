@@ -219,7 +219,10 @@ def changes_by_mutant(path: str) -> dict[str, list[str]]:
     source = (MUTANTS / path).read_text(encoding="utf-8")
     lines = source.splitlines()
     bodies = {
-        node.name: lines[node.lineno : node.end_lineno]  # the def line carries the name
+        node.name: [
+            _plain_def(lines[node.lineno - 1], node.name),
+            *lines[node.lineno : node.end_lineno],
+        ]
         for node in ast.walk(ast.parse(source))
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and "__mutmut_" in node.name
     }
@@ -232,6 +235,16 @@ def changes_by_mutant(path: str) -> dict[str, list[str]]:
         diff = difflib.ndiff(bodies[base + "__mutmut_orig"], body)
         changes[f"{module}.{name}"] = [line[2:].strip() for line in diff if line.startswith("+ ")]
     return changes
+
+
+def _plain_def(line: str, name: str) -> str:
+    """A ``def`` line of mutmut's copy under the function's own name, as ``mutmut show``
+    prints it (``def x_f__mutmut_3(n=2):`` -> ``def f(n=2):``, ``xǁClassǁf`` -> ``f``): every
+    copy has a name of its own, and a mutant that changes the signature (a default
+    argument) changes only this line, so it must compare equal where nothing else changed."""
+    mangled = name.partition("__mutmut_")[0]
+    plain = mangled.rpartition("ǁ")[2] if "ǁ" in mangled else mangled.removeprefix("x_")
+    return line.replace(name, plain, 1)
 
 
 def load_equivalents(path: Path) -> dict[tuple[str, str], dict[str, str]]:

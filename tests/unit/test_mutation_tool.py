@@ -137,3 +137,59 @@ def test_an_equivalent_is_known_by_its_function_and_change_whatever_its_number(
 def test_a_score_without_mutants_is_not_a_failure(tool: ModuleType) -> None:
     assert tool.Tally().score == 1.0
     assert tool.Tally(killed=17, survived=3).score == pytest.approx(0.85)
+
+
+def test_an_equivalent_mutant_of_a_default_argument_is_known_by_its_def_line(
+    tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # mutmut mutates a plain default argument on the def line, where each copy carries a
+    # name of its own: the change reads as `mutmut show` prints it, under the plain name.
+    meta = tmp_path / "src" / "buildlib" / "publish.py.meta"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(
+        json.dumps(
+            {
+                "exit_code_by_key": {
+                    "buildlib.publish.x_step__mutmut_1": 0,
+                    "buildlib.publish.xǁRunnerǁrun__mutmut_1": 0,
+                    "buildlib.publish.xǁRunnerǁrun__mutmut_2": 0,
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
+    (meta.parent / "publish.py").write_text(
+        "def x_step__mutmut_orig(n, by=1):\n    return n + by\n"
+        "def x_step__mutmut_1(n, by=2):\n    return n + by\n"
+        "class Runner:\n"
+        "    def xǁRunnerǁrun__mutmut_orig(self, quiet=False):\n        return quiet\n"
+        "    def xǁRunnerǁrun__mutmut_1(self, quiet=True):\n        return quiet\n"
+        "    def xǁRunnerǁrun__mutmut_2(self, quiet=False):\n        return not quiet\n",
+        encoding="utf-8",
+    )
+    equivalents = tmp_path / "equivalents.toml"
+    equivalents.write_text(
+        "[[equivalent]]\n"
+        'mutant = "buildlib.publish.x_step__mutmut_1"\n'
+        "change = 'def step(n, by=2):'\n"
+        'reason = "test"\n'
+        "[[equivalent]]\n"
+        'mutant = "buildlib.publish.xǁRunnerǁrun__mutmut_1"\n'
+        "change = 'def run(self, quiet=True):'\n"
+        'reason = "test"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(tool, "MUTANTS", tmp_path)
+    settings = tool.Settings(
+        modules={"publish": "src/buildlib/publish.py"},
+        target=0.85,
+        module_target=0.75,
+        equivalents=equivalents,
+    )
+
+    tallies, problems = tool.tally(settings, ["publish"])
+
+    counts = tallies["publish"]
+    assert (counts.equivalent, counts.survived) == (2, 1)
+    assert counts.survivors == ["buildlib.publish.xǁRunnerǁrun__mutmut_2"]  # its body changed
+    assert problems == []
