@@ -143,6 +143,26 @@ def test_preview_is_skipped_for_a_release_type_it_does_not_follow(repo):
     assert "release-type simple: the preview knows the python one only" in result.message
 
 
+def test_preview_needs_the_manifest(repo):
+    (repo / ".release-please-manifest.json").unlink()
+    commit(repo, "fix: a fix")
+
+    result = check_release_preview(Project.load(repo))
+
+    assert result.status == "skipped"
+    assert "no valid .release-please-manifest.json" in result.message
+
+
+def test_preview_without_a_version_in_the_manifest_is_the_first_release(repo):
+    write(repo / ".release-please-manifest.json", json.dumps({"sub": "2.0.0"}))
+    commit(repo, "feat!: breaking")
+
+    result = check_release_preview(Project.load(repo))
+
+    assert result.status == "ok"
+    assert "propose a first release -> 0.1.0" in result.message
+
+
 def c(message):
     return parse_commit("0000000", message)
 
@@ -224,6 +244,11 @@ def c(message):
         ),
         ("1.4.2", ["fix: a"], {"changelog-sections": []}, None),
         ("1.4.2", [], {}, None),
+        # no version in the manifest, or 0.0.0: python's first release, whatever the bump
+        (None, ["feat!: a"], {}, "0.1.0"),
+        ("0.0.0", ["feat!: a"], {"initial-version": "2.0.0"}, "0.1.0"),
+        (None, ["chore: a"], {}, None),
+        (None, ["chore: a\n\nRelease-As: 2.0.0"], {}, "2.0.0"),
     ],
 )
 def test_preview_rules(current, messages, options, expected):

@@ -23,7 +23,7 @@ from typing import Any
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
-from buildlib.checks.release_please import manifest_version, root_options
+from buildlib.checks.release_please import MANIFEST, manifest_version, read_json, root_options
 
 # The summary of @conventional-commits/parser (lib/parser.js), which parseConventionalCommits
 # (src/commit.ts) runs: a type without parentheses, whitespace, "!" or ":", an optional
@@ -132,7 +132,7 @@ def _text(major: int, minor: int, patch: int, rest: str) -> str:
 
 
 def preview(
-    current: str, commits: list[ParsedCommit], options: dict[str, Any]
+    current: str | None, commits: list[ParsedCommit], options: dict[str, Any]
 ) -> tuple[str | None, str]:
     """(next version or None when no release, the reason) by the rules of release-please's
     python strategy; ValueError for what it does not predict."""
@@ -164,6 +164,11 @@ def preview(
         forced = options["release-as"]
     if forced:
         return _text(*_semver(forced)), f"release-as {forced}"
+    # Manifest.buildPullRequests (src/manifest.ts) takes the manifest's version, unless it
+    # is 0.0.0, as the latest release; without one the python strategy's
+    # initialReleaseVersion is 0.1.0 (src/strategies/python.ts), initial-version ignored
+    if current is None or _text(*_semver(current)) == "0.0.0":
+        return "0.1.0", "the first release (no version in the manifest)"
     # src/factories/versioning-strategy-factory.ts; the always-bump-* strategies ignore
     # the pre-major options (src/versioning-strategies/always-bump-*.ts)
     versioning = str(options.get("versioning") or "default")
@@ -212,17 +217,19 @@ def check_release_preview(project: Project) -> CheckResult:
     if isinstance(found, str):
         return CheckResult("release-preview", "skipped", found)
     tag, commits = found
-    current = manifest_version(project) or project.version_text
-    if current is None or project.version is None:
-        message = "no valid current version (see pyproject-version)"
+    # fetchReleasedVersions (src/manifest.ts) stops release-please without the manifest
+    if not isinstance(read_json(project, MANIFEST)[0], dict):
+        message = f"no valid {MANIFEST}, without which release-please stops"
         return CheckResult("release-preview", "skipped", message)
+    current = manifest_version(project)
     try:
         version, why = preview(current, commits, root_options(project))
     except Exception as exc:  # noqa: BLE001 - a bad version/option: say so, do not crash
         return CheckResult("release-preview", "skipped", f"cannot compute: {exc}")
     since = f"since {tag}" if tag else "in all history (no release tag yet)"
     counted = f"{len(commits)} commit(s) {since}"
-    message = f"release-please would propose {current} -> {version}: {why}, {counted}"
+    message = f"release-please would propose {current or 'a first release'} -> {version}: "
+    message += f"{why}, {counted}"
     if version is None:
         message = f"release-please would not propose a release: {counted}, {why}"
     if not commits:
