@@ -11,6 +11,7 @@ from buildlib.checks.commits import (
     check_release_preview,
     parse_commit,
     preview,
+    split_commit,
 )
 from buildlib.checks.project import Project
 from tests.support.fixture_repo import commit, make_repo, write
@@ -244,6 +245,21 @@ def c(message):
         ),
         ("1.4.2", ["fix: a"], {"changelog-sections": []}, None),
         ("1.4.2", [], {}, None),
+        # splitMessages: a paragraph opening with a listed type is a commit of its own
+        ("1.4.2", ["chore: deps\n\nfeat: a new flag"], {}, "1.5.0"),
+        (
+            "1.4.2",
+            ["chore: release\n\nBEGIN_NESTED_COMMIT\nfix: b\nEND_NESTED_COMMIT"],
+            {},
+            "1.4.3",
+        ),
+        # a footer that parses as a header is a commit too
+        ("1.4.2", ["chore: update\n\ndeps: bump foo"], {}, "1.4.3"),
+        ("1.4.2", ["feat: a\nfix!: b"], {}, "2.0.0"),
+        ("1.4.2", ["chore: a\n\nSigned-off-by: A <a@example.com>"], {}, None),
+        # Release-As counts as a footer only: in the body it is text
+        ("1.4.2", ["chore: x\n\nRelease-As: 2.0.0\nsee above"], {}, None),
+        ("1.4.2", ["fix: x\n\nrelease-as: 2.0.0\nRefs #12"], {}, "2.0.0"),
         # no version in the manifest, or 0.0.0: python's first release, whatever the bump
         (None, ["feat!: a"], {}, "0.1.0"),
         ("0.0.0", ["feat!: a"], {"initial-version": "2.0.0"}, "0.1.0"),
@@ -252,7 +268,8 @@ def c(message):
     ],
 )
 def test_preview_rules(current, messages, options, expected):
-    version, why = preview(current, [c(m) for m in messages], {**PYTHON, **options})
+    commits = [parsed for m in messages for parsed in split_commit("0000000", m)]
+    version, why = preview(current, commits, {**PYTHON, **options})
     assert version == expected, why
 
 

@@ -3,11 +3,12 @@
 A commit header is ``type(scope)!: description`` as release-please's parser reads it (see
 HEADER): a type, an optional scope in parentheses, an optional ``!`` (breaking), a colon,
 then the description. A line ``BREAKING CHANGE: ...`` (or ``BREAKING-CHANGE:``) after the
-header also marks a breaking change, and
-``Release-As: X.Y.Z`` forces the next version. Merge commits are not counted (release-please
-reads the squashed or rebased commits). A commit that is not conventional is left out of the
-changelog and does not trigger a release: a ``warn``, never a failure. This module only
-reads history: it must never rewrite a commit, and its preview follows release-please's
+header also marks a breaking change, and a ``Release-As: X.Y.Z`` footer forces the next
+version; the preview reads a message as the commits release-please sees in it
+(:func:`split_commit`). Merge commits are not counted (release-please reads the squashed or
+rebased commits). A commit that is not conventional is left out of the changelog and does
+not trigger a release: a ``warn``, never a failure. This module only reads history: it must
+never rewrite a commit, and its preview follows release-please's
 documented rules, never this repository's habits.
 
 Those rules are docs/doctor.md's "release-please's rules (the preview)"; :func:`preview` cites
@@ -24,6 +25,7 @@ from typing import Any
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 from buildlib.checks.release_please import MANIFEST, manifest_version, read_json, root_options
+from buildlib.git import Commit
 
 # The summary of @conventional-commits/parser (lib/parser.js), which parseConventionalCommits
 # (src/commit.ts) runs: a type without parentheses, whitespace, "!" or ":", an optional
@@ -32,7 +34,17 @@ from buildlib.checks.release_please import MANIFEST, manifest_version, read_json
 _WS = " \t\v\f\xa0\ufeff"
 HEADER = re.compile(rf"(?P<type>[^()!:\r\n{_WS}]+)(?:\((?P<scope>[^()\r\n]+)\))?(?P<bang>!)?:")
 BREAKING_FOOTER = re.compile(rf"^BREAKING[ -]CHANGE(?::| #)[{_WS}]*\S", re.MULTILINE)
-RELEASE_AS = re.compile(r"^Release-As: *(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
+BREAKING_TOKENS = ("BREAKING CHANGE", "BREAKING-CHANGE")
+# A footer's first line: a token (BREAKING CHANGE, or a type with an optional scope and "!"),
+# then ":" or " #", then its value.
+FOOTER = re.compile(
+    rf"(?P<token>BREAKING[ -]CHANGE|(?!BREAKING[ -]CHANGE)[^()!:\r\n{_WS}]+(?:\([^()\r\n]+\))?!?)"
+    rf"(?P<separator>:| #)[{_WS}]*(?P<value>.*)"
+)
+# splitMessages (src/commit.ts) cuts a message before each paragraph that opens so
+SPLIT = re.compile(
+    r"\r?\n\r?\n(?=(?:feat|fix|docs|style|refactor|perf|test|build|ci|chore|revert)(?:\(.*?\))?: )"
+)
 # What is user-facing is what the release notes show: src/strategies/base.ts skips a release
 # whose notes are empty. Without the config's changelog-sections, the Python strategy sets its
 # CHANGELOG_SECTIONS (src/strategies/python.ts); the others set none, so the notes
@@ -56,17 +68,54 @@ class ParsedCommit:
         return self.type is not None
 
 
+def _footers(lines: list[str]) -> list[re.Match[str]]:
+    """The footers ending a message: the parser's preFooter takes the first line from which
+    every line opens a footer, continues one (leading whitespace) or is blank."""
+    for i, line in enumerate(lines):
+        rest = lines[i:]
+        if FOOTER.match(line) and all(not r or r[0] in _WS or FOOTER.match(r) for r in rest):
+            return [m for m in map(FOOTER.match, rest) if m]
+    return []
+
+
 def parse_commit(short: str, message: str) -> ParsedCommit:
-    message = message.strip()
-    first = re.split(r"[\r\n]", message, maxsplit=1)[0]
-    match = HEADER.match(first)
-    release_as = RELEASE_AS.search(message)
-    forced = release_as.group(1) if release_as else None
+    """The commit as its header says; a Release-As footer forces a version."""
+    return _parse(short, message)[0]
+
+
+def _parse(short: str, message: str) -> tuple[ParsedCommit, list[re.Match[str]]]:
+    lines = re.split(r"\r?\n|\r", message.strip())
+    match = HEADER.match(lines[0])
     if not match:
-        return ParsedCommit(short, first, None, release_as=forced)
-    breaking = bool(match.group("bang") or BREAKING_FOOTER.search(message[len(first) :]))
+        return ParsedCommit(short, lines[0], None), []
+    breaking = bool(match.group("bang") or BREAKING_FOOTER.search("\n".join(lines[1:])))
+    footers = _footers(lines[1:])
+    # toConventionalChangelogFormat (src/commit.ts): a footer whose type is release-as, any
+    # case, gives the RELEASE AS note
+    forced = [f["value"].strip() for f in footers if f["token"].lower() == "release-as"]
     kind, scope = match.group("type", "scope")
-    return ParsedCommit(short, first, kind, scope, breaking, forced)
+    return ParsedCommit(short, lines[0], kind, scope, breaking, (forced or [None])[0]), footers
+
+
+def split_commit(short: str, message: str) -> list[ParsedCommit]:
+    """The commits release-please reads in one message (parseConventionalCommits,
+    src/commit.ts): splitMessages makes each BEGIN_NESTED_COMMIT ... END_NESTED_COMMIT block
+    and each paragraph SPLIT finds a message of its own, and toConventionalChangelogFormat
+    makes a commit of each ``type: value`` footer that parses as a header."""
+    outer, *nested = message.split("BEGIN_NESTED_COMMIT")
+    inner = []
+    for part in nested:
+        body, *rest = part.split("END_NESTED_COMMIT")
+        inner.append(body)
+        outer += "END_NESTED_COMMIT".join(rest)
+    parsed = []
+    for text in [t for t in SPLIT.split(outer) if t] + inner:
+        commit, footers = _parse(short, text)
+        for footer in footers:
+            if footer["separator"] == ":" and footer["token"] not in BREAKING_TOKENS:
+                parsed.append(parse_commit(short, f"{footer['token']}: {footer['value']}"))
+        parsed.append(commit)
+    return parsed
 
 
 def _shown(commit: ParsedCommit, sections: list[Any]) -> bool:
@@ -78,17 +127,17 @@ def _shown(commit: ParsedCommit, sections: list[Any]) -> bool:
     return entry is not None and not entry.get("hidden")
 
 
-def _commits_since_tag(project: Project) -> tuple[str | None, list[ParsedCommit]] | str:
-    """(last release tag, parsed commits since it), or the reason it cannot be known."""
+def _commits_since_tag(project: Project) -> tuple[str | None, list[Commit]] | str:
+    """(last release tag, the commits since it), or the reason they cannot be known."""
 
-    def compute() -> tuple[str | None, list[ParsedCommit]] | str:
+    def compute() -> tuple[str | None, list[Commit]] | str:
         if not project.is_git:
             return "not a git repository"
         if project.head is None:
             return "the repository has no commits yet"
         tag = project.git.last_tag(project.tag_glob)
         tag = tag if tag is not None and project.tag_version(tag) is not None else None
-        return tag, [parse_commit(c.short, c.message) for c in project.git.log(tag)]
+        return tag, project.git.log(tag)
 
     return project.cached("commits", compute)  # type: ignore[no-any-return]
 
@@ -97,7 +146,8 @@ def check_conventional_commits(project: Project) -> CheckResult:
     found = _commits_since_tag(project)
     if isinstance(found, str):
         return CheckResult("conventional-commits", "skipped", found)
-    tag, commits = found
+    tag, log = found
+    commits = [parse_commit(c.short, c.message) for c in log]
     since = f"since {tag}" if tag else "(no release tag yet: all history)"
     bad = [c for c in commits if not c.conventional]
     if not bad:
@@ -216,22 +266,23 @@ def check_release_preview(project: Project) -> CheckResult:
     found = _commits_since_tag(project)
     if isinstance(found, str):
         return CheckResult("release-preview", "skipped", found)
-    tag, commits = found
+    tag, log = found
     # fetchReleasedVersions (src/manifest.ts) stops release-please without the manifest
     if not isinstance(read_json(project, MANIFEST)[0], dict):
         message = f"no valid {MANIFEST}, without which release-please stops"
         return CheckResult("release-preview", "skipped", message)
     current = manifest_version(project)
     try:
+        commits = [p for c in log for p in split_commit(c.short, c.message)]
         version, why = preview(current, commits, root_options(project))
     except Exception as exc:  # noqa: BLE001 - a bad version/option: say so, do not crash
         return CheckResult("release-preview", "skipped", f"cannot compute: {exc}")
     since = f"since {tag}" if tag else "in all history (no release tag yet)"
-    counted = f"{len(commits)} commit(s) {since}"
+    counted = f"{len(log)} commit(s) {since}"
     message = f"release-please would propose {current or 'a first release'} -> {version}: "
     message += f"{why}, {counted}"
     if version is None:
         message = f"release-please would not propose a release: {counted}, {why}"
-    if not commits:
+    if not log:
         message = f"release-please would not propose a release: no commits {since}"
     return CheckResult("release-preview", "ok", message)
