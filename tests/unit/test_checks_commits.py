@@ -82,6 +82,21 @@ def test_merge_commits_are_not_counted(repo):
     assert check_conventional_commits(Project.load(repo)).status == "ok"
 
 
+def test_preview_reads_the_pull_request_title_in_a_merge_commit(repo):
+    from tests.support.fixture_repo import git
+
+    git(repo, "switch", "-q", "-c", "topic")
+    commit(repo, "fix: on a branch")
+    git(repo, "switch", "-q", "main")
+    title = "Merge pull request #5 from acme/topic\n\nfeat: the pull request's title"
+    git(repo, "merge", "-q", "--no-ff", "-m", title, "topic")
+
+    result = check_release_preview(Project.load(repo))
+
+    assert "0.1.0 -> 0.2.0: minor bump (1 feat), 2 commit(s) since v0.1.0" in result.message
+    assert check_conventional_commits(Project.load(repo)).status == "ok"
+
+
 def test_without_git_both_are_skipped(tmp_path):
     repo = make_repo(tmp_path, with_git=False)
     project = Project.load(repo)

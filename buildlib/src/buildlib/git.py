@@ -132,17 +132,18 @@ class Git:
         return self._git("describe", "--tags", "--abbrev=0", "--match", match, "HEAD") or None
 
     def log(self, since_tag: str | None = None) -> list[Commit]:
-        """Commits after ``since_tag`` up to HEAD (all of them without a tag), newest first;
-        merge commits left out. Empty without history."""
+        """Commits after ``since_tag`` up to HEAD (all of them without a tag), newest first,
+        merge commits marked. Empty without history."""
         rev = f"{since_tag}..HEAD" if since_tag else "HEAD"
-        out = self._git_raw("log", "--no-merges", "--format=%H%x1f%h%x1f%B%x1e", rev)
+        out = self._git_raw("log", "--format=%H%x1f%h%x1f%P%x1f%B%x1e", rev)
         commits = []
         for record in (out or "").split("\x1e"):
             record = record.strip("\n")
             if not record:
                 continue
-            sha, short, message = (record.split("\x1f", 2) + ["", ""])[:3]
-            commits.append(Commit(sha=sha, short=short, message=message.strip()))
+            sha, short, parents, message = (record.split("\x1f", 3) + ["", "", ""])[:4]
+            merge = len(parents.split()) > 1
+            commits.append(Commit(sha=sha, short=short, message=message.strip(), merge=merge))
         return commits
 
 
@@ -181,3 +182,4 @@ class Commit:
     sha: str
     short: str
     message: str
+    merge: bool = False

@@ -4,12 +4,15 @@ A commit header is ``type(scope)!: description`` as release-please's parser read
 HEADER): a type, an optional scope in parentheses, an optional ``!`` (breaking), a colon,
 then the description. A line ``BREAKING CHANGE: ...`` (or ``BREAKING-CHANGE:``) after the
 header also marks a breaking change, and a ``Release-As: X.Y.Z`` footer forces the next
-version; the preview reads a message as the commits release-please sees in it
-(:func:`split_commit`). Merge commits are not counted (release-please reads the squashed or
-rebased commits). A commit that is not conventional is left out of the changelog and does
-not trigger a release: a ``warn``, never a failure. This module only reads history: it must
-never rewrite a commit, and its preview follows release-please's
-documented rules, never this repository's habits.
+version. A commit that is not conventional is left out of the changelog and does not
+trigger a release: a ``warn``, never a failure; the check leaves merge commits aside.
+
+The preview reads each message as the commits release-please sees in it
+(:func:`split_commit`), merge commits included: release-please reads the branch's whole
+history (GitHub.mergeCommitIterator, src/github.ts), drops a merge commit's "Merge pull
+request #N ..." header but counts a conventional pull request title in its body. This
+module only reads history: it must never rewrite a commit, and its preview follows
+release-please's documented rules, never this repository's habits.
 
 Those rules are docs/doctor.md's "release-please's rules (the preview)"; :func:`preview` cites
 the place in release-please's source that decides each.
@@ -147,7 +150,7 @@ def check_conventional_commits(project: Project) -> CheckResult:
     if isinstance(found, str):
         return CheckResult("conventional-commits", "skipped", found)
     tag, log = found
-    commits = [parse_commit(c.short, c.message) for c in log]
+    commits = [parse_commit(c.short, c.message) for c in log if not c.merge]
     since = f"since {tag}" if tag else "(no release tag yet: all history)"
     bad = [c for c in commits if not c.conventional]
     if not bad:
