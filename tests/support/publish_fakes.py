@@ -43,6 +43,7 @@ class StubRegistry:
     """
 
     host = HOST
+    credential_hint = None  # as a RegistryClient made without one
 
     def __init__(self) -> None:
         self.repos: dict[str, dict[str, str]] = {}

@@ -60,6 +60,7 @@ class FakeCLI:
 
 class FakeRegistry:
     host = "registry.test"
+    credential_hint = "set ACME_USER and ACME_TOKEN (or `docker login registry.test`)"
 
     def __init__(self, tag_holds: str, content: str = OURS) -> None:
         self.tag_holds = tag_holds
@@ -273,10 +274,20 @@ def test_a_refused_push_is_an_auth_error_with_the_way_to_fix_it() -> None:
     assert caught.value.message == (
         "registry.test refused the push of acme/gpu:1.2.3: unauthorized: authentication required"
     )
-    assert caught.value.hint == (
-        "check the token in the variables [tool.buildlib.credentials] names "
-        "(default DOCKERHUB_USERNAME/DOCKERHUB_TOKEN), or `docker login`"
+    # the variables the project's [tool.buildlib.credentials] names, and this registry
+    assert caught.value.hint == FakeRegistry.credential_hint
+
+
+def test_a_push_without_any_login_is_an_auth_error_not_a_failed_command() -> None:
+    # docker's words when neither the environment nor a docker login has credentials
+    output = "a1b2c3: Preparing\nno basic auth credentials\n"
+    with pytest.raises(AuthError) as caught:
+        push_flaky(FlakyCLI(output))
+    assert caught.value.exit_code == 7
+    assert caught.value.message == (
+        "registry.test refused the push of acme/gpu:1.2.3: no basic auth credentials"
     )
+    assert caught.value.hint == FakeRegistry.credential_hint
 
 
 # --- the lock that makes two runs on this machine take turns -------------------------------

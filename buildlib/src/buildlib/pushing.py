@@ -35,8 +35,10 @@ TRANSIENT = re.compile(
     r"\b50[0-4]\b|too many requests|\b429\b|EOF|TLS handshake",
     re.IGNORECASE,
 )
+# "no basic auth credentials": docker's words when it holds no login for the registry
 AUTH_FAILURE = re.compile(
-    r"unauthorized|authentication required|denied|\b401\b|\b403\b", re.IGNORECASE
+    r"unauthorized|authentication required|denied|no basic auth credentials|\b401\b|\b403\b",
+    re.IGNORECASE,
 )
 PUSH_ATTEMPTS = 3
 TAKE_TURNS = "run it again; runs that push the same tag must take turns (a CI concurrency group)"
@@ -106,7 +108,7 @@ def push_verified(
     with _push_lock(reference):
         # tag by image id: the shared name holds this run's image from here to the push
         cli.tag(image_id or build.primary, reference)
-        pushed = _pushed_digest(_push_with_retries(cli, reference, client.host))
+        pushed = _pushed_digest(_push_with_retries(cli, reference, client))
         remote = read_back(client, repository, reference, tag)
         try:
             content = client.config_digest(repository, remote, platform=build.platforms[0])
@@ -251,7 +253,7 @@ def _pushed_digest(result: Result) -> str | None:
     return found[-1] if found else None
 
 
-def _push_with_retries(cli: Docker, reference: str, registry: str) -> Result:
+def _push_with_retries(cli: Docker, reference: str, client: RegistryClient) -> Result:
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         result = cli.push(reference)
         if result.ok:
@@ -260,9 +262,8 @@ def _push_with_retries(cli: Docker, reference: str, registry: str) -> Result:
         detail = cli.runner.redact(output.strip().splitlines()[-1] if output.strip() else "")
         if AUTH_FAILURE.search(output):
             raise AuthError(
-                f"{registry} refused the push of {reference}: {detail}",
-                hint="check the token in the variables [tool.buildlib.credentials] names "
-                "(default DOCKERHUB_USERNAME/DOCKERHUB_TOKEN), or `docker login`",
+                f"{client.host} refused the push of {reference}: {detail}",
+                hint=client.credential_hint or f"`docker login {client.host}`",
             )
         if not TRANSIENT.search(output) or attempt == PUSH_ATTEMPTS:
             raise CommandFailed(f"push of {reference} failed after {attempt} attempt(s): {detail}")
