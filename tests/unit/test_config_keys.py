@@ -670,3 +670,30 @@ def test_pyproject_is_read_as_utf_8_whatever_the_locale(tmp_path: Path) -> None:
     finally:
         locale.setlocale(locale.LC_CTYPE, saved)
     assert config.project_name == "d\u00e9mo"
+
+
+def test_a_mistyped_dockerfile_in_a_folder_suggests_the_files_of_that_folder(
+    tmp_path: Path,
+) -> None:
+    path = repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"docker/tool.Dockerfile"'))
+    (tmp_path / "docker").mkdir()
+    for name in ("tools.Dockerfile", "api.dockerfile", "README.md"):
+        (tmp_path / "docker" / name).write_text("FROM scratch\n", encoding="utf-8")
+    error = error_of(tmp_path)
+    assert error.message == (
+        "tool.buildlib.images.app.dockerfile 'docker/tool.Dockerfile' does not exist "
+        "(did you mean 'docker/tools.Dockerfile'?)"
+    )
+    assert error.location == f"{path}:{line_of(path, 'dockerfile =')}"
+    assert error.hint == (
+        "create docker/tool.Dockerfile or fix the path "
+        "(found: docker/api.dockerfile, docker/tools.Dockerfile)"
+    )
+
+
+def test_a_dockerfile_in_a_missing_folder_suggests_the_root_dockerfiles(tmp_path: Path) -> None:
+    repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"dokcer/Dockerfile-api"'))
+    (tmp_path / "Dockerfile-api").write_text("FROM scratch\n", encoding="utf-8")
+    error = error_of(tmp_path)
+    assert error.message.endswith("does not exist (did you mean 'Dockerfile-api'?)")
+    assert error.hint.endswith("(found: Dockerfile, Dockerfile-api)")

@@ -338,7 +338,7 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
             )
         dockerfile = body["dockerfile"]
         if not (root / dockerfile).is_file():
-            present = sorted(p.name for p in root.glob("Dockerfile*"))
+            present = _dockerfiles_near(root, dockerfile)
             raise ConfigError(
                 f"{table}.dockerfile {dockerfile!r} does not exist"
                 f"{_did_you_mean(dockerfile, present)}",
@@ -374,6 +374,19 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
             ImageSpec(name, repository, dockerfile, context, args, platforms, title, target)
         )
     return tuple(images)
+
+
+def _dockerfiles_near(root: Path, dockerfile: str) -> list[str]:
+    """The Dockerfiles (``Dockerfile*``, ``*.Dockerfile``, any case) in the folder a missing
+    ``dockerfile`` names, else at the root: as paths from the root, as the key takes them."""
+    folder = (root / dockerfile).parent.resolve()
+    if not folder.is_dir() or not folder.is_relative_to(root.resolve()):
+        folder = root.resolve()
+    return sorted(
+        path.relative_to(root.resolve()).as_posix()
+        for path in folder.iterdir()
+        if "dockerfile" in path.name.lower() and path.is_file()
+    )
 
 
 def _parse_release(raw: Any, where: _Locator) -> ReleaseConfig:
