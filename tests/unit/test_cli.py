@@ -4,7 +4,10 @@ nearest repository with a [tool.buildlib] table, with no tasks.py."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +112,24 @@ def test_as_typed_rewrites_commands_only() -> None:
         "run `buildlib build-lb` or buildlib --list"
     )
     assert console.as_typed("Invoke's own flags; invoke.") == "Invoke's own flags; invoke."
+
+
+@pytest.mark.parametrize("argv", [["--help", "build"], ["--list"]])
+def test_a_reader_that_went_away_ends_the_command_with_141_and_no_traceback(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    write_repo(tmp_path)
+    read, write = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from buildlib.cli import main; main()", *argv],
+        cwd=tmp_path,
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # no reader left before the child writes a byte (`buildlib --help build | head -0`)
+    os.close(write)
+    os.close(read)
+    _, err = child.communicate(timeout=60)
+    assert "Traceback" not in err
+    assert child.returncode == 141

@@ -69,7 +69,15 @@ def main(argv: list[str] | None = None) -> None:
 
     # The tasks' advice then names `buildlib TASK`, the command this user runs.
     console.set_program("buildlib")
-    BuildlibProgram(name="buildlib", binary="buildlib", version=package_version()).run(argv)
+    try:
+        BuildlibProgram(name="buildlib", binary="buildlib", version=package_version()).run(argv)
+    except BrokenPipeError:
+        # the reader went away while Invoke wrote help or the list (`buildlib --help build |
+        # head -1`): exit as the tasks do, without a traceback
+        from buildlib.tasks import stdout_gone
+
+        stdout_gone()
+        raise SystemExit(141) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -70,6 +70,17 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise _Terminated()
 
 
+def stdout_gone() -> None:
+    """After a BrokenPipeError: Python's advice (the signal module's note on SIGPIPE) is to
+    point stdout at devnull, so that the flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
+        pass
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn a BuildlibError into one line on stderr and an exit code; never a traceback."""
@@ -90,13 +101,7 @@ def user_errors() -> Iterator[None]:
         raise Exit(code=130) from None
     except BrokenPipeError:
         # the reader went away (`invoke release --dry-run --json | head`): nothing to say
-        # Python's advice: point stdout at devnull so the flush at exit cannot fail again
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
-            pass
+        stdout_gone()
         raise Exit(code=141) from None
     except OSError as error:
         where = f" ({error.filename})" if error.filename else ""
