@@ -252,6 +252,21 @@ def test_collection_makes_one_task_per_configured_image(tmp_path: Path) -> None:
     assert ns.tasks["build"].help["tag"] == "image tag (default: $BUILDLIB_IMAGE_TAG, else 'local')"
 
 
+def test_no_help_of_an_adopting_repository_speaks_of_this_repositorys_images(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "0.1.0"\n\n'
+        '[tool.buildlib.images.web]\nrepository = "acme/web"\ndockerfile = "Dockerfile"\n'
+    )
+    ns = collection(tmp_path)
+    texts = [inspect.getdoc(t.body) or "" for t in ns.tasks.values()]
+    texts += [h for t in ns.tasks.values() for h in t.help.values()]
+    foreign = re.compile(r"load balancer|\bgpu\b|\blb\b|tetra|runpod", re.IGNORECASE)
+    assert [text for text in texts if foreign.search(text)] == []
+
+
 def test_a_second_collection_leaves_the_first_ones_help_alone(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     (tmp_path / "pyproject.toml").write_text(

@@ -53,7 +53,7 @@ BUILD_HELP = {
 }
 GROUP_HELP = {
     **BUILD_HELP,
-    "all": "build every image, the load balancer included",
+    "all": "build every image, not only the default group",
     "image": "comma-separated image names (default: the default group)",
     "jobs": "how many images to build at once (default: all of them)",
     "sequential": "build one image at a time (same as --jobs 1)",
