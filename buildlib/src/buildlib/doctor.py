@@ -162,41 +162,6 @@ def _annotation(result: CheckResult) -> str:
     return f"{text} (fix: {result.hint})" if result.hint else text
 
 
-def benchmark(root: Path | str, runs: int) -> int:
-    """Time ``doctor`` (no ``--for``: the offline checks) in fresh processes, cold (no
-    remembered workflow validation: ``BUILDLIB_NO_CACHE=1``) and warm. Prints, per mode,
-    the checks' own time (what the report's last line says) and the whole process's."""
-    import re
-    import statistics
-
-    from buildlib.runner import Runner
-
-    runner = Runner(quiet=True)
-    argv = [sys.executable, "-m", "buildlib.doctor", "--root", str(Path(root).resolve())]
-    print(f"doctor benchmark: {Path(root).resolve()}, {runs} run(s) per mode")
-    for mode, env in (
-        ("cold", {"BUILDLIB_NO_CACHE": "1", "NO_COLOR": "1"}),
-        ("warm", {"NO_COLOR": "1"}),
-    ):
-        if mode == "warm":
-            runner.run(argv, env=env, capture=True, check=False, mutating=False)
-        checks, walls = [], []
-        for _ in range(runs):
-            started = time.perf_counter()
-            result = runner.run(argv, env=env, capture=True, check=False, mutating=False)
-            walls.append(time.perf_counter() - started)
-            found = re.search(r" in (\d+\.\d+) s$", result.stdout.strip())
-            if found:
-                checks.append(float(found.group(1)))
-        for label, values in (("checks", checks), ("process", walls)):
-            if values:
-                print(
-                    f"  {mode:<4}  {label:<7}  min {min(values):.2f} s  median "
-                    f"{statistics.median(values):.2f} s  max {max(values):.2f} s"
-                )
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m buildlib.doctor", description=__doc__.split("\n")[0]
@@ -211,15 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also check what a push/release needs (uses the network)",
     )
     parser.add_argument("--registry", help="registry host (default: the configured one)")
-    parser.add_argument(
-        "--bench",
-        type=int,
-        metavar="RUNS",
-        help="time RUNS offline doctor runs, cold and warm, and print that",
-    )
     args = parser.parse_args(argv)
-    if args.bench:
-        return benchmark(args.root, args.bench)
     return run_doctor(
         args.root, fix=args.fix, as_json=args.json, for_=args.for_, registry=args.registry
     )
