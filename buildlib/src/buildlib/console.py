@@ -143,8 +143,8 @@ def emit_lines(lines: list[str], stream: TextIO | None = None) -> None:
         out.flush()
 
 
-def _emit(text: str, stream: TextIO | None = None) -> None:
-    emit_lines([as_typed(text)], stream)
+def _emit(text: str) -> None:
+    emit_lines([as_typed(text)])
 
 
 def step(text: str) -> None:

@@ -86,7 +86,6 @@ class BuildDisplay:
         self._tick_seconds = tick_seconds
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
-        self._closed = False
 
     # --- events -------------------------------------------------------------------------
 
@@ -148,9 +147,6 @@ class BuildDisplay:
 
     def close(self) -> None:
         """End the live lines; on a terminal, print the full log of each image that failed."""
-        if self._closed:
-            return
-        self._closed = True
         if self.mode != "tty" or self._ticker is None:
             return
         self._stop.set()
