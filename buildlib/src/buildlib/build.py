@@ -40,7 +40,6 @@ from buildlib.flags import BuildFlags
 from buildlib.plan import BuildPlan, ImageBuild, make_plan
 from buildlib.progress import STEP, BuildDisplay
 from buildlib.runner import Runner
-from buildlib.tags import version_label
 
 
 @dataclass(frozen=True)
@@ -395,7 +394,7 @@ def build_images(
         )
     # A local build is no release: as metadata-action does, its version label is its tag
     # (``local``, ``main``), never the pyproject version it may not be.
-    plan = make_plan(config, images, options, caps, version=version_label((options.tag,)))
+    plan = make_plan(config, images, options, caps, version=options.tag)
     preflight(config, plan.builds, purpose="build", lock_fresh=lock_fresh.result())
     built = execute(plan, runner)
     if not options.dry_run:

@@ -118,7 +118,8 @@ def push(
     tags.refuse_release_tags(pushed_tags, flags.force)
     tag = pushed_tags[0]
     job = _job(config, tag, flags, env, runner)
-    plan = job.plan("min", version=tags.version_label(pushed_tags))
+    # org.opencontainers.image.version of a push is its first tag, as metadata-action sets it
+    plan = job.plan("min", version=pushed_tags[0])
     # A :main image is what main's commit builds, as a release is its tag's: refused. Any
     # other tag (a branch or test push) warns, so a developer can still push work in progress.
     consequence = f"{tag} would not be the commit"

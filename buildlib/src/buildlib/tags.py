@@ -60,11 +60,6 @@ def refuse_release_tags(tags: Sequence[str], force: bool) -> None:
             )
 
 
-def version_label(tags: Sequence[str]) -> str:
-    """``org.opencontainers.image.version`` of a push: its first tag (metadata-action)."""
-    return tags[0]
-
-
 def annotation_flags(labels: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     """``--annotation`` values that repeat the OCI labels on the index and each manifest."""
     return tuple(f"{ANNOTATION_LEVELS}:{key}={value}" for key, value in labels)
