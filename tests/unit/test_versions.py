@@ -402,7 +402,6 @@ def test_plan_explains_a_backport() -> None:
     assert plan == ReleaseTags(
         tags=("1.4.1", "1.4"),
         full="1.4.1",
-        floating=("1.4",),
         skipped=(
             ("1", "1.5.0 is newer in scope 1"),
             ("latest", "2.0.0 is newer in scope latest"),
@@ -414,7 +413,6 @@ def test_plan_with_nothing_skipped() -> None:
     plan = plan_release_tags("0.7.3", released=["0.7.2"])
     assert plan.tags == ("0.7.3", "0.7", "0", "latest")
     assert plan.full == "0.7.3"
-    assert plan.floating == ("0.7", "0", "latest")
     assert plan.skipped == ()
 
 
@@ -432,7 +430,6 @@ def test_plan_explains_why_an_unstable_version_gets_only_its_full_tag(
 ) -> None:
     plan = plan_release_tags(version)
     assert plan.tags == (plan.full,)
-    assert plan.floating == ()
     assert plan.skipped == (("1.2", reason), ("1", reason), ("latest", reason))
 
 

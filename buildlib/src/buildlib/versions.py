@@ -100,9 +100,8 @@ class ReleaseTags:
     """The tags a release writes, in order, and the floating tags it leaves alone."""
 
     tags: tuple[str, ...]
-    """``full`` then ``floating``: the order to write them in."""
+    """``full`` then the floating tags: the order to write them in."""
     full: str
-    floating: tuple[str, ...]
     skipped: tuple[tuple[str, str], ...]
     """``(tag, reason)`` for each selected floating tag that is not written."""
 
@@ -148,7 +147,7 @@ def plan_release_tags(
             skipped.append((tag, reason))
         else:
             floating.append(tag)
-    return ReleaseTags((full, *floating), full, tuple(floating), tuple(skipped))
+    return ReleaseTags((full, *floating), full, tuple(skipped))
 
 
 def _unstable_reason(version: Version) -> str | None:
