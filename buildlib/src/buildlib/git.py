@@ -135,15 +135,15 @@ class Git:
         """Commits after ``since_tag`` up to HEAD (all of them without a tag), newest first,
         merge commits marked. Empty without history."""
         rev = f"{since_tag}..HEAD" if since_tag else "HEAD"
-        out = self._git_raw("log", "--format=%H%x1f%h%x1f%P%x1f%B%x1e", rev)
+        out = self._git_raw("log", "--format=%h%x1f%P%x1f%B%x1e", rev)
         commits = []
         for record in (out or "").split("\x1e"):
             record = record.strip("\n")
             if not record:
                 continue
-            sha, short, parents, message = (record.split("\x1f", 3) + ["", "", ""])[:4]
+            short, parents, message = (record.split("\x1f", 2) + ["", ""])[:3]
             merge = len(parents.split()) > 1
-            commits.append(Commit(sha=sha, short=short, message=message.strip(), merge=merge))
+            commits.append(Commit(short=short, message=message.strip(), merge=merge))
         return commits
 
 
@@ -179,7 +179,6 @@ def public_url(url: str) -> str | None:
 
 @dataclass(frozen=True)
 class Commit:
-    sha: str
     short: str
     message: str
     merge: bool = False
