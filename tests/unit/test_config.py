@@ -57,7 +57,6 @@ def test_this_repository_loads() -> None:
 def test_fixture_loads_with_defaults(tmp_path: Path) -> None:
     write_repo(tmp_path)
     config = config_module.load(tmp_path)
-    assert config.project_name == "demo"
     assert str(config.version) == "1.2.3"
     assert config.image("cpu").context == "."
     assert config.image("cpu").platforms == ()

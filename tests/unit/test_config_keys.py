@@ -77,12 +77,9 @@ def test_a_missing_buildlib_table(tmp_path: Path, tool: str) -> None:
     )
 
 
-def test_the_project_name_defaults_to_the_folder_name(tmp_path: Path) -> None:
-    root = tmp_path / "my-images"
-    root.mkdir()
-    repo(root, '[project]\nversion = "2.0"\n\n' + APP)
-    config = config_module.load(root)
-    assert config.project_name == "my-images"
+def test_the_project_needs_no_name(tmp_path: Path) -> None:
+    repo(tmp_path, '[project]\nversion = "2.0"\n\n' + APP)
+    config = config_module.load(tmp_path)
     assert (config.version, config.version_text) == (Version("2.0"), "2.0")
 
 
@@ -96,9 +93,8 @@ def test_load_takes_a_string_and_resolves_the_root(tmp_path: Path) -> None:
 
 def test_defaults_hold_no_image(tmp_path: Path) -> None:
     default = config_module.defaults(tmp_path)
-    assert (default.root, default.project_name, default.version, default.version_text) == (
+    assert (default.root, default.version, default.version_text) == (
         tmp_path,
-        "",
         Version("0"),
         "0",
     )
@@ -128,7 +124,6 @@ def test_a_minimal_table_takes_every_default(tmp_path: Path) -> None:
     config = config_module.load(tmp_path)
     assert config == config_module.Config(
         root=tmp_path.resolve(),
-        project_name="demo",
         version=Version("1.0.0"),
         version_text="1.0.0",
         images=(config_module.ImageSpec("app", "org/app", "Dockerfile", ".", title="org/app"),),
@@ -658,18 +653,18 @@ def test_load_reads_the_working_directory_by_default(
     repo(tmp_path, HEAD + APP)
     monkeypatch.chdir(tmp_path)
     config = config_module.load()
-    assert (config.root, config.project_name) == (tmp_path.resolve(), "demo")
+    assert config.root == tmp_path.resolve()
 
 
 def test_pyproject_is_read_as_utf_8_whatever_the_locale(tmp_path: Path) -> None:
-    repo(tmp_path, HEAD.replace('"demo"', '"d\u00e9mo"') + APP)
+    repo(tmp_path, HEAD + APP + 'title = "d\u00e9mo"\n')
     saved = locale.setlocale(locale.LC_CTYPE)
     locale.setlocale(locale.LC_CTYPE, "C")  # an ASCII locale: what open() reads by default
     try:
         config = config_module.load(tmp_path)
     finally:
         locale.setlocale(locale.LC_CTYPE, saved)
-    assert config.project_name == "d\u00e9mo"
+    assert config.image("app").title == "d\u00e9mo"
 
 
 def test_a_mistyped_dockerfile_in_a_folder_suggests_the_files_of_that_folder(

@@ -80,7 +80,6 @@ def test_no_images_in_an_inline_buildlib_table_points_at_the_table(tmp_path: Pat
 def test_the_defaults_have_no_project_and_no_image(tmp_path: Path) -> None:
     config = defaults(tmp_path)
     assert config.root == tmp_path
-    assert config.project_name == ""
     assert config.version == Version("0")
     assert config.version_text == "0"
     assert config.images == ()

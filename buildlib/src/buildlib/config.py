@@ -74,7 +74,6 @@ class CredentialsConfig:
 @dataclass(frozen=True)
 class Config:
     root: Path
-    project_name: str
     version: Version
     version_text: str
     images: tuple[ImageSpec, ...]
@@ -120,7 +119,6 @@ def defaults(root: Path) -> Config:
     ``[tool.buildlib]`` does not validate (that failure is a check of its own)."""
     return Config(
         root=root,
-        project_name="",
         version=Version("0"),
         version_text="0",
         images=(),
@@ -210,7 +208,6 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
             hint='set version = "0.1.0", the version of the images',
         )
     version = parse_version(version_text, location=where.key("project", "version"))
-    project_name = str(project.get("name", root.name))
 
     tool = data.get("tool")
     table = tool.get("buildlib") if isinstance(tool, dict) else None
@@ -247,7 +244,6 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
     plain = {k.replace("-", "_"): table[k] for k in _PLAIN if k in table}
     return Config(
         root=root,
-        project_name=project_name,
         version=version,
         version_text=version_text,
         images=images,
