@@ -295,6 +295,8 @@ def test_preview_rules(current, messages, options, expected):
         ({"release-type": "simple"}, "release-type simple"),
         ({"release-type": "python", "versioning": "service-pack"}, "versioning service-pack"),
         ({"release-type": "python", "release-as": "next"}, "'next' is not a version"),
+        ({"release-type": "python", "changelog-type": "github"}, "changelog-type github"),
+        ({"release-type": "python", "exclude-paths": ["docs"]}, "exclude-paths"),
     ],
 )
 def test_preview_refuses_what_it_does_not_predict(options, error):

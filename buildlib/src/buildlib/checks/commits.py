@@ -192,6 +192,11 @@ def preview(
     release_type = options.get("release-type") or "node"  # the Manifest's default
     if release_type != "python":
         raise ValueError(f"release-type {release_type}: the preview knows the python one only")
+    # changelog-type github takes the notes from GitHub (src/changelog-notes/github.ts);
+    # exclude-paths drops commits by the files they touch (src/util/commit-exclude.ts)
+    for key in ("changelog-type", "exclude-paths"):
+        if options.get(key) not in (None, "default", []):
+            raise ValueError(f"{key} {options[key]} is not predicted")
     # src/strategies/python.ts: the config's changelog-sections, else CHANGELOG_SECTIONS
     sections = options.get("changelog-sections")
     sections = sections if isinstance(sections, list) else PYTHON_SECTIONS
