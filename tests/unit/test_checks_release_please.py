@@ -214,6 +214,14 @@ def test_manifest_problems(repo):
     result = check_release_please_manifest(Project.load(repo))
     assert result.status == "fail" and "not a version" in result.message
 
+    # release-please's Version.parse needs X.Y.Z, in every entry
+    write(repo / ".release-please-manifest.json", '{".": "1.2"}\n')
+    result = check_release_please_manifest(Project.load(repo))
+    assert result.status == "fail" and "\".\" is '1.2', not a version" in result.message
+    write(repo / ".release-please-manifest.json", '{\n  ".": "0.1.0",\n  "lib": "2"\n}\n')
+    result = check_release_please_manifest(Project.load(repo))
+    assert result.status == "fail" and (result.line, result.hint) == (3, '"lib": "X.Y.Z"')
+
     (repo / ".release-please-manifest.json").unlink()
     result = check_release_please_manifest(Project.load(repo))
     assert result.status == "fail" and "does not exist" in result.message

@@ -27,7 +27,13 @@ from typing import Any
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
-from buildlib.checks.release_please import MANIFEST, manifest_version, read_json, root_options
+from buildlib.checks.release_please import (
+    MANIFEST,
+    SEMVER,
+    manifest_version,
+    read_json,
+    root_options,
+)
 from buildlib.git import Commit
 
 # The summary of @conventional-commits/parser (lib/parser.js), which parseConventionalCommits
@@ -53,7 +59,6 @@ SPLIT = re.compile(
 # CHANGELOG_SECTIONS (src/strategies/python.ts); the others set none, so the notes
 # (src/changelog-notes/default.ts) take conventional-changelog-conventionalcommits' types.
 PYTHON_SECTIONS = [{"type": t} for t in ("feat", "fix", "perf", "deps", "revert", "docs")]
-SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)(-[^+]+)?(?:\+(.*))?")
 SHOWN = 8
 
 

@@ -41,6 +41,8 @@ _TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
 # src/factory.ts maps "python" to the Python strategy, the only one whose buildUpdates
 # (src/strategies/python.ts) writes pyproject.toml (the PyProjectToml updater).
 _PYPROJECT_TYPES = ("python",)
+# Version.parse (src/version.ts): the first X.Y.Z anywhere, then a -pre and a +build part
+SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)(-[^+]+)?(?:\+(.*))?")
 
 
 def json_key_line(text: str, key: str) -> int | None:
@@ -248,11 +250,13 @@ def check_release_please_manifest(project: Project) -> CheckResult:
     if "." not in data:
         message = f'{MANIFEST} has no "." entry (the project at the repository root)'
         return fail(message, line=1, hint=f'add ".": "{current}"')
-    try:
-        Version(data["."])
-    except InvalidVersion:
-        message = f'{MANIFEST}: "." is {data["."]!r}, not a version'
-        return fail(message, line=line, hint=f'".": "{current}"')
+    # parseReleasedVersions (src/manifest.ts) reads every entry with Version.parse, which
+    # stops release-please at one without X.Y.Z
+    for key, value in data.items():
+        if not SEMVER.search(value):
+            message = f'{MANIFEST}: "{key}" is {value!r}, not a version (X.Y.Z)'
+            example = current if key == "." else "X.Y.Z"
+            return fail(message, line=json_key_line(text, key), hint=f'"{key}": "{example}"')
     message = f'{MANIFEST} is valid ("." at {data["."]})'
     return CheckResult(check_id, "ok", message, file=MANIFEST, line=line)
 
