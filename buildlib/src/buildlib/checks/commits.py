@@ -43,7 +43,6 @@ from buildlib.git import Commit
 _WS = " \t\v\f\xa0\ufeff"
 HEADER = re.compile(rf"(?P<type>[^()!:\r\n{_WS}]+)(?:\((?P<scope>[^()\r\n]+)\))?(?P<bang>!)?:")
 BREAKING_FOOTER = re.compile(rf"^BREAKING[ -]CHANGE(?::| #)[{_WS}]*\S", re.MULTILINE)
-BREAKING_TOKENS = ("BREAKING CHANGE", "BREAKING-CHANGE")
 # A footer's first line: a token (BREAKING CHANGE, or a type with an optional scope and "!"),
 # then ":" or " #", then its value.
 FOOTER = re.compile(
@@ -54,10 +53,7 @@ FOOTER = re.compile(
 SPLIT = re.compile(
     r"\r?\n\r?\n(?=(?:feat|fix|docs|style|refactor|perf|test|build|ci|chore|revert)(?:\(.*?\))?: )"
 )
-# What is user-facing is what the release notes show: src/strategies/base.ts skips a release
-# whose notes are empty. Without the config's changelog-sections, the Python strategy sets its
-# CHANGELOG_SECTIONS (src/strategies/python.ts); the others set none, so the notes
-# (src/changelog-notes/default.ts) take conventional-changelog-conventionalcommits' types.
+# The visible sections of CHANGELOG_SECTIONS in src/strategies/python.ts
 PYTHON_SECTIONS = [{"type": t} for t in ("feat", "fix", "perf", "deps", "revert", "docs")]
 SHOWN = 8
 
@@ -120,7 +116,7 @@ def split_commit(short: str, message: str) -> list[ParsedCommit]:
     for text in [t for t in SPLIT.split(outer) if t] + inner:
         commit, footers = _parse(short, text)
         for footer in footers:
-            if footer["separator"] == ":" and footer["token"] not in BREAKING_TOKENS:
+            if footer["separator"] == ":" and footer["token"][8:] not in (" CHANGE", "-CHANGE"):
                 parsed.append(parse_commit(short, f"{footer['token']}: {footer['value']}"))
         parsed.append(commit)
     return parsed
@@ -185,10 +181,6 @@ def _semver(text: str) -> tuple[int, int, int, str]:
     return int(match[1]), int(match[2]), int(match[3]), f"{pre or ''}{'+' + build if build else ''}"
 
 
-def _text(major: int, minor: int, patch: int, rest: str) -> str:
-    return f"{major}.{minor}.{patch}{rest}"
-
-
 def preview(
     current: str | None, commits: list[ParsedCommit], options: dict[str, Any]
 ) -> tuple[str | None, str]:
@@ -226,11 +218,11 @@ def preview(
     if isinstance(options.get("release-as"), str) and options["release-as"]:
         forced = options["release-as"]
     if forced:
-        return _text(*_semver(forced)), f"release-as {forced}"
+        return "{}.{}.{}{}".format(*_semver(forced)), f"release-as {forced}"
     # Manifest.buildPullRequests (src/manifest.ts) takes the manifest's version, unless it
     # is 0.0.0, as the latest release; without one the python strategy's
     # initialReleaseVersion is 0.1.0 (src/strategies/python.ts), initial-version ignored
-    if current is None or _text(*_semver(current)) == "0.0.0":
+    if current is None or _semver(current) == (0, 0, 0, ""):
         return "0.1.0", "the first release (no version in the manifest)"
     # src/factories/versioning-strategy-factory.ts; the always-bump-* strategies ignore
     # the pre-major options (src/versioning-strategies/always-bump-*.ts)
@@ -252,27 +244,23 @@ def preview(
     # DefaultVersioningStrategy.determineReleaseType; the bump itself is versioning-strategy.ts's
     # Major/Minor/PatchVersionUpdate, which keep the -pre and +build parts
     major, minor, patch, rest = _semver(current)
-    default = versioning == "default"
-    minor_pre_major = default and options.get("bump-minor-pre-major") is True
-    patch_pre_major = default and options.get("bump-patch-for-minor-pre-major") is True
     why = f"{bump} bump ({cause})"
-    if major < 1 and bump == "major" and default:
-        why += (
-            "; pre-1.0 with bump-minor-pre-major: only the minor moves"
-            if minor_pre_major
-            else "; pre-1.0: a breaking change reaches 1.0.0 (set bump-minor-pre-major "
-            "to stay below 1.0)"
-        )
-        bump = "minor" if minor_pre_major else bump
-    elif major < 1 and bump == "minor" and patch_pre_major:
+    pre_major = major < 1 and versioning == "default"
+    if pre_major and bump == "major" and options.get("bump-minor-pre-major") is True:
+        bump, why = "minor", f"{why}; pre-1.0 with bump-minor-pre-major: only the minor moves"
+    elif pre_major and bump == "major":
+        why += "; pre-1.0: a breaking change reaches 1.0.0 (set bump-minor-pre-major to stay "
+        why += "below 1.0)"
+    elif pre_major and bump == "minor" and options.get("bump-patch-for-minor-pre-major") is True:
         why += "; pre-1.0 with bump-patch-for-minor-pre-major: only the patch moves"
         bump = "patch"
-    bumped = {
-        "major": (major + 1, 0, 0),
-        "minor": (major, minor + 1, 0),
-        "patch": (major, minor, patch + 1),
-    }[bump]
-    return _text(*bumped, rest), why
+    if bump == "major":
+        major, minor, patch = major + 1, 0, 0
+    elif bump == "minor":
+        minor, patch = minor + 1, 0
+    else:
+        patch += 1
+    return f"{major}.{minor}.{patch}{rest}", why
 
 
 def check_release_preview(project: Project) -> CheckResult:
