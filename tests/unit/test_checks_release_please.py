@@ -138,6 +138,28 @@ def test_config_without_the_uv_lock_extra_file_warns(repo):
     assert '"jsonpath": "$.package[?(@.name.value==\'demo-app\')].version"' in result.hint
 
 
+@pytest.mark.parametrize(
+    ("entry", "marker", "warns"),
+    [
+        ("pyproject.toml", "", True),
+        ("pyproject.toml", "  # x-release-please-version", False),
+        ({"type": "generic", "path": "/pyproject.toml"}, "  # x-release-please-version", False),
+        ({"type": "toml", "path": "pyproject.toml", "jsonpath": "$.project.version"}, "", False),
+        ({"type": "toml", "path": "pyproject.toml", "jsonpath": "$.version"}, "", True),
+    ],
+)
+def test_pyproject_as_an_extra_file_of_another_release_type(repo, entry, marker, warns):
+    pyproject = repo / "pyproject.toml"
+    write(
+        pyproject, pyproject.read_text().replace('version = "0.1.0"', f'version = "0.1.0"{marker}')
+    )
+    write_config(repo, root_package(**{"release-type": "simple", "extra-files": [entry]}))
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert ("will not bump pyproject.toml's version" in result.message) == warns
+
+
 def test_extra_file_with_the_wrong_jsonpath_warns(repo):
     write_config(
         repo,

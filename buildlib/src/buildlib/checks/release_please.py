@@ -157,8 +157,20 @@ def check_release_please_config(project: Project) -> CheckResult:
 
     release_type = options.get("release-type")
     extra_files = [e for e in options.get("extra-files") or [] if isinstance(e, (str, dict))]
-    extra_paths = {e if isinstance(e, str) else str(e.get("path", "")) for e in extra_files}
-    if release_type not in _PYPROJECT_TYPES and PYPROJECT not in extra_paths:
+    # BaseStrategy.extraFileUpdates (src/strategies/base.ts): a "toml" entry writes at its
+    # jsonpath; a bare path (for a .toml one, after $.version at the top, which pyproject.toml
+    # lacks) or a "generic" entry runs Generic (src/updaters/generic.ts), which writes only
+    # the lines marked x-release-please-version
+    marked = re.search(r"x-release-please-(start-)?version(?!-)", project.text or "")
+    written = [
+        ("generic", None) if isinstance(e, str) else (e.get("type"), e.get("jsonpath"))
+        for e in extra_files
+        if (e if isinstance(e, str) else str(e.get("path", ""))).lstrip("/") == PYPROJECT
+    ]
+    if release_type not in _PYPROJECT_TYPES and not any(
+        (kind == "generic" and marked) or (kind == "toml" and path == "$.project.version")
+        for kind, path in written
+    ):
         warn(
             f"release-type is {json.dumps(release_type)}: release-please will not "
             "bump pyproject.toml's version",
