@@ -179,6 +179,15 @@ def test_extra_file_with_the_wrong_jsonpath_warns(repo):
     assert result.status == "warn" and "@.name.value" in result.message
 
 
+def test_extra_file_for_the_lock_of_another_type_warns(repo):
+    entry = {"type": "json", "path": "uv.lock", "jsonpath": "$.package[?(@.name.value=='x')]"}
+    write_config(repo, root_package(**{"extra-files": [entry]}))
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert result.status == "warn" and 'is not "type": "toml"' in result.message
+
+
 def test_component_in_tag_mismatch_warns(repo):
     config = root_package()
     del config["include-component-in-tag"]

@@ -196,13 +196,20 @@ def check_release_please_config(project: Project) -> CheckResult:
             json_key_line(text, "extra-files") or json_key_line(text, "."),
             _extra_files_hint(project),
         )
-    # GenericToml.updateContent (src/updaters/generic-toml.ts) runs the jsonpath on
-    # parseWith's tree (src/util/toml-edit.ts), where TaggedTOMLParser.return wraps
-    # every scalar as {value, start, end}: a name is compared as @.name.value.
-    elif lock_committed and not any(".name.value" in str(e.get("jsonpath")) for e in lock_entries):
+    # Only a "toml" entry's GenericToml reads a lock (extraFileUpdates). Its updateContent
+    # (src/updaters/generic-toml.ts) runs the jsonpath on parseWith's tree
+    # (src/util/toml-edit.ts), where TaggedTOMLParser.return wraps every scalar as
+    # {value, start, end}: a name is compared as @.name.value.
+    elif lock_committed and not any(
+        e.get("type") == "toml" and ".name.value" in str(e.get("jsonpath")) for e in lock_entries
+    ):
+        toml = any(e.get("type") == "toml" for e in lock_entries)
         warn(
             "the uv.lock extra-files entry's jsonpath filters on @.name, which "
-            "matches nothing in release-please's TOML tree (it needs @.name.value)",
+            "matches nothing in release-please's TOML tree (it needs @.name.value)"
+            if toml
+            else 'the uv.lock extra-files entry is not "type": "toml", the only one '
+            "release-please updates a lock with",
             json_key_line(text, "jsonpath"),
             _extra_files_hint(project),
         )
