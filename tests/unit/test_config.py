@@ -376,6 +376,34 @@ def test_platforms_that_is_not_a_list(tmp_path: Path) -> None:
     assert error.hint == 'write a list: platforms = ["linux/amd64"]'
 
 
+@pytest.mark.parametrize(
+    ("platform", "problem"),
+    [
+        ("linux/amd46", "names no known architecture 'amd46' (did you mean 'amd64'?)"),
+        ("linux/arm46/v8", "names no known architecture 'arm46' (did you mean 'arm64'?)"),
+        ("lniux/amd64", "names no known operating system 'lniux' (did you mean 'linux'?)"),
+        ("linux/pentium", "names no known architecture 'pentium'"),
+    ],
+)
+def test_a_platform_docker_knows_no_word_of_is_refused_at_its_line(
+    tmp_path: Path, platform: str, problem: str
+) -> None:
+    path = write_repo(tmp_path, 'platforms = ["linux/amd64"]', f'platforms = ["{platform}"]')
+    error = load_error(tmp_path)
+    assert error.message == f"tool.buildlib.images.gpu.platforms: {platform!r} {problem}"
+    assert error.location == f"{path}:{line_of(path, 'platforms')}"
+
+
+@pytest.mark.parametrize(
+    "platform", ["linux/x86_64", "linux/aarch64", "linux/arm/v6", "windows/amd64", "linux/riscv64"]
+)
+def test_the_platforms_and_aliases_containerd_knows_are_taken(
+    tmp_path: Path, platform: str
+) -> None:
+    write_repo(tmp_path, 'platforms = ["linux/amd64"]', f'platforms = ["{platform}"]')
+    assert config_module.load(tmp_path).images[0].platforms == (platform,)
+
+
 def test_platforms_list_of_non_strings(tmp_path: Path) -> None:
     path = write_repo(tmp_path, 'platforms = ["linux/amd64"]', "platforms = [1]")
     error = load_error(tmp_path)

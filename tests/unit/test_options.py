@@ -309,6 +309,14 @@ def test_parse_platforms() -> None:
     assert parse_platforms(" linux/amd64 , linux/arm/v7,") == ("linux/amd64", "linux/arm/v7")
 
 
+def test_parse_platforms_refuses_a_mistyped_architecture_with_the_close_one() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_platforms("linux/arm64,linux/amd46")
+    assert caught.value.message == (
+        "--platform 'linux/amd46' names no known architecture 'amd46' (did you mean 'amd64'?)"
+    )
+
+
 @pytest.mark.parametrize(
     "value",
     ["amd64", "linux/arm/v7/x", "linux/amd64,arm64", "linux/", "Linux/AMD64", "linux amd64"],

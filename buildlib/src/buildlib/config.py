@@ -40,6 +40,18 @@ TOOL = "tool.buildlib"
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 IMAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The words containerd's platform parser knows (containerd/platforms database.go: isKnownOS,
+# isKnownArch, and the aliases normalizeOS and normalizeArch accept). Another word parses
+# too, and then matches no base image: the build fails far from the typo.
+KNOWN_OS = frozenset(
+    "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd "
+    "plan9 solaris windows zos macos".split()
+)
+KNOWN_ARCH = frozenset(
+    "386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 "
+    "mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm "
+    "i386 x86_64 aarch64 armhf armel".split()
+)
 
 
 @dataclass(frozen=True)
@@ -358,9 +370,10 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
                 )
         platforms = tuple(_str_list(body, "platforms", table, where))
         for platform in platforms:
-            if not PLATFORM_RE.fullmatch(platform):
+            problem = platform_problem(platform)
+            if problem:
                 raise ConfigError(
-                    f"{table}.platforms: {platform!r} is not os/arch[/variant]",
+                    f"{table}.platforms: {platform!r} {problem}",
                     location=where.key(table, "platforms"),
                     hint='e.g. platforms = ["linux/amd64", "linux/arm64"]',
                 )
@@ -370,6 +383,20 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
             ImageSpec(name, repository, dockerfile, context, args, platforms, title, target)
         )
     return tuple(images)
+
+
+def platform_problem(platform: str) -> str | None:
+    """What makes ``platform`` no os/arch[/variant] that docker can build, else None."""
+    if not PLATFORM_RE.fullmatch(platform):
+        return "is not os/arch[/variant]"
+    os_name, arch = platform.split("/")[:2]
+    for word, known, what in (
+        (os_name, KNOWN_OS, "operating system"),
+        (arch, KNOWN_ARCH, "architecture"),
+    ):
+        if word not in known:
+            return f"names no known {what} {word!r}{_did_you_mean(word, known)}"
+    return None
 
 
 def _dockerfiles_near(root: Path, dockerfile: str) -> list[str]:
