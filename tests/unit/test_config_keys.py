@@ -692,3 +692,11 @@ def test_a_dockerfile_in_a_missing_folder_suggests_the_root_dockerfiles(tmp_path
     error = error_of(tmp_path)
     assert error.message.endswith("does not exist (did you mean 'Dockerfile-api'?)")
     assert error.hint.endswith("(found: Dockerfile, Dockerfile-api)")
+
+
+@pytest.mark.parametrize("parent", ['[tool.buildlib]\nregistry = "docker.io"\n\n', ""])
+def test_a_mistyped_table_header_is_located_at_that_header(tmp_path: Path, parent: str) -> None:
+    path = repo(tmp_path, HEAD + parent + APP.replace("images.app", "image.app"))
+    error = error_of(tmp_path)
+    assert error.message == "unknown key tool.buildlib.image (did you mean 'images'?)"
+    assert error.location == f"{path}:{line_of(path, '[tool.buildlib.image.app]')}"

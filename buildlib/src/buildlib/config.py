@@ -554,7 +554,8 @@ class _Locator:
                 and table.split(".")[-1] in raw
             ):
                 return number
-        return start
+        # a sub-table whose header holds the key: `[tool.buildlib.imagse.api]`
+        return self._table_line(f"{table}.{key}", prefix=True) or start
 
     def build_arg(self, table: str, key: str) -> str:
         return self._at(self.build_arg_line(table, key), f"[{table}].build-args")
@@ -566,8 +567,10 @@ class _Locator:
             return self.key_line(f"{table}.build-args", key)
         return self.key_line(table, "build-args")
 
-    def _table_line(self, table: str) -> int | None:
-        header = re.compile(rf"^\[\s*{re.escape(table)}\s*\]")
+    def _table_line(self, table: str, *, prefix: bool = False) -> int | None:
+        """The header line of ``[table]``; with ``prefix``, of the first ``[table.*]`` too."""
+        end = r"\s*[\].]" if prefix else r"\s*\]"
+        header = re.compile(rf"^\[\s*{re.escape(table)}{end}")
         for number, raw in enumerate(self.lines, start=1):
             if header.match(raw.strip()):
                 return number
