@@ -700,3 +700,27 @@ def test_a_mistyped_table_header_is_located_at_that_header(tmp_path: Path, paren
     error = error_of(tmp_path)
     assert error.message == "unknown key tool.buildlib.image (did you mean 'images'?)"
     assert error.location == f"{path}:{line_of(path, '[tool.buildlib.image.app]')}"
+
+
+@pytest.mark.parametrize(
+    ("text", "header"),
+    [
+        # the top keys under the typo would silently not apply: images come from elsewhere
+        (HEAD + '[tool.buildllib]\nregistry = "ghcr.io"\n\n' + APP, "[tool.buildllib]"),
+        (HEAD + APP.replace("tool.buildlib", "tool.build-lib"), "[tool.build-lib.images.app]"),
+    ],
+)
+def test_a_mistyped_buildlib_table_is_refused_at_its_header(
+    tmp_path: Path, text: str, header: str
+) -> None:
+    path = repo(tmp_path, text)
+    name = header[1:].split("]")[0].split(".images")[0]
+    error = error_of(tmp_path)
+    assert error.message == f"unknown table [{name}] (did you mean [tool.buildlib]?)"
+    assert error.location == f"{path}:{line_of(path, header)}"
+    assert error.hint == f"rename [{name}...] to [tool.buildlib...]"
+
+
+def test_other_tools_tables_are_left_alone(tmp_path: Path) -> None:
+    repo(tmp_path, HEAD + "[tool.build]\nx = 1\n\n[tool.buildkit]\ny = 2\n\n" + APP)
+    assert config_module.load(tmp_path).image_names == ("app",)

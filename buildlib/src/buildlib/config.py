@@ -222,6 +222,15 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
     version = parse_version(version_text, location=where.key("project", "version"))
 
     tool = data.get("tool")
+    # other tools' tables are theirs; one a letter away from buildlib's is a typo whose keys
+    # would silently not apply
+    for name in tool if isinstance(tool, dict) else ():
+        if name != "buildlib" and difflib.get_close_matches(name, ["buildlib"], cutoff=0.8):
+            raise ConfigError(
+                f"unknown table [tool.{name}] (did you mean [tool.buildlib]?)",
+                location=where.table(f"tool.{name}", prefix=True),
+                hint=f"rename [tool.{name}...] to [tool.buildlib...]",
+            )
     table = tool.get("buildlib") if isinstance(tool, dict) else None
     if not isinstance(table, dict):
         raise ConfigError(
@@ -532,8 +541,8 @@ class _Locator:
     def _at(self, line: int | None, fallback: str) -> str:
         return f"{self.filename}:{line}" if line else f"{self.filename} {fallback}"
 
-    def table(self, table: str) -> str:
-        return self._at(self._table_line(table), f"[{table}]")
+    def table(self, table: str, *, prefix: bool = False) -> str:
+        return self._at(self._table_line(table, prefix=prefix), f"[{table}]")
 
     def key(self, table: str, key: str) -> str:
         return self._at(self.key_line(table, key), f"[{table}].{key}")
