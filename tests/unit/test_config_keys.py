@@ -155,6 +155,7 @@ def test_every_value_is_read(tmp_path: Path) -> None:
     )
     (tmp_path / "ctx").mkdir()
     repo(tmp_path, HEAD + table)
+    (tmp_path / "Dockerfile").write_text("FROM scratch AS final\n", encoding="utf-8")
     config = config_module.load(tmp_path)
     assert (config.registry, config.default_tag, config.tag_env) == ("ghcr.io", "dev", "MY_TAG")
     assert config.default_group == ("app",)
@@ -724,3 +725,48 @@ def test_a_mistyped_buildlib_table_is_refused_at_its_header(
 def test_other_tools_tables_are_left_alone(tmp_path: Path) -> None:
     repo(tmp_path, HEAD + "[tool.build]\nx = 1\n\n[tool.buildkit]\ny = 2\n\n" + APP)
     assert config_module.load(tmp_path).image_names == ("app",)
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "target", "message", "hint"),
+    [
+        (
+            "FROM scratch AS build\nFROM scratch AS runtime\n",
+            "runtme",
+            "'runtme' is no stage of Dockerfile (did you mean 'runtime'?)",
+            "name one of its stages: build, runtime",
+        ),
+        (
+            "FROM scratch\n",
+            "final",
+            "'final' is no stage of Dockerfile",
+            "Dockerfile names no stage: add `AS final` to a FROM line, or remove target",
+        ),
+    ],
+)
+def test_a_target_that_names_no_stage_is_refused_at_its_line(
+    tmp_path: Path, dockerfile: str, target: str, message: str, hint: str
+) -> None:
+    path = repo(tmp_path, HEAD + APP + f'target = "{target}"\n')
+    (tmp_path / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+    error = error_of(tmp_path)
+    assert error.message == f"tool.buildlib.images.app.target {message}"
+    assert error.location == f"{path}:{line_of(path, 'target =')}"
+    assert error.hint == hint
+
+
+def test_a_target_is_matched_to_its_stage_without_regard_to_case(tmp_path: Path) -> None:
+    # as BuildKit and the legacy builder match them
+    repo(tmp_path, HEAD + APP + 'target = "Runtime"\n')
+    dockerfile = "FROM --platform=$BUILDPLATFORM scratch as RUNTIME\n"
+    (tmp_path / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+    assert config_module.load(tmp_path).images[0].target == "Runtime"
+
+
+def test_a_target_error_names_the_dockerfile_as_configured(tmp_path: Path) -> None:
+    repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"docker/app.Dockerfile"') + 'target = "x"\n')
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "app.Dockerfile").write_text("FROM scratch AS y\n", encoding="utf-8")
+    assert error_of(tmp_path).message == (
+        "tool.buildlib.images.app.target 'x' is no stage of docker/app.Dockerfile"
+    )

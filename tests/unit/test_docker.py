@@ -495,7 +495,7 @@ def test_only_a_shared_base_gives_no_edge(tmp_path: Path) -> None:
     config = make_repo(
         tmp_path,
         PYPROJECT.replace('build-args = { BASE_IMAGE = "nvidia/cuda:12.4", EXTRA = "1" }', ""),
-        cpu="FROM python:3.12-slim\nWORKDIR /srv\n",
+        cpu="FROM python:3.12-slim AS runtime\nWORKDIR /srv\n",
     )
     plan = plan_for(config)
     assert [b.after for b in plan.builds] == [None, None]

@@ -21,6 +21,7 @@ from typing import Any
 from packaging.version import Version
 
 from buildlib.buildargs import ALLOW_KEY, KEY_RE
+from buildlib.dockerfile import read as read_dockerfile
 from buildlib.errors import REFERENCE, ConfigError
 from buildlib.references import (
     DOCKER_HUB,
@@ -388,10 +389,31 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
                 )
         args = tuple((str(k), str(v)) for k, v in build_args.items())
         title, target = body.get("title", repository), body.get("target")
+        if target is not None:
+            _check_target(root, dockerfile, target, f"{table}.target", where.key(table, "target"))
         images.append(
             ImageSpec(name, repository, dockerfile, context, args, platforms, title, target)
         )
     return tuple(images)
+
+
+def _check_target(root: Path, name: str, target: str, key: str, location: str) -> None:
+    """``target`` must name a stage (``FROM ... AS NAME``) of the Dockerfile: docker compares
+    the names without regard to case (checked with BuildKit and the legacy builder)."""
+    stages = []
+    for instruction in read_dockerfile(root / name):
+        words = instruction.arguments.split()
+        if instruction.keyword == "FROM" and len(words) >= 3 and words[-2].lower() == "as":
+            stages.append(words[-1])
+    if target.lower() in (stage.lower() for stage in stages):
+        return
+    raise ConfigError(
+        f"{key} {target!r} is no stage of {name}{_did_you_mean(target, stages)}",
+        location=location,
+        hint=f"name one of its stages: {', '.join(stages)}"
+        if stages
+        else f"{name} names no stage: add `AS {target}` to a FROM line, or remove target",
+    )
 
 
 def platform_problem(platform: str) -> str | None:
