@@ -8,6 +8,7 @@ Only reads: never pushes, tags or deletes anything in a registry.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 
 from buildlib import console, releaseplan
 from buildlib.config import Config, ImageSpec
@@ -128,35 +129,32 @@ def unchanged_versions(
     return unchanged
 
 
-def digests(client: RegistryClient, builds: tuple[ImageBuild, ...], tag: str) -> dict[str, str]:
-    """The digest under ``tag`` of each build's repository that has one; a build the
-    registry cannot answer for is left out (this only serves an error message, which must
-    not be replaced by another)."""
-    found = {}
+def digests(
+    client: RegistryClient, builds: tuple[ImageBuild, ...], tag: str
+) -> dict[str, str | None]:
+    """The digest under ``tag`` of each build's repository (None: it lists none); a build
+    the registry cannot answer for is left out (this only serves an error message, which
+    must not be replaced by another)."""
+    found: dict[str, str | None] = {}
     for build in builds:
-        try:
-            digest = client.manifest_digest(build.image.repository, tag)
-        except BuildlibError:
-            continue
-        if digest is not None:
-            found[build.name] = digest
+        with suppress(BuildlibError):
+            found[build.name] = client.manifest_digest(build.image.repository, tag)
     return found
 
 
 def changed_since(
-    client: RegistryClient, builds: tuple[ImageBuild, ...], tag: str, before: Mapping[str, str]
+    client: RegistryClient,
+    builds: tuple[ImageBuild, ...],
+    tag: str,
+    before: Mapping[str, str | None],
 ) -> tuple[list[Published], tuple[str, ...]]:
     """After a failed bake of several: the builds whose ``tag`` changed during this run (it
     may have pushed some before the failure), and the references the registry did not
     answer for."""
-    found, unknown = [], []
-    for build in builds:
-        try:
-            digest = client.manifest_digest(build.image.repository, tag)
-        except BuildlibError:
-            unknown.append(build.published)
-            continue
-        if digest is not None and digest != before.get(build.name):
-            repository = build.image.repository
-            found.append(Published(build.name, repository, build.published, digest, [tag]))
-    return found, tuple(unknown)
+    now = digests(client, builds, tag)
+    found = [
+        Published(build.name, build.image.repository, build.published, digest, [tag])
+        for build in builds
+        if (digest := now.get(build.name)) is not None and digest != before.get(build.name)
+    ]
+    return found, tuple(build.published for build in builds if build.name not in now)
