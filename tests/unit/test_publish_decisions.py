@@ -789,6 +789,26 @@ def test_a_multi_platform_push_another_writer_replaced_is_an_error(
     assert "the build pushed sha256:eeeeeeeeeeee" in caught.value.message
 
 
+def test_a_release_whose_multi_platform_push_fails_its_check_says_it_stopped(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check of what buildx pushed is part of the release: a failure there says what
+    was written and that no floating tag moved, as a failure of any other push does."""
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        do_release(root, runner=docker, images=["cpu"])  # then gpu's would move the floating tags
+        docker.reported = "sha256:" + "e" * 64
+        with pytest.raises(PublishError) as caught:
+            do_release(root, runner=docker, images=["gpu"], platform=MULTI)
+
+    assert caught.value.message.startswith(
+        f"release stopped at {GPU}:1.2.3: another writer replaced {GPU}:1.2.3 during this run"
+    )
+    assert caught.value.message.endswith(
+        "Nothing was pushed. No floating tag (X.Y, X, latest) of any image was moved"
+    )
+    assert set(registry.tag_map(GPU)) == {"1.2.3"}
+
+
 def test_a_dockerfile_s_own_ignore_file_keeps_a_file_out_of_the_stray_check(
     root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

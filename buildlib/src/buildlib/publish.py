@@ -205,18 +205,16 @@ def release(
             except BuildlibError as error:
                 found, unknown = existing.changed_since(client, pushed.builds, full_tag, before)
                 raise releaseplan.release_stopped(error, found, unknown=unknown) from None
-            by_build = [
-                Published(
-                    build.name,
-                    build.image.repository,
-                    build.published,
-                    pushing.verified_build_push(client, build, full_tag, reported.get(build.name)),
-                    [full_tag],
-                )
-                for build in pushed.builds
-            ]
+            # what buildx pushed is checked first: it is in the registry already
             results = pushing.push_full_tags(
-                cli, client, loaded, publications, unchanged, by_build + released_here, built
+                cli,
+                client,
+                pushed.builds + loaded.builds,
+                publications,
+                unchanged,
+                released_here,
+                built,
+                reported,
             )
             try:
                 pushing.still_ours(client, results)

@@ -168,18 +168,19 @@ def still_ours(client: RegistryClient, results: list[Published]) -> None:
 def push_full_tags(
     cli: Docker,
     client: RegistryClient,
-    loaded: BuildPlan,
+    builds: tuple[ImageBuild, ...],
     publications: list[ImagePublication],
     unchanged: set[str],
     already: list[Published],
     built: Mapping[str, str | None],
+    reported: Mapping[str, str | None],
 ) -> list[Published]:
-    """Push the full version tag of every loaded image (``already``: what the builds
-    pushed, or found in place; ``built``: the image ids); a failure names everything
-    pushed so far."""
+    """The full version tag of every build: pushed for a loaded image, checked in the
+    registry for one buildx pushed (``reported``: the digests it reported; ``built``: the
+    image ids; ``already``: found in place). A failure names everything pushed so far."""
     by_name = {p.name: p for p in publications}
     results: list[Published] = list(already)
-    for build in loaded.builds:
+    for build in builds:
         full_tag = by_name[build.name].full_tag
         repository = build.image.repository
         same = build.name in unchanged
@@ -191,7 +192,9 @@ def push_full_tags(
                 )
                 digest = listed_digest(client, repository, full_tag)
             else:
-                digest = push_verified(cli, client, build, full_tag, built.get(build.name))
+                digest = push_verified(
+                    cli, client, build, full_tag, built.get(build.name), reported.get(build.name)
+                )
         except BuildlibError as error:
             raise release_stopped(error, results, at=build.published) from None
         results.append(Published(build.name, repository, build.published, digest, [full_tag], same))
