@@ -114,6 +114,28 @@ def test_a_stopped_release_names_what_it_wrote_and_what_it_could_not_check() -> 
     assert nothing.hint == "wait"
 
 
+def test_a_push_the_last_check_could_not_confirm_is_not_also_named_as_verified() -> None:
+    """The check after every push (``still_ours``) gets no answer for gpu: gpu is named once,
+    as pushed but not verified; cpu, checked before, stays verified."""
+    from buildlib.pushing import still_ours
+
+    pushed = [
+        Published("cpu", "acme/cpu", "acme/cpu:1.2.3", IMAGE, ["1.2.3"]),
+        Published("gpu", "acme/gpu", "acme/gpu:1.2.3", IMAGE, ["1.2.3"]),
+    ]
+    client = Tags({"acme/cpu": IMAGE, "acme/gpu": None})  # None: no answer
+    with pytest.raises(NotVerified) as caught:
+        still_ours(client, pushed)  # type: ignore[arg-type]
+
+    error = releaseplan.release_stopped(caught.value, pushed)
+
+    assert error.message == (
+        "release stopped: acme/gpu:1.2.3 was pushed, but the registry could not confirm it: "
+        "acme/gpu: no answer. Pushed and verified: acme/cpu:1.2.3. Pushed, not verified: "
+        "acme/gpu:1.2.3. No floating tag (X.Y, X, latest) of any image was moved"
+    )
+
+
 def test_a_push_the_registry_could_not_confirm_keeps_the_cause() -> None:
     error = NotVerified("acme/gpu:1.2.3", RegistryError("r.example: timed out", hint="retry"))
 

@@ -167,8 +167,13 @@ def release_stopped(
 ) -> PublishError:
     """What a release that stopped before its floating tags wrote: verified pushes,
     unverified ones, and what could not be checked; "nothing" only when that is known."""
-    done = ", ".join(f"{p.repository}:{p.tags[0]}" for p in pushed if not p.unchanged)
     unverified = error.reference if isinstance(error, NotVerified) else None
+    # a push verified once, then not confirmed by a later check, is named as not verified
+    done = ", ".join(
+        f"{p.repository}:{p.tags[0]}"
+        for p in pushed
+        if not p.unchanged and p.reference != unverified
+    )
     unsure = ", ".join(unknown)
     written = [
         f"Pushed and verified: {done}. " if done else "",
