@@ -140,16 +140,28 @@ def test_another_tag_of_a_push_is_added_in_the_registry_and_read_back(capsys) ->
     assert f"tagged acme/gpu:sha-abc1234 ({PUSHED})" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("holds", "shown"), [(THEIRS, THEIRS[:19]), (None, "nothing")])
-def test_another_tag_replaced_at_once_is_an_error(holds: str | None, shown: str) -> None:
+def test_another_tag_replaced_at_once_is_an_error() -> None:
     with pytest.raises(PublishError) as caught:
-        add_tag_verified(Tagger(holds), "acme/gpu", PUSHED, "nightly")  # type: ignore[arg-type]
+        add_tag_verified(Tagger(THEIRS), "acme/gpu", PUSHED, "nightly")  # type: ignore[arg-type]
 
     assert caught.value.message == (
-        f"another writer replaced acme/gpu:nightly during this run: the registry has {shown}, "
-        f"this run tagged {PUSHED[:19]}"
+        f"another writer replaced acme/gpu:nightly during this run: the registry has "
+        f"{THEIRS[:19]}, this run tagged {PUSHED[:19]}"
     )
     assert caught.value.hint == TAKE_TURNS
+
+
+def test_another_tag_the_registry_lists_nothing_under_is_not_verified_as_a_push() -> None:
+    """Right after this run wrote the tag, nothing listed there is the registry's failure to
+    confirm a write, as after a push, not another writer (no run deletes tags)."""
+    with pytest.raises(NotVerified) as caught:
+        add_tag_verified(Tagger(None), "acme/gpu", PUSHED, "nightly")  # type: ignore[arg-type]
+
+    assert caught.value.message == (
+        "acme/gpu:nightly was pushed, but the registry could not confirm it: registry.test "
+        "lists nothing under acme/gpu:nightly"
+    )
+    assert caught.value.hint == "check registry.test's storage, then push again"
 
 
 def test_another_tag_the_registry_does_not_confirm_is_not_verified() -> None:

@@ -133,13 +133,13 @@ def add_tag_verified(client: RegistryClient, repository: str, digest: str, tag: 
     reference = f"{repository}:{tag}"
     try:
         client.add_tag(repository, digest, tag)
-        now = client.manifest_digest(repository, tag)
     except BuildlibError as error:
         raise NotVerified(reference, error) from None
+    now = read_back(client, repository, reference, tag)
     if now != digest:
         raise PublishError(
             f"another writer replaced {reference} during this run: the registry has "
-            f"{(now or 'nothing')[:19]}, this run tagged {digest[:19]}",
+            f"{now[:19]}, this run tagged {digest[:19]}",
             hint=TAKE_TURNS,
         )
     console.success(f"tagged {reference} ({digest})")
