@@ -179,6 +179,32 @@ def test_preview_without_a_version_in_the_manifest_is_the_first_release(repo):
     assert "propose a first release -> 0.1.0" in result.message
 
 
+def test_preview_reads_from_the_tag_of_the_manifest_version(repo):
+    from tests.support.fixture_repo import git
+
+    commit(repo, "feat: a feature")
+    git(repo, "tag", "v0.2.0")  # the manifest still says 0.1.0: not release-please's release
+    commit(repo, "fix: a fix")
+
+    result = check_release_preview(Project.load(repo))
+
+    assert "0.1.0 -> 0.2.0: minor bump (1 feat), 2 commit(s) since v0.1.0" in result.message
+
+
+def test_preview_without_the_release_tag_reads_from_bootstrap_sha(repo):
+    from tests.support.fixture_repo import git
+
+    git(repo, "tag", "-d", "v0.1.0")
+    base = git(repo, "rev-parse", "HEAD").strip()
+    config = json.loads((repo / "release-please-config.json").read_text())
+    write(repo / "release-please-config.json", json.dumps({**config, "bootstrap-sha": base}))
+    commit(repo, "fix: a fix")
+
+    result = check_release_preview(Project.load(repo))
+
+    assert f"0.1.0 -> 0.1.1: patch bump (1 fix), 1 commit(s) since {base}" in result.message
+
+
 def c(message):
     return parse_commit("0000000", message)
 
@@ -297,6 +323,7 @@ def test_preview_rules(current, messages, options, expected):
         ({"release-type": "python", "release-as": "next"}, "'next' is not a version"),
         ({"release-type": "python", "changelog-type": "github"}, "changelog-type github"),
         ({"release-type": "python", "exclude-paths": ["docs"]}, "exclude-paths"),
+        ({"release-type": "python", "last-release-sha": "abc"}, "last-release-sha abc"),
     ],
 )
 def test_preview_refuses_what_it_does_not_predict(options, error):

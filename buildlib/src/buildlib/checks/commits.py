@@ -31,6 +31,7 @@ from buildlib.checks.release_please import (
     MANIFEST,
     SEMVER,
     manifest_version,
+    predicted_tag,
     read_json,
     root_options,
 )
@@ -190,9 +191,10 @@ def preview(
     if release_type != "python":
         raise ValueError(f"release-type {release_type}: the preview knows the python one only")
     # changelog-type github takes the notes from GitHub (src/changelog-notes/github.ts);
-    # exclude-paths drops commits by the files they touch (src/util/commit-exclude.ts)
-    for key in ("changelog-type", "exclude-paths"):
-        if options.get(key) not in (None, "default", []):
+    # exclude-paths drops commits by the files they touch (src/util/commit-exclude.ts);
+    # last-release-sha cuts the history (Manifest.buildPullRequests, src/manifest.ts)
+    for key in ("changelog-type", "exclude-paths", "last-release-sha"):
+        if options.get(key) not in (None, "", "default", []):
             raise ValueError(f"{key} {options[key]} is not predicted")
     # src/strategies/python.ts: the config's changelog-sections, else CHANGELOG_SECTIONS
     sections = options.get("changelog-sections")
@@ -267,15 +269,23 @@ def check_release_preview(project: Project) -> CheckResult:
     found = _commits_since_tag(project)
     if isinstance(found, str):
         return CheckResult("release-preview", "skipped", found)
-    tag, log = found
     # fetchReleasedVersions (src/manifest.ts) stops release-please without the manifest
     if not isinstance(read_json(project, MANIFEST)[0], dict):
         message = f"no valid {MANIFEST}, without which release-please stops"
         return CheckResult("release-preview", "skipped", message)
-    current = manifest_version(project)
+    current, options = manifest_version(project), root_options(project)
     try:
+        # Manifest.buildPullRequests (src/manifest.ts) reads the history down to the latest
+        # release, tagged with the manifest's version, else down to bootstrap-sha, and at most
+        # commit-search-depth (500) commits
+        tag = current and predicted_tag(options).replace(
+            "X.Y.Z", "{}.{}.{}{}".format(*_semver(current))
+        )
+        tag = tag if tag and project.git.tag_commit(tag) else options.get("bootstrap-sha")
+        log = project.git.log(tag)
+        log = log[: options.get("commit-search-depth") or 500]
         commits = [p for c in log for p in split_commit(c.short, c.message)]
-        version, why = preview(current, commits, root_options(project))
+        version, why = preview(current, commits, options)
     except Exception as exc:  # noqa: BLE001 - a bad version/option: say so, do not crash
         return CheckResult("release-preview", "skipped", f"cannot compute: {exc}")
     since = f"since {tag}" if tag else "in all history (no release tag yet)"

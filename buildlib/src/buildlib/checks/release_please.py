@@ -213,7 +213,7 @@ def check_release_please_config(project: Project) -> CheckResult:
             json_key_line(text, "jsonpath"),
             _extra_files_hint(project),
         )
-    predicted = _predicted_tag(options)
+    predicted = predicted_tag(options)
     expected = project.release_tag("X.Y.Z")
     if predicted != expected:
         warn(
@@ -230,7 +230,7 @@ def check_release_please_config(project: Project) -> CheckResult:
     return CheckResult(check_id, "ok", message, file=CONFIG)
 
 
-def _predicted_tag(options: dict[str, Any]) -> str:
+def predicted_tag(options: dict[str, Any]) -> str:
     """The tag release-please would write for version X.Y.Z.
 
     src/strategies/base.ts: the BaseStrategy constructor defaults includeComponentInTag
