@@ -29,7 +29,8 @@ from buildlib.config import key_line
 
 CONFIG = "release-please-config.json"
 MANIFEST = ".release-please-manifest.json"
-# The option types of schemas/config.json (ReleaserConfigOptions and the top level).
+# The option types of schemas/config.json (ReleaserConfigOptions and the top level), and
+# of package-name and component, which only ReleaserPackageConfig (src/manifest.ts) has.
 _BOOLEAN = """bump-minor-pre-major bump-patch-for-minor-pre-major include-v-in-tag
     include-component-in-tag draft prerelease skip-github-release separate-pull-requests"""
 _STRING = "release-type package-name component changelog-path versioning release-as tag-separator"
