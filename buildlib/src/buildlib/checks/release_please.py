@@ -158,19 +158,21 @@ def check_release_please_config(project: Project) -> CheckResult:
 
     release_type = options.get("release-type")
     extra_files = [e for e in options.get("extra-files") or [] if isinstance(e, (str, dict))]
-    # BaseStrategy.extraFileUpdates (src/strategies/base.ts): a "toml" entry writes at its
-    # jsonpath; a bare path (for a .toml one, after $.version at the top, which pyproject.toml
-    # lacks) or a "generic" entry runs Generic (src/updaters/generic.ts), which writes only
-    # the lines marked x-release-please-version
+
+    def written(path: str) -> list[tuple[Any, str]]:
+        """(type, jsonpath) of the extra-files entries for ``path``: BaseStrategy.
+        extraFileUpdates (src/strategies/base.ts) runs a "toml" entry's GenericToml at its
+        jsonpath; a bare path (for a .toml one, after $.version at the top, which neither
+        file has) or a "generic" entry runs Generic (src/updaters/generic.ts), which writes
+        only the lines marked x-release-please-version."""
+        entries = [{"type": "generic", "path": e} if isinstance(e, str) else e for e in extra_files]
+        found = [e for e in entries if str(e.get("path", "")).lstrip("/") == path]
+        return [(e.get("type"), str(e.get("jsonpath"))) for e in found]
+
     marked = re.search(r"x-release-please-(start-)?version(?!-)", project.text or "")
-    written = [
-        ("generic", None) if isinstance(e, str) else (e.get("type"), e.get("jsonpath"))
-        for e in extra_files
-        if (e if isinstance(e, str) else str(e.get("path", ""))).lstrip("/") == PYPROJECT
-    ]
     if release_type not in _PYPROJECT_TYPES and not any(
         (kind == "generic" and marked) or (kind == "toml" and path == "$.project.version")
-        for kind, path in written
+        for kind, path in written(PYPROJECT)
     ):
         warn(
             f"release-type is {json.dumps(release_type)}: release-please will not "
@@ -178,40 +180,28 @@ def check_release_please_config(project: Project) -> CheckResult:
             json_key_line(text, "release-type"),
             'set "release-type": "python"',
         )
-    lock_entries = [
-        e
-        for e in extra_files
-        if isinstance(e, dict) and str(e.get("path", "")).lstrip("/") == "uv.lock"
-    ]
     # Python.buildUpdates (src/strategies/python.ts) writes setup.cfg, setup.py,
-    # pyproject.toml, __init__.py and version.py files, never uv.lock: only an extra-files
-    # entry of type "toml" (BaseStrategy.extraFileUpdates, src/strategies/base.ts) does.
-    # A generated, uncommitted lock is not release-please's to bump.
+    # pyproject.toml, __init__.py and version.py files, never uv.lock. Of the extra files
+    # only a "toml" one can: GenericToml.updateContent (src/updaters/generic-toml.ts) runs
+    # the jsonpath on parseWith's tree (src/util/toml-edit.ts), where TaggedTOMLParser.return
+    # wraps every scalar as {value, start, end}: a name is compared as @.name.value. A
+    # generated, uncommitted lock is not release-please's to bump.
+    lock = written("uv.lock")
+    toml = [path for kind, path in lock if kind == "toml"]
     lock_committed = (project.root / "uv.lock").is_file() and (
         not project.is_git or project.git.is_tracked("uv.lock")
     )
-    if lock_committed and not lock_entries:
+    if lock_committed and not any(".name.value" in path for path in toml):
         warn(
-            "release-please bumps pyproject.toml but not uv.lock: the lock's "
-            "own version falls behind on every release",
-            json_key_line(text, "extra-files") or json_key_line(text, "."),
-            _extra_files_hint(project),
-        )
-    # Only a "toml" entry's GenericToml reads a lock (extraFileUpdates). Its updateContent
-    # (src/updaters/generic-toml.ts) runs the jsonpath on parseWith's tree
-    # (src/util/toml-edit.ts), where TaggedTOMLParser.return wraps every scalar as
-    # {value, start, end}: a name is compared as @.name.value.
-    elif lock_committed and not any(
-        e.get("type") == "toml" and ".name.value" in str(e.get("jsonpath")) for e in lock_entries
-    ):
-        toml = any(e.get("type") == "toml" for e in lock_entries)
-        warn(
-            "the uv.lock extra-files entry's jsonpath filters on @.name, which "
-            "matches nothing in release-please's TOML tree (it needs @.name.value)"
+            "the uv.lock extra-files entry's jsonpath filters on @.name, which matches "
+            "nothing in release-please's TOML tree (it needs @.name.value)"
             if toml
             else 'the uv.lock extra-files entry is not "type": "toml", the only one '
-            "release-please updates a lock with",
-            json_key_line(text, "jsonpath"),
+            "release-please updates a lock with"
+            if lock
+            else "release-please bumps pyproject.toml but not uv.lock: the lock's "
+            "own version falls behind on every release",
+            json_key_line(text, "jsonpath" if lock else "extra-files") or json_key_line(text, "."),
             _extra_files_hint(project),
         )
     predicted = predicted_tag(options)
