@@ -26,8 +26,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("stand_ins", "uv_
 def test_push_main_all_images(registry, env_for, password, docker_log, tmp_path):
     output, summary = tmp_path / "github_output", tmp_path / "summary.md"
     env = env_for(registry, GITHUB_OUTPUT=str(output), GITHUB_STEP_SUMMARY=str(summary))
+    # :main is pushed from the main branch only: a clone on main, not this checkout's branch
+    clone = make_repo(tmp_path / "repo", "1.2.3")
 
-    result = invoke("push", "--tag", "main", env=env)
+    result = invoke("push", "--tag", "main", env=env, cwd=clone)
 
     assert result.returncode == 0, result.stderr[-3000:]
     outputs = output.read_text()
@@ -41,15 +43,13 @@ def test_push_main_all_images(registry, env_for, password, docker_log, tmp_path)
 
 
 def test_push_several_tags_and_the_sha_tag_by_one_upload(registry, env_for, docker_log, tmp_path):
-    from tests.conftest import REPO
-
     output = tmp_path / "github_output"
     env = env_for(registry, GITHUB_OUTPUT=str(output))
-    head = git(REPO, "rev-parse", "HEAD").strip()
+    clone = make_repo(tmp_path / "repo", "1.2.3")  # on main, which :main is pushed from
+    head = git(clone, "rev-parse", "HEAD").strip()
 
-    result = invoke(
-        "push", "--tag", "main", "--tag", "nightly", "--sha-tag", "--image", "cpu", env=env
-    )
+    argv = ("push", "--tag", "main", "--tag", "nightly", "--sha-tag", "--image", "cpu")
+    result = invoke(*argv, env=env, cwd=clone)
 
     assert result.returncode == 0, result.stderr[-3000:]
     repo, sha = REPOS["cpu"], f"sha-{head[:7]}"

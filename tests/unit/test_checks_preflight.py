@@ -28,6 +28,10 @@ class Build:  # the fields of plan.ImageBuild that preflight reads
     def primary(self) -> str:
         return self.references[0]
 
+    @property
+    def published(self) -> str:
+        return self.references[0]
+
 
 def builds(config, tag="local", registry=""):
     prefix = f"{registry}/" if registry else ""
@@ -110,6 +114,42 @@ def test_push_needs_credentials_and_main_for_main(repo, monkeypatch):
     other_tag = run_preflight(config, builds(config, tag="pr-12"), "push")
     assert failed(other_tag) == []
     assert "git-branch" not in {r.id for r in other_tag}
+
+
+def loaded_for_push(config, tag):
+    """The builds a real push pre-flights: loaded under a local name of the run."""
+    from buildlib.plan import BuildPlan, ImageBuild
+    from buildlib.releaseplan import run_local
+    from tests.support.publish_fakes import CAPS
+
+    made = tuple(
+        ImageBuild(
+            image=i,
+            references=(f"{i.repository}:{tag}",),
+            dockerfile=config.root / i.dockerfile,
+            context=config.root,
+            platforms=("linux/amd64",),
+            build_args=(),
+            labels=(),
+        )
+        for i in config.images
+    )
+    return run_local(BuildPlan(CAPS, made)).builds
+
+
+@pytest.mark.parametrize(("first", "tags"), [("main", ("main",)), ("topic", ("topic", "main"))])
+def test_a_push_that_writes_main_needs_main_whatever_the_local_name(repo, monkeypatch, first, tags):
+    git(repo, "switch", "-q", "-c", "feature")
+    monkeypatch.setenv(USER_ENV, "alice")
+    monkeypatch.setenv(TOKEN_ENV, "secret")
+    config = config_module.load(repo)
+    loaded = loaded_for_push(config, first)
+    assert all("-buildlib-" in b.references[0] for b in loaded)
+
+    results = run_preflight(config, loaded, "push", tags=tags)
+
+    assert [r[0] for r in failed(results)] == ["git-branch"]
+    assert failed(run_preflight(config, loaded_for_push(config, "topic"), "push")) == []
 
 
 def test_push_to_a_local_registry_reads_its_login(repo):

@@ -752,6 +752,17 @@ def test_a_push_reports_every_reference_it_pushed(
     assert capsys.readouterr().out == json.dumps(document, indent=2) + "\n"
 
 
+def test_files_git_does_not_track_stop_a_push_whose_second_tag_is_main(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (root / "notes.txt").write_text("not committed")
+    with publishing(monkeypatch, registry) as docker:
+        with pytest.raises(UsageError) as caught:
+            do_push(root, docker, tag=("topic", "main"))
+    assert caught.value.message.endswith("notes.txt (untracked); main would not be the commit")
+    assert docker.calls == []
+
+
 @pytest.mark.parametrize(("tag", "dry_run"), [("main", False), ("main", True), ("topic", False)])
 def test_files_git_does_not_track_stop_only_a_real_push_of_main(
     root: Path,

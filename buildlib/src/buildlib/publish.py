@@ -89,9 +89,11 @@ def _job(
 
 
 @contextmanager
-def _logged_in(job: _Job, plan: BuildPlan, purpose: Purpose) -> Iterator[Docker]:
+def _logged_in(
+    job: _Job, plan: BuildPlan, purpose: Purpose, tags: tuple[str, ...] = ()
+) -> Iterator[Docker]:
     """Pre-flight, then a docker login that lasts while the caller builds and pushes."""
-    preflight(job.config, plan.builds, purpose=purpose)
+    preflight(job.config, plan.builds, purpose=purpose, tags=tags)
     cli = Docker(job.runner, plan.capabilities)
     with pushing.docker_login(cli, job.access):
         yield cli
@@ -122,9 +124,10 @@ def push(
     plan = job.plan("min", version=pushed_tags[0])
     # A :main image is what main's commit builds, as a release is its tag's: refused. Any
     # other tag (a branch or test push) warns, so a developer can still push work in progress.
-    consequence = f"{tag} would not be the commit"
+    shown = config.main_branch if config.main_branch in pushed_tags else tag
+    consequence = f"{shown} would not be the commit"
     stray = releaseplan.stray_files(config, job.selected, consequence, buildkit=detect().buildkit)
-    if stray is not None and tag == config.main_branch and not job.options.dry_run:
+    if stray is not None and config.main_branch in pushed_tags and not job.options.dry_run:
         raise stray
     if stray is not None:
         console.warn(str(stray))
@@ -136,7 +139,7 @@ def push(
         execute(plan, job.runner)  # shows the builds' command lines
         return []
     client = job.access.client()
-    with _logged_in(job, plan, "push") as cli:
+    with _logged_in(job, plan, "push", pushed_tags) as cli:
         try:
             made = execute(plan, job.runner, cli)
             built = {image.name: image.image_id for image in made}

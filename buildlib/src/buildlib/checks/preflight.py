@@ -40,9 +40,10 @@ def preflight(
     purpose: Purpose,
     *,
     lock_fresh: CheckResult | None = None,
+    tags: tuple[str, ...] = (),
 ) -> None:
     """Raise :class:`CheckFailed` for the first failed check of :func:`run_preflight`."""
-    results = run_preflight(config, tuple(builds), purpose, lock_fresh=lock_fresh)
+    results = run_preflight(config, tuple(builds), purpose, lock_fresh=lock_fresh, tags=tags)
     failed = [r for r in results if r.status == "fail"]
     if failed:
         first = failed[0]
@@ -56,9 +57,10 @@ def run_preflight(
     purpose: str,
     *,
     lock_fresh: CheckResult | None = None,
+    tags: tuple[str, ...] = (),
 ) -> list[CheckResult]:
     """``lock_fresh``: the uv-lock-fresh result when the caller ran it already (``build``
-    starts uv beside its docker probes)."""
+    starts uv beside its docker probes); ``tags``: every tag a push writes."""
     project = Project.load(config.root, registry=registry_of(builds))
     project.config = config  # exactly the config the caller resolved
     project.config_error = None
@@ -86,8 +88,9 @@ def run_preflight(
         results.append(check_credentials(project, for_=purpose))
     if purpose == "push":
         main = project.settings.main_branch
-        pushes_main = any(ref.rsplit(":", 1)[-1] == main for b in builds for ref in b.references)
-        if pushes_main:
+        # what the registry gets: a push builds under a local name of its own run and pushes
+        # it as ``published``, then adds its other tags
+        if main in {b.published.rsplit(":", 1)[-1] for b in builds} | set(tags):
             results.append(check_branch(project, for_="push"))
     if purpose == "release":
         results.append(check_release_tag(project, for_="release"))
