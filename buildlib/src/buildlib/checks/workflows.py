@@ -144,10 +144,8 @@ def check_pinned_actions(project: Project) -> list[CheckResult]:
     that receives secrets (its steps, env or ``with:`` reference ``secrets.``), including
     the steps of the local composite actions it uses: such an action runs beside the
     secrets, and whoever can move its tag can read them."""
-    try:
-        from ruamel.yaml import YAML
-    except ImportError:  # check-jsonschema brings it; `check_workflows` says it is missing
-        return []
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
     results = []
     for rel in workflow_files(project):
