@@ -91,6 +91,9 @@ def test_yaml_syntax_error(repo, actionlint):
     assert broken.status == "fail" and "not valid YAML" in broken.message
     lint = [r for r in check_actionlint(Project.load(repo)) if r.file == broken.file]
     assert lint and lint[0].line and "could not parse as YAML" in lint[0].message
+    # the pinned-actions check reads what it can parse and leaves the broken file to these
+    pinned = workflows_module.check_pinned_actions(Project.load(repo))
+    assert not [r for r in pinned if r.file == broken.file]
 
 
 def test_no_workflows_is_skipped(tmp_path):
