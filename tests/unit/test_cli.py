@@ -86,6 +86,22 @@ def test_list_shows_the_project_tasks_from_a_subdirectory(
     assert {"build", "build-gpu", "build-cpu", "push", "release", "doctor"} <= names
 
 
+def test_an_invalid_table_still_lists_its_image_tasks_and_running_one_says_why(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "1.0.0"\n\n[tool.buildlib]\nregisty = "ghcr.io"\n'
+        '\n[tool.buildlib.images.api]\nrepository = "org/api"\ndockerfile = "Dockerfile"\n'
+    )
+    code, out, _ = run(["--list"], tmp_path, monkeypatch, capsys)
+    assert code == 0
+    assert {"build", "build-api", "doctor"} <= set(re.findall(r"^  ([\w-]+)", out, re.M))
+    code, out, err = run(["build-api", "--dry-run"], tmp_path, monkeypatch, capsys)
+    assert code == 2
+    assert "Traceback" not in out + err
+    assert "registy" in err
+
+
 def test_advice_names_the_buildlib_command(tmp_path: Path, monkeypatch, capsys) -> None:
     write_repo(tmp_path)
     code, _, err = run(["doctor", "--for", "nothing"], tmp_path, monkeypatch, capsys)
