@@ -11,8 +11,9 @@ from buildlib import config as config_module
 from buildlib.checks import CheckResult
 from buildlib.checks import lock as lock_module
 from buildlib.checks import preflight as preflight_module
-from buildlib.checks.preflight import run_preflight
+from buildlib.checks.preflight import preflight, run_preflight
 from buildlib.config import ImageSpec
+from buildlib.errors import CheckFailed
 from tests.support.fixture_repo import TOKEN_ENV, USER_ENV, git, make_repo, write
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -94,6 +95,19 @@ def test_build_preflight_catches_crlf_stale_lock_and_secret_args(repo):
         ("uv-lock-fresh", "uv.lock", None),
         ("secret-build-args", "Dockerfile", 2),
     ]
+
+
+def test_preflight_raises_the_first_failure_and_counts_the_others(repo):
+    write(repo / "Dockerfile", "FROM scratch\r\nARG GITHUB_TOKEN\r\n")
+    config = config_module.load(repo)
+
+    with pytest.raises(CheckFailed) as caught:
+        preflight(config, builds(config), "build")
+
+    assert caught.value.message.endswith(" (and 1 more: `invoke doctor`)")
+    assert "CRLF" in caught.value.message
+    assert caught.value.location == "Dockerfile:1"
+    assert caught.value.exit_code == 5
 
 
 def test_missing_lock_fails_the_build(tmp_path):
