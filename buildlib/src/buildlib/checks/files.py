@@ -51,18 +51,14 @@ def first_bad_line_ending(path: Path) -> tuple[int, str] | None:
     return line, "CRLF" if data[index + 1 : index + 2] == b"\n" else "CR"
 
 
-def to_lf(path: Path) -> bool:
+def to_lf(path: Path) -> None:
     """Rewrite ``path`` with LF line endings and without a UTF-8 BOM, in place (mode kept).
-    True if it changed."""
+    Only called for a file that has a CR or a BOM."""
     data = path.read_bytes()
     fixed = data[len(BOM) :] if data.startswith(BOM) else data
-    fixed = fixed.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    if fixed == data:
-        return False
     with open(path, "r+b") as handle:
-        handle.write(fixed)
+        handle.write(fixed.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
         handle.truncate()
-    return True
 
 
 def line_ending_results(
@@ -86,7 +82,8 @@ def line_ending_results(
             continue
         number, kind = found
         what = "CRLF line endings" if kind == "CRLF" else "a lone CR line ending"
-        if fix and to_lf(path):
+        if fix:
+            to_lf(path)
             message = f"rewrote {rel} to LF (it had {what}, first at line {number})"
             results.append(CheckResult(CHECK_ID, "ok", message, rel, number))
             continue
@@ -104,7 +101,8 @@ def _bom_result(path: Path, rel: str, found: tuple[int, str] | None, *, fix: boo
         number, kind = found
         also = f" and {'CRLF' if kind == 'CRLF' else 'a lone CR'} line endings from line {number}"
     what = f"a UTF-8 byte order mark (BOM) at its start{also}"
-    if fix and to_lf(path):
+    if fix:
+        to_lf(path)
         return CheckResult(CHECK_ID, "ok", f"rewrote {rel} (it had {what})", file=rel, line=1)
     # docker's Dockerfile parser skips a BOM; a shell, the kernel (shebang) and most
     # linters do not
