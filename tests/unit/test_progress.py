@@ -223,6 +223,28 @@ def test_a_terminal_shows_one_live_line_per_image_and_the_failed_log(monkeypatch
     assert "gpu  done in 1m20s" in final and "cpu  failed after 1m15s" in final
 
 
+def test_a_terminal_keeps_a_bakes_shared_lines_and_the_last_lines_of_a_long_log(
+    monkeypatch,
+) -> None:
+    stderr = slow_stderr(monkeypatch)
+    monkeypatch.setattr("buildlib.progress.MAX_KEPT_LINES", 3)
+    display = BuildDisplay(["gpu", "cpu"], concurrent=True, mode="tty", tick_seconds=3600)
+    display.start("gpu")
+    display.start("cpu")
+    display.shared("#1 [internal] load local bake definitions")
+    display.line("gpu", "#2 [gpu 1/1] RUN false")
+    for number in range(1, 5):
+        display.line("cpu", f"#3 cpu line {number}")
+    display.finish("gpu", False)
+    display.finish("cpu", False)
+    display.close()
+    out = stderr.getvalue()
+    gpu = out.split("--- log of gpu (failed) ---\n", 1)[1].split("---")[0]
+    assert gpu == "#1 [internal] load local bake definitions\n#2 [gpu 1/1] RUN false\n"
+    cpu = out.split("--- log of cpu (failed) ---\n", 1)[1]
+    assert cpu == "(2 earlier lines not kept)\n#3 cpu line 2\n#3 cpu line 3\n#3 cpu line 4\n"
+
+
 def test_live_lines_fit_the_terminal(monkeypatch) -> None:
     monkeypatch.setattr(console, "style", lambda: console.Style(False))
     monkeypatch.setattr(
