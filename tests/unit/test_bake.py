@@ -263,7 +263,7 @@ def names(waves: list[tuple[ImageBuild, ...]]) -> list[list[str]]:
 
 def test_waves_of_this_repository() -> None:
     plan = repo_plan()
-    assert plan.build("lb").after == "gpu"
+    assert next(b for b in plan.builds if b.name == "lb").after == "gpu"
     assert names(bake_waves(plan.builds, plan.jobs)) == [["gpu", "cpu"], ["lb"]]
     assert names(bake_waves(plan.builds, 3)) == [["gpu", "cpu"], ["lb"]]
     assert names(bake_waves(plan.builds, 1)) == [["gpu"], ["cpu"], ["lb"]]

@@ -141,6 +141,10 @@ def plan_for(
     )  # type: ignore[arg-type]
 
 
+def build_of(plan: BuildPlan, name: str) -> ImageBuild:
+    return next(b for b in plan.builds if b.name == name)
+
+
 def value_after(argv: list[str], flag: str) -> str:
     return argv[argv.index(flag) + 1]
 
@@ -153,7 +157,7 @@ def values_of(argv: list[str], flag: str) -> list[str]:
 
 
 def test_buildx_loads_by_default(tmp_path: Path) -> None:
-    build = plan_for(make_repo(tmp_path)).build("cpu")
+    build = build_of(plan_for(make_repo(tmp_path)), "cpu")
     argv, env = build_command(build, BUILDX)
     assert argv[:3] == [DOCKER, "buildx", "build"]
     assert env == {}
@@ -166,7 +170,7 @@ def test_buildx_loads_by_default(tmp_path: Path) -> None:
 
 def test_buildx_pushes_a_multi_platform_image(tmp_path: Path) -> None:
     plan = plan_for(make_repo(tmp_path), output="push", names=("gpu",))
-    build = plan.build("gpu")
+    build = build_of(plan, "gpu")
     assert build.output == "push"
     argv, _ = build_command(build, BUILDX)
     assert "--push" in argv and "--load" not in argv
@@ -175,9 +179,9 @@ def test_buildx_pushes_a_multi_platform_image(tmp_path: Path) -> None:
 
 def test_single_platform_push_plan_loads_then_pushes(tmp_path: Path) -> None:
     plan = plan_for(make_repo(tmp_path), output="push", names=("cpu",))
-    assert plan.build("cpu").platforms == (host_platform(),)
-    assert plan.build("cpu").output == "load"
-    assert "--load" in build_command(plan.build("cpu"), BUILDX)[0]
+    assert build_of(plan, "cpu").platforms == (host_platform(),)
+    assert build_of(plan, "cpu").output == "load"
+    assert "--load" in build_command(build_of(plan, "cpu"), BUILDX)[0]
 
 
 def test_buildx_builder_and_cache_flags(tmp_path: Path) -> None:
@@ -188,14 +192,14 @@ def test_buildx_builder_and_cache_flags(tmp_path: Path) -> None:
         cache_to=["type=registry,ref=acme/demo:cache,mode=max"],
     )
     assert plan.builder == "remote-kube"
-    argv, _ = build_command(plan.build("cpu"), BUILDX, plan.builder)
+    argv, _ = build_command(build_of(plan, "cpu"), BUILDX, plan.builder)
     assert argv[:5] == [DOCKER, "buildx", "build", "--builder", "remote-kube"]
     assert values_of(argv, "--cache-from") == ["type=registry,ref=acme/demo:cache"]
     assert values_of(argv, "--cache-to") == ["type=registry,ref=acme/demo:cache,mode=max"]
 
 
 def test_buildkit_sets_the_environment_and_platform(tmp_path: Path) -> None:
-    build = plan_for(make_repo(tmp_path), BUILDKIT).build("cpu")
+    build = build_of(plan_for(make_repo(tmp_path), BUILDKIT), "cpu")
     argv, env = build_command(build, BUILDKIT)
     assert argv[:2] == [DOCKER, "build"]
     assert "buildx" not in argv
@@ -206,7 +210,7 @@ def test_buildkit_sets_the_environment_and_platform(tmp_path: Path) -> None:
 
 
 def test_legacy_sets_buildkit_off_and_has_no_platform_or_secret(tmp_path: Path) -> None:
-    build = plan_for(make_repo(tmp_path), LEGACY).build("cpu")
+    build = build_of(plan_for(make_repo(tmp_path), LEGACY), "cpu")
     argv, env = build_command(build, LEGACY)
     assert argv[:2] == [DOCKER, "build"]
     assert env == {"DOCKER_BUILDKIT": "0"}
@@ -222,7 +226,7 @@ def test_secrets_only_as_references(tmp_path: Path, caps: Capabilities) -> None:
     plan = plan_for(
         make_repo(tmp_path), caps, secret=["id=hf_token,env=HF_TOKEN", f"id=ssh,src={key}"]
     )
-    argv, env = build_command(plan.build("gpu"), caps)
+    argv, env = build_command(build_of(plan, "gpu"), caps)
     assert values_of(argv, "--secret") == ["id=hf_token,env=HF_TOKEN", f"id=ssh,src={key}"]
     everything = " ".join(argv) + " " + " ".join(f"{k}={v}" for k, v in env.items())
     assert SECRET_VALUE not in everything
@@ -232,7 +236,7 @@ def test_secrets_only_as_references(tmp_path: Path, caps: Capabilities) -> None:
 def test_oci_labels_from_git(tmp_path: Path) -> None:
     config = make_repo(tmp_path, commit=True)
     head = git(tmp_path, "rev-parse", "HEAD")
-    argv, _ = build_command(plan_for(config).build("gpu"), BUILDX)
+    argv, _ = build_command(build_of(plan_for(config), "gpu"), BUILDX)
     assert values_of(argv, "--label") == [
         "org.opencontainers.image.title=Demo (GPU)",
         "org.opencontainers.image.version=2.0.1",
@@ -243,7 +247,7 @@ def test_oci_labels_from_git(tmp_path: Path) -> None:
 
 
 def test_oci_labels_outside_git(tmp_path: Path) -> None:
-    argv, _ = build_command(plan_for(make_repo(tmp_path)).build("cpu"), BUILDX)
+    argv, _ = build_command(build_of(plan_for(make_repo(tmp_path)), "cpu"), BUILDX)
     labels = dict(label.split("=", 1) for label in values_of(argv, "--label"))
     assert sorted(labels) == sorted(
         f"org.opencontainers.image.{k}"
@@ -256,7 +260,7 @@ def test_oci_labels_outside_git(tmp_path: Path) -> None:
 
 def test_paths_are_relative_to_the_workdir(tmp_path: Path) -> None:
     plan = plan_for(make_repo(tmp_path))
-    build = plan.build("gpu")
+    build = build_of(plan, "gpu")
     assert build.workdir == tmp_path.resolve()
     argv, _ = build_command(build, BUILDX)
     assert value_after(argv, "--file") == "docker/Dockerfile.gpu"
@@ -266,26 +270,26 @@ def test_paths_are_relative_to_the_workdir(tmp_path: Path) -> None:
 
 def test_context_at_the_root_is_a_dot(tmp_path: Path) -> None:
     config = make_repo(tmp_path, PYPROJECT.replace('context = "ctx"\ntarget', "target"))
-    argv, _ = build_command(plan_for(config).build("cpu"), BUILDX)
+    argv, _ = build_command(build_of(plan_for(config), "cpu"), BUILDX)
     assert argv[-1] == "."
 
 
 def test_build_args_no_cache_and_target(tmp_path: Path) -> None:
     plan = plan_for(make_repo(tmp_path), no_cache=True, build_arg=["EXTRA=2", "NEW=x"])
-    gpu, _ = build_command(plan.build("gpu"), BUILDX)
-    cpu, _ = build_command(plan.build("cpu"), BUILDX)
+    gpu, _ = build_command(build_of(plan, "gpu"), BUILDX)
+    cpu, _ = build_command(build_of(plan, "cpu"), BUILDX)
     # pyproject's build-args, overridden and extended by --build-arg
     assert values_of(gpu, "--build-arg") == ["BASE_IMAGE=nvidia/cuda:12.4", "EXTRA=2", "NEW=x"]
     assert "--no-cache" in gpu
     assert "--target" not in gpu
     assert value_after(cpu, "--target") == "runtime"
-    plain, _ = build_command(plan_for(make_repo(tmp_path)).build("cpu"), BUILDX)
+    plain, _ = build_command(build_of(plan_for(make_repo(tmp_path)), "cpu"), BUILDX)
     assert "--no-cache" not in plain
 
 
 def test_registry_prefix_on_references(tmp_path: Path) -> None:
     plan = plan_for(make_repo(tmp_path), registry="127.0.0.1:5000")
-    argv, _ = build_command(plan.build("cpu"), BUILDX)
+    argv, _ = build_command(build_of(plan, "cpu"), BUILDX)
     assert values_of(argv, "--tag") == ["127.0.0.1:5000/acme/demo-cpu:t1"]
     assert image_reference("docker.io", "a/b", "x") == "a/b:x"
     assert image_reference("index.docker.io", "a/b", "x") == "a/b:x"
@@ -370,7 +374,7 @@ def test_builtin_buildkit_gets_the_plain_reference_it_honours(tmp_path: Path) ->
         cache_from=["type=registry,ref=acme/demo:cache", "acme/demo:main"],
         cache_to=["type=inline"],
     )
-    argv, _ = build_command(plan.build("cpu"), BUILDKIT)
+    argv, _ = build_command(build_of(plan, "cpu"), BUILDKIT)
     assert values_of(argv, "--cache-from") == ["acme/demo:cache", "acme/demo:main"]
     assert "--cache-to" not in argv
     assert "BUILDKIT_INLINE_CACHE=1" in values_of(argv, "--build-arg")
@@ -382,7 +386,7 @@ def test_buildx_keeps_the_cache_specs_as_written(tmp_path: Path) -> None:
         cache_from=["type=local,src=/tmp/c", "ref=acme/demo:cache"],
         cache_to=["type=inline"],
     )
-    argv, _ = build_command(plan.build("cpu"), BUILDX)
+    argv, _ = build_command(build_of(plan, "cpu"), BUILDX)
     assert values_of(argv, "--cache-from") == ["type=local,src=/tmp/c", "ref=acme/demo:cache"]
     assert values_of(argv, "--cache-to") == ["type=inline"]
     assert "BUILDKIT_INLINE_CACHE=1" not in values_of(argv, "--build-arg")
@@ -397,7 +401,7 @@ def test_image_placeholder_gives_each_image_its_own_cache(tmp_path: Path) -> Non
         cache_to=["type=gha,scope=image-{image},mode=max,ignore-error=true"],
     )
     for name in ("gpu", "cpu"):
-        argv, _ = build_command(plan.build(name), BUILDX)
+        argv, _ = build_command(build_of(plan, name), BUILDX)
         assert values_of(argv, "--cache-from") == [f"type=gha,scope=image-{name}"]
         assert values_of(argv, "--cache-to") == [
             f"type=gha,scope=image-{name},mode=max,ignore-error=true"
@@ -409,7 +413,7 @@ def test_image_placeholder_gives_each_image_its_own_cache(tmp_path: Path) -> Non
 
 def test_legacy_reads_a_local_image_as_cache(tmp_path: Path) -> None:
     plan = plan_for(make_repo(tmp_path), LEGACY, cache_from=["type=registry,ref=acme/demo:1"])
-    argv, _ = build_command(plan.build("cpu"), LEGACY)
+    argv, _ = build_command(build_of(plan, "cpu"), LEGACY)
     assert values_of(argv, "--cache-from") == ["acme/demo:1"]
 
 
@@ -421,7 +425,7 @@ def test_malformed_cache_specs_are_refused_before_building(tmp_path: Path, spec:
 
 
 def test_an_iidfile_is_passed_before_the_context(tmp_path: Path) -> None:
-    build = plan_for(make_repo(tmp_path), BUILDKIT).build("cpu")
+    build = build_of(plan_for(make_repo(tmp_path), BUILDKIT), "cpu")
     argv, _ = build_command(build, BUILDKIT, iidfile=tmp_path / "cpu.iid")
     assert value_after(argv, "--iidfile") == str(tmp_path / "cpu.iid")
     assert argv[-1] == build_command(build, BUILDKIT)[0][-1]  # the context stays last
@@ -453,7 +457,7 @@ def test_shared_base_and_next_step_gives_an_after_edge(tmp_path: Path) -> None:
     plan = plan_for(same)
     assert [(b.name, b.after) for b in plan.builds] == [("gpu", None), ("cpu", "gpu")]
     # cpu starts once gpu's 3rd BuildKit step (FROM, WORKDIR, COPY . .) is done
-    assert plan.build("cpu").after_step == ("stage-0", 3, "COPY")
+    assert build_of(plan, "cpu").after_step == ("stage-0", 3, "COPY")
     assert plan.jobs == 2
 
 
@@ -505,7 +509,7 @@ def test_build_arg_override_can_join_or_split_bases(tmp_path: Path) -> None:
     config = make_repo(tmp_path)
     # --build-arg applies to both images, so both now start from the same base
     plan = plan_for(config, build_arg=["BASE_IMAGE=python:3.13"])
-    assert plan.build("cpu").after == "gpu"
+    assert build_of(plan, "cpu").after == "gpu"
 
 
 def test_different_contexts_give_no_edge(tmp_path: Path) -> None:
@@ -575,7 +579,7 @@ def test_this_repository_plan_orders_lb_after_gpu() -> None:
     plan = make_plan(config, config.images, options_for(config, ImageFlags(), environ={}), BUILDX)
     assert [(b.name, b.after) for b in plan.builds] == [("gpu", None), ("cpu", None), ("lb", "gpu")]
     # gpu and lb share every step up to `COPY worker/` (BuildKit's 6th): lb starts when it is done
-    assert plan.build("lb").after_step == ("stage-0", 6, "COPY")
+    assert build_of(plan, "lb").after_step == ("stage-0", 6, "COPY")
     assert plan.jobs == 3
     for build in plan.builds:
         argv, _ = build_command(build, BUILDX)
@@ -584,7 +588,7 @@ def test_this_repository_plan_orders_lb_after_gpu() -> None:
 
 
 def test_image_build_name_and_primary(tmp_path: Path) -> None:
-    build: ImageBuild = plan_for(make_repo(tmp_path)).build("cpu")
+    build: ImageBuild = build_of(plan_for(make_repo(tmp_path)), "cpu")
     assert build.name == "cpu"
     assert build.primary == "acme/demo-cpu:t1"
 
@@ -596,11 +600,11 @@ def test_source_label_from_a_remote_carries_no_credential(tmp_path: Path) -> Non
     pyproject = PYPROJECT.replace('source = "https://github.com/acme/demo"\n', "")
     config = make_repo(tmp_path, pyproject, commit=True)
     git(tmp_path, "remote", "add", "origin", f"https://gitlab-ci-token:{token}@gitlab.com/o/r.git")
-    argv, _ = build_command(plan_for(config).build("gpu"), BUILDX)
+    argv, _ = build_command(build_of(plan_for(config), "gpu"), BUILDX)
     assert "org.opencontainers.image.source=https://gitlab.com/o/r.git" in argv
     assert token not in " ".join(argv)
     git(tmp_path, "remote", "set-url", "origin", "git@github.com:acme/demo.git")
-    argv, _ = build_command(plan_for(config).build("gpu"), BUILDX)
+    argv, _ = build_command(build_of(plan_for(config), "gpu"), BUILDX)
     assert "org.opencontainers.image.source=https://github.com/acme/demo.git" in argv
 
 
@@ -608,7 +612,7 @@ def test_a_configured_source_is_published_without_its_userinfo(tmp_path: Path) -
     pyproject = PYPROJECT.replace(
         "https://github.com/acme/demo", "https://robot:hunter2hunter2@github.com/acme/demo"
     )
-    argv, _ = build_command(plan_for(make_repo(tmp_path, pyproject)).build("gpu"), BUILDX)
+    argv, _ = build_command(build_of(plan_for(make_repo(tmp_path, pyproject)), "gpu"), BUILDX)
     assert "org.opencontainers.image.source=https://github.com/acme/demo" in argv
     assert "hunter2" not in " ".join(argv)
 

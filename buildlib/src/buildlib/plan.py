@@ -96,9 +96,6 @@ class BuildPlan:
     # What the plan could not do as asked, said before it runs (e.g. no attestations)
     notes: tuple[str, ...] = ()
 
-    def build(self, name: str) -> ImageBuild:
-        return next(b for b in self.builds if b.name == name)
-
 
 @dataclass(frozen=True)
 class CommitFacts:
