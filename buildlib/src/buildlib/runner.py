@@ -151,9 +151,7 @@ class Runner:
         on_line: Callable[[str], None] | None = None,
         show: Callable[[str], None] | None = None,
     ) -> Result:
-        """Run ``argv``.
-
-        ``env`` is added to the current environment and shown on the echoed line.
+        """``env`` is added to the current environment and shown on the echoed line.
         ``mutating=False`` marks read-only queries, which run even in dry-run.
         ``on_line`` sees each line of streamed output (redacted) as it arrives; ``show``, when
         given, displays each line instead of the console (:mod:`buildlib.progress`).
