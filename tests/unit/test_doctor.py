@@ -292,6 +292,24 @@ def test_without_git_history_the_git_checks_are_skipped(repo, capsys):
     assert code == 1
 
 
+def test_a_check_that_raises_fails_alone_and_the_others_still_run(repo, capsys, monkeypatch):
+    import buildlib.checks.secrets
+
+    def broken(project):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(buildlib.checks.secrets, "check_secret_build_args", broken)
+
+    code, document = doctor_json(repo, capsys)
+
+    (failed,) = by_id(document, "secret-build-args")
+    assert failed["status"] == "fail"
+    assert failed["message"] == "the check itself failed: RuntimeError: boom"
+    assert "a bug in buildlib" in failed["hint"]
+    assert [c["id"] for c in document["checks"] if c["status"] == "fail"] == ["secret-build-args"]
+    assert code == 1
+
+
 def test_unknown_purpose_or_root_is_a_usage_error(repo, tmp_path):
     with pytest.raises(UsageError):
         collect(repo, for_="deploy", engine=False)
