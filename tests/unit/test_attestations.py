@@ -252,6 +252,27 @@ def test_the_doctor_says_whether_pushes_get_them(monkeypatch) -> None:
     assert result.status == "ok" and "mode=min" in result.message, result
 
 
+def test_the_doctor_asks_no_docker_when_they_are_off_and_skips_without_a_client(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from buildlib.checks.engine import check_attestations
+    from buildlib.checks.project import Project
+    from buildlib.errors import DockerUnavailable
+
+    def no_client(docker=None):
+        raise DockerUnavailable("docker client 'docker' not found (looked in PATH)")
+
+    monkeypatch.setattr("buildlib.docker.detect", no_client)
+    write_repo(tmp_path)
+    result = check_attestations(Project.load(tmp_path))
+    assert result.status == "skipped"
+    assert result.message == "no docker client: docker client 'docker' not found (looked in PATH)"
+    off = 'default-tag = "local"\nprovenance = false\nsbom = false\n'
+    write_repo(tmp_path, 'default-tag = "local"\n', off)
+    result = check_attestations(Project.load(tmp_path))
+    assert result.status == "ok" and result.message.startswith("off in [tool.buildlib]")
+
+
 def test_json_plan_is_unchanged_by_the_warning(tmp_path: Path) -> None:
     out = dry_run(REPO, tmp_path, "docker", "push", "--tag", "main", "--image", "cpu", "--json")
     start = out.index("{")
