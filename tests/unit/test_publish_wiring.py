@@ -1,0 +1,545 @@
+"""What ``push`` and ``release`` hand to the parts they order: the login every docker
+command runs under, the pre-flight checks of their purpose, the environment, the registry
+and the secrets they were given, the attestations and annotations of their builds, the
+registry client a dry run asks. Driven through the public functions against the stand-ins
+of tests/support/publish_fakes.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import buildlib.attest as attest
+import buildlib.publish as publish
+import buildlib.pushing as pushing
+from buildlib.checks.preflight import preflight
+from buildlib.errors import CheckFailed, RegistryError, UsageError
+from buildlib.flags import PushFlags, ReleaseFlags
+from buildlib.publish import push, release
+from buildlib.runner import Result
+from tests.support.publish_fakes import (
+    BUILDX,
+    CAPS,
+    CPU,
+    GPU,
+    FakeDocker,
+    StubRegistry,
+    publishing,
+    released_project,
+)
+
+CREDENTIALS = {"DOCKERHUB_USERNAME": "robot", "DOCKERHUB_TOKEN": "dckr_pat_not-a-real-token"}
+MULTI = "linux/amd64,linux/arm64"
+
+
+@pytest.fixture(autouse=True)
+def _no_user_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # resolve_access reads the user's docker login when no credentials are in the env
+    empty = tmp_path / "docker-config"
+    empty.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(empty))
+    for name in (*CREDENTIALS, "TETRA_IMAGE_TAG", "BUILDLIB_REGISTRY", "BUILDLIB_BUILDER"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return released_project(tmp_path / "repo", "1.2.3")
+
+
+class LoginDocker(FakeDocker):
+    """The fake docker, which also logs in; it records the DOCKER_CONFIG of every command."""
+
+    def __init__(self, registry: StubRegistry) -> None:
+        super().__init__(registry)
+        self.configs: list[tuple[str, str | None]] = []
+
+    def run(self, argv: Any, **kwargs: Any) -> Result:  # type: ignore[override]
+        argv = [str(a) for a in argv]
+        self.configs.append((argv[1], (kwargs.get("env") or {}).get("DOCKER_CONFIG")))
+        if argv[1] == "login":
+            return Result(argv, 0)
+        return super().run(argv, **kwargs)
+
+
+def login_dirs(docker: LoginDocker) -> set[str | None]:
+    assert docker.configs[0][0] == "login"
+    return {config for _, config in docker.configs}
+
+
+# --- the login ----------------------------------------------------------------------------
+
+
+def test_a_push_builds_and_pushes_under_the_login_from_the_environment(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    with publishing(monkeypatch, registry):
+        docker = LoginDocker(registry)
+        push(root, PushFlags(images=("gpu",), tag="main"), environ=CREDENTIALS, runner=docker)
+
+    (config,) = login_dirs(docker)  # one DOCKER_CONFIG for the login, build and push
+    assert config is not None and "buildlib-docker-config-" in config
+    assert {command for command, _ in docker.configs} >= {"login", "build", "push"}
+    assert not Path(config).exists(), "the login is removed after the push"
+
+
+@pytest.mark.parametrize("platform", [None, MULTI])
+def test_a_release_builds_and_pushes_under_the_login_from_the_environment(
+    root: Path, monkeypatch: pytest.MonkeyPatch, platform: str | None
+) -> None:
+    registry = StubRegistry()
+    registry.store(CPU, "1.2.3", "sha256:" + "c" * 64)
+    with publishing(monkeypatch, registry, BUILDX if platform else CAPS):
+        monkeypatch.setattr(attest, "buildx_driver", lambda docker, builder=None: "docker")
+        docker = LoginDocker(registry)
+        flags = ReleaseFlags(images=("gpu",), platform=platform)
+        release(root, flags, environ=CREDENTIALS, runner=docker)
+
+    (config,) = login_dirs(docker)
+    assert config is not None
+    assert any(command == "build" or command == "buildx" for command, _ in docker.configs)
+    assert registry.tag_map(GPU)["1.2.3"]
+
+
+# --- the pre-flight checks of each purpose --------------------------------------------------
+
+
+def test_a_push_without_credentials_is_refused_before_any_docker_command(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        monkeypatch.setattr(publish, "preflight", preflight)
+        with pytest.raises(CheckFailed) as caught:
+            push(root, PushFlags(images=("gpu",), tag="topic"), environ={}, runner=docker)
+
+    assert caught.value.message.startswith(
+        "no credentials for docker.io: neither $DOCKERHUB_USERNAME/$DOCKERHUB_TOKEN nor a "
+        "docker login"
+    )
+    assert docker.calls == []
+
+
+def test_a_release_without_credentials_is_refused_before_any_docker_command(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        monkeypatch.setattr(publish, "preflight", preflight)
+        with pytest.raises(CheckFailed) as caught:
+            release(root, ReleaseFlags(images=("gpu",)), environ={}, runner=docker)
+
+    assert caught.value.message.startswith("no credentials for docker.io")
+    assert docker.calls == []
+
+
+# --- the environment, the registry, the secrets ---------------------------------------------
+
+
+def test_a_push_without_a_tag_says_how_to_give_one(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        with pytest.raises(UsageError) as caught:
+            push(root, PushFlags(images=("gpu",)), environ={}, runner=docker)
+
+    assert (caught.value.message, caught.value.hint) == (
+        "push needs a tag",
+        "invoke push --tag main",
+    )
+    assert docker.calls == []
+
+
+def test_push_and_release_read_the_process_environment_when_given_none(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = StubRegistry()
+    monkeypatch.setenv("TETRA_IMAGE_TAG", "from-env")
+    with publishing(monkeypatch, registry) as docker:
+        push(root, PushFlags(images=("gpu",)), runner=docker)
+        release(root, ReleaseFlags(images=("gpu", "cpu")), runner=docker)
+
+    assert set(registry.tag_map(GPU)) == {"from-env", "1.2.3", "1.2", "1", "latest"}
+
+
+@pytest.mark.parametrize("value", ["hf_0123456789abcdef", "short"])
+def test_a_secret_from_the_given_environment_is_redacted_or_named(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        flags = PushFlags(images=("gpu",), tag="main", secret=("id=hf,env=HF_TOKEN",))
+        push(root, flags, environ={"HF_TOKEN": value}, runner=docker)
+
+    build = next(argv for argv in docker.calls if argv[1] == "build")
+    assert "id=hf,env=HF_TOKEN" in build
+    if len(value) >= 8:
+        assert value not in docker.redact(f"step 3: echo {value}")
+    else:
+        assert "--secret hf is shorter than 8 characters" in capsys.readouterr().err
+
+
+def test_a_dry_run_push_names_the_registry_and_every_configured_image(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        flags = PushFlags(tag="main", registry="127.0.0.1:5000", dry_run=True, as_json=True)
+        assert push(root, flags, environ={}, runner=docker) == []
+
+    document = json.loads(capsys.readouterr().out)
+    assert document["registry"] == "127.0.0.1:5000"
+    assert [(i["name"], i["tags"]) for i in document["images"]] == [
+        ("gpu", ["main"]),
+        ("cpu", ["main"]),
+    ]
+    tagged = [argv[argv.index("--tag") + 1] for argv in docker.builds()]
+    assert tagged == [f"127.0.0.1:5000/{GPU}:main", f"127.0.0.1:5000/{CPU}:main"]
+
+
+def test_a_dry_run_without_a_runner_runs_no_docker_command(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+
+    import buildlib.runner as runner
+
+    def guarded(real: Any) -> Any:
+        def run(argv: list[str], *args: Any, **kwargs: Any) -> Any:
+            assert Path(argv[0]).name != "docker", f"a dry run ran {argv}"
+            return real(argv, *args, **kwargs)  # git may answer questions
+
+        return run
+
+    with publishing(monkeypatch, StubRegistry()):
+        monkeypatch.setattr(runner.subprocess, "run", guarded(subprocess.run))
+        monkeypatch.setattr(runner.subprocess, "Popen", guarded(subprocess.Popen))
+        push(root, PushFlags(images=("gpu",), tag="main", dry_run=True), environ={})
+
+    assert f"--tag {GPU}:main" in capsys.readouterr().err
+
+
+def test_a_real_push_builds_under_a_name_of_its_own_run(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # two runs on one engine must not push each other's image: REPO:TAG is written only by
+    # the push, from the run's own local name
+    registry = StubRegistry()
+    with publishing(monkeypatch, registry) as docker:
+        push(root, PushFlags(images=("gpu",), tag="main"), environ={}, runner=docker)
+
+    (build,) = docker.builds()
+    local = build[build.index("--tag") + 1]
+    assert local.startswith(f"{GPU}:main-buildlib-") and local != f"{GPU}:main"
+    assert docker.pushes() == [f"{GPU}:main"]
+    inspected = [argv for argv in docker.calls if argv[1:3] == ["image", "inspect"]]
+    assert inspected == [], "the build's own image id is pushed: no second look"
+
+
+# --- attestations and annotations -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("task", "mode"), [("push", "min"), ("release", "max")])
+def test_a_pushed_build_carries_the_provenance_of_its_task_from_the_chosen_builder(
+    root: Path, monkeypatch: pytest.MonkeyPatch, task: str, mode: str
+) -> None:
+    asked: list[str | None] = []
+
+    def driver(docker: str, builder: str | None = None) -> str:
+        asked.append(builder)
+        return "docker-container"
+
+    registry = StubRegistry()
+    registry.store(CPU, "1.2.3", "sha256:" + "c" * 64)
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        monkeypatch.setattr(attest, "buildx_driver", driver)
+        common = {"images": ("gpu",), "platform": MULTI, "builder": "ci-builder"}
+        if task == "push":
+            push(root, PushFlags(tag="main", **common), environ={}, runner=docker)
+        else:
+            release(root, ReleaseFlags(**common), environ={}, runner=docker)
+
+    (build,) = docker.builds()
+    assert f"--provenance=mode={mode}" in build and "--sbom=true" in build
+    assert build[build.index("--builder") + 1] == "ci-builder"
+    assert asked and set(asked) == {"ci-builder"}
+    annotations = [build[i + 1] for i, word in enumerate(build) if word == "--annotation"]
+    assert (
+        "index,manifest:org.opencontainers.image.version=" + ("main" if task == "push" else "1.2.3")
+        in annotations
+    )
+
+
+def test_a_builder_without_annotations_is_named_in_the_push(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        push(root, PushFlags(images=("gpu",), tag="main"), environ={}, runner=docker)
+
+    assert (
+        "images are published without OCI annotations (labels only): the "
+        f"{CAPS.describe()} has no --annotation (buildx 0.12 or later has)"
+    ) in capsys.readouterr().err
+    (build,) = docker.builds()
+    assert "--annotation" not in build
+
+
+def test_images_pushed_by_docker_push_are_named_as_going_without_annotations(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with publishing(monkeypatch, StubRegistry(), BUILDX) as docker:
+        monkeypatch.setattr(attest, "buildx_driver", lambda docker, builder=None: "docker")
+        push(root, PushFlags(images=("gpu",), tag="main"), environ={}, runner=docker)
+
+    assert (
+        "gpu: published without OCI annotations (labels only): pushed by docker push"
+    ) in capsys.readouterr().err
+
+
+# --- the registry a release asks ------------------------------------------------------------
+
+
+class Unlisted(StubRegistry):
+    def tags(self, repo: str) -> list[str]:
+        raise RegistryError("connection refused")
+
+
+def test_a_dry_run_release_asks_the_registry_once_briefly_and_plans_from_git_without_it(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made: list[dict[str, Any]] = []
+    registry = Unlisted()
+
+    def client(*args: Any, **kwargs: Any) -> StubRegistry:
+        made.append(kwargs)
+        return registry
+
+    with publishing(monkeypatch, registry) as docker:
+        monkeypatch.setattr(pushing, "RegistryClient", client)
+        flags = ReleaseFlags(images=("gpu",), dry_run=True)
+        assert release(root, flags, environ={}, runner=docker) == []
+
+    quick = [kwargs for kwargs in made if kwargs.get("retries") == 0]
+    assert len(quick) == 1 and quick[0]["timeout"] == 5
+    err = capsys.readouterr().err
+    assert "could not list runpod/tetra-rp's tags (connection refused)" in err
+    assert f"gpu: {GPU} ← 1.2.3, 1.2, 1, latest" in err
+
+
+def test_a_real_release_asks_the_registry_with_its_retries(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[dict[str, Any]] = []
+    registry = StubRegistry()
+
+    def client(*args: Any, **kwargs: Any) -> StubRegistry:
+        made.append(kwargs)
+        return registry
+
+    with publishing(monkeypatch, registry) as docker:
+        monkeypatch.setattr(pushing, "RegistryClient", client)
+        release(root, ReleaseFlags(images=("gpu", "cpu")), environ={}, runner=docker)
+
+    assert made and all("retries" not in kwargs for kwargs in made)
+
+
+# --- what a release says when it stops, and what it reports ----------------------------------
+
+
+def test_a_file_only_the_dockerfile_s_own_ignore_file_leaves_out_does_not_stop_a_release(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # BuildKit reads <Dockerfile>.dockerignore; the classic builder reads only .dockerignore
+    from tests.support.fixture_repo import git
+
+    for dockerfile in ("Dockerfile", "Dockerfile-cpu"):
+        (root / f"{dockerfile}.dockerignore").write_text(".git\nnotes.txt\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "chore: ignore notes")
+    git(root, "tag", "-f", "v1.2.3")
+    (root / "notes.txt").write_text("not committed")
+    registry = StubRegistry()
+    with publishing(monkeypatch, registry) as docker:
+        release(root, ReleaseFlags(images=("gpu", "cpu")), environ={}, runner=docker)
+
+    assert set(registry.tag_map(GPU)) == {"1.2.3", "1.2", "1", "latest"}
+
+
+def test_a_release_whose_build_reported_another_digest_is_refused(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from buildlib.errors import PublishError
+
+    registry = StubRegistry()
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        monkeypatch.setattr(attest, "buildx_driver", lambda docker, builder=None: "docker")
+        docker.reported = "sha256:" + "e" * 64
+        with pytest.raises(PublishError) as caught:
+            release(root, ReleaseFlags(images=("gpu",), platform=MULTI), environ={}, runner=docker)
+
+    assert caught.value.message.startswith(f"another writer replaced {GPU}:1.2.3 during this run")
+    assert set(registry.tag_map(GPU)) == {"1.2.3"}, "no floating tag moved"
+
+
+class RivalDocker(FakeDocker):
+    """While it pushes the cpu image, another writer replaces the gpu image's version tag."""
+
+    def run(self, argv: Any, **kwargs: Any) -> Result:  # type: ignore[override]
+        if str(argv[1]) == "push" and str(argv[2]).startswith(CPU + ":"):
+            self.registry._write(GPU, "1.2.3", "sha256:" + "f" * 64)
+        return super().run(argv, **kwargs)
+
+
+def test_a_version_tag_replaced_during_the_release_stops_it_before_the_floating_tags(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from buildlib.errors import PublishError
+
+    registry = StubRegistry()
+    with publishing(monkeypatch, registry):
+        docker = RivalDocker(registry)
+        with pytest.raises(PublishError) as caught:
+            release(root, ReleaseFlags(images=("gpu", "cpu")), environ={}, runner=docker)
+
+    message = caught.value.message
+    assert message.startswith(
+        f"release stopped: another writer replaced {GPU}:1.2.3 (now sha256:ffffffffffff, "
+    )
+    assert f"Pushed and verified: {GPU}:1.2.3, {CPU}:1.2.3. " in message
+    assert message.endswith("No floating tag (X.Y, X, latest) of any image was moved")
+    assert caught.value.hint is not None and caught.value.hint != (
+        "fix the cause and run `invoke release` again (it is safe to re-run)"
+    )
+    assert set(registry.tag_map(CPU)) == {"1.2.3"}
+
+
+class Flaky(StubRegistry):
+    """Stops answering once a build has run."""
+
+    down = False
+
+    def manifest_digest(self, repo: str, tag: str) -> str | None:
+        if self.down:
+            raise RegistryError("connection reset")
+        return super().manifest_digest(repo, tag)
+
+
+class FailingBuildx(FakeDocker):
+    """A buildx build that pushes, then fails; the registry may stop answering after it."""
+
+    def __init__(self, registry: Flaky, registry_down: bool) -> None:
+        super().__init__(registry)
+        self.flaky, self.registry_down = registry, registry_down
+        self.build_failure = "error: failed to export cache"
+
+    def _buildx(self, argv: list[str], kwargs: dict[str, Any]) -> Result:
+        result = super()._buildx(argv, kwargs)
+        self.flaky.down = self.registry_down
+        return result
+
+
+@pytest.mark.parametrize("registry_down", [False, True])
+def test_a_failed_multi_platform_re_release_says_what_it_knows_was_pushed(
+    root: Path, monkeypatch: pytest.MonkeyPatch, registry_down: bool
+) -> None:
+    from buildlib.errors import PublishError
+
+    registry = Flaky()
+    with publishing(monkeypatch, registry, BUILDX) as docker:
+        monkeypatch.setattr(attest, "buildx_driver", lambda docker, builder=None: "docker")
+        release(root, ReleaseFlags(images=("gpu",), platform=MULTI), environ={}, runner=docker)
+        docker = FailingBuildx(registry, registry_down)
+        flags = ReleaseFlags(images=("gpu",), platform=MULTI, force=True)
+        with pytest.raises(PublishError) as caught:
+            release(root, flags, environ={}, runner=docker)
+
+    message = caught.value.message
+    if registry_down:
+        assert f"Not known whether the registry holds: {GPU}:1.2.3 (it did not answer). " in message
+    else:
+        # the build wrote the very image the tag held before: nothing changed in the registry
+        assert "Nothing was pushed. " in message and "Pushed and verified" not in message
+
+
+def test_a_backport_release_reports_the_other_image_whose_line_it_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = StubRegistry()
+    root = released_project(tmp_path / "repo", "1.2.4")
+    with publishing(monkeypatch, registry) as docker:
+        release(root, ReleaseFlags(images=("gpu", "cpu")), environ={}, runner=docker)
+    released_project(root, "1.1.0", dockerfile="FROM scratch\nLABEL line=1.1\n")
+    with publishing(monkeypatch, registry) as docker:
+        release(root, ReleaseFlags(images=("cpu",)), environ={}, runner=docker)
+        assert "floating tags not moved yet: gpu lack 1.1.0" in capsys.readouterr().err
+        release(root, ReleaseFlags(images=("gpu",), as_json=True), environ={}, runner=docker)
+
+    document = json.loads(capsys.readouterr().out)
+    assert [(image["name"], image["tags"]) for image in document["images"]] == [
+        ("gpu", ["1.1.0", "1.1"]),
+        ("cpu", ["1.1.0", "1.1"]),
+    ]
+
+
+class FailingBuild(FakeDocker):
+    """Every ``docker build`` fails as a Dockerfile with a missing file does."""
+
+    def _answer(self, argv: list[str], kwargs: dict[str, Any]) -> Result:
+        if argv[1] == "build":
+            return Result(argv, 1, "", "ERROR: failed to solve: no such file")
+        return super()._answer(argv, kwargs)
+
+
+@pytest.mark.parametrize("task", ["push", "release"])
+def test_a_failed_build_stops_the_task_with_the_build_s_error_and_pushes_nothing(
+    root: Path, monkeypatch: pytest.MonkeyPatch, task: str
+) -> None:
+    from buildlib.errors import BuildlibError
+
+    registry = StubRegistry()
+    with publishing(monkeypatch, registry):
+        docker = FailingBuild(registry)
+        with pytest.raises(BuildlibError) as caught:
+            if task == "push":
+                push(root, PushFlags(images=("gpu",), tag="main"), environ={}, runner=docker)
+            else:
+                release(root, ReleaseFlags(images=("gpu",)), environ={}, runner=docker)
+
+    assert caught.value.message == "build of gpu (Dockerfile) failed (exit 1): no such file"
+    assert registry.writes == [] and docker.pushes() == []
+
+
+def test_an_empty_tag_falls_back_to_the_tag_variable(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `invoke push --tag "$TAG"` with TAG unset in CI
+    registry = StubRegistry()
+    with publishing(monkeypatch, registry) as docker:
+        flags = PushFlags(images=("gpu",), tag="")
+        push(root, flags, environ={"TETRA_IMAGE_TAG": "nightly"}, runner=docker)
+
+    assert set(registry.tag_map(GPU)) == {"nightly"}
+
+
+def test_a_release_of_one_image_names_every_image_still_waiting_for_the_version(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.fixture_repo import git
+
+    with (root / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
+        pyproject.write(
+            '\n[tool.buildlib.images.arm]\nrepository = "runpod/tetra-rp-arm"\n'
+            'dockerfile = "Dockerfile-cpu"\n'
+        )
+    git(root, "commit", "-qam", "chore: a third image")
+    git(root, "tag", "-f", "v1.2.3")
+    registry = StubRegistry()
+    with publishing(monkeypatch, registry) as docker:
+        release(root, ReleaseFlags(images=("gpu",)), environ={}, runner=docker)
+
+    assert (
+        "floating tags not moved yet: cpu, arm lack 1.2.3 in the registry; the release of the "
+        "last image moves them for every image"
+    ) in capsys.readouterr().err
+    assert set(registry.tag_map(GPU)) == {"1.2.3"}
