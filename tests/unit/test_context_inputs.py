@@ -1,0 +1,116 @@
+"""What the engine receives besides plain files (links, the ignore file itself), which ignore
+file it reads by default, and the patterns whose match stops at a name's edge."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from buildlib.context import (
+    IgnoreMatcher,
+    context_files,
+    ignore_file_for,
+    matcher_for,
+    read_patterns,
+    strays,
+)
+from buildlib.errors import ConfigError
+from tests.support.fixture_repo import git
+
+
+def excluded(patterns: str, path: str) -> bool:
+    return IgnoreMatcher.parse(read_patterns(patterns)).excluded(path)
+
+
+@pytest.mark.parametrize(
+    ("patterns", "path", "expected"),
+    [
+        ("worker/**", "worker/x.py", True),
+        ("worker/**", "workers/x.py", False),  # a folder's name, not a prefix of one
+        ("worker/**", "work/x.py", False),
+        ("**/foo", "a/foo", True),
+        ("**/foo", "barfoo", False),  # a whole name at the end
+        ("**/foo", "a/barfoo", False),
+        ("**/foo", "bar", False),
+    ],
+)
+def test_a_trailing_or_leading_double_star_stops_at_a_name_s_edge(
+    patterns: str, path: str, expected: bool
+) -> None:
+    assert excluded(patterns, path) is expected
+
+
+def test_links_to_folders_are_sent_as_links_unless_excluded(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("not in the context\n")
+    context = tmp_path / "context"
+    (context / "app").mkdir(parents=True)
+    (context / "app" / "main.py").write_text("print()\n")
+    for name in ("cache", "data", "models"):
+        os.symlink(outside, context / name)
+    (context / ".dockerignore").write_text("models\n")
+
+    found = context_files(context, matcher_for(context / "Dockerfile", context))
+
+    assert found == [".dockerignore", "app/main.py", "cache", "data"]
+
+
+def tree(root: Path) -> None:
+    """A committed Dockerfile whose own ignore file (not committed) leaves out notes.txt and
+    itself; the shared .dockerignore leaves out only the Dockerfile's ignore file."""
+    (root / "Dockerfile").write_text("FROM scratch\n")
+    (root / ".dockerignore").write_text(".git\nDockerfile.dockerignore\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "chore: files")
+    (root / "Dockerfile.dockerignore").write_text(".git\nnotes.txt\nDockerfile.dockerignore\n")
+    (root / "notes.txt").write_text("not committed\n")
+
+
+def test_buildkit_is_the_default_and_reads_the_dockerfile_s_own_ignore_file(
+    tmp_path: Path,
+) -> None:
+    tree(tmp_path)
+    dockerfile = tmp_path / "Dockerfile"
+    assert ignore_file_for(dockerfile, tmp_path) == tmp_path / "Dockerfile.dockerignore"
+    assert "notes.txt" not in context_files(tmp_path, matcher_for(dockerfile, tmp_path))
+
+    found = strays(tmp_path, [("app", dockerfile, tmp_path)])
+
+    # what BuildKit reads to decide what it sends is an input of the build too
+    assert [(s.path, s.ignored) for s in found or []] == [("Dockerfile.dockerignore", False)]
+
+
+def test_the_classic_builder_reads_only_the_context_s_ignore_file(tmp_path: Path) -> None:
+    tree(tmp_path)
+    dockerfile = tmp_path / "Dockerfile"
+    assert ignore_file_for(dockerfile, tmp_path, buildkit=False) == tmp_path / ".dockerignore"
+
+    found = strays(tmp_path, [("app", dockerfile, tmp_path)], buildkit=False)
+
+    assert [s.path for s in found or []] == ["notes.txt"]
+
+
+def test_without_an_ignore_file_everything_is_sent(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "notes.txt").write_text("x\n")
+    dockerfile = tmp_path / "Dockerfile"
+    assert ignore_file_for(dockerfile, tmp_path) is None
+    assert ignore_file_for(dockerfile, tmp_path, buildkit=False) is None
+    assert context_files(tmp_path, matcher_for(dockerfile, tmp_path)) == ["Dockerfile", "notes.txt"]
+
+
+def test_an_ignore_file_that_is_not_utf8_is_still_read(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_bytes(b"# caf\xe9 notes\n.env\n")
+    matcher = matcher_for(tmp_path / "Dockerfile", tmp_path)
+    assert matcher.excluded(".env") and not matcher.excluded("app.py")
+
+
+def test_a_bad_pattern_names_the_ignore_file_it_is_in(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile.dockerignore").write_text(".git\n[abc\n")
+    with pytest.raises(ConfigError) as refused:
+        matcher_for(tmp_path / "Dockerfile", tmp_path)
+    assert refused.value.location == str(tmp_path / "Dockerfile.dockerignore")
