@@ -114,3 +114,56 @@ def test_a_bad_pattern_names_the_ignore_file_it_is_in(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as refused:
         matcher_for(tmp_path / "Dockerfile", tmp_path)
     assert refused.value.location == str(tmp_path / "Dockerfile.dockerignore")
+
+
+@pytest.mark.parametrize(
+    ("text", "patterns"),
+    [
+        ("# a comment\n\n.env\n\n*.log", [".env", "*.log"]),  # blank lines end nothing
+        ("#.env\n.env", [".env"]),
+        ("Xfile\n", ["Xfile"]),  # only a byte order mark is dropped from the first line
+        ("! /docs/./keep.txt", ["!docs/keep.txt"]),  # an exception is cleaned too
+        ("/a", ["a"]),
+        ("/", ["/"]),
+    ],
+)
+def test_the_ignore_file_reader_cleans_each_pattern(text: str, patterns: list[str]) -> None:
+    assert read_patterns(text) == patterns
+
+
+def test_a_blank_pattern_is_skipped_not_the_end() -> None:
+    matcher = IgnoreMatcher.parse(["a", "", "b"])
+    assert matcher.excluded("a") and matcher.excluded("b")
+
+
+@pytest.mark.parametrize(
+    ("patterns", "path", "expected"),
+    [
+        ("a/**/bc", "a/bc", True),
+        ("a/**/bc", "a/x/y/bc", True),
+        ("a/**/bc", "a/x/c", False),
+        ("a/**/b", "x/b", False),
+        ("a/**x", "a/x", True),
+        ("*/**", "a/b/c", True),
+        ("*/**", "a", False),
+        ("ab?", "abc", True),
+        ("ab?", "c", False),
+        # a file name may hold a newline: `**` at an end is a prefix or suffix test, as
+        # the engine's (patternmatcher's prefixMatch and suffixMatch)
+        ("docs/**", "docs/a\nb", True),
+        ("**/foo", "x\ny/foo", True),
+    ],
+)
+def test_double_stars_wildcards_and_escapes(patterns: str, path: str, expected: bool) -> None:
+    assert excluded(patterns, path) is expected
+
+
+# Python warns of "[[" in a class (a nested set in some future version); Go reads a plain "["
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@pytest.mark.parametrize("bad", ["[*", "a[?", "[^*"])
+def test_a_class_the_wildcards_leave_open_is_refused(bad: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        IgnoreMatcher.parse([bad], "ctx/.dockerignore")
+    assert refused.value.message == (
+        f"bad pattern {bad!r} (unterminated character set): the engine refuses it too"
+    )
