@@ -27,6 +27,23 @@ def test_a_plan_loads_by_default_so_several_platforms_are_refused(tmp_path: Path
         make_plan(config, config.select(["gpu"]), options, BUILDX)
 
 
+def test_a_builder_from_the_environment_is_named_as_the_user_set_it(tmp_path: Path) -> None:
+    write_repo(tmp_path)
+    config = load(tmp_path)
+    options = options_for(config, ImageFlags(), environ={"BUILDLIB_BUILDER": "remote"})
+    with pytest.raises(UsageError) as refused:
+        make_plan(config, config.select(["gpu"]), options, LEGACY)
+    assert refused.value.message.startswith("BUILDLIB_BUILDER=remote needs docker buildx")
+    assert refused.value.hint == (
+        "install the buildx plugin (`docker buildx version` must answer), or unset BUILDLIB_BUILDER"
+    )
+    # the flag wins over the variable, and is what the advice then names
+    flagged = options_for(config, ImageFlags(builder="k8s"), environ={"BUILDLIB_BUILDER": "x"})
+    with pytest.raises(UsageError) as refused:
+        make_plan(config, config.select(["gpu"]), flagged, LEGACY)
+    assert refused.value.message.startswith("--builder k8s needs docker buildx")
+
+
 def test_a_builder_without_buildx_is_refused_with_both_ways_out(tmp_path: Path) -> None:
     write_repo(tmp_path)
     config = load(tmp_path)

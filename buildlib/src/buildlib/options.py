@@ -53,6 +53,7 @@ class BuildOptions:
     jobs: int | None = None
     dry_run: bool = False
     registry: str | None = None
+    builder_from_env: bool = False  # BUILDLIB_BUILDER, not --builder: what advice names
 
 
 def resolve_tag(config: Config, flag: str | None, environ: Mapping[str, str]) -> str:
@@ -247,6 +248,7 @@ def options_for(
         cache_from=tuple(flags.cache_from),
         cache_to=tuple(flags.cache_to),
         builder=flags.builder or environ.get(BUILDER_ENV) or None,
+        builder_from_env=not flags.builder and bool(environ.get(BUILDER_ENV)),
         jobs=parse_jobs(flags.jobs, flags.sequential),
         dry_run=flags.dry_run,
         registry=resolve_registry(config, registry, environ),

@@ -22,7 +22,7 @@ from buildlib.config import Config, ImageSpec
 from buildlib.engine import Attestations, Capabilities, host_platform
 from buildlib.errors import UsageError
 from buildlib.git import Git, public_url
-from buildlib.options import BuildOptions, SecretSpec
+from buildlib.options import BUILDER_ENV, BuildOptions, SecretSpec
 from buildlib.references import is_docker_hub
 from buildlib.tags import annotation_flags
 
@@ -220,11 +220,14 @@ def _check_feasible(
             hint="install the buildx plugin, or pass one --platform",
         )
     if options.builder and capabilities.builder != "buildx":
+        given, drop = (
+            (f"{BUILDER_ENV}={options.builder}", f"unset {BUILDER_ENV}")
+            if options.builder_from_env
+            else (f"--builder {options.builder}", "drop --builder")
+        )
         raise UsageError(
-            f"--builder {options.builder} needs docker buildx (this client has the "
-            f"{capabilities.describe()})",
-            hint="install the buildx plugin (`docker buildx version` must answer), "
-            "or drop --builder",
+            f"{given} needs docker buildx (this client has the {capabilities.describe()})",
+            hint=f"install the buildx plugin (`docker buildx version` must answer), or {drop}",
         )
     if not capabilities.buildkit and options.secrets:
         raise UsageError(
