@@ -770,3 +770,16 @@ def test_a_target_error_names_the_dockerfile_as_configured(tmp_path: Path) -> No
     assert error_of(tmp_path).message == (
         "tool.buildlib.images.app.target 'x' is no stage of docker/app.Dockerfile"
     )
+
+
+def test_two_images_of_one_repository_are_refused_at_the_second(tmp_path: Path) -> None:
+    second = APP.replace("images.app", "images.worker")
+    path = repo(tmp_path, HEAD + APP + "\n" + second)
+    error = error_of(tmp_path)
+    assert error.message == (
+        "tool.buildlib.images.worker.repository 'org/app' is also the repository of image "
+        "'app': their tags would overwrite each other"
+    )
+    lines = [n for n, text in enumerate(path.read_text().splitlines(), 1) if "repository" in text]
+    assert error.location == f"{path}:{lines[1]}"
+    assert error.hint == "give each image a repository of its own, e.g. org/app-worker"

@@ -340,6 +340,16 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
         repository = validate_repository(
             body["repository"], location=where.key(table, "repository")
         )
+        # every image is pushed as REPOSITORY:TAG: two images of one repository overwrite
+        # each other's tags
+        for other in images:
+            if other.repository == repository:
+                raise ConfigError(
+                    f"{table}.repository {repository!r} is also the repository of image "
+                    f"{other.name!r}: their tags would overwrite each other",
+                    location=where.key(table, "repository"),
+                    hint=f"give each image a repository of its own, e.g. {repository}-{name}",
+                )
         context = body.get("context", ".")
         if not (root / context).resolve().is_relative_to(root.resolve()):
             raise ConfigError(
