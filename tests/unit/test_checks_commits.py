@@ -301,6 +301,9 @@ def c(message):
         # Release-As counts as a footer only: in the body it is text
         ("1.4.2", ["chore: x\n\nRelease-As: 2.0.0\nsee above"], {}, None),
         ("1.4.2", ["fix: x\n\nrelease-as: 2.0.0\nRefs #12"], {}, "2.0.0"),
+        # the notes keep a Release-As commit only when its value looks like a version
+        ("1.4.2", ["chore: x\n\nRelease-As: v2.0.0"], {}, "2.0.0"),
+        ("1.4.2", ["chore: x\n\nRelease-As: version 2.0.0"], {}, None),
         # no version in the manifest, or 0.0.0: python's first release, whatever the bump
         (None, ["feat!: a"], {}, "0.1.0"),
         ("0.0.0", ["feat!: a"], {"initial-version": "2.0.0"}, "0.1.0"),

@@ -54,6 +54,8 @@ FOOTER = re.compile(
 SPLIT = re.compile(
     r"\r?\n\r?\n(?=(?:feat|fix|docs|style|refactor|perf|test|build|ci|chore|revert)(?:\(.*?\))?: )"
 )
+# releaseAsRe of conventional-changelog-conventionalcommits' writer-opts.js, after "Release-As:"
+RELEASE_AS_SHOWN = re.compile(r"\s*\w*@?[0-9]+\.[0-9]+\.[0-9a-z]", re.IGNORECASE)
 # The visible sections of CHANGELOG_SECTIONS in src/strategies/python.ts
 PYTHON_SECTIONS = [{"type": t} for t in ("feat", "fix", "perf", "deps", "revert", "docs")]
 SHOWN = 8
@@ -205,8 +207,12 @@ def preview(
     conventional = [c for c in commits if c.conventional]
     # The notes show a breaking change, and a commit with a Release-As footer whatever its
     # type: the transform of conventional-changelog-conventionalcommits' writer-opts.js
-    # keeps a commit whose footer matches its releaseAsRe.
-    user_facing = [c for c in conventional if c.breaking or c.release_as or _shown(c, sections)]
+    # keeps a commit whose footer, "Release-As: " and the value, matches its releaseAsRe.
+    user_facing = [
+        c
+        for c in conventional
+        if c.breaking or RELEASE_AS_SHOWN.match(c.release_as or "") or _shown(c, sections)
+    ]
     if not commits:
         return None, "no commits"
     # BaseStrategy.buildReleasePullRequest (src/strategies/base.ts) skips a release whose
