@@ -313,7 +313,7 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
             location=where.table("tool.buildlib"),
             hint='add [tool.buildlib.images.NAME] with repository = "org/name" and dockerfile',
         )
-    images = []
+    images: list[ImageSpec] = []
     for name, body in raw.items():
         table = f"tool.buildlib.images.{name}"
         if not IMAGE_NAME_RE.fullmatch(name):
