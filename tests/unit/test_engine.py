@@ -14,8 +14,10 @@ from buildlib.engine import (
     DEFAULT_SOCKET,
     Capabilities,
     Endpoint,
+    EngineInfo,
     engine_endpoint,
     engine_unreachable,
+    read_engine_info,
 )
 from buildlib.errors import DockerUnavailable
 
@@ -252,3 +254,17 @@ def test_an_unknown_context_is_named_not_replaced_by_the_default_socket(
         "the endpoint of context gone",
         "DOCKER_CONTEXT=gone",
     )
+
+
+def test_engine_info_reads_the_probe_and_docker_info_root_dir() -> None:
+    caps = Capabilities(
+        "docker", "buildx", "27.3.1", "v0.17.1", "27.3.1", None, "1.47", "linux/amd64"
+    )
+    assert read_engine_info(caps, '"/var/lib/docker"\n') == EngineInfo(
+        "27.3.1", "1.47", "linux", "amd64", "/var/lib/docker"
+    )
+    # no answer, not JSON, or not a path: where the images are is unknown, the rest stays
+    for answer in (None, "template: info:1: bad", '""', "null"):
+        assert read_engine_info(caps, answer).root_dir is None, answer
+    unknown = read_engine_info(Capabilities("docker", "legacy", None), None)
+    assert (unknown.version, unknown.api_version, unknown.os, unknown.arch) == ("?", "?", "?", "?")
