@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -510,3 +511,35 @@ def test_invoke_dry_reaches_the_repository_tasks_too() -> None:
     assert result.returncode == 0, result.stderr
     assert re.search(r"^\$ \S+ -m mypy$", result.stderr, re.M), result.stderr
     assert "Success" not in result.stdout + result.stderr, "mypy ran"
+
+
+def test_the_images_task_lists_the_tables_or_prints_the_ci_matrix(tmp_path: Path, capsys) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "1.0.0"\n\n'
+        '[tool.buildlib.images.api]\nrepository = "org/api"\ndockerfile = "Dockerfile"\n'
+        'platforms = ["linux/amd64", "linux/arm64"]\n\n'
+        '[tool.buildlib.images.cpu]\nrepository = "org/cpu"\ndockerfile = "Dockerfile-cpu"\n'
+    )
+    for name in ("Dockerfile", "Dockerfile-cpu"):
+        (tmp_path / name).write_text("FROM scratch\n")
+    images = collection(tmp_path).tasks["images"]
+    images.body(RecordingContext())
+    assert capsys.readouterr().out == "api: org/api (Dockerfile)\ncpu: org/cpu (Dockerfile-cpu)\n"
+    images.body(RecordingContext(), json=True)
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["include"] == [
+        {
+            "image": "api",
+            "repository": "org/api",
+            "dockerfile": "Dockerfile",
+            "platforms": "linux/amd64,linux/arm64",
+            "emulate": "linux/arm64",
+        },
+        {
+            "image": "cpu",
+            "repository": "org/cpu",
+            "dockerfile": "Dockerfile-cpu",
+            "platforms": "",
+            "emulate": "",
+        },
+    ]
