@@ -132,10 +132,8 @@ class Project:
         names |= {p.name for p in self.root.glob("Dockerfile*") if p.is_file()}
         return sorted(n for n in names if (self.root / n).is_file())
 
-    def rel(self, path: Path | str) -> str:
-        path = Path(path)
-        if not path.is_absolute():
-            return path.as_posix()
+    def rel(self, path: Path) -> str:
+        """``path`` (absolute) relative to the resolved root, or whole when it is outside."""
         try:
             return path.resolve().relative_to(self.root).as_posix()
         except ValueError:
