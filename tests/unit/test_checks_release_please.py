@@ -119,6 +119,30 @@ def test_config_without_root_package(repo):
     assert result.status == "fail" and 'no package "."' in result.message
 
 
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("[]\n", "release-please-config.json must be a JSON object", 1),
+        ('{\n  "packages": {}\n}\n', 'release-please-config.json has no "packages" object', 2),
+        ('{"release-type": "python"}\n', 'release-please-config.json has no "packages" object', 1),
+    ],
+)
+def test_config_of_another_shape(repo, text, message, line):
+    write(repo / "release-please-config.json", text)
+    result = check_release_please_config(Project.load(repo))
+    assert (result.status, result.message, result.line) == ("fail", message, line)
+    assert result.hint
+
+
+def test_manifest_that_is_no_map_of_versions(repo):
+    write(repo / ".release-please-manifest.json", '[".", "1.0.0"]\n')
+    result = check_release_please_manifest(Project.load(repo))
+    assert (result.status, result.line) == ("fail", 1)
+    assert (
+        result.message == ".release-please-manifest.json must map package paths to version strings"
+    )
+
+
 def test_config_with_a_non_boolean_flag(repo):
     write_config(repo, root_package(**{"bump-minor-pre-major": "yes"}))
     result = check_release_please_config(Project.load(repo))
