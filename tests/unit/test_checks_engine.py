@@ -82,6 +82,16 @@ def test_disk_of_a_remote_engine_is_skipped(tmp_path, monkeypatch):
     assert "not on this machine" in result.message
 
 
+def test_disk_of_an_engine_that_names_no_root_dir_is_skipped(tmp_path, monkeypatch):
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    info = EngineInfo("27.0.1", "1.46", "linux", "amd64", None)
+    monkeypatch.setattr(checks_engine, "engine_info", lambda project: info)
+
+    result = check_docker_disk(Project.load(tmp_path))
+
+    assert result.status == "skipped" and "DockerRootDir" in result.message
+
+
 def test_engine_ok_names_version_and_api(tmp_path, monkeypatch):
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     fake_info(monkeypatch, tmp_path, 50)

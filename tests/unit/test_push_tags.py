@@ -13,7 +13,7 @@ from buildlib import tags
 from buildlib.bake import bake_target
 from buildlib.docker import build_command
 from buildlib.engine import Capabilities
-from buildlib.errors import UsageError
+from buildlib.errors import DockerUnavailable, UsageError
 from buildlib.flags import ImageFlags, PushFlags
 from buildlib.options import options_for
 from buildlib.plan import make_plan
@@ -248,3 +248,13 @@ def test_the_doctor_says_whether_pushes_get_annotations(monkeypatch) -> None:
     assert check_annotations(Project.load(REPO)).status == "warn"
     monkeypatch.setattr("buildlib.docker.detect", lambda docker=None: BUILDX)
     assert check_annotations(Project.load(REPO)).status == "ok"
+
+    def no_client(docker=None):
+        raise DockerUnavailable("docker client 'docker' not found (looked in PATH)")
+
+    monkeypatch.setattr("buildlib.docker.detect", no_client)
+    result = check_annotations(Project.load(REPO))
+    assert (result.status, result.message) == (
+        "skipped",
+        "no docker client: docker client 'docker' not found (looked in PATH)",
+    )
