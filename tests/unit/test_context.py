@@ -65,6 +65,8 @@ def excluded(patterns: str, path: str) -> bool:
         ("docs\n!docs/keep.txt", "docs/keep.txt", False),
         ("docs\n!docs/keep.txt", "docs/other.txt", True),
         ("", "anything", False),
+        ("*/**", "a/b", True),  # ``**`` at the end of a pattern with a wildcard before it
+        ("*/**", "a", False),
     ],
 )
 def test_matching(patterns: str, path: str, expected: bool) -> None:
@@ -79,7 +81,8 @@ def test_go_clean() -> None:
     assert go_clean("") == "." and go_clean("./") == "."
 
 
-@pytest.mark.parametrize("bad", ["!", "[abc", "a[z-a]"])
+# "[a*" leaves its class open although the regular expression it becomes compiles
+@pytest.mark.parametrize("bad", ["!", "[abc", "a[z-a]", "[a*"])
 def test_a_pattern_the_engine_refuses_is_a_config_error(bad: str) -> None:
     with pytest.raises(ConfigError) as caught:
         IgnoreMatcher.parse(read_patterns(bad), source=".dockerignore")
