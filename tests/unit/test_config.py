@@ -10,6 +10,7 @@ import pytest
 
 from buildlib import config as config_module
 from buildlib.errors import ConfigError
+from buildlib.options import parse_platforms
 from tests.support.config_repo import write_repo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -402,6 +403,14 @@ def test_the_platforms_and_aliases_containerd_knows_are_taken(
 ) -> None:
     write_repo(tmp_path, 'platforms = ["linux/amd64"]', f'platforms = ["{platform}"]')
     assert config_module.load(tmp_path).images[0].platforms == (platform,)
+
+
+@pytest.mark.parametrize("platform", ["wasi/wasm", "wasip1/wasm"])
+def test_a_wasm_platform_docker_builds_is_taken(tmp_path: Path, platform: str) -> None:
+    # Docker's Wasm workloads are built and run with --platform wasi/wasm
+    write_repo(tmp_path, 'platforms = ["linux/amd64"]', f'platforms = ["{platform}"]')
+    assert config_module.load(tmp_path).images[0].platforms == (platform,)
+    assert parse_platforms(platform) == (platform,)
 
 
 def test_platforms_list_of_non_strings(tmp_path: Path) -> None:

@@ -43,10 +43,12 @@ IMAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The words containerd's platform parser knows (containerd/platforms database.go: isKnownOS,
 # isKnownArch, and the aliases normalizeOS and normalizeArch accept). Another word parses
-# too, and then matches no base image: the build fails far from the typo.
+# too, and then matches no base image: the build fails far from the typo. Wasm images are
+# built for wasi/wasm (docs.docker.com/desktop/features/wasm) or Go's wasip1
+# (src/go/build/syslist.go, the list containerd's is generated from).
 KNOWN_OS = frozenset(
     "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd "
-    "plan9 solaris windows zos macos".split()
+    "plan9 solaris windows zos macos wasi wasip1".split()
 )
 KNOWN_ARCH = frozenset(
     "386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 "
