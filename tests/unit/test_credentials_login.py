@@ -284,3 +284,40 @@ def test_every_docker_hub_name_finds_the_docker_hub_login(tmp_path: Path, host: 
         json.dumps({"auths": {"https://index.docker.io/v1/": {"auth": auth}}})
     )
     assert from_docker_config(host, config_dir=str(tmp_path)) == Credentials("hubuser", SECRET)
+
+
+@pytest.mark.parametrize("auth", ["!!notbase64", "bm8tY29sb24=", "/w==:"])
+def test_a_malformed_auth_entry_is_a_check_failure_that_quotes_none_of_it(
+    tmp_path: Path, auth: str
+) -> None:
+    from buildlib.credentials import from_docker_config
+    from buildlib.errors import CheckFailed
+
+    entry = {"auths": {"registry.example": {"auth": auth}}}
+    (tmp_path / "config.json").write_text(json.dumps(entry))
+
+    with pytest.raises(CheckFailed) as caught:
+        from_docker_config("registry.example", config_dir=str(tmp_path))
+
+    assert caught.value.message == (
+        "could not read the docker login for registry.example: its auth entry in the docker "
+        "config.json is not base64 of user:password"
+    )
+    assert (
+        caught.value.hint == "log in again: `docker login registry.example` (it rewrites the entry)"
+    )
+
+
+def test_a_missing_credential_store_is_one_error_and_no_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from buildlib.credentials import from_docker_config
+    from buildlib.errors import CheckFailed
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    (tmp_path / "config.json").write_text(json.dumps({"credsStore": "nosuchhelper"}))
+
+    # warnings are errors in this suite: the SDK's UserWarning would fail the test here
+    with pytest.raises(CheckFailed) as caught:
+        from_docker_config("registry.example", config_dir=str(tmp_path))
+    assert "docker-credential-nosuchhelper not installed" in caught.value.message

@@ -9,6 +9,7 @@ The user's own ``~/.docker/config.json`` is never written.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -84,11 +85,21 @@ def from_docker_config(registry_host: str, *, config_dir: str | None = None) -> 
     key = DOCKER_HUB_AUTH_KEY if is_docker_hub(registry_host) else registry_host
     config_path = os.path.join(config_dir, "config.json") if config_dir else None
     try:
-        entry = docker_auth.load_config(config_path=config_path).resolve_authconfig(key)
+        # the SDK also warns of a missing helper, which the error below already says
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            entry = docker_auth.load_config(config_path=config_path).resolve_authconfig(key)
     except docker_errors.DockerException as exc:
         raise CheckFailed(
             f"could not read the docker login for {registry_host}: {last_line(str(exc))}",
             hint="check the credsStore/credHelpers entries of your docker config.json",
+        ) from None
+    except ValueError:
+        # an "auth" that is not base64 of user:password; the reason would quote its bytes
+        raise CheckFailed(
+            f"could not read the docker login for {registry_host}: its auth entry in the "
+            "docker config.json is not base64 of user:password",
+            hint=f"log in again: `docker login {registry_host}` (it rewrites the entry)",
         ) from None
     if not entry:
         return None
