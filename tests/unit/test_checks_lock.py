@@ -215,3 +215,17 @@ def test_what_uv_cannot_resolve_online_is_said_in_uv_words(repo, monkeypatch):
 
     assert result.status == "fail"
     assert result.message.endswith("your project depends on nothing>=99")
+
+
+def test_a_pyproject_uv_cannot_read_is_said_with_uv_s_reason_not_only_its_position(repo):
+    path = repo / "pyproject.toml"
+    text = path.read_text()
+    version = next(line for line in text.splitlines() if line.startswith("version = "))
+    path.write_text(text.replace(version + "\n", "", 1))
+
+    result = check_lock_fresh(Project.load(repo))
+
+    assert result.status == "fail"
+    assert result.message.startswith("uv lock --check could not check uv.lock: TOML parse error")
+    # the position alone (line 1, column 1: the [project] header) names no problem
+    assert "project.version" in result.message

@@ -127,11 +127,17 @@ def _changes(project: Project, uv: str, offline: list[str]) -> str:
 
 
 def _reason(output: str) -> str:
-    """uv's cause, else its error line: the part of its report that names the problem."""
+    """uv's cause, else its error line: the part of its report that names the problem. A
+    TOML cause (``TOML parse error at line 1, column 1``) has its words after the quoted
+    lines: they are what is wrong (a missing ``project.version``, an unclosed string)."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     found = next((line for line in lines if line.startswith("cause:")), None)
     found = found or next((line for line in lines if line.startswith("error:")), None)
-    return (found or (lines[-1] if lines else "no output")).split(":", 1)[-1].strip()[:300]
+    reason = (found or (lines[-1] if lines else "no output")).split(":", 1)[-1].strip()
+    last = lines[-1] if lines else ""
+    if "TOML parse error" in reason and last != found and not re.match(r"^\d*\s*\|", last):
+        reason = f"{reason}: {last}"
+    return reason[:300]
 
 
 def then_commit(project: Project) -> str:
