@@ -247,6 +247,29 @@ def test_a_local_build_labels_its_tag_not_the_release_version(
     assert "1.2.3" not in command
 
 
+def test_all_and_image_together_are_refused_not_one_ignored(tmp_path, monkeypatch) -> None:
+    import buildlib.build
+    from buildlib.build import build_images
+    from buildlib.errors import UsageError
+    from buildlib.flags import BuildFlags
+    from tests.support.config_repo import write_repo
+
+    write_repo(tmp_path)
+    monkeypatch.setattr(buildlib.build, "detect", lambda: BUILDKIT)
+    shown: list[str] = []
+
+    with pytest.raises(UsageError) as caught:
+        build_images(
+            tmp_path,
+            BuildFlags(images=("gpu",), all_images=True, dry_run=True),
+            runner=Runner(dry_run=True, echo=shown.append),
+        )
+
+    assert caught.value.message == "--all and --image both choose the images to build"
+    assert caught.value.hint == "pass one of them: --image gpu or --all"
+    assert shown == []
+
+
 # --- docker/cli#2971: a build docker finished but got no image id for -----------------------
 
 

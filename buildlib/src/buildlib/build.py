@@ -35,7 +35,7 @@ from buildlib.bake import (
 from buildlib.checks import CheckResult
 from buildlib.digests import pushed_digest, read_metadata
 from buildlib.docker import Docker, ImageIdLost, build_failed, build_title, detect
-from buildlib.errors import BuildlibError, CommandFailed
+from buildlib.errors import BuildlibError, CommandFailed, UsageError
 from buildlib.flags import BuildFlags
 from buildlib.plan import BuildPlan, ImageBuild, make_plan
 from buildlib.progress import STEP, BuildDisplay
@@ -382,6 +382,11 @@ def build_images(
 
         config = config_module.load(root)
         options = options_for(config, flags, tag=flags.tag)
+        if flags.all_images and flags.images:
+            raise UsageError(
+                "--all and --image both choose the images to build",
+                hint=f"pass one of them: --image {','.join(flags.images)} or --all",
+            )
         images = config.images if flags.all_images else config.select(flags.images)
         runner = runner or Runner(dry_run=options.dry_run)
         for label, value in secret_values(options.secrets, environment()):
