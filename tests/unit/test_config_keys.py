@@ -783,3 +783,11 @@ def test_two_images_of_one_repository_are_refused_at_the_second(tmp_path: Path) 
     lines = [n for n, text in enumerate(path.read_text().splitlines(), 1) if "repository" in text]
     assert error.location == f"{path}:{lines[1]}"
     assert error.hint == "give each image a repository of its own, e.g. org/app-worker"
+
+
+def test_a_dockerfile_s_own_ignore_file_is_not_offered_as_a_dockerfile(tmp_path: Path) -> None:
+    repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"Dockerfile.docker"'))
+    (tmp_path / "Dockerfile.dockerignore").write_text("*\n", encoding="utf-8")
+    error = error_of(tmp_path)
+    assert error.message.endswith("'Dockerfile.docker' does not exist (did you mean 'Dockerfile'?)")
+    assert error.hint.endswith("(found: Dockerfile)")

@@ -451,7 +451,10 @@ def _dockerfiles_near(root: Path, dockerfile: str) -> list[str]:
     return sorted(
         path.relative_to(root.resolve()).as_posix()
         for path in folder.iterdir()
-        if "dockerfile" in path.name.lower() and path.is_file()
+        # a <Dockerfile>.dockerignore is the build's ignore file, not a Dockerfile
+        if "dockerfile" in path.name.lower()
+        and not path.name.lower().endswith(".dockerignore")
+        and path.is_file()
     )
 
 
