@@ -109,3 +109,10 @@ def test_names_are_matched_by_word_and_allowed_names_pass(repo):
     assert [(r.line, r.status) for r in results] == [(4, "fail")]
     assert "ARG GPG_KEY looks like a secret (the word KEY)" in results[0].message
     assert 'allow-build-args = ["GPG_KEY"]' in results[0].hint
+
+
+def test_args_after_a_tab(tmp_path):
+    # BuildKit splits the instruction from its arguments at any whitespace
+    path = tmp_path / "Dockerfile"
+    path.write_text("FROM\tscratch\nARG\tAPI_TOKEN\nARG \t A=1\n")
+    assert dockerfile_args(path) == [("API_TOKEN", 2), ("A", 3)]

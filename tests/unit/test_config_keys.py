@@ -763,6 +763,13 @@ def test_a_target_is_matched_to_its_stage_without_regard_to_case(tmp_path: Path)
     assert config_module.load(tmp_path).images[0].target == "Runtime"
 
 
+def test_a_target_names_a_stage_after_a_tab(tmp_path: Path) -> None:
+    # BuildKit splits the instruction from its arguments at any whitespace
+    repo(tmp_path, HEAD + APP + 'target = "runtime"\n')
+    (tmp_path / "Dockerfile").write_text("FROM\tscratch AS runtime\n", encoding="utf-8")
+    assert config_module.load(tmp_path).images[0].target == "runtime"
+
+
 def test_a_target_error_names_the_dockerfile_as_configured(tmp_path: Path) -> None:
     repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"docker/app.Dockerfile"') + 'target = "x"\n')
     (tmp_path / "docker").mkdir()

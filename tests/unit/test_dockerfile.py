@@ -74,3 +74,14 @@ def test_arg_and_env_assignments() -> None:
         [],
         [],
     ]
+
+
+def test_any_whitespace_ends_the_instruction_word() -> None:
+    # BuildKit's tokenWhitespace: moby/buildkit frontend/dockerfile/parser/parser.go
+    assert parse("FROM\tbase AS x\nRUN\t\techo a\nARG \tX\nENV\t Y=1\nUSER\n") == [
+        Instruction("FROM", "base AS x", 1),
+        Instruction("RUN", "echo a", 2),
+        Instruction("ARG", "X", 3),
+        Instruction("ENV", "Y=1", 4),
+        Instruction("USER", "", 5),
+    ]

@@ -440,3 +440,13 @@ def test_github_gets_an_error_annotation_at_the_line(monkeypatch, capsys) -> Non
         "::error file=Dockerfile-cpu,line=12::build of cpu (Dockerfile-cpu) failed (exit 1): "
         "RUN false: exit code: 1\n"
     )
+
+
+def test_a_tab_after_the_instruction_keeps_its_here_document_out_of_the_lines(
+    tmp_path: Path,
+) -> None:
+    # BuildKit splits the instruction at any whitespace: `RUN<TAB><<EOF` has a here-document
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch\nRUN\t<<EOF\nRUN make\nEOF\nRUN make\n", encoding="utf-8")
+    output = "Step 3/3 : RUN make\nThe command '/bin/sh -c make' returned a non-zero code: 2\n"
+    assert buildlog.failure(output.splitlines(), dockerfile).line == 5

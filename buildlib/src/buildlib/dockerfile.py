@@ -29,6 +29,9 @@ _DIRECTIVE = re.compile(r"^#\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(.*?)\s*$")
 _HEREDOC = re.compile(r"<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# BuildKit splits the instruction from its arguments at any run of these (tokenWhitespace
+# in moby/buildkit frontend/dockerfile/parser/parser.go), so `FROM\timage` is a FROM
+_WHITESPACE = re.compile(r"[\t\v\f\r ]+")
 _ASSIGNMENT = re.compile(r"""([^\s=]+)(?:=("(?:\\.|[^"\\])*"|'[^']*'|\S*))?""")
 
 
@@ -95,8 +98,8 @@ def parse(text: str) -> list[Instruction]:
                 break
             logical += lines[index].rstrip()
             index += 1
-        keyword, _, arguments = logical.strip().partition(" ")
-        keyword = keyword.upper()
+        keyword, *rest = _WHITESPACE.split(logical.strip(), maxsplit=1)
+        keyword, arguments = keyword.upper(), "".join(rest)
         heredocs: list[str] = []
         if keyword in _HEREDOC_INSTRUCTIONS:
             for match in _HEREDOC.finditer(arguments):
