@@ -17,12 +17,12 @@ from tests.support.fixture_repo import git
 class Registry:
     host = "registry.example"
 
-    def __init__(self, tags: list[str] | None) -> None:
-        self._tags = tags
+    def __init__(self, tags: list[str] | None, hint: str | None = "wait") -> None:
+        self._tags, self._hint = tags, hint
 
     def tags(self, repo: str) -> list[str]:
         if self._tags is None:
-            raise RegistryError("registry.example: 429 too many requests", hint="wait")
+            raise RegistryError("registry.example: 429 too many requests", hint=self._hint)
         return list(self._tags)
 
 
@@ -46,14 +46,25 @@ def test_tags_that_are_not_release_shaped_do_not_count(tmp_path: Path) -> None:
     assert sorted(set(found["gpu"])) == ["1.2.0", "1.3.0rc1"]
 
 
-def test_a_real_release_stops_when_the_registry_cannot_list(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("cause_hint", "hint"),
+    [("wait", "wait"), (None, "run `invoke release` again when the registry answers")],
+)
+def test_a_real_release_stops_when_the_registry_cannot_list(
+    tmp_path: Path, cause_hint: str | None, hint: str
+) -> None:
     config, repo = project(tmp_path, "v1.2.0")
+    repository = config.images[0].repository
 
     with pytest.raises(PublishError) as caught:
-        existing.released(config, repo, config.images, Registry(None), quiet=False)  # type: ignore[arg-type]
+        existing.released(config, repo, config.images, Registry(None, cause_hint), quiet=False)  # type: ignore[arg-type]
 
-    assert "floating tag could move back" in caught.value.message
-    assert "Nothing was built or pushed" in caught.value.message
+    assert caught.value.message == (
+        f"could not list {repository}'s tags in registry.example (registry.example: 429 too "
+        "many requests); without them a floating tag could move back. Nothing was built or "
+        "pushed"
+    )
+    assert caught.value.hint == hint
 
 
 def test_a_dry_run_warns_and_uses_git(tmp_path: Path, capsys) -> None:
@@ -62,4 +73,7 @@ def test_a_dry_run_warns_and_uses_git(tmp_path: Path, capsys) -> None:
     found = existing.released(config, repo, config.images, Registry(None), quiet=True)  # type: ignore[arg-type]
 
     assert found["gpu"] == ["1.2.0"]
-    assert "this plan uses git tags only" in capsys.readouterr().err
+    assert (
+        f"could not list {config.images[0].repository}'s tags (registry.example: 429 too many "
+        "requests); this plan uses git tags only"
+    ) in " ".join(capsys.readouterr().err.split())
