@@ -23,6 +23,31 @@ def tool() -> ModuleType:
     return module
 
 
+def staged(
+    tool: ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    results: dict[str, int | None],
+    module: str,
+    equivalents: str = "",
+):
+    """A finished run of publish.py as the tool reads it: mutmut's results and mutated copy
+    of the module, and the list of equivalents; returns the settings that point there."""
+    meta = tmp_path / "src" / "buildlib" / "publish.py.meta"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"exit_code_by_key": results}), encoding="utf-8")
+    (meta.parent / "publish.py").write_text(module, encoding="utf-8")
+    listed = tmp_path / "equivalents.toml"
+    listed.write_text(equivalents, encoding="utf-8")
+    monkeypatch.setattr(tool, "MUTANTS", tmp_path)
+    return tool.Settings(
+        modules={"publish": "src/buildlib/publish.py"},
+        target=0.85,
+        module_target=0.75,
+        equivalents=listed,
+    )
+
+
 def test_every_listed_module_exists(tool: ModuleType) -> None:
     settings = tool.load_settings()  # exits naming the module when one was renamed
     assert {"publish", "versions", "references", "credentials", "config"} <= set(settings.modules)
@@ -44,17 +69,7 @@ def test_the_score_counts_timeouts_as_killed_and_uncovered_as_survived(
         "buildlib.publish.x_a__mutmut_4": 33,  # no test reaches it
         "buildlib.publish.x_a__mutmut_5": None,  # the run did not get to it
     }
-    meta = tmp_path / "src" / "buildlib" / "publish.py.meta"
-    meta.parent.mkdir(parents=True)
-    meta.write_text(json.dumps({"exit_code_by_key": results}))
-    (meta.parent / "publish.py").write_text(mutated_module("a", 5))
-    monkeypatch.setattr(tool, "MUTANTS", tmp_path)
-    settings = tool.Settings(
-        modules={"publish": "src/buildlib/publish.py"},
-        target=0.85,
-        module_target=0.75,
-        equivalents=tmp_path / "none.toml",
-    )
+    settings = staged(tool, tmp_path, monkeypatch, results, mutated_module("a", 5))
 
     tallies, problems = tool.tally(settings, ["publish"])
 
@@ -87,21 +102,12 @@ def test_an_equivalent_is_known_by_its_function_and_change_whatever_its_number(
 ) -> None:
     # mutmut renumbers a function's mutants after an edit: the entry written for mutant 2
     # ("level = n + 3") now names mutant 1's number, and still finds its change in mutant 2.
-    meta = tmp_path / "src" / "buildlib" / "publish.py.meta"
-    meta.parent.mkdir(parents=True)
-    meta.write_text(
-        json.dumps(
-            {
-                "exit_code_by_key": {
-                    "buildlib.publish.x_a__mutmut_1": 0,
-                    "buildlib.publish.x_a__mutmut_2": 0,
-                }
-            }
-        )
-    )
-    (meta.parent / "publish.py").write_text(mutated_module("a", 2))
-    equivalents = tmp_path / "equivalents.toml"
-    equivalents.write_text(
+    settings = staged(
+        tool,
+        tmp_path,
+        monkeypatch,
+        {"buildlib.publish.x_a__mutmut_1": 0, "buildlib.publish.x_a__mutmut_2": 0},
+        mutated_module("a", 2),
         "[[equivalent]]\n"
         'mutant = "buildlib.publish.x_a__mutmut_1"\n'
         "change = 'level = n + 3'\n"
@@ -109,14 +115,7 @@ def test_an_equivalent_is_known_by_its_function_and_change_whatever_its_number(
         "[[equivalent]]\n"
         'mutant = "buildlib.publish.x_a__mutmut_7"\n'
         "change = 'level = n * 2'\n"
-        'reason = "a change no mutant makes any more"\n'
-    )
-    monkeypatch.setattr(tool, "MUTANTS", tmp_path)
-    settings = tool.Settings(
-        modules={"publish": "src/buildlib/publish.py"},
-        target=0.85,
-        module_target=0.75,
-        equivalents=equivalents,
+        'reason = "a change no mutant makes any more"\n',
     )
 
     tallies, problems = tool.tally(settings, ["publish"])
@@ -144,31 +143,21 @@ def test_an_equivalent_mutant_of_a_default_argument_is_known_by_its_def_line(
 ) -> None:
     # mutmut mutates a plain default argument on the def line, where each copy carries a
     # name of its own: the change reads as `mutmut show` prints it, under the plain name.
-    meta = tmp_path / "src" / "buildlib" / "publish.py.meta"
-    meta.parent.mkdir(parents=True)
-    meta.write_text(
-        json.dumps(
-            {
-                "exit_code_by_key": {
-                    "buildlib.publish.x_step__mutmut_1": 0,
-                    "buildlib.publish.xǁRunnerǁrun__mutmut_1": 0,
-                    "buildlib.publish.xǁRunnerǁrun__mutmut_2": 0,
-                }
-            }
-        ),
-        encoding="utf-8",
-    )
-    (meta.parent / "publish.py").write_text(
+    settings = staged(
+        tool,
+        tmp_path,
+        monkeypatch,
+        {
+            "buildlib.publish.x_step__mutmut_1": 0,
+            "buildlib.publish.xǁRunnerǁrun__mutmut_1": 0,
+            "buildlib.publish.xǁRunnerǁrun__mutmut_2": 0,
+        },
         "def x_step__mutmut_orig(n, by=1):\n    return n + by\n"
         "def x_step__mutmut_1(n, by=2):\n    return n + by\n"
         "class Runner:\n"
         "    def xǁRunnerǁrun__mutmut_orig(self, quiet=False):\n        return quiet\n"
         "    def xǁRunnerǁrun__mutmut_1(self, quiet=True):\n        return quiet\n"
         "    def xǁRunnerǁrun__mutmut_2(self, quiet=False):\n        return not quiet\n",
-        encoding="utf-8",
-    )
-    equivalents = tmp_path / "equivalents.toml"
-    equivalents.write_text(
         "[[equivalent]]\n"
         'mutant = "buildlib.publish.x_step__mutmut_1"\n'
         "change = 'def step(n, by=2):'\n"
@@ -177,14 +166,6 @@ def test_an_equivalent_mutant_of_a_default_argument_is_known_by_its_def_line(
         'mutant = "buildlib.publish.xǁRunnerǁrun__mutmut_1"\n'
         "change = 'def run(self, quiet=True):'\n"
         'reason = "test"\n',
-        encoding="utf-8",
-    )
-    monkeypatch.setattr(tool, "MUTANTS", tmp_path)
-    settings = tool.Settings(
-        modules={"publish": "src/buildlib/publish.py"},
-        target=0.85,
-        module_target=0.75,
-        equivalents=equivalents,
     )
 
     tallies, problems = tool.tally(settings, ["publish"])
