@@ -9,7 +9,8 @@ import pytest
 from buildlib.checks import CheckResult
 from buildlib.checks import workflows as workflows_module
 from buildlib.checks.project import Project
-from buildlib.checks.workflows import check_actionlint, check_workflows, with_actionlint
+from buildlib.checks.workflows import check_actionlint, check_workflows, one_verdict
+from buildlib.doctor import run_doctor
 from buildlib.runner import Result, Runner, find_program
 from tests.conftest import in_ci, unavailable
 from tests.support.fixture_repo import make_repo, write
@@ -269,14 +270,30 @@ def test_without_actionlint_it_is_skipped_with_the_reason(repo, monkeypatch):
     assert result.status == "skipped" and "actionlint is not installed" in result.message
 
 
-def test_actionlint_joins_the_schema_line_unless_it_finds_something():
+def test_passes_and_skips_join_into_one_line_and_findings_stand_alone():
     schema = [CheckResult("workflows", "ok", "1 workflow file(s) valid")]
     skipped = CheckResult("workflows", "skipped", "actionlint is not installed", hint="install")
-    [joined] = with_actionlint(schema, [skipped])
+    [joined] = one_verdict(schema, [skipped], [])
     assert (joined.status, joined.message, joined.hint) == (
         "ok",
         "1 workflow file(s) valid; actionlint is not installed",
         "install",
     )
     finding = CheckResult("workflows", "fail", "ci.yml:3: x", file="ci.yml", line=3)
-    assert with_actionlint(schema, [finding]) == [*schema, finding]
+    warning = CheckResult("workflows", "warn", "ci.yml:5: y", file="ci.yml", line=5)
+    assert one_verdict(schema, [finding], [warning]) == [finding, warning]
+    assert one_verdict([skipped], [finding], []) == [finding]
+
+
+@needs_tool
+def test_doctor_never_reports_workflows_both_ok_and_failed(repo, capsys):
+    """A schema-valid workflow whose job with secrets uses an unpinned action: the report
+    gives its findings (actionlint may add its own), never an ``ok`` beside them."""
+    write(repo / ".github/workflows/ci.yml", SECRET_WORKFLOW.split("  reuse:")[0])
+    write(repo / ".github/actions/setup/action.yml", SETUP_ACTION)
+
+    run_doctor(repo, engine=False)
+
+    lines = [ln.split() for ln in capsys.readouterr().out.splitlines()]
+    labels = {words[0] for words in lines if len(words) > 1 and words[1] == "workflows"}
+    assert "warn" in labels and not labels & {"ok", "skip"}

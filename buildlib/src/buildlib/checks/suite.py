@@ -59,8 +59,8 @@ def catalog(*, fix: bool = False, for_: str | None = None) -> list[Check]:
 
 
 def _workflows(project: Project) -> list[CheckResult]:
-    schema = wf.with_actionlint(wf.check_workflows(project), wf.check_actionlint(project))
-    return [*schema, *wf.check_pinned_actions(project)]
+    checks = (wf.check_workflows, wf.check_actionlint, wf.check_pinned_actions)
+    return wf.one_verdict(*(check(project) for check in checks))
 
 
 def run_checks(

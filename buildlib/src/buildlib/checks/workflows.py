@@ -21,11 +21,10 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from buildlib.checks import CheckResult
+from buildlib.checks import CheckResult, Status
 from buildlib.checks.project import Project
 from buildlib.options import verdict_cache
 from buildlib.runner import Result, ask, find_program, last_lines
@@ -259,10 +258,16 @@ def _last_line(result: Result) -> str:
     return last_lines((result.stderr or result.stdout).splitlines(), 1)
 
 
-def with_actionlint(schema: list[CheckResult], lint: list[CheckResult]) -> list[CheckResult]:
-    """actionlint's findings after the schema's results; its pass, or why it did not run,
-    joins the schema's one ok line, so a clean repository keeps one ``workflows`` line."""
-    if len(schema) == len(lint) == 1 and schema[0].status == "ok" and lint[0].status != "fail":
-        note = lint[0]
-        return [replace(schema[0], message=f"{schema[0].message}; {note.message}", hint=note.hint)]
-    return [*schema, *lint]
+def one_verdict(*parts: list[CheckResult]) -> list[CheckResult]:
+    """The schema's, actionlint's and the pinning check's results as one verdict: their
+    findings (a ``warn`` or ``fail`` each) alone when there are any, since an ``ok`` or a
+    ``skip`` beside them would contradict the verdict; otherwise one line joining the passes
+    and the reasons a tool did not run (``ok`` if anything was checked)."""
+    results = [r for part in parts for r in part]
+    findings = [r for r in results if r.status in ("warn", "fail")]
+    if findings or not results:
+        return findings
+    status: Status = "ok" if any(r.status == "ok" for r in results) else "skipped"
+    hint = next((r.hint for r in results if r.status == "skipped" and r.hint), None)
+    message = "; ".join(r.message for r in results)
+    return [CheckResult(CHECK_ID, status, message, hint=hint)]
