@@ -14,6 +14,7 @@ from buildlib.checks.commits import (
     split_commit,
 )
 from buildlib.checks.project import Project
+from buildlib.doctor import collect
 from tests.support.fixture_repo import commit, make_repo, write
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -203,6 +204,72 @@ def test_preview_without_the_release_tag_reads_from_bootstrap_sha(repo):
     result = check_release_preview(Project.load(repo))
 
     assert f"0.1.0 -> 0.1.1: patch bump (1 fix), 1 commit(s) since {base}" in result.message
+
+
+def test_doctor_on_a_repository_without_commits_skips_both_with_the_reason(tmp_path):
+    from tests.support.fixture_repo import git
+
+    repo = make_repo(tmp_path, with_git=False)
+    git(repo, "init", "-q")  # HEAD names a branch that has no commit yet
+
+    results = {r.id: r for r in collect(repo, engine=False)}
+
+    for check in ("conventional-commits", "release-preview"):
+        assert (results[check].status, results[check].message) == (
+            "skipped",
+            "the repository has no commits yet",
+        )
+
+
+def test_preview_with_the_manifest_but_no_release_tag_reads_all_history(repo):
+    """release-please, finding no release for the manifest's version, takes that version as
+    the latest one and reads the whole history (Manifest.buildPullRequests, src/manifest.ts:
+    "No latest release found for path ... but a previous version ... was specified")."""
+    from tests.support.fixture_repo import git
+
+    git(repo, "tag", "-d", "v0.1.0")
+    commit(repo, "fix: a fix")
+    every = len(git(repo, "log", "--format=%h").splitlines())
+
+    result = check_release_preview(Project.load(repo))
+
+    assert result.status == "ok"
+    assert result.message == (
+        "release-please would propose 0.1.0 -> 0.2.0: minor bump (1 feat), "
+        f"{every} commit(s) in all history (no release tag yet)"
+    )
+
+
+def test_without_a_release_tag_the_commit_check_reads_all_history_and_rebases_from_root(repo):
+    from tests.support.fixture_repo import git
+
+    git(repo, "tag", "-d", "v0.1.0")
+    bad = commit(repo, "Update stuff")
+    every = len(git(repo, "log", "--format=%h").splitlines())
+
+    result = check_conventional_commits(Project.load(repo))
+
+    assert result.status == "warn"
+    assert f"1 of {every} commit(s) (no release tag yet: all history)" in result.message
+    assert f"{bad} 'Update stuff'" in result.message
+    assert "git rebase -i --root" in result.hint
+
+
+def test_preview_with_only_hidden_commits_and_no_release_tag_proposes_nothing(tmp_path):
+    from tests.support.fixture_repo import git
+
+    repo = make_repo(tmp_path, with_git=False)
+    git(repo, "init", "-q")
+    commit(repo, "chore: adopt buildlib")
+    commit(repo, "ci: add the workflow")
+
+    result = check_release_preview(Project.load(repo))
+
+    assert result.status == "ok"
+    assert result.message == (
+        "release-please would not propose a release: 2 commit(s) in all history "
+        "(no release tag yet), no user-facing commits (only chore, ci)"
+    )
 
 
 def c(message):
