@@ -1,0 +1,166 @@
+"""``buildlib build`` as a user runs it, in its own process, against a stand-in ``docker``
+(a shell script named by ``BUILDLIB_DOCKER``): what the user sees when the build succeeds
+but docker writes no image id, and when Ctrl-C lands while two builds run side by side."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.fixture_repo import commit, make_repo
+
+pytestmark = pytest.mark.usefixtures("isolated")
+
+# `docker version --format '{{json .}}'` of a 20.10 client and engine, without buildx:
+# buildlib then runs `DOCKER_BUILDKIT=1 docker build`, one process per image.
+VERSION = (
+    '{"Client":{"Version":"20.10.24"},"Server":{"Version":"20.10.24","ApiVersion":"1.41",'
+    '"Os":"linux","Arch":"amd64"}}'
+)
+
+# Each build notes its process id in $STAND_IN_PIDS, then does what $STAND_IN_BUILD says:
+# "no-id" ends well but writes no --iidfile; "hang" becomes a sleep (exec keeps the pid, as
+# the real client is one process) that only a signal ends early.
+STAND_IN = f"""#!/bin/sh
+[ "$1" = buildx ] && [ "$STAND_IN_BUILDX" ] && shift && case "$1" in
+version) echo "github.com/docker/buildx v0.17.1 abcdef0"; exit 0;;
+bake)
+    echo $$ > "$STAND_IN_PIDS/bake"
+    echo "#1 [internal] load local bake definitions"
+    [ "$STAND_IN_BUILD" = hang ] && exec sleep 60
+    echo "#1 DONE 0.0s"
+    exit 0;;
+esac
+case "$1" in
+version) echo '{VERSION}'; exit 0;;
+build)
+    for arg; do [ "$prev" = --tag ] && name=$arg; prev=$arg; done
+    echo $$ > "$STAND_IN_PIDS/$(basename "${{name%%:*}}")"
+    echo "#1 [internal] load build definition from Dockerfile"
+    [ "$STAND_IN_BUILD" = hang ] && exec sleep 60
+    echo "#1 DONE 0.0s"
+    exit 0;;
+esac
+exit 1
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The fixture repository with a second image, ``worker``, of a Dockerfile that shares no
+    step with ``app``'s: neither waits for the other."""
+    repo = make_repo(tmp_path)
+    (repo / "Dockerfile.worker").write_text("FROM alpine:3.20\nRUN true\n", encoding="utf-8")
+    with (repo / "pyproject.toml").open("a", encoding="utf-8") as file:
+        file.write(
+            '\n[tool.buildlib.images.worker]\nrepository = "acme/demo-worker"\n'
+            'dockerfile = "Dockerfile.worker"\ncontext = "."\n'
+        )
+    commit(repo, "feat: a worker image")
+    return repo
+
+
+def start(
+    repo: Path, behaviour: str, *args: str, buildx: bool = False
+) -> tuple[subprocess.Popen[str], Path]:
+    pids = repo.parent / "pids"
+    pids.mkdir()
+    docker = repo.parent / "docker"
+    docker.write_text(STAND_IN, encoding="utf-8")
+    docker.chmod(0o755)
+    env = {
+        **os.environ,
+        "BUILDLIB_DOCKER": str(docker),
+        "STAND_IN_BUILD": behaviour,
+        "STAND_IN_PIDS": str(pids),
+        "STAND_IN_BUILDX": "1" if buildx else "",
+        "NO_COLOR": "1",
+    }
+    command = [sys.executable, "-m", "buildlib.cli", "build", *args]
+    process = subprocess.Popen(
+        command, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    return process, pids
+
+
+def finish(process: subprocess.Popen[str], seconds: float) -> tuple[str, str]:
+    try:
+        return process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail(f"buildlib still ran after {seconds} s: {process.communicate()}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_build_that_writes_no_image_id_is_one_error_line_and_exit_4(project: Path) -> None:
+    process, pids = start(project, "no-id", "--image", "app")
+    out, err = finish(process, 60)
+
+    assert process.returncode == 4, err  # CommandFailed, as the README's exit codes say
+    assert (pids / "demo-app").is_file()  # the stand-in did run the build
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: app: docker reported success but wrote no image id "
+        "(fix: check the builder: with buildx, the build must use --load or --push)"
+    ]
+    assert err.rstrip().endswith(errors[0])
+    assert "Traceback" not in err
+    assert "built app" not in out + err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_two_builds_stops_both_and_reports_no_success(
+    project: Path, signum: int
+) -> None:
+    """Ctrl-C (SIGINT) exits 130, a cancelled CI job (SIGTERM) 143 (tasks.user_errors);
+    here only buildlib gets the signal, not its process group as from a terminal, so
+    buildlib itself must stop the builds."""
+    process, pids = start(project, "hang", "--all", "--jobs", "2")
+    deadline = time.monotonic() + 30
+    while len(list(pids.iterdir())) < 2 and process.poll() is None:
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the two builds did not start: {process.communicate()}")
+        time.sleep(0.05)
+    builds = {path.name: int(path.read_text()) for path in pids.iterdir()}
+    assert sorted(builds) == ["demo-app", "demo-worker"], process.communicate()
+
+    process.send_signal(signum)
+    out, err = finish(process, 20)  # the stand-ins would sleep for 60 s
+
+    assert process.returncode == 128 + signum, err
+    said = "interrupted" if signum == signal.SIGINT else "terminated"
+    assert err.rstrip().splitlines()[-1] == f"error: {said}"
+    assert "Traceback" not in err
+    assert not [line for line in (out + err).splitlines() if line.startswith("built ")]
+    assert [name for name, pid in builds.items() if alive(pid)] == []
+
+
+def test_a_bake_that_writes_no_image_id_is_one_error_line_and_exit_4(project: Path) -> None:
+    """With buildx, two images are one ``docker buildx bake``; without its metadata file,
+    buildlib asks the engine, which (here) has no such image either."""
+    process, pids = start(project, "no-id", "--all", buildx=True)
+    out, err = finish(process, 60)
+
+    assert process.returncode == 4, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: app: docker buildx bake reported success but acme/demo-app:local is not in "
+        "the engine (fix: check the builder: a loaded image needs the docker driver or --load "
+        "support)"
+    ]
+    assert "Traceback" not in err
+    assert not [line for line in (out + err).splitlines() if line.startswith("built ")]
