@@ -164,3 +164,24 @@ def test_a_bake_that_writes_no_image_id_is_one_error_line_and_exit_4(project: Pa
     ]
     assert "Traceback" not in err
     assert not [line for line in (out + err).splitlines() if line.startswith("built ")]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_a_bake_stops_it(project: Path, signum: int) -> None:
+    """With buildx, the two images are one ``docker buildx bake``, read by the main thread:
+    the signal lands there, and the bake must not go on after buildlib has exited."""
+    process, pids = start(project, "hang", "--all", buildx=True)
+    deadline = time.monotonic() + 30
+    while not (pids / "bake").is_file() and process.poll() is None:
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the bake did not start: {process.communicate()}")
+        time.sleep(0.05)
+    bake = int((pids / "bake").read_text())
+
+    process.send_signal(signum)
+    out, err = finish(process, 20)
+
+    assert process.returncode == 128 + signum, err
+    assert "Traceback" not in err
+    assert not alive(bake)

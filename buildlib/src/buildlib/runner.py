@@ -219,18 +219,25 @@ class Runner:
             proc.stdin.close()
         tail: list[str] = []
         assert proc.stdout is not None
-        for line in proc.stdout:
-            line = self.redact(line.rstrip("\n"))
-            tail.append(line)
-            del tail[:-TAIL_LINES]
-            if not self.quiet:
-                (show or console.info)(line)
-            if on_line is not None:
-                on_line(line)
-        proc.wait()
-        proc.stdout.close()
-        with self._lock:
-            self._running.discard(proc)
+        try:
+            for line in proc.stdout:
+                line = self.redact(line.rstrip("\n"))
+                tail.append(line)
+                del tail[:-TAIL_LINES]
+                if not self.quiet:
+                    (show or console.info)(line)
+                if on_line is not None:
+                    on_line(line)
+        except BaseException:
+            # Ctrl-C or SIGTERM (tasks.user_errors) while this thread reads: the command
+            # must not outlive buildlib, which gets the signal alone in CI or under a wrapper
+            proc.terminate()
+            raise
+        finally:
+            proc.wait()
+            proc.stdout.close()
+            with self._lock:
+                self._running.discard(proc)
         return Result(argv, proc.returncode, "", "\n".join(tail))
 
 
