@@ -12,7 +12,7 @@ import time
 import pytest
 
 from buildlib import floating
-from buildlib.errors import BuildlibError, CommandFailed, NotVerified, RegistryError
+from buildlib.errors import BuildlibError, CommandFailed, NotVerified, PublishError, RegistryError
 from buildlib.floating import Interrupted, move_floating
 from buildlib.releaseplan import ImagePublication, Published, release_stopped
 
@@ -259,3 +259,40 @@ def test_tags_not_read_before_a_failure_are_not_moved() -> None:
     assert registry.added == 0
     assert "acme/gpu:1.3 does not exist; " in caught.value.message
     assert "acme/cpu:1 not moved; acme/cpu:latest not moved" in caught.value.message
+
+
+class Raising(FakeRegistry):
+    """``raising`` maps the n-th ``add_tag`` to the exception it raises instead."""
+
+    def __init__(self, tags: dict[tuple[str, str], str], raising: dict[int, Exception]) -> None:
+        super().__init__(tags)
+        self.raising = raising
+
+    def add_tag(self, repo: str, source: str, tag: str) -> str:
+        error = self.raising.get(self.added + 1)
+        if error is not None:
+            self.added += 1
+            raise error
+        return super().add_tag(repo, source, tag)
+
+
+def test_an_unexpected_exception_mid_move_is_put_back_and_is_one_error() -> None:
+    """Not a registry error but a bug (a KeyError) on the third move, gpu:latest: the moved
+    tags go back as for any failure, and the error is a PublishError, one line."""
+    registry = Raising(released_before(), {3: KeyError("Docker-Content-Digest")})
+    published = results()
+
+    with pytest.raises(PublishError) as caught:
+        move_floating(registry, published, publications())  # type: ignore[arg-type]
+
+    again = f"the previous release ({OLD['acme/gpu'][7:19]}) again"
+    assert caught.value.message == (
+        "moving the floating tags failed: KeyError: 'Docker-Content-Digest'. Full version tags "
+        "are pushed. Now: acme/gpu:1.3 → 1.3.0; "
+        f"acme/gpu:1 → {again}; acme/gpu:latest → {again}; "
+        f"acme/cpu:1.3 does not exist; acme/cpu:1 → the previous release ({OLD['acme/cpu'][7:19]}),"
+        f" not moved; acme/cpu:latest → the previous release ({OLD['acme/cpu'][7:19]}), not moved"
+    )
+    assert "\n" not in str(caught.value)
+    assert registry.tags == {**released_before(), ("acme/gpu", "1.3"): NEW["acme/gpu"]}
+    assert [p.tags for p in published] == [["1.3.0"], ["1.3.0"]]  # no floating tag claimed
