@@ -296,3 +296,26 @@ def test_an_unexpected_exception_mid_move_is_put_back_and_is_one_error() -> None
     assert "\n" not in str(caught.value)
     assert registry.tags == {**released_before(), ("acme/gpu", "1.3"): NEW["acme/gpu"]}
     assert [p.tags for p in published] == [["1.3.0"], ["1.3.0"]]  # no floating tag claimed
+
+
+def test_an_unexpected_exception_while_putting_back_leaves_the_others_put_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The third move fails; putting back gpu:latest then raises what is no registry error
+    (an OSError a client let through): gpu:1 is still put back, and the report says that
+    gpu:latest stays on the new release, with no traceback from the roll-back's thread."""
+    uncaught: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: uncaught.append(args.exc_value))
+    registry = Raising(
+        released_before(),
+        {3: RegistryError("registry.test: add tag failed: HTTP 500"), 4: OSError("reset")},
+    )
+
+    with pytest.raises(PublishError) as caught:
+        move_floating(registry, results(), publications())  # type: ignore[arg-type]
+
+    assert uncaught == []
+    assert registry.tags[("acme/gpu", "1")] == OLD["acme/gpu"]
+    assert "acme/gpu:latest → 1.3.0 (putting it back failed)" in caught.value.message
+    again = f"the previous release ({OLD['acme/gpu'][7:19]}) again"
+    assert f"acme/gpu:1 → {again}" in caught.value.message

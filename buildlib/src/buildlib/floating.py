@@ -167,7 +167,7 @@ def _roll_back(client: RegistryClient, moves: list[TagMove], worker: threading.T
             move.state = "restoring"
             try:
                 client.add_tag(move.repository, move.previous, move.tag)
-            except BuildlibError:
+            except Exception:  # noqa: BLE001 - whatever it was, the other tags still go back
                 move.state = "stuck"
             else:
                 move.state = "restored"
