@@ -311,3 +311,20 @@ def test_good_dry_run_prints_commands_and_exits_zero(tmp_path: Path) -> None:
     assert len(commands) == 1
     assert "--tag runpod/tetra-rp-cpu:t1" in commands[0]
     assert "--file Dockerfile-cpu" in commands[0]
+
+
+def test_an_unreadable_dockerfile_with_a_target_is_one_error_line(tmp_path: Path) -> None:
+    # the target's stages come from the Dockerfile; a file that fails to read even as root
+    # (is_file() is true for /proc/self/mem, reading it from offset 0 is an I/O error)
+    path = make_repo(
+        tmp_path, 'dockerfile = "Dockerfile-cpu"', 'dockerfile = "Dockerfile-cpu"\ntarget = "x"'
+    )
+    (tmp_path / "Dockerfile-cpu").unlink()
+    (tmp_path / "Dockerfile-cpu").symlink_to("/proc/self/mem")
+    listing = invoke(tmp_path, "--list")
+    assert listing.returncode == 0, listing.stderr
+    assert "Traceback" not in listing.stderr and "build-cpu" in listing.stdout
+    line = one_error(invoke(tmp_path, "build-cpu", "--dry-run"))
+    assert line.startswith(f"error: {at_line(path, 'target =')}"), line
+    assert "tool.buildlib.images.cpu.target needs the stages of Dockerfile-cpu" in line
+    assert "(fix: make Dockerfile-cpu a readable file, or remove target)" in line

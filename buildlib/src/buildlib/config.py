@@ -412,8 +412,16 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
 def _check_target(root: Path, name: str, target: str, key: str, location: str) -> None:
     """``target`` must name a stage (``FROM ... AS NAME``) of the Dockerfile: docker compares
     the names without regard to case (checked with BuildKit and the legacy builder)."""
+    try:
+        instructions = read_dockerfile(root / name)
+    except OSError as error:
+        raise ConfigError(
+            f"{key} needs the stages of {name}, which cannot be read: {error.strerror or error}",
+            location=location,
+            hint=f"make {name} a readable file, or remove target",
+        ) from None
     stages = []
-    for instruction in read_dockerfile(root / name):
+    for instruction in instructions:
         words = instruction.arguments.split()
         if instruction.keyword == "FROM" and len(words) >= 3 and words[-2].lower() == "as":
             stages.append(words[-1])
