@@ -792,6 +792,33 @@ def test_two_images_of_one_repository_are_refused_at_the_second(tmp_path: Path) 
     assert error.hint == "give each image a repository of its own, e.g. org/app-worker"
 
 
+@pytest.mark.parametrize(
+    "other", ["docker.io/org/app", "index.docker.io/org/app", "registry-1.docker.io/org/app"]
+)
+def test_one_repository_under_two_docker_hub_names_is_refused(tmp_path: Path, other: str) -> None:
+    # both push to Docker Hub's org/app (the default registry): one overwrites the other
+    second = APP.replace("images.app", "images.worker").replace('"org/app"', f'"{other}"')
+    repo(tmp_path, HEAD + APP + "\n" + second)
+    assert error_of(tmp_path).message == (
+        f"tool.buildlib.images.worker.repository {other!r} is also the repository of image "
+        "'app': their tags would overwrite each other"
+    )
+
+
+def test_official_names_and_other_registries_are_told_apart(tmp_path: Path) -> None:
+    second = APP.replace("images.app", "images.worker").replace('"org/app"', '"library/app"')
+    repo(tmp_path, HEAD + APP.replace('"org/app"', '"app"') + "\n" + second)
+    assert error_of(tmp_path).message.startswith("tool.buildlib.images.worker.repository")
+    second = APP.replace("images.app", "images.worker").replace('"org/app"', '"ghcr.io/org/app"')
+    repo(tmp_path, HEAD + APP + "\n" + second)
+    assert config_module.load(tmp_path).image_names == ("app", "worker")
+    # with another registry configured, docker.io/org/app is a path under it, not Docker Hub
+    head = HEAD + '[tool.buildlib]\nregistry = "ghcr.io"\n\n'
+    second = APP.replace("images.app", "images.worker").replace('"org/app"', '"docker.io/org/app"')
+    repo(tmp_path, head + APP + "\n" + second)
+    assert config_module.load(tmp_path).image_names == ("app", "worker")
+
+
 def test_a_dockerfile_s_own_ignore_file_is_not_offered_as_a_dockerfile(tmp_path: Path) -> None:
     repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"Dockerfile.docker"'))
     (tmp_path / "Dockerfile.dockerignore").write_text("*\n", encoding="utf-8")

@@ -25,6 +25,7 @@ from buildlib.dockerfile import read as read_dockerfile
 from buildlib.errors import REFERENCE, ConfigError
 from buildlib.references import (
     DOCKER_HUB,
+    destination,
     validate_registry,
     validate_repository,
     validate_tag,
@@ -252,7 +253,8 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
                 location=where.key(TOOL, ALLOW_KEY),
                 hint=f'list names of letters, digits and _, e.g. {ALLOW_KEY} = ["SSH_KEY_PATH"]',
             )
-    images = _parse_images(table.get("images"), root, where)
+    registry = str(table.get("registry", Config.registry))  # validated below
+    images = _parse_images(table.get("images"), root, where, registry)
     names = tuple(image.name for image in images)
 
     default_group = tuple(_str_list(table, "default-group", TOOL, where) or names)
@@ -308,7 +310,7 @@ def parse_toml(text: str, filename: str) -> dict[str, Any]:
         ) from None
 
 
-def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...]:
+def _parse_images(raw: Any, root: Path, where: _Locator, registry: str) -> tuple[ImageSpec, ...]:
     if not isinstance(raw, dict) or not raw:
         raise ConfigError(
             "no images configured",
@@ -345,7 +347,7 @@ def _parse_images(raw: Any, root: Path, where: _Locator) -> tuple[ImageSpec, ...
         # every image is pushed as REPOSITORY:TAG: two images of one repository overwrite
         # each other's tags
         for other in images:
-            if other.repository == repository:
+            if destination(registry, other.repository) == destination(registry, repository):
                 raise ConfigError(
                     f"{table}.repository {repository!r} is also the repository of image "
                     f"{other.name!r}: their tags would overwrite each other",

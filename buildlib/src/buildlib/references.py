@@ -183,6 +183,18 @@ def split_registry(name: str) -> tuple[str | None, str]:
     return None, name
 
 
+def destination(registry: str, repository: str) -> str:
+    """Where ``repository`` is pushed with ``registry`` configured, as one comparable name:
+    ``org/api``, ``docker.io/org/api`` and ``index.docker.io/org/api`` are one place on Docker
+    Hub (and ``api`` is ``library/api`` there); another registry prefixes the whole name."""
+    if not is_docker_hub(registry):
+        return f"{registry.lower()}/{repository}"
+    host, path = split_registry(repository)
+    if host is not None and not is_docker_hub(host):
+        return f"{host.lower()}/{path}"
+    return f"{DOCKER_HUB}/{path if '/' in path else 'library/' + path}"
+
+
 def _is_valid_repository(name: str) -> bool:
     if not name or len(name) > REPOSITORY_MAX_LENGTH:
         return False
