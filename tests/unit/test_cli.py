@@ -149,3 +149,17 @@ def test_a_reader_that_went_away_ends_the_command_with_141_and_no_traceback(
     _, err = child.communicate(timeout=60)
     assert "Traceback" not in err
     assert child.returncode == 141
+
+
+def test_an_unknown_flag_or_task_exits_2_with_the_nearest_name(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    write_repo(tmp_path)
+    code, out, err = run(["build", "--tga", "x"], tmp_path, monkeypatch, capsys)
+    assert code == 2
+    assert "Traceback" not in out + err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: No idea what '--tga' is!")
+    assert "did you mean --tag?" in line and "buildlib --help build" in line
+    code, _, err = run(["biuld"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and "did you mean build?" in err

@@ -8,10 +8,12 @@ directory upwards, and serves :func:`buildlib.tasks.collection` for it through I
 
 from __future__ import annotations
 
+import difflib
+import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from invoke import Exit, Program
+from invoke import Exit, ParseError, Program
 
 from buildlib.config import parse_toml
 from buildlib.errors import REFERENCE, BuildlibError
@@ -60,6 +62,33 @@ class BuildlibProgram(Program):
         self.config.load_project()
         # a [tool.buildlib] that does not validate still lists its tasks (tasks.collection)
         self.collection = collection(root)
+
+    # Invoke's Program exits 1 on a ParseError (invoke/program.py, Program.run); buildlib's
+    # usage errors exit 2 (README, "Exit codes"), with the nearest name when one is close.
+    def parse_tasks(self) -> None:
+        try:
+            super().parse_tasks()
+        except ParseError as error:
+            raise self._usage_error(error) from None
+
+    def parse_cleanup(self) -> None:
+        try:
+            super().parse_cleanup()
+        except ParseError as error:
+            raise self._usage_error(error) from None
+
+    def _usage_error(self, error: ParseError) -> Exit:
+        text = str(error)
+        token = next(iter(re.findall(r"'([^']+)'", text)), "")
+        context = error.context or self.initial_context
+        where = f"buildlib --help {context.name}" if context.name else "buildlib --help"
+        names = [*context.flags, *context.inverse_flags, *self.initial_context.flags]
+        if token and not token.startswith("-"):  # a task's name
+            names = list(self.collection.task_names) if self.collection else []
+            where = "buildlib --list"
+        match = difflib.get_close_matches(token, names, n=1) if token else []
+        hint = f"did you mean {match[0]}? `{where}` lists them" if match else f"see `{where}`"
+        return Exit(f"error: {text} (fix: {hint})", code=2)
 
 
 def main(argv: list[str] | None = None) -> None:
