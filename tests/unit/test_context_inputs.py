@@ -167,3 +167,13 @@ def test_a_class_the_wildcards_leave_open_is_refused(bad: str) -> None:
     assert refused.value.message == (
         f"bad pattern {bad!r} (unterminated character set): the engine refuses it too"
     )
+
+
+@pytest.mark.parametrize(("patterns", "path"), [("*.md", "notes.md\n"), ("a?", "ab\n")])
+def test_a_name_ending_in_a_newline_is_sent_as_the_engine_sends_it(
+    patterns: str, path: str
+) -> None:
+    # patternmatcher's regexp ends in Go's $, the end of the text (\z): a name with one
+    # more character, a newline, is not matched, and the engine sends the file
+    assert not excluded(patterns, path)
+    assert excluded(patterns, path.rstrip("\n"))

@@ -139,7 +139,7 @@ class _Pattern:
             suffix = self.text[2:]
             return path.endswith(suffix) or (suffix.startswith("/") and path == suffix[1:])
         assert self.regexp is not None
-        return self.regexp.match(path) is not None
+        return self.regexp.fullmatch(path) is not None  # Go's $ never matches before a last \n
 
 
 @dataclass
