@@ -177,3 +177,16 @@ def test_a_name_ending_in_a_newline_is_sent_as_the_engine_sends_it(
     # more character, a newline, is not matched, and the engine sends the file
     assert not excluded(patterns, path)
     assert excluded(patterns, path.rstrip("\n"))
+
+
+@pytest.mark.parametrize("bad", ["a\\", "*.log\\"])
+def test_a_trailing_backslash_is_refused_as_the_engine_refuses_it(bad: str) -> None:
+    # patternmatcher.New asks Go's filepath.Match(pattern, "."), which returns
+    # ErrBadPattern for a \ that escapes nothing (Go 1.16 and later check the whole
+    # pattern, not only the part before the first mismatch)
+    with pytest.raises(ConfigError) as refused:
+        IgnoreMatcher.parse([".git", bad], "ctx/.dockerignore")
+    assert refused.value.message == (
+        f"bad pattern {bad!r} (trailing backslash): the engine refuses it too"
+    )
+    assert refused.value.location == "ctx/.dockerignore"

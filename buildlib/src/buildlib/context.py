@@ -79,8 +79,8 @@ class _Pattern:
     def compile(self) -> None:
         """patternmatcher's ``compile``: a plain path compares as a string, ``dir/**`` as a
         prefix, ``**/name`` as a suffix, anything else as an anchored regular expression.
-        Raises ``re.error`` for a class left open, as Go's ``filepath.Match`` (which the
-        engine asks first) does."""
+        Raises ``re.error`` for a class left open or a trailing ``\\``, as Go's
+        ``filepath.Match`` (which the engine asks first) does."""
         out, kind, i, text = "^", "exact", 0, self.text
         first, in_class = True, False
         while i < len(text):
@@ -116,7 +116,7 @@ class _Pattern:
                     i += 1
                     kind = "regexp"
                 else:
-                    out += "\\\\"
+                    raise re.error("trailing backslash")
             elif ch in "[]":
                 out += ch
                 kind = "regexp"
