@@ -544,3 +544,57 @@ def test_a_release_of_one_image_names_every_image_still_waiting_for_the_version(
         "last image moves them for every image"
     ) in capsys.readouterr().err
     assert set(registry.tag_map(GPU)) == {"1.2.3"}
+
+
+def test_a_push_without_images_publishes_every_image_not_only_the_default_group(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.fixture_repo import git
+
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(text.replace('default-group = ["gpu", "cpu"]', 'default-group = ["cpu"]'))
+    git(root, "commit", "-qam", "chore: plain builds build cpu")
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        push(root, PushFlags(tag="topic", dry_run=True, as_json=True), environ={}, runner=docker)
+
+    names = [image["name"] for image in json.loads(capsys.readouterr().out)["images"]]
+    assert names == ["gpu", "cpu"]
+
+
+def test_a_push_of_main_from_another_branch_is_refused_before_any_build(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.fixture_repo import git
+
+    git(root, "switch", "-q", "-c", "topic")
+    for name, value in CREDENTIALS.items():  # the pre-flight reads the process environment
+        monkeypatch.setenv(name, value)
+    registry = StubRegistry()
+    with publishing(monkeypatch, registry):
+        monkeypatch.setattr(publish, "preflight", preflight)
+        docker = LoginDocker(registry)
+        with pytest.raises(CheckFailed) as caught:
+            flags = PushFlags(images=("gpu",), tag=("nightly", "main"))  # main as a later tag
+            push(root, flags, environ=CREDENTIALS, runner=docker)
+
+    assert caught.value.message == "on branch topic, but :main images are pushed from main only"
+    assert docker.builds() == [] and registry.writes == []
+
+
+def test_only_the_images_buildx_does_not_push_are_named_as_going_without_annotations(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.fixture_repo import git
+
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(text.replace('["linux/amd64"]', '["linux/amd64", "linux/arm64"]'))
+    git(root, "commit", "-qam", "chore: gpu for two platforms")
+    with publishing(monkeypatch, StubRegistry(), BUILDX):
+        monkeypatch.setattr(attest, "buildx_driver", lambda docker, builder=None: "docker")
+        push(root, PushFlags(tag="topic", dry_run=True), environ={})
+
+    err = capsys.readouterr().err
+    assert "warning: cpu: published without OCI annotations (labels only)" in err
+    assert "gpu, cpu" not in err and "gpu: published without" not in err
