@@ -867,3 +867,46 @@ def test_a_release_reports_its_images_in_the_configured_order(
         ("gpu", True),
         ("cpu", False),
     ]
+
+
+def test_a_push_stopped_part_way_names_every_tag_it_wrote_and_exits_8(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with publishing(monkeypatch, registry) as docker:
+        answer = docker.run
+
+        def cpu_refused(argv, **kwargs):
+            if [str(a) for a in argv][1:2] == ["push"] and str(argv[2]).startswith(CPU):
+                docker.push_failures = ["unknown: 400 bad request: manifest invalid"]
+            return answer(argv, **kwargs)
+
+        monkeypatch.setattr(docker, "run", cpu_refused)
+        with pytest.raises(PublishError) as caught:
+            push(
+                root,
+                PushFlags(images=("gpu", "cpu"), tag=("main", "nightly")),
+                environ={},
+                runner=docker,
+            )
+
+    assert caught.value.exit_code == 8
+    assert caught.value.message == (
+        f"push stopped: push of {CPU}:main failed after 1 attempt(s): unknown: 400 bad "
+        f"request: manifest invalid. Pushed and verified before it: {GPU}:main, "
+        f"{GPU}:nightly; no image after it was pushed"
+    )
+    assert caught.value.hint == "fix the cause and run the same `invoke push` again"
+    assert set(registry.tag_map(GPU)) == {"main", "nightly"}
+    assert CPU not in registry.repos
+
+
+def test_a_push_that_fails_before_writing_anything_keeps_its_own_error(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with publishing(monkeypatch, registry) as docker:
+        docker.push_failures = ["unknown: 400 bad request: manifest invalid"]
+        with pytest.raises(CommandFailed) as caught:
+            push(root, PushFlags(images=("gpu", "cpu"), tag="main"), environ={}, runner=docker)
+
+    assert caught.value.exit_code == 4
+    assert GPU not in registry.repos and CPU not in registry.repos

@@ -145,16 +145,26 @@ def push(
             built = {image.name: image.image_id for image in made}
             reported = {image.name: image.digest for image in made}
             results = []
-            for build in plan.builds:
-                digest = pushing.push_verified(
-                    cli, client, build, tag, built.get(build.name), reported.get(build.name)
-                )
-                for extra in pushed_tags[1:]:
-                    pushing.add_tag_verified(client, build.image.repository, digest, extra)
-                repository = build.image.repository
-                results.append(
-                    Published(build.name, repository, build.published, digest, list(pushed_tags))
-                )
+            written: list[str] = []  # verified tags, named if a later image stops the push
+            try:
+                for build in plan.builds:
+                    repository = build.image.repository
+                    digest = pushing.push_verified(
+                        cli, client, build, tag, built.get(build.name), reported.get(build.name)
+                    )
+                    written.append(f"{repository}:{tag}")
+                    for extra in pushed_tags[1:]:
+                        pushing.add_tag_verified(client, repository, digest, extra)
+                        written.append(f"{repository}:{extra}")
+                    results.append(
+                        Published(
+                            build.name, repository, build.published, digest, list(pushed_tags)
+                        )
+                    )
+            except BuildlibError as error:
+                if not written:
+                    raise
+                raise releaseplan.push_stopped(error, written) from None
             pushing.still_ours(client, results)
         finally:
             pushing.forget_local_names(cli, plan)

@@ -189,6 +189,15 @@ def release_stopped(
     )
 
 
+def push_stopped(error: BuildlibError, written: list[str]) -> PublishError:
+    """A push that stopped after it wrote some tags: they are named, as exit 8 promises."""
+    return PublishError(
+        f"push stopped: {error.message}. Pushed and verified before it: {', '.join(written)}; "
+        "no image after it was pushed",
+        hint=error.hint or "fix the cause and run the same `invoke push` again",
+    )
+
+
 def git_problems(
     config: Config, git: Git, images: tuple[ImageSpec, ...], *, buildkit: bool
 ) -> list[BuildlibError]:
