@@ -305,18 +305,25 @@ class Unlisted(StubRegistry):
         raise RegistryError("connection refused")
 
 
-def test_a_dry_run_release_asks_the_registry_once_briefly_and_plans_from_git_without_it(
-    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def clients_made(monkeypatch: pytest.MonkeyPatch, registry: StubRegistry) -> list[dict[str, Any]]:
+    """Hand ``registry`` to every RegistryClient publish makes; the list fills with the
+    keyword arguments of each (its retries and timeout)."""
     made: list[dict[str, Any]] = []
-    registry = Unlisted()
 
     def client(*args: Any, **kwargs: Any) -> StubRegistry:
         made.append(kwargs)
         return registry
 
+    monkeypatch.setattr(pushing, "RegistryClient", client)
+    return made
+
+
+def test_a_dry_run_release_asks_the_registry_once_briefly_and_plans_from_git_without_it(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = Unlisted()
     with publishing(monkeypatch, registry) as docker:
-        monkeypatch.setattr(pushing, "RegistryClient", client)
+        made = clients_made(monkeypatch, registry)
         flags = ReleaseFlags(images=("gpu",), dry_run=True)
         assert release(root, flags, environ={}, runner=docker) == []
 
@@ -330,15 +337,9 @@ def test_a_dry_run_release_asks_the_registry_once_briefly_and_plans_from_git_wit
 def test_a_real_release_asks_the_registry_with_its_retries(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made: list[dict[str, Any]] = []
     registry = StubRegistry()
-
-    def client(*args: Any, **kwargs: Any) -> StubRegistry:
-        made.append(kwargs)
-        return registry
-
     with publishing(monkeypatch, registry) as docker:
-        monkeypatch.setattr(pushing, "RegistryClient", client)
+        made = clients_made(monkeypatch, registry)
         release(root, ReleaseFlags(images=("gpu", "cpu")), environ={}, runner=docker)
 
     assert made and all("retries" not in kwargs for kwargs in made)
