@@ -13,7 +13,7 @@ import difflib
 import json
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,10 +90,10 @@ class CredentialsConfig:
 @dataclass(frozen=True)
 class Config:
     root: Path
-    version: Version
-    version_text: str
-    images: tuple[ImageSpec, ...]
-    default_group: tuple[str, ...]
+    version: Version = Version("0")
+    version_text: str = "0"
+    images: tuple[ImageSpec, ...] = ()
+    default_group: tuple[str, ...] = ()
     registry: str = DOCKER_HUB
     default_tag: str = "local"
     tag_env: str = "BUILDLIB_IMAGE_TAG"
@@ -133,16 +133,10 @@ class Config:
 def defaults(root: Path) -> Config:
     """buildlib's defaults, with no image: what doctor's other checks read when
     ``[tool.buildlib]`` does not validate (that failure is a check of its own)."""
-    return Config(
-        root=root,
-        version=Version("0"),
-        version_text="0",
-        images=(),
-        default_group=(),
-    )
+    return Config(root=root)
 
 
-# --- schema: key -> (type, description) for "did you mean" and type errors ---------------
+# --- schema: key -> type, for "did you mean" and type errors -----------------------------
 
 _TOP_KEYS = {
     "registry": str,
@@ -169,6 +163,8 @@ _IMAGE_KEYS = {
     "title": str,
     "target": str,
 }
+# TOML's names of the types a key may hold
+_TOML_TYPES = {str: "string", list: "list", dict: "table", int: "integer", bool: "boolean"}
 _PLAIN = ("source", "main-branch", "provenance", "sbom", "sha-tag")
 _RELEASE_KEYS = {"git-tag": str, "floating-tags": list}
 _CREDENTIAL_KEYS = {"username-env": str, "token-env": str}
@@ -245,19 +241,19 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
         )
     _check_keys(table, _TOP_KEYS, TOOL, where)
 
-    allow_build_args = tuple(_str_list(table, ALLOW_KEY, TOOL, where))
-    for name in allow_build_args:
+    for name in table.get(ALLOW_KEY, ()):
         if not KEY_RE.fullmatch(name):
             raise ConfigError(
                 f"tool.buildlib.{ALLOW_KEY}: {name!r} is not a build argument name",
                 location=where.key(TOOL, ALLOW_KEY),
                 hint=f'list names of letters, digits and _, e.g. {ALLOW_KEY} = ["SSH_KEY_PATH"]',
             )
-    registry = str(table.get("registry", Config.registry))  # validated below
+    registry = validate_registry(
+        table.get("registry", Config.registry), location=where.key(TOOL, "registry")
+    )
     images = _parse_images(table.get("images"), root, where, registry)
     names = tuple(image.name for image in images)
-
-    default_group = tuple(_str_list(table, "default-group", TOOL, where) or names)
+    default_group = tuple(table.get("default-group") or names)
     for name in default_group:
         if name not in names:
             raise ConfigError(
@@ -274,17 +270,15 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
         version_text=version_text,
         images=images,
         default_group=default_group,
-        registry=validate_registry(
-            table.get("registry", Config.registry), location=where.key(TOOL, "registry")
-        ),
+        registry=registry,
         default_tag=validate_tag(
             table.get("default-tag", Config.default_tag), location=where.key(TOOL, "default-tag")
         ),
         tag_env=_env_name(table, "tag-env", Config.tag_env, TOOL, where),
         release=_parse_release(table.get("release", {}), where),
         credentials=_parse_credentials(table.get("credentials", {}), where),
-        line_ending_globs=tuple(_str_list(table, "line-ending-globs", TOOL, where)),
-        allow_build_args=allow_build_args,
+        line_ending_globs=tuple(table.get("line-ending-globs", ())),
+        allow_build_args=tuple(table.get(ALLOW_KEY, ())),
         **plain,
     )
 
@@ -392,15 +386,14 @@ def _parse_images(raw: Any, root: Path, where: _Locator, registry: str) -> tuple
                     location=where.build_arg(table, key),
                     hint=f'quote it: {key} = "..."',
                 )
-        platforms = tuple(_str_list(body, "platforms", table, where))
-        for platform in platforms:
-            problem = platform_problem(platform)
-            if problem:
-                raise ConfigError(
-                    f"{table}.platforms: {platform!r} {problem}",
-                    location=where.key(table, "platforms"),
-                    hint='e.g. platforms = ["linux/amd64", "linux/arm64"]',
-                )
+        platforms = tuple(body.get("platforms", ()))
+        problem = platforms_problem(platforms)
+        if problem:
+            raise ConfigError(
+                f"{table}.platforms: {problem}",
+                location=where.key(table, "platforms"),
+                hint='e.g. platforms = ["linux/amd64", "linux/arm64"]',
+            )
         args = tuple((str(k), str(v)) for k, v in build_args.items())
         title, target = body.get("title", repository), body.get("target")
         if target is not None:
@@ -438,17 +431,19 @@ def _check_target(root: Path, name: str, target: str, key: str, location: str) -
     )
 
 
-def platform_problem(platform: str) -> str | None:
-    """What makes ``platform`` no os/arch[/variant] that docker can build, else None."""
-    if not PLATFORM_RE.fullmatch(platform):
-        return "is not os/arch[/variant]"
-    os_name, arch = platform.split("/")[:2]
-    for word, known, what in (
-        (os_name, KNOWN_OS, "operating system"),
-        (arch, KNOWN_ARCH, "architecture"),
-    ):
-        if word not in known:
-            return f"names no known {what} {word!r}{_did_you_mean(word, known)}"
+def platforms_problem(platforms: Iterable[str]) -> str | None:
+    """What makes the first of ``platforms`` that is no os/arch[/variant] docker can build
+    not one (``'linux' is not os/arch[/variant]``), else None."""
+    for platform in platforms:
+        if not PLATFORM_RE.fullmatch(platform):
+            return f"{platform!r} is not os/arch[/variant]"
+        os_name, arch = platform.split("/")[:2]
+        for word, known, what in (
+            (os_name, KNOWN_OS, "operating system"),
+            (arch, KNOWN_ARCH, "architecture"),
+        ):
+            if word not in known:
+                return f"{platform!r} names no known {what} {word!r}{_did_you_mean(word, known)}"
     return None
 
 
@@ -484,11 +479,9 @@ def _parse_release(raw: Any, where: _Locator) -> ReleaseConfig:
             location=where.key(table, "git-tag"),
             hint='e.g. git-tag = "v{version}" (release-please\'s default)',
         )
-    if "floating-tags" not in raw:
-        return ReleaseConfig(git_tag=git_tag)
-    floating = _str_list(raw, "floating-tags", table, where)
+    floating = tuple(raw.get("floating-tags", ReleaseConfig.floating_tags))
     validate_patterns(floating, location=where.key(table, "floating-tags"))
-    return ReleaseConfig(git_tag=git_tag, floating_tags=tuple(floating))
+    return ReleaseConfig(git_tag, floating)
 
 
 def _parse_credentials(raw: Any, where: _Locator) -> CredentialsConfig:
@@ -517,6 +510,7 @@ def _env_name(table: Mapping[str, Any], key: str, default: str, name: str, where
 def _check_keys(
     table: Mapping[str, Any], schema: Mapping[str, type], name: str, where: _Locator
 ) -> None:
+    """Each key of ``table`` is one of ``schema``'s, of its type (a list: of strings)."""
     for key, value in table.items():
         if key not in schema:
             raise ConfigError(
@@ -526,22 +520,18 @@ def _check_keys(
             )
         expected = schema[key]
         if not isinstance(value, expected):
+            actual = _TOML_TYPES.get(type(value), type(value).__name__)
             raise ConfigError(
-                f"{name}.{key} must be a {_type_name(expected)}, not {_type_name(type(value))}",
+                f"{name}.{key} must be a {_TOML_TYPES[expected]}, not {actual}",
                 location=where.key(name, key),
                 hint=_type_hint(name, key, expected, value),
             )
-
-
-def _str_list(table: Mapping[str, Any], key: str, name: str, where: _Locator) -> list[str]:
-    value = table.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(
-            f"{name}.{key} must be a list of strings",
-            location=where.key(name, key),
-            hint=f'e.g. {key} = ["a", "b"]',
-        )
-    return value
+        if expected is list and not all(isinstance(item, str) for item in table[key]):
+            raise ConfigError(
+                f"{name}.{key} must be a list of strings",
+                location=where.key(name, key),
+                hint=f'e.g. {key} = ["a", "b"]',
+            )
 
 
 def _type_hint(table: str, key: str, expected: type, value: Any) -> str:
@@ -553,12 +543,6 @@ def _type_hint(table: str, key: str, expected: type, value: Any) -> str:
         example = json.dumps([value]) if isinstance(value, str) else '["..."]'
         return f"write a list: {key} = {example}"
     return f'write a string: {key} = "..."'
-
-
-def _type_name(kind: type) -> str:
-    return {str: "string", list: "list", dict: "table", int: "integer", bool: "boolean"}.get(
-        kind, kind.__name__
-    )
 
 
 def _did_you_mean(word: str, options: Any) -> str:

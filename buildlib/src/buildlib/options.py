@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from buildlib import console
 from buildlib.buildargs import KEY_RE, allow_hint, secret_word
-from buildlib.config import Config, platform_problem
+from buildlib.config import Config, platforms_problem
 from buildlib.errors import ConfigError, UsageError
 from buildlib.flags import ImageFlags
 from buildlib.references import REGISTRY_HINT, registry_problem, validate_tag
@@ -205,13 +205,12 @@ def parse_platforms(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
     platforms = tuple(p.strip() for p in value.split(",") if p.strip())
-    for platform in platforms:
-        problem = platform_problem(platform)
-        if problem:
-            raise UsageError(
-                f"--platform {platform!r} {problem}",
-                hint="e.g. --platform linux/amd64 or --platform linux/amd64,linux/arm64",
-            )
+    problem = platforms_problem(platforms)
+    if problem:
+        raise UsageError(
+            f"--platform {problem}",
+            hint="e.g. --platform linux/amd64 or --platform linux/amd64,linux/arm64",
+        )
     return platforms
 
 
