@@ -22,7 +22,6 @@ from buildlib.pushing import (
     forget_local_names,
     push_verified,
     still_ours,
-    verified_build_push,
 )
 from buildlib.releaseplan import Published, release_stopped, run_local
 from buildlib.runner import Result, Runner
@@ -177,12 +176,12 @@ def test_another_tag_the_registry_does_not_confirm_is_not_verified() -> None:
 def test_what_buildx_pushed_is_checked_against_the_digest_it_reported() -> None:
     build = a_build("lb", MULTI)
 
-    assert verified_build_push(FakeRegistry(PUSHED), build, "1.2.3", PUSHED) == PUSHED  # type: ignore[arg-type]
+    assert push_verified(None, FakeRegistry(PUSHED), build, "1.2.3", None, PUSHED) == PUSHED  # type: ignore[arg-type]
     with pytest.raises(PublishError) as caught:
-        verified_build_push(FakeRegistry(THEIRS), build, "1.2.3", PUSHED)  # type: ignore[arg-type]
+        push_verified(None, FakeRegistry(THEIRS), build, "1.2.3", None, PUSHED)  # type: ignore[arg-type]
     assert caught.value.message.startswith("another writer replaced acme/lb:1.2.3 during")
     with pytest.raises(NotVerified) as unverified:
-        verified_build_push(Tagger(None, RegistryError("down")), build, "1.2.3", PUSHED)  # type: ignore[arg-type]
+        push_verified(None, Tagger(None, RegistryError("down")), build, "1.2.3", None, PUSHED)  # type: ignore[arg-type]
     assert unverified.value.reference == "acme/lb:1.2.3"
     assert unverified.value.message.endswith("could not confirm it: down")
 
@@ -199,7 +198,14 @@ def test_a_push_the_registry_does_not_list_is_not_verified_whoever_pushed_it() -
     errors = []
     for push in (
         lambda: push_verified(FakeCLI(), ListsNothing(PUSHED), loaded_build(), "1.2.3", OURS),  # type: ignore[arg-type]
-        lambda: verified_build_push(ListsNothing(PUSHED), a_build("gpu", MULTI), "1.2.3", PUSHED),  # type: ignore[arg-type]
+        lambda: push_verified(
+            None,  # type: ignore[arg-type]
+            ListsNothing(PUSHED),
+            a_build("gpu", MULTI),
+            "1.2.3",
+            None,
+            PUSHED,
+        ),
     ):
         with pytest.raises(NotVerified) as caught:
             push()

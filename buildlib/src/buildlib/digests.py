@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 DIGEST_KEY = "containerimage.digest"  # the manifest, or the index, that was pushed
 CONFIG_KEY = "containerimage.config.digest"  # the image id of a single-platform image
+TAKE_TURNS = "run it again; runs that push the same tag must take turns (a CI concurrency group)"
 
 
 def read_metadata(path: Path) -> dict[str, Any]:
@@ -77,11 +78,16 @@ def verify_pushed(
         )
         return remote
     if remote != reported:
-        raise PublishError(
-            f"another writer replaced {reference} during this run: the registry has "
-            f"{remote[:19]}, the build pushed {reported[:19]}",
-            hint="run it again; runs that push the same tag must take turns "
-            "(a CI concurrency group)",
-        )
+        raise replaced(reference, remote, f"the build pushed {reported[:19]}")
     console.success(f"pushed {reference} ({remote})")
     return remote
+
+
+def replaced(reference: str, remote: str, ours: str) -> PublishError:
+    """Another writer took ``reference`` during this run: the registry has ``remote``,
+    ``ours`` says what this run put there."""
+    return PublishError(
+        f"another writer replaced {reference} during this run: the registry has "
+        f"{remote[:19]}, {ours}",
+        hint=TAKE_TURNS,
+    )

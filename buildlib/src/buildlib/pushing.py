@@ -22,7 +22,7 @@ from buildlib import console
 from buildlib.config import Config
 from buildlib.credentials import Credentials
 from buildlib.credentials import find as find_credentials
-from buildlib.digests import listed_digest, read_back, verify_pushed
+from buildlib.digests import TAKE_TURNS, listed_digest, read_back, replaced, verify_pushed
 from buildlib.docker import Docker
 from buildlib.errors import AuthError, BuildlibError, CommandFailed, NotVerified, PublishError
 from buildlib.plan import BuildPlan, ImageBuild
@@ -41,7 +41,6 @@ AUTH_FAILURE = re.compile(
     re.IGNORECASE,
 )
 PUSH_ATTEMPTS = 3
-TAKE_TURNS = "run it again; runs that push the same tag must take turns (a CI concurrency group)"
 
 
 @dataclass(frozen=True)
@@ -83,13 +82,6 @@ def docker_login(cli: Docker, access: Access) -> Iterator[None]:
         yield
 
 
-def verified_build_push(
-    client: RegistryClient, build: ImageBuild, tag: str, reported: str | None
-) -> str:
-    """What buildx pushed from the build: the registry must hold the digest it reported."""
-    return verify_pushed(client, build.image.repository, build.published, tag, reported)
-
-
 def push_verified(
     cli: Docker,
     client: RegistryClient,
@@ -102,7 +94,7 @@ def push_verified(
     then the registry must hold the digest the build ``reported``), then check that the
     registry holds that very image under ``tag``."""
     if build.output == "push":
-        return verified_build_push(client, build, tag, reported)
+        return verify_pushed(client, build.image.repository, build.published, tag, reported)
     repository, reference = build.image.repository, build.published
     image_id = image_id or cli.image_id(build.primary)
     with _push_lock(reference):
@@ -117,12 +109,8 @@ def push_verified(
     if (pushed is not None and remote != pushed) or (
         image_id is not None and image_id not in (remote, content)
     ):
-        raise PublishError(
-            f"another writer replaced {reference} during this run: the registry has "
-            f"{remote[:19]}, this run pushed {(pushed or '?')[:19]} (image "
-            f"{(image_id or '?')[7:19]})",
-            hint=TAKE_TURNS,
-        )
+        ours = f"this run pushed {(pushed or '?')[:19]} (image {(image_id or '?')[7:19]})"
+        raise replaced(reference, remote, ours)
     console.success(f"pushed {reference} ({remote})")
     return remote
 
@@ -137,11 +125,7 @@ def add_tag_verified(client: RegistryClient, repository: str, digest: str, tag: 
         raise NotVerified(reference, error) from None
     now = read_back(client, repository, reference, tag)
     if now != digest:
-        raise PublishError(
-            f"another writer replaced {reference} during this run: the registry has "
-            f"{now[:19]}, this run tagged {digest[:19]}",
-            hint=TAKE_TURNS,
-        )
+        raise replaced(reference, now, f"this run tagged {digest[:19]}")
     console.success(f"tagged {reference} ({digest})")
 
 
