@@ -364,9 +364,7 @@ class RegistryClient:
         headers = {"User-Agent": _USER_AGENT, **(headers or {})}
         auth = self._authorization(scope)
         response = self._send_retrying(method, url, {**headers, **auth}, data, operation)
-        if response.status == 401 and self._authenticate(
-            _challenges(response.headers), scope, operation
-        ):
+        if response.status == 401 and self._authenticate(response.headers, scope, operation):
             auth = self._authorization(scope)
             response = self._send_retrying(method, url, {**headers, **auth}, data, operation)
         if response.status in (401, 403):
@@ -384,8 +382,9 @@ class RegistryClient:
             return {"Authorization": _basic_auth(self.credentials)}
         return {}
 
-    def _authenticate(self, challenges: list[Challenge], scope: str | None, operation: str) -> bool:
+    def _authenticate(self, headers: Message, scope: str | None, operation: str) -> bool:
         """Act on a 401's challenge; False when there is nothing more to try."""
+        challenges = _challenges(headers)
         for challenge in challenges:
             if challenge.scheme == "bearer" and "realm" in challenge.params:
                 self._tokens[scope or ""] = self._fetch_token(challenge, scope, operation)
@@ -407,19 +406,16 @@ class RegistryClient:
                 f"token service ({realm}); refused",
                 hint="the registry's token realm must be https",
             )
-        query: list[tuple[str, str]] = []
-        if challenge.params.get("service"):
-            query.append(("service", challenge.params["service"]))
-        for wanted in dict.fromkeys([scope, challenge.params.get("scope")]):
-            if wanted:
-                query.append(("scope", wanted))
+        asked = [("service", challenge.params.get("service"))]
+        asked += [("scope", each) for each in dict.fromkeys([scope, challenge.params.get("scope")])]
         headers = {"User-Agent": _USER_AGENT}
         if self.credentials is not None:
-            query.append(("account", self.credentials.username))
+            asked.append(("account", self.credentials.username))
             headers["Authorization"] = _basic_auth(self.credentials)
+        query = urllib.parse.urlencode([(key, value) for key, value in asked if value])
         url = realm
         if query:
-            url += ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
+            url += ("&" if "?" in realm else "?") + query
         what = f"{operation} (token request)"
         response = self._send_retrying("GET", url, headers, None, what)
         if response.status in (401, 403):
@@ -472,8 +468,13 @@ class RegistryClient:
         self, method: str, url: str, headers: dict[str, str], data: bytes | None
     ) -> _Response:
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        handlers: list[urllib.request.BaseHandler] = [SameHostAuthRedirect()]
+        if is_loopback(urllib.parse.urlsplit(url).netloc):
+            # A proxy from the environment must not see loopback traffic.
+            handlers.append(urllib.request.ProxyHandler({}))
+        opener = urllib.request.build_opener(*handlers)
         try:
-            with self._opener(url).open(request, timeout=self.timeout) as response:
+            with opener.open(request, timeout=self.timeout) as response:
                 return _Response(response.status, response.headers, response.read())
         except urllib.error.HTTPError as exc:
             with exc:
@@ -482,13 +483,6 @@ class RegistryClient:
             if isinstance(exc.reason, OSError):
                 raise exc.reason from None
             raise
-
-    def _opener(self, url: str) -> urllib.request.OpenerDirector:
-        handlers: list[urllib.request.BaseHandler] = [SameHostAuthRedirect()]
-        if is_loopback(urllib.parse.urlsplit(url).netloc):
-            # A proxy from the environment must not see loopback traffic.
-            handlers.append(urllib.request.ProxyHandler({}))
-        return urllib.request.build_opener(*handlers)
 
     # -- responses -------------------------------------------------------------------------
 
