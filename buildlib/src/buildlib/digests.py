@@ -12,7 +12,8 @@ or retag.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,13 +55,14 @@ def listed_digest(client: RegistryClient, repository: str, tag: str) -> str:
     return remote
 
 
-def read_back(client: RegistryClient, repository: str, reference: str, tag: str) -> str:
-    """The digest the registry lists under ``tag`` just after this run pushed ``reference``
-    there. Whatever keeps it from confirming the push (no answer, nothing listed) is
-    NotVerified: the push may have landed, so a stopped release names it as pushed but not
-    verified, never as not pushed."""
+@contextmanager
+def confirming(reference: str) -> Iterator[None]:
+    """The registry's read-back just after this run pushed (or tagged) ``reference``.
+    Whatever keeps it from confirming the push (no answer, nothing listed) is NotVerified:
+    the push may have landed, so a stopped release names it as pushed but not verified,
+    never as not pushed."""
     try:
-        return listed_digest(client, repository, tag)
+        yield
     except BuildlibError as error:
         raise NotVerified(reference, error) from None
 
@@ -70,7 +72,8 @@ def verify_pushed(
 ) -> str:
     """The digest the registry holds under ``tag``, checked against the one the build
     reported: a different one means another writer replaced the tag."""
-    remote = read_back(client, repository, reference, tag)
+    with confirming(reference):
+        remote = listed_digest(client, repository, tag)
     if reported is None:
         console.warn(
             f"the build of {reference} reported no digest (--metadata-file): only checked that "

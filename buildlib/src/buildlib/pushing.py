@@ -22,9 +22,9 @@ from buildlib import console
 from buildlib.config import Config
 from buildlib.credentials import Credentials
 from buildlib.credentials import find as find_credentials
-from buildlib.digests import TAKE_TURNS, listed_digest, read_back, replaced, verify_pushed
+from buildlib.digests import TAKE_TURNS, confirming, listed_digest, replaced, verify_pushed
 from buildlib.docker import Docker
-from buildlib.errors import AuthError, BuildlibError, CommandFailed, NotVerified, PublishError
+from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError
 from buildlib.plan import BuildPlan, ImageBuild
 from buildlib.registry import RegistryClient
 from buildlib.releaseplan import ImagePublication, Published, release_stopped
@@ -101,11 +101,9 @@ def push_verified(
         # tag by image id: the shared name holds this run's image from here to the push
         cli.tag(image_id or build.primary, reference)
         pushed = _pushed_digest(_push_with_retries(cli, reference, client))
-        remote = read_back(client, repository, reference, tag)
-        try:
+        with confirming(reference):
+            remote = listed_digest(client, repository, tag)
             content = client.config_digest(repository, remote, platform=build.platforms[0])
-        except BuildlibError as error:
-            raise NotVerified(reference, error) from None
     if (pushed is not None and remote != pushed) or (
         image_id is not None and image_id not in (remote, content)
     ):
@@ -119,11 +117,9 @@ def add_tag_verified(client: RegistryClient, repository: str, digest: str, tag: 
     """Another tag of a push (``sha-…``, a second ``--tag``): the pushed manifest tagged in
     the registry, then read back."""
     reference = f"{repository}:{tag}"
-    try:
+    with confirming(reference):
         client.add_tag(repository, digest, tag)
-    except BuildlibError as error:
-        raise NotVerified(reference, error) from None
-    now = read_back(client, repository, reference, tag)
+        now = listed_digest(client, repository, tag)
     if now != digest:
         raise replaced(reference, now, f"this run tagged {digest[:19]}")
     console.success(f"tagged {reference} ({digest})")
@@ -132,20 +128,18 @@ def add_tag_verified(client: RegistryClient, repository: str, digest: str, tag: 
 def still_ours(client: RegistryClient, results: list[Published]) -> None:
     """After every push: each tag of each result still holds what this run pushed there.
     Another writer (a second run, another machine) may have replaced one since."""
-    replaced = []
+    taken = []
     for result in results:
         for index, tag in enumerate(result.tags):
             reference = result.reference if index == 0 else f"{result.repository}:{tag}"
-            try:
+            with confirming(reference):
                 now = client.manifest_digest(result.repository, tag)
-            except BuildlibError as error:
-                raise NotVerified(reference, error) from None
             if now != result.digest:
                 held = now[:19] if now else "nothing"
-                replaced.append(f"{reference} (now {held}, this run pushed {result.digest[:19]})")
-    if replaced:
+                taken.append(f"{reference} (now {held}, this run pushed {result.digest[:19]})")
+    if taken:
         raise PublishError(
-            f"another writer replaced {', '.join(replaced)} during this run", hint=TAKE_TURNS
+            f"another writer replaced {', '.join(taken)} during this run", hint=TAKE_TURNS
         )
 
 
