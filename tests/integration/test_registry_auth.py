@@ -169,7 +169,9 @@ def test_temporary_login_is_removed_and_never_touches_home(
         config_dir = Path(env["DOCKER_CONFIG"])
         assert config_dir.parent == private_tmp
         assert registry.host in (config_dir / "config.json").read_text()
-        assert from_docker_config(registry.host, config_dir=str(config_dir)) == creds
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DOCKER_CONFIG", str(config_dir))
+            assert from_docker_config(registry.host) == creds
 
     assert not config_dir.exists()
     assert list(private_tmp.iterdir()) == []
@@ -207,7 +209,9 @@ def test_temporary_login_keeps_the_users_plugins_builders_and_context(
         assert written["currentContext"] == "default" and "proxies" in written
         assert "credsStore" not in written and "elsewhere.example" not in written["auths"]
         assert registry.host in written["auths"]  # the login went into the temporary file
-        assert from_docker_config(registry.host, config_dir=str(config_dir)) == creds
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DOCKER_CONFIG", str(config_dir))
+            assert from_docker_config(registry.host) == creds
 
     assert json.loads((user / "config.json").read_text()) == user_config
     assert sorted(p.name for p in user.iterdir()) == [

@@ -215,7 +215,8 @@ def test_a_login_kept_by_a_credential_helper_is_read(
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     (tmp_path / "config.json").write_text(json.dumps({"credHelpers": {"registry.example": "fake"}}))
 
-    found = from_docker_config("registry.example", config_dir=str(tmp_path))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    found = from_docker_config("registry.example")
 
     assert found == Credentials("carol", SECRET)
 
@@ -233,8 +234,9 @@ def test_a_broken_credential_helper_is_a_check_failure(
         json.dumps({"credHelpers": {"registry.example": "broken"}})
     )
 
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     with pytest.raises(CheckFailed) as caught:
-        from_docker_config("registry.example", config_dir=str(tmp_path))
+        from_docker_config("registry.example")
 
     assert caught.value.message.startswith("could not read the docker login for registry.example: ")
     assert (
@@ -242,13 +244,16 @@ def test_a_broken_credential_helper_is_a_check_failure(
     )
 
 
-def test_an_entry_without_a_password_is_no_login(tmp_path: Path) -> None:
+def test_an_entry_without_a_password_is_no_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from buildlib.credentials import from_docker_config
 
     (tmp_path / "config.json").write_text(
         json.dumps({"auths": {"registry.example": {"username": "dave"}}})
     )
-    assert from_docker_config("registry.example", config_dir=str(tmp_path)) is None
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert from_docker_config("registry.example") is None
 
 
 def test_the_user_docker_config_defaults_to_the_home_folder(
@@ -274,7 +279,9 @@ def test_credentials_from_the_environment_are_stripped() -> None:
 
 
 @pytest.mark.parametrize("host", ["docker.io", "index.docker.io", "registry-1.docker.io"])
-def test_every_docker_hub_name_finds_the_docker_hub_login(tmp_path: Path, host: str) -> None:
+def test_every_docker_hub_name_finds_the_docker_hub_login(
+    tmp_path: Path, host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import base64
 
     from buildlib.credentials import from_docker_config
@@ -283,12 +290,13 @@ def test_every_docker_hub_name_finds_the_docker_hub_login(tmp_path: Path, host: 
     (tmp_path / "config.json").write_text(
         json.dumps({"auths": {"https://index.docker.io/v1/": {"auth": auth}}})
     )
-    assert from_docker_config(host, config_dir=str(tmp_path)) == Credentials("hubuser", SECRET)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert from_docker_config(host) == Credentials("hubuser", SECRET)
 
 
 @pytest.mark.parametrize("auth", ["!!notbase64", "bm8tY29sb24=", "/w==:"])
 def test_a_malformed_auth_entry_is_a_check_failure_that_quotes_none_of_it(
-    tmp_path: Path, auth: str
+    tmp_path: Path, auth: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from buildlib.credentials import from_docker_config
     from buildlib.errors import CheckFailed
@@ -296,8 +304,9 @@ def test_a_malformed_auth_entry_is_a_check_failure_that_quotes_none_of_it(
     entry = {"auths": {"registry.example": {"auth": auth}}}
     (tmp_path / "config.json").write_text(json.dumps(entry))
 
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     with pytest.raises(CheckFailed) as caught:
-        from_docker_config("registry.example", config_dir=str(tmp_path))
+        from_docker_config("registry.example")
 
     assert caught.value.message == (
         "could not read the docker login for registry.example: its auth entry in the docker "
@@ -318,6 +327,7 @@ def test_a_missing_credential_store_is_one_error_and_no_warning(
     (tmp_path / "config.json").write_text(json.dumps({"credsStore": "nosuchhelper"}))
 
     # warnings are errors in this suite: the SDK's UserWarning would fail the test here
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     with pytest.raises(CheckFailed) as caught:
-        from_docker_config("registry.example", config_dir=str(tmp_path))
+        from_docker_config("registry.example")
     assert "docker-credential-nosuchhelper not installed" in caught.value.message

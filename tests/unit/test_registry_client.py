@@ -791,11 +791,14 @@ def test_from_docker_config_reads_an_existing_login(tmp_path: Path, monkeypatch)
     assert from_docker_config("ghcr.io") is None
 
 
-def test_from_docker_config_with_an_explicit_directory(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "nowhere"))
+def test_from_docker_config_reads_the_directory_docker_config_names(
+    tmp_path: Path, monkeypatch
+) -> None:
     _write_docker_config(tmp_path, {"ghcr.io": ("bob", SECRET)})
-    assert from_docker_config("ghcr.io", config_dir=str(tmp_path)) == Credentials("bob", SECRET)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "nowhere"))
     assert from_docker_config("ghcr.io") is None
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    assert from_docker_config("ghcr.io") == Credentials("bob", SECRET)
 
 
 @pytest.mark.parametrize(

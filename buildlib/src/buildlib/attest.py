@@ -44,10 +44,9 @@ def builder_support(
     if caps.builder != "buildx":
         return None, f"the {caps.describe()} cannot make attestations"
     driver = buildx_driver(caps.docker, builder)
-    if driver in NO_ATTESTATIONS:
-        why = f"the buildx builder uses the {driver} driver, which cannot make attestations"
-        return driver, why
-    return driver, None
+    if driver not in NO_ATTESTATIONS:
+        return driver, None
+    return driver, f"the buildx builder uses the {driver} driver, which cannot make attestations"
 
 
 def for_publishing(

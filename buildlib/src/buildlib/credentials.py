@@ -8,7 +8,6 @@ The user's own ``~/.docker/config.json`` is never written.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -72,23 +71,22 @@ def find(
     return Found(None, None, False)
 
 
-def from_docker_config(registry_host: str, *, config_dir: str | None = None) -> Credentials | None:
+def from_docker_config(registry_host: str) -> Credentials | None:
     """Credentials of an existing ``docker login`` (e.g. by docker/login-action), or ``None``.
 
-    Reads ``config_dir`` if given, else ``$DOCKER_CONFIG``, else ``~/.docker``; credential
-    stores and helpers named there are run. Identity tokens (OAuth refresh tokens) are not
-    supported and count as no credentials.
+    Reads ``$DOCKER_CONFIG``, else ``~/.docker``; credential stores and helpers named there
+    are run. Identity tokens (OAuth refresh tokens) are not supported and count as no
+    credentials.
     """
     from docker import auth as docker_auth
     from docker import errors as docker_errors
 
     key = DOCKER_HUB_AUTH_KEY if is_docker_hub(registry_host) else registry_host
-    config_path = os.path.join(config_dir, "config.json") if config_dir else None
     try:
         # the SDK also warns of a missing helper, which the error below already says
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            entry = docker_auth.load_config(config_path=config_path).resolve_authconfig(key)
+            entry = docker_auth.load_config().resolve_authconfig(key) or {}
     except docker_errors.DockerException as exc:
         raise CheckFailed(
             f"could not read the docker login for {registry_host}: {last_line(str(exc))}",
@@ -101,13 +99,9 @@ def from_docker_config(registry_host: str, *, config_dir: str | None = None) -> 
             "docker config.json is not base64 of user:password",
             hint=f"log in again: `docker login {registry_host}` (it rewrites the entry)",
         ) from None
-    if not entry:
-        return None
     username = entry.get("username") or entry.get("Username")
     secret = entry.get("password") or entry.get("Password")
-    if not username or not secret:
-        return None
-    return Credentials(username, secret)
+    return Credentials(username, secret) if username and secret else None
 
 
 def last_line(text: str) -> str:

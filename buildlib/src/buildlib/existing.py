@@ -65,13 +65,9 @@ def released_elsewhere(
         digest = client.manifest_digest(image.repository, full_tag)
         if digest is None:
             waiting.append(image.name)
-        else:
-            reference = image_reference(client.host, image.repository, full_tag)
-            found.append(
-                Published(
-                    image.name, image.repository, reference, digest, [full_tag], unchanged=True
-                )
-            )
+            continue
+        reference = image_reference(client.host, image.repository, full_tag)
+        found.append(Published(image.name, image.repository, reference, digest, [full_tag], True))
     return found, waiting
 
 
