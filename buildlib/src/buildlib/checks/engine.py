@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from functools import partial
 from typing import Any
 
 from buildlib.checks import CheckResult
@@ -31,6 +32,16 @@ def engine_info(project: Project) -> Any:
     return project.cached("engine-info", compute)
 
 
+def _detect() -> Any:
+    """The client's Capabilities, or the BuildlibError that stopped :func:`docker.detect`."""
+    from buildlib import docker
+
+    try:
+        return docker.detect()
+    except BuildlibError as exc:
+        return exc
+
+
 def check_docker_engine(project: Project) -> CheckResult:
     from buildlib.engine import engine_endpoint
 
@@ -48,25 +59,16 @@ def check_docker_engine(project: Project) -> CheckResult:
 
 
 def check_docker_builder(project: Project) -> CheckResult:
-    from buildlib.docker import detect
-
-    try:
-        capabilities = detect()
-    except BuildlibError as exc:
-        return CheckResult(
-            "docker-builder", "fail", exc.message, hint=exc.hint or "install the docker CLI"
-        )
-    described = f"{capabilities.docker}: {capabilities.describe()}"
-    if capabilities.builder == "buildx":
-        return CheckResult("docker-builder", "ok", described)
-    if capabilities.builder == "buildkit":
-        return CheckResult(
-            "docker-builder",
-            "ok",
-            f"{described}; no multi-platform builds or cache export without buildx",
-        )
-    return CheckResult(
-        "docker-builder",
+    result = partial(CheckResult, "docker-builder")
+    caps = _detect()
+    if isinstance(caps, BuildlibError):
+        return result("fail", caps.message, hint=caps.hint or "install the docker CLI")
+    described = f"{caps.docker}: {caps.describe()}"
+    if caps.builder == "buildx":
+        return result("ok", described)
+    if caps.builder == "buildkit":
+        return result("ok", f"{described}; no multi-platform builds or cache export without buildx")
+    return result(
         "warn",
         f"{described}: no BuildKit, so no --secret, no cache export, no multi-platform builds",
         # Docker's own packages name it docker-buildx-plugin; distributions differ (Debian
@@ -82,30 +84,21 @@ def check_attestations(project: Project) -> CheckResult:
     """Whether pushes and releases get the provenance and SBOM ``[tool.buildlib]`` asks for
     (on by default): only buildx with a builder outside the engine makes them."""
     from buildlib import attest
-    from buildlib.docker import detect
 
+    result = partial(CheckResult, "attestations")
     wanted = attest.wanted(project.settings)
     if not wanted:
-        return CheckResult(
-            "attestations", "ok", "off in [tool.buildlib] (provenance = false, sbom = false)"
-        )
-    try:
-        capabilities = detect()
-    except BuildlibError as exc:
-        return CheckResult("attestations", "skipped", f"no docker client: {exc.message}")
-    driver, reason = attest.builder_support(capabilities)
+        return result("ok", "off in [tool.buildlib] (provenance = false, sbom = false)")
+    caps = _detect()
+    if isinstance(caps, BuildlibError):
+        return result("skipped", f"no docker client: {caps.message}")
+    driver, reason = attest.builder_support(caps)
     if reason is not None:
-        return CheckResult(
-            "attestations",
-            "warn",
-            f"pushes and releases would carry no {wanted}: {reason}",
-            hint=attest.HOW,
-        )
+        message = f"pushes and releases would carry no {wanted}: {reason}"
+        return result("warn", message, hint=attest.HOW)
     on = f"buildx builder with the {driver} driver" if driver else "buildx"
-    return CheckResult(
-        "attestations",
-        "ok",
-        f"pushes carry {wanted} (provenance mode=min; releases mode=max), made by the {on}",
+    return result(
+        "ok", f"pushes carry {wanted} (provenance mode=min; releases mode=max), made by the {on}"
     )
 
 
@@ -113,27 +106,22 @@ def check_annotations(project: Project) -> CheckResult:
     """Whether a push's OCI annotations (its labels, on the index and manifests) are
     written: buildx 0.12 or later, on images it pushes itself (multi-platform or attested)."""
     from buildlib import tags
-    from buildlib.docker import detect
 
-    try:
-        capabilities = detect()
-    except BuildlibError as exc:
-        return CheckResult("annotations", "skipped", f"no docker client: {exc.message}")
-    reason = tags.annotations_unsupported(
-        capabilities.builder, capabilities.describe(), capabilities.buildx_version
-    )
+    result = partial(CheckResult, "annotations")
+    caps = _detect()
+    if isinstance(caps, BuildlibError):
+        return result("skipped", f"no docker client: {caps.message}")
+    reason = tags.annotations_unsupported(caps.builder, caps.describe(), caps.buildx_version)
     if reason is not None:
-        return CheckResult(
-            "annotations",
+        return result(
             "warn",
             f"pushed images would carry labels but no OCI annotations: {reason}",
             hint="install buildx 0.12 or later (docker-buildx-plugin, or a docker-buildx "
             "binary from the docker/buildx releases in ~/.docker/cli-plugins)",
         )
-    return CheckResult(
-        "annotations",
+    return result(
         "ok",
-        f"{capabilities.describe()} writes OCI annotations on the images it pushes "
+        f"{caps.describe()} writes OCI annotations on the images it pushes "
         "(multi-platform or attested); images pushed by docker push carry labels only",
     )
 
@@ -141,20 +129,16 @@ def check_annotations(project: Project) -> CheckResult:
 def check_docker_disk(project: Project) -> CheckResult:
     from buildlib.engine import engine_endpoint
 
+    result = partial(CheckResult, "docker-disk")
     info = engine_info(project)
     if isinstance(info, BuildlibError):
-        return CheckResult(
-            "docker-disk", "skipped", "the Docker engine does not answer (see docker-engine)"
-        )
+        return result("skipped", "the Docker engine does not answer (see docker-engine)")
     root_dir = info.root_dir
     address = engine_endpoint().address
     if not root_dir:
-        return CheckResult(
-            "docker-disk", "skipped", "the engine did not say where it keeps images (DockerRootDir)"
-        )
+        return result("skipped", "the engine did not say where it keeps images (DockerRootDir)")
     if not address.startswith("unix://") or not os.path.isdir(root_dir):
-        return CheckResult(
-            "docker-disk",
+        return result(
             "skipped",
             f"the engine at {address} keeps images in {root_dir}, which is not on "
             "this machine's file system: check its disk there",
@@ -170,9 +154,7 @@ def check_docker_disk(project: Project) -> CheckResult:
         "removes the build cache, `docker image prune` dangling images"
     )
     if free < DISK_FAIL_GIB:
-        return CheckResult("docker-disk", "fail", message, hint=hint)
+        return result("fail", message, hint=hint)
     if free < DISK_WARN_GIB:
-        return CheckResult(
-            "docker-disk", "warn", f"{message}: builds of large images may fail", hint=hint
-        )
-    return CheckResult("docker-disk", "ok", message)
+        return result("warn", f"{message}: builds of large images may fail", hint=hint)
+    return result("ok", message)

@@ -30,6 +30,8 @@ _SKIP_DIRS = set(
     "build dist .eggs".split()
 )
 _SCRIPT_SUFFIXES = (".sh", ".bash")
+# .github/workflows/*.yml and .github/**/action.yml (either .yaml)
+_GITHUB_FILE = re.compile(r"\.github/(workflows/.*|(.*/)?action)\.ya?ml")
 
 
 def _head(path: Path) -> bytes:
@@ -141,20 +143,12 @@ def line_ending_candidates(project: Project) -> list[str]:
             or lower.endswith(_SCRIPT_SUFFIXES)
             or "entrypoint" in lower
             or name in executed
-            or _is_github_file(rel)
+            or _GITHUB_FILE.fullmatch(rel)
             or any(regex.match(rel) for regex in globs)
             or _head(project.root / rel).removeprefix(BOM).startswith(b"#!")
         ):
             chosen.add(rel)
     return sorted(chosen)
-
-
-def _is_github_file(rel: str) -> bool:
-    if not rel.endswith((".yml", ".yaml")):
-        return False
-    return rel.startswith(".github/workflows/") or (
-        rel.startswith(".github/") and rel.rsplit("/", 1)[-1] in ("action.yml", "action.yaml")
-    )
 
 
 def _executed_names(project: Project) -> set[str]:

@@ -24,7 +24,7 @@ from buildlib.checks.lock import LOCK, check_lock_fresh
 from buildlib.checks.project import Project
 from buildlib.checks.publishing import check_branch, check_credentials, check_release_tag
 from buildlib.checks.release_please import check_version_agreement
-from buildlib.checks.secrets import secret_arg_results
+from buildlib.checks.secrets import check_secret_build_args
 from buildlib.errors import CheckFailed
 
 if TYPE_CHECKING:
@@ -69,21 +69,11 @@ def run_preflight(
     # only images that install from uv.lock need it
     uses_lock = any(LOCK in b.dockerfile.read_text(errors="replace") for b in builds)
     if uses_lock and not (project.root / LOCK).is_file():
-        results.append(
-            CheckResult(
-                "uv-lock",
-                "fail",
-                "uv.lock is missing (the images install from it)",
-                file=LOCK,
-                hint="uv lock",
-            )
-        )
+        missing = "uv.lock is missing (the images install from it)"
+        results.append(CheckResult("uv-lock", "fail", missing, file=LOCK, hint="uv lock"))
     elif uses_lock:
         results.append(lock_fresh or check_lock_fresh(project))
-    secrets = secret_arg_results(project, [b.image for b in builds])
-    results += secrets or [
-        CheckResult("secret-build-args", "ok", "no build arg or ARG is named like a secret")
-    ]
+    results += check_secret_build_args(project, [b.image for b in builds])
     if purpose in ("push", "release"):
         results.append(check_credentials(project, for_=purpose))
     if purpose == "push":

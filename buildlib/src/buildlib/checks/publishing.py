@@ -46,22 +46,18 @@ def find_credentials(project: Project) -> Found:
         from buildlib.errors import BuildlibError
 
         user, token = _credential_env(project)
+        failed = partial(CheckResult, "credentials", "fail")
         try:
             found = find(user, token, project.registry, project.environ)
         except BuildlibError as exc:
-            failed = CheckResult(
-                "credentials", "fail", exc.message, hint=exc.hint or _credential_hint(project)
-            )
-            return None, None, failed
+            return None, None, failed(exc.message, hint=exc.hint or _credential_hint(project))
         except Exception as exc:  # noqa: BLE001 - a docker config the SDK cannot read
-            failed = CheckResult(
-                "credentials",
-                "fail",
+            problem = failed(
                 f"could not read the docker login for {project.registry}: "
                 f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
                 hint="check $DOCKER_CONFIG/config.json (or ~/.docker/config.json)",
             )
-            return None, None, failed
+            return None, None, problem
         return found.credentials, found.source, None
 
     found: Found = project.cached("credentials", compute)
@@ -69,35 +65,34 @@ def find_credentials(project: Project) -> Found:
 
 
 def check_credentials(project: Project, for_: str | None = None) -> CheckResult:
+    result = partial(CheckResult, "credentials")
     creds, source, problem = find_credentials(project)
     if problem is not None:
         return problem
     registry = project.registry
     if creds is not None:
         shown = f"user {creds.username!r} from {source} (secret not shown)"
-        return CheckResult("credentials", "ok", f"credentials for {registry}: {shown}")
+        return result("ok", f"credentials for {registry}: {shown}")
     user, token = _credential_env(project)
     missing = f"no credentials for {registry}: neither ${user}/${token} nor a docker login"
     hint = _credential_hint(project)
     if for_ is None:
-        message = f"{missing}: only a push needs them ({NEEDS_FOR})"
-        return CheckResult("credentials", "skipped", message)
+        return result("skipped", f"{missing}: only a push needs them ({NEEDS_FOR})")
     if is_loopback(registry):
-        message = f"{missing}; fine if this local registry needs no login"
-        return CheckResult("credentials", "warn", message, hint=hint)
-    return CheckResult("credentials", "fail", missing, hint=hint)
+        return result("warn", f"{missing}; fine if this local registry needs no login", hint=hint)
+    return result("fail", missing, hint=hint)
 
 
 def check_registry_auth(project: Project, for_: str | None = None) -> CheckResult:
     """With ``--for``: log in to the registry's ``/v2/`` with the credentials (network)."""
+    result = partial(CheckResult, "registry-auth")
     registry = project.registry
     if for_ is None:
-        message = f"a login to {registry} needs the network: {NEEDS_FOR}"
-        return CheckResult("registry-auth", "skipped", message)
+        return result("skipped", f"a login to {registry} needs the network: {NEEDS_FOR}")
     creds, source, problem = find_credentials(project)
     if creds is None:
         reason = "the credentials could not be read" if problem else "no credentials to try"
-        return CheckResult("registry-auth", "skipped", f"{reason} (see credentials)")
+        return result("skipped", f"{reason} (see credentials)")
     from buildlib.errors import AuthError, BuildlibError
     from buildlib.registry import RegistryClient
 
@@ -107,36 +102,30 @@ def check_registry_auth(project: Project, for_: str | None = None) -> CheckResul
         client.ping()
     except AuthError as exc:
         message = f"{registry} rejected the credentials of {creds.username!r} (from {source})"
-        return CheckResult(
-            "registry-auth", "fail", f"{message}: {exc.message}", hint=exc.hint or hint
-        )
+        return result("fail", f"{message}: {exc.message}", hint=exc.hint or hint)
     except BuildlibError as exc:
         host = "(--registry / $BUILDLIB_REGISTRY / [tool.buildlib].registry)"
         hint = exc.hint or f"check the network, or the registry host {host}"
-        return CheckResult(
-            "registry-auth", "fail", f"{registry} did not answer: {exc.message}", hint=hint
-        )
+        return result("fail", f"{registry} did not answer: {exc.message}", hint=hint)
     accepted = f"accepted the credentials of {creds.username!r} (GET {client.base_url}/v2/)"
-    return CheckResult("registry-auth", "ok", f"{registry} {accepted}")
+    return result("ok", f"{registry} {accepted}")
 
 
 def check_branch(project: Project, for_: str | None = None) -> CheckResult:
+    result = partial(CheckResult, "git-branch")
     main = project.settings.main_branch
     if not project.is_git:
-        return CheckResult("git-branch", "skipped", "not a git repository")
+        return result("skipped", "not a git repository")
     if for_ == "release":
-        message = "a release builds from its tag, on any branch (see release-tag)"
-        return CheckResult("git-branch", "skipped", message)
+        return result("skipped", "a release builds from its tag, on any branch (see release-tag)")
     branch = project.git.branch()
     if branch == main:
         here = f": pushes of :{main} come from here" if for_ == "push" else ""
-        return CheckResult("git-branch", "ok", f"on {main}{here}")
+        return result("ok", f"on {main}{here}")
     where = f"on branch {branch}" if branch else "HEAD is detached"
     if for_ != "push":
-        message = f"{where}: a push of :{main} needs {main} ({NEEDS_FOR})"
-        return CheckResult("git-branch", "skipped", message)
-    return CheckResult(
-        "git-branch",
+        return result("skipped", f"{where}: a push of :{main} needs {main} ({NEEDS_FOR})")
+    return result(
         "fail",
         f"{where}, but :{main} images are pushed from {main} only",
         hint=f"git switch {main} && git pull (or push another tag: invoke push --tag NAME)",
@@ -144,13 +133,13 @@ def check_branch(project: Project, for_: str | None = None) -> CheckResult:
 
 
 def check_release_tag(project: Project, for_: str | None = None) -> CheckResult:
-    skipped = partial(CheckResult, "release-tag", "skipped")
+    result = partial(CheckResult, "release-tag")
     if project.version_text is None or project.version is None:
-        return skipped("no valid [project].version (see pyproject-version)")
+        return result("skipped", "no valid [project].version (see pyproject-version)")
     if not project.is_git:
-        return skipped("not a git repository")
+        return result("skipped", "not a git repository")
     if project.head is None:
-        return skipped("the repository has no commits yet")
+        return result("skipped", "the repository has no commits yet")
     tag = project.release_tag() or ""
     commit = project.git.tag_commit(tag)
     release = for_ == "release"
@@ -164,11 +153,12 @@ def check_release_tag(project: Project, for_: str | None = None) -> CheckResult:
             message += (
                 ": `invoke release` would stop (release-please creates it when its PR is merged)"
             )
-        return CheckResult("release-tag", "fail" if release else "warn", message, hint=hint)
+        return result("fail" if release else "warn", message, hint=hint)
     if commit != project.head and release:
         message = f"git tag {tag} points at {commit[:12]}, not at HEAD ({project.head[:12]})"
-        return CheckResult("release-tag", "fail", message, hint=f"git checkout {tag}")
+        return result("fail", message, hint=f"git checkout {tag}")
     if commit != project.head:
-        message = f"{tag} exists (at {commit[:12]}; HEAD has moved on: a release builds from {tag})"
-        return CheckResult("release-tag", "ok", message)
-    return CheckResult("release-tag", "ok", f"{tag} points at HEAD ({commit[:12]})")
+        return result(
+            "ok", f"{tag} exists (at {commit[:12]}; HEAD has moved on: a release builds from {tag})"
+        )
+    return result("ok", f"{tag} points at HEAD ({commit[:12]})")

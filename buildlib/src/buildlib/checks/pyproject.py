@@ -8,10 +8,11 @@ module reads what :mod:`buildlib.config` parsed and must never validate a second
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from packaging.version import InvalidVersion, Version
 
-from buildlib.checks import CheckResult, Status
+from buildlib.checks import CheckResult
 from buildlib.checks.project import PYPROJECT, Project
 from buildlib.config import key_line
 from buildlib.errors import REFERENCE, ConfigError, split_location
@@ -40,20 +41,12 @@ def check_pyproject_toml(project: Project) -> CheckResult:
 def check_pyproject_version(project: Project) -> CheckResult:
     if project.data is None:
         return CheckResult("pyproject-version", "skipped", _UNPARSED)
+    line = key_line(project.text or "", "project", "version")
+    result = partial(CheckResult, "pyproject-version", file=PYPROJECT, line=line)
     table = project.data.get("project")
     if not isinstance(table, dict):
-        return CheckResult(
-            "pyproject-version",
-            "fail",
-            "no [project] table",
-            file=PYPROJECT,
-            hint='add [project] with name = "..." and version = "0.1.0"',
-        )
-    line = key_line(project.text or "", "project", "version")
-
-    def result(status: Status, message: str, hint: str | None = None) -> CheckResult:
-        return CheckResult("pyproject-version", status, message, PYPROJECT, line, hint)
-
+        hint = 'add [project] with name = "..." and version = "0.1.0"'
+        return result("fail", "no [project] table", line=None, hint=hint)
     raw = table.get("version")
     if raw is None:
         dynamic = "version" in (table.get("dynamic") or [])
@@ -62,25 +55,25 @@ def check_pyproject_version(project: Project) -> CheckResult:
             "[project].version is dynamic: buildlib and release-please need a literal version"
             if dynamic
             else "[project].version is missing",
-            'set version = "0.1.0" in [project], the version of the images',
+            hint='set version = "0.1.0" in [project], the version of the images',
         )
     if not isinstance(raw, str):
         message = f"[project].version must be a string, not {type(raw).__name__}"
-        return result("fail", message, f'quote it: version = "{raw}"')
+        return result("fail", message, hint=f'quote it: version = "{raw}"')
     try:
         version = Version(raw)
     except InvalidVersion:
         return result(
             "fail",
             f"[project].version {raw!r} is not a PEP 440 version",
-            'use a version such as "1.2.3", "1.2.3rc1" or "1.2.3.post1" (PEP 440)',
+            hint='use a version such as "1.2.3", "1.2.3rc1" or "1.2.3.post1" (PEP 440)',
         )
     if str(version) != raw:
         return result(
             "warn",
             f"[project].version {raw!r} is valid PEP 440 but not normalized ({str(version)!r}): "
             "tags and release-please use the normalized form",
-            f'write version = "{version}"',
+            hint=f'write version = "{version}"',
         )
     return result("ok", f"version {raw} (PEP 440)")
 

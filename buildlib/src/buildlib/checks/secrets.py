@@ -49,10 +49,11 @@ def dockerfile_variables(path: Path) -> list[tuple[str, str, int]]:
     ]
 
 
-def secret_arg_results(
+def check_secret_build_args(
     project: Project, images: Iterable[ImageSpec] | None = None
 ) -> list[CheckResult]:
-    """``images``: the ImageSpecs to check (default: all configured; Dockerfile* too)."""
+    """One ``fail`` per name like a secret, else one ``ok``. ``images``: the ImageSpecs to
+    check (default: all configured, and every Dockerfile* at the root)."""
     results = []
     specs = list(project.settings.images if images is None else images)
     allowed = project.settings.allow_build_args
@@ -85,9 +86,5 @@ def secret_arg_results(
                 results.append(
                     CheckResult(CHECK_ID, "fail", message, rel, line, _hint(name, keyword))
                 )
-    return results
-
-
-def check_secret_build_args(project: Project) -> list[CheckResult]:
     message = "no build arg or Dockerfile ARG or ENV is named like a secret"
-    return secret_arg_results(project) or [CheckResult(CHECK_ID, "ok", message)]
+    return results or [CheckResult(CHECK_ID, "ok", message)]

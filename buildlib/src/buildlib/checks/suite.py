@@ -30,32 +30,31 @@ class Check:
 
 def catalog(*, fix: bool = False, for_: str | None = None) -> list[Check]:
     """The checks, in the order doctor reports them (docs/doctor.md says what each does)."""
-    table: list[tuple[str, str, Callable[..., CheckResult | list[CheckResult]]]] = [
-        ("pyproject-toml", "main", pyproject.check_pyproject_toml),
-        ("pyproject-version", "main", pyproject.check_pyproject_version),
-        ("buildlib-config", "main", pyproject.check_buildlib_config),
-        ("line-endings", "files", lambda p: files.check_line_endings(p, fix=fix)),
-        ("secret-build-args", "files", secrets.check_secret_build_args),
-        ("uv-lock", "lock", lock.check_lock_present),
+    return [
+        Check("pyproject-toml", "main", pyproject.check_pyproject_toml),
+        Check("pyproject-version", "main", pyproject.check_pyproject_version),
+        Check("buildlib-config", "main", pyproject.check_buildlib_config),
+        Check("line-endings", "files", lambda p: files.check_line_endings(p, fix=fix)),
+        Check("secret-build-args", "files", secrets.check_secret_build_args),
+        Check("uv-lock", "lock", lock.check_lock_present),
         # --for asks uv online what it cannot decide from its cache
-        ("uv-lock-fresh", "lock", lambda p: lock.check_lock_fresh(p, online=for_ is not None)),
-        ("docker-engine", "engine", docker.check_docker_engine),
-        ("docker-builder", "builder", docker.check_docker_builder),
-        ("attestations", "builder", docker.check_attestations),
-        ("annotations", "builder", docker.check_annotations),
-        ("docker-disk", "engine", docker.check_docker_disk),
-        ("credentials", "publish", lambda p: publishing.check_credentials(p, for_)),
-        ("registry-auth", "publish", lambda p: publishing.check_registry_auth(p, for_)),
-        ("git-branch", "git", lambda p: publishing.check_branch(p, for_)),
-        ("release-tag", "git", lambda p: publishing.check_release_tag(p, for_)),
-        ("conventional-commits", "git", commits.check_conventional_commits),
-        ("release-preview", "git", commits.check_release_preview),
-        ("release-please-config", "files", rp.check_release_please_config),
-        ("release-please-manifest", "files", rp.check_release_please_manifest),
-        ("version-agreement", "git", rp.check_version_agreement),
-        ("workflows", "workflows", _workflows),
+        Check("uv-lock-fresh", "lock", lambda p: lock.check_lock_fresh(p, online=for_ is not None)),
+        Check("docker-engine", "engine", docker.check_docker_engine),
+        Check("docker-builder", "builder", docker.check_docker_builder),
+        Check("attestations", "builder", docker.check_attestations),
+        Check("annotations", "builder", docker.check_annotations),
+        Check("docker-disk", "engine", docker.check_docker_disk),
+        Check("credentials", "publish", lambda p: publishing.check_credentials(p, for_)),
+        Check("registry-auth", "publish", lambda p: publishing.check_registry_auth(p, for_)),
+        Check("git-branch", "git", lambda p: publishing.check_branch(p, for_)),
+        Check("release-tag", "git", lambda p: publishing.check_release_tag(p, for_)),
+        Check("conventional-commits", "git", commits.check_conventional_commits),
+        Check("release-preview", "git", commits.check_release_preview),
+        Check("release-please-config", "files", rp.check_release_please_config),
+        Check("release-please-manifest", "files", rp.check_release_please_manifest),
+        Check("version-agreement", "git", rp.check_version_agreement),
+        Check("workflows", "workflows", _workflows),
     ]
-    return [Check(*row) for row in table]
 
 
 def _workflows(project: Project) -> list[CheckResult]:

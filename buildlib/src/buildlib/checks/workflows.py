@@ -151,21 +151,22 @@ def check_pinned_actions(project: Project) -> list[CheckResult]:
         data = _load(yaml, project.root / rel)
         jobs = data.get("jobs") if isinstance(data, dict) else None
         for job_id, job in jobs.items() if isinstance(jobs, dict) else ():
-            inherit = isinstance(job, dict) and job.get("secrets") == "inherit"
-            if not isinstance(job, dict) or not (
-                inherit or "secrets." in json.dumps(job, default=str)
+            if not isinstance(job, dict) or (
+                job.get("secrets") != "inherit" and "secrets." not in json.dumps(job, default=str)
             ):
                 continue
             for file, line, uses in _job_uses(project, rel, job, yaml):
                 if _PINNED.search(uses):
                     continue
-                message = f"{file}:{line}: {uses} is not pinned to a commit, in job {job_id}"
+                message = (
+                    f"{file}:{line}: {uses} is not pinned to a commit, in job {job_id}, "
+                    "which receives secrets"
+                )
                 hint = (
                     f"pin it: {uses.split('@')[0]}@<full commit SHA> # <version> "
                     "(git rev-parse <tag>^{commit} in a clone of the action)"
                 )
-                secret = f"{message}, which receives secrets"
-                results.append(CheckResult(CHECK_ID, "warn", secret, file, line, hint))
+                results.append(CheckResult(CHECK_ID, "warn", message, file, line, hint))
     return results
 
 
@@ -241,16 +242,9 @@ def check_actionlint(project: Project) -> list[CheckResult]:
         file = str(finding.get("filepath", ""))
         line = finding.get("line") if isinstance(finding.get("line"), int) else None
         kind = f" [{finding['kind']}]" if finding.get("kind") else ""
-        results.append(
-            CheckResult(
-                CHECK_ID,
-                "fail",
-                f"{file}:{line}: {finding.get('message', 'invalid')}{kind}",
-                file=file,
-                line=line,
-                hint=f"fix it; `{ACTIONLINT} {file}` shows it in context",
-            )
-        )
+        message = f"{file}:{line}: {finding.get('message', 'invalid')}{kind}"
+        hint = f"fix it; `{ACTIONLINT} {file}` shows it in context"
+        results.append(CheckResult(CHECK_ID, "fail", message, file, line, hint))
     return results or [CheckResult(CHECK_ID, "ok", f"{ACTIONLINT} finds nothing")]
 
 
