@@ -19,6 +19,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
@@ -65,12 +66,12 @@ def doctor(flags: DoctorFlags) -> int:
 
 
 def as_document(results: Sequence[CheckResult]) -> dict[str, object]:
-    checks = [r.as_dict() for r in results]
-    for check in checks:
-        for key in ("message", "hint"):
-            if isinstance(check[key], str):
-                check[key] = console.as_typed(str(check[key]))
-    return {"ok": not any(r.status == "fail" for r in results), "checks": checks}
+    failed = any(r.status == "fail" for r in results)
+    typed = [
+        replace(r, message=console.as_typed(r.message), hint=r.hint and console.as_typed(r.hint))
+        for r in results
+    ]
+    return {"ok": not failed, "checks": [r.as_dict() for r in typed]}
 
 
 def run_doctor(
@@ -100,14 +101,11 @@ def run_doctor(
         # only the document, so they go to stderr (which the runner reads too).
         target = sys.stderr if as_json else stream
         with contextlib.redirect_stdout(target):
-            for result in results:
-                if result.status in ("fail", "warn"):
-                    console.annotation(
-                        _annotation(result),
-                        file=result.file,
-                        line=result.line,
-                        level="error" if result.status == "fail" else "warning",
-                    )
+            for found in [r for r in results if r.status in ("fail", "warn")]:
+                hint = f" (fix: {found.hint})" if found.hint else ""
+                level = "error" if found.status == "fail" else "warning"
+                text = f"{found.id}: {found.message}{hint}"
+                console.annotation(text, file=found.file, line=found.line, level=level)
     return 1 if any(r.status == "fail" for r in results) else 0
 
 
@@ -155,11 +153,6 @@ def _with_location(result: CheckResult) -> str:
     if not where or where in result.message:
         return result.message
     return f"{where}: {result.message.removeprefix(f'{result.file}: ')}"
-
-
-def _annotation(result: CheckResult) -> str:
-    text = f"{result.id}: {result.message}"
-    return f"{text} (fix: {result.hint})" if result.hint else text
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from buildlib.checks import CheckResult
-from buildlib.checks.project import Project
+from buildlib.checks.project import Project, per_project
 from buildlib.checks.release_please import (
     MANIFEST,
     SEMVER,
@@ -134,19 +134,16 @@ def _shown(commit: ParsedCommit, sections: list[Any]) -> bool:
     return entry is not None and not entry.get("hidden")
 
 
+@per_project
 def _commits_since_tag(project: Project) -> tuple[str | None, list[Commit]] | str:
     """(last release tag, the commits since it), or the reason they cannot be known."""
-
-    def compute() -> tuple[str | None, list[Commit]] | str:
-        if not project.is_git:
-            return "not a git repository"
-        if project.head is None:
-            return "the repository has no commits yet"
-        tag = project.git.last_tag(project.tag_glob)
-        tag = tag if tag is not None and project.tag_version(tag) is not None else None
-        return tag, project.git.log(tag)
-
-    return project.cached("commits", compute)  # type: ignore[no-any-return]
+    if not project.is_git:
+        return "not a git repository"
+    if project.head is None:
+        return "the repository has no commits yet"
+    tag = project.git.last_tag(project.tag_glob)
+    tag = tag if tag is not None and project.tag_version(tag) is not None else None
+    return tag, project.git.log(tag)
 
 
 def check_conventional_commits(project: Project) -> CheckResult:

@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 from buildlib.checks import CheckResult
-from buildlib.checks.project import Project
+from buildlib.checks.project import Project, per_project
 from buildlib.errors import BuildlibError
 
 GIB = 1024**3
@@ -18,18 +18,15 @@ DISK_WARN_GIB = 10  # a CUDA base image alone is several GiB
 DISK_FAIL_GIB = 2
 
 
+@per_project
 def engine_info(project: Project) -> Any:
-    """EngineInfo, or the BuildlibError that stopped it (memoized per project)."""
+    """EngineInfo, or the BuildlibError that stopped it."""
+    from buildlib import docker
 
-    def compute() -> Any:
-        from buildlib import docker
-
-        try:
-            return docker.engine_info()
-        except BuildlibError as exc:
-            return exc
-
-    return project.cached("engine-info", compute)
+    try:
+        return docker.engine_info()
+    except BuildlibError as exc:
+        return exc
 
 
 def _detect() -> Any:

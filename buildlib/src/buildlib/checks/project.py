@@ -9,10 +9,11 @@ module must never interpret it a second time, nor keep defaults of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from packaging.version import InvalidVersion, Version
 
@@ -22,6 +23,9 @@ from buildlib.errors import REFERENCE, ConfigError
 from buildlib.git import Git
 from buildlib.options import environment, registry_override
 from buildlib.versions import version_in_tag
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,7 +43,7 @@ class Project:
     git: Git = field(init=False)
     is_git: bool = field(init=False, default=False)
     head: str | None = field(init=False, default=None)
-    _cache: dict[str, Any] = field(init=False, default_factory=dict, repr=False)
+    _cache: dict[Any, Any] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.git = Git(self.root)
@@ -139,10 +143,20 @@ class Project:
         except ValueError:
             return path.as_posix()
 
-    def cached(self, key: str, compute: Any) -> Any:
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
+
+def per_project(
+    compute: Callable[Concatenate[Project, P], T],
+) -> Callable[Concatenate[Project, P], T]:
+    """``compute`` run once per project and arguments: the checks that need it share it."""
+
+    @functools.wraps(compute)
+    def once(project: Project, *args: P.args, **kwargs: P.kwargs) -> T:
+        key = (compute, args, tuple(kwargs.items()))
+        if key not in project._cache:
+            project._cache[key] = compute(project, *args, **kwargs)
+        return cast(T, project._cache[key])
+
+    return once
 
 
 def mentions(paths: Iterable[Path], word: str) -> bool:

@@ -12,7 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from buildlib.checks import CheckResult
-from buildlib.checks.project import Project
+from buildlib.checks.project import Project, per_project
 from buildlib.references import is_docker_hub, is_loopback
 
 if TYPE_CHECKING:
@@ -38,30 +38,26 @@ def _credential_hint(project: Project) -> str:
     )
 
 
+@per_project
 def find_credentials(project: Project) -> Found:
     """(Credentials or None, where they came from, a failing result if reading failed)."""
+    from buildlib.credentials import find
+    from buildlib.errors import BuildlibError
 
-    def compute() -> Found:
-        from buildlib.credentials import find
-        from buildlib.errors import BuildlibError
-
-        user, token = _credential_env(project)
-        failed = partial(CheckResult, "credentials", "fail")
-        try:
-            found = find(user, token, project.registry, project.environ)
-        except BuildlibError as exc:
-            return None, None, failed(exc.message, hint=exc.hint or _credential_hint(project))
-        except Exception as exc:  # noqa: BLE001 - a docker config the SDK cannot read
-            problem = failed(
-                f"could not read the docker login for {project.registry}: "
-                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                hint="check $DOCKER_CONFIG/config.json (or ~/.docker/config.json)",
-            )
-            return None, None, problem
-        return found.credentials, found.source, None
-
-    found: Found = project.cached("credentials", compute)
-    return found
+    user, token = _credential_env(project)
+    failed = partial(CheckResult, "credentials", "fail")
+    try:
+        found = find(user, token, project.registry, project.environ)
+    except BuildlibError as exc:
+        return None, None, failed(exc.message, hint=exc.hint or _credential_hint(project))
+    except Exception as exc:  # noqa: BLE001 - a docker config the SDK cannot read
+        problem = failed(
+            f"could not read the docker login for {project.registry}: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            hint="check $DOCKER_CONFIG/config.json (or ~/.docker/config.json)",
+        )
+        return None, None, problem
+    return found.credentials, found.source, None
 
 
 def check_credentials(project: Project, for_: str | None = None) -> CheckResult:

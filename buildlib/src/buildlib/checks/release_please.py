@@ -23,7 +23,7 @@ from packaging.version import InvalidVersion, Version
 
 from buildlib.checks import CheckResult
 from buildlib.checks.lock import read_lock_version, then_commit
-from buildlib.checks.project import PYPROJECT, Project, mentions
+from buildlib.checks.project import PYPROJECT, Project, mentions, per_project
 from buildlib.checks.workflows import workflow_files
 from buildlib.config import key_line
 
@@ -52,27 +52,24 @@ def json_key_line(text: str, key: str) -> int | None:
     return next((n for n, raw in enumerate(text.splitlines(), 1) if pattern.search(raw)), None)
 
 
+@per_project
 def read_json(project: Project, name: str) -> tuple[Any, str, CheckResult | None]:
     """(data, text, problem): data is None when the file is missing or invalid, text is
     empty when it cannot be read."""
-
-    def compute() -> tuple[Any, str, CheckResult | None]:
-        path = project.root / name
-        if not path.is_file():
-            return None, "", None
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            return None, "", CheckResult("", "fail", f"{name} cannot be read: {exc}", file=name)
-        try:
-            return json.loads(text), text, None
-        except json.JSONDecodeError as exc:
-            at = f"line {exc.lineno}, column {exc.colno}"
-            hint = f"fix the JSON at {name}:{exc.lineno}:{exc.colno}"
-            message = f"{name} is not valid JSON at {at}: {exc.msg}"
-            return None, text, CheckResult("", "fail", message, name, exc.lineno, hint)
-
-    return project.cached(f"json:{name}", compute)  # type: ignore[no-any-return]
+    path = project.root / name
+    if not path.is_file():
+        return None, "", None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, "", CheckResult("", "fail", f"{name} cannot be read: {exc}", file=name)
+    try:
+        return json.loads(text), text, None
+    except json.JSONDecodeError as exc:
+        at = f"line {exc.lineno}, column {exc.colno}"
+        hint = f"fix the JSON at {name}:{exc.lineno}:{exc.colno}"
+        message = f"{name} is not valid JSON at {at}: {exc.msg}"
+        return None, text, CheckResult("", "fail", message, name, exc.lineno, hint)
 
 
 def _uses_release_please(project: Project) -> bool:
