@@ -19,7 +19,6 @@ from buildlib.options import (
     parse_jobs,
     parse_platforms,
     parse_secrets,
-    resolve_registry,
     resolve_tag,
 )
 
@@ -107,22 +106,27 @@ def test_options_for_tag_priority(configured: Config) -> None:
 # --- the registry -------------------------------------------------------------------------
 
 
+def task_registry(config: Config, flag: str | None, environ: dict[str, str]) -> str | None:
+    """The registry of a task given ``--registry flag`` (``None``: not given) in ``environ``."""
+    return options_for(config, ImageFlags(), registry=flag, environ=environ).registry
+
+
 def test_registry_default(plain: Config) -> None:
-    assert resolve_registry(plain, None, {}) == "docker.io"
+    assert task_registry(plain, None, {}) == "docker.io"
 
 
 def test_registry_pyproject_beats_default(configured: Config) -> None:
-    assert resolve_registry(configured, None, {}) == "ghcr.io"
+    assert task_registry(configured, None, {}) == "ghcr.io"
 
 
 def test_registry_environment_beats_pyproject(configured: Config) -> None:
     assert REGISTRY_ENV == "BUILDLIB_REGISTRY"
-    assert resolve_registry(configured, None, {REGISTRY_ENV: "127.0.0.1:5000"}) == "127.0.0.1:5000"
+    assert task_registry(configured, None, {REGISTRY_ENV: "127.0.0.1:5000"}) == "127.0.0.1:5000"
 
 
 def test_registry_flag_beats_environment(configured: Config) -> None:
     env = {REGISTRY_ENV: "127.0.0.1:5000"}
-    assert resolve_registry(configured, "quay.io", env) == "quay.io"
+    assert task_registry(configured, "quay.io", env) == "quay.io"
     assert (
         options_for(configured, ImageFlags(), registry="quay.io", environ=env).registry == "quay.io"
     )
@@ -343,7 +347,7 @@ def test_parse_platforms_rejects_non_os_arch(value: str) -> None:
 def test_a_registry_must_be_a_host_and_port(configured, flag, env, shown) -> None:
     environ = {"BUILDLIB_REGISTRY": env} if env else {}
     with pytest.raises(UsageError) as caught:
-        resolve_registry(configured, flag, environ)
+        task_registry(configured, flag, environ)
     assert caught.value.message == f"{shown}: not a registry host[:port] (no scheme, no path)"
     assert caught.value.hint is not None and "127.0.0.1:5000" in caught.value.hint
 
@@ -358,20 +362,20 @@ def test_a_registry_must_be_a_host_and_port(configured, flag, env, shown) -> Non
 )
 def test_a_registry_flag_follows_the_reference_grammar(configured, value, problem) -> None:
     with pytest.raises(UsageError) as caught:
-        resolve_registry(configured, value, {})
+        task_registry(configured, value, {})
     assert caught.value.message == f"--registry {value}: {problem}"
 
 
 def test_an_ipv6_registry_flag_is_accepted(configured) -> None:
-    assert resolve_registry(configured, "[::1]:5000", {}) == "[::1]:5000"
-    assert resolve_registry(configured, None, {REGISTRY_ENV: "[::1]"}) == "[::1]"
+    assert task_registry(configured, "[::1]:5000", {}) == "[::1]:5000"
+    assert task_registry(configured, None, {REGISTRY_ENV: "[::1]"}) == "[::1]"
 
 
 def test_registry_priority_flag_then_environment_then_pyproject(configured) -> None:
     env = {"BUILDLIB_REGISTRY": "127.0.0.1:5000"}
-    assert resolve_registry(configured, "quay.io", env) == "quay.io"
-    assert resolve_registry(configured, None, env) == "127.0.0.1:5000"
-    assert resolve_registry(configured, None, {}) == "ghcr.io"
+    assert task_registry(configured, "quay.io", env) == "quay.io"
+    assert task_registry(configured, None, env) == "127.0.0.1:5000"
+    assert task_registry(configured, None, {}) == "ghcr.io"
 
 
 # --- --jobs -------------------------------------------------------------------------------

@@ -65,10 +65,6 @@ def resolve_tag(config: Config, flag: str | None, environ: Mapping[str, str]) ->
     return config.default_tag
 
 
-def resolve_registry(config: Config, flag: str | None, environ: Mapping[str, str]) -> str:
-    return registry_override(flag, environ) or config.registry
-
-
 def registry_override(flag: str | None, environ: Mapping[str, str]) -> str | None:
     """``--registry`` or ``$BUILDLIB_REGISTRY``, checked to be a host[:port]."""
     if flag:
@@ -250,7 +246,7 @@ def options_for(
         builder_from_env=not flags.builder and bool(environ.get(BUILDER_ENV)),
         jobs=parse_jobs(flags.jobs, flags.sequential),
         dry_run=flags.dry_run,
-        registry=resolve_registry(config, registry, environ),
+        registry=registry_override(registry, environ) or config.registry,
     )
 
 

@@ -44,8 +44,7 @@ def sha_tag(revision: str | None) -> str:
 def push_tags(given: Iterable[str], sha: str | None = None) -> tuple[str, ...]:
     """The tags of a push, in order: those given (``--tag``, repeatable), then ``sha``;
     each once."""
-    tags = [*given, *([sha] if sha else [])]
-    return tuple(dict.fromkeys(tags))
+    return tuple(dict.fromkeys([*given, sha] if sha else given))
 
 
 def refuse_release_tags(tags: Sequence[str], force: bool) -> None:
@@ -68,9 +67,7 @@ def annotation_flags(labels: Iterable[tuple[str, str]]) -> tuple[str, ...]:
 def supports_annotations(buildx_version: str | None) -> bool:
     """Whether this buildx writes ``--annotation`` (v0.12.0 and later)."""
     found = re.search(r"v?(\d+)\.(\d+)", buildx_version or "")
-    if found is None:
-        return False
-    return (int(found.group(1)), int(found.group(2))) >= ANNOTATIONS_SINCE
+    return found is not None and (int(found[1]), int(found[2])) >= ANNOTATIONS_SINCE
 
 
 def full_reference(registry: str, repository: str, tag: str) -> str:
