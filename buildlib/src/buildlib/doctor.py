@@ -125,11 +125,8 @@ def render(
         purpose = f" (for {for_})" if for_ else ""
         lines.append(f"{s.bold}buildlib doctor{s.reset}: {root}{purpose}")
     for result in results:
-        label = _LABELS[result.status]
-        lines.append(
-            f"  {colours[result.status]}{label:<4}{s.reset}  {result.id:<{width}}  "
-            f"{_with_location(result)}"
-        )
+        label = f"{colours[result.status]}{_LABELS[result.status]:<4}{s.reset}"
+        lines.append(f"  {label}  {result.id:<{width}}  {_with_location(result)}")
         if result.hint and result.status != "ok":
             lines.append(f"  {'':<4}  {'':<{width}}  {s.dim}fix:{s.reset} {result.hint}")
     counts = Counter(r.status for r in results)

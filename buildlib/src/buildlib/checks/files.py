@@ -66,10 +66,8 @@ def to_lf(path: Path) -> None:
 def line_ending_results(
     root: Path, files: Iterable[str], *, fix: bool = False
 ) -> list[CheckResult]:
-    """One ``fail`` per file with a CRLF or lone CR (its first one), or one ``ok``.
-
-    With ``fix``, each such file is rewritten to LF and reported ``ok`` ("rewrote ...").
-    """
+    """One result per file with a CRLF, a lone CR (its first one) or a UTF-8 BOM, else one
+    ``ok``. With ``fix``, each such file is rewritten and reported ``ok`` ("rewrote ...")."""
     results, checked = [], 0
     for rel in files:
         path = root / rel
@@ -79,22 +77,20 @@ def line_ending_results(
         found = first_bad_line_ending(path)
         if _head(path).startswith(BOM):
             results.append(_bom_result(path, rel, found, fix=fix))
-            continue
-        if not found:
-            continue
-        number, kind = found
-        what = "CRLF line endings" if kind == "CRLF" else "a lone CR line ending"
-        if fix:
-            to_lf(path)
-            message = f"rewrote {rel} to LF (it had {what}, first at line {number})"
-            results.append(CheckResult(CHECK_ID, "ok", message, rel, number))
-            continue
-        keep = f"to keep them LF, add `{_attribute_pattern(rel)} text eol=lf` to .gitattributes"
-        message = f"{rel} has {what} (first at line {number})"
-        results.append(CheckResult(CHECK_ID, "fail", message, rel, number, f"{FIX_HINT}; {keep}"))
-    if not results:
-        results.append(CheckResult(CHECK_ID, "ok", f"{checked} file(s) checked, all LF"))
-    return results
+        elif found:
+            results.append(_line_ending_result(path, rel, *found, fix=fix))
+    return results or [CheckResult(CHECK_ID, "ok", f"{checked} file(s) checked, all LF")]
+
+
+def _line_ending_result(path: Path, rel: str, number: int, kind: str, *, fix: bool) -> CheckResult:
+    what = "CRLF line endings" if kind == "CRLF" else "a lone CR line ending"
+    if fix:
+        to_lf(path)
+        message = f"rewrote {rel} to LF (it had {what}, first at line {number})"
+        return CheckResult(CHECK_ID, "ok", message, rel, number)
+    keep = f"to keep them LF, add `{_attribute_pattern(rel)} text eol=lf` to .gitattributes"
+    message = f"{rel} has {what} (first at line {number})"
+    return CheckResult(CHECK_ID, "fail", message, rel, number, f"{FIX_HINT}; {keep}")
 
 
 def _bom_result(path: Path, rel: str, found: tuple[int, str] | None, *, fix: bool) -> CheckResult:

@@ -18,8 +18,6 @@ from buildlib.references import is_docker_hub, is_loopback
 if TYPE_CHECKING:
     from buildlib.credentials import Credentials
 
-Found = tuple["Credentials | None", "str | None", "CheckResult | None"]
-
 NEEDS_FOR = "`invoke doctor --for push` (or `--for release`) checks it"
 
 
@@ -39,7 +37,7 @@ def _credential_hint(project: Project) -> str:
 
 
 @per_project
-def find_credentials(project: Project) -> Found:
+def find_credentials(project: Project) -> tuple[Credentials | None, str | None, CheckResult | None]:
     """(Credentials or None, where they came from, a failing result if reading failed)."""
     from buildlib.credentials import find
     from buildlib.errors import BuildlibError

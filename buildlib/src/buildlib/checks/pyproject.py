@@ -89,10 +89,6 @@ def check_buildlib_config(project: Project) -> CheckResult:
         result = _failure("buildlib-config", error, "[tool.buildlib]: ")
         return replace(result, file=result.file or PYPROJECT, hint=error.hint or f"see {REFERENCE}")
     names = ", ".join(f"{i.name} ({i.dockerfile})" for i in project.settings.images)
-    return CheckResult(
-        "buildlib-config",
-        "ok",
-        f"[tool.buildlib] is valid: images {names}",
-        file=PYPROJECT,
-        line=key_line(project.text or "", "tool.buildlib", "_"),
-    )
+    line = key_line(project.text or "", "tool.buildlib", "_")
+    message = f"[tool.buildlib] is valid: images {names}"
+    return CheckResult("buildlib-config", "ok", message, file=PYPROJECT, line=line)
