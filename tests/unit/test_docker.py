@@ -479,6 +479,7 @@ def test_the_legacy_builder_waits_for_the_whole_earlier_build(tmp_path: Path) ->
             ("builder", 3, "COPY"),
         ),
         (["FROM --platform=linux/amd64 base as deps", "RUN a", "ADD x y"], ("deps", 3, "ADD")),
+        (["FROM --platform=$BUILDPLATFORM scratch AS Out", "COPY a /a"], ("out", 1, "COPY")),
         (["FROM base", "RUN a", "ENV X=1"], ("stage-0", 2, "RUN")),  # ENV is no step
         (["FROM scratch", "COPY a /a", "COPY b /b"], ("stage-0", 2, "COPY")),  # no FROM step
         (["FROM base", "WORKDIR /", "RUN a"], ("stage-0", 2, "RUN")),  # WORKDIR / is no step

@@ -85,3 +85,11 @@ def test_any_whitespace_ends_the_instruction_word() -> None:
         Instruction("ENV", "Y=1", 4),
         Instruction("USER", "", 5),
     ]
+
+
+def test_a_stage_is_named_after_as_whatever_flags_come_before_the_image() -> None:
+    text = (
+        "FROM --platform=$BUILDPLATFORM base AS Builder\nFROM base as deps\nFROM base\n"
+        "RUN echo AS x\n"
+    )
+    assert [instruction.stage for instruction in parse(text)] == ["Builder", "deps", None, None]

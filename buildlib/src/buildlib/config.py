@@ -415,11 +415,7 @@ def _check_target(root: Path, name: str, target: str, key: str, location: str) -
             location=location,
             hint=f"make {name} a readable file, or remove target",
         ) from None
-    stages = []
-    for instruction in instructions:
-        words = instruction.arguments.split()
-        if instruction.keyword == "FROM" and len(words) >= 3 and words[-2].lower() == "as":
-            stages.append(words[-1])
+    stages = [instruction.stage for instruction in instructions if instruction.stage]
     if target.lower() in (stage.lower() for stage in stages):
         return
     raise ConfigError(

@@ -42,6 +42,14 @@ class Instruction:
     line: int  # 1-based line where the instruction starts
     heredocs: tuple[str, ...] = ()  # the bodies of its here-documents, in order
 
+    @property
+    def stage(self) -> str | None:
+        """The name ``FROM [--platform=...] IMAGE AS NAME`` gives its stage, as written."""
+        words = self.arguments.split()
+        if self.keyword == "FROM" and len(words) >= 3 and words[-2].lower() == "as":
+            return words[-1]
+        return None
+
     def assignments(self) -> list[tuple[str, str | None]]:
         """``(name, value)`` of an ``ARG`` (value ``None`` without a default) or an ``ENV``
         (``ENV A=1 B=2`` or the older ``ENV A 1``); quotes around a value are removed.

@@ -283,15 +283,16 @@ def last_shared_step(shared: list[str]) -> tuple[str, int, str] | None:
         return None
     if not shared[0].startswith("FROM ") or any(_HEREDOC.search(step) for step in shared):
         return None
-    words = [word for word in shared[0].split()[1:] if not word.startswith("--")]
-    stage = words[2].lower() if len(words) >= 3 and words[1].upper() == "AS" else "stage-0"
+    first = dockerfile_module.Instruction("FROM", shared[0].removeprefix("FROM "), 1)
+    stage = (first.stage or "stage-0").lower()
+    image = next((word for word in first.arguments.split() if not word.startswith("--")), "")
     number, last = 0, ""
     for step in shared:
         keyword, _, rest = step.partition(" ")
         if keyword not in _BUILDKIT_STEPS:
             continue
         # no step of its own: an empty base, or a WORKDIR that stays at the root
-        if keyword == "FROM" and words and words[0].lower() == "scratch":
+        if keyword == "FROM" and image.lower() == "scratch":
             continue
         if keyword == "WORKDIR" and rest.strip().rstrip("/") == "":
             continue
