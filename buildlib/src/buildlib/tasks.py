@@ -22,6 +22,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -139,15 +140,23 @@ _SWITCHES = ("all", "sha_tag", "force", "json", "no_cache", "sequential", "dry_r
 
 
 def _task(
-    body: Callable[..., None],
+    name: str,
+    summary: str,
     help_table: dict[str, str],
+    run: Callable[[dict[str, Any], bool], None],
     iterable: tuple[str, ...] = REPEATED,
-    name: str | None = None,
 ) -> Task:
     """A task whose flags are the keys of its help table: Invoke reads a task's flags from
-    its signature, given here from the table, so that each flag is declared once."""
+    its signature, given here from the table, so that each flag is declared once. ``run``
+    gets the flags given and the dry run to use."""
+
+    def body(c: Any, **given: Any) -> None:
+        with user_errors(), invoke_flags(c, given.get("dry_run", False)) as dry_run:
+            run(given, dry_run)
+
     keyword = inspect.Parameter.KEYWORD_ONLY
     flags = [key.replace("-", "_") for key in help_table]
+    body.__doc__ = summary
     body.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
         + [inspect.Parameter(f, keyword, default=False if f in _SWITCHES else None) for f in flags]
@@ -155,72 +164,43 @@ def _task(
     return Task(body, name=name, help=help_table, iterable=list(iterable))
 
 
-def _image_task(root: Path, name: str, summary: str, help_table: dict[str, str]) -> Task:
-    def build_image(c, **given):
-        from buildlib.build import build_images
+def _build(root: Path, given: dict[str, Any], dry_run: bool, **fixed: Any) -> None:
+    from buildlib.build import build_images
 
-        with user_errors(), invoke_flags(c, given.get("dry_run", False)) as dry_run:
-            build_images(root, from_task(BuildFlags, given, images=(name,), dry_run=dry_run))
-
-    build_image.__doc__ = summary
-    return _task(build_image, help_table, name=f"build-{name}")
+    build_images(root, from_task(BuildFlags, given, dry_run=dry_run, **fixed))
 
 
-def _build_group_task(root: Path, summary: str, help_table: dict[str, str]) -> Task:
-    def build(c, **given):
-        from buildlib.build import build_images
+def _push(root: Path, given: dict[str, Any], dry_run: bool) -> None:
+    from buildlib.publish import push
 
-        with user_errors(), invoke_flags(c, given.get("dry_run", False)) as dry_run:
-            build_images(root, from_task(BuildFlags, given, dry_run=dry_run))
+    push(root, from_task(PushFlags, given, tag=several(given.get("tag")), dry_run=dry_run))
 
-    build.__doc__ = summary
-    return _task(build, help_table, name="build")
+
+def _release(root: Path, given: dict[str, Any], dry_run: bool) -> None:
+    from buildlib.publish import release
+
+    release(root, from_task(ReleaseFlags, given, dry_run=dry_run))
 
 
 PUBLISH_HELP = {
     **{k: v for k, v in GROUP_HELP.items() if k != "all"},
     "image": "comma-separated image names (default: every image)",
     "registry": REGISTRY_HELP,
-    "force": "allow what is normally refused (see the task's help)",
     "json": "print the plan (with --dry-run) or the result as JSON on stdout",
 }
-
-
-def _push_task(root: Path) -> Task:
-    def push(c, **given):
-        """Build and push every image as REPO:TAG (CI on main: --tag main --sha-tag)."""
-        from buildlib.publish import push as push_images
-
-        with user_errors(), invoke_flags(c, given.get("dry_run", False)) as dry_run:
-            push_images(
-                root, from_task(PushFlags, given, tag=several(given.get("tag")), dry_run=dry_run)
-            )
-
-    help_table = {
-        **PUBLISH_HELP,
-        "tag": "tag to push, e.g. main (repeatable: the first is the version label; "
-        "required unless the tag-env variable is set; 'latest' and versions are refused without "
-        "--force: they belong to `release`)",
-        "sha-tag": "also tag sha-<7-hex commit> (as docker/metadata-action's type=sha); "
-        "default: [tool.buildlib] sha-tag",
-        "force": "push 'latest' or a version-shaped tag anyway",
-    }
-    return _task(push, help_table, (*REPEATED, "tag"))
-
-
-def _release_task(root: Path) -> Task:
-    def release(c, **given):
-        """Publish the pyproject version: X.Y.Z, then X.Y, X, latest (needs its git tag)."""
-        from buildlib.publish import release as release_images
-
-        with user_errors(), invoke_flags(c, given.get("dry_run", False)) as dry_run:
-            release_images(root, from_task(ReleaseFlags, given, dry_run=dry_run))
-
-    help_table = {
-        **PUBLISH_HELP,
-        "force": "overwrite a version tag that exists with different content",
-    }
-    return _task(release, help_table)
+PUSH_HELP = {
+    **PUBLISH_HELP,
+    "tag": "tag to push, e.g. main (repeatable: the first is the version label; "
+    "required unless the tag-env variable is set; 'latest' and versions are refused without "
+    "--force: they belong to `release`)",
+    "sha-tag": "also tag sha-<7-hex commit> (as docker/metadata-action's type=sha); "
+    "default: [tool.buildlib] sha-tag",
+    "force": "push 'latest' or a version-shaped tag anyway",
+}
+RELEASE_HELP = {
+    **PUBLISH_HELP,
+    "force": "overwrite a version tag that exists with different content",
+}
 
 
 DOCTOR_HELP = {
@@ -300,16 +280,15 @@ def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collectio
     tag_help = {"tag": f"image tag (default: ${tag_env}, else 'local')"}
     build_help, group_help = {**tag_help, **BUILD_HELP}, {**tag_help, **GROUP_HELP}
     ns = Collection()
-    ns.add_task(
-        _build_group_task(
-            root, f"Build the default images ({group}); --all adds the rest.", group_help
-        ),
-        default=True,
-    )
+    summary = f"Build the default images ({group}); --all adds the rest."
+    ns.add_task(_task("build", summary, group_help, partial(_build, root)), default=True)
     for name, summary in images:
-        ns.add_task(_image_task(root, name, summary, build_help))
-    ns.add_task(_push_task(root))
-    ns.add_task(_release_task(root))
+        run = partial(_build, root, images=(name,))
+        ns.add_task(_task(f"build-{name}", summary, build_help, run))
+    summary = "Build and push every image as REPO:TAG (CI on main: --tag main --sha-tag)."
+    ns.add_task(_task("push", summary, PUSH_HELP, partial(_push, root), (*REPEATED, "tag")))
+    summary = "Publish the pyproject version: X.Y.Z, then X.Y, X, latest (needs its git tag)."
+    ns.add_task(_task("release", summary, RELEASE_HELP, partial(_release, root)))
     ns.add_task(_doctor_task(root))
     ns.add_task(_images_task(root))
     for item in extra:
