@@ -1,24 +1,16 @@
-"""Versions and Docker tags: PEP 440 to tag rendering, release tags (the tag
-and repository grammar itself is in :mod:`buildlib.references`). Pure functions of the
-versions given: it must never ask git or a registry which versions exist.
+"""Versions and Docker tags: the tag of a PEP 440 version, and the tags a release writes.
 
-``docker_tag_for``: a release's full tag is its normalized PEP 440 string with the two
-characters a Docker tag cannot hold replaced: ``1.0.0-rc.1`` -> ``1.0.0rc1``, ``v1.2`` ->
-``1.2``, the local ``+`` -> ``-`` (``1.2.3+abc.5`` -> ``1.2.3-abc.5``), the epoch ``!`` ->
-``_`` (``1!2.0`` -> ``1_2.0``). A normalized version holds no ``-`` or ``_``, so two
-versions never get the same tag. A tag over 128 characters is refused.
+The rules are docker/metadata-action's ``type=pep440``, as README.md's "Version tags" lists
+them. Beyond that list: the full tag comes first, then ``X.Y``, ``X``, ``latest`` in this
+order (``"version"`` may be listed but is implied); a floating tag moves when the version is
+>= every released final version in its scope (``X.Y``: same major and minor; ``X``: same
+major; ``latest``: all), so releasing the same version again moves them all; released
+versions are read from git or registry tags (``v1.2.3``, ``1.2.3``, the Docker renderings),
+anything else (``main``) is ignored; a tag over 128 characters is refused. The tag and
+repository grammar itself is in :mod:`buildlib.references`.
 
-``plan_release_tags`` follows docker/metadata-action's ``type=pep440``:
-
-* The full tag always, first (``"version"`` may be listed but is implied); then the
-  selected floating tags in this order: ``"major.minor"`` -> ``X.Y``, ``"major"`` -> ``X``,
-  ``"latest"``. A pre-, post- or dev-release or a local version gets only its full tag.
-* Duplicates collapse, first one wins (``1`` gives ``1, latest``); major 0 is not special.
-* A backport does not steal floating tags: one moves only if the version is >= every
-  released final version in its scope (``X.Y``: same major and minor; ``X``: same major;
-  ``latest``: all); releasing the same version again moves them all. Released versions
-  come from git or registry tags: ``v1.2.3``, ``1.2.3`` and the renderings above count,
-  anything else (``main``, ``latest``) is ignored.
+Pure functions of the versions given: it must never ask git or a registry which versions
+exist.
 """
 
 from __future__ import annotations
@@ -53,7 +45,7 @@ def parse_version(text: str, *, location: str | None = None) -> Version:
 
 
 def docker_tag_for(version: Version | str) -> str:
-    """The full Docker tag of ``version``; see the module docstring for the mapping."""
+    """The full Docker tag of ``version`` (``+`` -> ``-``, ``!`` -> ``_``: README.md)."""
     rendered = str(_as_version(version)).replace("!", "_").replace("+", "-")
     return validate_tag(rendered)
 
@@ -99,11 +91,9 @@ def _as_version(version: Version | str) -> Version:
 class ReleaseTags:
     """The tags a release writes, in order, and the floating tags it leaves alone."""
 
-    tags: tuple[str, ...]
-    """``full`` then the floating tags: the order to write them in."""
+    tags: tuple[str, ...]  # ``full`` then the floating tags: the order to write them in
     full: str
-    skipped: tuple[tuple[str, str], ...]
-    """``(tag, reason)`` for each selected floating tag that is not written."""
+    skipped: tuple[tuple[str, str], ...]  # (tag, reason) of each selected floating tag left
 
 
 def validate_patterns(patterns: Iterable[str], *, location: str | None = None) -> tuple[str, ...]:
@@ -161,23 +151,19 @@ def _unstable_reason(version: Version) -> str | None:
     return f"{version} {kind}: only its full tag is written" if kind else None
 
 
+# How many release parts a floating tag keeps, and so which versions compete for it.
+_PARTS = {"major.minor": 2, "major": 1, "latest": 0}
+
+
 def _floating_tag(version: Version, pattern: str) -> str:
-    if pattern == "major.minor":
-        # A one-part release ("1") has no minor: its X.Y tag collapses into the full tag.
-        return ".".join(str(part) for part in version.release[:2])
-    if pattern == "major":
-        return str(version.major)
-    return "latest"
+    # A one-part release ("1") has no minor: its X.Y tag collapses into the full tag.
+    return ".".join(str(part) for part in version.release[: _PARTS[pattern]]) or "latest"
 
 
 def _scope(version: Version, pattern: str) -> tuple[int, ...]:
     # The epoch is left out on purpose: 1!2.0 and 2.1 both write the tag "2", so they
     # compete for it (and PEP 440 ordering, where the epoch wins, picks the newer).
-    if pattern == "major.minor":
-        return (version.major, version.minor)
-    if pattern == "major":
-        return (version.major,)
-    return ()
+    return (version.major, version.minor)[: _PARTS[pattern]]
 
 
 def _newer_in_scope(version: Version, pattern: str, tag: str, finals: list[Version]) -> str | None:
