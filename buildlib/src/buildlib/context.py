@@ -191,17 +191,10 @@ class IgnoreMatcher:
     def may_reinclude_under(self, folder: str) -> bool:
         """Whether an excluded ``folder`` must still be walked (fsutil): only when an
         exception could bring back something inside it."""
-        trimmed = [_without_trailing_glob(p.text) for p in self.patterns if p.exclusion]
+        trimmed = [re.sub(r"/\*\*?$", "", p.text) for p in self.patterns if p.exclusion]
         if any(_PATTERN_CHARS & set(p) for p in trimmed):
             return True  # an exception with wildcards may match anything: walk it all
         return any((p + "/").startswith(folder + "/") for p in trimmed)
-
-
-def _without_trailing_glob(pattern: str) -> str:
-    for tail in ("/**", "/*"):
-        if pattern.endswith(tail):
-            return pattern[: -len(tail)]
-    return pattern
 
 
 def ignore_file_for(dockerfile: Path, context: Path, *, buildkit: bool = True) -> Path | None:
@@ -283,10 +276,8 @@ def strays(
             rel = Path(os.path.relpath(os.path.abspath(path), base)).as_posix()
             if rel.startswith(".git/"):
                 rel = ".git"  # git's own folder (its config may hold a token): one entry
-            if rel not in tracked:
-                found.setdefault(rel, [])
-                if name not in found[rel]:
-                    found[rel].append(name)
+            if rel not in tracked and name not in found.setdefault(rel, []):
+                found[rel].append(name)
     ignored = git.ignored(sorted(found))
     return [
         Stray(rel, tuple(images), rel in ignored)

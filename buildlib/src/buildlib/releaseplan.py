@@ -19,7 +19,7 @@ from buildlib.config import Config, ImageSpec
 from buildlib.context import IGNORE_FILE, ignore_file_for, strays
 from buildlib.errors import BuildlibError, NotVerified, PublishError, UsageError
 from buildlib.git import Git
-from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild
+from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild, shown_path
 from buildlib.versions import plan_release_tags, version_from_tag, version_in_tag
 
 IMMUTABLE_HINT = "bump the version (a fix: commit), or pass --force to overwrite it"
@@ -263,13 +263,9 @@ def stray_files(
     names = sorted({name for stray in found for name in stray.images})
     dockerfile, context = config.root / images[0].dockerfile, config.root / images[0].context
     ignore = ignore_file_for(dockerfile, context, buildkit=buildkit) or context / IGNORE_FILE
-    try:
-        where = ignore.relative_to(config.root).as_posix()
-    except ValueError:
-        where = str(ignore)
     return UsageError(
         f"the build context of {', '.join(names)} holds {len(found)} file(s) git does not "
         f"track: {shown}; {consequence}",
         hint=f"delete or move them, `git add` and commit what belongs in the image, or "
-        f"exclude them in {where} (a line `{found[0].path}`)",
+        f"exclude them in {shown_path(ignore, config.root)} (a line `{found[0].path}`)",
     )
