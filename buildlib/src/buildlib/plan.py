@@ -152,7 +152,9 @@ def make_plan(
     registry = options.registry or config.registry
     builds = []
     for image in images:
-        platforms = _platforms(image, options, output)
+        # an image's configured platforms are for push and release; a build is for this host
+        platforms = options.platforms or (image.platforms if output == "push" else ())
+        platforms = platforms or (host_platform(),)
         _check_feasible(image, platforms, options, capabilities, output)
         build_args = {**dict(image.build_args), **dict(options.build_args)}
         labels = oci_labels(config, image, commit, version)
@@ -190,14 +192,6 @@ def pushed_by_build(output: Output, platforms: tuple[str, ...], attest: Attestat
     """A push goes from the builder itself for several platforms (an index) or with
     attestations (kept in an index too); else the image is loaded, then pushed by docker."""
     return output == "push" and (len(platforms) > 1 or attest.any)
-
-
-def _platforms(image: ImageSpec, options: BuildOptions, output: Output) -> tuple[str, ...]:
-    if options.platforms:
-        return options.platforms
-    if output == "push" and image.platforms:
-        return image.platforms
-    return (host_platform(),)
 
 
 def _check_feasible(
@@ -279,7 +273,7 @@ def last_shared_step(shared: list[str]) -> tuple[str, int, str] | None:
     """BuildKit's (stage, number, instruction) for the last step of ``shared``, a common
     prefix of two Dockerfiles' steps; ``None`` where its numbering is not followed here:
     past the first stage, or with a heredoc (whose lines are not steps)."""
-    if not shared or sum(step.startswith("FROM ") for step in shared) != 1:
+    if sum(step.startswith("FROM ") for step in shared) != 1:
         return None
     if not shared[0].startswith("FROM ") or any(_HEREDOC.search(step) for step in shared):
         return None
