@@ -49,27 +49,19 @@ def bake_target(build: ImageBuild) -> dict[str, Any]:
         "platforms": list(build.platforms),
         "output": [OUTPUTS[build.output]],
     }
-    if build.annotations:
-        target["annotations"] = list(build.annotations)
-    if build.image.target:
-        target["target"] = build.image.target
-    if build.secrets:
-        target["secret"] = [secret.flag() for secret in build.secrets]
-    if build.cache_from:
-        target["cache-from"] = list(build.cache_from)
-    if build.cache_to:
-        target["cache-to"] = list(build.cache_to)
-    if build.no_cache:
-        target["no-cache"] = True
-    attest = []
-    if build.provenance:
-        disabled = build.provenance == "false"
-        attest.append(f"type=provenance,{'disabled=true' if disabled else build.provenance}")
-    if build.sbom:
-        attest.append("type=sbom")
-    if attest:
-        target["attest"] = attest
-    return target
+    provenance = "disabled=true" if build.provenance == "false" else build.provenance
+    attest = [f"type=provenance,{provenance}"] if build.provenance else []
+    optional = {
+        "annotations": list(build.annotations),
+        "target": build.image.target,
+        "secret": [secret.flag() for secret in build.secrets],
+        "cache-from": list(build.cache_from),
+        "cache-to": list(build.cache_to),
+        "no-cache": build.no_cache,
+        "attest": attest + (["type=sbom"] if build.sbom else []),
+    }
+    # a key bake is not given keeps its default
+    return target | {key: value for key, value in optional.items() if value}
 
 
 def bake_definition(builds: Sequence[ImageBuild]) -> dict[str, Any]:
@@ -107,10 +99,8 @@ def bake_command(
     if metadata_file is not None:
         argv += ["--metadata-file", str(metadata_file)]
     kinds = set(outputs)
-    if kinds == {"load"}:
-        argv.append("--load")
-    elif kinds == {"push"}:
-        argv.append("--push")
+    if kinds in ({"load"}, {"push"}):
+        argv.append(f"--{kinds.pop()}")
     return argv + list(targets)
 
 

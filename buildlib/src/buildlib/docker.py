@@ -14,23 +14,16 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from buildlib import buildlog, cache
+from buildlib import buildlog, cache, engine
 from buildlib.credentials import DOCKER_HUB_AUTH_KEY, Credentials, last_line
-from buildlib.engine import (
-    Capabilities,
-    EngineInfo,
-    docker_binary,
-    read_capabilities,
-    read_driver,
-    read_engine_info,
-)
+from buildlib.engine import Capabilities
 from buildlib.errors import AuthError, CommandFailed, RegistryError
 from buildlib.options import docker_selection
 from buildlib.plan import ImageBuild, shown_path
@@ -47,50 +40,38 @@ def build_command(
 ) -> tuple[list[str], dict[str, str]]:
     """The docker command line and the environment it needs, for one image;
     ``metadata_file`` (buildx): where it writes the digest of what it pushed."""
-    if caps.builder == "buildx":
-        argv = [caps.docker, "buildx", "build"]
-        if builder:
-            argv += ["--builder", builder]
+    buildx = caps.builder == "buildx"
+    if buildx:
+        argv = [caps.docker, "buildx", "build", *_repeat("--builder", [builder] if builder else [])]
         env: dict[str, str] = {}
     else:
         argv = [caps.docker, "build"]
         env = {"DOCKER_BUILDKIT": "1" if caps.buildkit else "0"}
     argv += ["--file", shown_path(build.dockerfile, build.workdir)]
     if caps.buildkit:
-        argv += ["--progress", "plain"]
-        argv += ["--platform", ",".join(build.platforms)]
-    if caps.builder == "buildx":
+        argv += ["--progress", "plain", "--platform", ",".join(build.platforms)]
+    if buildx:
         argv.append("--push" if build.output == "push" else "--load")
-        if build.provenance:
-            argv.append(f"--provenance={build.provenance}")
-        if build.sbom:
-            argv.append("--sbom=true")
-    for reference in build.references:
-        argv += ["--tag", reference]
-    for key, value in build.labels:
-        argv += ["--label", f"{key}={value}"]
-    if caps.builder == "buildx":
-        for annotation in build.annotations:
-            argv += ["--annotation", annotation]
-    for key, value in build.build_args + cache.destination_build_args(build.cache_to, caps.builder):
-        argv += ["--build-arg", f"{key}={value}"]
-    for secret in build.secrets:
-        argv += ["--secret", secret.flag()]
-    if build.image.target:
-        argv += ["--target", build.image.target]
-    if build.no_cache:
-        argv.append("--no-cache")
-    for source in build.cache_from:
-        argv += ["--cache-from", cache.source_flag(source, caps.builder)]
-    if caps.builder == "buildx":
-        for destination in build.cache_to:
-            argv += ["--cache-to", destination]
-    if iidfile is not None:
-        argv += ["--iidfile", str(iidfile)]
-    if metadata_file is not None and caps.builder == "buildx":
-        argv += ["--metadata-file", str(metadata_file)]
-    argv.append(shown_path(build.context, build.workdir))
-    return argv, env
+        argv += [f"--provenance={build.provenance}"] if build.provenance else []
+        argv += ["--sbom=true"] if build.sbom else []
+    build_args = build.build_args + cache.destination_build_args(build.cache_to, caps.builder)
+    argv += _repeat("--tag", build.references)
+    argv += _repeat("--label", [f"{key}={value}" for key, value in build.labels])
+    argv += _repeat("--annotation", build.annotations if buildx else [])
+    argv += _repeat("--build-arg", [f"{key}={value}" for key, value in build_args])
+    argv += _repeat("--secret", [secret.flag() for secret in build.secrets])
+    argv += _repeat("--target", [build.image.target] if build.image.target else [])
+    argv += ["--no-cache"] if build.no_cache else []
+    argv += _repeat("--cache-from", [cache.source_flag(s, caps.builder) for s in build.cache_from])
+    argv += _repeat("--cache-to", build.cache_to if buildx else [])
+    argv += _repeat("--iidfile", [str(iidfile)] if iidfile is not None else [])
+    argv += _repeat("--metadata-file", [str(metadata_file)] if metadata_file and buildx else [])
+    return [*argv, shown_path(build.context, build.workdir)], env
+
+
+def _repeat(flag: str, values: Iterable[str]) -> list[str]:
+    """``flag`` before each of ``values``: ``--tag a --tag b``."""
+    return [word for value in values for word in (flag, value)]
 
 
 def build_title(build: ImageBuild) -> str:
@@ -122,14 +103,6 @@ def build_failed(
     )
 
 
-def login_command(docker: str, registry_host: str, username: str) -> list[str]:
-    """``docker login``; the token goes on stdin, never here."""
-    argv = [docker, "login"]
-    if not is_docker_hub(registry_host):
-        argv.append(registry_host)
-    return [*argv, "--username", username, "--password-stdin"]
-
-
 @dataclass
 class Docker:
     """One docker client binary (``caps.docker``) run through ``runner``, with ``env``
@@ -158,7 +131,7 @@ class Docker:
             buildx = pool.submit(self.query, "buildx", "version")
             version = self.query("version", "--format", "{{json .}}")
             answer = buildx.result()
-        return read_capabilities(
+        return engine.read_capabilities(
             self.caps.docker,
             (version.stdout, version.stderr, version.returncode),
             answer.stdout if answer.ok else None,
@@ -168,7 +141,7 @@ class Docker:
         """The driver of a buildx builder (the current one without ``builder``):
         ``docker``, ``docker-container``, ``remote``...; ``None`` when buildx cannot say."""
         result = self.query("buildx", "inspect", *([builder] if builder else []))
-        return read_driver(result.stdout) if result.ok else None
+        return engine.read_driver(result.stdout) if result.ok else None
 
     def root_dir(self) -> str | None:
         """Where the engine keeps images (``docker info``), as JSON."""
@@ -189,8 +162,17 @@ class Docker:
         try:
             _keep_user_setup(config_dir, registry_host)
             self.env = {**saved, "DOCKER_CONFIG": config_dir}
+            # the token goes on stdin, never on the command line
+            host = [] if is_docker_hub(registry_host) else [registry_host]
             result = self.run(
-                login_command(self.caps.docker, registry_host, creds.username),
+                [
+                    self.caps.docker,
+                    "login",
+                    *host,
+                    "--username",
+                    creds.username,
+                    "--password-stdin",
+                ],
                 stdin=creds.secret,
                 capture=True,
                 check=False,
@@ -271,7 +253,7 @@ def detect(docker: str | None = None) -> Capabilities:
     engine answers. Runs even under dry-run. Kept for the life of the process per client and
     what picks its engine and plugins (DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG); an engine
     that did not answer is asked again next time."""
-    docker = docker or docker_binary()
+    docker = docker or engine.docker_binary()
     selected = docker_selection()
     key = (docker, selected.host, selected.context, selected.config)
     if key not in _DETECTED:
@@ -294,11 +276,11 @@ _DETECTED: dict[tuple[str | None, ...], Capabilities] = {}
 _DRIVERS: dict[tuple[object, ...], str | None] = {}
 
 
-def engine_info(docker: str | None = None) -> EngineInfo:
+def engine_info(docker: str | None = None) -> engine.EngineInfo:
     """The engine the client talks to; :class:`DockerUnavailable` when it does not answer."""
     caps = detect(docker)
     caps.require_engine()
-    return read_engine_info(caps, Docker.client(caps.docker).root_dir())
+    return engine.read_engine_info(caps, Docker.client(caps.docker).root_dir())
 
 
 # What the docker CLI reads from its config directory besides logins: plugins (buildx), buildx
@@ -324,14 +306,8 @@ def _keep_user_setup(config_dir: str, registry_host: str) -> None:
                 os.symlink(source, os.path.join(config_dir, name), target_is_directory=True)
             except OSError:
                 pass  # best effort: the login works without it
-    shared: dict[str, object] = {}
-    try:
-        with open(os.path.join(user_dir, "config.json"), encoding="utf-8") as handle:
-            user_config = json.load(handle)
-    except (OSError, ValueError):
-        user_config = None
-    if isinstance(user_config, dict):
-        shared = {key: user_config[key] for key in _SHARED_KEYS if key in user_config}
+    user_config = engine.user_config()
+    shared = {key: user_config[key] for key in _SHARED_KEYS if key in user_config}
     key = DOCKER_HUB_AUTH_KEY if is_docker_hub(registry_host) else registry_host
     shared["auths"] = {key: {}}
     path = os.path.join(config_dir, "config.json")

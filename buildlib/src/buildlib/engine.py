@@ -105,14 +105,19 @@ def engine_endpoint() -> Endpoint:
     return Endpoint(_context_host(name) or f"the endpoint of context {name}", source)
 
 
-def _current_context() -> str | None:
+def user_config() -> dict[str, Any]:
+    """The user's docker ``config.json``; empty when it is missing or not a JSON object."""
     try:
         data = json.loads(
             (Path(docker_selection().config_dir()) / "config.json").read_text(encoding="utf-8")
         )
     except (OSError, ValueError):
-        return None
-    name = data.get("currentContext") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _current_context() -> str | None:
+    name = user_config().get("currentContext")
     return name if isinstance(name, str) and name else None
 
 
