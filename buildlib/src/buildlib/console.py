@@ -143,31 +143,27 @@ def emit_lines(lines: list[str], stream: TextIO | None = None) -> None:
         out.flush()
 
 
-def _emit(text: str) -> None:
+def info(text: str) -> None:
     emit_lines([as_typed(text)])
 
 
 def step(text: str) -> None:
     s = style()
-    _emit(f"{s.bold}{s.cyan}==>{s.reset} {s.bold}{text}{s.reset}")
-
-
-def info(text: str) -> None:
-    _emit(text)
+    info(f"{s.bold}{s.cyan}==>{s.reset} {s.bold}{text}{s.reset}")
 
 
 def command(text: str) -> None:
-    _emit(f"{style().dim}$ {text}{style().reset}")
+    info(f"{style().dim}$ {text}{style().reset}")
 
 
 def success(text: str) -> None:
-    _emit(f"{style().green}{text}{style().reset}")
+    info(f"{style().green}{text}{style().reset}")
 
 
 def warn(text: str) -> None:
     s = style()
     github = in_github_actions()
-    _emit(f"::warning::{_escape(text)}" if github else f"{s.yellow}warning:{s.reset} {text}")
+    info(f"::warning::{_escape(text)}" if github else f"{s.yellow}warning:{s.reset} {text}")
 
 
 def error(
@@ -176,7 +172,7 @@ def error(
     """``error: TEXT``; in GitHub Actions also an annotation, of ``short`` when given (the
     message without its location and hint, which the annotation shows by itself)."""
     s = style()
-    _emit(f"{s.red}error:{s.reset} {text}")
+    info(f"{s.red}error:{s.reset} {text}")
     if in_github_actions():
         annotation(short or text, file=file, line=line)
 

@@ -97,8 +97,12 @@ class BuildDisplay:
             image.step = "starting"
         if self.mode == "github" and not self.concurrent:
             console.emit_lines([f"::group::{image.title}"])
-        elif self.mode == "tty":
-            self._show_live()
+        elif self.mode == "tty" and self._ticker is None:
+            console.set_live(self)
+            self._ticker = threading.Thread(
+                target=self._tick, name="buildlib-progress", daemon=True
+            )
+            self._ticker.start()
 
     def line(self, name: str, text: str) -> None:
         image = self.images[name]
@@ -179,16 +183,10 @@ class BuildDisplay:
                 text = f"{image.name:<{pad}}  {state}"
                 if image.ok is None and image.started is not None and image.step:
                     text += f"  {image.step}"
-                text = _fit(text, width)
+                if len(text) > width:
+                    text = text[: width - 1] + "…"
                 rows.append(f"{colour}{text}{s.reset}" if colour else text)
         return rows
-
-    def _show_live(self) -> None:
-        if self._ticker is not None:
-            return
-        console.set_live(self)
-        self._ticker = threading.Thread(target=self._tick, name="buildlib-progress", daemon=True)
-        self._ticker.start()
 
     def _tick(self) -> None:
         while not self._stop.wait(self._tick_seconds):
@@ -197,17 +195,9 @@ class BuildDisplay:
     def _state(self, image: _Image) -> str:
         if image.started is None:
             return "waiting"
-        elapsed = (image.ended if image.ended is not None else self.clock()) - image.started
-        shown = _duration(elapsed)
+        ended = image.ended if image.ended is not None else self.clock()
+        elapsed = max(0, int(ended - image.started))
+        shown = f"{elapsed // 60}m{elapsed % 60:02d}s" if elapsed >= 60 else f"{elapsed}s"
         if image.ok is None:
             return f"building {shown}"
         return f"done in {shown}" if image.ok else f"failed after {shown}"
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
