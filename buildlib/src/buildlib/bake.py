@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from buildlib.buildlog import last_match
 from buildlib.digests import CONFIG_KEY, DIGEST_KEY
 from buildlib.errors import UsageError
 from buildlib.plan import ImageBuild, shown_path
@@ -130,27 +131,23 @@ _TARGET_ERROR = re.compile(r'(?:ERROR|error):? (?:failed to build )?target "?([\
 _STEP_ERROR = re.compile(r"^\s*> \[([\w.-]+)[ \]]")
 _VERTEX = re.compile(r"^#(\d+) \[([\w.-]+)[ \]]")
 _NUMBERED = re.compile(r"^#(\d+) ")
+_VERTEX_ERROR = re.compile(r"^#(\d+) ERROR")
 
 
 def failed_target(lines: Sequence[str], targets: Sequence[str]) -> str | None:
     """Which target broke, from the tail of bake's plain output (``ERROR: target X: ...``,
     or the ``> [X 2/3] RUN ...`` summary of the failed step, or the vertex ``#N ERROR``)."""
     known = set(targets)
-    for find in (_TARGET_ERROR.search, _STEP_ERROR.match):
-        for line in reversed(lines):
-            match = find(line)
-            if match and match.group(1) in known:
-                return match.group(1)
+    named = last_match(lines, _TARGET_ERROR, _STEP_ERROR, wanted=lambda match: match[1] in known)
+    if named:
+        return named[1]
     vertices = {
         found.group(1): found.group(2)
         for line in lines
         if (found := _VERTEX.match(line)) and found.group(2) in known
     }
-    for line in reversed(lines):
-        match = re.match(r"^#(\d+) ERROR", line)
-        if match and match.group(1) in vertices:
-            return vertices[match.group(1)]
-    return None
+    failed = last_match(lines, _VERTEX_ERROR, wanted=lambda match: match[1] in vertices)
+    return vertices[failed[1]] if failed else None
 
 
 class BakeLines:

@@ -11,7 +11,7 @@ stays in the log. It only reads the output: it must never decide that a build fa
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from buildlib.runner import last_lines
 _SOURCE = re.compile(r"^\s*(?P<file>[^\s:]+):(?P<line>\d+)\s*$")
 _MARKED = re.compile(r"^\s*(?P<line>\d+)\s*\|\s*>>>")
 _FAILED_STEP = re.compile(r"^\s*> \[(?:[^\]]*?\s)?\d+/\d+\] (?P<instruction>.+?):?\s*$")
-_LEGACY_STEP = re.compile(r"^Step \d+/\d+ : (?P<instruction>.+)$")
+_LEGACY_STEP = re.compile(r"^\s*Step \d+/\d+ : (?P<instruction>.*\S)")
 _REASONS = (
     re.compile(
         r"^(?:#\d+ )?ERROR:\s*(?:target \"?[\w.-]+\"?:\s*)?(?:failed to build:\s*)?"
@@ -63,26 +63,31 @@ def lost_image_id(lines: Sequence[str], iidfile: Path) -> bool:
     return last_lines(lines, 1) == said
 
 
-def _failed_instruction(lines: Sequence[str]) -> str | None:
-    for pattern, strip in ((_FAILED_STEP, False), (_LEGACY_STEP, True)):
+def last_match(
+    lines: Sequence[str],
+    *patterns: re.Pattern[str],
+    wanted: Callable[[re.Match[str]], bool] = bool,
+) -> re.Match[str] | None:
+    """The last match in ``lines`` (that ``wanted`` accepts: any, by default) of the first
+    of ``patterns`` found there."""
+    for pattern in patterns:
         for line in reversed(lines):
-            match = pattern.match(line.strip() if strip else line)
-            if match:
-                return " ".join(match.group("instruction").split())
+            match = pattern.search(line)
+            if match and wanted(match):
+                return match
     return None
+
+
+def _failed_instruction(lines: Sequence[str]) -> str | None:
+    match = last_match(lines, _FAILED_STEP, _LEGACY_STEP)
+    return " ".join(match.group("instruction").split()) if match else None
 
 
 def _source_line(lines: Sequence[str], name: str) -> int | None:
     """BuildKit's ``Dockerfile-cpu:12`` line (or the ``>>>`` mark), after the failed step."""
-    for line in reversed(lines):
-        match = _SOURCE.match(line)
-        if match and Path(match.group("file")).name == name:
-            return int(match.group("line"))
-    for line in reversed(lines):
-        match = _MARKED.match(line)
-        if match:
-            return int(match.group("line"))
-    return None
+    named = last_match(lines, _SOURCE, wanted=lambda match: Path(match["file"]).name == name)
+    match = named or last_match(lines, _MARKED)
+    return int(match.group("line")) if match else None
 
 
 def _instruction_line(dockerfile: Path, instruction: str) -> int | None:

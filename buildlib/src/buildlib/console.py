@@ -180,13 +180,8 @@ def error(
 def annotation(
     text: str, *, file: str | None = None, line: int | None = None, level: str = "error"
 ) -> None:
-    props = []
-    if file:
-        props.append(f"file={file}")
-        if line:
-            props.append(f"line={line}")
-    prefix = f"::{level} {','.join(props)}::" if props else f"::{level}::"
-    emit_lines([prefix + _escape(as_typed(text))], sys.stdout)
+    where = (f" file={file}" + (f",line={line}" if line else "")) if file else ""
+    emit_lines([f"::{level}{where}::{_escape(as_typed(text))}"], sys.stdout)
 
 
 def _escape(text: str) -> str:
