@@ -60,8 +60,7 @@ def for_publishing(
     if reason is not None:
         return Attestations(note=f"images are published without {asked}: {reason}; {HOW}")
     return Attestations(
-        provenance=f"mode={mode}" if config.provenance else "false",
-        sbom=config.sbom,
+        provenance=f"mode={mode}" if config.provenance else "false", sbom=config.sbom
     )
 
 

@@ -66,9 +66,7 @@ class TagMove:
 
 
 def move_floating(
-    client: RegistryClient,
-    results: list[Published],
-    publications: list[ImagePublication],
+    client: RegistryClient, results: list[Published], publications: list[ImagePublication]
 ) -> None:
     """Add the floating tags to the pushed manifests. On a failure, or on SIGINT/SIGTERM,
     put back the ones already moved, so all images keep pointing at the same release; the
