@@ -65,9 +65,6 @@ def for_publishing(
 
 
 def describe(attestations: Attestations) -> str:
-    parts = []
-    if attestations.provenance not in (None, "false"):
-        parts.append(f"provenance {attestations.provenance}")
-    if attestations.sbom:
-        parts.append("SBOM")
-    return ", ".join(parts)
+    provenance = attestations.provenance not in (None, "false")
+    made = ((f"provenance {attestations.provenance}", provenance), ("SBOM", attestations.sbom))
+    return ", ".join(what for what, on in made if on)
