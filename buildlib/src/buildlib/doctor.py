@@ -43,10 +43,8 @@ def collect(
     engine: bool = True,
 ) -> list[CheckResult]:
     if for_ not in FOR_CHOICES:
-        raise UsageError(
-            f"--for {for_!r} is not push or release",
-            hint="invoke doctor --for push (or --for release)",
-        )
+        hint = "invoke doctor --for push (or --for release)"
+        raise UsageError(f"--for {for_!r} is not push or release", hint=hint)
     if not Path(root).is_dir():
         raise UsageError(
             f"--root {root}: no such directory", hint="pass the folder that holds pyproject.toml"

@@ -281,9 +281,8 @@ def check_release_preview(project: Project) -> CheckResult:
         # Manifest.buildPullRequests (src/manifest.ts) reads the history down to the latest
         # release, tagged with the manifest's version, else down to bootstrap-sha, and at most
         # commit-search-depth (500) commits
-        tag = current and predicted_tag(options).replace(
-            "X.Y.Z", "{}.{}.{}{}".format(*_semver(current))
-        )
+        released = current and "{}.{}.{}{}".format(*_semver(current))
+        tag = released and predicted_tag(options).replace("X.Y.Z", released)
         tag = tag if tag and project.git.tag_commit(tag) else options.get("bootstrap-sha")
         log = project.git.log(tag)
         log = log[: options.get("commit-search-depth") or 500]

@@ -47,12 +47,9 @@ def check_docker_engine(project: Project) -> CheckResult:
         hint = info.hint or "start the Docker engine, then run `invoke doctor` again"
         return CheckResult("docker-engine", "fail", info.message, hint=hint)
     endpoint = engine_endpoint()
-    return CheckResult(
-        "docker-engine",
-        "ok",
-        f"Docker Engine {info.version} (API {info.api_version}, {info.os}/{info.arch}) answers "
-        f"at {endpoint.address} ({endpoint.source})",
-    )
+    engine = f"Docker Engine {info.version} (API {info.api_version}, {info.os}/{info.arch})"
+    where = f"{endpoint.address} ({endpoint.source})"
+    return CheckResult("docker-engine", "ok", f"{engine} answers at {where}")
 
 
 def check_docker_builder(project: Project) -> CheckResult:
@@ -94,9 +91,8 @@ def check_attestations(project: Project) -> CheckResult:
         message = f"pushes and releases would carry no {wanted}: {reason}"
         return result("warn", message, hint=attest.HOW)
     on = f"buildx builder with the {driver} driver" if driver else "buildx"
-    return result(
-        "ok", f"pushes carry {wanted} (provenance mode=min; releases mode=max), made by the {on}"
-    )
+    message = f"pushes carry {wanted} (provenance mode=min; releases mode=max), made by the {on}"
+    return result("ok", message)
 
 
 def check_annotations(project: Project) -> CheckResult:

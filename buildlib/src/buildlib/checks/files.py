@@ -105,14 +105,8 @@ def _bom_result(path: Path, rel: str, found: tuple[int, str] | None, *, fix: boo
     # docker's Dockerfile parser skips a BOM; a shell, the kernel (shebang) and most
     # linters do not
     harmless = not found and _is_dockerfile(rel)
-    return CheckResult(
-        CHECK_ID,
-        "warn" if harmless else "fail",
-        f"{rel} has {what}" + (" (docker skips it; other tools do not)" if harmless else ""),
-        file=rel,
-        line=1,
-        hint=BOM_HINT,
-    )
+    message = f"{rel} has {what}" + (" (docker skips it; other tools do not)" if harmless else "")
+    return CheckResult(CHECK_ID, "warn" if harmless else "fail", message, rel, 1, BOM_HINT)
 
 
 def _is_dockerfile(rel: str) -> bool:

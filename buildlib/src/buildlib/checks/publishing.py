@@ -119,11 +119,8 @@ def check_branch(project: Project, for_: str | None = None) -> CheckResult:
     where = f"on branch {branch}" if branch else "HEAD is detached"
     if for_ != "push":
         return result("skipped", f"{where}: a push of :{main} needs {main} ({NEEDS_FOR})")
-    return result(
-        "fail",
-        f"{where}, but :{main} images are pushed from {main} only",
-        hint=f"git switch {main} && git pull (or push another tag: invoke push --tag NAME)",
-    )
+    hint = f"git switch {main} && git pull (or push another tag: invoke push --tag NAME)"
+    return result("fail", f"{where}, but :{main} images are pushed from {main} only", hint=hint)
 
 
 def check_release_tag(project: Project, for_: str | None = None) -> CheckResult:
@@ -152,7 +149,6 @@ def check_release_tag(project: Project, for_: str | None = None) -> CheckResult:
         message = f"git tag {tag} points at {commit[:12]}, not at HEAD ({project.head[:12]})"
         return result("fail", message, hint=f"git checkout {tag}")
     if commit != project.head:
-        return result(
-            "ok", f"{tag} exists (at {commit[:12]}; HEAD has moved on: a release builds from {tag})"
-        )
+        message = f"{tag} exists (at {commit[:12]}; HEAD has moved on: a release builds from {tag})"
+        return result("ok", message)
     return result("ok", f"{tag} points at HEAD ({commit[:12]})")

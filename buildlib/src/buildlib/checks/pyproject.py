@@ -63,11 +63,8 @@ def check_pyproject_version(project: Project) -> CheckResult:
     try:
         version = Version(raw)
     except InvalidVersion:
-        return result(
-            "fail",
-            f"[project].version {raw!r} is not a PEP 440 version",
-            hint='use a version such as "1.2.3", "1.2.3rc1" or "1.2.3.post1" (PEP 440)',
-        )
+        hint = 'use a version such as "1.2.3", "1.2.3rc1" or "1.2.3.post1" (PEP 440)'
+        return result("fail", f"[project].version {raw!r} is not a PEP 440 version", hint=hint)
     if str(version) != raw:
         return result(
             "warn",

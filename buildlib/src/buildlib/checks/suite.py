@@ -92,15 +92,9 @@ def _run_one(check: Check, project: Project) -> list[CheckResult]:
         found = check.run(project)
     except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
         first = str(exc).splitlines()[0] if str(exc) else ""
-        return [
-            CheckResult(
-                check.id,
-                "fail",
-                f"the check itself failed: {type(exc).__name__}: {first}",
-                hint="a bug in buildlib: run with the traceback "
-                "(python -m buildlib.doctor) and report it",
-            )
-        ]
+        message = f"the check itself failed: {type(exc).__name__}: {first}"
+        hint = "a bug in buildlib: run with the traceback (python -m buildlib.doctor) and report it"
+        return [CheckResult(check.id, "fail", message, hint=hint)]
     # messages and hints are one line each, whatever a tool printed
     return [
         replace(r, message=one_line(r.message), hint=one_line(r.hint) if r.hint else r.hint)

@@ -226,9 +226,8 @@ def check_actionlint(project: Project) -> list[CheckResult]:
             "linted (undefined needs, outputs, expressions)",
             f"install {ACTIONLINT} on PATH, then `{ACTIONLINT} {' '.join(files)}`",
         )
-    result = ask(
-        [tool, "-format", "{{json .}}", "-shellcheck=", "-pyflakes=", *files], cwd=project.root
-    )
+    argv = [tool, "-format", "{{json .}}", "-shellcheck=", "-pyflakes=", *files]
+    result = ask(argv, cwd=project.root)
     try:
         findings = json.loads(result.stdout or "[]")
     except ValueError:
