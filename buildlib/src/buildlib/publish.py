@@ -26,7 +26,7 @@ from buildlib.checks.preflight import Purpose, preflight
 from buildlib.config import Config, ImageSpec
 from buildlib.docker import Docker, detect
 from buildlib.errors import BuildlibError, UsageError
-from buildlib.flags import PushFlags, ReleaseFlags
+from buildlib.flags import PushFlags, ReleaseFlags, several
 from buildlib.floating import move_floating
 from buildlib.git import Git
 from buildlib.options import BuildOptions, environment, options_for, resolve_tag, secret_values
@@ -111,7 +111,7 @@ def push(
     registry (no second upload). ``--sha-tag`` (or ``sha-tag = true``) adds ``sha-<commit>``."""
     env = environment() if environ is None else environ
     config = config_module.load(root)
-    given = [flags.tag] if isinstance(flags.tag, str) else list(flags.tag or ())
+    given = several(flags.tag) or ()
     if not given and not env.get(config.tag_env):
         raise UsageError("push needs a tag", hint="invoke push --tag main")
     named = [resolve_tag(config, each, env) for each in given] or [resolve_tag(config, None, env)]

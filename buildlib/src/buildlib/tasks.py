@@ -223,19 +223,11 @@ def _doctor_task(default_root: Path) -> Task:
         from buildlib.doctor import doctor as run_doctor
 
         with user_errors(), invoke_flags(c, no_dry=DOCTOR_FIX_NOT_DRY if fix else None):
-            code = run_doctor(
-                DoctorFlags(
-                    root=Path(root) if root else default_root,
-                    fix=fix,
-                    as_json=json,
-                    for_=for_,
-                    registry=registry,
-                )
-            )
+            code = run_doctor(DoctorFlags(Path(root or default_root), fix, json, for_, registry))
         if code:
             raise Exit(code=code)
 
-    return Task(doctor, help=dict(DOCTOR_HELP))
+    return Task(doctor, help=DOCTOR_HELP)
 
 
 def _images_task(root: Path) -> Task:
