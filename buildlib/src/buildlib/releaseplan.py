@@ -77,12 +77,8 @@ def released_versions(config: Config, git_tags: Iterable[str], listed: list[str]
     in_tags = (version_in_tag(config.release.git_tag, t) for t in git_tags)
     from_git = [text for text in in_tags if text is not None]
     parts = min(3, len(config.version.release))
-    return [tag for tag in from_git + listed if _release_parts(tag) >= parts]
-
-
-def _release_parts(tag: str) -> int:
-    version = version_from_tag(tag)
-    return len(version.release) if version is not None else 0
+    read = [(tag, version_from_tag(tag)) for tag in from_git + listed]
+    return [tag for tag, version in read if version is not None and len(version.release) >= parts]
 
 
 def run_local(plan: BuildPlan) -> BuildPlan:
@@ -212,8 +208,7 @@ def git_problems(
             )
         ]
     problems: list[BuildlibError] = []
-    commit = git.tag_commit(tag)
-    head = git.head()
+    commit, head = git.tag_commit(tag), git.head()
     if commit is None:
         problems.append(
             UsageError(
