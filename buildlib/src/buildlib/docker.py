@@ -189,13 +189,8 @@ class Docker:
     def bake(
         self, argv: list[str], names: list[str], cwd: Path | None, show: Callable[[str], None]
     ) -> Result:
-        return self.run(
-            argv,
-            cwd=str(cwd) if cwd else None,
-            check=False,
-            what=f"bake of {', '.join(names)}",
-            show=show,
-        )
+        where = str(cwd) if cwd else None
+        return self.run(argv, cwd=where, check=False, what=f"bake of {', '.join(names)}", show=show)
 
     def build(
         self,
@@ -215,7 +210,7 @@ class Docker:
             on_line=on_line,
             show=show,
             check=False,
-            cwd=str(build.workdir) if build.workdir else None,
+            cwd=build.workdir,
             what=build_title(build),
             hint=BUILD_HINT.format(name=build.name),
         )

@@ -109,7 +109,7 @@ class BuildDisplay:
         step = bool(STEP.match(text))
         with self._lock:
             if step:
-                image.step = text.split("] ", 1)[-1] if "] " in text else text
+                image.step = text.split("] ", 1)[-1]  # a step line has its "] "
             if self.mode != "plain" and not (self.mode == "github" and not self.concurrent):
                 image.keep(text)
         if self.mode == "tty":

@@ -30,9 +30,7 @@ TAIL_LINES = 200
 def ask(argv: Sequence[str], cwd: Path | str | None = None) -> Result:
     """Run a read-only query quietly, its output captured; its exit status is the caller's
     to read (a tool that says "no" is not an error here)."""
-    return Runner(quiet=True).run(
-        argv, capture=True, check=False, mutating=False, cwd=str(cwd) if cwd else None
-    )
+    return Runner(quiet=True).run(argv, capture=True, check=False, mutating=False, cwd=cwd)
 
 
 def find_program(name: str) -> str | None:
@@ -144,7 +142,7 @@ class Runner:
         stdin: str | None = None,
         capture: bool = False,
         check: bool = True,
-        cwd: str | None = None,
+        cwd: Path | str | None = None,
         mutating: bool = True,
         what: str | None = None,
         hint: str | None = None,
