@@ -54,13 +54,11 @@ def check_workflows(project: Project) -> list[CheckResult]:
         return [CheckResult(CHECK_ID, "skipped", "no workflow files (.github/workflows/*.yml)")]
     tool = find_program(TOOL)
     if tool is None:
-        return _not_installed(
-            TOOL,
-            files,
-            "validated",
+        hint = (
             f"install {TOOL} where buildlib runs (it is a dependency of buildlib: "
-            f"`python -m pip install {TOOL}`, or reinstall buildlib), or put it on PATH",
+            f"`python -m pip install {TOOL}`, or reinstall buildlib), or put it on PATH"
         )
+        return _not_installed(TOOL, files, "validated", hint)
     valid = f"{len(files)} workflow file(s) valid ({TOOL}, GitHub workflow schema"
     cache = verdict_cache(project.environ)
     verdicts = None if cache is None else Path(cache) / "valid-workflows"
@@ -220,12 +218,9 @@ def check_actionlint(project: Project) -> list[CheckResult]:
         return []
     tool = find_program(ACTIONLINT)
     if tool is None:
-        return _not_installed(
-            ACTIONLINT,
-            files,
-            "linted (undefined needs, outputs, expressions)",
-            f"install {ACTIONLINT} on PATH, then `{ACTIONLINT} {' '.join(files)}`",
-        )
+        what = "linted (undefined needs, outputs, expressions)"
+        hint = f"install {ACTIONLINT} on PATH, then `{ACTIONLINT} {' '.join(files)}`"
+        return _not_installed(ACTIONLINT, files, what, hint)
     argv = [tool, "-format", "{{json .}}", "-shellcheck=", "-pyflakes=", *files]
     result = ask(argv, cwd=project.root)
     try:
