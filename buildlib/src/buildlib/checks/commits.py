@@ -70,10 +70,6 @@ class ParsedCommit:
     breaking: bool = False
     release_as: str | None = None
 
-    @property
-    def conventional(self) -> bool:
-        return self.type is not None
-
 
 def _footers(lines: list[str]) -> list[re.Match[str]]:
     """The footers ending a message: the parser's preFooter takes the first line from which
@@ -153,7 +149,7 @@ def check_conventional_commits(project: Project) -> CheckResult:
     tag, log = found
     commits = [parse_commit(c.short, c.message) for c in log if not c.merge]
     since = f"since {tag}" if tag else "(no release tag yet: all history)"
-    bad = [c for c in commits if not c.conventional]
+    bad = [c for c in commits if c.type is None]
     if not bad:
         what = f"{len(commits)} commit(s) {since}, all Conventional Commits" if commits else ""
         return CheckResult("conventional-commits", "ok", what or f"no commits {since}")
@@ -201,7 +197,7 @@ def preview(
     # release-please drops a commit it cannot parse (parseConventionalCommits, src/commit.ts),
     # footers and all; DefaultVersioningStrategy (src/versioning-strategies/default.ts) then
     # bumps from every one left, hidden types too
-    conventional = [c for c in commits if c.conventional]
+    conventional = [c for c in commits if c.type is not None]
     # The notes show a breaking change, and a commit with a Release-As footer whatever its
     # type: the transform of conventional-changelog-conventionalcommits' writer-opts.js
     # keeps a commit whose footer, "Release-As: " and the value, matches its releaseAsRe.
