@@ -142,8 +142,7 @@ class Git:
             if not record:
                 continue
             short, parents, message = (record.split("\x1f", 2) + ["", ""])[:3]
-            merge = len(parents.split()) > 1
-            commits.append(Commit(short=short, message=message.strip(), merge=merge))
+            commits.append(Commit(short, message.strip(), merge=len(parents.split()) > 1))
         return commits
 
 

@@ -51,11 +51,9 @@ def docker_tag_for(version: Version | str) -> str:
 
 
 def is_version_shaped(tag: str) -> bool:
-    """Whether ``tag`` looks like a tag that ``release`` owns: ``latest`` or a version.
-
-    A version is anything PEP 440 parses (``1``, ``1.2``, ``v1.2.3``, ``1.2.3rc1``) or the
-    Docker rendering of one (``1.2.3-abc.5``, ``1_2.0``).
-    """
+    """Whether ``tag`` looks like a tag that ``release`` owns: ``latest`` or a version,
+    anything PEP 440 parses (``1``, ``1.2``, ``v1.2.3``, ``1.2.3rc1``) or the Docker
+    rendering of one (``1.2.3-abc.5``, ``1_2.0``)."""
     if tag == "latest":
         return True
     return DOCKER_TAG_RE.fullmatch(tag) is not None and version_from_tag(tag) is not None
