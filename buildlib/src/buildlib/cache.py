@@ -88,10 +88,8 @@ def destination_build_args(specs: tuple[str, ...], builder: str) -> tuple[tuple[
 
 def validate(cache_from: tuple[str, ...], cache_to: tuple[str, ...], builder: str) -> None:
     """Raise the error a build would hit, before any build starts."""
-    if builder == "buildx":
-        for spec in cache_from + cache_to:
-            parse(spec)
-        return
+    for spec in cache_from + cache_to:
+        parse(spec)
     for spec in cache_from:
         source_flag(spec, builder)
     destination_build_args(cache_to, builder)
