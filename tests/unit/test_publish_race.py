@@ -456,14 +456,40 @@ def test_a_loaded_image_is_found_by_its_run_s_own_name_when_no_id_is_given() -> 
     assert cli.calls[:2] == [["inspect", build.primary], ["tag", OURS, "acme/gpu:1.2.3"]]
 
 
-def test_a_tag_gone_at_the_end_is_named_as_holding_nothing() -> None:
+def test_a_tag_gone_at_the_end_is_named_as_deleted_not_replaced() -> None:
     pushed = Published("gpu", "acme/gpu", "acme/gpu:main", PUSHED, ["main"])
     with pytest.raises(PublishError) as caught:
         still_ours(Tagger(None), [pushed])  # type: ignore[arg-type]
     assert caught.value.message == (
-        f"another writer replaced acme/gpu:main (now nothing, this run pushed {PUSHED[:19]}) "
-        "during this run"
+        f"the registry no longer holds acme/gpu:main (this run pushed {PUSHED[:19]}): "
+        "deleted during this run"
     )
+
+
+def test_tags_replaced_and_gone_at_the_end_are_each_named_for_what_became_of_them() -> None:
+    class Holds:
+        def manifest_digest(self, repository: str, tag: str) -> str | None:
+            return {"main": THEIRS, "nightly": None}.get(tag, PUSHED)
+
+    pushed = Published("gpu", "acme/gpu", "acme/gpu:main", PUSHED, ["main", "nightly", "sha-1"])
+    with pytest.raises(PublishError) as caught:
+        still_ours(Holds(), [pushed])  # type: ignore[arg-type]
+    assert caught.value.message == (
+        f"another writer replaced acme/gpu:main (now {THEIRS[:19]}, this run pushed "
+        f"{PUSHED[:19]}) during this run; the registry no longer holds acme/gpu:nightly "
+        f"(this run pushed {PUSHED[:19]}): deleted during this run"
+    )
+
+
+def test_a_release_whose_only_push_was_replaced_does_not_say_nothing_was_pushed() -> None:
+    pushed = Published("gpu", "acme/gpu", "acme/gpu:1.2.3", PUSHED, ["1.2.3"])
+    with pytest.raises(PublishError) as replaced:
+        still_ours(Tagger(THEIRS), [pushed])  # type: ignore[arg-type]
+
+    message = release_stopped(replaced.value, [pushed]).message
+
+    assert "Pushed and verified" not in message and "Nothing was pushed" not in message
+    assert message.startswith("release stopped: another writer replaced acme/gpu:1.2.3 (now ")
 
 
 def test_only_this_run_s_local_names_are_removed() -> None:

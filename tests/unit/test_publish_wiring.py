@@ -408,12 +408,42 @@ def test_a_version_tag_replaced_during_the_release_stops_it_before_the_floating_
     assert message.startswith(
         f"release stopped: another writer replaced {GPU}:1.2.3 (now sha256:ffffffffffff, "
     )
-    assert f"Pushed and verified: {GPU}:1.2.3, {CPU}:1.2.3. " in message
+    assert f"Pushed and verified: {CPU}:1.2.3. " in message, "the replaced tag is not verified"
     assert message.endswith("No floating tag (X.Y, X, latest) of any image was moved")
     assert caught.value.hint is not None and caught.value.hint != (
         "fix the cause and run `invoke release` again (it is safe to re-run)"
     )
     assert set(registry.tag_map(CPU)) == {"1.2.3"}
+
+
+class DeletingDocker(FakeDocker):
+    """While it pushes the cpu image, another writer deletes the gpu image's version tag."""
+
+    def run(self, argv: Any, **kwargs: Any) -> Result:  # type: ignore[override]
+        if str(argv[1]) == "push" and str(argv[2]).startswith(CPU + ":"):
+            del self.registry.repos[GPU]["1.2.3"]
+        return super().run(argv, **kwargs)
+
+
+def test_a_version_tag_deleted_during_the_release_is_named_gone_not_verified(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from buildlib.errors import PublishError
+
+    registry = StubRegistry()
+    with publishing(monkeypatch, registry):
+        with pytest.raises(PublishError) as caught:
+            release(
+                root,
+                ReleaseFlags(images=("gpu", "cpu")),
+                environ={},
+                runner=DeletingDocker(registry),
+            )
+
+    message = caught.value.message
+    assert message.startswith(f"release stopped: the registry no longer holds {GPU}:1.2.3 (")
+    assert "deleted during this run. " in message and "replaced" not in message
+    assert f"Pushed and verified: {CPU}:1.2.3. " in message, "the deleted tag is not verified"
 
 
 class Flaky(StubRegistry):

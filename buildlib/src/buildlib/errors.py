@@ -92,3 +92,12 @@ class NotVerified(PublishError):
             hint=cause.hint,
         )
         self.reference = reference
+
+
+class Replaced(PublishError):
+    """Tags this run pushed and verified hold something else at the final check, or are
+    gone: a stopped release does not name ``references`` as pushed and verified."""
+
+    def __init__(self, message: str, references: tuple[str, ...], *, hint: str):
+        super().__init__(message, hint=hint)
+        self.references = references

@@ -24,7 +24,7 @@ from buildlib.credentials import Credentials
 from buildlib.credentials import find as find_credentials
 from buildlib.digests import TAKE_TURNS, confirming, listed_digest, replaced, verify_pushed
 from buildlib.docker import Docker
-from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError
+from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError, Replaced
 from buildlib.plan import BuildPlan, ImageBuild
 from buildlib.registry import RegistryClient
 from buildlib.releaseplan import ImagePublication, Published, release_stopped
@@ -128,19 +128,24 @@ def add_tag_verified(client: RegistryClient, repository: str, digest: str, tag: 
 def still_ours(client: RegistryClient, results: list[Published]) -> None:
     """After every push: each tag of each result still holds what this run pushed there.
     Another writer (a second run, another machine) may have replaced one since."""
-    taken = []
+    taken, gone, references = [], [], []
     for result in results:
         for index, tag in enumerate(result.tags):
             reference = result.reference if index == 0 else f"{result.repository}:{tag}"
             with confirming(reference):
                 now = client.manifest_digest(result.repository, tag)
-            if now != result.digest:
-                held = now[:19] if now else "nothing"
-                taken.append(f"{reference} (now {held}, this run pushed {result.digest[:19]})")
-    if taken:
-        raise PublishError(
-            f"another writer replaced {', '.join(taken)} during this run", hint=TAKE_TURNS
-        )
+            if now == result.digest:
+                continue
+            references.append(reference)
+            if now is None:
+                gone.append(f"{reference} (this run pushed {result.digest[:19]})")
+            else:
+                taken.append(f"{reference} (now {now[:19]}, this run pushed {result.digest[:19]})")
+    said = [f"another writer replaced {', '.join(taken)} during this run"] if taken else []
+    if gone:
+        said.append(f"the registry no longer holds {', '.join(gone)}: deleted during this run")
+    if said:
+        raise Replaced("; ".join(said), tuple(references), hint=TAKE_TURNS)
 
 
 def push_full_tags(

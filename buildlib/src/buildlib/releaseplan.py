@@ -17,7 +17,7 @@ from typing import Any
 
 from buildlib.config import Config, ImageSpec
 from buildlib.context import IGNORE_FILE, ignore_file_for, strays
-from buildlib.errors import BuildlibError, NotVerified, PublishError, UsageError
+from buildlib.errors import BuildlibError, NotVerified, PublishError, Replaced, UsageError
 from buildlib.git import Git
 from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild, shown_path
 from buildlib.versions import plan_release_tags, version_from_tag, version_in_tag
@@ -164,11 +164,13 @@ def release_stopped(
     """What a release that stopped before its floating tags wrote: verified pushes,
     unverified ones, and what could not be checked; "nothing" only when that is known."""
     unverified = error.reference if isinstance(error, NotVerified) else None
-    # a push verified once, then not confirmed by a later check, is named as not verified
+    # a push verified once, then not confirmed (or found replaced, or gone) by a later
+    # check, is not named as verified: the error's own words say what became of it
+    taken = error.references if isinstance(error, Replaced) else ()
     done = ", ".join(
         f"{p.repository}:{p.tags[0]}"
         for p in pushed
-        if not p.unchanged and p.reference != unverified
+        if not p.unchanged and p.reference != unverified and p.reference not in taken
     )
     unsure = ", ".join(unknown)
     written = [
@@ -179,7 +181,7 @@ def release_stopped(
     return PublishError(
         (f"release stopped at {at}: " if at else "release stopped: ")
         + f"{error.message}. "
-        + ("".join(written) or "Nothing was pushed. ")
+        + ("".join(written) or ("" if taken else "Nothing was pushed. "))
         + "No floating tag (X.Y, X, latest) of any image was moved",
         hint=error.hint or "fix the cause and run `invoke release` again (it is safe to re-run)",
     )
