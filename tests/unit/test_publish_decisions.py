@@ -461,7 +461,7 @@ def test_the_report_and_the_workflow_outputs_name_every_tag_and_digest(
         f"| `{GPU}` | `1.2.3`, `1.2`, `1`, `latest` | `{gpu}` |\n"
         f"| `{CPU}` | `1.2.3`, `1.2`, `1`, `latest` | `{cpu}` |\n"
     )
-    assert f"gpu: {GPU}:1.2.3, 1.2, 1, latest → {gpu}" in captured.err
+    assert f"gpu: docker.io/{GPU}:1.2.3, 1.2, 1, latest → {gpu}" in captured.err
 
 
 def test_a_rerun_is_reported_as_already_there(
@@ -573,7 +573,7 @@ def test_floating_tags_wait_for_the_last_image_then_move_for_all(
     for repository in (GPU, CPU):
         tags = registry.tag_map(repository)
         assert {tags[t] for t in FLOATING} == {tags["1.2.3"]}, repository
-    assert "cpu: " + CPU + ":1.2.3, 1.2, 1, latest" in capsys.readouterr().err
+    assert f"cpu: docker.io/{CPU}:1.2.3, 1.2, 1, latest" in capsys.readouterr().err
 
 
 # --- multi-platform images: buildx pushes them from the build --------------------------------

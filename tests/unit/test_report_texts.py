@@ -111,8 +111,21 @@ def test_every_published_image_gets_one_line(capsys: pytest.CaptureFixture[str])
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines() == [
-        f"gpu: acme/app:1.1.0, 1.1 → {DIGEST}",
-        f"cpu: acme/app-cpu:1.1.0 → {OTHER} (already there)",
+        f"gpu: ghcr.io/acme/app:1.1.0, 1.1 → {DIGEST}",
+        f"cpu: ghcr.io/acme/app-cpu:1.1.0 → {OTHER} (already there)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("registry", "written"), [("docker.io", "docker.io"), ("registry.example:5000", None)]
+)
+def test_the_summary_line_names_the_registry_as_the_workflow_outputs_do(
+    registry: str, written: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report(results()[:1], registry, as_json=False, version="1.1.0")
+
+    assert capsys.readouterr().err.splitlines() == [
+        f"gpu: {written or registry}/acme/app:1.1.0, 1.1 → {DIGEST}"
     ]
 
 

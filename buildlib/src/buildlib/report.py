@@ -65,9 +65,10 @@ def report(results: list[Published], registry: str, as_json: bool, version: str 
         print(json.dumps({"version": version, "registry": registry, "images": images}, indent=2))
     for result in results:
         note = " (already there)" if result.unchanged else ""
-        console.success(
-            f"{result.name}: {result.repository}:{', '.join(result.tags)} → {result.digest}{note}"
-        )
+        # the registry named, as in GITHUB_OUTPUT: ghcr.io/org/img and org/img are not one image
+        first = tags.full_reference(registry, result.repository, result.tags[0])
+        shown = ", ".join([first, *result.tags[1:]])
+        console.success(f"{result.name}: {shown} → {result.digest}{note}")
     output, summary = github_files()
     if output:
         with open(output, "a", encoding="utf-8") as handle:
