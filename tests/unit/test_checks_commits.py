@@ -44,6 +44,24 @@ def test_parse_commit(message, kind, breaking):
     assert (parsed.type, parsed.breaking) == (kind, breaking)
 
 
+# Where a BREAKING CHANGE stands decides whether release-please counts it: the parser
+# (lib/parser.js body and footer) takes "BREAKING CHANGE:" at a body line's start, with its
+# note running on below it, and "BREAKING CHANGE #" only as a footer; postProcessCommits
+# (src/commit.ts) also finds "BREAKING-CHANGE:" anywhere in the body's text.
+@pytest.mark.parametrize(
+    ("message", "breaking"),
+    [
+        ("feat: drop Python 3.8\n\nBREAKING CHANGE:\nPython 3.8 is no longer supported.", True),
+        ("feat(cli): rename --out\n\nThis is a BREAKING-CHANGE: --out is now --output.", True),
+        ("fix: keep the cache\n\nBREAKING CHANGE #123\nsee the migration guide", False),
+        ("fix: keep the cache\n\nBREAKING CHANGE #123", True),
+        ("docs: explain\n\nA commit with BREAKING CHANGE: in a footer bumps the major", False),
+    ],
+)
+def test_breaking_change_in_the_body(message, breaking):
+    assert parse_commit("abc1234", message).breaking is breaking
+
+
 def test_release_as_footer():
     assert parse_commit("a", "chore: pin\n\nRelease-As: 2.0.0").release_as == "2.0.0"
 

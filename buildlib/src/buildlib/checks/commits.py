@@ -2,8 +2,8 @@
 
 A commit header is ``type(scope)!: description`` as release-please's parser reads it (see
 HEADER): a type, an optional scope in parentheses, an optional ``!`` (breaking), a colon,
-then the description. A line ``BREAKING CHANGE: ...`` (or ``BREAKING-CHANGE:``) after the
-header also marks a breaking change, and a ``Release-As: X.Y.Z`` footer forces the next
+then the description. A ``BREAKING CHANGE:`` (or ``BREAKING-CHANGE:``) footer or body
+line also marks a breaking change, and a ``Release-As: X.Y.Z`` footer forces the next
 version. A commit that is not conventional is left out of the changelog and does not
 trigger a release: a ``warn``, never a failure; the check leaves merge commits aside.
 
@@ -43,13 +43,15 @@ from buildlib.git import Commit
 # its case.
 _WS = " \t\v\f\xa0\ufeff"
 HEADER = re.compile(rf"(?P<type>[^()!:\r\n{_WS}]+)(?:\((?P<scope>[^()\r\n]+)\))?(?P<bang>!)?:")
-BREAKING_FOOTER = re.compile(rf"^BREAKING[ -]CHANGE(?::| #)[{_WS}]*\S", re.MULTILINE)
 # A footer's first line: a token (BREAKING CHANGE, or a type with an optional scope and "!"),
 # then ":" or " #", then its value.
 FOOTER = re.compile(
     rf"(?P<token>BREAKING[ -]CHANGE|(?!BREAKING[ -]CHANGE)[^()!:\r\n{_WS}]+(?:\([^()\r\n]+\))?!?)"
     rf"(?P<separator>:| #)[{_WS}]*(?P<value>.*)"
 )
+# body (lib/parser.js:194-225, @conventional-commits/parser f6253f0): a body line may open
+# with BREAKING CHANGE, a marker only before ":" (the literal is eaten either way)
+BODY_MARKER = re.compile(rf"BREAKING[ -]CHANGE(:[{_WS}]*)?")
 # splitMessages (src/commit.ts) cuts a message before each paragraph that opens so
 SPLIT = re.compile(
     r"\r?\n\r?\n(?=(?:feat|fix|docs|style|refactor|perf|test|build|ci|chore|revert)(?:\(.*?\))?: )"
@@ -71,14 +73,13 @@ class ParsedCommit:
     release_as: str | None = None
 
 
-def _footers(lines: list[str]) -> list[re.Match[str]]:
-    """The footers ending a message: the parser's preFooter takes the first line from which
-    every line opens a footer, continues one (leading whitespace) or is blank."""
+def _footers(lines: list[str]) -> int:
+    """Where the footers ending a message start: the parser's preFooter takes the first line
+    from which every line opens a footer or continues one (leading whitespace)."""
     for i, line in enumerate(lines):
-        rest = lines[i:]
-        if FOOTER.match(line) and all(not r or r[0] in _WS or FOOTER.match(r) for r in rest):
-            return [m for m in map(FOOTER.match, rest) if m]
-    return []
+        if FOOTER.match(line) and all(r[0] in _WS or FOOTER.match(r) for r in lines[i:]):
+            return i
+    return len(lines)
 
 
 def parse_commit(short: str, message: str) -> ParsedCommit:
@@ -87,14 +88,31 @@ def parse_commit(short: str, message: str) -> ParsedCommit:
 
 
 def _parse(short: str, message: str) -> tuple[ParsedCommit, list[re.Match[str]]]:
-    lines = re.split(r"\r?\n|\r", message.strip())
+    # the parser's newline is a run of CR and LF: blank lines vanish
+    lines = re.split(r"[\r\n]+", message.strip())
     match = HEADER.match(lines[0])
     if not match:
         return ParsedCommit(short, lines[0], None), []
-    breaking = bool(match.group("bang") or BREAKING_FOOTER.search("\n".join(lines[1:])))
-    footers = _footers(lines[1:])
-    # toConventionalChangelogFormat (src/commit.ts): a footer whose type is release-as, any
-    # case, gives the RELEASE AS note
+    start = _footers(lines[1:]) + 1
+    footers = [m for m in map(FOOTER.match, lines[start:]) if m]
+    body, marked = [], None
+    for line in lines[1:start]:
+        marker = BODY_MARKER.match(line)
+        marked = len(body) if marked is None and marker and marker[1] else marked
+        body.append(line[marker.end() :] if marker else line)
+    # toConventionalChangelogFormat (src/commit.ts:137-192) sets the BREAKING CHANGE note's
+    # text from each marker in turn, the last one winning: the summary's "!" (its subject),
+    # the body's (the text after its first marker), a footer's (its value); an empty text
+    # gives no note. (Its String(body) check, :181-190, reads "[object Object]": dead.)
+    notes = [lines[0][match.end() :].lstrip(_WS)] if match["bang"] else []
+    notes += ["\n".join(body[marked:])] if marked is not None else []
+    notes += [f["value"] for f in footers if f["token"].startswith("BREAKING")]
+    # postProcessCommits (src/commit.ts:337-350) adds one for BREAKING-CHANGE: anywhere in
+    # the body's text
+    extra = re.search(r"BREAKING-CHANGE:\s*(.*)", "\n".join(body))
+    breaking = bool(notes and notes[-1]) or bool(extra and extra[1])
+    # toConventionalChangelogFormat: a footer whose type is release-as, any case, gives the
+    # RELEASE AS note
     forced = [f["value"].strip() for f in footers if f["token"].lower() == "release-as"]
     kind, scope = match.group("type", "scope")
     return ParsedCommit(short, lines[0], kind, scope, breaking, (forced or [None])[0]), footers
