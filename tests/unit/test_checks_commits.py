@@ -62,6 +62,37 @@ def test_breaking_change_in_the_body(message, breaking):
     assert parse_commit("abc1234", message).breaking is breaking
 
 
+# A footer's value goes on over the lines below it that open with whitespace (the parser's
+# value and continuation, lib/parser.js): its last line is the note's text.
+@pytest.mark.parametrize(
+    ("message", "breaking", "release_as"),
+    [
+        ("feat: move the cache\n\nBREAKING CHANGE:\n  it now lives in ~/.cache", True, None),
+        ("chore: release 2.0.0\n\nRelease-As:\n  2.0.0", False, "2.0.0"),
+    ],
+)
+def test_footer_continued_on_the_next_lines(message, breaking, release_as):
+    parsed = parse_commit("abc1234", message)
+    assert (parsed.breaking, parsed.release_as) == (breaking, release_as)
+
+
+def test_footer_commit_reads_its_continuation_lines():
+    # test/fixtures/commit-messages/meta.txt of release-please, whose test/commits.ts
+    # ("parses meta commits") expects the feat commit to be breaking
+    message = (
+        "meta: multiple commits.\n\nDetails.\n\nSome clarifying facts.\n\n"
+        "fix: fixes bug #733\nfeat(recaptchaenterprise): migrate microgenerator\n"
+        "  Committer: @miraleung\n  PiperOrigin-RevId: 345559154\n"
+        "  BREAKING-CHANGE: for some reason this migration is breaking.\n"
+        "  Source-Link: googleapis/googleapis@5e0dcb2\n\n"
+        "fix(securitycenter): fixes security center.\n  Committer: @miraleung\n"
+        "  PiperOrigin-RevId: 345559182\n  Source-Link: googleapis/googleapis@e5eef86"
+    )
+    commits = {(c.type, c.scope): c.breaking for c in split_commit("abc1234", message)}
+    assert commits[("feat", "recaptchaenterprise")] is True
+    assert commits[("fix", "securitycenter")] is False
+
+
 def test_release_as_footer():
     assert parse_commit("a", "chore: pin\n\nRelease-As: 2.0.0").release_as == "2.0.0"
 

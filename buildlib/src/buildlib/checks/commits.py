@@ -43,11 +43,11 @@ from buildlib.git import Commit
 # its case.
 _WS = " \t\v\f\xa0\ufeff"
 HEADER = re.compile(rf"(?P<type>[^()!:\r\n{_WS}]+)(?:\((?P<scope>[^()\r\n]+)\))?(?P<bang>!)?:")
-# A footer's first line: a token (BREAKING CHANGE, or a type with an optional scope and "!"),
-# then ":" or " #", then its value.
+# A footer's first line (footer and token, lib/parser.js:244-315): a token (BREAKING CHANGE,
+# or a type with an optional scope and "!"), then ":" or " #"; its value follows.
 FOOTER = re.compile(
-    rf"(?P<token>BREAKING[ -]CHANGE|(?!BREAKING[ -]CHANGE)[^()!:\r\n{_WS}]+(?:\([^()\r\n]+\))?!?)"
-    rf"(?P<separator>:| #)[{_WS}]*(?P<value>.*)"
+    rf"(?:(?P<breaking>BREAKING[ -]CHANGE)|(?!BREAKING[ -]CHANGE)(?P<type>[^()!:\r\n{_WS}]+)"
+    rf"(?:\((?P<scope>[^()\r\n]+)\))?(?P<bang>!)?)(?P<separator>:| #)[{_WS}]*"
 )
 # body (lib/parser.js:194-225, @conventional-commits/parser f6253f0): a body line may open
 # with BREAKING CHANGE, a marker only before ":" (the literal is eaten either way)
@@ -84,38 +84,59 @@ def _footers(lines: list[str]) -> int:
 
 def parse_commit(short: str, message: str) -> ParsedCommit:
     """The commit as its header says; a Release-As footer forces a version."""
-    return _parse(short, message)[0]
+    return _commits(short, message)[-1]
 
 
-def _parse(short: str, message: str) -> tuple[ParsedCommit, list[re.Match[str]]]:
+def _commits(short: str, message: str) -> list[ParsedCommit]:
+    """toConventionalChangelogFormat (src/commit.ts:81-311) of one message: the commit of
+    each footer that reads as a header, then the message's own (type None when it has no
+    conventional header)."""
     # the parser's newline is a run of CR and LF: blank lines vanish
     lines = re.split(r"[\r\n]+", message.strip())
     match = HEADER.match(lines[0])
     if not match:
-        return ParsedCommit(short, lines[0], None), []
+        return [ParsedCommit(short, lines[0], None)]
     start = _footers(lines[1:]) + 1
-    footers = [m for m in map(FOOTER.match, lines[start:]) if m]
-    body, marked = [], None
+    # a footer's value is its line's rest and each line below opening with whitespace, that
+    # whitespace dropped (value and continuation, lib/parser.js:340-375)
+    footers: list[tuple[re.Match[str], list[str]]] = []
+    for line in lines[start:]:
+        found = FOOTER.match(line)
+        if found:
+            footers.append((found, [line[found.end() :]]))
+        else:
+            footers[-1][1].append(line.lstrip(_WS))
+    body: list[str] = []
+    marked = None
     for line in lines[1:start]:
         marker = BODY_MARKER.match(line)
         marked = len(body) if marked is None and marker and marker[1] else marked
         body.append(line[marker.end() :] if marker else line)
     # toConventionalChangelogFormat (src/commit.ts:137-192) sets the BREAKING CHANGE note's
     # text from each marker in turn, the last one winning: the summary's "!" (its subject),
-    # the body's (the text after its first marker), a footer's (its value); an empty text
-    # gives no note. (Its String(body) check, :181-190, reads "[object Object]": dead.)
+    # the body's (the text after its first marker), a footer's (its value's last line); an
+    # empty text gives no note. (Its String(body) check, :181-190, reads "[object Object]".)
     notes = [lines[0][match.end() :].lstrip(_WS)] if match["bang"] else []
     notes += ["\n".join(body[marked:])] if marked is not None else []
-    notes += [f["value"] for f in footers if f["token"].startswith("BREAKING")]
+    notes += [texts[-1] for found, texts in footers if found["breaking"]]
     # postProcessCommits (src/commit.ts:337-350) adds one for BREAKING-CHANGE: anywhere in
     # the body's text
     extra = re.search(r"BREAKING-CHANGE:\s*(.*)", "\n".join(body))
     breaking = bool(notes and notes[-1]) or bool(extra and extra[1])
-    # toConventionalChangelogFormat: a footer whose type is release-as, any case, gives the
-    # RELEASE AS note
-    forced = [f["value"].strip() for f in footers if f["token"].lower() == "release-as"]
+    commits: list[ParsedCommit] = []
+    forced: list[str | None] = []
+    for found, texts in footers:
+        token = found.string[: found.start("separator")]
+        # src/commit.ts:262-295: a footer whose type is release-as, any case, gives the
+        # RELEASE AS note, its value's last line (trimmed by postProcessCommits)
+        if token.lower() == "release-as":
+            forced.append(texts[-1].strip())
+        # src/commit.ts:251-306: a footer of a type is parsed again as a message of its own
+        if found["separator"] == ":" and found["type"]:
+            text = f"{token}: " + "\n".join(texts)
+            commits += [c for c in _commits(short, text) if c.type is not None]
     kind, scope = match.group("type", "scope")
-    return ParsedCommit(short, lines[0], kind, scope, breaking, (forced or [None])[0]), footers
+    return [*commits, ParsedCommit(short, lines[0], kind, scope, breaking, (forced or [None])[0])]
 
 
 def split_commit(short: str, message: str) -> list[ParsedCommit]:
@@ -129,14 +150,9 @@ def split_commit(short: str, message: str) -> list[ParsedCommit]:
         body, *rest = part.split("END_NESTED_COMMIT")
         inner.append(body)
         outer += "END_NESTED_COMMIT".join(rest)
-    parsed = []
-    for text in [t for t in SPLIT.split(outer) if t] + inner:
-        commit, footers = _parse(short, text)
-        for footer in footers:
-            if footer["separator"] == ":" and footer["token"][8:] not in (" CHANGE", "-CHANGE"):
-                parsed.append(parse_commit(short, f"{footer['token']}: {footer['value']}"))
-        parsed.append(commit)
-    return parsed
+    return [
+        p for text in [t for t in SPLIT.split(outer) if t] + inner for p in _commits(short, text)
+    ]
 
 
 def _shown(commit: ParsedCommit, sections: list[Any]) -> bool:
