@@ -93,6 +93,31 @@ def test_footer_commit_reads_its_continuation_lines():
     assert commits[("fix", "securitycenter")] is False
 
 
+# What the parser takes for a footer's token (lib/parser.js token, scope, breakingChange)
+@pytest.mark.parametrize(
+    ("message", "kind", "release_as"),
+    [
+        # a type with a scope and "!": release-please reads the type alone as release-as
+        ("chore: release 2.0.0\n\nRelease-As(api)!: 2.0.0", "chore", "2.0.0"),
+        # "!" alone is a token: the lines still end in footers
+        ("chore: pin\n\nRelease-As: 2.0.0\n!: no type", "chore", "2.0.0"),
+        # a line opening with a type and an unclosed "(" stops the parser (scope throws):
+        # release-please drops the commit
+        ("fix(cli): pass the timeout\n\nsubprocess.run(\n    cmd, timeout=t)", None, None),
+        ("fix: nested calls\n\nf(g(x)) no longer fails", None, None),
+    ],
+)
+def test_footer_tokens(message, kind, release_as):
+    parsed = parse_commit("abc1234", message)
+    assert (parsed.type, parsed.release_as) == (kind, release_as)
+
+
+def test_footer_with_a_hash_is_parsed_again_without_it():
+    # src/commit.ts:271-274 leaves out a " #" separator: "Refs #12: x" reads as "Refs12: x"
+    parsed = split_commit("abc1234", "fix: x\n\nRefs #12: see the thread\nCloses #3")
+    assert [c.type for c in parsed] == ["Refs12", "fix"]
+
+
 def test_release_as_footer():
     assert parse_commit("a", "chore: pin\n\nRelease-As: 2.0.0").release_as == "2.0.0"
 

@@ -43,12 +43,16 @@ from buildlib.git import Commit
 # its case.
 _WS = " \t\v\f\xa0\ufeff"
 HEADER = re.compile(rf"(?P<type>[^()!:\r\n{_WS}]+)(?:\((?P<scope>[^()\r\n]+)\))?(?P<bang>!)?:")
-# A footer's first line (footer and token, lib/parser.js:244-315): a token (BREAKING CHANGE,
-# or a type with an optional scope and "!"), then ":" or " #"; its value follows.
+# A footer's first line (footer and token, lib/parser.js:244-315): a token ("!", BREAKING
+# CHANGE, or a type with an optional scope and "!"), then ":" or " #"; its value follows.
 FOOTER = re.compile(
-    rf"(?:(?P<breaking>BREAKING[ -]CHANGE)|(?!BREAKING[ -]CHANGE)(?P<type>[^()!:\r\n{_WS}]+)"
+    rf"(?:(?P<breaking>!|BREAKING[ -]CHANGE)|(?!BREAKING[ -]CHANGE)(?P<type>[^()!:\r\n{_WS}]+)"
     rf"(?:\((?P<scope>[^()\r\n]+)\))?(?P<bang>!)?)(?P<separator>:| #)[{_WS}]*"
 )
+# A line the parser tries as a footer (every one after the summary) whose type opens a "("
+# not closed on the line: scope (lib/parser.js:176-178) throws, and release-please drops
+# the message (parseConventionalCommits, src/commit.ts:442)
+UNCLOSED = re.compile(rf"(?!BREAKING[ -]CHANGE)[^()!:\r\n{_WS}]+\([^()\r\n]*(?:\(|$)")
 # body (lib/parser.js:194-225, @conventional-commits/parser f6253f0): a body line may open
 # with BREAKING CHANGE, a marker only before ":" (the literal is eaten either way)
 BODY_MARKER = re.compile(rf"BREAKING[ -]CHANGE(:[{_WS}]*)?")
@@ -94,7 +98,7 @@ def _commits(short: str, message: str) -> list[ParsedCommit]:
     # the parser's newline is a run of CR and LF: blank lines vanish
     lines = re.split(r"[\r\n]+", message.strip())
     match = HEADER.match(lines[0])
-    if not match:
+    if not match or any(UNCLOSED.match(line) for line in lines[1:]):
         return [ParsedCommit(short, lines[0], None)]
     start = _footers(lines[1:]) + 1
     # a footer's value is its line's rest and each line below opening with whitespace, that
@@ -118,7 +122,7 @@ def _commits(short: str, message: str) -> list[ParsedCommit]:
     # empty text gives no note. (Its String(body) check, :181-190, reads "[object Object]".)
     notes = [lines[0][match.end() :].lstrip(_WS)] if match["bang"] else []
     notes += ["\n".join(body[marked:])] if marked is not None else []
-    notes += [texts[-1] for found, texts in footers if found["breaking"]]
+    notes += [texts[-1] for found, texts in footers if "BREAKING" in (found["breaking"] or "")]
     # postProcessCommits (src/commit.ts:337-350) adds one for BREAKING-CHANGE: anywhere in
     # the body's text
     extra = re.search(r"BREAKING-CHANGE:\s*(.*)", "\n".join(body))
@@ -127,13 +131,15 @@ def _commits(short: str, message: str) -> list[ParsedCommit]:
     forced: list[str | None] = []
     for found, texts in footers:
         token = found.string[: found.start("separator")]
-        # src/commit.ts:262-295: a footer whose type is release-as, any case, gives the
-        # RELEASE AS note, its value's last line (trimmed by postProcessCommits)
-        if token.lower() == "release-as":
+        # src/commit.ts:262-295: a footer whose type is release-as, any case, whatever its
+        # scope and "!", gives the RELEASE AS note, its value's last line (trimmed by
+        # postProcessCommits)
+        if (found["type"] or "").lower() == "release-as":
             forced.append(texts[-1].strip())
-        # src/commit.ts:251-306: a footer of a type is parsed again as a message of its own
-        if found["separator"] == ":" and found["type"]:
-            text = f"{token}: " + "\n".join(texts)
+        # src/commit.ts:251-306: a footer of a type is parsed again as a message of its own,
+        # its " #" separator left out
+        if found["type"]:
+            text = token + (": " if found["separator"] == ":" else "") + "\n".join(texts)
             commits += [c for c in _commits(short, text) if c.type is not None]
     kind, scope = match.group("type", "scope")
     return [*commits, ParsedCommit(short, lines[0], kind, scope, breaking, (forced or [None])[0])]
