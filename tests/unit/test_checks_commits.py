@@ -222,6 +222,20 @@ def test_preview_reads_pre_major_options_from_the_config(repo):
 PYTHON = {"release-type": "python"}
 
 
+@pytest.mark.parametrize("key", ["release-type", "include-component-in-tag"])
+def test_preview_reads_a_null_in_the_package_as_no_value(repo, key):
+    # mergeReleaserConfig (src/manifest.ts:1742-1799) takes a package's option ?? the top
+    # level's: a null in packages["."] leaves the top level's value
+    config = json.loads((repo / "release-please-config.json").read_text())
+    config["packages"]["."][key] = None
+    write(repo / "release-please-config.json", json.dumps(config))
+    commit(repo, "fix: a fix")
+
+    result = check_release_preview(Project.load(repo))
+
+    assert "0.1.0 -> 0.1.1: patch bump (1 fix), 1 commit(s) since v0.1.0" in result.message
+
+
 def test_preview_is_skipped_for_a_release_type_it_does_not_follow(repo):
     config = json.loads((repo / "release-please-config.json").read_text())
     config["packages"]["."]["release-type"] = "simple"

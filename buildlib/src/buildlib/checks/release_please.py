@@ -86,12 +86,15 @@ def manifest_version(project: Project) -> str | None:
 
 def root_options(project: Project) -> dict[str, Any]:
     """The root package's options: the config's top level, then its package "." (the
-    Manifest's merge of defaults and a package's config, src/manifest.ts)."""
+    Manifest's merge of defaults and a package's config, src/manifest.ts). A null is no
+    value: mergeReleaserConfig (src/manifest.ts:1742-1799) takes the package's option ??
+    the top level's."""
     data, _, _ = read_json(project, CONFIG)
     packages = data.get("packages") if isinstance(data, dict) else None
     root = packages.get(".") if isinstance(packages, dict) else None
     top = {k: v for k, v in data.items() if k != "packages"} if isinstance(data, dict) else {}
-    return {**top, **root} if isinstance(root, dict) else top
+    tables = [top, root if isinstance(root, dict) else {}]
+    return {k: v for table in tables for k, v in table.items() if v is not None}
 
 
 def _extra_files_hint(project: Project) -> str:
