@@ -207,6 +207,7 @@ def publishing(
     monkeypatch.setattr(publish, "detect", lambda *args, **kwargs: caps)
     # the pre-flight checks read the machine (engine, lock file): not what these test
     monkeypatch.setattr(publish, "preflight", lambda *args, **kwargs: None)
+    monkeypatch.setattr(publish, "run_preflight", lambda *args, **kwargs: [])
     # retries wait between attempts; these tests count attempts, not seconds
     monkeypatch.setattr(pushing.time, "sleep", lambda seconds: None)
     yield docker

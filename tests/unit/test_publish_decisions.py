@@ -785,6 +785,7 @@ def test_files_git_does_not_track_stop_only_a_real_push_of_main(
         do_push(root, docker, tag=tag, dry_run=dry_run)
     warned = capsys.readouterr().err
     assert f"notes.txt (untracked); {tag} would not be the commit" in warned
+    assert ("a real push would stop here: the build context" in warned) is (tag == "main")
     assert bool(registry.tag_map(GPU)) is not dry_run
 
 

@@ -15,7 +15,7 @@ import pytest
 import buildlib.attest as attest
 import buildlib.publish as publish
 import buildlib.pushing as pushing
-from buildlib.checks.preflight import preflight
+from buildlib.checks.preflight import preflight, run_preflight
 from buildlib.errors import CheckFailed, RegistryError, UsageError
 from buildlib.flags import PushFlags, ReleaseFlags
 from buildlib.publish import push, release
@@ -133,6 +133,66 @@ def test_a_release_without_credentials_is_refused_before_any_docker_command(
 
     assert caught.value.message.startswith("no credentials for docker.io")
     assert docker.calls == []
+
+
+def test_a_dry_run_push_warns_of_each_check_the_real_push_would_stop_at(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.fixture_repo import git
+
+    git(root, "switch", "-q", "-c", "topic")
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        monkeypatch.setattr(publish, "run_preflight", run_preflight)
+        flags = PushFlags(images=("gpu",), tag="main", dry_run=True, as_json=True)
+        assert push(root, flags, environ={}, runner=docker) == []  # no error: exit 0
+
+    captured = capsys.readouterr()
+    would_stop = [line for line in captured.err.splitlines() if "would stop" in line]
+    credentials, branch = would_stop  # one line per problem, each with its fix
+    assert credentials.startswith(
+        "warning: a real push would stop here: no credentials for docker.io: neither "
+        "$DOCKERHUB_USERNAME/$DOCKERHUB_TOKEN nor a docker login (fix: "
+    )
+    assert branch.startswith(
+        "warning: a real push would stop here: on branch topic, but :main images are pushed "
+        "from main only (fix: git switch main"
+    )
+    assert json.loads(captured.out)["images"][0]["tags"] == ["main"], "the plan is printed"
+
+
+def test_a_dry_run_push_the_real_push_would_make_warns_of_nothing(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in CREDENTIALS.items():  # the pre-flight reads the process environment
+        monkeypatch.setenv(name, value)
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        monkeypatch.setattr(publish, "run_preflight", run_preflight)
+        push(root, PushFlags(tag="main", dry_run=True), environ=CREDENTIALS, runner=docker)
+
+    assert "would stop" not in capsys.readouterr().err
+
+
+def test_a_dry_run_release_warns_once_of_its_tag_and_of_its_missing_credentials(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.fixture_repo import git
+
+    git(root, "tag", "-d", "v1.2.3")
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        monkeypatch.setattr(publish, "run_preflight", run_preflight)
+        flags = ReleaseFlags(images=("gpu",), dry_run=True)
+        assert release(root, flags, environ={}, runner=docker) == []
+
+    err = capsys.readouterr().err
+    would_stop = [line for line in err.splitlines() if "would stop" in line]
+    assert len(would_stop) == 2, would_stop
+    assert would_stop[0].startswith(
+        "warning: a real release would stop here: git tag v1.2.3 (made by release-please"
+    )
+    assert would_stop[1].startswith(
+        "warning: a real release would stop here: no credentials for docker.io"
+    )
+    assert f"gpu: {GPU} ← 1.2.3, 1.2, 1, latest" in err
 
 
 # --- the environment, the registry, the secrets ---------------------------------------------

@@ -22,10 +22,10 @@ from pathlib import Path
 from buildlib import attest, console, existing, pushing, releaseplan, tags
 from buildlib import config as config_module
 from buildlib.build import execute
-from buildlib.checks.preflight import Purpose, preflight
+from buildlib.checks.preflight import Purpose, preflight, run_preflight
 from buildlib.config import Config, ImageSpec
 from buildlib.docker import Docker, detect
-from buildlib.errors import BuildlibError, UsageError
+from buildlib.errors import BuildlibError, CheckFailed, UsageError
 from buildlib.flags import PushFlags, ReleaseFlags, several
 from buildlib.floating import move_floating
 from buildlib.git import Git
@@ -99,6 +99,18 @@ def _logged_in(
         yield cli
 
 
+def _would_stop(
+    job: _Job, plan: BuildPlan, purpose: Purpose, tags: tuple[str, ...] = (), said: str = ""
+) -> None:
+    """A dry run warns of every pre-flight check its real run would stop at; each is offline
+    and writes nothing (files, git, ``uv lock --check --offline``, whether credentials are
+    there), so a dry run without secrets still exits 0. ``said``: a check already warned."""
+    for result in run_preflight(job.config, plan.builds, purpose, tags=tags):
+        if result.status == "fail" and result.id != said:
+            error = CheckFailed(result.message, hint=result.hint, location=result.where())
+            console.warn(f"a real {purpose} would stop here: {error}")
+
+
 def push(
     root: Path | str,
     flags: PushFlags,
@@ -127,11 +139,13 @@ def push(
     shown = config.main_branch if config.main_branch in pushed_tags else tag
     consequence = f"{shown} would not be the commit"
     stray = releaseplan.stray_files(config, job.selected, consequence, buildkit=detect().buildkit)
-    if stray is not None and config.main_branch in pushed_tags and not job.options.dry_run:
+    stops = config.main_branch in pushed_tags
+    if stray is not None and stops and not job.options.dry_run:
         raise stray
     if stray is not None:
-        console.warn(str(stray))
+        console.warn(f"a real push would stop here: {stray}" if stops else str(stray))
     if job.options.dry_run:
+        _would_stop(job, plan, "push", pushed_tags)
         publications = [
             ImagePublication(i.name, i.repository, tag, pushed_tags) for i in job.selected
         ]
@@ -199,6 +213,8 @@ def release(
     if dry_run:
         for problem in problems:
             console.warn(f"a real release would stop here: {problem}")
+        # the git problems name a missing or misplaced release tag already
+        _would_stop(job, plan, "release", said="release-tag")
         print_plan(access, publications, flags.as_json, version=config.version_text)
         execute(plan, job.runner)
         return []
