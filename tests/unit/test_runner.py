@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import os
 import shlex
+import subprocess
 import sys
 import threading
 import time
@@ -383,3 +386,38 @@ def test_a_program_is_found_on_path_or_beside_the_running_python(
     tool.write_text("#!/bin/sh\n")
     tool.chmod(0o755)
     assert find_program("buildlib-test-tool") == str(tool)
+
+
+# --- text encoding --------------------------------------------------------------------------
+
+# Run in a child whose locale's preferred encoding is ASCII (UTF-8 mode and the C locale's
+# coercion off, as on a host with a non-UTF-8 locale): tools still write UTF-8.
+NON_UTF8_LOCALE = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+IN_A_NON_UTF8_LOCALE = r"""
+import locale, sys
+from buildlib.runner import Runner
+
+echo = [sys.executable, "-c", "import sys; out = sys.stdout.buffer; "
+        "out.write(sys.stdin.buffer.read() + b' caf\\xc3\\xa9 \\xff\\n'); out.flush()"]
+lines = []
+captured = Runner(quiet=True).run(echo, stdin="Jos\u00e9", capture=True, mutating=False)
+Runner(quiet=True).run(echo, stdin="Jos\u00e9", on_line=lines.append)
+print(ascii([locale.getpreferredencoding(False), captured.stdout, lines]))
+"""
+
+
+def test_tool_output_and_stdin_are_utf8_whatever_the_locale() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG"))}
+    result = subprocess.run(
+        [PY, "-c", IN_A_NON_UTF8_LOCALE],
+        env={**env, **NON_UTF8_LOCALE},
+        capture_output=True,
+        encoding="utf-8",
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    encoding, captured, streamed = ast.literal_eval(result.stdout)
+    assert "utf" not in encoding.lower().replace("-", "")  # the locale under test is not UTF-8
+    # an invalid byte is shown as U+FFFD instead of stopping the command's reader
+    assert captured == "Jos\u00e9 caf\u00e9 \ufffd\n"
+    assert streamed == ["Jos\u00e9 caf\u00e9 \ufffd"]

@@ -306,8 +306,8 @@ def _keep_user_setup(config_dir: str, registry_host: str) -> None:
     key = DOCKER_HUB_AUTH_KEY if is_docker_hub(registry_host) else registry_host
     shared["auths"] = {key: {}}
     path = os.path.join(config_dir, "config.json")
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-        json.dump(shared, handle)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+        handle.write(json.dumps(shared).encode())
 
 
 _REJECTED_MARKERS = ("unauthorized", "incorrect username or password", "authentication required")

@@ -25,6 +25,9 @@ REDACTED = "******"
 # Lines of streamed output kept for the error of a failed command: enough to hold a failed
 # build's summary (the failing step, its Dockerfile line, the reason) after the step's output.
 TAIL_LINES = 200
+# docker, git and uv write UTF-8 whatever the locale; a stray byte in a build's output is
+# shown as U+FFFD rather than stopping the build
+ENCODING, ERRORS = "utf-8", "replace"
 
 
 def ask(argv: Sequence[str], cwd: Path | str | None = None) -> Result:
@@ -176,7 +179,13 @@ class Runner:
         try:
             if capture:
                 proc = subprocess.run(
-                    argv, env=full_env, input=stdin, capture_output=True, text=True, cwd=cwd
+                    argv,
+                    env=full_env,
+                    input=stdin,
+                    capture_output=True,
+                    cwd=cwd,
+                    encoding=ENCODING,
+                    errors=ERRORS,
                 )
                 result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
             else:
@@ -204,7 +213,8 @@ class Runner:
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
+            encoding=ENCODING,
+            errors=ERRORS,
             bufsize=1,
         )
         with self._lock:

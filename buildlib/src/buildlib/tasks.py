@@ -254,7 +254,7 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str]:
         config = config_module.load(root)
     except BuildlibError:
         path = root / config_module.PYPROJECT
-        text = path.read_text(errors="replace") if path.exists() else ""
+        text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
         names = re.findall(r"^\[tool\.buildlib\.images\.([\w-]+)\]", text, re.MULTILINE)
         return [(n, f"Build the {n} image.") for n in names], "the default group", "TAG"
     images = [

@@ -66,8 +66,8 @@ def run_preflight(
     project.config_error = None
     dockerfiles = sorted({project.rel(b.dockerfile) for b in builds})
     results = line_ending_results(project.root, dockerfiles)
-    # only images that install from uv.lock need it
-    uses_lock = any(LOCK in b.dockerfile.read_text(errors="replace") for b in builds)
+    # only images that install from uv.lock need it (bytes: no decoding to go wrong)
+    uses_lock = any(LOCK.encode() in b.dockerfile.read_bytes() for b in builds)
     if uses_lock and not (project.root / LOCK).is_file():
         missing = "uv.lock is missing (the images install from it)"
         results.append(CheckResult("uv-lock", "fail", missing, file=LOCK, hint="uv lock"))
