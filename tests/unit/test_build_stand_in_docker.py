@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,16 +25,20 @@ VERSION = (
     '"Os":"linux","Arch":"amd64"}}'
 )
 
-# Each build notes its process id in $STAND_IN_PIDS, then does what $STAND_IN_BUILD says:
-# "no-id" ends well but writes no --iidfile; "hang" becomes a sleep (exec keeps the pid, as
-# the real client is one process) that only a signal ends early.
+BAKE_STARTED = "#1 [internal] load local bake definitions"
+BUILD_STARTED = "#1 [internal] load build definition from Dockerfile"
+
+# Each build notes its process id in $STAND_IN_PIDS and prints its first line, then does what
+# $STAND_IN_BUILD says: "no-id" ends well but writes no --iidfile; "hang" becomes a sleep
+# (exec keeps the pid, as the real client is one process) that outlasts every wait below, so
+# only a signal ends it.
 STAND_IN = f"""#!/bin/sh
 [ "$1" = buildx ] && [ "$STAND_IN_BUILDX" ] && shift && case "$1" in
 version) echo "github.com/docker/buildx v0.17.1 abcdef0"; exit 0;;
 bake)
     echo $$ > "$STAND_IN_PIDS/bake"
-    echo "#1 [internal] load local bake definitions"
-    [ "$STAND_IN_BUILD" = hang ] && exec sleep 60
+    echo "{BAKE_STARTED}"
+    [ "$STAND_IN_BUILD" = hang ] && exec sleep 3600
     echo "#1 DONE 0.0s"
     exit 0;;
 esac
@@ -42,8 +47,8 @@ version) echo '{VERSION}'; exit 0;;
 build)
     for arg; do [ "$prev" = --tag ] && name=$arg; prev=$arg; done
     echo $$ > "$STAND_IN_PIDS/$(basename "${{name%%:*}}")"
-    echo "#1 [internal] load build definition from Dockerfile"
-    [ "$STAND_IN_BUILD" = hang ] && exec sleep 60
+    echo "{BUILD_STARTED}"
+    [ "$STAND_IN_BUILD" = hang ] && exec sleep 3600
     echo "#1 DONE 0.0s"
     exit 0;;
 esac
@@ -52,7 +57,7 @@ exit 1
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def project(tmp_path: Path) -> Iterator[Path]:
     """The fixture repository with a second image, ``worker``, of a Dockerfile that shares no
     step with ``app``'s: neither waits for the other."""
     repo = make_repo(tmp_path)
@@ -63,7 +68,12 @@ def project(tmp_path: Path) -> Path:
             'dockerfile = "Dockerfile.worker"\ncontext = "."\n'
         )
     commit(repo, "feat: a worker image")
-    return repo
+    yield repo
+    # a failed test must not leave its hanging stand-ins behind
+    for path in (repo.parent / "pids").glob("*"):
+        pid = path.read_text().strip()
+        if pid.isdigit() and alive(int(pid)):
+            os.kill(int(pid), signal.SIGKILL)
 
 
 def start(
@@ -83,18 +93,39 @@ def start(
         "NO_COLOR": "1",
     }
     command = [sys.executable, "-m", "buildlib.cli", "build", *args]
-    process = subprocess.Popen(
-        command, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    # stderr goes to a file, which a test reads while buildlib runs (see shown)
+    with (repo.parent / "stderr").open("w", encoding="utf-8") as stderr:
+        process = subprocess.Popen(
+            command, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
     return process, pids
 
 
-def finish(process: subprocess.Popen[str], seconds: float) -> tuple[str, str]:
+def shown(pids: Path) -> str:
+    """What buildlib (started with these ``pids``) has written to stderr so far."""
+    return (pids.parent / "stderr").read_text(encoding="utf-8")
+
+
+def finish(process: subprocess.Popen[str], pids: Path, seconds: float) -> tuple[str, str]:
+    """buildlib's stdout and stderr once it has exited; a failure if it runs ``seconds``."""
     try:
-        return process.communicate(timeout=seconds)
+        out, _ = process.communicate(timeout=seconds)
     except subprocess.TimeoutExpired:
         process.kill()
-        pytest.fail(f"buildlib still ran after {seconds} s: {process.communicate()}")
+        pytest.fail(f"buildlib still ran after {seconds} s: {process.communicate()}, {shown(pids)}")
+    return out, shown(pids)
+
+
+def wait_until_shown(process: subprocess.Popen[str], pids: Path, line: str, count: int) -> None:
+    """Wait until buildlib has shown ``line`` ``count`` times: it then reads those commands'
+    output, which is where a signal must find it. Reading a line shown also means the
+    stand-in that printed it has written its pid file."""
+    deadline = time.monotonic() + 120
+    while shown(pids).count(line) < count:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"{count} x {line!r} not shown: {process.communicate()}, {shown(pids)}")
+        time.sleep(0.05)
 
 
 def alive(pid: int) -> bool:
@@ -107,7 +138,7 @@ def alive(pid: int) -> bool:
 
 def test_a_build_that_writes_no_image_id_is_one_error_line_and_exit_4(project: Path) -> None:
     process, pids = start(project, "no-id", "--image", "app")
-    out, err = finish(process, 60)
+    out, err = finish(process, pids, 60)
 
     assert process.returncode == 4, err  # CommandFailed, as the README's exit codes say
     assert (pids / "demo-app").is_file()  # the stand-in did run the build
@@ -129,17 +160,12 @@ def test_a_signal_during_two_builds_stops_both_and_reports_no_success(
     here only buildlib gets the signal, not its process group as from a terminal, so
     buildlib itself must stop the builds."""
     process, pids = start(project, "hang", "--all", "--jobs", "2")
-    deadline = time.monotonic() + 30
-    while len(list(pids.iterdir())) < 2 and process.poll() is None:
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the two builds did not start: {process.communicate()}")
-        time.sleep(0.05)
+    wait_until_shown(process, pids, BUILD_STARTED, count=2)
     builds = {path.name: int(path.read_text()) for path in pids.iterdir()}
     assert sorted(builds) == ["demo-app", "demo-worker"], process.communicate()
 
     process.send_signal(signum)
-    out, err = finish(process, 20)  # the stand-ins would sleep for 60 s
+    out, err = finish(process, pids, 60)
 
     assert process.returncode == 128 + signum, err
     said = "interrupted" if signum == signal.SIGINT else "terminated"
@@ -153,7 +179,7 @@ def test_a_bake_that_writes_no_image_id_is_one_error_line_and_exit_4(project: Pa
     """With buildx, two images are one ``docker buildx bake``; without its metadata file,
     buildlib asks the engine, which (here) has no such image either."""
     process, pids = start(project, "no-id", "--all", buildx=True)
-    out, err = finish(process, 60)
+    out, err = finish(process, pids, 60)
 
     assert process.returncode == 4, err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
@@ -171,16 +197,11 @@ def test_a_signal_during_a_bake_stops_it(project: Path, signum: int) -> None:
     """With buildx, the two images are one ``docker buildx bake``, read by the main thread:
     the signal lands there, and the bake must not go on after buildlib has exited."""
     process, pids = start(project, "hang", "--all", buildx=True)
-    deadline = time.monotonic() + 30
-    while not (pids / "bake").is_file() and process.poll() is None:
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the bake did not start: {process.communicate()}")
-        time.sleep(0.05)
+    wait_until_shown(process, pids, BAKE_STARTED, count=1)
     bake = int((pids / "bake").read_text())
 
     process.send_signal(signum)
-    out, err = finish(process, 20)
+    out, err = finish(process, pids, 60)
 
     assert process.returncode == 128 + signum, err
     assert "Traceback" not in err
