@@ -343,3 +343,54 @@ def test_any_other_failure_is_not_retried() -> None:
 
     assert runner.events == ["gpu start", "gpu end"]
     assert caught.value.message == "build of gpu (Dockerfile) failed (exit 1): boom"
+
+
+# --- a build that ends well but writes no image id ------------------------------------------
+
+
+class SilentRunner(Runner):
+    """``docker build`` ending well without writing its ``--iidfile``."""
+
+    def __init__(self) -> None:
+        super().__init__(quiet=True)
+        self.argvs: list[list[str]] = []
+
+    def run(self, argv, **kwargs):  # type: ignore[override]
+        self.argvs.append([str(a) for a in argv])
+        return Result(argv, 0)
+
+
+@pytest.mark.parametrize(
+    ("caps", "command", "hint"),
+    [
+        (
+            BUILDKIT,
+            ["docker", "build"],
+            "check the docker client ($BUILDLIB_DOCKER): its `build --iidfile FILE` must write "
+            "the image id to FILE",
+        ),
+        (
+            Capabilities("docker", "legacy", "18.09.9", server_version="18.09.9"),
+            ["docker", "build"],
+            "check the docker client ($BUILDLIB_DOCKER): its `build --iidfile FILE` must write "
+            "the image id to FILE",
+        ),
+        (
+            Capabilities("docker", "buildx", "28.0.1", "v0.19.3", server_version="28.0.1"),
+            ["docker", "buildx", "build"],
+            "check the builder: with buildx, the build must use --load or --push",
+        ),
+    ],
+)
+def test_no_image_id_is_an_error_whose_hint_fits_the_builder_that_ran(
+    caps: Capabilities, command: list[str], hint: str
+) -> None:
+    runner = SilentRunner()
+
+    with pytest.raises(CommandFailed) as caught:
+        execute(BuildPlan(caps, (a_build("app"),), jobs=1), runner)
+
+    (argv,) = runner.argvs
+    assert argv[: len(command)] == command and "--iidfile" in argv
+    assert caught.value.message == "app: docker reported success but wrote no image id"
+    assert caught.value.hint == hint

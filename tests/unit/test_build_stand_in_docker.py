@@ -145,7 +145,8 @@ def test_a_build_that_writes_no_image_id_is_one_error_line_and_exit_4(project: P
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert errors == [
         "error: app: docker reported success but wrote no image id "
-        "(fix: check the builder: with buildx, the build must use --load or --push)"
+        "(fix: check the docker client ($BUILDLIB_DOCKER): its `build --iidfile FILE` must "
+        "write the image id to FILE)"
     ]
     assert err.rstrip().endswith(errors[0])
     assert "Traceback" not in err

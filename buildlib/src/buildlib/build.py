@@ -307,6 +307,16 @@ class StepWatch:
                 event.set()
 
 
+# docker's own `docker build --iidfile` writes the id or fails ("cannot write ... because
+# server did not provide an image ID": docker/cli cli/command/image/build_buildkit.go, and
+# build.go for the legacy builder): a success without it is another client's doing.
+_NO_ID_HINTS = {
+    "buildx": "check the builder: with buildx, the build must use --load or --push",
+    "plain": "check the docker client ($BUILDLIB_DOCKER): its `build --iidfile FILE` must "
+    "write the image id to FILE",
+}
+
+
 def _build_one(
     cli: Docker,
     build: ImageBuild,
@@ -345,7 +355,7 @@ def _build_one(
     if image_id is None:
         raise CommandFailed(
             f"{build.name}: docker reported success but wrote no image id",
-            hint="check the builder: with buildx, the build must use --load or --push",
+            hint=_NO_ID_HINTS["buildx" if cli.caps.builder == "buildx" else "plain"],
         )
     return BuiltImage(
         build.name, build.references, image_id, time.monotonic() - started, digest=digest
