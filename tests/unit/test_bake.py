@@ -312,14 +312,20 @@ def test_without_metadata_the_engine_is_asked_for_loaded_images() -> None:
     assert [b.image_id for b in built] == ["sha256:" + "f" * 64] * 2
 
 
-def test_a_loaded_image_missing_from_the_engine_is_an_error() -> None:
-    runner = RecordingRunner(metadata=False)
+def test_every_loaded_image_missing_from_the_engine_is_named(tmp_path) -> None:
+    builds = tuple(a_build(tmp_path, name) for name in ("a", "b", "c"))
+    runner = RecordingRunner(metadata=False, in_engine=("acme/b:1.0",))
 
     with pytest.raises(CommandFailed) as caught:
-        execute_bake(repo_plan(all_images=False), runner)
+        execute_bake(BuildPlan(BUILDX, builds, jobs=3), runner)
 
-    assert "reported success but" in caught.value.message
-    assert "is not in the engine" in caught.value.message
+    assert runner.inspected == ["acme/a:1.0", "acme/b:1.0", "acme/c:1.0"]
+    assert caught.value.message == (
+        "a, c: docker buildx bake reported success but acme/a:1.0, acme/c:1.0 are not in the engine"
+    )
+    assert caught.value.hint == (
+        "check the builder: a loaded image needs the docker driver or --load support"
+    )
 
 
 def test_image_ids_from_the_metadata_file(tmp_path) -> None:

@@ -185,9 +185,9 @@ def test_a_bake_that_writes_no_image_id_is_one_error_line_and_exit_4(project: Pa
     assert process.returncode == 4, err
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert errors == [
-        "error: app: docker buildx bake reported success but acme/demo-app:local is not in "
-        "the engine (fix: check the builder: a loaded image needs the docker driver or --load "
-        "support)"
+        "error: app, worker: docker buildx bake reported success but acme/demo-app:local, "
+        "acme/demo-worker:local are not in the engine (fix: check the builder: a loaded image "
+        "needs the docker driver or --load support)"
     ]
     assert "Traceback" not in err
     assert not [line for line in (out + err).splitlines() if line.startswith("built ")]

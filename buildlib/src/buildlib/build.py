@@ -140,22 +140,27 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> 
                 raise _bake_failure(plan, wave, results, result.returncode, lines, failed)
             metadata = {} if plan.dry_run else read_metadata(metadata_file)
             ids = image_ids(metadata)
+            missing: list[ImageBuild] = []
             for build in wave:
                 image_id = ids.get(target_name(build))
                 if image_id is None and build.output == "load" and not plan.dry_run:
                     # an older buildx may write no metadata: ask the engine
                     image_id = cli.image_id(build.primary)
                     if image_id is None:
-                        raise CommandFailed(
-                            f"{build.name}: docker buildx bake reported success but "
-                            f"{build.primary} is not in the engine",
-                            hint="check the builder: a loaded image needs the docker driver "
-                            "or --load support",
-                        )
+                        missing.append(build)
+                        continue
                 entry = metadata.get(target_name(build))
                 digest = pushed_digest(entry) if isinstance(entry, dict) else None
                 results[build.name] = BuiltImage(
                     build.name, build.references, image_id, elapsed, digest=digest
+                )
+            if missing:
+                raise CommandFailed(
+                    f"{', '.join(b.name for b in missing)}: docker buildx bake reported "
+                    f"success but {', '.join(b.primary for b in missing)} "
+                    f"{'is' if len(missing) == 1 else 'are'} not in the engine",
+                    hint="check the builder: a loaded image needs the docker driver "
+                    "or --load support",
                 )
     return [results[build.name] for build in plan.builds]
 
