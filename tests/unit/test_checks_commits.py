@@ -487,3 +487,19 @@ def test_preview_rules(current, messages, options, expected):
 def test_preview_refuses_what_it_does_not_predict(options, error):
     with pytest.raises(ValueError, match=error):
         preview("1.4.2", [c("fix: a")], options)
+
+
+# BaseStrategy.buildReleasePullRequest (src/strategies/base.ts) builds the version before
+# it looks at the notes: a release-as that Version.parse cannot read stops release-please
+# even without user-facing commits, and an empty Release-As footer is one.
+@pytest.mark.parametrize(
+    ("message", "options", "error"),
+    [
+        ("chore: x\n\nRelease-As: next", {}, "'next' is not a version"),
+        ("fix: x\n\nRelease-As:", {}, "'' is not a version"),
+        ("chore: x", {"release-as": "next"}, "'next' is not a version"),
+    ],
+)
+def test_preview_refuses_a_release_as_without_a_version(message, options, error):
+    with pytest.raises(ValueError, match=error):
+        preview("1.4.2", split_commit("0000000", message), {**PYTHON, **options})

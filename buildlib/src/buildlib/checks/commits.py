@@ -248,18 +248,20 @@ def preview(
     ]
     if not commits:
         return None, "no commits"
-    # BaseStrategy.buildReleasePullRequest (src/strategies/base.ts) skips a release whose
-    # notes are empty (changelogEmpty) before anything else, the config's release-as too.
+    # BaseStrategy.buildReleasePullRequest (src/strategies/base.ts:277-339) skips a path
+    # without conventional commits, then builds the version (buildNewVersion, :543-569: the
+    # config's release-as, else the newest commit's Release-As note, even an empty one,
+    # read by Version.parse, which throws on one without X.Y.Z), and only then skips a
+    # release whose notes are empty (changelogEmpty), release-as or not.
+    forced = next((c.release_as for c in conventional if c.release_as is not None), None)
+    if isinstance(options.get("release-as"), str) and options["release-as"]:
+        forced = options["release-as"]
+    version = "{}.{}.{}{}".format(*_semver(forced)) if conventional and forced is not None else None
     if not user_facing:
         kinds = ", ".join(sorted({c.type or "non-conventional" for c in commits}))
         return None, f"no user-facing commits (only {kinds})"
-    # BaseStrategy.buildNewVersion: the config's release-as, else the newest commit's
-    # Release-As footer, else the versioning strategy
-    forced = next((c.release_as for c in conventional if c.release_as), None)
-    if isinstance(options.get("release-as"), str) and options["release-as"]:
-        forced = options["release-as"]
-    if forced:
-        return "{}.{}.{}{}".format(*_semver(forced)), f"release-as {forced}"
+    if version:
+        return version, f"release-as {forced}"
     # Manifest.buildPullRequests (src/manifest.ts) takes the manifest's version, unless it
     # is 0.0.0, as the latest release; without one the python strategy's
     # initialReleaseVersion is 0.1.0 (src/strategies/python.ts), initial-version ignored
