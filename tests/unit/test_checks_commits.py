@@ -56,6 +56,9 @@ def test_parse_commit(message, kind, breaking):
         ("fix: keep the cache\n\nBREAKING CHANGE #123\nsee the migration guide", False),
         ("fix: keep the cache\n\nBREAKING CHANGE #123", True),
         ("docs: explain\n\nA commit with BREAKING CHANGE: in a footer bumps the major", False),
+        # the note's text is the last marker's: an empty footer undoes the "!" before it
+        ("feat!: drop v1\n\nBREAKING CHANGE:", False),
+        ("feat!: drop v1\n\nBREAKING CHANGE:\n  the v1 routes are gone", True),
     ],
 )
 def test_breaking_change_in_the_body(message, breaking):
