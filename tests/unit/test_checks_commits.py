@@ -297,6 +297,23 @@ def test_preview_without_the_release_tag_reads_from_bootstrap_sha(repo):
     assert f"0.1.0 -> 0.1.1: patch bump (1 fix), 1 commit(s) since {base}" in result.message
 
 
+def test_preview_reads_bootstrap_sha_from_the_top_level_only(repo):
+    from tests.support.fixture_repo import git
+
+    # parseConfig (src/manifest.ts:1444-1487) reads bootstrap-sha, last-release-sha and
+    # commit-search-depth from the config's top level; a package's are not read
+    git(repo, "tag", "-d", "v0.1.0")
+    base = git(repo, "rev-parse", "HEAD").strip()
+    config = json.loads((repo / "release-please-config.json").read_text())
+    config["packages"]["."].update({"bootstrap-sha": base, "last-release-sha": base})
+    write(repo / "release-please-config.json", json.dumps(config))
+    commit(repo, "fix: a fix")
+
+    result = check_release_preview(Project.load(repo))
+
+    assert result.message.endswith("3 commit(s) in all history (no release tag yet)")
+
+
 def test_doctor_on_a_repository_without_commits_skips_both_with_the_reason(tmp_path):
     from tests.support.fixture_repo import git
 

@@ -39,6 +39,7 @@ _TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
     **dict.fromkeys(_STRING.split(), (str, "a string")),
     "extra-files": ((list, type(None)), "a list"),
 }
+_TOP_ONLY = ("bootstrap-sha", "last-release-sha", "commit-search-depth")
 # src/factory.ts maps "python" to the Python strategy, the only one whose buildUpdates
 # (src/strategies/python.ts) writes pyproject.toml (the PyProjectToml updater).
 _PYPROJECT_TYPES = ("python",)
@@ -93,7 +94,9 @@ def root_options(project: Project) -> dict[str, Any]:
     packages = data.get("packages") if isinstance(data, dict) else None
     root = packages.get(".") if isinstance(packages, dict) else None
     top = {k: v for k, v in data.items() if k != "packages"} if isinstance(data, dict) else {}
-    tables = [top, root if isinstance(root, dict) else {}]
+    # parseConfig (src/manifest.ts:1468-1483) reads these from the top level only
+    root = {k: v for k, v in root.items() if k not in _TOP_ONLY} if isinstance(root, dict) else {}
+    tables = [top, root]
     return {k: v for table in tables for k, v in table.items() if v is not None}
 
 
