@@ -121,6 +121,16 @@ def test_footer_with_a_hash_is_parsed_again_without_it():
     assert [c.type for c in parsed] == ["Refs12", "fix"]
 
 
+def test_a_commit_whose_body_stops_the_parser_gets_a_hint_for_that_line(repo):
+    bad = commit(repo, "fix(cli): pass the timeout\n\nsubprocess.run(\n    cmd, timeout=t)")
+
+    result = check_conventional_commits(Project.load(repo))
+
+    assert result.status == "warn"
+    assert f"{bad}'s header is conventional, but a line of its body" in str(result.hint)
+    assert "indent that line" in str(result.hint)
+
+
 def test_release_as_footer():
     assert parse_commit("a", "chore: pin\n\nRelease-As: 2.0.0").release_as == "2.0.0"
 

@@ -195,13 +195,21 @@ def check_conventional_commits(project: Project) -> CheckResult:
         return CheckResult("conventional-commits", "ok", what or f"no commits {since}")
     listed = ", ".join(f"{c.short} {c.subject[:50]!r}" for c in bad[:SHOWN])
     more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
+    hint = "before merging, reword them as `type(scope): description` (feat, fix, ...): "
+    hint += f"git rebase -i {tag or '--root'}; or squash-merge the PR under a conventional title"
+    # a conventional header left out: a body line UNCLOSED matches stopped the parser, which
+    # a line opening with whitespace never does (lib/parser.js:125-139)
+    stopped = next((c.short for c in bad if HEADER.match(c.subject)), None)
+    if stopped:
+        hint += f"; {stopped}'s header is conventional, but a line of its body opens a word "
+        hint += 'and a "(" its line does not close (like `print(`), which stops '
+        hint += "release-please's parser: indent that line"
     return CheckResult(
         "conventional-commits",
         "warn",
         f"{len(bad)} of {len(commits)} commit(s) {since} are not Conventional Commits "
         f"(release-please leaves them out): {listed}{more}",
-        hint=f"before merging, reword them as `type(scope): description` (feat, fix, ...): "
-        f"git rebase -i {tag or '--root'}; or squash-merge the PR under a conventional title",
+        hint=hint,
     )
 
 
