@@ -328,6 +328,20 @@ def test_every_loaded_image_missing_from_the_engine_is_named(tmp_path) -> None:
     )
 
 
+def test_ctrl_c_during_a_bake_says_which_images_it_stopped(capsys) -> None:
+    class Interrupted(RecordingRunner):
+        def run(self, argv, **kwargs):  # type: ignore[override]
+            if self.calls:  # the second bake, of lb: Ctrl-C while it runs
+                raise KeyboardInterrupt
+            return super().run(argv, **kwargs)
+
+    with pytest.raises(KeyboardInterrupt):
+        execute_bake(repo_plan(), Interrupted())
+
+    said = [line for line in capsys.readouterr().err.splitlines() if "stopped" in line]
+    assert said == ["warning: builds stopped: lb; finished: gpu, cpu"]
+
+
 def test_image_ids_from_the_metadata_file(tmp_path) -> None:
     metadata = tmp_path / "m.json"
     metadata.write_text(

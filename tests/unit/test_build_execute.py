@@ -394,3 +394,33 @@ def test_no_image_id_is_an_error_whose_hint_fits_the_builder_that_ran(
     assert argv[: len(command)] == command and "--iidfile" in argv
     assert caught.value.message == "app: docker reported success but wrote no image id"
     assert caught.value.hint == hint
+
+
+# --- Ctrl-C while builds run ----------------------------------------------------------------
+
+
+def test_ctrl_c_says_which_builds_it_stopped_and_which_had_finished(capsys) -> None:
+    """The signal lands in the main thread, waiting on the builds, as Ctrl-C does: ``a``
+    has finished, ``b`` and ``c`` run."""
+    import signal
+
+    cli = StandInCLI(Runner(quiet=True), seconds={"a": 0.01, "b": 30, "c": 30})
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def interrupt_once_c_runs() -> None:
+        while not any(event[1:] == ("c", "start") for event in list(cli.events)):
+            time.sleep(0.01)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_once_c_runs, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            run(cli, a_build("a"), a_build("b"), a_build("c"), jobs=2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    assert cli.runner.cancelled
+    said = [line for line in capsys.readouterr().err.splitlines() if "stopped" in line]
+    assert said == ["warning: builds stopped: b, c; finished: a"]

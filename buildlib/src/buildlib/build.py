@@ -14,8 +14,9 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +105,8 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> 
     cli = cli or Docker(runner, plan.capabilities)
     results: dict[str, BuiltImage] = {}
     waves = bake_waves(plan.builds, plan.jobs)
-    with tempfile.TemporaryDirectory(prefix="buildlib-bake-") as tmp:
+    signalled = _naming_the_stopped(plan, results)
+    with signalled, tempfile.TemporaryDirectory(prefix="buildlib-bake-") as tmp:
         for index, wave in enumerate(waves, start=1):
             bake_file = Path(tmp) / (BAKE_FILE if len(waves) == 1 else f"docker-bake-{index}.json")
             definition = json.dumps(bake_definition(wave), indent=2)
@@ -224,7 +226,8 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
     # directory, a file of a predictable name could be planted, or replaced by a link, by
     # another user of the machine.
     private = tempfile.TemporaryDirectory(prefix="buildlib-iid-", ignore_cleanup_errors=True)
-    with private as iid_name, display, ThreadPoolExecutor(max_workers=plan.jobs) as pool:
+    signalled = _naming_the_stopped(plan, results, running)
+    with signalled, private as iid_name, display, ThreadPoolExecutor(plan.jobs) as pool:
         iid_dir = Path(iid_name)
         try:
             while (pending or running) and failure is None:
@@ -267,6 +270,34 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
     if failure is not None:
         raise _stopped(failure[1], plan, results, failure[0])
     return [results[b.name] for b in plan.builds]
+
+
+@contextmanager
+def _naming_the_stopped(
+    plan: BuildPlan,
+    results: dict[str, BuiltImage],
+    running: dict[Future[BuiltImage], ImageBuild] | None = None,
+) -> Iterator[None]:
+    """On Ctrl-C or SIGTERM (no Exception: tasks.user_errors says which and exits), once
+    the builds have ended: one line naming the images stopped and those already built."""
+    try:
+        yield
+    except Exception:
+        raise
+    except BaseException:
+        built = set(results) | {
+            build.name
+            for future, build in (running or {}).items()
+            if future.done() and not future.cancelled() and future.exception() is None
+        }
+        stopped = [b.name for b in plan.builds if b.name not in built]
+        finished = [b.name for b in plan.builds if b.name in built]
+        if len(plan.builds) > 1 and stopped:
+            console.warn(
+                f"builds stopped: {', '.join(stopped)}"
+                + (f"; finished: {', '.join(finished)}" if finished else "")
+            )
+        raise
 
 
 def _stopped(
