@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -313,6 +315,46 @@ def test_cancel_terminates_a_running_command_from_another_thread(tmp_path: Path)
     assert len(outcome) == 1 and isinstance(outcome[0], int)
     assert outcome[0] != 0  # terminated (-15 on POSIX)
     assert time.monotonic() - began < 30
+
+
+def test_a_signal_while_input_is_written_stops_the_command(tmp_path: Path) -> None:
+    # The child never reads its input, so writing 1 MiB blocks until the alarm's
+    # KeyboardInterrupt (what Ctrl-C or tasks' SIGTERM handler raise) arrives in that write,
+    # before a single line of output was read: the command must not outlive the run.
+    pid_file = tmp_path / "pid"
+    code = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)"
+    runner, _ = make_runner(quiet=True)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner.run(py(code, str(pid_file)), stdin="x" * (1 << 20), check=False)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    pid = int(pid_file.read_text(encoding="utf-8"))
+    try:
+        with pytest.raises(ProcessLookupError):  # ended and reaped by the runner
+            os.kill(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("capture", [False, True], ids=["streamed", "captured"])
+def test_a_command_that_stops_reading_its_input_fails_with_its_own_words(capture: bool) -> None:
+    # docker login --password-stdin refusing at once: its exit status and message are the
+    # error, not "could not start" with the broken pipe of the unread input
+    code = "import os, sys; os.close(0); print('refused: bad flag', file=sys.stderr); sys.exit(3)"
+    runner, _ = make_runner(quiet=True)
+    with pytest.raises(CommandFailed) as caught:
+        runner.run(py(code), stdin="x" * (1 << 20), capture=capture, what="docker login")
+    assert "exit 3" in caught.value.message and "refused: bad flag" in caught.value.message
+    assert "could not start" not in caught.value.message
 
 
 def test_cancelled_check_raises_command_failed(tmp_path: Path) -> None:

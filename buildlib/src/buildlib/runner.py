@@ -7,6 +7,7 @@ Secrets travel only through stdin or the environment, never argv.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -217,17 +218,22 @@ class Runner:
             errors=ERRORS,
             bufsize=1,
         )
-        with self._lock:
-            self._running.add(proc)
-        if self.cancelled:
-            proc.terminate()
-        if stdin is not None:
-            assert proc.stdin is not None
-            proc.stdin.write(stdin)
-            proc.stdin.close()
         tail: list[str] = []
         assert proc.stdout is not None
         try:
+            # from here on a signal (tasks.user_errors) may arrive at any line: the command
+            # must not outlive buildlib, which gets the signal alone in CI or under a wrapper
+            with self._lock:
+                self._running.add(proc)
+            if self.cancelled:
+                proc.terminate()
+            if stdin is not None:
+                assert proc.stdin is not None
+                # a command that stops reading its input has its say in its exit status and
+                # output, as subprocess.communicate lets it
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.write(stdin)
+                    proc.stdin.close()
             for line in proc.stdout:
                 line = self.redact(line.rstrip("\n"))
                 tail.append(line)
@@ -237,13 +243,14 @@ class Runner:
                 if on_line is not None:
                     on_line(line)
         except BaseException:
-            # Ctrl-C or SIGTERM (tasks.user_errors) while this thread reads: the command
-            # must not outlive buildlib, which gets the signal alone in CI or under a wrapper
             proc.terminate()
             raise
         finally:
             proc.wait()
-            proc.stdout.close()
+            for pipe in (proc.stdin, proc.stdout):
+                with contextlib.suppress(OSError):
+                    if pipe is not None:
+                        pipe.close()
             with self._lock:
                 self._running.discard(proc)
         return Result(argv, proc.returncode, "", "\n".join(tail))
