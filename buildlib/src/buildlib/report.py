@@ -63,11 +63,10 @@ def report(results: list[Published], registry: str, as_json: bool, version: str 
     images = [described(registry, result) for result in results]
     if as_json:
         print(json.dumps({"version": version, "registry": registry, "images": images}, indent=2))
-    for result in results:
+    for result, image in zip(results, images, strict=True):
         note = " (already there)" if result.unchanged else ""
         # the registry named, as in GITHUB_OUTPUT: ghcr.io/org/img and org/img are not one image
-        first = tags.full_reference(registry, result.repository, result.tags[0])
-        shown = ", ".join([first, *result.tags[1:]])
+        shown = ", ".join([image["references"][0], *result.tags[1:]])
         console.success(f"{result.name}: {shown} → {result.digest}{note}")
     output, summary = github_files()
     if output:
