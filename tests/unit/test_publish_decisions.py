@@ -901,6 +901,42 @@ def test_a_push_stopped_part_way_names_every_tag_it_wrote_and_exits_8(
     assert CPU not in registry.repos
 
 
+def test_a_push_replaced_at_the_final_check_names_the_tags_it_still_holds_and_exits_8(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer takes gpu:main after its read-back, while cpu is pushed: the final
+    check stops the push, which names what it wrote and still holds, as any stopped push."""
+    theirs = "sha256:" + "3" * 64
+    with publishing(monkeypatch, registry) as docker:
+        add_tag = registry.add_tag
+
+        def racing_add_tag(repo: str, source_ref: str, new_tag: str) -> str:
+            digest = add_tag(repo, source_ref, new_tag)
+            if repo == CPU:
+                registry._write(GPU, "main", theirs)
+            return digest
+
+        monkeypatch.setattr(registry, "add_tag", racing_add_tag)
+        with pytest.raises(PublishError) as caught:
+            push(
+                root,
+                PushFlags(images=("gpu", "cpu"), tag=("main", "nightly")),
+                environ={},
+                runner=docker,
+            )
+
+    ours = registry.tag_map(GPU)["nightly"]
+    assert caught.value.exit_code == 8
+    assert caught.value.message == (
+        f"push stopped: another writer replaced {GPU}:main (now {theirs[:19]}, this run "
+        f"pushed {ours[:19]}) during this run. Pushed and verified before it: "
+        f"{GPU}:nightly, {CPU}:main, {CPU}:nightly; no image after it was pushed"
+    )
+    assert caught.value.hint == (
+        "run it again; runs that push the same tag must take turns (a CI concurrency group)"
+    )
+
+
 def test_a_push_that_fails_before_writing_anything_keeps_its_own_error(
     root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:

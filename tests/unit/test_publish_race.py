@@ -23,7 +23,7 @@ from buildlib.pushing import (
     push_verified,
     still_ours,
 )
-from buildlib.releaseplan import Published, release_stopped, run_local
+from buildlib.releaseplan import Published, push_stopped, release_stopped, run_local
 from buildlib.runner import Result, Runner
 from tests.unit.test_publish_multiplatform import MULTI, a_build, plan
 
@@ -490,6 +490,29 @@ def test_a_release_whose_only_push_was_replaced_does_not_say_nothing_was_pushed(
 
     assert "Pushed and verified" not in message and "Nothing was pushed" not in message
     assert message.startswith("release stopped: another writer replaced acme/gpu:1.2.3 (now ")
+
+
+def test_a_push_stopped_at_the_final_check_names_only_the_tags_still_its_own() -> None:
+    """The final check names a first tag by the reference it was pushed as (with the
+    registry's host); the tags a stopped push names are ``REPOSITORY:TAG``: one tag, once."""
+
+    class Holds:
+        def manifest_digest(self, repository: str, tag: str) -> str | None:
+            return THEIRS if tag == "main" else PUSHED
+
+    pushed = Published("gpu", "acme/gpu", "r.example:5000/acme/gpu:main", PUSHED, ["main", "sha-1"])
+    with pytest.raises(PublishError) as replaced:
+        still_ours(Holds(), [pushed])  # type: ignore[arg-type]
+
+    message = push_stopped(replaced.value, ["acme/gpu:main", "acme/gpu:sha-1"]).message
+
+    assert message == (
+        f"push stopped: another writer replaced r.example:5000/acme/gpu:main (now {THEIRS[:19]}"
+        f", this run pushed {PUSHED[:19]}) during this run. Pushed and verified before it: "
+        "acme/gpu:sha-1; no image after it was pushed"
+    )
+    only = push_stopped(replaced.value, ["acme/gpu:main"]).message
+    assert only.endswith(f"{PUSHED[:19]}) during this run; no image after it was pushed")
 
 
 def test_only_this_run_s_local_names_are_removed() -> None:

@@ -96,7 +96,8 @@ class NotVerified(PublishError):
 
 class Replaced(PublishError):
     """Tags this run pushed and verified hold something else at the final check, or are
-    gone: a stopped release does not name ``references`` as pushed and verified."""
+    gone: a stopped push or release does not name ``references`` (``REPOSITORY:TAG``) as
+    pushed and verified."""
 
     def __init__(self, message: str, references: tuple[str, ...], *, hint: str):
         super().__init__(message, hint=hint)

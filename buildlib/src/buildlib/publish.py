@@ -159,7 +159,7 @@ def push(
             built = {image.name: image.image_id for image in made}
             reported = {image.name: image.digest for image in made}
             results = []
-            written: list[str] = []  # verified tags, named if a later image stops the push
+            written: list[str] = []  # verified tags, named if a later step stops the push
             try:
                 for build in plan.builds:
                     repository = build.image.repository
@@ -175,11 +175,11 @@ def push(
                             build.name, repository, build.published, digest, list(pushed_tags)
                         )
                     )
+                pushing.still_ours(client, results)
             except BuildlibError as error:
                 if not written:
                     raise
                 raise releaseplan.push_stopped(error, written) from None
-            pushing.still_ours(client, results)
         finally:
             pushing.forget_local_names(cli, plan)
     report(results, job.access.registry, flags.as_json, version=None)

@@ -136,7 +136,7 @@ def still_ours(client: RegistryClient, results: list[Published]) -> None:
                 now = client.manifest_digest(result.repository, tag)
             if now == result.digest:
                 continue
-            references.append(reference)
+            references.append(f"{result.repository}:{tag}")  # the form a stopped run names
             if now is None:
                 gone.append(f"{reference} (this run pushed {result.digest[:19]})")
             else:

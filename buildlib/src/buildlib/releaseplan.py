@@ -170,7 +170,9 @@ def release_stopped(
     done = ", ".join(
         f"{p.repository}:{p.tags[0]}"
         for p in pushed
-        if not p.unchanged and p.reference != unverified and p.reference not in taken
+        if not p.unchanged
+        and p.reference != unverified
+        and f"{p.repository}:{p.tags[0]}" not in taken
     )
     unsure = ", ".join(unknown)
     written = [
@@ -188,10 +190,14 @@ def release_stopped(
 
 
 def push_stopped(error: BuildlibError, written: list[str]) -> PublishError:
-    """A push that stopped after it wrote some tags: they are named, as exit 8 promises."""
+    """A push that stopped after it wrote some tags: they are named, as exit 8 promises,
+    but for those the final check found replaced or gone (the error's own words name them)."""
+    taken = error.references if isinstance(error, Replaced) else ()
+    kept = ", ".join(reference for reference in written if reference not in taken)
     return PublishError(
-        f"push stopped: {error.message}. Pushed and verified before it: {', '.join(written)}; "
-        "no image after it was pushed",
+        f"push stopped: {error.message}"
+        + (f". Pushed and verified before it: {kept}" if kept else "")
+        + "; no image after it was pushed",
         hint=error.hint or "fix the cause and run the same `invoke push` again",
     )
 
