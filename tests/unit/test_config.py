@@ -671,8 +671,8 @@ def test_a_directory_is_not_a_dockerfile(tmp_path: Path) -> None:
     assert error.message.startswith("tool.buildlib.images.cpu.dockerfile 'docker' ")
 
 
-def test_key_line_is_the_one_toml_locator() -> None:
-    from buildlib.config import build_arg_line, key_line
+def test_the_locator_is_the_one_toml_locator() -> None:
+    from buildlib.config import Locator
 
     text = (
         "[project]\n"
@@ -688,9 +688,10 @@ def test_key_line_is_the_one_toml_locator() -> None:
         "[tool.buildlib.images.lb.build-args]\n"
         'TOKEN = "z"\n'
     )
-    assert key_line(text, "project", "version") == 3  # quoted key
-    assert key_line(text, "project", "missing") == 1  # the table's header
-    assert key_line(text, "tool.buildlib.images.gpu", "repository") == 6  # dotted form
-    assert key_line(text, "tool.other", "x") is None
-    assert build_arg_line(text, "tool.buildlib.images.cpu", "HF_TOKEN") == 9  # inline table
-    assert build_arg_line(text, "tool.buildlib.images.lb", "TOKEN") == 12
+    where = Locator(text)
+    assert where.key_line("project", "version") == 3  # quoted key
+    assert where.key_line("project", "missing") == 1  # the table's header
+    assert where.key_line("tool.buildlib.images.gpu", "repository") == 6  # dotted form
+    assert where.key_line("tool.other", "x") is None
+    assert where.build_arg_line("tool.buildlib.images.cpu", "HF_TOKEN") == 9  # inline table
+    assert where.build_arg_line("tool.buildlib.images.lb", "TOKEN") == 12

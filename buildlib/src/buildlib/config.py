@@ -205,7 +205,7 @@ def read(root: Path) -> str:
 
 def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
     data = parse_toml(text, filename)
-    where = _Locator(text, filename)
+    where = Locator(text, filename)
 
     project = data.get("project")
     if not isinstance(project, dict):
@@ -304,7 +304,7 @@ def parse_toml(text: str, filename: str) -> dict[str, Any]:
         ) from None
 
 
-def _parse_images(raw: Any, root: Path, where: _Locator, registry: str) -> tuple[ImageSpec, ...]:
+def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[ImageSpec, ...]:
     if not isinstance(raw, dict) or not raw:
         raise ConfigError(
             "no images configured",
@@ -459,7 +459,7 @@ def _dockerfiles_near(root: Path, dockerfile: str) -> list[str]:
     )
 
 
-def _parse_release(raw: Any, where: _Locator) -> ReleaseConfig:
+def _parse_release(raw: Any, where: Locator) -> ReleaseConfig:
     table = f"{TOOL}.release"
     _check_keys(raw, _RELEASE_KEYS, table, where)
     git_tag = raw.get("git-tag", ReleaseConfig.git_tag)
@@ -480,7 +480,7 @@ def _parse_release(raw: Any, where: _Locator) -> ReleaseConfig:
     return ReleaseConfig(git_tag, floating)
 
 
-def _parse_credentials(raw: Any, where: _Locator) -> CredentialsConfig:
+def _parse_credentials(raw: Any, where: Locator) -> CredentialsConfig:
     table = f"{TOOL}.credentials"
     _check_keys(raw, _CREDENTIAL_KEYS, table, where)
     return CredentialsConfig(
@@ -489,7 +489,7 @@ def _parse_credentials(raw: Any, where: _Locator) -> CredentialsConfig:
     )
 
 
-def _env_name(table: Mapping[str, Any], key: str, default: str, name: str, where: _Locator) -> str:
+def _env_name(table: Mapping[str, Any], key: str, default: str, name: str, where: Locator) -> str:
     """A key that names an environment variable: a name a shell can export."""
     value = table.get(key, default)
     if not ENV_NAME_RE.fullmatch(value):
@@ -504,7 +504,7 @@ def _env_name(table: Mapping[str, Any], key: str, default: str, name: str, where
 
 
 def _check_keys(
-    table: Mapping[str, Any], schema: Mapping[str, type], name: str, where: _Locator
+    table: Mapping[str, Any], schema: Mapping[str, type], name: str, where: Locator
 ) -> None:
     """Each key of ``table`` is one of ``schema``'s, of its type (a list: of strings)."""
     for key, value in table.items():
@@ -546,22 +546,11 @@ def _did_you_mean(word: str, options: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def key_line(text: str, table: str, key: str) -> int | None:
-    """The line of ``key = ...`` in ``[table]`` of a TOML text (or a dotted ``a.key = ...``
-    under a parent table), else of the table's header; ``None`` without either."""
-    return _Locator(text, "").key_line(table, key)
-
-
-def build_arg_line(text: str, image_table: str, name: str) -> int | None:
-    """The line of one build arg of ``[image_table]``: see :meth:`_Locator.build_arg`."""
-    return _Locator(text, "").build_arg_line(image_table, name)
-
-
-class _Locator:
+class Locator:
     """Finds the line of a table header or a key in the raw TOML text, for error locations:
-    the one TOML locator of buildlib (the checks use it through :func:`key_line`)."""
+    the one TOML locator of buildlib (the checks use its ``*_line`` methods)."""
 
-    def __init__(self, text: str, filename: str):
+    def __init__(self, text: str, filename: str = ""):
         self.lines = text.splitlines()
         self.filename = filename
 
@@ -575,6 +564,8 @@ class _Locator:
         return self._at(self.key_line(table, key), f"[{table}].{key}")
 
     def key_line(self, table: str, key: str) -> int | None:
+        """The line of ``key = ...`` in ``[table]`` (or a dotted ``a.key = ...`` under a
+        parent table), else of the table's header; ``None`` without either."""
         start = self._table_line(table)
         if start:
             for number in range(start, len(self.lines)):

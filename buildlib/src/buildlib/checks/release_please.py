@@ -25,7 +25,7 @@ from buildlib.checks import CheckResult
 from buildlib.checks.lock import read_lock_version, then_commit
 from buildlib.checks.project import PYPROJECT, Project, mentions, per_project
 from buildlib.checks.workflows import workflow_files
-from buildlib.config import key_line
+from buildlib.config import Locator
 
 CONFIG = "release-please-config.json"
 MANIFEST = ".release-please-manifest.json"
@@ -291,7 +291,7 @@ def check_version_agreement(project: Project) -> CheckResult:
     fail = partial(CheckResult, check_id, "fail")
     disagree = f"versions disagree: {PYPROJECT} says {version_text}"
     seen = [f"{PYPROJECT} {version_text}"]
-    pyproject_line = key_line(project.text or "", "project", "version")
+    pyproject_line = Locator(project.text or "").key_line("project", "version")
     manifest = manifest_version(project)
     if manifest is not None:
         seen.append(f"{MANIFEST} {manifest}")

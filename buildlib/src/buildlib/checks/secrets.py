@@ -19,7 +19,7 @@ from buildlib import dockerfile
 from buildlib.buildargs import allow_hint, secret_word
 from buildlib.checks import CheckResult
 from buildlib.checks.project import PYPROJECT, Project
-from buildlib.config import ImageSpec, build_arg_line
+from buildlib.config import ImageSpec, Locator
 
 CHECK_ID = "secret-build-args"
 
@@ -57,13 +57,12 @@ def check_secret_build_args(
     results = []
     specs = list(project.settings.images if images is None else images)
     allowed = project.settings.allow_build_args
+    where = Locator(project.text or "")
     for image in specs:
         for name, _ in image.build_args:
             word = secret_word(name, allowed)
             if word is not None:
-                line = build_arg_line(
-                    project.text or "", f"tool.buildlib.images.{image.name}", name
-                )
+                line = where.build_arg_line(f"tool.buildlib.images.{image.name}", name)
                 message = (
                     f"build arg {name} of image {image.name} looks like a secret (the word "
                     f"{word}): its value would be stored in the image history"
