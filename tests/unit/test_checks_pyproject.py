@@ -142,7 +142,7 @@ def test_an_invalid_table_leaves_the_other_checks_buildlibs_defaults(repo):
     project = Project.load(repo, environ={})
 
     assert project.config is None and project.config_error is not None
-    assert project.settings == config_module.defaults(project.root)
+    assert project.settings == config_module.Config(root=project.root)
     assert (project.settings.main_branch, project.registry) == ("main", "docker.io")
     results = run_checks(project, engine=False)
     assert [r.status for r in results if r.id == "buildlib-config"] == ["fail"]

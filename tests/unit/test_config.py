@@ -82,7 +82,7 @@ def test_every_key_is_read_and_each_default_is_its_fields(tmp_path: Path) -> Non
         'repository = "org/app"\ndockerfile = "Dockerfile"\n',
         root=tmp_path,
     )
-    default = config_module.defaults(tmp_path)
+    default = config_module.Config(root=tmp_path)
     for field in ("registry", "default_tag", "tag_env", "source", "main_branch", "release"):
         assert getattr(unset, field) == getattr(default, field), field
     assert (unset.credentials, unset.provenance, unset.sbom) == (default.credentials, True, True)

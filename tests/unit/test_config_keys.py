@@ -92,7 +92,7 @@ def test_load_takes_a_string_and_resolves_the_root(tmp_path: Path) -> None:
 
 
 def test_defaults_hold_no_image(tmp_path: Path) -> None:
-    default = config_module.defaults(tmp_path)
+    default = config_module.Config(root=tmp_path)
     assert (default.root, default.version, default.version_text) == (
         tmp_path,
         Version("0"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.config import defaults, load
+from buildlib.config import Config, load
 from buildlib.errors import ConfigError
 from buildlib.versions import Version
 
@@ -78,7 +78,7 @@ def test_no_images_in_an_inline_buildlib_table_points_at_the_table(tmp_path: Pat
 
 
 def test_the_defaults_have_no_project_and_no_image(tmp_path: Path) -> None:
-    config = defaults(tmp_path)
+    config = Config(root=tmp_path)
     assert config.root == tmp_path
     assert config.version == Version("0")
     assert config.version_text == "0"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.config import ImageSpec, defaults, load
+from buildlib.config import Config, ImageSpec, load
 from buildlib.errors import BuildlibError, CommandFailed, ConfigError, UsageError
 from buildlib.options import SecretSpec, parse_platforms, parse_secrets, secret_values
 from buildlib.plan import CommitFacts, oci_labels
@@ -83,7 +83,7 @@ def test_an_image_built_outside_git_is_created_now_in_utc(
     time.tzset()
     try:
         image = ImageSpec("gpu", "acme/gpu", "Dockerfile", ".")
-        labels = dict(oci_labels(defaults(tmp_path), image, CommitFacts(None, None, None)))
+        labels = dict(oci_labels(Config(root=tmp_path), image, CommitFacts(None, None, None)))
     finally:
         monkeypatch.undo()
         time.tzset()

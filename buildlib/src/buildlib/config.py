@@ -130,12 +130,6 @@ class Config:
         return tuple(image for image in self.images if image.name in wanted)
 
 
-def defaults(root: Path) -> Config:
-    """buildlib's defaults, with no image: what doctor's other checks read when
-    ``[tool.buildlib]`` does not validate (that failure is a check of its own)."""
-    return Config(root=root)
-
-
 # --- schema: key -> type, for "did you mean" and type errors -----------------------------
 
 _TOP_KEYS = {

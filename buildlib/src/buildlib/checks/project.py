@@ -18,7 +18,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 from packaging.version import InvalidVersion, Version
 
 from buildlib import config as config_module
-from buildlib.config import PYPROJECT, Config, defaults
+from buildlib.config import PYPROJECT, Config
 from buildlib.errors import REFERENCE, ConfigError
 from buildlib.git import Git
 from buildlib.options import environment, registry_override
@@ -82,9 +82,9 @@ class Project:
     @property
     def settings(self) -> Config:
         """The ``[tool.buildlib]`` values the checks read: the parsed Config's, or, when it
-        does not validate (its own check fails), buildlib's defaults: never a second reading
-        of the table."""
-        return self.config if self.config is not None else defaults(self.root)
+        does not validate (its own check fails), buildlib's defaults (Config's fields, with no
+        image): never a second reading of the table."""
+        return self.config if self.config is not None else Config(root=self.root)
 
     def _project_text(self, key: str) -> str | None:
         """``[project].key`` read raw (its own checks report what config.py would refuse),
