@@ -82,7 +82,7 @@ def test_the_login_reads_the_token_from_stdin_in_a_private_config(user_config: P
         assert os.stat(login["dir"] / "config.json").st_mode & 0o077 == 0
 
     assert login["argv"] == ["docker", "login", "--username", "alice", "--password-stdin"]
-    assert login["stdin"] == SECRET
+    assert login["stdin"] == SECRET.encode()
     assert not any(SECRET in word for word in login["argv"])
     assert SECRET in runner.secrets  # redacted from anything the runner prints
 
@@ -331,3 +331,23 @@ def test_a_missing_credential_store_is_one_error_and_no_warning(
     with pytest.raises(CheckFailed) as caught:
         from_docker_config("registry.example")
     assert "docker-credential-nosuchhelper not installed" in caught.value.message
+
+
+def test_a_token_reaches_docker_login_as_the_bytes_the_environment_held(
+    tmp_path: Path, user_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a token byte that is not UTF-8 (or any non-ASCII byte under a non-UTF-8 locale):
+    # os.environ holds it decoded, here surrogate-escaped
+    from buildlib.credentials import from_env
+
+    monkeypatch.setenv("BUILDLIB_TEST_USER", "alice")
+    monkeypatch.setenv("BUILDLIB_TEST_TOKEN", "dckr_pat_\udce9-t0ken")
+    docker = tmp_path / "docker"
+    docker.write_text('#!/bin/sh\ncat > "$0.stdin"\n', encoding="utf-8")
+    docker.chmod(0o755)
+    creds = from_env("BUILDLIB_TEST_USER", "BUILDLIB_TEST_TOKEN", os.environ)
+    assert creds is not None
+    with Docker.client(str(docker), Runner(quiet=True)).login("docker.io", creds):
+        pass
+    assert os.environb[b"BUILDLIB_TEST_TOKEN"] == b"dckr_pat_\xe9-t0ken"
+    assert (tmp_path / "docker.stdin").read_bytes() == b"dckr_pat_\xe9-t0ken"

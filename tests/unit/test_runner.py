@@ -121,6 +121,14 @@ def test_stdin_is_passed() -> None:
     assert result.stdout == "ABC\n"
 
 
+@pytest.mark.parametrize("capture", [True, False])
+def test_stdin_bytes_are_passed_as_they_are(capture: bool) -> None:
+    runner, _ = make_runner(quiet=True)
+    code = "import sys; print(sys.stdin.buffer.read().hex())"
+    result = runner.run(py(code), stdin=b"\xe9\xff", capture=capture)
+    assert (result.stdout or result.stderr).strip() == "e9ff"
+
+
 def test_cwd_is_honoured(tmp_path: Path) -> None:
     runner, _ = make_runner()
     result = runner.run(py("import os; print(os.getcwd())"), cwd=str(tmp_path), capture=True)

@@ -8,6 +8,7 @@ Secrets travel only through stdin or the environment, never argv.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import shlex
@@ -143,7 +144,7 @@ class Runner:
         argv: Sequence[str],
         *,
         env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
+        stdin: str | bytes | None = None,
         capture: bool = False,
         check: bool = True,
         cwd: Path | str | None = None,
@@ -157,6 +158,7 @@ class Runner:
         ``mutating=False`` marks read-only queries, which run even in dry-run.
         ``on_line`` sees each line of streamed output (redacted) as it arrives; ``show``, when
         given, displays each line instead of the console (:mod:`buildlib.progress`).
+        ``stdin`` as ``str`` goes as UTF-8, as ``bytes`` unchanged.
         """
         argv = [str(a) for a in argv]
         # Secrets travel on stdin or by reference, never on a command line. Only values long
@@ -177,20 +179,13 @@ class Runner:
                 hint="install it, or point buildlib at it (e.g. BUILDLIB_DOCKER=/path/to/docker)",
             )
         full_env = {**os.environ, **(env or {})}
+        data = stdin.encode(ENCODING, ERRORS) if isinstance(stdin, str) else stdin
         try:
             if capture:
-                proc = subprocess.run(
-                    argv,
-                    env=full_env,
-                    input=stdin,
-                    capture_output=True,
-                    cwd=cwd,
-                    encoding=ENCODING,
-                    errors=ERRORS,
-                )
-                result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+                proc = subprocess.run(argv, env=full_env, input=data, capture_output=True, cwd=cwd)
+                result = Result(argv, proc.returncode, _text(proc.stdout), _text(proc.stderr))
             else:
-                result = self._stream(argv, full_env, stdin, cwd, on_line, show)
+                result = self._stream(argv, full_env, data, cwd, on_line, show)
         except OSError as exc:  # not executable, a missing working directory...
             raise CommandFailed(
                 f"could not start {what or argv[0]}: {exc.strerror or exc}"
@@ -228,11 +223,11 @@ class Runner:
             if self.cancelled:
                 proc.terminate()
             if stdin is not None:
-                assert proc.stdin is not None
+                assert isinstance(proc.stdin, io.TextIOWrapper)
                 # a command that stops reading its input has its say in its exit status and
                 # output, as subprocess.communicate lets it
                 with contextlib.suppress(BrokenPipeError):
-                    proc.stdin.write(stdin)
+                    proc.stdin.buffer.write(stdin)
                     proc.stdin.close()
             for line in proc.stdout:
                 line = self.redact(line.rstrip("\n"))
@@ -254,6 +249,11 @@ class Runner:
             with self._lock:
                 self._running.discard(proc)
         return Result(argv, proc.returncode, "", "\n".join(tail))
+
+
+def _text(output: bytes) -> str:
+    """Captured output as a text-mode pipe reads it (``subprocess`` makes its newlines ``\\n``)."""
+    return output.decode(ENCODING, ERRORS).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def last_lines(lines: Iterable[str], count: int = 3) -> str:
