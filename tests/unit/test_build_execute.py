@@ -333,6 +333,11 @@ def test_a_lost_image_id_is_retried_once_only() -> None:
 
     assert runner.events.count("gpu start") == 2
     assert caught.value.message.startswith("build of gpu (Dockerfile) failed (exit 1): cannot ")
+    # not "fix the error above": the build has no error; what avoids the fault is named
+    assert caught.value.hint == (
+        "build one image at a time: the same command with --jobs 1 "
+        "(docker/cli#2971 strikes builds side by side)"
+    )
 
 
 def test_any_other_failure_is_not_retried() -> None:

@@ -85,7 +85,14 @@ BUILD_HINT = (
 
 class ImageIdLost(CommandFailed):
     """A build that succeeded, but whose image id docker did not get from the engine
-    (:func:`buildlib.buildlog.lost_image_id`)."""
+    (:func:`buildlib.buildlog.lost_image_id`). Shown only when lost again on the retry."""
+
+
+# What avoids the fault: docker/cli#2971's workaround is to stop building in parallel.
+LOST_ID_HINT = (
+    "build one image at a time: the same command with --jobs 1 "
+    "(docker/cli#2971 strikes builds side by side)"
+)
 
 
 def build_failed(
@@ -99,7 +106,7 @@ def build_failed(
     return (ImageIdLost if lost else CommandFailed)(
         f"{build_title(build)} failed (exit {returncode}): " + found.describe(),
         location=f"{dockerfile}:{found.line}" if found.line else None,
-        hint=BUILD_HINT.format(name=build.name),
+        hint=LOST_ID_HINT if lost else BUILD_HINT.format(name=build.name),
     )
 
 
