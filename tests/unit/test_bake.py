@@ -296,7 +296,7 @@ def test_execute_runs_one_bake_per_wave_with_the_definition() -> None:
     assert first["definition"] == bake_definition(plan.builds[:2])
     assert second["argv"][-1:] == ["lb"]
     assert second["definition"]["group"]["default"]["targets"] == ["lb"]
-    assert first["cwd"] == str(ROOT)
+    assert first["cwd"] == ROOT
     assert "--builder" not in first["argv"]
     assert [b.image_id for b in built] == [f"sha256:{n:0>64}" for n in ("gpu", "cpu", "lb")]
 

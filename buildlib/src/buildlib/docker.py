@@ -197,8 +197,7 @@ class Docker:
     def bake(
         self, argv: list[str], names: list[str], cwd: Path | None, show: Callable[[str], None]
     ) -> Result:
-        where = str(cwd) if cwd else None
-        return self.run(argv, cwd=where, check=False, what=f"bake of {', '.join(names)}", show=show)
+        return self.run(argv, cwd=cwd, check=False, what=f"bake of {', '.join(names)}", show=show)
 
     def build(
         self,
