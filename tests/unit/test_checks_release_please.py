@@ -150,6 +150,47 @@ def test_config_with_a_non_boolean_flag(repo):
     assert result.line is not None
 
 
+@pytest.mark.parametrize(
+    ("top", "package"),
+    [
+        ({}, {"release-type": None, "include-v-in-tag": None, "tag-separator": None}),
+        ({"draft": None, "versioning": None, "component": None, "extra-files": None}, {}),
+    ],
+)
+def test_a_null_that_release_please_reads_as_absent_passes(repo, top, package):
+    """mergeReleaserConfig (src/manifest.ts) takes a package's option ?? the top level's,
+    and what follows reads these with ?? or ||: null there is no value."""
+    config = {**root_package(**package), **top}
+    write_config(repo, config)
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert (result.status, result.message) == (
+        "ok",
+        "release-please-config.json is valid (release-type python, tags vX.Y.Z)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"), [("include-v-in-tag", "true or false"), ("tag-separator", "a string")]
+)
+def test_a_top_level_null_that_reaches_a_tag_name_fails(repo, key, kind):
+    """A top-level null is every package's value (mergeReleaserConfig), and TagName
+    (src/util/tag-name.ts) defaults includeV and the separator for undefined only."""
+    config = root_package()
+    config[key] = None
+    write_config(repo, config)
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert (result.status, result.message) == (
+        "fail",
+        f"release-please-config.json: {key} (top level) must be {kind}, not null",
+    )
+    lines = (repo / "release-please-config.json").read_text().splitlines()
+    assert f'"{key}": null' in lines[result.line - 1]
+
+
 def test_config_without_the_uv_lock_extra_file_warns(repo):
     config = root_package()
     del config["packages"]["."]["extra-files"]

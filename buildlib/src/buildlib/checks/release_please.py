@@ -34,11 +34,15 @@ MANIFEST = ".release-please-manifest.json"
 _BOOLEAN = """bump-minor-pre-major bump-patch-for-minor-pre-major include-v-in-tag
     include-component-in-tag draft prerelease skip-github-release separate-pull-requests"""
 _STRING = "release-type package-name component changelog-path versioning release-as tag-separator"
-_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
+_TYPES: dict[str, tuple[type, str]] = {
     **dict.fromkeys(_BOOLEAN.split(), (bool, "true or false")),
     **dict.fromkeys(_STRING.split(), (str, "a string")),
-    "extra-files": ((list, type(None)), "a list"),
+    "extra-files": (list, "a list"),
 }
+# release-please reads a null as no value (mergeReleaserConfig, src/manifest.ts: a package's
+# option ?? the top level's; then ??, || or === true), except a top-level one of these: it is
+# every package's value, and TagName (src/util/tag-name.ts) defaults them for undefined only.
+_NULL_AT_TOP = ("include-v-in-tag", "tag-separator")
 _TOP_ONLY = ("bootstrap-sha", "last-release-sha", "commit-search-depth")
 # src/factory.ts maps "python" to the Python strategy, the only one whose buildUpdates
 # (src/strategies/python.ts) writes pyproject.toml (the PyProjectToml updater).
@@ -144,11 +148,12 @@ def check_release_please_config(project: Project) -> CheckResult:
             line=json_key_line(text, "packages"),
             hint='add "." to "packages": "packages": {".": {}}',
         )
-    for scope, table in (("top level", data), ('package "."', root)):
+    for scope, table, refused in (("top level", data, _NULL_AT_TOP), ('package "."', root, ())):
         for key, (kind, name) in _TYPES.items():
-            if key in table and not isinstance(table[key], kind):
+            value = table.get(key, kind())  # a missing key passes, a null unless refused
+            if not isinstance(value, kind) and (value is not None or key in refused):
                 return fail(
-                    f"{CONFIG}: {key} ({scope}) must be {name}, not {json.dumps(table[key])}",
+                    f"{CONFIG}: {key} ({scope}) must be {name}, not {json.dumps(value)}",
                     line=json_key_line(text, key),
                     hint=f'"{key}": true' if kind is bool else None,
                 )
