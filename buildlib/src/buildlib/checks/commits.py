@@ -225,6 +225,11 @@ def _semver(text: str) -> tuple[int, int, int, str]:
     return int(match[1]), int(match[2]), int(match[3]), f"{pre or ''}{'+' + build if build else ''}"
 
 
+def _version(text: str) -> str:
+    """Version.parse(text).toString() (src/version.ts)."""
+    return "{}.{}.{}{}".format(*_semver(text))
+
+
 def preview(
     current: str | None, commits: list[ParsedCommit], options: dict[str, Any]
 ) -> tuple[str | None, str]:
@@ -264,7 +269,7 @@ def preview(
     forced = next((c.release_as for c in conventional if c.release_as is not None), None)
     if isinstance(options.get("release-as"), str) and options["release-as"]:
         forced = options["release-as"]
-    version = "{}.{}.{}{}".format(*_semver(forced)) if conventional and forced is not None else None
+    version = _version(forced) if conventional and forced is not None else None
     if not user_facing:
         kinds = ", ".join(sorted({c.type or "non-conventional" for c in commits}))
         return None, f"no user-facing commits (only {kinds})"
@@ -327,7 +332,7 @@ def check_release_preview(project: Project) -> CheckResult:
         # Manifest.buildPullRequests (src/manifest.ts) reads the history down to the latest
         # release, tagged with the manifest's version, else down to bootstrap-sha, and at most
         # commit-search-depth (500) commits
-        released = current and "{}.{}.{}{}".format(*_semver(current))
+        released = current and _version(current)
         tag = released and predicted_tag(options).replace("X.Y.Z", released)
         tag = tag if tag and project.git.tag_commit(tag) else options.get("bootstrap-sha")
         log = project.git.log(tag)
