@@ -54,6 +54,22 @@ def test_credentials_from_env_never_show_the_secret(repo):
     assert SECRET not in json.dumps(result.as_dict())
 
 
+def test_a_docker_config_the_sdk_cannot_read_fails_in_one_line(repo, tmp_path, monkeypatch):
+    config_dir = tmp_path / "docker-config"
+    config_dir.mkdir()
+    (config_dir / "config.json").write_text("[]\n")  # JSON, but no object: the SDK raises
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+
+    result = check_credentials(Project.load(repo, environ={}, registry="ghcr.io"))
+
+    assert (result.status, result.hint) == (
+        "fail",
+        "check $DOCKER_CONFIG/config.json (or ~/.docker/config.json)",
+    )
+    assert result.message.startswith("could not read the docker login for ghcr.io: ")
+    assert result.message.endswith(": AttributeError: 'list' object has no attribute 'get'")
+
+
 def test_half_set_credentials_fail(repo):
     result = check_credentials(load(repo, **{USER_ENV: "alice"}), for_="push")
 
