@@ -168,3 +168,8 @@ def mentions(paths: Iterable[Path], word: str) -> bool:
         except OSError:
             continue
     return False
+
+
+def exception_line(exc: BaseException) -> str:
+    """The exception's type and the first line of its text, for a one-line verdict."""
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"

@@ -12,7 +12,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from buildlib.checks import CheckResult
-from buildlib.checks.project import Project, per_project
+from buildlib.checks.project import Project, exception_line, per_project
 from buildlib.references import is_docker_hub, is_loopback
 
 if TYPE_CHECKING:
@@ -49,12 +49,9 @@ def find_credentials(project: Project) -> tuple[Credentials | None, str | None, 
     except BuildlibError as exc:
         return None, None, failed(exc.message, hint=exc.hint or _credential_hint(project))
     except Exception as exc:  # noqa: BLE001 - a docker config the SDK cannot read
-        problem = failed(
-            f"could not read the docker login for {project.registry}: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-            hint="check $DOCKER_CONFIG/config.json (or ~/.docker/config.json)",
-        )
-        return None, None, problem
+        message = f"could not read the docker login for {project.registry}: {exception_line(exc)}"
+        hint = "check $DOCKER_CONFIG/config.json (or ~/.docker/config.json)"
+        return None, None, failed(message, hint=hint)
     return found.credentials, found.source, None
 
 

@@ -15,7 +15,7 @@ from buildlib.checks import CheckResult, commits, files, lock, publishing, pypro
 from buildlib.checks import engine as docker
 from buildlib.checks import release_please as rp
 from buildlib.checks import workflows as wf
-from buildlib.checks.project import Project
+from buildlib.checks.project import Project, exception_line
 from buildlib.console import one_line
 
 FOR_CHOICES = (None, "push", "release")
@@ -91,8 +91,7 @@ def _run_one(check: Check, project: Project) -> list[CheckResult]:
     try:
         found = check.run(project)
     except Exception as exc:  # noqa: BLE001 - one broken check must not hide the others
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        message = f"the check itself failed: {type(exc).__name__}: {first}"
+        message = f"the check itself failed: {exception_line(exc)}"
         hint = "a bug in buildlib: run with the traceback (python -m buildlib.doctor) and report it"
         return [CheckResult(check.id, "fail", message, hint=hint)]
     # messages and hints are one line each, whatever a tool printed
