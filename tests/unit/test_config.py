@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from buildlib import config as config_module
-from buildlib.errors import ConfigError
+from buildlib.errors import ConfigError, UsageError
 from buildlib.options import parse_platforms
 from tests.support.config_repo import write_repo
 
@@ -432,6 +432,19 @@ def test_bad_platform_string(tmp_path: Path, platform: str) -> None:
     )
     assert error.location == f"{path}:{line_of(path, 'platforms')}"
     assert error.hint == 'e.g. platforms = ["linux/amd64", "linux/arm64"]'
+
+
+def test_a_platform_with_an_os_version_is_refused_with_the_form_to_write(tmp_path: Path) -> None:
+    # docker's parser takes it (containerd/platforms), but buildx drops the version
+    platform = "windows(10.0.17763)/amd64"
+    path = write_repo(tmp_path, 'platforms = ["linux/amd64"]', f'platforms = ["{platform}"]')
+    error = load_error(tmp_path)
+    problem = f"{platform!r} names an OS version: buildlib takes 'windows/amd64', without one"
+    assert error.message == f"tool.buildlib.images.gpu.platforms: {problem}"
+    assert error.location == f"{path}:{line_of(path, 'platforms')}"
+    with pytest.raises(UsageError) as caught:
+        parse_platforms(f"linux/amd64,{platform}")
+    assert caught.value.message == f"--platform {problem}"
 
 
 def test_platform_with_variant_is_accepted(tmp_path: Path) -> None:

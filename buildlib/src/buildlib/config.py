@@ -425,6 +425,12 @@ def platforms_problem(platforms: Iterable[str]) -> str | None:
     """What makes the first of ``platforms`` that is no os/arch[/variant] docker can build
     not one (``'linux' is not os/arch[/variant]``), else None."""
     for platform in platforms:
+        # docker's parser takes an OS version, windows(10.0.17763)/amd64 (containerd/platforms
+        # platforms.go Parse, in buildx since v0.16), but buildx through v0.36.1 drops it before
+        # the build (build/opt.go: platforms.Format): named, not called malformed
+        if versioned := re.fullmatch(r"([a-z0-9]+)\([^)]*\)(/.+)", platform):
+            plain = "".join(versioned.groups())
+            return f"{platform!r} names an OS version: buildlib takes {plain!r}, without one"
         if not PLATFORM_RE.fullmatch(platform):
             return f"{platform!r} is not os/arch[/variant]"
         os_name, arch = platform.split("/")[:2]
