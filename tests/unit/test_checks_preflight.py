@@ -173,6 +173,18 @@ def test_push_to_a_local_registry_reads_its_login(repo):
     assert credentials.status == "warn" and "127.0.0.1:5000" in credentials.message
 
 
+def test_push_preflight_reads_the_credentials_of_the_environment_it_is_given(repo, monkeypatch):
+    config = config_module.load(repo)
+    given = {USER_ENV: "alice", TOKEN_ENV: "secret"}
+
+    assert failed(run_preflight(config, builds(config, tag="x"), "push", environ=given)) == []
+    monkeypatch.setenv(USER_ENV, "alice")
+    monkeypatch.setenv(TOKEN_ENV, "secret")
+    assert failed(run_preflight(config, builds(config, tag="x"), "push", environ={})) == [
+        ("credentials", None, None)
+    ]
+
+
 def test_release_needs_the_tag_and_one_version(tmp_path, monkeypatch):
     monkeypatch.setenv(USER_ENV, "alice")
     monkeypatch.setenv(TOKEN_ENV, "secret")

@@ -111,6 +111,8 @@ def test_a_release_builds_and_pushes_under_the_login_from_the_environment(
 def test_a_push_without_credentials_is_refused_before_any_docker_command(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name, value in CREDENTIALS.items():  # not in the environment the push was given
+        monkeypatch.setenv(name, value)
     with publishing(monkeypatch, StubRegistry()) as docker:
         monkeypatch.setattr(publish, "preflight", preflight)
         with pytest.raises(CheckFailed) as caught:
@@ -126,6 +128,8 @@ def test_a_push_without_credentials_is_refused_before_any_docker_command(
 def test_a_release_without_credentials_is_refused_before_any_docker_command(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    for name, value in CREDENTIALS.items():  # not in the environment the release was given
+        monkeypatch.setenv(name, value)
     with publishing(monkeypatch, StubRegistry()) as docker:
         monkeypatch.setattr(publish, "preflight", preflight)
         with pytest.raises(CheckFailed) as caught:
@@ -163,8 +167,8 @@ def test_a_dry_run_push_warns_of_each_check_the_real_push_would_stop_at(
 def test_a_dry_run_push_the_real_push_would_make_warns_of_nothing(
     root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name, value in CREDENTIALS.items():  # the pre-flight reads the process environment
-        monkeypatch.setenv(name, value)
+    # the credentials are in the environment the push was given only (the fixture
+    # removed them from the process's): the pre-flight reads that one too
     with publishing(monkeypatch, StubRegistry()) as docker:
         monkeypatch.setattr(publish, "run_preflight", run_preflight)
         push(root, PushFlags(tag="main", dry_run=True), environ=CREDENTIALS, runner=docker)

@@ -40,13 +40,14 @@ from buildlib.versions import docker_tag_for
 
 @dataclass(frozen=True)
 class _Job:
-    """What push and release both start from: options, images, registry access, runner."""
+    """What push and release both start from: options, images, access, runner, environment."""
 
     config: Config
     options: BuildOptions
     selected: tuple[ImageSpec, ...]
     access: Access
     runner: Runner
+    environ: Mapping[str, str]
 
     def plan(self, provenance: attest.Mode, version: str | None = None) -> BuildPlan:
         """The builds; pushes carry provenance ``min``, releases ``max``, and an SBOM;
@@ -85,7 +86,7 @@ def _job(
     runner = runner or Runner(dry_run=options.dry_run)
     for label, value in secret_values(options.secrets, env):
         runner.add_secret(value, label)
-    return _Job(config, options, selected, access, runner)
+    return _Job(config, options, selected, access, runner, env)
 
 
 @contextmanager
@@ -93,7 +94,7 @@ def _logged_in(
     job: _Job, plan: BuildPlan, purpose: Purpose, tags: tuple[str, ...] = ()
 ) -> Iterator[Docker]:
     """Pre-flight, then a docker login that lasts while the caller builds and pushes."""
-    preflight(job.config, plan.builds, purpose=purpose, tags=tags)
+    preflight(job.config, plan.builds, purpose=purpose, tags=tags, environ=job.environ)
     cli = Docker(job.runner, plan.capabilities)
     with pushing.docker_login(cli, job.access):
         yield cli
@@ -105,7 +106,7 @@ def _would_stop(
     """A dry run warns of every pre-flight check its real run would stop at; each is offline
     and writes nothing (files, git, ``uv lock --check --offline``, whether credentials are
     there), so a dry run without secrets still exits 0. ``said``: a check already warned."""
-    for result in run_preflight(job.config, plan.builds, purpose, tags=tags):
+    for result in run_preflight(job.config, plan.builds, purpose, tags=tags, environ=job.environ):
         if result.status == "fail" and result.id != said:
             error = CheckFailed(result.message, hint=result.hint, location=result.where())
             console.warn(f"a real {purpose} would stop here: {error}")

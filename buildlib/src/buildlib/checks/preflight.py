@@ -15,7 +15,7 @@ network.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from buildlib.checks import CheckResult
@@ -41,9 +41,12 @@ def preflight(
     *,
     lock_fresh: CheckResult | None = None,
     tags: tuple[str, ...] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> None:
     """Raise :class:`CheckFailed` for the first failed check of :func:`run_preflight`."""
-    results = run_preflight(config, tuple(builds), purpose, lock_fresh=lock_fresh, tags=tags)
+    results = run_preflight(
+        config, tuple(builds), purpose, lock_fresh=lock_fresh, tags=tags, environ=environ
+    )
     failed = [r for r in results if r.status == "fail"]
     if failed:
         first = failed[0]
@@ -58,10 +61,12 @@ def run_preflight(
     *,
     lock_fresh: CheckResult | None = None,
     tags: tuple[str, ...] = (),
+    environ: Mapping[str, str] | None = None,
 ) -> list[CheckResult]:
     """``lock_fresh``: the uv-lock-fresh result when the caller ran it already (``build``
-    starts uv beside its docker probes); ``tags``: every tag a push writes."""
-    project = Project.load(config.root, registry=registry_of(builds))
+    starts uv beside its docker probes); ``tags``: every tag a push writes; ``environ``: the
+    environment the run uses (its credentials), the process's when ``None``."""
+    project = Project.load(config.root, environ=environ, registry=registry_of(builds))
     project.config = config  # exactly the config the caller resolved
     project.config_error = None
     dockerfiles = sorted({project.rel(b.dockerfile) for b in builds})
