@@ -274,7 +274,7 @@ def test_credentials_from_the_environment_are_stripped() -> None:
 
     environ = {"BUILDLIB_TEST_USER": " erin ", "BUILDLIB_TEST_TOKEN": f"{SECRET}\n"}
     assert from_env("BUILDLIB_TEST_USER", "BUILDLIB_TEST_TOKEN", environ) == Credentials(
-        "erin", SECRET
+        "erin", SECRET, from_environment=True
     )
 
 
@@ -351,3 +351,40 @@ def test_a_token_reaches_docker_login_as_the_bytes_the_environment_held(
         pass
     assert os.environb[b"BUILDLIB_TEST_TOKEN"] == b"dckr_pat_\xe9-t0ken"
     assert (tmp_path / "docker.stdin").read_bytes() == b"dckr_pat_\xe9-t0ken"
+
+
+def test_each_source_keeps_its_bytes_under_a_locale_that_is_not_utf8(tmp_path: Path) -> None:
+    # the environment's token as the bytes it held; a docker login's as docker sends it,
+    # UTF-8, which this locale's codec (ASCII) could not even encode
+    import base64
+    import subprocess
+    import sys
+
+    auth = base64.b64encode("bob:p\u00e4ssw\u00f6rd-t0ken".encode()).decode()
+    (tmp_path / "config.json").write_text(
+        json.dumps({"auths": {"registry.example": {"auth": auth}}})
+    )
+    code = (
+        "import os, sys\n"
+        "from buildlib.credentials import from_docker_config, from_env\n"
+        "print(sys.getfilesystemencoding())\n"
+        "print(from_env('U', 'T', os.environ).encoded()[1].hex())\n"
+        "print(from_docker_config('registry.example').encoded()[1].hex())\n"
+    )
+    env = {
+        **os.environ,
+        "LC_ALL": "C",
+        "PYTHONUTF8": "0",
+        "PYTHONCOERCECLOCALE": "0",
+        "DOCKER_CONFIG": str(tmp_path),
+        "U": "alice",
+        "T": "dckr_pat_\udce9-t0ken",  # goes to the child as byte 0xE9
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    encoding, from_environment, from_login = child.stdout.split()
+    if encoding == "utf-8":
+        pytest.skip("this Python decodes the environment as UTF-8 even in the C locale")
+    assert bytes.fromhex(from_environment) == b"dckr_pat_\xe9-t0ken"
+    assert bytes.fromhex(from_login) == "p\u00e4ssw\u00f6rd-t0ken".encode()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import socket
 import threading
 import time
@@ -189,7 +190,8 @@ def _split(path: str) -> tuple[str, str, str]:
 def _basic_user(header: str, users: dict[str, tuple[str, set[str]]]) -> str | None:
     if not header.startswith("Basic "):
         return None
-    user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    # as os.environ decodes: a password byte that is not UTF-8 stays itself
+    user, _, password = base64.b64decode(header[6:]).decode(errors="surrogateescape").partition(":")
     return user if user in users and users[user][0] == password else None
 
 
@@ -329,6 +331,25 @@ def test_basic_auth_with_a_wrong_password_is_one_auth_error(make_registry) -> No
     assert "wrong-" not in message
     assert_secret_hidden(caught.value)
     assert len(registry.seen) == 2  # the challenge and one authenticated try, no retries
+
+
+@pytest.mark.parametrize("auth", ["basic", "bearer"])
+def test_credentials_from_the_environment_go_as_the_bytes_it_held(
+    make_registry, auth: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a byte that is not UTF-8 (or any non-ASCII byte under a non-UTF-8 locale): os.environ
+    # holds it decoded, here surrogate-escaped
+    monkeypatch.setenv("BUILDLIB_TEST_USER", "al\udce9ce")
+    monkeypatch.setenv("BUILDLIB_TEST_TOKEN", "dckr_pat_\udce9-t0ken")
+    creds = from_env("BUILDLIB_TEST_USER", "BUILDLIB_TEST_TOKEN", os.environ)
+    registry = make_registry(auth)
+    registry.users["al\udce9ce"] = ("dckr_pat_\udce9-t0ken", {"pull"})
+
+    assert registry.client(creds).ping() is True
+    sent = {s.authorization for s in registry.seen if s.authorization} - {"Bearer tok-1"}
+    assert sent == {"Basic " + base64.b64encode(b"al\xe9ce:dckr_pat_\xe9-t0ken").decode()}
+    if auth == "bearer":
+        assert "account=al%E9ce" in registry.requests_to("/token")[0].target
 
 
 def test_a_protected_registry_without_credentials_says_what_to_set(make_registry) -> None:
@@ -757,7 +778,7 @@ def test_put_manifest_refuses_a_different_returned_digest(make_registry) -> None
 
 def test_from_env_needs_both_or_neither() -> None:
     env = {"U": "alice", "T": SECRET}
-    assert from_env("U", "T", env) == Credentials("alice", SECRET)
+    assert from_env("U", "T", env) == Credentials("alice", SECRET, from_environment=True)
     assert from_env("U", "T", {}) is None
     assert from_env("U", "T", {"U": "", "T": ""}) is None
     with pytest.raises(ConfigError, match="T is not") as caught:

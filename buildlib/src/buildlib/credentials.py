@@ -8,6 +8,7 @@ The user's own ``~/.docker/config.json`` is never written.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,18 @@ class Credentials:
 
     username: str
     secret: str = field(repr=False)
+    from_environment: bool = False
+
+    def encoded(self) -> tuple[bytes, bytes]:
+        """Username and secret as sent to a registry or ``docker login``: the bytes their
+        source held. For the environment's, :func:`os.fsencode` undoes ``os.environ``'s
+        decoding whatever the locale. A docker login's are text the SDK decoded as UTF-8
+        (docker/auth.py decode_auth, and credential helpers' JSON): UTF-8 gives back the
+        bytes docker sends (docker/cli cli/config/configfile/file.go decodeAuth keeps them
+        as they are). Never raises: the error would quote a character of the secret."""
+        if self.from_environment:
+            return os.fsencode(self.username), os.fsencode(self.secret)
+        return self.username.encode(errors="replace"), self.secret.encode(errors="replace")
 
 
 def from_env(username_var: str, token_var: str, environ: Mapping[str, str]) -> Credentials | None:
@@ -37,7 +50,7 @@ def from_env(username_var: str, token_var: str, environ: Mapping[str, str]) -> C
     username = environ.get(username_var, "").strip()
     secret = environ.get(token_var, "").strip()
     if username and secret:
-        return Credentials(username, secret)
+        return Credentials(username, secret, from_environment=True)
     if not username and not secret:
         return None
     missing, present = (token_var, username_var) if username else (username_var, token_var)

@@ -162,8 +162,7 @@ class Docker:
         """Log in to ``registry_host`` in a throwaway ``DOCKER_CONFIG``; inside the block,
         this object's commands use it. The directory (holding the login) is removed on
         exit, also on error. Under a dry-run runner the login is printed, not run, and the
-        directory stays empty. ``creds`` come from the environment (:mod:`buildlib.pushing`):
-        docker reads the token as the bytes it held, whatever the locale decoded them to."""
+        directory stays empty. Docker reads the token as :meth:`Credentials.encoded` has it."""
         self.runner.add_secret(creds.secret, f"the token for {registry_host}")
         config_dir = tempfile.mkdtemp(prefix="buildlib-docker-config-")
         saved = self.env
@@ -181,7 +180,7 @@ class Docker:
                     creds.username,
                     "--password-stdin",
                 ],
-                stdin=os.fsencode(creds.secret),
+                stdin=creds.encoded()[1],
                 capture=True,
                 check=False,
                 what=f"docker login {registry_host}",

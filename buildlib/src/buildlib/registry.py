@@ -406,11 +406,11 @@ class RegistryClient:
                 f"token service ({realm}); refused",
                 hint="the registry's token realm must be https",
             )
-        asked = [("service", challenge.params.get("service"))]
+        asked: list[tuple[str, str | bytes | None]] = [("service", challenge.params.get("service"))]
         asked += [("scope", each) for each in dict.fromkeys([scope, challenge.params.get("scope")])]
         headers = {"User-Agent": _USER_AGENT}
         if self.credentials is not None:
-            asked.append(("account", self.credentials.username))
+            asked.append(("account", self.credentials.encoded()[0]))
             headers["Authorization"] = _basic_auth(self.credentials)
         query = urllib.parse.urlencode([(key, value) for key, value in asked if value])
         url = realm
@@ -556,8 +556,8 @@ def _display(name: str, ref: str) -> str:
 
 
 def _basic_auth(credentials: Credentials) -> str:
-    pair = f"{credentials.username}:{credentials.secret}".encode()
-    return "Basic " + base64.b64encode(pair).decode("ascii")
+    username, secret = credentials.encoded()
+    return "Basic " + base64.b64encode(username + b":" + secret).decode("ascii")
 
 
 def _challenges(headers: Message) -> list[Challenge]:
