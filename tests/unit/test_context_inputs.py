@@ -18,10 +18,7 @@ from buildlib.context import (
 )
 from buildlib.errors import ConfigError
 from tests.support.fixture_repo import git
-
-
-def excluded(patterns: str, path: str) -> bool:
-    return IgnoreMatcher.parse(read_patterns(patterns)).excluded(path)
+from tests.support.ignore_file import excluded
 
 
 @pytest.mark.parametrize(
