@@ -18,9 +18,10 @@ the tests import them, and the editable install's path (``buildlib/src``) is the
 takes off ``sys.path``, so the tests cannot reach the unmutated code.
 
 Equivalent mutants (no test can tell them apart: the program behaves the same) are listed
-with their reason in ``[tool.mutation] equivalents``, by function and changed line (mutmut
-renumbers a function's mutants after an edit of it); an entry that no mutant of a full run
-makes any more is reported as stale.
+with their reason in ``[tool.mutation] equivalents``, by function and change (mutmut
+renumbers a function's mutants after an edit of it): the changed line, or for a mutant that
+only deletes lines (an argument of a call written over several lines) the first line it
+deletes; an entry that no mutant of a full run makes any more is reported as stale.
 """
 
 from __future__ import annotations
@@ -209,8 +210,8 @@ def function_of(mutant: str) -> str:
     return mutant.rsplit("__mutmut_", 1)[0]
 
 
-def changes_by_mutant(path: str) -> dict[str, list[str]]:
-    """Each mutant of one module with the lines it changes, as they read after the change.
+def changes_by_mutant(path: str) -> dict[str, tuple[str, str]]:
+    """Each mutant of one module with its change (:func:`change_of`).
 
     Read from mutmut's mutated copy of the module, where every mutant is a function of its
     own beside the original (``..._mutmut_orig``): one parse instead of one ``mutmut show``
@@ -227,14 +228,26 @@ def changes_by_mutant(path: str) -> dict[str, list[str]]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and "__mutmut_" in node.name
     }
     module = "buildlib." + Path(path).with_suffix("").name
-    changes: dict[str, list[str]] = {}
+    changes: dict[str, tuple[str, str]] = {}
     for name, body in bodies.items():
         base, _, number = name.rpartition("__mutmut_")
         if number == "orig" or base + "__mutmut_orig" not in bodies:
             continue
-        diff = difflib.ndiff(bodies[base + "__mutmut_orig"], body)
-        changes[f"{module}.{name}"] = [line[2:].strip() for line in diff if line.startswith("+ ")]
+        changes[f"{module}.{name}"] = change_of(bodies[base + "__mutmut_orig"], body)
     return changes
+
+
+def change_of(before: list[str], after: list[str]) -> tuple[str, str]:
+    """What a mutant does to its function, as an equivalents entry names it: ``("change",
+    the lines it writes, one a line)``, or ``("removed", the first line it deletes)`` for a
+    mutant that writes none (mutmut deletes an argument with its line when the call is
+    written over several lines)."""
+    diff = [line for line in difflib.ndiff(before, after) if line.startswith(("+ ", "- "))]
+    added = [line[2:].strip() for line in diff if line.startswith("+ ")]
+    if added:
+        return ("change", "\n".join(added))
+    removed = [line[2:].strip() for line in diff if line.startswith("- ")]
+    return ("removed", removed[0] if removed else "")
 
 
 def _plain_def(line: str, name: str) -> str:
@@ -247,24 +260,32 @@ def _plain_def(line: str, name: str) -> str:
     return line.replace(name, plain, 1)
 
 
-def load_equivalents(path: Path) -> dict[tuple[str, str], dict[str, str]]:
-    """Equivalent mutants by (function, changed line): mutmut numbers a function's mutants
-    afresh after any edit of it, so an entry names the function and the change, and still
-    applies when the mutant's number moves."""
+def load_equivalents(path: Path) -> dict[tuple[str, str, str], dict[str, str]]:
+    """Equivalent mutants by (function, kind, text) of :func:`change_of`: mutmut numbers a
+    function's mutants afresh after any edit of it, so an entry names the function and the
+    change (``change`` or ``removed``), and still applies when the mutant's number moves."""
     if not path.is_file():
         return {}
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return {
-        (function_of(entry["mutant"]), entry["change"].strip()): entry
-        for entry in data.get("equivalent", [])
-    }
+    equivalents: dict[tuple[str, str, str], dict[str, str]] = {}
+    for entry in data.get("equivalent", []):
+        kinds = [kind for kind in ("change", "removed") if kind in entry]
+        if len(kinds) != 1:
+            sys.exit(
+                f"mutation: {path.name}: the equivalent entry for {entry.get('mutant')} needs "
+                "one of change (the lines a mutant writes) or removed (the first line it "
+                "deletes); `uv run invoke mutation --show MUTANT` prints its diff"
+            )
+        text = "\n".join(line.strip() for line in entry[kinds[0]].strip().splitlines())
+        equivalents[(function_of(entry["mutant"]), kinds[0], text)] = entry
+    return equivalents
 
 
 def tally(
     settings: Settings, names: list[str], chosen: list[str] | None = None
 ) -> tuple[dict[str, Tally], list[str]]:
     equivalents = load_equivalents(settings.equivalents)
-    used: set[tuple[str, str]] = set()
+    used: set[tuple[str, str, str]] = set()
     tallies: dict[str, Tally] = {}
     for name in names:
         counts = tallies[name] = Tally()
@@ -273,8 +294,7 @@ def tally(
         for mutant, code in sorted(load_results(path).items()):
             if chosen is not None and mutant not in chosen:
                 continue
-            changed = changes.get(mutant, [])
-            key = (function_of(mutant), changed[0] if len(changed) == 1 else "")
+            key = (function_of(mutant), *changes.get(mutant, ("change", "")))
             if key in equivalents:
                 used.add(key)
                 counts.equivalent += 1
@@ -294,8 +314,9 @@ def tally(
     problems: list[str] = []
     if chosen is None:
         ran = {f"buildlib.{name}." for name in names}
+        verbs = {"change": "makes", "removed": "removes"}
         problems = [
-            f"stale equivalent entry {entry['mutant']}: no mutant makes {entry['change']!r}"
+            f"stale equivalent entry {entry['mutant']}: no mutant {verbs[key[1]]} {entry[key[1]]!r}"
             for key, entry in equivalents.items()
             if key not in used and any(key[0].startswith(prefix) for prefix in ran)
         ]

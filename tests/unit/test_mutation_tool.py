@@ -174,3 +174,105 @@ def test_an_equivalent_mutant_of_a_default_argument_is_known_by_its_def_line(
     assert (counts.equivalent, counts.survived) == (2, 1)
     assert counts.survivors == ["buildlib.publish.xǁRunnerǁrun__mutmut_2"]  # its body changed
     assert problems == []
+
+
+def test_an_equivalent_mutant_that_deletes_a_line_is_known_by_the_first_line_it_removes(
+    tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # mutmut deletes an argument of a call written over several lines with its lines: such a
+    # mutant writes no line, and each deletion is told apart by the first line it removes.
+    original = (
+        "    return call(\n"
+        "        n,\n"
+        "        f'a message '\n"
+        "        'over two lines',\n"
+        "        check=False,\n"
+        "    )\n"
+    )
+    without_message = original.replace("        f'a message '\n        'over two lines',\n", "")
+    without_check = original.replace("        check=False,\n", "")
+    settings = staged(
+        tool,
+        tmp_path,
+        monkeypatch,
+        {
+            "buildlib.publish.x_run__mutmut_1": 0,
+            "buildlib.publish.x_run__mutmut_2": 0,
+            "buildlib.publish.x_run__mutmut_3": 0,
+        },
+        f"def x_run__mutmut_orig(n):\n{original}"
+        f"def x_run__mutmut_1(n):\n{without_message}"
+        f"def x_run__mutmut_2(n):\n{without_check}"
+        f"def x_run__mutmut_3(n):\n{original.replace('check=False', 'check=True')}",
+        "[[equivalent]]\n"
+        'mutant = "buildlib.publish.x_run__mutmut_9"\n'
+        "removed = 'check=False,'\n"
+        'reason = "test"\n'
+        "[[equivalent]]\n"
+        'mutant = "buildlib.publish.x_run__mutmut_4"\n'
+        "removed = 'n + 1,'\n"
+        'reason = "a line no mutant deletes any more"\n',
+    )
+
+    tallies, problems = tool.tally(settings, ["publish"])
+
+    counts = tallies["publish"]
+    assert (counts.equivalent, counts.survived) == (1, 2)
+    # The other deletion, and the mutant that changes the same line, are not this entry.
+    assert counts.survivors == [
+        "buildlib.publish.x_run__mutmut_1",
+        "buildlib.publish.x_run__mutmut_3",
+    ]
+    assert problems == [
+        "stale equivalent entry buildlib.publish.x_run__mutmut_4: no mutant removes 'n + 1,'"
+    ]
+
+
+def test_an_equivalent_mutant_that_writes_several_lines_is_known_by_all_of_them(
+    tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = staged(
+        tool,
+        tmp_path,
+        monkeypatch,
+        {"buildlib.publish.x_a__mutmut_1": 0, "buildlib.publish.x_a__mutmut_2": 0},
+        "def x_a__mutmut_orig(n):\n    low = n - 1\n    high = n + 1\n    return low, high\n"
+        "def x_a__mutmut_1(n):\n    low = n + 1\n    high = n - 1\n    return low, high\n"
+        "def x_a__mutmut_2(n):\n    low = n + 1\n    high = n + 1\n    return low, high\n",
+        "[[equivalent]]\n"
+        'mutant = "buildlib.publish.x_a__mutmut_1"\n'
+        "change = '''\n"
+        "    low = n + 1\n"
+        "    high = n - 1\n"
+        "'''\n"
+        'reason = "test"\n',
+    )
+
+    tallies, problems = tool.tally(settings, ["publish"])
+
+    counts = tallies["publish"]
+    assert (counts.equivalent, counts.survived) == (1, 1)
+    assert counts.survivors == ["buildlib.publish.x_a__mutmut_2"]  # its first line alone
+    assert problems == []
+
+
+def test_an_equivalent_entry_names_exactly_one_change(
+    tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listed = tmp_path / "equivalents.toml"
+    listed.write_text(
+        "[[equivalent]]\n"
+        'mutant = "buildlib.publish.x_a__mutmut_1"\n'
+        "change = 'level = n + 2'\n"
+        "removed = 'level = n + 1'\n"
+        'reason = "test"\n',
+        encoding="utf-8",
+    )
+
+    with pytest.raises(SystemExit) as stop:
+        tool.load_equivalents(listed)
+
+    assert str(stop.value).startswith(
+        "mutation: equivalents.toml: the equivalent entry for buildlib.publish.x_a__mutmut_1 "
+        "needs one of change (the lines a mutant writes) or removed"
+    )
