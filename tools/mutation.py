@@ -210,6 +210,12 @@ def function_of(mutant: str) -> str:
     return mutant.rsplit("__mutmut_", 1)[0]
 
 
+def module_of(function: str) -> str:
+    """The short name of a function's module (``buildlib.versions.x_next_version`` ->
+    ``versions``)."""
+    return function.rpartition(".")[0].removeprefix("buildlib.")
+
+
 def changes_by_mutant(path: str) -> dict[str, tuple[str, str]]:
     """Each mutant of one module with its change (:func:`change_of`).
 
@@ -310,15 +316,16 @@ def tally(
                 counts.survivors.append(f"{mutant} (undecided: exit {code})")
     # An entry no mutant of this run makes (the line was edited, or the function renamed) is
     # named, so the list does not keep reasons for code that is gone. A sample or a run of
-    # some modules sees only part of the mutants: nothing is called stale then.
+    # some modules sees only part of the mutants: nothing of the others is called stale
+    # then. A module that is not listed is mutated by no run, so its entries always are.
     problems: list[str] = []
     if chosen is None:
-        ran = {f"buildlib.{name}." for name in names}
         verbs = {"change": "makes", "removed": "removes"}
         problems = [
             f"stale equivalent entry {entry['mutant']}: no mutant {verbs[key[1]]} {entry[key[1]]!r}"
             for key, entry in equivalents.items()
-            if key not in used and any(key[0].startswith(prefix) for prefix in ran)
+            if key not in used
+            and (module_of(key[0]) in names or module_of(key[0]) not in settings.modules)
         ]
     return tallies, problems
 

@@ -276,3 +276,28 @@ def test_an_equivalent_entry_names_exactly_one_change(
         "mutation: equivalents.toml: the equivalent entry for buildlib.publish.x_a__mutmut_1 "
         "needs one of change (the lines a mutant writes) or removed"
     )
+
+
+def test_an_equivalent_entry_of_a_module_that_is_not_mutated_is_stale(
+    tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Code that moved out of the listed modules takes its entries' mutants with it: no run
+    # makes them again, whichever modules it runs.
+    settings = staged(
+        tool,
+        tmp_path,
+        monkeypatch,
+        {"buildlib.publish.x_a__mutmut_1": 0},
+        mutated_module("a", 1),
+        "[[equivalent]]\n"
+        'mutant = "buildlib.engine.x_user_config__mutmut_1"\n'
+        "change = 'return None'\n"
+        'reason = "its module is not in only_mutate"\n',
+    )
+
+    _, problems = tool.tally(settings, ["publish"])
+
+    assert problems == [
+        "stale equivalent entry buildlib.engine.x_user_config__mutmut_1: no mutant makes "
+        "'return None'"
+    ]
