@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,25 @@ def test_remote_url_is_the_public_one(tmp_path: Path) -> None:
     root = make(tmp_path)
     git(root, "remote", "add", "origin", "https://oauth2:TOKEN123@gitlab.com/org/repo.git")
     assert Git(root).remote_url() == "https://gitlab.com/org/repo.git"
+
+
+def test_a_file_name_that_is_not_utf8_is_judged_by_its_own_bytes(tmp_path: Path) -> None:
+    # os.listdir names such a file with a surrogate escape for byte 0xE9
+    root = make(tmp_path)
+    (root / ".gitignore").write_text("*.env\n")
+    try:
+        (root / os.fsdecode(b"tracked-\xe9.txt")).write_text("tracked\n")
+    except OSError:
+        pytest.skip("this filesystem refuses file names that are not UTF-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "chore: a name that is not UTF-8")
+    for name in (b"caf\xe9.env", b"caf\xe9.txt"):
+        (root / os.fsdecode(name)).write_text("untracked\n")
+    names = sorted(os.listdir(root))
+    assert "caf\udce9.env" in names  # what buildlib's own walks hand to git
+
+    repo = Git(root)
+    assert repo.ignored(names) == {"caf\udce9.env"}
+    assert "tracked-\udce9.txt" in (repo.tracked_files() or set())
+    listed = repo.files() or []
+    assert "caf\udce9.txt" in listed and "caf\udce9.env" not in listed

@@ -8,6 +8,7 @@ the repository (no commit, tag, checkout or config write) nor read the environme
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import urllib.parse
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildlib.options import ci_branch
-from buildlib.runner import Runner
+from buildlib.runner import Result, Runner
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,13 @@ class Git:
         out = self._git_raw(*args)
         return out.strip() if out is not None else None
 
-    def _git_raw(self, *args: str, stdin: str | None = None) -> str | None:
+    def _git_raw(self, *args: str) -> str | None:
         """Output of a read-only git command, unstripped (for -z and record separators);
         ``None`` when git is missing or the command fails."""
+        result = self._query(*args)
+        return result.stdout if result is not None else None
+
+    def _query(self, *args: str, stdin: bytes | None = None) -> Result | None:
         if shutil.which("git") is None:
             return None
         result = Runner(quiet=True).run(
@@ -40,7 +45,7 @@ class Git:
             check=False,
             mutating=False,
         )
-        return result.stdout if result.ok else None
+        return result if result.ok else None
 
     def is_repository(self) -> bool:
         return self._git("rev-parse", "--is-inside-work-tree") == "true"
@@ -102,9 +107,13 @@ class Git:
         ``root``; ``None`` outside a git repository."""
         return self._paths("ls-files", "-z", "--recurse-submodules")
 
-    def _paths(self, *args: str, stdin: str | None = None) -> set[str] | None:
-        out = self._git_raw(*args, stdin=stdin)
-        return None if out is None else {path for path in out.split("\0") if path}
+    def _paths(self, *args: str, stdin: bytes | None = None) -> set[str] | None:
+        """The paths of ``-z`` output as :func:`os.listdir` names them: a file name that is
+        not UTF-8 keeps its bytes both ways (:func:`os.fsdecode`, :func:`os.fsencode`)."""
+        result = self._query(*args, stdin=stdin)
+        if result is None:
+            return None
+        return {os.fsdecode(path) for path in result.stdout_bytes.split(b"\0") if path}
 
     def ignored(self, paths: list[str]) -> set[str]:
         """The ``paths`` (relative to ``root``) that git ignores."""
@@ -112,7 +121,7 @@ class Git:
             return set()
         # exit 1 means "none ignored", and 0 that some are: the output says which
         argv = ("check-ignore", "-z", "--no-index", "--stdin")
-        return self._paths(*argv, stdin="\0".join(paths) + "\0") or set()
+        return self._paths(*argv, stdin=b"".join(os.fsencode(p) + b"\0" for p in paths)) or set()
 
     def is_tracked(self, path: str) -> bool:
         return self._git("ls-files", "--error-unmatch", "--", path) is not None

@@ -72,6 +72,7 @@ class Result:
     returncode: int
     stdout: str = ""
     stderr: str = ""
+    stdout_bytes: bytes = b""  # captured, as written: a file name that is not UTF-8 intact
 
     @property
     def ok(self) -> bool:
@@ -183,7 +184,9 @@ class Runner:
         try:
             if capture:
                 proc = subprocess.run(argv, env=full_env, input=data, capture_output=True, cwd=cwd)
-                result = Result(argv, proc.returncode, _text(proc.stdout), _text(proc.stderr))
+                result = Result(
+                    argv, proc.returncode, _text(proc.stdout), _text(proc.stderr), proc.stdout
+                )
             else:
                 result = self._stream(argv, full_env, data, cwd, on_line, show)
         except OSError as exc:  # not executable, a missing working directory...
