@@ -278,6 +278,16 @@ def test_credentials_from_the_environment_are_stripped() -> None:
     )
 
 
+@pytest.mark.parametrize("last", ["\xa0", "\x85"])
+def test_only_ascii_whitespace_is_stripped_from_a_token(last: str) -> None:
+    # how os.environ holds a token ending in byte 0xA0 or 0x85 under a Latin-1 locale
+    from buildlib.credentials import from_env
+
+    environ = {"BUILDLIB_TEST_USER": "erin", "BUILDLIB_TEST_TOKEN": f"{SECRET}{last}\r\n"}
+    found = from_env("BUILDLIB_TEST_USER", "BUILDLIB_TEST_TOKEN", environ)
+    assert found is not None and found.secret == SECRET + last
+
+
 @pytest.mark.parametrize("host", ["docker.io", "index.docker.io", "registry-1.docker.io"])
 def test_every_docker_hub_name_finds_the_docker_hub_login(
     tmp_path: Path, host: str, monkeypatch: pytest.MonkeyPatch

@@ -9,6 +9,7 @@ The user's own ``~/.docker/config.json`` is never written.
 from __future__ import annotations
 
 import os
+import string
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,8 +48,10 @@ def from_env(username_var: str, token_var: str, environ: Mapping[str, str]) -> C
 
     An empty value counts as unset: GitHub Actions expands a missing secret to "".
     """
-    username = environ.get(username_var, "").strip()
-    secret = environ.get(token_var, "").strip()
+    # only ASCII whitespace (a pasted newline): under a Latin-1 locale a token's byte 0xA0
+    # or 0x85 is a character str.strip() would drop
+    username = environ.get(username_var, "").strip(string.whitespace)
+    secret = environ.get(token_var, "").strip(string.whitespace)
     if username and secret:
         return Credentials(username, secret, from_environment=True)
     if not username and not secret:
