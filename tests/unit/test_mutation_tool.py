@@ -97,6 +97,14 @@ def mutated_module(function: str, count: int) -> str:
     return "\n".join(defs)
 
 
+def entry(mutant: str, **change: str) -> str:
+    """One ``[[equivalent]]`` entry of the equivalents file, naming its change by each given
+    key (``change``, ``removed``) in a literal string, which may span lines."""
+    lines = ["[[equivalent]]", f'mutant = "{mutant}"']
+    lines += [f"{key} = '''{text}'''" for key, text in change.items()]
+    return "\n".join([*lines, 'reason = "test"', ""])
+
+
 def test_an_equivalent_is_known_by_its_function_and_change_whatever_its_number(
     tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -108,14 +116,8 @@ def test_an_equivalent_is_known_by_its_function_and_change_whatever_its_number(
         monkeypatch,
         {"buildlib.publish.x_a__mutmut_1": 0, "buildlib.publish.x_a__mutmut_2": 0},
         mutated_module("a", 2),
-        "[[equivalent]]\n"
-        'mutant = "buildlib.publish.x_a__mutmut_1"\n'
-        "change = 'level = n + 3'\n"
-        'reason = "test"\n'
-        "[[equivalent]]\n"
-        'mutant = "buildlib.publish.x_a__mutmut_7"\n'
-        "change = 'level = n * 2'\n"
-        'reason = "a change no mutant makes any more"\n',
+        entry("buildlib.publish.x_a__mutmut_1", change="level = n + 3")
+        + entry("buildlib.publish.x_a__mutmut_7", change="level = n * 2"),
     )
 
     tallies, problems = tool.tally(settings, ["publish"])
@@ -158,14 +160,8 @@ def test_an_equivalent_mutant_of_a_default_argument_is_known_by_its_def_line(
         "    def xǁRunnerǁrun__mutmut_orig(self, quiet=False):\n        return quiet\n"
         "    def xǁRunnerǁrun__mutmut_1(self, quiet=True):\n        return quiet\n"
         "    def xǁRunnerǁrun__mutmut_2(self, quiet=False):\n        return not quiet\n",
-        "[[equivalent]]\n"
-        'mutant = "buildlib.publish.x_step__mutmut_1"\n'
-        "change = 'def step(n, by=2):'\n"
-        'reason = "test"\n'
-        "[[equivalent]]\n"
-        'mutant = "buildlib.publish.xǁRunnerǁrun__mutmut_1"\n'
-        "change = 'def run(self, quiet=True):'\n"
-        'reason = "test"\n',
+        entry("buildlib.publish.x_step__mutmut_1", change="def step(n, by=2):")
+        + entry("buildlib.publish.xǁRunnerǁrun__mutmut_1", change="def run(self, quiet=True):"),
     )
 
     tallies, problems = tool.tally(settings, ["publish"])
@@ -204,14 +200,8 @@ def test_an_equivalent_mutant_that_deletes_a_line_is_known_by_the_first_line_it_
         f"def x_run__mutmut_1(n):\n{without_message}"
         f"def x_run__mutmut_2(n):\n{without_check}"
         f"def x_run__mutmut_3(n):\n{original.replace('check=False', 'check=True')}",
-        "[[equivalent]]\n"
-        'mutant = "buildlib.publish.x_run__mutmut_9"\n'
-        "removed = 'check=False,'\n"
-        'reason = "test"\n'
-        "[[equivalent]]\n"
-        'mutant = "buildlib.publish.x_run__mutmut_4"\n'
-        "removed = 'n + 1,'\n"
-        'reason = "a line no mutant deletes any more"\n',
+        entry("buildlib.publish.x_run__mutmut_9", removed="check=False,")
+        + entry("buildlib.publish.x_run__mutmut_4", removed="n + 1,"),
     )
 
     tallies, problems = tool.tally(settings, ["publish"])
@@ -239,13 +229,7 @@ def test_an_equivalent_mutant_that_writes_several_lines_is_known_by_all_of_them(
         "def x_a__mutmut_orig(n):\n    low = n - 1\n    high = n + 1\n    return low, high\n"
         "def x_a__mutmut_1(n):\n    low = n + 1\n    high = n - 1\n    return low, high\n"
         "def x_a__mutmut_2(n):\n    low = n + 1\n    high = n + 1\n    return low, high\n",
-        "[[equivalent]]\n"
-        'mutant = "buildlib.publish.x_a__mutmut_1"\n'
-        "change = '''\n"
-        "    low = n + 1\n"
-        "    high = n - 1\n"
-        "'''\n"
-        'reason = "test"\n',
+        entry("buildlib.publish.x_a__mutmut_1", change="\n    low = n + 1\n    high = n - 1\n"),
     )
 
     tallies, problems = tool.tally(settings, ["publish"])
@@ -256,16 +240,10 @@ def test_an_equivalent_mutant_that_writes_several_lines_is_known_by_all_of_them(
     assert problems == []
 
 
-def test_an_equivalent_entry_names_exactly_one_change(
-    tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_equivalent_entry_names_exactly_one_change(tool: ModuleType, tmp_path: Path) -> None:
     listed = tmp_path / "equivalents.toml"
     listed.write_text(
-        "[[equivalent]]\n"
-        'mutant = "buildlib.publish.x_a__mutmut_1"\n'
-        "change = 'level = n + 2'\n"
-        "removed = 'level = n + 1'\n"
-        'reason = "test"\n',
+        entry("buildlib.publish.x_a__mutmut_1", change="level = n + 2", removed="level = n + 1"),
         encoding="utf-8",
     )
 
@@ -289,10 +267,7 @@ def test_an_equivalent_entry_of_a_module_that_is_not_mutated_is_stale(
         monkeypatch,
         {"buildlib.publish.x_a__mutmut_1": 0},
         mutated_module("a", 1),
-        "[[equivalent]]\n"
-        'mutant = "buildlib.engine.x_user_config__mutmut_1"\n'
-        "change = 'return None'\n"
-        'reason = "its module is not in only_mutate"\n',
+        entry("buildlib.engine.x_user_config__mutmut_1", change="return None"),
     )
 
     _, problems = tool.tally(settings, ["publish"])
