@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from buildlib.errors import ConfigError
 from buildlib.flags import ImageFlags
 from buildlib.options import options_for
 from buildlib.plan import make_plan
+from tests.conftest import invoke
 from tests.support.config_repo import write_repo
 
 DOCKER = "/usr/bin/docker"
@@ -193,15 +193,7 @@ def dry_run(root: Path, tmp_path: Path, driver: str, *argv: str) -> str:
         BUILDLIB_REGISTRY=f"127.0.0.1:{port}",  # nobody listens: nothing leaves the machine
         NO_COLOR="1",
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "invoke", *argv, "--dry-run"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = invoke(*argv, "--dry-run", cwd=root, env=env, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout + proc.stderr
 

@@ -31,6 +31,7 @@ from buildlib.flags import ImageFlags
 from buildlib.options import options_for
 from buildlib.plan import BuildPlan, ImageBuild, make_plan
 from buildlib.runner import Result, Runner
+from tests.conftest import invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDX = Capabilities("docker", "buildx", "28.0.1", "v0.19.3")
@@ -481,19 +482,10 @@ def fake_docker(tmp_path: Path, *, buildx: bool) -> Path:
 
 def invoke_dry_run(tmp_path: Path, docker: Path, *args: str):
     import os
-    import subprocess
-    import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BUILDLIB_", "TETRA_"))}
     env.update(BUILDLIB_DOCKER=str(docker), NO_COLOR="1")
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "build", "--all", "--dry-run", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return invoke("build", "--all", "--dry-run", *args, cwd=ROOT, env=env, timeout=120)
 
 
 def test_the_builder_flag_reaches_the_command_line(tmp_path) -> None:

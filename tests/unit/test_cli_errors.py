@@ -8,11 +8,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import invoke as run_invoke
 from tests.conftest import unavailable
 from tests.support.config_repo import write_repo
 
@@ -35,14 +35,7 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def invoke(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=cwd,
-        env=cli_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_invoke(*args, cwd=cwd, env=cli_env(**env), timeout=120)
 
 
 def one_error(proc: subprocess.CompletedProcess[str]) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import subprocess
 import sys
 from functools import cache
 from pathlib import Path
@@ -25,6 +24,7 @@ from test_workflows import (
     rendered_edges,
 )
 
+from tests.conftest import invoke
 from tests.support.readme import adopting, adopting_tasks_py
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,14 +65,7 @@ def invocations() -> list[tuple[str, list[str]]]:
 
 @cache
 def task_help(task: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "invoke", "--help", task],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = invoke("--help", task, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 

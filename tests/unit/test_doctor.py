@@ -8,8 +8,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ import pytest
 from buildlib.checks.suite import catalog
 from buildlib.doctor import collect, main, render, run_doctor
 from buildlib.errors import UsageError
+from tests.conftest import invoke
 from tests.support.fixture_repo import commit, git, isolate, make_repo, set_version, write
 
 REPO = Path(__file__).resolve().parents[2]
@@ -322,13 +321,7 @@ def test_unknown_purpose_or_root_is_a_usage_error(repo, tmp_path):
 
 
 def invoke_has_doctor() -> bool:
-    listed = subprocess.run(
-        [sys.executable, "-m", "invoke", "--list"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    listed = invoke("--list", cwd=REPO)
     return re.search(r"^\s+doctor\b", listed.stdout, re.M) is not None
 
 
@@ -337,14 +330,7 @@ def test_invoke_task_checks_another_root(repo, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "FORCE_COLOR")}
     env["DOCKER_HOST"] = f"unix://{tmp_path}/dead.sock"
 
-    result = subprocess.run(
-        [sys.executable, "-m", "invoke", "doctor", "--json", "--root", str(repo)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = invoke("doctor", "--json", "--root", str(repo), cwd=REPO, env=env)
 
     assert result.returncode == 1, result.stderr
     document = json.loads(result.stdout)

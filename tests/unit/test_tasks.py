@@ -17,6 +17,7 @@ import pytest
 from invoke import Collection, Task
 
 from buildlib.tasks import collection
+from tests import conftest
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIRED = {"build", "build-gpu", "build-cpu", "build-lb", "push", "release"}
@@ -119,14 +120,7 @@ def test_group_build_has_the_group_flags(ns: Collection) -> None:
 
 
 def run_invoke(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    return conftest.invoke(*args, cwd=REPO, env={**os.environ, "NO_COLOR": "1"}, timeout=120)
 
 
 def test_invoke_list_shows_every_task_with_its_summary(ns: Collection) -> None:
@@ -436,14 +430,8 @@ def test_no_flag_has_a_generated_short_form(ns: Collection) -> None:
 
 @pytest.mark.parametrize("task_name", ["build", "build-lb", "push", "release", "doctor"])
 def test_dash_h_after_a_task_is_its_help_and_runs_nothing(task_name: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "invoke", task_name, "-h"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1", "BUILDLIB_DOCKER": "/nonexistent/docker"},
-        timeout=60,
-    )
+    env = {**os.environ, "NO_COLOR": "1", "BUILDLIB_DOCKER": "/nonexistent/docker"}
+    result = conftest.invoke(task_name, "-h", cwd=REPO, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"Usage: inv[oke] [--core-opts] {task_name} "), result.stdout
     assert "$ " not in result.stderr and "==>" not in result.stderr
@@ -503,14 +491,7 @@ def test_invoke_echo_shows_the_queries_too(monkeypatch, capsys) -> None:
 
 
 def test_invoke_dry_reaches_the_repository_tasks_too() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "invoke", "--dry", "typecheck"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-        timeout=120,
-    )
+    result = run_invoke("--dry", "typecheck")
     assert result.returncode == 0, result.stderr
     assert re.search(r"^\$ \S+ -m mypy$", result.stderr, re.M), result.stderr
     assert "Success" not in result.stdout + result.stderr, "mypy ran"

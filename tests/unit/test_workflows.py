@@ -27,7 +27,7 @@ if sys.version_info >= (3, 11):  # noqa: UP036 - the tests also run on Python 3.
 else:
     import tomli as tomllib
 
-from tests.conftest import unavailable
+from tests.conftest import invoke, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
@@ -133,14 +133,7 @@ def output_command(all_jobs: dict[str, dict[str, Any]], job_id: str, output: str
 def invoke_stdout(argv: tuple[str, ...], root: Path = ROOT) -> str:
     """``uv run invoke ARGS`` as this environment runs it (``python -m invoke ARGS``)."""
     assert argv[:3] == ("uv", "run", "invoke"), argv
-    proc = subprocess.run(
-        [sys.executable, "-m", "invoke", *argv[3:]],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = invoke(*argv[3:], cwd=root, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
@@ -802,14 +795,7 @@ def test_publishing_jobs_cover_every_image_once() -> None:
 @cache
 def invoke_tasks() -> frozenset[str]:
     """The tasks ``invoke --list`` shows in the repository."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "invoke", "--list"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = invoke("--list", cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return frozenset(
         line.split()[0] for line in proc.stdout.splitlines()[1:] if line.startswith("  ")
@@ -838,15 +824,7 @@ def dry_run_json(argv: list[str], step_env: dict[str, str], root: Path = ROOT) -
     # The cache flags need CI's docker-container builder, which this machine may lack; they
     # do not change what is pushed (test_every_image_build_reads_and_writes_the_actions_cache)
     argv = [a for i, a in enumerate(argv) if not {a, argv[i - 1]} & {"--cache-from", "--cache-to"}]
-    proc = subprocess.run(
-        [sys.executable, "-m", "invoke", *argv, "--dry-run", "--json"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = invoke(*argv, "--dry-run", "--json", cwd=root, env=env, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     start = proc.stdout.index("{")
     document, _ = json.JSONDecoder().raw_decode(proc.stdout[start:])
