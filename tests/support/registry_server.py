@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -22,6 +21,8 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import IO
+
+from tests.support.ports import free_port
 
 MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -48,7 +49,7 @@ class RegistryServer:
         self.root.mkdir(parents=True)
         self.username = username
         self._password = password
-        self.port = _free_port()
+        self.port = free_port()
         self.log_path = self.root / "registry.log"
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -228,9 +229,3 @@ def docker_login_config(
         output = (result.stderr or result.stdout).replace(pw, "******")
         raise AssertionError(f"docker login {host} failed: {output.strip()}")
     return config_dir
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

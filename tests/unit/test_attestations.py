@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from buildlib.options import options_for
 from buildlib.plan import make_plan
 from tests.conftest import invoke
 from tests.support.config_repo import write_repo
+from tests.support.ports import free_port
 
 DOCKER = "/usr/bin/docker"
 BUILDX = Capabilities(DOCKER, "buildx", "27.3.1", buildx_version="v0.17.1", server_version="27")
@@ -179,9 +179,7 @@ def dry_run(root: Path, tmp_path: Path, driver: str, *argv: str) -> str:
     fake = tmp_path / "docker"
     fake.write_text(FAKE_DOCKER.format(python=sys.executable), encoding="utf-8")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()

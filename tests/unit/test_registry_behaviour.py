@@ -33,6 +33,7 @@ from tests.support.http_replies import (
     digest_of,
     json_reply,
 )
+from tests.support.ports import free_port
 
 USER = Credentials("alice", "s3cret-never-shown")
 HINT = "set DOCKERHUB_USERNAME and DOCKERHUB_TOKEN"
@@ -521,7 +522,7 @@ def test_a_token_realm_that_is_not_http_is_refused(script: Script) -> None:
 
 
 def test_an_https_token_realm_is_used(script: Script) -> None:
-    realm = f"https://127.0.0.1:{free_closed_port()}/token"
+    realm = f"https://127.0.0.1:{free_port()}/token"
     script.on("GET", "/v2/team/app/tags/list", challenged(f'Bearer realm="{realm}"'))
 
     failure = caught(lambda: script.client().tags("team/app"))
@@ -635,12 +636,6 @@ def test_loopback_registries_are_reached_without_the_environment_proxy(
 
 
 # -- transport failures --------------------------------------------------------------------
-
-
-def free_closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +30,7 @@ from tests.support.http_replies import (
     digest_of,
     json_reply,
 )
+from tests.support.ports import free_port
 
 SECRET = "s3cret-Pa55-never-shown"
 USER = Credentials("alice", SECRET)
@@ -237,12 +237,6 @@ def assert_secret_hidden(exc: BaseException) -> None:
         assert SECRET not in text
 
 
-def free_closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # -- addressing ----------------------------------------------------------------------------
 
 
@@ -281,7 +275,7 @@ def test_invalid_repository_names_are_refused(repo: str) -> None:
 
 
 def test_invalid_tags_are_refused_before_any_request() -> None:
-    client = RegistryClient(f"127.0.0.1:{free_closed_port()}", retries=0)
+    client = RegistryClient(f"127.0.0.1:{free_port()}", retries=0)
     with pytest.raises(ConfigError, match="not a valid tag or digest"):
         client.manifest_digest("a/b", "../../v2")
 
@@ -571,7 +565,7 @@ def test_backoff_grows_exponentially(make_registry) -> None:
 
 
 def test_connection_refused_is_retried_then_named() -> None:
-    host = f"127.0.0.1:{free_closed_port()}"
+    host = f"127.0.0.1:{free_port()}"
     client = RegistryClient(host, USER, retries=2, backoff=0.01)
 
     with pytest.raises(RegistryError, match="connection refused") as caught:

@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from typing import Any
 import cloudpickle
 import pytest
 
+from tests.support.ports import free_port
 from worker import lb
 from worker.handler import handler, main, run_queue
 
@@ -314,9 +314,7 @@ def test_run_queue_stops_on_event_while_idle() -> None:
 
 
 def test_run_queue_survives_an_unreachable_endpoint() -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    dead = f"http://127.0.0.1:{free_port()}"
     stop = threading.Event()
     timer = threading.Timer(0.3, stop.set)
     timer.start()
@@ -448,12 +446,6 @@ def test_lb_concurrent_requests(lb_url: str) -> None:
     for t in threads:
         t.join(30)
     assert [r[0] for r in results] == [200] * 8
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_python_dash_m_lb_serves_and_stops_on_sigterm() -> None:

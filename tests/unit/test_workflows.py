@@ -14,7 +14,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ else:
     import tomli as tomllib
 
 from tests.conftest import invoke, unavailable
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
@@ -811,9 +811,7 @@ def dry_run_json(argv: list[str], step_env: dict[str, str], root: Path = ROOT) -
     docker = shutil.which(os.environ.get("BUILDLIB_DOCKER", "docker"))
     if docker is None:
         unavailable("no docker client on PATH: the dry runs plan with it")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()
