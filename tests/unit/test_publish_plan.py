@@ -253,17 +253,13 @@ def test_a_tag_just_pushed_that_the_registry_does_not_list_is_an_error() -> None
 
 def test_full_tags_pushed_or_found_in_place_and_where_a_release_stopped() -> None:
     from buildlib.pushing import push_full_tags
-    from buildlib.releaseplan import ImagePublication
     from tests.unit.test_publish_multiplatform import plan
 
     loaded = plan(a_build("gpu", ("linux/amd64",)), a_build("cpu", ("linux/amd64",)))
-    publications = [
-        ImagePublication(name, f"acme/{name}", "1.2.3", ("1.2.3",)) for name in ("gpu", "cpu")
-    ]
     client = Tags({"acme/gpu": IMAGE})
 
     with pytest.raises(PublishError) as caught:
-        push_full_tags(None, client, loaded.builds, publications, {"gpu", "cpu"}, [], {}, {})  # type: ignore[arg-type]
+        push_full_tags(None, client, loaded.builds, "1.2.3", {"gpu", "cpu"}, [], {}, {})  # type: ignore[arg-type]
 
     # gpu was found in place, not pushed: it is not named as pushed
     assert caught.value.message.startswith(
@@ -271,7 +267,7 @@ def test_full_tags_pushed_or_found_in_place_and_where_a_release_stopped() -> Non
         "Nothing was pushed."
     )
     client.digests["acme/cpu"] = LOCAL
-    results = push_full_tags(None, client, loaded.builds, publications, {"gpu", "cpu"}, [], {}, {})  # type: ignore[arg-type]
+    results = push_full_tags(None, client, loaded.builds, "1.2.3", {"gpu", "cpu"}, [], {}, {})  # type: ignore[arg-type]
     assert results == [
         Published("gpu", "acme/gpu", "acme/gpu:1.2.3", IMAGE, ["1.2.3"], True),
         Published("cpu", "acme/cpu", "acme/cpu:1.2.3", LOCAL, ["1.2.3"], True),

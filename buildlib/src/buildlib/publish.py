@@ -240,7 +240,7 @@ def release(
                 cli,
                 client,
                 pushed.builds + loaded.builds,
-                publications,
+                full_tag,
                 unchanged,
                 released_here,
                 built,

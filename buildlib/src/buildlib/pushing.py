@@ -27,7 +27,7 @@ from buildlib.docker import Docker
 from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError, Replaced
 from buildlib.plan import BuildPlan, ImageBuild
 from buildlib.registry import RegistryClient
-from buildlib.releaseplan import ImagePublication, Published, release_stopped
+from buildlib.releaseplan import Published, release_stopped
 from buildlib.runner import Result
 
 TRANSIENT = re.compile(
@@ -152,19 +152,17 @@ def push_full_tags(
     cli: Docker,
     client: RegistryClient,
     builds: tuple[ImageBuild, ...],
-    publications: list[ImagePublication],
+    full_tag: str,
     unchanged: set[str],
     already: list[Published],
     built: Mapping[str, str | None],
     reported: Mapping[str, str | None],
 ) -> list[Published]:
-    """The full version tag of every build: pushed for a loaded image, checked in the
-    registry for one buildx pushed (``reported``: the digests it reported; ``built``: the
-    image ids; ``already``: found in place). A failure names everything pushed so far."""
-    by_name = {p.name: p for p in publications}
+    """``full_tag`` for every build: pushed for a loaded image, checked in the registry
+    for one buildx pushed (``reported``: the digests it reported; ``built``: the image ids;
+    ``already``: found in place). A failure names everything pushed so far."""
     results: list[Published] = list(already)
     for build in builds:
-        full_tag = by_name[build.name].full_tag
         repository = build.image.repository
         same = build.name in unchanged
         try:
