@@ -53,6 +53,22 @@ def do_release(root: Path, runner, images=("gpu", "cpu"), **flags):
     return release(root, ReleaseFlags(images=tuple(images), **flags), environ={}, runner=runner)
 
 
+def released_then_moved_on(
+    root: Path,
+    registry: StubRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    version: str = "1.2.4",
+    dockerfile: str = "FROM scratch\nLABEL changed=yes\n",
+) -> dict[str, str]:
+    """Releases the project as it stands, then makes it ``version`` with another Dockerfile
+    (other content to push); returns gpu's tags as the first release left them."""
+    with publishing(monkeypatch, registry) as docker:
+        do_release(root, runner=docker)
+    before = registry.tag_map(GPU)
+    released_project(root, version, dockerfile=dockerfile)
+    return before
+
+
 # --- floating tags ------------------------------------------------------------------------
 
 
@@ -79,11 +95,7 @@ def test_a_first_release_pushes_every_full_tag_then_floats_them(
 def test_a_newer_release_moves_the_floating_tags_that_already_exist(
     root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with publishing(monkeypatch, registry) as docker:
-        do_release(root, runner=docker)
-    first = registry.tag_map(GPU)["1.2.3"]
-
-    released_project(root, "1.2.4", dockerfile="FROM scratch\nLABEL changed=yes\n")
+    first = released_then_moved_on(root, registry, monkeypatch)["1.2.3"]
     with publishing(monkeypatch, registry) as docker:
         results = do_release(root, runner=docker)
 
@@ -99,11 +111,9 @@ def test_a_backport_moves_only_its_own_line(
 ) -> None:
     registry = StubRegistry()
     root = released_project(tmp_path / "repo", "1.2.4")
-    with publishing(monkeypatch, registry) as docker:
-        do_release(root, runner=docker)
-    newest = registry.tag_map(GPU)["1.2.4"]
-
-    released_project(root, "1.1.0", dockerfile="FROM scratch\nLABEL line=1.1\n")
+    newest = released_then_moved_on(
+        root, registry, monkeypatch, "1.1.0", dockerfile="FROM scratch\nLABEL line=1.1\n"
+    )["1.2.4"]
     with publishing(monkeypatch, registry) as docker:
         results = do_release(root, runner=docker)
 
@@ -116,11 +126,7 @@ def test_a_backport_moves_only_its_own_line(
 def test_a_failed_floating_move_puts_back_the_tags_already_moved(
     root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with publishing(monkeypatch, registry) as docker:
-        do_release(root, runner=docker)
-    before = registry.tag_map(GPU)
-
-    released_project(root, "1.2.4", dockerfile="FROM scratch\nLABEL changed=yes\n")
+    before = released_then_moved_on(root, registry, monkeypatch)
     registry.fail_add_tag[(GPU, "1")] = RegistryError("registry.test: 503 unavailable")
     with publishing(monkeypatch, registry) as docker:
         with pytest.raises(PublishError) as caught:
@@ -152,10 +158,7 @@ def test_a_failed_first_floating_move_touches_nothing(
 def test_a_put_back_that_fails_is_named(
     root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with publishing(monkeypatch, registry) as docker:
-        do_release(root, runner=docker)
-
-    released_project(root, "1.2.4", dockerfile="FROM scratch\nLABEL changed=yes\n")
+    released_then_moved_on(root, registry, monkeypatch)
     registry.fail_add_tag[(GPU, "latest")] = RegistryError("registry.test: 503 unavailable")
     original_add_tag = registry.add_tag
 
