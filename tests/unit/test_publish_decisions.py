@@ -248,8 +248,8 @@ def test_a_rerun_of_the_same_release_pushes_nothing_again(
 # --- push: retries and refusals -------------------------------------------------------------
 
 
-def do_push(root: Path, docker, environ=None, **flags):
-    return push(root, PushFlags(images=("gpu",), **flags), environ=environ or {}, runner=docker)
+def do_push(root: Path, docker, environ=None, images=("gpu",), **flags):
+    return push(root, PushFlags(images=images, **flags), environ=environ or {}, runner=docker)
 
 
 def test_transient_push_failures_are_retried(
@@ -886,12 +886,7 @@ def test_a_push_stopped_part_way_names_every_tag_it_wrote_and_exits_8(
 
         monkeypatch.setattr(docker, "run", cpu_refused)
         with pytest.raises(PublishError) as caught:
-            push(
-                root,
-                PushFlags(images=("gpu", "cpu"), tag=("main", "nightly")),
-                environ={},
-                runner=docker,
-            )
+            do_push(root, docker, images=("gpu", "cpu"), tag=("main", "nightly"))
 
     assert caught.value.exit_code == 8
     assert caught.value.message == (
@@ -921,12 +916,7 @@ def test_a_push_replaced_at_the_final_check_names_the_tags_it_still_holds_and_ex
 
         monkeypatch.setattr(registry, "add_tag", racing_add_tag)
         with pytest.raises(PublishError) as caught:
-            push(
-                root,
-                PushFlags(images=("gpu", "cpu"), tag=("main", "nightly")),
-                environ={},
-                runner=docker,
-            )
+            do_push(root, docker, images=("gpu", "cpu"), tag=("main", "nightly"))
 
     ours = registry.tag_map(GPU)["nightly"]
     assert caught.value.exit_code == 8
@@ -946,7 +936,7 @@ def test_a_push_that_fails_before_writing_anything_keeps_its_own_error(
     with publishing(monkeypatch, registry) as docker:
         docker.push_failures = ["unknown: 400 bad request: manifest invalid"]
         with pytest.raises(CommandFailed) as caught:
-            push(root, PushFlags(images=("gpu", "cpu"), tag="main"), environ={}, runner=docker)
+            do_push(root, docker, images=("gpu", "cpu"), tag="main")
 
     assert caught.value.exit_code == 4
     assert GPU not in registry.repos and CPU not in registry.repos
