@@ -225,6 +225,47 @@ def test_pyproject_as_an_extra_file_of_another_release_type(repo, entry, marker,
     assert ("will not bump pyproject.toml's version" in result.message) == warns
 
 
+@pytest.mark.parametrize(
+    ("top", "package", "state"),
+    [
+        ({}, {}, "missing"),
+        ({"release-type": None}, {}, "null"),
+        ({}, {"release-type": None}, "null"),
+    ],
+)
+def test_a_release_type_that_release_please_reads_as_node_warns(repo, top, package, state):
+    """mergeReleaserConfig (src/manifest.ts) takes releaseType ?? 'node': a missing or
+    null release-type is the Node strategy, which does not write pyproject.toml."""
+    config = root_package(**package)
+    del config["release-type"]
+    write_config(repo, {**config, **top})
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert (result.status, result.message) == (
+        "warn",
+        f'release-please-config.json: release-type is {state}, so release-please uses "node" '
+        "and will not bump pyproject.toml's version",
+    )
+
+
+def test_a_missing_release_type_is_named_node(repo):
+    pyproject = repo / "pyproject.toml"
+    marked = 'version = "0.1.0"  # x-release-please-version'
+    write(pyproject, pyproject.read_text().replace('version = "0.1.0"', marked))
+    config = root_package()
+    del config["release-type"]
+    config["packages"]["."]["extra-files"].append("pyproject.toml")
+    write_config(repo, config)
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert (result.status, result.message) == (
+        "ok",
+        "release-please-config.json is valid (release-type node, tags vX.Y.Z)",
+    )
+
+
 def test_extra_file_with_the_wrong_jsonpath_warns(repo):
     write_config(
         repo,

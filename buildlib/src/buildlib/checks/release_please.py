@@ -164,7 +164,8 @@ def check_release_please_config(project: Project) -> CheckResult:
     def warn(message: str, line: int | None, hint: str) -> None:
         warnings.append((message, line, hint))
 
-    release_type = options.get("release-type")
+    # mergeReleaserConfig (src/manifest.ts): releaseType ?? 'node', for a null as for none
+    release_type = options.get("release-type", "node")
     extra_files = [e for e in options.get("extra-files") or [] if isinstance(e, (str, dict))]
 
     def written(path: str) -> list[tuple[Any, str]]:
@@ -182,9 +183,13 @@ def check_release_please_config(project: Project) -> CheckResult:
         (kind == "generic" and marked) or (kind == "toml" and path == "$.project.version")
         for kind, path in written(PYPROJECT)
     ):
+        if "release-type" in options:
+            said = f"release-type is {json.dumps(release_type)}: release-please"
+        else:
+            state = "null" if "release-type" in {**data, **root} else "missing"
+            said = f'release-type is {state}, so release-please uses "node" and'
         warn(
-            f"release-type is {json.dumps(release_type)}: release-please will not "
-            "bump pyproject.toml's version",
+            f"{said} will not bump pyproject.toml's version",
             json_key_line(text, "release-type"),
             'set "release-type": "python"',
         )
