@@ -11,6 +11,7 @@ from buildlib.checks.release_please import (
     check_release_please_config,
     check_release_please_manifest,
     check_version_agreement,
+    json_key_line,
 )
 from tests.support.fixture_repo import (
     RELEASE_PLEASE_CONFIG,
@@ -189,6 +190,34 @@ def test_a_top_level_null_that_reaches_a_tag_name_fails(repo, key, kind):
     )
     lines = (repo / "release-please-config.json").read_text().splitlines()
     assert f'"{key}": null' in lines[result.line - 1]
+
+
+@pytest.mark.parametrize("top_first", [True, False])
+@pytest.mark.parametrize(
+    ("scope", "key", "bad", "good", "indent"),
+    [("top level", "include-v-in-tag", None, True, 2), ('package "."', "draft", "yes", False, 6)],
+)
+def test_a_refused_key_is_located_at_its_own_level(repo, top_first, scope, key, bad, good, indent):
+    """The same key at the top level and in packages["."]: the line is the refused one's."""
+    config = root_package()
+    config.pop(key, None)
+    top, package = (bad, good) if scope == "top level" else (good, bad)
+    config["packages"]["."][key] = package
+    write_config(repo, {key: top, **config} if top_first else {**config, key: top})
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert result.status == "fail" and f"{key} ({scope})" in result.message
+    lines = (repo / "release-please-config.json").read_text().splitlines()
+    assert lines[result.line - 1].rstrip(",") == f'{" " * indent}"{key}": {json.dumps(bad)}'
+
+
+def test_json_key_line_follows_the_nesting():
+    text = '{\n "a": "{\\"b\\": [",\n "p": [{"b": 1}],\n "q": {"b": 2},\n "b": 3,\n "b": 4\n}\n'
+    assert json.loads(text) == {"a": '{"b": [', "p": [{"b": 1}], "q": {"b": 2}, "b": 4}
+    assert json_key_line(text, "b") == 6  # the last of duplicates, as json.loads keeps it
+    assert (json_key_line(text, "q", "b"), json_key_line(text, "a")) == (4, 2)
+    assert (json_key_line(text, "p", "b"), json_key_line(text, "c")) == (None, None)
 
 
 def test_config_without_the_uv_lock_extra_file_warns(repo):

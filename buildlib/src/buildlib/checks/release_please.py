@@ -43,6 +43,7 @@ _TYPES: dict[str, tuple[type, str]] = {
 # option ?? the top level's; then ??, || or === true), except a top-level one of these: it is
 # every package's value, and TagName (src/util/tag-name.ts) defaults them for undefined only.
 _NULL_AT_TOP = ("include-v-in-tag", "tag-separator")
+_ROOT = ("packages", ".")  # src/manifest.ts ROOT_PROJECT_PATH, the repository root's package
 _TOP_ONLY = ("bootstrap-sha", "last-release-sha", "commit-search-depth")
 # src/factory.ts maps "python" to the Python strategy, the only one whose buildUpdates
 # (src/strategies/python.ts) writes pyproject.toml (the PyProjectToml updater).
@@ -51,10 +52,25 @@ _PYPROJECT_TYPES = ("python",)
 SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)(-[^+]+)?(?:\+(.*))?")
 
 
-def json_key_line(text: str, key: str) -> int | None:
-    """The first line (1-based) holding the JSON key ``"key":``."""
-    pattern = re.compile(rf'"{re.escape(key)}"\s*:')
-    return next((n for n, raw in enumerate(text.splitlines(), 1) if pattern.search(raw)), None)
+# a JSON string (a key when a colon follows) or a bracket: enough to track the nesting
+_JSON_TOKEN = re.compile(r'("(?:[^"\\]|\\.)*")(\s*:)?|[][{}]')
+
+
+def json_key_line(text: str, *path: str) -> int | None:
+    """The line (1-based) of the key at ``path``: a top-level key, then the keys of the
+    objects inside its value; of duplicate keys the last, the one json.loads keeps."""
+    found: int | None = None
+    inside: list[str | None] = []  # the key of each open bracket, the document's first
+    key = None
+    for token in _JSON_TOKEN.finditer(text):
+        if token[2]:
+            key = json.loads(token[1])
+            if [*inside[1:], key] == list(path):
+                found = token.start()
+        elif not token[1]:
+            inside = [*inside, key] if token[0] in "[{" else inside[:-1]
+            key = None  # an object in an array has no key of its own
+    return None if found is None else text.count("\n", 0, found) + 1
 
 
 @per_project
@@ -148,16 +164,23 @@ def check_release_please_config(project: Project) -> CheckResult:
             line=json_key_line(text, "packages"),
             hint='add "." to "packages": "packages": {".": {}}',
         )
-    for scope, table, refused in (("top level", data, _NULL_AT_TOP), ('package "."', root, ())):
+    top, package = ("top level", data, _NULL_AT_TOP, ()), ('package "."', root, (), _ROOT)
+    for scope, table, refused, where in (top, package):
         for key, (kind, name) in _TYPES.items():
             value = table.get(key, kind())  # a missing key passes, a null unless refused
             if not isinstance(value, kind) and (value is not None or key in refused):
                 return fail(
                     f"{CONFIG}: {key} ({scope}) must be {name}, not {json.dumps(value)}",
-                    line=json_key_line(text, key),
+                    line=json_key_line(text, *where, key),
                     hint=f'"{key}": true' if kind is bool else None,
                 )
     options = root_options(project)
+
+    def option_line(key: str) -> int | None:
+        """The line of the option release-please takes: the package's, unless it is null
+        or missing and the top level has the key."""
+        at_top = root.get(key) is None and key in data
+        return json_key_line(text, *(() if at_top else _ROOT), key)
 
     warnings: list[tuple[str, int | None, str]] = []
 
@@ -190,7 +213,7 @@ def check_release_please_config(project: Project) -> CheckResult:
             said = f'release-type is {state}, so release-please uses "node" and'
         warn(
             f"{said} will not bump pyproject.toml's version",
-            json_key_line(text, "release-type"),
+            option_line("release-type"),
             'set "release-type": "python"',
         )
     # Python.buildUpdates (src/strategies/python.ts) writes setup.cfg, setup.py,
@@ -214,7 +237,7 @@ def check_release_please_config(project: Project) -> CheckResult:
             if lock
             else "release-please bumps pyproject.toml but not uv.lock: the lock's "
             "own version falls behind on every release",
-            json_key_line(text, "jsonpath" if lock else "extra-files") or json_key_line(text, "."),
+            option_line("extra-files") or json_key_line(text, *_ROOT),
             _extra_files_hint(project),
         )
     predicted = predicted_tag(options)
@@ -223,7 +246,7 @@ def check_release_please_config(project: Project) -> CheckResult:
         warn(
             f"release-please would tag releases {predicted}, but "
             f"[tool.buildlib.release].git-tag expects {expected}",
-            json_key_line(text, "include-component-in-tag"),
+            option_line("include-component-in-tag"),
             'set "include-component-in-tag": false (and "include-v-in-tag": true) '
             "or change [tool.buildlib.release].git-tag to match",
         )
