@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -197,6 +198,32 @@ def run_module(
     )
 
 
+@contextlib.contextmanager
+def started_module(module: str, *args: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """``python -m MODULE ARGS`` in the repository, left running for the test to stop
+    (:func:`sigterm`); killed if the test leaves it running."""
+    with subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
+def sigterm(proc: subprocess.Popen[str]) -> str:
+    """Stops a started module as a container stop does; returns what it wrote to stderr."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.communicate(timeout=15)[1]
+
+
 def test_python_dash_m_handler(tmp_path: Path) -> None:
     proc = run_module(
         "-m", "worker.handler", "--test-input", '{"input":{"ping":true}}', cwd=tmp_path
@@ -351,23 +378,10 @@ def test_sigterm_interrupts_a_long_poll() -> None:
     with FakeQueue([], long_poll=True) as queue:
         env["RUNPOD_WEBHOOK_GET_JOB"] = f"{queue.url}/job-take/$RUNPOD_POD_ID"
         env["RUNPOD_WEBHOOK_POST_OUTPUT"] = f"{queue.url}/done/$ID"
-        with subprocess.Popen(
-            [sys.executable, "-m", "worker.handler"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        ) as proc:
-            try:
-                assert queue.polled.wait(30), "the worker never polled"
-                started = time.monotonic()
-                proc.send_signal(signal.SIGTERM)
-                _, err = proc.communicate(timeout=15)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.communicate()
+        with started_module("worker.handler", env=env) as proc:
+            assert queue.polled.wait(30), "the worker never polled"
+            started = time.monotonic()
+            err = sigterm(proc)
     assert proc.returncode == 0, err
     assert time.monotonic() - started < 5  # not the 90 s poll timeout
     assert "stopping after 0 job(s)" in err
@@ -451,29 +465,16 @@ def test_lb_concurrent_requests(lb_url: str) -> None:
 def test_python_dash_m_lb_serves_and_stops_on_sigterm() -> None:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PORT": str(port)}
-    with subprocess.Popen(
-        [sys.executable, "-m", "worker.lb", "--host", "127.0.0.1"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    assert http("GET", f"http://127.0.0.1:{port}/ping")[0] == 200
-                    break
-                except (urllib.error.URLError, ConnectionError):
-                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                    assert time.monotonic() < deadline, "worker.lb did not come up"
-                    time.sleep(0.1)
-            proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=15)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+    with started_module("worker.lb", "--host", "127.0.0.1", env=env) as proc:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert http("GET", f"http://127.0.0.1:{port}/ping")[0] == 200
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "worker.lb did not come up"
+                time.sleep(0.1)
+        err = sigterm(proc)
     assert proc.returncode == 0, err
     assert "stopped" in err
