@@ -107,18 +107,44 @@ def test_json_line_has_exactly_the_keys_in_order() -> None:
     assert "\n" not in line
 
 
+class SilentBench:
+    """A stand-in for bench.Bench that measures nothing: each test adds the figures it runs."""
+
+    def __init__(self, docker, runs, work):
+        self.caps = Capabilities(docker, "buildkit", "20.10.24")
+        self.runs, self.session, self.notes = runs, "s", []
+
+    def warm_up(self):
+        pass
+
+    def cleanup(self):
+        pass
+
+
+def without_docker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake: type) -> None:
+    """bench.main with ``fake`` for its Bench: no docker looked up, a made-up machine, its
+    results written under tmp_path."""
+    monkeypatch.setattr(bench, "Bench", fake)
+    monkeypatch.setattr(bench, "choose_docker", lambda: "docker")
+    monkeypatch.setattr(
+        bench,
+        "machine",
+        lambda docker, caps: {
+            "date": "d",
+            "cpus": "2",
+            "memory": "1 GiB",
+            "os": "linux",
+            "python": "3",
+            "docker": docker,
+            "builder": caps,
+            "engine": "20.10",
+        },
+    )
+    monkeypatch.setattr(bench, "WORK", tmp_path / "work")
+
+
 def test_main_prints_the_table_then_the_json_last(monkeypatch, tmp_path, capsys) -> None:
-    class FakeBench:
-        def __init__(self, docker, runs, work):
-            self.caps = Capabilities(docker, "buildkit", "20.10.24")
-            self.runs, self.session, self.notes = runs, "s", []
-
-        def warm_up(self):
-            pass
-
-        def cleanup(self):
-            pass
-
+    class FakeBench(SilentBench):
         def figure(self, name, a, b):
             figure = bench.Figure(name, label_a="a", label_b="b", side_a=[a] * 3, side_b=[b] * 3)
             figure.samples = bench.ratios(figure.side_a, figure.side_b)
@@ -145,23 +171,7 @@ def test_main_prints_the_table_then_the_json_last(monkeypatch, tmp_path, capsys)
         def fresh_runner(self):
             return self.figure("fresh_runner_ratio", 3.0, 10.0)
 
-    monkeypatch.setattr(bench, "Bench", FakeBench)
-    monkeypatch.setattr(bench, "choose_docker", lambda: "docker")
-    monkeypatch.setattr(
-        bench,
-        "machine",
-        lambda docker, caps: {
-            "date": "d",
-            "cpus": "2",
-            "memory": "1 GiB",
-            "os": "linux",
-            "python": "3",
-            "docker": docker,
-            "builder": caps,
-            "engine": "20.10",
-        },
-    )
-    monkeypatch.setattr(bench, "WORK", tmp_path / "work")
+    without_docker(monkeypatch, tmp_path, FakeBench)
 
     assert bench.main(["--runs", "3"]) == 0
 
@@ -191,17 +201,7 @@ def test_fresh_runner_ratio_runs_fewer_times_unless_told(
 ) -> None:
     seen = []
 
-    class FakeBench:
-        def __init__(self, docker, runs, work):
-            self.caps = Capabilities(docker, "buildkit", "20.10.24")
-            self.runs, self.session, self.notes = runs, "s", []
-
-        def warm_up(self):
-            pass
-
-        def cleanup(self):
-            pass
-
+    class FakeBench(SilentBench):
         def __getattr__(self, name):  # the figures not selected
             return lambda *args: pytest.fail(f"{name} ran without being selected")
 
@@ -209,16 +209,7 @@ def test_fresh_runner_ratio_runs_fewer_times_unless_told(
             seen.append(self.runs)
             return bench.Figure("fresh_runner_ratio", samples=[0.3] * self.runs)
 
-    monkeypatch.setattr(bench, "Bench", FakeBench)
-    monkeypatch.setattr(bench, "choose_docker", lambda: "docker")
-    monkeypatch.setattr(
-        bench,
-        "machine",
-        lambda docker, caps: dict.fromkeys(
-            ("date", "cpus", "memory", "os", "python", "docker", "builder", "engine"), "x"
-        ),
-    )
-    monkeypatch.setattr(bench, "WORK", tmp_path / "work")
+    without_docker(monkeypatch, tmp_path, FakeBench)
 
     assert bench.main([*argv, "--only", "fresh_runner_ratio"]) == 0
 
