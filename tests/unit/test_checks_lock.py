@@ -20,6 +20,21 @@ def add_dependency(repo, requirement='"tomli-w>=1.0"'):
     )
 
 
+def generated_lock(repo, pinned=False):
+    """uv.lock becomes a file git ignores (.gitignore's line 2), made anew by each install;
+    ``pinned``: with resolution pinned by exclude-newer, as this repository keeps it."""
+    if pinned:
+        path = repo / "pyproject.toml"
+        path.write_text(
+            path.read_text().replace(
+                "[tool.uv]\n", '[tool.uv]\nexclude-newer = "2026-11-01T00:00:00Z"\n', 1
+            )
+        )
+    write(repo / ".gitignore", ".venv/\nuv.lock\n")
+    git(repo, "rm", "-q", "--cached", "uv.lock")
+    commit(repo, "chore: generate the lock" + (", pin resolution" if pinned else ""))
+
+
 def test_clean_lock_is_present_and_fresh(repo):
     project = Project.load(repo)
     assert check_lock_present(project).status == "ok"
@@ -85,9 +100,7 @@ def test_a_version_change_makes_the_lock_stale(repo):
 
 
 def test_where_git_ignores_the_lock_the_hint_does_not_say_commit(repo):
-    write(repo / ".gitignore", ".venv/\nuv.lock\n")
-    git(repo, "rm", "-q", "--cached", "uv.lock")
-    commit(repo, "chore: generate the lock")
+    generated_lock(repo)
     add_dependency(repo)
 
     result = check_lock_fresh(Project.load(repo))
@@ -144,15 +157,7 @@ def test_ignored_lock_fails_at_the_ignore_line(repo):
 
 def test_ignored_lock_with_pinned_resolution_is_ok(repo):
     """This repository's own policy: uv.lock is generated, resolution pinned by exclude-newer."""
-    path = repo / "pyproject.toml"
-    path.write_text(
-        path.read_text().replace(
-            "[tool.uv]\n", '[tool.uv]\nexclude-newer = "2026-11-01T00:00:00Z"\n', 1
-        )
-    )
-    write(repo / ".gitignore", ".venv/\nuv.lock\n")
-    git(repo, "rm", "-q", "--cached", "uv.lock")
-    commit(repo, "chore: generate the lock, pin resolution")
+    generated_lock(repo, pinned=True)
 
     result = check_lock_present(Project.load(repo))
 
@@ -166,15 +171,7 @@ def test_the_stale_lock_hint_says_commit_only_where_git_keeps_the_lock(repo):
     kept = check_lock_fresh(Project.load(repo))
     assert kept.status == "fail" and kept.hint.endswith(", then commit uv.lock")
 
-    path = repo / "pyproject.toml"
-    path.write_text(
-        path.read_text().replace(
-            "[tool.uv]\n", '[tool.uv]\nexclude-newer = "2026-11-01T00:00:00Z"\n', 1
-        )
-    )
-    write(repo / ".gitignore", ".venv/\nuv.lock\n")
-    git(repo, "rm", "-q", "--cached", "uv.lock")
-    commit(repo, "chore: generate the lock, pin resolution")
+    generated_lock(repo, pinned=True)
     project = Project.load(repo)
 
     stale = check_lock_fresh(project)
