@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -23,29 +25,28 @@ def tool() -> ModuleType:
     return module
 
 
-def staged(
-    tool: ModuleType,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    results: dict[str, int | None],
-    module: str,
-    equivalents: str = "",
-):
-    """A finished run of publish.py as the tool reads it: mutmut's results and mutated copy
-    of the module, and the list of equivalents; returns the settings that point there."""
-    meta = tmp_path / "src" / "buildlib" / "publish.py.meta"
-    meta.parent.mkdir(parents=True)
-    meta.write_text(json.dumps({"exit_code_by_key": results}), encoding="utf-8")
-    (meta.parent / "publish.py").write_text(module, encoding="utf-8")
-    listed = tmp_path / "equivalents.toml"
-    listed.write_text(equivalents, encoding="utf-8")
-    monkeypatch.setattr(tool, "MUTANTS", tmp_path)
-    return tool.Settings(
-        modules={"publish": "src/buildlib/publish.py"},
-        target=0.85,
-        module_target=0.75,
-        equivalents=listed,
-    )
+@pytest.fixture
+def staged(tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """Makes a finished run of publish.py as the tool reads it, from mutmut's results, its
+    mutated copy of the module and the list of equivalents; returns the settings that point
+    there."""
+
+    def stage(results: dict[str, int | None], module: str, equivalents: str = "") -> Any:
+        meta = tmp_path / "src" / "buildlib" / "publish.py.meta"
+        meta.parent.mkdir(parents=True)
+        meta.write_text(json.dumps({"exit_code_by_key": results}), encoding="utf-8")
+        (meta.parent / "publish.py").write_text(module, encoding="utf-8")
+        listed = tmp_path / "equivalents.toml"
+        listed.write_text(equivalents, encoding="utf-8")
+        monkeypatch.setattr(tool, "MUTANTS", tmp_path)
+        return tool.Settings(
+            modules={"publish": "src/buildlib/publish.py"},
+            target=0.85,
+            module_target=0.75,
+            equivalents=listed,
+        )
+
+    return stage
 
 
 def test_every_listed_module_exists(tool: ModuleType) -> None:
@@ -58,8 +59,7 @@ def test_every_listed_module_exists(tool: ModuleType) -> None:
 
 def test_the_score_counts_timeouts_as_killed_and_uncovered_as_survived(
     tool: ModuleType,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    staged: Callable[..., Any],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     results = {
@@ -69,7 +69,7 @@ def test_the_score_counts_timeouts_as_killed_and_uncovered_as_survived(
         "buildlib.publish.x_a__mutmut_4": 33,  # no test reaches it
         "buildlib.publish.x_a__mutmut_5": None,  # the run did not get to it
     }
-    settings = staged(tool, tmp_path, monkeypatch, results, mutated_module("a", 5))
+    settings = staged(results, mutated_module("a", 5))
 
     tallies, problems = tool.tally(settings, ["publish"])
 
@@ -106,14 +106,11 @@ def entry(mutant: str, **change: str) -> str:
 
 
 def test_an_equivalent_is_known_by_its_function_and_change_whatever_its_number(
-    tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tool: ModuleType, staged: Callable[..., Any]
 ) -> None:
     # mutmut renumbers a function's mutants after an edit: the entry written for mutant 2
     # ("level = n + 3") now names mutant 1's number, and still finds its change in mutant 2.
     settings = staged(
-        tool,
-        tmp_path,
-        monkeypatch,
         {"buildlib.publish.x_a__mutmut_1": 0, "buildlib.publish.x_a__mutmut_2": 0},
         mutated_module("a", 2),
         entry("buildlib.publish.x_a__mutmut_1", change="level = n + 3")
@@ -141,14 +138,11 @@ def test_a_score_without_mutants_is_not_a_failure(tool: ModuleType) -> None:
 
 
 def test_an_equivalent_mutant_of_a_default_argument_is_known_by_its_def_line(
-    tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tool: ModuleType, staged: Callable[..., Any]
 ) -> None:
     # mutmut mutates a plain default argument on the def line, where each copy carries a
     # name of its own: the change reads as `mutmut show` prints it, under the plain name.
     settings = staged(
-        tool,
-        tmp_path,
-        monkeypatch,
         {
             "buildlib.publish.x_step__mutmut_1": 0,
             "buildlib.publish.xǁRunnerǁrun__mutmut_1": 0,
@@ -173,7 +167,7 @@ def test_an_equivalent_mutant_of_a_default_argument_is_known_by_its_def_line(
 
 
 def test_an_equivalent_mutant_that_deletes_a_line_is_known_by_the_first_line_it_removes(
-    tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tool: ModuleType, staged: Callable[..., Any]
 ) -> None:
     # mutmut deletes an argument of a call written over several lines with its lines: such a
     # mutant writes no line, and each deletion is told apart by the first line it removes.
@@ -188,9 +182,6 @@ def test_an_equivalent_mutant_that_deletes_a_line_is_known_by_the_first_line_it_
     without_message = original.replace("        f'a message '\n        'over two lines',\n", "")
     without_check = original.replace("        check=False,\n", "")
     settings = staged(
-        tool,
-        tmp_path,
-        monkeypatch,
         {
             "buildlib.publish.x_run__mutmut_1": 0,
             "buildlib.publish.x_run__mutmut_2": 0,
@@ -219,12 +210,9 @@ def test_an_equivalent_mutant_that_deletes_a_line_is_known_by_the_first_line_it_
 
 
 def test_an_equivalent_mutant_that_writes_several_lines_is_known_by_all_of_them(
-    tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tool: ModuleType, staged: Callable[..., Any]
 ) -> None:
     settings = staged(
-        tool,
-        tmp_path,
-        monkeypatch,
         {"buildlib.publish.x_a__mutmut_1": 0, "buildlib.publish.x_a__mutmut_2": 0},
         "def x_a__mutmut_orig(n):\n    low = n - 1\n    high = n + 1\n    return low, high\n"
         "def x_a__mutmut_1(n):\n    low = n + 1\n    high = n - 1\n    return low, high\n"
@@ -257,14 +245,11 @@ def test_an_equivalent_entry_names_exactly_one_change(tool: ModuleType, tmp_path
 
 
 def test_an_equivalent_entry_of_a_module_that_is_not_mutated_is_stale(
-    tool: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tool: ModuleType, staged: Callable[..., Any]
 ) -> None:
     # Code that moved out of the listed modules takes its entries' mutants with it: no run
     # makes them again, whichever modules it runs.
     settings = staged(
-        tool,
-        tmp_path,
-        monkeypatch,
         {"buildlib.publish.x_a__mutmut_1": 0},
         mutated_module("a", 1),
         entry("buildlib.engine.x_user_config__mutmut_1", change="return None"),
