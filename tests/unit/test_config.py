@@ -10,6 +10,7 @@ import pytest
 
 from buildlib import config as config_module
 from buildlib.errors import ConfigError, UsageError
+from buildlib.matrix import image_matrix
 from buildlib.options import parse_platforms
 from tests.support.config_repo import write_repo
 
@@ -421,7 +422,27 @@ def test_platforms_list_of_non_strings(tmp_path: Path) -> None:
     assert error.hint == 'e.g. platforms = ["a", "b"]'
 
 
-@pytest.mark.parametrize("platform", ["linux-amd64", "linux", "Linux/AMD64", "linux/amd64/v8/x"])
+def test_a_platform_in_capitals_is_taken_and_lowered_for_every_later_comparison(
+    tmp_path: Path,
+) -> None:
+    # docker lowers it (containerd/platforms Parse; docker 20.10 builds --platform Linux/AMD64)
+    write_repo(
+        tmp_path, 'platforms = ["linux/amd64"]', 'platforms = ["Linux/AMD64", "LINUX/arm64"]'
+    )
+    assert config_module.load(tmp_path).images[0].platforms == ("linux/amd64", "linux/arm64")
+    rows = {row["image"]: row for row in image_matrix(tmp_path)["include"]}
+    assert rows["gpu"]["emulate"] == "linux/arm64", "the runner's own platform needs no QEMU"
+    assert parse_platforms("Linux/AMD64,linux/ARM/V7") == ("linux/amd64", "linux/arm/v7")
+    with pytest.raises(UsageError) as caught:
+        parse_platforms("Linux/AMD46")
+    assert caught.value.message.startswith("--platform 'Linux/AMD46' names no known architecture")
+
+
+@pytest.mark.parametrize(
+    # a "." too: docker 20.10's daemon refuses linux/arm64/v8.2 (only later containerd takes it)
+    "platform",
+    ["linux-amd64", "linux", "linux/arm64/v8.2", "linux/amd64/v8/x"],
+)
 def test_bad_platform_string(tmp_path: Path, platform: str) -> None:
     path = write_repo(
         tmp_path, 'platforms = ["linux/amd64"]', f'platforms = ["linux/arm64", "{platform}"]'

@@ -39,6 +39,8 @@ else:  # pragma: no cover
 
 PYPROJECT = "pyproject.toml"
 TOOL = "tool.buildlib"
+# No "." in a component: containerd/platforms took one only in 2024 (commit 41c2c97, "Support
+# arm64 minor variants"); docker 20.10's daemon refuses linux/arm64/v8.2 (checked, either builder)
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 IMAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -382,6 +384,7 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
                 )
         platforms = tuple(body.get("platforms", ()))
         problem = platforms_problem(platforms)
+        platforms = tuple(p.lower() for p in platforms)
         if problem:
             raise ConfigError(
                 f"{table}.platforms: {problem}",
@@ -423,23 +426,26 @@ def _check_target(root: Path, name: str, target: str, key: str, location: str) -
 
 def platforms_problem(platforms: Iterable[str]) -> str | None:
     """What makes the first of ``platforms`` that is no os/arch[/variant] docker can build
-    not one (``'linux' is not os/arch[/variant]``), else None."""
-    for platform in platforms:
+    not one (``'linux' is not os/arch[/variant]``), else None. Case does not matter: docker
+    lowers every part (containerd/platforms platforms.go Parse: normalizeOS, normalizeArch;
+    checked with docker 20.10's daemon), so a reader of platforms keeps them lowered."""
+    for written in platforms:
+        platform = written.lower()
         # docker's parser takes an OS version, windows(10.0.17763)/amd64 (containerd/platforms
         # platforms.go Parse, in buildx since v0.16), but buildx through v0.36.1 drops it before
         # the build (build/opt.go: platforms.Format): named, not called malformed
         if versioned := re.fullmatch(r"([a-z0-9]+)\([^)]*\)(/.+)", platform):
             plain = "".join(versioned.groups())
-            return f"{platform!r} names an OS version: buildlib takes {plain!r}, without one"
+            return f"{written!r} names an OS version: buildlib takes {plain!r}, without one"
         if not PLATFORM_RE.fullmatch(platform):
-            return f"{platform!r} is not os/arch[/variant]"
+            return f"{written!r} is not os/arch[/variant]"
         os_name, arch = platform.split("/")[:2]
         for word, known, what in (
             (os_name, KNOWN_OS, "operating system"),
             (arch, KNOWN_ARCH, "architecture"),
         ):
             if word not in known:
-                return f"{platform!r} names no known {what} {word!r}{_did_you_mean(word, known)}"
+                return f"{written!r} names no known {what} {word!r}{_did_you_mean(word, known)}"
     return None
 
 

@@ -207,7 +207,7 @@ def parse_platforms(value: str | None) -> tuple[str, ...]:
             f"--platform {problem}",
             hint="e.g. --platform linux/amd64 or --platform linux/amd64,linux/arm64",
         )
-    return platforms
+    return tuple(p.lower() for p in platforms)
 
 
 def parse_jobs(jobs: int | str | None, sequential: bool) -> int | None:
