@@ -257,4 +257,4 @@ def test_doctor_and_publish_find_the_same_credentials(repo, tmp_path, monkeypatc
         assert problem is None
         assert creds == access.credentials and creds.username == user
         assert found_source == source
-        assert access.from_environment is bool(env)
+        assert creds.from_environment is bool(env)

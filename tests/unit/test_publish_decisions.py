@@ -721,7 +721,7 @@ def test_the_plan_names_an_existing_docker_login(capsys: pytest.CaptureFixture[s
     from buildlib.pushing import Access
     from buildlib.report import print_plan
 
-    access = Access("ghcr.io", Credentials("robot", "s3cret"), False, "hint")
+    access = Access("ghcr.io", Credentials("robot", "s3cret"), "hint")
     print_plan(access, [], as_json=False, version="1.2.3")
 
     text = capsys.readouterr().err

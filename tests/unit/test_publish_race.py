@@ -419,8 +419,8 @@ def test_two_runs_that_push_one_reference_take_turns(temporary: Path) -> None:
 
 
 def test_a_quick_client_tries_once_briefly_with_the_same_login() -> None:
-    login = Credentials("robot", "s3cret-" + "x" * 10)
-    access = Access("ghcr.io", login, True, "set USER and TOKEN")
+    login = Credentials("robot", "s3cret-" + "x" * 10, from_environment=True)
+    access = Access("ghcr.io", login, "set USER and TOKEN")
 
     normal, quick = access.client(), access.client(quick=True)
 

@@ -41,14 +41,14 @@ def publications() -> list[ImagePublication]:
     ("access", "login"),
     [
         (
-            Access("ghcr.io", Credentials("bot", "token-123456"), True, "h"),
+            Access("ghcr.io", Credentials("bot", "token-123456", from_environment=True), "h"),
             "login from the environment",
         ),
         (
-            Access("ghcr.io", Credentials("bot", "token-123456"), False, "h"),
+            Access("ghcr.io", Credentials("bot", "token-123456"), "h"),
             "using the existing docker login",
         ),
-        (Access("ghcr.io", None, False, "h"), "no credentials (anonymous)"),
+        (Access("ghcr.io", None, "h"), "no credentials (anonymous)"),
     ],
 )
 def test_the_plan_names_the_login_every_tag_and_every_tag_left_alone(
@@ -68,12 +68,12 @@ def test_the_plan_names_the_login_every_tag_and_every_tag_left_alone(
 
 
 def test_a_push_plan_has_no_version(capsys: pytest.CaptureFixture[str]) -> None:
-    print_plan(Access("docker.io", None, False, "h"), [], as_json=False, version=None)
+    print_plan(Access("docker.io", None, "h"), [], as_json=False, version=None)
     assert capsys.readouterr().err == "==> plan for docker.io: no credentials (anonymous)\n"
 
 
 def test_the_json_plan_is_one_document_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
-    access = Access("ghcr.io", Credentials("bot", "token-123456"), True, "h")
+    access = Access("ghcr.io", Credentials("bot", "token-123456", from_environment=True), "h")
     print_plan(access, publications(), as_json=True, version="1.1.0")
 
     captured = capsys.readouterr()

@@ -70,7 +70,6 @@ class Found:
 
     credentials: Credentials | None
     source: str | None
-    from_environment: bool
 
 
 def find(
@@ -80,11 +79,11 @@ def find(
     login), else the user's docker login for ``registry_host``."""
     credentials = from_env(username_var, token_var, environ)
     if credentials is not None:
-        return Found(credentials, f"${username_var} and ${token_var}", True)
+        return Found(credentials, f"${username_var} and ${token_var}")
     credentials = from_docker_config(registry_host)
     if credentials is not None:
-        return Found(credentials, f"the docker login for {registry_host}", False)
-    return Found(None, None, False)
+        return Found(credentials, f"the docker login for {registry_host}")
+    return Found(None, None)
 
 
 def from_docker_config(registry_host: str) -> Credentials | None:

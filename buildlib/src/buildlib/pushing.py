@@ -50,7 +50,6 @@ class Access:
 
     registry: str
     credentials: Credentials | None
-    from_environment: bool
     hint: str
 
     def client(self, *, quick: bool = False) -> RegistryClient:
@@ -66,7 +65,7 @@ def resolve_access(config: Config, registry: str, environ: Mapping[str, str]) ->
     names = config.credentials
     hint = f"set {names.username_env} and {names.token_env} (or `docker login {registry}`)"
     found = find_credentials(names.username_env, names.token_env, registry, environ)
-    return Access(registry, found.credentials, found.from_environment, hint)
+    return Access(registry, found.credentials, hint)
 
 
 @contextmanager
@@ -75,7 +74,7 @@ def docker_login(cli: Docker, access: Access) -> Iterator[None]:
     environment; the user's own docker config otherwise."""
     if access.credentials is not None:
         cli.runner.add_secret(access.credentials.secret, f"the token for {access.registry}")
-    if not access.from_environment or access.credentials is None:
+    if access.credentials is None or not access.credentials.from_environment:
         yield
         return
     with cli.login(access.registry, access.credentials, access.hint):

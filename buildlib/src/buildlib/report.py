@@ -21,18 +21,19 @@ def print_plan(
     access: Access, publications: list[ImagePublication], as_json: bool, version: str | None
 ) -> None:
     """The plan: every tag of every image, in the order it will be written."""
+    from_environment = access.credentials is not None and access.credentials.from_environment
     if as_json:
         document = {
             "version": version,
             "registry": access.registry,
-            "login": access.from_environment,
+            "login": from_environment,
             "images": [p.as_dict() for p in publications],
         }
         print(json.dumps(document, indent=2))
         return
     login = (
         "login from the environment"
-        if access.from_environment
+        if from_environment
         else "using the existing docker login"
         if access.credentials
         else "no credentials (anonymous)"
