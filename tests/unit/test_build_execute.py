@@ -302,9 +302,19 @@ class LosingRunner(Runner):
         return Result(argv, 0)
 
 
-def run_docker(runner: LosingRunner, *names: str):
-    plan = BuildPlan(BUILDKIT, tuple(a_build(name) for name in names), jobs=2)
+def run_docker(runner: LosingRunner, *names: str, jobs: int = 2):
+    plan = BuildPlan(BUILDKIT, tuple(a_build(name) for name in names), jobs=jobs)
     return execute(plan, runner)
+
+
+ONE_AT_A_TIME = (
+    "build one image at a time: the same command with --jobs 1 "
+    "(docker/cli#2971 strikes builds side by side)"
+)
+THROUGH_BUILDX = (
+    "install the buildx plugin (`docker buildx version` must answer): buildlib then builds "
+    "with buildx, the other workaround in docker/cli#2971"
+)
 
 
 def test_a_build_whose_image_id_docker_lost_is_built_again_alone(capsys) -> None:
@@ -329,15 +339,27 @@ def test_a_lost_image_id_is_retried_once_only() -> None:
     runner = LosingRunner(lose={"gpu"}, always=True)
 
     with pytest.raises(CommandFailed) as caught:
-        run_docker(runner, "gpu")
+        run_docker(runner, "gpu", "cpu")
 
     assert runner.events.count("gpu start") == 2
     assert caught.value.message.startswith("build of gpu (Dockerfile) failed (exit 1): cannot ")
     # not "fix the error above": the build has no error; what avoids the fault is named
-    assert caught.value.hint == (
-        "build one image at a time: the same command with --jobs 1 "
-        "(docker/cli#2971 strikes builds side by side)"
-    )
+    assert caught.value.hint == ONE_AT_A_TIME
+
+
+@pytest.mark.parametrize(("names", "jobs"), [(("gpu",), 2), (("gpu", "cpu"), 1)])
+def test_an_image_id_lost_by_builds_one_at_a_time_names_buildx_not_jobs_1(
+    names: tuple[str, ...], jobs: int
+) -> None:
+    """One image, or --jobs 1 (--sequential): the builds already ran one at a time."""
+    runner = LosingRunner(lose={"gpu"}, always=True)
+
+    with pytest.raises(CommandFailed) as caught:
+        run_docker(runner, *names, jobs=jobs)
+
+    assert runner.events.count("gpu start") == 2
+    assert caught.value.message.startswith("build of gpu (Dockerfile) failed (exit 1): cannot ")
+    assert caught.value.hint == THROUGH_BUILDX
 
 
 def test_any_other_failure_is_not_retried() -> None:
