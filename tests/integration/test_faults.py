@@ -33,6 +33,7 @@ from tests.support.publishing import (
     release_digests,
     set_version,
 )
+from tests.support.signals import start_signalable
 from tests.support.stall_proxy import StallProxy
 
 pytestmark = [
@@ -44,7 +45,7 @@ pytestmark = [
 
 def start(*args: str, env: dict[str, str], cwd: Path = REPO) -> subprocess.Popen[str]:
     """``invoke ARGS`` in the background (to be signalled)."""
-    return subprocess.Popen(
+    return start_signalable(
         [sys.executable, "-m", "invoke", *args],
         cwd=cwd,
         env=env,

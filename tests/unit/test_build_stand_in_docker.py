@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fixture_repo import commit, make_repo
+from tests.support.signals import start_signalable
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -95,7 +96,7 @@ def start(
     command = [sys.executable, "-m", "buildlib.cli", "build", *args]
     # stderr goes to a file, which a test reads while buildlib runs (see shown)
     with (repo.parent / "stderr").open("w", encoding="utf-8") as stderr:
-        process = subprocess.Popen(
+        process = start_signalable(
             command, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True
         )
     return process, pids
