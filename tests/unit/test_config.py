@@ -12,6 +12,7 @@ from buildlib import config as config_module
 from buildlib.errors import ConfigError, UsageError
 from buildlib.matrix import image_matrix
 from buildlib.options import parse_platforms
+from buildlib.releaseplan import platform_set
 from tests.support.config_repo import write_repo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -396,14 +397,23 @@ def test_a_platform_docker_knows_no_word_of_is_refused_at_its_line(
     assert error.location == f"{path}:{line_of(path, 'platforms')}"
 
 
-@pytest.mark.parametrize(
-    "platform", ["linux/x86_64", "linux/aarch64", "linux/arm/v6", "windows/amd64", "linux/riscv64"]
-)
-def test_the_platforms_and_aliases_containerd_knows_are_taken(
-    tmp_path: Path, platform: str
-) -> None:
+@pytest.mark.parametrize("platform", ["linux/arm/v6", "windows/amd64", "linux/riscv64"])
+def test_the_platforms_containerd_knows_are_taken(tmp_path: Path, platform: str) -> None:
     write_repo(tmp_path, 'platforms = ["linux/amd64"]', f'platforms = ["{platform}"]')
     assert config_module.load(tmp_path).images[0].platforms == (platform,)
+
+
+def test_an_alias_is_taken_by_the_name_the_registry_lists_the_image_under(tmp_path: Path) -> None:
+    # docker 20.10 builds --platform linux/x86_64 as linux/amd64: the very same image
+    written = ["linux/x86_64", "Linux/AArch64", "linux/armhf", "linux/armel", "macos/arm64"]
+    named = ("linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm/v6", "darwin/arm64")
+    write_repo(tmp_path, 'platforms = ["linux/amd64"]', f"platforms = {written}")
+    platforms = config_module.load(tmp_path).images[0].platforms
+    assert platforms == named
+    assert parse_platforms(",".join(written)) == named
+    # a re-run of a release compares them with the platforms the registry's index lists
+    listed = ["linux/amd64", "linux/arm64/v8", "linux/arm/v7", "linux/arm/v6", "darwin/arm64"]
+    assert platform_set(platforms) == platform_set(listed)
 
 
 @pytest.mark.parametrize("platform", ["wasi/wasm", "wasip1/wasm"])

@@ -384,7 +384,6 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
                 )
         platforms = tuple(body.get("platforms", ()))
         problem = platforms_problem(platforms)
-        platforms = tuple(p.lower() for p in platforms)
         if problem:
             raise ConfigError(
                 f"{table}.platforms: {problem}",
@@ -392,12 +391,11 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
                 hint='e.g. platforms = ["linux/amd64", "linux/arm64"]',
             )
         args = tuple((str(k), str(v)) for k, v in build_args.items())
+        normal = tuple(normal_platform(p) for p in platforms)
         title, target = body.get("title", repository), body.get("target")
         if target is not None:
             _check_target(root, dockerfile, target, f"{table}.target", where.key(table, "target"))
-        images.append(
-            ImageSpec(name, repository, dockerfile, context, args, platforms, title, target)
-        )
+        images.append(ImageSpec(name, repository, dockerfile, context, args, normal, title, target))
     return tuple(images)
 
 
@@ -428,7 +426,7 @@ def platforms_problem(platforms: Iterable[str]) -> str | None:
     """What makes the first of ``platforms`` that is no os/arch[/variant] docker can build
     not one (``'linux' is not os/arch[/variant]``), else None. Case does not matter: docker
     lowers every part (containerd/platforms platforms.go Parse: normalizeOS, normalizeArch;
-    checked with docker 20.10's daemon), so a reader of platforms keeps them lowered."""
+    checked with docker 20.10's daemon), so a reader keeps them as :func:`normal_platform`."""
     for written in platforms:
         platform = written.lower()
         # docker's parser takes an OS version, windows(10.0.17763)/amd64 (containerd/platforms
@@ -447,6 +445,21 @@ def platforms_problem(platforms: Iterable[str]) -> str | None:
             if word not in known:
                 return f"{written!r} names no known {what} {word!r}{_did_you_mean(word, known)}"
     return None
+
+
+_DOCKER_NAMES = dict(
+    macos="darwin", i386="386", x86_64="amd64", aarch64="arm64", armhf="arm/v7", armel="arm/v6"
+)
+
+
+def normal_platform(platform: str) -> str:
+    """``platform`` (one :func:`platforms_problem` takes) by docker's names, as a registry
+    lists the image built for it: lowered, and ``linux/x86_64`` is ``linux/amd64``
+    (containerd/platforms database.go normalizeOS, normalizeArch; in docker 20.10 too)."""
+    os_name, arch, *variant = platform.lower().split("/")
+    arch = _DOCKER_NAMES.get(arch, arch)
+    variant = [] if "/" in arch else variant  # armhf is arm/v7 whatever the variant
+    return "/".join([_DOCKER_NAMES.get(os_name, os_name), arch, *variant])
 
 
 def _dockerfiles_near(root: Path, dockerfile: str) -> list[str]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from buildlib import console
 from buildlib.buildargs import KEY_RE, allow_hint, secret_word
-from buildlib.config import Config, platforms_problem
+from buildlib.config import Config, normal_platform, platforms_problem
 from buildlib.errors import ConfigError, UsageError
 from buildlib.flags import ImageFlags
 from buildlib.references import REGISTRY_HINT, registry_problem, validate_tag
@@ -207,7 +207,7 @@ def parse_platforms(value: str | None) -> tuple[str, ...]:
             f"--platform {problem}",
             hint="e.g. --platform linux/amd64 or --platform linux/amd64,linux/arm64",
         )
-    return tuple(p.lower() for p in platforms)
+    return tuple(normal_platform(p) for p in platforms)
 
 
 def parse_jobs(jobs: int | str | None, sequential: bool) -> int | None:
