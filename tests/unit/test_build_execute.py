@@ -307,10 +307,6 @@ def run_docker(runner: LosingRunner, *names: str, jobs: int = 2):
     return execute(plan, runner)
 
 
-ONE_AT_A_TIME = (
-    "build one image at a time: the same command with --jobs 1 "
-    "(docker/cli#2971 strikes builds side by side)"
-)
 THROUGH_BUILDX = (
     "install the buildx plugin (`docker buildx version` must answer): buildlib then builds "
     "with buildx, the other workaround in docker/cli#2971"
@@ -335,23 +331,13 @@ def test_a_build_whose_image_id_docker_lost_is_built_again_alone(capsys) -> None
     )
 
 
-def test_a_lost_image_id_is_retried_once_only() -> None:
-    runner = LosingRunner(lose={"gpu"}, always=True)
-
-    with pytest.raises(CommandFailed) as caught:
-        run_docker(runner, "gpu", "cpu")
-
-    assert runner.events.count("gpu start") == 2
-    assert caught.value.message.startswith("build of gpu (Dockerfile) failed (exit 1): cannot ")
-    # not "fix the error above": the build has no error; what avoids the fault is named
-    assert caught.value.hint == ONE_AT_A_TIME
-
-
-@pytest.mark.parametrize(("names", "jobs"), [(("gpu",), 2), (("gpu", "cpu"), 1)])
-def test_an_image_id_lost_by_builds_one_at_a_time_names_buildx_not_jobs_1(
+@pytest.mark.parametrize(
+    ("names", "jobs"), [(("gpu", "cpu"), 2), (("gpu",), 2), (("gpu", "cpu"), 1)]
+)
+def test_a_lost_image_id_is_retried_once_only_and_names_buildx(
     names: tuple[str, ...], jobs: int
 ) -> None:
-    """One image, or --jobs 1 (--sequential): the builds already ran one at a time."""
+    """Side by side, one image, or --jobs 1: the retry ran alone, so --jobs 1 cannot help."""
     runner = LosingRunner(lose={"gpu"}, always=True)
 
     with pytest.raises(CommandFailed) as caught:
@@ -359,6 +345,7 @@ def test_an_image_id_lost_by_builds_one_at_a_time_names_buildx_not_jobs_1(
 
     assert runner.events.count("gpu start") == 2
     assert caught.value.message.startswith("build of gpu (Dockerfile) failed (exit 1): cannot ")
+    # not "fix the error above": the build has no error; what avoids the fault is named
     assert caught.value.hint == THROUGH_BUILDX
 
 

@@ -35,7 +35,7 @@ from buildlib.bake import (
 )
 from buildlib.checks import CheckResult
 from buildlib.digests import pushed_digest, read_metadata
-from buildlib.docker import LOST_ALONE_HINT, Docker, ImageIdLost, build_failed, build_title, detect
+from buildlib.docker import Docker, ImageIdLost, build_failed, build_title, detect
 from buildlib.errors import BuildlibError, CommandFailed, UsageError
 from buildlib.flags import BuildFlags
 from buildlib.plan import BuildPlan, ImageBuild, make_plan
@@ -256,10 +256,6 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
                             "(docker/cli#2971, concurrent builds): building it again, alone"
                         )
                     elif error is not None:
-                        if isinstance(error, ImageIdLost) and not concurrent:
-                            # lost though every build ran alone: --jobs 1 changes nothing
-                            where = error.location
-                            error = ImageIdLost(error.message, hint=LOST_ALONE_HINT, location=where)
                         failure = failure or (build, error)
                     else:
                         results[build.name] = future.result()

@@ -90,14 +90,10 @@ class ImageIdLost(CommandFailed):
 
 # What avoids the fault: docker/cli#2971's thread gives two workarounds, to stop building in
 # parallel ("disable the --parallel build") and to build through buildx ("`docker buildx
-# install` helped me"). buildlib builds through buildx once `docker buildx version` answers
-# (engine.read_capabilities): the plugin is all the second needs, and the one left once the
-# builds already ran one at a time.
+# install` helped me"). The error is shown only after the retry, which ran alone (build.py),
+# so only the second is left; buildlib builds through buildx once `docker buildx version`
+# answers (engine.read_capabilities), and the plugin is all it needs.
 LOST_ID_HINT = (
-    "build one image at a time: the same command with --jobs 1 "
-    "(docker/cli#2971 strikes builds side by side)"
-)
-LOST_ALONE_HINT = (
     "install the buildx plugin (`docker buildx version` must answer): buildlib then builds "
     "with buildx, the other workaround in docker/cli#2971"
 )
