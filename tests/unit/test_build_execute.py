@@ -326,9 +326,18 @@ def test_a_build_whose_image_id_docker_lost_is_built_again_alone(capsys) -> None
     said = [line for line in capsys.readouterr().err.splitlines() if "2971" in line]
     assert len(said) == 1
     assert said[0].endswith(
-        "gpu: docker built it but lost its image id (docker/cli#2971, concurrent builds): "
-        "building it again, alone"
+        "gpu: docker built it but lost its image id (docker/cli#2971): building it again, alone"
     )
+
+
+def test_a_lone_build_that_lost_its_image_id_is_not_said_to_be_concurrent(capsys) -> None:
+    runner = LosingRunner(lose={"gpu"})
+
+    run_docker(runner, "gpu")
+
+    assert runner.events == ["gpu start", "gpu end", "gpu start", "gpu end"]
+    said = [line for line in capsys.readouterr().err.splitlines() if "2971" in line]
+    assert said and "concurrent" not in said[0]
 
 
 @pytest.mark.parametrize(

@@ -253,7 +253,7 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
                         pending.insert(0, build)
                         console.warn(
                             f"{build.name}: docker built it but lost its image id "
-                            "(docker/cli#2971, concurrent builds): building it again, alone"
+                            "(docker/cli#2971): building it again, alone"
                         )
                     elif error is not None:
                         failure = failure or (build, error)
