@@ -201,7 +201,6 @@ def test_the_other_images_of_a_per_image_release_are_found_or_awaited(tmp_path) 
 
 
 def test_loaded_images_already_under_their_version_are_unchanged_or_refused() -> None:
-    from buildlib.releaseplan import ImagePublication
     from tests.unit.test_publish_multiplatform import plan
 
     class Configs:
@@ -218,15 +217,12 @@ def test_loaded_images_already_under_their_version_are_unchanged_or_refused() ->
             return LOCAL
 
     loaded = plan(a_build("gpu", ("linux/amd64",)), a_build("cpu", ("linux/amd64",)))
-    publications = [
-        ImagePublication(name, f"acme/{name}", "1.2.3", ("1.2.3",)) for name in ("gpu", "cpu")
-    ]
 
     unchanged = existing.unchanged_versions(
         Configs({"acme/cpu:1.2.3": LOCAL}),  # type: ignore[arg-type]
         Local(),  # type: ignore[arg-type]
         loaded,
-        publications,
+        "1.2.3",
         force=False,
     )
     assert unchanged == {"cpu"}
@@ -235,7 +231,7 @@ def test_loaded_images_already_under_their_version_are_unchanged_or_refused() ->
             Configs({"acme/cpu:1.2.3": IMAGE}),  # type: ignore[arg-type]
             Local(),  # type: ignore[arg-type]
             loaded,
-            publications,
+            "1.2.3",
             force=False,
         )
     assert caught.value.message.startswith(

@@ -18,7 +18,7 @@ from buildlib.errors import BuildlibError, PublishError
 from buildlib.git import Git
 from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild, image_reference
 from buildlib.registry import RegistryClient
-from buildlib.releaseplan import ImagePublication, Published
+from buildlib.releaseplan import Published
 
 
 def released(
@@ -103,18 +103,12 @@ def pushed_by_build_already_released(
 
 
 def unchanged_versions(
-    client: RegistryClient,
-    cli: Docker,
-    loaded: BuildPlan,
-    publications: list[ImagePublication],
-    force: bool,
+    client: RegistryClient, cli: Docker, loaded: BuildPlan, full_tag: str, force: bool
 ) -> set[str]:
-    """The loaded images whose version tag already holds this very image (a re-run); any
+    """The loaded images whose ``full_tag`` already holds this very image (a re-run); any
     other content under an existing version tag is refused before anything is pushed."""
-    by_name = {p.name: p for p in publications}
     unchanged = set()
     for build in loaded.builds:
-        full_tag = by_name[build.name].full_tag
         existing = client.config_digest(build.image.repository, full_tag)
         if existing is None:
             continue

@@ -228,7 +228,7 @@ def release(
         pushed = releaseplan.subplan(plan, lambda build: build.output == "push")
         try:
             built = {image.name: image.image_id for image in execute(loaded, job.runner, cli)}
-            unchanged = existing.unchanged_versions(client, cli, loaded, publications, force)
+            unchanged = existing.unchanged_versions(client, cli, loaded, full_tag, force)
             before = existing.digests(client, pushed.builds, full_tag)
             try:
                 reported = {image.name: image.digest for image in execute(pushed, job.runner, cli)}
