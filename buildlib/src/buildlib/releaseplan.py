@@ -111,7 +111,9 @@ def subplan(plan: BuildPlan, keep: Callable[[ImageBuild], bool]) -> BuildPlan:
 
 def platform_set(platforms: Iterable[str]) -> frozenset[str]:
     """Platforms as registries list them: ``linux/arm`` is ``linux/arm/v7`` and
-    ``linux/arm64`` is ``linux/arm64/v8`` (containerd's defaults)."""
+    ``linux/arm64`` is ``linux/arm64/v8`` (containerd's defaults). Lowered only for an index
+    buildx did not write: buildx lowers (util/platformutil/parse.go normalizes them), as
+    config.normal_platform does a build's."""
     defaults = {"linux/arm": "linux/arm/v7", "linux/arm64": "linux/arm64/v8"}
     return frozenset(defaults.get(p.lower(), p.lower()) for p in platforms)
 
