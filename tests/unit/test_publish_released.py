@@ -41,7 +41,7 @@ def test_tags_that_are_not_release_shaped_do_not_count(tmp_path: Path) -> None:
     config, repo = project(tmp_path, "v1.2.0", "v842", "nightly")
     registry = Registry(["1.2.0", "1.2", "1", "latest", "main", "20240115", "842", "1.3.0rc1"])
 
-    found = existing.released(config, repo, config.images, registry, quiet=False)  # type: ignore[arg-type]
+    found = existing.released(config, repo, registry, quiet=False)  # type: ignore[arg-type]
 
     assert sorted(set(found["gpu"])) == ["1.2.0", "1.3.0rc1"]
 
@@ -57,7 +57,7 @@ def test_a_real_release_stops_when_the_registry_cannot_list(
     repository = config.images[0].repository
 
     with pytest.raises(PublishError) as caught:
-        existing.released(config, repo, config.images, Registry(None, cause_hint), quiet=False)  # type: ignore[arg-type]
+        existing.released(config, repo, Registry(None, cause_hint), quiet=False)  # type: ignore[arg-type]
 
     assert caught.value.message == (
         f"could not list {repository}'s tags in registry.example (registry.example: 429 too "
@@ -70,7 +70,7 @@ def test_a_real_release_stops_when_the_registry_cannot_list(
 def test_a_dry_run_warns_and_uses_git(tmp_path: Path, capsys) -> None:
     config, repo = project(tmp_path, "v1.2.0")
 
-    found = existing.released(config, repo, config.images, Registry(None), quiet=True)  # type: ignore[arg-type]
+    found = existing.released(config, repo, Registry(None), quiet=True)  # type: ignore[arg-type]
 
     assert found["gpu"] == ["1.2.0"]
     assert (

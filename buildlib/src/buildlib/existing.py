@@ -22,16 +22,16 @@ from buildlib.releaseplan import Published
 
 
 def released(
-    config: Config, git: Git, images: tuple[ImageSpec, ...], client: RegistryClient, *, quiet: bool
+    config: Config, git: Git, client: RegistryClient, *, quiet: bool
 ) -> dict[str, list[str]]:
-    """Versions already released, per image: from git tags and the registry.
+    """Versions already released, per configured image: from git tags and the registry.
 
     A real release stops when the registry cannot list them: git alone may not know every
     release (a shallow CI checkout), and ``latest`` must never move back. ``quiet`` (a dry
     run) plans from git tags alone instead, with a warning."""
     git_tags = git.tags()
     found = {}
-    for image in images:
+    for image in config.images:
         try:
             listed = client.tags(image.repository)
         except BuildlibError as error:

@@ -207,7 +207,7 @@ def release(
         raise problems[0]
     # A dry run asks the registry once, briefly: it must stay fast offline.
     lister = access.client(quick=True) if dry_run else client
-    released = existing.released(config, git, config.images, lister, quiet=dry_run)
+    released = existing.released(config, git, lister, quiet=dry_run)
     every = releaseplan.release_publications(config, released)
     publications = [every[image.name] for image in job.selected]
     plan = job.plan("max")
