@@ -42,7 +42,8 @@ from buildlib.flags import (
 
 # "tag" too, made per collection: its default names that repository's variable
 BUILD_HELP = {
-    "platform": "os/arch to build, comma-separated (default: this host's, e.g. linux/amd64)",
+    "platform": "os/arch to build, comma-separated, any case and docker's aliases "
+    "(linux/x86_64 is linux/amd64; no OS version) (default: this host's, e.g. linux/amd64)",
     "no-cache": "do not use the build cache",
     "build-arg": "KEY=VALUE build argument (repeatable); never a secret: use --secret",
     "secret": "BuildKit secret id=NAME,env=VAR or id=NAME,src=FILE (repeatable)",
