@@ -278,6 +278,21 @@ def test_a_release_type_that_release_please_reads_as_node_warns(repo, top, packa
     )
 
 
+def test_a_release_type_missing_everywhere_points_at_the_package(repo):
+    """With no release-type at either level there is no key to point at: the warning
+    points at the package ".", where its hint's key goes (as the uv.lock warning does)."""
+    config = root_package()
+    del config["release-type"]
+    write_config(repo, config)
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert result.status == "warn" and result.line is not None
+    lines = (repo / "release-please-config.json").read_text().splitlines()
+    assert lines[result.line - 1].strip() == '".": {'
+    assert result.hint == 'set "release-type": "python"'
+
+
 def test_a_missing_release_type_is_named_node(repo):
     pyproject = repo / "pyproject.toml"
     marked = 'version = "0.1.0"  # x-release-please-version'

@@ -213,7 +213,7 @@ def check_release_please_config(project: Project) -> CheckResult:
             said = f'release-type is {state}, so release-please uses "node" and'
         warn(
             f"{said} will not bump pyproject.toml's version",
-            option_line("release-type"),
+            option_line("release-type") or json_key_line(text, *_ROOT),
             'set "release-type": "python"',
         )
     # Python.buildUpdates (src/strategies/python.ts) writes setup.cfg, setup.py,
