@@ -416,6 +416,35 @@ def test_an_alias_is_taken_by_the_name_the_registry_lists_the_image_under(tmp_pa
     assert platform_set(platforms) == platform_set(listed)
 
 
+@pytest.mark.parametrize(
+    ("written", "named", "listed"),
+    [
+        # containerd/platforms database.go normalizeArch, rule by rule; "listed" is how docker
+        # 20.10's daemon names the image built for "written" (checked; but linux/arm: BuildKit's
+        # arm/v7, where the legacy builder leaves the variant out)
+        ("linux/arm", "linux/arm/v7", "linux/arm/v7"),
+        ("linux/arm/7", "linux/arm/v7", "linux/arm/v7"),
+        ("linux/arm/6", "linux/arm/v6", "linux/arm/v6"),
+        ("linux/arm/5", "linux/arm/v5", "linux/arm/v5"),
+        ("linux/arm/8", "linux/arm/v8", "linux/arm/v8"),
+        ("linux/arm64/8", "linux/arm64", "linux/arm64/v8"),
+        ("linux/arm64/V8", "linux/arm64", "linux/arm64/v8"),
+        ("linux/amd64/v1", "linux/amd64", "linux/amd64"),
+        ("linux/x86_64/v1", "linux/amd64", "linux/amd64"),
+        ("linux/x86_64/v2", "linux/amd64/v2", "linux/amd64/v2"),
+        ("linux/i386/v2", "linux/386", "linux/386"),
+        ("linux/armhf/v6", "linux/arm/v7", "linux/arm/v7"),
+    ],
+)
+def test_a_variant_is_taken_by_the_name_the_registry_lists_the_image_under(
+    tmp_path: Path, written: str, named: str, listed: str
+) -> None:
+    write_repo(tmp_path, 'platforms = ["linux/amd64"]', f'platforms = ["{written}"]')
+    platforms = config_module.load(tmp_path).images[0].platforms
+    assert platforms == parse_platforms(written) == (named,)
+    assert platform_set(platforms) == platform_set([listed])
+
+
 @pytest.mark.parametrize("platform", ["wasi/wasm", "wasip1/wasm"])
 def test_a_wasm_platform_docker_builds_is_taken(tmp_path: Path, platform: str) -> None:
     # Docker's Wasm workloads are built and run with --platform wasi/wasm

@@ -447,19 +447,24 @@ def platforms_problem(platforms: Iterable[str]) -> str | None:
     return None
 
 
-_DOCKER_NAMES = dict(
-    macos="darwin", i386="386", x86_64="amd64", aarch64="arm64", armhf="arm/v7", armel="arm/v6"
-)
+_DOCKER_NAMES = dict(macos="darwin", i386="386", x86_64="amd64", aarch64="arm64")
 
 
 def normal_platform(platform: str) -> str:
     """``platform`` (one :func:`platforms_problem` takes) by docker's names, as a registry
-    lists the image built for it: lowered, and ``linux/x86_64`` is ``linux/amd64``
-    (containerd/platforms database.go normalizeOS, normalizeArch; in docker 20.10 too)."""
-    os_name, arch, *variant = platform.lower().split("/")
+    lists the image built for it: lowered, ``linux/x86_64`` is ``linux/amd64``,
+    ``linux/arm`` is ``linux/arm/v7``, ``linux/arm64/v8`` is ``linux/arm64`` (containerd/platforms
+    database.go normalizeOS, normalizeArch at 09756f5; docker 20.10's daemon names them alike,
+    checked). ``linux/arm64/9`` stays: docker 20.10 keeps it, only newer containerd says v9."""
+    os_name, arch, variant = (platform.lower().split("/") + [""])[:3]
+    if arch in ("armhf", "armel"):
+        arch, variant = "arm", "v7" if arch == "armhf" else "v6"
     arch = _DOCKER_NAMES.get(arch, arch)
-    variant = [] if "/" in arch else variant  # armhf is arm/v7 whatever the variant
-    return "/".join([_DOCKER_NAMES.get(os_name, os_name), arch, *variant])
+    if arch == "386" or (arch, variant) in {("amd64", "v1"), ("arm64", "8"), ("arm64", "v8")}:
+        variant = ""
+    elif arch == "arm" and variant in ("", "5", "6", "7", "8"):
+        variant = f"v{variant or 7}"
+    return "/".join(p for p in (_DOCKER_NAMES.get(os_name, os_name), arch, variant) if p)
 
 
 def _dockerfiles_near(root: Path, dockerfile: str) -> list[str]:
