@@ -209,6 +209,42 @@ def test_secret_is_redacted_from_captured_error_detail() -> None:
     assert f"denied: {REDACTED}" in str(caught.value)
 
 
+# a token from the environment with a byte that is no UTF-8: Python holds it as a surrogate
+# escape, the output that echoes it reads U+FFFD there
+ODD_SECRET = os.fsdecode(b"s3cr3t-\xe9-Value-42")
+ECHOED_ODD_SECRET = "s3cr3t-\ufffd-Value-42"
+
+
+@pytest.mark.parametrize("capture", [False, True])
+def test_a_secret_with_a_byte_no_utf8_is_redacted_as_the_output_shows_it(
+    capsys: pytest.CaptureFixture[str], capture: bool
+) -> None:
+    runner, echoed = make_runner()
+    runner.add_secret(ODD_SECRET)
+    code = (
+        "import os, sys; v = os.environb[b'BUILDLIB_TEST_SECRET']\n"
+        "sys.stdout.buffer.write(b'token is ' + v + b'\\n'); sys.stdout.flush()\n"
+        "sys.stderr.buffer.write(b'bad token ' + v + b'\\n'); sys.exit(1)"
+    )
+    with pytest.raises(CommandFailed) as caught:
+        runner.run(py(code), env={"BUILDLIB_TEST_SECRET": ODD_SECRET}, capture=capture)
+    streamed = capsys.readouterr().err
+    assert f"bad token {REDACTED}" in str(caught.value)
+    assert capture or f"token is {REDACTED}" in streamed.splitlines()
+    for text in (streamed, *echoed, str(caught.value)):
+        assert ODD_SECRET not in text and ECHOED_ODD_SECRET not in text
+
+
+def test_a_secrets_echoed_form_too_short_to_redact_is_not(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 8 characters as Python holds them; 6 once each cut-off UTF-8 sequence reads one U+FFFD
+    runner, _ = make_runner()
+    runner.add_secret(os.fsdecode(b"abcd\xe2\x82\xe2\x82"))
+    assert runner.redact("abcd\ufffd\ufffd") == "abcd\ufffd\ufffd"
+    assert "a secret is shorter than 8 characters" in capsys.readouterr().err
+
+
 def test_longer_secret_is_redacted_first() -> None:
     runner, _ = make_runner()
     runner.add_secret("abcdefgh")

@@ -112,8 +112,14 @@ class Runner:
         if not value:
             return
         lines = [line.strip() for line in value.splitlines()]
+        parts = {value.strip(), *lines}
+        # a byte that is no UTF-8 is a surrogate escape in os.environ's value, U+FFFD in the
+        # output that echoes it (ENCODING, ERRORS): both forms are redacted
+        with contextlib.suppress(UnicodeEncodeError):  # a surrogate that stands for no byte
+            echoed = os.fsencode(value).decode(ENCODING, ERRORS)
+            parts |= {echoed.strip(), *(line.strip() for line in echoed.splitlines())}
         short = False
-        for part in {value.strip(), *lines}:
+        for part in parts:
             if len(part) >= MIN_SECRET_LENGTH:
                 self.secrets.add(part)
             elif any(char.isalnum() for char in part):
