@@ -339,6 +339,8 @@ def test_extra_file_for_the_lock_of_another_type_warns(repo):
 
 
 def test_component_in_tag_mismatch_warns(repo):
+    """With include-component-in-tag at neither level there is no key to point at: the
+    warning points at the package ".", where its hint's key goes."""
     config = root_package()
     del config["include-component-in-tag"]
     write_config(repo, config)
@@ -348,6 +350,8 @@ def test_component_in_tag_mismatch_warns(repo):
     assert result.status == "warn"
     assert "demo-app-vX.Y.Z" in result.message and "vX.Y.Z" in result.message
     assert '"include-component-in-tag": false' in result.hint
+    lines = (repo / "release-please-config.json").read_text().splitlines()
+    assert result.line is not None and lines[result.line - 1].strip() == '".": {'
 
 
 def test_a_python_root_package_without_a_name_is_tagged_vx_y_z(repo):

@@ -246,7 +246,7 @@ def check_release_please_config(project: Project) -> CheckResult:
         warn(
             f"release-please would tag releases {predicted}, but "
             f"[tool.buildlib.release].git-tag expects {expected}",
-            option_line("include-component-in-tag"),
+            option_line("include-component-in-tag") or json_key_line(text, *_ROOT),
             'set "include-component-in-tag": false (and "include-v-in-tag": true) '
             "or change [tool.buildlib.release].git-tag to match",
         )
