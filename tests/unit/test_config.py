@@ -507,6 +507,31 @@ def test_a_platform_with_an_os_version_is_refused_with_the_form_to_write(tmp_pat
     assert caught.value.message == f"--platform {problem}"
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "problem"),
+    [
+        ("linux/arm", "linux/arm/v7", "'linux/arm' and 'linux/arm/v7' are one platform"),
+        ("linux/x86_64", "Linux/AMD64", "'linux/x86_64' and 'Linux/AMD64' are one platform"),
+        ("linux/amd64", "linux/amd64", "'linux/amd64' is listed twice"),
+    ],
+)
+def test_one_platform_twice_is_refused_by_both_spellings(
+    tmp_path: Path, first: str, second: str, problem: str
+) -> None:
+    # buildx passes both on; BuildKit warns "Duplicate platform result requested"
+    path = write_repo(
+        tmp_path,
+        'platforms = ["linux/amd64"]',
+        f'platforms = ["{first}", "linux/arm64", "{second}"]',
+    )
+    error = load_error(tmp_path)
+    assert error.message.startswith(f"tool.buildlib.images.gpu.platforms: {problem}")
+    assert error.location == f"{path}:{line_of(path, 'platforms')}"
+    with pytest.raises(UsageError) as caught:
+        parse_platforms(f"{first},{second}")
+    assert caught.value.message.startswith(f"--platform {problem}")
+
+
 def test_platform_with_variant_is_accepted(tmp_path: Path) -> None:
     write_repo(
         tmp_path, 'platforms = ["linux/amd64"]', 'platforms = ["linux/amd64", "linux/arm/v7"]'

@@ -426,7 +426,12 @@ def platforms_problem(platforms: Iterable[str]) -> str | None:
     """What makes the first of ``platforms`` that is no os/arch[/variant] docker can build
     not one (``'linux' is not os/arch[/variant]``), else None. Case does not matter: docker
     lowers every part (containerd/platforms platforms.go Parse: normalizeOS, normalizeArch;
-    checked with docker 20.10's daemon), so a reader keeps them as :func:`normal_platform`."""
+    checked with docker 20.10's daemon), so a reader keeps them as :func:`normal_platform`.
+    Two spellings of one platform are refused: buildx does not drop the second (its
+    util/platformutil/parse.go Dedupe serves only a builder's own platforms, builder/node.go;
+    Parse keeps every one) and BuildKit warns "Duplicate platform result requested"
+    (exporter/verifier/platforms.go)."""
+    seen: dict[str, str] = {}
     for written in platforms:
         platform = written.lower()
         # docker's parser takes an OS version, windows(10.0.17763)/amd64 (containerd/platforms
@@ -444,6 +449,13 @@ def platforms_problem(platforms: Iterable[str]) -> str | None:
         ):
             if word not in known:
                 return f"{written!r} names no known {what} {word!r}{_did_you_mean(word, known)}"
+        normal = normal_platform(platform)
+        if normal in seen:
+            first = seen[normal]
+            if first == written:
+                return f"{written!r} is listed twice"
+            return f"{first!r} and {written!r} are one platform, {normal!r}: list it once"
+        seen[normal] = written
     return None
 
 
