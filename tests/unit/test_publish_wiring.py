@@ -164,6 +164,33 @@ def test_a_dry_run_push_warns_of_each_check_the_real_push_would_stop_at(
     assert json.loads(captured.out)["images"][0]["tags"] == ["main"], "the plan is printed"
 
 
+def test_a_dry_run_push_whose_second_tag_is_main_warns_of_the_branch_and_where_each_check_stops(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.fixture_repo import git
+
+    # the build publishes :topic; only the second tag, main, makes the branch check apply
+    (root / "Dockerfile").write_text("FROM scratch\nARG HF_TOKEN\n", encoding="utf-8")
+    git(root, "commit", "-q", "-am", "chore: a secret-like ARG")
+    git(root, "switch", "-q", "-c", "topic")
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        monkeypatch.setattr(publish, "run_preflight", run_preflight)
+        flags = PushFlags(images=("gpu",), tag=("topic", "main"), dry_run=True)
+        assert push(root, flags, environ=CREDENTIALS, runner=docker) == []
+
+    err = capsys.readouterr().err
+    would_stop = [line for line in err.splitlines() if "would stop" in line]
+    secret, branch = would_stop
+    # the check's file:line, as the real push's error names it
+    assert secret.startswith(
+        "warning: a real push would stop here: Dockerfile:2: ARG HF_TOKEN looks like a secret"
+    )
+    assert branch.startswith(
+        "warning: a real push would stop here: on branch topic, but :main images are pushed "
+        "from main only (fix: git switch main"
+    )
+
+
 def test_a_dry_run_push_the_real_push_would_make_warns_of_nothing(
     root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
