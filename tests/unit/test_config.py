@@ -578,6 +578,20 @@ def test_image_without_repository(tmp_path: Path) -> None:
     assert error.hint == "add repository = ... to [tool.buildlib.images.cpu]"
 
 
+def test_image_without_repository_is_located_at_its_own_header_not_a_sub_table_before_it(
+    tmp_path: Path,
+) -> None:
+    # TOML lets a sub-table come first: the error names the image's table, so it points there
+    path = write_repo(
+        tmp_path,
+        '[tool.buildlib.images.cpu]\nrepository = "runpod/tetra-rp-cpu"\n',
+        '[tool.buildlib.images.cpu.build-args]\nBASE = "x"\n\n[tool.buildlib.images.cpu]\n',
+    )
+    error = load_error(tmp_path)
+    assert error.message == "tool.buildlib.images.cpu has no 'repository'"
+    assert error.location == f"{path}:{line_of(path, '[tool.buildlib.images.cpu]')}"
+
+
 def test_bad_registry(tmp_path: Path) -> None:
     path = write_repo(tmp_path, 'registry = "docker.io"', 'registry = "https://docker.io"')
     error = load_error(tmp_path)
