@@ -129,6 +129,24 @@ def test_stdin_bytes_are_passed_as_they_are(capture: bool) -> None:
     assert (result.stdout or result.stderr).strip() == "e9ff"
 
 
+@pytest.mark.parametrize("capture", [True, False])
+def test_a_str_stdin_that_utf8_cannot_encode_goes_with_a_question_mark(capture: bool) -> None:
+    # a lone surrogate (an environment byte that is no UTF-8) must not stop the command:
+    # the error would quote a character of what may be a secret
+    runner, _ = make_runner(quiet=True)
+    code = "import sys; print(sys.stdin.buffer.read().hex())"
+    result = runner.run(py(code), stdin="ab\udce9c", capture=capture)
+    assert (result.stdout or result.stderr).strip() == b"ab?c".hex()
+
+
+def test_captured_output_has_its_carriage_returns_made_newlines() -> None:
+    # as a text-mode pipe reads it: "\r\n" and a lone "\r" (a progress line) end a line
+    runner, _ = make_runner(quiet=True)
+    result = runner.run(["sh", "-c", r"printf 'a\r\nb\rc\n'; printf 'd\re\r\n' >&2"], capture=True)
+    assert result.stdout == "a\nb\nc\n"
+    assert result.stderr == "d\ne\n"
+
+
 def test_cwd_is_honoured(tmp_path: Path) -> None:
     runner, _ = make_runner()
     result = runner.run(py("import os; print(os.getcwd())"), cwd=str(tmp_path), capture=True)
