@@ -288,6 +288,34 @@ def test_only_ascii_whitespace_is_stripped_from_a_token(last: str) -> None:
     assert found is not None and found.secret == SECRET + last
 
 
+@pytest.mark.parametrize("last", ["\xa0", "\x85"])
+def test_only_ascii_whitespace_is_stripped_from_a_username(last: str) -> None:
+    from buildlib.credentials import from_env
+
+    environ = {"BUILDLIB_TEST_USER": f" erin{last}\r\n", "BUILDLIB_TEST_TOKEN": SECRET}
+    found = from_env("BUILDLIB_TEST_USER", "BUILDLIB_TEST_TOKEN", environ)
+    assert found is not None and found.username == "erin" + last
+
+
+def test_a_docker_login_that_utf8_cannot_encode_is_sent_with_question_marks() -> None:
+    # a credential helper's JSON may hold "\udce9": the SDK decodes it to a lone surrogate;
+    # encoding must not raise, the error would quote a character of the secret
+    creds = Credentials("fr\udce9d", "dckr_pat_\udce9-t0ken")
+    assert creds.encoded() == (b"fr?d", b"dckr_pat_?-t0ken")
+
+
+def test_a_docker_login_that_utf8_cannot_encode_reaches_docker_login(
+    tmp_path: Path, user_config: Path
+) -> None:
+    docker = tmp_path / "docker"
+    docker.write_text('#!/bin/sh\ncat > "$0.stdin"\n', encoding="utf-8")
+    docker.chmod(0o755)
+    creds = Credentials("alice", "dckr_pat_\udce9-t0ken")
+    with Docker.client(str(docker), Runner(quiet=True)).login("docker.io", creds):
+        pass
+    assert (tmp_path / "docker.stdin").read_bytes() == b"dckr_pat_?-t0ken"
+
+
 @pytest.mark.parametrize("host", ["docker.io", "index.docker.io", "registry-1.docker.io"])
 def test_every_docker_hub_name_finds_the_docker_hub_login(
     tmp_path: Path, host: str, monkeypatch: pytest.MonkeyPatch
