@@ -349,7 +349,9 @@ def test_component_in_tag_mismatch_warns(repo):
 
     assert result.status == "warn"
     assert "demo-app-vX.Y.Z" in result.message and "vX.Y.Z" in result.message
-    assert '"include-component-in-tag": false' in result.hint
+    assert result.hint == (
+        'set "include-component-in-tag": false or change [tool.buildlib.release].git-tag to match'
+    )
     lines = (repo / "release-please-config.json").read_text().splitlines()
     assert result.line is not None and lines[result.line - 1].strip() == '".": {'
 
@@ -388,6 +390,78 @@ def test_a_component_or_package_name_goes_into_the_tag(repo, options, tag):
 
     assert result.status == "warn"
     assert f"would tag releases {tag}," in result.message
+
+
+def set_git_tag(repo, git_tag):
+    pyproject = repo / "pyproject.toml"
+    text = pyproject.read_text().replace('git-tag = "v{version}"', f'git-tag = "{git_tag}"')
+    write(pyproject, text)
+
+
+@pytest.mark.parametrize(
+    ("top", "package", "git_tag", "fix", "at"),
+    [
+        ({"include-v-in-tag": False}, {}, "v{version}", '"include-v-in-tag": true', "top"),
+        (
+            {"include-component-in-tag": True},
+            {},
+            "demo-app/v{version}",
+            '"tag-separator": "/"',
+            None,
+        ),
+        ({"include-component-in-tag": True}, {}, "api-v{version}", '"package-name": "api"', "."),
+        (
+            {"include-component-in-tag": True},
+            {"component": "web", "tag-separator": "_"},
+            "api_v{version}",
+            '"component": "api"',
+            ".",
+        ),
+        (
+            {"include-v-in-tag": False},
+            {"include-component-in-tag": True},
+            "demo-app/v{version}",
+            '"include-v-in-tag": true and "tag-separator": "/"',
+            "top",
+        ),
+    ],
+)
+def test_a_tag_mismatch_names_the_option_that_makes_it(repo, top, package, git_tag, fix, at):
+    """TagName.toString (src/util/tag-name.ts) joins component, tag-separator and "v":
+    the warning points at the option(s) whose value makes the difference and fixes those,
+    or at the package "." when that option is missing."""
+    config = root_package(**package)
+    config.update(top)
+    write_config(repo, config)
+    set_git_tag(repo, git_tag)
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert result.status == "warn" and "would tag releases" in result.message
+    assert result.hint == f"set {fix} or change [tool.buildlib.release].git-tag to match"
+    key = fix.split('"')[1]
+    lines = (repo / "release-please-config.json").read_text().splitlines()
+    assert result.file == "release-please-config.json" and result.line is not None
+    line = lines[result.line - 1]
+    assert line.strip() == '".": {' if at is None else f'"{key}":' in line
+    indent = {"top": 2, None: 4, ".": 6}[at]
+    assert line.startswith(" " * indent) and line[indent] == '"'
+
+
+def test_a_tag_no_option_can_make_points_at_git_tag(repo):
+    """release-please's tags end with the version (TagName.toString, src/util/tag-name.ts):
+    a git-tag with text after {version} is git-tag's to change."""
+    set_git_tag(repo, "release-{version}-final")
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert result.status == "warn" and "would tag releases vX.Y.Z" in result.message
+    assert result.file == "pyproject.toml" and result.line is not None
+    lines = (repo / "pyproject.toml").read_text().splitlines()
+    assert lines[result.line - 1].startswith("git-tag = ")
+    assert result.hint == (
+        'set git-tag = "v{version}" in [tool.buildlib.release] (the tag release-please makes)'
+    )
 
 
 def test_manifest_problems(repo):

@@ -182,10 +182,10 @@ def check_release_please_config(project: Project) -> CheckResult:
         at_top = root.get(key) is None and key in data
         return json_key_line(text, *(() if at_top else _ROOT), key)
 
-    warnings: list[tuple[str, int | None, str]] = []
+    warnings: list[tuple[str, str, int | None, str]] = []
 
-    def warn(message: str, line: int | None, hint: str) -> None:
-        warnings.append((message, line, hint))
+    def warn(message: str, line: int | None, hint: str, file: str = CONFIG) -> None:
+        warnings.append((message, file, line, hint))
 
     # mergeReleaserConfig (src/manifest.ts): releaseType ?? 'node', for a null as for none
     release_type = options.get("release-type", "node")
@@ -241,18 +241,24 @@ def check_release_please_config(project: Project) -> CheckResult:
             _extra_files_hint(project),
         )
     predicted = predicted_tag(options)
-    expected = project.release_tag("X.Y.Z")
+    expected = project.release_tag("X.Y.Z") or ""
     if predicted != expected:
-        warn(
-            f"release-please would tag releases {predicted}, but "
-            f"[tool.buildlib.release].git-tag expects {expected}",
-            option_line("include-component-in-tag") or json_key_line(text, *_ROOT),
-            'set "include-component-in-tag": false (and "include-v-in-tag": true) '
-            "or change [tool.buildlib.release].git-tag to match",
-        )
+        said = f"release-please would tag releases {predicted}, but "
+        said += f"[tool.buildlib.release].git-tag expects {expected}"
+        fix = tag_fix(options, expected)
+        if fix is None:
+            git_tag = predicted.replace("X.Y.Z", "{version}")
+            hint = f'set git-tag = "{git_tag}" in [tool.buildlib.release] (the tag '
+            hint += "release-please makes)"
+            at = Locator(project.text or "").key_line("tool.buildlib.release", "git-tag")
+            warn(said, at, hint, PYPROJECT)
+        else:
+            keys = " and ".join(f'"{k}": {json.dumps(v)}' for k, v in fix.items())
+            at = option_line(next(iter(fix))) or json_key_line(text, *_ROOT)
+            warn(said, at, f"set {keys} or change [tool.buildlib.release].git-tag to match")
     if warnings:
         message = f"{CONFIG}: " + "; ".join(w[0] for w in warnings)
-        return CheckResult(check_id, "warn", message, CONFIG, warnings[0][1], warnings[0][2])
+        return CheckResult(check_id, "warn", message, *warnings[0][1:])
     message = f"{CONFIG} is valid (release-type {release_type}, tags {predicted})"
     return CheckResult(check_id, "ok", message, file=CONFIG)
 
@@ -274,6 +280,39 @@ def predicted_tag(options: dict[str, Any]) -> str:
     if include_component and component:
         prefix = f"{component}{options.get('tag-separator', '-')}"
     return f"{prefix}{'v' if include_v else ''}X.Y.Z"
+
+
+def tag_fix(options: dict[str, Any], expected: str) -> dict[str, Any] | None:
+    """The fewest options to change, with their new values, for release-please to tag
+    version X.Y.Z as ``expected``; None when none can (its tags end with the version).
+    A new tag-separator is one character TagName.parse (src/util/tag-name.ts TAG_PATTERN)
+    reads back as one: not a letter or digit."""
+    head, version, tail = expected.rpartition("X.Y.Z")
+    if not version or tail:
+        return None
+    name = next((k for k in ("component", "package-name") if options.get(k)), "component")
+    component, separator = options.get(name) or "", options.get("tag-separator", "-")
+    tries: list[dict[str, Any]] = []
+    for include_v in (True, False):
+        rest = head.removesuffix("v") if include_v else head
+        if include_v and rest == head:
+            continue
+        base = {"include-v-in-tag": include_v, "include-component-in-tag": bool(rest)}
+        splits = [(rest[: -len(separator)], separator)] if rest.endswith(separator) else []
+        splits += [(component, rest[len(component) :])] if rest.startswith(component) else []
+        tries += [
+            {**base, name: c, "tag-separator": s}
+            for c, s in [*splits, (rest[:-1], rest[-1:])]
+            if c and s and (s == separator or re.fullmatch("[^a-zA-Z0-9]", s))
+        ]
+        tries += [] if rest else [base]  # no component: nothing else to set
+    defaults = {"include-v-in-tag": True, "include-component-in-tag": True, "tag-separator": "-"}
+    fixes = [
+        {k: v for k, v in t.items() if options.get(k, defaults.get(k)) != v}
+        for t in tries
+        if predicted_tag({**options, **t}) == expected
+    ]
+    return min(fixes, key=len, default=None)
 
 
 def check_release_please_manifest(project: Project) -> CheckResult:
