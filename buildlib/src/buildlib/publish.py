@@ -25,7 +25,7 @@ from buildlib.build import execute
 from buildlib.checks.preflight import Purpose, preflight, run_preflight
 from buildlib.config import Config, ImageSpec
 from buildlib.docker import Docker, detect
-from buildlib.errors import BuildlibError, CheckFailed, UsageError
+from buildlib.errors import BuildlibError, UsageError
 from buildlib.flags import PushFlags, ReleaseFlags, several
 from buildlib.floating import move_floating
 from buildlib.git import Git
@@ -108,8 +108,7 @@ def _would_stop(
     there), so a dry run without secrets still exits 0. ``said``: a check already warned."""
     for result in run_preflight(job.config, plan.builds, purpose, tags=tags, environ=job.environ):
         if result.status == "fail" and result.id != said:
-            error = CheckFailed(result.message, hint=result.hint, location=result.where())
-            console.warn(f"a real {purpose} would stop here: {error}")
+            console.warn(f"a real {purpose} would stop here: {result.error()}")
 
 
 def push(

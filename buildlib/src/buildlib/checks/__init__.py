@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from buildlib.errors import CheckFailed
+
 Status = Literal["ok", "warn", "fail", "skipped"]
 
 
@@ -26,6 +28,10 @@ class CheckResult:
         if self.file and self.line:
             return f"{self.file}:{self.line}"
         return self.file
+
+    def error(self, more: str = "") -> CheckFailed:
+        """This (failed) check as the error that stops a run; ``more``: added to the message."""
+        return CheckFailed(self.message + more, hint=self.hint, location=self.where())
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

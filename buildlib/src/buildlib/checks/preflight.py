@@ -25,7 +25,6 @@ from buildlib.checks.project import Project
 from buildlib.checks.publishing import check_branch, check_credentials, check_release_tag
 from buildlib.checks.release_please import check_version_agreement
 from buildlib.checks.secrets import check_secret_build_args
-from buildlib.errors import CheckFailed
 
 if TYPE_CHECKING:
     from buildlib.config import Config
@@ -49,9 +48,8 @@ def preflight(
     )
     failed = [r for r in results if r.status == "fail"]
     if failed:
-        first = failed[0]
         more = f" (and {len(failed) - 1} more: `invoke doctor`)" if len(failed) > 1 else ""
-        raise CheckFailed(first.message + more, hint=first.hint, location=first.where())
+        raise failed[0].error(more)
 
 
 def run_preflight(
