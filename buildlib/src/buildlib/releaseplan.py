@@ -169,13 +169,12 @@ def release_stopped(
     # a push verified once, then not confirmed (or found replaced, or gone) by a later
     # check, is not named as verified: the error's own words say what became of it
     taken = error.references if isinstance(error, Replaced) else ()
-    done = ", ".join(
+    references = [
         f"{p.repository}:{p.tags[0]}"
         for p in pushed
-        if not p.unchanged
-        and p.reference != unverified
-        and f"{p.repository}:{p.tags[0]}" not in taken
-    )
+        if not p.unchanged and p.reference != unverified
+    ]
+    done = ", ".join(reference for reference in references if reference not in taken)
     unsure = ", ".join(unknown)
     written = [
         f"Pushed and verified: {done}. " if done else "",
