@@ -55,7 +55,7 @@ def results() -> list[Published]:
 
 def publications() -> list[ImagePublication]:
     return [
-        ImagePublication(name, repo, "1.3.0", ("1.3.0", *FLOATING))
+        ImagePublication(name, repo, ("1.3.0", *FLOATING))
         for name, repo in (("gpu", "acme/gpu"), ("cpu", "acme/cpu"))
     ]
 

@@ -26,11 +26,10 @@ def _outside_actions(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def publications() -> list[ImagePublication]:
     return [
-        ImagePublication("gpu", "acme/app", "1.1.0", ("1.1.0", "1.1")),
+        ImagePublication("gpu", "acme/app", ("1.1.0", "1.1")),
         ImagePublication(
             "cpu",
             "acme/app-cpu",
-            "1.1.0",
             ("1.1.0",),
             skipped=(("latest", "1.2.0 is newer"), ("1", "1.2.0 is newer")),
         ),

@@ -74,12 +74,12 @@ def move_floating(
 
     The moves run in a worker thread, so that a signal neither interrupts a request half
     way nor waits for a stalled registry longer than ``SIGNAL_GRACE_SECONDS``."""
-    by_name = {p.name: p for p in publications}
+    planned = {p.name: p.tags for p in publications}
     moves = [
-        TagMove(result.repository, tag, result.digest, by_name[result.name].full_tag)
+        TagMove(result.repository, tag, result.digest, result.tags[0])  # its full version tag
         for result in results
-        for tag in by_name[result.name].tags
-        if tag != by_name[result.name].full_tag
+        for tag in planned[result.name]
+        if tag != result.tags[0]
     ]
     if not moves:
         return

@@ -146,9 +146,7 @@ def push(
         console.warn(f"a real push would stop here: {stray}" if stops else str(stray))
     if job.options.dry_run:
         _would_stop(job, plan, "push", pushed_tags)
-        publications = [
-            ImagePublication(i.name, i.repository, tag, pushed_tags) for i in job.selected
-        ]
+        publications = [ImagePublication(i.name, i.repository, pushed_tags) for i in job.selected]
         print_plan(job.access, publications, flags.as_json, version=None)
         execute(plan, job.runner)  # shows the builds' command lines
         return []

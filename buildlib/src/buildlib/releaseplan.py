@@ -31,8 +31,7 @@ class ImagePublication:
 
     name: str
     repository: str
-    full_tag: str
-    tags: tuple[str, ...]
+    tags: tuple[str, ...]  # the full version tag first
     skipped: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,7 +64,7 @@ def release_publications(
             config.version, config.release.floating_tags, released[image.name]
         )
         every[image.name] = ImagePublication(
-            image.name, image.repository, planned.full, planned.tags, planned.skipped
+            image.name, image.repository, planned.tags, planned.skipped
         )
     return every
 
