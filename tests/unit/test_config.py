@@ -800,7 +800,7 @@ def test_the_locator_is_the_one_toml_locator() -> None:
         "[tool.buildlib.images.lb.build-args]\n"
         'TOKEN = "z"\n'
     )
-    where = Locator(text)
+    where = Locator(text, "pyproject.toml")
     assert where.key_line("project", "version") == 3  # quoted key
     assert where.key_line("project", "missing") == 1  # the table's header
     assert where.key_line("tool.buildlib.images.gpu", "repository") == 6  # dotted form

@@ -581,10 +581,14 @@ def test_a_missing_pyproject_names_its_path(tmp_path: Path) -> None:
 # --- the locator: Locator.key_line and Locator.build_arg_line --------------------------------
 
 
+def locator(text: str) -> config_module.Locator:
+    return config_module.Locator(text, "pyproject.toml")
+
+
 def test_key_line_stops_at_the_next_table() -> None:
     text = "[a]\nx = 1\n\n[b]\nk = 2\n"
-    assert config_module.Locator(text).key_line("a", "k") == 1
-    assert config_module.Locator(text).key_line("b", "k") == 5
+    assert locator(text).key_line("a", "k") == 1
+    assert locator(text).key_line("b", "k") == 5
 
 
 @pytest.mark.parametrize(
@@ -603,27 +607,27 @@ def test_key_line_stops_at_the_next_table() -> None:
 )
 def test_key_line_matches_the_key_only(line: str, found: bool) -> None:
     text = f"[t]\nother = 0\n{line}\n"
-    assert config_module.Locator(text).key_line("t", "k") == (3 if found else 1)
+    assert locator(text).key_line("t", "k") == (3 if found else 1)
 
 
 def test_key_line_finds_a_table_header_with_spaces() -> None:
-    assert config_module.Locator("x = 1\n[ t ]\nk = 1\n").key_line("t", "k") == 3
-    assert config_module.Locator("[t.u]\nk = 1\n").key_line("t", "k") is None
+    assert locator("x = 1\n[ t ]\nk = 1\n").key_line("t", "k") == 3
+    assert locator("[t.u]\nk = 1\n").key_line("t", "k") is None
 
 
 def test_key_line_dotted_form_needs_the_table_name_on_its_line() -> None:
     text = '[tool.buildlib]\nimages.cpu.dockerfile = "D"\nimages.gpu.repository = "a/b"\n'
-    assert config_module.Locator(text).key_line("tool.buildlib.images.gpu", "repository") == 3
-    assert config_module.Locator(text).key_line("tool.buildlib.images.gpu", "dockerfile") is None
-    assert config_module.Locator('x.y."k" = 1\n').key_line("y", "k") == 1
+    assert locator(text).key_line("tool.buildlib.images.gpu", "repository") == 3
+    assert locator(text).key_line("tool.buildlib.images.gpu", "dockerfile") is None
+    assert locator('x.y."k" = 1\n').key_line("y", "k") == 1
 
 
 def test_build_arg_line_of_a_build_args_table_and_of_an_inline_one() -> None:
     text = "[i]\nbuild-args = { A = 1 }\n\n[j]\nx = 1\n\n[j.build-args]\nA = 1\nB = 2\n"
-    assert config_module.Locator(text).build_arg_line("i", "A") == 2
-    assert config_module.Locator(text).build_arg_line("j", "B") == 9
-    assert config_module.Locator(text).build_arg_line("j", "C") == 7
-    assert config_module.Locator(text).build_arg_line("k", "A") is None
+    assert locator(text).build_arg_line("i", "A") == 2
+    assert locator(text).build_arg_line("j", "B") == 9
+    assert locator(text).build_arg_line("j", "C") == 7
+    assert locator(text).build_arg_line("k", "A") is None
 
 
 # --- Config.image and Config.select -----------------------------------------------------------

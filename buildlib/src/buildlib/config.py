@@ -583,10 +583,10 @@ def _did_you_mean(word: str, options: Any) -> str:
 
 
 class Locator:
-    """Finds the line of a table header or a key in the raw TOML text, for error locations:
-    the one TOML locator of buildlib (the checks use its ``*_line`` methods)."""
+    """Finds the line of a table header or a key in the raw TOML text of ``filename``, for
+    error locations: the one TOML locator of buildlib (the checks use its ``*_line`` methods)."""
 
-    def __init__(self, text: str, filename: str = ""):
+    def __init__(self, text: str, filename: str):
         self.lines = text.splitlines()
         self.filename = filename
 

@@ -41,7 +41,7 @@ def check_pyproject_toml(project: Project) -> CheckResult:
 def check_pyproject_version(project: Project) -> CheckResult:
     if project.data is None:
         return CheckResult("pyproject-version", "skipped", _UNPARSED)
-    line = Locator(project.text or "").key_line("project", "version")
+    line = Locator(project.text or "", PYPROJECT).key_line("project", "version")
     result = partial(CheckResult, "pyproject-version", file=PYPROJECT, line=line)
     table = project.data.get("project")
     if not isinstance(table, dict):
@@ -86,6 +86,6 @@ def check_buildlib_config(project: Project) -> CheckResult:
         result = _failure("buildlib-config", error, "[tool.buildlib]: ")
         return replace(result, file=result.file or PYPROJECT, hint=error.hint or f"see {REFERENCE}")
     names = ", ".join(f"{i.name} ({i.dockerfile})" for i in project.settings.images)
-    line = Locator(project.text or "").key_line("tool.buildlib", "_")
+    line = Locator(project.text or "", PYPROJECT).key_line("tool.buildlib", "_")
     message = f"[tool.buildlib] is valid: images {names}"
     return CheckResult("buildlib-config", "ok", message, file=PYPROJECT, line=line)

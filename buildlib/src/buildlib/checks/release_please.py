@@ -363,7 +363,7 @@ def check_version_agreement(project: Project) -> CheckResult:
     fail = partial(CheckResult, check_id, "fail")
     disagree = f"versions disagree: {PYPROJECT} says {version_text}"
     seen = [f"{PYPROJECT} {version_text}"]
-    pyproject_line = Locator(project.text or "").key_line("project", "version")
+    pyproject_line = Locator(project.text or "", PYPROJECT).key_line("project", "version")
     manifest = manifest_version(project)
     if manifest is not None:
         seen.append(f"{MANIFEST} {manifest}")

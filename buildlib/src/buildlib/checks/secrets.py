@@ -57,7 +57,7 @@ def check_secret_build_args(
     results = []
     specs = list(project.settings.images if images is None else images)
     allowed = project.settings.allow_build_args
-    where = Locator(project.text or "")
+    where = Locator(project.text or "", PYPROJECT)
     for image in specs:
         for name, _ in image.build_args:
             word = secret_word(name, allowed)
