@@ -155,6 +155,22 @@ def test_ignored_lock_fails_at_the_ignore_line(repo):
     assert "git add uv.lock" in result.hint
 
 
+@pytest.mark.parametrize("folder", ["réglages", "a:b"])
+def test_an_ignored_lock_names_its_ignore_file_as_written(repo, folder):
+    """An ignore file whose path is not ASCII, or holds a ":", is named as it is (git's -v
+    line C-quotes the one and takes the other for its separator)."""
+    excludes = repo.parent / folder / "ignore"
+    write(excludes, "# generated\nuv.lock\n")
+    git(repo, "config", "core.excludesFile", str(excludes))
+    git(repo, "rm", "-q", "--cached", "uv.lock")
+    commit(repo, "chore: untrack the lock")
+
+    result = check_lock_present(Project.load(repo))
+
+    assert (result.status, result.file, result.line) == ("fail", str(excludes), 2)
+    assert f"ignored by git ({excludes}:2)" in result.message
+
+
 def test_ignored_lock_with_pinned_resolution_is_ok(repo):
     """This repository's own policy: uv.lock is generated, resolution pinned by exclude-newer."""
     generated_lock(repo, pinned=True)

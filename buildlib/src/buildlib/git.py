@@ -128,12 +128,13 @@ class Git:
 
     def ignore_source(self, path: str) -> tuple[str, int] | None:
         """The ignore file and line that make git ignore ``path`` (None if it is not)."""
-        out = self._git("check-ignore", "-v", "--", path)
-        if not out:
+        # -z (git takes it with --stdin only): each field as written, ended by NUL; the -v
+        # line C-quotes a file name that is not ASCII and separates its fields with ":"
+        # (git's builtin/check-ignore.c, output_pattern)
+        found = self._query("check-ignore", "-v", "-z", "--stdin", stdin=os.fsencode(path) + b"\0")
+        if found is None:
             return None
-        source = out.split("\t", 1)[0]
-        file, _, rest = source.partition(":")
-        line = rest.split(":", 1)[0]
+        file, line = found.stdout.split("\0")[:2]
         return file, int(line) if line.isdigit() else 0
 
     def last_tag(self, match: str) -> str | None:
