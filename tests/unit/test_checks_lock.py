@@ -209,6 +209,19 @@ def test_uncommitted_lock_warns(tmp_path):
     assert result.hint == "git add uv.lock"
 
 
+def test_a_lock_a_negated_pattern_keeps_is_not_ignored(repo):
+    """``*.lock`` then ``!uv.lock``: the last pattern that matches keeps uv.lock, which is
+    then only not committed yet."""
+    write(repo / ".gitignore", ".venv/\n*.lock\n!uv.lock\n")
+    commit(repo, "chore: ignore locks but uv.lock")
+    git(repo, "rm", "-q", "--cached", "uv.lock")
+    git(repo, "commit", "-q", "-m", "chore: untrack the lock")
+
+    result = check_lock_present(Project.load(repo))
+
+    assert (result.status, result.hint) == ("warn", "git add uv.lock"), result.message
+
+
 def test_no_lock_is_fine_when_no_dockerfile_installs_from_one(repo):
     """A repository whose images do not install from uv.lock (pip, Poetry...) needs none."""
     (repo / "uv.lock").unlink(missing_ok=True)

@@ -134,7 +134,11 @@ class Git:
         found = self._query("check-ignore", "-v", "-z", "--stdin", stdin=os.fsencode(path) + b"\0")
         if found is None:
             return None
-        file, line = found.stdout.split("\0")[:2]
+        file, line, pattern = found.stdout.split("\0")[:3]
+        # with -v git names the last pattern that matches even when it is a "!" one, which
+        # keeps the path (check_ignore drops those only without --verbose)
+        if pattern.startswith("!"):
+            return None
         return file, int(line) if line.isdigit() else 0
 
     def last_tag(self, match: str) -> str | None:
