@@ -27,10 +27,12 @@ class Git:
         out = self._git_raw(*args)
         return out.strip() if out is not None else None
 
-    def _git_raw(self, *args: str) -> str | None:
+    def _git_raw(self, *args: str, stdin: bytes | None = None) -> str | None:
         """Output of a read-only git command, unstripped (for -z and record separators);
-        ``None`` when git is missing or the command fails."""
-        result = self._query(*args)
+        ``None`` when git is missing or the command fails. UTF-8, U+FFFD for another byte:
+        names only shown (dirty files, an ignore file), where a surrogate escape could fail
+        to print; a path given back to git or to the disk comes from :meth:`_paths`."""
+        result = self._query(*args, stdin=stdin)
         return result.stdout if result is not None else None
 
     def _query(self, *args: str, stdin: bytes | None = None) -> Result | None:
@@ -131,10 +133,10 @@ class Git:
         # -z (git takes it with --stdin only): each field as written, ended by NUL; the -v
         # line C-quotes a file name that is not ASCII and separates its fields with ":"
         # (git's builtin/check-ignore.c, output_pattern)
-        found = self._query("check-ignore", "-v", "-z", "--stdin", stdin=os.fsencode(path) + b"\0")
-        if found is None:
+        out = self._git_raw("check-ignore", "-v", "-z", "--stdin", stdin=os.fsencode(path) + b"\0")
+        if out is None:
             return None
-        file, line, pattern = found.stdout.split("\0")[:3]
+        file, line, pattern = out.split("\0")[:3]
         # with -v git names the last pattern that matches even when it is a "!" one, which
         # keeps the path (check_ignore drops those only without --verbose)
         if pattern.startswith("!"):
