@@ -447,3 +447,58 @@ def test_ctrl_c_says_which_builds_it_stopped_and_which_had_finished(capsys) -> N
     assert cli.runner.cancelled
     said = [line for line in capsys.readouterr().err.splitlines() if "stopped" in line]
     assert said == ["warning: builds stopped: b, c; finished: a"]
+
+
+def ctrl_c_while_the_second_build_is_submitted() -> None:
+    """Run by the test below in a process of its own, since a hang is what it looks for:
+    builds ``a`` and ``b`` run until cancelled; Ctrl-C lands in the scheduler's thread while
+    it starts ``b`` in the executor, inside threading.Condition.__enter__ of the executor's
+    idle semaphore, once the lock is taken and before the ``with`` can release it."""
+    import signal
+    import sys
+
+    original = threading.Condition.__enter__
+    main = threading.main_thread().ident
+    semaphore = threading.Semaphore.acquire.__code__
+    entered: list[object] = []
+
+    def enter(self: threading.Condition) -> bool:
+        taken = original(self)
+        if threading.get_ident() == main and sys._getframe(1).f_code is semaphore:
+            entered.append(self)
+            if len(entered) == 2:  # the submit of b; a's thread runs
+                signal.raise_signal(signal.SIGINT)  # runs the handler now, as a signal would
+        return taken
+
+    threading.Condition.__enter__ = enter  # type: ignore[method-assign]
+    cli = StandInCLI(Runner(quiet=True), seconds={"a": 300, "b": 300})
+    try:
+        run(cli, a_build("a"), a_build("b"), jobs=2)
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt", *cli.order(), sep="\n")
+
+
+def test_ctrl_c_landing_where_the_scheduler_holds_a_lock_still_ends_the_run() -> None:
+    """A signal handler raising between a lock's acquire and the ``with`` that releases it
+    (python/cpython#74174) left the lock held: a build's thread then waited on it for ever,
+    and so did the executor's shutdown. Where the signal lands is simulated by wrapping a
+    stdlib method (threading.Condition.__enter__) in the child process: no other way puts
+    it at that instruction every time."""
+    import subprocess
+    import sys
+
+    code = (
+        "from tests.unit.test_build_execute import ctrl_c_while_the_second_build_is_submitted"
+        "\nctrl_c_while_the_second_build_is_submitted()"
+    )
+    root = Path(__file__).resolve().parents[2]
+    try:
+        child = subprocess.run(
+            [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the run never ended: a lock the signal left held blocks its shutdown")
+
+    assert child.stdout.splitlines()[0] == "KeyboardInterrupt", child.stderr
+    assert sorted(child.stdout.splitlines()[1:]) == ["a end", "a start", "b end", "b start"]
+    assert "warning: builds stopped: a, b" in child.stderr.splitlines()

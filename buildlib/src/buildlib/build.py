@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, SimpleQueue
+from typing import Any
 
 from buildlib import attest, console
 from buildlib import config as config_module
@@ -192,6 +195,10 @@ def _bake_failure(
 _STEP_POLL_SECONDS = 0.02
 
 
+# A build that ended, with its error or None; or None alone, for a signal (_signals_noted).
+_Ended = tuple[ImageBuild, BaseException | None] | None
+
+
 def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[BuiltImage]:
     concurrent = plan.jobs > 1 and len(plan.builds) > 1
     names = {build.name for build in plan.builds}
@@ -205,11 +212,12 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
             steps.setdefault(build.after_step, []).append(shared_done[build.name])
     results: dict[str, BuiltImage] = {}
     pending = list(plan.builds)
-    running: dict[Future[BuiltImage], ImageBuild] = {}
+    running: dict[str, ImageBuild] = {}
     failure: tuple[ImageBuild, BaseException] | None = None
     # Builds whose image id docker lost (docker/cli#2971 strikes builds side by side): each
     # is run once more, alone, before anything else starts. Its layers are in the cache.
     again: set[str] = set()
+    ended: SimpleQueue[_Ended] = SimpleQueue()
 
     def may_start(build: ImageBuild) -> bool:
         if again & {b.name for b in [*pending, *running.values()]}:
@@ -221,63 +229,108 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
         event = shared_done.get(build.name)
         return event is not None and event.is_set()
 
+    def build_one(build: ImageBuild, iidfile: Path, on_line: StepWatch | None) -> None:
+        # the build's own thread says it ended: the scheduler waits on no future's lock
+        try:
+            results[build.name] = _build_one(cli, build, plan.builder, display, iidfile, on_line)
+        except BaseException as error:
+            ended.put((build, error))
+        else:
+            ended.put((build, None))
+
     display = BuildDisplay([b.name for b in plan.builds], concurrent=concurrent)
     # The id files go in a directory of this process alone: in the shared temporary
     # directory, a file of a predictable name could be planted, or replaced by a link, by
     # another user of the machine.
     private = tempfile.TemporaryDirectory(prefix="buildlib-iid-", ignore_cleanup_errors=True)
-    signalled = _naming_the_stopped(plan, results, running)
+    signalled = _naming_the_stopped(plan, results)
     with signalled, private as iid_name, display, ThreadPoolExecutor(plan.jobs) as pool:
         iid_dir = Path(iid_name)
         try:
-            while (pending or running) and failure is None:
-                for build in list(pending):
-                    if len(running) >= plan.jobs:
-                        break
-                    if not may_start(build):
-                        continue
-                    pending.remove(build)
-                    watch = watches.get(build.name)
-                    iidfile = iid_dir / f"{build.name}.iid"
-                    on_line = StepWatch(watch) if watch else None
-                    args = (cli, build, plan.builder, display, iidfile, on_line)
-                    running[pool.submit(_build_one, *args)] = build
-                waiting = len(running) < plan.jobs and any(b.name in shared_done for b in pending)
-                timeout = _STEP_POLL_SECONDS if waiting else None
-                done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-                for future in done:
-                    build = running.pop(future)
-                    error = future.exception()
-                    if isinstance(error, ImageIdLost) and build.name not in again:
-                        again.add(build.name)
-                        pending.insert(0, build)
-                        console.warn(
-                            f"{build.name}: docker built it but lost its image id "
-                            "(docker/cli#2971): building it again, alone"
-                        )
-                    elif error is not None:
-                        failure = failure or (build, error)
-                    else:
-                        results[build.name] = future.result()
+            with _signals_noted(ended):
+                while (pending or running) and failure is None:
+                    for build in list(pending):
+                        if len(running) >= plan.jobs:
+                            break
+                        if not may_start(build):
+                            continue
+                        pending.remove(build)
+                        watch = watches.get(build.name)
+                        iidfile = iid_dir / f"{build.name}.iid"
+                        on_line = StepWatch(watch) if watch else None
+                        pool.submit(build_one, build, iidfile, on_line)
+                        running[build.name] = build
+                    waiting = len(running) < plan.jobs and any(
+                        b.name in shared_done for b in pending
+                    )
+                    done = _ended(ended, _STEP_POLL_SECONDS if waiting else None)
+                    if None in done:
+                        break  # a signal: delivered again once the loop is left
+                    for build, error in filter(None, done):
+                        del running[build.name]
+                        if isinstance(error, ImageIdLost) and build.name not in again:
+                            again.add(build.name)
+                            pending.insert(0, build)
+                            console.warn(
+                                f"{build.name}: docker built it but lost its image id "
+                                "(docker/cli#2971): building it again, alone"
+                            )
+                        elif error is not None:
+                            failure = failure or (build, error)
         except BaseException:
             runner.cancel()  # Ctrl-C, or a bug here: no build is left running
             raise
         if failure is not None:
-            runner.cancel()
-            for future, build in running.items():
-                if future.exception() is None:  # finished while the others stopped
-                    results[build.name] = future.result()
+            runner.cancel()  # the builds that finish meanwhile are in results, by their thread
     if failure is not None:
         raise _stopped(failure[1], plan, results, failure[0])
     return [results[b.name] for b in plan.builds]
 
 
+def _ended(ended: SimpleQueue[_Ended], timeout: float | None) -> list[_Ended]:
+    """What ended within ``timeout`` (None: until something does), with all that ended by then."""
+    got: list[_Ended] = []
+    try:
+        got.append(ended.get(timeout=timeout))
+        while True:
+            got.append(ended.get_nowait())
+    except Empty:
+        return got
+
+
 @contextmanager
-def _naming_the_stopped(
-    plan: BuildPlan,
-    results: dict[str, BuiltImage],
-    running: dict[Future[BuiltImage], ImageBuild] | None = None,
-) -> Iterator[None]:
+def _signals_noted(ended: SimpleQueue[_Ended]) -> Iterator[None]:
+    """SIGINT and SIGTERM, if their handler is Python's (Ctrl-C's raises KeyboardInterrupt),
+    are noted and wake the scheduler; on leaving, the first is delivered to that handler.
+
+    Raising here, the handler could land between a lock's acquire and the ``with`` that
+    releases it (threading.Condition.__enter__ is Python: python/cpython#74174), in the
+    executor's submit or concurrent.futures.wait: a build's thread, and the executor's
+    shutdown, would wait on that lock for ever. SimpleQueue.put is reentrant (its docs)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def note(signum: int, frame: object) -> None:
+        caught.append(signum)
+        ended.put(None)
+
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if callable(signal.getsignal(signum)):
+                previous[signum] = signal.signal(signum, note)
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if caught:
+        signal.raise_signal(caught[0])
+
+
+@contextmanager
+def _naming_the_stopped(plan: BuildPlan, results: dict[str, BuiltImage]) -> Iterator[None]:
     """On Ctrl-C or SIGTERM (no Exception: tasks.user_errors says which and exits), once
     the builds have ended: one line naming the images stopped and those already built."""
     try:
@@ -285,13 +338,8 @@ def _naming_the_stopped(
     except Exception:
         raise
     except BaseException:
-        built = set(results) | {
-            build.name
-            for future, build in (running or {}).items()
-            if future.done() and not future.cancelled() and future.exception() is None
-        }
-        stopped = [b.name for b in plan.builds if b.name not in built]
-        finished = [b.name for b in plan.builds if b.name in built]
+        stopped = [b.name for b in plan.builds if b.name not in results]
+        finished = [b.name for b in plan.builds if b.name in results]
         if len(plan.builds) > 1 and stopped:
             console.warn(
                 f"builds stopped: {', '.join(stopped)}"
