@@ -338,6 +338,42 @@ def test_extra_file_for_the_lock_of_another_type_warns(repo):
     assert result.status == "warn" and 'is not "type": "toml"' in result.message
 
 
+@pytest.mark.parametrize("top", [False, True])
+@pytest.mark.parametrize(
+    ("entry", "said"),
+    [
+        ('"uv.lock"', 'is not "type": "toml"'),
+        ('{"type": "json", "path": "uv.lock", "jsonpath": "$.version"}', 'is not "type": "toml"'),
+        ('{"type": "toml", "path": "uv.lock", "jsonpath": "$.package[0].version"}', "@.name,"),
+    ],
+)
+def test_a_uv_lock_extra_file_warning_points_at_its_entry(repo, top, entry, said):
+    """The line is the offending entry's, not the "extra-files" key's."""
+    entries = ['"CHANGELOG.md"', '{"path": "x.txt"}', entry, '"README.md"']
+    extra = '"extra-files": [\n' + ",\n".join(f"    {e}" for e in entries) + "\n  ]"
+    package = '"package-name": "demo-app"' + ("" if top else f", {extra}")
+    write(
+        repo / "release-please-config.json",
+        '{\n  "release-type": "python",\n  "include-component-in-tag": false,\n'
+        + (f"  {extra},\n" if top else "")
+        + f'  "packages": {{".": {{{package}}}}}\n}}\n',
+    )
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert result.status == "warn" and said in result.message, result.message
+    lines = (repo / "release-please-config.json").read_text().splitlines()
+    assert result.line is not None and lines[result.line - 1] == f"    {entry},"
+
+
+def test_json_key_line_finds_an_array_entry():
+    text = '{"a": [\n 1,\n "x,[]",\n {"b": [\n  null, {"c": 2}]},\n [3]\n]}'
+    assert json.loads(text)["a"][3] == [3]
+    assert [json_key_line(text, "a", i) for i in range(5)] == [2, 3, 4, 6, None]
+    assert (json_key_line(text, "a", 2, "b", 1, "c"), json_key_line(text, "a", 2, "b")) == (5, 4)
+    assert json_key_line(text, "a", 2, "b", 0) == 5
+
+
 def test_component_in_tag_mismatch_warns(repo):
     """With include-component-in-tag at neither level there is no key to point at: the
     warning points at the package ".", where its hint's key goes."""

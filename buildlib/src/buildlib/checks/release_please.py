@@ -52,24 +52,28 @@ _PYPROJECT_TYPES = ("python",)
 SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)(-[^+]+)?(?:\+(.*))?")
 
 
-# a JSON string (a key when a colon follows) or a bracket: enough to track the nesting
-_JSON_TOKEN = re.compile(r'("(?:[^"\\]|\\.)*")(\s*:)?|[][{}]')
+# a JSON string (a key when a colon follows), a bracket, a comma, or another value: enough
+# to track the nesting and count an array's entries
+_JSON_TOKEN = re.compile(r'("(?:[^"\\]|\\.)*")(\s*:)?|[][{},]|[^][{},"\s]+')
 
 
-def json_key_line(text: str, *path: str) -> int | None:
-    """The line (1-based) of the key at ``path``: a top-level key, then the keys of the
-    objects inside its value; of duplicate keys the last, the one json.loads keeps."""
+def json_key_line(text: str, *path: str | int) -> int | None:
+    """The line (1-based) of the key or array entry (an index) at ``path``: a top-level
+    key, then the keys and entries inside its value; of duplicate keys the last, the one
+    json.loads keeps."""
     found: int | None = None
-    inside: list[str | None] = []  # the key of each open bracket, the document's first
-    key = None
+    inside: list[str | int | None] = [None]  # the key or index of each open bracket's value
     for token in _JSON_TOKEN.finditer(text):
-        if token[2]:
-            key = json.loads(token[1])
-            if [*inside[1:], key] == list(path):
-                found = token.start()
-        elif not token[1]:
-            inside = [*inside, key] if token[0] in "[{" else inside[:-1]
-            key = None  # an object in an array has no key of its own
+        at = inside[-1]
+        if token[0] == ",":
+            inside[-1] = at + 1 if isinstance(at, int) else None
+        elif token[0] in "]}":
+            inside.pop()
+        elif token[2] or isinstance(at, int):  # a key, or an entry's value
+            inside[-1] = json.loads(token[1]) if token[2] else at
+            found = token.start() if inside[1:] == list(path) else found
+        if token[0] in "[{":
+            inside.append(0 if token[0] == "[" else None)
     return None if found is None else text.count("\n", 0, found) + 1
 
 
@@ -176,11 +180,11 @@ def check_release_please_config(project: Project) -> CheckResult:
                 )
     options = root_options(project)
 
-    def option_line(key: str) -> int | None:
-        """The line of the option release-please takes: the package's, unless it is null
-        or missing and the top level has the key."""
+    def option_line(key: str, *inside: int) -> int | None:
+        """The line of the option release-please takes (of its entry ``inside`` a list):
+        the package's, unless it is null or missing and the top level has the key."""
         at_top = root.get(key) is None and key in data
-        return json_key_line(text, *(() if at_top else _ROOT), key)
+        return json_key_line(text, *(() if at_top else _ROOT), key, *inside)
 
     warnings: list[tuple[str, str, int | None, str]] = []
 
@@ -189,22 +193,25 @@ def check_release_please_config(project: Project) -> CheckResult:
 
     # mergeReleaserConfig (src/manifest.ts): releaseType ?? 'node', for a null as for none
     release_type = options.get("release-type", "node")
-    extra_files = [e for e in options.get("extra-files") or [] if isinstance(e, (str, dict))]
+    extra = options.get("extra-files") or []
 
-    def written(path: str) -> list[tuple[Any, str]]:
-        """(type, jsonpath) of the extra-files entries for ``path``: BaseStrategy.
+    def written(path: str) -> list[tuple[int, Any, str]]:
+        """(index, type, jsonpath) of the extra-files entries for ``path``: BaseStrategy.
         extraFileUpdates (src/strategies/base.ts) runs a "toml" entry's GenericToml at its
         jsonpath; a bare path (for a .toml one, after $.version at the top, which neither
         file has) or a "generic" entry runs Generic (src/updaters/generic.ts), which writes
         only the lines marked x-release-please-version."""
-        entries = [{"type": "generic", "path": e} if isinstance(e, str) else e for e in extra_files]
-        found = [e for e in entries if str(e.get("path", "")).lstrip("/") == path]
-        return [(e.get("type"), str(e.get("jsonpath"))) for e in found]
+        entries = [{"type": "generic", "path": e} if isinstance(e, str) else e for e in extra]
+        return [
+            (i, e.get("type"), str(e.get("jsonpath")))
+            for i, e in enumerate(entries)
+            if isinstance(e, dict) and str(e.get("path", "")).lstrip("/") == path
+        ]
 
     marked = re.search(r"x-release-please-(start-)?version(?!-)", project.text or "")
     if release_type not in _PYPROJECT_TYPES and not any(
         (kind == "generic" and marked) or (kind == "toml" and path == "$.project.version")
-        for kind, path in written(PYPROJECT)
+        for _, kind, path in written(PYPROJECT)
     ):
         if "release-type" in options:
             said = f"release-type is {json.dumps(release_type)}: release-please"
@@ -223,11 +230,12 @@ def check_release_please_config(project: Project) -> CheckResult:
     # wraps every scalar as {value, start, end}: a name is compared as @.name.value. A
     # generated, uncommitted lock is not release-please's to bump.
     lock = written("uv.lock")
-    toml = [path for kind, path in lock if kind == "toml"]
+    toml = [(i, path) for i, kind, path in lock if kind == "toml"]
     lock_committed = (project.root / "uv.lock").is_file() and (
         not project.is_git or project.git.is_tracked("uv.lock")
     )
-    if lock_committed and not any(".name.value" in path for path in toml):
+    if lock_committed and not any(".name.value" in path for _, path in toml):
+        entry = [i for i, *_ in toml or lock][:1]  # the offending entry, if any
         warn(
             "the uv.lock extra-files entry's jsonpath filters on @.name, which matches "
             "nothing in release-please's TOML tree (it needs @.name.value)"
@@ -237,7 +245,7 @@ def check_release_please_config(project: Project) -> CheckResult:
             if lock
             else "release-please bumps pyproject.toml but not uv.lock: the lock's "
             "own version falls behind on every release",
-            option_line("extra-files") or json_key_line(text, *_ROOT),
+            option_line("extra-files", *entry) or json_key_line(text, *_ROOT),
             _extra_files_hint(project),
         )
     predicted = predicted_tag(options)
