@@ -445,6 +445,36 @@ def test_a_variant_is_taken_by_the_name_the_registry_lists_the_image_under(
     assert platform_set(platforms) == platform_set([listed])
 
 
+@pytest.mark.parametrize(
+    ("written", "named"),
+    [
+        # containerd/platforms platforms.go Parse: a part matches [A-Za-z0-9_-]+ (docker 20.10's
+        # copy too); database.go normalizeArch names x86-64 amd64. docker 20.10's BuildKit builds
+        # linux/x86-64 as linux/amd64 and keeps linux/amd64/v_2 as written (checked)
+        ("linux/x86-64", "linux/amd64"),
+        ("Linux/X86-64/v1", "linux/amd64"),
+        ("linux/amd64/v_2", "linux/amd64/v_2"),
+        ("linux/arm/v7-x", "linux/arm/v7-x"),
+    ],
+)
+def test_a_platform_with_a_dash_or_underscore_docker_takes_is_taken(
+    tmp_path: Path, written: str, named: str
+) -> None:
+    write_repo(tmp_path, 'platforms = ["linux/amd64"]', f'platforms = ["{written}"]')
+    assert config_module.load(tmp_path).images[0].platforms == (named,)
+    assert parse_platforms(written) == (named,)
+
+
+def test_an_os_with_a_dash_is_refused_as_no_known_os(tmp_path: Path) -> None:
+    path = write_repo(tmp_path, 'platforms = ["linux/amd64"]', 'platforms = ["lin-ux/amd64"]')
+    error = load_error(tmp_path)
+    assert error.message == (
+        "tool.buildlib.images.gpu.platforms: 'lin-ux/amd64' names no known operating system "
+        "'lin-ux' (did you mean 'linux'?)"
+    )
+    assert error.location == f"{path}:{line_of(path, 'platforms')}"
+
+
 @pytest.mark.parametrize("platform", ["wasi/wasm", "wasip1/wasm"])
 def test_a_wasm_platform_docker_builds_is_taken(tmp_path: Path, platform: str) -> None:
     # Docker's Wasm workloads are built and run with --platform wasi/wasm

@@ -39,9 +39,10 @@ else:  # pragma: no cover
 
 PYPROJECT = "pyproject.toml"
 TOOL = "tool.buildlib"
-# No "." in a component: containerd/platforms took one only in 2024 (commit 41c2c97, "Support
-# arm64 minor variants"); docker 20.10's daemon refuses linux/arm64/v8.2 (checked, either builder)
-PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
+# A part is [A-Za-z0-9_-]+, as containerd/platforms platforms.go Parse (specifierRe) takes it.
+# No "." in a part: containerd took one only in 2024 (commit 41c2c97, "Support arm64 minor
+# variants"); docker 20.10's daemon refuses linux/arm64/v8.2 (checked, either builder)
+PLATFORM_RE = re.compile(r"^[a-z0-9_-]+/[a-z0-9_-]+(/[a-z0-9_-]+)?$")
 IMAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The words containerd's platform parser knows (containerd/platforms database.go: isKnownOS,
@@ -56,7 +57,7 @@ KNOWN_OS = frozenset(
 KNOWN_ARCH = frozenset(
     "386 amd64 amd64p32 arm armbe arm64 arm64be ppc64 ppc64le loong64 mips mipsle mips64 "
     "mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm "
-    "i386 x86_64 aarch64 armhf armel".split()
+    "i386 x86_64 x86-64 aarch64 armhf armel".split()
 )
 
 
@@ -459,7 +460,8 @@ def platforms_problem(platforms: Iterable[str]) -> str | None:
     return None
 
 
-_DOCKER_NAMES = dict(macos="darwin", i386="386", x86_64="amd64", aarch64="arm64")
+_DOCKER_NAMES = {"macos": "darwin", "i386": "386", "aarch64": "arm64"}
+_DOCKER_NAMES |= dict.fromkeys(("x86_64", "x86-64"), "amd64")
 
 
 def normal_platform(platform: str) -> str:
