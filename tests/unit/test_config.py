@@ -507,11 +507,7 @@ def test_a_platform_in_capitals_is_taken_and_lowered_for_every_later_comparison(
     assert caught.value.message.startswith("--platform 'Linux/AMD46' names no known architecture")
 
 
-@pytest.mark.parametrize(
-    # a "." too: docker 20.10's daemon refuses linux/arm64/v8.2 (only later containerd takes it)
-    "platform",
-    ["linux-amd64", "linux", "linux/arm64/v8.2", "linux/amd64/v8/x"],
-)
+@pytest.mark.parametrize("platform", ["linux-amd64", "linux", "linux/amd64/v8/x", "linux/"])
 def test_bad_platform_string(tmp_path: Path, platform: str) -> None:
     path = write_repo(
         tmp_path, 'platforms = ["linux/amd64"]', f'platforms = ["linux/arm64", "{platform}"]'
@@ -522,6 +518,30 @@ def test_bad_platform_string(tmp_path: Path, platform: str) -> None:
     )
     assert error.location == f"{path}:{line_of(path, 'platforms')}"
     assert error.hint == 'e.g. platforms = ["linux/amd64", "linux/arm64"]'
+
+
+@pytest.mark.parametrize(
+    ("platform", "problem"),
+    [
+        # docker 20.10's daemon refuses linux/arm64/v8.2 (only later containerd takes a ".")
+        ("linux/arm64/v8.2", "has '.' in its variant 'v8.2'"),
+        ("Linux/AMD 64", "has ' ' in its architecture 'AMD 64'"),
+        ("linux/*", "has '*' in its architecture '*'"),
+        ("linux:1/amd64", "has ':' in its operating system 'linux:1'"),
+    ],
+)
+def test_a_platform_with_a_character_docker_refuses_names_it(
+    tmp_path: Path, platform: str, problem: str
+) -> None:
+    path = write_repo(tmp_path, 'platforms = ["linux/amd64"]', f'platforms = ["{platform}"]')
+    error = load_error(tmp_path)
+    problem = f"{platform!r} {problem}: each part is letters, digits, '_' or '-'"
+    assert error.message == f"tool.buildlib.images.gpu.platforms: {problem}"
+    assert error.location == f"{path}:{line_of(path, 'platforms')}"
+    assert error.hint == 'e.g. platforms = ["linux/amd64", "linux/arm64"]'
+    with pytest.raises(UsageError) as caught:
+        parse_platforms(f"linux/amd64,{platform}")
+    assert caught.value.message == f"--platform {problem}"
 
 
 def test_a_platform_with_an_os_version_is_refused_with_the_form_to_write(tmp_path: Path) -> None:

@@ -323,7 +323,7 @@ def test_parse_platforms_refuses_a_mistyped_architecture_with_the_close_one() ->
 
 @pytest.mark.parametrize(
     "value",
-    ["amd64", "linux/arm/v7/x", "linux/amd64,arm64", "linux/", "linux/arm64/v8.2", "linux amd64"],
+    ["amd64", "linux/arm/v7/x", "linux/amd64,arm64", "linux/", "linux amd64"],
 )
 def test_parse_platforms_rejects_non_os_arch(value: str) -> None:
     with pytest.raises(UsageError) as caught:

@@ -423,6 +423,9 @@ def _check_target(root: Path, name: str, target: str, key: str, location: str) -
     )
 
 
+_PARTS = ("operating system", "architecture", "variant")
+
+
 def platforms_problem(platforms: Iterable[str]) -> str | None:
     """What makes the first of ``platforms`` that is no os/arch[/variant] docker can build
     not one (``'linux' is not os/arch[/variant]``), else None. Case does not matter: docker
@@ -442,6 +445,14 @@ def platforms_problem(platforms: Iterable[str]) -> str | None:
             plain = "".join(versioned.groups())
             return f"{written!r} names an OS version: buildlib takes {plain!r}, without one"
         if not PLATFORM_RE.fullmatch(platform):
+            parts = written.split("/")
+            # named: a character docker 20.10's Parse refuses in a part (PLATFORM_RE)
+            for part, what in zip(parts, _PARTS, strict=False):
+                if len(parts) in (2, 3) and (char := re.sub("[A-Za-z0-9_-]", "", part)[:1]):
+                    return (
+                        f"{written!r} has {char!r} in its {what} {part!r}: each part is "
+                        "letters, digits, '_' or '-'"
+                    )
             return f"{written!r} is not os/arch[/variant]"
         os_name, arch = platform.split("/")[:2]
         for word, known, what in (
