@@ -258,7 +258,7 @@ def check_release_please_config(project: Project) -> CheckResult:
             git_tag = predicted.replace("X.Y.Z", "{version}")
             hint = f'set git-tag = "{git_tag}" in [tool.buildlib.release] (the tag '
             hint += "release-please makes)"
-            at = Locator(project.text or "").key_line("tool.buildlib.release", "git-tag")
+            at = Locator(project.text or "", PYPROJECT).key_line("tool.buildlib.release", "git-tag")
             warn(said, at, hint, PYPROJECT)
         else:
             keys = " and ".join(f'"{k}": {json.dumps(v)}' for k, v in fix.items())
