@@ -220,6 +220,29 @@ def test_json_key_line_follows_the_nesting():
     assert (json_key_line(text, "p", "b"), json_key_line(text, "c")) == (None, None)
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_a_line_is_the_one_an_editor_shows_whatever_the_line_endings(repo, newline):
+    """JSON may separate its tokens by CR as by LF (RFC 8259 whitespace), and an editor
+    breaks lines at CRLF and at a lone CR: a key's line and a JSON error's line are counted
+    the same way, as json.JSONDecodeError counts "\\n" on the text read with universal
+    newlines."""
+    config = json.dumps({**root_package(), "include-v-in-tag": False}, indent=2)
+    write(repo / "release-please-config.json", config.replace("\n", newline).encode())
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert result.status == "warn" and result.hint.startswith('set "include-v-in-tag": true')
+    assert result.line == 4 and config.splitlines()[3] == '  "include-v-in-tag": false,'
+    broken = '{\n  "packages": {\n    ".": {},\n  }\n}\n'.replace("\n", newline)
+    write(repo / "release-please-config.json", broken.encode())
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert (result.status, result.line) == ("fail", 4)
+    assert "not valid JSON at line 4, column 3" in result.message
+    assert result.hint == "fix the JSON at release-please-config.json:4:3"
+
+
 def test_config_without_the_uv_lock_extra_file_warns(repo):
     config = root_package()
     del config["packages"]["."]["extra-files"]

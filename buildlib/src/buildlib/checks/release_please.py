@@ -60,7 +60,8 @@ _JSON_TOKEN = re.compile(r'("(?:[^"\\]|\\.)*")(\s*:)?|[][{},]|[^][{},"\s]+')
 def json_key_line(text: str, *path: str | int) -> int | None:
     """The line (1-based) of the key or array entry (an index) at ``path``: a top-level
     key, then the keys and entries inside its value; of duplicate keys the last, the one
-    json.loads keeps."""
+    json.loads keeps. ``text`` is read_json's, with universal newlines: a CRLF or lone CR is
+    the "\\n" json.JSONDecodeError counts too, and a line the editor shows."""
     found: int | None = None
     inside: list[str | int | None] = [None]  # the key or index of each open bracket's value
     for token in _JSON_TOKEN.finditer(text):
