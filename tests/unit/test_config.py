@@ -434,6 +434,9 @@ def test_an_alias_is_taken_by_the_name_the_registry_lists_the_image_under(tmp_pa
         ("linux/x86_64/v2", "linux/amd64/v2", "linux/amd64/v2"),
         ("linux/i386/v2", "linux/386", "linux/386"),
         ("linux/armhf/v6", "linux/arm/v7", "linux/arm/v7"),
+        # containerd/platforms since v1.0.0-rc.0 (buildx since v0.20) names it v9; docker
+        # 20.10 keeps 9 as written but builds the v9 buildlib passes as v9 (checked)
+        ("linux/arm64/9", "linux/arm64/v9", "linux/arm64/v9"),
     ],
 )
 def test_a_variant_is_taken_by_the_name_the_registry_lists_the_image_under(
@@ -563,6 +566,7 @@ def test_a_platform_with_an_os_version_is_refused_with_the_form_to_write(tmp_pat
         ("linux/arm", "linux/arm/v7", "'linux/arm' and 'linux/arm/v7' are one platform"),
         ("linux/x86_64", "Linux/AMD64", "'linux/x86_64' and 'Linux/AMD64' are one platform"),
         ("linux/amd64", "linux/amd64", "'linux/amd64' is listed twice"),
+        ("linux/arm64/9", "linux/arm64/v9", "'linux/arm64/9' and 'linux/arm64/v9' are one"),
     ],
 )
 def test_one_platform_twice_is_refused_by_both_spellings(

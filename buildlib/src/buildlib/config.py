@@ -480,7 +480,9 @@ def normal_platform(platform: str) -> str:
     lists the image built for it: lowered, ``linux/x86_64`` is ``linux/amd64``,
     ``linux/arm`` is ``linux/arm/v7``, ``linux/arm64/v8`` is ``linux/arm64`` (containerd/platforms
     database.go normalizeOS, normalizeArch at 09756f5; docker 20.10's daemon names them alike,
-    checked). ``linux/arm64/9`` stays: docker 20.10 keeps it, only newer containerd says v9."""
+    checked). ``linux/arm64/9`` is ``linux/arm64/v9`` as containerd says since v1.0.0-rc.0
+    (buildx since v0.20): docker 20.10 keeps a 9 as written, but builds the v9 passed as v9,
+    so a registry lists it by one name whichever docker builds it (checked)."""
     os_name, arch, variant = (platform.lower().split("/") + [""])[:3]
     if arch in ("armhf", "armel"):
         arch, variant = "arm", "v7" if arch == "armhf" else "v6"
@@ -489,6 +491,8 @@ def normal_platform(platform: str) -> str:
         variant = ""
     elif arch == "arm" and variant in ("", "5", "6", "7", "8"):
         variant = f"v{variant or 7}"
+    elif (arch, variant) == ("arm64", "9"):
+        variant = "v9"
     return "/".join(p for p in (_DOCKER_NAMES.get(os_name, os_name), arch, variant) if p)
 
 
