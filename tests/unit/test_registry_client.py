@@ -641,14 +641,15 @@ def test_config_digest_of_a_single_image(make_registry) -> None:
 def _index(registry: FakeRegistry, platforms: list[str], attestation: bool) -> bytes:
     entries = []
     for platform in platforms:
-        os_name, arch = platform.split("/")
+        os_name, arch, *variant = platform.split("/")
         child = image_manifest("sha256:" + hashlib.sha256(platform.encode()).hexdigest())
         entries.append(
             {
                 "mediaType": DOCKER_MANIFEST,
                 "digest": registry.store("team/app", f"c-{arch}", child),
                 "size": len(child),
-                "platform": {"os": os_name, "architecture": arch},
+                "platform": {"os": os_name, "architecture": arch}
+                | ({"variant": variant[0]} if variant else {}),
             }
         )
     if attestation:
@@ -684,6 +685,29 @@ def test_config_digest_of_a_multi_platform_index_needs_a_platform(make_registry)
         client.config_digest("team/app", "multi")
     expected = "sha256:" + hashlib.sha256(b"linux/arm64").hexdigest()
     assert client.config_digest("team/app", "multi", platform="linux/arm64") == expected
+
+
+@pytest.mark.parametrize(
+    ("platform", "listed"),
+    [
+        # linux/amd64/v3 is another image (containerd/platforms database.go normalizeArch
+        # keeps every amd64 variant but v1), not a second linux/amd64
+        ("linux/amd64", "linux/amd64"),
+        ("linux/amd64/v3", "linux/amd64/v3"),
+        # an index another tool wrote, by other names for the build's platform
+        ("linux/arm/v7", "Linux/ARM"),
+        ("linux/arm64", "linux/arm64/v8"),
+    ],
+)
+def test_config_digest_of_an_index_picks_the_image_by_docker_s_names(
+    make_registry, platform: str, listed: str
+) -> None:
+    registry = make_registry()
+    platforms = ["linux/amd64", "linux/amd64/v3", "Linux/ARM", "linux/arm64/v8"]
+    registry.store("team/app", "multi", _index(registry, platforms, attestation=False), OCI_INDEX)
+
+    expected = "sha256:" + hashlib.sha256(listed.encode()).hexdigest()
+    assert registry.client().config_digest("team/app", "multi", platform=platform) == expected
 
 
 def test_platforms_of_an_index_a_single_image_and_nothing(make_registry) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
+from buildlib.config import normal_platform
 from buildlib.console import one_line
 from buildlib.credentials import Credentials
 from buildlib.errors import AuthError, ConfigError, RegistryError
@@ -187,8 +188,8 @@ class RegistryClient:
     def config_digest(self, repo: str, tag: str, *, platform: str | None = None) -> str | None:
         """The image config digest of ``repo:tag`` (docker's local image ID), or ``None``.
 
-        For an index, the one image that is not an attestation is used, or the one
-        matching ``platform`` (``os/arch[/variant]``).
+        For an index, the one image that is not an attestation is used, or the one for
+        ``platform`` (``os/arch[/variant]``, by docker's names: ``config.normal_platform``).
         """
         name = self.repository(repo)
         manifest = self._fetch_manifest(name, _reference(tag))
@@ -319,10 +320,12 @@ class RegistryClient:
 
     def _select_platform(self, index: Manifest, label: str, platform: str | None) -> str:
         images = self._index_images(index, label)
+        # Both by docker's names: an index may say linux/arm64/v8 or Linux/ARM for a build's
+        # linux/arm64 or linux/arm/v7, and linux/amd64/v3 is no linux/amd64 (normalizeArch)
         matches = [
             digest
             for image, digest in images.items()
-            if platform is None or image == platform or image.startswith(platform + "/")
+            if platform is None or normal_platform(image) == normal_platform(platform)
         ]
         if len(matches) == 1:
             return matches[0]
