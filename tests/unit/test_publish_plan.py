@@ -255,7 +255,7 @@ def test_full_tags_pushed_or_found_in_place_and_where_a_release_stopped() -> Non
     client = Tags({"acme/gpu": IMAGE})
 
     with pytest.raises(PublishError) as caught:
-        push_full_tags(None, client, loaded.builds, "1.2.3", {"gpu", "cpu"}, [], {}, {})  # type: ignore[arg-type]
+        push_full_tags(None, client, loaded.builds, "1.2.3", {"gpu", "cpu"}, {}, {})  # type: ignore[arg-type]
 
     # gpu was found in place, not pushed: it is not named as pushed
     assert caught.value.message.startswith(
@@ -263,7 +263,7 @@ def test_full_tags_pushed_or_found_in_place_and_where_a_release_stopped() -> Non
         "Nothing was pushed."
     )
     client.digests["acme/cpu"] = LOCAL
-    results = push_full_tags(None, client, loaded.builds, "1.2.3", {"gpu", "cpu"}, [], {}, {})  # type: ignore[arg-type]
+    results = push_full_tags(None, client, loaded.builds, "1.2.3", {"gpu", "cpu"}, {}, {})  # type: ignore[arg-type]
     assert results == [
         Published("gpu", "acme/gpu", "acme/gpu:1.2.3", IMAGE, ["1.2.3"], True),
         Published("cpu", "acme/cpu", "acme/cpu:1.2.3", LOCAL, ["1.2.3"], True),

@@ -233,15 +233,8 @@ def release(
                 found, unknown = existing.changed_since(client, pushed.builds, full_tag, before)
                 raise releaseplan.release_stopped(error, found, unknown=unknown) from None
             # what buildx pushed is checked first: it is in the registry already
-            results = pushing.push_full_tags(
-                cli,
-                client,
-                pushed.builds + loaded.builds,
-                full_tag,
-                unchanged,
-                released_here,
-                built,
-                reported,
+            results = released_here + pushing.push_full_tags(
+                cli, client, pushed.builds + loaded.builds, full_tag, unchanged, built, reported
             )
             try:
                 pushing.still_ours(client, results)

@@ -153,14 +153,13 @@ def push_full_tags(
     builds: tuple[ImageBuild, ...],
     full_tag: str,
     unchanged: set[str],
-    already: list[Published],
     built: Mapping[str, str | None],
     reported: Mapping[str, str | None],
 ) -> list[Published]:
     """``full_tag`` for every build: pushed for a loaded image, checked in the registry
-    for one buildx pushed (``reported``: the digests it reported; ``built``: the image ids;
-    ``already``: found in place). A failure names everything pushed so far."""
-    results: list[Published] = list(already)
+    for one buildx pushed (``reported``: the digests it reported; ``built``: the image ids).
+    A failure names everything pushed so far."""
+    results: list[Published] = []
     for build in builds:
         repository = build.image.repository
         same = build.name in unchanged
