@@ -31,13 +31,9 @@ def print_plan(
         }
         print(json.dumps(document, indent=2))
         return
-    login = (
-        "login from the environment"
-        if from_environment
-        else "using the existing docker login"
-        if access.credentials
-        else "no credentials (anonymous)"
-    )
+    login = "login from the environment" if from_environment else "using the existing docker login"
+    if access.credentials is None:
+        login = "no credentials (anonymous)"
     version_text = f", version {version}" if version else ""
     console.step(f"plan for {access.registry}{version_text}: {login}")
     for publication in publications:
