@@ -133,13 +133,12 @@ def push(
     tag = pushed_tags[0]
     job = _job(config, tag, flags, env, runner)
     # org.opencontainers.image.version of a push is its first tag, as metadata-action sets it
-    plan = job.plan("min", version=pushed_tags[0])
+    plan = job.plan("min", version=tag)
     # A :main image is what main's commit builds, as a release is its tag's: refused. Any
     # other tag (a branch or test push) warns, so a developer can still push work in progress.
-    shown = config.main_branch if config.main_branch in pushed_tags else tag
-    consequence = f"{shown} would not be the commit"
-    stray = releaseplan.stray_files(config, job.selected, consequence, buildkit=detect().buildkit)
     stops = config.main_branch in pushed_tags
+    consequence = f"{config.main_branch if stops else tag} would not be the commit"
+    stray = releaseplan.stray_files(config, job.selected, consequence, buildkit=detect().buildkit)
     if stray is not None and stops and not job.options.dry_run:
         raise stray
     if stray is not None:
