@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from buildlib.config import Config, ImageSpec
+from buildlib.config import Config, ImageSpec, normal_platform
 from buildlib.context import IGNORE_FILE, ignore_file_for, strays
 from buildlib.errors import BuildlibError, NotVerified, PublishError, Replaced, UsageError
 from buildlib.git import Git
@@ -109,12 +109,9 @@ def subplan(plan: BuildPlan, keep: Callable[[ImageBuild], bool]) -> BuildPlan:
 
 
 def platform_set(platforms: Iterable[str]) -> frozenset[str]:
-    """Platforms as registries list them: ``linux/arm`` is ``linux/arm/v7`` and
-    ``linux/arm64`` is ``linux/arm64/v8`` (containerd's defaults). Lowered only for an index
-    buildx did not write: buildx lowers (util/platformutil/parse.go normalizes them), as
-    config.normal_platform does a build's."""
-    defaults = {"linux/arm": "linux/arm/v7", "linux/arm64": "linux/arm64/v8"}
-    return frozenset(defaults.get(p.lower(), p.lower()) for p in platforms)
+    """Platforms by docker's names (:func:`config.normal_platform`), so a registry's index
+    and a build compare alike: an index may list linux/arm64/v8 for a build's linux/arm64."""
+    return frozenset(map(normal_platform, platforms))
 
 
 def is_this_release(
