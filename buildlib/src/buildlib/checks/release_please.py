@@ -182,10 +182,10 @@ def check_release_please_config(project: Project) -> CheckResult:
     options = root_options(project)
 
     def option_line(key: str, *inside: int) -> int | None:
-        """The line of the option release-please takes (of its entry ``inside`` a list):
-        the package's, unless it is null or missing and the top level has the key."""
-        at_top = root.get(key) is None and key in data
-        return json_key_line(text, *(() if at_top else _ROOT), key, *inside)
+        """The line of the option release-please takes (or of its entry ``inside`` a list):
+        the package's, the top level's when that is null or missing, else package "."'s."""
+        where = () if root.get(key) is None and key in data else _ROOT
+        return json_key_line(text, *where, key, *inside) or json_key_line(text, *_ROOT)
 
     warnings: list[tuple[str, str, int | None, str]] = []
 
@@ -221,7 +221,7 @@ def check_release_please_config(project: Project) -> CheckResult:
             said = f'release-type is {state}, so release-please uses "node" and'
         warn(
             f"{said} will not bump pyproject.toml's version",
-            option_line("release-type") or json_key_line(text, *_ROOT),
+            option_line("release-type"),
             'set "release-type": "python"',
         )
     # Python.buildUpdates (src/strategies/python.ts) writes setup.cfg, setup.py,
@@ -246,7 +246,7 @@ def check_release_please_config(project: Project) -> CheckResult:
             if lock
             else "release-please bumps pyproject.toml but not uv.lock: the lock's "
             "own version falls behind on every release",
-            option_line("extra-files", *entry) or json_key_line(text, *_ROOT),
+            option_line("extra-files", *entry),
             _extra_files_hint(project),
         )
     predicted = predicted_tag(options)
@@ -263,7 +263,7 @@ def check_release_please_config(project: Project) -> CheckResult:
             warn(said, at, hint, PYPROJECT)
         else:
             keys = " and ".join(f'"{k}": {json.dumps(v)}' for k, v in fix.items())
-            at = option_line(next(iter(fix))) or json_key_line(text, *_ROOT)
+            at = option_line(next(iter(fix)))
             warn(said, at, f"set {keys} or change [tool.buildlib.release].git-tag to match")
     if warnings:
         message = f"{CONFIG}: " + "; ".join(w[0] for w in warnings)
