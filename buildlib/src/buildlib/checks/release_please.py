@@ -48,6 +48,8 @@ _TOP_ONLY = ("bootstrap-sha", "last-release-sha", "commit-search-depth")
 # src/factory.ts maps "python" to the Python strategy, the only one whose buildUpdates
 # (src/strategies/python.ts) writes pyproject.toml (the PyProjectToml updater).
 _PYPROJECT_TYPES = ("python",)
+# BaseStrategy's constructor (src/strategies/base.ts), TagName's DEFAULT_SEPARATOR
+_TAG_DEFAULTS = {"include-v-in-tag": True, "include-component-in-tag": True, "tag-separator": "-"}
 # Version.parse (src/version.ts): the first X.Y.Z anywhere, then a -pre and a +build part
 SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)(-[^+]+)?(?:\+(.*))?")
 
@@ -282,13 +284,11 @@ def predicted_tag(options: dict[str, Any]) -> str:
     a root package without either is tagged vX.Y.Z. src/util/tag-name.ts TagName.toString
     joins component, separator (DEFAULT_SEPARATOR "-") and "v".
     """
-    include_v = options.get("include-v-in-tag", True) is not False
-    include_component = options.get("include-component-in-tag", True) is not False
-    component = options.get("component") or options.get("package-name")
-    prefix = ""
-    if include_component and component:
-        prefix = f"{component}{options.get('tag-separator', '-')}"
-    return f"{prefix}{'v' if include_v else ''}X.Y.Z"
+    tag = {**_TAG_DEFAULTS, **options}
+    included = tag["include-component-in-tag"] is not False
+    component = (tag.get("component") or tag.get("package-name")) if included else None
+    prefix = f"{component}{tag['tag-separator']}" if component else ""
+    return f"{prefix}{'v' if tag['include-v-in-tag'] is not False else ''}X.Y.Z"
 
 
 def tag_fix(options: dict[str, Any], expected: str) -> dict[str, Any] | None:
@@ -299,8 +299,9 @@ def tag_fix(options: dict[str, Any], expected: str) -> dict[str, Any] | None:
     head, version, tail = expected.rpartition("X.Y.Z")
     if not version or tail:
         return None
+    options = {**_TAG_DEFAULTS, **options}
     name = next((k for k in ("component", "package-name") if options.get(k)), "component")
-    component, separator = options.get(name) or "", options.get("tag-separator", "-")
+    component, separator = options.get(name) or "", options["tag-separator"]
     tries: list[dict[str, Any]] = []
     for include_v in (True, False):
         rest = head.removesuffix("v") if include_v else head
@@ -315,9 +316,8 @@ def tag_fix(options: dict[str, Any], expected: str) -> dict[str, Any] | None:
             if c and s and (s == separator or re.fullmatch("[^a-zA-Z0-9]", s))
         ]
         tries += [] if rest else [base]  # no component: nothing else to set
-    defaults = {"include-v-in-tag": True, "include-component-in-tag": True, "tag-separator": "-"}
     fixes = [
-        {k: v for k, v in t.items() if options.get(k, defaults.get(k)) != v}
+        {k: v for k, v in t.items() if options.get(k) != v}
         for t in tries
         if predicted_tag({**options, **t}) == expected
     ]
