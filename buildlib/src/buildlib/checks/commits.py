@@ -42,20 +42,22 @@ from buildlib.git import Commit
 # non-empty scope, an optional "!", then ":"; the space after it is optional. The type keeps
 # its case.
 _WS = " \t\v\f\xa0\ufeff"
-HEADER = re.compile(rf"(?P<type>[^()!:\r\n{_WS}]+)(?:\((?P<scope>[^()\r\n]+)\))?(?P<bang>!)?:")
+_WORD = rf"[^()!:\r\n{_WS}]+"
+_BREAKING = "BREAKING[ -]CHANGE"
+_TYPE = rf"(?P<type>{_WORD})(?:\((?P<scope>[^()\r\n]+)\))?(?P<bang>!)?"
+HEADER = re.compile(rf"{_TYPE}:")
 # A footer's first line (footer and token, lib/parser.js:244-315): a token ("!", BREAKING
 # CHANGE, or a type with an optional scope and "!"), then ":" or " #"; its value follows.
 FOOTER = re.compile(
-    rf"(?:(?P<breaking>!|BREAKING[ -]CHANGE)|(?!BREAKING[ -]CHANGE)(?P<type>[^()!:\r\n{_WS}]+)"
-    rf"(?:\((?P<scope>[^()\r\n]+)\))?(?P<bang>!)?)(?P<separator>:| #)[{_WS}]*"
+    rf"(?:(?P<breaking>!|{_BREAKING})|(?!{_BREAKING}){_TYPE})(?P<separator>:| #)[{_WS}]*"
 )
 # A line the parser tries as a footer (every one after the summary) whose type opens a "("
 # not closed on the line: scope (lib/parser.js:176-178) throws, and release-please drops
 # the message (parseConventionalCommits, src/commit.ts:442)
-UNCLOSED = re.compile(rf"(?!BREAKING[ -]CHANGE)[^()!:\r\n{_WS}]+\([^()\r\n]*(?:\(|$)")
+UNCLOSED = re.compile(rf"(?!{_BREAKING}){_WORD}\([^()\r\n]*(?:\(|$)")
 # body (lib/parser.js:194-225, @conventional-commits/parser f6253f0): a body line may open
 # with BREAKING CHANGE, a marker only before ":" (the literal is eaten either way)
-BODY_MARKER = re.compile(rf"BREAKING[ -]CHANGE(:[{_WS}]*)?")
+BODY_MARKER = re.compile(rf"{_BREAKING}(:[{_WS}]*)?")
 # splitMessages (src/commit.ts) cuts a message before each paragraph that opens so
 SPLIT = re.compile(
     r"\r?\n\r?\n(?=(?:feat|fix|docs|style|refactor|perf|test|build|ci|chore|revert)(?:\(.*?\))?: )"
