@@ -227,9 +227,9 @@ def _semver(text: str) -> tuple[int, int, int, str]:
     return int(match[1]), int(match[2]), int(match[3]), f"{pre or ''}{'+' + build if build else ''}"
 
 
-def _version(text: str) -> str:
-    """Version.parse(text).toString() (src/version.ts)."""
-    return "{}.{}.{}{}".format(*_semver(text))
+def _version(major: int, minor: int, patch: int, rest: str) -> str:
+    """Version.toString() (src/version.ts), of _semver's parts."""
+    return f"{major}.{minor}.{patch}{rest}"
 
 
 def preview(
@@ -271,7 +271,7 @@ def preview(
     forced = next((c.release_as for c in conventional if c.release_as is not None), None)
     if isinstance(options.get("release-as"), str) and options["release-as"]:
         forced = options["release-as"]
-    version = _version(forced) if conventional and forced is not None else None
+    version = _version(*_semver(forced)) if conventional and forced is not None else None
     if not user_facing:
         kinds = ", ".join(sorted({c.type or "non-conventional" for c in commits}))
         return None, f"no user-facing commits (only {kinds})"
@@ -312,13 +312,8 @@ def preview(
     elif pre_major and bump == "minor" and options.get("bump-patch-for-minor-pre-major") is True:
         why += "; pre-1.0 with bump-patch-for-minor-pre-major: only the patch moves"
         bump = "patch"
-    if bump == "major":
-        major, minor, patch = major + 1, 0, 0
-    elif bump == "minor":
-        minor, patch = minor + 1, 0
-    else:
-        patch += 1
-    return f"{major}.{minor}.{patch}{rest}", why
+    bumped = {"major": (major + 1, 0, 0), "minor": (major, minor + 1, 0)}
+    return _version(*bumped.get(bump, (major, minor, patch + 1)), rest), why
 
 
 def check_release_preview(project: Project) -> CheckResult:
@@ -334,7 +329,7 @@ def check_release_preview(project: Project) -> CheckResult:
         # Manifest.buildPullRequests (src/manifest.ts) reads the history down to the latest
         # release, tagged with the manifest's version, else down to bootstrap-sha, and at most
         # commit-search-depth (500) commits
-        released = current and _version(current)
+        released = current and _version(*_semver(current))
         tag = released and predicted_tag(options).replace("X.Y.Z", released)
         tag = tag if tag and project.git.tag_commit(tag) else options.get("bootstrap-sha")
         log = project.git.log(tag)
