@@ -1,6 +1,10 @@
-"""buildlib.build's scheduler with a stand-in docker CLI (threads, timings and progress
-lines are real; no engine): followers start when their leader's last shared step is done,
-failures stop the rest, and the image ids come from the iid files."""
+"""buildlib.build's scheduler with a stand-in docker CLI (threads and progress lines are
+real; no engine): followers start when their leader's last shared step is done, failures
+stop the rest, and the image ids come from the iid files.
+
+A stand-in build that must outlast another waits for that one's events, not for a time: a
+loaded machine changes no order. Only a build that must *not* start early is given a time
+to do so, wrongly: a test of something that never happens can wait for no event."""
 
 from __future__ import annotations
 
@@ -32,23 +36,44 @@ LEADER_LOG = [
 ]
 
 
+# The longest a stand-in build waits for what it waits for: a scheduler that never brings
+# it fails the test instead of hanging it.
+AT_MOST = 30.0
+
+
 @dataclass
 class StandInCLI:
-    """Plays each build: prints its lines to ``on_line``, sleeps, writes the iid file."""
+    """Plays each build: prints its lines to ``on_line``, runs until every event ``until``
+    names for it was logged (``"second end"``), or else for ``seconds`` (0.05), or until
+    the runner is cancelled; then writes the iid file."""
 
     runner: Runner
     caps: Capabilities = BUILDKIT
     env: dict[str, str] = field(default_factory=dict)
     lines: dict[str, list[str]] = field(default_factory=dict)
+    until: dict[str, tuple[str, ...]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     fail: set[str] = field(default_factory=set)
-    events: list[tuple[float, str, str]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)  # the builds the runner's cancel ended
     iidfiles: list[Path] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    changed: threading.Condition = field(default_factory=threading.Condition)
 
     def log(self, name: str, what: str) -> None:
-        with self.lock:
-            self.events.append((time.monotonic(), name, what))
+        with self.changed:
+            self.events.append(f"{name} {what}")
+            self.changed.notify_all()
+
+    def wait_for(self, wanted: tuple[str, ...], seconds: float = AT_MOST) -> None:
+        """Until every event of ``wanted`` (none: ``seconds``) was logged or the runner
+        cancelled, for ``seconds`` at most."""
+        deadline = time.monotonic() + seconds
+        with self.changed:
+            while not (wanted and set(wanted) <= set(self.events)):
+                left = deadline - time.monotonic()
+                if self.runner.cancelled or left <= 0:
+                    return
+                self.changed.wait(min(left, 0.01))  # a cancel notifies no one: look again
 
     def build(self, build, builder=None, iidfile=None, on_line=None, show=None, **more):
         self.iidfiles.append(Path(iidfile))
@@ -58,16 +83,18 @@ class StandInCLI:
                 show(line)
             if on_line:
                 on_line(line)
-        deadline = time.monotonic() + self.seconds.get(build.name, 0.05)
-        while time.monotonic() < deadline and not self.runner.cancelled:
-            time.sleep(0.01)
+        wanted = self.until.get(build.name, ())
+        self.wait_for(wanted, AT_MOST if wanted else self.seconds.get(build.name, 0.05))
+        if self.runner.cancelled:
+            self.stopped.append(build.name)
         self.log(build.name, "end")
         if build.name in self.fail:
             raise CommandFailed(f"build of {build.name} failed (exit 1)")
         Path(iidfile).write_text(f"sha256:{build.name:0>64}")
 
     def order(self) -> list[str]:
-        return [f"{name} {what}" for _, name, what in sorted(self.events)]
+        with self.changed:
+            return list(self.events)
 
 
 def a_build(name: str, after: str | None = None, step=None) -> ImageBuild:
@@ -89,7 +116,9 @@ def run(cli: StandInCLI, *builds: ImageBuild, jobs: int = 3):
 
 
 def test_a_follower_starts_when_the_shared_step_is_done_not_when_the_leader_ends() -> None:
-    cli = StandInCLI(Runner(quiet=True), lines={"first": LEADER_LOG}, seconds={"first": 0.5})
+    cli = StandInCLI(
+        Runner(quiet=True), lines={"first": LEADER_LOG}, until={"first": ("second end",)}
+    )
 
     built = run(cli, a_build("first"), a_build("second", "first", ("stage-0", 2, "RUN")))
 
@@ -146,16 +175,18 @@ def test_jobs_limit_how_many_run_at_once() -> None:
 
 def test_one_failure_stops_the_others_and_names_them() -> None:
     cli = StandInCLI(
-        Runner(quiet=True), seconds={"slow": 30, "broken": 0.1, "quick": 0.01}, fail={"broken"}
+        Runner(quiet=True),
+        until={"broken": ("slow start",)},
+        seconds={"slow": AT_MOST},
+        fail={"broken"},
     )
-    started = time.monotonic()
 
     with pytest.raises(CommandFailed) as caught:
         run(cli, a_build("slow"), a_build("broken"), a_build("quick"), jobs=2)
 
-    assert time.monotonic() - started < 5
-    assert caught.value.message.startswith("build of broken failed (exit 1); stopped: ")
-    assert "slow" in caught.value.message
+    assert cli.stopped == ["slow"]  # by the runner's cancel, not at its end
+    assert "quick start" not in cli.order()
+    assert caught.value.message == "build of broken failed (exit 1); stopped: slow, quick"
 
 
 def test_step_watch_reads_buildkit_and_buildx_progress() -> None:
@@ -202,7 +233,11 @@ def test_step_watch_needs_the_same_instruction() -> None:
 
 
 def test_every_follower_of_the_same_step_starts_early() -> None:
-    cli = StandInCLI(Runner(quiet=True), lines={"first": LEADER_LOG}, seconds={"first": 0.5})
+    cli = StandInCLI(
+        Runner(quiet=True),
+        lines={"first": LEADER_LOG},
+        until={"first": ("second end", "third end")},
+    )
     step = ("stage-0", 2, "RUN")
 
     run(cli, a_build("first"), a_build("second", "first", step), a_build("third", "first", step))
@@ -276,23 +311,29 @@ def test_all_and_image_together_are_refused_not_one_ignored(tmp_path, monkeypatc
 class LosingRunner(Runner):
     """Plays ``docker build`` without a process: ``lose`` names builds whose first run
     (each run, with ``always``) ends as docker/cli#2971 ends one, ``fail`` builds that fail
-    otherwise; the others write their iid file. ``cpu`` takes a while."""
+    otherwise; the others write their iid file. ``cpu`` runs until another build's run has
+    ended, and a while longer: time for a retry wrongly started beside it to show."""
 
     def __init__(self, lose: set[str], fail: str | None = None, always: bool = False) -> None:
         super().__init__(quiet=True)
         self.lose, self.fail, self.always = lose, fail, always
         self.events: list[str] = []
         self.lock = threading.Lock()
+        self.other_ended = threading.Event()
 
     def run(self, argv, **kwargs):  # type: ignore[override]
         name = argv[argv.index("--tag") + 1].split("/")[1].split(":")[0]
         iidfile = argv[argv.index("--iidfile") + 1]
         with self.lock:
             self.events.append(f"{name} start")
-        time.sleep(0.3 if name == "cpu" else 0.05)
+        if name == "cpu":
+            self.other_ended.wait(AT_MOST)
+            time.sleep(0.3)
         with self.lock:
             self.events.append(f"{name} end")
             lost = name in self.lose and (self.always or self.events.count(f"{name} end") == 1)
+        if name != "cpu":
+            self.other_ended.set()
         if lost:
             said = f"cannot write {iidfile} because server did not provide an image ID"
             return Result(argv, 1, "", f"#9 DONE 0.1s\n{said}")
@@ -427,13 +468,12 @@ def test_ctrl_c_says_which_builds_it_stopped_and_which_had_finished(capsys) -> N
     has finished, ``b`` and ``c`` run."""
     import signal
 
-    cli = StandInCLI(Runner(quiet=True), seconds={"a": 0.01, "b": 30, "c": 30})
+    cli = StandInCLI(Runner(quiet=True), seconds={"a": 0, "b": AT_MOST, "c": AT_MOST})
     main = threading.main_thread().ident
     assert main is not None
 
     def interrupt_once_c_runs() -> None:
-        while not any(event[1:] == ("c", "start") for event in list(cli.events)):
-            time.sleep(0.01)
+        cli.wait_for(("c start",))
         signal.pthread_kill(main, signal.SIGINT)
 
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -471,7 +511,7 @@ def ctrl_c_while_the_second_build_is_submitted() -> None:
         return taken
 
     threading.Condition.__enter__ = enter  # type: ignore[method-assign]
-    cli = StandInCLI(Runner(quiet=True), seconds={"a": 300, "b": 300})
+    cli = StandInCLI(Runner(quiet=True), seconds={"a": AT_MOST, "b": AT_MOST})
     try:
         run(cli, a_build("a"), a_build("b"), jobs=2)
     except KeyboardInterrupt:
