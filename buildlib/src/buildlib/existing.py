@@ -97,8 +97,6 @@ def pushed_by_build_already_released(
         digest = listed_digest(client, repository, full_tag)
         found.append(Published(build.name, repository, build.published, digest, [full_tag], True))
         skipped.add(build.name)
-    if not skipped:
-        return plan, found
     return releaseplan.subplan(plan, lambda build: build.name not in skipped), found
 
 
