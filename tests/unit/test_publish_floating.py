@@ -53,11 +53,11 @@ def results() -> list[Published]:
     ]
 
 
-def publications() -> list[ImagePublication]:
-    return [
-        ImagePublication(name, repo, ("1.3.0", *FLOATING))
+def publications() -> dict[str, ImagePublication]:
+    return {
+        name: ImagePublication(name, repo, ("1.3.0", *FLOATING))
         for name, repo in (("gpu", "acme/gpu"), ("cpu", "acme/cpu"))
-    ]
+    }
 
 
 def released_before() -> dict[tuple[str, str], str]:

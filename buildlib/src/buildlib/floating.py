@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -66,19 +66,18 @@ class TagMove:
 
 
 def move_floating(
-    client: RegistryClient, results: list[Published], publications: list[ImagePublication]
+    client: RegistryClient, results: list[Published], every: Mapping[str, ImagePublication]
 ) -> None:
-    """Add the floating tags to the pushed manifests. On a failure, or on SIGINT/SIGTERM,
-    put back the ones already moved, so all images keep pointing at the same release; the
-    error names every floating tag and where it points now.
+    """Add the floating tags (of ``every`` image, by name) to the pushed manifests. On a
+    failure, or on SIGINT/SIGTERM, put back the ones already moved, so all images keep
+    pointing at the same release; the error names every floating tag and where it points now.
 
     The moves run in a worker thread, so that a signal neither interrupts a request half
     way nor waits for a stalled registry longer than ``SIGNAL_GRACE_SECONDS``."""
-    planned = {p.name: p.tags for p in publications}
     moves = [
         TagMove(result.repository, tag, result.digest, result.tags[0])  # its full version tag
         for result in results
-        for tag in planned[result.name]
+        for tag in every[result.name].tags
         if tag != result.tags[0]
     ]
     if not moves:

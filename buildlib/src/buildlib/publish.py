@@ -251,7 +251,7 @@ def release(
                 "registry; the release of the last image moves them for every image"
             )
         else:
-            move_floating(client, results + others, list(every.values()))
+            move_floating(client, results + others, every)
     shown = results + [o for o in others if o.tags[1:]]
     report(shown, access.registry, flags.as_json, version=config.version_text)
     return results
