@@ -134,7 +134,7 @@ class Git:
         # line C-quotes a file name that is not ASCII and separates its fields with ":"
         # (git's builtin/check-ignore.c, output_pattern)
         out = self._git_raw("check-ignore", "-v", "-z", "--stdin", stdin=os.fsencode(path) + b"\0")
-        if out is None:
+        if not out:
             return None
         file, line, pattern = out.split("\0")[:3]
         # with -v git names the last pattern that matches even when it is a "!" one, which
