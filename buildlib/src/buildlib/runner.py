@@ -35,7 +35,7 @@ ENCODING, ERRORS = "utf-8", "replace"
 def ask(argv: Sequence[str], cwd: Path | str | None = None) -> Result:
     """Run a read-only query quietly, its output captured; its exit status is the caller's
     to read (a tool that says "no" is not an error here)."""
-    return Runner(quiet=True).run(argv, capture=True, check=False, mutating=False, cwd=cwd)
+    return Runner().run(argv, capture=True, check=False, mutating=False, cwd=cwd)
 
 
 def find_program(name: str) -> str | None:
