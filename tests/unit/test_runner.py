@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+import buildlib
 from buildlib.errors import BuildlibError, CommandFailed
-from buildlib.runner import REDACTED, Runner
+from buildlib.runner import REDACTED, Runner, ask, echo_queries
 
 PY = sys.executable
 
@@ -93,6 +94,30 @@ def test_read_only_commands_are_not_echoed_outside_dry_run() -> None:
     assert echoed == []
 
 
+def test_a_query_is_asked_quietly_and_a_no_is_its_answer(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # doctor's checks (uv lock --check, actionlint): a tool that says "no" is a result to
+    # read, neither an error nor a line of output of its own
+    code = "import os; print('no, in ' + os.path.basename(os.getcwd())); raise SystemExit(1)"
+    result = ask(py(code), cwd=tmp_path)
+    assert result.returncode == 1 and not result.ok
+    assert result.stdout == f"no, in {tmp_path.name}\n"
+    assert capsys.readouterr().err == ""
+
+
+def test_a_query_is_echoed_when_every_command_is_asked_for(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = py("print('answer')")
+    previous = echo_queries(True)
+    try:
+        assert ask(argv).stdout == "answer\n"
+    finally:
+        echo_queries(previous)
+    assert shlex.join(argv) in capsys.readouterr().err
+
+
 def test_quiet_echoes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     runner, echoed = make_runner(quiet=True)
     runner.run(py("print('streamed')"))
@@ -111,6 +136,16 @@ def test_streams_stdout_and_stderr_lines(capsys: pytest.CaptureFixture[str]) -> 
     assert "out-1" in err and "err-1" in err
     assert result.ok
     assert set(result.stderr.splitlines()) == {"out-1", "err-1"}  # the kept tail
+
+
+def test_a_streamed_command_given_no_input_finds_its_end_at_once() -> None:
+    # a tool that would prompt on its input (a login without --password-stdin) must get
+    # no answer at once, not wait for one nobody gives
+    code = (
+        "import select, sys; ready = select.select([sys.stdin], [], [], 10)[0]; "
+        "print('end of input' if ready and sys.stdin.read() == '' else 'left waiting')"
+    )
+    assert Runner(quiet=True).run(py(code)).stderr == "end of input"
 
 
 def test_stdin_is_passed() -> None:
@@ -149,8 +184,10 @@ def test_captured_output_has_its_carriage_returns_made_newlines() -> None:
 
 def test_cwd_is_honoured(tmp_path: Path) -> None:
     runner, _ = make_runner()
-    result = runner.run(py("import os; print(os.getcwd())"), cwd=str(tmp_path), capture=True)
+    argv = py("import os; print(os.getcwd())")
+    result = runner.run(argv, cwd=str(tmp_path), capture=True)
     assert Path(result.stdout.strip()).resolve() == tmp_path.resolve()
+    assert result.argv == argv
 
 
 FAIL = "import sys; [print(f'line {n}', file=sys.stderr) for n in range(1, 6)]; sys.exit(3)"
@@ -261,6 +298,17 @@ def test_a_secrets_echoed_form_too_short_to_redact_is_not(
     runner.add_secret(os.fsdecode(b"abcd\xe2\x82\xe2\x82"))
     assert runner.redact("abcd\ufffd\ufffd") == "abcd\ufffd\ufffd"
     assert "a secret is shorter than 8 characters" in capsys.readouterr().err
+
+
+def test_a_secret_with_a_lone_surrogate_is_redacted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a docker login's password is read from JSON, which may escape a lone surrogate: no
+    # bytes stand for it, and registering it must not fail on that
+    runner, _ = make_runner()
+    runner.add_secret("s3cr3t-\ud800-Value", "the token for ghcr.io")
+    assert runner.redact("login s3cr3t-\ud800-Value ok") == f"login {REDACTED} ok"
+    assert capsys.readouterr().err == ""
 
 
 def test_longer_secret_is_redacted_first() -> None:
@@ -450,9 +498,32 @@ def test_a_program_that_cannot_start_is_one_command_failed(tmp_path: Path) -> No
     runner, _ = make_runner(quiet=True)
     with pytest.raises(CommandFailed) as caught:
         runner.run([str(script)], capture=True)
-    assert caught.value.message.startswith(f"could not start {script}: ")
-    with pytest.raises(CommandFailed, match="could not start"):
-        runner.run([sys.executable, "-c", "pass"], cwd=str(tmp_path / "missing"))
+    assert caught.value.message == f"could not start {script}: Exec format error ({script})"
+    assert caught.value.hint == "check the program and the directory it runs in"
+    missing = tmp_path / "missing"
+    with pytest.raises(CommandFailed) as caught:
+        runner.run([sys.executable, "-c", "pass"], cwd=str(missing), what="docker build")
+    assert caught.value.message == (
+        f"could not start docker build: No such file or directory ({missing})"
+    )
+
+
+def test_a_command_that_cannot_start_through_no_file_of_its_own_names_none() -> None:
+    # too many open files: its pipes cannot be made, and neither program nor directory is
+    # to blame
+    import resource
+
+    runner, _ = make_runner(quiet=True)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    lowest_free = os.open(os.devnull, os.O_RDONLY)
+    os.close(lowest_free)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowest_free, hard))
+    try:
+        with pytest.raises(CommandFailed) as caught:
+            runner.run(py("pass"), capture=True, what="docker build")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert caught.value.message == "could not start docker build: Too many open files"
 
 
 def test_a_urls_userinfo_is_never_echoed() -> None:
@@ -468,10 +539,13 @@ def test_a_secret_of_eight_characters_never_goes_on_a_command_line(
 ) -> None:
     runner = Runner(quiet=True, dry_run=True)
     runner.add_secret(secret)
-    argv = ["docker", "build", "--build-arg", f"TOKEN={secret}", "."]
+    argv = ["/usr/local/bin/docker", "build", "--build-arg", f"TOKEN={secret}", "."]
     if refused:
-        with pytest.raises(BuildlibError, match="a secret value would be on its command line") as e:
+        with pytest.raises(BuildlibError) as e:
             runner.run(argv)
+        assert e.value.message == (
+            "refusing to run docker: a secret value would be on its command line"
+        )
         assert e.value.hint == "a token must not also be a tag, name or path given to buildlib"
     else:
         assert runner.run(argv).ok  # too short to tell from a word: a name, a tag
@@ -512,9 +586,12 @@ print(ascii([locale.getpreferredencoding(False), captured.stdout, lines]))
 
 def test_tool_output_and_stdin_are_utf8_whatever_the_locale() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG"))}
+    # the child imports the buildlib this test imported (a mutation run's copy is not the
+    # installed one)
+    imported = str(Path(buildlib.__file__).resolve().parent.parent)
     result = subprocess.run(
         [PY, "-c", IN_A_NON_UTF8_LOCALE],
-        env={**env, **NON_UTF8_LOCALE},
+        env={**env, **NON_UTF8_LOCALE, "PYTHONPATH": imported},
         capture_output=True,
         encoding="utf-8",
         check=False,
