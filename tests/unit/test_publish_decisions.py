@@ -538,6 +538,7 @@ def test_release_needs_a_clean_tree(
         f"the working tree has uncommitted changes (stray0.txt, stray1.txt, stray2.txt{more})"
         ": the images would not match v1.2.3"
     )
+    assert caught.value.hint == "commit or stash them (git stash)"
     assert f"a real release would stop here: {caught.value}\n" in capsys.readouterr().err
     assert registry.writes == []
 
@@ -549,8 +550,23 @@ def test_release_outside_git_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
 
     write_repo(root)
     with publishing(monkeypatch, StubRegistry()) as docker:
-        with pytest.raises(UsageError, match="release needs a git checkout to find the tag v1.2.3"):
+        with pytest.raises(UsageError) as caught:
             do_release(root, runner=docker)
+    assert caught.value.message == "release needs a git checkout to find the tag v1.2.3"
+    assert caught.value.hint == "run it from a clone with tags (actions/checkout fetch-tags)"
+
+
+def test_release_on_a_branch_with_no_commit_yet_says_head_is_unknown(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tagged = git(root, "rev-parse", "HEAD")
+    git(root, "checkout", "-q", "--orphan", "fresh")
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        with pytest.raises(UsageError) as caught:
+            do_release(root, runner=docker)
+    assert caught.value.message == f"git tag v1.2.3 points at {tagged[:12]}, not at HEAD (?)"
+    assert caught.value.hint == "git checkout v1.2.3"
+    assert docker.calls == []
 
 
 # --- one image at a time (one CI job per image) ---------------------------------------------
@@ -677,7 +693,7 @@ def test_a_multi_platform_push_is_verified_in_the_registry(
     assert registry.index_platforms[(GPU, "main")] == ("linux/amd64", "linux/arm64")
 
 
-@pytest.mark.parametrize(("count", "more"), [(4, ""), (6, " and 2 more")])
+@pytest.mark.parametrize(("count", "more"), [(4, ""), (5, " and 1 more")])
 def test_files_git_does_not_track_stop_a_release_before_any_build(
     root: Path, monkeypatch: pytest.MonkeyPatch, count: int, more: str
 ) -> None:
@@ -687,9 +703,12 @@ def test_files_git_does_not_track_stop_a_release_before_any_build(
         with pytest.raises(UsageError) as caught:
             do_release(root, runner=docker)
         assert docker.calls == []
-    assert f"holds {count} file(s) git does not track: " in caught.value.message
+    assert caught.value.message.startswith(
+        f"the build context of cpu, gpu holds {count} file(s) git does not track: "
+    )
     shown = caught.value.message.split("track: ", 1)[1].split(";", 1)[0]
-    assert shown.count("stray") == 4 and shown.endswith(f"stray3.txt (untracked){more}")
+    assert shown == ", ".join(f"stray{i}.txt (untracked)" for i in range(4)) + more
+    assert caught.value.message.endswith(f"{more}; the images would not be v1.2.3")
 
 
 # --- push: the plan, the report, the checkout --------------------------------------------
@@ -838,6 +857,21 @@ def test_a_dockerfile_s_own_ignore_file_keeps_a_file_out_of_the_stray_check(
     assert "notes.txt" not in capsys.readouterr().err
 
 
+def test_with_no_ignore_file_a_stray_file_s_hint_names_the_one_to_write(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # nothing is left out of the context, not even the repository's own .git
+    git(root, "rm", "-q", ".dockerignore")
+    git(root, "commit", "-qm", "chore: no ignore file")
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        with pytest.raises(UsageError) as caught:
+            do_push(root, docker, tag="main")
+
+    assert "track: .git (the repository itself); main would not be" in caught.value.message
+    assert caught.value.hint is not None
+    assert caught.value.hint.endswith("or exclude them in .dockerignore (a line `.git`)")
+
+
 @pytest.mark.parametrize(
     ("caps", "named"), [(CAPS, "Dockerfile.dockerignore"), (LEGACY, ".dockerignore")]
 )
@@ -855,6 +889,21 @@ def test_a_stray_file_s_hint_names_the_ignore_file_this_builder_reads(
 
     assert caught.value.hint is not None
     assert caught.value.hint.endswith(f"or exclude them in {named} (a line `notes.txt`)")
+
+
+def test_a_file_only_the_dockerfiles_own_ignore_file_leaves_out_stops_a_classic_build(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # BuildKit leaves the file out (test_a_dockerfile_s_own_ignore_file_keeps_...); the
+    # classic builder reads only .dockerignore and sends it
+    (root / "Dockerfile.dockerignore").write_text(".git\nnotes.txt\n")
+    git(root, "add", "Dockerfile.dockerignore")
+    git(root, "commit", "-qm", "chore: ignore notes")
+    (root / "notes.txt").write_text("not committed")
+    with publishing(monkeypatch, StubRegistry(), LEGACY) as docker:
+        with pytest.raises(UsageError, match=r"track: notes\.txt \(untracked\); main would"):
+            do_push(root, docker, tag="main")
+        assert docker.calls == []
 
 
 def test_a_release_reports_its_images_in_the_configured_order(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import stat
 import tempfile
 import threading
@@ -42,6 +43,24 @@ def test_loaded_builds_get_a_local_name_of_their_own_run() -> None:
     assert gpu.primary.startswith("acme/gpu:1.2.3-buildlib-")
     assert gpu.primary != two.builds[0].primary  # another run, another name
     assert lb == original.builds[1]  # buildx pushes it from the build: no local name
+
+
+def test_a_local_name_keeps_the_registry_port_and_is_a_tag_docker_takes() -> None:
+    # at most 128 characters, starting with neither "." nor "-": the run's suffix pushes a
+    # long tag's start out, and what is left begins where a tag may
+    tag = "v" * 15 + ".-X" + "b" * 107
+    build = dataclasses.replace(
+        a_build("gpu", ("linux/amd64",)), references=(f"registry.example:5000/acme/gpu:{tag}",)
+    )
+
+    (local,) = run_local(plan(build)).builds
+
+    assert re.fullmatch(
+        r"registry\.example:5000/acme/gpu:Xb{107}-buildlib-[0-9a-f]{8}", local.primary
+    )
+    assert local.published == f"registry.example:5000/acme/gpu:{tag}"
+    short = run_local(plan(a_build("gpu", ("linux/amd64",)))).builds[0]
+    assert re.fullmatch(r"acme/gpu:1\.2\.3-buildlib-[0-9a-f]{8}", short.primary)
 
 
 class FakeCLI:
@@ -488,7 +507,10 @@ def test_a_release_whose_only_push_was_replaced_does_not_say_nothing_was_pushed(
 
     message = release_stopped(replaced.value, [pushed]).message
 
-    assert "Pushed and verified" not in message and "Nothing was pushed" not in message
+    assert message == (
+        f"release stopped: {replaced.value.message}. No floating tag (X.Y, X, latest) of any "
+        "image was moved"
+    )
     assert message.startswith("release stopped: another writer replaced acme/gpu:1.2.3 (now ")
 
 

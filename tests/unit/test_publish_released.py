@@ -26,8 +26,8 @@ class Registry:
         return list(self._tags)
 
 
-def project(tmp_path: Path, *tags: str):
-    write_repo(tmp_path)
+def project(tmp_path: Path, *tags: str, version: str = "1.2.3"):
+    write_repo(tmp_path, 'version = "1.2.3"', f'version = "{version}"')
     git(tmp_path, "init", "-q", "-b", "main")
     git(tmp_path, "add", "-A")
     git(tmp_path, "commit", "-q", "-m", "chore: init")
@@ -44,6 +44,19 @@ def test_tags_that_are_not_release_shaped_do_not_count(tmp_path: Path) -> None:
     found = existing.released(config, repo, registry, quiet=False)  # type: ignore[arg-type]
 
     assert sorted(set(found["gpu"])) == ["1.2.0", "1.3.0rc1"]
+
+
+def test_a_three_part_release_counts_for_a_project_of_four_part_versions(
+    tmp_path: Path,
+) -> None:
+    # 1.2.3 came before 1.2.3.1: a floating tag that holds it must not be taken for no
+    # release (a build number or a date, of fewer parts, still is none)
+    config, repo = project(tmp_path, "v1.2.3", version="1.2.3.1")
+    registry = Registry(["1.2.3", "1.2.2.9", "1.2", "latest", "20240115", "842"])
+
+    found = existing.released(config, repo, registry, quiet=False)  # type: ignore[arg-type]
+
+    assert sorted(set(found["gpu"])) == ["1.2.2.9", "1.2.3"]
 
 
 @pytest.mark.parametrize(
