@@ -489,6 +489,32 @@ def test_ctrl_c_says_which_builds_it_stopped_and_which_had_finished(capsys) -> N
     assert said == ["warning: builds stopped: b, c; finished: a"]
 
 
+def test_ctrl_c_the_kernel_gives_another_thread_is_not_held_until_a_build_ends(capsys) -> None:
+    """A process's signal may go to any of its threads that does not block it (POSIX,
+    signal(7)), and its Python handler runs in the main thread only, between bytecodes:
+    the main thread, waiting on the builds, wakes for no such signal. The same befalls one
+    sent to the main thread as it starts to wait. Here another thread gets it."""
+    import signal
+
+    cli = StandInCLI(Runner(quiet=True), seconds={"a": AT_MOST, "b": AT_MOST})
+
+    def interrupt_in_b() -> None:
+        cli.wait_for(("a start", "b start"))
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_in_b, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            run(cli, a_build("a"), a_build("b"), jobs=2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    assert sorted(cli.stopped) == ["a", "b"]  # by the runner's cancel, not at their end
+    said = [line for line in capsys.readouterr().err.splitlines() if "stopped" in line]
+    assert said == ["warning: builds stopped: a, b"]
+
+
 def ctrl_c_while_the_second_build_is_submitted() -> None:
     """Run by the test below in a process of its own, since a hang is what it looks for:
     builds ``a`` and ``b`` run until cancelled; Ctrl-C lands in the scheduler's thread while

@@ -193,6 +193,10 @@ def _bake_failure(
 
 # Polling interval while a build waits for another's shared steps (seen in its output).
 _STEP_POLL_SECONDS = 0.02
+# The longest the scheduler waits before it looks for a signal: one that reached another
+# thread, or this one as it went to wait, interrupts no wait, and its handler runs in this
+# thread only, between bytecodes (the signal module's docs).
+_SIGNAL_POLL_SECONDS = 0.25
 
 
 # A build that ended, with its error or None; or None alone, for a signal (_signals_noted).
@@ -263,7 +267,7 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
                     waiting = len(running) < plan.jobs and any(
                         b.name in shared_done for b in pending
                     )
-                    done = _ended(ended, _STEP_POLL_SECONDS if waiting else None)
+                    done = _ended(ended, _STEP_POLL_SECONDS if waiting else _SIGNAL_POLL_SECONDS)
                     if None in done:
                         break  # a signal: delivered again once the loop is left
                     for build, error in filter(None, done):
@@ -287,8 +291,8 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
     return [results[b.name] for b in plan.builds]
 
 
-def _ended(ended: SimpleQueue[_Ended], timeout: float | None) -> list[_Ended]:
-    """What ended within ``timeout`` (None: until something does), with all that ended by then."""
+def _ended(ended: SimpleQueue[_Ended], timeout: float) -> list[_Ended]:
+    """What ended within ``timeout``, with all that ended by then."""
     got: list[_Ended] = []
     try:
         got.append(ended.get(timeout=timeout))
