@@ -18,11 +18,12 @@ LOCAL = "sha256:" + "b" * 64
 IMMUTABLE = "bump the version (a fix: commit), or pass --force to overwrite it"
 
 
-def test_a_version_built_from_this_commit_for_the_same_platforms_is_this_release() -> None:
+def test_a_version_built_from_this_commit_for_the_same_platforms_is_not_refused() -> None:
     build = a_build("lb", ("linux/amd64", "linux/arm64", "linux/arm"))
     listed = ("linux/amd64", "linux/arm64/v8", "LINUX/ARM/V7")
 
-    assert releaseplan.is_this_release(
+    # this release, run again: no PublishError
+    releaseplan.refuse_other_release(
         build, "acme/lb:1.2.3", "r.example", listed, {REVISION_LABEL: HEAD}
     )
 
@@ -58,7 +59,7 @@ def test_a_version_built_from_this_commit_for_the_same_platforms_is_this_release
 )
 def test_any_other_image_under_the_version_is_refused(build, platforms, labels, what) -> None:
     with pytest.raises(PublishError) as caught:
-        releaseplan.is_this_release(build, "acme/lb:1.2.3", "r.example", platforms, labels)
+        releaseplan.refuse_other_release(build, "acme/lb:1.2.3", "r.example", platforms, labels)
 
     assert caught.value.message == (
         f"acme/lb:1.2.3 already exists in r.example, built {what}; release tags are immutable. "

@@ -88,7 +88,7 @@ def pushed_by_build_already_released(
             continue
         labels = client.config_labels(repository, full_tag, platform=build.platforms[0])
         reference = f"{repository}:{full_tag}"
-        releaseplan.is_this_release(build, reference, client.host, platforms, labels)
+        releaseplan.refuse_other_release(build, reference, client.host, platforms, labels)
         commit = dict(build.labels)[REVISION_LABEL]  # this release: the label is there
         console.info(
             f"{reference} is already in the registry, built from this commit "

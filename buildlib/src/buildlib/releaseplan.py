@@ -114,18 +114,18 @@ def platform_set(platforms: Iterable[str]) -> frozenset[str]:
     return frozenset(map(normal_platform, platforms))
 
 
-def is_this_release(
+def refuse_other_release(
     build: ImageBuild, reference: str, host: str, platforms: tuple[str, ...], labels: Any
-) -> bool:
+) -> None:
     """A build that buildx pushes, whose version tag ``reference`` already holds an image
-    (for ``platforms``, with ``labels``): True when that image is this release (built from
-    this same commit, by its ``revision`` label, for the same platforms: a re-run); any
-    other image under the version is refused, since release tags are immutable."""
+    (for ``platforms``, with ``labels``): passes when that image is this release (built
+    from this same commit, by its ``revision`` label, for the same platforms: a re-run);
+    any other image under the version is refused, since release tags are immutable."""
     ours = dict(build.labels).get(REVISION_LABEL)
     theirs = (labels or {}).get(REVISION_LABEL)
     same_commit = bool(ours) and ours != "unknown" and theirs == ours
     if same_commit and platform_set(platforms) == platform_set(build.platforms):
-        return True
+        return
     what = (
         f"for {', '.join(platforms) or 'one platform'} (this build: {', '.join(build.platforms)})"
         if same_commit
