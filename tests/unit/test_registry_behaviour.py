@@ -920,6 +920,13 @@ def test_a_config_that_is_not_an_object_has_no_labels(script: Script) -> None:
     assert script.client().config_labels("team/app", "1.0.0") == {}
 
 
+@pytest.mark.parametrize("blob", [b'{"config": ["x"]}', b'{"config": {"Labels": ["x"]}}'])
+def test_a_config_whose_labels_are_not_an_object_has_no_labels(script: Script, blob: bytes) -> None:
+    _config(script, blob)
+
+    assert script.client().config_labels("team/app", "1.0.0") == {}
+
+
 # -- writing -------------------------------------------------------------------------------
 
 

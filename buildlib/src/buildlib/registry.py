@@ -218,11 +218,12 @@ class RegistryClient:
         if digest.startswith("sha256:") and _sha256(response.body) != digest:
             raise RegistryError(f"{self.host}: {operation}: content does not match {digest}")
         try:
-            config = json.loads(response.body)
+            labels = json.loads(response.body)
         except ValueError:
             raise RegistryError(f"{self.host}: {operation}: not valid JSON") from None
-        labels = (config.get("config") or {}).get("Labels") if isinstance(config, dict) else None
-        return {str(k): str(v) for k, v in (labels or {}).items()}
+        for key in ("config", "Labels"):  # a part that is no object holds no labels
+            labels = labels.get(key) if isinstance(labels, dict) else None
+        return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
     def platforms(self, repo: str, tag: str) -> tuple[str, ...] | None:
         """The platforms (``os/arch[/variant]``) of an index at ``repo:tag``, sorted and
