@@ -482,16 +482,6 @@ def test_a_token_that_cannot_be_a_header_is_refused_without_showing_it(make_regi
     assert "tok-secret-part" not in str(caught.value)
 
 
-def test_credentials_never_go_to_a_plain_http_token_service_of_an_https_registry() -> None:
-    from buildlib.registry import Challenge
-
-    client = RegistryClient("registry.example", USER, credential_hint=HINT)
-    challenge = Challenge("bearer", {"realm": "http://auth.example/token"})
-
-    with pytest.raises(RegistryError, match="plain http token service"):
-        client._fetch_token(challenge, "repository:team/app:pull", "look up")
-
-
 def test_a_redirect_from_https_to_http_drops_the_authorization() -> None:
     import urllib.request
 

@@ -79,14 +79,6 @@ class _Response:
 
 
 @dataclass(frozen=True)
-class Challenge:
-    """One ``WWW-Authenticate`` challenge: its scheme (lower case) and parameters."""
-
-    scheme: str
-    params: dict[str, str]
-
-
-@dataclass(frozen=True)
 class _Token:
     value: str = field(repr=False)
     expires_at: float
@@ -389,18 +381,19 @@ class RegistryClient:
     def _authenticate(self, headers: Message, scope: str | None, operation: str) -> bool:
         """Act on a 401's challenge; False when there is nothing more to try."""
         challenges = _challenges(headers)
-        for challenge in challenges:
-            if challenge.scheme == "bearer" and "realm" in challenge.params:
-                self._tokens[scope or ""] = self._fetch_token(challenge, scope, operation)
+        for scheme, params in challenges:
+            if scheme == "bearer" and "realm" in params:
+                self._tokens[scope or ""] = self._fetch_token(params, scope, operation)
                 return True
-        basic = any(challenge.scheme == "basic" for challenge in challenges)
+        basic = any(scheme == "basic" for scheme, _ in challenges)
         if basic and self.credentials is not None and not self._basic:
             self._basic = True
             return True
         return False
 
-    def _fetch_token(self, challenge: Challenge, scope: str | None, operation: str) -> _Token:
-        realm = challenge.params["realm"]
+    def _fetch_token(self, params: dict[str, str], scope: str | None, operation: str) -> _Token:
+        """A Bearer token from the realm of a challenge's ``params``, for ``scope``."""
+        realm = params["realm"]
         realm_scheme = urllib.parse.urlsplit(realm).scheme
         if realm_scheme not in ("http", "https"):
             raise RegistryError(f"{self.host}: {operation}: unusable token realm {realm!r}")
@@ -410,8 +403,8 @@ class RegistryClient:
                 f"token service ({realm}); refused",
                 hint="the registry's token realm must be https",
             )
-        asked: list[tuple[str, str | bytes | None]] = [("service", challenge.params.get("service"))]
-        asked += [("scope", each) for each in dict.fromkeys([scope, challenge.params.get("scope")])]
+        asked: list[tuple[str, str | bytes | None]] = [("service", params.get("service"))]
+        asked += [("scope", each) for each in dict.fromkeys([scope, params.get("scope")])]
         headers = {"User-Agent": _USER_AGENT}
         if self.credentials is not None:
             asked.append(("account", self.credentials.encoded()[0]))
@@ -564,8 +557,8 @@ def _basic_auth(credentials: Credentials) -> str:
     return "Basic " + base64.b64encode(username + b":" + secret).decode("ascii")
 
 
-def _challenges(headers: Message) -> list[Challenge]:
-    """Parse ``WWW-Authenticate`` headers into (scheme, params), in order."""
+def _challenges(headers: Message) -> list[tuple[str, dict[str, str]]]:
+    """Parse ``WWW-Authenticate`` headers into (scheme in lower case, params), in order."""
     found = []
     for value in headers.get_all("WWW-Authenticate") or []:
         scheme, _, rest = value.strip().partition(" ")
@@ -573,7 +566,7 @@ def _challenges(headers: Message) -> list[Challenge]:
             key.lower(): (quoted.replace('\\"', '"') if quoted else bare)
             for key, quoted, bare in _CHALLENGE_PARAM_RE.findall(rest)
         }
-        found.append(Challenge(scheme.lower(), params))
+        found.append((scheme.lower(), params))
     return found
 
 
@@ -610,9 +603,9 @@ def _error_detail(response: _Response) -> str:
         parts = [f"{e.get('code', '?')}: {e.get('message', '')}".strip(": ") for e in errors]
     except (ValueError, AttributeError, TypeError):
         parts = []
-    for challenge in _challenges(response.headers):
-        if challenge.params.get("error"):
-            parts.append(challenge.params["error"])
+    for _, params in _challenges(response.headers):
+        if params.get("error"):
+            parts.append(params["error"])
     return f" ({one_line('; '.join(parts))})" if parts else ""
 
 
