@@ -166,6 +166,23 @@ def test_a_push_that_writes_main_needs_main_whatever_the_local_name(repo, monkey
     assert failed(run_preflight(config, loaded_for_push(config, "topic"), "push")) == []
 
 
+def test_a_push_of_main_outside_git_is_refused_and_another_tag_is_not(tmp_path, monkeypatch):
+    # outside git neither the branch nor the files an image ships can be known: a :main
+    # image would be labelled revision=unknown, so :main is pushed from a clone only
+    monkeypatch.setenv(USER_ENV, "alice")
+    monkeypatch.setenv(TOKEN_ENV, "secret")
+    repo = make_repo(tmp_path, with_git=False)
+    config = config_module.load(repo)
+
+    results = run_preflight(config, builds(config, tag="main"), "push")
+
+    [branch] = [r for r in results if r.status == "fail"]
+    assert branch.id == "git-branch"
+    assert branch.message == "not a git repository: :main images are pushed from a clone on main"
+    assert branch.hint == "run it in a clone on main (or push another tag: invoke push --tag NAME)"
+    assert failed(run_preflight(config, builds(config, tag="pr-12"), "push")) == []
+
+
 def test_push_to_a_local_registry_reads_its_login(repo):
     config = config_module.load(repo)
     results = run_preflight(config, builds(config, tag="x", registry="127.0.0.1:5000"), "push")

@@ -84,7 +84,18 @@ def run_preflight(
         # what the registry gets: a push builds under a local name of its own run and pushes
         # it as ``published``, then adds its other tags
         if main in {b.published.rsplit(":", 1)[-1] for b in builds} | set(tags):
-            results.append(check_branch(project, for_="push"))
+            branch = check_branch(project, for_="push")
+            if not project.is_git:
+                # doctor may skip it; a push may not: outside git neither the branch nor
+                # the files the image ships are known (its revision label says "unknown")
+                branch = CheckResult(
+                    "git-branch",
+                    "fail",
+                    f"not a git repository: :{main} images are pushed from a clone on {main}",
+                    hint=f"run it in a clone on {main} (or push another tag: "
+                    "invoke push --tag NAME)",
+                )
+            results.append(branch)
     if purpose == "release":
         results.append(check_release_tag(project, for_="release"))
         results.append(check_version_agreement(project))
