@@ -258,3 +258,30 @@ def test_doctor_and_publish_find_the_same_credentials(repo, tmp_path, monkeypatc
         assert creds == access.credentials and creds.username == user
         assert found_source == source
         assert creds.from_environment is bool(env)
+
+
+def test_the_fix_for_rejected_credentials_names_where_they_came_from(repo, tmp_path, monkeypatch):
+    """Credentials that were set and refused need checking, not setting."""
+    from buildlib import config as config_module
+    from buildlib.publish import resolve_access
+
+    config = config_module.load(repo)
+    config_dir = tmp_path / "docker-login"
+    config_dir.mkdir()
+    auth = base64.b64encode(b"bob:" + SECRET.encode()).decode()
+    (config_dir / "config.json").write_text(json.dumps({"auths": {"ghcr.io": {"auth": auth}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+
+    from_env = resolve_access(config, "ghcr.io", {USER_ENV: "alice", TOKEN_ENV: SECRET})
+    from_login = resolve_access(config, "ghcr.io", {})
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    none = resolve_access(config, "ghcr.io", {})
+
+    assert from_env.hint == (
+        f"check {USER_ENV} and {TOKEN_ENV} (a user and token ghcr.io accepts, allowed to push)"
+    )
+    assert from_login.hint == (
+        f"log in again: `docker login ghcr.io` (as a user allowed to push), "
+        f"or set {USER_ENV} and {TOKEN_ENV}"
+    )
+    assert none.hint == f"set {USER_ENV} and {TOKEN_ENV} (or `docker login ghcr.io`)"

@@ -63,8 +63,15 @@ class Access:
 
 def resolve_access(config: Config, registry: str, environ: Mapping[str, str]) -> Access:
     names = config.credentials
-    hint = f"set {names.username_env} and {names.token_env} (or `docker login {registry}`)"
+    both = f"{names.username_env} and {names.token_env}"
     found = find_credentials(names.username_env, names.token_env, registry, environ)
+    # the fix of a refused push or login: credentials that were given need checking
+    if found.credentials is None:
+        hint = f"set {both} (or `docker login {registry}`)"
+    elif found.credentials.from_environment:
+        hint = f"check {both} (a user and token {registry} accepts, allowed to push)"
+    else:
+        hint = f"log in again: `docker login {registry}` (as a user allowed to push), or set {both}"
     return Access(registry, found.credentials, hint)
 
 
