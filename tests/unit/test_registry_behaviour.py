@@ -956,6 +956,23 @@ def test_a_tag_list_that_is_not_json_is_named(script: Script) -> None:
     )
 
 
+@pytest.mark.parametrize("listed", ["1.0.0", 5, {"1.0.0": 1}, ["1.0.0", 2]])
+def test_tags_that_are_not_a_list_of_strings_are_named(script: Script, listed: object) -> None:
+    script.on("GET", "/v2/team/app/tags/list", json_reply(200, {"tags": listed}))
+
+    failure = caught(lambda: script.client().tags("team/app"))
+
+    assert failure.message == (
+        f"{script.host}: list the tags of team/app: the tags are not a list of strings"
+    )
+
+
+def test_a_repository_listed_with_null_tags_has_none(script: Script) -> None:
+    script.on("GET", "/v2/team/app/tags/list", json_reply(200, {"name": "team/app", "tags": None}))
+
+    assert script.client().tags("team/app") == []
+
+
 def test_a_next_page_on_another_host_is_refused(script: Script) -> None:
     link = '<http://elsewhere.example/v2/team/app/tags/list?last=a>; rel="next"'
     script.on("GET", "/v2/team/app/tags/list", json_reply(200, {"tags": ["a"]}, {"Link": link}))

@@ -146,7 +146,10 @@ class RegistryClient:
             response = self._found("GET", url, operation, _pull(name))
             if response is None:
                 return found
-            found += self._json(response, operation).get("tags") or []
+            listed = self._json(response, operation).get("tags") or []  # null: no tags
+            if not isinstance(listed, list) or not all(isinstance(t, str) for t in listed):
+                raise RegistryError(f"{self.host}: {operation}: the tags are not a list of strings")
+            found += listed
             next_url = self._next_page(response, operation)
             if next_url is None:
                 return found
