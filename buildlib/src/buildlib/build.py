@@ -208,12 +208,12 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
     names = {build.name for build in plan.builds}
     # A follower may start once its leader's last shared step is done (seen in the
     # leader's output), or else once the leader has finished.
-    shared_done = {b.name: threading.Event() for b in plan.builds if b.after and b.after_step}
+    shared_done: dict[str, threading.Event] = {}
     watches: dict[str, dict[tuple[str, int, str], list[threading.Event]]] = {}
     for build in plan.builds:
-        if build.name in shared_done and build.after_step is not None:
-            steps = watches.setdefault(build.after or "", {})
-            steps.setdefault(build.after_step, []).append(shared_done[build.name])
+        if build.after and build.after_step:
+            event = shared_done[build.name] = threading.Event()
+            watches.setdefault(build.after, {}).setdefault(build.after_step, []).append(event)
     results: dict[str, BuiltImage] = {}
     pending = list(plan.builds)
     running: dict[str, ImageBuild] = {}
