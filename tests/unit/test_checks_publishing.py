@@ -285,3 +285,26 @@ def test_the_fix_for_rejected_credentials_names_where_they_came_from(repo, tmp_p
         f"or set {USER_ENV} and {TOKEN_ENV}"
     )
     assert none.hint == f"set {USER_ENV} and {TOKEN_ENV} (or `docker login ghcr.io`)"
+
+
+def test_credentials_a_registry_refuses_are_to_be_checked_not_set(repo):
+    from tests.support.http_replies import Reply, ReplyServer
+
+    class Refusing(ReplyServer):
+        def answer(self, seen):
+            return Reply(401, {"WWW-Authenticate": 'Basic realm="basic-realm"'})
+
+    server = Refusing()
+    server.start_serving()
+    try:
+        env = {USER_ENV: "alice", TOKEN_ENV: SECRET}
+        project = Project.load(repo, environ=env, registry=server.host)
+        result = check_registry_auth(project, for_="push")
+    finally:
+        server.close()
+
+    assert result.status == "fail" and "rejected the credentials of 'alice'" in result.message
+    assert result.hint == (
+        f"check {USER_ENV} and {TOKEN_ENV} (a user and token {server.host} accepts, "
+        "allowed to push)"
+    )

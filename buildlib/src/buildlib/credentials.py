@@ -86,6 +86,19 @@ def find(
     return Found(None, None)
 
 
+def refused_fix(found: Found, username_var: str, token_var: str, registry_host: str) -> str:
+    """The fix when ``registry_host`` refuses a login or push with ``found``: credentials
+    that were given need checking, not setting."""
+    both = f"{username_var} and {token_var}"
+    if found.credentials is None:
+        return f"set {both} (or `docker login {registry_host}`)"
+    if found.credentials.from_environment:
+        return f"check {both} (a user and token {registry_host} accepts, allowed to push)"
+    return (
+        f"log in again: `docker login {registry_host}` (as a user allowed to push), or set {both}"
+    )
+
+
 def from_docker_config(registry_host: str) -> Credentials | None:
     """Credentials of an existing ``docker login`` (e.g. by docker/login-action), or ``None``.
 

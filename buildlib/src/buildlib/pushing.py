@@ -20,7 +20,7 @@ from pathlib import Path
 
 from buildlib import console
 from buildlib.config import Config
-from buildlib.credentials import Credentials
+from buildlib.credentials import Credentials, refused_fix
 from buildlib.credentials import find as find_credentials
 from buildlib.digests import TAKE_TURNS, confirming, listed_digest, replaced, verify_pushed
 from buildlib.docker import Docker
@@ -63,15 +63,8 @@ class Access:
 
 def resolve_access(config: Config, registry: str, environ: Mapping[str, str]) -> Access:
     names = config.credentials
-    both = f"{names.username_env} and {names.token_env}"
     found = find_credentials(names.username_env, names.token_env, registry, environ)
-    # the fix of a refused push or login: credentials that were given need checking
-    if found.credentials is None:
-        hint = f"set {both} (or `docker login {registry}`)"
-    elif found.credentials.from_environment:
-        hint = f"check {both} (a user and token {registry} accepts, allowed to push)"
-    else:
-        hint = f"log in again: `docker login {registry}` (as a user allowed to push), or set {both}"
+    hint = refused_fix(found, names.username_env, names.token_env, registry)
     return Access(registry, found.credentials, hint)
 
 

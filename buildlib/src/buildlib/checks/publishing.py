@@ -84,10 +84,11 @@ def check_registry_auth(project: Project, for_: str | None = None) -> CheckResul
     if creds is None:
         reason = "the credentials could not be read" if problem else "no credentials to try"
         return result("skipped", f"{reason} (see credentials)")
+    from buildlib.credentials import Found, refused_fix
     from buildlib.errors import AuthError, BuildlibError
     from buildlib.registry import RegistryClient
 
-    hint = _credential_hint(project)
+    hint = refused_fix(Found(creds, source), *_credential_env(project), registry)
     client = RegistryClient(registry, creds, timeout=10, retries=1, credential_hint=hint)
     try:
         client.ping()
