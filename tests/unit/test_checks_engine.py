@@ -138,6 +138,36 @@ def test_builder_kinds(tmp_path, monkeypatch, capabilities, status, words):
         assert "apt-get" not in result.hint
 
 
+@pytest.mark.parametrize(
+    ("for_", "status"), [(None, "warn"), ("push", "fail"), ("release", "fail")]
+)
+def test_an_image_of_several_platforms_without_buildx_is_named(tmp_path, monkeypatch, for_, status):
+    # push and release stop at its plan: doctor must not call the builder fine
+    repo = make_repo(tmp_path, with_lock=False)
+    pyproject = repo / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(
+        text.replace(
+            'context = "."\n', 'context = "."\nplatforms = ["linux/amd64", "linux/arm64"]\n'
+        )
+    )
+    caps = Capabilities("/usr/bin/docker", "buildkit", "20.10.24")
+    monkeypatch.setattr(docker_module, "detect", lambda: caps)
+    project = Project.load(repo)
+
+    result = check_docker_builder(project, for_)
+
+    assert (result.status, result.file, result.line) == (status, "pyproject.toml", 24)
+    assert result.message == (
+        "/usr/bin/docker: BuildKit built into the engine (client 20.10.24): app is built for "
+        "linux/amd64, linux/arm64 by push and release, which needs docker buildx"
+    )
+    assert result.hint.startswith("install the buildx plugin: docker-buildx-plugin")
+    assert result.hint.endswith("; or pass one --platform to push and release")
+    one = check_docker_builder(Project.load(make_repo(tmp_path, name="one", with_lock=False)), for_)
+    assert one.status == "ok"
+
+
 def test_missing_docker_client_fails(tmp_path, monkeypatch):
     monkeypatch.setenv("BUILDLIB_DOCKER", str(tmp_path / "no-docker-here"))
 

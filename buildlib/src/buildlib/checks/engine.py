@@ -11,6 +11,7 @@ from typing import Any
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project, per_project
+from buildlib.config import PYPROJECT, Locator
 from buildlib.errors import BuildlibError
 
 GIB = 1024**3
@@ -52,7 +53,15 @@ def check_docker_engine(project: Project) -> CheckResult:
     return CheckResult("docker-engine", "ok", f"{engine} answers at {where}")
 
 
-def check_docker_builder(project: Project) -> CheckResult:
+# Docker's own packages name it docker-buildx-plugin; distributions differ (Debian 12 has
+# none), and the buildx README's manual install works everywhere.
+_INSTALL_BUILDX = (
+    "install the buildx plugin: docker-buildx-plugin from Docker's package repository, or a "
+    "docker-buildx binary from the docker/buildx releases as ~/.docker/cli-plugins/docker-buildx"
+)
+
+
+def check_docker_builder(project: Project, for_: str | None = None) -> CheckResult:
     result = partial(CheckResult, "docker-builder")
     caps = _detect()
     if isinstance(caps, BuildlibError):
@@ -60,17 +69,27 @@ def check_docker_builder(project: Project) -> CheckResult:
     described = f"{caps.docker}: {caps.describe()}"
     if caps.builder == "buildx":
         return result("ok", described)
+    # push and release build every platform an image lists, which only buildx can (plan.py)
+    several = [i for i in project.settings.images if len(i.platforms) > 1]
+    if several:
+        first = several[0]
+        line = Locator(project.text or "", PYPROJECT).key_line(
+            f"tool.buildlib.images.{first.name}", "platforms"
+        )
+        built = f"{first.name} is built for {', '.join(first.platforms)}"
+        return result(
+            "fail" if for_ in ("push", "release") else "warn",
+            f"{described}: {built} by push and release, which needs docker buildx",
+            file=PYPROJECT,
+            line=line,
+            hint=f"{_INSTALL_BUILDX}; or pass one --platform to push and release",
+        )
     if caps.builder == "buildkit":
         return result("ok", f"{described}; no multi-platform builds or cache export without buildx")
     return result(
         "warn",
         f"{described}: no BuildKit, so no --secret, no cache export, no multi-platform builds",
-        # Docker's own packages name it docker-buildx-plugin; distributions differ (Debian
-        # 12 has none), and the buildx README's manual install works everywhere.
-        hint="install the buildx plugin: docker-buildx-plugin from Docker's package "
-        "repository, or a docker-buildx binary from the docker/buildx releases as "
-        "~/.docker/cli-plugins/docker-buildx; or point BUILDLIB_DOCKER at a client older "
-        "than 23.0",
+        hint=f"{_INSTALL_BUILDX}; or point BUILDLIB_DOCKER at a client older than 23.0",
     )
 
 

@@ -40,7 +40,7 @@ def catalog(*, fix: bool = False, for_: str | None = None) -> list[Check]:
         # --for asks uv online what it cannot decide from its cache
         Check("uv-lock-fresh", "lock", lambda p: lock.check_lock_fresh(p, online=for_ is not None)),
         Check("docker-engine", "engine", docker.check_docker_engine),
-        Check("docker-builder", "builder", docker.check_docker_builder),
+        Check("docker-builder", "builder", lambda p: docker.check_docker_builder(p, for_)),
         Check("attestations", "builder", docker.check_attestations),
         Check("annotations", "builder", docker.check_annotations),
         Check("docker-disk", "engine", docker.check_docker_disk),
