@@ -140,6 +140,28 @@ def test_a_signal_during_the_moves_rolls_them_back_and_names_every_tag(
     assert signal.getsignal(signum) == before
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_the_process_ignores_stays_ignored_while_the_tags_move(signum: int) -> None:
+    """A shell without job control starts a background job with SIGINT ignored, and nohup
+    or a supervisor may ignore SIGTERM: such a signal must not stop the release."""
+    registry = FakeRegistry(released_before())
+
+    def signal_once() -> None:
+        if registry.added == 2:
+            os.kill(os.getpid(), signum)
+            time.sleep(0.5)  # a handler would run in the main thread meanwhile
+
+    registry.on_add = signal_once
+    before = signal.signal(signum, signal.SIG_IGN)
+    try:
+        move_floating(registry, results(), publications())  # type: ignore[arg-type]
+        assert signal.getsignal(signum) == signal.SIG_IGN
+    finally:
+        signal.signal(signum, before)
+
+    assert all(registry.tags[(repo, tag)] == NEW[repo] for repo in NEW for tag in FLOATING)
+
+
 def test_a_push_the_registry_could_not_confirm_is_not_nothing() -> None:
     cause = RegistryError("registry.test: look up acme/gpu:1.3.0 failed: connection refused")
     error = release_stopped(NotVerified("acme/gpu:1.3.0", cause), [], at="acme/gpu:1.3.0")

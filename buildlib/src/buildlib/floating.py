@@ -175,7 +175,10 @@ def _roll_back(client: RegistryClient, moves: list[TagMove], worker: threading.T
 
 @contextmanager
 def _deferred_signals(caught: list[int], stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM are noted (and ``stop`` set) instead of unwinding the stack."""
+    """SIGINT and SIGTERM are noted (and ``stop`` set) instead of unwinding the stack or
+    ending the process. One that is ignored (a background job's SIGINT) stays ignored, and
+    one whose handler Python did not install stays too: ``signal.getsignal`` gives None for
+    it and ``signal.signal`` could not put None back (the signal module's docs)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -184,8 +187,12 @@ def _deferred_signals(caught: list[int], stop: threading.Event) -> Iterator[None
         caught.append(signum)
         stop.set()
 
-    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {}
     try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(signum)
+            if callable(handler) or handler == signal.SIG_DFL:
+                previous[signum] = signal.signal(signum, note)
         yield
     finally:
         for signum, handler in previous.items():
