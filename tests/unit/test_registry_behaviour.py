@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -737,6 +739,40 @@ def test_a_digest_header_that_does_not_match_the_body_is_refused(script: Script)
         f"{script.host}: manifest team/app:one does not match its digest {claimed} "
         f"(got {digest_of(body)})"
     )
+
+
+def test_a_manifest_read_by_digest_names_that_digest_whatever_the_hash_seed(
+    script: Script,
+) -> None:
+    # the body matches neither the digest asked for nor the header's: the one asked for is
+    # named, in every run, not whichever a set of the two happens to give first
+    asked, claimed, body = "sha256:" + "1" * 64, "sha256:" + "2" * 64, image()
+    reply = manifest_reply(body, Docker_Content_Digest=claimed)
+    script.on("GET", f"/v2/team/app/manifests/{asked}", reply)
+    child = (
+        "import sys\n"
+        "from buildlib.errors import RegistryError\n"
+        "from buildlib.registry import RegistryClient\n"
+        "try:\n"
+        "    RegistryClient(sys.argv[1], retries=0).get_manifest('team/app', sys.argv[2])\n"
+        "except RegistryError as error:\n"
+        "    print(error.message)\n"
+    )
+    said = {
+        subprocess.run(
+            [sys.executable, "-c", child, script.host, asked],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in map(str, range(10))
+    }
+
+    assert said == {
+        f"{script.host}: manifest team/app@{asked} does not match its digest {asked} "
+        f"(got {digest_of(body)})"
+    }
 
 
 @pytest.mark.parametrize(

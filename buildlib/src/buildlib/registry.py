@@ -272,7 +272,7 @@ class RegistryClient:
         computed = _sha256(response.body)
         digest = response.headers.get("Docker-Content-Digest") or computed
         expected = ref if DIGEST_RE.fullmatch(ref) else digest
-        for claimed in {digest, expected}:
+        for claimed in dict.fromkeys([expected, digest]):  # the one asked for is named first
             if claimed.startswith("sha256:") and claimed != computed:
                 raise RegistryError(
                     f"{self.host}: manifest {_display(name, ref)} does not match its digest "
