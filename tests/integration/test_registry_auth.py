@@ -128,7 +128,7 @@ def tiny_image(
 
 
 def test_ping_with_the_right_password(registry: RegistryServer, creds: Credentials) -> None:
-    assert RegistryClient(registry.host, creds).ping() is True
+    RegistryClient(registry.host, creds).ping()  # raises unless answered and accepted
 
 
 def test_ping_with_a_wrong_password_names_the_registry_not_the_password(
@@ -312,7 +312,7 @@ def test_from_docker_config_reads_a_real_docker_login(
     found = from_docker_config(registry.host)
 
     assert found == creds
-    assert RegistryClient(registry.host, found).ping() is True
+    RegistryClient(registry.host, found).ping()
     assert from_docker_config("registry.invalid:5000") is None
 
 
@@ -383,7 +383,7 @@ def test_a_dead_registry_is_retried_then_reported_and_recovers(
         _assert_no_password(*_exception_texts(caught.value))
 
         server.start()
-        assert client.ping() is True
+        client.ping()
         assert client.manifest_digest(REPO, "one") is None
 
 

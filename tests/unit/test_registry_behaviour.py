@@ -337,7 +337,7 @@ def test_credentials_go_only_where_the_challenge_asks_for_them(
 def test_basic_credentials_are_sent_once_asked_for(script: Script) -> None:
     script.on("GET", "/v2/", challenged('Basic realm="registry"'), Reply(200))
 
-    assert script.client().ping() is True
+    script.client().ping()
 
     sent = [s.authorization for s in script.seen]
     assert sent[0] is None and sent[1] is not None and sent[1].startswith("Basic ")
@@ -396,7 +396,7 @@ def test_a_token_request_with_nothing_to_add_uses_the_realm_as_given(script: Scr
     tokens = Tokens(script, f'Bearer realm="{script.url}/token"')
     script.on("GET", "/v2/", tokens.guard(None, Reply(200)))
 
-    assert script.client(None).ping() is True
+    script.client(None).ping()
 
     assert [s.target for s in script.to("/token")] == ["/token"]
 
@@ -412,7 +412,7 @@ def test_challenge_parameters_are_read_quoted_or_bare(script: Script, params: st
     tokens = Tokens(script, "Bearer " + params.format(url=script.url))
     script.on("GET", "/v2/", tokens.guard(None, Reply(200)))
 
-    assert script.client().ping() is True
+    script.client().ping()
 
     (request,) = script.to("/token")
     assert request.query["service"] == ['the "svc"' if "\\" in params else "the-svc"]
@@ -446,7 +446,8 @@ def test_a_token_without_a_scope_is_reused_too(script: Script) -> None:
     script.on("GET", "/v2/", tokens.guard(None, Reply(200)))
     client = script.client()
 
-    assert client.ping() and client.ping()
+    client.ping()
+    client.ping()
 
     assert len(script.to("/token")) == 1
     assert [s.authorization for s in script.to("/v2/")] == [None, "Bearer tok-1", "Bearer tok-1"]
@@ -460,7 +461,7 @@ def test_a_token_is_read_from_access_token_too(script: Script) -> None:
         lambda s: Reply(200) if s.authorization == "Bearer tok-9" else challenged(_realm(script)),
     )
 
-    assert script.client().ping() is True
+    script.client().ping()  # an AuthError unless tok-9 was read and sent
 
 
 def _realm(script: Script) -> str:
@@ -614,7 +615,7 @@ def test_a_429_waits_as_long_as_asked_within_bounds(
     busy = error(429, "TOOMANYREQUESTS", "slow down", {"Retry-After": retry_after})
     script.on("GET", "/v2/", busy, Reply(200))
 
-    assert script.client(retries=1, backoff=0.5).ping() is True
+    script.client(retries=1, backoff=0.5).ping()
 
     assert slept == [waited]
 
@@ -630,7 +631,7 @@ def test_loopback_registries_are_reached_without_the_environment_proxy(
             monkeypatch.setenv(name, proxy.url)
         script.on("GET", "/v2/", Reply(200))
 
-        assert script.client().ping() is True
+        script.client().ping()
 
         assert proxy.seen == [] and len(script.seen) == 1
     finally:

@@ -295,7 +295,7 @@ def test_reprs_never_show_the_secret() -> None:
 
 def test_ping_an_open_registry_sends_no_credentials(make_registry) -> None:
     registry = make_registry()
-    assert registry.client().ping() is True
+    registry.client().ping()
     assert [s.headers.get("authorization") for s in registry.seen] == [None]
 
 
@@ -304,7 +304,7 @@ def test_basic_auth_answers_the_challenge_then_sends_credentials_up_front(make_r
     registry.store("team/app", "one", image_manifest())
     client = registry.client()
 
-    assert client.ping() is True
+    client.ping()
     assert client.tags("team/app") == ["one"]
 
     statuses = ["authorization" in s.headers for s in registry.seen]
@@ -339,7 +339,7 @@ def test_credentials_from_the_environment_go_as_the_bytes_it_held(
     registry = make_registry(auth)
     registry.users["al\udce9ce"] = ("dckr_pat_\udce9-t0ken", {"pull"})
 
-    assert registry.client(creds).ping() is True
+    registry.client(creds).ping()
     sent = {s.authorization for s in registry.seen if s.authorization} - {"Bearer tok-1"}
     assert sent == {"Basic " + base64.b64encode(b"al\xe9ce:dckr_pat_\xe9-t0ken").decode()}
     if auth == "bearer":
@@ -377,7 +377,7 @@ def test_bearer_tokens_are_fetched_with_credentials_and_cached_per_scope(make_re
 
 def test_bearer_ping_fetches_a_token_without_scope(make_registry) -> None:
     registry = make_registry("bearer")
-    assert registry.client().ping() is True
+    registry.client().ping()
     (token_request,) = registry.requests_to("/token")
     assert "scope" not in token_request.query
 

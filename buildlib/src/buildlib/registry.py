@@ -131,10 +131,9 @@ class RegistryClient:
 
     # -- read ------------------------------------------------------------------------------
 
-    def ping(self) -> bool:
+    def ping(self) -> None:
         """Check that the registry answers and accepts the credentials (``GET /v2/``)."""
         self._request("GET", "/v2/", "ping", None)
-        return True
 
     def tags(self, repo: str) -> list[str]:
         """All tags of ``repo``; an empty list if the repository does not exist."""
