@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, SimpleQueue
-from typing import Any
 
 from buildlib import attest, console
 from buildlib import config as config_module
@@ -44,6 +43,7 @@ from buildlib.flags import BuildFlags
 from buildlib.plan import BuildPlan, ImageBuild, make_plan
 from buildlib.progress import STEP, BuildDisplay
 from buildlib.runner import Runner
+from buildlib.signals import signals_held
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ _STEP_POLL_SECONDS = 0.02
 _SIGNAL_POLL_SECONDS = 0.25
 
 
-# A build that ended, with its error or None; or None alone, for a signal (_signals_noted).
+# A build that ended, with its error or None; or None alone, for a signal (signals_held).
 _Ended = tuple[ImageBuild, BaseException | None] | None
 
 
@@ -251,7 +251,11 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
     with signalled, private as iid_name, display, ThreadPoolExecutor(plan.jobs) as pool:
         iid_dir = Path(iid_name)
         try:
-            with _signals_noted(ended):
+            # A raising handler could land between a lock's acquire and the ``with`` that
+            # releases it (threading.Condition.__enter__ is Python: python/cpython#74174),
+            # in the executor's submit: a build's thread, and the executor's shutdown, would
+            # wait on that lock for ever. SimpleQueue.put is reentrant (its docs).
+            with signals_held(lambda signum: ended.put(None)) as caught:
                 while (pending or running) and failure is None:
                     for build in list(pending):
                         if len(running) >= plan.jobs:
@@ -281,6 +285,8 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
                             )
                         elif error is not None:
                             failure = failure or (build, error)
+            if caught:
+                signal.raise_signal(caught[0])  # to its own handler, back in place
         except BaseException:
             runner.cancel()  # Ctrl-C, or a bug here: no build is left running
             raise
@@ -300,37 +306,6 @@ def _ended(ended: SimpleQueue[_Ended], timeout: float) -> list[_Ended]:
             got.append(ended.get_nowait())
     except Empty:
         return got
-
-
-@contextmanager
-def _signals_noted(ended: SimpleQueue[_Ended]) -> Iterator[None]:
-    """SIGINT and SIGTERM, if their handler is Python's (Ctrl-C's raises KeyboardInterrupt),
-    are noted and wake the scheduler; on leaving, the first is delivered to that handler.
-
-    Raising here, the handler could land between a lock's acquire and the ``with`` that
-    releases it (threading.Condition.__enter__ is Python: python/cpython#74174), in the
-    executor's submit or concurrent.futures.wait: a build's thread, and the executor's
-    shutdown, would wait on that lock for ever. SimpleQueue.put is reentrant (its docs)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-
-    def note(signum: int, frame: object) -> None:
-        caught.append(signum)
-        ended.put(None)
-
-    previous: dict[signal.Signals, Any] = {}
-    try:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            if callable(signal.getsignal(signum)):
-                previous[signum] = signal.signal(signum, note)
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    if caught:
-        signal.raise_signal(caught[0])
 
 
 @contextmanager

@@ -12,13 +12,13 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from buildlib.errors import BuildlibError, PublishError
 from buildlib.registry import RegistryClient
 from buildlib.releaseplan import ImagePublication, Published
+from buildlib.signals import signals_held
 
 # Once the floating tags have begun to move, a signal (a cancelled CI job) waits this long
 # for the moves to be rolled back: CI runners send SIGKILL some seconds after SIGTERM, and
@@ -87,8 +87,7 @@ def move_floating(
     worker = threading.Thread(
         target=_run_moves, args=(client, moves, stop, failure), name="floating-tags", daemon=True
     )
-    caught: list[int] = []
-    with _deferred_signals(caught, stop):
+    with signals_held(lambda signum: stop.set()) as caught:
         worker.start()
         while worker.is_alive() and not caught:
             worker.join(0.05)
@@ -171,29 +170,3 @@ def _roll_back(client: RegistryClient, moves: list[TagMove], worker: threading.T
         if finished:
             return
         worker.join(0.05)
-
-
-@contextmanager
-def _deferred_signals(caught: list[int], stop: threading.Event) -> Iterator[None]:
-    """SIGINT and SIGTERM are noted (and ``stop`` set) instead of unwinding the stack or
-    ending the process. One that is ignored (a background job's SIGINT) stays ignored, and
-    one whose handler Python did not install stays too: ``signal.getsignal`` gives None for
-    it and ``signal.signal`` could not put None back (the signal module's docs)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def note(signum: int, frame: object) -> None:
-        caught.append(signum)
-        stop.set()
-
-    previous = {}
-    try:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            handler = signal.getsignal(signum)
-            if callable(handler) or handler == signal.SIG_DFL:
-                previous[signum] = signal.signal(signum, note)
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)

@@ -1,0 +1,41 @@
+"""Holding SIGINT and SIGTERM off a section that must not stop half way: while it runs, such
+a signal is noted instead of running its handler, which would unwind the stack wherever it
+lands, or its default action, which would end the process there. The section's owner says
+what a noted signal means once the section has ended or let go."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def signals_held(note: Callable[[int], object]) -> Iterator[list[int]]:
+    """While the block runs, SIGINT and SIGTERM are added to the list yielded and given to
+    ``note`` (in the main thread, between two bytecodes of whatever it runs). One that is
+    ignored (a background job's SIGINT) stays ignored, and one whose handler Python did not
+    install stays too: ``signal.getsignal`` gives None for it, which ``signal.signal``
+    cannot put back (the signal module's docs). Python runs a signal's handler in the main
+    thread only (the same docs): in another thread nothing is held."""
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def noted(signum: int, frame: object) -> None:
+        caught.append(signum)
+        note(signum)
+
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(signum)
+            if callable(handler) or handler == signal.SIG_DFL:
+                previous[signum] = signal.signal(signum, noted)
+        yield caught
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
