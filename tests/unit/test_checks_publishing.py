@@ -308,3 +308,37 @@ def test_credentials_a_registry_refuses_are_to_be_checked_not_set(repo):
         f"check {USER_ENV} and {TOKEN_ENV} (a user and token {server.host} accepts, "
         "allowed to push)"
     )
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "message"),
+    [
+        (401, "fail", "{host} requires a login, and there are no credentials: "),
+        (200, "ok", "{host} answers without a login (GET http://{host}/v2/)"),
+    ],
+)
+def test_a_local_registry_without_credentials_is_asked_whether_it_needs_a_login(
+    repo, reply, status, message
+):
+    # a loopback registry may need no login (credentials only warns): the push that needs
+    # one would stop only after every build, so doctor --for push asks it
+    from tests.support.http_replies import Reply, ReplyServer
+
+    class Registry(ReplyServer):
+        def answer(self, seen):
+            assert seen.authorization is None
+            return Reply(reply, {"WWW-Authenticate": 'Basic realm="basic-realm"'})
+
+    server = Registry()
+    server.start_serving()
+    try:
+        result = check_registry_auth(
+            Project.load(repo, environ={}, registry=server.host), for_="push"
+        )
+    finally:
+        server.close()
+
+    assert result.status == status
+    assert result.message.startswith(message.format(host=server.host))
+    if status == "fail":
+        assert result.hint.startswith(f"export {USER_ENV}=<user> {TOKEN_ENV}=<token>")

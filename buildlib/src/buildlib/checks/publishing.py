@@ -75,13 +75,14 @@ def check_credentials(project: Project, for_: str | None = None) -> CheckResult:
 
 
 def check_registry_auth(project: Project, for_: str | None = None) -> CheckResult:
-    """With ``--for``: log in to the registry's ``/v2/`` with the credentials (network)."""
+    """With ``--for``: log in to the registry's ``/v2/`` with the credentials (network); a
+    local registry without credentials is asked whether it needs a login at all."""
     result = partial(CheckResult, "registry-auth")
     registry = project.registry
     if for_ is None:
         return result("skipped", f"a login to {registry} needs the network: {NEEDS_FOR}")
     creds, source, problem = find_credentials(project)
-    if creds is None:
+    if creds is None and (problem or not is_loopback(registry)):
         reason = "the credentials could not be read" if problem else "no credentials to try"
         return result("skipped", f"{reason} (see credentials)")
     from buildlib.credentials import Found, refused_fix
@@ -93,12 +94,17 @@ def check_registry_auth(project: Project, for_: str | None = None) -> CheckResul
     try:
         client.ping()
     except AuthError as exc:
+        if creds is None:
+            message = f"{registry} requires a login, and there are no credentials"
+            return result("fail", f"{message}: {exc.message}", hint=_credential_hint(project))
         message = f"{registry} rejected the credentials of {creds.username!r} (from {source})"
         return result("fail", f"{message}: {exc.message}", hint=exc.hint or hint)
     except BuildlibError as exc:
         host = "(--registry / $BUILDLIB_REGISTRY / [tool.buildlib].registry)"
         hint = exc.hint or f"check the network, or the registry host {host}"
         return result("fail", f"{registry} did not answer: {exc.message}", hint=hint)
+    if creds is None:
+        return result("ok", f"{registry} answers without a login (GET {client.base_url}/v2/)")
     accepted = f"accepted the credentials of {creds.username!r} (GET {client.base_url}/v2/)"
     return result("ok", f"{registry} {accepted}")
 
