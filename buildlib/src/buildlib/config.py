@@ -423,9 +423,6 @@ def _check_target(root: Path, name: str, target: str, key: str, location: str) -
     )
 
 
-_PARTS = ("operating system", "architecture", "variant")
-
-
 def platforms_problem(platforms: Iterable[str]) -> str | None:
     """What makes the first of ``platforms`` that is no os/arch[/variant] docker can build
     not one (``'linux' is not os/arch[/variant]``), else None. Case does not matter: docker
@@ -446,8 +443,9 @@ def platforms_problem(platforms: Iterable[str]) -> str | None:
             return f"{written!r} names an OS version: buildlib takes {plain!r}, without one"
         if not PLATFORM_RE.fullmatch(platform):
             parts = written.split("/")
+            words = ("operating system", "architecture", "variant")
             # named: a character docker 20.10's Parse refuses in a part (PLATFORM_RE)
-            for part, what in zip(parts, _PARTS, strict=False):
+            for part, what in zip(parts, words, strict=False):
                 if len(parts) in (2, 3) and (char := re.sub("[A-Za-z0-9_-]", "", part)[:1]):
                     return (
                         f"{written!r} has {char!r} in its {what} {part!r}: each part is "
