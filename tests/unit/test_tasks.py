@@ -527,3 +527,16 @@ def test_the_images_task_lists_the_tables_or_prints_the_ci_matrix(tmp_path: Path
             "emulate": "",
         },
     ]
+
+
+def test_the_help_names_this_repositorys_default_tag_and_local_image_names(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "0.1.0"\n\n[tool.buildlib]\n'
+        'registry = "127.0.0.1:5055"\ntag-env = "SHOP_TAG"\ndefault-tag = "dev"\n\n'
+        '[tool.buildlib.images.web]\nrepository = "acme/web"\ndockerfile = "Dockerfile"\n'
+    )
+    ns = collection(tmp_path)
+
+    assert ns.tasks["build-web"].help["tag"] == "image tag (default: $SHOP_TAG, else 'dev')"
+    assert ns.tasks["build"].help["tag"] == "image tag (default: $SHOP_TAG, else 'dev')"

@@ -246,7 +246,7 @@ def _images_task(root: Path) -> Task:
     return Task(images, help=help_table)
 
 
-def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str]:
+def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str]:
     # A broken pyproject still lists the tasks (found by their table headers); running
     # one then reports the error.
     from buildlib import config as config_module
@@ -257,20 +257,20 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str]:
         path = root / config_module.PYPROJECT
         text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
         names = re.findall(r"^\[tool\.buildlib\.images\.([\w-]+)\]", text, re.MULTILINE)
-        return [(n, f"Build the {n} image.") for n in names], "the default group", "TAG"
+        return [(n, f"Build the {n} image.") for n in names], "the default group", "TAG", "local"
     images = [
         (i.name, f"Build {i.repository}:{config.default_tag} from {i.dockerfile}.")
         for i in config.images
     ]
-    return images, ", ".join(config.default_group), config.tag_env
+    return images, ", ".join(config.default_group), config.tag_env, config.default_tag
 
 
 def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collection:
     root = Path(root).resolve()
-    images, group, tag_env = _image_summaries(root)
+    images, group, tag_env, default_tag = _image_summaries(root)
     # Each collection's own tables: the tag variable is this repository's, and a collection
     # made later for another repository must not change this one's help.
-    tag_help = {"tag": f"image tag (default: ${tag_env}, else 'local')"}
+    tag_help = {"tag": f"image tag (default: ${tag_env}, else '{default_tag}')"}
     build_help, group_help = {**tag_help, **BUILD_HELP}, {**tag_help, **GROUP_HELP}
     ns = Collection()
     summary = f"Build the default images ({group}); --all adds the rest."
