@@ -540,3 +540,19 @@ def test_the_help_names_this_repositorys_default_tag_and_local_image_names(tmp_p
 
     assert ns.tasks["build-web"].help["tag"] == "image tag (default: $SHOP_TAG, else 'dev')"
     assert ns.tasks["build"].help["tag"] == "image tag (default: $SHOP_TAG, else 'dev')"
+
+
+def test_an_image_tasks_summary_names_the_image_as_the_engine_will(tmp_path: Path) -> None:
+    # with another registry than Docker Hub the local image carries its host:
+    # `docker run acme/web:dev` would look for it on Docker Hub
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "0.1.0"\n\n[tool.buildlib]\n'
+        'registry = "127.0.0.1:5055"\ndefault-tag = "dev"\n\n'
+        '[tool.buildlib.images.web]\nrepository = "acme/web"\ndockerfile = "Dockerfile"\n'
+    )
+    ns = collection(tmp_path)
+
+    assert inspect.getdoc(ns.tasks["build-web"].body) == (
+        "Build 127.0.0.1:5055/acme/web:dev from Dockerfile."
+    )

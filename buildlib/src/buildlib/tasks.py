@@ -258,8 +258,14 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str]:
         text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
         names = re.findall(r"^\[tool\.buildlib\.images\.([\w-]+)\]", text, re.MULTILINE)
         return [(n, f"Build the {n} image.") for n in names], "the default group", "TAG", "local"
+    from buildlib.plan import image_reference
+
     images = [
-        (i.name, f"Build {i.repository}:{config.default_tag} from {i.dockerfile}.")
+        (
+            i.name,
+            f"Build {image_reference(config.registry, i.repository, config.default_tag)} "
+            f"from {i.dockerfile}.",
+        )
         for i in config.images
     ]
     return images, ", ".join(config.default_group), config.tag_env, config.default_tag
