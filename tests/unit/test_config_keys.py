@@ -165,7 +165,7 @@ def test_every_value_is_read(tmp_path: Path) -> None:
         repository="org/app",
         dockerfile="Dockerfile",
         context="ctx",
-        build_args=(("S", "s"), ("N", "1"), ("F", "1.5"), ("B", "True")),
+        build_args=(("S", "s"), ("N", "1"), ("F", "1.5"), ("B", "true")),
         platforms=("linux/arm64",),
         title="The app",
         target="final",

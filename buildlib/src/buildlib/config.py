@@ -391,7 +391,12 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
                 location=where.key(table, "platforms"),
                 hint='e.g. platforms = ["linux/amd64", "linux/arm64"]',
             )
-        args = tuple((str(k), str(v)) for k, v in build_args.items())
+        # a TOML boolean is passed as TOML spells it: a Dockerfile tests [ "$FLAG" = "true" ],
+        # and Python's str() would give it "True"
+        args = tuple(
+            (str(k), str(v).lower() if isinstance(v, bool) else str(v))
+            for k, v in build_args.items()
+        )
         normal = tuple(normal_platform(p) for p in platforms)
         title, target = body.get("title", repository), body.get("target")
         if target is not None:
