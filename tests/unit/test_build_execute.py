@@ -536,6 +536,10 @@ def ctrl_c_while_the_second_build_is_submitted() -> None:
                 signal.raise_signal(signal.SIGINT)  # runs the handler now, as a signal would
         return taken
 
+    # Python raises KeyboardInterrupt for SIGINT only "if the parent process has not
+    # changed it" (the signal module's docs): a parent that ignores SIGINT (mutmut's
+    # worker) would leave the raised signal ignored here
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Condition.__enter__ = enter  # type: ignore[method-assign]
     cli = StandInCLI(Runner(quiet=True), seconds={"a": AT_MOST, "b": AT_MOST})
     try:
