@@ -114,6 +114,70 @@ def test_a_tag_another_writer_replaced_is_an_error(holds: str, content: str) -> 
     assert "another writer replaced acme/gpu:1.2.3 during this run" in caught.value.message
 
 
+class SaysNoDigestCLI(FakeCLI):
+    """A docker push that names no digest (its output is all it has to say), and an image
+    id lookup that finds ``found`` under the local name."""
+
+    def __init__(self, found: str | None = None) -> None:
+        super().__init__()
+        self.found = found
+
+    def push(self, reference: str) -> Result:
+        self.calls.append(["push", reference])
+        return Result(["docker", "push"], 0, "", "1.2.3: Pushed")
+
+    def image_id(self, reference: str) -> str | None:
+        return self.found
+
+
+def test_a_push_that_names_no_digest_is_checked_by_the_image_it_holds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    digest = push_verified(SaysNoDigestCLI(), FakeRegistry(THEIRS), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
+
+    assert digest == THEIRS
+    assert f"pushed acme/gpu:1.2.3 ({THEIRS})" in capsys.readouterr().err.splitlines()
+    with pytest.raises(PublishError) as caught:
+        push_verified(
+            SaysNoDigestCLI(), FakeRegistry(THEIRS, THEIRS), loaded_build(), "1.2.3", OURS
+        )  # type: ignore[arg-type]
+    assert caught.value.message == (
+        f"another writer replaced acme/gpu:1.2.3 during this run: the registry has "
+        f"{THEIRS[:19]}, this run pushed ? (image {OURS[7:19]})"
+    )
+
+
+def test_the_image_checked_is_the_pushed_ones_for_the_builds_platform() -> None:
+    class PerPlatform(FakeRegistry):
+        def config_digest(self, repo: str, ref: str, *, platform: str | None = None) -> str:
+            return OURS if (repo, ref, platform) == ("acme/gpu", PUSHED, "linux/arm64") else THEIRS
+
+    build = run_local(plan(a_build("gpu", ("linux/arm64",)))).builds[0]
+
+    assert push_verified(FakeCLI(), PerPlatform(PUSHED), build, "1.2.3", OURS) == PUSHED  # type: ignore[arg-type]
+
+
+def test_a_release_pushes_the_image_its_build_made_though_its_local_name_moved() -> None:
+    from buildlib.pushing import push_full_tags
+
+    cli = SaysNoDigestCLI(found=THEIRS)  # the local name now holds another image
+    cli.push = FakeCLI().push  # type: ignore[method-assign]
+    build = loaded_build()
+
+    (result,) = push_full_tags(
+        cli,  # type: ignore[arg-type]
+        FakeRegistry(PUSHED),  # type: ignore[arg-type]
+        (build,),
+        "1.2.3",
+        set(),
+        {"gpu": OURS},
+        {},
+    )
+
+    assert cli.calls[0] == ["tag", OURS, "acme/gpu:1.2.3"]
+    assert result == Published("gpu", "acme/gpu", "acme/gpu:1.2.3", PUSHED, ["1.2.3"])
+
+
 def test_a_tag_replaced_after_its_push_is_found_at_the_end() -> None:
     pushed = Published("gpu", "acme/gpu", "acme/gpu:main", PUSHED, ["main"])
     still_ours(FakeRegistry(PUSHED), [pushed])  # type: ignore[arg-type]
@@ -497,6 +561,27 @@ def test_tags_replaced_and_gone_at_the_end_are_each_named_for_what_became_of_the
         f"another writer replaced acme/gpu:main (now {THEIRS[:19]}, this run pushed "
         f"{PUSHED[:19]}) during this run; the registry no longer holds acme/gpu:nightly "
         f"(this run pushed {PUSHED[:19]}): deleted during this run"
+    )
+
+
+def test_every_tag_replaced_or_gone_is_named_in_one_line() -> None:
+    class Holds:
+        def manifest_digest(self, repository: str, tag: str) -> str | None:
+            return {"main": THEIRS, "edge": THEIRS, "nightly": None, "dev": None}[tag]
+
+    pushed = Published(
+        "gpu", "acme/gpu", "acme/gpu:main", PUSHED, ["main", "edge", "nightly", "dev"]
+    )
+    with pytest.raises(PublishError) as caught:
+        still_ours(Holds(), [pushed])  # type: ignore[arg-type]
+    now, ours = (
+        f"now {THEIRS[:19]}, this run pushed {PUSHED[:19]}",
+        f"this run pushed {PUSHED[:19]}",
+    )
+    assert caught.value.message == (
+        f"another writer replaced acme/gpu:main ({now}), acme/gpu:edge ({now}) during this "
+        f"run; the registry no longer holds acme/gpu:nightly ({ours}), acme/gpu:dev ({ours}): "
+        "deleted during this run"
     )
 
 
