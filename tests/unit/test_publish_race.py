@@ -114,20 +114,23 @@ def test_a_tag_another_writer_replaced_is_an_error(holds: str, content: str) -> 
     assert "another writer replaced acme/gpu:1.2.3 during this run" in caught.value.message
 
 
-class SaysNoDigestCLI(FakeCLI):
-    """A docker push that names no digest (its output is all it has to say), and an image
-    id lookup that finds ``found`` under the local name."""
+class LooksUpCLI(FakeCLI):
+    """An image id lookup that finds ``found`` under the local name."""
 
     def __init__(self, found: str | None = None) -> None:
         super().__init__()
         self.found = found
 
+    def image_id(self, reference: str) -> str | None:
+        return self.found
+
+
+class SaysNoDigestCLI(LooksUpCLI):
+    """A docker push that names no digest (its output is all it has to say)."""
+
     def push(self, reference: str) -> Result:
         self.calls.append(["push", reference])
         return Result(["docker", "push"], 0, "", "1.2.3: Pushed")
-
-    def image_id(self, reference: str) -> str | None:
-        return self.found
 
 
 def test_a_push_that_names_no_digest_is_checked_by_the_image_it_holds(
@@ -147,6 +150,17 @@ def test_a_push_that_names_no_digest_is_checked_by_the_image_it_holds(
     )
 
 
+def test_an_image_whose_id_cannot_be_found_is_pushed_by_name_and_checked_by_digest() -> None:
+    cli = LooksUpCLI(found=None)
+    build = loaded_build()
+
+    with pytest.raises(PublishError) as caught:
+        push_verified(cli, FakeRegistry(THEIRS), build, "1.2.3", None)  # type: ignore[arg-type]
+
+    assert cli.calls == [["tag", build.primary, "acme/gpu:1.2.3"], ["push", "acme/gpu:1.2.3"]]
+    assert f"this run pushed {PUSHED[:19]} (image ?)" in caught.value.message
+
+
 def test_the_image_checked_is_the_pushed_ones_for_the_builds_platform() -> None:
     class PerPlatform(FakeRegistry):
         def config_digest(self, repo: str, ref: str, *, platform: str | None = None) -> str:
@@ -160,8 +174,7 @@ def test_the_image_checked_is_the_pushed_ones_for_the_builds_platform() -> None:
 def test_a_release_pushes_the_image_its_build_made_though_its_local_name_moved() -> None:
     from buildlib.pushing import push_full_tags
 
-    cli = SaysNoDigestCLI(found=THEIRS)  # the local name now holds another image
-    cli.push = FakeCLI().push  # type: ignore[method-assign]
+    cli = LooksUpCLI(found=THEIRS)  # the local name now holds another image
     build = loaded_build()
 
     (result,) = push_full_tags(

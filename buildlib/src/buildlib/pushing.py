@@ -106,7 +106,8 @@ def push_verified(
     if (pushed is not None and remote != pushed) or (
         image_id is not None and image_id not in (remote, content)
     ):
-        ours = f"this run pushed {(pushed or '?')[:19]} (image {(image_id or '?')[7:19]})"
+        image = image_id[7:19] if image_id else "?"
+        ours = f"this run pushed {(pushed or '?')[:19]} (image {image})"
         raise replaced(reference, remote, ours)
     console.success(f"pushed {reference} ({remote})")
     return remote
