@@ -4,6 +4,7 @@ holds, that it is removed, and what a failed login says."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from contextlib import AbstractContextManager
@@ -249,8 +250,11 @@ def test_an_entry_without_a_password_is_no_login(
 ) -> None:
     from buildlib.credentials import from_docker_config
 
+    # a user name and an empty password: the docker SDK reads an entry's "auth" only (one
+    # without it is no entry at all, docker/auth.py parse_auth)
+    auth = base64.b64encode(b"dave:").decode()
     (tmp_path / "config.json").write_text(
-        json.dumps({"auths": {"registry.example": {"username": "dave"}}})
+        json.dumps({"auths": {"registry.example": {"auth": auth, "username": "dave"}}})
     )
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     assert from_docker_config("registry.example") is None
