@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -183,10 +185,24 @@ def push_full_tags(
 
 def forget_local_names(cli: Docker, plan: BuildPlan) -> None:
     """Remove this run's local names (the pushed names stay): only a tag goes, not an
-    image another name still holds."""
-    for build in plan.builds:
-        if build.publish_as is not None:
-            cli.untag(build.primary)
+    image another name still holds.
+
+    SIGINT and SIGTERM wait until they are gone: this runs as a Ctrl-C unwinds, and a second
+    one follows when ``uv run`` is outside a terminal (it forwards the SIGINT its process
+    group got once more: its log says so, astral-sh/uv#13756), which would leave the
+    other names behind."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    hold = threading.current_thread() is threading.main_thread() and hasattr(
+        signal, "pthread_sigmask"
+    )
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held) if hold else None
+    try:
+        for build in plan.builds:
+            if build.publish_as is not None:
+                cli.untag(build.primary)
+    finally:
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextmanager
