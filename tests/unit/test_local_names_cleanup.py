@@ -40,8 +40,14 @@ def test_a_second_ctrl_c_during_the_removal_of_local_names_waits_for_its_end() -
     names = [f"127.0.0.1:5055/shop/{n}:main-buildlib-1" for n in ("api", "worker", "cron")]
     plan = Plan(tuple(Build(name, name.split("-buildlib")[0]) for name in names))
     docker = SignalledDocker()
+    # Python's Ctrl-C handler, as a terminal's process has it: mutmut's workers and a shell's
+    # background jobs pass on an ignored SIGINT, which would never interrupt
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    with pytest.raises(KeyboardInterrupt):
-        forget_local_names(docker, plan)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            forget_local_names(docker, plan)  # type: ignore[arg-type]
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
     assert docker.untagged == names
