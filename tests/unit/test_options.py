@@ -20,6 +20,7 @@ from buildlib.options import (
     parse_platforms,
     parse_secrets,
     resolve_tag,
+    secret_values,
 )
 
 
@@ -283,7 +284,7 @@ def test_secret_errors_never_repeat_a_value(value: str, leaked: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["x", "id=x", "env=HF_TOKEN", "id=x,env=HF_TOKEN,mode=1", "id=,env=HF_TOKEN", "id=x,env="],
+    ["x", "env=HF_TOKEN", "id=x,env=HF_TOKEN,mode=1", "id=,env=HF_TOKEN", "id=x,env=", "id=x,src="],
 )
 def test_parse_secrets_rejects_malformed(value: str) -> None:
     with pytest.raises(UsageError) as caught:
@@ -493,3 +494,31 @@ def test_verdict_cache_follows_xdg_then_home_and_can_be_turned_off() -> None:
         "/var/cache/dev/buildlib"
     )
     assert verdict_cache({"HOME": "/home/dev", NO_CACHE_ENV: "1"}) is None
+
+
+def test_parse_secrets_id_alone_reads_the_variable_then_the_file_named_like_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # buildx's fallback (BuildKit secretsprovider.NewStore): variable first, then file.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pypi").write_text("from-file\n")
+    (tmp_path / "npmrc").write_text("from-file\n")
+    specs = parse_secrets(["id=pypi", "id=npmrc"], {"pypi": "from-env-value"})
+    assert specs == (SecretSpec("pypi", env="pypi"), SecretSpec("npmrc", src="npmrc"))
+    assert [s.flag() for s in specs] == ["id=pypi,env=pypi", "id=npmrc,src=npmrc"]
+    assert secret_values(specs, {"pypi": "from-env-value"}) == [
+        ("--secret pypi", "from-env-value"),
+        ("--secret npmrc", "from-file"),
+    ]
+
+
+def test_parse_secrets_id_alone_with_neither_says_what_to_add(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError) as caught:
+        parse_secrets(["id=pypi"], {"PYPI_TOKEN": "v"})
+    assert caught.value.message == (
+        "--secret pypi has no env= or src=, and neither a variable nor a file is named like its id"
+    )
+    assert caught.value.hint == "add env=VAR or src=FILE, e.g. --secret id=pypi,env=VAR"

@@ -137,19 +137,36 @@ def _shown_id(ident: str, number: int) -> str:
 
 
 def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[SecretSpec, ...]:
-    """``--secret id=NAME,env=VAR`` / ``id=NAME,src=FILE``. Errors never repeat what was
-    typed beyond the id: a shell slip can put the secret itself there."""
+    """``--secret id=NAME,env=VAR`` / ``id=NAME,src=FILE`` / ``id=NAME``. Errors never repeat
+    what was typed beyond the id: a shell slip can put the secret itself there."""
     specs = []
     for number, value in enumerate(values, start=1):
         fields = dict(part.partition("=")[::2] for part in value.split(","))
         unknown = set(fields) - {"id", "env", "src", "type"}
-        if not fields.get("id") or unknown or not (fields.get("env") or fields.get("src")):
+        if not fields.get("id") or unknown or "" in (fields.get("env"), fields.get("src")):
             raise UsageError(
                 f"--secret number {number} is not id=NAME,env=VAR or id=NAME,src=FILE "
                 "(what was given is not shown)",
                 hint="e.g. --secret id=hf_token,env=HF_TOKEN",
             )
         ident = _shown_id(fields["id"], number)
+        if not (fields.get("env") or fields.get("src")):
+            # As buildx does (BuildKit's secretsprovider.NewStore, vendored by docker/buildx:
+            # vendor/github.com/moby/buildkit/session/secrets/secretsprovider/store.go): the
+            # variable named like the id if it is set, else the file named like it. Resolved
+            # here so that the value is redacted and docker gets an explicit env= or src=.
+            if fields["id"] in environ:
+                fields["env"] = fields["id"]
+            elif os.path.isfile(fields["id"]):
+                fields["src"] = fields["id"]
+            else:
+                raise UsageError(
+                    f"--secret {ident} has no env= or src=, and neither a variable nor a file "
+                    "is named like its id",
+                    hint=f"add env=VAR or src=FILE, e.g. --secret id={fields['id']},env=VAR"
+                    if ident == fields["id"]
+                    else "add env=VAR or src=FILE to it",
+                )
         if fields.get("env") and fields["env"] not in environ:
             shown = _shown_env(fields["env"])
             raise UsageError(
