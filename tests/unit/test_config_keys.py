@@ -5,6 +5,7 @@ public functions only."""
 from __future__ import annotations
 
 import locale
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -829,3 +830,23 @@ def test_a_dockerfile_s_own_ignore_file_is_not_offered_as_a_dockerfile(tmp_path:
     error = error_of(tmp_path)
     assert error.message.endswith("'Dockerfile.docker' does not exist (did you mean 'Dockerfile'?)")
     assert error.hint.endswith("(found: Dockerfile)")
+
+
+def test_a_dockerfile_moved_to_another_folder_suggests_its_path(tmp_path: Path) -> None:
+    # dockerfile = "worker.Dockerfile" when the file is docker/worker.Dockerfile: the root
+    # holds no such file, so the hint looks for one of that name elsewhere in the repository
+    path = repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"worker.Dockerfile"'))
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("build/\n", encoding="utf-8")
+    for folder in ("docker", "node_modules/pkg", ".venv", "build", "a/b/c/d"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "worker.Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    error = error_of(tmp_path)
+    assert error.message == (
+        "tool.buildlib.images.app.dockerfile 'worker.Dockerfile' does not exist "
+        "(did you mean 'docker/worker.Dockerfile'?)"
+    )
+    assert error.location == f"{path}:{line_of(path, 'dockerfile =')}"
+    assert error.hint == (
+        "create worker.Dockerfile or fix the path (found: Dockerfile, docker/worker.Dockerfile)"
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from buildlib.references import (
     validate_repository,
     validate_tag,
 )
+from buildlib.runner import ask
 from buildlib.versions import FLOATING_PATTERNS, parse_version, validate_patterns
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - buildlib also serves older Pythons
@@ -362,9 +364,13 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
         dockerfile = body["dockerfile"]
         if not (root / dockerfile).is_file():
             present = _dockerfiles_near(root, dockerfile)
+            moved = _named_elsewhere(root, Path(dockerfile).name)
+            guess = (
+                f" (did you mean {moved[0]!r}?)" if moved else _did_you_mean(dockerfile, present)
+            )
+            present = sorted({*present, *moved})
             raise ConfigError(
-                f"{table}.dockerfile {dockerfile!r} does not exist"
-                f"{_did_you_mean(dockerfile, present)}",
+                f"{table}.dockerfile {dockerfile!r} does not exist{guess}",
                 location=where.key(table, "dockerfile"),
                 hint=f"create {dockerfile} or fix the path (found: {', '.join(present) or 'none'})",
             )
@@ -513,6 +519,40 @@ def _dockerfiles_near(root: Path, dockerfile: str) -> list[str]:
         and not path.name.lower().endswith(".dockerignore")
         and path.is_file()
     )
+
+
+# How deep below the root a Dockerfile named in the config is looked for when it is not where
+# the config says, and the folders never looked in: bounded, since this runs on every such
+# error, and a dependency's Dockerfile is no suggestion.
+_SEARCH_DEPTH = 3
+_NOT_SEARCHED = {"node_modules", "__pycache__", "site-packages"}
+
+
+def _named_elsewhere(root: Path, name: str) -> list[str]:
+    """The files called ``name`` (any case) in the repository's folders up to
+    ``_SEARCH_DEPTH`` deep, except hidden (``.git``, ``.venv``), dependency and git-ignored
+    ones: as paths from the root, as the ``dockerfile`` key takes them."""
+    found, folders = [], [root]
+    for _ in range(_SEARCH_DEPTH + 1):
+        below = []
+        for folder in folders:
+            try:
+                entries = list(folder.iterdir())
+            except OSError:
+                continue
+            for path in entries:
+                if path.is_dir():
+                    if not path.name.startswith(".") and path.name not in _NOT_SEARCHED:
+                        below.append(path)
+                elif path.name.lower() == name.lower():
+                    found.append(path.relative_to(root).as_posix())
+        folders = below
+    if found and shutil.which("git"):
+        # a file in an ignored folder (build output, a vendored tree) is ignored with it
+        argv = ["git", "-c", "core.quotePath=false", "check-ignore", "--no-index", "--", *found]
+        ignored = ask(argv, cwd=root).stdout.splitlines()
+        found = [path for path in found if path not in ignored]
+    return sorted(found)
 
 
 def _parse_release(raw: Any, where: Locator) -> ReleaseConfig:
