@@ -29,6 +29,7 @@ from buildlib.options import docker_selection
 from buildlib.plan import ImageBuild, shown_path
 from buildlib.references import is_docker_hub
 from buildlib.runner import Result, Runner
+from buildlib.signals import signals_deferred
 
 
 def build_command(
@@ -168,9 +169,11 @@ class Docker:
         exit, also on error. Under a dry-run runner the login is printed, not run, and the
         directory stays empty. Docker reads the token as :meth:`Credentials.encoded` has it."""
         self.runner.add_secret(creds.secret, f"the token for {registry_host}")
-        config_dir = tempfile.mkdtemp(prefix="buildlib-docker-config-")
-        saved = self.env
+        saved, config_dir = self.env, None
         try:
+            # a Ctrl-C or SIGTERM waits until the directory has a name to be removed by
+            with signals_deferred():
+                config_dir = tempfile.mkdtemp(prefix="buildlib-docker-config-")
             _keep_user_setup(config_dir, registry_host)
             self.env = {**saved, "DOCKER_CONFIG": config_dir}
             # the token goes on stdin, never on the command line
@@ -195,7 +198,8 @@ class Docker:
             yield
         finally:
             self.env = saved
-            shutil.rmtree(config_dir, ignore_errors=True)
+            if config_dir is not None:
+                shutil.rmtree(config_dir, ignore_errors=True)
 
     def bake(
         self, argv: list[str], names: list[str], cwd: Path | None, show: Callable[[str], None]

@@ -39,3 +39,22 @@ def signals_held(note: Callable[[int], object]) -> Iterator[list[int]]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (blocked) until the block has ended, then arrive as usual: for
+    a step too short to hand over, which a signal must not cut in two. The mask is this
+    thread's, and a signal another thread receives still runs its handler in the main
+    thread (the signal module's docs): the block defers while the main thread runs alone."""
+    hold = threading.current_thread() is threading.main_thread() and hasattr(
+        signal, "pthread_sigmask"
+    )
+    previous = (
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if hold else None
+    )
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -1,0 +1,63 @@
+"""The temporary docker login under Ctrl-C: a SIGINT landing while its directory is made,
+or a second one while it is removed (``uv run`` outside a terminal forwards the SIGINT its
+process group already got, astral-sh/uv#13756), still leaves no directory behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from buildlib.credentials import Credentials
+from buildlib.docker import Docker
+from buildlib.runner import Result, Runner
+
+CREDS = Credentials("someone", "a-long-enough-token-123")
+
+
+class LoginRunner(Runner):
+    """Answers ``docker login`` with success, without docker."""
+
+    def __init__(self) -> None:
+        super().__init__(quiet=True)
+
+    def run(self, argv, **kwargs):  # type: ignore[override]
+        return Result(list(argv), 0, stdout="Login Succeeded")
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Where tempfile makes directories (the login's among them), with Python's Ctrl-C
+    handler: mutmut's workers and a shell's background jobs pass on an ignored SIGINT,
+    which would never interrupt."""
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "user-docker"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield tmp_path / "tmp"
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def test_a_ctrl_c_as_the_login_directory_is_made_leaves_no_directory(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = tempfile.mkdtemp
+
+    def made_then_interrupted(*args: object, **kwargs: object) -> str:
+        path = made(*args, **kwargs)  # type: ignore[call-overload]
+        os.kill(os.getpid(), signal.SIGINT)
+        return str(path)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", made_then_interrupted)
+
+    with pytest.raises(KeyboardInterrupt):
+        with Docker.client("docker", LoginRunner()).login("r.example", CREDS):
+            pass
+
+    assert list(scratch.iterdir()) == []
