@@ -61,3 +61,26 @@ def test_a_ctrl_c_as_the_login_directory_is_made_leaves_no_directory(
             pass
 
     assert list(scratch.iterdir()) == []
+
+
+def test_a_second_ctrl_c_while_the_login_is_removed_waits_for_its_end(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unlink = os.unlink
+    unlinked: list[str] = []
+
+    def unlink_then_interrupted(path: str, *args: object, **kwargs: object) -> None:
+        unlink(path, *args, **kwargs)  # type: ignore[arg-type]
+        unlinked.append(str(path))
+        if len(unlinked) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    docker = Docker.client("docker", LoginRunner())
+    with pytest.raises(KeyboardInterrupt):
+        with docker.login("r.example", CREDS):
+            Path(docker.env["DOCKER_CONFIG"], ".buildNodeID").write_text("node\n")
+            monkeypatch.setattr(os, "unlink", unlink_then_interrupted)
+            raise KeyboardInterrupt  # the first Ctrl-C
+
+    assert len(unlinked) == 2  # config.json and buildx's .buildNodeID
+    assert list(scratch.iterdir()) == []

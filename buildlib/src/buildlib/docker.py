@@ -197,9 +197,12 @@ class Docker:
                 raise _login_error(registry_host, creds, output, credential_hint)
             yield
         finally:
-            self.env = saved
-            if config_dir is not None:
-                shutil.rmtree(config_dir, ignore_errors=True)
+            # a second Ctrl-C (`uv run` outside a terminal forwards one more: its log says
+            # so, astral-sh/uv#13756) waits too: cut short, the removal leaves the login
+            with signals_deferred():
+                self.env = saved
+                if config_dir is not None:
+                    shutil.rmtree(config_dir, ignore_errors=True)
 
     def bake(
         self, argv: list[str], names: list[str], cwd: Path | None, show: Callable[[str], None]
