@@ -18,6 +18,7 @@ from invoke import Collection, Task
 
 from buildlib.tasks import collection
 from tests import conftest
+from tests.support.config_repo import write_repo
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIRED = {"build", "build-gpu", "build-cpu", "build-lb", "push", "release"}
@@ -370,6 +371,28 @@ def test_a_closed_pipe_ends_quietly(capsys, monkeypatch) -> None:
         raise BrokenPipeError(32, "Broken pipe")
     assert caught.value.code == 141
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("argv", [["--help", "push"], ["--list"]])
+def test_invoke_itself_ends_quietly_when_its_reader_went_away(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    # Invoke's own printer (`invoke --list | head`) raises BrokenPipeError past every task
+    write_repo(tmp_path, with_tasks=True)
+    read, write = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "invoke", *argv],
+        cwd=tmp_path,
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # no reader left before the child writes a byte
+    os.close(write)
+    os.close(read)
+    _, err = child.communicate(timeout=60)
+    assert err == ""
+    assert child.returncode == 1  # as after any uncaught exception, the traceback left out
 
 
 @pytest.mark.parametrize(

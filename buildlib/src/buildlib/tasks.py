@@ -83,6 +83,23 @@ def stdout_gone() -> None:
         pass
 
 
+def _quiet_broken_pipe(hook: Any) -> Any:
+    """``hook`` (``sys.excepthook``), except that a BrokenPipeError ends without a traceback.
+    Invoke's own printer (`invoke --list | head`, `invoke --help push | head`) raises it
+    where no task catches it; this module is the only part of buildlib Invoke runs first."""
+    if getattr(hook, "quiet_broken_pipe", False):
+        return hook
+
+    def excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        if issubclass(kind, BrokenPipeError):
+            stdout_gone()  # Python then exits with 1, as after any uncaught exception
+            return
+        hook(kind, value, tb)
+
+    excepthook.quiet_broken_pipe = True  # type: ignore[attr-defined]
+    return excepthook
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn a BuildlibError into one line on stderr and an exit code; never a traceback."""
@@ -273,6 +290,7 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str]:
 
 def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collection:
     root = Path(root).resolve()
+    sys.excepthook = _quiet_broken_pipe(sys.excepthook)
     images, group, tag_env, default_tag = _image_summaries(root)
     # Each collection's own tables: the tag variable is this repository's, and a collection
     # made later for another repository must not change this one's help.
