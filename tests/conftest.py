@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import signals
+
 REPO = Path(__file__).resolve().parent.parent
 # nodeid -> whether the fault case ended with nothing lost (its assertions all held)
 _FAULT_CASES: dict[str, bool] = {}
@@ -137,8 +139,9 @@ def task_env(docker_bin: str) -> dict[str, str]:
 def invoke(
     *args: str, env: dict[str, str] | None = None, cwd: Path = REPO, timeout: int = 900
 ) -> subprocess.CompletedProcess[str]:
-    """Run `invoke ARGS` the way the README does (in the repository, via this Python)."""
-    return subprocess.run(
+    """Run `invoke ARGS` the way the README does (in the repository, via this Python); one
+    still running at ``timeout`` gets SIGTERM, so that it removes its docker login."""
+    return signals.run(
         [sys.executable, "-m", "invoke", *args],
         cwd=cwd,
         env=env,

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ from tests.support.publishing import (
     release_digests,
     set_version,
 )
-from tests.support.signals import start_signalable
+from tests.support.signals import end, start_signalable
 from tests.support.stall_proxy import StallProxy
 
 pytestmark = [
@@ -43,16 +44,28 @@ pytestmark = [
 ]
 
 
-def start(*args: str, env: dict[str, str], cwd: Path = REPO) -> subprocess.Popen[str]:
-    """``invoke ARGS`` in the background (to be signalled)."""
-    return start_signalable(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@pytest.fixture
+def start() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """``start(*ARGS, env=..., cwd=...)``: ``invoke ARGS`` in the background (to be
+    signalled). One still running when the test ends (it failed, or timed out waiting) gets
+    SIGTERM, so that it removes its docker login rather than outlive the test with it."""
+    started: list[subprocess.Popen[str]] = []
+
+    def run(*args: str, env: dict[str, str], cwd: Path = REPO) -> subprocess.Popen[str]:
+        process = start_signalable(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        end(process)
 
 
 def wait_for(path: Path, timeout: float = 300) -> None:
@@ -103,7 +116,7 @@ def test_engine_down_is_one_clear_line(task_env, tmp_path):
     [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
 )
 def test_a_signal_during_the_builds_stops_them_and_removes_the_login(
-    registry, env_for, tmp_path, signum, code, word
+    registry, env_for, tmp_path, start, signum, code, word
 ):
     (tmp_path / "hold-build").write_text("120\n")
     process = start("push", "--tag", "ci", env=env_for(registry))
@@ -209,7 +222,7 @@ FLOATING = ("1.2", "1", "latest")
 
 @pytest.mark.parametrize("stall_ends", [True, False], ids=["within-grace", "never"])
 def test_a_signal_while_a_floating_tag_move_stalls_rolls_back_and_names_every_tag(
-    registry, env_for, tmp_path, stall_ends
+    registry, env_for, tmp_path, start, stall_ends
 ):
     with StallProxy(registry.port) as proxy:
         env = env_for(registry, BUILDLIB_REGISTRY=proxy.host)
@@ -272,7 +285,7 @@ def test_a_failed_floating_move_on_a_first_release_says_what_each_tag_holds(
 
 
 def test_two_pushes_of_one_tag_at_once_each_push_their_own_image(
-    registry, env_for, tmp_path, docker_bin
+    registry, env_for, tmp_path, docker_bin, start
 ):
     """Two clones at different commits push `race` at once on one engine: the first holds
     at its first push until the second has built every image (which, with one shared local

@@ -22,3 +22,32 @@ def start_signalable(command: list[str], **kwargs: Any) -> subprocess.Popen[str]
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+
+
+def end(process: subprocess.Popen[str], grace: float = 60) -> None:
+    """Stop ``process`` if it still runs, as a cancelled CI job does: SIGTERM, which buildlib
+    turns into an unwinding that stops its builds and removes its temporary docker login.
+    SIGKILL, which no program can handle (the login would stay), only after ``grace``
+    seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.communicate(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+
+
+def run(command: list[str], timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run(command, timeout=timeout, **kwargs)``, except that a run still going at
+    the timeout (or when the test stops) is ended by :func:`end`, where ``subprocess.run``
+    would kill it."""
+    if kwargs.pop("capture_output", False):
+        kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, **kwargs)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException:
+        end(process)
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
