@@ -579,3 +579,26 @@ def test_an_image_tasks_summary_names_the_image_as_the_engine_will(tmp_path: Pat
     assert inspect.getdoc(ns.tasks["build-web"].body) == (
         "Build 127.0.0.1:5055/acme/web:dev from Dockerfile."
     )
+
+
+@pytest.mark.parametrize(
+    ("floating", "summary"),
+    [
+        ('["major.minor", "latest"]', "X.Y.Z, then X.Y, latest (needs its git tag)."),
+        ('["latest", "major"]', "X.Y.Z, then X, latest (needs its git tag)."),
+        ("[]", "X.Y.Z (needs its git tag)."),
+        (None, "X.Y.Z, then X.Y, X, latest (needs its git tag)."),
+    ],
+)
+def test_the_release_summary_names_the_floating_tags_this_repository_makes(
+    tmp_path: Path, floating: str | None, summary: str
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    release = f"\n[tool.buildlib.release]\nfloating-tags = {floating}\n" if floating else ""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "0.1.0"\n\n[tool.buildlib]\n'
+        '[tool.buildlib.images.web]\nrepository = "acme/web"\ndockerfile = "Dockerfile"\n' + release
+    )
+    ns = collection(tmp_path)
+
+    assert inspect.getdoc(ns.tasks["release"].body) == f"Publish the pyproject version: {summary}"

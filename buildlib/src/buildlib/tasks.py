@@ -263,7 +263,11 @@ def _images_task(root: Path) -> Task:
     return Task(images, help=help_table)
 
 
-def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str]:
+# How the release task's summary names each floating tag pattern
+_FLOATING_NAMES = {"major.minor": "X.Y", "major": "X", "latest": "latest"}
+
+
+def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str, tuple[str, ...]]:
     # A broken pyproject still lists the tasks (found by their table headers); running
     # one then reports the error.
     from buildlib import config as config_module
@@ -274,7 +278,8 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str]:
         path = root / config_module.PYPROJECT
         text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
         names = re.findall(r"^\[tool\.buildlib\.images\.([\w-]+)\]", text, re.MULTILINE)
-        return [(n, f"Build the {n} image.") for n in names], "the default group", "TAG", "local"
+        images = [(n, f"Build the {n} image.") for n in names]
+        return images, "the default group", "TAG", "local", tuple(_FLOATING_NAMES)
     from buildlib.plan import image_reference
 
     images = [
@@ -285,13 +290,14 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str]:
         )
         for i in config.images
     ]
-    return images, ", ".join(config.default_group), config.tag_env, config.default_tag
+    group, floating = ", ".join(config.default_group), config.release.floating_tags
+    return images, group, config.tag_env, config.default_tag, floating
 
 
 def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collection:
     root = Path(root).resolve()
     sys.excepthook = _quiet_broken_pipe(sys.excepthook)
-    images, group, tag_env, default_tag = _image_summaries(root)
+    images, group, tag_env, default_tag, floating = _image_summaries(root)
     # Each collection's own tables: the tag variable is this repository's, and a collection
     # made later for another repository must not change this one's help.
     tag_help = {"tag": f"image tag (default: ${tag_env}, else '{default_tag}')"}
@@ -304,7 +310,10 @@ def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collectio
         ns.add_task(_task(f"build-{name}", summary, build_help, run))
     summary = "Build and push every image as REPO:TAG (CI on main: --tag main --sha-tag)."
     ns.add_task(_task("push", summary, PUSH_HELP, partial(_push, root), (*REPEATED, "tag")))
-    summary = "Publish the pyproject version: X.Y.Z, then X.Y, X, latest (needs its git tag)."
+    # the floating tags this repository's [tool.buildlib.release] makes, in their order
+    moved = ", ".join(name for pattern, name in _FLOATING_NAMES.items() if pattern in floating)
+    summary = f"Publish the pyproject version: X.Y.Z{f', then {moved}' if moved else ''} "
+    summary += "(needs its git tag)."
     ns.add_task(_task("release", summary, RELEASE_HELP, partial(_release, root)))
     ns.add_task(_doctor_task(root))
     ns.add_task(_images_task(root))
