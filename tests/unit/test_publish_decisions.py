@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from buildlib.engine import Capabilities
-from buildlib.errors import AuthError, CommandFailed, PublishError, RegistryError, UsageError
+from buildlib.errors import (
+    AuthError,
+    CheckFailed,
+    CommandFailed,
+    PublishError,
+    RegistryError,
+    UsageError,
+)
 from buildlib.flags import PushFlags, ReleaseFlags
 from buildlib.publish import push, release
 from tests.support.fixture_repo import git
@@ -488,7 +495,7 @@ def test_a_rerun_is_reported_as_already_there(
 def test_release_needs_its_git_tag(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     git(root, "tag", "-d", "v1.2.3")
     with publishing(monkeypatch, StubRegistry()) as docker:
-        with pytest.raises(UsageError) as caught:
+        with pytest.raises(CheckFailed) as caught:
             do_release(root, runner=docker)
     assert caught.value.message == (
         "git tag v1.2.3 (made by release-please for version 1.2.3) does not exist"
@@ -504,7 +511,7 @@ def test_release_needs_its_tag_at_head(root: Path, monkeypatch: pytest.MonkeyPat
     git(root, "commit", "-q", "--allow-empty", "-m", "chore: later")
     head = git(root, "rev-parse", "HEAD")
     with publishing(monkeypatch, StubRegistry()) as docker:
-        with pytest.raises(UsageError) as caught:
+        with pytest.raises(CheckFailed) as caught:
             do_release(root, runner=docker)
     assert caught.value.message == (
         f"git tag v1.2.3 points at {tagged[:12]}, not at HEAD ({head[:12]})"
@@ -529,7 +536,7 @@ def test_release_needs_a_clean_tree(
     for i in range(count):
         (root / f"stray{i}.txt").write_text("changed")
     with publishing(monkeypatch, registry) as docker:
-        with pytest.raises(UsageError) as caught:
+        with pytest.raises(CheckFailed) as caught:
             do_release(root, runner=docker)
         capsys.readouterr()
         # a dry run shows the plan anyway, and warns
@@ -539,6 +546,7 @@ def test_release_needs_a_clean_tree(
         ": the images would not match v1.2.3"
     )
     assert caught.value.hint == "commit or stash them (git stash)"
+    assert caught.value.exit_code == 5  # a pre-flight check, as README's exit codes say
     assert f"a real release would stop here: {caught.value}\n" in capsys.readouterr().err
     assert registry.writes == []
 
@@ -550,9 +558,10 @@ def test_release_outside_git_is_refused(tmp_path: Path, monkeypatch: pytest.Monk
 
     write_repo(root)
     with publishing(monkeypatch, StubRegistry()) as docker:
-        with pytest.raises(UsageError) as caught:
+        with pytest.raises(CheckFailed) as caught:
             do_release(root, runner=docker)
     assert caught.value.message == "release needs a git checkout to find the tag v1.2.3"
+    assert caught.value.exit_code == 5
     assert caught.value.hint == "run it from a clone with tags (actions/checkout fetch-tags)"
 
 
@@ -562,7 +571,7 @@ def test_release_on_a_branch_with_no_commit_yet_says_head_is_unknown(
     tagged = git(root, "rev-parse", "HEAD")
     git(root, "checkout", "-q", "--orphan", "fresh")
     with publishing(monkeypatch, StubRegistry()) as docker:
-        with pytest.raises(UsageError) as caught:
+        with pytest.raises(CheckFailed) as caught:
             do_release(root, runner=docker)
     assert caught.value.message == f"git tag v1.2.3 points at {tagged[:12]}, not at HEAD (?)"
     assert caught.value.hint == "git checkout v1.2.3"
@@ -700,7 +709,7 @@ def test_files_git_does_not_track_stop_a_release_before_any_build(
     for i in range(count):
         (root / f"stray{i}.txt").write_text("not committed")
     with publishing(monkeypatch, StubRegistry()) as docker:
-        with pytest.raises(UsageError) as caught:
+        with pytest.raises(CheckFailed) as caught:
             do_release(root, runner=docker)
         assert docker.calls == []
     assert caught.value.message.startswith(
@@ -779,7 +788,7 @@ def test_files_git_does_not_track_stop_a_push_whose_second_tag_is_main(
 ) -> None:
     (root / "notes.txt").write_text("not committed")
     with publishing(monkeypatch, registry) as docker:
-        with pytest.raises(UsageError) as caught:
+        with pytest.raises(CheckFailed) as caught:
             do_push(root, docker, tag=("topic", "main"))
     assert caught.value.message.endswith("notes.txt (untracked); main would not be the commit")
     assert docker.calls == []
@@ -797,7 +806,7 @@ def test_files_git_does_not_track_stop_only_a_real_push_of_main(
     (root / "notes.txt").write_text("not committed")
     with publishing(monkeypatch, registry) as docker:
         if tag == "main" and not dry_run:
-            with pytest.raises(UsageError) as caught:
+            with pytest.raises(CheckFailed) as caught:
                 do_push(root, docker, tag=tag)
             assert caught.value.message.endswith(
                 "git does not track: notes.txt (untracked); main would not be the commit"
@@ -864,7 +873,7 @@ def test_with_no_ignore_file_a_stray_file_s_hint_names_the_one_to_write(
     git(root, "rm", "-q", ".dockerignore")
     git(root, "commit", "-qm", "chore: no ignore file")
     with publishing(monkeypatch, StubRegistry()) as docker:
-        with pytest.raises(UsageError) as caught:
+        with pytest.raises(CheckFailed) as caught:
             do_push(root, docker, tag="main")
 
     assert "track: .git (the repository itself); main would not be" in caught.value.message
@@ -884,7 +893,7 @@ def test_a_stray_file_s_hint_names_the_ignore_file_this_builder_reads(
     git(root, "commit", "-qm", "chore: an ignore file of the Dockerfile's own")
     (root / "notes.txt").write_text("not committed")
     with publishing(monkeypatch, StubRegistry(), caps) as docker:
-        with pytest.raises(UsageError) as caught:
+        with pytest.raises(CheckFailed) as caught:
             do_push(root, docker, tag="main")
 
     assert caught.value.hint is not None
@@ -901,7 +910,7 @@ def test_a_file_only_the_dockerfiles_own_ignore_file_leaves_out_stops_a_classic_
     git(root, "commit", "-qm", "chore: ignore notes")
     (root / "notes.txt").write_text("not committed")
     with publishing(monkeypatch, StubRegistry(), LEGACY) as docker:
-        with pytest.raises(UsageError, match=r"track: notes\.txt \(untracked\); main would"):
+        with pytest.raises(CheckFailed, match=r"track: notes\.txt \(untracked\); main would"):
             do_push(root, docker, tag="main")
         assert docker.calls == []
 

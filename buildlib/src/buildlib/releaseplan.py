@@ -17,7 +17,13 @@ from typing import Any
 
 from buildlib.config import Config, ImageSpec, normal_platform
 from buildlib.context import IGNORE_FILE, ignore_file_for, strays
-from buildlib.errors import BuildlibError, NotVerified, PublishError, Replaced, UsageError
+from buildlib.errors import (
+    BuildlibError,
+    CheckFailed,
+    NotVerified,
+    PublishError,
+    Replaced,
+)
 from buildlib.git import Git
 from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild, shown_path
 from buildlib.versions import plan_release_tags, version_from_tag, version_in_tag
@@ -207,7 +213,7 @@ def git_problems(
     tag = config.release.git_tag_for(config.version_text)
     if not git.is_repository():
         return [
-            UsageError(
+            CheckFailed(
                 f"release needs a git checkout to find the tag {tag}",
                 hint="run it from a clone with tags (actions/checkout fetch-tags)",
             )
@@ -216,7 +222,7 @@ def git_problems(
     commit, head = git.tag_commit(tag), git.head()
     if commit is None:
         problems.append(
-            UsageError(
+            CheckFailed(
                 f"git tag {tag} (made by release-please for version {config.version_text}) does "
                 "not exist",
                 hint=f"merge the release PR, or `git fetch --tags`; to tag by hand: "
@@ -225,7 +231,7 @@ def git_problems(
         )
     elif commit != head:
         problems.append(
-            UsageError(
+            CheckFailed(
                 f"git tag {tag} points at {commit[:12]}, not at HEAD ({(head or '?')[:12]})",
                 hint=f"git checkout {tag}",
             )
@@ -233,7 +239,7 @@ def git_problems(
     dirty = git.dirty_files()
     if dirty:
         problems.append(
-            UsageError(
+            CheckFailed(
                 f"the working tree has uncommitted changes ({', '.join(dirty[:3])}"
                 f"{'...' if len(dirty) > 3 else ''}): the images would not match {tag}",
                 hint="commit or stash them (git stash)",
@@ -247,7 +253,7 @@ def git_problems(
 
 def stray_files(
     config: Config, images: tuple[ImageSpec, ...], consequence: str, *, buildkit: bool
-) -> UsageError | None:
+) -> CheckFailed | None:
     """One line naming the files the builds would send that git does not track (an
     untracked script, a git-ignored ``.env``): a ``COPY`` would put them in the image."""
     builds = [
@@ -263,7 +269,7 @@ def stray_files(
     names = sorted({name for stray in found for name in stray.images})
     dockerfile, context = config.root / images[0].dockerfile, config.root / images[0].context
     ignore = ignore_file_for(dockerfile, context, buildkit=buildkit) or context / IGNORE_FILE
-    return UsageError(
+    return CheckFailed(
         f"the build context of {', '.join(names)} holds {len(found)} file(s) git does not "
         f"track: {shown}; {consequence}",
         hint=f"delete or move them, `git add` and commit what belongs in the image, or "
