@@ -139,7 +139,7 @@ def test_the_temporary_login_is_removed_when_the_body_raises(user_config: Path) 
             "docker.io rejected the login of user 'alice': ",
         ),
         (
-            f"Error: dial tcp: connection refused while sending {SECRET}",
+            f"Error response from daemon: Get: denied: requested access {SECRET}",
             RegistryError,
             "docker login to docker.io failed: ",
         ),
@@ -159,6 +159,28 @@ def test_a_failed_login_is_redacted_and_removed(
     assert SECRET not in str(error) and SECRET not in (error.hint or "")
     assert error.hint is not None and "set T" in error.hint
     assert not runner.logins[0]["dir"].exists()
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        # docker 28's words for a registry that is not running (a stopped 127.0.0.1:5055)
+        'Error response from daemon: Get "http://127.0.0.1:5055/v2/": dial tcp '
+        "127.0.0.1:5055: connect: connection refused",
+        'Error response from daemon: Get "https://reg.invalid/v2/": dial tcp: lookup '
+        "reg.invalid: no such host",
+    ],
+)
+def test_a_login_to_a_registry_that_does_not_answer_names_only_the_reachability(
+    user_config: Path, output: str
+) -> None:
+    # the credentials were never sent: advice to check them would send the user astray
+    runner = LoginRunner(returncode=1, output=output)
+    with pytest.raises(RegistryError) as caught:
+        with logged_in(runner, hint="check SHOP_REG_USER and SHOP_REG_PASSWORD"):
+            pass
+    assert type(caught.value) is RegistryError
+    assert caught.value.hint == "check that the registry is reachable"
 
 
 def test_a_login_without_output_still_says_what_failed(user_config: Path) -> None:

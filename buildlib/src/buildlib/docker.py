@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -328,6 +329,14 @@ def _keep_user_setup(config_dir: str, registry_host: str) -> None:
 
 
 _REJECTED_MARKERS = ("unauthorized", "incorrect username or password", "authentication required")
+# Go's net errors as the daemon words them when the registry does not answer at all
+# ("dial tcp 127.0.0.1:5055: connect: connection refused", "lookup x: no such host"):
+# then the credentials were never looked at, and advice about them would mislead.
+_UNREACHABLE = re.compile(
+    r"dial tcp|connection refused|no such host|i/o timeout|network is unreachable|"
+    r"no route to host|deadline exceeded|Client\.Timeout",
+    re.IGNORECASE,
+)
 
 
 def _login_error(
@@ -341,5 +350,6 @@ def _login_error(
         )
     return RegistryError(
         f"docker login to {registry_host} failed: {detail}",
-        hint="check that the registry is reachable" + (f"; {hint}" if hint else ""),
+        hint="check that the registry is reachable"
+        + (f"; {hint}" if hint and not _UNREACHABLE.search(detail) else ""),
     )
