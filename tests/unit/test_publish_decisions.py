@@ -21,6 +21,7 @@ from buildlib.errors import (
 from buildlib.flags import PushFlags, ReleaseFlags
 from buildlib.publish import push, release
 from tests.support.fixture_repo import git
+from tests.support.http_replies import Reply, ReplyServer, Seen
 from tests.support.publish_fakes import (
     BUILDX,
     CAPS,
@@ -998,3 +999,62 @@ def test_a_push_that_fails_before_writing_anything_keeps_its_own_error(
 
     assert caught.value.exit_code == 4
     assert GPU not in registry.repos and CPU not in registry.repos
+
+
+# --- a registry that needs a login, and no credentials ---------------------------------------
+
+
+class _Registry401(ReplyServer):
+    """A registry behind htpasswd (distribution's auth: basic): 401 to anonymous requests."""
+
+    def __init__(self, status: int = 401) -> None:
+        super().__init__()
+        self.status = status
+        self.seen: list[Seen] = []
+
+    def answer(self, seen: Seen) -> Reply:
+        self.seen.append(seen)
+        return Reply(self.status, {"WWW-Authenticate": 'Basic realm="basic-realm"'})
+
+
+def test_a_push_without_credentials_to_a_registry_that_needs_a_login_stops_before_any_build(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it used to build every image, then fail at the push: "no basic auth credentials"
+    from buildlib import pushing
+    from buildlib.registry import RegistryClient
+
+    server = _Registry401()
+    server.start_serving()
+    try:
+        with publishing(monkeypatch, registry) as docker:
+            monkeypatch.setattr(pushing, "RegistryClient", RegistryClient)
+            with pytest.raises(CheckFailed) as caught:
+                do_push(root, docker, tag="topic", registry=server.host)
+    finally:
+        server.close()
+    assert docker.calls == []
+    assert caught.value.exit_code == 5
+    assert caught.value.message == f"{server.host} requires a login, and there are no credentials"
+    assert caught.value.hint == (
+        f"set DOCKERHUB_USERNAME and DOCKERHUB_TOKEN (or `docker login {server.host}`)"
+    )
+    assert [(s.method, s.path, s.authorization) for s in server.seen] == [("GET", "/v2/", None)]
+
+
+@pytest.mark.parametrize(("status", "with_credentials"), [(200, False), (401, True)])
+def test_the_login_probe_asks_nothing_with_credentials_and_passes_a_registry_open_to_all(
+    status: int, with_credentials: bool
+) -> None:
+    from buildlib.credentials import Credentials
+    from buildlib.pushing import Access, refuse_anonymous
+
+    server = _Registry401(status)
+    server.start_serving()
+    try:
+        creds = Credentials("ci", "token", from_environment=True) if with_credentials else None
+        refuse_anonymous(Access(server.host, creds, "set A and B"))
+    finally:
+        server.close()
+    # with credentials the push logs in and finds out (no extra request, as in bench/)
+    assert len(server.seen) == (0 if with_credentials else 1)

@@ -95,6 +95,8 @@ def _logged_in(
 ) -> Iterator[Docker]:
     """Pre-flight, then a docker login that lasts while the caller builds and pushes."""
     preflight(job.config, plan.builds, purpose=purpose, tags=tags, environ=job.environ)
+    if purpose == "push":
+        pushing.refuse_anonymous(job.access)
     cli = Docker(job.runner, plan.capabilities)
     with pushing.docker_login(cli, job.access):
         yield cli

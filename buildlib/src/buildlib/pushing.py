@@ -26,8 +26,16 @@ from buildlib.credentials import Credentials, refused_fix
 from buildlib.credentials import find as find_credentials
 from buildlib.digests import TAKE_TURNS, confirming, listed_digest, replaced, verify_pushed
 from buildlib.docker import Docker
-from buildlib.errors import AuthError, BuildlibError, CommandFailed, PublishError, Replaced
+from buildlib.errors import (
+    AuthError,
+    BuildlibError,
+    CheckFailed,
+    CommandFailed,
+    PublishError,
+    Replaced,
+)
 from buildlib.plan import BuildPlan, ImageBuild
+from buildlib.references import is_loopback
 from buildlib.registry import RegistryClient
 from buildlib.releaseplan import Published, release_stopped
 from buildlib.runner import Result
@@ -68,6 +76,25 @@ def resolve_access(config: Config, registry: str, environ: Mapping[str, str]) ->
     found = find_credentials(names.username_env, names.token_env, registry, environ)
     hint = refused_fix(found, names.username_env, names.token_env, registry)
     return Access(registry, found.credentials, hint)
+
+
+def refuse_anonymous(access: Access) -> None:
+    """Stop before any build when there are no credentials and the registry answers an
+    anonymous ``GET /v2/`` with 401, as doctor's registry-auth asks it: the push would
+    fail after every build (docker: "no basic auth credentials"). Only a loopback registry
+    gets here without credentials (the credentials check fails the others); one quick
+    request, and a registry that does not answer is left to the push to report."""
+    if access.credentials is not None or not is_loopback(access.registry):
+        return
+    try:
+        access.client(quick=True).ping()
+    except AuthError:
+        raise CheckFailed(
+            f"{access.registry} requires a login, and there are no credentials",
+            hint=access.hint,
+        ) from None
+    except BuildlibError:
+        return
 
 
 @contextmanager
