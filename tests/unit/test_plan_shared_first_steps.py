@@ -1,0 +1,80 @@
+"""Which image a plan makes wait for another (``after``): the first steps two Dockerfiles
+share, as docker expands their global ``ARG`` values, and which earlier image leads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from buildlib.config import load
+from buildlib.engine import Capabilities
+from buildlib.flags import ImageFlags
+from buildlib.options import options_for
+from buildlib.plan import last_shared_step, make_plan
+
+BUILDX = Capabilities("docker", "buildx", "27.3.1", buildx_version="v0.17.1")
+
+
+def waits(tmp_path: Path, dockerfiles: dict[str, str]) -> dict[str, str | None]:
+    """Each image's ``after`` in the plan of a repository with these Dockerfiles, in order."""
+    text = '[project]\nname = "demo"\nversion = "1.0.0"\n\n[tool.buildlib]\n'
+    text += f"default-group = {list(dockerfiles)!r}\n".replace("'", '"')
+    for name, body in dockerfiles.items():
+        (tmp_path / f"Dockerfile.{name}").write_text(body, encoding="utf-8")
+        text += f'\n[tool.buildlib.images.{name}]\nrepository = "acme/{name}"\n'
+        text += f'dockerfile = "Dockerfile.{name}"\n'
+    (tmp_path / "pyproject.toml").write_text(text, encoding="utf-8")
+    config = load(tmp_path)
+    options = options_for(config, ImageFlags(), environ={})
+    plan = make_plan(config, config.images, options, BUILDX)
+    return {build.name: build.after for build in plan.builds}
+
+
+def test_a_base_and_one_more_shared_step_are_enough_to_wait(tmp_path: Path) -> None:
+    plan = waits(
+        tmp_path,
+        {
+            "a": "FROM python:3.12\nRUN pip install x\nRUN a\n",
+            "b": "FROM python:3.12\nRUN pip install x\nRUN b\n",
+        },
+    )
+    assert plan == {"a": None, "b": "a"}
+
+
+def test_an_image_waits_for_its_match_behind_an_image_that_already_waits(tmp_path: Path) -> None:
+    shared_a, shared_c = (
+        "FROM python:3.12\nRUN pip install x\n",
+        "FROM debian:12\nRUN apt-get update\n",
+    )
+    plan = waits(
+        tmp_path,
+        {"a": shared_a, "b": shared_a + "RUN b\n", "c": shared_c, "d": shared_c + "RUN d\n"},
+    )
+    assert plan == {"a": None, "b": "a", "c": None, "d": "c"}
+
+
+def test_a_global_arg_without_a_default_expands_to_nothing(tmp_path: Path) -> None:
+    # docker builds `FROM python:3.12$SUFFIX` with SUFFIX unset as `FROM python:3.12`
+    plan = waits(
+        tmp_path,
+        {
+            "a": "ARG SUFFIX\nFROM python:3.12$SUFFIX\nRUN pip install x\n",
+            "b": "FROM python:3.12\nRUN pip install x\n",
+        },
+    )
+    assert plan == {"a": None, "b": "a"}
+
+
+def test_an_arg_value_with_a_backslash_is_substituted_as_written(tmp_path: Path) -> None:
+    plan = waits(
+        tmp_path,
+        {
+            "a": "ARG PATTERN=a\\d\nFROM python:3.12\nRUN grep $PATTERN /etc/hosts\n",
+            "b": "FROM python:3.12\nRUN grep a\\d /etc/hosts\n",
+        },
+    )
+    assert plan == {"a": None, "b": "a"}
+
+
+def test_a_from_that_names_no_image_still_counts_as_a_step() -> None:
+    # docker refuses such a Dockerfile when it builds it; the plan must not fail first
+    assert last_shared_step(["FROM --platform=linux/amd64", "RUN a"]) == ("stage-0", 2, "RUN")
