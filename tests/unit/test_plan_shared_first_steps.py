@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from buildlib.build import describe
 from buildlib.config import load
 from buildlib.engine import Capabilities
 from buildlib.flags import ImageFlags
@@ -78,3 +79,16 @@ def test_an_arg_value_with_a_backslash_is_substituted_as_written(tmp_path: Path)
 def test_a_from_that_names_no_image_still_counts_as_a_step() -> None:
     # docker refuses such a Dockerfile when it builds it; the plan must not fail first
     assert last_shared_step(["FROM --platform=linux/amd64", "RUN a"]) == ("stage-0", 2, "RUN")
+
+
+def test_a_plan_of_one_image_builds_one_at_a_time_and_warns_of_nothing(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12\n", encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "1.0.0"\n\n'
+        '[tool.buildlib.images.a]\nrepository = "acme/a"\ndockerfile = "Dockerfile"\n',
+        encoding="utf-8",
+    )
+    config = load(tmp_path)
+    plan = make_plan(config, config.images, options_for(config, ImageFlags(), environ={}), BUILDX)
+    assert describe(plan)[0].endswith("; 1 at a time")
+    assert plan.notes == ()  # each note is a warning before the builds
