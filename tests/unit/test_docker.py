@@ -333,7 +333,9 @@ def test_refuses_builder_without_buildx(tmp_path: Path, caps: Capabilities) -> N
 def test_refuses_secret_with_the_legacy_builder(tmp_path: Path) -> None:
     error = refusal(make_repo(tmp_path), LEGACY, secret=["id=hf,env=HF_TOKEN"])
     assert error.message.startswith("--secret needs BuildKit")
-    assert error.hint is not None and "buildx" in error.hint
+    assert error.hint == (
+        "install docker buildx, or use a docker client older than 23 with BUILDLIB_DOCKER"
+    )
     # BuildKit without buildx is fine
     assert plan_for(make_repo(tmp_path), BUILDKIT, secret=["id=hf,env=HF_TOKEN"]).builds
 
