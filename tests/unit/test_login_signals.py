@@ -5,7 +5,9 @@ process group already got, astral-sh/uv#13756), still leaves no directory behind
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,3 +86,29 @@ def test_a_second_ctrl_c_while_the_login_is_removed_waits_for_its_end(
 
     assert len(unlinked) == 2  # config.json and buildx's .buildNodeID
     assert list(scratch.iterdir()) == []
+
+
+def test_a_login_that_cannot_be_removed_is_named_with_the_command_that_removes_it(
+    scratch: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docker = Docker.client("docker", LoginRunner())
+    with docker.login("r.example", CREDS):
+        config_dir = docker.env["DOCKER_CONFIG"]
+        # what its owner cannot remove: a file in a read-only directory, and for root
+        # (whom no mode stops) an immutable one
+        kept = Path(config_dir, "buildx", "activity")
+        kept.parent.mkdir()
+        kept.write_text("default\n")
+        kept.parent.chmod(0o500)
+        chattr = shutil.which("chattr")
+        if os.geteuid() == 0 and (not chattr or subprocess.run([chattr, "+i", kept]).returncode):
+            pytest.skip("no chattr +i here, and root removes a read-only directory's files")
+    try:
+        warning = capsys.readouterr().err
+        assert f"{config_dir} could not be removed" in warning
+        assert f"rm -rf {config_dir}" in warning
+    finally:
+        if os.geteuid() == 0 and chattr:
+            subprocess.run([chattr, "-i", kept], check=True)
+        kept.parent.chmod(0o700)
+        shutil.rmtree(config_dir)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from buildlib import buildlog, cache, engine
+from buildlib import buildlog, cache, console, engine
 from buildlib.credentials import DOCKER_HUB_AUTH_KEY, Credentials, last_line
 from buildlib.engine import Capabilities
 from buildlib.errors import AuthError, CommandFailed, RegistryError
@@ -204,6 +204,11 @@ class Docker:
                 self.env = saved
                 if config_dir is not None:
                     shutil.rmtree(config_dir, ignore_errors=True)
+                    if os.path.lexists(config_dir):
+                        console.warn(
+                            f"the temporary docker login {config_dir} could not be removed;"
+                            f" remove it: `rm -rf {config_dir}`"
+                        )
 
     def bake(
         self, argv: list[str], names: list[str], cwd: Path | None, show: Callable[[str], None]
