@@ -294,11 +294,13 @@ def test_temporary_login_to_a_dead_registry_is_a_registry_error(
     server = RegistryServer(tmp_path / "dead", USER, PASSWORD)  # never started
     with (
         pytest.raises(RegistryError) as caught,
-        Docker.client(docker_bin, Runner(quiet=True)).login(server.host, creds),
+        Docker.client(docker_bin, Runner(quiet=True)).login(server.host, creds, HINT),
     ):
         pytest.fail("the login should have failed")
     assert not isinstance(caught.value, AuthError)
     assert server.host in str(caught.value)
+    # the credentials were never sent: the fix names the registry alone
+    assert caught.value.hint == "check that the registry is reachable"
     _assert_no_password(*_exception_texts(caught.value))
     assert [p.name for p in private_tmp.iterdir()] == ["dead"]
 
