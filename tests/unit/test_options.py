@@ -254,6 +254,39 @@ def test_parse_secrets_env_and_src(tmp_path: Path) -> None:
     assert all("s3cret" not in s.flag() for s in specs)
 
 
+def test_parse_secrets_takes_buildx_type_and_source_forms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The forms docker/buildx util/buildflags/secrets.go accepts: keys in any case, source=
+    # for src=, type=env turning src= (or the id) into the variable's name, type=file the id
+    # into the file's.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "HF_TOKEN").write_text("from a file\n")
+    environ = {"HF_TOKEN": "s3cret", "GH_TOKEN": "s3cret2"}
+    specs = parse_secrets(
+        [
+            "id=a,source=HF_TOKEN",
+            "type=env,id=b,src=GH_TOKEN",
+            "type=env,id=c,source=HF_TOKEN",
+            "type=env,id=HF_TOKEN",
+            "type=file,id=HF_TOKEN",
+            "ID=d,Env=GH_TOKEN",
+        ],
+        environ,
+    )
+    assert [s.flag() for s in specs] == [
+        "id=a,src=HF_TOKEN",
+        "id=b,env=GH_TOKEN",
+        "id=c,env=HF_TOKEN",
+        "id=HF_TOKEN,env=HF_TOKEN",
+        "id=HF_TOKEN,src=HF_TOKEN",
+        "id=d,env=GH_TOKEN",
+    ]
+    with pytest.raises(UsageError) as caught:
+        parse_secrets(["type=env,id=UNSET_VAR"], environ)
+    assert caught.value.message == "--secret UNSET_VAR reads $UNSET_VAR, which is not set"
+
+
 def test_parse_secrets_unset_variable() -> None:
     with pytest.raises(UsageError) as caught:
         parse_secrets(["id=x,env=UNSET_VAR"], {"OTHER": "1"})
@@ -284,7 +317,16 @@ def test_secret_errors_never_repeat_a_value(value: str, leaked: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["x", "env=HF_TOKEN", "id=x,env=HF_TOKEN,mode=1", "id=,env=HF_TOKEN", "id=x,env=", "id=x,src="],
+    [
+        "x",
+        "env=HF_TOKEN",
+        "id=x,env=HF_TOKEN,mode=1",
+        "id=,env=HF_TOKEN",
+        "id=x,env=",
+        "id=x,src=",
+        "type=ssh,id=x,env=HF_TOKEN",
+        "type=,id=x,env=HF_TOKEN",
+    ],
 )
 def test_parse_secrets_rejects_malformed(value: str) -> None:
     with pytest.raises(UsageError) as caught:

@@ -137,19 +137,38 @@ def _shown_id(ident: str, number: int) -> str:
 
 
 def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[SecretSpec, ...]:
-    """``--secret id=NAME,env=VAR`` / ``id=NAME,src=FILE`` / ``id=NAME``. Errors never repeat
-    what was typed beyond the id: a shell slip can put the secret itself there."""
+    """``--secret id=NAME,env=VAR`` / ``id=NAME,src=FILE`` / ``id=NAME``, and buildx's other
+    forms (``source=``, ``type=env|file``). Errors never repeat what was typed beyond the id:
+    a shell slip can put the secret itself there."""
     specs = []
     for number, value in enumerate(values, start=1):
-        fields = dict(part.partition("=")[::2] for part in value.split(","))
-        unknown = set(fields) - {"id", "env", "src", "type"}
-        if not fields.get("id") or unknown or "" in (fields.get("env"), fields.get("src")):
+        # As docker/buildx util/buildflags/secrets.go (Secret.UnmarshalText) reads it: keys in
+        # any case, source= for src=, type only env or file.
+        fields: dict[str, str] = {}
+        for part in value.split(","):
+            key, _, field = part.partition("=")
+            fields[{"source": "src"}.get(key.lower(), key.lower())] = field
+        kind = fields.pop("type", None)
+        unknown = set(fields) - {"id", "env", "src"}
+        if (
+            not fields.get("id")
+            or unknown
+            or kind not in (None, "env", "file")
+            or "" in (fields.get("env"), fields.get("src"))
+        ):
             raise UsageError(
                 f"--secret number {number} is not id=NAME,env=VAR or id=NAME,src=FILE "
                 "(what was given is not shown)",
                 hint="e.g. --secret id=hf_token,env=HF_TOKEN",
             )
         ident = _shown_id(fields["id"], number)
+        # type=env names the variable with src= or else the id; type=file the file with the
+        # id (buildx's secrets.go, and docs/reference/buildx_build.md, --secret: "`id` if
+        # unset"). Made explicit, so docker is told which one and the value is redacted.
+        if kind == "env" and not fields.get("env"):
+            fields["env"] = fields.pop("src", "") or fields["id"]
+        elif kind == "file" and not (fields.get("env") or fields.get("src")):
+            fields["src"] = fields["id"]
         if not (fields.get("env") or fields.get("src")):
             # As buildx does (BuildKit's secretsprovider.NewStore, vendored by docker/buildx:
             # vendor/github.com/moby/buildkit/session/secrets/secretsprovider/store.go): the
