@@ -173,7 +173,7 @@ def test_a_file_git_does_not_track_stops_the_release_before_a_build(
 
     result = invoke("release", env=env_for(registry), cwd=repo)
 
-    assert result.returncode == 2
+    assert result.returncode == 5
     error = one_error_line(result.stderr)
     assert f"{stray} ({kind})" in error and ".dockerignore" in error
     assert "build" not in docker_log[1].read_text().split()
@@ -188,7 +188,7 @@ def test_a_push_of_main_refuses_a_stray_file_and_another_tag_warns(registry, env
     refused = invoke("push", "--tag", "main", "--image", "cpu", env=env, cwd=repo)
     warned = invoke("push", "--tag", "wip", "--image", "cpu", env=env, cwd=repo)
 
-    assert refused.returncode == 2
+    assert refused.returncode == 5
     assert "worker/untracked_debug.py (untracked)" in one_error_line(refused.stderr)
     assert warned.returncode == 0, warned.stderr[-3000:]
     assert "worker/untracked_debug.py (untracked)" in warned.stderr

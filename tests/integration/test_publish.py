@@ -172,7 +172,7 @@ def test_release_needs_its_git_tag_at_head(registry, env_for, tmp_path):
 
     result = invoke("release", env=env_for(registry), cwd=repo)
 
-    assert result.returncode == 2
+    assert result.returncode == 5
     assert "git tag v3.1.0" in result.stderr and "does not exist" in result.stderr
     assert registry.tags(REPOS["gpu"]) == []
 
