@@ -10,10 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import signal
 import stat
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -39,6 +37,7 @@ from buildlib.references import is_loopback
 from buildlib.registry import RegistryClient
 from buildlib.releaseplan import Published, release_stopped
 from buildlib.runner import Result
+from buildlib.signals import signals_deferred
 
 TRANSIENT = re.compile(
     r"connection refused|connection reset|broken pipe|i/o timeout|timeout|timed out|"
@@ -218,18 +217,10 @@ def forget_local_names(cli: Docker, plan: BuildPlan) -> None:
     one follows when ``uv run`` is outside a terminal (it forwards the SIGINT its process
     group got once more: its log says so, astral-sh/uv#13756), which would leave the
     other names behind."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    hold = threading.current_thread() is threading.main_thread() and hasattr(
-        signal, "pthread_sigmask"
-    )
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held) if hold else None
-    try:
+    with signals_deferred():
         for build in plan.builds:
             if build.publish_as is not None:
                 cli.untag(build.primary)
-    finally:
-        if previous is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextmanager
