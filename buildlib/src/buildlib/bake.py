@@ -1,16 +1,11 @@
-"""``docker buildx bake`` definitions: a group's builds as one ``docker-bake.json``.
+"""``docker buildx bake`` definitions: a group's builds as one ``docker-bake.json``, one
+bake per *wave* (the builds whose ``after`` image is built, at most ``plan.jobs``): for this
+repository ``[gpu, cpu]`` then ``[lb]``, which reuses the GPU image's first layers from cache.
 
-With buildx, the builds of a group go to BuildKit together, one bake per *wave*: the builds
-whose ``after`` image (:func:`buildlib.plan.schedule`) is already built, at most
-``plan.jobs`` of them. For this repository that is ``[gpu, cpu]`` then ``[lb]``: the load
-balancer reuses the GPU image's base and dependency layers from the cache instead of
-building them a second time beside it.
-
-A target's tags, labels, args, platforms, secrets (by reference: id and env/src, never a
-value), caches and output are exactly those ``docker buildx build`` gets for the same
-:class:`~buildlib.plan.ImageBuild`, so the plan and the tags do not depend on the path taken.
-Pure functions of data, and :class:`BakeLines`, which reads a run's output for the display:
-:func:`buildlib.build.execute_bake` runs them; this module must never run a process.
+A target gets exactly what ``docker buildx build`` gets for the same ImageBuild (secrets by
+id and env/src, never a value), so the tags do not depend on the path taken. Pure functions
+of data, and :class:`BakeLines` for the display: :func:`buildlib.build.execute_bake` runs
+them; this module must never run a process.
 """
 
 from __future__ import annotations
@@ -90,10 +85,7 @@ def bake_command(
     metadata_file: Path | str | None = None,
 ) -> list[str]:
     """``docker buildx bake --file FILE [--builder NAME] [--metadata-file F] [--load|--push]
-    TARGETS``.
-
-    ``--load``/``--push`` when every target has that output (each target also says it in
-    the file, which is what counts when they differ)."""
+    TARGETS``: ``--load``/``--push`` when every target has that output (else the file's)."""
     argv = [docker, "buildx", "bake", "--file", str(bake_file), "--progress", "plain"]
     if builder:
         argv += ["--builder", builder]
@@ -108,22 +100,14 @@ def bake_command(
 def bake_waves(builds: Sequence[ImageBuild], jobs: int) -> list[tuple[ImageBuild, ...]]:
     """Group builds into bake runs: each run holds builds whose ``after`` image is built
     (by an earlier run), at most ``jobs`` of them, in plan order."""
-    names = {build.name for build in builds}
-    done: set[str] = set()
-    pending = list(builds)
+    pending = {build.name: build for build in builds}
     waves: list[tuple[ImageBuild, ...]] = []
     while pending:
-        ready = [b for b in pending if not b.after or b.after in done or b.after not in names]
-        if not ready:  # a cycle: schedule() never makes one, but never loop forever
-            raise UsageError(
-                "the build order has a cycle: "
-                + ", ".join(f"{b.name} after {b.after}" for b in pending)
-            )
-        wave = tuple(ready[: max(1, jobs)])
-        waves.append(wave)
-        for build in wave:
-            pending.remove(build)
-            done.add(build.name)
+        # schedule() makes no cycle; were there one, plan order would end it
+        ready = [b for b in pending.values() if b.after not in pending] or list(pending.values())
+        waves.append(tuple(ready[: max(1, jobs)]))
+        for build in waves[-1]:
+            del pending[build.name]
     return waves
 
 
@@ -178,20 +162,13 @@ class BakeLines:
 
 def error_detail(lines: Sequence[str]) -> str:
     """The most telling line of a failed bake: its last ``ERROR``/``error`` line."""
-    for line in reversed(lines):
-        text = line.strip()
-        if text.startswith(("ERROR", "error")):
-            return text
-    return last_lines(lines)
+    errors = [line.strip() for line in lines if line.strip().startswith(("ERROR", "error"))]
+    return errors[-1] if errors else last_lines(lines)
 
 
 def image_ids(metadata: Mapping[str, Any]) -> dict[str, str]:
     """Target name -> image id, from bake's ``--metadata-file`` (the config digest is the
     id of a loaded image; a pushed one has only its manifest digest)."""
-    ids = {}
-    for name, entry in metadata.items():
-        if isinstance(entry, dict):
-            digest = entry.get(CONFIG_KEY) or entry.get(DIGEST_KEY)
-            if isinstance(digest, str):
-                ids[name] = digest
-    return ids
+    entries = [(name, entry) for name, entry in metadata.items() if isinstance(entry, dict)]
+    found = {name: entry.get(CONFIG_KEY) or entry.get(DIGEST_KEY) for name, entry in entries}
+    return {name: digest for name, digest in found.items() if isinstance(digest, str)}
