@@ -1,9 +1,7 @@
-"""The build plan: what to build, with which tags and labels, in which order.
-
-The step between the resolved options and the build: one object that ``build``, ``push``
-and ``release`` all execute (:mod:`buildlib.build`); ``--dry-run`` prints it. It reads the
-configuration, the Dockerfiles and git, and refuses what the builder cannot do before
-anything starts. It must never run docker, a build or anything that talks to the engine.
+"""The build plan: what to build, with which tags and labels, in which order; what
+``build``, ``push`` and ``release`` execute (:mod:`buildlib.build`) and ``--dry-run`` prints.
+It reads the configuration, the Dockerfiles and git, and refuses what the builder cannot do
+before anything starts. It must never run docker or anything that talks to the engine.
 """
 
 from __future__ import annotations
@@ -39,8 +37,7 @@ def image_reference(registry: str, repository: str, tag: str) -> str:
 
 
 def shown_path(path: Path, base: Path | None) -> str:
-    """``path`` relative to ``base`` when inside it, else whole: how a build's command line
-    writes its Dockerfile and context."""
+    """``path`` relative to ``base`` when inside it, else whole (a build's command line)."""
     if base is not None and path.is_relative_to(base):
         return str(path.relative_to(base))
     return str(path)
@@ -62,13 +59,13 @@ class ImageBuild:
     output: Output = "load"
     workdir: Path | None = None  # commands run here, with paths shown relative to it
     after: str | None = None  # an image whose first stages this one reuses: built first
-    # the last step shared with ``after`` as BuildKit's progress names it ("[stage-0 5/6]
-    # RUN ...": stage, number, instruction): this build may start once it is done there
+    # the last step shared with ``after`` as BuildKit's progress names it (stage, number,
+    # instruction): this build may start once it is done there
     after_step: tuple[str, int, str] | None = None
     provenance: str | None = None  # buildx --provenance (mode=min, mode=max, false), pushed
     sbom: bool = False
-    # push and release build a loaded image under a local name of their own run, then tag
-    # and push it as this reference: another run on the engine cannot swap it in between
+    # the reference a loaded image under a local name of this run is pushed as: another
+    # run on the engine cannot swap it in between
     publish_as: str | None = None
     annotations: tuple[str, ...] = ()  # buildx --annotation LEVELS:KEY=VALUE, pushed only
 
@@ -140,11 +137,10 @@ def make_plan(
     version: str | None = None,
     annotate: bool = False,
 ) -> BuildPlan:
-    """Plan builds of ``images``, each tagged with the resolved ``--tag``; references get the
-    registry prefix when it is not Docker Hub. With ``attestations`` (a push or a release,
-    :mod:`buildlib.attest`) an image is pushed by its build, which carries them.
-    ``version``: the version label (default: the pyproject version); ``annotate``: a build
-    pushed by the builder repeats its OCI labels as index and manifest annotations."""
+    """Plan builds of ``images``, each tagged with the resolved ``--tag``. With
+    ``attestations`` (:mod:`buildlib.attest`) an image is pushed by its build, which carries
+    them. ``version``: the version label (default: the pyproject version); ``annotate``: a
+    build pushed by the builder repeats its OCI labels as index and manifest annotations."""
     attest = attestations or Attestations()
     git = git or Git(config.root)
     remote = git.remote_url() if config.source is None else None  # a source replaces it
@@ -158,7 +154,9 @@ def make_plan(
         _check_feasible(image, platforms, options, capabilities, output)
         build_args = {**dict(image.build_args), **dict(options.build_args)}
         labels = oci_labels(config, image, commit, version)
-        pushed = pushed_by_build(output, platforms, attest)
+        # several platforms (an index) or attestations (kept in an index too) go from the
+        # builder itself; else the image is loaded, then pushed by docker
+        pushed = output == "push" and (len(platforms) > 1 or attest.any)
         builds.append(
             ImageBuild(
                 image=image,
@@ -188,12 +186,6 @@ def make_plan(
     return BuildPlan(capabilities, ordered, options.builder, jobs, options.dry_run, notes)
 
 
-def pushed_by_build(output: Output, platforms: tuple[str, ...], attest: Attestations) -> bool:
-    """A push goes from the builder itself for several platforms (an index) or with
-    attestations (kept in an index too); else the image is loaded, then pushed by docker."""
-    return output == "push" and (len(platforms) > 1 or attest.any)
-
-
 def _check_feasible(
     image: ImageSpec,
     platforms: tuple[str, ...],
@@ -214,11 +206,9 @@ def _check_feasible(
             hint="install the buildx plugin, or pass one --platform",
         )
     if options.builder and capabilities.builder != "buildx":
-        given, drop = (
-            (f"{BUILDER_ENV}={options.builder}", f"unset {BUILDER_ENV}")
-            if options.builder_from_env
-            else (f"--builder {options.builder}", "drop --builder")
-        )
+        given, drop = f"--builder {options.builder}", "drop --builder"
+        if options.builder_from_env:
+            given, drop = f"{BUILDER_ENV}={options.builder}", f"unset {BUILDER_ENV}"
         raise UsageError(
             f"{given} needs docker buildx (this client has the {capabilities.describe()})",
             hint=f"install the buildx plugin (`docker buildx version` must answer), or {drop}",
@@ -235,8 +225,8 @@ def _check_feasible(
 
 
 def dockerfile_steps(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
-    """Normalized instructions, with global ``ARG`` defaults (and overrides) substituted; a
-    here-document's lines are part of its instruction's step."""
+    """Normalized instructions, with global ``ARG`` defaults (and overrides) substituted,
+    here-documents included."""
     steps: list[str] = []
     args: dict[str, str] = {}
     for instruction in dockerfile_module.read(dockerfile):
@@ -252,15 +242,6 @@ def dockerfile_steps(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
             step = re.sub(pattern, value.replace("\\", r"\\"), step)
         steps.append(step)
     return steps
-
-
-def _shared_prefix(a: ImageBuild, b: ImageBuild, steps: dict[str, list[str]]) -> list[str]:
-    """The steps two builds have in common from the start (none across contexts or
-    platforms: the layers would differ)."""
-    if a.context != b.context or a.platforms != b.platforms:
-        return []
-    pairs = zip(steps[a.name], steps[b.name], strict=False)
-    return [one for one, _ in itertools.takewhile(lambda pair: pair[0] == pair[1], pairs)]
 
 
 # Instructions that are steps of their own in BuildKit's progress ("[stage-0 3/6] WORKDIR");
@@ -296,18 +277,19 @@ def last_shared_step(shared: list[str]) -> tuple[str, int, str] | None:
 
 def schedule(builds: list[ImageBuild]) -> tuple[ImageBuild, ...]:
     """Give each build that shares at least its base and one more step with an earlier build
-    an ``after`` edge, so the shared layers are built once and then reused from cache: it
-    starts when the earlier build has done its last shared step (``after_step``), or when it
-    has finished where that cannot be seen. (Concurrent builds of the same steps compete for
-    the same work and end later than one after the other.)"""
+    an ``after`` edge, so the shared layers are built once, then reused from cache: it starts
+    when the earlier build has done its last shared step (``after_step``), or has finished.
+    (Concurrent builds of the same steps compete for the same work and end later.)"""
     planned: list[ImageBuild] = []
     steps = {b.name: dockerfile_steps(b.dockerfile, dict(b.build_args)) for b in builds}
     for build in builds:
         leader, step = None, None
-        for earlier in planned:
-            if earlier.after is not None:
+        for earlier in (b for b in planned if b.after is None):
+            # no layer is shared across contexts or platforms
+            if (earlier.context, earlier.platforms) != (build.context, build.platforms):
                 continue
-            shared = _shared_prefix(earlier, build, steps)
+            pairs = zip(steps[earlier.name], steps[build.name], strict=False)
+            shared = [one for one, other in itertools.takewhile(lambda p: p[0] == p[1], pairs)]
             if len(shared) >= 2:
                 leader, step = earlier.name, last_shared_step(shared)
                 break
