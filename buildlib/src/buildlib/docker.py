@@ -1,7 +1,6 @@
-"""The docker CLI: the only place buildlib runs docker. Every docker command (the probe of
-what the client can build with, build, bake, push, tag, login, image inspect, buildx
-inspect, info) goes through :class:`Docker` and so through the one runner, which logs the
-argv, redacts secrets and honours dry-run (queries run under dry-run too, quietly).
+"""The docker CLI: the only place buildlib runs docker. Every docker command goes through
+:class:`Docker` and so through the one runner, which logs the argv, redacts secrets and
+honours dry-run (queries run under dry-run too, quietly).
 
 It must never decide what to build or publish, nor read what docker answered beyond
 handing it to :mod:`buildlib.engine`; no argv here ever holds a secret's value: secrets go
@@ -90,11 +89,9 @@ class ImageIdLost(CommandFailed):
     (:func:`buildlib.buildlog.lost_image_id`). Shown only when lost again on the retry."""
 
 
-# What avoids the fault: docker/cli#2971's thread gives two workarounds, to stop building in
-# parallel ("disable the --parallel build") and to build through buildx ("`docker buildx
-# install` helped me"). The error is shown only after the retry, which ran alone (build.py),
-# so only the second is left; buildlib builds through buildx once `docker buildx version`
-# answers (engine.read_capabilities), and the plugin is all it needs.
+# docker/cli#2971's thread gives two workarounds: no parallel builds ("disable the --parallel
+# build"), which the retry alone already was, and buildx ("`docker buildx install` helped
+# me"), which buildlib uses once `docker buildx version` answers (engine.read_capabilities).
 LOST_ID_HINT = (
     "install the buildx plugin (`docker buildx version` must answer): buildlib then builds "
     "with buildx, the other workaround in docker/cli#2971"
@@ -127,8 +124,8 @@ class Docker:
 
     @classmethod
     def client(cls, binary: str, runner: Runner | None = None) -> Docker:
-        """For the commands that need only the binary (the probe, a login): the builder
-        kind plays no part in them. Without ``runner``, a quiet one."""
+        """For the commands that need only the binary (the probe, a login); without
+        ``runner``, a quiet one."""
         return cls(runner or Runner(quiet=True), Capabilities(binary, "legacy", None))
 
     def run(self, argv: list[str], env: Mapping[str, str] | None = None, **how: Any) -> Result:
@@ -165,10 +162,10 @@ class Docker:
     def login(
         self, registry_host: str, creds: Credentials, credential_hint: str | None = None
     ) -> Iterator[None]:
-        """Log in to ``registry_host`` in a throwaway ``DOCKER_CONFIG``; inside the block,
-        this object's commands use it. The directory (holding the login) is removed on
-        exit, also on error. Under a dry-run runner the login is printed, not run, and the
-        directory stays empty. Docker reads the token as :meth:`Credentials.encoded` has it."""
+        """Log in to ``registry_host`` in a throwaway ``DOCKER_CONFIG`` that this object's
+        commands use inside the block and that is removed on exit, also on error. Under a
+        dry-run runner the login is printed, not run. The token goes on stdin, as
+        :meth:`Credentials.encoded` has it."""
         self.runner.add_secret(creds.secret, f"the token for {registry_host}")
         saved, config_dir = self.env, None
         try:
@@ -177,17 +174,10 @@ class Docker:
                 config_dir = tempfile.mkdtemp(prefix="buildlib-docker-config-")
             _keep_user_setup(config_dir, registry_host)
             self.env = {**saved, "DOCKER_CONFIG": config_dir}
-            # the token goes on stdin, never on the command line
             host = [] if is_docker_hub(registry_host) else [registry_host]
+            login = [self.caps.docker, "login", *host, "--username", creds.username]
             result = self.run(
-                [
-                    self.caps.docker,
-                    "login",
-                    *host,
-                    "--username",
-                    creds.username,
-                    "--password-stdin",
-                ],
+                [*login, "--password-stdin"],
                 stdin=creds.encoded()[1],
                 capture=True,
                 check=False,
@@ -246,13 +236,12 @@ class Docker:
             [self.caps.docker, "push", reference], what=f"push of {reference}", check=False
         )
 
-    def tag(self, source: str, target: str) -> Result:
-        """``docker tag SOURCE TARGET``: SOURCE may be an image id."""
+    def tag(self, source: str, target: str) -> Result:  # SOURCE may be an image id
         return self.run([self.caps.docker, "tag", source, target], what=f"docker tag {target}")
 
     def untag(self, reference: str) -> Result:
-        """``docker image rm REFERENCE``: the name goes; the image stays while another
-        name holds it. A failure (no such name) is no error."""
+        """The name goes; the image stays while another name holds it. No such name is no
+        error."""
         return self.run(
             [self.caps.docker, "image", "rm", reference],
             capture=True,
@@ -309,13 +298,11 @@ _SHARED_KEYS = ("currentContext", "proxies", "cliPluginsExtraDirs", "features")
 
 
 def _keep_user_setup(config_dir: str, registry_host: str) -> None:
-    """Make the temporary config see the user's buildx plugin, builders and context, so
-    the builds and pushes under the login use the same docker as everything else.
+    """The user's buildx plugin, builders and context, seen from the temporary config.
 
-    Its ``auths`` names the registry from the start: a config without any auth makes the
-    docker CLI look for an OS credential helper on PATH (``docker-credential-secretservice``,
-    ``-pass``, ``-osxkeychain``...) and ``docker login`` would store the token there, for
-    good. With an entry present, the login goes into this file, which is deleted."""
+    Its ``auths`` names the registry from the start: without any auth the docker CLI looks
+    for an OS credential helper on PATH (``docker-credential-secretservice``, ``-pass``...)
+    and ``docker login`` would store the token there, for good."""
     user_dir = docker_selection().config_dir()
     for name in _SHARED_DIRS:
         source = os.path.join(user_dir, name)
