@@ -1,16 +1,10 @@
 """What the docker client can build with and which engine it talks to, read from what
-docker answered: pure types and interpretation. It must never run a command itself: every
-docker command, the probe included, runs in :mod:`buildlib.docker`.
+docker answered. It must never run a command itself: that is :mod:`buildlib.docker`'s.
 
-Builders, best first:
-- ``buildx``: ``docker buildx build`` (multi-platform, bake, remote builders);
-- ``buildkit``: ``DOCKER_BUILDKIT=1 docker build``, BuildKit inside the engine, available
-  from clients older than 23.0 (newer clients refuse it without the buildx plugin);
-- ``legacy``: the classic builder (``DOCKER_BUILDKIT=0``), with a warning: no secrets, no
-  cache export, no multi-platform.
-
-The engine is reached only through the docker CLI, so DOCKER_HOST, DOCKER_CONTEXT and the
-current context pick it exactly as they do for builds.
+Builders, best first: ``buildx`` (multi-platform, bake, remote builders); ``buildkit``,
+``DOCKER_BUILDKIT=1 docker build`` from clients older than 23.0 (newer ones refuse it
+without the buildx plugin); ``legacy`` (``DOCKER_BUILDKIT=0``), with a warning: no secrets,
+no cache export, no multi-platform.
 """
 
 from __future__ import annotations
@@ -98,7 +92,8 @@ def engine_endpoint() -> Endpoint:
     name = selected.context
     source = f"DOCKER_CONTEXT={name}"
     if not name:
-        name = _current_context()
+        current = user_config().get("currentContext")
+        name = current if isinstance(current, str) else None
         source = f"docker context {name}"
     if not name or name == "default":
         return Endpoint(DEFAULT_SOCKET, "default socket")
@@ -114,11 +109,6 @@ def user_config() -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _current_context() -> str | None:
-    name = user_config().get("currentContext")
-    return name if isinstance(name, str) and name else None
 
 
 def _context_host(name: str) -> str | None:
@@ -145,6 +135,16 @@ _ENGINE_ERROR = re.compile(
     re.IGNORECASE,
 )
 _DAEMON_AT = re.compile(r"docker daemon(?: socket)? at (\S+?)\.?(?::\s|\s|$)", re.IGNORECASE)
+# How to start the engine, by what picked it (Endpoint.source, up to its "=")
+_START_HINTS = {
+    "DOCKER_HOST": "start the engine DOCKER_HOST points at, or unset DOCKER_HOST to use the "
+    "local socket",
+    "default socket": "start the engine: `sudo systemctl start docker` (or `sudo dockerd &`), "
+    "then `invoke doctor`",
+    "DOCKER_CONTEXT": "start the engine of that context, or pick another (`docker context "
+    "ls`), or unset DOCKER_CONTEXT",
+    "docker context": "start the engine of that context, or pick another: `docker context ls`",
+}
 
 
 def engine_unreachable(reason: str) -> DockerUnavailable:
@@ -165,24 +165,9 @@ def engine_unreachable(reason: str) -> DockerUnavailable:
             "than the client needs DOCKER_API_VERSION set to its API version",
         )
     reason = next((short for marker, short in _REASONS.items() if marker in lowered), reason)
+    hint = _START_HINTS.get(source.partition("=")[0], _START_HINTS["docker context"])
     if reason == "permission denied":
         hint = "let this user use the engine: `sudo usermod -aG docker $USER`, then log in again"
-    elif source == "DOCKER_HOST":
-        hint = (
-            "start the engine DOCKER_HOST points at, or unset DOCKER_HOST to use the local socket"
-        )
-    elif source == "default socket":
-        hint = (
-            "start the engine: `sudo systemctl start docker` (or `sudo dockerd &`), then "
-            "`invoke doctor`"
-        )
-    elif source.startswith("DOCKER_CONTEXT="):
-        hint = (
-            "start the engine of that context, or pick another (`docker context ls`), or "
-            "unset DOCKER_CONTEXT"
-        )
-    else:
-        hint = "start the engine of that context, or pick another: `docker context ls`"
     return DockerUnavailable(
         f"Docker engine not reachable at {address} ({source}): {reason}", hint=hint
     )
