@@ -1,10 +1,9 @@
 """A small client for the Registry HTTP API v2: ping, tags, manifests, and re-tagging.
 
-Re-tagging (``add_tag``) copies a manifest to a new tag without touching its layers, so a
-release can add ``latest`` to an image that was already pushed. Authentication follows
-the registry's ``WWW-Authenticate`` challenge (Basic, or a Bearer token per scope), as the
-docker client does. Transient failures are retried with exponential backoff; every failure
-becomes one ``RegistryError`` line naming the registry and the operation, never a secret.
+``add_tag`` copies a manifest to a new tag without re-sending its layers. Authentication
+follows the ``WWW-Authenticate`` challenge (Basic, or a Bearer token per scope) as the docker
+client does; transient failures are retried with backoff. Every failure is one
+``RegistryError`` line naming the registry and the operation, never a secret.
 """
 
 from __future__ import annotations
@@ -85,13 +84,11 @@ class _Token:
 
 
 class RegistryClient:
-    """Talks to one registry. ``host`` is how images name it: ``docker.io``, ``ghcr.io``,
-    ``127.0.0.1:5000``.
+    """Talks to one registry, named as images name it (``docker.io``, ``127.0.0.1:5000``).
 
-    ``insecure=None`` uses plain HTTP only for loopback hosts (as docker does for
-    127.0.0.0/8), HTTPS otherwise. ``retries`` is how many times a transient failure is
-    retried (so ``retries + 1`` attempts), waiting ``backoff * 2**n`` seconds in between.
-    ``credential_hint`` says how to provide credentials; it ends every ``AuthError``.
+    ``insecure=None``: plain HTTP for loopback hosts only, as docker does for 127.0.0.0/8. A
+    transient failure is retried ``retries`` times, ``backoff * 2**n`` seconds apart.
+    ``credential_hint`` (how to provide credentials) ends every ``AuthError``.
     """
 
     def __init__(
@@ -233,10 +230,8 @@ class RegistryClient:
     # -- write -----------------------------------------------------------------------------
 
     def put_manifest(self, repo: str, tag: str, manifest: Manifest) -> str:
-        """Point ``repo:tag`` at ``manifest`` (whose layers are already in ``repo``).
-
-        Returns the digest, checked to equal ``manifest.digest``.
-        """
+        """Point ``repo:tag`` at ``manifest`` (its layers already in ``repo``); returns the
+        digest, checked to equal ``manifest.digest``."""
         name, ref = self.repository(repo), _reference(tag)
         operation = f"add tag {name}:{ref}"
         response = self._request(
@@ -412,9 +407,8 @@ class RegistryClient:
             asked.append(("account", self.credentials.encoded()[0]))
             headers["Authorization"] = _basic_auth(self.credentials)
         query = urllib.parse.urlencode([(key, value) for key, value in asked if value])
-        url = realm
-        if query:
-            url += ("&" if "?" in realm else "?") + query
+        separator = "&" if "?" in realm else "?"
+        url = f"{realm}{separator}{query}" if query else realm
         what = f"{operation} (token request)"
         response = self._send_retrying("GET", url, headers, None, what)
         if response.status in (401, 403):
@@ -423,12 +417,10 @@ class RegistryClient:
             raise self._http_error(response, what)
         payload = self._json(response, what)
         token = payload.get("token") or payload.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise RegistryError(f"{self.host}: {operation}: the token service returned no token")
-        if not _TOKEN_RE.fullmatch(token):  # it goes into a header: printable ASCII only
-            raise RegistryError(
-                f"{self.host}: {operation}: the token service returned a malformed token"
-            )
+        # it goes into a header: printable ASCII only
+        if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
+            problem = "a malformed token" if isinstance(token, str) and token else "no token"
+            raise RegistryError(f"{self.host}: {operation}: the token service returned {problem}")
         expires_in = payload.get("expires_in")
         lifetime = float(expires_in) if isinstance(expires_in, (int, float)) else 60.0
         # Renew a little early so a token never expires between check and use.
@@ -616,6 +608,4 @@ def _retry_after(response: _Response, default: float) -> float:
         wanted = float(response.headers.get("Retry-After", ""))
     except ValueError:
         return default
-    if not math.isfinite(wanted):
-        return default
-    return min(max(wanted, default), _MAX_RETRY_AFTER)
+    return min(max(wanted, default), _MAX_RETRY_AFTER) if math.isfinite(wanted) else default
