@@ -36,7 +36,6 @@ from buildlib.plan import BuildPlan, ImageBuild
 from buildlib.references import is_loopback
 from buildlib.registry import RegistryClient
 from buildlib.releaseplan import Published, release_stopped
-from buildlib.runner import Result
 from buildlib.signals import signals_deferred
 
 TRANSIENT = re.compile(
@@ -79,10 +78,9 @@ def resolve_access(config: Config, registry: str, environ: Mapping[str, str]) ->
 
 def refuse_anonymous(access: Access) -> None:
     """Stop before any build when there are no credentials and the registry answers an
-    anonymous ``GET /v2/`` with 401, as doctor's registry-auth asks it: the push would
-    fail after every build (docker: "no basic auth credentials"). Only a loopback registry
-    gets here without credentials (the credentials check fails the others); one quick
-    request, and a registry that does not answer is left to the push to report."""
+    anonymous ``GET /v2/`` (doctor's registry-auth) with 401: the push would fail after
+    every build. Only a loopback registry gets here without credentials (the credentials
+    check fails the others); one that does not answer is left to the push to report."""
     if access.credentials is not None or not is_loopback(access.registry):
         return
     try:
@@ -127,7 +125,7 @@ def push_verified(
     with _push_lock(reference):
         # tag by image id: the shared name holds this run's image from here to the push
         cli.tag(image_id or build.primary, reference)
-        pushed = _pushed_digest(_push_with_retries(cli, reference, client))
+        pushed = _push(cli, reference, client)
         with confirming(reference):
             remote = listed_digest(client, repository, tag)
             content = client.config_digest(repository, remote, platform=build.platforms[0])
@@ -210,13 +208,10 @@ def push_full_tags(
 
 
 def forget_local_names(cli: Docker, plan: BuildPlan) -> None:
-    """Remove this run's local names (the pushed names stay): only a tag goes, not an
-    image another name still holds.
-
-    SIGINT and SIGTERM wait until they are gone: this runs as a Ctrl-C unwinds, and a second
-    one follows when ``uv run`` is outside a terminal (it forwards the SIGINT its process
-    group got once more: its log says so, astral-sh/uv#13756), which would leave the
-    other names behind."""
+    """Remove this run's local names (the pushed names stay; an image another name holds
+    stays). SIGINT and SIGTERM wait, or the other names stay behind: this runs as a Ctrl-C
+    unwinds, and ``uv run`` outside a terminal forwards its process group's SIGINT once more
+    (its log says so, astral-sh/uv#13756)."""
     with signals_deferred():
         for build in plan.builds:
             if build.publish_as is not None:
@@ -225,8 +220,8 @@ def forget_local_names(cli: Docker, plan: BuildPlan) -> None:
 
 @contextmanager
 def _push_lock(reference: str) -> Iterator[None]:
-    """Runs on this machine that push the same reference take turns from ``docker tag``
-    to the registry's answer, so neither pushes the other's image under that name."""
+    """Runs on this machine that push one reference take turns from ``docker tag`` to the
+    registry's answer, so neither pushes the other's image under that name."""
     try:
         import fcntl
     except ImportError:  # Windows: the registry check still catches a swap
@@ -245,9 +240,8 @@ def _push_lock(reference: str) -> Iterator[None]:
 
 
 def _lock_directory() -> Path:
-    """``buildlib-UID`` in the temporary directory, made 0700: every clone of this user
-    shares it, and no other user can put a lock or a link in it (a shared ``/tmp`` is
-    writable by all)."""
+    """``buildlib-UID`` in the temporary directory, made 0700: shared by this user's clones,
+    closed to other users' locks and links (a shared ``/tmp`` is writable by all)."""
     directory = Path(tempfile.gettempdir()) / f"buildlib-{os.getuid()}"
     with suppress(FileExistsError):
         directory.mkdir(mode=0o700)
@@ -261,21 +255,14 @@ def _lock_directory() -> Path:
     return directory
 
 
-_PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
-
-
-def _pushed_digest(result: Result) -> str | None:
-    """The manifest digest ``docker push`` reports (its last ``digest:`` line)."""
-    found = _PUSHED_DIGEST.findall(result.stderr or result.stdout)
-    return found[-1] if found else None
-
-
-def _push_with_retries(cli: Docker, reference: str, client: RegistryClient) -> Result:
+def _push(cli: Docker, reference: str, client: RegistryClient) -> str | None:
+    """``docker push`` with retries: the manifest digest it reports (its last ``digest:``)."""
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         result = cli.push(reference)
-        if result.ok:
-            return result
         output = result.stderr or result.stdout
+        if result.ok:
+            found = re.findall(r"digest: (sha256:[0-9a-f]{64})", output)
+            return found[-1] if found else None
         detail = cli.runner.redact(output.strip().splitlines()[-1] if output.strip() else "")
         if AUTH_FAILURE.search(output):
             raise AuthError(
