@@ -69,7 +69,6 @@ def test_push_tags_keep_their_order_and_come_once() -> None:
     ],
 )
 def test_annotations_need_buildx_0_12(version: str, writes: bool) -> None:
-    assert tags.supports_annotations(version) is writes
     assert (tags.annotations_unsupported("buildx", "buildx", version) is None) is writes
 
 

@@ -23,11 +23,6 @@ from buildlib.errors import UsageError
 from buildlib.references import DOCKER_HUB, is_docker_hub
 from buildlib.versions import is_version_shaped
 
-SHA_PREFIX = "sha-"
-SHA_LENGTH = 7  # metadata-action's type=sha,format=short
-# buildx added --annotation (build) and the bake ``annotations`` attribute in v0.12.0
-ANNOTATIONS_SINCE = (0, 12)
-ANNOTATION_LEVELS = "index,manifest"
 _HEX = re.compile(r"[0-9a-f]{7,64}")
 
 
@@ -38,7 +33,7 @@ def sha_tag(revision: str | None) -> str:
             "--sha-tag needs a git commit, and this is not a git checkout",
             hint="run it from a clone, or drop --sha-tag (sha-tag = false in [tool.buildlib])",
         )
-    return SHA_PREFIX + revision[:SHA_LENGTH]
+    return f"sha-{revision[:7]}"  # metadata-action's type=sha: prefix=sha-, format=short
 
 
 def push_tags(given: Iterable[str], sha: str | None = None) -> tuple[str, ...]:
@@ -49,10 +44,8 @@ def push_tags(given: Iterable[str], sha: str | None = None) -> tuple[str, ...]:
 
 def refuse_release_tags(tags: Sequence[str], force: bool) -> None:
     """``latest`` and version-shaped tags belong to ``release``: a push refuses them."""
-    if force:
-        return
     for tag in tags:
-        if is_version_shaped(tag):
+        if not force and is_version_shaped(tag):
             raise UsageError(
                 f"tag {tag!r} belongs to releases (it would move what users pull as a version)",
                 hint="publish versions with `invoke release`, or pass --force",
@@ -61,13 +54,7 @@ def refuse_release_tags(tags: Sequence[str], force: bool) -> None:
 
 def annotation_flags(labels: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     """``--annotation`` values that repeat the OCI labels on the index and each manifest."""
-    return tuple(f"{ANNOTATION_LEVELS}:{key}={value}" for key, value in labels)
-
-
-def supports_annotations(buildx_version: str | None) -> bool:
-    """Whether this buildx writes ``--annotation`` (v0.12.0 and later)."""
-    found = re.search(r"v?(\d+)\.(\d+)", buildx_version or "")
-    return found is not None and (int(found[1]), int(found[2])) >= ANNOTATIONS_SINCE
+    return tuple(f"index,manifest:{key}={value}" for key, value in labels)
 
 
 def full_reference(registry: str, repository: str, tag: str) -> str:
@@ -81,7 +68,9 @@ def annotations_unsupported(builder: str, described: str, buildx_version: str | 
     """Why this client writes no OCI annotations, or ``None`` when it does."""
     if builder != "buildx":
         return f"the {described} has no --annotation (buildx 0.12 or later has)"
-    if not supports_annotations(buildx_version):
+    # buildx added --annotation (build) and the bake ``annotations`` attribute in v0.12.0
+    found = re.search(r"v?(\d+)\.(\d+)", buildx_version or "")
+    if found is None or (int(found[1]), int(found[2])) < (0, 12):
         return f"buildx {buildx_version} has no --annotation (0.12 or later has)"
     return None
 
