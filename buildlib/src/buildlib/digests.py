@@ -1,12 +1,10 @@
 """What a build that pushed says it pushed, and whether the registry holds that.
 
-A multi-platform image (or one with attestations) goes from buildx straight to the
-registry, as an index. buildx's ``--metadata-file`` (``docker buildx build`` and ``bake``)
-records its digest under ``containerimage.digest``; the registry answers a manifest request
-that accepts an index or manifest list with that same digest in ``Docker-Content-Digest``
-(:meth:`buildlib.registry.RegistryClient.manifest_digest`). The two must be equal: a tag
-that merely exists may hold what another run pushed. It only compares: it must never push
-or retag.
+buildx's ``--metadata-file`` (``build`` and ``bake``) records the digest of what it pushed
+(an index for a multi-platform image) under ``containerimage.digest``; the registry's
+``Docker-Content-Digest`` for that tag (:meth:`buildlib.registry.RegistryClient.manifest_digest`)
+must equal it: a tag that merely exists may hold what another run pushed. Only compares:
+never pushes or retags.
 """
 
 from __future__ import annotations
@@ -38,8 +36,7 @@ def read_metadata(path: Path) -> dict[str, Any]:
 
 
 def pushed_digest(entry: Mapping[str, Any]) -> str | None:
-    """The digest of what a build pushed, from its metadata (one build's, or one bake
-    target's entry)."""
+    """The digest of what a build pushed, from its metadata (a build's, or a bake target's)."""
     digest = entry.get(DIGEST_KEY)
     return digest if isinstance(digest, str) and digest.startswith("sha256:") else None
 
@@ -57,10 +54,8 @@ def listed_digest(client: RegistryClient, repository: str, tag: str) -> str:
 
 @contextmanager
 def confirming(reference: str) -> Iterator[None]:
-    """The registry's read-back just after this run pushed (or tagged) ``reference``.
-    Whatever keeps it from confirming the push (no answer, nothing listed) is NotVerified:
-    the push may have landed, so a stopped release names it as pushed but not verified,
-    never as not pushed."""
+    """The registry's read-back just after this run pushed (or tagged) ``reference``: what
+    keeps it from confirming the push is ``NotVerified`` (the push may have landed)."""
     try:
         yield
     except BuildlibError as error:

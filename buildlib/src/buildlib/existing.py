@@ -1,8 +1,6 @@
 """What the registry already holds before a release writes: the versions released, this
 version's tags from an earlier run, the other images of a per-image matrix. The verdicts
-on those facts are releaseplan's.
-
-Only reads: never pushes, tags or deletes anything in a registry.
+on those facts are releaseplan's. Only reads: never pushes, tags or deletes.
 """
 
 from __future__ import annotations
@@ -24,11 +22,10 @@ from buildlib.releaseplan import Published
 def released(
     config: Config, git: Git, client: RegistryClient, *, quiet: bool
 ) -> dict[str, list[str]]:
-    """Versions already released, per configured image: from git tags and the registry.
-
-    A real release stops when the registry cannot list them: git alone may not know every
-    release (a shallow CI checkout), and ``latest`` must never move back. ``quiet`` (a dry
-    run) plans from git tags alone instead, with a warning."""
+    """Versions already released, per configured image, from git tags and the registry. A
+    release stops when the registry cannot list them (a shallow checkout's git may not know
+    every release, and ``latest`` must never move back); ``quiet`` (a dry run) warns and
+    plans from git tags alone."""
     git_tags = git.tags()
     found = {}
     for image in config.images:
@@ -74,9 +71,8 @@ def released_elsewhere(
 def pushed_by_build_already_released(
     client: RegistryClient, plan: BuildPlan, full_tag: str, force: bool
 ) -> tuple[BuildPlan, list[Published]]:
-    """Multi-platform images go from the builder straight to the registry, so their
-    immutability check must come before their build: the builds already released by an
-    earlier run of this release are left out of ``plan`` (and returned as published);
+    """Builds that push (straight from the builder) are checked before they run: those an
+    earlier run of this release pushed are left out of ``plan`` and returned as published;
     anything else under the version is refused. ``force`` builds and pushes over it."""
     skipped, found = set(), []
     for build in plan.builds:
@@ -121,8 +117,7 @@ def digests(
     client: RegistryClient, builds: tuple[ImageBuild, ...], tag: str
 ) -> dict[str, str | None]:
     """The digest under ``tag`` of each build's repository (None: it lists none); a build
-    the registry cannot answer for is left out (this only serves an error message, which
-    must not be replaced by another)."""
+    the registry cannot answer for is left out (this serves an error message only)."""
     found: dict[str, str | None] = {}
     for build in builds:
         with suppress(BuildlibError):
@@ -136,9 +131,8 @@ def changed_since(
     tag: str,
     before: Mapping[str, str | None],
 ) -> tuple[list[Published], tuple[str, ...]]:
-    """After a failed bake of several: the builds whose ``tag`` changed during this run (it
-    may have pushed some before the failure), and the references the registry did not
-    answer for."""
+    """After a failed bake of several: the builds whose ``tag`` changed during this run, and
+    the references the registry did not answer for."""
     now = digests(client, builds, tag)
     found = [
         Published(build.name, build.image.repository, build.published, digest, [tag])

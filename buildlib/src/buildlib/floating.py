@@ -1,10 +1,9 @@
-"""Moving the floating tags (``X.Y``, ``X``, ``latest``) of a release once every full
-version tag is pushed and verified: each is re-tagged in the registry (no upload), and on a
-failure or a signal the ones already moved are put back, so all images keep pointing at the
-same release.
+"""Moving a release's floating tags (``X.Y``, ``X``, ``latest``) once every full version tag
+is pushed and verified: each is re-tagged in the registry (no upload); on a failure or a
+signal the moved ones are put back, so all images keep pointing at the same release.
 
-Never pushes an image and never decides which tags float (releaseplan does): it only
-re-tags manifests already in the registry, and always says where every tag points now.
+Never pushes an image nor decides which tags float (releaseplan does), and always says
+where every tag points now.
 """
 
 from __future__ import annotations
@@ -20,9 +19,8 @@ from buildlib.registry import RegistryClient
 from buildlib.releaseplan import ImagePublication, Published
 from buildlib.signals import signals_held
 
-# Once the floating tags have begun to move, a signal (a cancelled CI job) waits this long
-# for the moves to be rolled back: CI runners send SIGKILL some seconds after SIGTERM, and
-# the report of where every tag points must be printed before that.
+# How long a signal (a cancelled CI job) waits for the moves to be rolled back: CI runners
+# send SIGKILL soon after SIGTERM, and where every tag points must be printed before that.
 SIGNAL_GRACE_SECONDS = 5.0
 
 
@@ -69,11 +67,10 @@ def move_floating(
     client: RegistryClient, results: list[Published], every: Mapping[str, ImagePublication]
 ) -> None:
     """Add the floating tags (of ``every`` image, by name) to the pushed manifests. On a
-    failure, or on SIGINT/SIGTERM, put back the ones already moved, so all images keep
-    pointing at the same release; the error names every floating tag and where it points now.
-
-    The moves run in a worker thread, so that a signal neither interrupts a request half
-    way nor waits for a stalled registry longer than ``SIGNAL_GRACE_SECONDS``."""
+    failure or SIGINT/SIGTERM, put back the ones already moved; the error names every
+    floating tag and where it points now. The moves run in a worker thread, so a signal
+    neither interrupts a request half way nor waits on a stalled registry longer than
+    ``SIGNAL_GRACE_SECONDS``."""
     moves = [
         TagMove(result.repository, tag, result.digest, result.tags[0])  # its full version tag
         for result in results
@@ -147,9 +144,8 @@ def _run_moves(
 
 
 def _roll_back(client: RegistryClient, moves: list[TagMove], worker: threading.Thread) -> None:
-    """Put every moved tag back where it was, including the one under way once the
-    worker is done with it. A tag that did not exist before cannot be deleted through the
-    registry API: it stays on the new release (and says so)."""
+    """Put every moved tag back, the one under way too once the worker is done with it. A
+    tag that did not exist cannot be deleted through the registry API: it stays (and says so)."""
     while True:
         finished = not worker.is_alive()
         for move in reversed(moves):

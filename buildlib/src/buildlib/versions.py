@@ -1,22 +1,21 @@
 """Versions and Docker tags: the tag of a PEP 440 version, and the tags a release writes.
 
 The rules are docker/metadata-action's ``type=pep440``, as README.md's "Version tags" lists
-them. Beyond that list: the full tag comes first, then ``X.Y``, ``X``, ``latest`` in this
-order (``"version"`` may be listed but is implied); a floating tag moves when the version is
->= every released final version in its scope (``X.Y``: same major and minor; ``X``: same
-major; ``latest``: all), so releasing the same version again moves them all; released
-versions are read from git or registry tags (``v1.2.3``, ``1.2.3``, the Docker renderings),
-anything else (``main``) is ignored; a tag over 128 characters is refused. The tag and
-repository grammar itself is in :mod:`buildlib.references`.
+them. Beyond that list: the full tag comes first, then ``X.Y``, ``X``, ``latest`` (``version``
+is implied); a floating tag moves when the version is >= every released final version in its
+scope (``X.Y``: same major and minor; ``X``: same major; ``latest``: all), so releasing a
+version again moves them all; released versions are read from git or registry tags (``v1.2.3``,
+``1.2.3``, Docker renderings), anything else (``main``) is ignored. The tag grammar (128
+characters at most) is :mod:`buildlib.references`'s.
 
-Pure functions of the versions given: it must never ask git or a registry which versions
-exist.
+Pure functions of the versions given: never asks git or a registry which versions exist.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from packaging.version import InvalidVersion, Version
@@ -71,10 +70,8 @@ def version_from_tag(text: str) -> Version | None:
     """Read a git or registry tag as a version, or ``None`` if it is not one."""
     # the second candidate undoes the Docker rendering of ``!`` and ``+``
     for candidate in (text, text.replace("_", "!", 1).replace("-", "+", 1)):
-        try:
+        with suppress(InvalidVersion):
             return Version(candidate)
-        except InvalidVersion:
-            continue
     return None
 
 
