@@ -1,13 +1,8 @@
 """``invoke doctor``: every check, one line each, with the exact fix. It only reports (and,
 with ``fix``, rewrites line endings): the checks themselves live in :mod:`buildlib.checks`.
 
-Exit status 0 when nothing failed, 1 when something did (warnings do not fail). ``--json``
-prints ``{"ok": bool, "checks": [{"id", "status", "message", "file", "line", "hint"}]}``
-(docs/doctor.md). Under GitHub Actions each failure is also an ``::error file=,line=::``
-annotation (and each warning a ``::warning``). Colour only on a terminal, never with
-``NO_COLOR``. No network unless ``for_`` is given ("push" or "release").
-
-Also runnable without Invoke: ``python -m buildlib.doctor [--root PATH] [--json] ...``.
+The exit status, the JSON shape, the GitHub annotations and the colours are docs/doctor.md's.
+No network unless ``for_`` is given. Also runnable as ``python -m buildlib.doctor``.
 """
 
 from __future__ import annotations

@@ -25,9 +25,7 @@ class CheckResult:
     hint: str | None = None
 
     def where(self) -> str | None:
-        if self.file and self.line:
-            return f"{self.file}:{self.line}"
-        return self.file
+        return f"{self.file}:{self.line}" if self.file and self.line else self.file
 
     def error(self, more: str = "") -> CheckFailed:
         """This (failed) check as the error that stops a run; ``more``: added to the message."""

@@ -1,21 +1,12 @@
 """Conventional Commits since the last release tag, and what release-please would do.
 
-A commit header is ``type(scope)!: description`` as release-please's parser reads it (see
-HEADER): a type, an optional scope in parentheses, an optional ``!`` (breaking), a colon,
-then the description. A ``BREAKING CHANGE:`` (or ``BREAKING-CHANGE:``) footer or body
-line also marks a breaking change, and a ``Release-As: X.Y.Z`` footer forces the next
-version. A commit that is not conventional is left out of the changelog and does not
-trigger a release: a ``warn``, never a failure; the check leaves merge commits aside.
+A commit that is not conventional (``type(scope)!: description``, as HEADER reads it) is left
+out of the changelog and triggers no release: a ``warn``, never a failure; merge commits are
+left aside. The preview reads each message as the commits release-please sees in it
+(:func:`split_commit`), merge commits included (GitHub.mergeCommitIterator, src/github.ts).
 
-The preview reads each message as the commits release-please sees in it
-(:func:`split_commit`), merge commits included: release-please reads the branch's whole
-history (GitHub.mergeCommitIterator, src/github.ts), drops a merge commit's "Merge pull
-request #N ..." header but counts a conventional pull request title in its body. This
-module only reads history: it must never rewrite a commit, and its preview follows
-release-please's documented rules, never this repository's habits.
-
-Those rules are docs/doctor.md's "release-please's rules (the preview)"; :func:`preview` cites
-the place in release-please's source that decides each.
+This module only reads history, never rewrites it. The preview follows release-please's rules
+(docs/doctor.md, "release-please's rules (the preview)"), each cited where it decides.
 """
 
 from __future__ import annotations
@@ -37,10 +28,9 @@ from buildlib.checks.release_please import (
 )
 from buildlib.git import Commit
 
-# The summary of @conventional-commits/parser (lib/parser.js), which parseConventionalCommits
-# (src/commit.ts) runs: a type without parentheses, whitespace, "!" or ":", an optional
-# non-empty scope, an optional "!", then ":"; the space after it is optional. The type keeps
-# its case.
+# The summary of @conventional-commits/parser (lib/parser.js), run by parseConventionalCommits
+# (src/commit.ts): a type (no parentheses, whitespace, "!" or ":"; case kept), an optional
+# non-empty scope, an optional "!", then ":" (the space after it optional).
 _WS = " \t\v\f\xa0\ufeff"
 _WORD = rf"[^()!:\r\n{_WS}]+"
 _BREAKING = "BREAKING[ -]CHANGE"
@@ -51,9 +41,8 @@ HEADER = re.compile(rf"{_TYPE}:")
 FOOTER = re.compile(
     rf"(?:(?P<breaking>!|{_BREAKING})|(?!{_BREAKING}){_TYPE})(?P<separator>:| #)[{_WS}]*"
 )
-# A line the parser tries as a footer (every one after the summary) whose type opens a "("
-# not closed on the line: scope (lib/parser.js:176-178) throws, and release-please drops
-# the message (parseConventionalCommits, src/commit.ts:442)
+# A line after the summary whose type opens a "(" not closed on the line: scope
+# (lib/parser.js:176-178) throws, and parseConventionalCommits (src/commit.ts:442) drops it
 UNCLOSED = re.compile(rf"(?!{_BREAKING}){_WORD}\([^()\r\n]*(?:\(|$)")
 # body (lib/parser.js:194-225, @conventional-commits/parser f6253f0): a body line may open
 # with BREAKING CHANGE, a marker only before ":" (the literal is eaten either way)
@@ -94,17 +83,16 @@ def parse_commit(short: str, message: str) -> ParsedCommit:
 
 
 def _commits(short: str, message: str) -> list[ParsedCommit]:
-    """toConventionalChangelogFormat (src/commit.ts:81-311) of one message: the commit of
-    each footer that reads as a header, then the message's own (type None when it has no
-    conventional header)."""
+    """toConventionalChangelogFormat (src/commit.ts:81-311) of one message: the commit of each
+    footer that reads as a header, then the message's own (type None if not conventional)."""
     # the parser's newline is a run of CR and LF: blank lines vanish
     lines = re.split(r"[\r\n]+", message.strip())
     match = HEADER.match(lines[0])
     if not match or any(UNCLOSED.match(line) for line in lines[1:]):
         return [ParsedCommit(short, lines[0], None)]
     start = _footers(lines[1:]) + 1
-    # a footer's value is its line's rest and each line below opening with whitespace, that
-    # whitespace dropped (value and continuation, lib/parser.js:340-375)
+    # a footer's value: its line's rest, then each indented line below, unindented (value and
+    # continuation, lib/parser.js:340-375)
     footers: list[tuple[re.Match[str], list[str]]] = []
     for line in lines[start:]:
         found = FOOTER.match(line)
@@ -133,9 +121,8 @@ def _commits(short: str, message: str) -> list[ParsedCommit]:
     forced: list[str | None] = []
     for found, texts in footers:
         token = found.string[: found.start("separator")]
-        # src/commit.ts:262-295: a footer whose type is release-as, any case, whatever its
-        # scope and "!", gives the RELEASE AS note, its value's last line (trimmed by
-        # postProcessCommits)
+        # src/commit.ts:262-295: a footer of type release-as (any case, scope or "!") gives the
+        # RELEASE AS note, its value's last line (trimmed by postProcessCommits)
         if (found["type"] or "").lower() == "release-as":
             forced.append(texts[-1].strip())
         # src/commit.ts:251-306: a footer of a type is parsed again as a message of its own,
@@ -149,9 +136,8 @@ def _commits(short: str, message: str) -> list[ParsedCommit]:
 
 def split_commit(short: str, message: str) -> list[ParsedCommit]:
     """The commits release-please reads in one message (parseConventionalCommits,
-    src/commit.ts): splitMessages makes each BEGIN_NESTED_COMMIT ... END_NESTED_COMMIT block
-    and each paragraph SPLIT finds a message of its own, and toConventionalChangelogFormat
-    makes a commit of each ``type: value`` footer that parses as a header."""
+    src/commit.ts): splitMessages makes a message of each BEGIN_NESTED_COMMIT ...
+    END_NESTED_COMMIT block and each paragraph SPLIT finds; then :func:`_commits`."""
     outer, *nested = message.split("BEGIN_NESTED_COMMIT")
     inner = []
     for part in nested:
@@ -199,8 +185,8 @@ def check_conventional_commits(project: Project) -> CheckResult:
     more = f" and {len(bad) - SHOWN} more" if len(bad) > SHOWN else ""
     hint = "before merging, reword them as `type(scope): description` (feat, fix, ...): "
     hint += f"git rebase -i {tag or '--root'}; or squash-merge the PR under a conventional title"
-    # a conventional header left out: a body line UNCLOSED matches stopped the parser, which
-    # a line opening with whitespace never does (lib/parser.js:125-139)
+    # a conventional header left out: a body line UNCLOSED matches stopped the parser (an
+    # indented one never does, lib/parser.js:125-139)
     stopped = next((c.short for c in bad if HEADER.match(c.subject)), None)
     if stopped:
         hint += f"; {stopped}'s header is conventional, but a line of its body opens a word "
@@ -253,9 +239,8 @@ def preview(
     # footers and all; DefaultVersioningStrategy (src/versioning-strategies/default.ts) then
     # bumps from every one left, hidden types too
     conventional = [c for c in commits if c.type is not None]
-    # The notes show a breaking change, and a commit with a Release-As footer whatever its
-    # type: the transform of conventional-changelog-conventionalcommits' writer-opts.js
-    # keeps a commit whose footer, "Release-As: " and the value, matches its releaseAsRe.
+    # The notes show a breaking change, and any commit whose "Release-As: " footer matches
+    # releaseAsRe (the transform of conventional-changelog-conventionalcommits' writer-opts.js)
     user_facing = [
         c
         for c in conventional
@@ -264,10 +249,9 @@ def preview(
     if not commits:
         return None, "no commits"
     # BaseStrategy.buildReleasePullRequest (src/strategies/base.ts:277-339) skips a path
-    # without conventional commits, then builds the version (buildNewVersion, :543-569: the
-    # config's release-as, else the newest commit's Release-As note, even an empty one,
-    # read by Version.parse, which throws on one without X.Y.Z), and only then skips a
-    # release whose notes are empty (changelogEmpty), release-as or not.
+    # without conventional commits, builds the version (buildNewVersion, :543-569: release-as,
+    # else the newest Release-As note, even empty; Version.parse throws without X.Y.Z), and
+    # only then skips a release whose notes are empty (changelogEmpty).
     forced = next((c.release_as for c in conventional if c.release_as is not None), None)
     if isinstance(options.get("release-as"), str) and options["release-as"]:
         forced = options["release-as"]
@@ -277,9 +261,9 @@ def preview(
         return None, f"no user-facing commits (only {kinds})"
     if version:
         return version, f"release-as {forced}"
-    # Manifest.buildPullRequests (src/manifest.ts) takes the manifest's version, unless it
-    # is 0.0.0, as the latest release; without one the python strategy's
-    # initialReleaseVersion is 0.1.0 (src/strategies/python.ts), initial-version ignored
+    # Manifest.buildPullRequests (src/manifest.ts): the manifest's version, unless 0.0.0, is
+    # the latest release; else initialReleaseVersion 0.1.0 (src/strategies/python.ts), even
+    # with initial-version set
     if current is None or _semver(current) == (0, 0, 0, ""):
         return "0.1.0", "the first release (no version in the manifest)"
     # src/factories/versioning-strategy-factory.ts; the always-bump-* strategies ignore
@@ -299,8 +283,8 @@ def preview(
     else:
         counts = Counter(str(c.type) for c in user_facing)
         bump, cause = "patch", ", ".join(f"{n} {kind}" for kind, n in counts.items())
-    # DefaultVersioningStrategy.determineReleaseType; the bump itself is versioning-strategy.ts's
-    # Major/Minor/PatchVersionUpdate, which keep the -pre and +build parts
+    # DefaultVersioningStrategy.determineReleaseType; versioning-strategy.ts's
+    # Major/Minor/PatchVersionUpdate bump, keeping the -pre and +build parts
     major, minor, patch, rest = _semver(current)
     why = f"{bump} bump ({cause})"
     pre_major = major < 1 and versioning == "default"
@@ -326,9 +310,8 @@ def check_release_preview(project: Project) -> CheckResult:
         return CheckResult("release-preview", "skipped", message)
     current, options = manifest_version(project), root_options(project)
     try:
-        # Manifest.buildPullRequests (src/manifest.ts) reads the history down to the latest
-        # release, tagged with the manifest's version, else down to bootstrap-sha, and at most
-        # commit-search-depth (500) commits
+        # Manifest.buildPullRequests (src/manifest.ts) reads down to the release tagged with
+        # the manifest's version, else to bootstrap-sha; at most commit-search-depth (500)
         released = current and _version(*_semver(current))
         tag = released and predicted_tag(options).replace("X.Y.Z", released)
         tag = tag if tag and project.git.tag_commit(tag) else options.get("bootstrap-sha")

@@ -22,20 +22,15 @@ DISK_FAIL_GIB = 2
 @per_project
 def engine_info(project: Project) -> Any:
     """EngineInfo, or the BuildlibError that stopped it."""
+    return _ask("engine_info")
+
+
+def _ask(probe: str) -> Any:
+    """What ``docker.<probe>()`` returns, or the BuildlibError that stopped it."""
     from buildlib import docker
 
     try:
-        return docker.engine_info()
-    except BuildlibError as exc:
-        return exc
-
-
-def _detect() -> Any:
-    """The client's Capabilities, or the BuildlibError that stopped :func:`docker.detect`."""
-    from buildlib import docker
-
-    try:
-        return docker.detect()
+        return getattr(docker, probe)()
     except BuildlibError as exc:
         return exc
 
@@ -63,7 +58,7 @@ _INSTALL_BUILDX = (
 
 def check_docker_builder(project: Project, for_: str | None = None) -> CheckResult:
     result = partial(CheckResult, "docker-builder")
-    caps = _detect()
+    caps = _ask("detect")
     if isinstance(caps, BuildlibError):
         return result("fail", caps.message, hint=caps.hint or "install the docker CLI")
     described = f"{caps.docker}: {caps.describe()}"
@@ -102,7 +97,7 @@ def check_attestations(project: Project) -> CheckResult:
     wanted = attest.wanted(project.settings)
     if not wanted:
         return result("ok", "off in [tool.buildlib] (provenance = false, sbom = false)")
-    caps = _detect()
+    caps = _ask("detect")
     if isinstance(caps, BuildlibError):
         return result("skipped", f"no docker client: {caps.message}")
     driver, reason = attest.builder_support(caps)
@@ -120,7 +115,7 @@ def check_annotations(project: Project) -> CheckResult:
     from buildlib import tags
 
     result = partial(CheckResult, "annotations")
-    caps = _detect()
+    caps = _ask("detect")
     if isinstance(caps, BuildlibError):
         return result("skipped", f"no docker client: {caps.message}")
     reason = tags.annotations_unsupported(caps.builder, caps.describe(), caps.buildx_version)

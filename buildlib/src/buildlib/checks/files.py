@@ -54,8 +54,7 @@ def first_bad_line_ending(path: Path) -> tuple[int, str] | None:
 
 
 def to_lf(path: Path) -> None:
-    """Rewrite ``path`` with LF line endings and without a UTF-8 BOM, in place (mode kept).
-    Only called for a file that has a CR or a BOM."""
+    """Rewrite ``path`` in place (mode kept) with LF line endings and no UTF-8 BOM."""
     data = path.read_bytes()
     fixed = data[len(BOM) :] if data.startswith(BOM) else data
     with open(path, "r+b") as handle:
@@ -159,15 +158,14 @@ def _executed_names(project: Project) -> set[str]:
 
 
 def _walk(root: Path) -> list[str]:
-    found = []
+    found: list[str] = []
     for directory, dirs, files in os.walk(root):
         dirs[:] = [
             d
             for d in dirs
             if d not in _SKIP_DIRS and not os.path.exists(os.path.join(directory, d, "pyvenv.cfg"))
         ]
-        for name in files:
-            found.append(Path(directory, name).relative_to(root).as_posix())
+        found += (Path(directory, name).relative_to(root).as_posix() for name in files)
     return sorted(found)
 
 

@@ -24,9 +24,6 @@ from buildlib.runner import ask, find_program
 LOCK = "uv.lock"
 
 
-# --- uv-lock: present and kept by git ----------------------------------------------------
-
-
 def check_lock_present(project: Project) -> CheckResult:
     result = partial(CheckResult, "uv-lock", file=LOCK)
     if not (project.root / LOCK).is_file():
@@ -61,9 +58,6 @@ def check_lock_present(project: Project) -> CheckResult:
         hint=f"delete the uv.lock line ({ignore_file}:{line}), then `git add uv.lock`; "
         "or pin resolution with [tool.uv] exclude-newer",
     )
-
-
-# --- uv-lock-fresh ------------------------------------------------------------------------
 
 
 def check_lock_fresh(project: Project, *, online: bool = False) -> CheckResult:

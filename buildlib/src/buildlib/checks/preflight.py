@@ -1,16 +1,6 @@
-"""The checks that build, push and release run first: the fast, offline subset of
-``doctor``, so a stale lock or a CRLF Dockerfile fails before the build starts, not at its
-end. It never fixes anything (``invoke doctor --fix`` does, when asked) and never needs the
-network.
-
-- build: line endings of the Dockerfiles being built, uv.lock present and fresh
-  (``uv lock --check --offline``), no secret-like build arg of the images being built;
-- push: and credentials present (env or docker login; no network), and the main branch when
-  a ``:main`` tag is pushed;
-- release: and the release tag at HEAD, and one version in pyproject.toml, the
-  release-please manifest, uv.lock and the tag.
-
-(pyproject.toml itself needs no check here: the config passed in was parsed from it.)
+"""The checks that build, push and release run first (docs/doctor.md, "Before build, push and
+release"): the fast, offline subset of ``doctor``, so a stale lock or a CRLF Dockerfile fails
+before the build starts, not at its end. It never fixes anything and never needs the network.
 """
 
 from __future__ import annotations
@@ -106,7 +96,4 @@ def registry_of(builds: tuple[Any, ...]) -> str | None:
     """The registry the builds' references name (``127.0.0.1:5000/org/app:main``)."""
     from buildlib.references import split_registry
 
-    for build in builds:
-        host, _ = split_registry(build.primary)
-        return host or "docker.io"
-    return None
+    return next((split_registry(b.primary)[0] or "docker.io" for b in builds), None)

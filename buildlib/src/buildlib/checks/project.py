@@ -81,14 +81,12 @@ class Project:
 
     @property
     def settings(self) -> Config:
-        """The ``[tool.buildlib]`` values the checks read: the parsed Config's, or, when it
-        does not validate (its own check fails), buildlib's defaults (Config's fields, with no
-        image): never a second reading of the table."""
+        """The parsed ``[tool.buildlib]``, or buildlib's defaults (no image) when it does not
+        validate: never a second reading of the table."""
         return self.config if self.config is not None else Config(root=self.root)
 
     def _project_text(self, key: str) -> str | None:
-        """``[project].key`` read raw (its own checks report what config.py would refuse),
-        ``None`` unless it is a string."""
+        """``[project].key`` read raw (its checks report what config.py refuses), if a string."""
         table = (self.data or {}).get("project")
         value = table.get(key) if isinstance(table, dict) else None
         return value if isinstance(value, str) else None

@@ -1,13 +1,11 @@
 """release-please's files, and one version everywhere.
 
-``release-please-config.json`` and ``.release-please-manifest.json`` must be valid JSON of
-the expected shape. The version must agree in pyproject.toml, the manifest, the project's own
-entry in uv.lock (release-please bumps pyproject.toml and leaves the lock behind unless an
-``extra-files`` entry covers it: a known trap), and the release tag when HEAD has one.
+Its config and manifest must be valid JSON of the expected shape; the version must agree in
+pyproject.toml, the manifest, uv.lock's own entry (release-please leaves the lock behind unless
+an ``extra-files`` entry covers it) and the release tag at HEAD.
 
-Predictions of what release-please does come from its documented rules, each citing the
-place in its source (https://github.com/googleapis/release-please, ``src/``) that decides it;
-they must never come from this repository's own names or layout.
+Each prediction of release-please cites the place in its source that decides it
+(https://github.com/googleapis/release-please, ``src/``), never this repository's layout.
 """
 
 from __future__ import annotations
@@ -39,9 +37,8 @@ _TYPES: dict[str, tuple[type, str]] = {
     **dict.fromkeys(_STRING.split(), (str, "a string")),
     "extra-files": (list, "a list"),
 }
-# release-please reads a null as no value (mergeReleaserConfig, src/manifest.ts: a package's
-# option ?? the top level's; then ??, || or === true), except a top-level one of these: it is
-# every package's value, and TagName (src/util/tag-name.ts) defaults them for undefined only.
+# A null is no value (mergeReleaserConfig, src/manifest.ts: package ?? top level), except a
+# top-level one of these: TagName (src/util/tag-name.ts) defaults them for undefined only.
 _NULL_AT_TOP = ("include-v-in-tag", "tag-separator")
 _ROOT = ("packages", ".")  # src/manifest.ts ROOT_PROJECT_PATH, the repository root's package
 _TOP_ONLY = ("bootstrap-sha", "last-release-sha", "commit-search-depth")
@@ -52,18 +49,13 @@ _PYPROJECT_TYPES = ("python",)
 _TAG_DEFAULTS = {"include-v-in-tag": True, "include-component-in-tag": True, "tag-separator": "-"}
 # Version.parse (src/version.ts): the first X.Y.Z anywhere, then a -pre and a +build part
 SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)(-[^+]+)?(?:\+(.*))?")
-
-
-# a JSON string (a key when a colon follows), a bracket, a comma, or another value: enough
-# to track the nesting and count an array's entries
+# a JSON string (a key when a colon follows), a bracket, a comma, or another value
 _JSON_TOKEN = re.compile(r'("(?:[^"\\]|\\.)*")(\s*:)?|[][{},]|[^][{},"\s]+')
 
 
 def json_key_line(text: str, *path: str | int) -> int | None:
-    """The line (1-based) of the key or array entry (an index) at ``path``: a top-level
-    key, then the keys and entries inside its value; of duplicate keys the last, the one
-    json.loads keeps. ``text`` is read_json's, with universal newlines: a CRLF or lone CR is
-    the "\\n" json.JSONDecodeError counts too, and a line the editor shows."""
+    """The line of the key or array entry (an index) at ``path``; of duplicate keys the last,
+    as json.loads keeps. ``text`` has universal newlines, as json.JSONDecodeError counts."""
     found: int | None = None
     inside: list[str | int | None] = [None]  # the key or index of each open bracket's value
     for token in _JSON_TOKEN.finditer(text):
@@ -82,8 +74,7 @@ def json_key_line(text: str, *path: str | int) -> int | None:
 
 @per_project
 def read_json(project: Project, name: str) -> tuple[Any, str, CheckResult | None]:
-    """(data, text, problem): data is None when the file is missing or invalid, text is
-    empty when it cannot be read."""
+    """(data or None, text or "", the problem reading it or None)."""
     path = project.root / name
     if not path.is_file():
         return None, "", None
@@ -105,37 +96,31 @@ def _uses_release_please(project: Project) -> bool:
 
 
 def manifest_version(project: Project) -> str | None:
-    # src/manifest.ts: the manifest maps a package path to its version; the repository
-    # root's package is ROOT_PROJECT_PATH, ".".
+    # src/manifest.ts: a package path to its version; the root's is ROOT_PROJECT_PATH, "."
     data, _, _ = read_json(project, MANIFEST)
     value = data.get(".") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None
 
 
 def root_options(project: Project) -> dict[str, Any]:
-    """The root package's options: the config's top level, then its package "." (the
-    Manifest's merge of defaults and a package's config, src/manifest.ts). A null is no
-    value: mergeReleaserConfig (src/manifest.ts:1742-1799) takes the package's option ??
-    the top level's."""
+    """The top level, then package ".", a null being no value: mergeReleaserConfig
+    (src/manifest.ts:1742-1799) takes the package's option ?? the top level's."""
     data, _, _ = read_json(project, CONFIG)
-    packages = data.get("packages") if isinstance(data, dict) else None
+    data = data if isinstance(data, dict) else {}
+    packages = data.get("packages")
     root = packages.get(".") if isinstance(packages, dict) else None
-    top = {k: v for k, v in data.items() if k != "packages"} if isinstance(data, dict) else {}
     # parseConfig (src/manifest.ts:1468-1483) reads these from the top level only
     root = {k: v for k, v in root.items() if k not in _TOP_ONLY} if isinstance(root, dict) else {}
-    tables = [top, root]
-    return {k: v for table in tables for k, v in table.items() if v is not None}
+    top = {k: v for k, v in data.items() if k != "packages"}
+    return {k: v for table in (top, root) for k, v in table.items() if v is not None}
 
 
 def _extra_files_hint(project: Project) -> str:
     name = canonicalize_name(project.project_name or "PROJECT")
-    entry = {
-        "type": "toml",
-        "path": "uv.lock",
-        "jsonpath": f"$.package[?(@.name.value=='{name}')].version",
-    }
+    path = f"$.package[?(@.name.value=='{name}')].version"
+    entry = json.dumps({"type": "toml", "path": "uv.lock", "jsonpath": path})
     return (
-        f'add to packages["."] of {CONFIG}: "extra-files": [{json.dumps(entry)}] '
+        f'add to packages["."] of {CONFIG}: "extra-files": [{entry}] '
         "(release-please then bumps uv.lock with pyproject.toml)"
     )
 
@@ -184,8 +169,7 @@ def check_release_please_config(project: Project) -> CheckResult:
     options = root_options(project)
 
     def option_line(key: str, *inside: int) -> int | None:
-        """The line of the option release-please takes (or of its entry ``inside`` a list):
-        the package's, the top level's when that is null or missing, else package "."'s."""
+        """The line of the option (or its list entry) release-please takes, else of "."."""
         where = () if root.get(key) is None and key in data else _ROOT
         return json_key_line(text, *where, key, *inside) or json_key_line(text, *_ROOT)
 
@@ -226,12 +210,11 @@ def check_release_please_config(project: Project) -> CheckResult:
             option_line("release-type"),
             'set "release-type": "python"',
         )
-    # Python.buildUpdates (src/strategies/python.ts) writes setup.cfg, setup.py,
-    # pyproject.toml, __init__.py and version.py files, never uv.lock. Of the extra files
-    # only a "toml" one can: GenericToml.updateContent (src/updaters/generic-toml.ts) runs
-    # the jsonpath on parseWith's tree (src/util/toml-edit.ts), where TaggedTOMLParser.return
-    # wraps every scalar as {value, start, end}: a name is compared as @.name.value. A
-    # generated, uncommitted lock is not release-please's to bump.
+    # Python.buildUpdates (src/strategies/python.ts) never writes uv.lock; of the extra files
+    # only a "toml" one can: GenericToml.updateContent (src/updaters/generic-toml.ts) runs the
+    # jsonpath on parseWith's tree (src/util/toml-edit.ts), where TaggedTOMLParser.return wraps
+    # every scalar as {value, start, end}: a name is @.name.value. An uncommitted lock is not
+    # release-please's to bump.
     lock = written("uv.lock")
     toml = [(i, path) for i, kind, path in lock if kind == "toml"]
     lock_committed = (project.root / "uv.lock").is_file() and (

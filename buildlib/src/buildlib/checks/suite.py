@@ -57,9 +57,8 @@ def catalog(*, fix: bool = False, for_: str | None = None) -> list[Check]:
     ]
 
 
-def _workflows(project: Project) -> list[CheckResult]:
-    checks = (wf.check_workflows, wf.check_actionlint, wf.check_pinned_actions)
-    return wf.one_verdict(*(check(project) for check in checks))
+def _workflows(p: Project) -> list[CheckResult]:
+    return wf.one_verdict(wf.check_workflows(p), wf.check_actionlint(p), wf.check_pinned_actions(p))
 
 
 def run_checks(

@@ -1,18 +1,14 @@
 """GitHub workflow files: they validate against the workflow schema and pass actionlint,
 offline; an action that runs beside secrets is pinned to a commit.
 
-``check-jsonschema --builtin-schema vendor.github-workflows`` (its vendored copy of
-SchemaStore's schema: no network) says whether a file is valid; ``actionlint`` says where
-(file:line) for what the schema reports too (YAML syntax, a wrong type, a missing
-``runs-on``), and finds what the schema accepts (a ``needs:`` naming no job, an output nothing
-defines). This module must never re-implement either tool's rules; it only locates the
-``uses:`` lines of jobs that receive secrets, which neither tool judges.
+``check-jsonschema --builtin-schema vendor.github-workflows`` (SchemaStore's schema, vendored:
+no network) says whether a file is valid; ``actionlint`` says where (file:line), and finds what
+the schema accepts (a ``needs:`` naming no job). This module must never re-implement either
+tool's rules; it only locates the ``uses:`` lines of jobs that receive secrets.
 
-check-jsonschema is slow to start: a set of files it found valid is remembered (where and
-by what key: docs/doctor.md, "Workflow files"). Only a pass is remembered: a failure is
-always checked again.
-Skipped, with the reason, when there are no workflow files or a tool is not installed. These
-checks only read: never a change to a workflow file, never the network.
+A pass of check-jsonschema (slow to start) is remembered (docs/doctor.md, "Workflow files"); a
+failure is always checked again. Skipped, with the reason, without workflow files or a tool.
+These checks only read: never a change to a workflow file, never the network.
 """
 
 from __future__ import annotations
@@ -97,7 +93,6 @@ def check_workflows(project: Project) -> list[CheckResult]:
 
 
 def _cache_key(project: Project, tool: str, files: list[str]) -> str | None:
-    digest = hashlib.sha256()
     try:
         stat = os.stat(tool)
         parts = [f"{tool}|{stat.st_size}|{stat.st_mtime_ns}".encode()]
@@ -105,9 +100,7 @@ def _cache_key(project: Project, tool: str, files: list[str]) -> str | None:
             parts += [rel.encode(), (project.root / rel).read_bytes()]
     except OSError:
         return None
-    for part in parts:
-        digest.update(len(part).to_bytes(8, "big") + part)
-    return digest.hexdigest()
+    return hashlib.sha256(b"".join(len(p).to_bytes(8, "big") + p for p in parts)).hexdigest()
 
 
 def _known(path: Path | None) -> list[str]:
@@ -128,8 +121,6 @@ def _remember(path: Path, key: str, kept: int = 200) -> None:
     except OSError:
         pass
 
-
-# --- actions pinned to a commit where secrets are ------------------------------------------
 
 # A full commit SHA (a tag or branch can be moved to other code), an image digest, or a
 # local action (it is part of the checkout).
@@ -207,9 +198,6 @@ def _job_uses(project: Project, rel: str, job: Any, yaml: Any) -> list[tuple[str
     return found
 
 
-# --- actionlint: located findings, and what the schema cannot see -------------------------
-
-
 def check_actionlint(project: Project) -> list[CheckResult]:
     """actionlint's findings, each with its file:line. Its shellcheck and pyflakes passes are
     off (they depend on what else is installed). Skipped, with the reason, without it."""
@@ -248,9 +236,8 @@ def _last_line(result: Result) -> str:
 
 def one_verdict(*parts: list[CheckResult]) -> list[CheckResult]:
     """The schema's, actionlint's and the pinning check's results as one verdict: their
-    findings (a ``warn`` or ``fail`` each) alone when there are any, since an ``ok`` or a
-    ``skip`` beside them would contradict the verdict; otherwise one line joining the passes
-    and the reasons a tool did not run (``ok`` if anything was checked)."""
+    findings alone when there are any (an ``ok`` beside them would contradict them), else one
+    line joining the passes and the reasons a tool did not run (``ok`` if anything ran)."""
     results = [r for part in parts for r in part]
     findings = [r for r in results if r.status in ("warn", "fail")]
     if findings or not results:
