@@ -1,9 +1,8 @@
 """The flags of each task, as typed, frozen objects: what the user typed, before any default.
 
-``None`` (or an empty tuple) means "not given": the options (:mod:`buildlib.options`) put
-each flag on top of the environment, pyproject and the defaults. This module must never
-read the environment or pyproject, nor validate a value: that is the options' job, so that
-a flag and the variable or key it overrides are checked by the same code.
+``None`` (or an empty tuple) means "not given". This module must never read the environment
+or pyproject, nor validate a value: :mod:`buildlib.options` does, so that a flag and the
+variable or key it overrides are checked by the same code.
 """
 
 from __future__ import annotations
@@ -14,21 +13,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 
-def names(value: str | None) -> tuple[str, ...] | None:
-    """A comma-separated ``--image`` list; ``None`` when not given (or empty)."""
-    found = tuple(n.strip() for n in value.split(",") if n.strip()) if value else ()
-    return found or None
-
-
-def repeated(values: Iterable[str] | None) -> tuple[str, ...]:
-    """A repeatable flag (Invoke gives a list, or ``None`` when it was not given)."""
-    return tuple(values or ())
-
-
 def several(values: str | Iterable[str] | None) -> tuple[str, ...] | None:
     """A repeatable flag that has one value when called directly (``--tag``); ``None``
     when not given."""
-    found = (values,) if isinstance(values, str) else repeated(values)
+    found = (values,) if isinstance(values, str) else tuple(values or ())
     return found or None
 
 
@@ -95,8 +83,9 @@ def from_task(kind: type[Flags], given: Mapping[str, Any], **fixed: Any) -> Flag
     known = {f.name for f in fields(kind)}
     values = {_FIELD_OF.get(key, key): value for key, value in given.items()}
     values = {key: value for key, value in values.items() if key in known}
-    if "images" in values:
-        values["images"] = names(values["images"])
-    for key in REPEATED:
-        values[key] = repeated(values.get(key))
+    if "images" in values:  # comma-separated; empty is "not given"
+        found = (n.strip() for n in (values["images"] or "").split(","))
+        values["images"] = tuple(n for n in found if n) or None
+    # Invoke gives a repeatable flag as a list, or None when it was not given
+    values |= {key: tuple(values.get(key) or ()) for key in REPEATED}
     return kind(**{**values, **fixed})
