@@ -1,16 +1,16 @@
 """``pyproject.toml`` -> frozen dataclasses, parsed and validated once.
 
-Priority, written down once: built-in defaults < ``pyproject.toml`` < environment < task flags.
-This module covers the first two (each default lives once, on its dataclass field);
-:mod:`buildlib.options` applies the last two: this module must never read the environment.
-
-Every error names the file, the line when it can be found, the key, and the fix.
+Of built-in defaults < ``pyproject.toml`` < environment < task flags, this module covers the
+first two (each default lives once, on its dataclass field) and must never read the
+environment (:mod:`buildlib.options` applies the rest). Every error names the file, the line
+when it can be found, the key, and the fix.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import shutil
 import sys
@@ -164,6 +164,7 @@ _IMAGE_KEYS = {
 }
 # TOML's names of the types a key may hold
 _TOML_TYPES = {str: "string", list: "list", dict: "table", int: "integer", bool: "boolean"}
+# keys taken as they are, each defaulting to its field
 _PLAIN = ("source", "main-branch", "provenance", "sbom", "sha-tag")
 _RELEASE_KEYS = {"git-tag": str, "floating-tags": list}
 _CREDENTIAL_KEYS = {"username-env": str, "token-env": str}
@@ -221,8 +222,7 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
     version = parse_version(version_text, location=where.key("project", "version"))
 
     tool = data.get("tool")
-    # other tools' tables are theirs; one a letter away from buildlib's is a typo whose keys
-    # would silently not apply
+    # other tools' tables are theirs; one a letter away from buildlib's is a typo
     for name in tool if isinstance(tool, dict) else ():
         if name != "buildlib" and difflib.get_close_matches(name, ["buildlib"], cutoff=0.8):
             raise ConfigError(
@@ -261,7 +261,6 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
                 hint=f"use names from [tool.buildlib.images]: {', '.join(names)}",
             )
 
-    # keys taken as they are (their type is _TOP_KEYS'), each defaulting to its field
     plain = {k.replace("-", "_"): table[k] for k in _PLAIN if k in table}
     return Config(
         root=root,
@@ -337,8 +336,7 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
         repository = validate_repository(
             body["repository"], location=where.key(table, "repository")
         )
-        # every image is pushed as REPOSITORY:TAG: two images of one repository overwrite
-        # each other's tags
+        # each image is pushed as REPOSITORY:TAG: two of one repository overwrite each other
         for other in images:
             if destination(registry, other.repository) == destination(registry, repository):
                 raise ConfigError(
@@ -435,14 +433,12 @@ def _check_target(root: Path, name: str, target: str, key: str, location: str) -
 
 
 def platforms_problem(platforms: Iterable[str]) -> str | None:
-    """What makes the first of ``platforms`` that is no os/arch[/variant] docker can build
-    not one (``'linux' is not os/arch[/variant]``), else None. Case does not matter: docker
-    lowers every part (containerd/platforms platforms.go Parse: normalizeOS, normalizeArch;
-    checked with docker 20.10's daemon), so a reader keeps them as :func:`normal_platform`.
-    Two spellings of one platform are refused: buildx does not drop the second (its
-    util/platformutil/parse.go Dedupe serves only a builder's own platforms, builder/node.go;
-    Parse keeps every one) and BuildKit warns "Duplicate platform result requested"
-    (exporter/verifier/platforms.go)."""
+    """Why the first of ``platforms`` docker cannot build is no platform, else None. Case does
+    not matter: docker lowers every part (containerd/platforms platforms.go Parse:
+    normalizeOS, normalizeArch; checked with docker 20.10's daemon). Two spellings of one
+    platform are refused: buildx keeps both (util/platformutil/parse.go: Dedupe serves only a
+    builder's own platforms, builder/node.go) and BuildKit warns "Duplicate platform result
+    requested" (exporter/verifier/platforms.go)."""
     seen: dict[str, str] = {}
     for written in platforms:
         platform = written.lower()
@@ -521,32 +517,22 @@ def _dockerfiles_near(root: Path, dockerfile: str) -> list[str]:
     )
 
 
-# How deep below the root a Dockerfile named in the config is looked for when it is not where
-# the config says, and the folders never looked in: bounded, since this runs on every such
-# error, and a dependency's Dockerfile is no suggestion.
+# Where a Dockerfile that is not where the config says is looked for: bounded, as this runs
+# on every such error, and a dependency's Dockerfile is no suggestion.
 _SEARCH_DEPTH = 3
 _NOT_SEARCHED = {"node_modules", "__pycache__", "site-packages"}
 
 
 def _named_elsewhere(root: Path, name: str) -> list[str]:
-    """The files called ``name`` (any case) in the repository's folders up to
-    ``_SEARCH_DEPTH`` deep, except hidden (``.git``, ``.venv``), dependency and git-ignored
-    ones: as paths from the root, as the ``dockerfile`` key takes them."""
-    found, folders = [], [root]
-    for _ in range(_SEARCH_DEPTH + 1):
-        below = []
-        for folder in folders:
-            try:
-                entries = list(folder.iterdir())
-            except OSError:
-                continue
-            for path in entries:
-                if path.is_dir():
-                    if not path.name.startswith(".") and path.name not in _NOT_SEARCHED:
-                        below.append(path)
-                elif path.name.lower() == name.lower():
-                    found.append(path.relative_to(root).as_posix())
-        folders = below
+    """The files called ``name`` (any case) up to ``_SEARCH_DEPTH`` deep, but for hidden,
+    dependency and git-ignored folders: as paths from the root, as ``dockerfile`` takes them."""
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        deep = len(Path(folder).relative_to(root).parts) >= _SEARCH_DEPTH
+        dirs[:] = [] if deep else [d for d in dirs if d[0] != "." and d not in _NOT_SEARCHED]
+        found += [
+            Path(folder, f).relative_to(root).as_posix() for f in files if f.lower() == name.lower()
+        ]
     if found and shutil.which("git"):
         # a file in an ignored folder (build output, a vendored tree) is ignored with it
         argv = ["git", "-c", "core.quotePath=false", "check-ignore", "--no-index", "--", *found]
@@ -643,8 +629,7 @@ def _did_you_mean(word: str, options: Any) -> str:
 
 
 class Locator:
-    """Finds the line of a table header or a key in the raw TOML text of ``filename``, for
-    error locations: the one TOML locator of buildlib (the checks use its ``*_line`` methods)."""
+    """The line of a table header or a key in the raw TOML text: buildlib's one TOML locator."""
 
     def __init__(self, text: str, filename: str):
         self.lines = text.splitlines()
