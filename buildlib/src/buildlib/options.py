@@ -1,11 +1,9 @@
 """Options of one invocation, resolved once: defaults < pyproject < environment < flags.
 
-The first step of options -> plan -> build -> publish -> report: tasks pass their flags
-here untouched (``None`` meaning "not given"). This is the one module of buildlib that
-reads the process environment (the runner, which hands it to child processes, and the
-console, which decides colours, aside): its functions name every variable buildlib
-consults, and a unit test keeps any other module from reading it. It must never print a
-value it reads (a variable may hold a secret).
+Tasks pass their flags here untouched (``None``: not given). This is the one module of
+buildlib that reads the process environment (but for the runner, which hands it to child
+processes, and the console, which decides colours): a unit test keeps any other module
+from reading it. It must never print a value it reads: a variable may hold a secret.
 """
 
 from __future__ import annotations
@@ -144,15 +142,12 @@ def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[Se
     for number, value in enumerate(values, start=1):
         # As docker/buildx util/buildflags/secrets.go (Secret.UnmarshalText) reads it: keys in
         # any case, source= for src=, type only env or file.
-        fields: dict[str, str] = {}
-        for part in value.split(","):
-            key, _, field = part.partition("=")
-            fields[{"source": "src"}.get(key.lower(), key.lower())] = field
+        pairs = (part.partition("=") for part in value.split(","))
+        fields = {{"source": "src"}.get(k.lower(), k.lower()): v for k, _, v in pairs}
         kind = fields.pop("type", None)
-        unknown = set(fields) - {"id", "env", "src"}
         if (
             not fields.get("id")
-            or unknown
+            or set(fields) - {"id", "env", "src"}
             or kind not in (None, "env", "file")
             or "" in (fields.get("env"), fields.get("src"))
         ):
