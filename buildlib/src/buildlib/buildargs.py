@@ -1,15 +1,11 @@
-"""Build-argument names: one grammar for ``--build-arg``, ``[tool.buildlib.images.*]
-build-args`` and Dockerfile ``ARG``/``ENV``, and the heuristic that tells a name that looks
-like a secret's.
+"""Build-argument names: one grammar for ``--build-arg``, ``build-args`` and Dockerfile
+``ARG``/``ENV``, and the heuristic that tells a name that looks like a secret's.
 
-A build argument's value is stored in the image history (``docker history``), an ``ENV``
-value in the image config: a secret belongs in a BuildKit secret instead. The heuristic
-splits a name into words (at ``_``, ``-``, digits and case changes: ``HF_TOKEN``,
-``hfToken``, ``HFToken`` all hold the word ``TOKEN``) and matches whole words, so
-``MONKEY`` or ``KEYBOARD_LAYOUT`` are not taken for secrets. A name it takes wrongly is
-allowed with ``[tool.buildlib] allow-build-args = ["NAME"]``.
-
-It looks at names only: it must never be handed, or print, a value.
+A build argument's value is stored in the image history, an ``ENV`` value in the image
+config: a secret belongs in a BuildKit secret. The heuristic matches whole words (split at
+``_``, ``-``, digits and case changes: ``hfToken`` holds ``TOKEN``, ``MONKEY`` does not); a
+name it takes wrongly is allowed with ``allow-build-args``. It looks at names only: it must
+never be handed, or print, a value.
 """
 
 from __future__ import annotations
