@@ -6,10 +6,10 @@ A repository adopts buildlib with a ``[tool.buildlib]`` table and a ``tasks.py``
     from buildlib.tasks import collection
     ns = collection(Path(__file__).parent)
 
-Each task turns its flags into one typed flags object (:func:`buildlib.flags.from_task`)
-and calls one buildlib function with it; a :class:`~buildlib.errors.BuildlibError` becomes
-one red line and an exit code. It must never decide anything (a default, a check, what to
-build): that is the core's job, so that ``buildlib`` and ``invoke`` behave alike.
+Each task turns its flags into one typed flags object and calls one buildlib function with
+it; a :class:`~buildlib.errors.BuildlibError` becomes one red line and an exit code. It must
+never decide anything (a default, a check, what to build), so that ``buildlib`` and
+``invoke`` behave alike.
 """
 
 from __future__ import annotations
@@ -73,8 +73,8 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def stdout_gone() -> None:
-    """After a BrokenPipeError: Python's advice (the signal module's note on SIGPIPE) is to
-    point stdout at devnull, so that the flush at exit cannot fail again."""
+    """After a BrokenPipeError, point stdout at devnull so that the flush at exit cannot fail
+    again (the advice of the note on SIGPIPE in Python's signal module docs)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -84,9 +84,8 @@ def stdout_gone() -> None:
 
 
 def _quiet_broken_pipe(hook: Any) -> Any:
-    """``hook`` (``sys.excepthook``), except that a BrokenPipeError ends without a traceback.
-    Invoke's own printer (`invoke --list | head`, `invoke --help push | head`) raises it
-    where no task catches it; this module is the only part of buildlib Invoke runs first."""
+    """``sys.excepthook``, but a BrokenPipeError (from Invoke's own printer: `invoke --list |
+    head`) ends without a traceback: this module is the only part of buildlib Invoke runs."""
     if getattr(hook, "quiet_broken_pipe", False):
         return hook
 
@@ -136,9 +135,8 @@ def invoke_flags(
     context: Any, dry_run: bool = False, *, no_dry: str | None = None
 ) -> Iterator[bool]:
     """Invoke's own ``--dry`` and ``--echo``, which buildlib's commands (not run through
-    ``c.run``) would otherwise never see. Yields the dry run to use: ``--dry`` means
-    ``--dry-run``, or, where ``no_dry`` says what cannot be done dry, a usage error.
-    ``--echo`` also prints the read-only queries, which are otherwise not shown."""
+    ``c.run``) would otherwise never see. Yields the dry run to use: ``--dry`` is
+    ``--dry-run``, or a usage error saying ``no_dry``. ``--echo`` also prints the queries."""
     run = context.config.get("run", {}) if hasattr(context, "config") else {}
     dry, echo = bool(run.get("dry")), bool(run.get("echo"))
     if dry and no_dry:
@@ -164,9 +162,8 @@ def _task(
     run: Callable[[dict[str, Any], bool], None],
     iterable: tuple[str, ...] = REPEATED,
 ) -> Task:
-    """A task whose flags are the keys of its help table: Invoke reads a task's flags from
-    its signature, given here from the table, so that each flag is declared once. ``run``
-    gets the flags given and the dry run to use."""
+    """A task whose flags are the keys of its help table (given to Invoke as its signature,
+    so each flag is declared once). ``run`` gets the flags given and the dry run to use."""
 
     def body(c: Any, **given: Any) -> None:
         with user_errors(), invoke_flags(c, given.get("dry_run", False)) as dry_run:
