@@ -12,7 +12,9 @@ from typing import Any
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project, per_project
 from buildlib.config import PYPROJECT, Locator
+from buildlib.engine import engine_endpoint
 from buildlib.errors import BuildlibError
+from buildlib.tags import annotations_unsupported
 
 GIB = 1024**3
 DISK_WARN_GIB = 10  # a CUDA base image alone is several GiB
@@ -36,8 +38,6 @@ def _ask(probe: str) -> Any:
 
 
 def check_docker_engine(project: Project) -> CheckResult:
-    from buildlib.engine import engine_endpoint
-
     info = engine_info(project)
     if isinstance(info, BuildlibError):
         hint = info.hint or "start the Docker engine, then run `invoke doctor` again"
@@ -112,13 +112,11 @@ def check_attestations(project: Project) -> CheckResult:
 def check_annotations(project: Project) -> CheckResult:
     """Whether a push's OCI annotations (its labels, on the index and manifests) are
     written: buildx 0.12 or later, on images it pushes itself (multi-platform or attested)."""
-    from buildlib import tags
-
     result = partial(CheckResult, "annotations")
     caps = _ask("detect")
     if isinstance(caps, BuildlibError):
         return result("skipped", f"no docker client: {caps.message}")
-    reason = tags.annotations_unsupported(caps.builder, caps.describe(), caps.buildx_version)
+    reason = annotations_unsupported(caps.builder, caps.describe(), caps.buildx_version)
     if reason is not None:
         return result(
             "warn",
@@ -134,8 +132,6 @@ def check_annotations(project: Project) -> CheckResult:
 
 
 def check_docker_disk(project: Project) -> CheckResult:
-    from buildlib.engine import engine_endpoint
-
     result = partial(CheckResult, "docker-disk")
     info = engine_info(project)
     if isinstance(info, BuildlibError):

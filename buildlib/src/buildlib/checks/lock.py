@@ -101,8 +101,7 @@ class UvResult:
 
 
 def run_uv(project: Project, argv: list[str]) -> UvResult:
-    """Run one uv command in the repository: the lock checks' only process (and the seam
-    their tests replace)."""
+    """One uv command in the repository: the lock checks' only process (their tests' seam)."""
     result = ask(argv, cwd=project.root)
     return UvResult(result.ok, f"{result.stderr}\n{result.stdout}")
 
@@ -121,14 +120,12 @@ def _changes(project: Project, uv: str, offline: list[str]) -> str:
 
 
 def _reason(output: str) -> str:
-    """uv's cause, else its error line: the part of its report that names the problem. A
-    TOML cause (``TOML parse error at line 1, column 1``) has its words after the quoted
-    lines: they are what is wrong (a missing ``project.version``, an unclosed string)."""
+    """uv's cause, else its error line; a TOML parse error's words come after the quoted
+    lines (a missing ``project.version``, an unclosed string)."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    found = next((line for line in lines if line.startswith("cause:")), None)
-    found = found or next((line for line in lines if line.startswith("error:")), None)
-    reason = (found or (lines[-1] if lines else "no output")).split(":", 1)[-1].strip()
+    found = next((line for p in ("cause:", "error:") for line in lines if line.startswith(p)), None)
     last = lines[-1] if lines else ""
+    reason = (found or last or "no output").split(":", 1)[-1].strip()
     if "TOML parse error" in reason and last != found and not re.match(r"^\d*\s*\|", last):
         reason = f"{reason}: {last}"
     return reason[:300]

@@ -9,14 +9,12 @@ it came from.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project, exception_line, per_project
+from buildlib.credentials import Credentials, Found, find, refused_fix
+from buildlib.errors import AuthError, BuildlibError
 from buildlib.references import is_docker_hub, is_loopback
-
-if TYPE_CHECKING:
-    from buildlib.credentials import Credentials
 
 NEEDS_FOR = "`invoke doctor --for push` (or `--for release`) checks it"
 
@@ -39,9 +37,6 @@ def _credential_hint(project: Project) -> str:
 @per_project
 def find_credentials(project: Project) -> tuple[Credentials | None, str | None, CheckResult | None]:
     """(Credentials or None, where they came from, a failing result if reading failed)."""
-    from buildlib.credentials import find
-    from buildlib.errors import BuildlibError
-
     user, token = _credential_env(project)
     failed = partial(CheckResult, "credentials", "fail")
     try:
@@ -85,8 +80,6 @@ def check_registry_auth(project: Project, for_: str | None = None) -> CheckResul
     if creds is None and (problem or not is_loopback(registry)):
         reason = "the credentials could not be read" if problem else "no credentials to try"
         return result("skipped", f"{reason} (see credentials)")
-    from buildlib.credentials import Found, refused_fix
-    from buildlib.errors import AuthError, BuildlibError
     from buildlib.registry import RegistryClient
 
     hint = refused_fix(Found(creds, source), *_credential_env(project), registry)

@@ -260,12 +260,11 @@ def check_release_please_config(project: Project) -> CheckResult:
 def predicted_tag(options: dict[str, Any]) -> str:
     """The tag release-please would write for version X.Y.Z.
 
-    src/strategies/base.ts: the BaseStrategy constructor defaults includeComponentInTag
-    and includeVInTag to true and takes ``component``, else ``package-name``;
-    getComponent() falls back to getDefaultPackageName(), which the Python strategy does
-    not override: ``package-name`` or nothing, never pyproject.toml's [project].name. So
-    a root package without either is tagged vX.Y.Z. src/util/tag-name.ts TagName.toString
-    joins component, separator (DEFAULT_SEPARATOR "-") and "v".
+    src/strategies/base.ts: the BaseStrategy constructor defaults includeComponentInTag and
+    includeVInTag to true and takes ``component``, else getComponent()'s
+    getDefaultPackageName(), which the Python strategy does not override: ``package-name`` or
+    nothing, never [project].name. src/util/tag-name.ts TagName.toString joins component,
+    separator (DEFAULT_SEPARATOR "-") and "v".
     """
     tag = {**_TAG_DEFAULTS, **options}
     included = tag["include-component-in-tag"] is not False
@@ -320,7 +319,6 @@ def check_release_please_manifest(project: Project) -> CheckResult:
             return CheckResult(check_id, "skipped", message)
         hint = f'create {MANIFEST} with {{".": "{current}"}}'
         return fail(f"{MANIFEST} does not exist", hint=hint)
-    line = json_key_line(text, ".")
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         message = f"{MANIFEST} must map package paths to version strings"
         return fail(message, line=1, hint=f'{{".": "{current}"}}')
@@ -335,7 +333,7 @@ def check_release_please_manifest(project: Project) -> CheckResult:
             example = current if key == "." else "X.Y.Z"
             return fail(message, line=json_key_line(text, key), hint=f'"{key}": "{example}"')
     message = f'{MANIFEST} is valid ("." at {data["."]})'
-    return CheckResult(check_id, "ok", message, file=MANIFEST, line=line)
+    return CheckResult(check_id, "ok", message, file=MANIFEST, line=json_key_line(text, "."))
 
 
 def check_version_agreement(project: Project) -> CheckResult:
@@ -399,8 +397,7 @@ def check_version_agreement(project: Project) -> CheckResult:
                     f"git tag -f {project.release_tag()} (only if {tag} was never published)",
                 )
         last = project.git.last_tag(project.tag_glob)
-        last_version = project.tag_version(last) if last else None
-        # tag_version returns only valid versions
+        last_version = project.tag_version(last) if last else None  # a valid version or None
         if last_version and not tags and Version(last_version) > version:
             return fail(
                 f"{PYPROJECT} says {version_text}, older than the last release {last}",

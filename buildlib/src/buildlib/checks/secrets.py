@@ -1,13 +1,9 @@
 """No build argument or image variable named like a secret: build args are stored in the
 image history, ``ENV`` values in the image config.
 
-The ``build-args`` of ``[tool.buildlib.images.*]`` and the ``ARG`` and ``ENV`` instructions
-of the Dockerfiles are checked, with :func:`buildlib.buildargs.secret_word` (whole words:
-TOKEN, PASSWORD, SECRET, KEY, ...), except the names ``[tool.buildlib] allow-build-args``
-lists. The fix is a BuildKit secret: ``--secret id=NAME,env=VAR`` on the command line and
-``RUN --mount=type=secret,id=NAME`` in the Dockerfile.
-
-It reads names only: it must never read or print a value (a default may be a real secret).
+Checked: ``[tool.buildlib.images.*] build-args`` and the Dockerfiles' ``ARG`` and ``ENV``
+names, by :func:`buildlib.buildargs.secret_word`, except ``allow-build-args``; the fix is a
+BuildKit secret. It reads names only: it must never read or print a value.
 """
 
 from __future__ import annotations
