@@ -55,27 +55,17 @@ class BuildOptions:
 
 
 def resolve_tag(config: Config, flag: str | None, environ: Mapping[str, str]) -> str:
-    if flag:
-        return validate_tag(flag, location="--tag")
-    from_env = environ.get(config.tag_env)
-    if from_env:
-        return validate_tag(from_env, location=f"${config.tag_env}")
-    return config.default_tag
+    value, label = (flag, "--tag") if flag else (environ.get(config.tag_env), f"${config.tag_env}")
+    return validate_tag(value, location=label) if value else config.default_tag
 
 
 def registry_override(flag: str | None, environ: Mapping[str, str]) -> str | None:
     """``--registry`` or ``$BUILDLIB_REGISTRY``, checked to be a host[:port]."""
-    if flag:
-        return _registry(flag, "--registry ")
-    from_env = environ.get(REGISTRY_ENV)
-    if from_env:
-        return _registry(from_env, f"{REGISTRY_ENV}=")
-    return None
-
-
-def _registry(value: str, label: str) -> str:
-    problem = registry_problem(value)
-    if problem is not None:
+    value, label = (
+        (flag, "--registry ") if flag else (environ.get(REGISTRY_ENV), f"{REGISTRY_ENV}=")
+    )
+    problem = registry_problem(value) if value else None
+    if value and problem is not None:
         scheme, sep, rest = value.partition("://")
         if not sep:
             scheme, rest = "", value
@@ -86,7 +76,7 @@ def _registry(value: str, label: str) -> str:
             hint=f"{REGISTRY_HINT}; the repository part comes from "
             "[tool.buildlib.images.*].repository",
         )
-    return value
+    return value or None
 
 
 def parse_build_args(
