@@ -14,8 +14,7 @@ from typing import Any, TypeVar
 
 
 def several(values: str | Iterable[str] | None) -> tuple[str, ...] | None:
-    """A repeatable flag that has one value when called directly (``--tag``); ``None``
-    when not given."""
+    """A repeatable flag, one string when called directly (``--tag``); ``None``: not given."""
     found = (values,) if isinstance(values, str) else tuple(values or ())
     return found or None
 

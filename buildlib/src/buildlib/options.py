@@ -196,8 +196,7 @@ SECRET_FILE_MAX = 64 * 1024
 
 def secret_values(specs: Iterable[SecretSpec], environ: Mapping[str, str]) -> list[tuple[str, str]]:
     """(label, value) of the values behind ``--secret`` (variables, small files), for the
-    runner to redact from everything it shows: a build step may print one. The label names
-    the flag, never the value."""
+    runner to redact (a build step may print one); the label names the flag, never the value."""
     values = []
     for number, spec in enumerate(specs, start=1):
         label = f"--secret {_shown_id(spec.id, number)}"
@@ -275,15 +274,13 @@ def options_for(
 
 
 def environment() -> Mapping[str, str]:
-    """The process environment, for what the options name only at run time: the credential
-    variables of ``[tool.buildlib.credentials]``, ``--secret env=VAR`` and a ``KEY``-only
-    ``--build-arg``. Other modules take it as a parameter, never from ``os``."""
+    """The process environment, for the variables the options name only at run time
+    (credentials, ``--secret env=VAR``): other modules take it as a parameter, never from os."""
     return os.environ
 
 
 def docker_client(environ: Mapping[str, str] = os.environ) -> tuple[str, str]:
-    """The docker client to run and where that choice came from: ``$BUILDLIB_DOCKER``, or
-    ``docker`` looked up on PATH."""
+    """The docker client to run, and where it came from: ``$BUILDLIB_DOCKER``, else PATH."""
     chosen = environ.get(DOCKER_ENV)
     if chosen is not None:
         return chosen, f"{DOCKER_ENV}={chosen}"
@@ -324,8 +321,7 @@ def ci_branch(environ: Mapping[str, str] = os.environ) -> str | None:
 
 
 def github_files(environ: Mapping[str, str] = os.environ) -> tuple[str | None, str | None]:
-    """The files GitHub Actions reads a step's outputs and its summary from (``None`` when
-    not under Actions)."""
+    """The files of a step's outputs and summary under GitHub Actions, else ``None``."""
     return environ.get("GITHUB_OUTPUT") or None, environ.get("GITHUB_STEP_SUMMARY") or None
 
 

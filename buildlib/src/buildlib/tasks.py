@@ -84,8 +84,8 @@ def stdout_gone() -> None:
 
 
 def _quiet_broken_pipe(hook: Any) -> Any:
-    """``sys.excepthook``, but a BrokenPipeError (from Invoke's own printer: `invoke --list |
-    head`) ends without a traceback: this module is the only part of buildlib Invoke runs."""
+    """``hook``, but a BrokenPipeError from Invoke's own printer (`invoke --list | head`), which
+    no task catches, ends without a traceback: Invoke runs this module before buildlib's others."""
     if getattr(hook, "quiet_broken_pipe", False):
         return hook
 
