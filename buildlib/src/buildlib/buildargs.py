@@ -19,21 +19,17 @@ SECRET_WORDS = frozenset(
     "PRIVATEKEY SECRET SECRETS TOKEN TOKENS".split()
 )
 ALLOW_KEY = "allow-build-args"
-# An upper-case run before a capitalised word (HF in HFToken), a capitalised or lower-case
-# word, an upper-case run, or digits.
+# A word: an upper-case run before a capitalised word (HF in HFToken), a capitalised or
+# lower-case word, an upper-case run, or digits (apiKey_v2: api, Key, v, 2).
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 
 
-def words(name: str) -> list[str]:
-    """The words of ``name``, upper-cased: ``apiKey_v2`` -> ``["API", "KEY", "V", "2"]``."""
-    return [word.upper() for word in _WORD.findall(name)]
-
-
 def secret_word(name: str, allowed: Iterable[str] = ()) -> str | None:
-    """The word that makes ``name`` look like a secret's, or ``None`` (also when allowed)."""
+    """The word (upper-cased) that makes ``name`` look like a secret's, or ``None`` (also
+    when allowed)."""
     if name in set(allowed):
         return None
-    return next((word for word in words(name) if word in SECRET_WORDS), None)
+    return next((w.upper() for w in _WORD.findall(name) if w.upper() in SECRET_WORDS), None)
 
 
 def allow_hint(name: str) -> str:
