@@ -107,16 +107,14 @@ def user_errors() -> Iterator[None]:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         yield
-    except _Terminated:
-        console.error("terminated")
-        raise Exit(code=143) from None
+    except (_Terminated, KeyboardInterrupt) as stop:
+        terminated = isinstance(stop, _Terminated)
+        console.error("terminated" if terminated else "interrupted")
+        raise Exit(code=143 if terminated else 130) from None
     except BuildlibError as error:
         file, line = split_location(error.location)
         console.error(str(error), file=file, line=line, short=error.message)
         raise Exit(code=error.exit_code) from None
-    except KeyboardInterrupt:
-        console.error("interrupted")
-        raise Exit(code=130) from None
     except BrokenPipeError:
         # the reader went away (`invoke release --dry-run --json | head`): nothing to say
         stdout_gone()
