@@ -139,8 +139,8 @@ class RegistryClient:
         url = f"/v2/{name}/tags/list"
         found: list[str] = []
         for _ in range(_MAX_PAGES):
-            response = self._found("GET", url, operation, _pull(name))
-            if response is None:
+            response = self._request("GET", url, operation, _pull(name), ok=(200, 404))
+            if response.status == 404:
                 return found
             listed = self._json(response, operation).get("tags") or []  # null: no tags
             if not isinstance(listed, list) or not all(isinstance(t, str) for t in listed):
@@ -156,8 +156,10 @@ class RegistryClient:
         """The digest ``repo:tag`` points at, or ``None`` if there is no such tag."""
         name, ref = self.repository(repo), _reference(tag)
         path, operation = _manifest_path(name, ref), f"look up {name}:{ref}"
-        response = self._found("HEAD", path, operation, _pull(name), _ACCEPT_MANIFESTS)
-        if response is None:
+        response = self._request(
+            "HEAD", path, operation, _pull(name), ok=(200, 404), headers=_ACCEPT_MANIFESTS
+        )
+        if response.status == 404:
             return None
         digest = response.headers.get("Docker-Content-Digest")
         if digest:
@@ -177,11 +179,9 @@ class RegistryClient:
         return manifest
 
     def config_digest(self, repo: str, tag: str, *, platform: str | None = None) -> str | None:
-        """The image config digest of ``repo:tag`` (docker's local image ID), or ``None``.
-
-        For an index, the one image that is not an attestation is used, or the one for
-        ``platform`` (``os/arch[/variant]``, by docker's names: ``config.normal_platform``).
-        """
+        """The image config digest (docker's image ID) of ``repo:tag``, or ``None``. Of an
+        index, its one image that is no attestation, or the one for ``platform``
+        (``os/arch[/variant]``, by docker's names: ``config.normal_platform``)."""
         name = self.repository(repo)
         manifest = self._fetch_manifest(name, _reference(tag))
         if manifest is None:
@@ -260,8 +260,10 @@ class RegistryClient:
     def _fetch_manifest(self, name: str, ref: str) -> Manifest | None:
         operation = f"read manifest {_display(name, ref)}"
         path = _manifest_path(name, ref)
-        response = self._found("GET", path, operation, _pull(name), _ACCEPT_MANIFESTS)
-        if response is None:
+        response = self._request(
+            "GET", path, operation, _pull(name), ok=(200, 404), headers=_ACCEPT_MANIFESTS
+        )
+        if response.status == 404:
             return None
         computed = _sha256(response.body)
         digest = response.headers.get("Docker-Content-Digest") or computed
@@ -328,18 +330,6 @@ class RegistryClient:
 
     # -- HTTP, authentication and retries --------------------------------------------------
 
-    def _found(
-        self,
-        method: str,
-        path: str,
-        operation: str,
-        scope: str | None,
-        headers: dict[str, str] | None = None,
-    ) -> _Response | None:
-        """A read of something that may not exist: ``None`` for a 404."""
-        response = self._request(method, path, operation, scope, ok=(200, 404), headers=headers)
-        return None if response.status == 404 else response
-
     def _request(
         self,
         method: str,
@@ -351,8 +341,8 @@ class RegistryClient:
         headers: dict[str, str] | None = None,
         data: bytes | None = None,
     ) -> _Response:
-        """Send one API request, authenticating once when challenged. 401/403 raise, and so
-        does any other status than ``ok``."""
+        """Send one API request, authenticating once when challenged; 401, 403 and any other
+        status than ``ok`` raise."""
         url = path if "://" in path else self.base_url + path
         headers = {"User-Agent": _USER_AGENT, **(headers or {})}
         auth = self._authorization(scope)
