@@ -155,7 +155,7 @@ class RegistryClient:
     def manifest_digest(self, repo: str, tag: str) -> str | None:
         """The digest ``repo:tag`` points at, or ``None`` if there is no such tag."""
         name, ref = self.repository(repo), _reference(tag)
-        path, operation = _manifest_path(name, ref), f"look up {name}:{ref}"
+        path, operation = f"/v2/{name}/manifests/{ref}", f"look up {name}:{ref}"
         response = self._request(
             "HEAD", path, operation, _pull(name), ok=(200, 404), headers=_ACCEPT_MANIFESTS
         )
@@ -236,7 +236,7 @@ class RegistryClient:
         operation = f"add tag {name}:{ref}"
         response = self._request(
             "PUT",
-            _manifest_path(name, ref),
+            f"/v2/{name}/manifests/{ref}",
             operation,
             f"repository:{name}:pull,push",
             ok=(200, 201),
@@ -259,7 +259,7 @@ class RegistryClient:
 
     def _fetch_manifest(self, name: str, ref: str) -> Manifest | None:
         operation = f"read manifest {_display(name, ref)}"
-        path = _manifest_path(name, ref)
+        path = f"/v2/{name}/manifests/{ref}"
         response = self._request(
             "GET", path, operation, _pull(name), ok=(200, 404), headers=_ACCEPT_MANIFESTS
         )
@@ -526,10 +526,6 @@ def _reference(ref: str) -> str:
     if DOCKER_TAG_RE.fullmatch(ref) or DIGEST_RE.fullmatch(ref):
         return ref
     raise ConfigError(f"{ref!r} is not a valid tag or digest")
-
-
-def _manifest_path(name: str, ref: str) -> str:
-    return f"/v2/{name}/manifests/{ref}"
 
 
 def _display(name: str, ref: str) -> str:

@@ -37,8 +37,7 @@ def sha_tag(revision: str | None) -> str:
 
 
 def push_tags(given: Iterable[str], sha: str | None = None) -> tuple[str, ...]:
-    """The tags of a push, in order: those given (``--tag``, repeatable), then ``sha``;
-    each once."""
+    """The tags of a push, in order, each once: those given (``--tag``), then ``sha``."""
     return tuple(dict.fromkeys([*given, sha] if sha else given))
 
 
@@ -76,9 +75,8 @@ def annotations_unsupported(builder: str, described: str, buildx_version: str | 
 
 
 def annotations_note(reason: str | None, loaded: Sequence[str]) -> str | None:
-    """What the plan says when images go out without annotations: the builder cannot
-    write them (``reason``), or images pushed by ``docker push`` (``loaded``) came through
-    the engine's image store, which keeps labels but no annotations."""
+    """What the plan says of images going out without annotations: the builder cannot write
+    them (``reason``), or ``docker push`` sends ``loaded`` from the engine's store (labels only)."""
     if reason is not None:
         return f"images are published without OCI annotations (labels only): {reason}"
     if loaded:
