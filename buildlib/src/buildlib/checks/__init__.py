@@ -33,6 +33,3 @@ class CheckResult:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-__all__ = ["CheckResult", "Status"]

@@ -113,8 +113,7 @@ def _commits(short: str, message: str) -> list[ParsedCommit]:
     notes = [lines[0][match.end() :].lstrip(_WS)] if match["bang"] else []
     notes += ["\n".join(body[marked:])] if marked is not None else []
     notes += [texts[-1] for found, texts in footers if "BREAKING" in (found["breaking"] or "")]
-    # postProcessCommits (src/commit.ts:337-350) adds one for BREAKING-CHANGE: anywhere in
-    # the body's text
+    # postProcessCommits (src/commit.ts:337-350) adds one for BREAKING-CHANGE: in the body
     extra = re.search(r"BREAKING-CHANGE:\s*(.*)", "\n".join(body))
     breaking = bool(notes and notes[-1]) or bool(extra and extra[1])
     commits: list[ParsedCommit] = []
@@ -125,8 +124,7 @@ def _commits(short: str, message: str) -> list[ParsedCommit]:
         # RELEASE AS note, its value's last line (trimmed by postProcessCommits)
         if (found["type"] or "").lower() == "release-as":
             forced.append(texts[-1].strip())
-        # src/commit.ts:251-306: a footer of a type is parsed again as a message of its own,
-        # its " #" separator left out
+        # src/commit.ts:251-306: a typed footer is parsed again as a message (" #" left out)
         if found["type"]:
             text = token + (": " if found["separator"] == ":" else "") + "\n".join(texts)
             commits += [c for c in _commits(short, text) if c.type is not None]

@@ -1,10 +1,8 @@
 """Line endings of the files the images and CI execute: LF only, and no UTF-8 BOM.
 
-A CRLF in a Dockerfile breaks ``RUN`` lines and heredocs; in a script, the shebang becomes
-``bash\\r`` ("No such file or directory"). A byte order mark before a script's ``#!`` hides
-the shebang from the kernel. Which files are checked is docs/doctor.md's "Line endings:
-which files". Only ``--fix`` writes, and only line endings: it must never change any other
-byte.
+A CRLF breaks a Dockerfile's ``RUN`` lines and heredocs, and makes a script's shebang
+``bash\\r``; a byte order mark hides the shebang from the kernel. Which files: docs/doctor.md,
+"Line endings: which files". Only ``--fix`` writes, and never a byte but line endings and BOM.
 """
 
 from __future__ import annotations

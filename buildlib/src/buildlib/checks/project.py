@@ -1,10 +1,8 @@
 """What every check reads, loaded once: the root, pyproject.toml (raw and as a Config), git.
 
-Loading never raises: a pyproject.toml that cannot be read or parsed, or a [tool.buildlib]
-table that does not validate, is kept as the :class:`ConfigError` that ``build`` would stop
-on, for its own check to report, and the other checks read buildlib's defaults (or say why
-they are skipped). The checks read the table only as :mod:`buildlib.config` parsed it: this
-module must never interpret it a second time, nor keep defaults of its own.
+Loading never raises: a pyproject.toml or [tool.buildlib] table ``build`` would stop on is
+kept as its :class:`ConfigError` for its own check to report; the others read buildlib's
+defaults. This module must never interpret the table a second time, nor keep defaults.
 """
 
 from __future__ import annotations

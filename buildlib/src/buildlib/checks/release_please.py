@@ -183,11 +183,10 @@ def check_release_please_config(project: Project) -> CheckResult:
     extra = options.get("extra-files") or []
 
     def written(path: str) -> list[tuple[int, Any, str]]:
-        """(index, type, jsonpath) of the extra-files entries for ``path``: BaseStrategy.
-        extraFileUpdates (src/strategies/base.ts) runs a "toml" entry's GenericToml at its
-        jsonpath; a bare path (for a .toml one, after $.version at the top, which neither
-        file has) or a "generic" entry runs Generic (src/updaters/generic.ts), which writes
-        only the lines marked x-release-please-version."""
+        """(index, type, jsonpath) of the extra-files entries for ``path``. BaseStrategy.
+        extraFileUpdates (src/strategies/base.ts) runs GenericToml at a "toml" entry's jsonpath,
+        Generic (src/updaters/generic.ts: only lines marked x-release-please-version) for a
+        "generic" entry or a bare path (a .toml one after $.version, which neither file has)."""
         entries = [{"type": "generic", "path": e} if isinstance(e, str) else e for e in extra]
         return [
             (i, e.get("type"), str(e.get("jsonpath")))

@@ -129,9 +129,8 @@ _PINNED = re.compile(r"^\./|^docker://.*@sha256:[0-9a-f]{64}$|^(?!docker://).*@[
 
 def check_pinned_actions(project: Project) -> list[CheckResult]:
     """A warning, with file:line, for every action not pinned to a full commit SHA in a job
-    that receives secrets (its steps, env or ``with:`` reference ``secrets.``), including
-    the steps of the local composite actions it uses: such an action runs beside the
-    secrets, and whoever can move its tag can read them."""
+    that receives secrets (``secrets: inherit``, or ``secrets.`` anywhere in it), its local
+    composite actions' steps included: whoever can move such an action's tag reads them."""
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
