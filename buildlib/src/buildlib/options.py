@@ -303,12 +303,8 @@ class DockerSelection:
 
 
 def docker_selection(environ: Mapping[str, str] = os.environ) -> DockerSelection:
-    return DockerSelection(
-        environ.get("DOCKER_HOST") or None,
-        environ.get("DOCKER_CONTEXT") or None,
-        environ.get("DOCKER_CONFIG") or None,
-        environ.get("BUILDX_BUILDER") or None,
-    )
+    names = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "BUILDX_BUILDER")
+    return DockerSelection(*(environ.get(name) or None for name in names))
 
 
 def ci_branch(environ: Mapping[str, str] = os.environ) -> str | None:
