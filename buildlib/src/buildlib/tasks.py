@@ -277,12 +277,9 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str, 
         return images, "the default group", "TAG", "local", tuple(_FLOATING_NAMES)
     from buildlib.plan import image_reference
 
+    reference = partial(image_reference, config.registry)
     images = [
-        (
-            i.name,
-            f"Build {image_reference(config.registry, i.repository, config.default_tag)} "
-            f"from {i.dockerfile}.",
-        )
+        (i.name, f"Build {reference(i.repository, config.default_tag)} from {i.dockerfile}.")
         for i in config.images
     ]
     group, floating = ", ".join(config.default_group), config.release.floating_tags
