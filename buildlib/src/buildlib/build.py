@@ -1,10 +1,9 @@
-"""Executes a build plan, the step between planning and publishing: each image by its own
-``docker build`` (up to ``plan.jobs`` at once; an image sharing its first steps with another
-starts when those steps are built there), or, with buildx and several images, as
-``docker buildx bake`` runs, one per wave (:mod:`buildlib.bake`).
+"""Executes a build plan: each image by its own ``docker build`` (up to ``plan.jobs`` at
+once; an image sharing its first steps with another starts when those are built there), or,
+with buildx and several images, by ``docker buildx bake``, one run per wave.
 
 One failed image cancels the builds still running and is reported with its own error. It
-runs the plan as given: it must never change its tags, order or flags (the plan decides).
+must never change the plan's tags, order or flags.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,10 +77,8 @@ def describe(plan: BuildPlan) -> list[str]:
 
 
 def execute(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> list[BuiltImage]:
-    """Run every build of ``plan``; respects ``after`` edges and ``plan.jobs``.
-
-    Image ids come from the builds themselves (``--iidfile``, bake's metadata file): a
-    no-op build costs no round trip to the engine beyond the builds."""
+    """Run every build of ``plan``; respects ``after`` edges and ``plan.jobs``. Image ids
+    come from the builds themselves (``--iidfile``, bake's metadata file)."""
     if not plan.builds:
         return []
     header, *lines = describe(plan)
@@ -142,24 +139,31 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> 
             if runner.cancelled:
                 raise CommandFailed(f"bake of {', '.join(names)} was cancelled")
             if not result.ok:
-                raise _bake_failure(plan, wave, results, result.returncode, lines, failed)
+                broke = next((build for build in wave if target_name(build) == failed), None)
+                detail = error_detail(lines)
+                error = CommandFailed(
+                    f"docker buildx bake of {', '.join(b.name for b in wave)} failed "
+                    f"(exit {result.returncode})" + (f": {detail}" if detail else ""),
+                    hint="fix the error above, then run the build again; `invoke doctor` "
+                    "checks the usual causes",
+                )
+                if broke is not None:  # its own error, located in its Dockerfile
+                    error = build_failed(broke, result.returncode, lines)
+                raise _stopped(error, plan, results, broke)
             metadata = {} if plan.dry_run else read_metadata(metadata_file)
             ids = image_ids(metadata)
-            missing: list[ImageBuild] = []
             for build in wave:
                 image_id = ids.get(target_name(build))
                 if image_id is None and build.output == "load" and not plan.dry_run:
                     # an older buildx may write no metadata: ask the engine
                     image_id = cli.image_id(build.primary)
-                    if image_id is None:
-                        missing.append(build)
-                        continue
                 entry = metadata.get(target_name(build))
                 digest = pushed_digest(entry) if isinstance(entry, dict) else None
                 results[build.name] = BuiltImage(
                     build.name, build.references, image_id, elapsed, digest=digest
                 )
-            if missing:
+            missing = [b for b in wave if results[b.name].image_id is None and b.output == "load"]
+            if missing and not plan.dry_run:
                 raise CommandFailed(
                     f"{', '.join(b.name for b in missing)}: docker buildx bake reported "
                     f"success but {', '.join(b.primary for b in missing)} "
@@ -168,27 +172,6 @@ def execute_bake(plan: BuildPlan, runner: Runner, cli: Docker | None = None) -> 
                     "or --load support",
                 )
     return [results[build.name] for build in plan.builds]
-
-
-def _bake_failure(
-    plan: BuildPlan,
-    wave: Sequence[ImageBuild],
-    results: dict[str, BuiltImage],
-    returncode: int,
-    lines: list[str],
-    target: str | None,
-) -> BaseException:
-    failed = next((build for build in wave if target_name(build) == target), None)
-    if failed is not None:
-        return _stopped(build_failed(failed, returncode, lines), plan, results, failed)
-    detail = error_detail(lines)
-    error = CommandFailed(
-        f"docker buildx bake of {', '.join(b.name for b in wave)} failed (exit {returncode})"
-        + (f": {detail}" if detail else ""),
-        hint="fix the error above, then run the build again; `invoke doctor` checks the "
-        "usual causes",
-    )
-    return _stopped(error, plan, results, None)
 
 
 # Polling interval while a build waits for another's shared steps (seen in its output).
@@ -264,9 +247,8 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
                             continue
                         pending.remove(build)
                         watch = watches.get(build.name)
-                        iidfile = iid_dir / f"{build.name}.iid"
                         on_line = StepWatch(watch) if watch else None
-                        pool.submit(build_one, build, iidfile, on_line)
+                        pool.submit(build_one, build, iid_dir / f"{build.name}.iid", on_line)
                         running[build.name] = build
                     waiting = len(running) < plan.jobs and any(
                         b.name in shared_done for b in pending
@@ -370,16 +352,6 @@ class StepWatch:
                 event.set()
 
 
-# docker's own `docker build --iidfile` writes the id or fails ("cannot write ... because
-# server did not provide an image ID": docker/cli cli/command/image/build_buildkit.go, and
-# build.go for the legacy builder): a success without it is another client's doing.
-_NO_ID_HINTS = {
-    "buildx": "check the builder: with buildx, the build must use --load or --push",
-    "plain": "check the docker client ($BUILDLIB_DOCKER): its `build --iidfile FILE` must "
-    "write the image id to FILE",
-}
-
-
 def _build_one(
     cli: Docker,
     build: ImageBuild,
@@ -416,9 +388,15 @@ def _build_one(
             metadata_file.unlink(missing_ok=True)
         display.finish(build.name, image_id is not None)
     if image_id is None:
+        # docker's own `build --iidfile` writes the id or fails ("cannot write ... because
+        # server did not provide an image ID": docker/cli cli/command/image/build_buildkit.go,
+        # and build.go for the legacy builder): a success without it is another client's doing
         raise CommandFailed(
             f"{build.name}: docker reported success but wrote no image id",
-            hint=_NO_ID_HINTS["buildx" if cli.caps.builder == "buildx" else "plain"],
+            hint="check the builder: with buildx, the build must use --load or --push"
+            if cli.caps.builder == "buildx"
+            else "check the docker client ($BUILDLIB_DOCKER): its `build --iidfile FILE` "
+            "must write the image id to FILE",
         )
     return BuiltImage(
         build.name, build.references, image_id, time.monotonic() - started, digest=digest
