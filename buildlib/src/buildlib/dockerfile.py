@@ -11,12 +11,9 @@ What it follows, as the Dockerfile reference describes BuildKit's parser:
 - the here-documents of ``RUN``, ``COPY`` and ``ADD`` (``<<EOF`` ... ``EOF``, ``<<-EOF``
   with its tabs) belong to their instruction: their lines are never read as instructions.
 
-It is buildlib's own rather than ``dockerfile-parse``: buildlib needs only these rules,
-and each caller (the build schedule's shared steps, the secret-build-args check, the line
-of a failed build) must see the same instructions on the same lines, so one small reader
-with its rules written here serves them all. It only reads: it must never evaluate the
-instructions (no variable expansion beyond what a caller does with the names and values it
-returns).
+Not ``dockerfile-parse``: the shared-step schedule, the secret-build-args check and the line
+of a failed build must see the same instructions on the same lines. It must never evaluate
+the instructions (no variable expansion).
 """
 
 from __future__ import annotations
@@ -71,21 +68,15 @@ class Instruction:
         return found
 
 
-def escape_character(lines: list[str]) -> str:
-    """The ``# escape=`` directive's character, ``\\`` without one."""
-    escape = "\\"
-    for raw in lines:
-        match = _DIRECTIVE.match(raw.strip())
-        if not match:
-            break  # a comment, a blank line or an instruction ends the directives
-        if match.group(1).lower() == "escape" and match.group(2) in ("\\", "`"):
-            escape = match.group(2)
-    return escape
-
-
 def parse(text: str) -> list[Instruction]:
     lines = text.splitlines()
-    escape = escape_character(lines)
+    escape = "\\"
+    for raw in lines:
+        directive = _DIRECTIVE.match(raw.strip())
+        if not directive:
+            break  # a comment, a blank line or an instruction ends the directives
+        if directive.group(1).lower() == "escape" and directive.group(2) in ("\\", "`"):
+            escape = directive.group(2)
     found: list[Instruction] = []
     index = 0
     while index < len(lines):
