@@ -1,7 +1,5 @@
-"""Cache sources and destinations, in the form each builder understands.
-
-Users write buildx's form everywhere (``type=registry,ref=REPO:buildcache``); this module
-turns it into the flags of the builder that runs:
+"""Cache sources and destinations: buildx's form (``type=registry,ref=REPO:buildcache``),
+turned into the flags of the builder that runs:
 
 - ``buildx``: passed through (``--cache-from`` / ``--cache-to`` take every type);
 - ``buildkit`` (``DOCKER_BUILDKIT=1 docker build``): ``--cache-from`` takes only a plain
@@ -10,13 +8,9 @@ turns it into the flags of the builder that runs:
   ``BUILDKIT_INLINE_CACHE=1`` (``--cache-to type=inline``);
 - ``legacy``: ``--cache-from IMAGE`` (local images only), no destination.
 
-Anything a builder cannot do is a :class:`UsageError` before a build starts.
-
-``{image}`` in a spec stands for the name of the image being built, so one flag gives each
-image of a group its own cache (``type=gha,scope={image}``): images sharing one scope
-would overwrite each other's cache.
-
-It must never let a builder silently drop a cache flag: what a builder cannot honour fails.
+``{image}`` in a spec is the image's name, so one flag gives each image its own cache
+(``type=gha,scope={image}``). It must never let a builder silently drop a cache flag: what
+a builder cannot honour is a :class:`UsageError` before a build starts.
 """
 
 from __future__ import annotations
@@ -25,6 +19,7 @@ from buildlib.errors import UsageError
 
 INLINE_CACHE_ARG = ("BUILDKIT_INLINE_CACHE", "1")
 _BUILDX_HINT = "install the buildx plugin (`docker buildx version` must answer)"
+_SPEC_HINT = "write it as type=registry,ref=REPO:buildcache"
 IMAGE_PLACEHOLDER = "{image}"
 
 
@@ -41,19 +36,13 @@ def parse(spec: str) -> tuple[str | None, dict[str, str]]:
     for part in spec.split(","):
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
-            raise UsageError(
-                f"cache spec {spec!r}: {part!r} is not KEY=VALUE",
-                hint="write it as type=registry,ref=REPO:buildcache",
-            )
+            raise UsageError(f"cache spec {spec!r}: {part!r} is not KEY=VALUE", hint=_SPEC_HINT)
         fields[key.strip()] = value.strip()
     kind = fields.pop("type", None)
     if kind is None and "ref" in fields:
         kind = "registry"  # buildx's default type
     if kind is None:
-        raise UsageError(
-            f"cache spec {spec!r} has no type= and no ref=",
-            hint="write it as type=registry,ref=REPO:buildcache",
-        )
+        raise UsageError(f"cache spec {spec!r} has no type= and no ref=", hint=_SPEC_HINT)
     return kind, fields
 
 
