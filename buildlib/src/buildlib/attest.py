@@ -1,17 +1,12 @@
 """Attestations of published images: SLSA provenance and an SBOM, made by BuildKit.
 
-``invoke push`` adds ``--provenance=mode=min``, ``invoke release`` ``--provenance=mode=max``
-(the build's full record: its Dockerfile, arguments and sources), and both ``--sbom=true``;
-``[tool.buildlib]`` ``provenance = false`` / ``sbom = false`` turn them off. Attestations
-live in the image index next to the image, so such a build is pushed by the builder itself
-(``--push``): the classic image store of ``--load`` cannot hold an index.
+``invoke push`` adds ``--provenance=mode=min``, ``invoke release`` ``--provenance=mode=max``,
+both ``--sbom=true`` (``provenance = false`` / ``sbom = false`` turn them off). They live in
+the image index, so such a build is pushed by the builder itself (``--push``).
 
-Only buildx with a builder that runs BuildKit outside the engine (``docker-container``,
-``kubernetes``, ``remote``) makes them. Built-in BuildKit without buildx, the legacy
-builder and buildx's ``docker`` driver cannot (the ``docker`` driver can with the
-containerd image store, which buildlib does not detect): there the images are published
-without attestations, and the plan (``--dry-run``) and ``invoke doctor`` say so. It must
-never silently drop them: where some were wanted and none can be made, a note says why.
+Only buildx with a builder that runs BuildKit outside the engine makes them (the ``docker``
+driver can with the containerd image store, which buildlib does not detect). It must never
+silently drop them: where some were wanted and none can be made, a note says why.
 """
 
 from __future__ import annotations
