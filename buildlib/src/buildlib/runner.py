@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,29 +34,22 @@ ENCODING, ERRORS = "utf-8", "replace"
 
 
 def ask(argv: Sequence[str], cwd: Path | str | None = None) -> Result:
-    """Run a read-only query quietly, its output captured; its exit status is the caller's
-    to read (a tool that says "no" is not an error here)."""
+    """A read-only query, quiet and captured; its exit status is the caller's to read."""
     return Runner().run(argv, capture=True, check=False, mutating=False, cwd=cwd)
 
 
 def find_program(name: str) -> str | None:
     """``name`` on PATH, else beside the running Python: its virtual environment's scripts,
     where ``uv sync`` puts the tools that are dependencies, even when it is not activated."""
-    found = shutil.which(name)
-    if found:
-        return found
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.is_file() else None
+    return shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
 
 
-# A shorter value cannot be told from ordinary words (a user name, a single letter):
-# replacing it would blank every such word of the output and hide nothing.
+# A shorter value cannot be told from ordinary words (a user name): redacting it hides nothing.
 MIN_SECRET_LENGTH = 8
 # the userinfo of a URL (``https://user:token@host``): a credential whether registered or not
 _USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
 
-# Invoke's --echo: print the read-only queries (git, docker inspect...) too, not only the
-# commands that change something. Process-wide, since every Runner of a task should obey.
+# Invoke's --echo: print the read-only queries too; process-wide, for every Runner of a task.
 _echo_queries = False
 
 
@@ -93,7 +87,7 @@ class Runner:
     _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def cancel(self) -> None:
-        """Stop every running command (used when one of several concurrent builds fails)."""
+        """Stop every running command (one of several concurrent builds failed)."""
         self._cancelled.set()
         with self._lock:
             running = list(self._running)
@@ -111,22 +105,17 @@ class Runner:
         (see MIN_SECRET_LENGTH) is not: a warning names ``label``, never the value."""
         if not value:
             return
-        lines = [line.strip() for line in value.splitlines()]
-        parts = {value.strip(), *lines}
+        forms = [value]
         # a byte that is no UTF-8 is a surrogate escape in os.environ's value, U+FFFD in the
         # output that echoes it (ENCODING, ERRORS): both forms are redacted
         with contextlib.suppress(UnicodeEncodeError):  # a surrogate that stands for no byte
-            echoed = os.fsencode(value).decode(ENCODING, ERRORS)
-            parts |= {echoed.strip(), *(line.strip() for line in echoed.splitlines())}
-        short = False
-        for part in parts:
-            if len(part) >= MIN_SECRET_LENGTH:
-                self.secrets.add(part)
-            elif any(char.isalnum() for char in part):
-                short = True
+            forms.append(os.fsencode(value).decode(ENCODING, ERRORS))
+        parts = {part.strip() for form in forms for part in [form, *form.splitlines()]}
+        self.secrets |= {part for part in parts if len(part) >= MIN_SECRET_LENGTH}
+        short = any(len(p) < MIN_SECRET_LENGTH and any(c.isalnum() for c in p) for p in parts)
         if short and value not in self._unredactable:
             self._unredactable.add(value)
-            what = "has lines" if len([line for line in lines if line]) > 1 else "is"
+            what = "has lines" if sum(bool(ln.strip()) for ln in value.splitlines()) > 1 else "is"
             console.warn(
                 f"{label} {what} shorter than {MIN_SECRET_LENGTH} characters: it cannot be "
                 "redacted from the output (that would blank every matching word)"
@@ -168,8 +157,7 @@ class Runner:
         ``stdin`` as ``str`` goes as UTF-8, as ``bytes`` unchanged.
         """
         argv = [str(a) for a in argv]
-        # Secrets travel on stdin or by reference, never on a command line. Only values long
-        # enough to redact are registered: a shorter one may be an ordinary word (a user name).
+        # Secrets travel on stdin or by reference, never on a command line.
         if any(secret in arg for secret in self.secrets for arg in argv):
             raise BuildlibError(
                 f"refusing to run {os.path.basename(argv[0])}: a secret value would be on its "
@@ -204,9 +192,7 @@ class Runner:
         if check and not result.ok:
             detail = self.redact(last_lines((result.stderr or result.stdout).splitlines()))
             message = f"{what or 'command'} failed (exit {result.returncode}): {self.format(argv)}"
-            if detail:
-                message += f": {detail}"
-            raise CommandFailed(message, hint=hint)
+            raise CommandFailed(message + (f": {detail}" if detail else ""), hint=hint)
         return result
 
     def _stream(self, argv, env, stdin, cwd, on_line=None, show=None) -> Result:
@@ -222,7 +208,7 @@ class Runner:
             errors=ERRORS,
             bufsize=1,
         )
-        tail: list[str] = []
+        tail: deque[str] = deque(maxlen=TAIL_LINES)
         assert proc.stdout is not None
         try:
             # from here on a signal (tasks.user_errors) may arrive at any line: the command
@@ -241,7 +227,6 @@ class Runner:
             for line in proc.stdout:
                 line = self.redact(line.rstrip("\n"))
                 tail.append(line)
-                del tail[:-TAIL_LINES]
                 if not self.quiet:
                     (show or console.info)(line)
                 if on_line is not None:
@@ -251,10 +236,9 @@ class Runner:
             raise
         finally:
             proc.wait()
-            for pipe in (proc.stdin, proc.stdout):
+            for pipe in filter(None, (proc.stdin, proc.stdout)):
                 with contextlib.suppress(OSError):
-                    if pipe is not None:
-                        pipe.close()
+                    pipe.close()
             with self._lock:
                 self._running.discard(proc)
         return Result(argv, proc.returncode, "", "\n".join(tail))
