@@ -8,6 +8,7 @@ the repository (no commit, tag, checkout or config write) nor read the environme
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -23,17 +24,15 @@ from buildlib.runner import Result, Runner
 class Git:
     root: Path
 
-    def _git(self, *args: str) -> str | None:
-        out = self._git_raw(*args)
-        return out.strip() if out is not None else None
-
-    def _git_raw(self, *args: str, stdin: bytes | None = None) -> str | None:
-        """Output of a read-only git command, unstripped (for -z and record separators);
+    def _git(self, *args: str, stdin: bytes | None = None, strip: bool = True) -> str | None:
+        """Output of a read-only git command (``strip=False`` for -z and record separators);
         ``None`` when git is missing or the command fails. UTF-8, U+FFFD for another byte:
-        names only shown (dirty files, an ignore file), where a surrogate escape could fail
-        to print; a path given back to git or to the disk comes from :meth:`_paths`."""
+        names only shown, where a surrogate escape could fail to print; a path given back to
+        git or to the disk comes from :meth:`_paths`."""
         result = self._query(*args, stdin=stdin)
-        return result.stdout if result is not None else None
+        if result is None:
+            return None
+        return result.stdout.strip() if strip else result.stdout
 
     def _query(self, *args: str, stdin: bytes | None = None) -> Result | None:
         if shutil.which("git") is None:
@@ -63,10 +62,11 @@ class Git:
     def branch(self) -> str | None:
         """Current branch; in GitHub Actions the ref name (checkouts there are detached)."""
         from_ci = ci_branch()
-        if from_ci is not None:
-            return from_ci
-        name = self._git("symbolic-ref", "--short", "-q", "HEAD")
-        return name or None
+        return (
+            from_ci
+            if from_ci is not None
+            else self._git("symbolic-ref", "--short", "-q", "HEAD") or None
+        )
 
     def tags(self) -> list[str]:
         return (self._git("tag", "--list") or "").splitlines()
@@ -78,9 +78,9 @@ class Git:
         return (self._git("tag", "--points-at", "HEAD") or "").splitlines()
 
     def dirty_files(self) -> list[str]:
-        """Tracked files with changes. A rename or copy names its new path; in ``-z``
-        output its old path follows as an entry of its own, without a status."""
-        out = self._git_raw("status", "--porcelain", "-z", "--untracked-files=no")
+        """Tracked files with changes. A rename or copy names its new path; in ``-z`` output
+        its old path follows as an entry of its own."""
+        out = self._git("status", "--porcelain", "-z", "--untracked-files=no", strip=False)
         entries = iter((out or "").split("\0"))
         files = []
         for entry in entries:
@@ -96,34 +96,28 @@ class Git:
         url = self._git("remote", "get-url", "origin")
         return public_url(url) if url else None
 
-    # --- read-only helpers for ``doctor`` ------------------------------------------------
-
     def files(self) -> list[str] | None:
-        """Tracked files and untracked ones that are not ignored (paths relative to root),
-        or ``None`` outside a git repository."""
+        """Tracked and unignored untracked files (relative to root); ``None`` outside git."""
         paths = self._paths("ls-files", "-z", "--cached", "--others", "--exclude-standard")
         return None if paths is None else sorted(paths)
 
     def tracked_files(self) -> set[str] | None:
-        """Every file git tracks under ``root`` (submodules' files too), relative to
-        ``root``; ``None`` outside a git repository."""
+        """Every file git tracks (submodules' too), relative to ``root``; ``None`` outside git."""
         return self._paths("ls-files", "-z", "--recurse-submodules")
 
     def _paths(self, *args: str, stdin: bytes | None = None) -> set[str] | None:
         """The paths of ``-z`` output as :func:`os.listdir` names them: a file name that is
         not UTF-8 keeps its bytes both ways (:func:`os.fsdecode`, :func:`os.fsencode`)."""
-        result = self._query(*args, stdin=stdin)
-        if result is None:
+        if (result := self._query(*args, stdin=stdin)) is None:
             return None
         return {os.fsdecode(path) for path in result.stdout_bytes.split(b"\0") if path}
 
     def ignored(self, paths: list[str]) -> set[str]:
         """The ``paths`` (relative to ``root``) that git ignores."""
-        if not paths:
-            return set()
         # exit 1 means "none ignored", and 0 that some are: the output says which
         argv = ("check-ignore", "-z", "--no-index", "--stdin")
-        return self._paths(*argv, stdin=b"".join(os.fsencode(p) + b"\0" for p in paths)) or set()
+        stdin = b"".join(os.fsencode(p) + b"\0" for p in paths)
+        return (self._paths(*argv, stdin=stdin) or set()) if paths else set()
 
     def is_tracked(self, path: str) -> bool:
         return self._git("ls-files", "--error-unmatch", "--", path) is not None
@@ -133,15 +127,13 @@ class Git:
         # -z (git takes it with --stdin only): each field as written, ended by NUL; the -v
         # line C-quotes a file name that is not ASCII and separates its fields with ":"
         # (git's builtin/check-ignore.c, output_pattern)
-        out = self._git_raw("check-ignore", "-v", "-z", "--stdin", stdin=os.fsencode(path) + b"\0")
+        out = self._git("check-ignore", "-v", "-z", "--stdin", stdin=os.fsencode(path) + b"\0")
         if not out:
             return None
         file, line, pattern = out.split("\0")[:3]
-        # with -v git names the last pattern that matches even when it is a "!" one, which
-        # keeps the path (check_ignore drops those only without --verbose)
-        if pattern.startswith("!"):
-            return None
-        return file, int(line) if line.isdigit() else 0
+        # with -v git names the last matching pattern even when it is a "!" one, which keeps
+        # the path (check_ignore drops those only without --verbose)
+        return None if pattern.startswith("!") else (file, int(line) if line.isdigit() else 0)
 
     def last_tag(self, match: str) -> str | None:
         """The nearest tag reachable from HEAD whose name matches the glob ``match``."""
@@ -151,15 +143,10 @@ class Git:
         """Commits after ``since_tag`` up to HEAD (all of them without a tag), newest first,
         merge commits marked. Empty without history."""
         rev = f"{since_tag}..HEAD" if since_tag else "HEAD"
-        out = self._git_raw("log", "--format=%h%x1f%P%x1f%B%x1e", rev)
-        commits = []
-        for record in (out or "").split("\x1e"):
-            record = record.strip("\n")
-            if not record:
-                continue
-            short, parents, message = (record.split("\x1f", 2) + ["", ""])[:3]
-            commits.append(Commit(short, message.strip(), merge=len(parents.split()) > 1))
-        return commits
+        out = self._git("log", "--format=%h%x1f%P%x1f%B%x1e", rev, strip=False)
+        records = (r.strip("\n") for r in (out or "").split("\x1e"))
+        fields = [(r.split("\x1f", 2) + ["", ""])[:3] for r in records if r]
+        return [Commit(h, message.strip(), merge=len(p.split()) > 1) for h, p, message in fields]
 
 
 # scp-like syntax: ``[user@]host:path`` (no scheme; a colon before the first slash)
@@ -182,10 +169,9 @@ def public_url(url: str) -> str | None:
     host = parts.hostname
     if ":" in host:  # an IPv6 literal
         host = f"[{host}]"
-    try:
+    port = None
+    with contextlib.suppress(ValueError):  # a port that is no number: dropped, no failure
         port = parts.port
-    except ValueError:  # a port that is no number: drop it rather than fail a build
-        port = None
     if scheme in ("ssh", "git+ssh", "ssh+git", "git"):
         scheme, port = "https", None  # an ssh or git-protocol port is no https port
     netloc = host + (f":{port}" if port else "")
