@@ -1,22 +1,16 @@
-"""What the engine receives as an image's build context, and which of it git does not track.
-
-A release must ship the commit and nothing else: a file in the context that git does not
-track (an untracked debug script, a git-ignored ``.env``) would be copied into the image by
-any ``COPY .`` or ``COPY dir/``. This module lists the context as the engine sees it and
-compares it with ``git ls-files``.
+"""What the engine receives as an image's build context, and which of it git does not track
+(an untracked script, a git-ignored ``.env``: a ``COPY .`` would put it in a release).
 
 ``.dockerignore`` is matched as BuildKit does (moby/patternmatcher and the ignorefile
 reader, fsutil's walk), not as git does: ``*`` and ``?`` never cross a ``/``, ``**`` spans
 folders, ``[...]`` is a class (``[^...]`` negated), ``\\`` escapes, a pattern that matches a
 folder excludes everything under it, ``!`` re-includes, and the last matching line wins.
-Patterns are cleaned like Go's ``filepath.Clean`` (a leading ``/`` and ``./`` mean the
-context root) and are case-sensitive. docker-py's own matcher was not used: it lowercases
-both sides (a case-insensitive match would call files excluded that the engine sends) and
-reads ``[^...]`` as a literal ``^``; no package on PyPI follows BuildKit's rules.
+Patterns are cleaned like Go's ``filepath.Clean`` and are case-sensitive. docker-py's
+matcher lowercases both sides and reads ``[^...]`` as a literal ``^``; no package on PyPI
+follows BuildKit's rules. BuildKit prefers ``<Dockerfile>.dockerignore`` to the context's
+``.dockerignore``; the legacy builder reads only the latter.
 
-BuildKit reads ``<Dockerfile>.dockerignore`` next to the Dockerfile in preference to the
-context's ``.dockerignore``; the legacy builder reads only the latter. It only reads the
-files and asks git: it must never send a context or run the engine.
+It only reads the files and asks git: it must never send a context or run the engine.
 """
 
 from __future__ import annotations
@@ -39,9 +33,7 @@ _ESCAPED = frozenset(".+()|{}$")
 
 
 def go_clean(path: str) -> str:
-    """Go's ``path.Clean``: one ``/`` between names, no ``.``, ``..`` folded into its
-    parent (dropped at the root), no trailing ``/``; ``.`` for nothing. That is
-    ``posixpath.normpath``, but for the two leading slashes POSIX keeps and Go does not."""
+    """Go's ``path.Clean``: ``posixpath.normpath`` but for the two leading slashes POSIX keeps."""
     cleaned = posixpath.normpath(path)
     return cleaned[1:] if cleaned.startswith("//") else cleaned
 
@@ -79,47 +71,33 @@ class _Pattern:
     def compile(self) -> None:
         """patternmatcher's ``compile``: a plain path compares as a string, ``dir/**`` as a
         prefix, ``**/name`` as a suffix, anything else as an anchored regular expression.
-        Raises ``re.error`` for a class left open or a trailing ``\\``, as Go's
-        ``filepath.Match`` (which the engine asks first) does."""
+        ``re.error`` for a class left open or a trailing ``\\``, as Go's ``filepath.Match``."""
         out, kind, i, text = "^", "exact", 0, self.text
         first, in_class = True, False
         while i < len(text):
             ch = text[i]
             i += 1
-            if ch == "*":
-                if i < len(text) and text[i] == "*":
-                    i += 1
-                    if i < len(text) and text[i] == "/":
-                        i += 1
-                    if i >= len(text):
-                        if kind == "exact":
-                            kind = "prefix"
-                        else:
-                            out += ".*"
-                            kind = "regexp"
-                    else:
-                        out += "(.*/)?"
-                        kind = "regexp"
-                    if first:
-                        kind = "suffix"
+            if ch == "*" and text.startswith("*", i):
+                i += 1 + text.startswith("/", i + 1)  # ``**/`` is ``**``
+                if i < len(text):
+                    out, kind = out + "(.*/)?", "regexp"
+                elif kind == "exact":
+                    kind = "prefix"
                 else:
-                    out += "[^/]*"
-                    kind = "regexp"
-            elif ch == "?":
-                out += "[^/]"
-                kind = "regexp"
+                    out, kind = out + ".*", "regexp"
+                if first:
+                    kind = "suffix"
+            elif ch in "*?":
+                out, kind = out + ("[^/]*" if ch == "*" else "[^/]"), "regexp"
             elif ch in _ESCAPED:
                 out += "\\" + ch
             elif ch == "\\":
-                if i < len(text):
-                    out += "\\" + text[i]
-                    i += 1
-                    kind = "regexp"
-                else:
+                if i >= len(text):
                     raise re.error("trailing backslash")
+                out, kind = out + "\\" + text[i], "regexp"
+                i += 1
             elif ch in "[]":
-                out += ch
-                kind = "regexp"
+                out, kind = out + ch, "regexp"
                 in_class = ch == "["  # a ``[`` inside a class is a plain character
             else:
                 out += ch  # ``^`` too: it negates a class, as in Go
@@ -189,8 +167,8 @@ class IgnoreMatcher:
         return matched
 
     def may_reinclude_under(self, folder: str) -> bool:
-        """Whether an excluded ``folder`` must still be walked (fsutil): only when an
-        exception could bring back something inside it."""
+        """Whether an excluded ``folder`` must still be walked (fsutil): an exception could
+        bring back something inside it."""
         trimmed = [re.sub(r"/\*\*?$", "", p.text) for p in self.patterns if p.exclusion]
         if any(_PATTERN_CHARS & set(p) for p in trimmed):
             return True  # an exception with wildcards may match anything: walk it all
@@ -208,8 +186,7 @@ def ignore_file_for(dockerfile: Path, context: Path, *, buildkit: bool = True) -
 
 
 def matcher_for(dockerfile: Path, context: Path, *, buildkit: bool = True) -> IgnoreMatcher:
-    path = ignore_file_for(dockerfile, context, buildkit=buildkit)
-    if path is None:
+    if (path := ignore_file_for(dockerfile, context, buildkit=buildkit)) is None:
         return IgnoreMatcher()
     text = path.read_text(encoding="utf-8", errors="replace")
     return IgnoreMatcher.parse(read_patterns(text), source=str(path))
