@@ -1,22 +1,6 @@
-r"""Image references, one grammar for all of buildlib: registry hosts, repositories, tags
-and digests.
-
-It follows the grammar of github.com/distribution/reference, which docker itself uses::
-
-    reference        := name [ ":" tag ] [ "@" digest ]
-    name             := [domain "/"] remote-name
-    domain           := host [":" port-number]
-    host             := domain-name | IPv4address | "[" IPv6address "]"
-    domain-name      := domain-component ["." domain-component]*
-    domain-component := /([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])/
-    port-number      := /[0-9]+/
-    remote-name      := path-component ["/" path-component]*
-    path-component   := alpha-numeric [separator alpha-numeric]*
-    alpha-numeric    := /[a-z0-9]+/
-    separator        := /[_.]|__|[-]+/
-    tag              := /[\w][\w.-]{0,127}/
-    digest           := algorithm ":" /[0-9a-fA-F]{32,}/
-    algorithm        := /[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*/
+"""Image references, one grammar for all of buildlib: registry hosts, repositories, tags
+and digests, as github.com/distribution/reference (the grammar atop its reference.go),
+which docker itself uses, defines them; the regular expressions below spell that grammar.
 
 Two checks go beyond the grammar, since a registry that breaks them cannot be reached: a
 port is 1 to 65535, and a bracketed IPv6 address must parse as one. A repository is at most
@@ -53,9 +37,6 @@ _REGISTRY_RE = re.compile(
     r"(?::(?P<port>[0-9]+))?"
 )
 DIGEST_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
-
-
-# --- registries -------------------------------------------------------------------------
 
 
 def registry_problem(host: str) -> str | None:
@@ -101,8 +82,7 @@ def is_loopback(host: str) -> bool:
 def validate_registry(host: str, *, location: str | None = None) -> str:
     """Return ``host`` if it is a registry ``host[:port]``, else raise ``ConfigError``."""
     require_str(host, "registry", location)
-    problem = registry_problem(host)
-    if problem is None:
+    if (problem := registry_problem(host)) is None:
         return host
     raise ConfigError(f"registry {host!r}: {problem}", hint=REGISTRY_HINT, location=location)
 
@@ -113,14 +93,10 @@ REGISTRY_HINT = (
 )
 
 
-# --- tags -------------------------------------------------------------------------------
-
-
 def validate_tag(tag: str, *, location: str | None = None) -> str:
     """Return ``tag`` if Docker accepts it as a tag, else raise ``ConfigError``."""
     require_str(tag, "Docker tag", location)
-    problems = _tag_problems(tag)
-    if not problems:
+    if not (problems := _tag_problems(tag)):
         return tag
     raise ConfigError(
         f"invalid Docker tag {tag!r}: {'; '.join(problems)}", hint=_tag_hint(tag), location=location
@@ -130,10 +106,7 @@ def validate_tag(tag: str, *, location: str | None = None) -> str:
 def _tag_problems(tag: str) -> list[str]:
     if not tag:
         return ["it is empty"]
-    problems = []
-    bad = _invalid_chars(tag, _TAG_CHARS_RE)
-    if bad:
-        problems.append(f"{_describe_chars(bad)} not allowed")
+    problems = _bad_chars(tag, _TAG_CHARS_RE)
     if tag[0] in ".-":
         problems.append(f"it starts with {tag[0]!r}")
     if len(tag) > TAG_MAX_LENGTH:
@@ -152,15 +125,9 @@ def _tag_hint(tag: str) -> str:
     return rule
 
 
-# --- repositories -----------------------------------------------------------------------
-
-
 def validate_repository(name: str, *, location: str | None = None) -> str:
-    """Return ``name`` if it is a valid Docker repository name, else raise ``ConfigError``.
-
-    The name is ``[registry-host[:port]/]path/to/repo`` without a tag or digest; the first
-    component is a registry host only if it holds a ``.`` or ``:`` or is ``localhost``.
-    """
+    """Return ``name`` (``[registry-host[:port]/]path/to/repo``, without a tag or digest)
+    if it is a valid Docker repository name, else raise ``ConfigError``."""
     require_str(name, "repository", location)
     if _is_valid_repository(name):
         return name
@@ -172,9 +139,7 @@ def validate_repository(name: str, *, location: str | None = None) -> str:
 
 
 def split_registry(name: str) -> tuple[str | None, str]:
-    """Split ``name`` into its registry host (or ``None``) and path, as Docker reads it.
-
-    The first component is a host only if it holds a ``.`` or ``:`` or is ``localhost``:
+    """``name``'s registry host (or ``None``) and path, as Docker reads it:
     ``localhost:5000/app`` -> (``localhost:5000``, ``app``); ``acme/app`` -> (None, ``acme/app``).
     """
     first, slash, rest = name.partition("/")
@@ -240,12 +205,10 @@ def _path_problems(path: str) -> list[str]:
         problems.append("it has an empty path component (a leading, trailing or double '/')")
     if any(char.isupper() for char in path):
         problems.append("it must be lowercase")
-    bad = _invalid_chars(path.replace("/", ""), _PATH_CHARS_RE)
-    if bad:
-        problems.append(f"{_describe_chars(bad)} not allowed")
+    problems += _bad_chars(path.replace("/", ""), _PATH_CHARS_RE)
     for part in components:
         # Separators are only worth explaining once the characters themselves are valid.
-        if part and not _invalid_chars(part, _PATH_CHARS_RE):
+        if part and not _bad_chars(part, _PATH_CHARS_RE):
             problems.extend(_separator_problems(part.lower()))
     return problems
 
@@ -299,9 +262,6 @@ def _fix_component(component: str) -> str:
     return fixed.strip("._-")
 
 
-# --- helpers ----------------------------------------------------------------------------
-
-
 def require_str(value: object, what: str, location: str | None) -> None:
     # Values come straight from TOML, where an unquoted 1.2 is a float.
     if not isinstance(value, str):
@@ -312,11 +272,8 @@ def require_str(value: object, what: str, location: str | None) -> None:
         )
 
 
-def _invalid_chars(text: str, allowed: re.Pattern[str]) -> list[str]:
-    """The distinct characters of ``text`` not matched by ``allowed``, in order."""
-    return list(dict.fromkeys(char for char in text if not allowed.fullmatch(char)))
-
-
-def _describe_chars(chars: list[str]) -> str:
-    quoted = ", ".join(repr(char) for char in chars)
-    return f"character {quoted} is" if len(chars) == 1 else f"characters {quoted} are"
+def _bad_chars(text: str, allowed: re.Pattern[str]) -> list[str]:
+    """The characters of ``text`` that ``allowed`` does not match, as a problem (or none)."""
+    bad = list(dict.fromkeys(char for char in text if not allowed.fullmatch(char)))
+    what = "character {} is" if len(bad) == 1 else "characters {} are"
+    return [f"{what.format(', '.join(map(repr, bad)))} not allowed"] if bad else []
