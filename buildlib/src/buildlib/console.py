@@ -1,12 +1,9 @@
 """Terminal output: colours decided once, GitHub Actions annotations, never a secret.
 
-Colour is on only for a TTY, off with ``NO_COLOR``, forced with ``FORCE_COLOR``. When off,
-every style is an empty string, so callers never branch on it.
-
-Every line goes out whole under one lock, whatever thread writes it: the output of
-concurrent builds never mixes within a line. A *live area* (the status lines of concurrent
-builds on a terminal, :mod:`buildlib.progress`) stays below everything else: a line written
-while it is shown is put above it, and the area is drawn again.
+Colour is on only for a TTY, off with ``NO_COLOR``, forced with ``FORCE_COLOR``; off, every
+style is an empty string. Every line goes out whole under one lock, whatever thread writes
+it. A *live area* (:mod:`buildlib.progress`'s status lines) stays below everything else: a
+line written while it is shown goes above it, and the area is drawn again.
 """
 
 from __future__ import annotations
@@ -18,9 +15,8 @@ import threading
 from collections.abc import Mapping
 from typing import Protocol, TextIO
 
-# The command that runs the tasks. Messages name it as `invoke TASK` (a tasks.py run by
-# Invoke); the `buildlib` command sets its own name, so that the same advice reads
-# `buildlib TASK` there, the command the user actually has.
+# The command that runs the tasks: messages say `invoke TASK`, which reads `buildlib TASK`
+# when the `buildlib` command sets its own name.
 _program = "invoke"
 _INVOKE_COMMAND = re.compile(r"\binvoke(?= (?:--?[a-z]|[a-z]))")
 
@@ -53,17 +49,14 @@ def one_line(text: str, limit: int | None = None) -> str:
 
 class Style:
     def __init__(self, enabled: bool):
+        codes = ("",) * 7
         if enabled:
             import colorama
 
             colorama.just_fix_windows_console()
-            self.bold, self.dim = colorama.Style.BRIGHT, colorama.Style.DIM
-            self.red, self.green = colorama.Fore.RED, colorama.Fore.GREEN
-            self.yellow, self.cyan = colorama.Fore.YELLOW, colorama.Fore.CYAN
-            self.reset = colorama.Style.RESET_ALL
-        else:
-            self.bold = self.dim = self.red = self.green = ""
-            self.yellow = self.cyan = self.reset = ""
+            s, f = colorama.Style, colorama.Fore
+            codes = (s.BRIGHT, s.DIM, f.RED, f.GREEN, f.YELLOW, f.CYAN, s.RESET_ALL)
+        self.bold, self.dim, self.red, self.green, self.yellow, self.cyan, self.reset = codes
 
 
 _style: Style | None = None
@@ -77,8 +70,7 @@ def style() -> Style:
 
 
 def in_github_actions(environ: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if environ is None else environ
-    return env.get("GITHUB_ACTIONS") == "true"
+    return (os.environ if environ is None else environ).get("GITHUB_ACTIONS") == "true"
 
 
 def live_terminal(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
@@ -105,10 +97,7 @@ def _erase_live() -> str:
 
 def _draw_live() -> str:
     global _live_height
-    if _live is None:
-        _live_height = 0
-        return ""
-    lines = _live.render()
+    lines = _live.render() if _live is not None else []
     _live_height = len(lines)
     return "".join(f"{line}\n" for line in lines)
 
@@ -117,12 +106,8 @@ def set_live(area: LiveArea | None) -> None:
     """Show ``area`` below the output (``None``: leave its last drawing where it is)."""
     global _live, _live_height
     with _lock:
-        _live = area
-        if area is None:
-            _live_height = 0
-            return
-        sys.stderr.write(_draw_live())
-        sys.stderr.flush()
+        _live, _live_height = area, 0
+        refresh_live()
 
 
 def refresh_live() -> None:
