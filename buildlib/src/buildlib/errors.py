@@ -19,16 +19,14 @@ _LOCATION = re.compile(r"^(?P<file>[^:\s\[]+)(?::(?P<line>\d+))?(?::(?P<col>\d+)
 
 
 def split_location(location: str | None) -> tuple[str | None, int | None]:
-    """The file and line of an error's location: ``"pyproject.toml:12"`` ->
-    ``("pyproject.toml", 12)``, ``"f [t].k"`` -> ``("f", None)``; a flag (``--tag``) or a
-    variable (``$TAG``) is no file: ``(None, None)``."""
+    """``"pyproject.toml:12"`` -> ``("pyproject.toml", 12)``, ``"f [t].k"`` -> ``("f", None)``;
+    a flag (``--tag``) or a variable (``$TAG``) is no file: ``(None, None)``."""
     if not location or location.startswith(("-", "$")):
         return None, None
     match = _LOCATION.match(location)
     if not match:
         return location, None
-    line = match.group("line")
-    return match.group("file"), int(line) if line else None
+    return match.group("file"), int(match["line"]) if match["line"] else None
 
 
 class BuildlibError(Exception):
@@ -82,9 +80,8 @@ class PublishError(BuildlibError, exit_code=8):
 
 
 class NotVerified(PublishError):
-    """A push reported success, but the registry could not confirm what it holds (it did
-    not answer, or listed nothing): a stopped release names the reference as pushed but
-    not verified, never as not pushed."""
+    """A push reported success, but the registry could not confirm what it holds: a stopped
+    release names the reference as pushed but not verified, never as not pushed."""
 
     def __init__(self, reference: str, cause: BuildlibError):
         super().__init__(
@@ -95,9 +92,8 @@ class NotVerified(PublishError):
 
 
 class Replaced(PublishError):
-    """Tags this run pushed and verified hold something else at the final check, or are
-    gone: a stopped push or release does not name ``references`` (``REPOSITORY:TAG``) as
-    pushed and verified."""
+    """Tags this run pushed and verified (``references``) hold something else at the final
+    check, or are gone: a stopped push or release does not name them as verified."""
 
     def __init__(self, message: str, references: tuple[str, ...], *, hint: str):
         super().__init__(message, hint=hint)

@@ -1,7 +1,6 @@
-"""Holding SIGINT and SIGTERM off a section that must not stop half way: while it runs, such
-a signal is noted instead of running its handler, which would unwind the stack wherever it
-lands, or its default action, which would end the process there. The section's owner says
-what a noted signal means once the section has ended or let go."""
+"""Holding SIGINT and SIGTERM off a section that must not stop half way (a handler would
+unwind the stack wherever it lands, a default action end the process there). The section's
+owner says what a noted signal means once the section has ended or let go."""
 
 from __future__ import annotations
 
@@ -15,11 +14,10 @@ from typing import Any
 @contextmanager
 def signals_held(note: Callable[[int], object]) -> Iterator[list[int]]:
     """While the block runs, SIGINT and SIGTERM are added to the list yielded and given to
-    ``note`` (in the main thread, between two bytecodes of whatever it runs). One that is
-    ignored (a background job's SIGINT) stays ignored, and one whose handler Python did not
-    install stays too: ``signal.getsignal`` gives None for it, which ``signal.signal``
-    cannot put back (the signal module's docs). Python runs a signal's handler in the main
-    thread only (the same docs): in another thread nothing is held."""
+    ``note`` (in the main thread, between two bytecodes). An ignored one stays ignored, and
+    one whose handler Python did not install too: ``signal.getsignal`` gives None for it,
+    which ``signal.signal`` cannot put back (the signal module's docs). Python runs handlers
+    in the main thread only (the same docs): in another thread nothing is held."""
     caught: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield caught
@@ -43,16 +41,13 @@ def signals_held(note: Callable[[int], object]) -> Iterator[list[int]]:
 
 @contextmanager
 def signals_deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM wait (blocked) until the block has ended, then arrive as usual: for
-    a step too short to hand over, which a signal must not cut in two. The mask is this
-    thread's, and a signal another thread receives still runs its handler in the main
-    thread (the signal module's docs): the block defers while the main thread runs alone."""
-    hold = threading.current_thread() is threading.main_thread() and hasattr(
-        signal, "pthread_sigmask"
-    )
-    previous = (
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if hold else None
-    )
+    """SIGINT and SIGTERM wait (blocked) until a step too short to hand over has ended, then
+    arrive as usual. The mask is this thread's, and a signal another thread receives still
+    runs its handler in the main thread (the signal module's docs): the block defers while
+    the main thread runs alone."""
+    previous = None
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask"):
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
