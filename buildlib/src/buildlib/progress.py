@@ -1,18 +1,15 @@
 """How the output of builds is shown, by where it goes.
 
-- **GitHub Actions** (``GITHUB_ACTIONS=true``): each image's output is kept and printed as
-  one ``::group::``/``::endgroup::`` block when that image finishes, so its lines stay
-  together and fold away; while the builds run, only the step lines (``#7 [3/6] RUN ...``)
-  are printed, prefixed, as progress. A single build is folded live, line by line.
-- **A terminal** (stderr is a TTY, concurrent builds): one live status line per image
-  (state, current step, elapsed), redrawn in place; the full log of an image that failed
-  is printed once the builds end.
-- **Anything else** (a pipe, a file; one build on a terminal): every line as it comes,
-  prefixed with the image's name when several build at once.
+- **GitHub Actions**: each image's output is printed as one ``::group::`` block when that
+  image finishes; meanwhile only its step lines (``#7 [3/6] RUN ...``), prefixed. A single
+  build is folded live, line by line.
+- **A terminal** (concurrent builds): one live status line per image (state, current step,
+  elapsed), redrawn in place; the full log of an image that failed once the builds end.
+- **Anything else** (a pipe; one build on a terminal): every line as it comes, prefixed
+  with the image's name when several build at once.
 
-Whole blocks go out under :mod:`buildlib.console`'s lock, so nothing interleaves within a
-line, nor within a group. It only shows lines: it must never decide whether a build
-failed or change what runs.
+Whole blocks go out under :mod:`buildlib.console`'s lock. It only shows lines: it must never
+decide whether a build failed or change what runs.
 """
 
 from __future__ import annotations
@@ -22,6 +19,7 @@ import shutil
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -29,8 +27,7 @@ from typing import Literal
 from buildlib import console
 
 Mode = Literal["github", "tty", "plain"]
-# Kept per image for its group or its failure log; past this the oldest lines go (the
-# count of dropped lines is said).
+# Kept per image for its group or its failure log; past this the oldest go (and are counted).
 MAX_KEPT_LINES = 20_000
 # A BuildKit step: ``#7 [stage-0 5/6] RUN ...`` (its number, stage words, place, instruction)
 STEP = re.compile(r"^#(\d+) \[([^\]]*?)(\d+)/\d+\] (\S+)")
@@ -50,18 +47,14 @@ class _Image:
     ended: float | None = None
     ok: bool | None = None
     step: str = ""
-    lines: list[str] = field(default_factory=list)
+    lines: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_LINES))
     dropped: int = 0
 
     def keep(self, line: str) -> None:
+        self.dropped += len(self.lines) == self.lines.maxlen
         self.lines.append(line)
-        if len(self.lines) > MAX_KEPT_LINES:
-            cut = len(self.lines) - MAX_KEPT_LINES
-            del self.lines[:cut]
-            self.dropped += cut
 
     def log(self) -> list[str]:
-        """The kept lines, after a word on those that were not."""
         dropped = [f"({self.dropped} earlier lines not kept)"] if self.dropped else []
         return [*dropped, *self.lines]
 
@@ -86,8 +79,6 @@ class BuildDisplay:
         self._tick_seconds = tick_seconds
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
-
-    # --- events -------------------------------------------------------------------------
 
     def start(self, name: str, title: str | None = None) -> None:
         image = self.images[name]
@@ -121,8 +112,8 @@ class BuildDisplay:
             console.info(f"[{name}] {text}")
 
     def shared(self, text: str) -> None:
-        """A line of no one image (a bake's loading of its definition): shown once, and
-        kept with every image's log on a terminal."""
+        """A line of no one image (a bake's loading of its definition): shown once, and kept
+        with every image's log on a terminal."""
         if self.mode == "tty":
             with self._lock:
                 for image in self.images.values():
@@ -168,8 +159,6 @@ class BuildDisplay:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # --- the live area (terminal) --------------------------------------------------------
 
     def render(self) -> list[str]:
         width = max(20, shutil.get_terminal_size((100, 24)).columns - 1)
