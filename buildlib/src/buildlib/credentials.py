@@ -32,24 +32,21 @@ class Credentials:
     from_environment: bool = False
 
     def encoded(self) -> tuple[bytes, bytes]:
-        """Username and secret as sent to a registry or ``docker login``: the bytes their
-        source held. For the environment's, :func:`os.fsencode` undoes ``os.environ``'s
-        decoding whatever the locale. A docker login's are text the SDK decoded as UTF-8
-        (docker/auth.py decode_auth, and credential helpers' JSON): UTF-8 gives back the
-        bytes docker sends (docker/cli cli/config/configfile/file.go decodeAuth keeps them
-        as they are). Never raises: the error would quote a character of the secret."""
+        """Username and secret as their source held them: :func:`os.fsencode` undoes
+        ``os.environ``'s decoding; a docker login's are text the SDK decoded as UTF-8
+        (docker/auth.py decode_auth, credential helpers' JSON), which docker sends as is
+        (docker/cli cli/config/configfile/file.go decodeAuth). Never raises: the error would
+        quote a character of the secret."""
         if self.from_environment:
             return os.fsencode(self.username), os.fsencode(self.secret)
         return self.username.encode(errors="replace"), self.secret.encode(errors="replace")
 
 
 def from_env(username_var: str, token_var: str, environ: Mapping[str, str]) -> Credentials | None:
-    """Credentials from two environment variables; ``None`` when neither is set.
-
-    An empty value counts as unset: GitHub Actions expands a missing secret to "".
-    """
-    # only ASCII whitespace (a pasted newline): under a Latin-1 locale a token's byte 0xA0
-    # or 0x85 is a character str.strip() would drop
+    """Credentials from two environment variables; ``None`` when neither is set (an empty
+    value counts as unset: GitHub Actions expands a missing secret to "")."""
+    # only ASCII whitespace: under a Latin-1 locale a token's byte 0xA0 or 0x85 is a
+    # character str.strip() would drop
     username = environ.get(username_var, "").strip(string.whitespace)
     secret = environ.get(token_var, "").strip(string.whitespace)
     if username and secret:
@@ -65,8 +62,7 @@ def from_env(username_var: str, token_var: str, environ: Mapping[str, str]) -> C
 
 @dataclass(frozen=True)
 class Found:
-    """The credentials for a registry and where they came from; both ``None`` when there
-    are none."""
+    """The credentials for a registry and where they came from; both ``None`` for none."""
 
     credentials: Credentials | None
     source: str | None
@@ -87,8 +83,7 @@ def find(
 
 
 def refused_fix(found: Found, username_var: str, token_var: str, registry_host: str) -> str:
-    """The fix when ``registry_host`` refuses a login or push with ``found``: credentials
-    that were given need checking, not setting."""
+    """The fix when ``registry_host`` refuses ``found``: given credentials need checking."""
     both = f"{username_var} and {token_var}"
     if found.credentials is None:
         return f"set {both} (or `docker login {registry_host}`)"
@@ -100,12 +95,8 @@ def refused_fix(found: Found, username_var: str, token_var: str, registry_host: 
 
 
 def from_docker_config(registry_host: str) -> Credentials | None:
-    """Credentials of an existing ``docker login`` (e.g. by docker/login-action), or ``None``.
-
-    Reads ``$DOCKER_CONFIG``, else ``~/.docker``; credential stores and helpers named there
-    are run. Identity tokens (OAuth refresh tokens) are not supported and count as no
-    credentials.
-    """
+    """Credentials of an existing ``docker login`` (``$DOCKER_CONFIG``, else ``~/.docker``,
+    its credential stores and helpers run), or ``None``; an identity token counts as none."""
     from docker import auth as docker_auth
     from docker import errors as docker_errors
 
