@@ -1,11 +1,10 @@
 """Where a failed build failed: the Dockerfile line and a short reason, from its output.
 
 BuildKit's plain progress names the failing step (`` > [stage-0 3/6] RUN pip install ...:``)
-and, since Dockerfile frontend 1.4, its source (a ``Dockerfile-cpu:12`` line and the
-instruction marked ``>>>``); the legacy builder prints ``Step 3/6 : RUN ...`` before each
-step and ``The command '...' returned a non-zero code: 1``. The line becomes the ``file`` and
-``line`` of the error (a GitHub annotation at the failing instruction); the whole output
-stays in the log. It only reads the output: it must never decide that a build failed.
+and, since Dockerfile frontend 1.4, its source (``Dockerfile-cpu:12``, the line marked
+``>>>``); the legacy builder prints ``Step 3/6 : RUN ...`` and ``The command '...' returned
+a non-zero code: 1``. The line becomes the error's ``file`` and ``line`` (a GitHub
+annotation). It only reads the output: it must never decide that a build failed.
 """
 
 from __future__ import annotations
@@ -56,9 +55,8 @@ def failure(lines: Sequence[str], dockerfile: Path) -> Failure:
 
 
 def lost_image_id(lines: Sequence[str], iidfile: Path) -> bool:
-    """Whether docker's last word was that it got no image id to write to ``iidfile``: the
-    build itself succeeded (docker/cli#2971, BuildKit builds running side by side on one
-    engine)."""
+    """Whether docker's last word was that it got no image id for ``iidfile``: the build
+    itself succeeded (docker/cli#2971, BuildKit builds side by side on one engine)."""
     said = f"cannot write {iidfile} because server did not provide an image ID"
     return last_lines(lines, 1) == said
 
@@ -68,8 +66,7 @@ def last_match(
     *patterns: re.Pattern[str],
     wanted: Callable[[re.Match[str]], bool] = bool,
 ) -> re.Match[str] | None:
-    """The last match in ``lines`` (that ``wanted`` accepts: any, by default) of the first
-    of ``patterns`` found there."""
+    """The last match in ``lines`` that ``wanted`` accepts, of the first of ``patterns`` found."""
     for pattern in patterns:
         for line in reversed(lines):
             match = pattern.search(line)
@@ -91,8 +88,7 @@ def _source_line(lines: Sequence[str], name: str) -> int | None:
 
 
 def _instruction_line(dockerfile: Path, instruction: str) -> int | None:
-    """The line where ``instruction`` starts in the Dockerfile (first match), compared with
-    whitespace folded."""
+    """The line where ``instruction`` first starts in the Dockerfile, whitespace folded."""
     try:
         instructions = dockerfile_module.read(dockerfile)
     except OSError:

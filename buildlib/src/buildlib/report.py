@@ -1,9 +1,7 @@
-"""What ``push`` and ``release`` tell: the plan of a dry run, the summary of what was
-published, the values a workflow reads from ``GITHUB_OUTPUT`` (``NAME-digest``,
-``NAME-tags``, ``NAME-references``, ``images``) and the GitHub step summary.
+"""What ``push`` and ``release`` tell: a dry run's plan, the summary of what was published,
+``GITHUB_OUTPUT``'s values and the GitHub step summary.
 
-Never talks to a registry or the docker engine: it reports results it is given, and writes
-only the two files GitHub names.
+Never talks to a registry or the docker engine; writes only the two files GitHub names.
 """
 
 from __future__ import annotations
@@ -34,8 +32,7 @@ def print_plan(
     login = "login from the environment" if from_environment else "using the existing docker login"
     if access.credentials is None:
         login = "no credentials (anonymous)"
-    version_text = f", version {version}" if version else ""
-    console.step(f"plan for {access.registry}{version_text}: {login}")
+    console.step(f"plan for {access.registry}{f', version {version}' if version else ''}: {login}")
     for publication in publications:
         console.info(
             f"  {publication.name}: {publication.repository} ← {', '.join(publication.tags)}"
