@@ -50,9 +50,9 @@ class _Job:
     environ: Mapping[str, str]
 
     def plan(self, provenance: attest.Mode, version: str | None = None) -> BuildPlan:
-        """The builds; pushes carry provenance ``min``, releases ``max``, and an SBOM;
-        ``version``: the version label (a push's first tag). Builds that buildx pushes
-        repeat their labels as OCI annotations where this buildx writes them."""
+        """The builds: a push's provenance is ``min``, a release's ``max`` with an SBOM;
+        ``version`` labels a push (its first tag). Builds buildx pushes repeat their labels as
+        OCI annotations where this buildx writes them."""
         caps = detect()
         attestations = attest.for_publishing(self.config, caps, provenance, self.options.builder)
         reason = tags.annotations_unsupported(caps.builder, caps.describe(), caps.buildx_version)
@@ -105,9 +105,8 @@ def _logged_in(
 def _would_stop(
     job: _Job, plan: BuildPlan, purpose: Purpose, tags: tuple[str, ...] = (), said: str = ""
 ) -> None:
-    """A dry run warns of every pre-flight check its real run would stop at; each is offline
-    and writes nothing (files, git, ``uv lock --check --offline``, whether credentials are
-    there), so a dry run without secrets still exits 0. ``said``: a check already warned."""
+    """A dry run warns of every pre-flight check its real run would stop at (each is offline,
+    so a dry run without secrets still exits 0); ``said``: a check already warned of."""
     for result in run_preflight(job.config, plan.builds, purpose, tags=tags, environ=job.environ):
         if result.status == "fail" and result.id != said:
             console.warn(f"a real {purpose} would stop here: {result.error()}")

@@ -3,8 +3,7 @@ stays where it is, what is refused as a changed release, and what a stopped rele
 wrote. The dry run prints this plan.
 
 Never talks to a registry or the docker engine, and never writes: the facts it decides on
-(tags listed, digests, labels) are handed in by the modules that read them. It reads git
-only through the ``Git`` it is given, and the build context from disk.
+are handed in; it reads git only through the ``Git`` it is given, and the context from disk.
 """
 
 from __future__ import annotations
@@ -17,13 +16,7 @@ from typing import Any
 
 from buildlib.config import Config, ImageSpec, normal_platform
 from buildlib.context import IGNORE_FILE, ignore_file_for, strays
-from buildlib.errors import (
-    BuildlibError,
-    CheckFailed,
-    NotVerified,
-    PublishError,
-    Replaced,
-)
+from buildlib.errors import BuildlibError, CheckFailed, NotVerified, PublishError, Replaced
 from buildlib.git import Git
 from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild, shown_path
 from buildlib.versions import plan_release_tags, version_from_tag, version_in_tag
@@ -66,12 +59,8 @@ def release_publications(
     ``released`` per image: a floating tag never moves back to an older version."""
     every = {}
     for image in config.images:
-        planned = plan_release_tags(
-            config.version, config.release.floating_tags, released[image.name]
-        )
-        every[image.name] = ImagePublication(
-            image.name, image.repository, planned.tags, planned.skipped
-        )
+        plan = plan_release_tags(config.version, config.release.floating_tags, released[image.name])
+        every[image.name] = ImagePublication(image.name, image.repository, plan.tags, plan.skipped)
     return every
 
 
@@ -91,20 +80,17 @@ def run_local(plan: BuildPlan) -> BuildPlan:
     pushed as ``REPO:TAG`` later: two runs at once on one engine (two clones, two CI jobs)
     would otherwise each tag ``REPO:TAG`` and one would push the other's image."""
     run = secrets.token_hex(4)
-    builds = []
-    for build in plan.builds:
-        if build.output == "push":
-            builds.append(build)
-            continue
-        name, _, tag = build.published.rpartition(":")
-        local = f"{name}:{(tag + '-buildlib-' + run)[-128:].lstrip('.-')}"
-        builds.append(dataclasses.replace(build, references=(local,), publish_as=build.published))
+    builds = list(plan.builds)
+    for i, build in enumerate(builds):
+        if build.output != "push":
+            name, _, tag = build.published.rpartition(":")
+            local = f"{name}:{(tag + '-buildlib-' + run)[-128:].lstrip('.-')}"
+            builds[i] = dataclasses.replace(build, references=(local,), publish_as=build.published)
     return dataclasses.replace(plan, builds=tuple(builds))
 
 
 def subplan(plan: BuildPlan, keep: Callable[[ImageBuild], bool]) -> BuildPlan:
-    """The builds of ``plan`` that ``keep`` selects; an ``after`` edge to a build left out
-    is dropped (there is nothing to wait for)."""
+    """The builds of ``plan`` that ``keep`` selects, without ``after`` edges to the others."""
     kept = [build for build in plan.builds if keep(build)]
     names = {build.name for build in kept}
     kept = [
@@ -124,9 +110,8 @@ def refuse_other_release(
     build: ImageBuild, reference: str, host: str, platforms: tuple[str, ...], labels: Any
 ) -> None:
     """A build that buildx pushes, whose version tag ``reference`` already holds an image
-    (for ``platforms``, with ``labels``): passes when that image is this release (built
-    from this same commit, by its ``revision`` label, for the same platforms: a re-run);
-    any other image under the version is refused, since release tags are immutable."""
+    (for ``platforms``, with ``labels``): passes when that is this release (the same commit
+    by its ``revision`` label, the same platforms: a re-run); anything else is refused."""
     ours = dict(build.labels).get(REVISION_LABEL)
     theirs = (labels or {}).get(REVISION_LABEL)
     same_commit = bool(ours) and ours != "unknown" and theirs == ours
@@ -168,8 +153,8 @@ def release_stopped(
     """What a release that stopped before its floating tags wrote: verified pushes,
     unverified ones, and what could not be checked; "nothing" only when that is known."""
     unverified = error.reference if isinstance(error, NotVerified) else None
-    # a push verified once, then not confirmed (or found replaced, or gone) by a later
-    # check, is not named as verified: the error's own words say what became of it
+    # a push that a later check found replaced or gone is not named as verified: the
+    # error's own words say what became of it
     taken = error.references if isinstance(error, Replaced) else ()
     references = [
         f"{p.repository}:{p.tags[0]}"
@@ -193,8 +178,8 @@ def release_stopped(
 
 
 def push_stopped(error: BuildlibError, written: list[str]) -> PublishError:
-    """A push that stopped after it wrote some tags: they are named, as exit 8 promises,
-    but for those the final check found replaced or gone (the error's own words name them)."""
+    """A push that stopped after it wrote some tags: they are named, as exit 8 promises, but
+    for those the final check found replaced or gone (the error names them)."""
     taken = error.references if isinstance(error, Replaced) else ()
     kept = ", ".join(reference for reference in written if reference not in taken)
     return PublishError(
@@ -254,8 +239,7 @@ def git_problems(
 def stray_files(
     config: Config, images: tuple[ImageSpec, ...], consequence: str, *, buildkit: bool
 ) -> CheckFailed | None:
-    """One line naming the files the builds would send that git does not track (an
-    untracked script, a git-ignored ``.env``): a ``COPY`` would put them in the image."""
+    """One line naming the files the builds would send that git does not track."""
     builds = [
         (image.name, config.root / image.dockerfile, config.root / image.context)
         for image in images
