@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildlib.options import ci_branch
-from buildlib.runner import Result, Runner
+from buildlib.runner import Result, ask
 
 
 @dataclass(frozen=True)
@@ -37,15 +37,8 @@ class Git:
     def _query(self, *args: str, stdin: bytes | None = None) -> Result | None:
         if shutil.which("git") is None:
             return None
-        result = Runner(quiet=True).run(
-            ["git", *args],
-            cwd=str(self.root),
-            env={"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
-            stdin=stdin,
-            capture=True,
-            check=False,
-            mutating=False,
-        )
+        env = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+        result = ask(["git", *args], cwd=self.root, env=env, stdin=stdin)
         return result if result.ok else None
 
     def is_repository(self) -> bool:

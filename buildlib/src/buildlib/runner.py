@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from buildlib import console
 from buildlib.errors import BuildlibError, CommandFailed
@@ -33,9 +34,10 @@ TAIL_LINES = 200
 ENCODING, ERRORS = "utf-8", "replace"
 
 
-def ask(argv: Sequence[str], cwd: Path | str | None = None) -> Result:
-    """A read-only query, quiet and captured; its exit status is the caller's to read."""
-    return Runner().run(argv, capture=True, check=False, mutating=False, cwd=cwd)
+def ask(argv: Sequence[str], cwd: Path | str | None = None, **options: Any) -> Result:
+    """A read-only query, quiet and captured; its exit status is the caller's to read.
+    ``options``: :meth:`Runner.run`'s ``env`` and ``stdin``."""
+    return Runner().run(argv, capture=True, check=False, mutating=False, cwd=cwd, **options)
 
 
 def find_program(name: str) -> str | None:
