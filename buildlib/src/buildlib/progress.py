@@ -1,12 +1,7 @@
-"""How the output of builds is shown, by where it goes.
-
-- **GitHub Actions**: each image's output is printed as one ``::group::`` block when that
-  image finishes; meanwhile only its step lines (``#7 [3/6] RUN ...``), prefixed. A single
-  build is folded live, line by line.
-- **A terminal** (concurrent builds): one live status line per image (state, current step,
-  elapsed), redrawn in place; the full log of an image that failed once the builds end.
-- **Anything else** (a pipe; one build on a terminal): every line as it comes, prefixed
-  with the image's name when several build at once.
+"""How the output of builds is shown, by where it goes (README, "Tasks": the table): on a
+terminal one live status line per image, then the log of each that failed; in GitHub Actions
+the step lines as progress and each image's output as one ``::group::`` when it finishes (a
+single build folded live); elsewhere every line as it comes, prefixed when several build.
 
 Whole blocks go out under :mod:`buildlib.console`'s lock. It only shows lines: it must never
 decide whether a build failed or change what runs.
@@ -14,6 +9,7 @@ decide whether a build failed or change what runs.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import sys
@@ -59,7 +55,7 @@ class _Image:
         return [*dropped, *self.lines]
 
 
-class BuildDisplay:
+class BuildDisplay(contextlib.AbstractContextManager["BuildDisplay"]):
     """Shows the output of the builds of ``names`` (see the module's docstring)."""
 
     def __init__(
@@ -154,9 +150,6 @@ class BuildDisplay:
                 header = f"{s.red}--- log of {image.title} (failed) ---{s.reset}"
                 console.emit_lines([header, *image.log()])
 
-    def __enter__(self) -> BuildDisplay:
-        return self
-
     def __exit__(self, *exc: object) -> None:
         self.close()
 
@@ -167,9 +160,8 @@ class BuildDisplay:
         rows = []
         with self._lock:
             for image in self.images.values():
-                state = self._state(image)
                 colour = s.cyan if image.ok is None else s.green if image.ok else s.red
-                text = f"{image.name:<{pad}}  {state}"
+                text = f"{image.name:<{pad}}  {self._state(image)}"
                 if image.ok is None and image.started is not None and image.step:
                     text += f"  {image.step}"
                 if len(text) > width:
