@@ -214,11 +214,8 @@ def _path_problems(path: str) -> list[str]:
 
 
 def _separator_problems(component: str) -> list[str]:
-    problems = []
-    if component[0] in "._-":
-        problems.append(f"path component {component!r} starts with {component[0]!r}")
-    if component[-1] in "._-":
-        problems.append(f"path component {component!r} ends with {component[-1]!r}")
+    ends = (("starts", component[0]), ("ends", component[-1]))
+    problems = [f"path component {component!r} {w} with {c!r}" for w, c in ends if c in "._-"]
     for run in _SEPARATOR_RUN_RE.finditer(component):
         inner = 0 < run.start() and run.end() < len(component)
         if inner and not _SEPARATOR_RE.fullmatch(run.group()):
@@ -230,18 +227,18 @@ def _separator_problems(component: str) -> list[str]:
 
 
 def _repository_hint(name: str) -> str:
-    rule = (
-        "a repository is lowercase letters and digits, in components separated by '/', "
-        "with '.', '_', '__' or '-' between words, e.g. 'acme/worker-gpu'"
-    )
+    if suggestion := _suggest_repository(name):
+        return f"use {suggestion!r}"
     registry, _ = split_registry(name)
     if registry is not None and not is_registry(registry):
-        rule = (
+        return (
             "a registry host is a domain name or [IPv6] address with an optional ':port', "
             "e.g. 'ghcr.io' or 'localhost:5000'"
         )
-    suggestion = _suggest_repository(name)
-    return f"use {suggestion!r}" if suggestion else rule
+    return (
+        "a repository is lowercase letters and digits, in components separated by '/', "
+        "with '.', '_', '__' or '-' between words, e.g. 'acme/worker-gpu'"
+    )
 
 
 def _suggest_repository(name: str) -> str | None:
