@@ -1,10 +1,6 @@
-"""``push`` and ``release``: build every image, then publish in an order that protects users.
-
-push:    build all → push ``REPO:TAG`` of every image → verify each digest in the registry.
-release: check the git tag and tree → build all → refuse a changed image under an existing
-         version tag → push every full version tag → verify → only then move the floating
-         tags (``X.Y``, ``X``, ``latest``) by re-tagging the pushed manifest in the registry
-         (no upload). A failure before the last step leaves every floating tag untouched.
+"""``push`` and ``release``: build every image, then publish in an order that protects users
+(README, "Publishing"): a release pushes and verifies every full version tag before it moves
+a floating tag (``X.Y``, ``X``, ``latest``), so a failure leaves every floating tag untouched.
 
 This module only orders the steps: releaseplan decides, existing reads the registry,
 pushing writes and verifies, floating moves the floating tags, report tells. It must never
