@@ -34,12 +34,8 @@ class ImagePublication:
     skipped: tuple[tuple[str, str], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "repository": self.repository,
-            "tags": list(self.tags),
-            "skipped": [{"tag": t, "reason": r} for t, r in self.skipped],
-        }
+        skipped = [{"tag": t, "reason": r} for t, r in self.skipped]
+        return {**dataclasses.asdict(self), "tags": list(self.tags), "skipped": skipped}
 
 
 @dataclass
@@ -203,33 +199,28 @@ def git_problems(
                 hint="run it from a clone with tags (actions/checkout fetch-tags)",
             )
         ]
-    problems: list[BuildlibError] = []
-    commit, head = git.tag_commit(tag), git.head()
-    if commit is None:
-        problems.append(
-            CheckFailed(
-                f"git tag {tag} (made by release-please for version {config.version_text}) does "
-                "not exist",
-                hint=f"merge the release PR, or `git fetch --tags`; to tag by hand: "
-                f"git tag {tag} && git push origin {tag}",
-            )
-        )
-    elif commit != head:
-        problems.append(
-            CheckFailed(
-                f"git tag {tag} points at {commit[:12]}, not at HEAD ({(head or '?')[:12]})",
-                hint=f"git checkout {tag}",
-            )
-        )
-    dirty = git.dirty_files()
-    if dirty:
-        problems.append(
-            CheckFailed(
-                f"the working tree has uncommitted changes ({', '.join(dirty[:3])}"
-                f"{'...' if len(dirty) > 3 else ''}): the images would not match {tag}",
-                hint="commit or stash them (git stash)",
-            )
-        )
+    commit, head, dirty = git.tag_commit(tag), git.head(), git.dirty_files()
+    found = [
+        (
+            commit is None,
+            f"git tag {tag} (made by release-please for version {config.version_text}) does "
+            "not exist",
+            f"merge the release PR, or `git fetch --tags`; to tag by hand: "
+            f"git tag {tag} && git push origin {tag}",
+        ),
+        (
+            commit not in (None, head),
+            f"git tag {tag} points at {(commit or '')[:12]}, not at HEAD ({(head or '?')[:12]})",
+            f"git checkout {tag}",
+        ),
+        (
+            bool(dirty),
+            f"the working tree has uncommitted changes ({', '.join(dirty[:3])}"
+            f"{'...' if len(dirty) > 3 else ''}): the images would not match {tag}",
+            "commit or stash them (git stash)",
+        ),
+    ]
+    problems: list[BuildlibError] = [CheckFailed(m, hint=h) for bad, m, h in found if bad]
     stray = stray_files(config, images, f"the images would not be {tag}", buildkit=buildkit)
     if stray is not None:
         problems.append(stray)
