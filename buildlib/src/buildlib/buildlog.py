@@ -107,8 +107,7 @@ def _reason(lines: Sequence[str]) -> str:
     ... returned a non-zero code``), else the last line."""
     for line in reversed(lines):
         for pattern in _REASONS:
-            match = pattern.match(line.strip())
-            if match:
+            if match := pattern.match(line.strip()):
                 return _cut(" ".join(match.group("r").split()), MAX_REASON)
     return _cut(last_lines(lines, 1) or "no output", MAX_REASON)
 

@@ -42,9 +42,7 @@ def read_patterns(text: str) -> list[str]:
     """The patterns of a ``.dockerignore`` (the ignorefile reader): a BOM dropped, ``#``
     lines skipped, spaces trimmed, each pattern cleaned and made relative to the root."""
     patterns = []
-    for number, line in enumerate(text.splitlines()):
-        if number == 0:
-            line = line.lstrip("\ufeff")
+    for line in text.lstrip("\ufeff").splitlines():
         if line.startswith("#"):
             continue
         pattern = line.strip()
@@ -237,18 +235,15 @@ def strays(
     """The files of the build contexts (``(image, dockerfile, context)``) that git does not
     track, the Dockerfiles and ignore files included; ``None`` outside git."""
     git = Git(root)
-    tracked = git.tracked_files()
-    if tracked is None:
+    if (tracked := git.tracked_files()) is None:
         return None
     found: dict[str, list[str]] = {}
     base = os.path.abspath(root)
     for name, dockerfile, context in builds:
         matcher = matcher_for(dockerfile, context, buildkit=buildkit)
-        inputs = [context / rel for rel in context_files(context, matcher)]
-        inputs.append(dockerfile)
         ignore = ignore_file_for(dockerfile, context, buildkit=buildkit)
-        if ignore is not None:
-            inputs.append(ignore)
+        inputs = [context / rel for rel in context_files(context, matcher)] + [dockerfile]
+        inputs += [ignore] if ignore is not None else []
         for path in inputs:
             rel = Path(os.path.relpath(os.path.abspath(path), base)).as_posix()
             if rel.startswith(".git/"):

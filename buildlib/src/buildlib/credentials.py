@@ -73,11 +73,9 @@ def find(
 ) -> Found:
     """The credentials push, release and doctor use: the two variables first (a temporary
     login), else the user's docker login for ``registry_host``."""
-    credentials = from_env(username_var, token_var, environ)
-    if credentials is not None:
+    if (credentials := from_env(username_var, token_var, environ)) is not None:
         return Found(credentials, f"${username_var} and ${token_var}")
-    credentials = from_docker_config(registry_host)
-    if credentials is not None:
+    if (credentials := from_docker_config(registry_host)) is not None:
         return Found(credentials, f"the docker login for {registry_host}")
     return Found(None, None)
 

@@ -23,8 +23,7 @@ def split_location(location: str | None) -> tuple[str | None, int | None]:
     a flag (``--tag``) or a variable (``$TAG``) is no file: ``(None, None)``."""
     if not location or location.startswith(("-", "$")):
         return None, None
-    match = _LOCATION.match(location)
-    if not match:
+    if not (match := _LOCATION.match(location)):
         return location, None
     return match.group("file"), int(match["line"]) if match["line"] else None
 

@@ -29,8 +29,7 @@ class Git:
         ``None`` when git is missing or the command fails. UTF-8, U+FFFD for another byte:
         names only shown, where a surrogate escape could fail to print; a path given back to
         git or to the disk comes from :meth:`_paths`."""
-        result = self._query(*args, stdin=stdin)
-        if result is None:
+        if (result := self._query(*args, stdin=stdin)) is None:
             return None
         return result.stdout.strip() if strip else result.stdout
 

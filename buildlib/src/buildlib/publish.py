@@ -63,8 +63,7 @@ class _Job:
             annotate=reason is None,
         )
         loaded = [build.name for build in plan.builds if build.output != "push"]
-        note = tags.annotations_note(reason, loaded)
-        if note is not None:
+        if (note := tags.annotations_note(reason, loaded)) is not None:
             plan = dataclasses.replace(plan, notes=(*plan.notes, note))
         return plan if self.options.dry_run else releaseplan.run_local(plan)
 

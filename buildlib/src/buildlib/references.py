@@ -41,8 +41,7 @@ DIGEST_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-
 
 def registry_problem(host: str) -> str | None:
     """Why ``host`` is not a registry ``host[:port]``, or ``None`` when it is one."""
-    match = _REGISTRY_RE.fullmatch(host)
-    if match is None:
+    if (match := _REGISTRY_RE.fullmatch(host)) is None:
         return "not a registry host[:port] (no scheme, no path)"
     if match.group("ipv6") is not None:
         try:

@@ -221,8 +221,7 @@ def git_problems(
         ),
     ]
     problems: list[BuildlibError] = [CheckFailed(m, hint=h) for bad, m, h in found if bad]
-    stray = stray_files(config, images, f"the images would not be {tag}", buildkit=buildkit)
-    if stray is not None:
+    if stray := stray_files(config, images, f"the images would not be {tag}", buildkit=buildkit):
         problems.append(stray)
     return problems
 
@@ -235,8 +234,7 @@ def stray_files(
         (image.name, config.root / image.dockerfile, config.root / image.context)
         for image in images
     ]
-    found = strays(config.root, builds, buildkit=buildkit)
-    if not found:
+    if not (found := strays(config.root, builds, buildkit=buildkit)):
         return None
     shown = ", ".join(stray.describe() for stray in found[:4])
     if len(found) > 4:
