@@ -26,11 +26,9 @@ from buildlib import console
 from buildlib.errors import BuildlibError, CommandFailed
 
 REDACTED = "******"
-# Lines of streamed output kept for the error of a failed command: enough to hold a failed
-# build's summary (the failing step, its Dockerfile line, the reason) after the step's output.
+# Streamed lines kept for a failed command's error: enough for a failed build's summary.
 TAIL_LINES = 200
-# docker, git and uv write UTF-8 whatever the locale; a stray byte in a build's output is
-# shown as U+FFFD rather than stopping the build
+# docker, git and uv write UTF-8 whatever the locale; a stray byte shows as U+FFFD
 ENCODING, ERRORS = "utf-8", "replace"
 
 
@@ -41,8 +39,8 @@ def ask(argv: Sequence[str], cwd: Path | str | None = None, **options: Any) -> R
 
 
 def find_program(name: str) -> str | None:
-    """``name`` on PATH, else beside the running Python: its virtual environment's scripts,
-    where ``uv sync`` puts the tools that are dependencies, even when it is not activated."""
+    """``name`` on PATH, else beside the running Python (where ``uv sync`` puts the tools
+    that are dependencies, even when the environment is not activated)."""
     return shutil.which(name) or shutil.which(name, path=os.path.dirname(sys.executable))
 
 
@@ -130,8 +128,7 @@ class Runner:
 
     def format(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
         def shown(text: str) -> str:
-            # redact before quoting (quoting may split a secret that holds a quote); the
-            # marker itself needs no quotes
+            # redact before quoting, which may split a secret that holds a quote
             return shlex.quote(self.redact(text)).replace(shlex.quote(REDACTED), REDACTED)
 
         words = [f"{k}={shown(v)}" for k, v in (env or {}).items()] + [shown(a) for a in argv]
@@ -153,11 +150,9 @@ class Runner:
         show: Callable[[str], None] | None = None,
     ) -> Result:
         """``env`` is added to the current environment and shown on the echoed line.
-        ``mutating=False`` marks read-only queries, which run even in dry-run.
-        ``on_line`` sees each line of streamed output (redacted) as it arrives; ``show``, when
-        given, displays each line instead of the console (:mod:`buildlib.progress`).
-        ``stdin`` as ``str`` goes as UTF-8, as ``bytes`` unchanged.
-        """
+        ``mutating=False`` marks read-only queries, which run even in dry-run. ``on_line``
+        sees each streamed line (redacted); ``show`` displays it instead of the console.
+        ``stdin`` as ``str`` goes as UTF-8, as ``bytes`` unchanged."""
         argv = [str(a) for a in argv]
         # Secrets travel on stdin or by reference, never on a command line.
         if any(secret in arg for secret in self.secrets for arg in argv):
@@ -213,8 +208,8 @@ class Runner:
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         assert proc.stdout is not None
         try:
-            # from here on a signal (tasks.user_errors) may arrive at any line: the command
-            # must not outlive buildlib, which gets the signal alone in CI or under a wrapper
+            # a signal (tasks.user_errors) may arrive from here on: the command must not
+            # outlive buildlib, which gets the signal alone in CI or under a wrapper
             with self._lock:
                 self._running.add(proc)
             if self.cancelled:
