@@ -8,6 +8,7 @@ line written while it is shown goes above it, and the area is drawn again.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -36,9 +37,7 @@ def as_typed(text: str) -> str:
 def colour_wanted(stream: TextIO) -> bool:
     if os.environ.get("NO_COLOR"):
         return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    return hasattr(stream, "isatty") and stream.isatty()
+    return bool(os.environ.get("FORCE_COLOR")) or (hasattr(stream, "isatty") and stream.isatty())
 
 
 def one_line(text: str, limit: int | None = None) -> str:
@@ -59,14 +58,9 @@ class Style:
         self.bold, self.dim, self.red, self.green, self.yellow, self.cyan, self.reset = codes
 
 
-_style: Style | None = None
-
-
+@functools.cache
 def style() -> Style:
-    global _style
-    if _style is None:
-        _style = Style(colour_wanted(sys.stderr))
-    return _style
+    return Style(colour_wanted(sys.stderr))
 
 
 def in_github_actions(environ: Mapping[str, str] | None = None) -> bool:

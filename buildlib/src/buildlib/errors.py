@@ -39,9 +39,7 @@ class BuildlibError(Exception):
         cls.exit_code = exit_code or cls.exit_code
 
     def __init__(self, message: str, *, hint: str | None = None, location: str | None = None):
-        self.message = message
-        self.hint = hint
-        self.location = location
+        self.message, self.hint, self.location = message, hint, location
         text = f"{location}: {message}" if location else message
         super().__init__(f"{text} (fix: {hint})" if hint else text)
 
