@@ -46,9 +46,13 @@ class Failure:
 
 
 def failure(lines: Sequence[str], dockerfile: Path) -> Failure:
-    """The failing instruction of a build of ``dockerfile`` and why, from its output."""
-    instruction = _failed_instruction(lines)
-    line = _source_line(lines, dockerfile.name)
+    """The failing instruction of a build of ``dockerfile`` and why, from its output; its line
+    from BuildKit's ``Dockerfile-cpu:12`` (or ``>>>`` mark) after the failed step, else found."""
+    step = last_match(lines, _FAILED_STEP, _LEGACY_STEP)
+    instruction = " ".join(step.group("instruction").split()) if step else None
+    named = last_match(lines, _SOURCE, wanted=lambda m: Path(m["file"]).name == dockerfile.name)
+    source = named or last_match(lines, _MARKED)
+    line = int(source.group("line")) if source else None
     if line is None and instruction:
         line = _instruction_line(dockerfile, instruction)
     return Failure(line, instruction, _reason(lines))
@@ -73,18 +77,6 @@ def last_match(
             if match and wanted(match):
                 return match
     return None
-
-
-def _failed_instruction(lines: Sequence[str]) -> str | None:
-    match = last_match(lines, _FAILED_STEP, _LEGACY_STEP)
-    return " ".join(match.group("instruction").split()) if match else None
-
-
-def _source_line(lines: Sequence[str], name: str) -> int | None:
-    """BuildKit's ``Dockerfile-cpu:12`` line (or the ``>>>`` mark), after the failed step."""
-    named = last_match(lines, _SOURCE, wanted=lambda match: Path(match["file"]).name == name)
-    match = named or last_match(lines, _MARKED)
-    return int(match.group("line")) if match else None
 
 
 def _instruction_line(dockerfile: Path, instruction: str) -> int | None:
