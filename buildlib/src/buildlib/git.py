@@ -25,10 +25,9 @@ class Git:
     root: Path
 
     def _git(self, *args: str, stdin: bytes | None = None, strip: bool = True) -> str | None:
-        """Output of a read-only git command (``strip=False`` for -z and record separators);
-        ``None`` when git is missing or the command fails. UTF-8, U+FFFD for another byte:
-        names only shown, where a surrogate escape could fail to print; a path given back to
-        git or to the disk comes from :meth:`_paths`."""
+        """Output of a read-only git command (``strip=False`` for -z and record separators), or
+        ``None``; U+FFFD for a byte that is no UTF-8, fit to print: a path given back to git
+        or to the disk comes from :meth:`_paths`."""
         if (result := self._query(*args, stdin=stdin)) is None:
             return None
         return result.stdout.strip() if strip else result.stdout
@@ -132,8 +131,7 @@ class Git:
         return self._git("describe", "--tags", "--abbrev=0", "--match", match, "HEAD") or None
 
     def log(self, since_tag: str | None = None) -> list[Commit]:
-        """Commits after ``since_tag`` up to HEAD (all of them without a tag), newest first,
-        merge commits marked. Empty without history."""
+        """Commits after ``since_tag`` (all without) up to HEAD, newest first, merges marked."""
         rev = f"{since_tag}..HEAD" if since_tag else "HEAD"
         out = self._git("log", "--format=%h%x1f%P%x1f%B%x1e", rev, strip=False)
         records = (r.strip("\n") for r in (out or "").split("\x1e"))

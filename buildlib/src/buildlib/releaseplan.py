@@ -61,9 +61,8 @@ def release_publications(
 
 
 def released_versions(config: Config, git_tags: Iterable[str], listed: list[str]) -> list[str]:
-    """The tags (git tags in the release format, then the registry's ``listed`` ones) that
-    are released versions. Tags with fewer version parts than a release has (a build number
-    ``842``, a date ``20240115``) are not versions of this project."""
+    """The released versions among git tags in the release format, then the registry's
+    ``listed`` tags; fewer version parts than a release has (``842``, ``20240115``) is none."""
     in_tags = (version_in_tag(config.release.git_tag, t) for t in git_tags)
     from_git = [text for text in in_tags if text is not None]
     parts = min(3, len(config.version.release))
@@ -73,8 +72,7 @@ def released_versions(config: Config, git_tags: Iterable[str], listed: list[str]
 
 def run_local(plan: BuildPlan) -> BuildPlan:
     """Each loaded build under a local name only this run uses (``REPO:TAG-buildlib-RUN``),
-    pushed as ``REPO:TAG`` later: two runs at once on one engine (two clones, two CI jobs)
-    would otherwise each tag ``REPO:TAG`` and one would push the other's image."""
+    pushed as ``REPO:TAG`` later: two runs on one engine must not push each other's image."""
     run = secrets.token_hex(4)
     builds = list(plan.builds)
     for i, build in enumerate(builds):

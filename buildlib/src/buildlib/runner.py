@@ -100,9 +100,9 @@ class Runner:
         return self._cancelled.is_set()
 
     def add_secret(self, value: str | None, label: str = "a secret") -> None:
-        """Redact ``value`` from everything shown: the whole of it and each of its lines,
-        since a build step may print a key file line by line. What is too short to redact
-        (see MIN_SECRET_LENGTH) is not: a warning names ``label``, never the value."""
+        """Redact ``value`` and each of its lines (a build step may print a key file line by
+        line) from everything shown; a part too short to redact is not: a warning names
+        ``label``, never the value."""
         if not value:
             return
         forms = [value]
