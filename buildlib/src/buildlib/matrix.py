@@ -1,9 +1,8 @@
 """The images of ``[tool.buildlib]`` as a CI matrix: the one image list of the workflow.
 
-``invoke images --json`` prints it on one line; a workflow job writes it to its outputs and
-the image jobs read it with ``fromJSON``, so adding an image to ``pyproject.toml`` adds its
-jobs without an edit of the workflow. It reads only the configuration: it must never run
-docker or git.
+``invoke images --json`` prints it on one line for a workflow job's outputs, which the image
+jobs read with ``fromJSON``: a new image gets its jobs without a workflow edit. It reads only
+the configuration: it must never run docker or git.
 """
 
 from __future__ import annotations
