@@ -32,6 +32,13 @@ def test_a_registry_url_with_credentials_hides_all_of_them() -> None:
     assert "cr@t" not in refused.message
 
 
+def test_credentials_without_a_scheme_are_hidden_even_when_the_token_holds_a_scheme_mark() -> None:
+    # no scheme: what stands before '://' is part of the credentials, not a scheme to show
+    refused = refusal_of_registry("user:pa://ss@registry.example")
+    assert refused.message.startswith("--registry ***@registry.example: ")
+    assert "user" not in refused.message and "pa:" not in refused.message
+
+
 def test_the_registry_from_the_environment_is_named_by_its_variable() -> None:
     with pytest.raises(UsageError, match=r"^BUILDLIB_REGISTRY=\*\*\*@host.example: "):
         registry_override(None, {"BUILDLIB_REGISTRY": "user:tok@host.example"})

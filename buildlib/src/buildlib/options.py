@@ -67,8 +67,9 @@ def registry_override(flag: str | None, environ: Mapping[str, str]) -> str | Non
     problem = registry_problem(value) if value else None
     if value and problem is not None:
         scheme, sep, rest = value.partition("://")
-        if not sep:
-            scheme, rest = "", value
+        # a scheme as RFC 3986 spells it; else '://' is inside the credentials
+        if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+            scheme, sep, rest = "", "", value
         if "@" in rest:  # user:token@host must not be echoed, whatever the token holds
             rest = "***@" + rest.rpartition("@")[2]
         raise UsageError(
