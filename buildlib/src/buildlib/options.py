@@ -219,9 +219,7 @@ def secret_values(specs: Iterable[SecretSpec], environ: Mapping[str, str]) -> li
 
 
 def parse_platforms(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    platforms = tuple(p.strip() for p in value.split(",") if p.strip())
+    platforms = tuple(p.strip() for p in (value or "").split(",") if p.strip())
     problem = platforms_problem(platforms)
     if problem:
         raise UsageError(
