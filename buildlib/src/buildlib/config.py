@@ -679,7 +679,5 @@ class Locator:
         """The header line of ``[table]``; with ``prefix``, of the first ``[table.*]`` too."""
         end = r"\s*[\].]" if prefix else r"\s*\]"
         header = re.compile(rf"^\[\s*{re.escape(table)}{end}")
-        for number, raw in enumerate(self.lines, start=1):
-            if header.match(raw.strip()):
-                return number
-        return None
+        found = (n for n, raw in enumerate(self.lines, start=1) if header.match(raw.strip()))
+        return next(found, None)
