@@ -254,9 +254,8 @@ def last_shared_step(shared: list[str]) -> tuple[str, int, str] | None:
     """BuildKit's (stage, number, instruction) for the last step of ``shared``, a common
     prefix of two Dockerfiles' steps; ``None`` where its numbering is not followed here:
     past the first stage, or with a heredoc (whose lines are not steps)."""
-    if sum(step.startswith("FROM ") for step in shared) != 1:
-        return None
-    if not shared[0].startswith("FROM ") or any(_HEREDOC.search(step) for step in shared):
+    froms = sum(step.startswith("FROM ") for step in shared)
+    if froms != 1 or not shared[0].startswith("FROM ") or any(map(_HEREDOC.search, shared)):
         return None
     first = dockerfile_module.Instruction("FROM", shared[0].removeprefix("FROM "), 1)
     stage = (first.stage or "stage-0").lower()
@@ -264,14 +263,11 @@ def last_shared_step(shared: list[str]) -> tuple[str, int, str] | None:
     number, last = 0, ""
     for step in shared:
         keyword, _, rest = step.partition(" ")
-        if keyword not in _BUILDKIT_STEPS:
-            continue
         # no step of its own: an empty base, or a WORKDIR that stays at the root
-        if keyword == "FROM" and image.lower() == "scratch":
-            continue
-        if keyword == "WORKDIR" and rest.strip().rstrip("/") == "":
-            continue
-        number, last = number + 1, keyword
+        scratch = keyword == "FROM" and image.lower() == "scratch"
+        root = keyword == "WORKDIR" and rest.strip().rstrip("/") == ""
+        if keyword in _BUILDKIT_STEPS and not scratch and not root:
+            number, last = number + 1, keyword
     return (stage, number, last) if number else None
 
 
