@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -307,10 +307,8 @@ def _keep_user_setup(config_dir: str, registry_host: str) -> None:
     for name in _SHARED_DIRS:
         source = os.path.join(user_dir, name)
         if os.path.isdir(source):
-            try:
+            with suppress(OSError):  # best effort: the login works without it
                 os.symlink(source, os.path.join(config_dir, name), target_is_directory=True)
-            except OSError:
-                pass  # best effort: the login works without it
     user_config = engine.user_config()
     shared = {key: user_config[key] for key in _SHARED_KEYS if key in user_config}
     key = DOCKER_HUB_AUTH_KEY if is_docker_hub(registry_host) else registry_host
