@@ -187,7 +187,6 @@ _Ended = tuple[ImageBuild, BaseException | None] | None
 
 
 def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[BuiltImage]:
-    concurrent = plan.jobs > 1 and len(plan.builds) > 1
     names = {build.name for build in plan.builds}
     # A follower may start once its leader's last shared step is done (seen in the
     # leader's output), or else once the leader has finished.
@@ -225,10 +224,10 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
         else:
             ended.put((build, None))
 
+    concurrent = plan.jobs > 1 and len(plan.builds) > 1
     display = BuildDisplay([b.name for b in plan.builds], concurrent=concurrent)
-    # The id files go in a directory of this process alone: in the shared temporary
-    # directory, a file of a predictable name could be planted, or replaced by a link, by
-    # another user of the machine.
+    # The id files go in a directory of this process alone: in the shared temporary one,
+    # another user could plant a file of a predictable name, or a link in its place.
     private = tempfile.TemporaryDirectory(prefix="buildlib-iid-", ignore_cleanup_errors=True)
     signalled = _naming_the_stopped(plan, results)
     with signalled, private as iid_name, display, ThreadPoolExecutor(plan.jobs) as pool:
