@@ -37,8 +37,7 @@ def find_project(start: Path) -> Path | None:
         try:
             tool = parse_toml(text, str(candidate)).get("tool", {})
         except BuildlibError:
-            # A broken file that names the table is still the project: its tasks then
-            # report the TOML error with its line.
+            # a broken file that names the table is still the project: its tasks report the error
             tool = {"buildlib": {}} if MARKER in text else {}
         if isinstance(tool, dict) and "buildlib" in tool:
             return directory

@@ -156,10 +156,9 @@ def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[Se
         elif kind == "file" and not (fields.get("env") or fields.get("src")):
             fields["src"] = fields["id"]
         if not (fields.get("env") or fields.get("src")):
-            # As buildx does (BuildKit's secretsprovider.NewStore, vendored by docker/buildx:
-            # vendor/github.com/moby/buildkit/session/secrets/secretsprovider/store.go): the
-            # variable named like the id if it is set, else the file named like it. Resolved
-            # here so that the value is redacted and docker gets an explicit env= or src=.
+            # the variable named like the id if it is set, else the file, as buildx (docker/buildx
+            # vendor/github.com/moby/buildkit/session/secrets/secretsprovider/store.go, BuildKit's
+            # NewStore); made explicit as above.
             if fields["id"] in environ:
                 fields["env"] = fields["id"]
             elif os.path.isfile(fields["id"]):

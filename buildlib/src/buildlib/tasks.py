@@ -263,8 +263,7 @@ _FLOATING_NAMES = {"major.minor": "X.Y", "major": "X", "latest": "latest"}
 
 
 def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str, tuple[str, ...]]:
-    # A broken pyproject still lists the tasks (found by their table headers); running
-    # one then reports the error.
+    # a broken pyproject still lists its tasks, by their table headers; running one says why
     from buildlib import config as config_module
 
     try:
@@ -312,8 +311,7 @@ def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collectio
     for item in extra:
         ns.add_task(item if isinstance(item, Task) else task(item))  # type: ignore[arg-type]
     for each in ns.tasks.values():
-        # Invoke would give each flag the first free letter of its task: -a is --all in one
-        # task and --cache-to in another, and -h, which must only ever mean help, becomes a
-        # flag. Long flags only; a one-letter flag (-k) keeps its name.
+        # Long flags only (a one-letter flag keeps its name): Invoke would give each flag its
+        # task's first free letter, -a for --all here and --cache-to there, and take -h from help.
         each.auto_shortflags = False
     return ns
