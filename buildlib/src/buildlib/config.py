@@ -48,9 +48,8 @@ PLATFORM_RE = re.compile(r"^[a-z0-9_-]+/[a-z0-9_-]+(/[a-z0-9_-]+)?$")
 IMAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The words containerd's platform parser knows (containerd/platforms database.go: isKnownOS,
-# isKnownArch, and the aliases normalizeOS and normalizeArch accept). Another word parses
-# too, and then matches no base image: the build fails far from the typo. Wasm images are
-# built for wasi/wasm (docs.docker.com/desktop/features/wasm) or Go's wasip1
+# isKnownArch, the aliases of normalizeOS and normalizeArch); another parses, then matches no
+# base image. Wasm: wasi/wasm (docs.docker.com/desktop/features/wasm) or Go's wasip1
 # (src/go/build/syslist.go, the list containerd's is generated from).
 KNOWN_OS = frozenset(
     "aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd "
