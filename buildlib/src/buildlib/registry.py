@@ -122,9 +122,7 @@ class RegistryClient:
         """The API name of ``repo``: validated, with ``library/`` for Docker Hub officials."""
         if not REPOSITORY_PATH_RE.fullmatch(repo):
             raise ConfigError(f"{repo!r} is not a valid repository name for {self.host}")
-        if is_docker_hub(self.host) and "/" not in repo:
-            return f"library/{repo}"
-        return repo
+        return f"library/{repo}" if is_docker_hub(self.host) and "/" not in repo else repo
 
     # -- read ------------------------------------------------------------------------------
 
@@ -372,11 +370,10 @@ class RegistryClient:
             if scheme == "bearer" and "realm" in params:
                 self._tokens[scope or ""] = self._fetch_token(params, scope, operation)
                 return True
-        basic = any(scheme == "basic" for scheme, _ in challenges)
-        if basic and self.credentials is not None and not self._basic:
-            self._basic = True
-            return True
-        return False
+        if self._basic or self.credentials is None:
+            return False
+        self._basic = any(scheme == "basic" for scheme, _ in challenges)
+        return self._basic
 
     def _fetch_token(self, params: dict[str, str], scope: str | None, operation: str) -> _Token:
         """A Bearer token from the realm of a challenge's ``params``, for ``scope``."""
