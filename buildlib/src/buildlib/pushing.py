@@ -232,11 +232,9 @@ def _push_lock(reference: str) -> Iterator[None]:
     # a link planted in place of the lock is refused, not followed
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     with open(descriptor, "a", encoding="utf-8") as handle:
+        # closing the file releases the lock (flock(2)); no child inherits it (PEP 446)
         fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
 
 
 def _lock_directory() -> Path:
