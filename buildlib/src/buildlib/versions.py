@@ -45,8 +45,7 @@ def parse_version(text: str, *, location: str | None = None) -> Version:
 
 def docker_tag_for(version: Version | str) -> str:
     """The full Docker tag of ``version`` (``+`` -> ``-``, ``!`` -> ``_``: README.md)."""
-    rendered = str(_as_version(version)).replace("!", "_").replace("+", "-")
-    return validate_tag(rendered)
+    return validate_tag(str(_as_version(version)).replace("!", "_").replace("+", "-"))
 
 
 def is_version_shaped(tag: str) -> bool:
