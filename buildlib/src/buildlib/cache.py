@@ -63,14 +63,11 @@ def destination_build_args(specs: tuple[str, ...], builder: str) -> tuple[tuple[
     """Build arguments that stand for ``--cache-to`` where there is no such flag."""
     if builder == "buildx" or not specs:
         return ()
+    what = "built-in BuildKit exports only the inline cache (--cache-to type=inline)"
+    if builder == "legacy":
+        what = "the legacy builder cannot export a cache"
     for spec in specs:
-        kind, _ = parse(spec)
-        if builder == "legacy" or kind != "inline":
-            what = (
-                "the legacy builder cannot export a cache"
-                if builder == "legacy"
-                else "built-in BuildKit exports only the inline cache (--cache-to type=inline)"
-            )
+        if builder == "legacy" or parse(spec)[0] != "inline":
             raise UsageError(f"--cache-to {spec}: {what}", hint=f"{_BUILDX_HINT}, or drop it")
     return (INLINE_CACHE_ARG,)
 

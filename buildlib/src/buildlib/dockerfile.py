@@ -58,13 +58,11 @@ class Instruction:
         if self.keyword not in ("ARG", "ENV"):
             return []
         found: list[tuple[str, str | None]] = []
-        for match in _ASSIGNMENT.finditer(self.arguments):
-            name, value = match.group(1), match.group(2)
-            if not _NAME.fullmatch(name):
-                continue
+        for name, value in (match.groups() for match in _ASSIGNMENT.finditer(self.arguments)):
             if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
                 value = value[1:-1]
-            found.append((name, value))
+            if _NAME.fullmatch(name):
+                found.append((name, value))
         return found
 
 
