@@ -52,12 +52,9 @@ class Git:
 
     def branch(self) -> str | None:
         """Current branch; in GitHub Actions the ref name (checkouts there are detached)."""
-        from_ci = ci_branch()
-        return (
-            from_ci
-            if from_ci is not None
-            else self._git("symbolic-ref", "--short", "-q", "HEAD") or None
-        )
+        if (from_ci := ci_branch()) is not None:
+            return from_ci
+        return self._git("symbolic-ref", "--short", "-q", "HEAD") or None
 
     def tags(self) -> list[str]:
         return (self._git("tag", "--list") or "").splitlines()

@@ -128,7 +128,7 @@ class Runner:
 
     def format(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
         def shown(text: str) -> str:
-            # redact before quoting, which may split a secret that holds a quote
+            # redact, then quote (quoting may split a secret); the marker needs no quotes
             return shlex.quote(self.redact(text)).replace(shlex.quote(REDACTED), REDACTED)
 
         words = [f"{k}={shown(v)}" for k, v in (env or {}).items()] + [shown(a) for a in argv]

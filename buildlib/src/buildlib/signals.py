@@ -19,9 +19,7 @@ def signals_held(note: Callable[[int], object]) -> Iterator[list[int]]:
     which ``signal.signal`` cannot put back (the signal module's docs). Python runs handlers
     in the main thread only (the same docs): in another thread nothing is held."""
     caught: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
+    main = threading.current_thread() is threading.main_thread()
 
     def noted(signum: int, frame: object) -> None:
         caught.append(signum)
@@ -31,7 +29,7 @@ def signals_held(note: Callable[[int], object]) -> Iterator[list[int]]:
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):
             handler = signal.getsignal(signum)
-            if callable(handler) or handler == signal.SIG_DFL:
+            if main and (callable(handler) or handler == signal.SIG_DFL):
                 previous[signum] = signal.signal(signum, noted)
         yield caught
     finally:
