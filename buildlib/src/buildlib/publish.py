@@ -213,9 +213,8 @@ def release(
         return []
     plan, released_here = existing.pushed_by_build_already_released(client, plan, full_tag, force)
     with _logged_in(job, plan, "release") as cli:
-        # Images that buildx pushes from the build (multi-platform) go last: the loaded
-        # ones are built and checked against the registry first, so a refusal there comes
-        # before any version tag is written.
+        # Images buildx pushes from the build go last: the loaded ones are checked against
+        # the registry first, so a refusal comes before any version tag is written.
         loaded = releaseplan.subplan(plan, lambda build: build.output != "push")
         pushed = releaseplan.subplan(plan, lambda build: build.output == "push")
         try:
