@@ -17,7 +17,7 @@ import pytest
 
 import buildlib
 from buildlib.errors import BuildlibError, CommandFailed
-from buildlib.runner import REDACTED, Runner, ask, echo_queries
+from buildlib.runner import REDACTED, Runner, ask, echo_queries, find_program
 
 PY = sys.executable
 
@@ -602,3 +602,16 @@ def test_tool_output_and_stdin_are_utf8_whatever_the_locale() -> None:
     # an invalid byte is shown as U+FFFD instead of stopping the command's reader
     assert captured == "Jos\u00e9 caf\u00e9 \ufffd\n"
     assert streamed == ["Jos\u00e9 caf\u00e9 \ufffd"]
+
+
+def test_find_program_looks_beside_the_running_python_when_path_lacks_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tool = tmp_path / "bin" / "some-tool"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(sys, "executable", str(tool.parent / "python"))
+    assert find_program("some-tool") == str(tool)
+    assert find_program("no-such-tool") is None
