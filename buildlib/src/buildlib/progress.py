@@ -47,7 +47,8 @@ class _Image:
     dropped: int = 0
 
     def keep(self, line: str) -> None:
-        self.dropped += len(self.lines) == self.lines.maxlen
+        if len(self.lines) == self.lines.maxlen:  # the deque drops the oldest line
+            self.dropped += 1
         self.lines.append(line)
 
     def log(self) -> list[str]:
