@@ -95,22 +95,16 @@ REGISTRY_HINT = (
 def validate_tag(tag: str, *, location: str | None = None) -> str:
     """Return ``tag`` if Docker accepts it as a tag, else raise ``ConfigError``."""
     require_str(tag, "Docker tag", location)
-    if not (problems := _tag_problems(tag)):
+    problems = _bad_chars(tag, _TAG_CHARS_RE) if tag else ["it is empty"]
+    if tag.startswith((".", "-")):
+        problems.append(f"it starts with {tag[0]!r}")
+    if len(tag) > TAG_MAX_LENGTH:
+        problems.append(f"it is {len(tag)} characters long (at most {TAG_MAX_LENGTH})")
+    if not problems:
         return tag
     raise ConfigError(
         f"invalid Docker tag {tag!r}: {'; '.join(problems)}", hint=_tag_hint(tag), location=location
     )
-
-
-def _tag_problems(tag: str) -> list[str]:
-    if not tag:
-        return ["it is empty"]
-    problems = _bad_chars(tag, _TAG_CHARS_RE)
-    if tag[0] in ".-":
-        problems.append(f"it starts with {tag[0]!r}")
-    if len(tag) > TAG_MAX_LENGTH:
-        problems.append(f"it is {len(tag)} characters long (at most {TAG_MAX_LENGTH})")
-    return problems
 
 
 def _tag_hint(tag: str) -> str:
