@@ -150,8 +150,7 @@ def error(
 ) -> None:
     """``error: TEXT``; in GitHub Actions also an annotation, of ``short`` when given (the
     message without its location and hint, which the annotation shows by itself)."""
-    s = style()
-    info(f"{s.red}error:{s.reset} {text}")
+    info(f"{style().red}error:{style().reset} {text}")
     if in_github_actions():
         annotation(short or text, file=file, line=line)
 

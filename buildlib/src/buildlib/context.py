@@ -175,12 +175,8 @@ class IgnoreMatcher:
 
 def ignore_file_for(dockerfile: Path, context: Path, *, buildkit: bool = True) -> Path | None:
     """The ignore file the engine uses for this Dockerfile and context, if there is one."""
-    if buildkit:
-        own = dockerfile.with_name(dockerfile.name + IGNORE_FILE)
-        if own.is_file():
-            return own
-    shared = context / IGNORE_FILE
-    return shared if shared.is_file() else None
+    own = [dockerfile.with_name(dockerfile.name + IGNORE_FILE)] if buildkit else []
+    return next((path for path in [*own, context / IGNORE_FILE] if path.is_file()), None)
 
 
 def matcher_for(dockerfile: Path, context: Path, *, buildkit: bool = True) -> IgnoreMatcher:
