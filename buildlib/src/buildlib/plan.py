@@ -6,7 +6,6 @@ before anything starts. It must never run docker or anything that talks to the e
 
 from __future__ import annotations
 
-import datetime as _dt
 import itertools
 import re
 import time
@@ -110,13 +109,11 @@ def oci_labels(
     default the pyproject version). ``created`` is HEAD's commit time, so a rebuild of the
     same commit is byte-identical and a re-run release finds the same digest (it is "now"
     outside git)."""
-    epoch = time.time() if facts.epoch is None else facts.epoch
-    created = _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc)
     labels = {
         f"{OCI}.title": image.title or image.repository,
         f"{OCI}.version": version or config.version_text,
         REVISION_LABEL: facts.revision or "unknown",
-        f"{OCI}.created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        f"{OCI}.created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(facts.epoch)),
     }
     # a configured source is published as it is too: it must not carry a token either
     source = public_url(config.source) if config.source else facts.remote_url
