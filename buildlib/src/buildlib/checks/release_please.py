@@ -284,10 +284,8 @@ def tag_fix(options: dict[str, Any], expected: str) -> dict[str, Any] | None:
     name = next((k for k in ("component", "package-name") if options.get(k)), "component")
     component, separator = options.get(name) or "", options["tag-separator"]
     tries: list[dict[str, Any]] = []
-    for include_v in (True, False):
+    for include_v in (True, False):  # a try that cannot give ``expected`` is filtered below
         rest = head.removesuffix("v") if include_v else head
-        if include_v and rest == head:
-            continue
         base = {"include-v-in-tag": include_v, "include-component-in-tag": bool(rest)}
         splits = [(rest[: -len(separator)], separator)] if rest.endswith(separator) else []
         splits += [(component, rest[len(component) :])] if rest.startswith(component) else []
