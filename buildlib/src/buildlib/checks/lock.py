@@ -1,11 +1,8 @@
 """uv.lock: it exists, git keeps it, and it matches pyproject.toml.
 
-Freshness is uv's own verdict, ``uv lock --check --offline``: uv compares the lock with the
-project's metadata without resolving anything when they match, so a fresh lock is checked
-offline even with an empty cache (the rest: docs/doctor.md, "uv.lock freshness").
-
-This module must never re-derive uv's resolution (uv alone decides what "matches" means),
-and never write uv.lock: the fix is the adopter's ``uv lock``.
+Freshness is uv's own verdict, ``uv lock --check --offline`` (docs/doctor.md, "uv.lock
+freshness"). This module must never re-derive uv's resolution (uv alone decides what "matches"
+means), nor write uv.lock: the fix is the adopter's ``uv lock``.
 """
 
 from __future__ import annotations
