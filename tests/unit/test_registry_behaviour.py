@@ -542,6 +542,12 @@ def test_an_https_token_realm_is_used(script: Script) -> None:
         ({"expires_in": 100}, 89.9, 90.1),  # renewed at nine tenths of its lifetime
         ({}, 53.9, 54.1),  # no lifetime given: 60 s
         ({"expires_in": "300"}, 53.9, 54.1),  # not a number: 60 s
+        # no positive finite number of seconds: 60 s, as if absent
+        ({"expires_in": True}, 53.9, 54.1),
+        ({"expires_in": float("nan")}, 53.9, 54.1),
+        ({"expires_in": float("inf")}, 53.9, 54.1),
+        ({"expires_in": -5}, 53.9, 54.1),
+        ({"expires_in": 0}, 53.9, 54.1),
         ({"expires_in": 0.5}, 0.9, 1.0),  # never less than a second, and over when it is up
     ],
 )

@@ -408,8 +408,9 @@ class RegistryClient:
         if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
             problem = "a malformed token" if isinstance(token, str) and token else "no token"
             raise RegistryError(f"{self.host}: {operation}: the token service returned {problem}")
-        expires_in = payload.get("expires_in")
-        lifetime = float(expires_in) if isinstance(expires_in, (int, float)) else 60.0
+        lifetime: Any = payload.get("expires_in")  # as the JSON had it
+        if type(lifetime) not in (int, float) or not 0 < lifetime < math.inf:
+            lifetime = 60.0  # as if absent (distribution docs/spec/auth/token.md, expires_in)
         # Renew a little early so a token never expires between check and use.
         return _Token(token, time.monotonic() + max(lifetime * 0.9, 1.0))
 
