@@ -939,6 +939,32 @@ def test_an_index_entry_with_an_odd_platform_is_still_an_image(script: Script) -
     assert script.client().config_digest("team/app", "odd") == "sha256:" + "a" * 64
 
 
+@pytest.mark.parametrize(
+    ("listed", "asked"),
+    [
+        (["linux/amd64", "linux/amd64"], None),
+        (["linux/amd64", "linux/amd64"], "linux/amd64"),
+        (["linux/arm64", "linux/arm64/v8"], "linux/arm64"),  # one platform by docker's names
+    ],
+)
+def test_a_platform_listed_twice_in_an_index_is_its_first_image(
+    script: Script, listed: list[str], asked: str | None
+) -> None:
+    # image-index.md (OCI image-spec): "the first matching entry SHOULD be used"
+    entries = []
+    for n, platform in enumerate(listed):
+        body = image("sha256:" + str(n) * 64)
+        script.on("GET", f"/v2/team/app/manifests/{digest_of(body)}", manifest_reply(body))
+        os_name, arch, *variant = platform.split("/")
+        spec = {"os": os_name, "architecture": arch, **({"variant": variant[0]} if variant else {})}
+        entries.append(entry(digest_of(body), spec))
+    serve_manifest(script, "team/app", "twice", manifest_reply(index(*entries), OCI_INDEX))
+    client = script.client()
+
+    assert client.config_digest("team/app", "twice", platform=asked) == "sha256:" + "0" * 64
+    assert client.platforms("team/app", "twice") == tuple(sorted(set(listed)))
+
+
 # -- image configs -------------------------------------------------------------------------
 
 

@@ -292,7 +292,9 @@ class RegistryClient:
         return data
 
     def _index_images(self, index: Manifest, label: str) -> dict[str, str]:
-        """Platform -> digest of the images of an index (attestations left out)."""
+        """Platform -> digest of the images of an index (attestations left out); the first
+        of a platform listed twice, as image-index.md (OCI image-spec) has clients pick and
+        containerd's core/images/image.go Manifest does (a stable sort, then descs[0])."""
         images: dict[str, str] = {}
         for entry in self._parsed(index, label).get("manifests") or []:
             if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
@@ -305,7 +307,7 @@ class RegistryClient:
             spec = entry.get("platform")
             spec = spec if isinstance(spec, dict) else {}
             parts = [spec.get("os"), spec.get("architecture"), spec.get("variant")]
-            images["/".join(str(p) for p in parts if p)] = str(entry["digest"])
+            images.setdefault("/".join(str(p) for p in parts if p), str(entry["digest"]))
         return images
 
     def _select_platform(self, index: Manifest, label: str, platform: str | None) -> str:
@@ -317,8 +319,8 @@ class RegistryClient:
             for image, digest in images.items()
             if platform is None or normal_platform(image) == normal_platform(platform)
         ]
-        if len(matches) == 1:
-            return matches[0]
+        if matches and (platform or len(matches) == 1):
+            return matches[0]  # the first, as in _index_images
         listed = ", ".join(sorted(images)) or "empty"
         raise RegistryError(
             f"{self.host}: {label} is a multi-platform image ({listed})"
