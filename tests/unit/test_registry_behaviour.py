@@ -260,6 +260,47 @@ def test_a_failed_look_up_names_the_tag(script: Script) -> None:
     assert failure.message == f"{script.host}: look up team/app:one failed: HTTP 400"
 
 
+def test_a_reference_by_digest_is_named_with_an_at_sign(script: Script) -> None:
+    # a digest follows "@" in a reference (distribution/reference, reference.go's grammar)
+    def served(body: bytes, media_type: str = DOCKER_MANIFEST) -> str:
+        serve_manifest(script, "team/app", digest_of(body), manifest_reply(body, media_type))
+        return digest_of(body)
+
+    amd, arm = ({"os": "linux", "architecture": a} for a in ("amd64", "arm64"))
+    images = (entry("sha256:" + "1" * 64, amd), entry("sha256:" + "2" * 64, arm))
+    multi = served(index(*images), OCI_INDEX)
+    no_config, not_json = served(image(config=None)), served(b"{not json", OCI_INDEX)
+    config = served(image("sha256:" + "3" * 64))
+    missing = "sha256:" + "4" * 64
+    script.on("HEAD", f"/v2/team/app/manifests/{missing}", Reply(400))
+    script.on("PUT", f"/v2/team/app/manifests/{missing}", Reply(400))
+    put = Manifest(DOCKER_MANIFEST, image(), missing)
+    client = script.client()
+
+    expected = {
+        lambda: client.config_digest("team/app", multi): (
+            f"team/app@{multi} is a multi-platform image (linux/amd64, linux/arm64)"
+        ),
+        lambda: client.config_digest("team/app", no_config): (
+            f"manifest team/app@{no_config} has no config digest"
+        ),
+        lambda: client.platforms("team/app", not_json): (
+            f"manifest team/app@{not_json} is not valid JSON"
+        ),
+        lambda: client.config_labels("team/app", config): (
+            f"read the image config of team/app@{config} failed: HTTP 404"
+        ),
+        lambda: client.manifest_digest("team/app", missing): (
+            f"look up team/app@{missing} failed: HTTP 400"
+        ),
+        lambda: client.put_manifest("team/app", missing, put): (
+            f"add tag team/app@{missing} failed: HTTP 400"
+        ),
+    }
+    shown = [caught(call).message for call in expected]
+    assert shown == [f"{script.host}: {message}" for message in expected.values()]
+
+
 @pytest.mark.parametrize(
     ("errors", "detail"),
     [

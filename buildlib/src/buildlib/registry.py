@@ -153,7 +153,7 @@ class RegistryClient:
     def manifest_digest(self, repo: str, tag: str) -> str | None:
         """The digest ``repo:tag`` points at, or ``None`` if there is no such tag."""
         name, ref = self.repository(repo), _reference(tag)
-        path, operation = f"/v2/{name}/manifests/{ref}", f"look up {name}:{ref}"
+        path, operation = f"/v2/{name}/manifests/{ref}", f"look up {_display(name, ref)}"
         response = self._request(
             "HEAD", path, operation, _pull(name), ok=(200, 404), headers=_ACCEPT_MANIFESTS
         )
@@ -185,12 +185,12 @@ class RegistryClient:
         if manifest is None:
             return None
         if manifest.is_index:
-            child = self._select_platform(manifest, f"{name}:{tag}", platform)
+            child = self._select_platform(manifest, _display(name, tag), platform)
             manifest = self.get_manifest(name, child)
         config = self._parsed(manifest, name).get("config")
         digest = config.get("digest") if isinstance(config, dict) else None
         if not isinstance(digest, str):
-            raise RegistryError(f"{self.host}: manifest {name}:{tag} has no config digest")
+            raise RegistryError(f"{self.host}: manifest {_display(name, tag)} has no config digest")
         return digest
 
     def config_labels(
@@ -202,7 +202,7 @@ class RegistryClient:
         if digest is None:
             return None
         name = self.repository(repo)
-        operation = f"read the image config of {name}:{tag}"
+        operation = f"read the image config of {_display(name, tag)}"
         response = self._request("GET", f"/v2/{name}/blobs/{digest}", operation, _pull(name))
         if digest.startswith("sha256:") and _sha256(response.body) != digest:
             raise RegistryError(f"{self.host}: {operation}: content does not match {digest}")
@@ -223,7 +223,7 @@ class RegistryClient:
             return None
         if not manifest.is_index:
             return ()
-        return tuple(sorted(self._index_images(manifest, f"{name}:{tag}")))
+        return tuple(sorted(self._index_images(manifest, _display(name, tag))))
 
     # -- write -----------------------------------------------------------------------------
 
@@ -231,7 +231,7 @@ class RegistryClient:
         """Point ``repo:tag`` at ``manifest`` (its layers already in ``repo``); returns the
         digest, checked to equal ``manifest.digest``."""
         name, ref = self.repository(repo), _reference(tag)
-        operation = f"add tag {name}:{ref}"
+        operation = f"add tag {_display(name, ref)}"
         response = self._request(
             "PUT",
             f"/v2/{name}/manifests/{ref}",
@@ -244,7 +244,7 @@ class RegistryClient:
         digest = response.headers.get("Docker-Content-Digest") or self.manifest_digest(name, ref)
         if digest != manifest.digest:
             raise RegistryError(
-                f"{self.host}: {name}:{ref} points at {digest} after {operation}, "
+                f"{self.host}: {_display(name, ref)} points at {digest} after {operation}, "
                 f"expected {manifest.digest}"
             )
         return digest
@@ -285,10 +285,11 @@ class RegistryClient:
             return header
         raise RegistryError(f"{self.host}: manifest {_display(name, ref)} has no media type")
 
-    def _parsed(self, manifest: Manifest, name: str) -> dict[str, Any]:
+    def _parsed(self, manifest: Manifest, label: str) -> dict[str, Any]:
         data = _json_object(manifest.body)
         if data is None:
-            raise RegistryError(f"{self.host}: manifest {name}@{manifest.digest} is not valid JSON")
+            shown = label if "@" in label else f"{label}@{manifest.digest}"  # no digest twice
+            raise RegistryError(f"{self.host}: manifest {shown} is not valid JSON")
         return data
 
     def _index_images(self, index: Manifest, label: str) -> dict[str, str]:
