@@ -287,6 +287,18 @@ def test_parse_secrets_takes_buildx_type_and_source_forms(
     assert caught.value.message == "--secret UNSET_VAR reads $UNSET_VAR, which is not set"
 
 
+def test_parse_secrets_reads_the_value_as_buildx_csv(tmp_path: Path) -> None:
+    # docker/buildx util/buildflags/secrets.go (Secret.UnmarshalText) reads the value with
+    # github.com/tonistiigi/go-csvvalue: a quoted field may hold a comma; docker is given it
+    # quoted again, as buildx's csvBuilder.Write (util/buildflags/export.go) writes it.
+    key_file = tmp_path / 'with,comma "q"'
+    key_file.write_text("s3cret\n")
+    quoted = str(key_file).replace('"', '""')
+    (spec,) = parse_secrets([f'id=a,"src={quoted}"'], {})
+    assert spec == SecretSpec("a", src=str(key_file))
+    assert spec.flag() == f'id=a,"src={quoted}"'
+
+
 def test_parse_secrets_unset_variable() -> None:
     with pytest.raises(UsageError) as caught:
         parse_secrets(["id=x,env=UNSET_VAR"], {"OTHER": "1"})
@@ -326,6 +338,9 @@ def test_secret_errors_never_repeat_a_value(value: str, leaked: str) -> None:
         "id=x,src=",
         "type=ssh,id=x,env=HF_TOKEN",
         "type=,id=x,env=HF_TOKEN",
+        'id=x,env=HF"TOKEN',  # a quote in an unquoted field: go-csvvalue's ErrBareQuote
+        '"id=x"y,env=HF_TOKEN',  # text after a closing quote: its ErrQuote
+        'id=x,"env=HF_TOKEN',  # a quote never closed
     ],
 )
 def test_parse_secrets_rejects_malformed(value: str) -> None:

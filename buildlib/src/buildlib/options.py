@@ -8,6 +8,7 @@ from reading it. It must never print a value it reads: a variable may hold a sec
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -35,7 +36,11 @@ class SecretSpec:
     src: str | None = None
 
     def flag(self) -> str:
-        return f"id={self.id},env={self.env}" if self.env else f"id={self.id},src={self.src}"
+        """Quoted as docker/buildx util/buildflags/export.go (csvBuilder.Write) quotes a field."""
+        pairs = (f"id={self.id}", f"env={self.env}" if self.env else f"src={self.src}")
+        return ",".join(
+            '"' + p.replace('"', '""') + '"' if {",", '"'} & set(p) else p for p in pairs
+        )
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,11 @@ def parse_build_args(
 
 
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+# A --secret field as buildx reads it (util/buildflags/secrets.go, Secret.UnmarshalText, with
+# github.com/tonistiigi/go-csvvalue: Go's encoding/csv, LazyQuotes off): quoted whole ("" for a
+# quote, commas kept) or holding no quote.
+_CSV_FIELD = r'"(?:[^"]|"")*"|[^,"\r\n]*'
+_CSV_VALUE = re.compile(rf"(?:{_CSV_FIELD})(?:,(?:{_CSV_FIELD}))*")
 
 
 def _shown_env(name: str) -> str:
@@ -132,8 +142,9 @@ def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[Se
     specs = []
     for number, value in enumerate(values, start=1):
         # As docker/buildx util/buildflags/secrets.go (Secret.UnmarshalText) reads it: keys in
-        # any case, source= for src=, type only env or file.
-        pairs = (part.partition("=") for part in value.split(","))
+        # any case, source= for src=, type only env or file. [""] is refused below.
+        parts = next(csv.reader([value]), []) if _CSV_VALUE.fullmatch(value) else [""]
+        pairs = (part.partition("=") for part in parts)
         fields = {{"source": "src"}.get(k.lower(), k.lower()): v for k, _, v in pairs}
         kind = fields.pop("type", None)
         if (
