@@ -24,6 +24,7 @@ from buildlib.checks.project import Project
 from buildlib.checks.suite import FOR_CHOICES, run_checks
 from buildlib.errors import UsageError
 from buildlib.flags import DoctorFlags
+from buildlib.options import environment, registry_override
 
 _LABELS = {"ok": "ok", "warn": "warn", "fail": "FAIL", "skipped": "skip"}
 
@@ -44,8 +45,6 @@ def collect(
         raise UsageError(
             f"--root {root}: no such directory", hint="pass the folder that holds pyproject.toml"
         )
-    from buildlib.options import environment, registry_override
-
     # a bad registry is one line, before any check runs
     registry_override(registry, environment() if environ is None else environ)
     project = Project.load(root, environ=environ, registry=registry)
