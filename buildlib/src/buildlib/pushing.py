@@ -38,9 +38,11 @@ from buildlib.registry import RegistryClient
 from buildlib.releaseplan import Published, release_stopped
 from buildlib.signals import signals_deferred
 
+# EOF as Go spells io.EOF and io.ErrUnexpectedEOF (src/io/io.go): a word in capitals, so
+# never part of a repository name (always lower case) such as acme/geofence
 TRANSIENT = re.compile(
     r"connection refused|connection reset|broken pipe|i/o timeout|timeout|timed out|"
-    r"\b50[0-4]\b|too many requests|\b429\b|EOF|TLS handshake",
+    r"\b50[0-4]\b|too many requests|\b429\b|(?-i:\bEOF\b)|TLS handshake",
     re.IGNORECASE,
 )
 # "no basic auth credentials": docker's words when it holds no login for the registry
