@@ -299,6 +299,23 @@ def test_parse_secrets_reads_the_value_as_buildx_csv(tmp_path: Path) -> None:
     assert spec.flag() == f'id=a,"src={quoted}"'
 
 
+def test_parse_secrets_takes_an_empty_env_or_src_as_absent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # docker/buildx util/buildflags/secrets.go (Secret.UnmarshalText) stores env= and src= as
+    # given; an empty one then counts as unset in BuildKit's secretsprovider NewStore.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "key").write_text("s3cret\n")
+    specs = parse_secrets(
+        ["id=HF_TOKEN,env=", "id=key,src=", "type=env,id=t,env=,src=HF_TOKEN"], {"HF_TOKEN": "v"}
+    )
+    assert [s.flag() for s in specs] == [
+        "id=HF_TOKEN,env=HF_TOKEN",
+        "id=key,src=key",
+        "id=t,env=HF_TOKEN",
+    ]
+
+
 def test_parse_secrets_unset_variable() -> None:
     with pytest.raises(UsageError) as caught:
         parse_secrets(["id=x,env=UNSET_VAR"], {"OTHER": "1"})
@@ -334,8 +351,9 @@ def test_secret_errors_never_repeat_a_value(value: str, leaked: str) -> None:
         "env=HF_TOKEN",
         "id=x,env=HF_TOKEN,mode=1",
         "id=,env=HF_TOKEN",
-        "id=x,env=",
-        "id=x,src=",
+        "id=x,env",  # a field without "=": buildx's "must be a key=value pair"
+        "id=x,src",
+        "id=x,",
         "type=ssh,id=x,env=HF_TOKEN",
         "type=,id=x,env=HF_TOKEN",
         'id=x,env=HF"TOKEN',  # a quote in an unquoted field: go-csvvalue's ErrBareQuote

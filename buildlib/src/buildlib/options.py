@@ -144,14 +144,14 @@ def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[Se
         # As docker/buildx util/buildflags/secrets.go (Secret.UnmarshalText) reads it: keys in
         # any case, source= for src=, type only env or file. [""] is refused below.
         parts = next(csv.reader([value]), []) if _CSV_VALUE.fullmatch(value) else [""]
-        pairs = (part.partition("=") for part in parts)
+        pairs = [part.partition("=") for part in parts]
         fields = {{"source": "src"}.get(k.lower(), k.lower()): v for k, _, v in pairs}
         kind = fields.pop("type", None)
         if (
             not fields.get("id")
             or set(fields) - {"id", "env", "src"}
             or kind not in (None, "env", "file")
-            or "" in (fields.get("env"), fields.get("src"))
+            or not all(sep for _, sep, _ in pairs)
         ):
             raise UsageError(
                 f"--secret number {number} is not id=NAME,env=VAR or id=NAME,src=FILE "
