@@ -113,7 +113,11 @@ def test_engine_down_is_one_clear_line(task_env, tmp_path):
 
 @pytest.mark.parametrize(
     ("signum", "code", "word"),
-    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+    [
+        (signal.SIGINT, 130, "interrupted"),
+        (signal.SIGTERM, 143, "terminated"),
+        (signal.SIGHUP, 129, "hung up"),
+    ],
 )
 def test_a_signal_during_the_builds_stops_them_and_removes_the_login(
     registry, env_for, tmp_path, start, signum, code, word

@@ -154,13 +154,13 @@ def test_a_build_that_writes_no_image_id_is_one_error_line_and_exit_4(project: P
     assert "built app" not in out + err
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_during_two_builds_stops_both_and_reports_no_success(
     project: Path, signum: int
 ) -> None:
-    """Ctrl-C (SIGINT) exits 130, a cancelled CI job (SIGTERM) 143 (tasks.user_errors);
-    here only buildlib gets the signal, not its process group as from a terminal, so
-    buildlib itself must stop the builds."""
+    """Ctrl-C (SIGINT) exits 130, a cancelled CI job (SIGTERM) 143, a closed terminal
+    (SIGHUP) 129 (tasks.user_errors); here only buildlib gets the signal, not its process
+    group as from a terminal, so buildlib itself must stop the builds."""
     process, pids = start(project, "hang", "--all", "--jobs", "2")
     wait_until_shown(process, pids, BUILD_STARTED, count=2)
     builds = {path.name: int(path.read_text()) for path in pids.iterdir()}
@@ -170,7 +170,7 @@ def test_a_signal_during_two_builds_stops_both_and_reports_no_success(
     out, err = finish(process, pids, 60)
 
     assert process.returncode == 128 + signum, err
-    said = "interrupted" if signum == signal.SIGINT else "terminated"
+    said = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(signum, "hung up")
     assert err.rstrip().splitlines()[-1] == f"error: {said}"
     assert "Traceback" not in err
     assert not [line for line in (out + err).splitlines() if line.startswith("built ")]
@@ -194,7 +194,7 @@ def test_a_bake_that_writes_no_image_id_is_one_error_line_and_exit_4(project: Pa
     assert not [line for line in (out + err).splitlines() if line.startswith("built ")]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_during_a_bake_stops_it(project: Path, signum: int) -> None:
     """With buildx, the two images are one ``docker buildx bake``, read by the main thread:
     the signal lands there, and the bake must not go on after buildlib has exited."""

@@ -1,6 +1,7 @@
-"""The temporary docker login under Ctrl-C: a SIGINT landing while its directory is made,
-or a second one while it is removed (``uv run`` outside a terminal forwards the SIGINT its
-process group already got, astral-sh/uv#13756), still leaves no directory behind."""
+"""The temporary docker login under Ctrl-C: a SIGINT (or a closed terminal's SIGHUP) landing
+while its directory is made, or a second one while it is removed (``uv run`` outside a
+terminal forwards the SIGINT its process group already got, astral-sh/uv#13756), still
+leaves no directory behind."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from invoke import Exit
 
 from buildlib.credentials import Credentials
 from buildlib.docker import Docker
 from buildlib.runner import Result, Runner
+from buildlib.tasks import user_errors
 
 CREDS = Credentials("someone", "a-long-enough-token-123")
 
@@ -62,6 +65,26 @@ def test_a_ctrl_c_as_the_login_directory_is_made_leaves_no_directory(
         with Docker.client("docker", LoginRunner()).login("r.example", CREDS):
             pass
 
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_hang_up_as_the_login_directory_is_made_leaves_no_directory(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = tempfile.mkdtemp
+
+    def made_then_hung_up(*args: object, **kwargs: object) -> str:
+        path = made(*args, **kwargs)  # type: ignore[call-overload]
+        os.kill(os.getpid(), signal.SIGHUP)
+        return str(path)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", made_then_hung_up)
+
+    with pytest.raises(Exit) as stopped, user_errors():
+        with Docker.client("docker", LoginRunner()).login("r.example", CREDS):
+            pass
+
+    assert stopped.value.code == 129
     assert list(scratch.iterdir()) == []
 
 

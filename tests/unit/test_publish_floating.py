@@ -107,7 +107,11 @@ def test_a_first_release_never_claims_a_previous_one() -> None:
 
 @pytest.mark.parametrize(
     ("signum", "code", "word"),
-    [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
+    [
+        (signal.SIGTERM, 143, "terminated"),
+        (signal.SIGINT, 130, "interrupted"),
+        (signal.SIGHUP, 129, "hung up"),
+    ],
 )
 def test_a_signal_during_the_moves_rolls_them_back_and_names_every_tag(
     signum: int, code: int, word: str, request: pytest.FixtureRequest
@@ -146,10 +150,11 @@ def test_a_signal_during_the_moves_rolls_them_back_and_names_every_tag(
     assert signal.getsignal(signum) == before
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_the_process_ignores_stays_ignored_while_the_tags_move(signum: int) -> None:
-    """A shell without job control starts a background job with SIGINT ignored, and nohup
-    or a supervisor may ignore SIGTERM: such a signal must not stop the release."""
+    """A shell without job control starts a background job with SIGINT ignored, nohup one
+    with SIGHUP ignored, and a supervisor may ignore SIGTERM: such a signal must not stop
+    the release."""
     registry = FakeRegistry(released_before())
 
     def signal_once() -> None:

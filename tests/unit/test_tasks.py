@@ -7,6 +7,7 @@ import inspect
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -412,26 +413,86 @@ def test_annotations_name_files_only(location, where) -> None:
     assert split_location(location) == where
 
 
-def test_sigterm_unwinds_so_cleanups_run(capsys) -> None:
-    import os
-    import signal
-
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGHUP, 129, "hung up")],
+)
+def test_sigterm_and_sighup_unwind_so_cleanups_run(capsys, signum, code, word) -> None:
     from invoke import Exit
 
     from buildlib.tasks import user_errors
 
     cleaned = []
-    before = signal.getsignal(signal.SIGTERM)
+    before = signal.getsignal(signum)
     with pytest.raises(Exit) as caught, user_errors():
         try:
-            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signum)
             time.sleep(5)  # the signal arrives before this ends
         finally:
             cleaned.append("temporary login removed")
-    assert caught.value.code == 143
+    assert caught.value.code == code
     assert cleaned == ["temporary login removed"]
-    assert capsys.readouterr().err.strip() == "error: terminated"
-    assert signal.getsignal(signal.SIGTERM) == before
+    assert capsys.readouterr().err.strip() == f"error: {word}"
+    assert signal.getsignal(signum) == before
+
+
+def test_a_sighup_ignored_under_nohup_stays_ignored() -> None:
+    from buildlib.tasks import user_errors
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with user_errors():
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.2)  # a handler would run meanwhile
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
+
+
+# A run whose terminal hangs up: stderr is a terminal that is gone (a write fails with EIO).
+HUNG_UP = """
+import sys, time
+from pathlib import Path
+from invoke import Exit
+from buildlib.tasks import user_errors
+try:
+    with user_errors():
+        try:
+            print("ready", flush=True)
+            time.sleep(60)
+        finally:
+            Path(sys.argv[1]).write_text("removed")
+except Exit as stop:
+    sys.exit(stop.code)
+"""
+
+
+def test_a_sighup_from_a_closed_terminal_cleans_up_and_exits_129(tmp_path: Path) -> None:
+    import pty
+
+    main, terminal = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
+    marker = tmp_path / "login"
+    process = subprocess.Popen(
+        [sys.executable, "-c", HUNG_UP, str(marker)],
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env=env,
+        text=True,
+    )
+    try:
+        os.close(terminal)
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+        os.close(main)  # the terminal goes away, then its SIGHUP
+        process.send_signal(signal.SIGHUP)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    assert marker.read_text() == "removed"
+    assert process.returncode == 129
 
 
 # --- a command line that behaves like the tools people know ----------------------------

@@ -8,7 +8,6 @@ where every tag points now.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from buildlib.errors import BuildlibError, PublishError
 from buildlib.registry import RegistryClient
 from buildlib.releaseplan import ImagePublication, Published
-from buildlib.signals import signals_held
+from buildlib.signals import STOPS, signals_held
 
 # How long a signal (a cancelled CI job) waits for the moves to be rolled back: CI runners
 # send SIGKILL soon after SIGTERM, and where every tag points must be printed before that.
@@ -67,8 +66,8 @@ def move_floating(
     client: RegistryClient, results: list[Published], every: Mapping[str, ImagePublication]
 ) -> None:
     """Add the floating tags (of ``every`` image, by name) to the pushed manifests. On a
-    failure or SIGINT/SIGTERM, put back the ones already moved; the error names every
-    floating tag and where it points now. The moves run in a worker thread, so a signal
+    failure or a signal (signals.STOPS), put back the ones already moved; the error names
+    every floating tag and where it points now. The moves run in a worker thread, so a signal
     neither interrupts a request half way nor waits on a stalled registry longer than
     ``SIGNAL_GRACE_SECONDS``."""
     moves = [
@@ -104,9 +103,9 @@ def move_floating(
                 roller.join(0.05)
     now = "; ".join(move.now() for move in moves)
     if caught:
-        name = "interrupted" if caught[0] == signal.SIGINT else "terminated"
         raise Interrupted(
-            f"{name} while moving the floating tags; full version tags are pushed. Now: {now}",
+            f"{STOPS[caught[0]]} while moving the floating tags; full version tags are pushed. "
+            f"Now: {now}",
             signum=caught[0],
             hint="run `invoke release` again to move them (it is safe to re-run)",
         )

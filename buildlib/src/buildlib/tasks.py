@@ -39,6 +39,7 @@ from buildlib.flags import (
     from_task,
     several,
 )
+from buildlib.signals import STOPS
 
 # "tag" too, made per collection: its default names that repository's variable
 BUILD_HELP = {
@@ -64,20 +65,20 @@ REGISTRY_HELP = "registry host (default: $BUILDLIB_REGISTRY, else [tool.buildlib
 
 
 class _Terminated(BaseException):
-    """SIGTERM (a cancelled CI job), raised so that every ``finally`` runs: running builds
-    are stopped and a temporary docker login is deleted."""
+    """SIGTERM (a cancelled CI job) or SIGHUP (the terminal closed), raised so that every
+    ``finally`` runs: running builds are stopped and a temporary docker login is deleted."""
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise _Terminated()
+def _on_signal(signum: int, frame: object) -> None:
+    raise _Terminated(signum)
 
 
-def stdout_gone() -> None:
-    """After a BrokenPipeError, point stdout at devnull so that the flush at exit cannot fail
-    again (the advice of the note on SIGPIPE in Python's signal module docs)."""
+def stdout_gone(stream: Any = None) -> None:
+    """After a BrokenPipeError, point stdout (or ``stream``) at devnull so that the flush at
+    exit cannot fail again (the advice of the note on SIGPIPE in Python's signal module docs)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, (stream or sys.stdout).fileno())
         os.close(devnull)
     except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
         pass
@@ -102,15 +103,22 @@ def _quiet_broken_pipe(hook: Any) -> Any:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn a BuildlibError into one line on stderr and an exit code; never a traceback."""
-    previous = None
+    previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        for signum in set(STOPS) - {signal.SIGINT}:
+            # an ignored SIGHUP (`nohup`) stays ignored, as Python leaves an ignored SIGINT
+            if signum == signal.SIGTERM or signal.getsignal(signum) != signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, _on_signal)
     try:
         yield
     except (_Terminated, KeyboardInterrupt) as stop:
-        terminated = isinstance(stop, _Terminated)
-        console.error("terminated" if terminated else "interrupted")
-        raise Exit(code=143 if terminated else 130) from None
+        signum = stop.args[0] if isinstance(stop, _Terminated) else signal.SIGINT
+        try:
+            console.error(STOPS[signum])
+        except OSError:  # the terminal that hung up is gone (EIO)
+            stdout_gone(sys.stderr)
+        # 128 + the signal's number, the shell's convention (bash's manual, "EXIT STATUS")
+        raise Exit(code=128 + signum) from None
     except BuildlibError as error:
         file, line = split_location(error.location)
         console.error(str(error), file=file, line=line, short=error.message)
@@ -124,8 +132,9 @@ def user_errors() -> Iterator[None]:
         console.error(f"{error.strerror or error}{where}")
         raise Exit(code=1) from None
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            if handler is not None:  # one Python did not install cannot be put back
+                signal.signal(signum, handler)
 
 
 @contextmanager
