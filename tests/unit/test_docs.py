@@ -253,8 +253,8 @@ def test_the_readme_documents_every_exit_code() -> None:
         for cls in vars(errors).values()
         if isinstance(cls, type) and issubclass(cls, errors.BuildlibError)
     }
-    # user_errors(): SIGINT, a closed pipe, SIGTERM
-    assert codes | {0, 130, 141, 143} <= documented
+    # user_errors(): SIGHUP, SIGINT, a closed pipe, SIGTERM
+    assert codes | {0, 129, 130, 141, 143} <= documented
 
 
 def test_the_readme_shows_shell_completion_for_both_commands() -> None:
