@@ -4,6 +4,7 @@ images that share their first Dockerfile steps. Plans are made on real repositor
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 from pathlib import Path
@@ -217,6 +218,17 @@ def test_legacy_sets_buildkit_off_and_has_no_platform_or_secret(tmp_path: Path) 
     for flag in ("--platform", "--progress", "--secret", "--load", "--push", "buildx"):
         assert flag not in argv
     assert values_of(argv, "--tag") == ["acme/demo-cpu:t1"]
+
+
+@pytest.mark.parametrize("caps", [BUILDKIT, LEGACY], ids=["buildkit", "legacy"])
+def test_only_buildx_gets_the_annotations(tmp_path: Path, caps: Capabilities) -> None:
+    # `docker build` without buildx knows no --annotation: it would refuse the whole build
+    build = build_of(plan_for(make_repo(tmp_path), caps), "cpu")
+    annotated = dataclasses.replace(build, annotations=("index:org.example.title=demo",))
+    assert "--annotation" not in build_command(annotated, caps)[0]
+    assert values_of(build_command(annotated, BUILDX)[0], "--annotation") == [
+        "index:org.example.title=demo"
+    ]
 
 
 @pytest.mark.parametrize("caps", [BUILDX, BUILDKIT], ids=["buildx", "buildkit"])

@@ -5,10 +5,12 @@ each call."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from buildlib.credentials import Credentials
 from buildlib.docker import Docker, buildx_driver, detect, engine_info
 from buildlib.engine import Capabilities, EngineInfo
 from buildlib.errors import DockerUnavailable
@@ -151,3 +153,29 @@ def test_a_client_runs_through_the_runner_it_is_given(tmp_path: Path, capsys) ->
     Docker.client(stand_in(tmp_path), Runner(dry_run=True)).push("acme/demo:1")
     assert calls(tmp_path) == []
     assert "push acme/demo:1" in capsys.readouterr().err
+
+
+def test_a_failed_inspect_has_no_driver_whatever_it_printed(tmp_path: Path) -> None:
+    docker = Docker.client(stand_in(tmp_path, "#!/bin/sh\necho 'Driver: docker'\nexit 1\n"))
+    assert docker.driver() is None
+
+
+# --- the temporary login's config -------------------------------------------------------
+
+
+def test_a_login_works_where_the_user_setup_cannot_be_linked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = tmp_path / "user"
+    (user / "buildx").mkdir(parents=True)
+    monkeypatch.setenv("DOCKER_CONFIG", str(user))
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")  # a file system without links
+
+    monkeypatch.setattr(os, "symlink", refused)
+    docker = Docker.client(stand_in(tmp_path, '#!/bin/sh\necho "$*" >> "$0.calls"\n'))
+    with docker.login("registry.example", Credentials("someone", "a-long-enough-token-123")):
+        config = Path(docker.env["DOCKER_CONFIG"])
+        assert sorted(p.name for p in config.iterdir()) == ["config.json"]
+    assert calls(tmp_path) == ["login registry.example --username someone --password-stdin"]
