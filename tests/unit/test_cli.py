@@ -4,9 +4,7 @@ nearest repository with a [tool.buildlib] table, with no tasks.py."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 
 from buildlib import cli, console
 from tests.support.config_repo import write_repo
+from tests.support.gone_reader import run_with_reader_gone
 
 
 @pytest.fixture(autouse=True)
@@ -135,20 +134,11 @@ def test_a_reader_that_went_away_ends_the_command_with_141_and_no_traceback(
     tmp_path: Path, argv: list[str]
 ) -> None:
     write_repo(tmp_path)
-    read, write = os.pipe()
-    child = subprocess.Popen(
-        [sys.executable, "-c", "from buildlib.cli import main; main()", *argv],
-        cwd=tmp_path,
-        stdout=write,
-        stderr=subprocess.PIPE,
-        text=True,
+    code, err = run_with_reader_gone(
+        [sys.executable, "-c", "from buildlib.cli import main; main()", *argv], tmp_path
     )
-    # no reader left before the child writes a byte (`buildlib --help build | head -0`)
-    os.close(write)
-    os.close(read)
-    _, err = child.communicate(timeout=60)
     assert "Traceback" not in err
-    assert child.returncode == 141
+    assert code == 141
 
 
 def test_an_unknown_flag_or_task_exits_2_with_the_nearest_name(

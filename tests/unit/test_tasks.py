@@ -20,9 +20,23 @@ from invoke import Collection, Task
 from buildlib.tasks import collection
 from tests import conftest
 from tests.support.config_repo import write_repo
+from tests.support.gone_reader import run_with_reader_gone
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIRED = {"build", "build-gpu", "build-cpu", "build-lb", "push", "release"}
+
+
+def web_repo_collection(root: Path, settings: str = "", more: str = "") -> Collection:
+    """The collection of a repository in ``root`` with one image, web, under the
+    ``[tool.buildlib]`` ``settings`` and with ``more`` tables after it."""
+    (root / "Dockerfile").write_text("FROM scratch\n")
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "x"\nversion = "0.1.0"\n\n[tool.buildlib]\n'
+        + settings
+        + '\n[tool.buildlib.images.web]\nrepository = "acme/web"\ndockerfile = "Dockerfile"\n'
+        + more
+    )
+    return collection(root)
 
 
 def buildlib_tasks() -> set[str]:
@@ -232,14 +246,11 @@ def test_the_logic_check_accepts_thin_tasks_and_catches_logic() -> None:
 
 
 def test_collection_makes_one_task_per_configured_image(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "x"\nversion = "0.1.0"\n\n[tool.buildlib]\n'
-        'default-group = ["web"]\n\n'
-        '[tool.buildlib.images.web]\nrepository = "acme/web"\ndockerfile = "Dockerfile"\n\n'
-        '[tool.buildlib.images.api]\nrepository = "acme/api"\ndockerfile = "Dockerfile"\n'
+    ns = web_repo_collection(
+        tmp_path,
+        'default-group = ["web"]\n',
+        '\n[tool.buildlib.images.api]\nrepository = "acme/api"\ndockerfile = "Dockerfile"\n',
     )
-    ns = collection(tmp_path)
     assert {n for n in ns.tasks if n.startswith("build-")} == {"build-web", "build-api"}
     assert inspect.getdoc(ns.tasks["build-api"].body) == "Build acme/api:local from Dockerfile."
     assert (
@@ -252,12 +263,7 @@ def test_collection_makes_one_task_per_configured_image(tmp_path: Path) -> None:
 def test_no_help_of_an_adopting_repository_speaks_of_this_repositorys_images(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "x"\nversion = "0.1.0"\n\n'
-        '[tool.buildlib.images.web]\nrepository = "acme/web"\ndockerfile = "Dockerfile"\n'
-    )
-    ns = collection(tmp_path)
+    ns = web_repo_collection(tmp_path)
     texts = [inspect.getdoc(t.body) or "" for t in ns.tasks.values()]
     texts += [h for t in ns.tasks.values() for h in t.help.values()]
     foreign = re.compile(r"load balancer|\bgpu\b|\blb\b|tetra|runpod", re.IGNORECASE)
@@ -265,14 +271,8 @@ def test_no_help_of_an_adopting_repository_speaks_of_this_repositorys_images(
 
 
 def test_a_second_collection_leaves_the_first_ones_help_alone(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "x"\nversion = "0.1.0"\n\n[tool.buildlib]\n'
-        'tag-env = "OTHER_TAG"\ndefault-group = ["web"]\n\n'
-        '[tool.buildlib.images.web]\nrepository = "acme/web"\ndockerfile = "Dockerfile"\n'
-    )
     first = collection(REPO)
-    second = collection(tmp_path)
+    second = web_repo_collection(tmp_path, 'tag-env = "OTHER_TAG"\ndefault-group = ["web"]\n')
     assert second.tasks["build"].help["tag"] == "image tag (default: $OTHER_TAG, else 'local')"
     for name in ("build", "build-gpu"):
         assert first.tasks[name].help["tag"] == (
@@ -380,20 +380,9 @@ def test_invoke_itself_ends_quietly_when_its_reader_went_away(
 ) -> None:
     # Invoke's own printer (`invoke --list | head`) raises BrokenPipeError past every task
     write_repo(tmp_path, with_tasks=True)
-    read, write = os.pipe()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "invoke", *argv],
-        cwd=tmp_path,
-        stdout=write,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    # no reader left before the child writes a byte
-    os.close(write)
-    os.close(read)
-    _, err = child.communicate(timeout=60)
+    code, err = run_with_reader_gone([sys.executable, "-m", "invoke", *argv], tmp_path)
     assert err == ""
-    assert child.returncode == 1  # as after any uncaught exception, the traceback left out
+    assert code == 1  # as after any uncaught exception, the traceback left out
 
 
 @pytest.mark.parametrize(
@@ -614,13 +603,9 @@ def test_the_images_task_lists_the_tables_or_prints_the_ci_matrix(tmp_path: Path
 
 
 def test_the_help_names_this_repositorys_default_tag_and_local_image_names(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "x"\nversion = "0.1.0"\n\n[tool.buildlib]\n'
-        'registry = "127.0.0.1:5055"\ntag-env = "SHOP_TAG"\ndefault-tag = "dev"\n\n'
-        '[tool.buildlib.images.web]\nrepository = "acme/web"\ndockerfile = "Dockerfile"\n'
+    ns = web_repo_collection(
+        tmp_path, 'registry = "127.0.0.1:5055"\ntag-env = "SHOP_TAG"\ndefault-tag = "dev"\n'
     )
-    ns = collection(tmp_path)
 
     assert ns.tasks["build-web"].help["tag"] == "image tag (default: $SHOP_TAG, else 'dev')"
     assert ns.tasks["build"].help["tag"] == "image tag (default: $SHOP_TAG, else 'dev')"
@@ -629,13 +614,7 @@ def test_the_help_names_this_repositorys_default_tag_and_local_image_names(tmp_p
 def test_an_image_tasks_summary_names_the_image_as_the_engine_will(tmp_path: Path) -> None:
     # with another registry than Docker Hub the local image carries its host:
     # `docker run acme/web:dev` would look for it on Docker Hub
-    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "x"\nversion = "0.1.0"\n\n[tool.buildlib]\n'
-        'registry = "127.0.0.1:5055"\ndefault-tag = "dev"\n\n'
-        '[tool.buildlib.images.web]\nrepository = "acme/web"\ndockerfile = "Dockerfile"\n'
-    )
-    ns = collection(tmp_path)
+    ns = web_repo_collection(tmp_path, 'registry = "127.0.0.1:5055"\ndefault-tag = "dev"\n')
 
     assert inspect.getdoc(ns.tasks["build-web"].body) == (
         "Build 127.0.0.1:5055/acme/web:dev from Dockerfile."
@@ -654,12 +633,7 @@ def test_an_image_tasks_summary_names_the_image_as_the_engine_will(tmp_path: Pat
 def test_the_release_summary_names_the_floating_tags_this_repository_makes(
     tmp_path: Path, floating: str | None, summary: str
 ) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     release = f"\n[tool.buildlib.release]\nfloating-tags = {floating}\n" if floating else ""
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "x"\nversion = "0.1.0"\n\n[tool.buildlib]\n'
-        '[tool.buildlib.images.web]\nrepository = "acme/web"\ndockerfile = "Dockerfile"\n' + release
-    )
-    ns = collection(tmp_path)
+    ns = web_repo_collection(tmp_path, more=release)
 
     assert inspect.getdoc(ns.tasks["release"].body) == f"Publish the pyproject version: {summary}"
