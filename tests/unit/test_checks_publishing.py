@@ -27,6 +27,15 @@ def load(repo, **env):
     return Project.load(repo, environ=env)
 
 
+def log_in_as_bob(tmp_path, monkeypatch, registry="ghcr.io"):
+    """A docker login of bob (token SECRET) for ``registry``, in a config dir of its own."""
+    config_dir = tmp_path / "docker-login"
+    config_dir.mkdir()
+    auth = base64.b64encode(f"bob:{SECRET}".encode()).decode()
+    (config_dir / "config.json").write_text(json.dumps({"auths": {registry: {"auth": auth}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+
+
 # --- credentials -----------------------------------------------------------------------
 
 
@@ -78,13 +87,7 @@ def test_half_set_credentials_fail(repo):
 
 
 def test_existing_docker_login_counts(repo, tmp_path, monkeypatch):
-    config_dir = tmp_path / "docker-login"
-    config_dir.mkdir()
-    auth = base64.b64encode(f"bob:{SECRET}".encode()).decode()
-    (config_dir / "config.json").write_text(
-        json.dumps({"auths": {"https://index.docker.io/v1/": {"auth": auth}}})
-    )
-    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    log_in_as_bob(tmp_path, monkeypatch, "https://index.docker.io/v1/")
 
     result = check_credentials(load(repo), for_="push")
 
@@ -242,11 +245,7 @@ def test_doctor_and_publish_find_the_same_credentials(repo, tmp_path, monkeypatc
     from buildlib.publish import resolve_access
 
     config = config_module.load(repo)
-    config_dir = tmp_path / "docker-login"
-    config_dir.mkdir()
-    auth = base64.b64encode(b"bob:" + SECRET.encode()).decode()
-    (config_dir / "config.json").write_text(json.dumps({"auths": {"ghcr.io": {"auth": auth}}}))
-    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    log_in_as_bob(tmp_path, monkeypatch)
     for env, user, source in [
         ({USER_ENV: "alice", TOKEN_ENV: SECRET}, "alice", f"${USER_ENV} and ${TOKEN_ENV}"),
         ({}, "bob", "the docker login for ghcr.io"),
@@ -266,11 +265,7 @@ def test_the_fix_for_rejected_credentials_names_where_they_came_from(repo, tmp_p
     from buildlib.publish import resolve_access
 
     config = config_module.load(repo)
-    config_dir = tmp_path / "docker-login"
-    config_dir.mkdir()
-    auth = base64.b64encode(b"bob:" + SECRET.encode()).decode()
-    (config_dir / "config.json").write_text(json.dumps({"auths": {"ghcr.io": {"auth": auth}}}))
-    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    log_in_as_bob(tmp_path, monkeypatch)
 
     from_env = resolve_access(config, "ghcr.io", {USER_ENV: "alice", TOKEN_ENV: SECRET})
     from_login = resolve_access(config, "ghcr.io", {})

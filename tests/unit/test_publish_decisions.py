@@ -853,14 +853,19 @@ def test_a_release_whose_multi_platform_push_fails_its_check_says_it_stopped(
     assert set(registry.tag_map(GPU)) == {"1.2.3"}
 
 
+def untracked_notes_beside_a_dockerfile_ignore_file(root: Path, ignored: str) -> None:
+    """Commit a Dockerfile.dockerignore of ``ignored`` lines, then leave notes.txt untracked."""
+    (root / "Dockerfile.dockerignore").write_text(ignored)
+    git(root, "add", "Dockerfile.dockerignore")
+    git(root, "commit", "-qm", "chore: an ignore file of the Dockerfile's own")
+    (root / "notes.txt").write_text("not committed")
+
+
 def test_a_dockerfile_s_own_ignore_file_keeps_a_file_out_of_the_stray_check(
     root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # BuildKit reads Dockerfile.dockerignore; the classic builder reads only .dockerignore
-    (root / "Dockerfile.dockerignore").write_text(".git\nnotes.txt\n")
-    git(root, "add", "Dockerfile.dockerignore")
-    git(root, "commit", "-qm", "chore: ignore notes")
-    (root / "notes.txt").write_text("not committed")
+    untracked_notes_beside_a_dockerfile_ignore_file(root, ".git\nnotes.txt\n")
     with publishing(monkeypatch, StubRegistry()) as docker:
         do_push(root, docker, tag="main")
 
@@ -889,10 +894,7 @@ def test_a_stray_file_s_hint_names_the_ignore_file_this_builder_reads(
     root: Path, monkeypatch: pytest.MonkeyPatch, caps, named: str
 ) -> None:
     # BuildKit reads Dockerfile.dockerignore; the classic builder reads only .dockerignore
-    (root / "Dockerfile.dockerignore").write_text(".git\n")
-    git(root, "add", "Dockerfile.dockerignore")
-    git(root, "commit", "-qm", "chore: an ignore file of the Dockerfile's own")
-    (root / "notes.txt").write_text("not committed")
+    untracked_notes_beside_a_dockerfile_ignore_file(root, ".git\n")
     with publishing(monkeypatch, StubRegistry(), caps) as docker:
         with pytest.raises(CheckFailed) as caught:
             do_push(root, docker, tag="main")
@@ -906,10 +908,7 @@ def test_a_file_only_the_dockerfiles_own_ignore_file_leaves_out_stops_a_classic_
 ) -> None:
     # BuildKit leaves the file out (test_a_dockerfile_s_own_ignore_file_keeps_...); the
     # classic builder reads only .dockerignore and sends it
-    (root / "Dockerfile.dockerignore").write_text(".git\nnotes.txt\n")
-    git(root, "add", "Dockerfile.dockerignore")
-    git(root, "commit", "-qm", "chore: ignore notes")
-    (root / "notes.txt").write_text("not committed")
+    untracked_notes_beside_a_dockerfile_ignore_file(root, ".git\nnotes.txt\n")
     with publishing(monkeypatch, StubRegistry(), LEGACY) as docker:
         with pytest.raises(CheckFailed, match=r"track: notes\.txt \(untracked\); main would"):
             do_push(root, docker, tag="main")
