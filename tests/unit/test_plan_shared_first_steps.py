@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from buildlib.build import describe
 from buildlib.config import load
 from buildlib.engine import Capabilities
 from buildlib.flags import ImageFlags
 from buildlib.options import options_for
-from buildlib.plan import last_shared_step, make_plan
+from buildlib.plan import BuildPlan, last_shared_step, make_plan
 
 BUILDX = Capabilities("docker", "buildx", "27.3.1", buildx_version="v0.17.1")
 
 
-def waits(tmp_path: Path, dockerfiles: dict[str, str]) -> dict[str, str | None]:
-    """Each image's ``after`` in the plan of a repository with these Dockerfiles, in order."""
+def plan_of(tmp_path: Path, dockerfiles: dict[str, str]) -> BuildPlan:
+    """The plan of a repository with these Dockerfiles, one image each, in order."""
     text = '[project]\nname = "demo"\nversion = "1.0.0"\n\n[tool.buildlib]\n'
     text += f"default-group = {list(dockerfiles)!r}\n".replace("'", '"')
     for name, body in dockerfiles.items():
@@ -26,19 +28,12 @@ def waits(tmp_path: Path, dockerfiles: dict[str, str]) -> dict[str, str | None]:
     (tmp_path / "pyproject.toml").write_text(text, encoding="utf-8")
     config = load(tmp_path)
     options = options_for(config, ImageFlags(), environ={})
-    plan = make_plan(config, config.images, options, BUILDX)
-    return {build.name: build.after for build in plan.builds}
+    return make_plan(config, config.images, options, BUILDX)
 
 
-def test_a_base_and_one_more_shared_step_are_enough_to_wait(tmp_path: Path) -> None:
-    plan = waits(
-        tmp_path,
-        {
-            "a": "FROM python:3.12\nRUN pip install x\nRUN a\n",
-            "b": "FROM python:3.12\nRUN pip install x\nRUN b\n",
-        },
-    )
-    assert plan == {"a": None, "b": "a"}
+def waits(tmp_path: Path, dockerfiles: dict[str, str]) -> dict[str, str | None]:
+    """Each image's ``after`` in the plan of a repository with these Dockerfiles."""
+    return {build.name: build.after for build in plan_of(tmp_path, dockerfiles).builds}
 
 
 def test_an_image_waits_for_its_match_behind_an_image_that_already_waits(tmp_path: Path) -> None:
@@ -53,27 +48,31 @@ def test_an_image_waits_for_its_match_behind_an_image_that_already_waits(tmp_pat
     assert plan == {"a": None, "b": "a", "c": None, "d": "c"}
 
 
-def test_a_global_arg_without_a_default_expands_to_nothing(tmp_path: Path) -> None:
-    # docker builds `FROM python:3.12$SUFFIX` with SUFFIX unset as `FROM python:3.12`
-    plan = waits(
-        tmp_path,
-        {
-            "a": "ARG SUFFIX\nFROM python:3.12$SUFFIX\nRUN pip install x\n",
-            "b": "FROM python:3.12\nRUN pip install x\n",
-        },
-    )
-    assert plan == {"a": None, "b": "a"}
-
-
-def test_an_arg_value_with_a_backslash_is_substituted_as_written(tmp_path: Path) -> None:
-    plan = waits(
-        tmp_path,
-        {
-            "a": "ARG PATTERN=a\\d\nFROM python:3.12\nRUN grep $PATTERN /etc/hosts\n",
-            "b": "FROM python:3.12\nRUN grep a\\d /etc/hosts\n",
-        },
-    )
-    assert plan == {"a": None, "b": "a"}
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        pytest.param(
+            "FROM python:3.12\nRUN pip install x\nRUN a\n",
+            "FROM python:3.12\nRUN pip install x\nRUN b\n",
+            id="a-base-and-one-more-shared-step-are-enough",
+        ),
+        # docker builds `FROM python:3.12$SUFFIX` with SUFFIX unset as `FROM python:3.12`
+        pytest.param(
+            "ARG SUFFIX\nFROM python:3.12$SUFFIX\nRUN pip install x\n",
+            "FROM python:3.12\nRUN pip install x\n",
+            id="a-global-arg-without-a-default-expands-to-nothing",
+        ),
+        pytest.param(
+            "ARG PATTERN=a\\d\nFROM python:3.12\nRUN grep $PATTERN /etc/hosts\n",
+            "FROM python:3.12\nRUN grep a\\d /etc/hosts\n",
+            id="an-arg-value-with-a-backslash-is-substituted-as-written",
+        ),
+    ],
+)
+def test_the_second_image_waits_for_the_first_when_their_first_steps_match(
+    tmp_path: Path, a: str, b: str
+) -> None:
+    assert waits(tmp_path, {"a": a, "b": b}) == {"a": None, "b": "a"}
 
 
 def test_a_from_that_names_no_image_still_counts_as_a_step() -> None:
@@ -82,13 +81,6 @@ def test_a_from_that_names_no_image_still_counts_as_a_step() -> None:
 
 
 def test_a_plan_of_one_image_builds_one_at_a_time_and_warns_of_nothing(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM python:3.12\n", encoding="utf-8")
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "demo"\nversion = "1.0.0"\n\n'
-        '[tool.buildlib.images.a]\nrepository = "acme/a"\ndockerfile = "Dockerfile"\n',
-        encoding="utf-8",
-    )
-    config = load(tmp_path)
-    plan = make_plan(config, config.images, options_for(config, ImageFlags(), environ={}), BUILDX)
+    plan = plan_of(tmp_path, {"a": "FROM python:3.12\n"})
     assert describe(plan)[0].endswith("; 1 at a time")
     assert plan.notes == ()  # each note is a warning before the builds
