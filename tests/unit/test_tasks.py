@@ -425,17 +425,50 @@ def test_sigterm_and_sighup_unwind_so_cleanups_run(capsys, signum, code, word) -
     assert signal.getsignal(signum) == before
 
 
-def test_a_sighup_ignored_under_nohup_stays_ignored() -> None:
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTERM])
+def test_a_signal_ignored_under_nohup_or_a_supervisor_stays_ignored(signum: int) -> None:
     from buildlib.tasks import user_errors
 
-    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    before = signal.signal(signum, signal.SIG_IGN)
     try:
         with user_errors():
-            os.kill(os.getpid(), signal.SIGHUP)
+            os.kill(os.getpid(), signum)
             time.sleep(0.2)  # a handler would run meanwhile
-            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+            assert signal.getsignal(signum) == signal.SIG_IGN
     finally:
-        signal.signal(signal.SIGHUP, before)
+        signal.signal(signum, before)
+
+
+# A run started with SIGTERM ignored (a supervisor's choice, inherited across exec): it
+# keeps going after a SIGTERM, here while it waits on stdin.
+SUPERVISED = """
+import sys
+from buildlib.tasks import user_errors
+with user_errors():
+    print("ready", flush=True)
+    print(sys.stdin.readline().strip(), flush=True)
+"""
+
+
+def test_a_run_started_with_sigterm_ignored_is_not_stopped_by_it() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISED],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stdin is not None
+        assert process.stdout.readline() == "ready\n"
+        process.terminate()
+        time.sleep(0.5)  # a handler would stop the run meanwhile
+        out, err = process.communicate("went on\n", timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert (process.returncode, out, err) == (0, "went on\n", "")
 
 
 # A run whose terminal hangs up: stderr is a terminal that is gone (a write fails with EIO).

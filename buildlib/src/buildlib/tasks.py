@@ -106,8 +106,8 @@ def user_errors() -> Iterator[None]:
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in set(STOPS) - {signal.SIGINT}:
-            # an ignored SIGHUP (`nohup`) stays ignored, as Python leaves an ignored SIGINT
-            if signum == signal.SIGTERM or signal.getsignal(signum) != signal.SIG_IGN:
+            # an ignored one (`nohup`, a supervisor) stays ignored, as Python leaves SIGINT
+            if signal.getsignal(signum) != signal.SIG_IGN:
                 previous[signum] = signal.signal(signum, _on_signal)
     try:
         yield
