@@ -476,13 +476,6 @@ def set_git_tag(repo, git_tag):
             '"component": "api"',
             ".",
         ),
-        (
-            {"include-v-in-tag": False},
-            {"include-component-in-tag": True},
-            "demo-app/v{version}",
-            '"include-v-in-tag": true and "tag-separator": "/"',
-            "top",
-        ),
     ],
 )
 def test_a_tag_mismatch_names_the_option_that_makes_it(repo, top, package, git_tag, fix, at):
@@ -505,6 +498,28 @@ def test_a_tag_mismatch_names_the_option_that_makes_it(repo, top, package, git_t
     assert line.strip() == '".": {' if at is None else f'"{key}":' in line
     indent = {"top": 2, None: 4, ".": 6}[at]
     assert line.startswith(" " * indent) and line[indent] == '"'
+
+
+def test_a_tag_mismatch_of_several_options_names_each_with_its_line(repo):
+    """include-v-in-tag (top level) and tag-separator (missing: it goes in package ".")
+    both differ: the warning points at the first, and its hint names each key's line."""
+    config = root_package(**{"include-component-in-tag": True})
+    config["include-v-in-tag"] = False
+    write_config(repo, config)
+    set_git_tag(repo, "demo-app/v{version}")
+
+    result = check_release_please_config(Project.load(repo))
+
+    lines = (repo / "release-please-config.json").read_text().splitlines()
+    v_line = next(n for n, line in enumerate(lines, 1) if line.startswith('  "include-v-in-tag"'))
+    root_line = lines.index('    ".": {') + 1
+    assert result.status == "warn" and "would tag releases demo-app-X.Y.Z" in result.message
+    assert (result.file, result.line) == ("release-please-config.json", v_line)
+    assert result.hint == (
+        f'set "include-v-in-tag": true in release-please-config.json:{v_line} and '
+        f'"tag-separator": "/" in release-please-config.json:{root_line} '
+        "or change [tool.buildlib.release].git-tag to match"
+    )
 
 
 def test_a_tag_no_option_can_make_points_at_git_tag(repo):

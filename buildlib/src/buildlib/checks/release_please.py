@@ -246,7 +246,11 @@ def check_release_please_config(project: Project) -> CheckResult:
             at = Locator(project.text or "", PYPROJECT).key_line("tool.buildlib.release", "git-tag")
             warn(said, at, hint, PYPROJECT)
         else:
-            keys = " and ".join(f'"{k}": {json.dumps(v)}' for k, v in fix.items())
+            several = len(fix) > 1  # the warning's line is the first key's: each names its own
+            keys = " and ".join(
+                f'"{k}": {json.dumps(v)}' + (f" in {CONFIG}:{option_line(k)}" if several else "")
+                for k, v in fix.items()
+            )
             at = option_line(next(iter(fix)))
             warn(said, at, f"set {keys} or change [tool.buildlib.release].git-tag to match")
     if warnings:
