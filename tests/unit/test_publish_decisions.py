@@ -1057,3 +1057,28 @@ def test_the_login_probe_asks_nothing_with_credentials_and_passes_a_registry_ope
         server.close()
     # with credentials the push logs in and finds out (no extra request, as in bench/)
     assert len(server.seen) == (0 if with_credentials else 1)
+
+
+def test_a_release_without_credentials_to_a_registry_that_needs_a_login_stops_before_any_build(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # no probe needed: a release lists the released tags first, and a 401 stops it there
+    from buildlib import pushing
+    from buildlib.registry import RegistryClient
+
+    server = _Registry401()
+    server.start_serving()
+    try:
+        with publishing(monkeypatch, registry) as docker:
+            monkeypatch.setattr(pushing, "RegistryClient", RegistryClient)
+            with pytest.raises(PublishError) as caught:
+                release(root, ReleaseFlags(registry=server.host), environ={}, runner=docker)
+    finally:
+        server.close()
+    assert docker.calls == []
+    assert caught.value.exit_code == 8
+    assert caught.value.message.endswith("Nothing was built or pushed")
+    assert caught.value.hint == (
+        f"set DOCKERHUB_USERNAME and DOCKERHUB_TOKEN (or `docker login {server.host}`)"
+    )
+    assert [(s.method, s.authorization) for s in server.seen] == [("GET", None)]
