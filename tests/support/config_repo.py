@@ -1,9 +1,15 @@
 """A two-image ``[tool.buildlib]`` repository for the configuration tests: the text, and a
-writer that changes one piece of it (to break it in exactly one place)."""
+writer that changes one piece of it (to break it in exactly one place), and the readers of
+the error such a break gives."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
+
+from buildlib import config as config_module
+from buildlib.errors import ConfigError
 
 TASKS_PY = """\
 from buildlib.tasks import collection
@@ -52,3 +58,26 @@ def write_repo(
     (root / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
     (root / "Dockerfile-cpu").write_text("FROM scratch\n", encoding="utf-8")
     return root / "pyproject.toml"
+
+
+def line_of(path: Path, needle: str) -> int:
+    """The 1-based line of the only line of ``path`` containing ``needle``."""
+    lines = [n for n, text in enumerate(path.read_text().splitlines(), 1) if needle in text]
+    assert len(lines) == 1, (needle, lines)
+    return lines[0]
+
+
+def load_error(root: Path) -> ConfigError:
+    """The ConfigError that loading the repository in ``root`` raises."""
+    with pytest.raises(ConfigError) as caught:
+        config_module.load(root)
+    return caught.value
+
+
+def refused_at(root: Path, old: str, new: str, *, at: str) -> ConfigError:
+    """The ConfigError of ``write_repo(root, old, new)``, checked to point at the line of
+    pyproject.toml that holds ``at``."""
+    path = write_repo(root, old, new)
+    error = load_error(root)
+    assert error.location == f"{path}:{line_of(path, at)}"
+    return error

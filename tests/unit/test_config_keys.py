@@ -13,7 +13,7 @@ from packaging.version import Version
 
 from buildlib import config as config_module
 from buildlib.errors import REFERENCE, ConfigError
-from tests.support.config_repo import write_repo
+from tests.support.config_repo import line_of, load_error, write_repo
 
 HEAD = '[project]\nname = "demo"\nversion = "1.0.0"\n\n'
 APP = '[tool.buildlib.images.app]\nrepository = "org/app"\ndockerfile = "Dockerfile"\n'
@@ -27,25 +27,13 @@ def repo(root: Path, text: str) -> Path:
     return path
 
 
-def error_of(root: Path) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        config_module.load(root)
-    return caught.value
-
-
-def line_of(path: Path, needle: str) -> int:
-    lines = [n for n, text in enumerate(path.read_text().splitlines(), 1) if needle in text]
-    assert len(lines) == 1, (needle, lines)
-    return lines[0]
-
-
 # --- [project] and [tool.buildlib] themselves ---------------------------------------------
 
 
 @pytest.mark.parametrize("text", ["[tool.buildlib]\nx = 1\n", 'project = "demo"\n'])
 def test_a_missing_project_table(tmp_path: Path, text: str) -> None:
     path = repo(tmp_path, text)
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "missing [project] table",
         str(path),
@@ -55,7 +43,7 @@ def test_a_missing_project_table(tmp_path: Path, text: str) -> None:
 
 def test_a_missing_version_points_at_the_project_header(tmp_path: Path) -> None:
     path = repo(tmp_path, '\n[project]\nname = "demo"\n\n[tool.buildlib]\n')
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == "[project].version is missing or not a string"
     assert error.location == f"{path}:2"
     assert error.hint == 'set version = "0.1.0", the version of the images'
@@ -63,14 +51,14 @@ def test_a_missing_version_points_at_the_project_header(tmp_path: Path) -> None:
 
 def test_a_version_that_cannot_be_located_names_its_key(tmp_path: Path) -> None:
     path = repo(tmp_path, 'project = { name = "demo" }\n')
-    assert error_of(tmp_path).location == f"{path} [project].version"
+    assert load_error(tmp_path).location == f"{path} [project].version"
 
 
 @pytest.mark.parametrize("tool", ["", "[tool.other]\nx = 1\n", 'tool = "x"\n'])
 def test_a_missing_buildlib_table(tmp_path: Path, tool: str) -> None:
     text = HEAD + tool if not tool.startswith("tool =") else tool + HEAD
     path = repo(tmp_path, text)
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "missing [tool.buildlib] table",
         str(path),
@@ -276,7 +264,7 @@ def test_a_top_level_key_of_the_wrong_type(
     tmp_path: Path, line: str, message: str, hint: str
 ) -> None:
     path = repo(tmp_path, HEAD + "[tool.buildlib]\n" + line + "\n\n" + APP)
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (message, f"{path}:6", hint)
 
 
@@ -304,7 +292,7 @@ def test_a_top_level_key_of_the_wrong_type(
 )
 def test_an_image_key_of_the_wrong_type(tmp_path: Path, line: str, message: str, hint: str) -> None:
     path = repo(tmp_path, HEAD + APP + line + "\n")
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == "tool.buildlib.images.app." + message
     assert (error.location, error.hint) == (f"{path}:{line_of(path, line)}", hint)
 
@@ -334,14 +322,14 @@ def test_a_release_or_credentials_key_of_the_wrong_type(
     tmp_path: Path, table: str, line: str, message: str
 ) -> None:
     path = repo(tmp_path, HEAD + APP + f"\n[tool.buildlib.{table}]\n{line}\n")
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert (error.message, error.location) == (message, f"{path}:{line_of(path, line)}")
 
 
 @pytest.mark.parametrize("key", ["line-ending-globs", "allow-build-args", "default-group"])
 def test_a_list_of_other_than_strings(tmp_path: Path, key: str) -> None:
     path = repo(tmp_path, HEAD + f'[tool.buildlib]\n{key} = ["a", 1]\n\n' + APP)
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         f"tool.buildlib.{key} must be a list of strings",
         f"{path}:6",
@@ -351,14 +339,14 @@ def test_a_list_of_other_than_strings(tmp_path: Path, key: str) -> None:
 
 def test_floating_tags_of_other_than_strings(tmp_path: Path) -> None:
     path = repo(tmp_path, HEAD + APP + "\n[tool.buildlib.release]\nfloating-tags = [1]\n")
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == "tool.buildlib.release.floating-tags must be a list of strings"
     assert error.location == f"{path}:{line_of(path, 'floating-tags')}"
 
 
 def test_the_allowed_build_args_error_gives_the_fix(tmp_path: Path) -> None:
     path = repo(tmp_path, HEAD + '[tool.buildlib]\nallow-build-args = ["OK", "1X"]\n\n' + APP)
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "tool.buildlib.allow-build-args: '1X' is not a build argument name",
         f"{path}:6",
@@ -375,7 +363,7 @@ def test_the_allowed_build_args_error_gives_the_fix(tmp_path: Path) -> None:
 )
 def test_an_image_name_outside_the_grammar(tmp_path: Path, name: str, suggestion: str) -> None:
     path = repo(tmp_path, HEAD + APP.replace("images.app", f'images."{name}"'))
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == f"image name {name!r} must be lowercase letters, digits and dashes"
     assert error.hint == f"rename the table, e.g. [tool.buildlib.images.{suggestion}]"
     assert error.location == f"{path} [tool.buildlib.images.{name}]"
@@ -383,12 +371,12 @@ def test_an_image_name_outside_the_grammar(tmp_path: Path, name: str, suggestion
 
 def test_an_image_name_error_points_at_its_table(tmp_path: Path) -> None:
     path = repo(tmp_path, HEAD + APP.replace("images.app", "images.App"))
-    assert error_of(tmp_path).location == f"{path}:5"
+    assert load_error(tmp_path).location == f"{path}:5"
 
 
 def test_an_image_that_is_not_a_table(tmp_path: Path) -> None:
     path = repo(tmp_path, HEAD + '[tool.buildlib]\nimages.extra = "x"\n')
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "tool.buildlib.images.extra must be a table",
         f"{path}:6",
@@ -400,7 +388,7 @@ def test_an_image_that_is_not_a_table(tmp_path: Path) -> None:
 @pytest.mark.parametrize("images", ["", "images = {}\n"])
 def test_no_images(tmp_path: Path, images: str) -> None:
     path = repo(tmp_path, HEAD + "[tool.buildlib]\n" + images)
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "no images configured",
         f"{path}:5",
@@ -410,12 +398,12 @@ def test_no_images(tmp_path: Path, images: str) -> None:
 
 def test_no_images_without_a_buildlib_header_names_the_table(tmp_path: Path) -> None:
     path = repo(tmp_path, 'tool.buildlib.registry = "docker.io"\n' + HEAD)
-    assert error_of(tmp_path).location == f"{path} [tool.buildlib]"
+    assert load_error(tmp_path).location == f"{path} [tool.buildlib]"
 
 
 def test_an_image_without_a_dockerfile_key(tmp_path: Path) -> None:
     path = repo(tmp_path, HEAD + APP.replace('dockerfile = "Dockerfile"\n', ""))
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "tool.buildlib.images.app has no 'dockerfile'",
         f"{path}:5",
@@ -425,7 +413,7 @@ def test_an_image_without_a_dockerfile_key(tmp_path: Path) -> None:
 
 def test_a_context_outside_the_repository_gives_the_fix(tmp_path: Path) -> None:
     repo(tmp_path, HEAD + APP + 'context = ".."\n')
-    assert error_of(tmp_path).hint == (
+    assert load_error(tmp_path).hint == (
         "point context at a folder inside the repository, relative to pyproject.toml "
         '(e.g. context = "."): docker sends all of it to the engine'
     )
@@ -434,7 +422,7 @@ def test_a_context_outside_the_repository_gives_the_fix(tmp_path: Path) -> None:
 def test_a_dockerfile_with_no_dockerfile_around(tmp_path: Path) -> None:
     path = repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"build/app.docker"'))
     (tmp_path / "Dockerfile").unlink()
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == "tool.buildlib.images.app.dockerfile 'build/app.docker' does not exist"
     assert error.location == f"{path}:{line_of(path, 'dockerfile =')}"
     assert error.hint == "create build/app.docker or fix the path (found: none)"
@@ -442,7 +430,7 @@ def test_a_dockerfile_with_no_dockerfile_around(tmp_path: Path) -> None:
 
 def test_a_build_arg_key_error_gives_the_grammar_and_the_fix(tmp_path: Path) -> None:
     path = repo(tmp_path, HEAD + APP + 'build-args = { "A B" = "x" }\n')
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == (
         "tool.buildlib.images.app.build-args: 'A B' is not a build argument name (letters, "
         "digits and _, not starting with a digit)"
@@ -457,7 +445,7 @@ def test_a_build_arg_value_that_is_not_a_scalar(tmp_path: Path, value: str) -> N
         tmp_path,
         HEAD + APP + "\n[tool.buildlib.images.app.build-args]\nOK = 1\nBAD = " + value + "\n",
     )
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "tool.buildlib.images.app.build-args.BAD must be a string",
         f"{path}:{line_of(path, 'BAD =')}",
@@ -471,7 +459,7 @@ def test_a_build_arg_of_an_inline_image_table_names_its_table(tmp_path: Path) ->
         HEAD + '[tool.buildlib]\nimages = { app = { repository = "org/app", dockerfile = '
         '"Dockerfile", build-args = { "A B" = "x" } } }\n',
     )
-    assert error_of(tmp_path).location == f"{path} [tool.buildlib.images.app].build-args"
+    assert load_error(tmp_path).location == f"{path} [tool.buildlib.images.app].build-args"
 
 
 # --- release and credentials ----------------------------------------------------------------
@@ -483,7 +471,7 @@ def test_a_build_arg_of_an_inline_image_table_names_its_table(tmp_path: Path) ->
 )
 def test_a_git_tag_with_other_braces(tmp_path: Path, git_tag: str) -> None:
     path = repo(tmp_path, HEAD + APP + f"\n[tool.buildlib.release]\ngit-tag = '{git_tag}'\n")
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == (
         f"tool.buildlib.release.git-tag {git_tag!r}: only {{version}} may stand in braces"
     )
@@ -494,7 +482,7 @@ def test_a_git_tag_with_other_braces(tmp_path: Path, git_tag: str) -> None:
 @pytest.mark.parametrize("git_tag", ["{x}", "v{0}", "{"])
 def test_a_git_tag_without_the_placeholder_says_so(tmp_path: Path, git_tag: str) -> None:
     repo(tmp_path, HEAD + APP + f"\n[tool.buildlib.release]\ngit-tag = '{git_tag}'\n")
-    assert error_of(tmp_path).message == (
+    assert load_error(tmp_path).message == (
         f"tool.buildlib.release.git-tag {git_tag!r} has no {{version}} placeholder"
     )
 
@@ -537,7 +525,7 @@ def test_an_environment_variable_name_error(
     tmp_path: Path, table: str, key: str, value: str, problem: str, default: str
 ) -> None:
     path = repo(tmp_path, HEAD + APP + f'\n[{table}]\n{key} = "{value}"\n')
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == f"{table}.{key} {value!r} {problem}"
     assert error.location == f"{path}:{line_of(path, key + ' =')}"
     assert error.hint == (
@@ -568,13 +556,13 @@ def test_a_bom_names_the_file(tmp_path: Path) -> None:
 def test_a_root_that_is_a_file(tmp_path: Path) -> None:
     afile = tmp_path / "file"
     afile.write_text("x")
-    error = error_of(afile)
+    error = load_error(afile)
     assert error.hint == "pass the folder that holds pyproject.toml"
     assert error.location is None
 
 
 def test_a_missing_pyproject_names_its_path(tmp_path: Path) -> None:
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == f"{tmp_path.resolve() / 'pyproject.toml'} not found"
     assert error.location is None
 
@@ -680,7 +668,7 @@ def test_a_mistyped_dockerfile_in_a_folder_suggests_the_files_of_that_folder(
     (tmp_path / "docker").mkdir()
     for name in ("tools.Dockerfile", "api.dockerfile", "README.md"):
         (tmp_path / "docker" / name).write_text("FROM scratch\n", encoding="utf-8")
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == (
         "tool.buildlib.images.app.dockerfile 'docker/tool.Dockerfile' does not exist "
         "(did you mean 'docker/tools.Dockerfile'?)"
@@ -695,7 +683,7 @@ def test_a_mistyped_dockerfile_in_a_folder_suggests_the_files_of_that_folder(
 def test_a_dockerfile_in_a_missing_folder_suggests_the_root_dockerfiles(tmp_path: Path) -> None:
     repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"dokcer/Dockerfile-api"'))
     (tmp_path / "Dockerfile-api").write_text("FROM scratch\n", encoding="utf-8")
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message.endswith("does not exist (did you mean 'Dockerfile-api'?)")
     assert error.hint.endswith("(found: Dockerfile, Dockerfile-api)")
 
@@ -703,7 +691,7 @@ def test_a_dockerfile_in_a_missing_folder_suggests_the_root_dockerfiles(tmp_path
 @pytest.mark.parametrize("parent", ['[tool.buildlib]\nregistry = "docker.io"\n\n', ""])
 def test_a_mistyped_table_header_is_located_at_that_header(tmp_path: Path, parent: str) -> None:
     path = repo(tmp_path, HEAD + parent + APP.replace("images.app", "image.app"))
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == "unknown key tool.buildlib.image (did you mean 'images'?)"
     assert error.location == f"{path}:{line_of(path, '[tool.buildlib.image.app]')}"
 
@@ -721,7 +709,7 @@ def test_a_mistyped_buildlib_table_is_refused_at_its_header(
 ) -> None:
     path = repo(tmp_path, text)
     name = header[1:].split("]")[0].split(".images")[0]
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == f"unknown table [{name}] (did you mean [tool.buildlib]?)"
     assert error.location == f"{path}:{line_of(path, header)}"
     assert error.hint == f"rename [{name}...] to [tool.buildlib...]"
@@ -754,7 +742,7 @@ def test_a_target_that_names_no_stage_is_refused_at_its_line(
 ) -> None:
     path = repo(tmp_path, HEAD + APP + f'target = "{target}"\n')
     (tmp_path / "Dockerfile").write_text(dockerfile, encoding="utf-8")
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == f"tool.buildlib.images.app.target {message}"
     assert error.location == f"{path}:{line_of(path, 'target =')}"
     assert error.hint == hint
@@ -779,7 +767,7 @@ def test_a_target_error_names_the_dockerfile_as_configured(tmp_path: Path) -> No
     repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"docker/app.Dockerfile"') + 'target = "x"\n')
     (tmp_path / "docker").mkdir()
     (tmp_path / "docker" / "app.Dockerfile").write_text("FROM scratch AS y\n", encoding="utf-8")
-    assert error_of(tmp_path).message == (
+    assert load_error(tmp_path).message == (
         "tool.buildlib.images.app.target 'x' is no stage of docker/app.Dockerfile"
     )
 
@@ -787,7 +775,7 @@ def test_a_target_error_names_the_dockerfile_as_configured(tmp_path: Path) -> No
 def test_two_images_of_one_repository_are_refused_at_the_second(tmp_path: Path) -> None:
     second = APP.replace("images.app", "images.worker")
     path = repo(tmp_path, HEAD + APP + "\n" + second)
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == (
         "tool.buildlib.images.worker.repository 'org/app' is also the repository of image "
         "'app': their tags would overwrite each other"
@@ -804,7 +792,7 @@ def test_one_repository_under_two_docker_hub_names_is_refused(tmp_path: Path, ot
     # both push to Docker Hub's org/app (the default registry): one overwrites the other
     second = APP.replace("images.app", "images.worker").replace('"org/app"', f'"{other}"')
     repo(tmp_path, HEAD + APP + "\n" + second)
-    assert error_of(tmp_path).message == (
+    assert load_error(tmp_path).message == (
         f"tool.buildlib.images.worker.repository {other!r} is also the repository of image "
         "'app': their tags would overwrite each other"
     )
@@ -813,7 +801,7 @@ def test_one_repository_under_two_docker_hub_names_is_refused(tmp_path: Path, ot
 def test_official_names_and_other_registries_are_told_apart(tmp_path: Path) -> None:
     second = APP.replace("images.app", "images.worker").replace('"org/app"', '"library/app"')
     repo(tmp_path, HEAD + APP.replace('"org/app"', '"app"') + "\n" + second)
-    assert error_of(tmp_path).message.startswith("tool.buildlib.images.worker.repository")
+    assert load_error(tmp_path).message.startswith("tool.buildlib.images.worker.repository")
     second = APP.replace("images.app", "images.worker").replace('"org/app"', '"ghcr.io/org/app"')
     repo(tmp_path, HEAD + APP + "\n" + second)
     assert config_module.load(tmp_path).image_names == ("app", "worker")
@@ -827,7 +815,7 @@ def test_official_names_and_other_registries_are_told_apart(tmp_path: Path) -> N
 def test_a_dockerfile_s_own_ignore_file_is_not_offered_as_a_dockerfile(tmp_path: Path) -> None:
     repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"Dockerfile.docker"'))
     (tmp_path / "Dockerfile.dockerignore").write_text("*\n", encoding="utf-8")
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message.endswith("'Dockerfile.docker' does not exist (did you mean 'Dockerfile'?)")
     assert error.hint.endswith("(found: Dockerfile)")
 
@@ -841,7 +829,7 @@ def test_a_dockerfile_moved_to_another_folder_suggests_its_path(tmp_path: Path) 
     for folder in ("docker", "node_modules/pkg", ".venv", "build", "a/b/c/d"):
         (tmp_path / folder).mkdir(parents=True)
         (tmp_path / folder / "worker.Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
-    error = error_of(tmp_path)
+    error = load_error(tmp_path)
     assert error.message == (
         "tool.buildlib.images.app.dockerfile 'worker.Dockerfile' does not exist "
         "(did you mean 'docker/worker.Dockerfile'?)"
