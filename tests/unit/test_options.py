@@ -259,7 +259,7 @@ def test_parse_secrets_takes_buildx_type_and_source_forms(
 ) -> None:
     # The forms docker/buildx util/buildflags/secrets.go accepts: keys in any case, source=
     # for src=, type=env turning src= (or the id) into the variable's name, type=file the id
-    # into the file's.
+    # into the file's (as docs/reference/buildx_build.md says; see parse_secrets).
     monkeypatch.chdir(tmp_path)
     (tmp_path / "HF_TOKEN").write_text("from a file\n")
     environ = {"HF_TOKEN": "s3cret", "GH_TOKEN": "s3cret2"}

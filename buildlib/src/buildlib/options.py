@@ -160,8 +160,12 @@ def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[Se
             )
         ident = _shown_id(fields["id"], number)
         # type=env names the variable with src= or else the id; type=file the file with the
-        # id (buildx's secrets.go, and docs/reference/buildx_build.md, --secret: "`id` if
-        # unset"). Made explicit, so docker is told which one and the value is redacted.
+        # id, as buildx's docs/reference/buildx_build.md (--secret: "`id` if unset") say. Its
+        # code differs: secrets.go moves only src= to env=, and store.go NewStore (below) then
+        # reads $id if set, else the file id, whatever the type. The docs are kept: the type is
+        # what the user asked for, and an unset $id is refused below with the export to run
+        # where buildx would read a file of that name or fail with "failed to stat".
+        # Made explicit, so docker is told which one and the value is redacted.
         if kind == "env" and not fields.get("env"):
             fields["env"] = fields.pop("src", "") or fields["id"]
         elif kind == "file" and not (fields.get("env") or fields.get("src")):
@@ -182,6 +186,7 @@ def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[Se
                     if ident == fields["id"]
                     else "add env=VAR or src=FILE to it",
                 )
+        # Refused, where buildx's store.go (fileStore.GetSecret: os.Getenv) sends an empty value.
         if fields.get("env") and fields["env"] not in environ:
             shown = _shown_env(fields["env"])
             raise UsageError(
