@@ -472,10 +472,12 @@ def test_a_run_started_with_sigterm_ignored_is_not_stopped_by_it() -> None:
 
 
 # A run whose terminal hangs up: stderr is a terminal that is gone (a write fails with EIO).
+# Its cleanup warns, as build's "builds stopped" does.
 HUNG_UP = """
 import sys, time
 from pathlib import Path
 from invoke import Exit
+from buildlib import console
 from buildlib.tasks import user_errors
 try:
     with user_errors():
@@ -484,6 +486,7 @@ try:
             time.sleep(60)
         finally:
             Path(sys.argv[1]).write_text("removed")
+            console.warn("builds stopped: app")
 except Exit as stop:
     sys.exit(stop.code)
 """

@@ -8,6 +8,7 @@ line written while it is shown goes above it, and the area is drawn again.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import re
@@ -118,8 +119,17 @@ def emit_lines(lines: list[str], stream: TextIO | None = None) -> None:
     with _lock:
         live = out is sys.stderr and _live is not None
         text = "".join(f"{line}\n" for line in lines)
-        out.write((_erase_live() + text + _draw_live()) if live else text)
-        out.flush()
+        try:
+            out.write((_erase_live() + text + _draw_live()) if live else text)
+            out.flush()
+        except OSError as error:
+            if error.errno != errno.EIO:
+                raise
+            # the terminal hung up: the lines still to come (cleanups', the exit's) go to
+            # devnull, so that the run still ends as its signal says
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+            os.close(devnull)
 
 
 def info(text: str) -> None:

@@ -73,12 +73,12 @@ def _on_signal(signum: int, frame: object) -> None:
     raise _Terminated(signum)
 
 
-def stdout_gone(stream: Any = None) -> None:
-    """After a BrokenPipeError, point stdout (or ``stream``) at devnull so that the flush at
-    exit cannot fail again (the advice of the note on SIGPIPE in Python's signal module docs)."""
+def stdout_gone() -> None:
+    """After a BrokenPipeError, point stdout at devnull so that the flush at exit cannot fail
+    again (the advice of the note on SIGPIPE in Python's signal module docs)."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, (stream or sys.stdout).fileno())
+        os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
     except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
         pass
@@ -113,10 +113,7 @@ def user_errors() -> Iterator[None]:
         yield
     except (_Terminated, KeyboardInterrupt) as stop:
         signum = stop.args[0] if isinstance(stop, _Terminated) else signal.SIGINT
-        try:
-            console.error(STOPS[signum])
-        except OSError:  # the terminal that hung up is gone (EIO)
-            stdout_gone(sys.stderr)
+        console.error(STOPS[signum])
         # 128 + the signal's number, the shell's convention (bash's manual, "EXIT STATUS")
         raise Exit(code=128 + signum) from None
     except BuildlibError as error:
