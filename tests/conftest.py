@@ -169,6 +169,15 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
+def no_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An empty DOCKER_CONFIG: resolve_access reads the user's docker login when no
+    credentials are in the environment."""
+    empty = tmp_path / "docker-config"
+    empty.mkdir()
+    monkeypatch.setenv("DOCKER_CONFIG", str(empty))
+
+
+@pytest.fixture
 def repo(tmp_path: Path, isolated: None) -> Path:
     """A clean repository that adopted buildlib (:func:`tests.support.fixture_repo.make_repo`),
     made with the machine kept out; a test file that wants another one defines its own."""

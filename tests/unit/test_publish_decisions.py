@@ -38,12 +38,7 @@ NO_LOGIN = {"DOCKER_CONFIG": "/nonexistent-buildlib-test"}
 FLOATING = ("1.2", "1", "latest")
 
 
-@pytest.fixture(autouse=True)
-def _no_user_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # resolve_access reads the user's docker login when no credentials are in the env
-    empty = tmp_path / "docker-config"
-    empty.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(empty))
+pytestmark = pytest.mark.usefixtures("no_docker_login")
 
 
 @pytest.fixture

@@ -36,11 +36,7 @@ MULTI = "linux/amd64,linux/arm64"
 
 
 @pytest.fixture(autouse=True)
-def _no_user_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # resolve_access reads the user's docker login when no credentials are in the env
-    empty = tmp_path / "docker-config"
-    empty.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(empty))
+def _no_credentials(monkeypatch: pytest.MonkeyPatch, no_docker_login: None) -> None:
     for name in (*CREDENTIALS, "TETRA_IMAGE_TAG", "BUILDLIB_REGISTRY", "BUILDLIB_BUILDER"):
         monkeypatch.delenv(name, raising=False)
 

@@ -30,11 +30,7 @@ BUILDKIT = Capabilities(DOCKER, "buildkit", "20.10.24", server_version="20.10.24
 VERSION = "org.opencontainers.image.version"
 
 
-@pytest.fixture(autouse=True)
-def _no_user_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    empty = tmp_path / "docker-config"
-    empty.mkdir()
-    monkeypatch.setenv("DOCKER_CONFIG", str(empty))
+pytestmark = pytest.mark.usefixtures("no_docker_login")
 
 
 def head(root: Path) -> str:
