@@ -75,14 +75,16 @@ def test_lock_left_behind_by_release_please(repo):
     assert "extra-files" in result.hint and "@.name.value=='demo-app'" in result.hint
 
 
+def set_locked_version(repo, version):
+    """Change demo-app's version in uv.lock from 0.1.0, as `uv lock` after a bump would."""
+    path = repo / "uv.lock"
+    old = 'name = "demo-app"\nversion = "0.1.0"'
+    write(path, path.read_text().replace(old, f'name = "demo-app"\nversion = "{version}"'))
+
+
 def test_head_tag_disagrees(repo):
     set_version(repo, "0.2.0", pyproject=True, manifest=True)
-    write(
-        repo / "uv.lock",
-        (repo / "uv.lock")
-        .read_text()
-        .replace('name = "demo-app"\nversion = "0.1.0"', 'name = "demo-app"\nversion = "0.2.0"'),
-    )
+    set_locked_version(repo, "0.2.0")
 
     result = check_version_agreement(Project.load(repo))  # HEAD still carries v0.1.0
 
@@ -93,12 +95,7 @@ def test_head_tag_disagrees(repo):
 def test_version_older_than_the_last_release(repo):
     commit(repo, "fix: later")
     set_version(repo, "0.0.9", pyproject=True, manifest=True)
-    write(
-        repo / "uv.lock",
-        (repo / "uv.lock")
-        .read_text()
-        .replace('name = "demo-app"\nversion = "0.1.0"', 'name = "demo-app"\nversion = "0.0.9"'),
-    )
+    set_locked_version(repo, "0.0.9")
 
     result = check_version_agreement(Project.load(repo))
 
