@@ -7,6 +7,7 @@ of tests/support/publish_fakes.py."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import buildlib.attest as attest
 import buildlib.publish as publish
 import buildlib.pushing as pushing
 from buildlib.checks.preflight import preflight, run_preflight
-from buildlib.errors import CheckFailed, RegistryError, UsageError
+from buildlib.errors import CheckFailed, PublishError, RegistryError, UsageError
 from buildlib.flags import PushFlags, ReleaseFlags
 from buildlib.publish import push, release
 from buildlib.runner import Result
@@ -457,8 +458,6 @@ def test_a_file_only_the_dockerfile_s_own_ignore_file_leaves_out_does_not_stop_a
 def test_a_release_whose_build_reported_another_digest_is_refused(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from buildlib.errors import PublishError
-
     registry = StubRegistry()
     with publishing(monkeypatch, registry, BUILDX) as docker:
         monkeypatch.setattr(attest, "buildx_driver", lambda docker, builder=None: "docker")
@@ -472,51 +471,22 @@ def test_a_release_whose_build_reported_another_digest_is_refused(
 
 
 class RivalDocker(FakeDocker):
-    """While it pushes the cpu image, another writer replaces the gpu image's version tag."""
+    """While it pushes the cpu image, another writer does ``rival`` to the registry."""
+
+    def __init__(self, registry: StubRegistry, rival: Callable[[StubRegistry], None]) -> None:
+        super().__init__(registry)
+        self.rival = rival
 
     def run(self, argv: Any, **kwargs: Any) -> Result:  # type: ignore[override]
         if str(argv[1]) == "push" and str(argv[2]).startswith(CPU + ":"):
-            self.registry._write(GPU, "1.2.3", "sha256:" + "f" * 64)
+            self.rival(self.registry)
         return super().run(argv, **kwargs)
 
 
-def test_a_version_tag_replaced_during_the_release_stops_it_before_the_floating_tags(
-    root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from buildlib.errors import PublishError
-
-    registry = StubRegistry()
-    with publishing(monkeypatch, registry):
-        docker = RivalDocker(registry)
-        with pytest.raises(PublishError) as caught:
-            release(root, ReleaseFlags(images=("gpu", "cpu")), environ={}, runner=docker)
-
-    message = caught.value.message
-    assert message.startswith(
-        f"release stopped: another writer replaced {GPU}:1.2.3 (now sha256:ffffffffffff, "
-    )
-    assert f"Pushed and verified: {CPU}:1.2.3. " in message, "the replaced tag is not verified"
-    assert message.endswith("No floating tag (X.Y, X, latest) of any image was moved")
-    assert caught.value.hint is not None and caught.value.hint != (
-        "fix the cause and run `invoke release` again (it is safe to re-run)"
-    )
-    assert set(registry.tag_map(CPU)) == {"1.2.3"}
-
-
-class DeletingDocker(FakeDocker):
-    """While it pushes the cpu image, another writer deletes the gpu image's version tag."""
-
-    def run(self, argv: Any, **kwargs: Any) -> Result:  # type: ignore[override]
-        if str(argv[1]) == "push" and str(argv[2]).startswith(CPU + ":"):
-            del self.registry.repos[GPU]["1.2.3"]
-        return super().run(argv, **kwargs)
-
-
-def test_a_version_tag_deleted_during_the_release_is_named_gone_not_verified(
-    root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from buildlib.errors import PublishError
-
+def release_stopped_by(
+    root: Path, monkeypatch: pytest.MonkeyPatch, rival: Callable[[StubRegistry], None]
+) -> tuple[PublishError, StubRegistry]:
+    """The error of a release of gpu and cpu that ``rival`` meddles with, and its registry."""
     registry = StubRegistry()
     with publishing(monkeypatch, registry):
         with pytest.raises(PublishError) as caught:
@@ -524,10 +494,38 @@ def test_a_version_tag_deleted_during_the_release_is_named_gone_not_verified(
                 root,
                 ReleaseFlags(images=("gpu", "cpu")),
                 environ={},
-                runner=DeletingDocker(registry),
+                runner=RivalDocker(registry, rival),
             )
+    return caught.value, registry
 
-    message = caught.value.message
+
+def test_a_version_tag_replaced_during_the_release_stops_it_before_the_floating_tags(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    error, registry = release_stopped_by(
+        root, monkeypatch, lambda registry: registry._write(GPU, "1.2.3", "sha256:" + "f" * 64)
+    )
+
+    message = error.message
+    assert message.startswith(
+        f"release stopped: another writer replaced {GPU}:1.2.3 (now sha256:ffffffffffff, "
+    )
+    assert f"Pushed and verified: {CPU}:1.2.3. " in message, "the replaced tag is not verified"
+    assert message.endswith("No floating tag (X.Y, X, latest) of any image was moved")
+    assert error.hint is not None and error.hint != (
+        "fix the cause and run `invoke release` again (it is safe to re-run)"
+    )
+    assert set(registry.tag_map(CPU)) == {"1.2.3"}
+
+
+def test_a_version_tag_deleted_during_the_release_is_named_gone_not_verified(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    error, _ = release_stopped_by(
+        root, monkeypatch, lambda registry: registry.repos[GPU].pop("1.2.3")
+    )
+
+    message = error.message
     assert message.startswith(f"release stopped: the registry no longer holds {GPU}:1.2.3 (")
     assert "deleted during this run. " in message and "replaced" not in message
     assert f"Pushed and verified: {CPU}:1.2.3. " in message, "the deleted tag is not verified"
@@ -562,8 +560,6 @@ class FailingBuildx(FakeDocker):
 def test_a_failed_multi_platform_re_release_says_what_it_knows_was_pushed(
     root: Path, monkeypatch: pytest.MonkeyPatch, registry_down: bool
 ) -> None:
-    from buildlib.errors import PublishError
-
     registry = Flaky()
     with publishing(monkeypatch, registry, BUILDX) as docker:
         monkeypatch.setattr(attest, "buildx_driver", lambda docker, builder=None: "docker")
