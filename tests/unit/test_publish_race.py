@@ -382,18 +382,17 @@ def test_a_push_stops_after_three_attempts_or_at_once_when_not_transient(monkeyp
     assert caught.value.message == "push of acme/gpu:1.2.3 failed after 1 attempt(s): "
 
 
-def test_a_repository_named_with_eof_in_it_fails_at_once(monkeypatch) -> None:
+@pytest.mark.parametrize("name", ["geofence", "timeout-probe", "edge-503"])
+def test_a_repository_named_like_a_transient_error_fails_at_once(monkeypatch, name) -> None:
     monkeypatch.setattr(pushing.time, "sleep", lambda seconds: None)
-    build = run_local(plan(a_build("geofence", ("linux/amd64",)))).builds[0]
+    build = run_local(plan(a_build(name, ("linux/amd64",)))).builds[0]
     # moby's distribution/push.go words when the engine holds no image of that name
-    missing = "An image does not exist locally with the tag: acme/geofence"
+    missing = f"An image does not exist locally with the tag: acme/{name}"
     cli = FlakyCLI(missing, "never reached")
 
     with pytest.raises(CommandFailed) as caught:
         push_verified(cli, FakeRegistry(PUSHED), build, "1.2.3", OURS)  # type: ignore[arg-type]
-    assert (
-        caught.value.message == f"push of acme/geofence:1.2.3 failed after 1 attempt(s): {missing}"
-    )
+    assert caught.value.message == f"push of acme/{name}:1.2.3 failed after 1 attempt(s): {missing}"
 
 
 def test_a_refused_push_is_an_auth_error_with_the_way_to_fix_it() -> None:

@@ -38,8 +38,8 @@ from buildlib.registry import RegistryClient
 from buildlib.releaseplan import Published, release_stopped
 from buildlib.signals import signals_deferred
 
-# EOF as Go spells io.EOF and io.ErrUnexpectedEOF (src/io/io.go): a word in capitals, so
-# never part of a repository name (always lower case) such as acme/geofence
+# EOF as Go spells io.EOF and io.ErrUnexpectedEOF (src/io/io.go). Matched against the output
+# without the pushed name: acme/timeout-probe or acme/edge-503 is no network failure.
 TRANSIENT = re.compile(
     r"connection refused|connection reset|broken pipe|i/o timeout|timeout|timed out|"
     r"\b50[0-4]\b|too many requests|\b429\b|(?-i:\bEOF\b)|TLS handshake",
@@ -269,7 +269,8 @@ def _push(cli: Docker, reference: str, client: RegistryClient) -> str | None:
                 f"{client.host} refused the push of {reference}: {detail}",
                 hint=client.credential_hint or f"`docker login {client.host}`",
             )
-        if not TRANSIENT.search(output) or attempt == PUSH_ATTEMPTS:
+        unnamed = output.replace(reference, "").replace(reference.rpartition(":")[0], "")
+        if not TRANSIENT.search(unnamed) or attempt == PUSH_ATTEMPTS:
             raise CommandFailed(f"push of {reference} failed after {attempt} attempt(s): {detail}")
         wait = 2 ** (attempt - 1)
         console.warn(f"push of {reference} failed ({detail}); retrying in {wait}s")
