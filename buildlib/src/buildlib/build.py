@@ -291,7 +291,7 @@ def _ended(ended: SimpleQueue[_Ended], timeout: float) -> list[_Ended]:
 
 @contextmanager
 def _naming_the_stopped(plan: BuildPlan, results: dict[str, BuiltImage]) -> Iterator[None]:
-    """On Ctrl-C or SIGTERM (no Exception: tasks.user_errors says which and exits), once
+    """On Ctrl-C, SIGTERM or SIGHUP (no Exception: tasks.user_errors says which and exits), once
     the builds have ended: one line naming the images stopped and those already built."""
     try:
         yield

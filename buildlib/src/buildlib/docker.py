@@ -169,7 +169,7 @@ class Docker:
         self.runner.add_secret(creds.secret, f"the token for {registry_host}")
         saved, config_dir = self.env, None
         try:
-            # a Ctrl-C or SIGTERM waits until the directory has a name to be removed by
+            # a Ctrl-C, SIGTERM or SIGHUP waits until the directory has a name to be removed by
             with signals_deferred():
                 config_dir = tempfile.mkdtemp(prefix="buildlib-docker-config-")
             _keep_user_setup(config_dir, registry_host)

@@ -211,7 +211,7 @@ def push_full_tags(
 
 def forget_local_names(cli: Docker, plan: BuildPlan) -> None:
     """Remove this run's local names (the pushed names stay; an image another name holds
-    stays). SIGINT and SIGTERM wait, or the other names stay behind: this runs as a Ctrl-C
+    stays). SIGINT, SIGTERM and SIGHUP wait, or the other names stay behind: this runs as a Ctrl-C
     unwinds, and ``uv run`` outside a terminal forwards its process group's SIGINT once more
     (its log says so, astral-sh/uv#13756)."""
     with signals_deferred():
