@@ -472,13 +472,17 @@ def test_a_run_started_with_sigterm_ignored_is_not_stopped_by_it() -> None:
 
 
 # A run whose terminal hangs up: stderr is a terminal that is gone (a write fails with EIO).
-# Its cleanup warns, as build's "builds stopped" does.
+# Its cleanup writes to it: a warning, as build's "builds stopped" does, or the live area's
+# last drawing, as the build display's does.
 HUNG_UP = """
 import sys, time
 from pathlib import Path
 from invoke import Exit
 from buildlib import console
 from buildlib.tasks import user_errors
+class Area:
+    def render(self):
+        return ["[app] stopping"]
 try:
     with user_errors():
         try:
@@ -486,20 +490,25 @@ try:
             time.sleep(60)
         finally:
             Path(sys.argv[1]).write_text("removed")
-            console.warn("builds stopped: app")
+            CLEANUP
 except Exit as stop:
     sys.exit(stop.code)
 """
 
 
-def test_a_sighup_from_a_closed_terminal_cleans_up_and_exits_129(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "cleanup", ['console.warn("builds stopped: app")', "console.set_live(Area())"]
+)
+def test_a_sighup_from_a_closed_terminal_cleans_up_and_exits_129(
+    tmp_path: Path, cleanup: str
+) -> None:
     import pty
 
     main, terminal = pty.openpty()
     env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
     marker = tmp_path / "login"
     process = subprocess.Popen(
-        [sys.executable, "-c", HUNG_UP, str(marker)],
+        [sys.executable, "-c", HUNG_UP.replace("CLEANUP", cleanup), str(marker)],
         stdout=subprocess.PIPE,
         stderr=terminal,
         env=env,

@@ -109,8 +109,7 @@ def refresh_live() -> None:
     """Draw the live area again (its lines changed)."""
     with _lock:
         if _live is not None:
-            sys.stderr.write(_erase_live() + _draw_live())
-            sys.stderr.flush()
+            _write(sys.stderr, _erase_live() + _draw_live())
 
 
 def emit_lines(lines: list[str], stream: TextIO | None = None) -> None:
@@ -119,17 +118,21 @@ def emit_lines(lines: list[str], stream: TextIO | None = None) -> None:
     with _lock:
         live = out is sys.stderr and _live is not None
         text = "".join(f"{line}\n" for line in lines)
-        try:
-            out.write((_erase_live() + text + _draw_live()) if live else text)
-            out.flush()
-        except OSError as error:
-            if error.errno != errno.EIO:
-                raise
-            # the terminal hung up: the lines still to come (cleanups', the exit's) go to
-            # devnull, so that the run still ends as its signal says
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, out.fileno())
-            os.close(devnull)
+        _write(out, (_erase_live() + text + _draw_live()) if live else text)
+
+
+def _write(out: TextIO, text: str) -> None:
+    try:
+        out.write(text)
+        out.flush()
+    except OSError as error:
+        if error.errno != errno.EIO:
+            raise
+        # the terminal hung up: the lines still to come (cleanups', the live area's, the
+        # exit's) go to devnull, so that the run still ends as its signal says
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
 
 
 def info(text: str) -> None:
