@@ -49,17 +49,22 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         signal.signal(signal.SIGINT, inherited)
 
 
+def signal_once_made(monkeypatch: pytest.MonkeyPatch, signum: int) -> None:
+    """``signum`` arrives right after the login directory is made, before it has a name."""
+    made = tempfile.mkdtemp
+
+    def made_then_signalled(*args: object, **kwargs: object) -> str:
+        path = made(*args, **kwargs)  # type: ignore[call-overload]
+        os.kill(os.getpid(), signum)
+        return str(path)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", made_then_signalled)
+
+
 def test_a_ctrl_c_as_the_login_directory_is_made_leaves_no_directory(
     scratch: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made = tempfile.mkdtemp
-
-    def made_then_interrupted(*args: object, **kwargs: object) -> str:
-        path = made(*args, **kwargs)  # type: ignore[call-overload]
-        os.kill(os.getpid(), signal.SIGINT)
-        return str(path)
-
-    monkeypatch.setattr(tempfile, "mkdtemp", made_then_interrupted)
+    signal_once_made(monkeypatch, signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
         with Docker.client("docker", LoginRunner()).login("r.example", CREDS):
@@ -71,14 +76,7 @@ def test_a_ctrl_c_as_the_login_directory_is_made_leaves_no_directory(
 def test_a_hang_up_as_the_login_directory_is_made_leaves_no_directory(
     scratch: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made = tempfile.mkdtemp
-
-    def made_then_hung_up(*args: object, **kwargs: object) -> str:
-        path = made(*args, **kwargs)  # type: ignore[call-overload]
-        os.kill(os.getpid(), signal.SIGHUP)
-        return str(path)
-
-    monkeypatch.setattr(tempfile, "mkdtemp", made_then_hung_up)
+    signal_once_made(monkeypatch, signal.SIGHUP)
 
     with pytest.raises(Exit) as stopped, user_errors():
         with Docker.client("docker", LoginRunner()).login("r.example", CREDS):

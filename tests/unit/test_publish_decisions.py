@@ -5,6 +5,8 @@ order, what floats, what is refused, what is put back, what is retried."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -1011,6 +1013,16 @@ class _Registry401(ReplyServer):
         return Reply(self.status, {"WWW-Authenticate": 'Basic realm="basic-realm"'})
 
 
+@contextmanager
+def _registry_401(status: int = 401) -> Iterator[_Registry401]:
+    server = _Registry401(status)
+    server.start_serving()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
 def test_a_push_without_credentials_to_a_registry_that_needs_a_login_stops_before_any_build(
     root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1018,15 +1030,10 @@ def test_a_push_without_credentials_to_a_registry_that_needs_a_login_stops_befor
     from buildlib import pushing
     from buildlib.registry import RegistryClient
 
-    server = _Registry401()
-    server.start_serving()
-    try:
-        with publishing(monkeypatch, registry) as docker:
-            monkeypatch.setattr(pushing, "RegistryClient", RegistryClient)
-            with pytest.raises(CheckFailed) as caught:
-                do_push(root, docker, tag="topic", registry=server.host)
-    finally:
-        server.close()
+    with _registry_401() as server, publishing(monkeypatch, registry) as docker:
+        monkeypatch.setattr(pushing, "RegistryClient", RegistryClient)
+        with pytest.raises(CheckFailed) as caught:
+            do_push(root, docker, tag="topic", registry=server.host)
     assert docker.calls == []
     assert caught.value.exit_code == 5
     assert caught.value.message == f"{server.host} requires a login, and there are no credentials"
@@ -1043,13 +1050,9 @@ def test_the_login_probe_asks_nothing_with_credentials_and_passes_a_registry_ope
     from buildlib.credentials import Credentials
     from buildlib.pushing import Access, refuse_anonymous
 
-    server = _Registry401(status)
-    server.start_serving()
-    try:
+    with _registry_401(status) as server:
         creds = Credentials("ci", "token", from_environment=True) if with_credentials else None
         refuse_anonymous(Access(server.host, creds, "set A and B"))
-    finally:
-        server.close()
     # with credentials the push logs in and finds out (no extra request, as in bench/)
     assert len(server.seen) == (0 if with_credentials else 1)
 
@@ -1061,15 +1064,10 @@ def test_a_release_without_credentials_to_a_registry_that_needs_a_login_stops_be
     from buildlib import pushing
     from buildlib.registry import RegistryClient
 
-    server = _Registry401()
-    server.start_serving()
-    try:
-        with publishing(monkeypatch, registry) as docker:
-            monkeypatch.setattr(pushing, "RegistryClient", RegistryClient)
-            with pytest.raises(PublishError) as caught:
-                release(root, ReleaseFlags(registry=server.host), environ={}, runner=docker)
-    finally:
-        server.close()
+    with _registry_401() as server, publishing(monkeypatch, registry) as docker:
+        monkeypatch.setattr(pushing, "RegistryClient", RegistryClient)
+        with pytest.raises(PublishError) as caught:
+            release(root, ReleaseFlags(registry=server.host), environ={}, runner=docker)
     assert docker.calls == []
     assert caught.value.exit_code == 8
     assert caught.value.message.endswith("Nothing was built or pushed")
