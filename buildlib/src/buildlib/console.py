@@ -130,9 +130,15 @@ def _write(out: TextIO, text: str) -> None:
             raise
         # the terminal hung up: the lines still to come (cleanups', the live area's, the
         # exit's) go to devnull, so that the run still ends as its signal says
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, out.fileno())
-        os.close(devnull)
+        to_devnull(out)
+
+
+def to_devnull(stream: TextIO) -> None:
+    """Point ``stream``'s file descriptor at devnull: its reader is gone, and a later write or
+    flush must not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def info(text: str) -> None:

@@ -15,7 +15,6 @@ never decide anything (a default, a check, what to build), so that ``buildlib`` 
 from __future__ import annotations
 
 import inspect
-import os
 import re
 import signal
 import sys
@@ -77,9 +76,7 @@ def stdout_gone() -> None:
     """After a BrokenPipeError, point stdout at devnull so that the flush at exit cannot fail
     again (the advice of the note on SIGPIPE in Python's signal module docs)."""
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        console.to_devnull(sys.stdout)
     except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
         pass
 
