@@ -177,6 +177,24 @@ def test_release_needs_its_git_tag_at_head(registry, env_for, tmp_path):
     assert registry.tags(REPOS["gpu"]) == []
 
 
+def test_push_and_release_without_credentials_give_one_answer_before_any_build(
+    registry, env_for, docker_log, tmp_path
+):
+    repo = make_repo(tmp_path / "repo", "3.2.0")
+    env = env_for(registry, DOCKERHUB_USERNAME="", DOCKERHUB_TOKEN="")
+
+    pushed = invoke("push", "--tag", "topic", env=env, cwd=repo)
+    released = invoke("release", env=env, cwd=repo)
+
+    for result in (pushed, released):
+        assert result.returncode == 5, result.stderr[-3000:]
+        assert f"{registry.host} requires a login, and there are no credentials" in result.stderr
+        assert "DOCKERHUB_USERNAME and DOCKERHUB_TOKEN" in result.stderr
+    log = docker_log[1].read_text() if docker_log[1].exists() else ""
+    builds = ("build ", "buildx build ", "buildx bake ", "push ")
+    assert not [line for line in log.splitlines() if line.startswith(builds)], log
+
+
 def test_per_image_release_jobs_move_floating_tags_only_after_the_last(registry, env_for, tmp_path):
     """CI runs one docker-prod job per image; none moves `latest` until all have the version."""
     repo = make_repo(tmp_path / "repo", "4.0.0")

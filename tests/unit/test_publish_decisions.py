@@ -1057,21 +1057,22 @@ def test_the_login_probe_asks_nothing_with_credentials_and_passes_a_registry_ope
     assert len(server.seen) == (0 if with_credentials else 1)
 
 
-def test_a_release_without_credentials_to_a_registry_that_needs_a_login_stops_before_any_build(
+def test_a_release_without_credentials_to_a_registry_that_needs_a_login_stops_as_a_push_does(
     root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # no probe needed: a release lists the released tags first, and a 401 stops it there
+    # it used to stop at its tag listing: "could not list ...'s tags" (exit 8, "stopped
+    # part-way"), where a push says what is missing (exit 5, a pre-flight problem)
     from buildlib import pushing
     from buildlib.registry import RegistryClient
 
     with _registry_401() as server, publishing(monkeypatch, registry) as docker:
         monkeypatch.setattr(pushing, "RegistryClient", RegistryClient)
-        with pytest.raises(PublishError) as caught:
+        with pytest.raises(CheckFailed) as caught:
             release(root, ReleaseFlags(registry=server.host), environ={}, runner=docker)
     assert docker.calls == []
-    assert caught.value.exit_code == 8
-    assert caught.value.message.endswith("Nothing was built or pushed")
+    assert caught.value.exit_code == 5
+    assert caught.value.message == f"{server.host} requires a login, and there are no credentials"
     assert caught.value.hint == (
         f"set DOCKERHUB_USERNAME and DOCKERHUB_TOKEN (or `docker login {server.host}`)"
     )
-    assert [(s.method, s.authorization) for s in server.seen] == [("GET", None)]
+    assert [(s.method, s.path, s.authorization) for s in server.seen] == [("GET", "/v2/", None)]

@@ -84,14 +84,16 @@ def _job(
     return _Job(config, options, selected, access, runner, env)
 
 
-@contextmanager
-def _logged_in(
-    job: _Job, plan: BuildPlan, purpose: Purpose, tags: tuple[str, ...] = ()
-) -> Iterator[Docker]:
-    """Pre-flight, then a docker login that lasts while the caller builds and pushes."""
+def _checked(job: _Job, plan: BuildPlan, purpose: Purpose, tags: tuple[str, ...] = ()) -> None:
+    """The pre-flight, then a registry that needs a login and has none: push and release
+    stop at the same first problem, with the same line (exit 5), before any build."""
     preflight(job.config, plan.builds, purpose=purpose, tags=tags, environ=job.environ)
-    if purpose == "push":
-        pushing.refuse_anonymous(job.access)
+    pushing.refuse_anonymous(job.access)
+
+
+@contextmanager
+def _logged_in(job: _Job, plan: BuildPlan) -> Iterator[Docker]:
+    """A docker login that lasts while the caller builds and pushes."""
     cli = Docker(job.runner, plan.capabilities)
     with pushing.docker_login(cli, job.access):
         yield cli
@@ -146,7 +148,8 @@ def push(
         execute(plan, job.runner)  # shows the builds' command lines
         return []
     client = job.access.client()
-    with _logged_in(job, plan, "push", pushed_tags) as cli:
+    _checked(job, plan, "push", pushed_tags)
+    with _logged_in(job, plan) as cli:
         try:
             made = execute(plan, job.runner, cli)
             built = {image.name: image.image_id for image in made}
@@ -197,12 +200,14 @@ def release(
     problems = releaseplan.git_problems(config, git, job.selected, buildkit=detect().buildkit)
     if problems and not dry_run:
         raise problems[0]
+    plan = job.plan("max")
+    if not dry_run:  # a missing login stops here, not as a registry that cannot list tags
+        _checked(job, plan, "release")
     # A dry run asks the registry once, briefly: it must stay fast offline.
     lister = access.client(quick=True) if dry_run else client
     released = existing.released(config, git, lister, quiet=dry_run)
     every = releaseplan.release_publications(config, released)
     publications = [every[image.name] for image in job.selected]
-    plan = job.plan("max")
     if dry_run:
         for problem in problems:
             console.warn(f"a real release would stop here: {problem}")
@@ -212,7 +217,7 @@ def release(
         execute(plan, job.runner)
         return []
     plan, released_here = existing.pushed_by_build_already_released(client, plan, full_tag, force)
-    with _logged_in(job, plan, "release") as cli:
+    with _logged_in(job, plan) as cli:
         # Images buildx pushes from the build go last: the loaded ones are checked against
         # the registry first, so a refusal comes before any version tag is written.
         loaded = releaseplan.subplan(plan, lambda build: build.output != "push")

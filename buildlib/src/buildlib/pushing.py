@@ -80,9 +80,10 @@ def resolve_access(config: Config, registry: str, environ: Mapping[str, str]) ->
 
 def refuse_anonymous(access: Access) -> None:
     """Stop before any build when there are no credentials and the registry answers an
-    anonymous ``GET /v2/`` (doctor's registry-auth) with 401: the push would fail after
-    every build. Only a loopback registry gets here without credentials (the credentials
-    check fails the others); one that does not answer is left to the push to report."""
+    anonymous ``GET /v2/`` (doctor's registry-auth) with 401: a push would fail after every
+    build, a release at its tag listing. Only a loopback registry gets here without
+    credentials (the credentials check fails the others); one that does not answer is left
+    to the push or release to report."""
     if access.credentials is not None or not is_loopback(access.registry):
         return
     try:
