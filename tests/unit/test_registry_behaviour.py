@@ -216,7 +216,7 @@ def _calls(script: Script) -> list[tuple[str, str, str, Callable[[RegistryClient
         (
             "PUT",
             "/v2/team/app/manifests/two",
-            "add tag team/app:two",
+            f"add tag team/app:two -> {manifest.digest}",
             lambda c: c.put_manifest("team/app", "two", manifest),
         ),
     ]
@@ -293,8 +293,9 @@ def test_a_reference_by_digest_is_named_with_an_at_sign(script: Script) -> None:
         lambda: client.manifest_digest("team/app", missing): (
             f"look up team/app@{missing} failed: HTTP 400"
         ),
+        # a write by digest adds no tag (it used to say "add tag team/app@sha256:...")
         lambda: client.put_manifest("team/app", missing, put): (
-            f"add tag team/app@{missing} failed: HTTP 400"
+            f"write manifest team/app@{missing} failed: HTTP 400"
         ),
     }
     shown = [caught(call).message for call in expected]
@@ -626,7 +627,8 @@ def test_a_redirected_put_is_not_followed_and_shows_the_reply(script: Script) ->
     )
 
     assert failure.message == (
-        f"{script.host}: add tag team/app:two failed: HTTP 307 (MOVED: try elsewhere)"
+        f"{script.host}: add tag team/app:two -> {digest_of(body)} failed: "
+        "HTTP 307 (MOVED: try elsewhere)"
     )
     assert script.to("/elsewhere") == []
 

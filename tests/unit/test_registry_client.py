@@ -582,7 +582,7 @@ def test_4xx_is_not_retried_and_shows_the_registry_error(make_registry) -> None:
 
     with pytest.raises(RegistryError, match="HTTP 400 .MANIFEST_INVALID") as caught:
         registry.client().put_manifest("team/app", "two", manifest)
-    assert "add tag team/app:two" in str(caught.value)
+    assert f"add tag team/app:two -> {manifest.digest} failed" in str(caught.value)
     assert len(registry.seen) == 1
 
 
@@ -777,8 +777,12 @@ def test_put_manifest_refuses_a_different_returned_digest(make_registry) -> None
     registry.store("team/app", "one", image_manifest())
     registry.put_digest = "sha256:" + "9" * 64
 
-    with pytest.raises(RegistryError, match="expected sha256:"):
+    with pytest.raises(RegistryError) as caught:
         registry.client().add_tag("team/app", "one", "two")
+    assert caught.value.message == (
+        f"{registry.host}: add tag team/app:two -> {digest_of(image_manifest())}: "
+        f"the registry holds {registry.put_digest} under team/app:two"
+    )
 
 
 # -- credentials ---------------------------------------------------------------------------

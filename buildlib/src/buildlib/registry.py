@@ -231,7 +231,12 @@ class RegistryClient:
         """Point ``repo:tag`` at ``manifest`` (its layers already in ``repo``); returns the
         digest, checked to equal ``manifest.digest``."""
         name, ref = self.repository(repo), _reference(tag)
-        operation = f"add tag {_display(name, ref)}"
+        # a PUT by digest writes a manifest and no tag; a tag names the manifest it points at
+        operation = (
+            f"write manifest {name}@{ref}"
+            if DIGEST_RE.fullmatch(ref)
+            else f"add tag {name}:{ref} -> {manifest.digest}"
+        )
         response = self._request(
             "PUT",
             f"/v2/{name}/manifests/{ref}",
@@ -244,8 +249,7 @@ class RegistryClient:
         digest = response.headers.get("Docker-Content-Digest") or self.manifest_digest(name, ref)
         if digest != manifest.digest:
             raise RegistryError(
-                f"{self.host}: {_display(name, ref)} points at {digest} after {operation}, "
-                f"expected {manifest.digest}"
+                f"{self.host}: {operation}: the registry holds {digest} under {_display(name, ref)}"
             )
         return digest
 
