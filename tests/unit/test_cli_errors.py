@@ -240,6 +240,23 @@ def test_bad_tag_from_the_environment(tmp_path: Path) -> None:
     ), line
 
 
+def test_a_registry_with_a_token_but_no_host_never_shows_the_token(tmp_path: Path) -> None:
+    make_repo(tmp_path)
+    flag = invoke(tmp_path, "push", "--tag", "topic", "--registry", "https://ci:s3cr3t-t0ken")
+    from_env = invoke(tmp_path, "push", "--tag", "topic", BUILDLIB_REGISTRY="ci:s3cr3t/t0ken")
+    for proc, shown in (
+        (flag, "--registry https://ci:***"),
+        (from_env, "BUILDLIB_REGISTRY=ci:***"),
+    ):
+        line = one_error(proc)
+        assert proc.returncode == 2
+        assert (
+            "s3cr3t" not in proc.stdout + proc.stderr and "t0ken" not in proc.stdout + proc.stderr
+        )
+        assert line.startswith(f"error: {shown}: not a registry host[:port]"), line
+        assert "(fix: a registry is a host name or address with an optional port" in line
+
+
 def test_secret_looking_build_arg_is_refused(tmp_path: Path) -> None:
     make_repo(tmp_path)
     line = one_error(invoke(tmp_path, "build-gpu", "--dry-run", "--build-arg", "HF_TOKEN=x"))

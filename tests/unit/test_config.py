@@ -639,6 +639,18 @@ def test_bad_registry(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("given", "shown"),
+    [("https://ci:tok3n", "https://ci:***"), ("ci:tok3n@ghcr.io", "***@ghcr.io")],
+)
+def test_a_registry_holding_a_token_is_refused_without_it(
+    tmp_path: Path, given: str, shown: str
+) -> None:
+    error = refused_at(tmp_path, 'registry = "docker.io"', f'registry = "{given}"', at="registry =")
+    assert error.message == f"registry '{shown}': not a registry host[:port] (no scheme, no path)"
+    assert "tok3n" not in str(error)
+
+
+@pytest.mark.parametrize(
     ("registry", "problem"),
     [
         ("...", "not a registry host[:port] (no scheme, no path)"),

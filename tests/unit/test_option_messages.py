@@ -39,6 +39,30 @@ def test_credentials_without_a_scheme_are_hidden_even_when_the_token_holds_a_sch
     assert "user" not in refused.message and "pa:" not in refused.message
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("https://user:tok3n", "https://user:***"),  # no '@host': it read as host user, port tok3n
+        ("user:tok3n", "user:***"),
+        ("user:to/k3n", "user:***"),  # a token may hold '/': no part of it is a path to show
+        ("[::1]:tok3n", "[::1]:***"),
+    ],
+)
+def test_credentials_without_the_host_are_hidden_too(value: str, shown: str) -> None:
+    refused = refusal_of_registry(value)
+    assert refused.message == f"--registry {shown}: not a registry host[:port] (no scheme, no path)"
+    assert "k3n" not in str(refused)
+
+
+def test_a_port_is_shown_as_given() -> None:
+    assert refusal_of_registry("host.example:99999").message == (
+        "--registry host.example:99999: port 99999 is not between 1 and 65535"
+    )
+    assert refusal_of_registry("ghcr.io:443/acme").message.startswith(
+        "--registry ghcr.io:443/acme: "
+    )
+
+
 def test_the_registry_from_the_environment_is_named_by_its_variable() -> None:
     with pytest.raises(UsageError, match=r"^BUILDLIB_REGISTRY=\*\*\*@host.example: "):
         registry_override(None, {"BUILDLIB_REGISTRY": "user:tok@host.example"})

@@ -413,7 +413,8 @@ def test_parse_platforms_rejects_non_os_arch(value: str) -> None:
     [
         ("https://ghcr.io", None, "--registry https://ghcr.io"),
         ("ghcr.io/acme", None, "--registry ghcr.io/acme"),
-        (None, "localhost:port", "BUILDLIB_REGISTRY=localhost:port"),
+        # no port after ':', so it may be user:token: hidden
+        (None, "localhost:port", "BUILDLIB_REGISTRY=localhost:***"),
         ("https://bob:s3cr3t@ghcr.io", None, "--registry https://***@ghcr.io"),
         (None, "bob:s3cr3t@ghcr.io", "BUILDLIB_REGISTRY=***@ghcr.io"),
         ("https://u:dGVzdA==@ghcr.io", None, "--registry https://***@ghcr.io"),

@@ -19,7 +19,7 @@ from buildlib.buildargs import KEY_RE, allow_hint, secret_word
 from buildlib.config import Config, normal_platform, platforms_problem
 from buildlib.errors import ConfigError, UsageError
 from buildlib.flags import ImageFlags
-from buildlib.references import REGISTRY_HINT, registry_problem, validate_tag
+from buildlib.references import REGISTRY_HINT, registry_problem, shown_registry, validate_tag
 
 REGISTRY_ENV = "BUILDLIB_REGISTRY"
 BUILDER_ENV = "BUILDLIB_BUILDER"
@@ -71,14 +71,8 @@ def registry_override(flag: str | None, environ: Mapping[str, str]) -> str | Non
     )
     problem = registry_problem(value) if value else None
     if value and problem is not None:
-        scheme, sep, rest = value.partition("://")
-        # a scheme as RFC 3986 spells it; else '://' is inside the credentials
-        if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
-            scheme, sep, rest = "", "", value
-        if "@" in rest:  # user:token@host must not be echoed, whatever the token holds
-            rest = "***@" + rest.rpartition("@")[2]
         raise UsageError(
-            f"{label}{scheme}{sep}{rest}: {problem}",
+            f"{label}{shown_registry(value)}: {problem}",
             hint=f"{REGISTRY_HINT}; the repository part comes from "
             "[tool.buildlib.images.*].repository",
         )

@@ -36,6 +36,7 @@ _REGISTRY_RE = re.compile(
     rf"(?P<host>{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[(?P<ipv6>[a-fA-F0-9:]+)\])"
     r"(?::(?P<port>[0-9]+))?"
 )
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # RFC 3986's; else '://' is a token's
 DIGEST_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
 
 
@@ -52,6 +53,21 @@ def registry_problem(host: str) -> str | None:
     if port is not None and not 1 <= int(port) <= PORT_MAX:
         return f"port {port} is not between 1 and {PORT_MAX}"
     return None
+
+
+def shown_registry(value: str) -> str:
+    """``value`` as a refusal may show it: a password is ``***``, in ``user:token@host``
+    (whatever the token holds) and in ``user:token`` without the host, where all after the
+    first ':' but a port and a repository path is hidden (a token may hold '/')."""
+    scheme = match.group() if (match := _SCHEME_RE.match(value)) else ""
+    rest = value[len(scheme) :]
+    if "@" in rest:
+        return f"{scheme}***@{rest.rpartition('@')[2]}"
+    start = rest.find("]") + 1 if rest.startswith("[") else 0  # an IPv6 address's ':'
+    host, colon, after = rest[start:].partition(":")
+    if colon and not re.fullmatch(r"[0-9]+(?:/[a-z0-9._/-]*)?", after):
+        after = "***"
+    return f"{scheme}{rest[:start]}{host}{colon}{after}"
 
 
 def is_registry(host: str) -> bool:
@@ -83,7 +99,8 @@ def validate_registry(host: str, *, location: str | None = None) -> str:
     require_str(host, "registry", location)
     if (problem := registry_problem(host)) is None:
         return host
-    raise ConfigError(f"registry {host!r}: {problem}", hint=REGISTRY_HINT, location=location)
+    shown = shown_registry(host)
+    raise ConfigError(f"registry {shown!r}: {problem}", hint=REGISTRY_HINT, location=location)
 
 
 REGISTRY_HINT = (
