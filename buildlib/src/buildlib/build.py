@@ -360,7 +360,6 @@ def _build_one(
     on_line: Callable[[str], None] | None = None,
 ) -> BuiltImage:
     started = time.monotonic()
-    iidfile.unlink(missing_ok=True)
     # a build that pushes says what it pushed (its digest), checked against the registry
     metadata_file = iidfile.with_suffix(".metadata.json") if build.output == "push" else None
     digest = image_id = None
