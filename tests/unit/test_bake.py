@@ -32,6 +32,7 @@ from buildlib.options import options_for
 from buildlib.plan import BuildPlan, ImageBuild, make_plan
 from buildlib.runner import Result, Runner
 from tests.conftest import invoke
+from tests.support.shown import commands
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDX = Capabilities("docker", "buildx", "28.0.1", "v0.19.3")
@@ -449,15 +450,14 @@ def test_builder_flag_without_buildx_is_a_clear_error() -> None:
 
 def test_dry_run_prints_the_definition_and_the_command(capsys) -> None:
     plan = replace(repo_plan(), dry_run=True)
-    lines: list[str] = []
-    runner = Runner(dry_run=True, echo=lines.append)
 
-    built = execute_bake(plan, runner)
+    built = execute_bake(plan, Runner(dry_run=True))
 
     assert [b.name for b in built] == ["gpu", "cpu", "lb"]
+    shown = capsys.readouterr()
+    lines = commands(shown.err)
     assert len(lines) == 2 and all(" buildx bake --file " in line for line in lines)
     assert lines[0].endswith("--load gpu cpu") and lines[1].endswith("--load lb")
-    shown = capsys.readouterr()
     assert '"runpod/tetra-rp:t1"' in shown.out + shown.err
 
 

@@ -21,6 +21,7 @@ from buildlib.engine import Capabilities
 from buildlib.errors import CommandFailed
 from buildlib.plan import BuildPlan, ImageBuild
 from buildlib.runner import Result, Runner
+from tests.support.shown import commands
 
 BUILDKIT = Capabilities("docker", "buildkit", "20.10.24", server_version="20.10.24")
 
@@ -249,7 +250,11 @@ def test_every_follower_of_the_same_step_starts_early() -> None:
 
 @pytest.mark.parametrize(("tag", "version"), [(None, "local"), ("main", "main")])
 def test_a_local_build_labels_its_tag_not_the_release_version(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tag: str | None, version: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tag: str | None,
+    version: str,
 ) -> None:
     """A build of the working tree is no release: its version label is its tag (the
     default ``local``, or ``--tag``), as metadata-action labels a branch push."""
@@ -269,20 +274,19 @@ def test_a_local_build_labels_its_tag_not_the_release_version(
         lambda project: CheckResult("uv-lock-fresh", "ok", ""),
     )
     monkeypatch.setattr(buildlib.checks.preflight, "preflight", lambda *args, **kwargs: None)
-    shown: list[str] = []
 
     build_images(
         tmp_path,
         BuildFlags(images=("gpu",), tag=tag, dry_run=True),
-        runner=Runner(dry_run=True, echo=shown.append),
+        runner=Runner(dry_run=True),
     )
 
-    [command] = [line for line in shown if " build " in line]
+    [command] = [line for line in commands(capsys.readouterr().err) if " build " in line]
     assert f"org.opencontainers.image.version={version}" in command
     assert "1.2.3" not in command
 
 
-def test_all_and_image_together_are_refused_not_one_ignored(tmp_path, monkeypatch) -> None:
+def test_all_and_image_together_are_refused_not_one_ignored(tmp_path, monkeypatch, capsys) -> None:
     import buildlib.build
     from buildlib.build import build_images
     from buildlib.errors import UsageError
@@ -291,18 +295,17 @@ def test_all_and_image_together_are_refused_not_one_ignored(tmp_path, monkeypatc
 
     write_repo(tmp_path)
     monkeypatch.setattr(buildlib.build, "detect", lambda: BUILDKIT)
-    shown: list[str] = []
 
     with pytest.raises(UsageError) as caught:
         build_images(
             tmp_path,
             BuildFlags(images=("gpu",), all_images=True, dry_run=True),
-            runner=Runner(dry_run=True, echo=shown.append),
+            runner=Runner(dry_run=True),
         )
 
     assert caught.value.message == "--all and --image both choose the images to build"
     assert caught.value.hint == "pass one of them: --image gpu or --all"
-    assert shown == []
+    assert commands(capsys.readouterr().err) == []
 
 
 # --- docker/cli#2971: a build docker finished but got no image id for -----------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import io
 import os
 import shlex
 import signal
@@ -18,6 +19,7 @@ import pytest
 import buildlib
 from buildlib.errors import BuildlibError, CommandFailed
 from buildlib.runner import REDACTED, Runner, ask, echo_queries, find_program
+from tests.support.shown import commands
 
 PY = sys.executable
 
@@ -26,72 +28,75 @@ def py(code: str, *args: str) -> list[str]:
     return [PY, "-c", code, *args]
 
 
-def make_runner(**kwargs: object) -> tuple[Runner, list[str]]:
-    echoed: list[str] = []
-    return Runner(echo=echoed.append, **kwargs), echoed  # type: ignore[arg-type]
-
-
 # --- echo and dry-run ---------------------------------------------------------------------
 
 
-def test_echoes_the_command_line_before_running(tmp_path: Path) -> None:
+def test_echoes_the_command_line_before_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     marker = tmp_path / "ran"
-    runner, echoed = make_runner()
-    seen_before: list[bool] = []
+    runner = Runner()
+    written: list[tuple[str, bool]] = []
 
-    def echo(line: str) -> None:
-        seen_before.append(marker.exists())
-        echoed.append(line)
+    class Stderr(io.StringIO):
+        def write(self, text: str) -> int:
+            written.append((text, marker.exists()))
+            return super().write(text)
 
-    runner.echo = echo
+    monkeypatch.setattr(sys, "stderr", Stderr())
     argv = py("import sys; open(sys.argv[1], 'w').close(); print('hello there')", str(marker))
     result = runner.run(argv, capture=True)
-    assert echoed == [shlex.join(argv)]
-    assert seen_before == [False]  # echoed before the process existed
+    assert written == [(f"$ {shlex.join(argv)}\n", False)]  # before the process existed
     assert marker.exists()
     assert result.ok and result.returncode == 0
     assert result.stdout == "hello there\n"
 
 
-def test_echo_shows_the_added_environment() -> None:
-    runner, echoed = make_runner()
+def test_echo_shows_the_added_environment(capsys: pytest.CaptureFixture[str]) -> None:
+    runner = Runner()
     result = runner.run(
         py("import os; print(os.environ['BUILDLIB_T'])"), env={"BUILDLIB_T": "a b"}, capture=True
     )
     assert result.stdout == "a b\n"
-    assert echoed[0].startswith("BUILDLIB_T='a b' ")
+    assert commands(capsys.readouterr().err)[0].startswith("BUILDLIB_T='a b' ")
 
 
-def test_dry_run_prints_but_does_not_run_mutating_commands(tmp_path: Path) -> None:
+def test_dry_run_prints_but_does_not_run_mutating_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     marker = tmp_path / "created"
-    runner, echoed = make_runner(dry_run=True)
+    runner = Runner(dry_run=True)
     argv = py("import sys; open(sys.argv[1], 'w').close()", str(marker))
     result = runner.run(argv)
-    assert echoed == [shlex.join(argv)]
+    assert commands(capsys.readouterr().err) == [shlex.join(argv)]
     assert not marker.exists()
     assert result.ok and result.argv == argv and result.stdout == ""
 
 
-def test_dry_run_does_not_look_for_the_binary() -> None:
-    runner, echoed = make_runner(dry_run=True)
+def test_dry_run_does_not_look_for_the_binary(capsys: pytest.CaptureFixture[str]) -> None:
+    runner = Runner(dry_run=True)
     assert runner.run(["no-such-binary-for-buildlib", "x"]).ok
-    assert echoed == ["no-such-binary-for-buildlib x"]
+    assert commands(capsys.readouterr().err) == ["no-such-binary-for-buildlib x"]
 
 
-def test_dry_run_still_runs_read_only_commands(tmp_path: Path) -> None:
+def test_dry_run_still_runs_read_only_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     marker = tmp_path / "queried"
-    runner, echoed = make_runner(dry_run=True)
+    runner = Runner(dry_run=True)
     argv = py("import sys; open(sys.argv[1], 'w').close(); print('answer')", str(marker))
     result = runner.run(argv, mutating=False, capture=True)
     assert marker.exists()
     assert result.stdout == "answer\n"
-    assert echoed == [shlex.join(argv)]
+    assert commands(capsys.readouterr().err) == [shlex.join(argv)]
 
 
-def test_read_only_commands_are_not_echoed_outside_dry_run() -> None:
-    runner, echoed = make_runner()
+def test_read_only_commands_are_not_echoed_outside_dry_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    runner = Runner()
     assert runner.run(py("print(1)"), mutating=False, capture=True).stdout == "1\n"
-    assert echoed == []
+    assert capsys.readouterr().err == ""
 
 
 def test_a_query_is_asked_quietly_and_a_no_is_its_answer(
@@ -119,17 +124,16 @@ def test_a_query_is_echoed_when_every_command_is_asked_for(
 
 
 def test_quiet_echoes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    runner, echoed = make_runner(quiet=True)
+    runner = Runner(quiet=True)
     runner.run(py("print('streamed')"))
-    assert echoed == []
-    assert "streamed" not in capsys.readouterr().err
+    assert capsys.readouterr().err == ""
 
 
 # --- streaming and failures ---------------------------------------------------------------
 
 
 def test_streams_stdout_and_stderr_lines(capsys: pytest.CaptureFixture[str]) -> None:
-    runner, _ = make_runner()
+    runner = Runner()
     code = "import sys; print('out-1', flush=True); print('err-1', file=sys.stderr)"
     result = runner.run(py(code))
     err = capsys.readouterr().err.splitlines()
@@ -149,7 +153,7 @@ def test_a_streamed_command_given_no_input_finds_its_end_at_once() -> None:
 
 
 def test_stdin_is_passed() -> None:
-    runner, _ = make_runner()
+    runner = Runner()
     result = runner.run(
         py("import sys; print(sys.stdin.read().upper())"), stdin="abc", capture=True
     )
@@ -158,7 +162,7 @@ def test_stdin_is_passed() -> None:
 
 @pytest.mark.parametrize("capture", [True, False])
 def test_stdin_bytes_are_passed_as_they_are(capture: bool) -> None:
-    runner, _ = make_runner(quiet=True)
+    runner = Runner(quiet=True)
     code = "import sys; print(sys.stdin.buffer.read().hex())"
     result = runner.run(py(code), stdin=b"\xe9\xff", capture=capture)
     assert (result.stdout or result.stderr).strip() == "e9ff"
@@ -168,7 +172,7 @@ def test_stdin_bytes_are_passed_as_they_are(capture: bool) -> None:
 def test_a_str_stdin_that_utf8_cannot_encode_goes_with_a_question_mark(capture: bool) -> None:
     # a lone surrogate (an environment byte that is no UTF-8) must not stop the command:
     # the error would quote a character of what may be a secret
-    runner, _ = make_runner(quiet=True)
+    runner = Runner(quiet=True)
     code = "import sys; print(sys.stdin.buffer.read().hex())"
     result = runner.run(py(code), stdin="ab\udce9c", capture=capture)
     assert (result.stdout or result.stderr).strip() == b"ab?c".hex()
@@ -176,14 +180,14 @@ def test_a_str_stdin_that_utf8_cannot_encode_goes_with_a_question_mark(capture: 
 
 def test_captured_output_has_its_carriage_returns_made_newlines() -> None:
     # as a text-mode pipe reads it: "\r\n" and a lone "\r" (a progress line) end a line
-    runner, _ = make_runner(quiet=True)
+    runner = Runner(quiet=True)
     result = runner.run(["sh", "-c", r"printf 'a\r\nb\rc\n'; printf 'd\re\r\n' >&2"], capture=True)
     assert result.stdout == "a\nb\nc\n"
     assert result.stderr == "d\ne\n"
 
 
 def test_cwd_is_honoured(tmp_path: Path) -> None:
-    runner, _ = make_runner()
+    runner = Runner()
     argv = py("import os; print(os.getcwd())")
     result = runner.run(argv, cwd=str(tmp_path), capture=True)
     assert Path(result.stdout.strip()).resolve() == tmp_path.resolve()
@@ -195,7 +199,7 @@ FAIL = "import sys; [print(f'line {n}', file=sys.stderr) for n in range(1, 6)]; 
 
 @pytest.mark.parametrize("capture", [False, True])
 def test_failure_raises_with_exit_code_and_last_stderr_lines(capture: bool) -> None:
-    runner, _ = make_runner(quiet=True)
+    runner = Runner(quiet=True)
     with pytest.raises(CommandFailed) as caught:
         runner.run(py(FAIL), capture=capture, what="build of gpu", hint="look above")
     message = caught.value.message
@@ -208,14 +212,14 @@ def test_failure_raises_with_exit_code_and_last_stderr_lines(capture: bool) -> N
 
 
 def test_failure_without_check_returns_the_result() -> None:
-    runner, _ = make_runner(quiet=True)
+    runner = Runner(quiet=True)
     result = runner.run(py(FAIL), capture=True, check=False)
     assert result.returncode == 3 and not result.ok
     assert result.stderr.splitlines()[-1] == "line 5"
 
 
 def test_missing_binary_is_one_line_error() -> None:
-    runner, _ = make_runner(quiet=True)
+    runner = Runner(quiet=True)
     with pytest.raises(BuildlibError) as caught:
         runner.run(["no-such-binary-for-buildlib", "--version"])
     assert not isinstance(caught.value, CommandFailed)
@@ -231,7 +235,7 @@ SECRET = "s3cr3t-Value-42"
 
 
 def test_secret_is_redacted_from_echo_output_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    runner, echoed = make_runner()
+    runner = Runner()
     runner.add_secret(SECRET)
     runner.add_secret("")  # ignored: would otherwise redact everything
     runner.add_secret(None)
@@ -246,14 +250,14 @@ def test_secret_is_redacted_from_echo_output_and_errors(capsys: pytest.CaptureFi
     streamed = capsys.readouterr().err
     assert f"token is {REDACTED}" in streamed.splitlines()
     assert f"bad token {REDACTED}" in streamed.splitlines()
-    assert echoed[0].startswith(f"BUILDLIB_TEST_SECRET={REDACTED} ")
+    assert commands(streamed)[0].startswith(f"BUILDLIB_TEST_SECRET={REDACTED} ")
     assert f"bad token {REDACTED}" in str(caught.value)
-    for text in (streamed, *echoed, str(caught.value)):
+    for text in (streamed, str(caught.value)):
         assert SECRET not in text
 
 
 def test_secret_is_redacted_from_captured_error_detail() -> None:
-    runner, _ = make_runner(quiet=True)
+    runner = Runner(quiet=True)
     runner.add_secret(SECRET)
     code = (
         f"import sys; print('denied: {SECRET[:8]}' + '{SECRET[8:]}', file=sys.stderr); sys.exit(2)"
@@ -274,7 +278,7 @@ ECHOED_ODD_SECRET = "s3cr3t-\ufffd-Value-42"
 def test_a_secret_with_a_byte_no_utf8_is_redacted_as_the_output_shows_it(
     capsys: pytest.CaptureFixture[str], capture: bool
 ) -> None:
-    runner, echoed = make_runner()
+    runner = Runner()
     runner.add_secret(ODD_SECRET)
     code = (
         "import os, sys; v = os.environb[b'BUILDLIB_TEST_SECRET']\n"
@@ -286,7 +290,7 @@ def test_a_secret_with_a_byte_no_utf8_is_redacted_as_the_output_shows_it(
     streamed = capsys.readouterr().err
     assert f"bad token {REDACTED}" in str(caught.value)
     assert capture or f"token is {REDACTED}" in streamed.splitlines()
-    for text in (streamed, *echoed, str(caught.value)):
+    for text in (streamed, str(caught.value)):
         assert ODD_SECRET not in text and ECHOED_ODD_SECRET not in text
 
 
@@ -294,7 +298,7 @@ def test_a_secrets_echoed_form_too_short_to_redact_is_not(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # 8 characters as Python holds them; 6 once each cut-off UTF-8 sequence reads one U+FFFD
-    runner, _ = make_runner()
+    runner = Runner()
     runner.add_secret(os.fsdecode(b"abcd\xe2\x82\xe2\x82"))
     assert runner.redact("abcd\ufffd\ufffd") == "abcd\ufffd\ufffd"
     assert "a secret is shorter than 8 characters" in capsys.readouterr().err
@@ -305,14 +309,14 @@ def test_a_secret_with_a_lone_surrogate_is_redacted(
 ) -> None:
     # a docker login's password is read from JSON, which may escape a lone surrogate: no
     # bytes stand for it, and registering it must not fail on that
-    runner, _ = make_runner()
+    runner = Runner()
     runner.add_secret("s3cr3t-\ud800-Value", "the token for ghcr.io")
     assert runner.redact("login s3cr3t-\ud800-Value ok") == f"login {REDACTED} ok"
     assert capsys.readouterr().err == ""
 
 
 def test_longer_secret_is_redacted_first() -> None:
-    runner, _ = make_runner()
+    runner = Runner()
     runner.add_secret("abcdefgh")
     runner.add_secret("abcdefgh-ijk")
     assert runner.redact("x abcdefgh-ijk y abcdefgh") == f"x {REDACTED} y {REDACTED}"
@@ -329,7 +333,7 @@ PEM = (
 def test_each_line_of_a_multi_line_secret_is_redacted(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    runner, _ = make_runner()
+    runner = Runner()
     runner.add_secret(PEM.strip(), "--secret key")
     code = "import sys; [print('step:', line) for line in sys.stdin.read().splitlines()]"
     runner.run(py(code), stdin=PEM)
@@ -343,7 +347,7 @@ def test_each_line_of_a_multi_line_secret_is_redacted(
 def test_a_short_secret_is_not_redacted_but_warned_about(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    runner, _ = make_runner()
+    runner = Runner()
     runner.add_secret("e", "--secret short")
     runner.add_secret("e", "--secret short")  # warned once
     assert runner.redact("released the engine") == "released the engine"
@@ -356,7 +360,7 @@ def test_a_short_secret_is_not_redacted_but_warned_about(
 def test_short_lines_of_a_multi_line_secret_are_warned_about(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    runner, _ = make_runner()
+    runner = Runner()
     runner.add_secret("machine example.com\nlogin bob\npassword hunter2\n}", "--secret netrc")
     assert runner.redact("password hunter2") == REDACTED
     assert runner.redact("} bob") == "} bob"
@@ -365,9 +369,11 @@ def test_short_lines_of_a_multi_line_secret_are_warned_about(
     assert "--secret pair has lines shorter than 8 characters" in capsys.readouterr().err
 
 
-def test_secret_in_argv_is_refused_and_nothing_runs(tmp_path: Path) -> None:
+def test_secret_in_argv_is_refused_and_nothing_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     marker = tmp_path / "ran"
-    runner, echoed = make_runner()
+    runner = Runner()
     runner.add_secret(SECRET)
     with pytest.raises(BuildlibError) as caught:
         runner.run(
@@ -376,23 +382,23 @@ def test_secret_in_argv_is_refused_and_nothing_runs(tmp_path: Path) -> None:
     assert caught.value.message.endswith("a secret value would be on its command line")
     assert SECRET not in str(caught.value)
     assert not marker.exists()
-    assert echoed == []
+    assert commands(capsys.readouterr().err) == []
 
 
-def test_a_short_secret_may_equal_an_ordinary_word() -> None:
+def test_a_short_secret_may_equal_an_ordinary_word(capsys: pytest.CaptureFixture[str]) -> None:
     # a local registry's admin/admin: the user name is on the login's command line
-    runner, echoed = make_runner(dry_run=True)
+    runner = Runner(dry_run=True)
     runner.add_secret("admin")
     runner.run(["docker", "login", "--username", "admin", "--password-stdin"])
-    assert echoed == ["docker login --username admin --password-stdin"]
+    assert commands(capsys.readouterr().err) == ["docker login --username admin --password-stdin"]
 
 
-def test_secret_in_argv_is_refused_in_dry_run_too() -> None:
-    runner, echoed = make_runner(dry_run=True)
+def test_secret_in_argv_is_refused_in_dry_run_too(capsys: pytest.CaptureFixture[str]) -> None:
+    runner = Runner(dry_run=True)
     runner.add_secret(SECRET)
     with pytest.raises(BuildlibError):
         runner.run(["docker", "login", "-p", SECRET])
-    assert echoed == []
+    assert commands(capsys.readouterr().err) == []
 
 
 # --- cancel -------------------------------------------------------------------------------
@@ -400,7 +406,7 @@ def test_secret_in_argv_is_refused_in_dry_run_too() -> None:
 
 def test_cancel_terminates_a_running_command_from_another_thread(tmp_path: Path) -> None:
     started = tmp_path / "started"
-    runner, _ = make_runner(quiet=True)
+    runner = Runner(quiet=True)
     outcome: list[BaseException | int] = []
     code = "import sys, time; open(sys.argv[1], 'w').close(); time.sleep(60); print('slept')"
 
@@ -433,7 +439,7 @@ def test_a_signal_while_input_is_written_stops_the_command(tmp_path: Path) -> No
     # before a single line of output was read: the command must not outlive the run.
     pid_file = tmp_path / "pid"
     code = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)"
-    runner, _ = make_runner(quiet=True)
+    runner = Runner(quiet=True)
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -460,7 +466,7 @@ def test_a_command_that_stops_reading_its_input_fails_with_its_own_words(capture
     # docker login --password-stdin refusing at once: its exit status and message are the
     # error, not "could not start" with the broken pipe of the unread input
     code = "import os, sys; os.close(0); print('refused: bad flag', file=sys.stderr); sys.exit(3)"
-    runner, _ = make_runner(quiet=True)
+    runner = Runner(quiet=True)
     with pytest.raises(CommandFailed) as caught:
         runner.run(py(code), stdin="x" * (1 << 20), capture=capture, what="docker login")
     assert "exit 3" in caught.value.message and "refused: bad flag" in caught.value.message
@@ -469,7 +475,7 @@ def test_a_command_that_stops_reading_its_input_fails_with_its_own_words(capture
 
 def test_cancelled_check_raises_command_failed(tmp_path: Path) -> None:
     started = tmp_path / "started"
-    runner, _ = make_runner(quiet=True)
+    runner = Runner(quiet=True)
     errors: list[BaseException] = []
     code = "import sys, time; open(sys.argv[1], 'w').close(); time.sleep(60)"
 
@@ -495,7 +501,7 @@ def test_a_program_that_cannot_start_is_one_command_failed(tmp_path: Path) -> No
     script = tmp_path / "not-a-program"
     script.write_text("no shebang, not a binary\n")
     script.chmod(0o755)
-    runner, _ = make_runner(quiet=True)
+    runner = Runner(quiet=True)
     with pytest.raises(CommandFailed) as caught:
         runner.run([str(script)], capture=True)
     assert caught.value.message == f"could not start {script}: Exec format error ({script})"
@@ -513,7 +519,7 @@ def test_a_command_that_cannot_start_through_no_file_of_its_own_names_none() -> 
     # to blame
     import resource
 
-    runner, _ = make_runner(quiet=True)
+    runner = Runner(quiet=True)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     lowest_free = os.open(os.devnull, os.O_RDONLY)
     os.close(lowest_free)

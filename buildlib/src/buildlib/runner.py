@@ -81,7 +81,6 @@ class Runner:
     quiet: bool = False
     secrets: set[str] = field(default_factory=set)
     _unredactable: set[str] = field(default_factory=set, repr=False)
-    echo: Callable[[str], None] = console.command
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _running: set[subprocess.Popen[str]] = field(default_factory=set, repr=False)
     _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -162,7 +161,7 @@ class Runner:
                 hint="a token must not also be a tag, name or path given to buildlib",
             )
         if _echo_queries or (not self.quiet and (mutating or self.dry_run)):
-            self.echo(self.format(argv, env))
+            console.command(self.format(argv, env))
         if self.dry_run and mutating:
             return Result(argv, 0)
         if shutil.which(argv[0]) is None:
