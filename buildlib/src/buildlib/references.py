@@ -22,14 +22,14 @@ TAG_MAX_LENGTH = 128
 REPOSITORY_MAX_LENGTH = 255
 PORT_MAX = 65535
 
-DOCKER_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_TAG_CHARS_RE = re.compile(r"[A-Za-z0-9_.-]")
+_TAG_CHARS = "A-Za-z0-9_.-"
+DOCKER_TAG_RE = re.compile(rf"[A-Za-z0-9_][{_TAG_CHARS}]{{0,{TAG_MAX_LENGTH - 1}}}")
 
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+_PATH_CHARS = "a-z0-9._-"
+_SEPARATOR = r"[._]|__|[-]+"
+_PATH_COMPONENT = rf"[a-z0-9]+(?:(?:{_SEPARATOR})[a-z0-9]+)*"
 REPOSITORY_PATH_RE = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
 _SEPARATOR_RUN_RE = re.compile(r"[._-]+")
-_SEPARATOR_RE = re.compile(r"[._]|__|[-]+")
-_PATH_CHARS_RE = re.compile(r"[a-zA-Z0-9._-]")
 
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _REGISTRY_RE = re.compile(
@@ -112,13 +112,13 @@ REGISTRY_HINT = (
 def validate_tag(tag: str, *, location: str | None = None) -> str:
     """Return ``tag`` if Docker accepts it as a tag, else raise ``ConfigError``."""
     require_str(tag, "Docker tag", location)
-    problems = _bad_chars(tag, _TAG_CHARS_RE) if tag else ["it is empty"]
+    if DOCKER_TAG_RE.fullmatch(tag):
+        return tag
+    problems = _bad_chars(tag, _TAG_CHARS) if tag else ["it is empty"]
     if tag.startswith((".", "-")):
         problems.append(f"it starts with {tag[0]!r}")
     if len(tag) > TAG_MAX_LENGTH:
         problems.append(f"it is {len(tag)} characters long (at most {TAG_MAX_LENGTH})")
-    if not problems:
-        return tag
     raise ConfigError(
         f"invalid Docker tag {tag!r}: {'; '.join(problems)}", hint=_tag_hint(tag), location=location
     )
@@ -129,7 +129,7 @@ def _tag_hint(tag: str) -> str:
         f"a tag is 1 to {TAG_MAX_LENGTH} letters, digits, '_', '.' or '-', "
         "and does not start with '.' or '-'"
     )
-    suggestion = re.sub(r"[^A-Za-z0-9_.-]", "-", tag).lstrip(".-")[:TAG_MAX_LENGTH]
+    suggestion = re.sub(f"[^{_TAG_CHARS}]", "-", tag).lstrip(".-")[:TAG_MAX_LENGTH]
     if suggestion and suggestion != tag and DOCKER_TAG_RE.fullmatch(suggestion):
         return f"use {suggestion!r}; {rule}"
     return rule
@@ -171,7 +171,7 @@ def destination(registry: str, repository: str) -> str:
 
 
 def _is_valid_repository(name: str) -> bool:
-    if not name or len(name) > REPOSITORY_MAX_LENGTH:
+    if len(name) > REPOSITORY_MAX_LENGTH:
         return False
     registry, path = split_registry(name)
     if registry is not None and not is_registry(registry):
@@ -187,25 +187,24 @@ def _repository_problems(name: str) -> list[str]:
     problems = []
     if len(name) > REPOSITORY_MAX_LENGTH:
         problems.append(f"it is {len(name)} characters long (at most {REPOSITORY_MAX_LENGTH})")
-    base, at, digest = name.partition("@")
-    if at:
+    registry, path, tag, digest = _parts(name)
+    if digest is not None:
         problems.append(f"it contains a digest ('@{digest}'); give the name only")
-    registry, path = split_registry(base)
     if registry is not None and not is_registry(registry):
         problems.append(f"registry host {registry!r} is invalid")
-    path, tag = _split_tag(path)
     if tag is not None:
         problems.append(f"it contains a tag (':{tag}'); set the tag separately")
     problems.extend(_path_problems(path))
     return problems
 
 
-def _split_tag(path: str) -> tuple[str, str | None]:
+def _parts(name: str) -> tuple[str | None, str, str | None, str | None]:
+    """``name``'s registry, path, tag and digest, wherever the user put them."""
+    registry, path = split_registry(name.partition("@")[0])
     head, slash, last = path.rpartition("/")
-    if ":" not in last:
-        return path, None
-    last, _, tag = last.partition(":")
-    return f"{head}{slash}{last}", tag
+    last, colon, tag = last.partition(":")
+    digest = name.partition("@")[2] if "@" in name else None
+    return registry, f"{head}{slash}{last}", tag if colon else None, digest
 
 
 def _path_problems(path: str) -> list[str]:
@@ -215,10 +214,10 @@ def _path_problems(path: str) -> list[str]:
         problems.append("it has an empty path component (a leading, trailing or double '/')")
     if any(char.isupper() for char in path):
         problems.append("it must be lowercase")
-    problems += _bad_chars(path.replace("/", ""), _PATH_CHARS_RE)
+    problems += _bad_chars(path.replace("/", ""), f"A-Z{_PATH_CHARS}")
     for part in components:
         # Separators are only worth explaining once the characters themselves are valid.
-        if part and not _bad_chars(part, _PATH_CHARS_RE):
+        if part and not _bad_chars(part, f"A-Z{_PATH_CHARS}"):
             problems.extend(_separator_problems(part.lower()))
     return problems
 
@@ -228,7 +227,7 @@ def _separator_problems(component: str) -> list[str]:
     problems = [f"path component {component!r} {w} with {c!r}" for w, c in ends if c in "._-"]
     for run in _SEPARATOR_RUN_RE.finditer(component):
         inner = 0 < run.start() and run.end() < len(component)
-        if inner and not _SEPARATOR_RE.fullmatch(run.group()):
+        if inner and not re.fullmatch(_SEPARATOR, run.group()):
             problems.append(
                 f"path component {component!r} has the separator {run.group()!r} "
                 "(use one '.', one or two '_', or one or more '-')"
@@ -252,8 +251,7 @@ def _repository_hint(name: str) -> str:
 
 
 def _suggest_repository(name: str) -> str | None:
-    registry, path = split_registry(name.partition("@")[0])
-    path, _ = _split_tag(path)
+    registry, path, _, _ = _parts(name)
     components = [fixed for part in path.split("/") if (fixed := _fix_component(part))]
     if not components:
         return None
@@ -262,9 +260,9 @@ def _suggest_repository(name: str) -> str | None:
 
 
 def _fix_component(component: str) -> str:
-    fixed = re.sub(r"[^a-z0-9._-]", "-", component.lower())
+    fixed = re.sub(f"[^{_PATH_CHARS}]", "-", component.lower())
     fixed = _SEPARATOR_RUN_RE.sub(
-        lambda run: run.group() if _SEPARATOR_RE.fullmatch(run.group()) else run.group()[0], fixed
+        lambda run: run.group() if re.fullmatch(_SEPARATOR, run.group()) else run.group()[0], fixed
     )
     return fixed.strip("._-")
 
@@ -279,8 +277,8 @@ def require_str(value: object, what: str, location: str | None) -> None:
         )
 
 
-def _bad_chars(text: str, allowed: re.Pattern[str]) -> list[str]:
-    """The characters of ``text`` that ``allowed`` does not match, as a problem (or none)."""
-    bad = list(dict.fromkeys(char for char in text if not allowed.fullmatch(char)))
+def _bad_chars(text: str, allowed: str) -> list[str]:
+    """The characters of ``text`` outside the set ``allowed``, as a problem (or none)."""
+    bad = list(dict.fromkeys(re.sub(f"[{allowed}]", "", text)))
     what = "character {} is" if len(bad) == 1 else "characters {} are"
     return [f"{what.format(', '.join(map(repr, bad)))} not allowed"] if bad else []
