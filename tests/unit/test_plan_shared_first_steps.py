@@ -84,3 +84,11 @@ def test_a_plan_of_one_image_builds_one_at_a_time_and_warns_of_nothing(tmp_path:
     plan = plan_of(tmp_path, {"a": "FROM python:3.12\n"})
     assert describe(plan)[0].endswith("; 1 at a time")
     assert plan.notes == ()  # each note is a warning before the builds
+
+
+def test_heredocs_that_split_the_same_lines_differently_are_not_one_step(tmp_path: Path) -> None:
+    # the same RUN line and the same lines below it, cut between the two bodies elsewhere:
+    # /a and /b get other contents, so b has nothing to wait for; c, cut as a is, waits for a
+    run = "FROM python:3.12\nRUN <<A cat > /a && <<B cat > /b\n"
+    a, b = run + "x\ny\nA\nz\nB\n", run + "x\nA\ny\nz\nB\n"
+    assert waits(tmp_path, {"a": a, "b": b, "c": a}) == {"a": None, "b": None, "c": "a"}

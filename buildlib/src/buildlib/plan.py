@@ -232,7 +232,9 @@ def dockerfile_steps(dockerfile: Path, build_args: dict[str, str]) -> list[str]:
                 args[name] = build_args.get(name, default or "")
             continue
         step = " ".join([instruction.keyword, *instruction.arguments.split()])
-        step += "".join(f"\n{body}" for body in instruction.heredocs)
+        # bodies apart by a character no line of theirs holds (dockerfile.parse splits lines
+        # with str.splitlines, which ends one at "\x1e"): the same lines cut elsewhere differ
+        step += "\n" + "\x1e".join(instruction.heredocs) if instruction.heredocs else ""
         for name, value in args.items():
             # ``$NAME`` ends at a non-word character: ``$BASE`` is not in ``$BASE_IMAGE``
             pattern = rf"\$(?:\{{{re.escape(name)}\}}|{re.escape(name)}(?!\w))"
