@@ -5,10 +5,13 @@ leaves no directory behind."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,3 +136,55 @@ def test_a_login_that_cannot_be_removed_is_named_with_the_command_that_removes_i
             subprocess.run([chattr, "-i", kept], check=True)
         kept.parent.chmod(0o700)
         shutil.rmtree(config_dir)
+
+
+# A docker command slow to stop: it ignores SIGINT and SIGTERM, stops its parent as a
+# cancelled CI job would, then says whether the token left the disk while it still ran.
+SLOW_TO_STOP = """
+import os, pathlib, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+config = pathlib.Path(os.environ["DOCKER_CONFIG"], "config.json")
+os.kill(os.getppid(), int(sys.argv[1]))
+deadline = time.monotonic() + 20
+while sys.argv[2] in config.read_text() and time.monotonic() < deadline:
+    time.sleep(0.05)
+pathlib.Path(sys.argv[3]).write_text("still there" if sys.argv[2] in config.read_text() else "gone")
+"""
+
+
+class LoggingInRunner(Runner):
+    """``docker login`` writes the token in config.json, as docker's file store does; every
+    other command runs."""
+
+    def __init__(self) -> None:
+        super().__init__(quiet=True)
+
+    def run(self, argv, **kwargs):  # type: ignore[override]
+        if "login" not in argv:
+            return super().run(argv, **kwargs)
+        config = Path(kwargs["env"]["DOCKER_CONFIG"], "config.json")
+        entry = base64.b64encode(f"{CREDS.username}:{CREDS.secret}".encode()).decode()
+        config.write_text(json.dumps({"auths": {"r.example": {"auth": entry}}}))
+        return Result(list(argv), 0, stdout="Login Succeeded")
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
+def test_a_stop_takes_the_token_off_the_disk_before_the_commands_have_stopped(
+    scratch: Path, tmp_path: Path, signum: int, code: int
+) -> None:
+    verdict = tmp_path / "verdict"
+    docker = Docker.client("docker", LoggingInRunner())
+    entry = base64.b64encode(f"{CREDS.username}:{CREDS.secret}".encode()).decode()
+
+    with pytest.raises(Exit) as stopped, user_errors():
+        with docker.login("r.example", CREDS):
+            config = json.loads(Path(docker.env["DOCKER_CONFIG"], "config.json").read_text())
+            assert entry in json.dumps(config)  # the login is on the disk while it runs
+            docker.run([sys.executable, "-c", SLOW_TO_STOP, str(signum), entry, str(verdict)])
+
+    assert verdict.read_text() == "gone"
+    assert stopped.value.code == code
+    assert list(scratch.iterdir()) == []

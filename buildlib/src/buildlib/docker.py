@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from buildlib.options import docker_selection
 from buildlib.plan import ImageBuild, shown_path
 from buildlib.references import is_docker_hub
 from buildlib.runner import Result, Runner
-from buildlib.signals import signals_deferred
+from buildlib.signals import first_at_stop, signals_deferred
 
 
 def build_command(
@@ -172,21 +173,27 @@ class Docker:
             # a Ctrl-C, SIGTERM or SIGHUP waits until the directory has a name to be removed by
             with signals_deferred():
                 config_dir = tempfile.mkdtemp(prefix="buildlib-docker-config-")
-            _keep_user_setup(config_dir, registry_host)
+            setup = _keep_user_setup(config_dir, registry_host)
             self.env = {**saved, "DOCKER_CONFIG": config_dir}
             host = [] if is_docker_hub(registry_host) else [registry_host]
             login = [self.caps.docker, "login", *host, "--username", creds.username]
-            result = self.run(
-                [*login, "--password-stdin"],
-                stdin=creds.encoded()[1],
-                capture=True,
-                check=False,
-                what=f"docker login {registry_host}",
-            )
-            if not result.ok:
-                output = self.runner.redact(result.stderr or result.stdout)
-                raise _login_error(registry_host, creds, output, credential_hint)
-            yield
+            # A cancelled GitHub Actions job gets SIGINT, then SIGTERM, then its process tree
+            # is killed (github/docs content/actions/reference/workflows-and-actions/
+            # workflow-cancellation.md), maybe before the builds have stopped and the directory
+            # is gone: the login goes first. A docker command reads config.json as it starts
+            # (docker/cli cli/command/cli.go, Initialize); none that needs it starts after a stop.
+            with first_at_stop(partial(_write_config, config_dir, setup)):
+                result = self.run(
+                    [*login, "--password-stdin"],
+                    stdin=creds.encoded()[1],
+                    capture=True,
+                    check=False,
+                    what=f"docker login {registry_host}",
+                )
+                if not result.ok:
+                    output = self.runner.redact(result.stderr or result.stdout)
+                    raise _login_error(registry_host, creds, output, credential_hint)
+                yield
         finally:
             # a second Ctrl-C (`uv run` outside a terminal forwards one more: its log says
             # so, astral-sh/uv#13756) waits too: cut short, the removal leaves the login
@@ -297,8 +304,9 @@ _SHARED_DIRS = ("cli-plugins", "buildx", "contexts")
 _SHARED_KEYS = ("currentContext", "proxies", "cliPluginsExtraDirs", "features")
 
 
-def _keep_user_setup(config_dir: str, registry_host: str) -> None:
-    """The user's buildx plugin, builders and context, seen from the temporary config.
+def _keep_user_setup(config_dir: str, registry_host: str) -> bytes:
+    """The user's buildx plugin, builders and context, seen from the temporary config (its
+    config.json, which it returns).
 
     Its ``auths`` names the registry from the start: without any auth the docker CLI looks
     for an OS credential helper on PATH (``docker-credential-secretservice``, ``-pass``...)
@@ -313,9 +321,23 @@ def _keep_user_setup(config_dir: str, registry_host: str) -> None:
     shared = {key: user_config[key] for key in _SHARED_KEYS if key in user_config}
     key = DOCKER_HUB_AUTH_KEY if is_docker_hub(registry_host) else registry_host
     shared["auths"] = {key: {}}
+    setup = json.dumps(shared).encode()
     path = os.path.join(config_dir, "config.json")
     with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
-        handle.write(json.dumps(shared).encode())
+        handle.write(setup)
+    return setup
+
+
+def _write_config(config_dir: str, setup: bytes) -> None:
+    """``config.json`` back to ``setup`` (no login), in one step: a docker command starting
+    meanwhile reads the old file or the new one."""
+    path = os.path.join(config_dir, "config.json")
+    with suppress(OSError):
+        with open(
+            os.open(f"{path}.new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb"
+        ) as handle:
+            handle.write(setup)
+        os.replace(f"{path}.new", path)
 
 
 _REJECTED_MARKERS = ("unauthorized", "incorrect username or password", "authentication required")

@@ -1,6 +1,7 @@
 """Holding the signals that stop a run off a section that must not stop half way (a handler
 would unwind the stack wherever it lands, a default action end the process there). The
-section's owner says what a noted signal means once the section has ended or let go."""
+section's owner says what a noted signal means once the section has ended or let go. And
+what must happen the moment one arrives, before the run stops (:func:`first_at_stop`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,40 @@ STOPS: dict[int, str] = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminat
 if hasattr(signal, "SIGHUP"):
     STOPS[signal.SIGHUP] = "hung up"
 
+# What a STOPS signal does first, wherever it lands, held or not (first_at_stop)
+_FIRST: list[Callable[[], object]] = []
+
+
+@contextmanager
+def first_at_stop(action: Callable[[], object]) -> Iterator[None]:
+    """While the block runs, a STOPS signal runs ``action`` at once, held or not, then does
+    what it would have done (its handler, or its default action); an ignored one stays
+    ignored. ``action`` lands between any two bytecodes of the main thread: it must be
+    short, never raise and never print. Entered in another thread, the block installs no
+    handler (the signal module's docs: handlers are the main thread's)."""
+    previous: dict[int, Any] = {}
+
+    def acted(signum: int, frame: Any) -> None:
+        action()
+        if callable(handler := previous[signum]):
+            handler(signum, frame)
+        else:  # the default action, as if no handler had been here
+            signal.signal(signum, handler)
+            signal.raise_signal(signum)
+
+    _FIRST.append(action)
+    try:
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOPS:
+                handler = signal.getsignal(signum)
+                if callable(handler) or handler == signal.SIG_DFL:
+                    previous[signum] = signal.signal(signum, acted)
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _FIRST.remove(action)
+
 
 @contextmanager
 def signals_held(note: Callable[[int], object]) -> Iterator[list[int]]:
@@ -28,6 +63,8 @@ def signals_held(note: Callable[[int], object]) -> Iterator[list[int]]:
     main = threading.current_thread() is threading.main_thread()
 
     def noted(signum: int, frame: object) -> None:
+        for action in _FIRST:
+            action()
         caught.append(signum)
         note(signum)
 
