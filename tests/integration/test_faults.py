@@ -13,6 +13,7 @@ wrapper that can kill the registry or hold a build or push (``docker_wrapper``),
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import signal
@@ -24,9 +25,11 @@ from pathlib import Path
 
 import pytest
 
+from buildlib.signals import STOPS
 from tests.conftest import REPO, invoke
 from tests.support.publishing import (
     REPOS,
+    USER,
     commit_all,
     docker_wrapper,
     git,
@@ -138,6 +141,40 @@ def test_a_signal_during_the_builds_stops_them_and_removes_the_login(
     }
     assert logins, "the push logged in with a temporary DOCKER_CONFIG"
     assert not any(Path(login).exists() for login in logins), logins
+    assert all(registry.tags(repo) == [] for repo in REPOS.values())
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_takes_the_login_off_the_disk_while_builds_are_slow_to_stop(
+    registry, env_for, password, tmp_path, start, signum, code
+):
+    # a cancelled GitHub Actions job kills the process tree of a step slow to stop (github/docs
+    # content/actions/reference/workflows-and-actions/workflow-cancellation.md)
+    (tmp_path / "hold-build").write_text("120\n")
+    (tmp_path / "slow-stop").touch()
+    process = start("push", "--tag", "ci", env=env_for(registry))
+    wait_for(tmp_path / "build-held")
+    login = next(
+        Path(line)
+        for line in (tmp_path / "docker-configs.log").read_text().splitlines()
+        if line and line != str(tmp_path / "user-docker-config")
+    )
+    token = base64.b64encode(f"{USER}:{password}".encode()).decode()
+    assert token in (login / "config.json").read_text()
+
+    process.send_signal(signum)
+    deadline = time.monotonic() + 60
+    while token in (login / "config.json").read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert token not in (login / "config.json").read_text()
+    assert password not in (login / "config.json").read_text()
+    assert process.poll() is None, "the builds were still stopping"
+    (tmp_path / "release-build").touch()
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code, stderr[-3000:]
+    assert one_error_line(stderr) == f"error: {STOPS[signum]}"
+    assert not login.exists()
     assert all(registry.tags(repo) == [] for repo in REPOS.values())
 
 

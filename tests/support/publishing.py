@@ -47,6 +47,8 @@ def docker_wrapper(directory: Path, docker_bin: str) -> tuple[Path, Path]:
     - ``kill-after-push`` holds ``PID``: the first push that succeeds then kills PID;
     - ``hold-push``: a push writes ``push-held`` and waits until ``release-push`` exists
       (at most the seconds ``hold-push`` holds); ``hold-build`` does the same for builds;
+    - ``slow-stop``: a held build or push ignores SIGINT and SIGTERM until released, then
+      exits 143 if it got one (a command slow to stop);
     - ``note-builds``: each finished build appends its argv to ``builds-done``.
 
     ``docker-configs.log`` records the DOCKER_CONFIG of every command (a temporary login).
@@ -64,12 +66,14 @@ if [ "$1" = push ] && [ -f {directory}/kill-on-push ]; then
 fi
 for step in push build; do
   if [ "$1" = $step ] && [ -f {directory}/hold-$step ]; then
+    [ -f {directory}/slow-stop ] && trap 'stopped=1' INT TERM
     touch {directory}/$step-held
     waited=0
     limit=$(cat {directory}/hold-$step)
     while [ ! -f {directory}/release-$step ] && [ "$waited" -lt "$limit" ]; do
       sleep 1; waited=$((waited + 1))
     done
+    [ -n "$stopped" ] && exit 143
   fi
 done
 if [ "$1" = build ] || [ "$1" = buildx ]; then [ -f {directory}/note-builds ] && noted=1; fi
