@@ -316,6 +316,18 @@ def test_parse_secrets_takes_an_empty_env_or_src_as_absent(
     ]
 
 
+def test_an_empty_secret_is_skipped_as_buildx_skips_it(plain: Config) -> None:
+    # docker/buildx util/buildflags/secrets.go (ParseSecretSpecs, at 461836b) skips a value
+    # that is "" before parsing it (`--secret ""`, or `--secret "$UNSET"`).
+    specs = parse_secrets(["", "id=hf,env=HF_TOKEN", ""], {"HF_TOKEN": "v"})
+    assert specs == (SecretSpec("hf", env="HF_TOKEN"),)
+    options = options_for(plain, ImageFlags(secret=[""]), environ={})
+    assert options.secrets == ()
+    with pytest.raises(UsageError) as caught:
+        parse_secrets(["", "x"], {})
+    assert caught.value.message.startswith("--secret number 2 is not id=NAME")
+
+
 def test_parse_secrets_unset_variable() -> None:
     with pytest.raises(UsageError) as caught:
         parse_secrets(["id=x,env=UNSET_VAR"], {"OTHER": "1"})

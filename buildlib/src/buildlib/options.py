@@ -135,6 +135,8 @@ def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[Se
     a shell slip can put the secret itself there."""
     specs = []
     for number, value in enumerate(values, start=1):
+        if not value:  # skipped, as buildx's secrets.go (ParseSecretSpecs) skips it
+            continue
         # As docker/buildx util/buildflags/secrets.go (Secret.UnmarshalText) reads it: keys in
         # any case, source= for src=, type only env or file. [""] is refused below.
         parts = next(csv.reader([value]), []) if _CSV_VALUE.fullmatch(value) else [""]
