@@ -3,6 +3,8 @@ slip may have put there), and which docker client and GitHub files the environme
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from buildlib.errors import UsageError
@@ -82,6 +84,19 @@ def test_a_secret_whose_id_looks_like_a_value_is_named_by_its_number() -> None:
         parse_secrets(["id=ok,env=A_SET_ONE", "id=sk-live/123,env=NOT_SET"], {"A_SET_ONE": "x"})
     assert refused.value.message == "--secret number 2 reads $NOT_SET, which is not set"
     assert refused.value.hint == "export NOT_SET=... before building"
+
+
+def test_a_secret_alone_whose_id_looks_like_a_value_is_not_repeated_in_the_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no file named like the id
+    with pytest.raises(UsageError) as refused:
+        parse_secrets(["id=sk-live/123"], {})
+    assert refused.value.message == (
+        "--secret number 1 has no env= or src=, and neither a variable nor a file is named "
+        "like its id"
+    )
+    assert refused.value.hint == "add env=VAR or src=FILE to it"
 
 
 def test_without_buildlib_docker_the_client_is_docker_from_path() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import locale
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -162,6 +165,7 @@ def test_parse_build_args_pairs_in_order() -> None:
 def test_parse_build_args_key_only_reads_the_given_environment() -> None:
     assert parse_build_args(["APP_VERSION"], {"APP_VERSION": "9.9"}) == (("APP_VERSION", "9.9"),)
     assert parse_build_args(["APP_VERSION"], {}) == ()  # unset: left to the Dockerfile
+    assert parse_build_args(["APP_VERSION", "A=1"], {}) == (("A", "1"),)  # only itself
     assert parse_build_args(["APP_VERSION"], {"APP_VERSION": ""}) == (("APP_VERSION", ""),)
 
 
@@ -199,6 +203,7 @@ def test_parse_build_args_refuses_secret_looking_names(key: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_build_args([f"{key}=value"])
     assert caught.value.message.startswith(f"--build-arg {key} looks like a secret (the word ")
+    assert caught.value.message.endswith("): build args are stored in the image history")
     assert caught.value.hint == (
         f"pass it as a BuildKit secret: --secret id={key.lower()},env={key}; if it holds no "
         f'secret, allow it: [tool.buildlib] allow-build-args = ["{key}"]'
@@ -271,6 +276,8 @@ def test_parse_secrets_takes_buildx_type_and_source_forms(
             "type=env,id=HF_TOKEN",
             "type=file,id=HF_TOKEN",
             "ID=d,Env=GH_TOKEN",
+            "type=file,id=e,env=GH_TOKEN",  # the id is the file's name only without env= or src=
+            "type=file,id=f,src=HF_TOKEN",
         ],
         environ,
     )
@@ -281,6 +288,8 @@ def test_parse_secrets_takes_buildx_type_and_source_forms(
         "id=HF_TOKEN,env=HF_TOKEN",
         "id=HF_TOKEN,src=HF_TOKEN",
         "id=d,env=GH_TOKEN",
+        "id=e,env=GH_TOKEN",
+        "id=f,src=HF_TOKEN",
     ]
     with pytest.raises(UsageError) as caught:
         parse_secrets(["type=env,id=UNSET_VAR"], environ)
@@ -297,6 +306,15 @@ def test_parse_secrets_reads_the_value_as_buildx_csv(tmp_path: Path) -> None:
     (spec,) = parse_secrets([f'id=a,"src={quoted}"'], {})
     assert spec == SecretSpec("a", src=str(key_file))
     assert spec.flag() == f'id=a,"src={quoted}"'
+    # a comma alone or a quote alone is quoted too; a field is split at its first "=" only
+    # (secrets.go: strings.SplitN(field, "=", 2))
+    comma, quote, equals = tmp_path / "a,b", tmp_path / 'a"b', tmp_path / "k=v"
+    for path in (comma, quote, equals):
+        path.write_text("s3cret\n")
+    given = [f'id=c,"src={comma}"', f'id=q,"src={tmp_path}/a""b"', f"id=e,src={equals}"]
+    specs = parse_secrets(given, {})
+    assert [s.src for s in specs] == [str(comma), str(quote), str(equals)]
+    assert [s.flag() for s in specs] == given
 
 
 def test_parse_secrets_takes_an_empty_env_or_src_as_absent(
@@ -335,11 +353,18 @@ def test_parse_secrets_unset_variable() -> None:
     assert caught.value.hint == "export UNSET_VAR=... before building"
 
 
-def test_parse_secrets_missing_file(tmp_path: Path) -> None:
+def test_parse_secrets_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     missing = tmp_path / "nope"
     with pytest.raises(UsageError) as caught:
         parse_secrets([f"id=x,src={missing}"], {})
     assert caught.value.message == f"--secret x: {str(missing)!r} does not exist"
+    with pytest.raises(UsageError) as caught:
+        parse_secrets(["id=x,src=key.txt"], {})
+    assert caught.value.message == "--secret x: 'key.txt' does not exist"
+    with pytest.raises(UsageError) as caught:
+        parse_secrets(["id=x,src=hf_s3cr3t"], {})
+    assert caught.value.message == "--secret x: the file it names does not exist"
 
 
 @pytest.mark.parametrize(
@@ -428,6 +453,7 @@ def test_parse_platforms_rejects_non_os_arch(value: str) -> None:
         # no port after ':', so it may be user:token: hidden
         (None, "localhost:port", "BUILDLIB_REGISTRY=localhost:***"),
         ("https://bob:s3cr3t@ghcr.io", None, "--registry https://***@ghcr.io"),
+        ("HTTPS://bob:s3cr3t@ghcr.io", None, "--registry HTTPS://***@ghcr.io"),
         (None, "bob:s3cr3t@ghcr.io", "BUILDLIB_REGISTRY=***@ghcr.io"),
         ("https://u:dGVzdA==@ghcr.io", None, "--registry https://***@ghcr.io"),
         (None, "https://AWS:eyJw/Zm9v==@x.example/p", "BUILDLIB_REGISTRY=https://***@x.example/p"),
@@ -545,6 +571,46 @@ def test_a_secret_file_too_large_to_redact_is_warned_about(
     assert "xxxx" not in warned
 
 
+def test_secret_values_read_a_file_of_the_largest_size_and_go_on_past_a_larger_one(
+    tmp_path: Path,
+) -> None:
+    from buildlib.options import SECRET_FILE_MAX, secret_values
+
+    (tmp_path / "big").write_text("x" * (SECRET_FILE_MAX + 1))
+    (tmp_path / "largest").write_text("y" * SECRET_FILE_MAX)
+    specs = parse_secrets(
+        [f"id=big,src={tmp_path / 'big'}", f"id=largest,src={tmp_path / 'largest'}"], {}
+    )
+    assert secret_values(specs, {}) == [("--secret largest", "y" * SECRET_FILE_MAX)]
+
+
+@pytest.fixture
+def ascii_locale() -> Iterator[None]:
+    """The C locale at run time, whose preferred encoding is ASCII (at start-up Python would
+    take C.UTF-8 instead, PEP 538): what open() decodes with when no encoding is given."""
+    before = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, before)
+
+
+def test_secret_files_are_read_as_utf8_as_the_output_they_are_redacted_from(
+    tmp_path: Path, ascii_locale: None
+) -> None:
+    # The runner decodes a build's output as UTF-8 with replacement (runner.ENCODING): a value
+    # read otherwise would not match the text to redact, and bytes that are no UTF-8 must not
+    # stop the build.
+    (tmp_path / "text").write_text("t\u00f6k\u00e9n\n", encoding="utf-8")
+    (tmp_path / "binary").write_bytes(b"s3cr3t\xff\n")
+    specs = parse_secrets([f"id=t,src={tmp_path / 'text'}", f"id=b,src={tmp_path / 'binary'}"], {})
+    assert secret_values(specs, {}) == [
+        ("--secret t", "t\u00f6k\u00e9n"),
+        ("--secret b", "s3cr3t\ufffd"),
+    ]
+
+
 # --- the environment readers, each from a given environment ----------------------------
 
 
@@ -582,6 +648,8 @@ def test_verdict_cache_follows_xdg_then_home_and_can_be_turned_off() -> None:
         "/var/cache/dev/buildlib"
     )
     assert verdict_cache({"HOME": "/home/dev", NO_CACHE_ENV: "1"}) is None
+    home = os.path.expanduser("~")  # without $HOME in the given environment: the user's
+    assert verdict_cache({}) == os.path.join(home, ".cache", "buildlib")
 
 
 def test_parse_secrets_id_alone_reads_the_variable_then_the_file_named_like_it(
