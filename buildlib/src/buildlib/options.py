@@ -138,8 +138,8 @@ def parse_secrets(values: Iterable[str], environ: Mapping[str, str]) -> tuple[Se
         if not value:  # skipped, as buildx's secrets.go (ParseSecretSpecs) skips it
             continue
         # As docker/buildx util/buildflags/secrets.go (Secret.UnmarshalText) reads it: keys in
-        # any case, source= for src=, type only env or file. [""] is refused below.
-        parts = next(csv.reader([value]), []) if _CSV_VALUE.fullmatch(value) else [""]
+        # any case, source= for src=, type only env or file. One line is one row; [] is refused.
+        parts = next(csv.reader([value])) if _CSV_VALUE.fullmatch(value) else []
         pairs = [part.partition("=") for part in parts]
         fields = {{"source": "src"}.get(k.lower(), k.lower()): v for k, _, v in pairs}
         kind = fields.pop("type", None)
