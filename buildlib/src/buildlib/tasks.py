@@ -14,6 +14,8 @@ never decide anything (a default, a check, what to build), so that ``buildlib`` 
 
 from __future__ import annotations
 
+import atexit
+import errno
 import inspect
 import re
 import signal
@@ -81,14 +83,33 @@ def stdout_gone() -> None:
         pass
 
 
+def _flush_at_exit() -> None:
+    """Flush stdout before Python does as it exits: a failure then (the pipe's reader or the
+    terminal gone) would make the exit status 120 (CPython Modules/main.c, Py_RunMain). The
+    text goes to devnull instead, and the run ends with its own status."""
+    try:
+        sys.stdout.flush()
+    except OSError as error:
+        if error.errno not in (errno.EPIPE, errno.EIO):
+            raise
+        stdout_gone()
+    except (ValueError, AttributeError):  # stdout closed, or none: Python flushes none either
+        pass
+
+
+atexit.register(_flush_at_exit)
+
+
 def _quiet_broken_pipe(hook: Any) -> Any:
-    """``hook``, but a BrokenPipeError from Invoke's own printer (`invoke --list | head`), which
-    no task catches, ends without a traceback: Invoke runs this module before buildlib's others."""
+    """``hook``, but a BrokenPipeError (`invoke --list | head`) or EIO (the terminal hung up)
+    from Invoke's own printer, which no task catches, ends without a traceback: Invoke runs
+    this module before buildlib's others."""
     if getattr(hook, "quiet_broken_pipe", False):
         return hook
 
     def excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
-        if issubclass(kind, BrokenPipeError):
+        hung_up = isinstance(value, OSError) and value.errno == errno.EIO and not value.filename
+        if issubclass(kind, BrokenPipeError) or hung_up:
             stdout_gone()  # Python then exits with 1, as after any uncaught exception
             return
         hook(kind, value, tb)
