@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,6 +118,15 @@ def uv_lock() -> Path:
     if not lock.exists():
         subprocess.run(["uv", "lock"], cwd=REPO, check=True)
     return lock
+
+
+@pytest.fixture(autouse=True)
+def temporary_directory_of_the_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's own directory in place of the machine's temporary one, here and in the
+    commands it starts: what a run leaves there for the next one (a push lock per pushed
+    reference, and a test's references are new each time) goes when pytest prunes it."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
 
 
 @pytest.fixture

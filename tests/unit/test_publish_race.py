@@ -8,7 +8,6 @@ import dataclasses
 import os
 import re
 import stat
-import tempfile
 import threading
 from pathlib import Path
 
@@ -418,54 +417,48 @@ def test_a_push_without_any_login_is_an_auth_error_not_a_failed_command() -> Non
 
 
 # --- the lock that makes two runs on this machine take turns -------------------------------
+# (tests/conftest.py makes each test's tmp_path its temporary directory)
 
 
-@pytest.fixture
-def temporary(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """A shared temporary directory of the test's own, in place of the real ``/tmp``."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    return tmp_path
-
-
-def test_the_push_lock_is_in_a_directory_only_this_user_can_write(temporary: Path) -> None:
+def test_the_push_lock_is_in_a_directory_only_this_user_can_write(tmp_path: Path) -> None:
     push_verified(FakeCLI(), FakeRegistry(PUSHED), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
 
-    private = temporary / f"buildlib-{os.getuid()}"
-    assert [path.name for path in temporary.iterdir()] == [private.name]
+    private = tmp_path / f"buildlib-{os.getuid()}"
+    assert [path.name for path in tmp_path.iterdir()] == [private.name]
     assert stat.S_IMODE(private.lstat().st_mode) == 0o700
     (lock,) = private.iterdir()
     assert lock.name.startswith("buildlib-push-") and lock.name.endswith(".lock")
     assert stat.S_IMODE(lock.lstat().st_mode) & 0o077 == 0
 
 
-def planted_by_another_user(monkeypatch: pytest.MonkeyPatch, temporary: Path) -> Path:
+def planted_by_another_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     # the test runs as one user: a directory it made while "being" another uid is foreign
     monkeypatch.setattr(os, "getuid", lambda: os.geteuid() + 4242)
-    planted = temporary / f"buildlib-{os.geteuid() + 4242}"
+    planted = tmp_path / f"buildlib-{os.geteuid() + 4242}"
     planted.mkdir(mode=0o700)
     return planted
 
 
-def open_to_others(monkeypatch: pytest.MonkeyPatch, temporary: Path) -> Path:
-    planted = temporary / f"buildlib-{os.getuid()}"
+def open_to_others(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    planted = tmp_path / f"buildlib-{os.getuid()}"
     planted.mkdir()
     planted.chmod(0o777)
     return planted
 
 
-def a_link(monkeypatch: pytest.MonkeyPatch, temporary: Path) -> Path:
-    elsewhere = temporary / "elsewhere"
+def a_link(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir(mode=0o700)
-    planted = temporary / f"buildlib-{os.getuid()}"
+    planted = tmp_path / f"buildlib-{os.getuid()}"
     planted.symlink_to(elsewhere, target_is_directory=True)
     return planted
 
 
 @pytest.mark.parametrize("plant", [planted_by_another_user, open_to_others, a_link])
 def test_a_lock_directory_others_could_write_is_refused_before_the_push(
-    monkeypatch: pytest.MonkeyPatch, temporary: Path, plant
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, plant
 ) -> None:
-    planted = plant(monkeypatch, temporary)
+    planted = plant(monkeypatch, tmp_path)
     cli = FakeCLI()
 
     with pytest.raises(PublishError) as caught:
@@ -477,14 +470,14 @@ def test_a_lock_directory_others_could_write_is_refused_before_the_push(
     )
     assert caught.value.hint == f"remove {planted}, or set TMPDIR to a directory of your own"
     assert cli.calls == []
-    assert not any(path.name.endswith(".lock") for path in temporary.rglob("*"))
+    assert not any(path.name.endswith(".lock") for path in tmp_path.rglob("*"))
 
 
-def test_a_link_in_place_of_the_lock_is_not_followed(temporary: Path) -> None:
+def test_a_link_in_place_of_the_lock_is_not_followed(tmp_path: Path) -> None:
     push_verified(FakeCLI(), FakeRegistry(PUSHED), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
-    (lock,) = (temporary / f"buildlib-{os.getuid()}").iterdir()
+    (lock,) = (tmp_path / f"buildlib-{os.getuid()}").iterdir()
     lock.unlink()
-    target = temporary / "target"
+    target = tmp_path / "target"
     lock.symlink_to(target)
     cli = FakeCLI()
 
@@ -495,7 +488,7 @@ def test_a_link_in_place_of_the_lock_is_not_followed(temporary: Path) -> None:
     assert cli.calls == []
 
 
-def test_two_runs_that_push_one_reference_take_turns(temporary: Path) -> None:
+def test_two_runs_that_push_one_reference_take_turns(tmp_path: Path) -> None:
     first_pushing, release = threading.Event(), threading.Event()
 
     class HeldCLI(FakeCLI):
