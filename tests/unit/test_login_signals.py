@@ -183,7 +183,7 @@ def test_a_stop_takes_the_token_off_the_disk_before_the_commands_have_stopped(
         with docker.login("r.example", CREDS):
             config = json.loads(Path(docker.env["DOCKER_CONFIG"], "config.json").read_text())
             assert entry in json.dumps(config)  # the login is on the disk while it runs
-            docker.run([sys.executable, "-c", SLOW_TO_STOP, str(signum), entry, str(verdict)])
+            docker.run([sys.executable, "-c", SLOW_TO_STOP, str(int(signum)), entry, str(verdict)])
 
     assert verdict.read_text() == "gone"
     assert stopped.value.code == code
