@@ -129,13 +129,16 @@ def test_as_typed_rewrites_commands_only() -> None:
     assert console.as_typed("Invoke's own flags; invoke.") == "Invoke's own flags; invoke."
 
 
-@pytest.mark.parametrize("argv", [["--help", "build"], ["--list"]])
+@pytest.mark.parametrize("buffered", [False, True])
+@pytest.mark.parametrize("argv", [["--help", "build"], ["--list"], ["--version"]])
 def test_a_reader_that_went_away_ends_the_command_with_141_and_no_traceback(
-    tmp_path: Path, argv: list[str]
+    tmp_path: Path, argv: list[str], buffered: bool
 ) -> None:
     write_repo(tmp_path)
     code, err = run_with_reader_gone(
-        [sys.executable, "-c", "from buildlib.cli import main; main()", *argv], tmp_path
+        [sys.executable, "-c", "from buildlib.cli import main; main()", *argv],
+        tmp_path,
+        buffered=buffered,
     )
     assert "Traceback" not in err
     assert code == 141

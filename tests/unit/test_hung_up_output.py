@@ -66,10 +66,18 @@ def closed_pipe() -> int:
     return writer
 
 
-@pytest.mark.parametrize("args", [("images", "--json"), ("--list",)])
-@pytest.mark.parametrize("gone", [closed_terminal, closed_pipe])
-def test_output_to_a_reader_gone_before_the_run_ends_with_its_own_status(gone, args) -> None:
-    assert invoke_into(gone(), *args) == (0, "")
+@pytest.mark.parametrize(
+    ("gone", "args", "ended"),
+    [
+        (closed_pipe, ("images", "--json"), (141, "")),
+        (closed_terminal, ("images", "--json"), (1, "error: Input/output error\n")),
+        # Invoke's own output, which it wrote whole: the closed pipe is met at exit
+        (closed_pipe, ("--list",), (0, "")),
+        (closed_terminal, ("--list",), (0, "")),
+    ],
+)
+def test_output_to_a_reader_gone_before_the_run_ends_with_its_own_status(gone, args, ended) -> None:
+    assert invoke_into(gone(), *args) == ended
 
 
 def test_a_task_whose_terminal_hangs_up_says_so_in_one_line_and_exits_1() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -96,7 +97,10 @@ def main(argv: list[str] | None = None) -> None:
     # The tasks' advice then names `buildlib TASK`, the command this user runs.
     console.set_program("buildlib")
     try:
-        BuildlibProgram(name="buildlib", binary="buildlib", version=package_version()).run(argv)
+        try:
+            BuildlibProgram(name="buildlib", binary="buildlib", version=package_version()).run(argv)
+        finally:
+            sys.stdout.flush()  # a buffered output meets a gone reader here, not as Python exits
     except BrokenPipeError:
         # the reader went away while Invoke wrote help or the list (`buildlib --help build |
         # head -1`): exit as the tasks do, without a traceback

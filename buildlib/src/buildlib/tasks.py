@@ -129,6 +129,7 @@ def user_errors() -> Iterator[None]:
                 previous[signum] = signal.signal(signum, _on_signal)
     try:
         yield
+        sys.stdout.flush()  # a buffered output meets a gone reader here, not as Python exits
     except (_Terminated, KeyboardInterrupt) as stop:
         signum = stop.args[0] if isinstance(stop, _Terminated) else signal.SIGINT
         console.error(STOPS[signum])
