@@ -252,6 +252,21 @@ def test_config_without_the_uv_lock_extra_file_warns(repo):
     assert '"jsonpath": "$.package[?(@.name.value==\'demo-app\')].version"' in result.hint
 
 
+def test_each_warning_of_the_config_comes_with_its_fix(repo):
+    """An adopter's config with a component and no uv.lock extra file has two problems: the
+    one line names both, so its hint must fix both, not only the first."""
+    config = root_package(component="shop", **{"include-component-in-tag": True})
+    del config["packages"]["."]["extra-files"]
+    write_config(repo, config)
+
+    result = check_release_please_config(Project.load(repo))
+
+    assert result.status == "warn"
+    assert "not uv.lock" in result.message and "would tag releases shop-vX.Y.Z" in result.message
+    assert "@.name.value=='demo-app'" in result.hint
+    assert "change [tool.buildlib.release].git-tag to match" in result.hint
+
+
 @pytest.mark.parametrize(
     ("entry", "marker", "warns"),
     [

@@ -255,7 +255,8 @@ def check_release_please_config(project: Project) -> CheckResult:
             warn(said, at, f"set {keys} or change [tool.buildlib.release].git-tag to match")
     if warnings:
         message = f"{CONFIG}: " + "; ".join(w[0] for w in warnings)
-        return CheckResult(check_id, "warn", message, *warnings[0][1:])
+        hint = "; ".join(w[3] for w in warnings)  # each problem the line names, with its fix
+        return CheckResult(check_id, "warn", message, *warnings[0][1:3], hint)
     message = f"{CONFIG} is valid (release-type {release_type}, tags {predicted})"
     return CheckResult(check_id, "ok", message, file=CONFIG)
 
