@@ -450,3 +450,21 @@ def test_a_tab_after_the_instruction_keeps_its_here_document_out_of_the_lines(
     dockerfile.write_text("FROM scratch\nRUN\t<<EOF\nRUN make\nEOF\nRUN make\n", encoding="utf-8")
     output = "Step 3/3 : RUN make\nThe command '/bin/sh -c make' returned a non-zero code: 2\n"
     assert buildlog.failure(output.splitlines(), dockerfile).line == 5
+
+
+def test_a_step_named_with_its_build_arg_expanded_is_found(tmp_path: Path) -> None:
+    # BuildKit names a step after expanding its variables (moby/buildkit frontend/dockerfile/
+    # dockerfile2llb/convert.go: WithCustomName(... processCmdEnv(...))); 20.10 prints no source
+    dockerfile = tmp_path / "Dockerfile.app"
+    dockerfile.write_text(
+        'FROM stand-in/debian:bookworm\nARG GREETING=hi\nRUN echo "${GREETING}" > /g\n'
+        'RUN echo "$GREETING" > /greeting && false\n',
+        encoding="utf-8",
+    )
+    output = (
+        '#5 [3/4] RUN echo "hello" > /greeting && false\n'
+        '#5 ERROR: executor failed running [/bin/sh -c echo "$GREETING" > /greeting && false]'
+        ": exit code: 1\n------\n"
+        ' > [3/4] RUN echo "hello" > /greeting && false:\n'
+    )
+    assert buildlog.failure(output.splitlines(), dockerfile).line == 4

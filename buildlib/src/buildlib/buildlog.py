@@ -86,11 +86,19 @@ def _instruction_line(dockerfile: Path, instruction: str) -> int | None:
     except OSError:
         return None
     wanted = " ".join(instruction.split()).rstrip(":").lower()
-    for each in instructions:
-        folded = " ".join(f"{each.keyword} {each.arguments}".split()).lower()
+    folded = [
+        (" ".join(f"{i.keyword} {i.arguments}".split()).lower(), i.line) for i in instructions
+    ]
+    for text, line in folded:
         # BuildKit shortens long instructions in its progress ("RUN apt-get ... &&")
-        if folded.startswith(wanted) or wanted.startswith(folded):
-            return each.line
+        if text.startswith(wanted) or wanted.startswith(text):
+            return line
+    for text, line in folded:
+        # and names a step with its variables expanded (moby/buildkit frontend/dockerfile/
+        # dockerfile2llb/convert.go, WithCustomName(... processCmdEnv(...))): $X stands for any
+        parts = re.split(r"\$(?:\{[^}]*\}|\w+)", text)
+        if len(parts) > 1 and re.fullmatch(".*".join(map(re.escape, parts)), wanted):
+            return line
     return None
 
 
