@@ -104,9 +104,6 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         # the reader went away while Invoke wrote help or the list (`buildlib --help build |
         # head -1`): exit as the tasks do, without a traceback
-        from buildlib.tasks import stdout_gone
-
-        stdout_gone()
         raise SystemExit(141) from None
 
 

@@ -8,6 +8,7 @@ line written while it is shown goes above it, and the area is drawn again.
 
 from __future__ import annotations
 
+import atexit
 import errno
 import functools
 import os
@@ -139,6 +140,24 @@ def to_devnull(stream: TextIO) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, stream.fileno())
     os.close(devnull)
+
+
+def _flush_at_exit() -> None:
+    """Flush stdout before Python does as it exits: a failure then (the pipe's reader or the
+    terminal gone) would make the exit status 120 (CPython Modules/main.c, Py_RunMain). What
+    is left goes to devnull instead (the note on SIGPIPE in Python's signal module docs
+    advises so), and the run ends with its own status."""
+    try:
+        sys.stdout.flush()
+    except OSError as error:
+        if error.errno not in (errno.EPIPE, errno.EIO):
+            raise
+        to_devnull(sys.stdout)
+    except (ValueError, AttributeError):  # stdout closed, or none: Python flushes none either
+        pass
+
+
+atexit.register(_flush_at_exit)
 
 
 def info(text: str) -> None:

@@ -14,7 +14,6 @@ never decide anything (a default, a check, what to build), so that ``buildlib`` 
 
 from __future__ import annotations
 
-import atexit
 import errno
 import inspect
 import re
@@ -74,32 +73,6 @@ def _on_signal(signum: int, frame: object) -> None:
     raise _Terminated(signum)
 
 
-def stdout_gone() -> None:
-    """After a BrokenPipeError, point stdout at devnull so that the flush at exit cannot fail
-    again (the advice of the note on SIGPIPE in Python's signal module docs)."""
-    try:
-        console.to_devnull(sys.stdout)
-    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
-        pass
-
-
-def _flush_at_exit() -> None:
-    """Flush stdout before Python does as it exits: a failure then (the pipe's reader or the
-    terminal gone) would make the exit status 120 (CPython Modules/main.c, Py_RunMain). The
-    text goes to devnull instead, and the run ends with its own status."""
-    try:
-        sys.stdout.flush()
-    except OSError as error:
-        if error.errno not in (errno.EPIPE, errno.EIO):
-            raise
-        stdout_gone()
-    except (ValueError, AttributeError):  # stdout closed, or none: Python flushes none either
-        pass
-
-
-atexit.register(_flush_at_exit)
-
-
 def _quiet_broken_pipe(hook: Any) -> Any:
     """``hook``, but a BrokenPipeError (`invoke --list | head`) or EIO (the terminal hung up)
     from Invoke's own printer, which no task catches, ends without a traceback: Invoke runs
@@ -110,8 +83,7 @@ def _quiet_broken_pipe(hook: Any) -> Any:
     def excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
         hung_up = isinstance(value, OSError) and value.errno == errno.EIO and not value.filename
         if issubclass(kind, BrokenPipeError) or hung_up:
-            stdout_gone()  # Python then exits with 1, as after any uncaught exception
-            return
+            return  # Python then exits with 1, as after any uncaught exception
         hook(kind, value, tb)
 
     excepthook.quiet_broken_pipe = True  # type: ignore[attr-defined]
@@ -141,7 +113,6 @@ def user_errors() -> Iterator[None]:
         raise Exit(code=error.exit_code) from None
     except BrokenPipeError:
         # the reader went away (`invoke release --dry-run --json | head`): nothing to say
-        stdout_gone()
         raise Exit(code=141) from None
     except OSError as error:
         where = f" ({error.filename})" if error.filename else ""
