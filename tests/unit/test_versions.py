@@ -197,8 +197,9 @@ def test_parse_version_rejects_non_pep440(text: str) -> None:
 
 
 def test_parse_version_rejects_a_toml_float() -> None:
-    with pytest.raises(ConfigError, match="version must be a string, got float 1.2"):
-        parse_version(1.2)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="version must be a string, got float 1.2") as caught:
+        parse_version(1.2, location="pyproject.toml:3")  # type: ignore[arg-type]
+    assert caught.value.location == "pyproject.toml:3"
 
 
 # --- docker_tag_for ---------------------------------------------------------------------
@@ -251,6 +252,9 @@ def test_docker_tag_for_refuses_a_too_long_version() -> None:
         ("1.2.3.dev0", True),
         ("1.2.3-abc.5", True),  # docker_tag_for("1.2.3+abc.5")
         ("1_2.0", True),  # docker_tag_for("1!2.0")
+        # a local segment may hold '-' and '_' (PEP 440): only the first of each is a '+'/'!'
+        ("1.2.3-ubuntu-22", True),  # "1.2.3+ubuntu-22", another tool's rendering
+        ("1_2.0-a_b", True),  # "1!2.0+a_b"
         ("main", False),
         ("local", False),
         ("pr-12", False),
@@ -473,6 +477,7 @@ def test_release_tags_validates_the_version() -> None:
         ("v{version}", "1.2.3", None),
         ("v{version}", "v", None),
         ("release-{version}-final", "release-1.2", None),
+        ("release-{version}-final", "release--final", None),  # no version between them
     ],
 )
 def test_version_in_tag(pattern: str, tag: str, text: str | None) -> None:
