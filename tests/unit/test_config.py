@@ -725,6 +725,19 @@ def test_a_git_tag_template_with_other_braces_is_refused(tmp_path, git_tag, prob
     )
 
 
+def test_a_git_tag_template_with_two_versions_is_refused(tmp_path: Path) -> None:
+    # versions.version_in_tag reads the text at one {version}: a tag such as v1.2.3-1.2.3
+    # would never be read back as the release it is
+    write_repo(tmp_path, 'git-tag = "v{version}"', 'git-tag = "v{version}-{version}"')
+    error = load_error(tmp_path)
+    assert error.message == (
+        "tool.buildlib.release.git-tag 'v{version}-{version}': {version} may stand in it only once"
+    )
+    assert error.location is not None and error.location.endswith(
+        f":{line_of(tmp_path / 'pyproject.toml', 'git-tag')}"
+    )
+
+
 def test_a_bom_before_the_toml_is_reported_as_a_bom(tmp_path: Path) -> None:
     path = write_repo(tmp_path)
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())

@@ -548,8 +548,10 @@ def _parse_release(raw: Any, where: Locator) -> ReleaseConfig:
         formats = git_tag.format(version="1.2.3") == git_tag.replace("{version}", "1.2.3")
     except (KeyError, IndexError, ValueError):
         formats = False
-    if "{version}" not in git_tag or not formats:
-        problem = "only {version} may stand in braces" if "{version}" in git_tag else ""
+    count = git_tag.count("{version}")  # versions.version_in_tag reads a tag back by one
+    if count != 1 or not formats:
+        problem = "only {version} may stand in braces" if count and not formats else ""
+        problem = problem or ("{version} may stand in it only once" if count else "")
         raise ConfigError(
             f"{table}.git-tag {git_tag!r}"
             + (f": {problem}" if problem else " has no {version} placeholder"),
