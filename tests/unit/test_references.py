@@ -11,6 +11,7 @@ from buildlib.references import (
     DIGEST_RE,
     DOCKER_TAG_RE,
     REPOSITORY_PATH_RE,
+    destination,
     is_registry,
     registry_problem,
     split_registry,
@@ -156,3 +157,19 @@ def test_a_port_of_one_is_a_port() -> None:
     assert registry_problem("host:1") is None
     assert registry_problem("host:65535") is None
     assert registry_problem("host:65536") == "port 65536 is not between 1 and 65535"
+
+
+@pytest.mark.parametrize(
+    ("registry", "repository", "place"),
+    [
+        ("GHCR.io", "acme/api", "ghcr.io/acme/api"),
+        ("docker.io", "GHCR.io/acme/api", "ghcr.io/acme/api"),
+        ("index.docker.io", "acme/api", "docker.io/acme/api"),
+        ("docker.io", "registry-1.docker.io/acme/api", "docker.io/acme/api"),
+        ("docker.io", "api", "docker.io/library/api"),
+    ],
+)
+def test_destination_names_the_place_in_one_spelling(
+    registry: str, repository: str, place: str
+) -> None:
+    assert destination(registry, repository) == place
