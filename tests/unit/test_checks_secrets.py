@@ -30,7 +30,12 @@ def test_config_build_arg_named_like_a_secret(repo):
         )
     )
 
-    [result] = check_secret_build_args(Project.load(repo))
+    with (repo / "Dockerfile").open("a") as dockerfile:
+        dockerfile.write("ARG BASE\nARG HF_TOKEN\n")
+
+    results = check_secret_build_args(Project.load(repo))
+
+    [result] = [r for r in results if r.file == "pyproject.toml"]
 
     assert (result.id, result.status, result.file, result.line) == (
         "secret-build-args",

@@ -144,7 +144,8 @@ def test_every_value_is_read(tmp_path: Path) -> None:
     )
     (tmp_path / "ctx").mkdir()
     repo(tmp_path, HEAD + table)
-    (tmp_path / "Dockerfile").write_text("FROM scratch AS final\n", encoding="utf-8")
+    dockerfile = "FROM scratch AS final\nARG S N=0 F B\n"
+    (tmp_path / "Dockerfile").write_text(dockerfile, encoding="utf-8")
     config = config_module.load(tmp_path)
     assert (config.registry, config.default_tag, config.tag_env) == ("ghcr.io", "dev", "MY_TAG")
     assert config.default_group == ("app",)
@@ -838,3 +839,24 @@ def test_a_dockerfile_moved_to_another_folder_suggests_its_path(tmp_path: Path) 
     assert error.hint == (
         "create worker.Dockerfile or fix the path (found: Dockerfile, docker/worker.Dockerfile)"
     )
+
+
+def test_a_build_arg_that_names_no_arg_of_its_dockerfile_is_refused_at_its_line(
+    tmp_path: Path,
+) -> None:
+    # docker ignores it (BuildKit silently): the image would build with the ARG's default
+    path = repo(tmp_path, HEAD + APP + 'build-args = { GREETNG = "hello" }\n')
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nARG GREETING=hi\n", encoding="utf-8")
+    error = load_error(tmp_path)
+    assert error.message == (
+        "tool.buildlib.images.app.build-args: 'GREETNG' is no ARG of Dockerfile "
+        "(did you mean 'GREETING'?)"
+    )
+    assert error.location == f"{path}:{line_of(path, 'build-args =')}"
+    assert error.hint == "add `ARG GREETNG` to Dockerfile, or remove it from build-args"
+
+
+def test_build_args_docker_predefines_need_no_arg_line(tmp_path: Path) -> None:
+    args = 'HTTP_PROXY = "x", no_proxy = "y", BUILDKIT_INLINE_CACHE = 1, SOURCE_DATE_EPOCH = 0'
+    repo(tmp_path, HEAD + APP + f"build-args = {{ {args} }}\n")
+    assert len(config_module.load(tmp_path).images[0].build_args) == 4

@@ -64,6 +64,7 @@ ARG BASE_IMAGE=python:3.12-slim
 FROM ${BASE_IMAGE}
 WORKDIR /app
 COPY . .
+ARG EXTRA
 """
 
 CPU_DOCKERFILE = """\

@@ -290,6 +290,6 @@ def test_adopting_table_is_a_valid_configuration(tmp_path: Path) -> None:
     (block,) = re.findall(r"```toml\n(.*?)```", adopting(), re.S)
     (tmp_path / "pyproject.toml").write_text(block, encoding="utf-8")
     for name in re.findall(r'^dockerfile = "([^"]+)"', block, re.M):
-        (tmp_path / name).write_text("FROM scratch\n", encoding="utf-8")
+        (tmp_path / name).write_text("FROM scratch\nARG PYTHON SLIM\n", encoding="utf-8")
     config = config_module.load(tmp_path)
     assert set(config.default_group) <= {image.name for image in config.images}

@@ -301,6 +301,11 @@ def parse_toml(text: str, filename: str) -> dict[str, Any]:
         ) from None
 
 
+# Build args docker knows without an ARG line: the proxy ones and BuildKit's own
+# (docs.docker.com/reference/dockerfile/#predefined-args, #buildkit-built-in-build-args)
+_PREDEFINED_ARG = re.compile(r"(?i:(?:HTTPS?|FTP|NO|ALL)_PROXY)|BUILDKIT_\w+|SOURCE_DATE_EPOCH")
+
+
 def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[ImageSpec, ...]:
     if not isinstance(raw, dict) or not raw:
         raise ConfigError(
@@ -372,6 +377,11 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
                 hint=f"create {dockerfile} or fix the path (found: {', '.join(present) or 'none'})",
             )
         build_args = body.get("build-args", {})
+        try:
+            lines = read_dockerfile(root / dockerfile)
+        except OSError:
+            lines = []  # the build says why it cannot read it
+        declared = {n for i in lines if i.keyword == "ARG" for n, _ in i.assignments()}
         for key, value in build_args.items():
             if not KEY_RE.fullmatch(key):
                 raise ConfigError(
@@ -385,6 +395,16 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
                     f"{table}.build-args.{key} must be a string",
                     location=where.build_arg(table, key),
                     hint=f'quote it: {key} = "..."',
+                )
+        for key in build_args:
+            # docker ignores an arg no ARG declares (BuildKit silently): a misspelt name
+            # would build with the ARG's default
+            if lines and key not in declared and not _PREDEFINED_ARG.fullmatch(key):
+                raise ConfigError(
+                    f"{table}.build-args: {key!r} is no ARG of {dockerfile}"
+                    + _did_you_mean(key, declared),
+                    location=where.build_arg(table, key),
+                    hint=f"add `ARG {key}` to {dockerfile}, or remove it from build-args",
                 )
         platforms = tuple(body.get("platforms", ()))
         problem = platforms_problem(platforms)
