@@ -122,7 +122,7 @@ class Config:
             if image.name == name:
                 return image
         raise ConfigError(
-            f"unknown image {name!r}{_did_you_mean(name, self.image_names)}",
+            f"unknown image {name!r}{did_you_mean(name, self.image_names)}",
             hint=f"use one of: {', '.join(self.image_names)}",
         )
 
@@ -255,7 +255,7 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
     for name in default_group:
         if name not in names:
             raise ConfigError(
-                f"default-group names unknown image {name!r}{_did_you_mean(name, names)}",
+                f"default-group names unknown image {name!r}{did_you_mean(name, names)}",
                 location=where.key(TOOL, "default-group"),
                 hint=f"use names from [tool.buildlib.images]: {', '.join(names)}",
             )
@@ -303,7 +303,17 @@ def parse_toml(text: str, filename: str) -> dict[str, Any]:
 
 # Build args docker knows without an ARG line: the proxy ones and BuildKit's own
 # (docs.docker.com/reference/dockerfile/#predefined-args, #buildkit-built-in-build-args)
-_PREDEFINED_ARG = re.compile(r"(?i:(?:HTTPS?|FTP|NO|ALL)_PROXY)|BUILDKIT_\w+|SOURCE_DATE_EPOCH")
+PREDEFINED_ARG = re.compile(r"(?i:(?:HTTPS?|FTP|NO|ALL)_PROXY)|BUILDKIT_\w+|SOURCE_DATE_EPOCH")
+
+
+def declared_args(dockerfile: Path) -> set[str] | None:
+    """The names the Dockerfile's ``ARG`` lines declare; None when it cannot be read (the
+    build says why) or holds no instruction."""
+    try:
+        lines = read_dockerfile(dockerfile)
+    except OSError:
+        return None
+    return {n for i in lines if i.keyword == "ARG" for n, _ in i.assignments()} if lines else None
 
 
 def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[ImageSpec, ...]:
@@ -367,9 +377,7 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
         if not (root / dockerfile).is_file():
             present = _dockerfiles_near(root, dockerfile)
             moved = _named_elsewhere(root, Path(dockerfile).name)
-            guess = (
-                f" (did you mean {moved[0]!r}?)" if moved else _did_you_mean(dockerfile, present)
-            )
+            guess = f" (did you mean {moved[0]!r}?)" if moved else did_you_mean(dockerfile, present)
             present = sorted({*present, *moved})
             raise ConfigError(
                 f"{table}.dockerfile {dockerfile!r} does not exist{guess}",
@@ -377,11 +385,7 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
                 hint=f"create {dockerfile} or fix the path (found: {', '.join(present) or 'none'})",
             )
         build_args = body.get("build-args", {})
-        try:
-            lines = read_dockerfile(root / dockerfile)
-        except OSError:
-            lines = []  # the build says why it cannot read it
-        declared = {n for i in lines if i.keyword == "ARG" for n, _ in i.assignments()}
+        declared = declared_args(root / dockerfile)
         for key, value in build_args.items():
             if not KEY_RE.fullmatch(key):
                 raise ConfigError(
@@ -399,10 +403,10 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
         for key in build_args:
             # docker ignores an arg no ARG declares (BuildKit silently): a misspelt name
             # would build with the ARG's default
-            if lines and key not in declared and not _PREDEFINED_ARG.fullmatch(key):
+            if declared is not None and key not in declared and not PREDEFINED_ARG.fullmatch(key):
                 raise ConfigError(
                     f"{table}.build-args: {key!r} is no ARG of {dockerfile}"
-                    + _did_you_mean(key, declared),
+                    + did_you_mean(key, declared),
                     location=where.build_arg(table, key),
                     hint=f"add `ARG {key}` to {dockerfile}, or remove it from build-args",
                 )
@@ -443,7 +447,7 @@ def _check_target(root: Path, name: str, target: str, key: str, location: str) -
     if target.lower() in (stage.lower() for stage in stages):
         return
     raise ConfigError(
-        f"{key} {target!r} is no stage of {name}{_did_you_mean(target, stages)}",
+        f"{key} {target!r} is no stage of {name}{did_you_mean(target, stages)}",
         location=location,
         hint=f"name one of its stages: {', '.join(stages)}"
         if stages
@@ -484,7 +488,7 @@ def platforms_problem(platforms: Iterable[str]) -> str | None:
             (arch, KNOWN_ARCH, "architecture"),
         ):
             if word not in known:
-                return f"{written!r} names no known {what} {word!r}{_did_you_mean(word, known)}"
+                return f"{written!r} names no known {what} {word!r}{did_you_mean(word, known)}"
         normal = normal_platform(platform)
         if normal in seen:
             first = seen[normal]
@@ -613,7 +617,7 @@ def _check_keys(
     for key, value in table.items():
         if key not in schema:
             raise ConfigError(
-                f"unknown key {name}.{key}{_did_you_mean(key, schema)}",
+                f"unknown key {name}.{key}{did_you_mean(key, schema)}",
                 location=where.key(name, key),
                 hint=f"valid keys: {', '.join(schema)}",
             )
@@ -644,7 +648,7 @@ def _type_hint(table: str, key: str, expected: type, value: Any) -> str:
     return f'write a string: {key} = "..."'
 
 
-def _did_you_mean(word: str, options: Any) -> str:
+def did_you_mean(word: str, options: Any) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
