@@ -654,3 +654,17 @@ def test_the_image_id_is_asked_even_in_a_dry_run(tmp_path: Path) -> None:
         )
         == image_id
     )
+
+
+def test_a_build_arg_flag_no_dockerfile_declares_is_said_to_be_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # docker ignores it (BuildKit silently): a misspelt --build-arg would change nothing
+    config = make_repo(tmp_path)
+    plan_for(config, build_arg=["EXTRA=2", "BASE_IMAGE=x", "HTTP_PROXY=p"])
+    assert "ignored" not in capsys.readouterr().err
+    plan_for(config, build_arg=["EXTRAS=2"])
+    assert capsys.readouterr().err == (
+        "warning: --build-arg EXTRAS is ignored: no ARG EXTRAS in docker/Dockerfile.cpu, "
+        "docker/Dockerfile.gpu (did you mean 'EXTRA'?)\n"
+    )

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from buildlib import cache
+from buildlib import cache, console
 from buildlib import dockerfile as dockerfile_module
-from buildlib.config import Config, ImageSpec
+from buildlib.config import PREDEFINED_ARG, Config, ImageSpec, declared_args, did_you_mean
 from buildlib.engine import Attestations, Capabilities, host_platform
 from buildlib.errors import UsageError
 from buildlib.git import Git, public_url
@@ -174,6 +174,16 @@ def make_plan(
                 annotations=annotation_flags(labels) if pushed and annotate else (),
             )
         )
+    # docker ignores an arg no ARG declares (BuildKit silently): say so, as a typo is likely;
+    # a warning, since one flag may go to every job of a CI matrix
+    declared = [declared_args(build.dockerfile) for build in builds]
+    names = set().union(*filter(None, declared))
+    for key, _ in options.build_args:
+        if None not in declared and key not in names and not PREDEFINED_ARG.fullmatch(key):
+            files = ", ".join(sorted({build.image.dockerfile for build in builds}))
+            console.warn(
+                f"--build-arg {key} is ignored: no ARG {key} in {files}{did_you_mean(key, names)}"
+            )
     # Under --no-cache a later build cannot reuse the shared layers, so waiting buys nothing.
     ordered = tuple(builds) if options.no_cache else schedule(builds)
     if not capabilities.buildkit:  # the legacy builder's output names no BuildKit steps
