@@ -352,3 +352,37 @@ def test_an_unexpected_exception_while_putting_back_leaves_the_others_put_back(
     assert "acme/gpu:latest → 1.3.0 (putting it back failed)" in caught.value.message
     again = f"the previous release ({OLD['acme/gpu'][7:19]}) again"
     assert f"acme/gpu:1 → {again}" in caught.value.message
+
+
+def test_a_signal_while_a_move_stalls_starts_the_roll_back_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The signal lands while the main thread waits for the moves (not before it starts to):
+    the moved tags go back at once, not once the stalled move ends."""
+    monkeypatch.setattr(floating, "SIGNAL_GRACE_SECONDS", 0.3)
+    registry = FakeRegistry(released_before())
+    sent: list[float] = []
+    put_back: list[float] = []
+    unstall = threading.Event()
+
+    def signal_then_stall() -> None:
+        if threading.current_thread().name == "roll-back":
+            put_back.append(time.monotonic())
+        elif registry.added == 3:  # gpu:latest
+            time.sleep(0.1)  # the main thread is waiting for the moves by now
+            sent.append(time.monotonic())
+            os.kill(os.getpid(), signal.SIGTERM)
+            unstall.wait(5)
+
+    registry.on_add = signal_then_stall
+    try:
+        with pytest.raises(Interrupted) as caught:
+            move_floating(registry, results(), publications())  # type: ignore[arg-type]
+    finally:
+        unstall.set()
+
+    # a bound a loaded machine keeps, and a wait for the stalled move (or a second) misses
+    assert put_back and put_back[0] - sent[0] < 0.5
+    assert f"acme/gpu:1 → the previous release ({OLD['acme/gpu'][7:19]}) again" in (
+        caught.value.message
+    )
