@@ -358,7 +358,8 @@ def test_a_signal_while_a_move_stalls_starts_the_roll_back_at_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The signal lands while the main thread waits for the moves (not before it starts to):
-    the moved tags go back at once, not once the stalled move ends."""
+    the moved tags go back at once, not once the stalled move ends, and the run ends at the
+    grace period."""
     monkeypatch.setattr(floating, "SIGNAL_GRACE_SECONDS", 0.3)
     registry = FakeRegistry(released_before())
     sent: list[float] = []
@@ -378,11 +379,26 @@ def test_a_signal_while_a_move_stalls_starts_the_roll_back_at_once(
     try:
         with pytest.raises(Interrupted) as caught:
             move_floating(registry, results(), publications())  # type: ignore[arg-type]
+        ended = time.monotonic()
     finally:
         unstall.set()
 
-    # a bound a loaded machine keeps, and a wait for the stalled move (or a second) misses
+    # bounds a loaded machine keeps, and a wait for the stalled move (or a second) misses:
+    # the roll-back starts at once, and the run ends once the grace period is over
     assert put_back and put_back[0] - sent[0] < 0.5
+    assert ended - sent[0] < 0.3 + 0.5
     assert f"acme/gpu:1 → the previous release ({OLD['acme/gpu'][7:19]}) again" in (
         caught.value.message
     )
+
+
+def test_each_image_claims_only_its_own_floating_tags() -> None:
+    """Images of a release may float different tags (here cpu only ``1.3``): each result
+    lists the tags moved in its own repository, as the report and the outputs show them."""
+    every = publications()
+    every["cpu"] = ImagePublication("cpu", "acme/cpu", ("1.3.0", "1.3"))
+    published = results()
+
+    move_floating(FakeRegistry(released_before()), published, every)  # type: ignore[arg-type]
+
+    assert [p.tags for p in published] == [["1.3.0", *FLOATING], ["1.3.0", "1.3"]]
