@@ -394,6 +394,29 @@ def test_a_repository_named_like_a_transient_error_fails_at_once(monkeypatch, na
     assert caught.value.message == f"push of acme/{name}:1.2.3 failed after 1 attempt(s): {missing}"
 
 
+def test_a_repository_named_like_a_transient_error_on_a_registry_port_fails_at_once(
+    monkeypatch,
+) -> None:
+    """The name docker's error repeats is the repository with its host and port, not the host
+    alone: ``:5000/acme/edge-503`` left in the output would read as an HTTP 503."""
+    monkeypatch.setattr(pushing.time, "sleep", lambda seconds: None)
+    repository = "127.0.0.1:5000/acme/edge-503"
+    build = dataclasses.replace(
+        a_build("edge-503", ("linux/amd64",)),
+        image=dataclasses.replace(a_build("edge-503", ()).image, repository=repository),
+        references=(f"{repository}:1.2.3",),
+    )
+    build = run_local(plan(build)).builds[0]
+    missing = f"An image does not exist locally with the tag: {repository}"
+    cli = FlakyCLI(missing, "never reached")
+
+    with pytest.raises(CommandFailed) as caught:
+        push_verified(cli, FakeRegistry(PUSHED), build, "1.2.3", OURS)  # type: ignore[arg-type]
+    assert caught.value.message == (
+        f"push of {build.published} failed after 1 attempt(s): {missing}"
+    )
+
+
 def test_a_refused_push_is_an_auth_error_with_the_way_to_fix_it() -> None:
     with pytest.raises(AuthError) as caught:
         push_flaky(FlakyCLI("unauthorized: authentication required"))
