@@ -1057,6 +1057,16 @@ def test_the_login_probe_asks_nothing_with_credentials_and_passes_a_registry_ope
     assert len(server.seen) == (0 if with_credentials else 1)
 
 
+def test_the_login_probe_asks_a_failing_registry_once_and_leaves_it_to_the_push() -> None:
+    # one short try: a registry answering 503 is not waited for and retried before the
+    # builds, as every later request to it is
+    from buildlib.pushing import Access, refuse_anonymous
+
+    with _registry_401(503) as server:
+        refuse_anonymous(Access(server.host, None, "set A and B"))
+    assert [(s.method, s.path) for s in server.seen] == [("GET", "/v2/")]
+
+
 def test_a_release_without_credentials_to_a_registry_that_needs_a_login_stops_as_a_push_does(
     root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
