@@ -77,7 +77,7 @@ def _repeat(flag: str, values: Iterable[str]) -> list[str]:
 
 
 def build_title(build: ImageBuild) -> str:
-    return f"build of {build.name} ({build.dockerfile.name})"
+    return f"build of {build.name} ({shown_path(build.dockerfile, build.workdir)})"
 
 
 BUILD_HINT = (
