@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from buildlib.runner import REDACTED, Runner
+from buildlib.runner import REDACTED, TAIL_LINES, Runner
 
 PY = sys.executable
 # lines with trailing blanks and a trailing "X", as a build may print
@@ -39,6 +39,12 @@ def test_a_streamed_result_holds_its_argv_and_the_output_as_its_tail() -> None:
     assert result.stdout == ""
     assert result.stderr == "\n".join(LINES)
     assert result.ok
+
+
+def test_a_streamed_result_keeps_only_the_last_lines_of_a_long_output() -> None:
+    # a build prints thousands of lines: its result holds the tail a failure's error needs
+    result = Runner(quiet=True).run([PY, "-c", "for n in range(250): print(n)"], check=False)
+    assert result.stderr.splitlines() == [str(n) for n in range(250 - TAIL_LINES, 250)]
 
 
 def test_a_secret_inside_a_longer_one_does_not_leave_the_rest_of_it_shown() -> None:
