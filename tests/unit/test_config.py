@@ -517,6 +517,7 @@ def test_bad_platform_string(tmp_path: Path, platform: str) -> None:
         ("Linux/AMD 64", "has ' ' in its architecture 'AMD 64'"),
         ("linux/*", "has '*' in its architecture '*'"),
         ("linux:1/amd64", "has ':' in its operating system 'linux:1'"),
+        ("linux/x86.64:1", "has '.' in its architecture 'x86.64:1'"),  # the first one
     ],
 )
 def test_a_platform_with_a_character_docker_refuses_names_it(

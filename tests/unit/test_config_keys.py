@@ -860,3 +860,59 @@ def test_build_args_docker_predefines_need_no_arg_line(tmp_path: Path) -> None:
     args = 'HTTP_PROXY = "x", no_proxy = "y", BUILDKIT_INLINE_CACHE = 1, SOURCE_DATE_EPOCH = 0'
     repo(tmp_path, HEAD + APP + f"build-args = {{ {args} }}\n")
     assert len(config_module.load(tmp_path).images[0].build_args) == 4
+
+
+def test_a_dockerfile_only_in_ignored_folders_is_not_suggested(tmp_path: Path) -> None:
+    # git decides what is ignored: a tracked file in an ignored folder, a folder whose name
+    # starts with "-" (no option to git) or is not ASCII (as written, unquoted) all are
+    repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"worker.Dockerfile"'))
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    folders = ("build", "-out", "v\u00e4rk")
+    (tmp_path / ".gitignore").write_text("".join(f"{f}/\n" for f in folders), encoding="utf-8")
+    for folder in folders:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "worker.Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    subprocess.run(["git", "-C", str(tmp_path), "add", "-f", "build"], check=True)
+    error = load_error(tmp_path)
+    assert error.message.endswith("'worker.Dockerfile' does not exist (did you mean 'Dockerfile'?)")
+    assert error.hint == "create worker.Dockerfile or fix the path (found: Dockerfile)"
+
+
+def test_a_dockerfile_in_a_linked_folder_is_suggested(tmp_path: Path) -> None:
+    (tmp_path / "repo").mkdir()
+    repo(tmp_path / "repo", HEAD + APP.replace('"Dockerfile"', '"worker.Dockerfile"'))
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "worker.Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    (tmp_path / "repo" / "docker").symlink_to(tmp_path / "shared")
+    assert load_error(tmp_path / "repo").message.endswith(
+        "'worker.Dockerfile' does not exist (did you mean 'docker/worker.Dockerfile'?)"
+    )
+
+
+def test_a_target_whose_dockerfile_cannot_be_read_is_one_error_at_its_line(
+    tmp_path: Path,
+) -> None:
+    # is_file() is true for /proc/self/mem, and reading it from offset 0 fails even as root
+    path = repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"Mem.Dockerfile"') + 'target = "x"\n')
+    (tmp_path / "Mem.Dockerfile").symlink_to("/proc/self/mem")
+    error = load_error(tmp_path)
+    assert error.message == (
+        "tool.buildlib.images.app.target needs the stages of Mem.Dockerfile, which cannot be "
+        "read: Input/output error"
+    )
+    assert error.location == f"{path}:{line_of(path, 'target =')}"
+    assert error.hint == "make Mem.Dockerfile a readable file, or remove target"
+
+
+def test_build_arg_values_keep_their_case_and_booleans_are_spelled_as_toml(
+    tmp_path: Path,
+) -> None:
+    repo(tmp_path, HEAD + APP + 'build-args = { BASE = "Ubuntu:22.04", FLAG = true, N = 3 }\n')
+    (tmp_path / "Dockerfile").write_text(
+        "FROM scratch\nARG BASE\nARG FLAG\nARG N\n", encoding="utf-8"
+    )
+    assert config_module.load(tmp_path).images[0].build_args == (
+        ("BASE", "Ubuntu:22.04"),
+        ("FLAG", "true"),
+        ("N", "3"),
+    )
