@@ -916,3 +916,15 @@ def test_build_arg_values_keep_their_case_and_booleans_are_spelled_as_toml(
         ("FLAG", "true"),
         ("N", "3"),
     )
+
+
+def test_a_moved_dockerfile_is_suggested_without_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"worker.Dockerfile"'))
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "worker.Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    monkeypatch.setenv("PATH", str(tmp_path / "docker"))  # no git there
+    assert load_error(tmp_path).message.endswith(
+        "'worker.Dockerfile' does not exist (did you mean 'docker/worker.Dockerfile'?)"
+    )
