@@ -1023,17 +1023,23 @@ def _registry_401(status: int = 401) -> Iterator[_Registry401]:
         server.close()
 
 
-def test_a_push_without_credentials_to_a_registry_that_needs_a_login_stops_before_any_build(
-    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("task", ["push", "release"])
+def test_without_credentials_a_registry_that_needs_a_login_stops_a_push_or_release_before_any_build(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch, task: str
 ) -> None:
-    # it used to build every image, then fail at the push: "no basic auth credentials"
+    # a push used to build every image, then fail at the push: "no basic auth credentials";
+    # a release to stop at its tag listing: "could not list ...'s tags" (exit 8, "stopped
+    # part-way"), where a push says what is missing (exit 5, a pre-flight problem)
     from buildlib import pushing
     from buildlib.registry import RegistryClient
 
     with _registry_401() as server, publishing(monkeypatch, registry) as docker:
         monkeypatch.setattr(pushing, "RegistryClient", RegistryClient)
         with pytest.raises(CheckFailed) as caught:
-            do_push(root, docker, tag="topic", registry=server.host)
+            if task == "push":
+                do_push(root, docker, tag="topic", registry=server.host)
+            else:
+                release(root, ReleaseFlags(registry=server.host), environ={}, runner=docker)
     assert docker.calls == []
     assert caught.value.exit_code == 5
     assert caught.value.message == f"{server.host} requires a login, and there are no credentials"
@@ -1065,24 +1071,3 @@ def test_the_login_probe_asks_a_failing_registry_once_and_leaves_it_to_the_push(
     with _registry_401(503) as server:
         refuse_anonymous(Access(server.host, None, "set A and B"))
     assert [(s.method, s.path) for s in server.seen] == [("GET", "/v2/")]
-
-
-def test_a_release_without_credentials_to_a_registry_that_needs_a_login_stops_as_a_push_does(
-    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # it used to stop at its tag listing: "could not list ...'s tags" (exit 8, "stopped
-    # part-way"), where a push says what is missing (exit 5, a pre-flight problem)
-    from buildlib import pushing
-    from buildlib.registry import RegistryClient
-
-    with _registry_401() as server, publishing(monkeypatch, registry) as docker:
-        monkeypatch.setattr(pushing, "RegistryClient", RegistryClient)
-        with pytest.raises(CheckFailed) as caught:
-            release(root, ReleaseFlags(registry=server.host), environ={}, runner=docker)
-    assert docker.calls == []
-    assert caught.value.exit_code == 5
-    assert caught.value.message == f"{server.host} requires a login, and there are no credentials"
-    assert caught.value.hint == (
-        f"set DOCKERHUB_USERNAME and DOCKERHUB_TOKEN (or `docker login {server.host}`)"
-    )
-    assert [(s.method, s.path, s.authorization) for s in server.seen] == [("GET", "/v2/", None)]
