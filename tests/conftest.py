@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from buildlib.signals import STOPS
 from tests.support import signals
 
 REPO = Path(__file__).resolve().parent.parent
@@ -118,6 +120,26 @@ def uv_lock() -> Path:
     if not lock.exists():
         subprocess.run(["uv", "lock"], cwd=REPO, check=True)
     return lock
+
+
+def _ignored(signum: int, frame: Any) -> None:
+    """A stop signal pytest was started ignoring, still doing nothing in pytest."""
+
+
+@pytest.fixture(autouse=True)
+def stop_signals_at_their_default_in_what_a_test_runs() -> Iterator[None]:
+    """A test's signals reach what it runs, however pytest was started: under `nohup`
+    (SIGHUP ignored), as a background job without job control (SIGINT, POSIX Shell Command
+    Language 2.11), by a supervisor or mutmut's workers, buildlib rightly leaves an ignored
+    stop signal ignored, and a command inherits it across exec. Caught instead, pytest
+    still shrugs it off, buildlib in this process sees a handler to replace, and a command
+    it starts gets the default action (exec resets a caught signal)."""
+    ignored = [s for s in STOPS if signal.getsignal(s) == signal.SIG_IGN]
+    for signum in ignored:
+        signal.signal(signum, _ignored)
+    yield
+    for signum in ignored:
+        signal.signal(signum, signal.SIG_IGN)
 
 
 @pytest.fixture(autouse=True)
