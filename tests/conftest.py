@@ -4,6 +4,7 @@ they fail."""
 
 from __future__ import annotations
 
+import locale
 import os
 import shutil
 import signal
@@ -149,6 +150,23 @@ def temporary_directory_of_the_test(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     reference, and a test's references are new each time) goes when pytest prunes it."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setenv("TMPDIR", str(tmp_path))
+
+
+@pytest.fixture
+def ascii_locale() -> Iterator[None]:
+    """The C locale at run time, whose preferred encoding is ASCII (at start-up Python would
+    take C.UTF-8 instead, PEP 538), as on a host without a UTF-8 locale: what open() and a
+    text pipe decode with when no encoding is given. Set in this process, so that a mutation
+    run sees the test reach the code under it."""
+    if sys.flags.utf8_mode:  # pragma: no cover - Python's UTF-8 mode ignores the locale
+        pytest.skip("Python's UTF-8 mode is on: text is UTF-8 whatever the locale")
+    previous = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    try:
+        assert "utf" not in locale.getpreferredencoding(False).lower()  # the locale under test
+        yield
+    finally:
+        locale.setlocale(locale.LC_CTYPE, previous)
 
 
 @pytest.fixture

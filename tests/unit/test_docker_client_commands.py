@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import locale
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -238,17 +236,6 @@ def test_the_login_config_ignores_a_user_config_that_is_not_an_object(
     with docker.login("registry.example", _creds()):
         written = json.loads(Path(docker.env["DOCKER_CONFIG"], "config.json").read_text("utf-8"))
     assert written == {"auths": {"registry.example": {}}}
-
-
-@pytest.fixture
-def ascii_locale() -> Iterator[None]:
-    """A locale whose encoding is ASCII (``C``): what open() reads without an encoding."""
-    saved = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        yield
-    finally:
-        locale.setlocale(locale.LC_CTYPE, saved)
 
 
 def test_the_login_config_keeps_non_ascii_user_settings(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import locale
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -582,18 +580,6 @@ def test_secret_values_read_a_file_of_the_largest_size_and_go_on_past_a_larger_o
         [f"id=big,src={tmp_path / 'big'}", f"id=largest,src={tmp_path / 'largest'}"], {}
     )
     assert secret_values(specs, {}) == [("--secret largest", "y" * SECRET_FILE_MAX)]
-
-
-@pytest.fixture
-def ascii_locale() -> Iterator[None]:
-    """The C locale at run time, whose preferred encoding is ASCII (at start-up Python would
-    take C.UTF-8 instead, PEP 538): what open() decodes with when no encoding is given."""
-    before = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        yield
-    finally:
-        locale.setlocale(locale.LC_CTYPE, before)
 
 
 def test_secret_files_are_read_as_utf8_as_the_output_they_are_redacted_from(

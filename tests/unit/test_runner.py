@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import locale
 import os
 import shlex
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -582,22 +580,6 @@ def test_a_program_is_found_on_path_or_beside_the_running_python(
 
 
 # --- text encoding --------------------------------------------------------------------------
-
-
-# docker, git and uv write UTF-8 whatever the locale: under the C locale (ASCII, as on a host
-# without a UTF-8 locale) a text pipe that followed it would garble every non-ASCII word.
-# Set in this process, so that a mutation run sees the test reach the runner.
-@pytest.fixture
-def ascii_locale() -> Iterator[None]:
-    if sys.flags.utf8_mode:  # pragma: no cover - Python's UTF-8 mode ignores the locale
-        pytest.skip("Python's UTF-8 mode is on: text pipes are UTF-8 whatever the locale")
-    previous = locale.setlocale(locale.LC_CTYPE)
-    locale.setlocale(locale.LC_CTYPE, "C")
-    try:
-        assert "utf" not in locale.getpreferredencoding(False).lower()  # the locale under test
-        yield
-    finally:
-        locale.setlocale(locale.LC_CTYPE, previous)
 
 
 ECHO = py(
