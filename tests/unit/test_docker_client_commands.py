@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from buildlib.config import ImageSpec
-from buildlib.docker import Docker
+from buildlib.docker import Docker, build_failed
 from buildlib.engine import Capabilities
 from buildlib.errors import CommandFailed
 from buildlib.plan import ImageBuild
@@ -181,11 +181,12 @@ def test_a_bake_that_cannot_start_names_its_images(tmp_path: Path) -> None:
 # --- a failed build ---------------------------------------------------------------------
 
 
-def a_build(tmp_path: Path, name: str = "gpu") -> ImageBuild:
-    dockerfile = tmp_path / "Dockerfile"
+def a_build(tmp_path: Path, name: str = "gpu", path: str = "Dockerfile") -> ImageBuild:
+    dockerfile = tmp_path / path
+    dockerfile.parent.mkdir(parents=True, exist_ok=True)
     dockerfile.write_text("FROM scratch\nCOPY missing /\n", encoding="utf-8")
     return ImageBuild(
-        image=ImageSpec(name, f"acme/{name}", "Dockerfile", "."),
+        image=ImageSpec(name, f"acme/{name}", path, "."),
         references=(f"acme/{name}:t",),
         dockerfile=dockerfile,
         context=tmp_path,
@@ -208,6 +209,17 @@ def test_a_failed_build_is_located_at_its_dockerfile_line_with_a_hint(tmp_path: 
     assert failed.value.hint is not None
     assert "invoke build-gpu" in failed.value.hint
     assert "failed (exit 1)" in failed.value.message
+
+
+def test_a_failed_build_names_its_dockerfile_by_its_path_in_the_repository(
+    tmp_path: Path,
+) -> None:
+    # an adopter's docker/Dockerfile.app: its bare name is no file at the repository's root
+    build = a_build(tmp_path, "app", "docker/Dockerfile.app")
+    error = build_failed(build, 1, ["#3 ERROR: failed to do request: no such host"])
+    assert error.message == (
+        "build of app (docker/Dockerfile.app) failed (exit 1): failed to do request: no such host"
+    )
 
 
 def test_a_failed_build_without_a_line_has_no_location_but_a_hint(tmp_path: Path) -> None:

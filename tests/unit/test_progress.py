@@ -468,26 +468,3 @@ def test_a_step_named_with_its_build_arg_expanded_is_found(tmp_path: Path) -> No
         ' > [3/4] RUN echo "hello" > /greeting && false:\n'
     )
     assert buildlog.failure(output.splitlines(), dockerfile).line == 4
-
-
-def test_a_failed_build_names_its_dockerfile_by_its_path_in_the_repository(
-    tmp_path: Path,
-) -> None:
-    # an adopter's docker/Dockerfile.app: its bare name is no file at the repository's root
-    dockerfile = tmp_path / "docker" / "Dockerfile.app"
-    dockerfile.parent.mkdir()
-    dockerfile.write_text("FROM scratch\n", encoding="utf-8")
-    build = ImageBuild(
-        image=ImageSpec("app", "acme/app", "docker/Dockerfile.app", "."),
-        references=("acme/app:t",),
-        dockerfile=dockerfile,
-        context=tmp_path,
-        platforms=("linux/amd64",),
-        build_args=(),
-        labels=(),
-        workdir=tmp_path,
-    )
-    error = build_failed(build, 1, ["#3 ERROR: failed to do request: no such host"])
-    assert error.message == (
-        "build of app (docker/Dockerfile.app) failed (exit 1): failed to do request: no such host"
-    )
