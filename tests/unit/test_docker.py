@@ -668,3 +668,32 @@ def test_a_build_arg_flag_no_dockerfile_declares_is_said_to_be_ignored(
         "warning: --build-arg EXTRAS is ignored: no ARG EXTRAS in docker/Dockerfile.cpu, "
         "docker/Dockerfile.gpu (did you mean 'EXTRA'?)\n"
     )
+
+
+def test_each_dockerfile_is_parsed_once_by_the_config_the_plan_and_the_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build-args and target checks of the config, the plan's --build-arg warning and
+    shared steps, and the pre-flight's secret check all need the same instructions."""
+    from buildlib import dockerfile
+    from buildlib.checks.project import Project
+    from buildlib.checks.secrets import check_secret_build_args
+
+    parsed: list[str] = []
+
+    def counting(text: str) -> list[dockerfile.Instruction]:
+        parsed.append(text)
+        return original(text)
+
+    original = dockerfile.parse
+    monkeypatch.setattr(dockerfile, "parse", counting)
+    # text no earlier test parsed: what the process already knows cannot hide a second parse
+    unique = f"# {tmp_path}\n"
+    config = make_repo(tmp_path, gpu=GPU_DOCKERFILE + unique, cpu=CPU_DOCKERFILE + unique)
+    plan_for(config, build_arg=["EXTRAS=2"])
+    check_secret_build_args(Project.load(tmp_path))
+    times = {
+        "gpu": parsed.count(GPU_DOCKERFILE + unique),
+        "cpu": parsed.count(CPU_DOCKERFILE + unique),
+    }
+    assert (times, len(parsed)) == ({"gpu": 1, "cpu": 1}, 2)

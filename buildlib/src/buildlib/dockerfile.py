@@ -18,6 +18,7 @@ the instructions (no variable expansion).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,14 @@ def parse(text: str) -> list[Instruction]:
     return found
 
 
-def read(path: Path) -> list[Instruction]:
-    """:func:`parse` of a file (undecodable bytes replaced); ``OSError`` if it cannot be read."""
-    return parse(path.read_text(encoding="utf-8", errors="replace"))
+def read(path: Path) -> tuple[Instruction, ...]:
+    """:func:`parse` of a file (undecodable bytes replaced); ``OSError`` if it cannot be read.
+    A text is parsed once: the config, the plan and the checks of a run read the same files."""
+    return _parsed(path.read_text(encoding="utf-8", errors="replace"))
+
+
+# Keyed by the text, as a path and mtime would miss a rewrite within one tick of the clock;
+# bounded, as a long-lived process (a test session) reads many.
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> tuple[Instruction, ...]:
+    return tuple(parse(text))
