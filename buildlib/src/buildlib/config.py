@@ -60,6 +60,8 @@ KNOWN_ARCH = frozenset(
     "mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm "
     "i386 x86_64 x86-64 aarch64 armhf armel".split()
 )
+_PARTS = ("operating system", "architecture", "variant")
+_KNOWN = (KNOWN_OS, KNOWN_ARCH)  # a variant is any word
 
 
 @dataclass(frozen=True)
@@ -471,22 +473,17 @@ def platforms_problem(platforms: Iterable[str]) -> str | None:
         if versioned := re.fullmatch(r"([a-z0-9]+)\([^)]*\)(/.+)", platform):
             plain = "".join(versioned.groups())
             return f"{written!r} names an OS version: buildlib takes {plain!r}, without one"
+        parts = written.split("/")
         if not PLATFORM_RE.fullmatch(platform):
-            parts = written.split("/")
-            words = ("operating system", "architecture", "variant")
             # named: a character docker 20.10's Parse refuses in a part (PLATFORM_RE)
-            for part, what in zip(parts, words, strict=False):
+            for part, what in zip(parts, _PARTS, strict=False):
                 if len(parts) in (2, 3) and (char := re.sub("[A-Za-z0-9_-]", "", part)[:1]):
                     return (
                         f"{written!r} has {char!r} in its {what} {part!r}: each part is "
                         "letters, digits, '_' or '-'"
                     )
             return f"{written!r} is not os/arch[/variant]"
-        os_name, arch = platform.split("/")[:2]
-        for word, known, what in (
-            (os_name, KNOWN_OS, "operating system"),
-            (arch, KNOWN_ARCH, "architecture"),
-        ):
+        for word, known, what in zip(platform.split("/"), _KNOWN, _PARTS, strict=False):
             if word not in known:
                 return f"{written!r} names no known {what} {word!r}{did_you_mean(word, known)}"
         normal = normal_platform(platform)
