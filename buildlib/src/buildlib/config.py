@@ -46,7 +46,6 @@ TOOL = "tool.buildlib"
 # variants"); docker 20.10's daemon refuses linux/arm64/v8.2 (checked, either builder)
 PLATFORM_RE = re.compile(r"^[a-z0-9_-]+/[a-z0-9_-]+(/[a-z0-9_-]+)?$")
 IMAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]*$")
-ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # The words containerd's platform parser knows (containerd/platforms database.go: isKnownOS,
 # isKnownArch, the aliases of normalizeOS and normalizeArch); another parses, then matches no
 # base image. Wasm: wasi/wasm (docs.docker.com/desktop/features/wasm) or Go's wasip1
@@ -594,9 +593,9 @@ def _parse_credentials(raw: Any, where: Locator) -> CredentialsConfig:
 
 
 def _env_name(table: Mapping[str, Any], key: str, default: str, name: str, where: Locator) -> str:
-    """A key that names an environment variable: a name a shell can export."""
+    """A key that names an environment variable: a name a shell can export, as KEY_RE says."""
     value = table.get(key, default)
-    if not ENV_NAME_RE.fullmatch(value):
+    if not KEY_RE.fullmatch(value):
         problem = "is empty" if not value.strip() else "is not an environment variable name"
         raise ConfigError(
             f"{name}.{key} {value!r} {problem}",
