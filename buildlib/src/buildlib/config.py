@@ -164,6 +164,13 @@ _IMAGE_KEYS = {
 }
 # TOML's names of the types a key may hold
 _TOML_TYPES = {str: "string", list: "list", dict: "table", int: "integer", bool: "boolean"}
+# how to write a value of each type; {example} puts a string given in a list
+_TYPE_HINTS = {
+    bool: "write true or false, without quotes: {key} = true",
+    dict: "make it a table: [{table}.{key}]",
+    list: "write a list: {key} = {example}",
+    str: 'write a string: {key} = "..."',
+}
 # keys taken as they are, each defaulting to its field
 _PLAIN = ("source", "main-branch", "provenance", "sbom", "sha-tag")
 _RELEASE_KEYS = {"git-tag": str, "floating-tags": list}
@@ -620,10 +627,11 @@ def _check_keys(
         expected = schema[key]
         if not isinstance(value, expected):
             actual = _TOML_TYPES.get(type(value), type(value).__name__)
+            example = json.dumps([value]) if isinstance(value, str) else '["..."]'
             raise ConfigError(
                 f"{name}.{key} must be a {_TOML_TYPES[expected]}, not {actual}",
                 location=where.key(name, key),
-                hint=_type_hint(name, key, expected, value),
+                hint=_TYPE_HINTS[expected].format(table=name, key=key, example=example),
             )
         if expected is list and not all(isinstance(item, str) for item in table[key]):
             raise ConfigError(
@@ -631,17 +639,6 @@ def _check_keys(
                 location=where.key(name, key),
                 hint=f'e.g. {key} = ["a", "b"]',
             )
-
-
-def _type_hint(table: str, key: str, expected: type, value: Any) -> str:
-    if expected is bool:
-        return f"write true or false, without quotes: {key} = true"
-    if expected is dict:
-        return f"make it a table: [{table}.{key}]"
-    if expected is list:
-        example = json.dumps([value]) if isinstance(value, str) else '["..."]'
-        return f"write a list: {key} = {example}"
-    return f'write a string: {key} = "..."'
 
 
 def did_you_mean(word: str, options: Any) -> str:
