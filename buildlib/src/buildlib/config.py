@@ -419,8 +419,7 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
                     hint=f"add `ARG {key}` to {dockerfile}, or remove it from build-args",
                 )
         platforms = tuple(body.get("platforms", ()))
-        problem = platforms_problem(platforms)
-        if problem:
+        if problem := platforms_problem(platforms):
             raise ConfigError(
                 f"{table}.platforms: {problem}",
                 location=where.key(table, "platforms"),
