@@ -308,6 +308,42 @@ def test_all_and_image_together_are_refused_not_one_ignored(tmp_path, monkeypatc
     assert commands(capsys.readouterr().err) == []
 
 
+def test_a_build_warns_of_an_ignored_build_arg_as_soon_as_it_is_planned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plan's warnings come before the pre-flight and the plan itself are shown."""
+    import sys
+
+    import buildlib.build
+    import buildlib.checks.lock
+    import buildlib.checks.preflight
+    from buildlib.build import build_images
+    from buildlib.checks import CheckResult
+    from buildlib.flags import BuildFlags
+    from tests.support.config_repo import write_repo
+
+    write_repo(tmp_path)
+    monkeypatch.setattr(buildlib.build, "detect", lambda: BUILDKIT)
+    monkeypatch.setattr(
+        buildlib.checks.lock,
+        "check_lock_fresh",
+        lambda project: CheckResult("uv-lock-fresh", "ok", ""),
+    )
+    monkeypatch.setattr(
+        buildlib.checks.preflight, "preflight", lambda *a, **k: print("pre-flight", file=sys.stderr)
+    )
+
+    build_images(
+        tmp_path,
+        BuildFlags(images=("gpu",), build_arg=("EXTRAS=2",), dry_run=True),
+        runner=Runner(dry_run=True),
+    )
+
+    warning, after = capsys.readouterr().err.split("\n", 1)
+    assert warning == "warning: --build-arg EXTRAS is ignored: no ARG EXTRAS in Dockerfile"
+    assert after.startswith("pre-flight\n")
+
+
 # --- docker/cli#2971: a build docker finished but got no image id for -----------------------
 
 

@@ -1071,3 +1071,17 @@ def test_the_login_probe_asks_a_failing_registry_once_and_leaves_it_to_the_push(
     with _registry_401(503) as server:
         refuse_anonymous(Access(server.host, None, "set A and B"))
     assert [(s.method, s.path) for s in server.seen] == [("GET", "/v2/")]
+
+
+def test_a_push_warns_of_an_ignored_build_arg_before_its_checks_and_builds(
+    root: Path,
+    registry: StubRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with publishing(monkeypatch, registry) as docker:
+        do_push(root, docker, tag="main", build_arg=("EXTRAS=2",))
+
+    first, *rest = capsys.readouterr().err.splitlines()
+    assert first == "warning: --build-arg EXTRAS is ignored: no ARG EXTRAS in Dockerfile"
+    assert rest[0].startswith("==> builder: ")  # then the plan, as it is built and pushed

@@ -449,6 +449,8 @@ def build_images(
     # A local build is no release: as metadata-action does, its version label is its tag
     # (``local``, ``main``), never the pyproject version it may not be.
     plan = make_plan(config, images, options, caps, version=options.tag)
+    for warning in plan.warnings:
+        console.warn(warning)
     preflight(config, plan.builds, purpose="build", lock_fresh=lock_fresh.result())
     built = execute(plan, runner)
     if not options.dry_run:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from buildlib import cache, console
+from buildlib import cache
 from buildlib import dockerfile as dockerfile_module
 from buildlib.config import PREDEFINED_ARG, Config, ImageSpec, declared_args, did_you_mean
 from buildlib.engine import Attestations, Capabilities, host_platform
@@ -91,6 +91,8 @@ class BuildPlan:
     dry_run: bool = False
     # What the plan could not do as asked, said before it runs (e.g. no attestations)
     notes: tuple[str, ...] = ()
+    # What the caller warns of as soon as the plan is made (e.g. an ignored --build-arg)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,19 +180,19 @@ def make_plan(
     # a warning, since one flag may go to every job of a CI matrix
     declared = [declared_args(build.dockerfile) for build in builds]
     names = set().union(*filter(None, declared))
-    for key, _ in options.build_args:
-        if None not in declared and key not in names and not PREDEFINED_ARG.fullmatch(key):
-            files = ", ".join(sorted({build.image.dockerfile for build in builds}))
-            console.warn(
-                f"--build-arg {key} is ignored: no ARG {key} in {files}{did_you_mean(key, names)}"
-            )
+    files = ", ".join(sorted({build.image.dockerfile for build in builds}))
+    warnings = tuple(
+        f"--build-arg {key} is ignored: no ARG {key} in {files}{did_you_mean(key, names)}"
+        for key, _ in options.build_args
+        if None not in declared and key not in names and not PREDEFINED_ARG.fullmatch(key)
+    )
     # Under --no-cache a later build cannot reuse the shared layers, so waiting buys nothing.
     ordered = tuple(builds) if options.no_cache else schedule(builds)
     if not capabilities.buildkit:  # the legacy builder's output names no BuildKit steps
         ordered = tuple(replace(build, after_step=None) for build in ordered)
     jobs = options.jobs or max(1, len(ordered))
     notes = (attest.note,) if attest.note else ()
-    return BuildPlan(capabilities, ordered, options.builder, jobs, options.dry_run, notes)
+    return BuildPlan(capabilities, ordered, options.builder, jobs, options.dry_run, notes, warnings)
 
 
 def _check_feasible(

@@ -62,6 +62,8 @@ class _Job:
             version=version,
             annotate=reason is None,
         )
+        for warning in plan.warnings:
+            console.warn(warning)
         loaded = [build.name for build in plan.builds if build.output != "push"]
         if (note := tags.annotations_note(reason, loaded)) is not None:
             plan = dataclasses.replace(plan, notes=(*plan.notes, note))
