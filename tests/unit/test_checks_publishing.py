@@ -216,6 +216,27 @@ def test_missing_release_tag(tmp_path):
     assert "git tag v0.1.0 for version 0.1.0 does not exist" in release.message
     assert "git tag v0.1.0 && git push origin v0.1.0" in release.hint
     assert local.status == "warn"
+    # the fixture runs release-please: it is named as the tag's maker
+    assert local.message.endswith("(release-please creates it when its PR is merged)")
+    assert release.hint.startswith("merge the release-please PR (it creates v0.1.0)")
+
+
+def test_missing_release_tag_without_release_please_names_no_release_please(tmp_path):
+    repo = make_repo(tmp_path, tagged=False, with_release_please=False)
+
+    release = check_release_tag(load(repo), for_="release")
+    local = check_release_tag(load(repo))
+
+    assert release.message == "git tag v0.1.0 for version 0.1.0 does not exist"
+    assert local.message == release.message + ": `invoke release` would stop"
+    assert (
+        release.hint
+        == local.hint
+        == (
+            "`git fetch --tags` if it was pushed; else tag HEAD, the commit to release: "
+            "git tag v0.1.0 && git push origin v0.1.0"
+        )
+    )
 
 
 def test_release_tag_behind_head(repo):

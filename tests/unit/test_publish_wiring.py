@@ -215,7 +215,7 @@ def test_a_dry_run_release_warns_once_of_its_tag_and_of_its_missing_credentials(
     would_stop = [line for line in err.splitlines() if "would stop" in line]
     assert len(would_stop) == 2, would_stop
     assert would_stop[0].startswith(
-        "warning: a real release would stop here: git tag v1.2.3 (made by release-please"
+        "warning: a real release would stop here: git tag v1.2.3 for version 1.2.3"
     )
     assert would_stop[1].startswith(
         "warning: a real release would stop here: no credentials for docker.io"

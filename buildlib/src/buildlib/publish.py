@@ -18,6 +18,7 @@ from pathlib import Path
 from buildlib import attest, console, existing, pushing, releaseplan, tags
 from buildlib import config as config_module
 from buildlib.build import execute
+from buildlib.checks import release_please
 from buildlib.checks.preflight import Purpose, preflight, run_preflight
 from buildlib.config import Config, ImageSpec
 from buildlib.docker import Docker, detect
@@ -199,7 +200,13 @@ def release(
     job = _job(config, full_tag, flags, env, runner)
     force, access, dry_run = flags.force, job.access, job.options.dry_run
     client = access.client()
-    problems = releaseplan.git_problems(config, git, job.selected, buildkit=detect().buildkit)
+    problems = releaseplan.git_problems(
+        config,
+        git,
+        job.selected,
+        buildkit=detect().buildkit,
+        release_please=release_please.in_use(config.root),
+    )
     if problems and not dry_run:
         raise problems[0]
     plan = job.plan("max")

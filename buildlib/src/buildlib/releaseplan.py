@@ -185,11 +185,18 @@ def push_stopped(error: BuildlibError, written: list[str]) -> PublishError:
 
 
 def git_problems(
-    config: Config, git: Git, images: tuple[ImageSpec, ...], *, buildkit: bool
+    config: Config,
+    git: Git,
+    images: tuple[ImageSpec, ...],
+    *,
+    buildkit: bool,
+    release_please: bool,
 ) -> list[BuildlibError]:
     """Why the checkout is not the release: no tag, a tag elsewhere, uncommitted changes,
-    files git does not track in a build context. A real release stops at the first."""
-    tag = config.release.git_tag_for(config.version_text)
+    files git does not track in a build context. A real release stops at the first. A missing
+    tag is release-please's to make only where ``release_please`` says it runs."""
+    version = config.version_text
+    tag = config.release.git_tag_for(version)
     if not git.is_repository():
         return [
             CheckFailed(
@@ -198,13 +205,17 @@ def git_problems(
             )
         ]
     commit, head, dirty = git.tag_commit(tag), git.head(), git.dirty_files()
+    if release_please:
+        made = f"(made by release-please for version {version})"
+        make = "merge the release PR, or `git fetch --tags`; to tag by hand"
+    else:
+        made = f"for version {version} ([project].version in pyproject.toml)"
+        make = "`git fetch --tags` if it was pushed; else tag HEAD, the commit to release"
     found = [
         (
             commit is None,
-            f"git tag {tag} (made by release-please for version {config.version_text}) does "
-            "not exist",
-            f"merge the release PR, or `git fetch --tags`; to tag by hand: "
-            f"git tag {tag} && git push origin {tag}",
+            f"git tag {tag} {made} does not exist",
+            f"{make}: git tag {tag} && git push origin {tag}",
         ),
         (
             commit not in (None, head),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from buildlib.checks import CheckResult
+from buildlib.checks import CheckResult, release_please
 from buildlib.checks.project import Project, exception_line, per_project
 from buildlib.credentials import Credentials, Found, find, refused_fix
 from buildlib.errors import AuthError, BuildlibError
@@ -133,14 +133,17 @@ def check_release_tag(project: Project, for_: str | None = None) -> CheckResult:
     release = for_ == "release"
     if commit is None:
         message = f"git tag {tag} for version {project.version_text} does not exist"
-        hint = (
-            f"merge the release-please PR (it creates {tag}), or `git fetch --tags`; "
-            f"by hand: git tag {tag} && git push origin {tag}"
-        )
+        by_hand = f"git tag {tag} && git push origin {tag}"
+        if release_please.in_use(project.root):
+            hint = f"merge the release-please PR (it creates {tag}), or `git fetch --tags`; "
+            hint += f"by hand: {by_hand}"
+            made = " (release-please creates it when its PR is merged)"
+        else:
+            hint = "`git fetch --tags` if it was pushed; else tag HEAD, the commit to release: "
+            hint += by_hand
+            made = ""
         if not release:
-            message += (
-                ": `invoke release` would stop (release-please creates it when its PR is merged)"
-            )
+            message += f": `invoke release` would stop{made}"
         return result("fail" if release else "warn", message, hint=hint)
     if commit != project.head and release:
         message = f"git tag {tag} points at {commit[:12]}, not at HEAD ({project.head[:12]})"

@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -22,7 +23,7 @@ from packaging.version import InvalidVersion, Version
 from buildlib.checks import CheckResult
 from buildlib.checks.lock import read_lock_version, then_commit
 from buildlib.checks.project import PYPROJECT, Project, mentions, per_project
-from buildlib.checks.workflows import workflow_files
+from buildlib.checks.workflows import workflow_paths
 from buildlib.config import Locator
 
 CONFIG = "release-please-config.json"
@@ -91,8 +92,15 @@ def read_json(project: Project, name: str) -> tuple[Any, str, CheckResult | None
         return None, text, CheckResult("", "fail", message, name, exc.lineno, hint)
 
 
-def _uses_release_please(project: Project) -> bool:
-    return mentions((project.root / rel for rel in workflow_files(project)), "release-please")
+def _uses_release_please(root: Path) -> bool:
+    """Whether a workflow runs release-please."""
+    return mentions(workflow_paths(root), "release-please")
+
+
+def in_use(root: Path) -> bool:
+    """Whether release-please makes the release tags here: its config or manifest is there,
+    or a workflow runs it. Only then may a missing tag's message send the user to it."""
+    return any((root / name).is_file() for name in (CONFIG, MANIFEST)) or _uses_release_please(root)
 
 
 def manifest_version(project: Project) -> str | None:
@@ -132,7 +140,7 @@ def check_release_please_config(project: Project) -> CheckResult:
     if problem is not None:
         return replace(problem, id=check_id)
     if data is None:
-        if not _uses_release_please(project):
+        if not _uses_release_please(project.root):
             return CheckResult(check_id, "skipped", f"release-please is not set up (no {CONFIG})")
         return fail(
             f"a workflow runs release-please but {CONFIG} does not exist",
@@ -316,7 +324,7 @@ def check_release_please_manifest(project: Project) -> CheckResult:
         return replace(problem, id=check_id)
     current = project.version_text or "0.1.0"
     if data is None:
-        if read_json(project, CONFIG)[0] is None and not _uses_release_please(project):
+        if read_json(project, CONFIG)[0] is None and not _uses_release_please(project.root):
             message = f"release-please is not set up (no {MANIFEST})"
             return CheckResult(check_id, "skipped", message)
         hint = f'create {MANIFEST} with {{".": "{current}"}}'

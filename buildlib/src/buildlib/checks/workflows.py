@@ -30,13 +30,15 @@ TOOL = "check-jsonschema"
 ACTIONLINT = "actionlint"
 
 
-def workflow_files(project: Project) -> list[str]:
-    folder = project.root / ".github" / "workflows"
+def workflow_paths(root: Path) -> list[Path]:
+    folder = root / ".github" / "workflows"
     if not folder.is_dir():
         return []
-    return sorted(
-        project.rel(p) for p in folder.iterdir() if p.is_file() and p.suffix in (".yml", ".yaml")
-    )
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".yml", ".yaml"))
+
+
+def workflow_files(project: Project) -> list[str]:
+    return [project.rel(path) for path in workflow_paths(project.root)]
 
 
 def _not_installed(tool: str, files: list[str], what: str, hint: str) -> list[CheckResult]:
