@@ -110,6 +110,24 @@ def test_preflight_raises_the_first_failure_and_counts_the_others(repo):
     assert caught.value.exit_code == 5
 
 
+def test_a_stale_lock_names_uv_lock_once_and_keeps_its_place_and_fix(repo, monkeypatch):
+    def stale(project, argv):
+        if "--dry-run" in argv:
+            return lock_module.UvResult(True, "Update rich v13.0.0 -> v14.0.0")
+        return lock_module.UvResult(False, "needs to be updated")
+
+    monkeypatch.setattr(lock_module, "run_uv", stale)
+    config = config_module.load(repo)
+
+    with pytest.raises(CheckFailed) as caught:
+        preflight(config, builds(config), "build")
+
+    assert str(caught.value).startswith(
+        "uv.lock is out of date (uv lock --check): Update rich v13.0.0 -> v14.0.0 (fix: uv lock "
+    )
+    assert caught.value.location == "uv.lock"  # the GitHub annotation's file
+
+
 def test_missing_lock_fails_the_build(tmp_path):
     repo = make_repo(tmp_path, with_lock=False)
     config = config_module.load(repo)

@@ -114,3 +114,17 @@ def test_a_value_that_is_not_text_is_shown_quoted() -> None:
     with pytest.raises(ConfigError) as refused:
         validate_repository(1.5)  # type: ignore[arg-type]
     assert refused.value.hint == 'quote it: "1.5"'
+
+
+@pytest.mark.parametrize(
+    ("location", "message", "shown"),
+    [
+        ("uv.lock", "uv.lock is out of date", "uv.lock is out of date"),
+        ("uv.lock:3", "uv.lock's entry says 0.1.0", "uv.lock:3: uv.lock's entry says 0.1.0"),
+        ("Dockerfile", "Dockerfile-cpu has CRLF", "Dockerfile: Dockerfile-cpu has CRLF"),
+        ("pyproject.toml", "missing [project] table", "pyproject.toml: missing [project] table"),
+    ],
+)
+def test_an_error_names_its_place_once(location: str, message: str, shown: str) -> None:
+    error = BuildlibError(message, location=location)
+    assert (str(error), error.location) == (shown, location)

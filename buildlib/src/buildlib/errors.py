@@ -40,7 +40,9 @@ class BuildlibError(Exception):
 
     def __init__(self, message: str, *, hint: str | None = None, location: str | None = None):
         self.message, self.hint, self.location = message, hint, location
-        text = f"{location}: {message}" if location else message
+        # a message that opens with its place ("uv.lock is out of date") names it once
+        said = location and re.match(rf"{re.escape(location)}(?![\w.-])", message)
+        text = f"{location}: {message}" if location and not said else message
         super().__init__(f"{text} (fix: {hint})" if hint else text)
 
 
