@@ -260,6 +260,17 @@ def test_collection_makes_one_task_per_configured_image(tmp_path: Path) -> None:
     assert ns.tasks["build"].help["tag"] == "image tag (default: $BUILDLIB_IMAGE_TAG, else 'local')"
 
 
+@pytest.mark.parametrize("settings", ["", 'default-group = ["web", "api"]\n'])
+def test_build_promises_no_rest_when_the_default_group_holds_every_image(
+    tmp_path: Path, settings: str
+) -> None:
+    api = '\n[tool.buildlib.images.api]\nrepository = "acme/api"\ndockerfile = "Dockerfile"\n'
+    ns = web_repo_collection(tmp_path, settings, api)
+    assert inspect.getdoc(ns.tasks["build"].body) == (
+        "Build every image (web, api): the default group holds them all."
+    )
+
+
 def test_no_help_of_an_adopting_repository_speaks_of_this_repositorys_images(
     tmp_path: Path,
 ) -> None:

@@ -258,8 +258,17 @@ def _images_task(root: Path) -> Task:
 _FLOATING_NAMES = {"major.minor": "X.Y", "major": "X", "latest": "latest"}
 
 
+def _build_summary(group: str, *, rest: bool = True) -> str:
+    """The build task's summary; ``rest``: images outside the default group, for --all."""
+    if not rest:
+        return f"Build every image ({group}): the default group holds them all."
+    return f"Build the default images ({group}); --all adds the rest."
+
+
 def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str, tuple[str, ...]]:
-    # a broken pyproject still lists its tasks, by their table headers; running one says why
+    """Each image task's summary, the build task's, the tag variable, the default tag and
+    the floating tags. A broken pyproject still lists its tasks, by their table headers;
+    running one says why."""
     from buildlib import config as config_module
 
     try:
@@ -269,7 +278,7 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str, 
         text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
         names = re.findall(r"^\[tool\.buildlib\.images\.([\w-]+)\]", text, re.MULTILINE)
         images = [(n, f"Build the {n} image.") for n in names]
-        return images, "the default group", "TAG", "local", tuple(_FLOATING_NAMES)
+        return images, _build_summary("the default group"), "TAG", "local", tuple(_FLOATING_NAMES)
     from buildlib.plan import image_reference
 
     reference = partial(image_reference, config.registry)
@@ -277,21 +286,21 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str, 
         (i.name, f"Build {reference(i.repository, config.default_tag)} from {i.dockerfile}.")
         for i in config.images
     ]
-    group, floating = ", ".join(config.default_group), config.release.floating_tags
-    return images, group, config.tag_env, config.default_tag, floating
+    rest = bool({image.name for image in config.images} - set(config.default_group))
+    summary = _build_summary(", ".join(config.default_group), rest=rest)
+    return images, summary, config.tag_env, config.default_tag, config.release.floating_tags
 
 
 def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collection:
     root = Path(root).resolve()
     sys.excepthook = _quiet_broken_pipe(sys.excepthook)
-    images, group, tag_env, default_tag, floating = _image_summaries(root)
+    images, build_summary, tag_env, default_tag, floating = _image_summaries(root)
     # Each collection's own tables: the tag variable is this repository's, and a collection
     # made later for another repository must not change this one's help.
     tag_help = {"tag": f"image tag (default: ${tag_env}, else '{default_tag}')"}
     build_help, group_help = {**tag_help, **BUILD_HELP}, {**tag_help, **GROUP_HELP}
     ns = Collection()
-    summary = f"Build the default images ({group}); --all adds the rest."
-    ns.add_task(_task("build", summary, group_help, partial(_build, root)), default=True)
+    ns.add_task(_task("build", build_summary, group_help, partial(_build, root)), default=True)
     for name, summary in images:
         run = partial(_build, root, images=(name,))
         ns.add_task(_task(f"build-{name}", summary, build_help, run))
