@@ -338,3 +338,35 @@ def test_an_unreadable_dockerfile_with_a_target_is_one_error_line(tmp_path: Path
     assert line.startswith(f"error: {at_line(path, 'target =')}"), line
     assert "tool.buildlib.images.cpu.target needs the stages of Dockerfile-cpu" in line
     assert "(fix: make Dockerfile-cpu a readable file, or remove target)" in line
+
+
+@pytest.mark.parametrize(
+    ("task", "env", "present", "missing"),
+    [
+        ("push", {"DOCKERHUB_USERNAME": "alice"}, "DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN"),
+        (
+            "push",
+            {"DOCKERHUB_USERNAME": "", "DOCKERHUB_TOKEN": "dckr_pat_half-set-token"},
+            "DOCKERHUB_TOKEN",
+            "DOCKERHUB_USERNAME",
+        ),
+        (
+            "release",
+            {"DOCKERHUB_USERNAME": "alice", "DOCKERHUB_TOKEN": " "},
+            "DOCKERHUB_USERNAME",
+            "DOCKERHUB_TOKEN",
+        ),
+    ],
+)
+def test_half_set_credentials_fail_the_credentials_check_with_exit_5(
+    tmp_path: Path, task: str, env: dict[str, str], present: str, missing: str
+) -> None:
+    # README's exit codes: a missing credential fails a pre-flight check (5); so does half of one
+    make_repo(tmp_path)
+    proc = invoke(tmp_path, task, *(["--tag", "main"] if task == "push" else []), **env)
+    assert one_error(proc) == (
+        f"error: {present} is set but {missing} is not (or is empty) "
+        "(fix: set both DOCKERHUB_USERNAME and DOCKERHUB_TOKEN, or neither)"
+    )
+    assert proc.returncode == 5
+    assert "dckr_pat" not in proc.stdout + proc.stderr

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from buildlib.credentials import Credentials, from_docker_config, from_env
-from buildlib.errors import AuthError, ConfigError, RegistryError
+from buildlib.errors import AuthError, CheckFailed, ConfigError, RegistryError
 from buildlib.registry import MANIFEST_MEDIA_TYPES, Manifest, RegistryClient
 from tests.support.http_replies import (
     RESET,
@@ -793,10 +793,10 @@ def test_from_env_needs_both_or_neither() -> None:
     assert from_env("U", "T", env) == Credentials("alice", SECRET, from_environment=True)
     assert from_env("U", "T", {}) is None
     assert from_env("U", "T", {"U": "", "T": ""}) is None
-    with pytest.raises(ConfigError, match="T is not") as caught:
+    with pytest.raises(CheckFailed, match="T is not") as caught:
         from_env("U", "T", {"U": "alice", "T": ""})
     assert "set both U and T" in str(caught.value)
-    with pytest.raises(ConfigError, match="U is not") as caught:
+    with pytest.raises(CheckFailed, match="U is not") as caught:
         from_env("U", "T", {"T": SECRET})
     assert_secret_hidden(caught.value)
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from buildlib.console import one_line
-from buildlib.errors import CheckFailed, ConfigError
+from buildlib.errors import CheckFailed
 from buildlib.references import is_docker_hub
 from buildlib.runner import last_lines
 
@@ -44,7 +44,8 @@ class Credentials:
 
 def from_env(username_var: str, token_var: str, environ: Mapping[str, str]) -> Credentials | None:
     """Credentials from two environment variables; ``None`` when neither is set (an empty
-    value counts as unset: GitHub Actions expands a missing secret to "")."""
+    value counts as unset: GitHub Actions expands a missing secret to ""). One without the
+    other fails the credentials check, as none at all does when a push needs them."""
     # only ASCII whitespace: under a Latin-1 locale a token's byte 0xA0 or 0x85 is a
     # character str.strip() would drop
     username = environ.get(username_var, "").strip(string.whitespace)
@@ -54,7 +55,7 @@ def from_env(username_var: str, token_var: str, environ: Mapping[str, str]) -> C
     if not username and not secret:
         return None
     missing, present = (token_var, username_var) if username else (username_var, token_var)
-    raise ConfigError(
+    raise CheckFailed(
         f"{present} is set but {missing} is not (or is empty)",
         hint=f"set both {username_var} and {token_var}, or neither",
     )
