@@ -611,3 +611,35 @@ def test_ctrl_c_landing_where_the_scheduler_holds_a_lock_still_ends_the_run() ->
     assert child.stdout.splitlines()[0] == "KeyboardInterrupt", child.stderr
     assert sorted(child.stdout.splitlines()[1:]) == ["a end", "a start", "b end", "b start"]
     assert "warning: builds stopped: a, b" in child.stderr.splitlines()
+
+
+def test_a_build_not_yet_submitted_when_ctrl_c_lands_never_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """The scheduler submits ``a``, and Ctrl-C lands before it submits ``b`` (raised right
+    after the first submit: the handler runs there, as a signal's would): ``b`` must not
+    start, only to be stopped at once."""
+    import signal
+    from concurrent.futures import ThreadPoolExecutor
+
+    from buildlib import build as build_module
+
+    class InterruptedAfterFirstSubmit(ThreadPoolExecutor):
+        def submit(self, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+            future = super().submit(*args, **kwargs)
+            signal.raise_signal(signal.SIGINT)
+            return future
+
+    monkeypatch.setattr(build_module, "ThreadPoolExecutor", InterruptedAfterFirstSubmit)
+    cli = StandInCLI(Runner(quiet=True), seconds={"a": AT_MOST, "b": AT_MOST})
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(cli, a_build("a"), a_build("b"), jobs=2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    assert cli.order() == ["a start", "a end"]
+    assert cli.stopped == ["a"]
+    said = [line for line in capsys.readouterr().err.splitlines() if "stopped" in line]
+    assert said == ["warning: builds stopped: a, b"]

@@ -240,7 +240,8 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
             with signals_held(lambda signum: ended.put(None)) as caught:
                 while (pending or running) and failure is None:
                     for build in list(pending):
-                        if len(running) >= plan.jobs:
+                        # a signal noted since the last submit: no build starts only to stop
+                        if len(running) >= plan.jobs or caught:
                             break
                         if not may_start(build):
                             continue
