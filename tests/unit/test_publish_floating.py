@@ -8,6 +8,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
 
@@ -19,6 +21,9 @@ from buildlib.releaseplan import ImagePublication, Published, release_stopped
 NEW = {"acme/gpu": "sha256:" + "a" * 64, "acme/cpu": "sha256:" + "b" * 64}
 OLD = {"acme/gpu": "sha256:" + "c" * 64, "acme/cpu": "sha256:" + "d" * 64}
 FLOATING = ("1.3", "1", "latest")
+# The longest a test waits for what it waits for: a run that never brings it fails the test
+# instead of hanging it.
+AT_MOST = 30.0
 
 
 class FakeRegistry:
@@ -114,7 +119,11 @@ def test_a_first_release_never_claims_a_previous_one() -> None:
     ],
 )
 def test_a_signal_during_the_moves_rolls_them_back_and_names_every_tag(
-    signum: int, code: int, word: str, request: pytest.FixtureRequest
+    signum: int,
+    code: int,
+    word: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert threading.current_thread() is threading.main_thread()
     if signal.getsignal(signum) == signal.SIG_IGN:
@@ -125,12 +134,23 @@ def test_a_signal_during_the_moves_rolls_them_back_and_names_every_tag(
         request.addfinalizer(lambda: signal.signal(signum, signal.SIG_IGN))
     registry = FakeRegistry(released_before())
     sent = []
+    noted = threading.Event()
+    held = floating.signals_held
+
+    def held_and_told(note: Callable[[int], object]) -> AbstractContextManager[list[int]]:
+        def noting(number: int) -> None:
+            note(number)
+            noted.set()
+
+        return held(noting)
+
+    monkeypatch.setattr(floating, "signals_held", held_and_told)
 
     def signal_once() -> None:
         if registry.added == 2 and not sent:
             sent.append(signum)
             os.kill(os.getpid(), signum)
-            time.sleep(0.5)  # the handler runs in the main thread: let it note the signal
+            noted.wait(AT_MOST)  # the handler runs in the main thread: it notes the signal
 
     registry.on_add = signal_once
     before = signal.getsignal(signum)
