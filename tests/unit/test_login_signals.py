@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -187,4 +188,46 @@ def test_a_stop_takes_the_token_off_the_disk_before_the_commands_have_stopped(
 
     assert verdict.read_text() == "gone"
     assert stopped.value.code == code
+    assert list(scratch.iterdir()) == []
+
+
+def test_what_a_stop_writes_in_the_logins_place_is_its_owners_alone(scratch: Path) -> None:
+    """config.json keeps the user's proxies, whose URLs may hold a password: the file that
+    takes the login's place is readable by its owner alone, as the login's own was."""
+    proxies = {"default": {"httpProxy": "http://someone:proxy-password@proxy.invalid:3128"}}
+    user = scratch.parent / "user-docker"
+    user.mkdir()
+    (user / "config.json").write_text(json.dumps({"proxies": proxies}))
+    docker = Docker.client("docker", LoggingInRunner())
+    seen: list[tuple[int, object]] = []
+
+    def look(signum: int, frame: object) -> None:  # the caller's handler: the login is off
+        config = Path(docker.env["DOCKER_CONFIG"], "config.json")
+        seen.append((stat.S_IMODE(config.stat().st_mode), json.loads(config.read_text())))
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, look)
+    umask = os.umask(0o022)  # the usual one: a stricter one would hide a wrong mode
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with docker.login("r.example", CREDS):
+                signal.raise_signal(signal.SIGTERM)
+    finally:
+        os.umask(umask)
+        signal.signal(signal.SIGTERM, previous)
+
+    assert seen == [(0o600, {"proxies": proxies, "auths": {"r.example": {}}})]
+
+
+def test_a_stop_where_the_login_cannot_be_rewritten_still_ends_as_a_stop(scratch: Path) -> None:
+    """The rewrite fails (a full disk; here a directory holds its temporary name): the run
+    still ends as the signal says, and the directory still goes."""
+    docker = Docker.client("docker", LoggingInRunner())
+
+    with pytest.raises(Exit) as stopped, user_errors():
+        with docker.login("r.example", CREDS):
+            Path(docker.env["DOCKER_CONFIG"], "config.json.new").mkdir()
+            signal.raise_signal(signal.SIGTERM)
+
+    assert stopped.value.code == 143
     assert list(scratch.iterdir()) == []
