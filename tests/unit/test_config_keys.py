@@ -468,7 +468,16 @@ def test_a_build_arg_of_an_inline_image_table_names_its_table(tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     "git_tag",
-    ["v{version}{0}", "v{version}{x}", "v{version}}", "v{{version}}", "{version!r}{version}"],
+    [
+        "v{version}{0}",
+        "v{version}{x}",
+        "v{version}}",
+        "v{{version}}",
+        "{version!r}{version}",
+        # str.format looks these up on the version string: AttributeError, TypeError
+        "v{version}-{version.major}",
+        "v{version}-{version[x]}",
+    ],
 )
 def test_a_git_tag_with_other_braces(tmp_path: Path, git_tag: str) -> None:
     path = repo(tmp_path, HEAD + APP + f"\n[tool.buildlib.release]\ngit-tag = '{git_tag}'\n")
@@ -480,7 +489,7 @@ def test_a_git_tag_with_other_braces(tmp_path: Path, git_tag: str) -> None:
     assert error.hint == 'e.g. git-tag = "v{version}" (release-please\'s default)'
 
 
-@pytest.mark.parametrize("git_tag", ["{x}", "v{0}", "{"])
+@pytest.mark.parametrize("git_tag", ["{x}", "v{0}", "{", "v{version.major}", "v{version[x]}"])
 def test_a_git_tag_without_the_placeholder_says_so(tmp_path: Path, git_tag: str) -> None:
     repo(tmp_path, HEAD + APP + f"\n[tool.buildlib.release]\ngit-tag = '{git_tag}'\n")
     assert load_error(tmp_path).message == (

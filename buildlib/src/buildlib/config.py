@@ -572,7 +572,8 @@ def _parse_release(raw: Any, where: Locator) -> ReleaseConfig:
     git_tag = raw.get("git-tag", ReleaseConfig.git_tag)
     try:
         formats = git_tag.format(version="1.2.3") == git_tag.replace("{version}", "1.2.3")
-    except (KeyError, IndexError, ValueError):
+    # {x}, {0}, {:d}; str.format also looks up {version.x} and {version[x]} on the string
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
         formats = False
     count = git_tag.count("{version}")  # versions.version_in_tag reads a tag back by one
     if count != 1 or not formats:
