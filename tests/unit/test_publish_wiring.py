@@ -637,6 +637,25 @@ def test_an_empty_tag_falls_back_to_the_tag_variable(
     assert set(registry.tag_map(GPU)) == {"nightly"}
 
 
+@pytest.mark.parametrize("given", [("",), ("", "nightly")])
+def test_an_empty_tag_without_the_tag_variable_is_refused(
+    root: Path, monkeypatch: pytest.MonkeyPatch, given: tuple[str, ...]
+) -> None:
+    # `invoke push --tag "$TAG"` with TAG unset, and no $TETRA_IMAGE_TAG: no tag was meant,
+    # so the default tag (a local build's) is not pushed to the registry
+    registry = StubRegistry()
+    with publishing(monkeypatch, registry) as docker:
+        with pytest.raises(UsageError) as caught:
+            push(root, PushFlags(images=("gpu",), tag=given), environ={}, runner=docker)
+        assert docker.calls == []
+
+    assert (caught.value.message, caught.value.hint) == (
+        "push needs a tag: --tag is empty and $TETRA_IMAGE_TAG is not set",
+        "invoke push --tag main",
+    )
+    assert registry.writes == []
+
+
 def test_a_release_of_one_image_names_every_image_still_waiting_for_the_version(
     root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -125,8 +125,11 @@ def push(
     env = environment() if environ is None else environ
     config = config_module.load(root)
     given = several(flags.tag) or ()
-    if not given and not env.get(config.tag_env):
-        raise UsageError("push needs a tag", hint="invoke push --tag main")
+    # an empty --tag ("$TAG" of an unset variable) stands for the tag variable, as no --tag
+    # does: without it, no tag was meant, and the default (a local build's) is not pushed
+    if not all(given or ("",)) and not env.get(config.tag_env):
+        empty = f": --tag is empty and ${config.tag_env} is not set" if given else ""
+        raise UsageError(f"push needs a tag{empty}", hint="invoke push --tag main")
     named = [resolve_tag(config, each, env) for each in given] or [resolve_tag(config, None, env)]
     sha = tags.sha_tag(Git(config.root).head()) if (flags.sha_tag or config.sha_tag) else None
     pushed_tags = tags.push_tags(named, sha)
