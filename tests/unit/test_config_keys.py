@@ -429,6 +429,40 @@ def test_a_dockerfile_with_no_dockerfile_around(tmp_path: Path) -> None:
     assert error.hint == "create build/app.docker or fix the path (found: none)"
 
 
+@pytest.mark.parametrize(
+    ("written", "problem"),
+    [
+        ("", "is empty"),
+        (".", "'.' is a folder, not a file"),
+        ("docker", "'docker' is a folder, not a file"),
+    ],
+)
+def test_an_empty_or_folder_dockerfile_says_what_it_is(
+    tmp_path: Path, written: str, problem: str
+) -> None:
+    # "'' does not exist (fix: create  or fix the path)" told neither what was wrong nor a fix
+    path = repo(tmp_path, HEAD + APP.replace('"Dockerfile"', f'"{written}"'))
+    (tmp_path / "docker").mkdir()
+    error = load_error(tmp_path)
+    assert (error.message, error.location, error.hint) == (
+        f"tool.buildlib.images.app.dockerfile {problem}",
+        f"{path}:{line_of(path, 'dockerfile =')}",
+        'name the Dockerfile, relative to pyproject.toml, e.g. dockerfile = "Dockerfile" (found: '
+        "Dockerfile)",
+    )
+
+
+def test_a_folder_as_dockerfile_suggests_the_dockerfiles_in_it(tmp_path: Path) -> None:
+    repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"docker"'))
+    (tmp_path / "Dockerfile").unlink()
+    (tmp_path / "docker").mkdir()
+    (tmp_path / "docker" / "app.Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    assert load_error(tmp_path).hint == (
+        "name the Dockerfile, relative to pyproject.toml, e.g. dockerfile = "
+        '"docker/app.Dockerfile" (found: docker/app.Dockerfile)'
+    )
+
+
 def test_a_build_arg_key_error_gives_the_grammar_and_the_fix(tmp_path: Path) -> None:
     path = repo(tmp_path, HEAD + APP + 'build-args = { "A B" = "x" }\n')
     error = load_error(tmp_path)

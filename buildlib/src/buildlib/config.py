@@ -382,6 +382,16 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
                 hint="point context at a folder relative to pyproject.toml",
             )
         dockerfile = body["dockerfile"]
+        if not dockerfile.strip() or (root / dockerfile).is_dir():
+            # Dockerfiles in the folder it names, else at the root
+            present = _dockerfiles_near(root, f"{dockerfile}/-") or _dockerfiles_near(root, "-")
+            raise ConfigError(
+                f"{table}.dockerfile "
+                + (f"{dockerfile!r} is a folder, not a file" if dockerfile.strip() else "is empty"),
+                location=where.key(table, "dockerfile"),
+                hint="name the Dockerfile, relative to pyproject.toml, e.g. dockerfile = "
+                f'"{(present or ["Dockerfile"])[0]}" (found: {", ".join(present) or "none"})',
+            )
         if not (root / dockerfile).is_file():
             present = _dockerfiles_near(root, dockerfile)
             moved = _named_elsewhere(root, Path(dockerfile).name)
