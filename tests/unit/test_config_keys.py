@@ -807,6 +807,25 @@ def test_a_target_names_a_stage_after_a_tab(tmp_path: Path) -> None:
     assert config_module.load(tmp_path).images[0].target == "runtime"
 
 
+@pytest.mark.parametrize(
+    ("stages", "hint"),
+    [
+        ("", "remove target, or name a stage of Dockerfile (`FROM ... AS NAME`)"),
+        (" AS runtime", "name one of its stages: runtime"),
+    ],
+)
+def test_an_empty_target_says_it_is_empty(tmp_path: Path, stages: str, hint: str) -> None:
+    # was "'' is no stage of Dockerfile (fix: ... add `AS ` to a FROM line ...)"
+    path = repo(tmp_path, HEAD + APP + 'target = ""\n')
+    (tmp_path / "Dockerfile").write_text(f"FROM scratch{stages}\n", encoding="utf-8")
+    error = load_error(tmp_path)
+    assert (error.message, error.location, error.hint) == (
+        "tool.buildlib.images.app.target is empty",
+        f"{path}:{line_of(path, 'target =')}",
+        hint,
+    )
+
+
 def test_a_target_error_names_the_dockerfile_as_configured(tmp_path: Path) -> None:
     repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"docker/app.Dockerfile"') + 'target = "x"\n')
     (tmp_path / "docker").mkdir()

@@ -463,12 +463,15 @@ def _check_target(root: Path, name: str, target: str, key: str, location: str) -
     stages = [instruction.stage for instruction in instructions if instruction.stage]
     if target.lower() in (stage.lower() for stage in stages):
         return
+    if not target.strip():
+        problem, fix = "is empty", f"remove target, or name a stage of {name} (`FROM ... AS NAME`)"
+    else:
+        problem = f"{target!r} is no stage of {name}{did_you_mean(target, stages)}"
+        fix = f"{name} names no stage: add `AS {target}` to a FROM line, or remove target"
     raise ConfigError(
-        f"{key} {target!r} is no stage of {name}{did_you_mean(target, stages)}",
+        f"{key} {problem}",
         location=location,
-        hint=f"name one of its stages: {', '.join(stages)}"
-        if stages
-        else f"{name} names no stage: add `AS {target}` to a FROM line, or remove target",
+        hint=f"name one of its stages: {', '.join(stages)}" if stages else fix,
     )
 
 
