@@ -497,6 +497,20 @@ def test_a_build_arg_of_an_inline_image_table_names_its_table(tmp_path: Path) ->
     assert load_error(tmp_path).location == f"{path} [tool.buildlib.images.app].build-args"
 
 
+@pytest.mark.parametrize("branch", ["", " "])
+def test_an_empty_main_branch_is_refused(tmp_path: Path, branch: str) -> None:
+    # a push guards the tag named like the main branch (:main): an empty name turned the
+    # guard off unseen, and doctor said "a push of : needs"
+    path = repo(tmp_path, HEAD + f'[tool.buildlib]\nmain-branch = "{branch}"\n\n' + APP)
+    error = load_error(tmp_path)
+    assert (error.message, error.location, error.hint) == (
+        "tool.buildlib.main-branch is empty",
+        f"{path}:{line_of(path, 'main-branch')}",
+        'name the branch that pushes its own tag, e.g. main-branch = "main" (or remove the key '
+        "for that default)",
+    )
+
+
 # --- release and credentials ----------------------------------------------------------------
 
 

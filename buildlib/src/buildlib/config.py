@@ -172,7 +172,7 @@ _TYPE_HINTS = {
     str: 'write a string: {key} = "..."',
 }
 # keys taken as they are, each defaulting to its field
-_PLAIN = ("source", "main-branch", "provenance", "sbom", "sha-tag")
+_PLAIN = ("source", "provenance", "sbom", "sha-tag")
 _RELEASE_KEYS = {"git-tag": str, "floating-tags": list}
 _CREDENTIAL_KEYS = {"username-env": str, "token-env": str}
 
@@ -284,8 +284,23 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
         credentials=_parse_credentials(table.get("credentials", {}), where),
         line_ending_globs=tuple(table.get("line-ending-globs", ())),
         allow_build_args=tuple(table.get(ALLOW_KEY, ())),
+        main_branch=_main_branch(table, where),
         **plain,
     )
+
+
+def _main_branch(table: Mapping[str, Any], where: Locator) -> str:
+    """The branch whose image a push tags with its name (``:main``) from a clone on it only:
+    an empty name would turn that guard off unseen."""
+    branch = table.get("main-branch", Config.main_branch)
+    if not branch.strip():
+        raise ConfigError(
+            f"{TOOL}.main-branch is empty",
+            location=where.key(TOOL, "main-branch"),
+            hint='name the branch that pushes its own tag, e.g. main-branch = "main" (or remove '
+            "the key for that default)",
+        )
+    return branch
 
 
 def parse_toml(text: str, filename: str) -> dict[str, Any]:
