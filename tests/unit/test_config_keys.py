@@ -511,6 +511,26 @@ def test_an_empty_main_branch_is_refused(tmp_path: Path, branch: str) -> None:
     )
 
 
+@pytest.mark.parametrize("source", ["not a url", "/srv/git/app", "file:///srv/git/app"])
+def test_a_source_that_is_no_web_address_is_refused(tmp_path: Path, source: str) -> None:
+    # the label would be left out unseen: a configured source replaces the git remote's
+    path = repo(tmp_path, HEAD + f'[tool.buildlib]\nsource = "{source}"\n\n' + APP)
+    error = load_error(tmp_path)
+    assert (error.message, error.location, error.hint) == (
+        "tool.buildlib.source is no web address of the repository, so images would carry no "
+        "org.opencontainers.image.source label",
+        f"{path}:{line_of(path, 'source')}",
+        'e.g. source = "https://github.com/org/repo" (or remove the key: the git remote\'s '
+        "address is used)",
+    )
+
+
+@pytest.mark.parametrize("source", ["https://example.com/demo", "git@github.com:org/repo", ""])
+def test_a_source_with_a_web_address_is_taken(tmp_path: Path, source: str) -> None:
+    repo(tmp_path, HEAD + f'[tool.buildlib]\nsource = "{source}"\n\n' + APP)
+    assert config_module.load(tmp_path).source == source
+
+
 # --- release and credentials ----------------------------------------------------------------
 
 

@@ -268,6 +268,7 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
                 hint=f"use names from [tool.buildlib.images]: {', '.join(names)}",
             )
 
+    _check_source(table, where)
     plain = {k.replace("-", "_"): table[k] for k in _PLAIN if k in table}
     return Config(
         root=root,
@@ -287,6 +288,24 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
         main_branch=_main_branch(table, where),
         **plain,
     )
+
+
+def _check_source(table: Mapping[str, Any], where: Locator) -> None:
+    """A configured source replaces the git remote's address in the source label, as the
+    address :func:`buildlib.git.public_url` makes of it: one that names no web address (a
+    path, a word) would leave the label out unseen. The value is not shown: it may hold a
+    token."""
+    from buildlib.git import public_url  # buildlib.git reads options, which read this module
+
+    source = table.get("source")
+    if source and public_url(source) is None:
+        raise ConfigError(
+            f"{TOOL}.source is no web address of the repository, so images would carry no "
+            "org.opencontainers.image.source label",
+            location=where.key(TOOL, "source"),
+            hint='e.g. source = "https://github.com/org/repo" (or remove the key: the git '
+            "remote's address is used)",
+        )
 
 
 def _main_branch(table: Mapping[str, Any], where: Locator) -> str:
