@@ -557,6 +557,41 @@ def test_a_git_tag_with_other_braces(tmp_path: Path, git_tag: str) -> None:
     assert error.hint == 'e.g. git-tag = "v{version}" (release-please\'s default)'
 
 
+@pytest.mark.parametrize(
+    "git_tag",
+    [
+        "v {version}",
+        "v{version}~",
+        "release:{version}",
+        "v{version}.lock",
+        "../v{version}",
+        "v{version}/",
+        "-v{version}",
+        "a//v{version}",
+        "a/.v{version}",
+        "v{version}.",
+        "v{version}?",
+    ],
+)
+def test_a_git_tag_that_git_refuses_is_refused(tmp_path: Path, git_tag: str) -> None:
+    # release would look for, and tell the user to make, a tag git cannot hold
+    path = repo(tmp_path, HEAD + APP + f"\n[tool.buildlib.release]\ngit-tag = '{git_tag}'\n")
+    error = load_error(tmp_path)
+    made = git_tag.replace("{version}", "1.2.3")
+    assert (error.message, error.location, error.hint) == (
+        f"tool.buildlib.release.git-tag {git_tag!r} makes tags such as {made!r}, which git "
+        "refuses as a tag name (git check-ref-format)",
+        f"{path}:{line_of(path, 'git-tag')}",
+        'e.g. git-tag = "v{version}" (release-please\'s default)',
+    )
+
+
+@pytest.mark.parametrize("git_tag", ["release/v{version}", "{version}", "app-v{version}"])
+def test_a_git_tag_that_git_takes_is_taken(tmp_path: Path, git_tag: str) -> None:
+    repo(tmp_path, HEAD + APP + f"\n[tool.buildlib.release]\ngit-tag = '{git_tag}'\n")
+    assert config_module.load(tmp_path).release.git_tag == git_tag
+
+
 @pytest.mark.parametrize("git_tag", ["{x}", "v{0}", "{", "v{version.major}", "v{version[x]}"])
 def test_a_git_tag_without_the_placeholder_says_so(tmp_path: Path, git_tag: str) -> None:
     repo(tmp_path, HEAD + APP + f"\n[tool.buildlib.release]\ngit-tag = '{git_tag}'\n")

@@ -613,6 +613,12 @@ def _named_elsewhere(root: Path, name: str) -> list[str]:
     return sorted(found)
 
 
+# What git refuses in a tag's name (git-check-ref-format(1): a control character, space,
+# ~ ^ : ? * [ \, "..", "@{", "//", a part that starts with "." or ends with ".lock", an end
+# in "/" or "."), and a leading "-" (git tag: "not a valid tag name")
+_GIT_REF_REFUSED = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-/.]|/\.|[/.]$|\.lock(/|$)")
+
+
 def _parse_release(raw: Any, where: Locator) -> ReleaseConfig:
     table = f"{TOOL}.release"
     _check_keys(raw, _RELEASE_KEYS, table, where)
@@ -629,6 +635,14 @@ def _parse_release(raw: Any, where: Locator) -> ReleaseConfig:
         raise ConfigError(
             f"{table}.git-tag {git_tag!r}"
             + (f": {problem}" if problem else " has no {version} placeholder"),
+            location=where.key(table, "git-tag"),
+            hint='e.g. git-tag = "v{version}" (release-please\'s default)',
+        )
+    made = git_tag.replace("{version}", "1.2.3")
+    if _GIT_REF_REFUSED.search(made):
+        raise ConfigError(
+            f"{table}.git-tag {git_tag!r} makes tags such as {made!r}, which git refuses as a "
+            "tag name (git check-ref-format)",
             location=where.key(table, "git-tag"),
             hint='e.g. git-tag = "v{version}" (release-please\'s default)',
         )
