@@ -107,6 +107,12 @@ def test_without_buildlib_docker_the_client_is_docker_from_path() -> None:
     )
 
 
+def test_an_empty_buildlib_docker_is_unset_as_the_other_variables_are() -> None:
+    # `BUILDLIB_DOCKER: ${{ vars.DOCKER }}` with no such variable: as an empty
+    # BUILDLIB_REGISTRY, BUILDLIB_BUILDER or DOCKER_HOST, it picks nothing
+    assert docker_client({"BUILDLIB_DOCKER": ""}) == ("docker", "PATH")
+
+
 def test_the_github_files_come_from_the_given_environment() -> None:
     assert github_files({"GITHUB_OUTPUT": "/o", "GITHUB_STEP_SUMMARY": "/s"}) == ("/o", "/s")
     assert github_files({"GITHUB_OUTPUT": "", "GITHUB_STEP_SUMMARY": ""}) == (None, None)

@@ -292,7 +292,7 @@ def environment() -> Mapping[str, str]:
 def docker_client(environ: Mapping[str, str] = os.environ) -> tuple[str, str]:
     """The docker client to run, and where it came from: ``$BUILDLIB_DOCKER``, else PATH."""
     chosen = environ.get(DOCKER_ENV)
-    if chosen is not None:
+    if chosen:  # empty is unset, as for the other variables
         return chosen, f"{DOCKER_ENV}={chosen}"
     return "docker", "PATH"
 
