@@ -41,6 +41,17 @@ def test_crlf_dockerfile_reports_its_first_crlf_line(repo):
     assert "Dockerfile* text eol=lf" in result.hint
 
 
+def test_a_file_gitattributes_already_keeps_lf_is_not_told_to_add_it(repo):
+    # the attribute is there (the CRLF came from an editor): "add it" would send the user to
+    # a line that already exists
+    write(repo / ".gitattributes", b"Dockerfile* text eol=lf\n")
+    write(repo / "Dockerfile", b"FROM scratch\r\n")
+
+    [result] = failures(repo)
+
+    assert result.hint == "invoke doctor --fix (rewrites them to LF, nothing else)"
+
+
 def test_lone_cr_is_reported_as_such(repo):
     write(repo / "Dockerfile", b"FROM scratch\nARG A=1\nCOPY . /\rRUN true\n")
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 from buildlib import dockerfile
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
+from buildlib.runner import ask
 
 CHECK_ID = "line-endings"
 FIX_HINT = "invoke doctor --fix (rewrites them to LF, nothing else)"
@@ -87,7 +89,17 @@ def _line_ending_result(path: Path, rel: str, number: int, kind: str, *, fix: bo
         return CheckResult(CHECK_ID, "ok", message, rel, number)
     keep = f"to keep them LF, add `{_attribute_pattern(rel)} text eol=lf` to .gitattributes"
     message = f"{rel} has {what} (first at line {number})"
-    return CheckResult(CHECK_ID, "fail", message, rel, number, f"{FIX_HINT}; {keep}")
+    hint = FIX_HINT if _kept_lf(path.parent, path.name) else f"{FIX_HINT}; {keep}"
+    return CheckResult(CHECK_ID, "fail", message, rel, number, hint)
+
+
+def _kept_lf(folder: Path, name: str) -> bool:
+    """Whether git's attributes already keep the file LF (``eol=lf``): its CRLF then came
+    from an editor, and the line to add to .gitattributes is there."""
+    if shutil.which("git") is None:
+        return False
+    said = ask(["git", "check-attr", "eol", "--", name], cwd=folder)
+    return said.ok and said.stdout.strip().endswith(": eol: lf")
 
 
 def _bom_result(path: Path, rel: str, found: tuple[int, str] | None, *, fix: bool) -> CheckResult:
