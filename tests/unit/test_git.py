@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.git import Git, public_url
+from buildlib.git import Git
+from buildlib.urls import public_url
 from tests.support.fixture_repo import git
 
 

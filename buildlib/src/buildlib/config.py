@@ -32,6 +32,7 @@ from buildlib.references import (
     validate_tag,
 )
 from buildlib.runner import ask
+from buildlib.urls import public_url
 from buildlib.versions import FLOATING_PATTERNS, parse_version, validate_patterns
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - buildlib also serves older Pythons
@@ -292,11 +293,9 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
 
 def _check_source(table: Mapping[str, Any], where: Locator) -> None:
     """A configured source replaces the git remote's address in the source label, as the
-    address :func:`buildlib.git.public_url` makes of it: one that names no web address (a
+    address :func:`buildlib.urls.public_url` makes of it: one that names no web address (a
     path, a word) would leave the label out unseen. The value is not shown: it may hold a
     token."""
-    from buildlib.git import public_url  # buildlib.git reads options, which read this module
-
     source = table.get("source")
     if source and public_url(source) is None:
         raise ConfigError(

@@ -8,16 +8,14 @@ the repository (no commit, tag, checkout or config write) nor read the environme
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import shutil
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 from buildlib.options import ci_branch
 from buildlib.runner import Result, ask
+from buildlib.urls import public_url
 
 
 @dataclass(frozen=True)
@@ -134,35 +132,6 @@ class Git:
         records = (r.strip("\n") for r in (out or "").split("\x1e"))
         fields = [(r.split("\x1f", 2) + ["", ""])[:3] for r in records if r]
         return [Commit(h, message.strip(), merge=len(p.split()) > 1) for h, p, message in fields]
-
-
-# scp-like syntax: ``[user@]host:path`` (no scheme; a colon before the first slash)
-_SCP_LIKE = re.compile(r"^(?:[^@/\s]+@)?(?P<host>[^:/\s]+):(?!//)(?P<path>.+)$")
-
-
-def public_url(url: str) -> str | None:
-    """A remote URL fit for an image label or a log: no userinfo (a CI token often rides in
-    it: ``https://gitlab-ci-token:TOKEN@host/...``), no query or fragment, and ssh remotes
-    (``git@host:org/repo``, ``ssh://git@host/org/repo``) as the https address of the same
-    repository. ``None`` for a local path: it names nothing a user of the image can open."""
-    url = url.strip()
-    scp = _SCP_LIKE.match(url)
-    if scp and "://" not in url and len(scp.group("host")) > 1:  # ``C:\\path`` is a drive
-        return f"https://{scp.group('host')}/{scp.group('path').lstrip('/')}"
-    parts = urllib.parse.urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme in ("", "file") or not parts.hostname:
-        return None
-    host = parts.hostname
-    if ":" in host:  # an IPv6 literal
-        host = f"[{host}]"
-    port = None
-    with contextlib.suppress(ValueError):  # a port that is no number: dropped, no failure
-        port = parts.port
-    if scheme in ("ssh", "git+ssh", "ssh+git", "git"):
-        scheme, port = "https", None  # an ssh or git-protocol port is no https port
-    netloc = host + (f":{port}" if port else "")
-    return urllib.parse.urlunsplit((scheme, netloc, parts.path, "", ""))
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ from buildlib import dockerfile as dockerfile_module
 from buildlib.config import PREDEFINED_ARG, Config, ImageSpec, declared_args, did_you_mean
 from buildlib.engine import Attestations, Capabilities, host_platform
 from buildlib.errors import UsageError
-from buildlib.git import Git, public_url
+from buildlib.git import Git
 from buildlib.options import BUILDER_ENV, BuildOptions, SecretSpec
 from buildlib.references import is_docker_hub
 from buildlib.tags import annotation_flags
+from buildlib.urls import public_url
 
 Output = Literal["load", "push"]
 OCI = "org.opencontainers.image"
