@@ -646,6 +646,30 @@ def test_an_environment_variable_name_error(
     )
 
 
+@pytest.mark.parametrize(
+    ("keys", "at"),
+    [
+        ('username-env = "X"\ntoken-env = "X"', "token-env ="),
+        ('token-env = "DOCKERHUB_USERNAME"', "token-env ="),
+        ('username-env = "DOCKERHUB_TOKEN"', "username-env ="),
+    ],
+)
+def test_one_variable_for_the_user_and_the_token_is_refused(
+    tmp_path: Path, keys: str, at: str
+) -> None:
+    # the token would go to the registry as the user name (and the login fail)
+    path = repo(tmp_path, HEAD + APP + f"\n[tool.buildlib.credentials]\n{keys}\n")
+    error = load_error(tmp_path)
+    name = keys.split('"')[-2]
+    assert (error.message, error.location, error.hint) == (
+        f"tool.buildlib.credentials.token-env {name!r} is also username-env: the token would "
+        "be sent as the user name",
+        f"{path}:{line_of(path, at)}",
+        'name two variables, e.g. username-env = "DOCKERHUB_USERNAME" and token-env = '
+        '"DOCKERHUB_TOKEN"',
+    )
+
+
 # --- the TOML text itself ---------------------------------------------------------------------
 
 

@@ -653,10 +653,17 @@ def _parse_release(raw: Any, where: Locator) -> ReleaseConfig:
 def _parse_credentials(raw: Any, where: Locator) -> CredentialsConfig:
     table = f"{TOOL}.credentials"
     _check_keys(raw, _CREDENTIAL_KEYS, table, where)
-    return CredentialsConfig(
-        username_env=_env_name(raw, "username-env", CredentialsConfig.username_env, table, where),
-        token_env=_env_name(raw, "token-env", CredentialsConfig.token_env, table, where),
-    )
+    username_env = _env_name(raw, "username-env", CredentialsConfig.username_env, table, where)
+    token_env = _env_name(raw, "token-env", CredentialsConfig.token_env, table, where)
+    if token_env == username_env:
+        raise ConfigError(
+            f"{table}.token-env {token_env!r} is also username-env: the token would be sent as "
+            "the user name",
+            location=where.key(table, "token-env" if "token-env" in raw else "username-env"),
+            hint=f'name two variables, e.g. username-env = "{CredentialsConfig.username_env}" '
+            f'and token-env = "{CredentialsConfig.token_env}"',
+        )
+    return CredentialsConfig(username_env=username_env, token_env=token_env)
 
 
 def _env_name(table: Mapping[str, Any], key: str, default: str, name: str, where: Locator) -> str:
