@@ -762,7 +762,25 @@ class Locator:
 
     def _table_line(self, table: str, *, prefix: bool = False) -> int | None:
         """The header line of ``[table]``; with ``prefix``, of the first ``[table.*]`` too."""
-        end = r"\s*[\].]" if prefix else r"\s*\]"
-        header = re.compile(rf"^\[\s*{re.escape(table)}{end}")
-        found = (n for n, raw in enumerate(self.lines, start=1) if header.match(raw.strip()))
-        return next(found, None)
+        for number, raw in enumerate(self.lines, start=1):
+            name = _header_name(raw)
+            if name == table or prefix and name is not None and name.startswith(f"{table}."):
+                return number
+        return None
+
+
+def _header_name(line: str) -> str | None:
+    """The dotted name of a table header line, as TOML reads it: ``[a."b c"]`` is ``a.b c``
+    (a quoted part may hold a space or a dot), else None."""
+    if not line.lstrip().startswith("["):
+        return None
+    try:
+        tree: Any = tomllib.loads(line.strip())
+    except tomllib.TOMLDecodeError:
+        return None
+    parts = []
+    while isinstance(tree, dict) and len(tree) == 1:
+        ((part, tree),) = tree.items()
+        parts.append(part)
+        tree = tree[-1] if isinstance(tree, list) else tree  # an [[array of tables]]
+    return ".".join(parts)
