@@ -221,6 +221,17 @@ def test_legacy_sets_buildkit_off_and_has_no_platform_or_secret(tmp_path: Path) 
     assert values_of(argv, "--tag") == ["acme/demo-cpu:t1"]
 
 
+def test_legacy_builds_another_platform_than_the_host_s_when_asked(tmp_path: Path) -> None:
+    # without --platform the legacy builder builds the host's: the plan said linux/s390x, the
+    # image would have been the host's, tagged as asked
+    other = "linux/s390x" if host_platform() != "linux/s390x" else "linux/amd64"
+    build = build_of(plan_for(make_repo(tmp_path), LEGACY, platform=other), "cpu")
+    argv, _ = build_command(build, LEGACY)
+    assert build.platforms == (other,)
+    assert value_after(argv, "--platform") == other
+    assert "--progress" not in argv
+
+
 @pytest.mark.parametrize("caps", [BUILDKIT, LEGACY], ids=["buildkit", "legacy"])
 def test_only_buildx_gets_the_annotations(tmp_path: Path, caps: Capabilities) -> None:
     # `docker build` without buildx knows no --annotation: it would refuse the whole build

@@ -52,6 +52,10 @@ def build_command(
     argv += ["--file", shown_path(build.dockerfile, build.workdir)]
     if caps.buildkit:
         argv += ["--progress", "plain", "--platform", ",".join(build.platforms)]
+    elif build.platforms != (engine.host_platform(),):
+        # the legacy builder takes one platform too (engine API 1.38); without the flag it
+        # builds the host's, whatever the plan said
+        argv += ["--platform", ",".join(build.platforms)]
     if buildx:
         argv.append("--push" if build.output == "push" else "--load")
         argv += [f"--provenance={build.provenance}"] if build.provenance else []
