@@ -14,6 +14,8 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -230,4 +232,33 @@ def test_a_stop_where_the_login_cannot_be_rewritten_still_ends_as_a_stop(scratch
             signal.raise_signal(signal.SIGTERM)
 
     assert stopped.value.code == 143
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_ctrl_c_another_thread_takes_as_the_login_directory_is_made_leaves_no_directory(
+    scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A thread that does not block SIGINT (a worker such as the lock check's, a spinner)
+    # takes the signal the main thread blocks; Python still runs its handler in the main
+    # thread, inside the block that was to defer it.
+    release = threading.Event()
+    waiting = threading.Thread(target=release.wait)
+    waiting.start()
+    made = tempfile.mkdtemp
+
+    def made_then_signalled(*args: object, **kwargs: object) -> str:
+        path = made(*args, **kwargs)  # type: ignore[call-overload]
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # time for the other thread's signal to reach the main thread
+        return str(path)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", made_then_signalled)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with Docker.client("docker", LoginRunner()).login("r.example", CREDS):
+                pass
+    finally:
+        release.set()
+        waiting.join()
+
     assert list(scratch.iterdir()) == []

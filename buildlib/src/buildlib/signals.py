@@ -82,15 +82,20 @@ def signals_held(note: Callable[[int], object]) -> Iterator[list[int]]:
 
 @contextmanager
 def signals_deferred() -> Iterator[None]:
-    """The STOPS signals wait (blocked) until a step too short to hand over has ended, then
-    arrive as usual. The mask is this thread's, and a signal another thread receives still
-    runs its handler in the main thread (the signal module's docs): the block defers while
-    the main thread runs alone."""
+    """The STOPS signals wait until a step too short to hand over has ended, then arrive as
+    usual. Blocking them is not enough: the mask is the main thread's, and a thread that
+    does not block them (a worker, the lock check's) takes one, whose handler Python then
+    runs in the main thread inside the block (the signal module's docs). So the block also
+    holds them as :func:`signals_held` does and raises them again at its end."""
     previous = None
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask"):
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(STOPS))
+    held: list[int] = []
     try:
-        yield
+        with signals_held(held.append):
+            yield
     finally:
         if previous is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum in held:
+            signal.raise_signal(signum)
