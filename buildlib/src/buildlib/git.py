@@ -105,6 +105,11 @@ class Git:
         stdin = b"".join(os.fsencode(p) + b"\0" for p in paths)
         return (self._paths(*argv, stdin=stdin) or set()) if paths else set()
 
+    def attribute(self, name: str, path: str) -> str | None:
+        """What git's attributes set ``name`` to for ``path`` (``unspecified`` when none)."""
+        out = self._git("check-attr", name, "--", path)
+        return out.rsplit(": ", 1)[-1] if out else None
+
     def is_tracked(self, path: str) -> bool:
         return self._git("ls-files", "--error-unmatch", "--", path) is not None
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 from buildlib import dockerfile
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
-from buildlib.runner import ask
+from buildlib.git import Git
 
 CHECK_ID = "line-endings"
 FIX_HINT = "invoke doctor --fix (rewrites them to LF, nothing else)"
@@ -96,10 +95,7 @@ def _line_ending_result(path: Path, rel: str, number: int, kind: str, *, fix: bo
 def _kept_lf(folder: Path, name: str) -> bool:
     """Whether git's attributes already keep the file LF (``eol=lf``): its CRLF then came
     from an editor, and the line to add to .gitattributes is there."""
-    if shutil.which("git") is None:
-        return False
-    said = ask(["git", "check-attr", "eol", "--", name], cwd=folder)
-    return said.ok and said.stdout.strip().endswith(": eol: lf")
+    return Git(folder).attribute("eol", name) == "lf"
 
 
 def _bom_result(path: Path, rel: str, found: tuple[int, str] | None, *, fix: bool) -> CheckResult:
