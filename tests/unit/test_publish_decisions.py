@@ -490,44 +490,46 @@ def test_a_rerun_is_reported_as_already_there(
 # --- release needs its tag, at HEAD, on a clean tree ----------------------------------------
 
 
-def test_release_needs_its_git_tag(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # no release-please here: the message says where the version comes from, not who tags
-    git(root, "tag", "-d", "v1.2.3")
-    with publishing(monkeypatch, StubRegistry()) as docker:
-        with pytest.raises(CheckFailed) as caught:
-            do_release(root, runner=docker)
-    assert caught.value.message == (
-        "git tag v1.2.3 for version 1.2.3 ([project].version in pyproject.toml) does not exist"
-    )
-    assert caught.value.hint == (
+# without release-please the message says where the version comes from, not who tags
+NO_TAG = {
+    None: (
+        "git tag v1.2.3 for version 1.2.3 ([project].version in pyproject.toml) does not exist",
         "`git fetch --tags` if it was pushed; else tag HEAD, the commit to release: "
-        "git tag v1.2.3 && git push origin v1.2.3"
-    )
-    assert docker.calls == []
+        "git tag v1.2.3 && git push origin v1.2.3",
+    ),
+    "release-please": (
+        "git tag v1.2.3 (made by release-please for version 1.2.3) does not exist",
+        "merge the release PR, or `git fetch --tags`; to tag by hand: "
+        "git tag v1.2.3 && git push origin v1.2.3",
+    ),
+}
 
 
 @pytest.mark.parametrize(
     "name",
-    ["release-please-config.json", ".release-please-manifest.json", ".github/workflows/r.yml"],
+    [
+        None,
+        "release-please-config.json",
+        ".release-please-manifest.json",
+        ".github/workflows/r.yml",
+    ],
 )
-def test_release_names_release_please_as_its_tagger_where_it_runs(
-    root: Path, monkeypatch: pytest.MonkeyPatch, name: str
+def test_release_needs_its_git_tag_and_names_release_please_as_its_tagger_where_it_runs(
+    root: Path, monkeypatch: pytest.MonkeyPatch, name: str | None
 ) -> None:
-    (root / name).parent.mkdir(parents=True, exist_ok=True)
-    (root / name).write_text("uses: googleapis/release-please-action@v4\n", encoding="utf-8")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "ci: release-please")
+    if name is not None:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("uses: googleapis/release-please-action@v4\n", encoding="utf-8")
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", "ci: release-please")
     git(root, "tag", "-d", "v1.2.3")
     with publishing(monkeypatch, StubRegistry()) as docker:
         with pytest.raises(CheckFailed) as caught:
             do_release(root, runner=docker)
-    assert caught.value.message == (
-        "git tag v1.2.3 (made by release-please for version 1.2.3) does not exist"
-    )
-    assert caught.value.hint == (
-        "merge the release PR, or `git fetch --tags`; to tag by hand: "
-        "git tag v1.2.3 && git push origin v1.2.3"
-    )
+    message, hint = NO_TAG[None if name is None else "release-please"]
+    assert caught.value.message == message
+    assert caught.value.hint == hint
+    assert docker.calls == []
 
 
 def test_release_needs_its_tag_at_head(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
