@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import inspect
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -695,3 +697,29 @@ def test_the_release_summary_names_the_floating_tags_this_repository_makes(
     ns = web_repo_collection(tmp_path, more=release)
 
     assert inspect.getdoc(ns.tasks["release"].body) == f"Publish the pyproject version: {summary}"
+
+
+@pytest.mark.parametrize("user_says_no", [False, True], ids=["invoke-default", "user-B"])
+def test_buildlib_keeps_its_own_bytecode_under_invoke(tmp_path: Path, user_says_no: bool) -> None:
+    # Invoke turns .pyc writing off for the process; buildlib, a library, would then be
+    # compiled again by every command. The user's own PYTHONDONTWRITEBYTECODE still wins.
+    package = tmp_path / "src" / "buildlib"
+    source = Path(inspect.getfile(collection)).parent
+    shutil.copytree(source, package, ignore=shutil.ignore_patterns("__pycache__"))
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    web_repo_collection(repo)
+    (repo / "tasks.py").write_text(
+        "from pathlib import Path\nfrom buildlib.tasks import collection\n"
+        "ns = collection(Path(__file__).parent)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(tmp_path / "src")
+    if user_says_no:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    ran = conftest.invoke("--list", cwd=repo, env=env, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    modules = sorted(package.rglob("*.py"))
+    cached = [m for m in modules if Path(importlib.util.cache_from_source(str(m))).is_file()]
+    assert cached == ([] if user_says_no else modules)
+    assert not (repo / "__pycache__").exists()  # the tasks file stays Invoke's business

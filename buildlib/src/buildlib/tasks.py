@@ -291,7 +291,23 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str, 
     return images, summary, config.tag_env, config.default_tag, config.release.floating_tags
 
 
+def _keep_bytecode() -> None:
+    """Write buildlib's own bytecode cache, which Invoke turns off for the whole process.
+
+    Invoke stops ``.pyc`` writing unless ``--write-pyc`` is given, for tasks files that change
+    often (Invoke's changelog, feature 68). That also stops it for buildlib, a library, whose
+    modules every command would then compile again: this gives buildlib's folder, and only
+    it, what an ordinary import does. The user's own ``-B`` or ``PYTHONDONTWRITEBYTECODE``
+    (``sys.flags``) still wins; compileall skips a folder it cannot write to, silently.
+    """
+    if sys.dont_write_bytecode and not sys.flags.dont_write_bytecode:
+        import compileall
+
+        compileall.compile_dir(Path(__file__).parent, quiet=2)
+
+
 def collection(root: Path | str, *extra: Task | Callable[..., Any]) -> Collection:
+    _keep_bytecode()
     root = Path(root).resolve()
     sys.excepthook = _quiet_broken_pipe(sys.excepthook)
     images, build_summary, tag_env, default_tag, floating = _image_summaries(root)
