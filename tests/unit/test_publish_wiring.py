@@ -223,6 +223,39 @@ def test_a_dry_run_release_warns_once_of_its_tag_and_of_its_missing_credentials(
     assert f"gpu: {GPU} ← 1.2.3, 1.2, 1, latest" in err
 
 
+@pytest.mark.parametrize("task", ["push", "release"])
+@pytest.mark.parametrize(
+    ("present", "missing"),
+    [("DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN"), ("DOCKERHUB_TOKEN", "DOCKERHUB_USERNAME")],
+)
+def test_a_dry_run_with_half_set_credentials_warns_of_the_missing_one_and_shows_its_plan(
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    task: str,
+    present: str,
+    missing: str,
+) -> None:
+    # as a dry run without any credentials: the plan, and a warning where the real run stops
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        monkeypatch.setattr(publish, "run_preflight", run_preflight)
+        env = {present: CREDENTIALS[present]}
+        if task == "push":
+            flags = PushFlags(images=("gpu",), tag="topic", dry_run=True)
+            assert push(root, flags, environ=env, runner=docker) == []
+        else:
+            assert release(root, ReleaseFlags(images=("gpu",), dry_run=True), environ=env) == []
+
+    captured = capsys.readouterr()
+    would_stop = [line for line in captured.err.splitlines() if "would stop" in line]
+    assert would_stop == [
+        f"warning: a real {task} would stop here: {present} is set but {missing} is not "
+        "(or is empty) (fix: set both DOCKERHUB_USERNAME and DOCKERHUB_TOKEN, or neither)"
+    ]
+    assert f"gpu: {GPU} ← " in captured.err, "the plan is printed"
+    assert "dckr_pat" not in captured.out + captured.err
+
+
 # --- the environment, the registry, the secrets ---------------------------------------------
 
 

@@ -80,7 +80,8 @@ def _job(
 ) -> _Job:
     options = options_for(config, flags, tag=tag, registry=flags.registry, environ=env)
     selected = config.select(flags.images) if flags.images else config.images
-    access = resolve_access(config, options.registry or config.registry, env)
+    registry = options.registry or config.registry
+    access = resolve_access(config, registry, env, dry_run=options.dry_run)
     runner = runner or Runner(dry_run=options.dry_run)
     for label, value in secret_values(options.secrets, env):
         runner.add_secret(value, label)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from buildlib import console
 from buildlib.config import Config
-from buildlib.credentials import Credentials, refused_fix
+from buildlib.credentials import Credentials, Found, refused_fix
 from buildlib.credentials import find as find_credentials
 from buildlib.digests import TAKE_TURNS, confirming, listed_digest, replaced, verify_pushed
 from buildlib.docker import Docker
@@ -71,9 +71,19 @@ class Access:
         return RegistryClient(self.registry, self.credentials, credential_hint=self.hint)
 
 
-def resolve_access(config: Config, registry: str, environ: Mapping[str, str]) -> Access:
+def resolve_access(
+    config: Config, registry: str, environ: Mapping[str, str], *, dry_run: bool = False
+) -> Access:
+    """``dry_run``: credentials that cannot be used (half of the pair set, a docker login
+    that cannot be read) count as none, so the dry run still shows its plan; its pre-flight
+    warns of them as the credentials check the real run stops at."""
     names = config.credentials
-    found = find_credentials(names.username_env, names.token_env, registry, environ)
+    try:
+        found = find_credentials(names.username_env, names.token_env, registry, environ)
+    except CheckFailed:
+        if not dry_run:
+            raise
+        found = Found(None, None)
     hint = refused_fix(found, names.username_env, names.token_env, registry)
     return Access(registry, found.credentials, hint)
 
