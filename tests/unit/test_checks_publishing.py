@@ -213,11 +213,15 @@ def test_missing_release_tag(tmp_path):
     local = check_release_tag(load(repo))
 
     assert (release.id, release.status) == ("release-tag", "fail")
-    assert "git tag v0.1.0 for version 0.1.0 does not exist" in release.message
+    assert (
+        "git tag v0.1.0 for version 0.1.0 ([project].version in pyproject.toml) does not exist"
+        in release.message
+    )
     assert "git tag v0.1.0 && git push origin v0.1.0" in release.hint
     assert local.status == "warn"
+    assert local.message.endswith(": `invoke release` would stop")
     # the fixture runs release-please: it is named as the tag's maker
-    assert local.message.endswith("(release-please creates it when its PR is merged)")
+    assert release.hint == local.hint
     assert release.hint.startswith("merge the release-please PR (it creates v0.1.0)")
 
 
@@ -227,7 +231,9 @@ def test_missing_release_tag_without_release_please_names_no_release_please(tmp_
     release = check_release_tag(load(repo), for_="release")
     local = check_release_tag(load(repo))
 
-    assert release.message == "git tag v0.1.0 for version 0.1.0 does not exist"
+    assert release.message == (
+        "git tag v0.1.0 for version 0.1.0 ([project].version in pyproject.toml) does not exist"
+    )
     assert local.message == release.message + ": `invoke release` would stop"
     assert (
         release.hint

@@ -490,16 +490,18 @@ def test_a_rerun_is_reported_as_already_there(
 # --- release needs its tag, at HEAD, on a clean tree ----------------------------------------
 
 
-# without release-please the message says where the version comes from, not who tags
+# the message says where the version comes from; the fix names release-please as the tag's
+# maker only where it runs
+MISSING = "git tag v1.2.3 for version 1.2.3 ([project].version in pyproject.toml) does not exist"
 NO_TAG = {
     None: (
-        "git tag v1.2.3 for version 1.2.3 ([project].version in pyproject.toml) does not exist",
+        MISSING,
         "`git fetch --tags` if it was pushed; else tag HEAD, the commit to release: "
         "git tag v1.2.3 && git push origin v1.2.3",
     ),
     "release-please": (
-        "git tag v1.2.3 (made by release-please for version 1.2.3) does not exist",
-        "merge the release PR, or `git fetch --tags`; to tag by hand: "
+        MISSING,
+        "merge the release-please PR (it creates v1.2.3), or `git fetch --tags`; to tag by hand: "
         "git tag v1.2.3 && git push origin v1.2.3",
     ),
 }

@@ -205,18 +205,9 @@ def git_problems(
             )
         ]
     commit, head, dirty = git.tag_commit(tag), git.head(), git.dirty_files()
-    if release_please:
-        made = f"(made by release-please for version {version})"
-        make = "merge the release PR, or `git fetch --tags`; to tag by hand"
-    else:
-        made = f"for version {version} ([project].version in pyproject.toml)"
-        make = "`git fetch --tags` if it was pushed; else tag HEAD, the commit to release"
+    missing = missing_tag(tag, version, release_please=release_please)
     found = [
-        (
-            commit is None,
-            f"git tag {tag} {made} does not exist",
-            f"{make}: git tag {tag} && git push origin {tag}",
-        ),
+        (commit is None, missing.message, missing.hint),
         (
             commit not in (None, head),
             f"git tag {tag} points at {(commit or '')[:12]}, not at HEAD ({(head or '?')[:12]})",
@@ -233,6 +224,21 @@ def git_problems(
     if stray := stray_files(config, images, f"the images would not be {tag}", buildkit=buildkit):
         problems.append(stray)
     return problems
+
+
+def missing_tag(tag: str, version: str, *, release_please: bool) -> CheckFailed:
+    """The release tag ``tag`` for ``version`` is not there: where the version comes from,
+    and who makes the tag (release-please where it runs here, else the user). A release stops
+    on it; doctor's release-tag check says the same."""
+    if release_please:
+        make = f"merge the release-please PR (it creates {tag}), or `git fetch --tags`; "
+        make += "to tag by hand"
+    else:
+        make = "`git fetch --tags` if it was pushed; else tag HEAD, the commit to release"
+    return CheckFailed(
+        f"git tag {tag} for version {version} ([project].version in pyproject.toml) does not exist",
+        hint=f"{make}: git tag {tag} && git push origin {tag}",
+    )
 
 
 def stray_files(

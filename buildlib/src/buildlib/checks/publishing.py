@@ -15,6 +15,7 @@ from buildlib.checks.project import Project, exception_line, per_project
 from buildlib.credentials import Credentials, Found, find, refused_fix
 from buildlib.errors import AuthError, BuildlibError
 from buildlib.references import is_docker_hub, is_loopback
+from buildlib.releaseplan import missing_tag
 
 NEEDS_FOR = "`invoke doctor --for push` (or `--for release`) checks it"
 
@@ -132,19 +133,10 @@ def check_release_tag(project: Project, for_: str | None = None) -> CheckResult:
     commit = project.git.tag_commit(tag)
     release = for_ == "release"
     if commit is None:
-        message = f"git tag {tag} for version {project.version_text} does not exist"
-        by_hand = f"git tag {tag} && git push origin {tag}"
-        if release_please.in_use(project.root):
-            hint = f"merge the release-please PR (it creates {tag}), or `git fetch --tags`; "
-            hint += f"by hand: {by_hand}"
-            made = " (release-please creates it when its PR is merged)"
-        else:
-            hint = "`git fetch --tags` if it was pushed; else tag HEAD, the commit to release: "
-            hint += by_hand
-            made = ""
-        if not release:
-            message += f": `invoke release` would stop{made}"
-        return result("fail" if release else "warn", message, hint=hint)
+        made_by_release_please = release_please.in_use(project.root)
+        missing = missing_tag(tag, project.version_text, release_please=made_by_release_please)
+        stops = "" if release else ": `invoke release` would stop"
+        return result("fail" if release else "warn", missing.message + stops, hint=missing.hint)
     if commit != project.head and release:
         message = f"git tag {tag} points at {commit[:12]}, not at HEAD ({project.head[:12]})"
         return result("fail", message, hint=f"git checkout {tag}")
