@@ -15,10 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildlib import attest, console, existing, pushing, releaseplan, tags
+from buildlib import attest, console, existing, pushing, release_please, releaseplan, tags
 from buildlib import config as config_module
 from buildlib.build import execute
-from buildlib.checks import release_please
 from buildlib.checks.preflight import Purpose, preflight, run_preflight
 from buildlib.config import Config, ImageSpec
 from buildlib.docker import Docker, detect

@@ -15,7 +15,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from buildlib.checks import CheckResult
-from buildlib.checks.project import Project, mentions
+from buildlib.checks.project import Project
+from buildlib.repofiles import mentions
 from buildlib.runner import ask, find_program
 
 LOCK = "uv.lock"

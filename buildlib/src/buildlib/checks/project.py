@@ -8,7 +8,7 @@ defaults. This module must never interpret the table a second time, nor keep def
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
@@ -153,17 +153,6 @@ def per_project(
         return cast(T, project._cache[key])
 
     return once
-
-
-def mentions(paths: Iterable[Path], word: str) -> bool:
-    """Whether any of the files (of those that can be read) contains ``word``."""
-    for path in paths:
-        try:
-            if word in path.read_text(encoding="utf-8", errors="replace"):
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def exception_line(exc: BaseException) -> str:

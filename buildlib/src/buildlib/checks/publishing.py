@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from buildlib.checks import CheckResult, release_please
+from buildlib.checks import CheckResult
 from buildlib.checks.project import Project, exception_line, per_project
 from buildlib.credentials import Credentials, Found, find, refused_fix
 from buildlib.errors import AuthError, BuildlibError
 from buildlib.references import is_docker_hub, is_loopback
+from buildlib.release_please import in_use
 from buildlib.releaseplan import missing_tag
 
 NEEDS_FOR = "`invoke doctor --for push` (or `--for release`) checks it"
@@ -133,8 +134,7 @@ def check_release_tag(project: Project, for_: str | None = None) -> CheckResult:
     commit = project.git.tag_commit(tag)
     release = for_ == "release"
     if commit is None:
-        made_by_release_please = release_please.in_use(project.root)
-        missing = missing_tag(tag, project.version_text, release_please=made_by_release_please)
+        missing = missing_tag(tag, project.version_text, release_please=in_use(project.root))
         stops = "" if release else ": `invoke release` would stop"
         return result("fail" if release else "warn", missing.message + stops, hint=missing.hint)
     if commit != project.head and release:

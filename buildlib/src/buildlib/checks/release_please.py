@@ -14,7 +14,6 @@ import json
 import re
 from dataclasses import replace
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -22,12 +21,10 @@ from packaging.version import InvalidVersion, Version
 
 from buildlib.checks import CheckResult
 from buildlib.checks.lock import read_lock_version, then_commit
-from buildlib.checks.project import PYPROJECT, Project, mentions, per_project
-from buildlib.checks.workflows import workflow_paths
+from buildlib.checks.project import PYPROJECT, Project, per_project
 from buildlib.config import Locator
+from buildlib.release_please import CONFIG, MANIFEST, runs_in_workflow
 
-CONFIG = "release-please-config.json"
-MANIFEST = ".release-please-manifest.json"
 # The option types of schemas/config.json (ReleaserConfigOptions and the top level), and
 # of package-name and component, which only ReleaserPackageConfig (src/manifest.ts) has.
 _BOOLEAN = """bump-minor-pre-major bump-patch-for-minor-pre-major include-v-in-tag
@@ -92,17 +89,6 @@ def read_json(project: Project, name: str) -> tuple[Any, str, CheckResult | None
         return None, text, CheckResult("", "fail", message, name, exc.lineno, hint)
 
 
-def _uses_release_please(root: Path) -> bool:
-    """Whether a workflow runs release-please."""
-    return mentions(workflow_paths(root), "release-please")
-
-
-def in_use(root: Path) -> bool:
-    """Whether release-please makes the release tags here: its config or manifest is there,
-    or a workflow runs it. Only then may a missing tag's message send the user to it."""
-    return any((root / name).is_file() for name in (CONFIG, MANIFEST)) or _uses_release_please(root)
-
-
 def manifest_version(project: Project) -> str | None:
     # src/manifest.ts: a package path to its version; the root's is ROOT_PROJECT_PATH, "."
     data, _, _ = read_json(project, MANIFEST)
@@ -140,7 +126,7 @@ def check_release_please_config(project: Project) -> CheckResult:
     if problem is not None:
         return replace(problem, id=check_id)
     if data is None:
-        if not _uses_release_please(project.root):
+        if not runs_in_workflow(project.root):
             return CheckResult(check_id, "skipped", f"release-please is not set up (no {CONFIG})")
         return fail(
             f"a workflow runs release-please but {CONFIG} does not exist",
@@ -324,7 +310,7 @@ def check_release_please_manifest(project: Project) -> CheckResult:
         return replace(problem, id=check_id)
     current = project.version_text or "0.1.0"
     if data is None:
-        if read_json(project, CONFIG)[0] is None and not _uses_release_please(project.root):
+        if read_json(project, CONFIG)[0] is None and not runs_in_workflow(project.root):
             message = f"release-please is not set up (no {MANIFEST})"
             return CheckResult(check_id, "skipped", message)
         hint = f'create {MANIFEST} with {{".": "{current}"}}'

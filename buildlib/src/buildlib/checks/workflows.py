@@ -23,18 +23,12 @@ from typing import Any
 from buildlib.checks import CheckResult, Status
 from buildlib.checks.project import Project
 from buildlib.options import verdict_cache
+from buildlib.repofiles import workflow_paths
 from buildlib.runner import Result, ask, find_program, last_lines
 
 CHECK_ID = "workflows"
 TOOL = "check-jsonschema"
 ACTIONLINT = "actionlint"
-
-
-def workflow_paths(root: Path) -> list[Path]:
-    folder = root / ".github" / "workflows"
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".yml", ".yaml"))
 
 
 def workflow_files(project: Project) -> list[str]:
