@@ -639,6 +639,23 @@ def test_bad_registry(tmp_path: Path) -> None:
     assert error.hint is not None and "127.0.0.1:5000" in error.hint
 
 
+def test_a_registry_with_a_path_says_where_the_path_goes_as_the_flag_does(
+    tmp_path: Path,
+) -> None:
+    from buildlib.options import registry_override
+
+    error = refused_at(
+        tmp_path, 'registry = "docker.io"', 'registry = "ghcr.io/org"', at="registry ="
+    )
+    with pytest.raises(UsageError) as flag:
+        registry_override("ghcr.io/org", {})
+    assert error.hint == flag.value.hint
+    assert error.hint is not None
+    assert error.hint.endswith(
+        "; the repository part comes from [tool.buildlib.images.*].repository"
+    )
+
+
 @pytest.mark.parametrize(
     ("given", "shown"),
     [("https://ci:tok3n", "https://ci:***"), ("ci:tok3n@ghcr.io", "***@ghcr.io")],

@@ -19,7 +19,7 @@ from buildlib.buildargs import KEY_RE, allow_hint, secret_word
 from buildlib.config import Config, normal_platform, platforms_problem
 from buildlib.errors import ConfigError, UsageError
 from buildlib.flags import ImageFlags
-from buildlib.references import REGISTRY_HINT, registry_problem, shown_registry, validate_tag
+from buildlib.references import REGISTRY_FIX, registry_problem, shown_registry, validate_tag
 
 REGISTRY_ENV = "BUILDLIB_REGISTRY"
 BUILDER_ENV = "BUILDLIB_BUILDER"
@@ -73,8 +73,7 @@ def registry_override(flag: str | None, environ: Mapping[str, str]) -> str | Non
     if value and problem is not None:
         raise UsageError(
             f"{label}{shown_registry(value)}: {problem}",
-            hint=f"{REGISTRY_HINT}; the repository part comes from "
-            "[tool.buildlib.images.*].repository",
+            hint=REGISTRY_FIX,
         )
     return value or None
 

@@ -100,12 +100,16 @@ def validate_registry(host: str, *, location: str | None = None) -> str:
     if (problem := registry_problem(host)) is None:
         return host
     shown = shown_registry(host)
-    raise ConfigError(f"registry {shown!r}: {problem}", hint=REGISTRY_HINT, location=location)
+    raise ConfigError(f"registry {shown!r}: {problem}", hint=REGISTRY_FIX, location=location)
 
 
 REGISTRY_HINT = (
     "a registry is a host name or address with an optional port, e.g. docker.io, ghcr.io, "
     "127.0.0.1:5000 or [::1]:5000"
+)
+# the fix for a bad registry wherever it is given: ghcr.io/org's org goes in the repository
+REGISTRY_FIX = (
+    f"{REGISTRY_HINT}; the repository part comes from [tool.buildlib.images.*].repository"
 )
 
 
