@@ -300,7 +300,8 @@ def test_default_tag_breaking_the_tag_grammar(
     error = refused_at(
         tmp_path, 'default-tag = "local"', f'default-tag = "{tag}"', at="default-tag"
     )
-    assert error.message == f"invalid Docker tag {tag!r}: {problem}"
+    # the key, as the other [tool.buildlib] errors and --tag's name where the value stands
+    assert error.message == f"tool.buildlib.default-tag: invalid Docker tag {tag!r}: {problem}"
     assert error.hint is not None and error.hint.startswith(f"use {suggestion!r}; a tag is")
 
 
@@ -634,7 +635,8 @@ def test_bad_registry(tmp_path: Path) -> None:
         tmp_path, 'registry = "docker.io"', 'registry = "https://docker.io"', at="registry ="
     )
     assert error.message == (
-        "registry 'https://docker.io': not a registry host[:port] (no scheme, no path)"
+        "tool.buildlib.registry 'https://docker.io': not a registry host[:port] "
+        "(no scheme, no path)"
     )
     assert error.hint is not None and "127.0.0.1:5000" in error.hint
 
@@ -664,7 +666,9 @@ def test_a_registry_holding_a_token_is_refused_without_it(
     tmp_path: Path, given: str, shown: str
 ) -> None:
     error = refused_at(tmp_path, 'registry = "docker.io"', f'registry = "{given}"', at="registry =")
-    assert error.message == f"registry '{shown}': not a registry host[:port] (no scheme, no path)"
+    assert error.message == (
+        f"tool.buildlib.registry '{shown}': not a registry host[:port] (no scheme, no path)"
+    )
     assert "tok3n" not in str(error)
 
 
@@ -684,7 +688,7 @@ def test_a_registry_outside_the_reference_grammar_is_refused(
     error = refused_at(
         tmp_path, 'registry = "docker.io"', f'registry = "{registry}"', at="registry ="
     )
-    assert error.message == f"registry {registry!r}: {problem}"
+    assert error.message == f"tool.buildlib.registry {registry!r}: {problem}"
 
 
 def test_an_ipv6_registry_with_a_port_is_accepted(tmp_path: Path) -> None:

@@ -256,7 +256,9 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
                 hint=f'list names of letters, digits and _, e.g. {ALLOW_KEY} = ["SSH_KEY_PATH"]',
             )
     registry = validate_registry(
-        table.get("registry", Config.registry), location=where.key(TOOL, "registry")
+        table.get("registry", Config.registry),
+        location=where.key(TOOL, "registry"),
+        key=f"{TOOL}.registry",
     )
     images = _parse_images(table.get("images"), root, where, registry)
     names = tuple(image.name for image in images)
@@ -279,7 +281,9 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
         default_group=default_group,
         registry=registry,
         default_tag=validate_tag(
-            table.get("default-tag", Config.default_tag), location=where.key(TOOL, "default-tag")
+            table.get("default-tag", Config.default_tag),
+            location=where.key(TOOL, "default-tag"),
+            key=f"{TOOL}.default-tag",
         ),
         tag_env=_env_name(table, "tag-env", Config.tag_env, TOOL, where),
         release=_parse_release(table.get("release", {}), where),

@@ -94,13 +94,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def validate_registry(host: str, *, location: str | None = None) -> str:
-    """Return ``host`` if it is a registry ``host[:port]``, else raise ``ConfigError``."""
+def validate_registry(host: str, *, location: str | None = None, key: str = "registry") -> str:
+    """Return ``host`` if it is a registry ``host[:port]``, else raise ``ConfigError``
+    naming ``key``, the setting that gave it."""
     require_str(host, "registry", location)
     if (problem := registry_problem(host)) is None:
         return host
     shown = shown_registry(host)
-    raise ConfigError(f"registry {shown!r}: {problem}", hint=REGISTRY_FIX, location=location)
+    raise ConfigError(f"{key} {shown!r}: {problem}", hint=REGISTRY_FIX, location=location)
 
 
 REGISTRY_HINT = (
@@ -113,8 +114,9 @@ REGISTRY_FIX = (
 )
 
 
-def validate_tag(tag: str, *, location: str | None = None) -> str:
-    """Return ``tag`` if Docker accepts it as a tag, else raise ``ConfigError``."""
+def validate_tag(tag: str, *, location: str | None = None, key: str | None = None) -> str:
+    """Return ``tag`` if Docker accepts it as a tag, else raise ``ConfigError`` (naming
+    ``key``, the setting that gave it, if given)."""
     require_str(tag, "Docker tag", location)
     if DOCKER_TAG_RE.fullmatch(tag):
         return tag
@@ -124,7 +126,9 @@ def validate_tag(tag: str, *, location: str | None = None) -> str:
     if len(tag) > TAG_MAX_LENGTH:
         problems.append(f"it is {len(tag)} characters long (at most {TAG_MAX_LENGTH})")
     raise ConfigError(
-        f"invalid Docker tag {tag!r}: {'; '.join(problems)}", hint=_tag_hint(tag), location=location
+        f"{f'{key}: ' if key else ''}invalid Docker tag {tag!r}: {'; '.join(problems)}",
+        hint=_tag_hint(tag),
+        location=location,
     )
 
 
