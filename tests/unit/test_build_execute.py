@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -248,16 +250,12 @@ def test_every_follower_of_the_same_step_starts_early() -> None:
     assert order.index("third end") < order.index("first end")
 
 
-@pytest.mark.parametrize(("tag", "version"), [(None, "local"), ("main", "main")])
-def test_a_local_build_labels_its_tag_not_the_release_version(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tag: str | None,
-    version: str,
-) -> None:
-    """A build of the working tree is no release: its version label is its tag (the
-    default ``local``, or ``--tag``), as metadata-action labels a branch push."""
+@pytest.fixture
+def dry_run_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """``build_images`` of image gpu as a dry run, in a written repository, on a BuildKit
+    client, with a fresh lock and a pre-flight that only says it ran (on stderr)."""
+    import sys
+
     import buildlib.build
     import buildlib.checks.lock
     import buildlib.checks.preflight
@@ -273,13 +271,27 @@ def test_a_local_build_labels_its_tag_not_the_release_version(
         "check_lock_fresh",
         lambda project: CheckResult("uv-lock-fresh", "ok", ""),
     )
-    monkeypatch.setattr(buildlib.checks.preflight, "preflight", lambda *args, **kwargs: None)
-
-    build_images(
-        tmp_path,
-        BuildFlags(images=("gpu",), tag=tag, dry_run=True),
-        runner=Runner(dry_run=True),
+    monkeypatch.setattr(
+        buildlib.checks.preflight, "preflight", lambda *a, **k: print("pre-flight", file=sys.stderr)
     )
+
+    def build(**flags: Any) -> None:
+        flags = {"images": ("gpu",), "dry_run": True, **flags}
+        build_images(tmp_path, BuildFlags(**flags), runner=Runner(dry_run=True))
+
+    return build
+
+
+@pytest.mark.parametrize(("tag", "version"), [(None, "local"), ("main", "main")])
+def test_a_local_build_labels_its_tag_not_the_release_version(
+    dry_run_build: Callable[..., None],
+    capsys: pytest.CaptureFixture[str],
+    tag: str | None,
+    version: str,
+) -> None:
+    """A build of the working tree is no release: its version label is its tag (the
+    default ``local``, or ``--tag``), as metadata-action labels a branch push."""
+    dry_run_build(tag=tag)
 
     [command] = [line for line in commands(capsys.readouterr().err) if " build " in line]
     assert f"org.opencontainers.image.version={version}" in command
@@ -309,35 +321,10 @@ def test_all_and_image_together_are_refused_not_one_ignored(tmp_path, monkeypatc
 
 
 def test_a_build_warns_of_an_ignored_build_arg_as_soon_as_it_is_planned(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    dry_run_build: Callable[..., None], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The plan's warnings come before the pre-flight and the plan itself are shown."""
-    import sys
-
-    import buildlib.build
-    import buildlib.checks.lock
-    import buildlib.checks.preflight
-    from buildlib.build import build_images
-    from buildlib.checks import CheckResult
-    from buildlib.flags import BuildFlags
-    from tests.support.config_repo import write_repo
-
-    write_repo(tmp_path)
-    monkeypatch.setattr(buildlib.build, "detect", lambda: BUILDKIT)
-    monkeypatch.setattr(
-        buildlib.checks.lock,
-        "check_lock_fresh",
-        lambda project: CheckResult("uv-lock-fresh", "ok", ""),
-    )
-    monkeypatch.setattr(
-        buildlib.checks.preflight, "preflight", lambda *a, **k: print("pre-flight", file=sys.stderr)
-    )
-
-    build_images(
-        tmp_path,
-        BuildFlags(images=("gpu",), build_arg=("EXTRAS=2",), dry_run=True),
-        runner=Runner(dry_run=True),
-    )
+    dry_run_build(build_arg=("EXTRAS=2",))
 
     warning, after = capsys.readouterr().err.split("\n", 1)
     assert warning == "warning: --build-arg EXTRAS is ignored: no ARG EXTRAS in Dockerfile"
