@@ -235,5 +235,15 @@ def released_project(root: Path, version: str, dockerfile: str = "FROM scratch\n
     return root
 
 
+def reconfigure(root: Path, old: str, new: str, message: str) -> None:
+    """``old`` becomes ``new`` (once) in the fixture's pyproject.toml, committed as ``message``;
+    the release tag stays where it was."""
+    path = root / "pyproject.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    git(root, "commit", "-qam", message)
+
+
 GPU = "runpod/tetra-rp"
 CPU = "runpod/tetra-rp-cpu"

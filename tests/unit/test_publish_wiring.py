@@ -29,6 +29,7 @@ from tests.support.publish_fakes import (
     FakeDocker,
     StubRegistry,
     publishing,
+    reconfigure,
     released_project,
 )
 
@@ -715,12 +716,8 @@ def test_a_release_of_one_image_names_every_image_still_waiting_for_the_version(
 def test_a_push_without_images_publishes_every_image_not_only_the_default_group(
     root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.support.fixture_repo import git
-
-    pyproject = root / "pyproject.toml"
-    text = pyproject.read_text(encoding="utf-8")
-    pyproject.write_text(text.replace('default-group = ["gpu", "cpu"]', 'default-group = ["cpu"]'))
-    git(root, "commit", "-qam", "chore: plain builds build cpu")
+    default_group = 'default-group = ["gpu", "cpu"]'
+    reconfigure(root, default_group, 'default-group = ["cpu"]', "chore: plain builds build cpu")
     with publishing(monkeypatch, StubRegistry()) as docker:
         push(root, PushFlags(tag="topic", dry_run=True, as_json=True), environ={}, runner=docker)
 
@@ -751,12 +748,8 @@ def test_a_push_of_main_from_another_branch_is_refused_before_any_build(
 def test_only_the_images_buildx_does_not_push_are_named_as_going_without_annotations(
     root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.support.fixture_repo import git
-
-    pyproject = root / "pyproject.toml"
-    text = pyproject.read_text(encoding="utf-8")
-    pyproject.write_text(text.replace('["linux/amd64"]', '["linux/amd64", "linux/arm64"]'))
-    git(root, "commit", "-qam", "chore: gpu for two platforms")
+    two = '["linux/amd64", "linux/arm64"]'
+    reconfigure(root, '["linux/amd64"]', two, "chore: gpu for two platforms")
     with publishing(monkeypatch, StubRegistry(), BUILDX):
         monkeypatch.setattr(attest, "buildx_driver", lambda docker, builder=None: "docker")
         push(root, PushFlags(tag="topic", dry_run=True), environ={})

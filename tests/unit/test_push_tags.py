@@ -20,7 +20,13 @@ from buildlib.plan import make_plan
 from buildlib.publish import push
 from tests.support.config_repo import write_repo
 from tests.support.fixture_repo import git
-from tests.support.publish_fakes import GPU, StubRegistry, publishing, released_project
+from tests.support.publish_fakes import (
+    GPU,
+    StubRegistry,
+    publishing,
+    reconfigure,
+    released_project,
+)
 from tests.unit.test_attestations import REPO, build_lines, dry_run
 
 DOCKER = "/usr/bin/docker"
@@ -114,11 +120,7 @@ def test_the_sha_tag_can_be_on_in_pyproject(
 ) -> None:
     registry = StubRegistry()
     root = released_project(tmp_path / "repo", "1.2.3")
-    text = (root / "pyproject.toml").read_text(encoding="utf-8")
-    (root / "pyproject.toml").write_text(
-        text.replace("[tool.buildlib]\n", "[tool.buildlib]\nsha-tag = true\n", 1), encoding="utf-8"
-    )
-    git(root, "commit", "-qam", "chore: sha tags")
+    reconfigure(root, "[tool.buildlib]\n", "[tool.buildlib]\nsha-tag = true\n", "chore: sha tags")
     with publishing(monkeypatch, registry) as docker:
         push(root, PushFlags(images=("gpu",), tag="main"), environ={}, runner=docker)
 
