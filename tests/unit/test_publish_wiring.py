@@ -106,34 +106,24 @@ def test_a_release_builds_and_pushes_under_the_login_from_the_environment(
 # --- the pre-flight checks of each purpose --------------------------------------------------
 
 
-def test_a_push_without_credentials_is_refused_before_any_docker_command(
-    root: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("task", ["push", "release"])
+def test_a_task_without_credentials_is_refused_before_any_docker_command(
+    root: Path, monkeypatch: pytest.MonkeyPatch, task: str
 ) -> None:
-    for name, value in CREDENTIALS.items():  # not in the environment the push was given
+    for name, value in CREDENTIALS.items():  # not in the environment the task was given
         monkeypatch.setenv(name, value)
     with publishing(monkeypatch, StubRegistry()) as docker:
         monkeypatch.setattr(publish, "preflight", preflight)
         with pytest.raises(CheckFailed) as caught:
-            push(root, PushFlags(images=("gpu",), tag="topic"), environ={}, runner=docker)
+            if task == "push":
+                push(root, PushFlags(images=("gpu",), tag="topic"), environ={}, runner=docker)
+            else:
+                release(root, ReleaseFlags(images=("gpu",)), environ={}, runner=docker)
 
     assert caught.value.message.startswith(
         "no credentials for docker.io: neither $DOCKERHUB_USERNAME/$DOCKERHUB_TOKEN nor a "
         "docker login"
     )
-    assert docker.calls == []
-
-
-def test_a_release_without_credentials_is_refused_before_any_docker_command(
-    root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name, value in CREDENTIALS.items():  # not in the environment the release was given
-        monkeypatch.setenv(name, value)
-    with publishing(monkeypatch, StubRegistry()) as docker:
-        monkeypatch.setattr(publish, "preflight", preflight)
-        with pytest.raises(CheckFailed) as caught:
-            release(root, ReleaseFlags(images=("gpu",)), environ={}, runner=docker)
-
-    assert caught.value.message.startswith("no credentials for docker.io")
     assert docker.calls == []
 
 
