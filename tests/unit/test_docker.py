@@ -708,3 +708,16 @@ def test_each_dockerfile_is_parsed_once_by_the_config_the_plan_and_the_checks(
         "cpu": parsed.count(CPU_DOCKERFILE + unique),
     }
     assert (times, len(parsed)) == ({"gpu": 1, "cpu": 1}, 2)
+
+
+@pytest.mark.parametrize("caps", [BUILDX, BUILDKIT, LEGACY], ids=["buildx", "buildkit", "legacy"])
+def test_an_empty_cache_spec_is_skipped_as_buildx_skips_it(
+    tmp_path: Path, caps: Capabilities
+) -> None:
+    # docker/buildx util/buildflags/cache.go (ParseCacheEntry, at 461836b) skips a value
+    # that is "" before parsing it (`--cache-from "$UNSET"` of a CI matrix), for both flags
+    plan = plan_for(make_repo(tmp_path), caps, cache_from=["", "acme/demo:main", ""], cache_to=[""])
+    argv, _ = build_command(build_of(plan, "cpu"), caps)
+    assert values_of(argv, "--cache-from") == ["acme/demo:main"]
+    assert "--cache-to" not in argv
+    assert "BUILDKIT_INLINE_CACHE=1" not in values_of(argv, "--build-arg")

@@ -15,12 +15,21 @@ a builder cannot honour is a :class:`UsageError` before a build starts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from buildlib.errors import UsageError
 
 INLINE_CACHE_ARG = ("BUILDKIT_INLINE_CACHE", "1")
 _BUILDX_HINT = "install the buildx plugin (`docker buildx version` must answer)"
 _SPEC_HINT = "write it as type=registry,ref=REPO:buildcache"
 IMAGE_PLACEHOLDER = "{image}"
+
+
+def given(specs: Iterable[str]) -> tuple[str, ...]:
+    """The specs of the repeated flag without the empty ones (``--cache-from "$UNSET"`` of a
+    CI matrix): skipped, as docker/buildx util/buildflags/cache.go (ParseCacheEntry, read
+    at 461836b) skips a value that is "" for both --cache-from and --cache-to."""
+    return tuple(spec for spec in specs if spec)
 
 
 def for_image(specs: tuple[str, ...], name: str) -> tuple[str, ...]:

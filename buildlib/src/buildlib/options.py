@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from buildlib import console
+from buildlib import cache, console
 from buildlib.buildargs import KEY_RE, allow_hint, secret_word
 from buildlib.config import Config, normal_platform, platforms_problem
 from buildlib.errors import ConfigError, UsageError
@@ -269,8 +269,8 @@ def options_for(
         no_cache=flags.no_cache,
         build_args=parse_build_args(flags.build_arg, environ, config.allow_build_args),
         secrets=parse_secrets(flags.secret, environ),
-        cache_from=tuple(flags.cache_from),
-        cache_to=tuple(flags.cache_to),
+        cache_from=cache.given(flags.cache_from),
+        cache_to=cache.given(flags.cache_to),
         builder=flags.builder or environ.get(BUILDER_ENV) or None,
         builder_from_env=not flags.builder and bool(environ.get(BUILDER_ENV)),
         jobs=parse_jobs(flags.jobs, flags.sequential),
