@@ -297,3 +297,27 @@ def test_doctor_never_reports_workflows_both_ok_and_failed(repo, capsys):
     lines = [ln.split() for ln in capsys.readouterr().out.splitlines()]
     labels = {words[0] for words in lines if len(words) > 1 and words[1] == "workflows"}
     assert "warn" in labels and not labels & {"ok", "skip"}
+
+
+@needs_tool
+def test_doctor_reports_a_yaml_syntax_error_once_with_its_line(repo, actionlint, capsys):
+    # check-jsonschema cannot parse the file either: its "not valid YAML" would say it again
+    write(repo / ".github/workflows/broken.yml", "on: push\njobs:\n  a: [\n")
+
+    run_doctor(repo, engine=False)
+
+    out = capsys.readouterr().out
+    said = [line for line in out.splitlines() if "broken.yml" in line and "fix:" not in line]
+    assert len(said) == 1, said
+    assert ".github/workflows/broken.yml:" in said[0] and "could not parse as YAML" in said[0]
+
+
+def test_a_file_actionlint_cannot_parse_is_its_finding_alone():
+    schema = [CheckResult("workflows", "fail", "b.yml is not valid YAML", file="b.yml")]
+    lint = CheckResult(
+        "workflows", "fail", "b.yml:3: could not parse as YAML: x [syntax-check]", "b.yml", 3
+    )
+    assert one_verdict(schema, [lint], []) == [lint]
+    # without actionlint's parse, the schema's is the only word on it
+    other = CheckResult("workflows", "fail", "c.yml:1: y [expression]", "c.yml", 1)
+    assert one_verdict(schema, [other], []) == [*schema, other]

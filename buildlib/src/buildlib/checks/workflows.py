@@ -29,6 +29,9 @@ from buildlib.runner import Result, ask, find_program, last_lines
 CHECK_ID = "workflows"
 TOOL = "check-jsonschema"
 ACTIONLINT = "actionlint"
+# actionlint's words for a file it cannot parse (rhysd/actionlint parse.go,
+# handleYAMLUnmarshalError, read at 011a6d1), which it gives with the line
+UNPARSED = ": could not parse as YAML: "
 
 
 def workflow_files(project: Project) -> list[str]:
@@ -70,7 +73,7 @@ def check_workflows(project: Project) -> list[CheckResult]:
     for error in report.get("parse_errors") or []:
         file = str(error.get("filename", ""))
         hint = f"fix the YAML syntax; `{ACTIONLINT} {file}` shows where"
-        results.append(CheckResult(CHECK_ID, "fail", f"{file} is not valid YAML", file, hint=hint))
+        results.append(CheckResult(CHECK_ID, "fail", _not_yaml(file), file, hint=hint))
     for error in report.get("errors") or []:
         file = str(error.get("filename", ""))
         best = error.get("best_deep_match") or error.get("best_match") or error
@@ -86,6 +89,10 @@ def check_workflows(project: Project) -> list[CheckResult]:
     if result.ok and key is not None and verdicts is not None:
         _remember(verdicts, key)
     return [CheckResult(CHECK_ID, "ok", f"{valid})")]
+
+
+def _not_yaml(file: str) -> str:
+    return f"{file} is not valid YAML"
 
 
 def _cache_key(project: Project, tool: str, files: list[str]) -> str | None:
@@ -229,11 +236,16 @@ def _last_line(result: Result) -> str:
     return last_lines((result.stderr or result.stdout).splitlines(), 1)
 
 
-def one_verdict(*parts: list[CheckResult]) -> list[CheckResult]:
+def one_verdict(
+    schema: list[CheckResult], lint: list[CheckResult], pinned: list[CheckResult]
+) -> list[CheckResult]:
     """The schema's, actionlint's and the pinning check's results as one verdict: their
     findings alone when there are any (an ``ok`` beside them would contradict them), else one
-    line joining the passes and the reasons a tool did not run (``ok`` if anything ran)."""
-    results = [r for part in parts for r in part]
+    line joining the passes and the reasons a tool did not run (``ok`` if anything ran).
+    A file neither tool can parse is one finding: actionlint's, which has the line."""
+    said = {_not_yaml(r.file) for r in lint if r.file and UNPARSED in r.message}
+    schema = [r for r in schema if r.message not in said]
+    results = [*schema, *lint, *pinned]
     findings = [r for r in results if r.status in ("warn", "fail")]
     if findings or not results:
         return findings
