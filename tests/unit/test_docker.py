@@ -226,8 +226,13 @@ def test_legacy_builds_another_platform_than_the_host_s_when_asked(tmp_path: Pat
     # image would have been the host's, tagged as asked
     other = "linux/s390x" if host_platform() != "linux/s390x" else "linux/amd64"
     build = build_of(plan_for(make_repo(tmp_path), LEGACY, platform=other), "cpu")
-    argv, _ = build_command(build, LEGACY)
+    argv, env = build_command(build, LEGACY)
     assert build.platforms == (other,)
+    # the flag is added to the legacy command line, which keeps its program, file and tags
+    assert argv[:2] == [DOCKER, "build"]
+    assert env == {"DOCKER_BUILDKIT": "0"}
+    assert "--file" in argv
+    assert values_of(argv, "--tag") == ["acme/demo-cpu:t1"]
     assert value_after(argv, "--platform") == other
     assert "--progress" not in argv
 
