@@ -371,6 +371,25 @@ def test_an_image_name_outside_the_grammar(tmp_path: Path, name: str, suggestion
     assert error.location == f"{path}:{line_of(path, '[tool.buildlib.images.')}"
 
 
+@pytest.mark.parametrize(
+    "before",
+    [
+        "",
+        # an [[array of tables]] header read on the way to the image's own
+        '[[tool.mypy.overrides]]\nmodule = "x"\n\n',
+    ],
+    ids=["indented", "after-array-of-tables"],
+)
+def test_an_indented_image_header_is_found_at_its_line(tmp_path: Path, before: str) -> None:
+    # TOML ignores the indentation before a header (spec: "Indentation is treated as
+    # whitespace and ignored"): the error still names the header's line
+    table = APP.replace("[tool.buildlib.images.app]", '  [tool.buildlib.images."My_App"]')
+    path = repo(tmp_path, HEAD + before + table)
+    error = load_error(tmp_path)
+    assert error.message == "image name 'My_App' must be lowercase letters, digits and dashes"
+    assert error.location == f"{path}:{line_of(path, '[tool.buildlib.images.')}"
+
+
 def test_an_image_name_error_points_at_its_table(tmp_path: Path) -> None:
     path = repo(tmp_path, HEAD + APP.replace("images.app", "images.App"))
     assert load_error(tmp_path).location == f"{path}:5"
@@ -457,10 +476,22 @@ def test_a_folder_as_dockerfile_suggests_the_dockerfiles_in_it(tmp_path: Path) -
     repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '"docker"'))
     (tmp_path / "Dockerfile").unlink()
     (tmp_path / "docker").mkdir()
-    (tmp_path / "docker" / "app.Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    for name in ("app.Dockerfile", "worker.Dockerfile"):
+        (tmp_path / "docker" / name).write_text("FROM scratch\n", encoding="utf-8")
     assert load_error(tmp_path).hint == (
         "name the Dockerfile, relative to pyproject.toml, e.g. dockerfile = "
-        '"docker/app.Dockerfile" (found: docker/app.Dockerfile)'
+        '"docker/app.Dockerfile" (found: docker/app.Dockerfile, docker/worker.Dockerfile)'
+    )
+
+
+def test_an_empty_dockerfile_with_no_dockerfile_around_suggests_the_usual_name(
+    tmp_path: Path,
+) -> None:
+    repo(tmp_path, HEAD + APP.replace('"Dockerfile"', '""'))
+    (tmp_path / "Dockerfile").unlink()
+    assert load_error(tmp_path).hint == (
+        'name the Dockerfile, relative to pyproject.toml, e.g. dockerfile = "Dockerfile" '
+        "(found: none)"
     )
 
 
@@ -1010,6 +1041,29 @@ def test_a_build_arg_that_names_no_arg_of_its_dockerfile_is_refused_at_its_line(
     )
     assert error.location == f"{path}:{line_of(path, 'build-args =')}"
     assert error.hint == "add `ARG GREETNG` to Dockerfile, or remove it from build-args"
+
+
+def test_a_build_arg_that_names_no_arg_in_a_build_args_table_is_refused_at_its_line(
+    tmp_path: Path,
+) -> None:
+    path = repo(
+        tmp_path,
+        HEAD + APP + "\n[tool.buildlib.images.app.build-args]\nGREETING = 1\nNAME = 2\n",
+    )
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nARG GREETING\n", encoding="utf-8")
+    error = load_error(tmp_path)
+    assert error.message == "tool.buildlib.images.app.build-args: 'NAME' is no ARG of Dockerfile"
+    assert error.location == f"{path}:{line_of(path, 'NAME =')}"
+
+
+def test_build_args_are_not_checked_against_a_dockerfile_with_no_instruction(
+    tmp_path: Path,
+) -> None:
+    # docker refuses such a Dockerfile itself, and says so: calling each build arg "no ARG
+    # of Dockerfile" would hide that behind a wrong fix
+    repo(tmp_path, HEAD + APP + 'build-args = { GREETING = "hi" }\n')
+    (tmp_path / "Dockerfile").write_text("# to be written\n", encoding="utf-8")
+    assert config_module.load(tmp_path).images[0].build_args == (("GREETING", "hi"),)
 
 
 def test_build_args_docker_predefines_need_no_arg_line(tmp_path: Path) -> None:
