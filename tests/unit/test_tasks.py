@@ -704,7 +704,9 @@ def test_buildlib_keeps_its_own_bytecode_under_invoke(tmp_path: Path, user_says_
     # Invoke turns .pyc writing off for the process; buildlib, a library, would then be
     # compiled again by every command. The user's own PYTHONDONTWRITEBYTECODE still wins.
     package = tmp_path / "src" / "buildlib"
-    source = Path(inspect.getfile(collection)).parent
+    # the repository's source, as every other child process imports it: under mutation
+    # testing the imported package is mutmut's copy, whose calls report to a mutmut run
+    source = REPO / "buildlib" / "src" / "buildlib"
     shutil.copytree(source, package, ignore=shutil.ignore_patterns("__pycache__"))
     repo = tmp_path / "repo"
     repo.mkdir()
