@@ -256,8 +256,39 @@ def test_allow_build_args_must_name_build_args(tmp_path: Path) -> None:
 
 def test_repository_with_uppercase(tmp_path: Path) -> None:
     error = refused_at(tmp_path, '"runpod/tetra-rp-cpu"', '"RunPod/tetra-rp-cpu"', at="RunPod")
-    assert error.message == "invalid repository 'RunPod/tetra-rp-cpu': it must be lowercase"
+    assert error.message == (
+        "tool.buildlib.images.cpu.repository 'RunPod/tetra-rp-cpu': it must be lowercase"
+    )
     assert error.hint == "use 'runpod/tetra-rp-cpu'"
+
+
+@pytest.mark.parametrize(
+    ("repository", "problem", "hint"),
+    [
+        (
+            "Bad Repo!",
+            "it must be lowercase; characters ' ', '!' are not allowed",
+            "use 'bad-repo'",
+        ),
+        ("runpod/x:1", "it contains a tag (':1'); set the tag separately", "use 'runpod/x'"),
+        (
+            "runpod/x@sha256:" + "a" * 64,
+            f"it contains a digest ('@sha256:{'a' * 64}')",
+            "use 'runpod/x'",
+        ),
+        ("", "it is empty", "a repository is lowercase letters"),
+    ],
+)
+def test_a_bad_repository_names_its_key(
+    tmp_path: Path, repository: str, problem: str, hint: str
+) -> None:
+    # as [tool.buildlib]'s registry and the image's other keys name theirs
+    new = f'repository = "{repository}"'
+    error = refused_at(tmp_path, 'repository = "runpod/tetra-rp-cpu"', new, at=new)
+    assert error.message.startswith(
+        f"tool.buildlib.images.cpu.repository {repository!r}: {problem}"
+    )
+    assert error.hint is not None and error.hint.startswith(hint)
 
 
 @pytest.mark.parametrize(
@@ -282,7 +313,7 @@ def test_repository_with_bad_separators(
     tmp_path: Path, repository: str, problem: str, suggestion: str
 ) -> None:
     error = refused_at(tmp_path, '"runpod/tetra-rp-cpu"', f'"{repository}"', at=repository)
-    assert error.message == f"invalid repository {repository!r}: {problem}"
+    assert error.message == f"tool.buildlib.images.cpu.repository {repository!r}: {problem}"
     assert error.hint == f"use {suggestion!r}"
 
 

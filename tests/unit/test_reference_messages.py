@@ -73,14 +73,14 @@ def refusal(check, value: str) -> ConfigError:  # type: ignore[no-untyped-def]
 )
 def test_a_bad_repository_is_explained(name: str, message: str, hint: str) -> None:
     refused = refusal(validate_repository, name)
-    assert refused.message == f"invalid repository {name!r}: {message}"
+    assert refused.message == f"repository {name!r}: {message}"
     assert refused.hint == hint
 
 
 def test_a_name_at_the_length_limit_is_not_too_long() -> None:
     name = "A" * REPOSITORY_MAX_LENGTH
     refused = refusal(validate_repository, name)
-    assert refused.message == f"invalid repository {name!r}: it must be lowercase"
+    assert refused.message == f"repository {name!r}: it must be lowercase"
     assert refused.hint == f"use {name.lower()!r}"
     assert validate_repository("a" * REPOSITORY_MAX_LENGTH) == "a" * REPOSITORY_MAX_LENGTH
 
@@ -88,9 +88,7 @@ def test_a_name_at_the_length_limit_is_not_too_long() -> None:
 def test_a_name_over_the_length_limit_says_how_long_it_is() -> None:
     name = "a" * (REPOSITORY_MAX_LENGTH + 1)
     refused = refusal(validate_repository, name)
-    assert refused.message == (
-        f"invalid repository {name!r}: it is 256 characters long (at most 255)"
-    )
+    assert refused.message == (f"repository {name!r}: it is 256 characters long (at most 255)")
 
 
 @pytest.mark.parametrize(

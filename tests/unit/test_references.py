@@ -145,7 +145,7 @@ def test_invalid_repositories_say_why(name: str, problem: str) -> None:
 
     with pytest.raises(ConfigError) as caught:
         validate_repository(name, location="pyproject.toml:3")
-    assert caught.value.message.startswith(f"invalid repository {name!r}: ")
+    assert caught.value.message.startswith(f"repository {name!r}: ")
     assert problem in caught.value.message
     assert caught.value.location == "pyproject.toml:3"
     assert caught.value.hint

@@ -138,7 +138,7 @@ def test_valid_repositories_are_returned(name: str) -> None:
 def test_invalid_repositories_say_what_is_wrong(name: str, message: str, hint: str) -> None:
     with pytest.raises(ConfigError) as caught:
         validate_repository(name, location="[tool.buildlib.images.gpu]")
-    assert caught.value.message.startswith(f"invalid repository {name!r}: ")
+    assert caught.value.message.startswith(f"repository {name!r}: ")
     assert message in caught.value.message
     assert caught.value.hint is not None and hint in caught.value.hint
     assert caught.value.location == "[tool.buildlib.images.gpu]"

@@ -393,7 +393,7 @@ def _parse_images(raw: Any, root: Path, where: Locator, registry: str) -> tuple[
                     hint=f"add {required} = ... to [{table}]",
                 )
         repository = validate_repository(
-            body["repository"], location=where.key(table, "repository")
+            body["repository"], location=where.key(table, "repository"), key=f"{table}.repository"
         )
         # each image is pushed as REPOSITORY:TAG: two of one repository overwrite each other
         for other in images:

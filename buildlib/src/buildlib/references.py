@@ -143,14 +143,15 @@ def _tag_hint(tag: str) -> str:
     return rule
 
 
-def validate_repository(name: str, *, location: str | None = None) -> str:
+def validate_repository(name: str, *, location: str | None = None, key: str = "repository") -> str:
     """Return ``name`` (``[registry-host[:port]/]path/to/repo``, without a tag or digest)
-    if it is a valid Docker repository name, else raise ``ConfigError``."""
+    if it is a valid Docker repository name, else raise ``ConfigError`` naming ``key``, the
+    setting that gave it."""
     require_str(name, "repository", location)
     if _is_valid_repository(name):
         return name
     raise ConfigError(
-        f"invalid repository {name!r}: {'; '.join(_repository_problems(name))}",
+        f"{key} {name!r}: {'; '.join(_repository_problems(name))}",
         hint=_repository_hint(name),
         location=location,
     )
