@@ -726,3 +726,23 @@ def test_an_empty_cache_spec_is_skipped_as_buildx_skips_it(
     assert values_of(argv, "--cache-from") == ["acme/demo:main"]
     assert "--cache-to" not in argv
     assert "BUILDKIT_INLINE_CACHE=1" not in values_of(argv, "--build-arg")
+
+
+@pytest.mark.parametrize(
+    ("flag", "spec", "problem", "hint"),
+    [
+        ("cache_from", " ", "is blank", "pass it empty to skip it"),
+        ("cache_to", "\t", "is blank", "pass it empty to skip it"),
+        ("cache_from", " acme/demo:main", "has white space around it", "'acme/demo:main'"),
+        ("cache_to", "type=inline ", "has white space around it", "'type=inline'"),
+    ],
+)
+def test_a_cache_spec_padded_with_white_space_is_refused(
+    tmp_path: Path, flag: str, spec: str, problem: str, hint: str
+) -> None:
+    # buildx skips only "" and keeps the spaces of the rest (util/buildflags/cache.go at
+    # 461836b): " " is the image reference " ", " type=gha" has the key " type", no type
+    error = refusal(make_repo(tmp_path), BUILDX, **{flag: [spec]})
+    name = "--" + flag.replace("_", "-")
+    assert error.message.startswith(f"{name} {spec!r} {problem}: buildx ")
+    assert error.hint is not None and hint in error.hint

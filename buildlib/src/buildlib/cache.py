@@ -25,10 +25,20 @@ _SPEC_HINT = "write it as type=registry,ref=REPO:buildcache"
 IMAGE_PLACEHOLDER = "{image}"
 
 
-def given(specs: Iterable[str]) -> tuple[str, ...]:
-    """The specs of the repeated flag without the empty ones (``--cache-from "$UNSET"`` of a
-    CI matrix): skipped, as docker/buildx util/buildflags/cache.go (ParseCacheEntry, read
-    at 461836b) skips a value that is "" for both --cache-from and --cache-to."""
+def given(specs: Iterable[str], flag: str) -> tuple[str, ...]:
+    """The specs of the repeated ``flag`` without the empty ones (``--cache-from "$UNSET"``
+    of a CI matrix): skipped, as docker/buildx util/buildflags/cache.go (ParseCacheEntry, read
+    at 461836b) skips a value that is "" for both --cache-from and --cache-to. It keeps the
+    white space of any other (go-csvvalue's TrimLeadingSpace is off), so a padded one is
+    refused: " " would be the image reference " ", " type=gha" the key " type" and no type."""
+    for spec in specs:
+        if spec != spec.strip():
+            blank = not spec.strip()
+            raise UsageError(
+                f"{flag} {spec!r} {'is blank' if blank else 'has white space around it'}: buildx "
+                "skips only an empty value, and keeps the spaces of any other",
+                hint="pass it empty to skip it" if blank else f"pass {flag} {spec.strip()!r}",
+            )
     return tuple(spec for spec in specs if spec)
 
 
