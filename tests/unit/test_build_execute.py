@@ -282,6 +282,33 @@ def dry_run_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[.
     return build
 
 
+def test_the_plan_and_the_other_checks_do_not_wait_for_uvs_lock_check(
+    dry_run_build: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uv's lock check is the slowest step before a build: the plan and the pre-flight's
+    other checks run beside it, and only the lock's own verdict waits for it."""
+    import threading
+
+    import buildlib.checks.lock
+    import buildlib.checks.preflight
+    from buildlib.checks import CheckResult
+
+    checks_started, verdicts = threading.Event(), []
+
+    def slow_uv(project: object) -> CheckResult:
+        started = checks_started.wait(timeout=5)
+        return CheckResult("uv-lock-fresh", "ok" if started else "fail", "")
+
+    def checks(*args: Any, lock_fresh: Callable[[], CheckResult], **kwargs: Any) -> None:
+        checks_started.set()
+        verdicts.append(lock_fresh().status)
+
+    monkeypatch.setattr(buildlib.checks.lock, "check_lock_fresh", slow_uv)
+    monkeypatch.setattr(buildlib.checks.preflight, "preflight", checks)
+    dry_run_build()
+    assert verdicts == ["ok"]
+
+
 @pytest.mark.parametrize(("tag", "version"), [(None, "local"), ("main", "main")])
 def test_a_local_build_labels_its_tag_not_the_release_version(
     dry_run_build: Callable[..., None],

@@ -67,7 +67,7 @@ def test_build_preflight_asks_uv_offline(repo, monkeypatch):
 
     asked.clear()  # a result the caller already has (build runs uv beside its probes)
     given = CheckResult("uv-lock-fresh", "fail", "stale", file="uv.lock")
-    results = run_preflight(config, builds(config), "build", lock_fresh=given)
+    results = run_preflight(config, builds(config), "build", lock_fresh=lambda: given)
     assert asked == [] and given in results
 
 

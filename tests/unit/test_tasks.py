@@ -725,3 +725,17 @@ def test_buildlib_keeps_its_own_bytecode_under_invoke(tmp_path: Path, user_says_
     cached = [m for m in modules if Path(importlib.util.cache_from_source(str(m))).is_file()]
     assert cached == ([] if user_says_no else modules)
     assert not (repo / "__pycache__").exists()  # the tasks file stays Invoke's business
+
+
+def test_a_build_does_not_import_what_only_release_and_doctor_use() -> None:
+    # packaging.utils imports packaging.tags, which probes the platform as it loads: a cost
+    # every build would pay for a name normalisation only a release or doctor makes
+    source = REPO / "buildlib" / "src"
+    code = (
+        "import sys, buildlib.build, buildlib.checks.preflight, buildlib.tasks\n"
+        "print(sorted(m for m in sys.modules if m.startswith('packaging.')))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    ran = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    assert "packaging.tags" not in ran.stdout and "packaging.utils" not in ran.stdout

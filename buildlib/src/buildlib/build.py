@@ -423,7 +423,7 @@ def build_images(
 ) -> list[BuiltImage]:
     """What ``invoke build*`` runs: options, plan, pre-flight, build, report."""
     # The docker probes and uv's lock check (the pre-flight's one process) run while this
-    # process reads the configuration and imports the pre-flight checks.
+    # process reads the configuration, makes the plan and runs the other checks.
     with ThreadPoolExecutor(max_workers=2) as background:
         probe = background.submit(detect)
         lock_fresh = background.submit(_lock_fresh, root)
@@ -442,17 +442,17 @@ def build_images(
         for label, value in secret_values(options.secrets, environment()):
             runner.add_secret(value, label)
         caps = probe.result()
-    if caps.builder == "legacy":
-        console.warn(
-            f"{caps.docker} has neither buildx nor built-in BuildKit (client "
-            f"{caps.client_version}): using the legacy builder; install the buildx plugin"
-        )
-    # A local build is no release: as metadata-action does, its version label is its tag
-    # (``local``, ``main``), never the pyproject version it may not be.
-    plan = make_plan(config, images, options, caps, version=options.tag)
-    for warning in plan.warnings:
-        console.warn(warning)
-    preflight(config, plan.builds, purpose="build", lock_fresh=lock_fresh.result())
+        if caps.builder == "legacy":
+            console.warn(
+                f"{caps.docker} has neither buildx nor built-in BuildKit (client "
+                f"{caps.client_version}): using the legacy builder; install the buildx plugin"
+            )
+        # A local build is no release: as metadata-action does, its version label is its
+        # tag (``local``, ``main``), never the pyproject version it may not be.
+        plan = make_plan(config, images, options, caps, version=options.tag)
+        for warning in plan.warnings:
+            console.warn(warning)
+        preflight(config, plan.builds, purpose="build", lock_fresh=lock_fresh.result)
     built = execute(plan, runner)
     if not options.dry_run:
         summary(built)

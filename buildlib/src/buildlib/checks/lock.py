@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 from buildlib.repofiles import mentions
@@ -144,6 +142,10 @@ def read_lock_version(root: Path, name: str) -> tuple[str | None, int | None]:
         text = (root / LOCK).read_text(encoding="utf-8")
     except OSError:
         return None, None
+    # packaging.utils imports packaging.tags (platform probes) at import: only here, where a
+    # release or doctor needs it, not in every build's pre-flight
+    from packaging.utils import canonicalize_name
+
     # the project's [[package]] table: its name, then (after at most a few keys) its version
     name = re.escape(canonicalize_name(name))
     table = rf'^\[\[package\]\]\nname = "{name}"\n(?:[^\[\n].*\n){{0,4}}?version = "([^"]+)"'

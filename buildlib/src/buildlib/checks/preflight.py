@@ -5,7 +5,7 @@ before the build starts, not at its end. It never fixes anything and never needs
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from buildlib.checks import CheckResult
@@ -28,7 +28,7 @@ def preflight(
     builds: Iterable[ImageBuild],
     purpose: Purpose,
     *,
-    lock_fresh: CheckResult | None = None,
+    lock_fresh: Callable[[], CheckResult] | None = None,
     tags: tuple[str, ...] = (),
     environ: Mapping[str, str] | None = None,
 ) -> None:
@@ -47,12 +47,12 @@ def run_preflight(
     builds: tuple[Any, ...],
     purpose: str,
     *,
-    lock_fresh: CheckResult | None = None,
+    lock_fresh: Callable[[], CheckResult] | None = None,
     tags: tuple[str, ...] = (),
     environ: Mapping[str, str] | None = None,
 ) -> list[CheckResult]:
-    """``lock_fresh``: the uv-lock-fresh result when the caller ran it already (``build``
-    starts uv beside its docker probes); ``tags``: every tag a push writes; ``environ``: the
+    """``lock_fresh``: gives the uv-lock-fresh result the caller started (``build`` starts uv
+    beside its docker probes); ``tags``: every tag a push writes; ``environ``: the
     environment the run uses (its credentials), the process's when ``None``."""
     project = Project.load(config.root, environ=environ, registry=registry_of(builds))
     project.config = config  # exactly the config the caller resolved
@@ -65,7 +65,7 @@ def run_preflight(
         missing = "uv.lock is missing (the images install from it)"
         results.append(CheckResult("uv-lock", "fail", missing, file=LOCK, hint="uv lock"))
     elif uses_lock:
-        results.append(lock_fresh or check_lock_fresh(project))
+        results.append(lock_fresh() if lock_fresh else check_lock_fresh(project))
     results += check_secret_build_args(project, [b.image for b in builds])
     if purpose in ("push", "release"):
         results.append(check_credentials(project, for_=purpose))

@@ -16,7 +16,6 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from buildlib.checks import CheckResult
@@ -110,6 +109,8 @@ def root_options(project: Project) -> dict[str, Any]:
 
 
 def _extra_files_hint(project: Project) -> str:
+    from packaging.utils import canonicalize_name  # see read_lock_version's import
+
     name = canonicalize_name(project.project_name or "PROJECT")
     path = f"$.package[?(@.name.value=='{name}')].version"
     entry = json.dumps({"type": "toml", "path": "uv.lock", "jsonpath": path})
