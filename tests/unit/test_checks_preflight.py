@@ -53,6 +53,19 @@ def test_clean_build_preflight(repo):
     assert {r.id for r in results} == {"line-endings", "uv-lock-fresh", "secret-build-args"}
 
 
+def test_a_build_preflight_asks_git_nothing_its_checks_do_not_use(repo, monkeypatch):
+    import buildlib.git
+
+    asked, ask = [], buildlib.git.ask
+    monkeypatch.setattr(
+        buildlib.git, "ask", lambda argv, **kw: asked.append(argv) or ask(argv, **kw)
+    )
+    config = config_module.load(repo)
+    ok = CheckResult("uv-lock-fresh", "ok", "")
+    assert failed(run_preflight(config, builds(config), "build", lock_fresh=lambda: ok)) == []
+    assert asked == []
+
+
 def test_build_preflight_asks_uv_offline(repo, monkeypatch):
     asked = []
 

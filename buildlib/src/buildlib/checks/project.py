@@ -39,8 +39,6 @@ class Project:
     config: Config | None = None  # when [tool.buildlib] validates
     config_error: ConfigError | None = None
     git: Git = field(init=False)
-    is_git: bool = field(init=False, default=False)
-    head: str | None = field(init=False, default=None)
     _cache: dict[Any, Any] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -73,9 +71,16 @@ class Project:
                     location=PYPROJECT,
                     hint=f"compare the table with {REFERENCE}",
                 )
-        project.is_git = project.git.is_repository()
-        project.head = project.git.head() if project.is_git else None
         return project
+
+    # asked when a check needs them: a build's pre-flight mostly does not
+    @functools.cached_property
+    def is_git(self) -> bool:
+        return self.git.is_repository()
+
+    @functools.cached_property
+    def head(self) -> str | None:
+        return self.git.head() if self.is_git else None
 
     @property
     def settings(self) -> Config:
