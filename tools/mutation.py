@@ -19,9 +19,11 @@ takes off ``sys.path``, so the tests cannot reach the unmutated code.
 
 Equivalent mutants (no test can tell them apart: the program behaves the same) are listed
 with their reason in ``[tool.mutation] equivalents``, by function and change (mutmut
-renumbers a function's mutants after an edit of it): the changed line, or for a mutant that
-only deletes lines (an argument of a call written over several lines) the first line it
-deletes; an entry that no mutant of a full run makes any more is reported as stale.
+renumbers a function's mutants after an edit of it): the changed line and the line it
+replaces, or for a mutant that only deletes lines (an argument of a call written over
+several lines) the first line it deletes; where several mutants of the function make that
+change, by its place among them. An entry that no mutant makes any more is reported as
+stale, one that could be several mutants as ambiguous: neither is applied.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -216,7 +219,7 @@ def module_of(function: str) -> str:
     return function.rpartition(".")[0].removeprefix("buildlib.")
 
 
-def changes_by_mutant(path: str) -> dict[str, tuple[str, str]]:
+def changes_by_mutant(path: str) -> dict[str, tuple[str, str, str]]:
     """Each mutant of one module with its change (:func:`change_of`).
 
     Read from mutmut's mutated copy of the module, where every mutant is a function of its
@@ -234,7 +237,7 @@ def changes_by_mutant(path: str) -> dict[str, tuple[str, str]]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and "__mutmut_" in node.name
     }
     module = "buildlib." + Path(path).with_suffix("").name
-    changes: dict[str, tuple[str, str]] = {}
+    changes: dict[str, tuple[str, str, str]] = {}
     for name, body in bodies.items():
         base, _, number = name.rpartition("__mutmut_")
         if number == "orig" or base + "__mutmut_orig" not in bodies:
@@ -243,17 +246,17 @@ def changes_by_mutant(path: str) -> dict[str, tuple[str, str]]:
     return changes
 
 
-def change_of(before: list[str], after: list[str]) -> tuple[str, str]:
+def change_of(before: list[str], after: list[str]) -> tuple[str, str, str]:
     """What a mutant does to its function, as an equivalents entry names it: ``("change",
-    the lines it writes, one a line)``, or ``("removed", the first line it deletes)`` for a
-    mutant that writes none (mutmut deletes an argument with its line when the call is
-    written over several lines)."""
+    the lines it writes, the lines they replace)``, one a line, or ``("removed", the first
+    line it deletes, "")`` for a mutant that writes none (mutmut deletes an argument with its
+    line when the call is written over several lines)."""
     diff = [line for line in difflib.ndiff(before, after) if line.startswith(("+ ", "- "))]
     added = [line[2:].strip() for line in diff if line.startswith("+ ")]
-    if added:
-        return ("change", "\n".join(added))
     removed = [line[2:].strip() for line in diff if line.startswith("- ")]
-    return ("removed", removed[0] if removed else "")
+    if added:
+        return ("change", "\n".join(added), "\n".join(removed))
+    return ("removed", removed[0] if removed else "", "")
 
 
 def _plain_def(line: str, name: str) -> str:
@@ -266,43 +269,96 @@ def _plain_def(line: str, name: str) -> str:
     return line.replace(name, plain, 1)
 
 
-def load_equivalents(path: Path) -> dict[tuple[str, str, str], dict[str, str]]:
-    """Equivalent mutants by (function, kind, text) of :func:`change_of`: mutmut numbers a
+# A change as change_of names it, in its function: (function, kind, text, original).
+Key = tuple[str, str, str, str]
+
+
+def load_equivalents(path: Path) -> list[tuple[Key, tuple[int, int], dict[str, Any]]]:
+    """Equivalent mutants by function and change (:func:`change_of`): mutmut numbers a
     function's mutants afresh after any edit of it, so an entry names the function and the
-    change (``change`` or ``removed``), and still applies when the mutant's number moves."""
+    change (``change`` with the ``original`` lines it replaces, or ``removed``), and still
+    applies when the mutant's number moves. Where M mutants of the function make that change
+    (one line written twice), ``occurrence = "N of M"`` names the Nth in the function."""
     if not path.is_file():
-        return {}
+        return []
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    equivalents: dict[tuple[str, str, str], dict[str, str]] = {}
+    equivalents: list[tuple[Key, tuple[int, int], dict[str, Any]]] = []
     for entry in data.get("equivalent", []):
         kinds = [kind for kind in ("change", "removed") if kind in entry]
-        if len(kinds) != 1:
+        place = re.fullmatch(r"([1-9]\d*) of (\d+)", str(entry.get("occurrence", "1 of 1")))
+        if (
+            len(kinds) != 1
+            or ("original" in entry) != (kinds[0] == "change")
+            or not place
+            or int(place[1]) > int(place[2])
+        ):
             sys.exit(
                 f"mutation: {path.name}: the equivalent entry for {entry.get('mutant')} needs "
-                "one of change (the lines a mutant writes) or removed (the first line it "
-                "deletes); `uv run invoke mutation --show MUTANT` prints its diff"
+                "one of change (the lines a mutant writes) with original (the lines they "
+                "replace) or removed (the first line it deletes), and an occurrence only as "
+                '"N of M"; `uv run invoke mutation --show MUTANT` prints its diff'
             )
-        text = "\n".join(line.strip() for line in entry[kinds[0]].strip().splitlines())
-        equivalents[(function_of(entry["mutant"]), kinds[0], text)] = entry
+        text, original = (_lines(entry.get(key, "")) for key in (kinds[0], "original"))
+        key = (function_of(entry["mutant"]), kinds[0], text, original)
+        equivalents.append((key, (int(place[1]), int(place[2])), entry))
     return equivalents
+
+
+def _lines(text: str) -> str:
+    return "\n".join(line.strip() for line in text.strip().splitlines())
+
+
+def match_equivalents(
+    settings: Settings, names: list[str], changes: dict[str, tuple[str, str, str]]
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The mutant each equivalent entry names, among ``changes`` (every mutant of the
+    modules ``names``), and a line for each entry that names none or could be several: it
+    is applied to none then, so that it never hides another mutant of the same change. An
+    entry of a module that is not listed is always stale: no run mutates it."""
+    same: dict[Key, list[str]] = {}
+    for mutant in sorted(changes, key=lambda name: int(name.rpartition("__mutmut_")[2])):
+        same.setdefault((function_of(mutant), *changes[mutant]), []).append(mutant)
+    matched: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for key, occurrence, entry in load_equivalents(settings.equivalents):
+        if module_of(key[0]) not in names and module_of(key[0]) in settings.modules:
+            continue
+        found = same.get(key, [])
+        place, count = occurrence
+        if found and len(found) == count:
+            matched[found[place - 1]] = entry
+        elif not found:
+            verb = {"change": "makes", "removed": "removes"}[key[1]]
+            was = f" from {key[3]!r}" if key[3] else ""
+            problems.append(
+                f"stale equivalent entry {entry['mutant']}: no mutant {verb} {key[2]!r}{was}"
+            )
+        else:
+            numbers = ", ".join(mutant.rpartition("__mutmut_")[2] for mutant in found)
+            problems.append(
+                f"ambiguous equivalent entry {entry['mutant']}: mutants {numbers} of its function "
+                f'make that change; name one by its place, occurrence = "N of {len(found)}"'
+            )
+    return matched, problems
 
 
 def tally(
     settings: Settings, names: list[str], chosen: list[str] | None = None
 ) -> tuple[dict[str, Tally], list[str]]:
-    equivalents = load_equivalents(settings.equivalents)
-    used: set[tuple[str, str, str]] = set()
+    results = {name: load_results(settings.modules[name]) for name in names}
+    changes = {
+        mutant: change
+        for name in names
+        for mutant, change in changes_by_mutant(settings.modules[name]).items()
+    }
+    matched, problems = match_equivalents(settings, names, changes)
     tallies: dict[str, Tally] = {}
     for name in names:
         counts = tallies[name] = Tally()
-        path = settings.modules[name]
-        changes = changes_by_mutant(path)
-        for mutant, code in sorted(load_results(path).items()):
+        for mutant, code in sorted(results[name].items()):
             if chosen is not None and mutant not in chosen:
                 continue
-            key = (function_of(mutant), *changes.get(mutant, ("change", "")))
-            if key in equivalents:
-                used.add(key)
+            if mutant in matched:
                 counts.equivalent += 1
                 continue
             if code in KILLED:
@@ -314,19 +370,6 @@ def tally(
                 # suspicious, not checked or interrupted: the run did not decide it.
                 counts.survived += 1
                 counts.survivors.append(f"{mutant} (undecided: exit {code})")
-    # An entry no mutant of this run makes (the line was edited, or the function renamed) is
-    # named, so the list does not keep reasons for code that is gone. A sample or a run of
-    # some modules sees only part of the mutants: nothing of the others is called stale
-    # then. A module that is not listed is mutated by no run, so its entries always are.
-    problems: list[str] = []
-    if chosen is None:
-        verbs = {"change": "makes", "removed": "removes"}
-        problems = [
-            f"stale equivalent entry {entry['mutant']}: no mutant {verbs[key[1]]} {entry[key[1]]!r}"
-            for key, entry in equivalents.items()
-            if key not in used
-            and (module_of(key[0]) in names or module_of(key[0]) not in settings.modules)
-        ]
     return tallies, problems
 
 

@@ -99,7 +99,8 @@ def mutated_module(function: str, count: int) -> str:
 
 def entry(mutant: str, **change: str) -> str:
     """One ``[[equivalent]]`` entry of the equivalents file, naming its change by each given
-    key (``change``, ``removed``) in a literal string, which may span lines."""
+    key (``change``, ``original``, ``removed``, ``occurrence``) in a literal string, which may
+    span lines."""
     lines = ["[[equivalent]]", f'mutant = "{mutant}"']
     lines += [f"{key} = '''{text}'''" for key, text in change.items()]
     return "\n".join([*lines, 'reason = "test"', ""])
@@ -113,8 +114,9 @@ def test_an_equivalent_is_known_by_its_function_and_change_whatever_its_number(
     settings = staged(
         {"buildlib.publish.x_a__mutmut_1": 0, "buildlib.publish.x_a__mutmut_2": 0},
         mutated_module("a", 2),
-        entry("buildlib.publish.x_a__mutmut_1", change="level = n + 3")
-        + entry("buildlib.publish.x_a__mutmut_7", change="level = n * 2"),
+        entry("buildlib.publish.x_a__mutmut_1", change="level = n + 3", original="level = n + 1")
+        + entry("buildlib.publish.x_a__mutmut_7", change="level = n * 2", original="level = n + 1")
+        + entry("buildlib.publish.x_a__mutmut_8", change="level = n + 2", original="level = n"),
     )
 
     tallies, problems = tool.tally(settings, ["publish"])
@@ -122,14 +124,87 @@ def test_an_equivalent_is_known_by_its_function_and_change_whatever_its_number(
     counts = tallies["publish"]
     assert (counts.killed, counts.survived, counts.equivalent) == (0, 1, 1)
     assert counts.survivors == ["buildlib.publish.x_a__mutmut_1"]
+    # Mutant 1 writes "level = n + 2", but from another line than the third entry's.
     assert problems == [
-        "stale equivalent entry buildlib.publish.x_a__mutmut_7: no mutant makes 'level = n * 2'"
+        "stale equivalent entry buildlib.publish.x_a__mutmut_7: no mutant makes 'level = n * 2' "
+        "from 'level = n + 1'",
+        "stale equivalent entry buildlib.publish.x_a__mutmut_8: no mutant makes 'level = n + 2' "
+        "from 'level = n'",
     ]
-    # A sample sees part of the mutants: it calls nothing stale.
-    _, sampled_problems = tool.tally(
+    # A sample tests part of the mutants, but its modules' mutated copies hold them all.
+    sampled, sampled_problems = tool.tally(
         settings, ["publish"], chosen=["buildlib.publish.x_a__mutmut_1"]
     )
-    assert sampled_problems == []
+    assert (sampled["publish"].survived, sampled["publish"].equivalent) == (1, 0)
+    assert sampled_problems == problems
+
+
+def test_an_equivalent_is_told_from_a_mutant_that_writes_the_same_line_in_another_place(
+    tool: ModuleType, staged: Callable[..., Any]
+) -> None:
+    # config.normal_platform: `variant = None` for `variant = ""` is equivalent (an empty
+    # part is left out of the name either way), for `variant = "v9"` it is not.
+    settings = staged(
+        {"buildlib.publish.x_name__mutmut_1": 0, "buildlib.publish.x_name__mutmut_2": 0},
+        "\n".join(
+            f"def x_name__mutmut_{suffix}(arch, variant):\n"
+            f"    if arch == '386':\n        {first}\n"
+            f"    elif arch == 'arm64':\n        {second}\n"
+            "    return '/'.join(p for p in (arch, variant) if p)\n"
+            for suffix, first, second in [
+                ("orig", "variant = ''", "variant = 'v9'"),
+                ("1", "variant = None", "variant = 'v9'"),
+                ("2", "variant = ''", "variant = None"),
+            ]
+        ),
+        entry(
+            "buildlib.publish.x_name__mutmut_1", change="variant = None", original="variant = ''"
+        ),
+    )
+
+    tallies, problems = tool.tally(settings, ["publish"])
+
+    counts = tallies["publish"]
+    assert (counts.equivalent, counts.survived) == (1, 1)
+    assert counts.survivors == ["buildlib.publish.x_name__mutmut_2"]
+    assert problems == []
+
+
+def test_an_entry_for_one_of_several_mutants_of_the_same_change_names_its_place_or_none(
+    tool: ModuleType, staged: Callable[..., Any]
+) -> None:
+    loop = "    for item in items:\n        if item:\n            {}\n"
+    settings = staged(
+        {"buildlib.publish.x_pick__mutmut_1": 0, "buildlib.publish.x_pick__mutmut_2": 0},
+        "\n".join(
+            f"def x_pick__mutmut_{suffix}(items):\n"
+            f"{loop.format(first)}{loop.format(second)}    return item\n"
+            for suffix, first, second in [
+                ("orig", "break", "break"),
+                ("1", "continue", "break"),
+                ("2", "break", "continue"),
+            ]
+        ),
+    )
+    mutants = ["buildlib.publish.x_pick__mutmut_1", "buildlib.publish.x_pick__mutmut_2"]
+
+    def listing(**occurrence: str) -> tuple[list[str], list[str]]:
+        settings.equivalents.write_text(
+            entry(mutants[0], change="continue", original="break", **occurrence),
+            encoding="utf-8",
+        )
+        tallies, problems = tool.tally(settings, ["publish"])
+        return tallies["publish"].survivors, problems
+
+    # Either break could be the listed one: neither is taken for it, and the entry is named.
+    ambiguous = (
+        f"ambiguous equivalent entry {mutants[0]}: mutants 1, 2 of its function make that "
+        'change; name one by its place, occurrence = "N of 2"'
+    )
+    assert listing() == (mutants, [ambiguous])
+    assert listing(occurrence="2 of 2") == (mutants[:1], [])
+    # A third break since the entry was written: its place may have moved.
+    assert listing(occurrence="1 of 3") == (mutants, [ambiguous])
 
 
 def test_a_score_without_mutants_is_not_a_failure(tool: ModuleType) -> None:
@@ -154,8 +229,16 @@ def test_an_equivalent_mutant_of_a_default_argument_is_known_by_its_def_line(
         "    def xǁRunnerǁrun__mutmut_orig(self, quiet=False):\n        return quiet\n"
         "    def xǁRunnerǁrun__mutmut_1(self, quiet=True):\n        return quiet\n"
         "    def xǁRunnerǁrun__mutmut_2(self, quiet=False):\n        return not quiet\n",
-        entry("buildlib.publish.x_step__mutmut_1", change="def step(n, by=2):")
-        + entry("buildlib.publish.xǁRunnerǁrun__mutmut_1", change="def run(self, quiet=True):"),
+        entry(
+            "buildlib.publish.x_step__mutmut_1",
+            change="def step(n, by=2):",
+            original="def step(n, by=1):",
+        )
+        + entry(
+            "buildlib.publish.xǁRunnerǁrun__mutmut_1",
+            change="def run(self, quiet=True):",
+            original="def run(self, quiet=False):",
+        ),
     )
 
     tallies, problems = tool.tally(settings, ["publish"])
@@ -217,7 +300,11 @@ def test_an_equivalent_mutant_that_writes_several_lines_is_known_by_all_of_them(
         "def x_a__mutmut_orig(n):\n    low = n - 1\n    high = n + 1\n    return low, high\n"
         "def x_a__mutmut_1(n):\n    low = n + 1\n    high = n - 1\n    return low, high\n"
         "def x_a__mutmut_2(n):\n    low = n + 1\n    high = n + 1\n    return low, high\n",
-        entry("buildlib.publish.x_a__mutmut_1", change="\n    low = n + 1\n    high = n - 1\n"),
+        entry(
+            "buildlib.publish.x_a__mutmut_1",
+            change="\n    low = n + 1\n    high = n - 1\n",
+            original="\n    low = n - 1\n    high = n + 1\n",
+        ),
     )
 
     tallies, problems = tool.tally(settings, ["publish"])
@@ -228,19 +315,29 @@ def test_an_equivalent_mutant_that_writes_several_lines_is_known_by_all_of_them(
     assert problems == []
 
 
-def test_an_equivalent_entry_names_exactly_one_change(tool: ModuleType, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"change": "level = n + 2", "removed": "level = n + 1"},
+        {"change": "level = n + 2"},  # not the line it replaces
+        {"removed": "level = n + 1", "original": "level = n + 1"},
+        {"change": "level = n + 2", "original": "level = n + 1", "occurrence": "3 of 2"},
+        {"change": "level = n + 2", "original": "level = n + 1", "occurrence": "the second"},
+    ],
+)
+def test_an_equivalent_entry_names_exactly_one_change(
+    tool: ModuleType, tmp_path: Path, change: dict[str, str]
+) -> None:
     listed = tmp_path / "equivalents.toml"
-    listed.write_text(
-        entry("buildlib.publish.x_a__mutmut_1", change="level = n + 2", removed="level = n + 1"),
-        encoding="utf-8",
-    )
+    listed.write_text(entry("buildlib.publish.x_a__mutmut_1", **change), encoding="utf-8")
 
     with pytest.raises(SystemExit) as stop:
         tool.load_equivalents(listed)
 
     assert str(stop.value).startswith(
         "mutation: equivalents.toml: the equivalent entry for buildlib.publish.x_a__mutmut_1 "
-        "needs one of change (the lines a mutant writes) or removed"
+        "needs one of change (the lines a mutant writes) with original (the lines they "
+        'replace) or removed (the first line it deletes), and an occurrence only as "N of M"'
     )
 
 
@@ -252,12 +349,12 @@ def test_an_equivalent_entry_of_a_module_that_is_not_mutated_is_stale(
     settings = staged(
         {"buildlib.publish.x_a__mutmut_1": 0},
         mutated_module("a", 1),
-        entry("buildlib.engine.x_user_config__mutmut_1", change="return None"),
+        entry("buildlib.engine.x_user_config__mutmut_1", change="return None", original="return c"),
     )
 
     _, problems = tool.tally(settings, ["publish"])
 
     assert problems == [
         "stale equivalent entry buildlib.engine.x_user_config__mutmut_1: no mutant makes "
-        "'return None'"
+        "'return None' from 'return c'"
     ]
