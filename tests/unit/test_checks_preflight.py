@@ -10,7 +10,6 @@ import pytest
 from buildlib import config as config_module
 from buildlib.checks import CheckResult
 from buildlib.checks import lock as lock_module
-from buildlib.checks import preflight as preflight_module
 from buildlib.checks.preflight import preflight, run_preflight
 from buildlib.config import ImageSpec
 from buildlib.errors import CheckFailed
@@ -216,7 +215,8 @@ def test_a_push_of_main_outside_git_is_refused_and_another_tag_is_not(tmp_path, 
 
 def test_push_to_a_local_registry_reads_its_login(repo):
     config = config_module.load(repo)
-    results = run_preflight(config, builds(config, tag="x", registry="127.0.0.1:5000"), "push")
+    local = builds(config, tag="x", registry="127.0.0.1:5000")
+    results = run_preflight(config, local, "push", registry="127.0.0.1:5000")
     [credentials] = [r for r in results if r.id == "credentials"]
     assert credentials.status == "warn" and "127.0.0.1:5000" in credentials.message
 
@@ -243,12 +243,3 @@ def test_release_needs_the_tag_and_one_version(tmp_path, monkeypatch):
     results = run_preflight(config, builds(config, tag="0.1.0"), "release")
 
     assert [r[0] for r in failed(results)] == ["release-tag", "version-agreement"]
-
-
-def test_registry_of_builds():
-    spec = ImageSpec("a", "acme/a", "Dockerfile", ".")
-    assert preflight_module.registry_of((Build(spec, Path("D"), ("acme/a:1",)),)) == "docker.io"
-    assert (
-        preflight_module.registry_of((Build(spec, Path("D"), ("localhost:5000/acme/a:1",)),))
-        == "localhost:5000"
-    )

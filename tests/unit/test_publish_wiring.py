@@ -7,6 +7,7 @@ of tests/support/publish_fakes.py."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,25 @@ def test_a_task_without_credentials_is_refused_before_any_docker_command(
         "docker login"
     )
     assert docker.calls == []
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_checks_look_for_the_credentials_of_the_registry_the_push_resolved(
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    dry_run: bool,
+) -> None:
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        monkeypatch.setattr(publish, "preflight", preflight)
+        monkeypatch.setattr(publish, "run_preflight", run_preflight)
+        flags = PushFlags(images=("gpu",), tag="topic", registry="ghcr.io", dry_run=dry_run)
+        try:
+            push(root, flags, environ={}, runner=docker)
+        except CheckFailed as refused:
+            print(refused, file=sys.stderr)
+
+    assert "no credentials for ghcr.io: neither" in capsys.readouterr().err
 
 
 def test_a_dry_run_push_warns_of_each_check_the_real_push_would_stop_at(

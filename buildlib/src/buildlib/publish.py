@@ -90,7 +90,14 @@ def _job(
 def _checked(job: _Job, plan: BuildPlan, purpose: Purpose, tags: tuple[str, ...] = ()) -> None:
     """The pre-flight, then a registry that needs a login and has none: push and release
     stop at the same first problem, with the same line (exit 5), before any build."""
-    preflight(job.config, plan.builds, purpose=purpose, tags=tags, environ=job.environ)
+    preflight(
+        job.config,
+        plan.builds,
+        purpose=purpose,
+        registry=job.options.registry,
+        tags=tags,
+        environ=job.environ,
+    )
     pushing.refuse_anonymous(job.access)
 
 
@@ -107,7 +114,11 @@ def _would_stop(
 ) -> None:
     """A dry run warns of every pre-flight check its real run would stop at (each is offline,
     so a dry run without secrets still exits 0); ``said``: a check already warned of."""
-    for result in run_preflight(job.config, plan.builds, purpose, tags=tags, environ=job.environ):
+    registry, environ = job.options.registry, job.environ
+    checks = run_preflight(
+        job.config, plan.builds, purpose, registry=registry, tags=tags, environ=environ
+    )
+    for result in checks:
         if result.status == "fail" and result.id != said:
             console.warn(f"a real {purpose} would stop here: {result.error()}")
 

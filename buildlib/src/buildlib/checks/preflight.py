@@ -28,13 +28,20 @@ def preflight(
     builds: Iterable[ImageBuild],
     purpose: Purpose,
     *,
+    registry: str | None = None,
     lock_fresh: Callable[[], CheckResult] | None = None,
     tags: tuple[str, ...] = (),
     environ: Mapping[str, str] | None = None,
 ) -> None:
     """Raise :class:`CheckFailed` for the first failed check of :func:`run_preflight`."""
     results = run_preflight(
-        config, tuple(builds), purpose, lock_fresh=lock_fresh, tags=tags, environ=environ
+        config,
+        tuple(builds),
+        purpose,
+        registry=registry,
+        lock_fresh=lock_fresh,
+        tags=tags,
+        environ=environ,
     )
     failed = [r for r in results if r.status == "fail"]
     if failed:
@@ -47,14 +54,16 @@ def run_preflight(
     builds: tuple[Any, ...],
     purpose: str,
     *,
+    registry: str | None = None,
     lock_fresh: Callable[[], CheckResult] | None = None,
     tags: tuple[str, ...] = (),
     environ: Mapping[str, str] | None = None,
 ) -> list[CheckResult]:
-    """``lock_fresh``: gives the uv-lock-fresh result the caller started (``build`` starts uv
+    """``registry``: the run's, as its options resolved it (a push's credentials are those
+    for it); ``lock_fresh``: gives the uv-lock-fresh result the caller started (``build`` starts uv
     beside its docker probes); ``tags``: every tag a push writes; ``environ``: the
     environment the run uses (its credentials), the process's when ``None``."""
-    project = Project.load(config.root, environ=environ, registry=registry_of(builds))
+    project = Project.load(config.root, environ=environ, registry=registry)
     project.config = config  # exactly the config the caller resolved
     project.config_error = None
     dockerfiles = sorted({project.rel(b.dockerfile) for b in builds})
@@ -90,10 +99,3 @@ def run_preflight(
         results.append(check_release_tag(project, for_="release"))
         results.append(check_version_agreement(project))
     return results
-
-
-def registry_of(builds: tuple[Any, ...]) -> str | None:
-    """The registry the builds' references name (``127.0.0.1:5000/org/app:main``)."""
-    from buildlib.references import split_registry
-
-    return next((split_registry(b.primary)[0] or "docker.io" for b in builds), None)
