@@ -226,7 +226,7 @@ def test_readable_report_is_plain_without_a_terminal(repo, capsys, monkeypatch):
     assert code == 1
     assert "\x1b[" not in out
     assert "  FAIL  line-endings" in out
-    assert "Dockerfile:2: Dockerfile has CRLF line endings" in out
+    assert "Dockerfile:2 has CRLF line endings" in out
     assert "fix: invoke doctor --fix" in out
     assert "doctor found problems" in out.splitlines()[-1]
 

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from buildlib.checks import CheckResult
 from buildlib.config import Config, ImageSpec, load
-from buildlib.errors import BuildlibError, CommandFailed, ConfigError, UsageError
+from buildlib.doctor import render
+from buildlib.errors import BuildlibError, CommandFailed, ConfigError, UsageError, split_location
 from buildlib.options import SecretSpec, parse_platforms, parse_secrets, secret_values
 from buildlib.plan import CommitFacts, oci_labels
 from buildlib.references import validate_repository
@@ -123,8 +125,15 @@ def test_a_value_that_is_not_text_is_shown_quoted() -> None:
         ("uv.lock:3", "uv.lock's entry says 0.1.0", "uv.lock:3: uv.lock's entry says 0.1.0"),
         ("Dockerfile", "Dockerfile-cpu has CRLF", "Dockerfile: Dockerfile-cpu has CRLF"),
         ("pyproject.toml", "missing [project] table", "pyproject.toml: missing [project] table"),
+        ("Dockerfile-lb:1", "Dockerfile-lb has CRLF", "Dockerfile-lb:1 has CRLF"),
+        ("cfg.json:3", "cfg.json: bad key", "cfg.json:3: bad key"),
+        ("uv.lock", "no uv, so uv.lock is unchecked", "no uv, so uv.lock is unchecked"),
+        (".gitignore:2", "uv.lock is ignored (.gitignore:2)", "uv.lock is ignored (.gitignore:2)"),
     ],
 )
 def test_an_error_names_its_place_once(location: str, message: str, shown: str) -> None:
     error = BuildlibError(message, location=location)
     assert (str(error), error.location) == (shown, location)
+    # doctor's line says it the same way
+    result = CheckResult("x", "fail", message, *split_location(location))
+    assert f"  x  {shown}" in render([result])

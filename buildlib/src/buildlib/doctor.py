@@ -22,7 +22,7 @@ from buildlib import console
 from buildlib.checks import CheckResult
 from buildlib.checks.project import Project
 from buildlib.checks.suite import FOR_CHOICES, run_checks
-from buildlib.errors import UsageError
+from buildlib.errors import UsageError, placed
 from buildlib.flags import DoctorFlags
 from buildlib.options import environment, registry_override
 
@@ -118,7 +118,7 @@ def render(
         lines.append(f"{s.bold}buildlib doctor{s.reset}: {root}{purpose}")
     for result in results:
         label = f"{colours[result.status]}{_LABELS[result.status]:<4}{s.reset}"
-        lines.append(f"  {label}  {result.id:<{width}}  {_with_location(result)}")
+        lines.append(f"  {label}  {result.id:<{width}}  {placed(result.where(), result.message)}")
         if result.hint and result.status != "ok":
             lines.append(f"  {'':<4}  {'':<{width}}  {s.dim}fix:{s.reset} {result.hint}")
     counts = Counter(r.status for r in results)
@@ -135,13 +135,6 @@ def render(
     )
     lines.append(f"{verdict}: {summary}")
     return console.as_typed("\n".join(lines))
-
-
-def _with_location(result: CheckResult) -> str:
-    where = result.where()
-    if not where or where in result.message:
-        return result.message
-    return f"{where}: {result.message.removeprefix(f'{result.file}: ')}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

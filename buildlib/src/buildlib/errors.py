@@ -28,6 +28,17 @@ def split_location(location: str | None) -> tuple[str | None, int | None]:
     return match.group("file"), int(match["line"]) if match["line"] else None
 
 
+def placed(where: str | None, message: str) -> str:
+    """``where: message``, the place said once, by errors and doctor lines alike: a message
+    that names it already stays as it is; one that opens with its file
+    (``Dockerfile has CRLF``) gets the line number there (``Dockerfile:3 has CRLF``)."""
+    if not where or re.search(rf"(?<![\w./-]){re.escape(where)}(?![\w.-])", message):
+        return message
+    file = re.escape(split_location(where)[0] or where)
+    opening = re.match(rf"{file}(?= |: )", message)
+    return where + message[opening.end() :] if opening else f"{where}: {message}"
+
+
 class BuildlibError(Exception):
     """A failure the user can act on. ``str()`` is the one line to show; each kind has its
     own exit code (``class X(BuildlibError, exit_code=N)``), documented in the README."""
@@ -40,9 +51,7 @@ class BuildlibError(Exception):
 
     def __init__(self, message: str, *, hint: str | None = None, location: str | None = None):
         self.message, self.hint, self.location = message, hint, location
-        # a message that opens with its place ("uv.lock is out of date") names it once
-        said = location and re.match(rf"{re.escape(location)}(?![\w.-])", message)
-        text = f"{location}: {message}" if location and not said else message
+        text = placed(location, message)
         super().__init__(f"{text} (fix: {hint})" if hint else text)
 
 
