@@ -14,6 +14,7 @@ from buildlib.checks.files import (
     line_ending_results,
 )
 from buildlib.checks.project import Project
+from buildlib.errors import placed
 from tests.support.fixture_repo import make_repo, write
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -36,7 +37,9 @@ def test_crlf_dockerfile_reports_its_first_crlf_line(repo):
     [result] = failures(repo)
 
     assert (result.id, result.file, result.line) == ("line-endings", "Dockerfile", 2)
-    assert "CRLF" in result.message and "line 2" in result.message
+    # the place and its line, each said once (doctor's line, and a build's error)
+    assert placed(result.where(), result.message) == "Dockerfile:2 has CRLF line endings"
+    assert str(result.error()).startswith("Dockerfile:2 has CRLF line endings (fix: ")
     assert result.hint.startswith("invoke doctor --fix")
     assert "Dockerfile* text eol=lf" in result.hint
 
@@ -146,6 +149,10 @@ def test_fix_rewrites_only_bad_files_and_keeps_their_mode(repo):
 
     assert {(r.status, r.file) for r in results} == {("ok", "Dockerfile"), ("ok", "entrypoint.sh")}
     assert all(r.message.startswith("rewrote ") for r in results)
+    said = {r.file: placed(r.where(), r.message) for r in results}
+    crlf = "rewrote Dockerfile to LF (it had CRLF line endings, first at line 1)"
+    assert said["Dockerfile"] == crlf
+    assert all(text.count(file) == 1 and text.count("1") == 1 for file, text in said.items())
     assert (repo / "Dockerfile").read_bytes() == b"FROM scratch\nCOPY . /\n"
     assert (repo / "entrypoint.sh").read_bytes() == b'#!/bin/sh\nexec "$@"\n'
     assert stat.S_IMODE((repo / "entrypoint.sh").stat().st_mode) == 0o755
@@ -194,9 +201,8 @@ def test_a_bom_with_crlf_is_one_result_naming_both(repo):
 
     [result] = failures(repo)
 
-    assert result.message == (
-        "entrypoint.sh has a UTF-8 byte order mark (BOM) at its start and CRLF line endings "
-        "from line 1"
+    assert placed(result.where(), result.message) == (
+        "entrypoint.sh:1 has a UTF-8 byte order mark (BOM) at its start and CRLF line endings"
     )
 
 

@@ -85,9 +85,9 @@ def _line_ending_result(path: Path, rel: str, number: int, kind: str, *, fix: bo
     if fix:
         to_lf(path)
         message = f"rewrote {rel} to LF (it had {what}, first at line {number})"
-        return CheckResult(CHECK_ID, "ok", message, rel, number)
+        return CheckResult(CHECK_ID, "ok", message, rel)
     keep = f"to keep them LF, add `{_attribute_pattern(rel)} text eol=lf` to .gitattributes"
-    message = f"{rel} has {what} (first at line {number})"
+    message = f"{rel} has {what}"  # the first one's line is the location's, said once
     hint = FIX_HINT if _kept_lf(path.parent, path.name) else f"{FIX_HINT}; {keep}"
     return CheckResult(CHECK_ID, "fail", message, rel, number, hint)
 
@@ -102,11 +102,12 @@ def _bom_result(path: Path, rel: str, found: tuple[int, str] | None, *, fix: boo
     also = ""
     if found:
         number, kind = found
-        also = f" and {'CRLF' if kind == 'CRLF' else 'a lone CR'} line endings from line {number}"
+        also = f" and {'CRLF line endings' if kind == 'CRLF' else 'a lone CR line ending'}"
+        also += f" from line {number}" if number > 1 else ""
     what = f"a UTF-8 byte order mark (BOM) at its start{also}"
     if fix:
         to_lf(path)
-        return CheckResult(CHECK_ID, "ok", f"rewrote {rel} (it had {what})", file=rel, line=1)
+        return CheckResult(CHECK_ID, "ok", f"rewrote {rel} (it had {what})", file=rel)
     # docker's Dockerfile parser skips a BOM; a shell, the kernel (shebang) and most
     # linters do not
     harmless = not found and _is_dockerfile(rel)
