@@ -79,5 +79,5 @@ def refused_at(root: Path, old: str, new: str, *, at: str) -> ConfigError:
     pyproject.toml that holds ``at``."""
     path = write_repo(root, old, new)
     error = load_error(root)
-    assert error.location == f"{path}:{line_of(path, at)}"
+    assert error.location == f"pyproject.toml:{line_of(path, at)}"
     return error

@@ -64,7 +64,7 @@ def test_a_non_boolean_points_at_its_key(tmp_path: Path, key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         config_module.load(tmp_path)
     line = path.read_text().splitlines().index(f'{key} = "yes"') + 1
-    assert caught.value.location == f"{path}:{line}"
+    assert caught.value.location == f"pyproject.toml:{line}"
     assert caught.value.message == f"tool.buildlib.{key} must be a boolean, not string"
     assert caught.value.hint == f"write true or false, without quotes: {key} = true"
 

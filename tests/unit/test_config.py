@@ -213,7 +213,7 @@ def test_an_empty_environment_variable_name_is_refused(
     error = load_error(tmp_path)
     assert error.message.startswith(f"{key} ") and error.message.endswith(problem)
     name = key.rsplit(".", 1)[-1]
-    assert error.location == f"{path}:{line_of(path, name + ' =')}"
+    assert error.location == f"pyproject.toml:{line_of(path, name + ' =')}"
     assert error.hint is not None and error.hint.startswith(f"name the variable, e.g. {name} = ")
 
 
@@ -232,7 +232,7 @@ def test_a_build_arg_key_outside_the_grammar_is_refused_at_its_line(
         f"tool.buildlib.images.cpu.build-args: {key!r} is not a build argument name"
     )
     its_line = line_of(path, '= "C"')
-    assert error.location == f"{path}:{its_line}"
+    assert error.location == f"pyproject.toml:{its_line}"
 
 
 def test_an_inline_build_arg_key_is_located_at_its_table(tmp_path: Path) -> None:
@@ -343,18 +343,18 @@ def test_default_tag_too_long(tmp_path: Path) -> None:
 
 
 def test_invalid_version(tmp_path: Path) -> None:
-    path = write_repo(tmp_path, 'version = "1.2.3"', 'version = "1.2.x"')
+    write_repo(tmp_path, 'version = "1.2.3"', 'version = "1.2.x"')
     error = load_error(tmp_path)
     assert error.message == "invalid PEP 440 version '1.2.x'"
-    assert error.location == f"{path}:3"
+    assert error.location == "pyproject.toml:3"
     assert error.hint is not None and "'1.2.3rc1'" in error.hint and "pep-0440" in error.hint
 
 
 def test_unquoted_version(tmp_path: Path) -> None:
-    path = write_repo(tmp_path, 'version = "1.2.3"', "version = 1.2")
+    write_repo(tmp_path, 'version = "1.2.3"', "version = 1.2")
     error = load_error(tmp_path)
     assert error.message == "[project].version is missing or not a string"
-    assert error.location == f"{path}:3"
+    assert error.location == "pyproject.toml:3"
     assert error.hint is not None and 'version = "0.1.0"' in error.hint
 
 
@@ -369,9 +369,9 @@ def test_unquoted_version(tmp_path: Path) -> None:
 def test_toml_syntax_error_has_line_and_column(
     tmp_path: Path, broken: str, line: int, column: int, reason: str | None
 ) -> None:
-    path = write_repo(tmp_path, 'tag-env = "TETRA_IMAGE_TAG"', broken)
+    write_repo(tmp_path, 'tag-env = "TETRA_IMAGE_TAG"', broken)
     error = load_error(tmp_path)
-    assert error.location == f"{path}:{line}:{column}"
+    assert error.location == f"pyproject.toml:{line}:{column}"
     assert error.message.startswith("invalid TOML: ")
     assert "(at line" not in error.message  # the position moved into the location
     if reason:
@@ -636,7 +636,7 @@ def test_image_table_that_is_a_string(tmp_path: Path) -> None:
     path.write_text(text.split("[tool.buildlib.images.gpu]")[0], encoding="utf-8")
     error = load_error(tmp_path)
     assert error.message == "tool.buildlib.images must be a table, not string"
-    assert error.location == f"{path}:{line_of(path, 'images =')}"
+    assert error.location == f"pyproject.toml:{line_of(path, 'images =')}"
     assert error.hint == "make it a table: [tool.buildlib.images]"
 
 
@@ -728,10 +728,10 @@ def test_an_ipv6_registry_with_a_port_is_accepted(tmp_path: Path) -> None:
 
 
 def test_rendered_error_is_one_line_with_location_and_fix(tmp_path: Path) -> None:
-    path = write_repo(tmp_path, 'default-group = ["gpu", "cpu"]', 'default-group = ["gpx"]')
+    write_repo(tmp_path, 'default-group = ["gpu", "cpu"]', 'default-group = ["gpx"]')
     error = load_error(tmp_path)
     assert str(error) == (
-        f"{path}:7: default-group names unknown image 'gpx' (did you mean "
+        "pyproject.toml:7: default-group names unknown image 'gpx' (did you mean "
         "'gpu'?) (fix: use names from [tool.buildlib.images]: gpu, cpu)"
     )
     assert error.exit_code == 2
@@ -772,10 +772,7 @@ def test_a_git_tag_template_with_other_braces_is_refused(tmp_path, git_tag, prob
     write_repo(tmp_path, 'git-tag = "v{version}"', f'git-tag = "{git_tag}"')
     error = load_error(tmp_path)
     assert problem in error.message
-    assert (
-        error.location
-        == f"{tmp_path / 'pyproject.toml'}:{line_of(tmp_path / 'pyproject.toml', 'git-tag')}"
-    )
+    assert error.location == f"pyproject.toml:{line_of(tmp_path / 'pyproject.toml', 'git-tag')}"
 
 
 def test_a_git_tag_template_with_two_versions_is_refused(tmp_path: Path) -> None:
@@ -795,26 +792,26 @@ def test_a_bom_before_the_toml_is_reported_as_a_bom(tmp_path: Path) -> None:
     path = write_repo(tmp_path)
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     error = load_error(tmp_path)
-    assert error.message.endswith(
-        "starts with a UTF-8 byte order mark (BOM), which TOML does not allow"
+    # relative to the root as every other error, and said once
+    assert str(error) == (
+        "pyproject.toml:1 starts with a UTF-8 byte order mark (BOM), which TOML does not allow "
+        "(fix: save pyproject.toml as UTF-8 without a BOM)"
     )
-    assert error.location == f"{path}:1"
-    assert error.hint == "save pyproject.toml as UTF-8 without a BOM"
 
 
 def test_unreadable_pyproject_is_one_config_error(tmp_path) -> None:
     path = tmp_path / "pyproject.toml"
     path.write_bytes(b'[project]\nname = "\xff"\n')
     error = load_error(tmp_path)
-    assert error.message == f"{path} is not UTF-8 text (byte 18)"
-    assert error.hint == "save pyproject.toml as UTF-8"
-    assert error.location == str(path)
+    assert (
+        str(error)
+        == "pyproject.toml is not UTF-8 text (byte 18) (fix: save pyproject.toml as UTF-8)"
+    )
 
     path.unlink()
     path.mkdir()
     error = load_error(tmp_path)
-    assert error.message == f"cannot read {path}: Is a directory"
-    assert error.location == str(path)
+    assert str(error).startswith("cannot read pyproject.toml: Is a directory (fix: ")
     assert error.hint == "check that it is a readable file"
 
     afile = tmp_path / "README.md"
@@ -846,10 +843,10 @@ def test_every_error_points_at_its_line_and_gives_the_fix(
     tmp_path: Path, old: str, new: str
 ) -> None:
     """What users see of a bad table: the key's file:line, and the fix to write there."""
-    path = write_repo(tmp_path, old, new)
+    write_repo(tmp_path, old, new)
     error = load_error(tmp_path)
-    assert error.location is not None and error.location.startswith(f"{path}:")
-    assert error.location.removeprefix(f"{path}:").isdigit(), error.location
+    assert error.location is not None and error.location.startswith("pyproject.toml:")
+    assert error.location.removeprefix("pyproject.toml:").isdigit(), error.location
     assert error.hint, error.message
 
 
@@ -867,7 +864,7 @@ def test_no_images_is_located_at_the_buildlib_table(tmp_path: Path) -> None:
     path.write_text('[project]\nname = "demo"\nversion = "1.0.0"\n\n[tool.buildlib]\n')
     error = load_error(tmp_path)
     assert error.message == "no images configured"
-    assert error.location == f"{path}:5"
+    assert error.location == "pyproject.toml:5"
     assert error.hint is not None and error.hint.startswith("add [tool.buildlib.images.NAME]")
 
 

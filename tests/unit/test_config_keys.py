@@ -32,36 +32,36 @@ def repo(root: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("text", ["[tool.buildlib]\nx = 1\n", 'project = "demo"\n'])
 def test_a_missing_project_table(tmp_path: Path, text: str) -> None:
-    path = repo(tmp_path, text)
+    repo(tmp_path, text)
     error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "missing [project] table",
-        str(path),
+        "pyproject.toml",
         "add [project] with name and version",
     )
 
 
 def test_a_missing_version_points_at_the_project_header(tmp_path: Path) -> None:
-    path = repo(tmp_path, '\n[project]\nname = "demo"\n\n[tool.buildlib]\n')
+    repo(tmp_path, '\n[project]\nname = "demo"\n\n[tool.buildlib]\n')
     error = load_error(tmp_path)
     assert error.message == "[project].version is missing or not a string"
-    assert error.location == f"{path}:2"
+    assert error.location == "pyproject.toml:2"
     assert error.hint == 'set version = "0.1.0", the version of the images'
 
 
 def test_a_version_that_cannot_be_located_names_its_key(tmp_path: Path) -> None:
-    path = repo(tmp_path, 'project = { name = "demo" }\n')
-    assert load_error(tmp_path).location == f"{path} [project].version"
+    repo(tmp_path, 'project = { name = "demo" }\n')
+    assert load_error(tmp_path).location == "pyproject.toml [project].version"
 
 
 @pytest.mark.parametrize("tool", ["", "[tool.other]\nx = 1\n", 'tool = "x"\n'])
 def test_a_missing_buildlib_table(tmp_path: Path, tool: str) -> None:
     text = HEAD + tool if not tool.startswith("tool =") else tool + HEAD
-    path = repo(tmp_path, text)
+    repo(tmp_path, text)
     error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "missing [tool.buildlib] table",
-        str(path),
+        "pyproject.toml",
         f"add [tool.buildlib.images.NAME] tables with repository and dockerfile (see {REFERENCE})",
     )
 
@@ -264,9 +264,9 @@ def test_an_empty_default_group_means_every_image(tmp_path: Path) -> None:
 def test_a_top_level_key_of_the_wrong_type(
     tmp_path: Path, line: str, message: str, hint: str
 ) -> None:
-    path = repo(tmp_path, HEAD + "[tool.buildlib]\n" + line + "\n\n" + APP)
+    repo(tmp_path, HEAD + "[tool.buildlib]\n" + line + "\n\n" + APP)
     error = load_error(tmp_path)
-    assert (error.message, error.location, error.hint) == (message, f"{path}:6", hint)
+    assert (error.message, error.location, error.hint) == (message, "pyproject.toml:6", hint)
 
 
 @pytest.mark.parametrize(
@@ -295,7 +295,7 @@ def test_an_image_key_of_the_wrong_type(tmp_path: Path, line: str, message: str,
     path = repo(tmp_path, HEAD + APP + line + "\n")
     error = load_error(tmp_path)
     assert error.message == "tool.buildlib.images.app." + message
-    assert (error.location, error.hint) == (f"{path}:{line_of(path, line)}", hint)
+    assert (error.location, error.hint) == (f"pyproject.toml:{line_of(path, line)}", hint)
 
 
 @pytest.mark.parametrize(
@@ -324,16 +324,16 @@ def test_a_release_or_credentials_key_of_the_wrong_type(
 ) -> None:
     path = repo(tmp_path, HEAD + APP + f"\n[tool.buildlib.{table}]\n{line}\n")
     error = load_error(tmp_path)
-    assert (error.message, error.location) == (message, f"{path}:{line_of(path, line)}")
+    assert (error.message, error.location) == (message, f"pyproject.toml:{line_of(path, line)}")
 
 
 @pytest.mark.parametrize("key", ["line-ending-globs", "allow-build-args", "default-group"])
 def test_a_list_of_other_than_strings(tmp_path: Path, key: str) -> None:
-    path = repo(tmp_path, HEAD + f'[tool.buildlib]\n{key} = ["a", 1]\n\n' + APP)
+    repo(tmp_path, HEAD + f'[tool.buildlib]\n{key} = ["a", 1]\n\n' + APP)
     error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         f"tool.buildlib.{key} must be a list of strings",
-        f"{path}:6",
+        "pyproject.toml:6",
         f'e.g. {key} = ["a", "b"]',
     )
 
@@ -342,15 +342,15 @@ def test_floating_tags_of_other_than_strings(tmp_path: Path) -> None:
     path = repo(tmp_path, HEAD + APP + "\n[tool.buildlib.release]\nfloating-tags = [1]\n")
     error = load_error(tmp_path)
     assert error.message == "tool.buildlib.release.floating-tags must be a list of strings"
-    assert error.location == f"{path}:{line_of(path, 'floating-tags')}"
+    assert error.location == f"pyproject.toml:{line_of(path, 'floating-tags')}"
 
 
 def test_the_allowed_build_args_error_gives_the_fix(tmp_path: Path) -> None:
-    path = repo(tmp_path, HEAD + '[tool.buildlib]\nallow-build-args = ["OK", "1X"]\n\n' + APP)
+    repo(tmp_path, HEAD + '[tool.buildlib]\nallow-build-args = ["OK", "1X"]\n\n' + APP)
     error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "tool.buildlib.allow-build-args: '1X' is not a build argument name",
-        f"{path}:6",
+        "pyproject.toml:6",
         'list names of letters, digits and _, e.g. allow-build-args = ["SSH_KEY_PATH"]',
     )
 
@@ -368,7 +368,7 @@ def test_an_image_name_outside_the_grammar(tmp_path: Path, name: str, suggestion
     assert error.message == f"image name {name!r} must be lowercase letters, digits and dashes"
     assert error.hint == f"rename the table, e.g. [tool.buildlib.images.{suggestion}]"
     # a quoted table name is found as a bare one is: its header's line
-    assert error.location == f"{path}:{line_of(path, '[tool.buildlib.images.')}"
+    assert error.location == f"pyproject.toml:{line_of(path, '[tool.buildlib.images.')}"
 
 
 @pytest.mark.parametrize(
@@ -387,20 +387,20 @@ def test_an_indented_image_header_is_found_at_its_line(tmp_path: Path, before: s
     path = repo(tmp_path, HEAD + before + table)
     error = load_error(tmp_path)
     assert error.message == "image name 'My_App' must be lowercase letters, digits and dashes"
-    assert error.location == f"{path}:{line_of(path, '[tool.buildlib.images.')}"
+    assert error.location == f"pyproject.toml:{line_of(path, '[tool.buildlib.images.')}"
 
 
 def test_an_image_name_error_points_at_its_table(tmp_path: Path) -> None:
-    path = repo(tmp_path, HEAD + APP.replace("images.app", "images.App"))
-    assert load_error(tmp_path).location == f"{path}:5"
+    repo(tmp_path, HEAD + APP.replace("images.app", "images.App"))
+    assert load_error(tmp_path).location == "pyproject.toml:5"
 
 
 def test_an_image_that_is_not_a_table(tmp_path: Path) -> None:
-    path = repo(tmp_path, HEAD + '[tool.buildlib]\nimages.extra = "x"\n')
+    repo(tmp_path, HEAD + '[tool.buildlib]\nimages.extra = "x"\n')
     error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "tool.buildlib.images.extra must be a table",
-        f"{path}:6",
+        "pyproject.toml:6",
         'write it as a table: [tool.buildlib.images.extra] with repository = "org/name" '
         "and dockerfile",
     )
@@ -408,26 +408,26 @@ def test_an_image_that_is_not_a_table(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("images", ["", "images = {}\n"])
 def test_no_images(tmp_path: Path, images: str) -> None:
-    path = repo(tmp_path, HEAD + "[tool.buildlib]\n" + images)
+    repo(tmp_path, HEAD + "[tool.buildlib]\n" + images)
     error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "no images configured",
-        f"{path}:5",
+        "pyproject.toml:5",
         'add [tool.buildlib.images.NAME] with repository = "org/name" and dockerfile',
     )
 
 
 def test_no_images_without_a_buildlib_header_names_the_table(tmp_path: Path) -> None:
-    path = repo(tmp_path, 'tool.buildlib.registry = "docker.io"\n' + HEAD)
-    assert load_error(tmp_path).location == f"{path} [tool.buildlib]"
+    repo(tmp_path, 'tool.buildlib.registry = "docker.io"\n' + HEAD)
+    assert load_error(tmp_path).location == "pyproject.toml [tool.buildlib]"
 
 
 def test_an_image_without_a_dockerfile_key(tmp_path: Path) -> None:
-    path = repo(tmp_path, HEAD + APP.replace('dockerfile = "Dockerfile"\n', ""))
+    repo(tmp_path, HEAD + APP.replace('dockerfile = "Dockerfile"\n', ""))
     error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "tool.buildlib.images.app has no 'dockerfile'",
-        f"{path}:5",
+        "pyproject.toml:5",
         "add dockerfile = ... to [tool.buildlib.images.app]",
     )
 
@@ -445,7 +445,7 @@ def test_a_dockerfile_with_no_dockerfile_around(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").unlink()
     error = load_error(tmp_path)
     assert error.message == "tool.buildlib.images.app.dockerfile 'build/app.docker' does not exist"
-    assert error.location == f"{path}:{line_of(path, 'dockerfile =')}"
+    assert error.location == f"pyproject.toml:{line_of(path, 'dockerfile =')}"
     assert error.hint == "create build/app.docker or fix the path (found: none)"
 
 
@@ -466,7 +466,7 @@ def test_an_empty_or_folder_dockerfile_says_what_it_is(
     error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         f"tool.buildlib.images.app.dockerfile {problem}",
-        f"{path}:{line_of(path, 'dockerfile =')}",
+        f"pyproject.toml:{line_of(path, 'dockerfile =')}",
         'name the Dockerfile, relative to pyproject.toml, e.g. dockerfile = "Dockerfile" (found: '
         "Dockerfile)",
     )
@@ -502,7 +502,7 @@ def test_a_build_arg_key_error_gives_the_grammar_and_the_fix(tmp_path: Path) -> 
         "tool.buildlib.images.app.build-args: 'A B' is not a build argument name (letters, "
         "digits and _, not starting with a digit)"
     )
-    assert error.location == f"{path}:{line_of(path, 'build-args')}"
+    assert error.location == f"pyproject.toml:{line_of(path, 'build-args')}"
     assert error.hint == 'e.g. build-args = { BASE_IMAGE = "..." }'
 
 
@@ -515,18 +515,18 @@ def test_a_build_arg_value_that_is_not_a_scalar(tmp_path: Path, value: str) -> N
     error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "tool.buildlib.images.app.build-args.BAD must be a string",
-        f"{path}:{line_of(path, 'BAD =')}",
+        f"pyproject.toml:{line_of(path, 'BAD =')}",
         'quote it: BAD = "..."',
     )
 
 
 def test_a_build_arg_of_an_inline_image_table_names_its_table(tmp_path: Path) -> None:
-    path = repo(
+    repo(
         tmp_path,
         HEAD + '[tool.buildlib]\nimages = { app = { repository = "org/app", dockerfile = '
         '"Dockerfile", build-args = { "A B" = "x" } } }\n',
     )
-    assert load_error(tmp_path).location == f"{path} [tool.buildlib.images.app].build-args"
+    assert load_error(tmp_path).location == "pyproject.toml [tool.buildlib.images.app].build-args"
 
 
 @pytest.mark.parametrize("branch", ["", " "])
@@ -537,7 +537,7 @@ def test_an_empty_main_branch_is_refused(tmp_path: Path, branch: str) -> None:
     error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "tool.buildlib.main-branch is empty",
-        f"{path}:{line_of(path, 'main-branch')}",
+        f"pyproject.toml:{line_of(path, 'main-branch')}",
         'name the branch that pushes its own tag, e.g. main-branch = "main" (or remove the key '
         "for that default)",
     )
@@ -551,7 +551,7 @@ def test_a_source_that_is_no_web_address_is_refused(tmp_path: Path, source: str)
     assert (error.message, error.location, error.hint) == (
         "tool.buildlib.source is no web address of the repository, so images would carry no "
         "org.opencontainers.image.source label",
-        f"{path}:{line_of(path, 'source')}",
+        f"pyproject.toml:{line_of(path, 'source')}",
         'e.g. source = "https://github.com/org/repo" (or remove the key: the git remote\'s '
         "address is used)",
     )
@@ -585,7 +585,7 @@ def test_a_git_tag_with_other_braces(tmp_path: Path, git_tag: str) -> None:
     assert error.message == (
         f"tool.buildlib.release.git-tag {git_tag!r}: only {{version}} may stand in braces"
     )
-    assert error.location == f"{path}:{line_of(path, 'git-tag')}"
+    assert error.location == f"pyproject.toml:{line_of(path, 'git-tag')}"
     assert error.hint == 'e.g. git-tag = "v{version}" (release-please\'s default)'
 
 
@@ -613,7 +613,7 @@ def test_a_git_tag_that_git_refuses_is_refused(tmp_path: Path, git_tag: str) -> 
     assert (error.message, error.location, error.hint) == (
         f"tool.buildlib.release.git-tag {git_tag!r} makes tags such as {made!r}, which git "
         "refuses as a tag name (git check-ref-format)",
-        f"{path}:{line_of(path, 'git-tag')}",
+        f"pyproject.toml:{line_of(path, 'git-tag')}",
         'e.g. git-tag = "v{version}" (release-please\'s default)',
     )
 
@@ -672,7 +672,7 @@ def test_an_environment_variable_name_error(
     path = repo(tmp_path, HEAD + APP + f'\n[{table}]\n{key} = "{value}"\n')
     error = load_error(tmp_path)
     assert error.message == f"{table}.{key} {value!r} {problem}"
-    assert error.location == f"{path}:{line_of(path, key + ' =')}"
+    assert error.location == f"pyproject.toml:{line_of(path, key + ' =')}"
     assert error.hint == (
         f'name the variable, e.g. {key} = "{default}" (or remove the key for that default)'
     )
@@ -696,7 +696,7 @@ def test_one_variable_for_the_user_and_the_token_is_refused(
     assert (error.message, error.location, error.hint) == (
         f"tool.buildlib.credentials.token-env {name!r} is also username-env: the token would "
         "be sent as the user name",
-        f"{path}:{line_of(path, at)}",
+        f"pyproject.toml:{line_of(path, at)}",
         'name two variables, e.g. username-env = "DOCKERHUB_USERNAME" and token-env = '
         '"DOCKERHUB_TOKEN"',
     )
@@ -842,7 +842,7 @@ def test_a_mistyped_dockerfile_in_a_folder_suggests_the_files_of_that_folder(
         "tool.buildlib.images.app.dockerfile 'docker/tool.Dockerfile' does not exist "
         "(did you mean 'docker/tools.Dockerfile'?)"
     )
-    assert error.location == f"{path}:{line_of(path, 'dockerfile =')}"
+    assert error.location == f"pyproject.toml:{line_of(path, 'dockerfile =')}"
     assert error.hint == (
         "create docker/tool.Dockerfile or fix the path "
         "(found: docker/api.dockerfile, docker/tools.Dockerfile)"
@@ -862,7 +862,7 @@ def test_a_mistyped_table_header_is_located_at_that_header(tmp_path: Path, paren
     path = repo(tmp_path, HEAD + parent + APP.replace("images.app", "image.app"))
     error = load_error(tmp_path)
     assert error.message == "unknown key tool.buildlib.image (did you mean 'images'?)"
-    assert error.location == f"{path}:{line_of(path, '[tool.buildlib.image.app]')}"
+    assert error.location == f"pyproject.toml:{line_of(path, '[tool.buildlib.image.app]')}"
 
 
 @pytest.mark.parametrize(
@@ -880,7 +880,7 @@ def test_a_mistyped_buildlib_table_is_refused_at_its_header(
     name = header[1:].split("]")[0].split(".images")[0]
     error = load_error(tmp_path)
     assert error.message == f"unknown table [{name}] (did you mean [tool.buildlib]?)"
-    assert error.location == f"{path}:{line_of(path, header)}"
+    assert error.location == f"pyproject.toml:{line_of(path, header)}"
     assert error.hint == f"rename [{name}...] to [tool.buildlib...]"
 
 
@@ -913,7 +913,7 @@ def test_a_target_that_names_no_stage_is_refused_at_its_line(
     (tmp_path / "Dockerfile").write_text(dockerfile, encoding="utf-8")
     error = load_error(tmp_path)
     assert error.message == f"tool.buildlib.images.app.target {message}"
-    assert error.location == f"{path}:{line_of(path, 'target =')}"
+    assert error.location == f"pyproject.toml:{line_of(path, 'target =')}"
     assert error.hint == hint
 
 
@@ -946,7 +946,7 @@ def test_an_empty_target_says_it_is_empty(tmp_path: Path, stages: str, hint: str
     error = load_error(tmp_path)
     assert (error.message, error.location, error.hint) == (
         "tool.buildlib.images.app.target is empty",
-        f"{path}:{line_of(path, 'target =')}",
+        f"pyproject.toml:{line_of(path, 'target =')}",
         hint,
     )
 
@@ -969,7 +969,7 @@ def test_two_images_of_one_repository_are_refused_at_the_second(tmp_path: Path) 
         "'app': their tags would overwrite each other"
     )
     lines = [n for n, text in enumerate(path.read_text().splitlines(), 1) if "repository" in text]
-    assert error.location == f"{path}:{lines[1]}"
+    assert error.location == f"pyproject.toml:{lines[1]}"
     assert error.hint == "give each image a repository of its own, e.g. org/app-worker"
 
 
@@ -1022,7 +1022,7 @@ def test_a_dockerfile_moved_to_another_folder_suggests_its_path(tmp_path: Path) 
         "tool.buildlib.images.app.dockerfile 'worker.Dockerfile' does not exist "
         "(did you mean 'docker/worker.Dockerfile'?)"
     )
-    assert error.location == f"{path}:{line_of(path, 'dockerfile =')}"
+    assert error.location == f"pyproject.toml:{line_of(path, 'dockerfile =')}"
     assert error.hint == (
         "create worker.Dockerfile or fix the path (found: Dockerfile, docker/worker.Dockerfile)"
     )
@@ -1039,7 +1039,7 @@ def test_a_build_arg_that_names_no_arg_of_its_dockerfile_is_refused_at_its_line(
         "tool.buildlib.images.app.build-args: 'GREETNG' is no ARG of Dockerfile "
         "(did you mean 'GREETING'?)"
     )
-    assert error.location == f"{path}:{line_of(path, 'build-args =')}"
+    assert error.location == f"pyproject.toml:{line_of(path, 'build-args =')}"
     assert error.hint == "add `ARG GREETNG` to Dockerfile, or remove it from build-args"
 
 
@@ -1053,7 +1053,7 @@ def test_a_build_arg_that_names_no_arg_in_a_build_args_table_is_refused_at_its_l
     (tmp_path / "Dockerfile").write_text("FROM scratch\nARG GREETING\n", encoding="utf-8")
     error = load_error(tmp_path)
     assert error.message == "tool.buildlib.images.app.build-args: 'NAME' is no ARG of Dockerfile"
-    assert error.location == f"{path}:{line_of(path, 'NAME =')}"
+    assert error.location == f"pyproject.toml:{line_of(path, 'NAME =')}"
 
 
 def test_build_args_are_not_checked_against_a_dockerfile_with_no_instruction(
@@ -1110,7 +1110,7 @@ def test_a_target_whose_dockerfile_cannot_be_read_is_one_error_at_its_line(
         "tool.buildlib.images.app.target needs the stages of Mem.Dockerfile, which cannot be "
         "read: Input/output error"
     )
-    assert error.location == f"{path}:{line_of(path, 'target =')}"
+    assert error.location == f"pyproject.toml:{line_of(path, 'target =')}"
     assert error.hint == "make Mem.Dockerfile a readable file, or remove target"
 
 

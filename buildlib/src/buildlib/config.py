@@ -179,9 +179,10 @@ _CREDENTIAL_KEYS = {"username-env": str, "token-env": str}
 
 
 def load(root: Path | str = ".") -> Config:
-    """Read ``root/pyproject.toml``. Raises :class:`ConfigError` with file:line and a fix."""
+    """Read ``root/pyproject.toml``. Raises :class:`ConfigError` with file:line (relative to
+    ``root``, as every other error's) and a fix."""
     root = Path(root).resolve()
-    return parse(read(root), root=root, filename=str(root / PYPROJECT))
+    return parse(read(root), root=root)
 
 
 def read(root: Path) -> str:
@@ -199,14 +200,14 @@ def read(root: Path) -> str:
         ) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"{path} is not UTF-8 text (byte {exc.start})",
-            location=str(path),
+            f"{PYPROJECT} is not UTF-8 text (byte {exc.start})",
+            location=PYPROJECT,
             hint="save pyproject.toml as UTF-8",
         ) from None
     except OSError as exc:
         raise ConfigError(
-            f"cannot read {path}: {exc.strerror or exc}",
-            location=str(path),
+            f"cannot read {PYPROJECT}: {exc.strerror or exc}",
+            location=PYPROJECT,
             hint="check that it is a readable file",
         ) from None
 
