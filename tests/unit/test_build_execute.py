@@ -309,6 +309,17 @@ def test_the_plan_and_the_other_checks_do_not_wait_for_uvs_lock_check(
     assert verdicts == ["ok"]
 
 
+def test_the_lock_check_beside_a_build_leaves_pyproject_to_the_build(
+    dry_run_build: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from buildlib import config as config_module
+
+    reads, read = [], config_module.read
+    monkeypatch.setattr(config_module, "read", lambda root: reads.append(root) or read(root))
+    dry_run_build()
+    assert len(reads) == 1
+
+
 @pytest.mark.parametrize(("tag", "version"), [(None, "local"), ("main", "main")])
 def test_a_local_build_labels_its_tag_not_the_release_version(
     dry_run_build: Callable[..., None],

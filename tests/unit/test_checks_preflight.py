@@ -65,6 +65,15 @@ def test_a_build_preflight_asks_git_nothing_its_checks_do_not_use(repo, monkeypa
     assert asked == []
 
 
+def test_the_preflight_checks_the_configuration_it_is_given_without_parsing_it_again(
+    repo, monkeypatch
+):
+    config = config_module.load(repo)
+    monkeypatch.setattr(config_module, "parse", lambda *a, **k: pytest.fail("parsed again"))
+    ok = CheckResult("uv-lock-fresh", "ok", "")
+    assert failed(run_preflight(config, builds(config), "build", lock_fresh=lambda: ok)) == []
+
+
 def test_build_preflight_asks_uv_offline(repo, monkeypatch):
     asked = []
 

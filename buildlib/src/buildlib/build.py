@@ -415,7 +415,8 @@ def _lock_fresh(root: Path | str) -> CheckResult:
     from buildlib.checks.lock import check_lock_fresh
     from buildlib.checks.project import Project
 
-    return check_lock_fresh(Project.load(root))
+    # uv's verdict needs the repository only, not the table the main thread is reading
+    return check_lock_fresh(Project(Path(root).resolve(), environ={}))
 
 
 def build_images(

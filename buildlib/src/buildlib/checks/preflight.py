@@ -63,9 +63,7 @@ def run_preflight(
     for it); ``lock_fresh``: gives the uv-lock-fresh result the caller started (``build`` starts uv
     beside its docker probes); ``tags``: every tag a push writes; ``environ``: the
     environment the run uses (its credentials), the process's when ``None``."""
-    project = Project.load(config.root, environ=environ, registry=registry)
-    project.config = config  # exactly the config the caller resolved
-    project.config_error = None
+    project = Project.load(config.root, environ=environ, registry=registry, config=config)
     dockerfiles = sorted({project.rel(b.dockerfile) for b in builds})
     results = line_ending_results(project.root, dockerfiles)
     # only images that install from uv.lock need it (bytes: no decoding to go wrong)

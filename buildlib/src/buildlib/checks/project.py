@@ -51,7 +51,9 @@ class Project:
         *,
         environ: Mapping[str, str] | None = None,
         registry: str | None = None,
+        config: Config | None = None,
     ) -> Project:
+        """``config``: the table as the caller's run resolved it, then not parsed again."""
         root = Path(root).resolve()
         env = environment() if environ is None else environ
         project = cls(root=root, environ=env, registry_flag=registry)
@@ -60,7 +62,9 @@ class Project:
             project.data = config_module.parse_toml(project.text, PYPROJECT)
         except ConfigError as exc:
             project.toml_problem = exc
-        if project.data is not None and project.version is not None:
+        if config is not None:
+            project.config = config
+        elif project.data is not None and project.version is not None:
             try:
                 project.config = config_module.parse(project.text or "", root=root)
             except ConfigError as exc:
