@@ -358,6 +358,18 @@ def test_unquoted_version(tmp_path: Path) -> None:
     assert error.hint is not None and 'version = "0.1.0"' in error.hint
 
 
+def test_a_version_too_long_for_a_docker_tag_is_refused_at_its_line(tmp_path: Path) -> None:
+    # release tags the images with it ('+' as '-'): a tag is at most 128 characters
+    write_repo(tmp_path, 'version = "1.2.3"', f'version = "1.0+{"a" * 124}"')
+    assert len(str(config_module.load(tmp_path).version)) == 128
+    error = refused_at(tmp_path, 'version = "1.2.3"', f'version = "1.0+{"a" * 125}"', at="1.0+")
+    assert error.message == (
+        "[project].version makes a Docker tag of 129 characters (at most 128), which release "
+        "tags the images with"
+    )
+    assert error.hint == "shorten it (a local version, after '+', is part of the tag)"
+
+
 @pytest.mark.parametrize(
     ("broken", "line", "column", "reason"),
     [

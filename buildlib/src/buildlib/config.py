@@ -26,6 +26,7 @@ from buildlib.dockerfile import read as read_dockerfile
 from buildlib.errors import REFERENCE, ConfigError
 from buildlib.references import (
     DOCKER_HUB,
+    TAG_MAX_LENGTH,
     destination,
     validate_registry,
     validate_repository,
@@ -229,6 +230,14 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
             hint='set version = "0.1.0", the version of the images',
         )
     version = parse_version(version_text, location=where.key("project", "version"))
+    # its Docker tag (versions.docker_tag_for) swaps '!' and '+', one character for one
+    if len(str(version)) > TAG_MAX_LENGTH:
+        raise ConfigError(
+            f"[project].version makes a Docker tag of {len(str(version))} characters (at most "
+            f"{TAG_MAX_LENGTH}), which release tags the images with",
+            location=where.key("project", "version"),
+            hint="shorten it (a local version, after '+', is part of the tag)",
+        )
 
     tool = data.get("tool")
     # other tools' tables are theirs; one a letter away from buildlib's is a typo
