@@ -174,7 +174,7 @@ CASES = {
         '"major", "latest"]',
         '"majr", "latest"]',
         "floating-tags",
-        "unknown tag pattern 'majr'",
+        "tool.buildlib.release.floating-tags: unknown tag pattern 'majr'",
         "(fix: did you mean 'major'? valid patterns:",
         (),
     ),

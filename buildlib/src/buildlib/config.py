@@ -660,7 +660,8 @@ def _parse_release(raw: Any, where: Locator) -> ReleaseConfig:
             hint='e.g. git-tag = "v{version}" (release-please\'s default)',
         )
     floating = tuple(raw.get("floating-tags", ReleaseConfig.floating_tags))
-    validate_patterns(floating, location=where.key(table, "floating-tags"))
+    key = f"{table}.floating-tags"
+    validate_patterns(floating, location=where.key(table, "floating-tags"), key=key)
     return ReleaseConfig(git_tag, floating)
 
 

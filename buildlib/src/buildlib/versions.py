@@ -90,15 +90,18 @@ class ReleaseTags:
     skipped: tuple[tuple[str, str], ...]  # (tag, reason) of each selected floating tag left
 
 
-def validate_patterns(patterns: Iterable[str], *, location: str | None = None) -> tuple[str, ...]:
-    """Return the patterns without duplicates, or raise ``ConfigError`` for an unknown one."""
+def validate_patterns(
+    patterns: Iterable[str], *, location: str | None = None, key: str | None = None
+) -> tuple[str, ...]:
+    """Return the patterns without duplicates, or raise ``ConfigError`` for an unknown one
+    (naming ``key``, the setting that gave it, if given)."""
     unique = tuple(dict.fromkeys(patterns))
     for pattern in unique:
         if pattern not in PATTERNS:
             choices = "valid patterns: " + ", ".join(repr(p) for p in PATTERNS)
             close = difflib.get_close_matches(str(pattern), PATTERNS, n=1)
             raise ConfigError(
-                f"unknown tag pattern {pattern!r}",
+                f"{f'{key}: ' if key else ''}unknown tag pattern {pattern!r}",
                 hint=f"did you mean {close[0]!r}? {choices}" if close else choices,
                 location=location,
             )
