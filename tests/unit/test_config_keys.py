@@ -543,6 +543,18 @@ def test_an_empty_main_branch_is_refused(tmp_path: Path, branch: str) -> None:
     )
 
 
+@pytest.mark.parametrize("branch", ["main ", "ma in", "-main", "main.lock", "main/"])
+def test_a_main_branch_git_refuses_is_refused(tmp_path: Path, branch: str) -> None:
+    # no clone is on a branch git refuses to name so: the guard of :main would be off unseen
+    path = repo(tmp_path, HEAD + f'[tool.buildlib]\nmain-branch = "{branch}"\n\n' + APP)
+    error = load_error(tmp_path)
+    assert (error.message, error.location) == (
+        f"tool.buildlib.main-branch {branch!r} is no branch name git takes (git check-ref-format)",
+        f"pyproject.toml:{line_of(path, 'main-branch')}",
+    )
+    assert error.hint is not None and error.hint.startswith("name the branch")
+
+
 @pytest.mark.parametrize("source", ["not a url", "/srv/git/app", "file:///srv/git/app"])
 def test_a_source_that_is_no_web_address_is_refused(tmp_path: Path, source: str) -> None:
     # the label would be left out unseen: a configured source replaces the git remote's

@@ -323,11 +323,12 @@ def _check_source(table: Mapping[str, Any], where: Locator) -> None:
 
 def _main_branch(table: Mapping[str, Any], where: Locator) -> str:
     """The branch whose image a push tags with its name (``:main``) from a clone on it only:
-    an empty name would turn that guard off unseen."""
+    an empty name, or one git refuses for a branch, would turn that guard off unseen."""
     branch = table.get("main-branch", Config.main_branch)
-    if not branch.strip():
+    problem = f"{branch!r} is no branch name git takes (git check-ref-format)"
+    if not branch.strip() or _GIT_REF_REFUSED.search(branch):
         raise ConfigError(
-            f"{TOOL}.main-branch is empty",
+            f"{TOOL}.main-branch {problem if branch.strip() else 'is empty'}",
             location=where.key(TOOL, "main-branch"),
             hint='name the branch that pushes its own tag, e.g. main-branch = "main" (or remove '
             "the key for that default)",
