@@ -8,7 +8,7 @@ import pytest
 
 from buildlib import config as config_module
 from buildlib import existing
-from buildlib.errors import PublishError, RegistryError
+from buildlib.errors import RegistryError
 from buildlib.git import Git
 from tests.support.config_repo import write_repo
 from tests.support.fixture_repo import git
@@ -69,8 +69,10 @@ def test_a_real_release_stops_when_the_registry_cannot_list(
     config, repo = project(tmp_path, "v1.2.0")
     repository = config.images[0].repository
 
-    with pytest.raises(PublishError) as caught:
+    with pytest.raises(RegistryError) as caught:
         existing.released(config, repo, Registry(None, cause_hint), quiet=False)  # type: ignore[arg-type]
+
+    assert caught.value.exit_code == 6  # nothing was written: no "stopped part-way" (8)
 
     assert caught.value.message == (
         f"could not list {repository}'s tags in registry.example (registry.example: 429 too "

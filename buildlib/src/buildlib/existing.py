@@ -12,7 +12,7 @@ from buildlib import console, releaseplan
 from buildlib.config import Config, ImageSpec
 from buildlib.digests import listed_digest
 from buildlib.docker import Docker
-from buildlib.errors import BuildlibError, PublishError
+from buildlib.errors import BuildlibError
 from buildlib.git import Git
 from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild, image_reference
 from buildlib.registry import RegistryClient
@@ -32,8 +32,8 @@ def released(
         try:
             listed = client.tags(image.repository)
         except BuildlibError as error:
-            if not quiet:
-                raise PublishError(
+            if not quiet:  # nothing is written yet: the registry's own exit code (6, 7)
+                raise type(error)(
                     f"could not list {image.repository}'s tags in {client.host} "
                     f"({error.message}); without them a floating tag could move back. "
                     "Nothing was built or pushed",
