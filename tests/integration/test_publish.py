@@ -200,12 +200,20 @@ def test_per_image_release_jobs_move_floating_tags_only_after_the_last(registry,
     repo = make_repo(tmp_path / "repo", "4.0.0")
     env = env_for(registry)
 
+    def planned(name: str) -> tuple[list[str], list[str]]:
+        dry = invoke("release", "--image", name, "--dry-run", "--json", env=env, cwd=repo)
+        (image,) = json.loads(dry.stdout)["images"]
+        return image["tags"], [skipped["tag"] for skipped in image["skipped"]]
+
     for name in ("cpu", "gpu"):
+        # the dry run plans what the real run does: the floating tags wait for the others
+        assert planned(name) == (["4.0.0"], ["4.0", "4", "latest"])
         result = invoke("release", "--image", name, env=env, cwd=repo)
         assert result.returncode == 0, result.stderr[-3000:]
         assert "floating tags not moved yet" in result.stderr
         assert release_digests(registry, "latest") == {"gpu": None, "cpu": None, "lb": None}
 
+    assert planned("lb") == (["4.0.0", "4.0", "4", "latest"], [])
     last = invoke("release", "--image", "lb", env=env, cwd=repo)
 
     assert last.returncode == 0, last.stderr[-3000:]

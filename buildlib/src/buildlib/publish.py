@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,6 +236,10 @@ def release(
             console.warn(f"a real release would stop here: {problem}")
         # the git problems name a missing or misplaced release tag already
         _would_stop(job, plan, "release", said="release-tag")
+        with suppress(BuildlibError):  # a registry that does not answer was warned of above
+            if waiting := existing.released_elsewhere(lister, config, job.selected, full_tag)[1]:
+                reason = releaseplan.lacking(waiting, full_tag)
+                publications = [releaseplan.held(p, reason) for p in publications]
         print_plan(access, publications, flags.as_json, version=config.version_text)
         execute(plan, job.runner)
         return []
@@ -270,8 +274,8 @@ def release(
         others, waiting = existing.released_elsewhere(client, config, job.selected, full_tag)
         if waiting:
             console.warn(
-                f"floating tags not moved yet: {', '.join(waiting)} lack {full_tag} in the "
-                "registry; the release of the last image moves them for every image"
+                f"floating tags not moved yet: {releaseplan.lacking(waiting, full_tag)}; "
+                "the release of the last image moves them for every image"
             )
         else:
             move_floating(client, results + others, every)

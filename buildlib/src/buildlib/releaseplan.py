@@ -60,6 +60,18 @@ def release_publications(
     return every
 
 
+def lacking(waiting: list[str], full_tag: str) -> str:
+    """Why a per-image release (``--image``) leaves the floating tags: images ``waiting``."""
+    return f"{', '.join(waiting)} lack {full_tag} in the registry"
+
+
+def held(publication: ImagePublication, reason: str) -> ImagePublication:
+    """``publication`` with its floating tags left where they are, for ``reason``."""
+    floating = tuple((tag, reason) for tag in publication.tags[1:])
+    tags, skipped = publication.tags[:1], publication.skipped + floating
+    return dataclasses.replace(publication, tags=tags, skipped=skipped)
+
+
 def released_versions(config: Config, git_tags: Iterable[str], listed: list[str]) -> list[str]:
     """The released versions among git tags in the release format, then the registry's
     ``listed`` tags; fewer version parts than a release has (``842``, ``20240115``) is none."""
