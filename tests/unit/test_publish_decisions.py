@@ -401,6 +401,25 @@ def test_the_plan_says_where_the_login_comes_from(
     assert secret not in text
 
 
+@pytest.mark.parametrize("variable", ["GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"])
+@pytest.mark.parametrize("task", ["push", "release"])
+def test_a_workflow_file_that_cannot_be_written_stops_before_any_build(
+    root: Path,
+    registry: StubRegistry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    task: str,
+) -> None:
+    # it used to fail after every push, the floating tags moved: "Is a directory", exit 1
+    monkeypatch.setenv(variable, str(tmp_path))
+    with publishing(monkeypatch, registry) as docker, pytest.raises(CheckFailed) as caught:
+        do_push(root, docker, tag="topic") if task == "push" else do_release(root, docker)
+
+    assert docker.calls == [] and registry.tag_map(GPU) == {}
+    assert caught.value.message == f"${variable} ({tmp_path}) cannot be written: Is a directory"
+
+
 def test_the_report_and_the_workflow_outputs_name_every_tag_and_digest(
     root: Path,
     registry: StubRegistry,

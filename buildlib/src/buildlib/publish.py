@@ -29,7 +29,7 @@ from buildlib.options import BuildOptions, environment, options_for, resolve_tag
 from buildlib.plan import BuildPlan, make_plan
 from buildlib.pushing import Access, resolve_access
 from buildlib.releaseplan import ImagePublication, Published
-from buildlib.report import print_plan, report
+from buildlib.report import print_plan, report, writable_github_files
 from buildlib.runner import Runner
 from buildlib.versions import docker_tag_for
 
@@ -98,6 +98,7 @@ def _checked(job: _Job, plan: BuildPlan, purpose: Purpose, tags: tuple[str, ...]
         tags=tags,
         environ=job.environ,
     )
+    writable_github_files()
     pushing.refuse_anonymous(job.access)
 
 

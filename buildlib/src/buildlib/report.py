@@ -10,9 +10,24 @@ import json
 from typing import Any
 
 from buildlib import console, tags
+from buildlib.errors import CheckFailed
 from buildlib.options import github_files
 from buildlib.pushing import Access
 from buildlib.releaseplan import ImagePublication, Published
+
+
+def writable_github_files() -> None:
+    """Stop before anything is built or pushed when a file GitHub names cannot be written:
+    the report at the end would fail once the registry has changed."""
+    for name, path in zip(("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"), github_files(), strict=True):
+        try:
+            if path:
+                open(path, "a", encoding="utf-8").close()  # only to try it
+        except OSError as error:
+            raise CheckFailed(
+                f"${name} ({path}) cannot be written: {error.strerror or error}",
+                hint=f"point {name} at a file this user can write, or unset it",
+            ) from None
 
 
 def print_plan(
