@@ -142,7 +142,7 @@ CASES = {
         'default-group = ["gpu", "cpu"]',
         'default-group = ["gpu", "cpuu"]',
         "default-group",
-        "default-group names unknown image 'cpuu' (did you mean 'cpu'?)",
+        "tool.buildlib.default-group names unknown image 'cpuu' (did you mean 'cpu'?)",
         "(fix: use names from [tool.buildlib.images]: gpu, cpu)",
         (),
     ),

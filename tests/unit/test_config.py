@@ -398,7 +398,10 @@ def test_default_group_naming_an_unknown_image(tmp_path: Path) -> None:
         'default-group = ["gpu", "cpuu"]',
         at="default-group",
     )
-    assert error.message == "default-group names unknown image 'cpuu' (did you mean 'cpu'?)"
+    # the whole key, as every other [tool.buildlib] error names its own
+    assert error.message == (
+        "tool.buildlib.default-group names unknown image 'cpuu' (did you mean 'cpu'?)"
+    )
     assert error.hint == "use names from [tool.buildlib.images]: gpu, cpu"
 
 
@@ -744,8 +747,8 @@ def test_rendered_error_is_one_line_with_location_and_fix(tmp_path: Path) -> Non
     write_repo(tmp_path, 'default-group = ["gpu", "cpu"]', 'default-group = ["gpx"]')
     error = load_error(tmp_path)
     assert str(error) == (
-        "pyproject.toml:7: default-group names unknown image 'gpx' (did you mean "
-        "'gpu'?) (fix: use names from [tool.buildlib.images]: gpu, cpu)"
+        "pyproject.toml:7: tool.buildlib.default-group names unknown image 'gpx' (did you "
+        "mean 'gpu'?) (fix: use names from [tool.buildlib.images]: gpu, cpu)"
     )
     assert error.exit_code == 2
 

@@ -276,7 +276,7 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
     for name in default_group:
         if name not in names:
             raise ConfigError(
-                f"default-group names unknown image {name!r}{did_you_mean(name, names)}",
+                f"{TOOL}.default-group names unknown image {name!r}{did_you_mean(name, names)}",
                 location=where.key(TOOL, "default-group"),
                 hint=f"use names from [tool.buildlib.images]: {', '.join(names)}",
             )
