@@ -151,8 +151,8 @@ def test_ignored_lock_fails_at_the_ignore_line(repo):
     result = check_lock_present(Project.load(repo))
 
     assert (result.status, result.file, result.line) == ("fail", ".gitignore", 2)
-    assert "ignored by git" in result.message
-    assert "git add uv.lock" in result.hint
+    assert "ignored by git (.gitignore:2)" in result.message
+    assert result.hint.startswith("delete that line, then `git add uv.lock`")  # place said once
 
 
 @pytest.mark.parametrize("folder", ["réglages", "a:b"])

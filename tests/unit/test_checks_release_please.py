@@ -13,6 +13,7 @@ from buildlib.checks.release_please import (
     check_version_agreement,
     json_key_line,
 )
+from buildlib.errors import placed
 from tests.support.fixture_repo import (
     RELEASE_PLEASE_CONFIG,
     commit,
@@ -108,7 +109,7 @@ def test_invalid_config_json_gives_line(repo):
     result = check_release_please_config(Project.load(repo))
 
     assert (result.id, result.status, result.line) == ("release-please-config", "fail", 4)
-    assert "not valid JSON at line 4" in result.message
+    assert "not valid JSON (column 3)" in result.message
 
 
 def test_config_without_root_package(repo):
@@ -236,8 +237,10 @@ def test_a_line_is_the_one_an_editor_shows_whatever_the_line_endings(repo, newli
     result = check_release_please_config(Project.load(repo))
 
     assert (result.status, result.line) == ("fail", 4)
-    assert "not valid JSON at line 4, column 3" in result.message
-    assert result.hint == "fix the JSON at release-please-config.json:4:3"
+    assert placed(result.where(), result.message).startswith(
+        "release-please-config.json:4 is not valid JSON (column 3): "
+    )
+    assert result.hint == "fix the JSON at that position"
 
 
 def test_config_without_the_uv_lock_extra_file_warns(repo):

@@ -133,7 +133,7 @@ FAULTS = [
     # fault, options, check id, status, file, line, words in the hint
     (fault_crlf, {}, "line-endings", "fail", "Dockerfile", 2, "invoke doctor --fix"),
     (fault_lone_cr, {}, "line-endings", "fail", "Dockerfile", 1, "invoke doctor --fix"),
-    (fault_broken_toml, {}, "pyproject-toml", "fail", "pyproject.toml", 13, "pyproject.toml:13:"),
+    (fault_broken_toml, {}, "pyproject-toml", "fail", "pyproject.toml", 13, "(column 9)"),
     (fault_invalid_version, {}, "pyproject-version", "fail", "pyproject.toml", 3, "PEP 440"),
     (fault_stale_lock, {}, "uv-lock-fresh", "fail", "uv.lock", None, "uv lock"),
     (fault_missing_lock, {}, "uv-lock", "fail", "uv.lock", None, "uv lock"),

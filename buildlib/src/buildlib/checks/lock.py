@@ -51,7 +51,7 @@ def check_lock_present(project: Project) -> CheckResult:
         "each fresh clone, as in CI, resolves its own versions",
         file=ignore_file,
         line=line or None,
-        hint=f"delete the uv.lock line ({ignore_file}:{line}), then `git add uv.lock`; "
+        hint="delete that line, then `git add uv.lock`; "
         "or pin resolution with [tool.uv] exclude-newer",
     )
 

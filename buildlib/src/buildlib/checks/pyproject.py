@@ -23,9 +23,9 @@ _UNPARSED = f"{PYPROJECT} does not parse (see pyproject-toml)"
 def _failure(check_id: str, error: ConfigError, prefix: str = "") -> CheckResult:
     """A ConfigError as a located failure; a TOML position's column goes into the hint."""
     file, line = split_location(error.location)
-    hint = error.hint
-    if hint and (error.location or "").count(":") == 2:
-        hint = f"{hint} ({error.location})"
+    hint, where = error.hint, error.location or ""
+    if hint and where.count(":") == 2:  # the line is the result's: the hint adds the column
+        hint = f"{hint} (column {where.rsplit(':', 1)[1]})"
     return CheckResult(check_id, "fail", f"{prefix}{error.message}", file, line, hint)
 
 

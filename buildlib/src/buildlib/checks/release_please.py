@@ -82,9 +82,8 @@ def read_json(project: Project, name: str) -> tuple[Any, str, CheckResult | None
     try:
         return json.loads(text), text, None
     except json.JSONDecodeError as exc:
-        at = f"line {exc.lineno}, column {exc.colno}"
-        hint = f"fix the JSON at {name}:{exc.lineno}:{exc.colno}"
-        message = f"{name} is not valid JSON at {at}: {exc.msg}"
+        message = f"{name} is not valid JSON (column {exc.colno}): {exc.msg}"
+        hint = "fix the JSON at that position"
         return None, text, CheckResult("", "fail", message, name, exc.lineno, hint)
 
 
