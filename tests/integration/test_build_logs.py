@@ -77,7 +77,7 @@ def test_a_pipe_gets_whole_prefixed_lines(repo: Path, task_env: dict[str, str]) 
         assert len(re.findall(r"\[(?:good|broken)\] ", line)) <= 1, line
         assert "$ " not in line[1:] or not line.startswith("["), line
     (error,) = [line for line in lines if line.startswith("error:")]
-    assert error.startswith("error: Dockerfile-broken:5: build of broken (Dockerfile-broken)")
+    assert error.startswith("error: Dockerfile-broken:5: build of broken failed")
     assert "RUN echo about to fail && false" in error
     assert len(error) < 400
 
@@ -90,7 +90,7 @@ def test_github_actions_gets_groups_and_an_annotation_at_the_line(
     annotations = [line for line in result.stdout.splitlines() if line.startswith("::error")]
     assert len(annotations) == 1
     assert annotations[0].startswith(
-        "::error file=Dockerfile-broken,line=5::build of broken (Dockerfile-broken) failed"
+        "::error file=Dockerfile-broken,line=5::build of broken failed"
     )
     assert len(annotations[0]) < 300
     lines = result.stderr.splitlines()

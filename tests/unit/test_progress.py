@@ -414,7 +414,7 @@ def test_a_failed_build_is_one_short_line_at_its_dockerfile_line(dockerfile: Pat
     error = build_failed(build, 1, noise + BUILDX_WITH_SOURCE.splitlines())
     assert error.location == "Dockerfile-cpu:6"
     assert error.message == (
-        "build of cpu (Dockerfile-cpu) failed (exit 1): RUN echo about to fail && false: "
+        "build of cpu failed (exit 1): RUN echo about to fail && false: "
         'process "/bin/sh -c echo about to fail && false" did not complete successfully: '
         "exit code: 1"
     )
@@ -431,13 +431,13 @@ def test_github_gets_an_error_annotation_at_the_line(monkeypatch, capsys) -> Non
     monkeypatch.setattr(console, "style", lambda: console.Style(False))
     with pytest.raises(Exit), user_errors():
         raise CommandFailed(
-            "build of cpu (Dockerfile-cpu) failed (exit 1): RUN false: exit code: 1",
+            "build of cpu failed (exit 1): RUN false: exit code: 1",
             location="Dockerfile-cpu:12",
             hint="fix the error above",
         )
     out = capsys.readouterr().out
     assert out == (
-        "::error file=Dockerfile-cpu,line=12::build of cpu (Dockerfile-cpu) failed (exit 1): "
+        "::error file=Dockerfile-cpu,line=12::build of cpu failed (exit 1): "
         "RUN false: exit code: 1\n"
     )
 

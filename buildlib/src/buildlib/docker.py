@@ -111,8 +111,10 @@ def build_failed(
     found = buildlog.failure(lines, build.dockerfile)
     dockerfile = shown_path(build.dockerfile, build.workdir)
     lost = iidfile is not None and buildlog.lost_image_id(lines, iidfile)
+    # the Dockerfile once: a location names it
+    title = f"build of {build.name}" if found.line else build_title(build)
     return (ImageIdLost if lost else CommandFailed)(
-        f"{build_title(build)} failed (exit {returncode}): " + found.describe(),
+        f"{title} failed (exit {returncode}): " + found.describe(),
         location=f"{dockerfile}:{found.line}" if found.line else None,
         hint=LOST_ID_HINT if lost else BUILD_HINT.format(name=build.name),
     )
