@@ -89,15 +89,17 @@ def check_registry_auth(project: Project, for_: str | None = None) -> CheckResul
     try:
         client.ping()
     except AuthError as exc:
-        if creds is None:
+        if creds is None:  # a push's words (publish refuse_anonymous)
             message = f"{registry} requires a login, and there are no credentials"
-            return result("fail", f"{message}: {exc.message}", hint=_credential_hint(project))
-        message = f"{registry} rejected the credentials of {creds.username!r} (from {source})"
-        return result("fail", f"{message}: {exc.message}", hint=exc.hint or hint)
+            return result("fail", message, hint=_credential_hint(project))
+        # the client's words name the registry, the user and the refusal: said once
+        said = exc.message.replace(f"{registry}: ping: ", f"{registry}: ", 1)
+        return result("fail", f"{said}; they came from {source}", hint=exc.hint or hint)
     except BuildlibError as exc:
         host = "(--registry / $BUILDLIB_REGISTRY / [tool.buildlib].registry)"
         hint = exc.hint or f"check the network, or the registry host {host}"
-        return result("fail", f"{registry} did not answer: {exc.message}", hint=hint)
+        said = exc.message.removeprefix(f"{registry}: ")
+        return result("fail", f"{registry} did not answer: {said}", hint=hint)
     if creds is None:
         return result("ok", f"{registry} answers without a login (GET {client.base_url}/v2/)")
     accepted = f"accepted the credentials of {creds.username!r} (GET {client.base_url}/v2/)"
