@@ -637,7 +637,7 @@ def test_floating_tags_wait_for_the_last_image_then_move_for_all(
     with publishing(monkeypatch, registry) as docker:
         first = do_release(root, runner=docker, images=["cpu"])
         assert (
-            "floating tags not moved yet: gpu lack 1.2.3 in the registry; the release of the "
+            "floating tags not moved yet: gpu lacks 1.2.3 in the registry; the release of the "
             "last image moves them for every image"
         ) in capsys.readouterr().err
         assert set(registry.tag_map(CPU)) == {"1.2.3"}

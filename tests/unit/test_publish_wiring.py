@@ -233,7 +233,7 @@ def test_a_dry_run_release_warns_once_of_its_tag_and_of_its_missing_credentials(
     )
     # the others lack 1.2.3, so the floating tags wait, as in the real run
     assert f"gpu: {GPU} ← 1.2.3\n" in err
-    assert "not moving latest: cpu lack 1.2.3 in the registry\n" in err
+    assert "not moving latest: cpu lacks 1.2.3 in the registry\n" in err
 
 
 @pytest.mark.parametrize("task", ["push", "release"])
@@ -636,7 +636,7 @@ def test_a_backport_release_reports_the_other_image_whose_line_it_moved(
     released_project(root, "1.1.0", dockerfile="FROM scratch\nLABEL line=1.1\n")
     with publishing(monkeypatch, registry) as docker:
         release(root, ReleaseFlags(images=("cpu",)), environ={}, runner=docker)
-        assert "floating tags not moved yet: gpu lack 1.1.0" in capsys.readouterr().err
+        assert "floating tags not moved yet: gpu lacks 1.1.0" in capsys.readouterr().err
         release(root, ReleaseFlags(images=("gpu",), as_json=True), environ={}, runner=docker)
 
     document = json.loads(capsys.readouterr().out)

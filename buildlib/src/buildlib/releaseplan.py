@@ -62,7 +62,8 @@ def release_publications(
 
 def lacking(waiting: list[str], full_tag: str) -> str:
     """Why a per-image release (``--image``) leaves the floating tags: images ``waiting``."""
-    return f"{', '.join(waiting)} lack {full_tag} in the registry"
+    verb = "lacks" if len(waiting) == 1 else "lack"
+    return f"{', '.join(waiting)} {verb} {full_tag} in the registry"
 
 
 def held(publication: ImagePublication, reason: str) -> ImagePublication:
