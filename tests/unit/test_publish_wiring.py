@@ -199,6 +199,30 @@ def test_a_dry_run_push_whose_second_tag_is_main_warns_of_the_branch_and_where_e
     )
 
 
+@pytest.mark.parametrize("task", ["push", "release"])
+def test_a_dry_run_warns_of_a_workflow_file_the_real_run_could_not_write(
+    root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    task: str,
+) -> None:
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path))  # a folder
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        monkeypatch.setattr(publish, "run_preflight", run_preflight)
+        if task == "push":
+            push(root, PushFlags(tag="topic", dry_run=True), environ=CREDENTIALS, runner=docker)
+        else:
+            release(root, ReleaseFlags(dry_run=True), environ=CREDENTIALS, runner=docker)
+
+    would_stop = [line for line in capsys.readouterr().err.splitlines() if "would stop" in line]
+    assert would_stop == [
+        f"warning: a real {task} would stop here: $GITHUB_OUTPUT ({tmp_path}) cannot be "
+        "written: Is a directory (fix: point GITHUB_OUTPUT at a file this user can write, "
+        "or unset it)"
+    ]
+
+
 def test_a_dry_run_push_the_real_push_would_make_warns_of_nothing(
     root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -21,7 +21,7 @@ from buildlib.build import execute
 from buildlib.checks.preflight import Purpose, preflight, run_preflight
 from buildlib.config import Config, ImageSpec
 from buildlib.docker import Docker, detect
-from buildlib.errors import BuildlibError, UsageError
+from buildlib.errors import BuildlibError, CheckFailed, UsageError
 from buildlib.flags import PushFlags, ReleaseFlags, several
 from buildlib.floating import move_floating
 from buildlib.git import Git
@@ -119,9 +119,13 @@ def _would_stop(
     checks = run_preflight(
         job.config, plan.builds, purpose, registry=registry, tags=tags, environ=environ
     )
-    for result in checks:
-        if result.status == "fail" and result.id != said:
-            console.warn(f"a real {purpose} would stop here: {result.error()}")
+    stops = [result.error() for result in checks if result.status == "fail" and result.id != said]
+    try:
+        writable_github_files()
+    except CheckFailed as unwritable:
+        stops.append(unwritable)
+    for stop in stops:
+        console.warn(f"a real {purpose} would stop here: {stop}")
 
 
 def push(
