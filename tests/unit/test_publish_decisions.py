@@ -651,6 +651,30 @@ def test_floating_tags_wait_for_the_last_image_then_move_for_all(
     assert f"cpu: docker.io/{CPU}:1.2.3, 1.2, 1, latest" in capsys.readouterr().err
 
 
+def test_a_failed_lookup_of_the_other_images_names_what_the_release_pushed(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asking whether gpu has the version comes after cpu's is pushed: a registry failure
+    there says so, and that no floating tag moved (exit 8), not only the registry's words."""
+    answer = registry.manifest_digest
+
+    def failing(repo: str, tag: str) -> str | None:
+        if repo == GPU:
+            raise RegistryError("registry unavailable (HTTP 503)")
+        return answer(repo, tag)
+
+    monkeypatch.setattr(registry, "manifest_digest", failing)
+    with publishing(monkeypatch, registry) as docker, pytest.raises(PublishError) as caught:
+        do_release(root, runner=docker, images=["cpu"])
+
+    assert caught.value.message == (
+        f"release stopped: registry unavailable (HTTP 503). Pushed and verified: {CPU}:1.2.3. "
+        "No floating tag (X.Y, X, latest) of any image was moved"
+    )
+    assert caught.value.exit_code == 8
+    assert set(registry.tag_map(CPU)) == {"1.2.3"}
+
+
 # --- multi-platform images: buildx pushes them from the build --------------------------------
 
 MULTI = "linux/amd64,linux/arm64"

@@ -267,8 +267,11 @@ def release(
             results = released_here + pushing.push_full_tags(
                 cli, client, pushed.builds + loaded.builds, full_tag, unchanged, built, reported
             )
-            try:
+            try:  # the other images are asked after this one's version tags are written
                 pushing.still_ours(client, results)
+                others, waiting = existing.released_elsewhere(
+                    client, config, job.selected, full_tag
+                )
             except BuildlibError as error:
                 raise releaseplan.release_stopped(error, results) from None
         finally:
@@ -276,7 +279,6 @@ def release(
 
         names = [image.name for image in config.images]
         results.sort(key=lambda published: names.index(published.name))  # as configured
-        others, waiting = existing.released_elsewhere(client, config, job.selected, full_tag)
         if waiting:
             console.warn(
                 f"floating tags not moved yet: {releaseplan.lacking(waiting, full_tag)}; "
