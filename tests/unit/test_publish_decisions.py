@@ -4,7 +4,11 @@ order, what floats, what is refused, what is put back, what is retried."""
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +18,7 @@ import pytest
 from buildlib.engine import Capabilities
 from buildlib.errors import (
     AuthError,
+    BuildlibError,
     CheckFailed,
     CommandFailed,
     PublishError,
@@ -418,6 +423,35 @@ def test_a_workflow_file_that_cannot_be_written_stops_before_any_build(
 
     assert docker.calls == [] and registry.tag_map(GPU) == {}
     assert caught.value.message == f"${variable} ({tmp_path}) cannot be written: Is a directory"
+
+
+class Full(io.StringIO):
+    """A stdout on a full disk: its buffer cannot be written out."""
+
+    def flush(self) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("written", ["GITHUB_OUTPUT", "--json"])
+def test_an_output_that_fails_once_the_tags_are_pushed_says_they_are(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch, written: str
+) -> None:
+    # a full disk passes the check of the file up front; it used to end the run with the
+    # system's words only, "No space left on device", exit 1
+    if written == "--json":
+        monkeypatch.setattr(sys, "stdout", Full())
+    else:
+        monkeypatch.setenv(written, "/dev/full")
+    with publishing(monkeypatch, registry) as docker, pytest.raises(BuildlibError) as caught:
+        do_push(root, docker, tag="topic", as_json=written == "--json")
+
+    where = "$GITHUB_OUTPUT (/dev/full)" if written != "--json" else "the --json output (stdout)"
+    assert caught.value.message == (
+        f"{where} could not be written: No space left on device; "
+        "the push itself is done: the registry holds its tags"
+    )
+    assert caught.value.exit_code == 1 and set(registry.tag_map(GPU)) == {"topic"}
 
 
 def test_the_report_and_the_workflow_outputs_name_every_tag_and_digest(

@@ -7,10 +7,12 @@ Never talks to a registry or the docker engine; writes only the two files GitHub
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from buildlib import console, tags
-from buildlib.errors import CheckFailed
+from buildlib.errors import BuildlibError, CheckFailed
 from buildlib.options import github_files
 from buildlib.pushing import Access
 from buildlib.releaseplan import ImagePublication, Published
@@ -68,10 +70,29 @@ def described(registry: str, result: Published) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _writing(where: str, task: str) -> Iterator[None]:
+    """A write after every tag is written (a full disk passes writable_github_files): its
+    failure says the registry is done, not only the system's words."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise  # the reader went away: exit 141, nothing to say (tasks.user_errors)
+    except OSError as error:
+        raise BuildlibError(
+            f"{where} could not be written: {error.strerror or error}; the {task} itself is "
+            "done: the registry holds its tags",
+            hint=f"fix it and run the {task} again for its outputs; the registry needs nothing",
+        ) from None
+
+
 def report(results: list[Published], registry: str, as_json: bool, version: str | None) -> None:
     images = [described(registry, result) for result in results]
+    task = "release" if version else "push"
     if as_json:
-        print(json.dumps({"version": version, "registry": registry, "images": images}, indent=2))
+        document = {"version": version, "registry": registry, "images": images}
+        with _writing("the --json output (stdout)", task):
+            print(json.dumps(document, indent=2), flush=True)
     for result, image in zip(results, images, strict=True):
         note = " (already there)" if result.unchanged else ""
         # the registry named, as in GITHUB_OUTPUT: ghcr.io/org/img and org/img are not one image
@@ -79,14 +100,20 @@ def report(results: list[Published], registry: str, as_json: bool, version: str 
         console.success(f"{result.name}: {shown} → {result.digest}{note}")
     output, summary = github_files()
     if output:
-        with open(output, "a", encoding="utf-8") as handle:
+        with (
+            _writing(f"$GITHUB_OUTPUT ({output})", task),
+            open(output, "a", encoding="utf-8") as handle,
+        ):
             for image in images:
                 handle.write(f"{image['name']}-digest={image['digest']}\n")
                 handle.write(f"{image['name']}-tags={','.join(image['tags'])}\n")
                 handle.write(f"{image['name']}-references={','.join(image['references'])}\n")
             handle.write(f"images={json.dumps(images)}\n")
     if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
+        with (
+            _writing(f"$GITHUB_STEP_SUMMARY ({summary})", task),
+            open(summary, "a", encoding="utf-8") as handle,
+        ):
             handle.write(
                 f"### Images pushed to {registry}\n\n| image | tags | digest |\n|---|---|---|\n"
             )
