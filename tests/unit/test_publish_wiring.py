@@ -257,7 +257,21 @@ def test_a_dry_run_release_warns_once_of_its_tag_and_of_its_missing_credentials(
     )
     # the others lack 1.2.3, so the floating tags wait, as in the real run
     assert f"gpu: {GPU} ← 1.2.3\n" in err
-    assert "not moving latest: cpu lacks 1.2.3 in the registry\n" in err
+    for floating in ("1.2", "1", "latest"):
+        assert f"not moving {floating}: cpu lacks 1.2.3 in the registry\n" in err
+
+
+def test_a_dry_run_release_of_the_last_image_plans_the_floating_tags(
+    root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = StubRegistry()
+    registry.store(CPU, "1.2.3", "sha256:" + "c" * 64)  # the other image is released
+    with publishing(monkeypatch, registry) as docker:
+        flags = ReleaseFlags(images=("gpu",), dry_run=True)
+        assert release(root, flags, environ=CREDENTIALS, runner=docker) == []
+
+    err = capsys.readouterr().err
+    assert f"gpu: {GPU} ← 1.2.3, 1.2, 1, latest\n" in err and "not moving" not in err
 
 
 @pytest.mark.parametrize("task", ["push", "release"])

@@ -21,10 +21,11 @@ from buildlib.releaseplan import ImagePublication, Published
 def writable_github_files() -> None:
     """Stop before anything is built or pushed when a file GitHub names cannot be written:
     the report at the end would fail once the registry has changed."""
-    for name, path in zip(("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"), github_files(), strict=True):
+    output, summary = github_files()
+    for name, path in (("GITHUB_OUTPUT", output), ("GITHUB_STEP_SUMMARY", summary)):
         try:
             if path:
-                open(path, "a", encoding="utf-8").close()  # only to try it
+                open(path, "ab").close()  # only to try it
         except OSError as error:
             raise CheckFailed(
                 f"${name} ({path}) cannot be written: {error.strerror or error}",
