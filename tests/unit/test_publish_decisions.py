@@ -433,9 +433,10 @@ class Full(io.StringIO):
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
-@pytest.mark.parametrize("written", ["GITHUB_OUTPUT", "--json"])
+@pytest.mark.parametrize("written", ["GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "--json"])
+@pytest.mark.parametrize("task", ["push", "release"])
 def test_an_output_that_fails_once_the_tags_are_pushed_says_they_are(
-    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch, written: str
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch, written: str, task: str
 ) -> None:
     # a full disk passes the check of the file up front; it used to end the run with the
     # system's words only, "No space left on device", exit 1
@@ -444,14 +445,18 @@ def test_an_output_that_fails_once_the_tags_are_pushed_says_they_are(
     else:
         monkeypatch.setenv(written, "/dev/full")
     with publishing(monkeypatch, registry) as docker, pytest.raises(BuildlibError) as caught:
-        do_push(root, docker, tag="topic", as_json=written == "--json")
+        if task == "push":
+            do_push(root, docker, tag="topic", as_json=written == "--json")
+        else:
+            do_release(root, docker, as_json=written == "--json")
 
-    where = "$GITHUB_OUTPUT (/dev/full)" if written != "--json" else "the --json output (stdout)"
+    where = f"${written} (/dev/full)" if written != "--json" else "the --json output (stdout)"
     assert caught.value.message == (
         f"{where} could not be written: No space left on device; "
-        "the push itself is done: the registry holds its tags"
+        f"the {task} itself is done: the registry holds its tags"
     )
-    assert caught.value.exit_code == 1 and set(registry.tag_map(GPU)) == {"topic"}
+    pushed = {"topic"} if task == "push" else {"1.2.3", "1.2", "1", "latest"}
+    assert caught.value.exit_code == 1 and set(registry.tag_map(GPU)) >= pushed
 
 
 def test_the_report_and_the_workflow_outputs_name_every_tag_and_digest(
