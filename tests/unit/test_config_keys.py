@@ -49,9 +49,9 @@ def test_a_missing_version_points_at_the_project_header(tmp_path: Path) -> None:
     assert error.hint == 'set version = "0.1.0", the version of the images'
 
 
-def test_a_version_that_cannot_be_located_names_its_key(tmp_path: Path) -> None:
+def test_a_version_missing_from_an_inline_project_table_is_located_at_it(tmp_path: Path) -> None:
     repo(tmp_path, 'project = { name = "demo" }\n')
-    assert load_error(tmp_path).location == "pyproject.toml [project].version"
+    assert load_error(tmp_path).location == "pyproject.toml:1"
 
 
 @pytest.mark.parametrize("tool", ["", "[tool.other]\nx = 1\n", 'tool = "x"\n'])
@@ -520,13 +520,13 @@ def test_a_build_arg_value_that_is_not_a_scalar(tmp_path: Path, value: str) -> N
     )
 
 
-def test_a_build_arg_of_an_inline_image_table_names_its_table(tmp_path: Path) -> None:
-    repo(
+def test_a_build_arg_of_an_inline_image_table_is_located_at_its_line(tmp_path: Path) -> None:
+    path = repo(
         tmp_path,
         HEAD + '[tool.buildlib]\nimages = { app = { repository = "org/app", dockerfile = '
         '"Dockerfile", build-args = { "A B" = "x" } } }\n',
     )
-    assert load_error(tmp_path).location == "pyproject.toml [tool.buildlib.images.app].build-args"
+    assert load_error(tmp_path).location == f"pyproject.toml:{line_of(path, 'build-args')}"
 
 
 @pytest.mark.parametrize("branch", ["", " "])

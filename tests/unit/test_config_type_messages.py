@@ -1,5 +1,5 @@
 """What ``[tool.buildlib]`` errors say when a value has the wrong type, and where they point
-when the table or key has no line of its own (an inline table): the table, named."""
+when the table or key is written inline (``project = { ... }``): the line of that table."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from buildlib.config import Config, load
+from buildlib.config import Config, load, parse
 from buildlib.errors import ConfigError
 from buildlib.versions import Version
 
@@ -57,7 +57,7 @@ def test_a_bad_image_in_an_inline_table_is_located_at_its_table(tmp_path: Path) 
         tmp_path,
         '[tool.buildlib.images]\nGPU = { repository = "acme/gpu", dockerfile = "Dockerfile" }\n',
     )
-    assert refused.location == "pyproject.toml [tool.buildlib.images.GPU]"
+    assert refused.location == "pyproject.toml:6"
 
 
 def test_a_bad_build_arg_in_an_inline_table_is_located_at_its_build_args(tmp_path: Path) -> None:
@@ -66,13 +66,55 @@ def test_a_bad_build_arg_in_an_inline_table_is_located_at_its_build_args(tmp_pat
         '[tool.buildlib.images]\ngpu = { repository = "acme/gpu", dockerfile = "Dockerfile", '
         'build-args = { "1X" = "a" } }\n',
     )
-    assert refused.location == "pyproject.toml [tool.buildlib.images.gpu].build-args"
+    assert refused.location == "pyproject.toml:6"
 
 
 def test_no_images_in_an_inline_buildlib_table_points_at_the_table(tmp_path: Path) -> None:
     refused = refusal(tmp_path, '[tool]\nbuildlib = { registry = "docker.io" }\n')
-    assert refused.message == "no images configured"
-    assert refused.location == "pyproject.toml [tool.buildlib]"
+    assert str(refused).startswith("pyproject.toml:6: no images configured (fix: ")
+
+
+@pytest.mark.parametrize(
+    ("project", "said"),
+    [
+        ('project = { name = "x", version = 1 }', "[project].version is missing or not a string"),
+        ('project = { name = "x" }', "[project].version is missing or not a string"),
+        ('project = { name = "x", version = "1.x" }', "invalid PEP 440 version '1.x'"),
+    ],
+)
+def test_an_inline_project_table_is_located_at_its_line_and_named_once(
+    tmp_path: Path, project: str, said: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"\n{project}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load(tmp_path)
+    assert str(refused.value).startswith(f"pyproject.toml:2: {said} (fix: ")
+
+
+GPU = 'images = { gpu = { repository = "acme/gpu", dockerfile = "Dockerfile" } }'
+
+
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        ("[tool]\nbuildlib = { registry = 1 }", "tool.buildlib.registry must be a string"),
+        (f"[tool]\nbuildlib = {{ main-branch = '', {GPU} }}", "tool.buildlib.main-branch is empty"),
+        (f"[tool.buildlib]\nrelease = {{ git-tag = 'x' }}\n{GPU}", "tool.buildlib.release.git-tag"),
+        ("[tool.buildlib]\nimages = { a = { dockerfile = 'D' } }", "tool.buildlib.images.a has no"),
+    ],
+)
+def test_an_inline_buildlib_table_is_located_at_its_line_and_named_once(
+    tmp_path: Path, table: str, said: str
+) -> None:
+    refused = refusal(tmp_path, table + "\n")
+    assert str(refused).startswith(f"pyproject.toml:{5 + table.count('[tool')}: {said}")
+
+
+def test_a_key_no_line_holds_is_named_once() -> None:
+    # project made only by dotted keys: no line holds [project].version
+    with pytest.raises(ConfigError) as refused:
+        parse('project.name = "x"\n', root=Path("."))
+    assert str(refused.value).startswith("pyproject.toml: [project].version is missing or not")
 
 
 def test_the_defaults_have_no_project_and_no_image(tmp_path: Path) -> None:

@@ -740,7 +740,8 @@ class Locator:
         return f"{self.filename}:{line}" if line else f"{self.filename} {fallback}"
 
     def table(self, table: str, *, prefix: bool = False) -> str:
-        return self._at(self._table_line(table, prefix=prefix), f"[{table}]")
+        line = self._table_line(table, prefix=prefix) or self._inline_line(table)
+        return self._at(line, f"[{table}]")
 
     def key(self, table: str, key: str) -> str:
         return self._at(self.key_line(table, key), f"[{table}].{key}")
@@ -764,7 +765,15 @@ class Locator:
             ):
                 return number
         # a sub-table whose header holds the key: `[tool.buildlib.imagse.api]`
-        return self._table_line(f"{table}.{key}", prefix=True) or start
+        line = self._inline_line(table, key) or self._table_line(f"{table}.{key}", prefix=True)
+        return line or start or self._inline_line(table)
+
+    def _inline_line(self, table: str, key: str = "") -> int | None:
+        """The line of ``name = { ... }``, ``table`` written inline (on one line, as TOML 1.0
+        writes an inline table); with ``key``, the one that holds ``key = ...`` in its braces."""
+        inline = rf"(?<![\w-])[\"']?{re.escape(table.split('.')[-1])}[\"']?\s*=\s*\{{"
+        inline += rf".*[{{,]\s*[\"']?{re.escape(key)}[\"']?\s*=" if key else ""
+        return next((n for n, raw in enumerate(self.lines, 1) if re.search(inline, raw)), None)
 
     def build_arg(self, table: str, key: str) -> str:
         return self._at(self.build_arg_line(table, key), f"[{table}].build-args")

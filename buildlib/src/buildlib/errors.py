@@ -30,11 +30,16 @@ def split_location(location: str | None) -> tuple[str | None, int | None]:
 
 def placed(where: str | None, message: str) -> str:
     """``where: message``, the place said once, by errors and doctor lines alike: a message
-    that names it already stays as it is; one that opens with its file
+    that names it already stays as it is, one that names its key (``[project].version`` of
+    ``pyproject.toml [project].version``) gets the file; one that opens with its file
     (``Dockerfile has CRLF``) gets the line number there (``Dockerfile:3 has CRLF``)."""
     if not where or re.search(rf"(?<![\w./-]){re.escape(where)}(?![\w.-])", message):
         return message
-    file = re.escape(split_location(where)[0] or where)
+    file, line = split_location(where)
+    key = re.sub(r"[][]", "", where.removeprefix(file or "")).strip()
+    if file and key and not line and key in re.sub(r"[][]", "", message):
+        where = file
+    file = re.escape(file or where)
     opening = re.match(rf"{file}(?= |: )", message)
     return where + message[opening.end() :] if opening else f"{where}: {message}"
 
