@@ -1097,6 +1097,47 @@ def test_a_push_replaced_at_the_final_check_names_the_tags_it_still_holds_and_ex
     )
 
 
+def cpu_lock_made_a_link(root: Path, tmp_path: Path, monkeypatch, tag: str) -> Path:
+    """A link in place of the lock of cpu's push (planted by another program): the lock a
+    push of cpu alone leaves is the one to replace."""
+    with publishing(monkeypatch, StubRegistry()) as docker:
+        if tag == "main":
+            do_push(root, docker, images=("cpu",), tag=tag)
+        else:
+            do_release(root, runner=docker, images=("cpu",))
+    (lock,) = (tmp_path / f"buildlib-{os.getuid()}").iterdir()
+    lock.unlink()
+    lock.symlink_to(tmp_path / "elsewhere")
+    return lock
+
+
+@pytest.mark.parametrize("task", ["push", "release"])
+def test_a_lock_that_cannot_be_opened_stops_the_publish_naming_what_it_wrote(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, task
+) -> None:
+    lock = cpu_lock_made_a_link(root, tmp_path, monkeypatch, "main" if task == "push" else "")
+    with publishing(monkeypatch, registry) as docker:
+        with pytest.raises(PublishError) as caught:
+            if task == "push":
+                do_push(root, docker, images=("gpu", "cpu"), tag="main")
+            else:
+                do_release(root, runner=docker)
+
+    cause = (
+        f"the lock that makes pushes of {CPU}:{'main' if task == 'push' else '1.2.3'} take "
+        f"turns cannot be opened: Too many levels of symbolic links ({lock})"
+    )
+    done = "main" if task == "push" else "1.2.3"
+    assert caught.value.message.startswith(
+        f"push stopped: {cause}. Pushed and verified before it: {GPU}:main;"
+        if task == "push"
+        else f"release stopped at {CPU}:1.2.3: {cause}. Pushed and verified: {GPU}:1.2.3."
+    )
+    assert caught.value.hint == f"remove {lock}"
+    assert set(registry.tag_map(GPU)) == {done} and CPU not in registry.repos
+    assert not (tmp_path / "elsewhere").exists()
+
+
 def test_a_push_that_fails_before_writing_anything_keeps_its_own_error(
     root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:

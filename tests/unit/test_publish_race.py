@@ -504,10 +504,29 @@ def test_a_link_in_place_of_the_lock_is_not_followed(tmp_path: Path) -> None:
     lock.symlink_to(target)
     cli = FakeCLI()
 
-    with pytest.raises(OSError):
+    with pytest.raises(PublishError) as caught:
         push_verified(cli, FakeRegistry(PUSHED), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
 
+    assert caught.value.hint == f"remove {lock}"
     assert not target.exists()
+    assert cli.calls == []
+
+
+def test_a_temporary_directory_that_cannot_hold_the_lock_says_to_set_tmpdir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").touch()
+    monkeypatch.setattr(pushing.tempfile, "tempdir", str(tmp_path / "a-file"))
+    cli = FakeCLI()
+
+    with pytest.raises(PublishError) as caught:
+        push_verified(cli, FakeRegistry(PUSHED), loaded_build(), "1.2.3", OURS)  # type: ignore[arg-type]
+
+    assert caught.value.message == (
+        "the lock that makes pushes of acme/gpu:1.2.3 take turns cannot be opened: Not a "
+        f"directory ({tmp_path / 'a-file' / f'buildlib-{os.getuid()}'})"
+    )
+    assert caught.value.hint == "set TMPDIR to a directory of your own that has room"
     assert cli.calls == []
 
 

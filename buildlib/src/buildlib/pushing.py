@@ -7,6 +7,7 @@ never moves a floating tag (floating does): a push here is always followed by a 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -241,9 +242,17 @@ def _push_lock(reference: str) -> Iterator[None]:
         yield
         return
     digest = hashlib.sha256(reference.encode()).hexdigest()[:16]
-    path = _lock_directory() / f"buildlib-push-{digest}.lock"
-    # a link planted in place of the lock is refused, not followed
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:  # a link planted in place of the lock is refused, not followed
+        path = _lock_directory() / f"buildlib-push-{digest}.lock"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as error:  # a stopped push or release still names what it wrote
+        raise PublishError(
+            f"the lock that makes pushes of {reference} take turns cannot be opened: "
+            f"{error.strerror or error} ({error.filename})",
+            hint=f"remove {error.filename}"
+            if error.errno == errno.ELOOP
+            else "set TMPDIR to a directory of your own that has room",
+        ) from None
     with open(descriptor, "a", encoding="utf-8") as handle:
         # closing the file releases the lock (flock(2)); no child inherits it (PEP 446)
         fcntl.flock(handle, fcntl.LOCK_EX)
