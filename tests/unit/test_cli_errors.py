@@ -295,6 +295,13 @@ def test_bad_build_arg_and_jobs(tmp_path: Path) -> None:
     )
     line = one_error(invoke(tmp_path, "build", "--dry-run", "--jobs", "0"))
     assert line == "error: --jobs must be at least 1 (fix: --jobs 1 (or --sequential))"
+    for task in (["build"], ["push", "--tag", "main"], ["release"]):
+        proc = invoke(tmp_path, *task, "--dry-run", "--sequential", "--jobs", "3")
+        assert proc.returncode == 2
+        assert one_error(proc) == (
+            "error: --sequential and --jobs 3 both say how many images to build at once "
+            "(fix: pass one of them: --jobs 3 or --sequential)"
+        )
 
 
 def test_unknown_image_name(tmp_path: Path) -> None:

@@ -501,8 +501,9 @@ def test_registry_priority_flag_then_environment_then_pyproject(configured) -> N
         ("", False, None),
         ("3", False, 3),
         (2, False, 2),
-        ("4", True, 1),
+        ("1", True, 1),  # they agree
         (None, True, 1),
+        ("", True, 1),
     ],
 )
 def test_parse_jobs(jobs: int | str | None, sequential: bool, expected: int | None) -> None:
@@ -524,6 +525,16 @@ def test_parse_jobs_rejects(jobs: int | str, message: str, hint: str) -> None:
     assert caught.value.hint == hint
 
 
+def test_parse_jobs_refuses_sequential_with_more_jobs() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_jobs("3", True)
+    assert (
+        caught.value.message
+        == "--sequential and --jobs 3 both say how many images to build at once"
+    )
+    assert caught.value.hint == "pass one of them: --jobs 3 or --sequential"
+
+
 def test_options_for_defaults(plain: Config) -> None:
     options = options_for(plain, ImageFlags(), environ={})
     assert options.tag == "local"
@@ -536,9 +547,9 @@ def test_options_for_defaults(plain: Config) -> None:
     assert options.registry == "docker.io"
 
 
-def test_options_for_sequential_overrides_jobs(plain: Config) -> None:
+def test_options_for_sequential_is_one_job(plain: Config) -> None:
     assert options_for(plain, ImageFlags(jobs="3"), environ={}).jobs == 3
-    assert options_for(plain, ImageFlags(jobs="3", sequential=True), environ={}).jobs == 1
+    assert options_for(plain, ImageFlags(sequential=True), environ={}).jobs == 1
 
 
 def test_secret_values_are_read_for_redaction(tmp_path: Path) -> None:

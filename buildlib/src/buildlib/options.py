@@ -240,16 +240,20 @@ def parse_platforms(value: str | None) -> tuple[str, ...]:
 
 
 def parse_jobs(jobs: int | str | None, sequential: bool) -> int | None:
-    if sequential:
-        return 1
+    """``--sequential`` is ``--jobs 1``: with another count the two contradict."""
     if jobs is None or jobs == "":
-        return None
+        return 1 if sequential else None
     try:
         count = int(jobs)
     except ValueError:
         raise ConfigError(f"--jobs {jobs!r} is not a number", hint="e.g. --jobs 2") from None
     if count < 1:
         raise ConfigError("--jobs must be at least 1", hint="--jobs 1 (or --sequential)")
+    if sequential and count != 1:
+        raise UsageError(
+            f"--sequential and --jobs {count} both say how many images to build at once",
+            hint=f"pass one of them: --jobs {count} or --sequential",
+        )
     return count
 
 
