@@ -8,6 +8,7 @@ import errno
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -852,6 +853,29 @@ def test_a_push_dry_run_prints_its_plan_and_writes_nothing(
     assert f"  gpu: {GPU} ← main\n" in text
     assert registry.writes == [] and docker.pushes() == []
     assert any("build" in argv[1:3] for argv in docker.calls), "a dry run shows its builds"
+
+
+@pytest.mark.parametrize("task", ["push", "release"])
+def test_a_dry_run_shows_the_build_its_real_run_makes(
+    root: Path, registry: StubRegistry, monkeypatch: pytest.MonkeyPatch, task: str
+) -> None:
+    """The local name of the run (REPO:TAG-buildlib-RUN, pushed as REPO:TAG), not REPO:TAG:
+    each run draws its own RUN; the created time differs, and only a real build has an id to
+    write."""
+    runs = []
+    for dry_run in (True, False):
+        with publishing(monkeypatch, registry) as docker:
+            if task == "push":
+                do_push(root, docker, tag="main", dry_run=dry_run)
+            else:
+                do_release(root, runner=docker, images=["gpu"], dry_run=dry_run)
+        (build,) = docker.builds()
+        text = re.sub(r"-buildlib-[0-9a-f]{8}\b", "-buildlib-RUN", " ".join(build))
+        runs.append(re.sub(r"created=\S+| --iidfile \S+", "", text))
+
+    dry, real = runs
+    assert dry == real
+    assert f"--tag {GPU}:{'main' if task == 'push' else '1.2.3'}-buildlib-RUN " in dry
 
 
 def test_the_plan_names_an_existing_docker_login(capsys: pytest.CaptureFixture[str]) -> None:

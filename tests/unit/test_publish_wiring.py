@@ -366,8 +366,9 @@ def test_a_dry_run_push_names_the_registry_and_every_configured_image(
         ("gpu", ["main"]),
         ("cpu", ["main"]),
     ]
-    tagged = [argv[argv.index("--tag") + 1] for argv in docker.builds()]
-    assert tagged == [f"127.0.0.1:5000/{GPU}:main", f"127.0.0.1:5000/{CPU}:main"]
+    # each built under the run's local name, as the real push builds it
+    tagged = [argv[argv.index("--tag") + 1].rpartition("-")[0] for argv in docker.builds()]
+    assert tagged == [f"127.0.0.1:5000/{GPU}:main-buildlib", f"127.0.0.1:5000/{CPU}:main-buildlib"]
 
 
 def test_a_dry_run_without_a_runner_runs_no_docker_command(

@@ -67,7 +67,7 @@ class _Job:
         loaded = [build.name for build in plan.builds if build.output != "push"]
         if (note := tags.annotations_note(reason, loaded)) is not None:
             plan = dataclasses.replace(plan, notes=(*plan.notes, note))
-        return plan if self.options.dry_run else releaseplan.run_local(plan)
+        return releaseplan.run_local(plan)  # a dry run too: it shows the real build
 
 
 def _job(
