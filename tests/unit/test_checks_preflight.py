@@ -222,6 +222,30 @@ def test_a_push_of_main_outside_git_is_refused_and_another_tag_is_not(tmp_path, 
     assert failed(run_preflight(config, builds(config, tag="pr-12"), "push")) == []
 
 
+def test_a_main_branch_with_a_slash_guards_the_tag_made_of_its_name(repo, monkeypatch):
+    # a tag holds no "/": release/1.x's images are :release-1.x, as docker/metadata-action's
+    # type=ref,event=branch names them; compared with the branch's own name, the guard was off
+    text = (repo / "pyproject.toml").read_text()
+    write(
+        repo / "pyproject.toml",
+        text.replace("[tool.buildlib]\n", '[tool.buildlib]\nmain-branch = "release/1.x"\n'),
+    )
+    git(repo, "switch", "-q", "-c", "feature")
+    monkeypatch.setenv(USER_ENV, "alice")
+    monkeypatch.setenv(TOKEN_ENV, "secret")
+    config = config_module.load(repo)
+
+    results = run_preflight(config, builds(config, "release-1.x"), "push")
+
+    [branch] = [r for r in results if r.status == "fail"]
+    assert branch.message == (
+        "on branch feature, but :release-1.x images are pushed from release/1.x only"
+    )
+    assert branch.hint.startswith("git switch release/1.x && git pull")
+    git(repo, "switch", "-q", "-c", "release/1.x")
+    assert failed(run_preflight(config, builds(config, "release-1.x"), "push")) == []
+
+
 def test_push_to_a_local_registry_reads_its_login(repo):
     config = config_module.load(repo)
     local = builds(config, tag="x", registry="127.0.0.1:5000")

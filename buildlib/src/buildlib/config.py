@@ -117,6 +117,13 @@ class Config:
     sha_tag: bool = False
 
     @property
+    def main_tag(self) -> str:
+        """The tag of the main branch's images: its name as docker/metadata-action's
+        type=ref,event=branch makes it a tag (src/meta.ts sanitizeTag), release/1.x's is
+        release-1.x."""
+        return re.sub(r"[^a-zA-Z0-9._-]+", "-", self.main_branch)
+
+    @property
     def image_names(self) -> tuple[str, ...]:
         return tuple(image.name for image in self.images)
 

@@ -322,7 +322,8 @@ def docker_selection(environ: Mapping[str, str] = os.environ) -> DockerSelection
 
 def ci_branch(environ: Mapping[str, str] = os.environ) -> str | None:
     """The branch GitHub Actions checked out (its checkouts are detached), or ``None``
-    outside Actions and for a tag's run."""
+    outside Actions and for a tag's run: GITHUB_REF_NAME is the whole name, ``release/1.x``,
+    and a pull request's ``<number>/merge`` (docs.github.com, "Variables reference")."""
     if environ.get("GITHUB_ACTIONS") == "true" and environ.get("GITHUB_REF_NAME"):
         if environ.get("GITHUB_REF_TYPE", "branch") == "branch":
             return environ["GITHUB_REF_NAME"]

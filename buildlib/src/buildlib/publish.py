@@ -156,8 +156,8 @@ def push(
     plan = job.plan("min", version=tag)
     # A :main image is what main's commit builds, as a release is its tag's: refused. Any
     # other tag (a branch or test push) warns, so a developer can still push work in progress.
-    stops = config.main_branch in pushed_tags
-    consequence = f"{config.main_branch if stops else tag} would not be the commit"
+    stops = config.main_tag in pushed_tags
+    consequence = f"{config.main_tag if stops else tag} would not be the commit"
     stray = releaseplan.stray_files(config, job.selected, consequence, buildkit=detect().buildkit)
     if stray is not None and stops and not job.options.dry_run:
         raise stray

@@ -77,10 +77,10 @@ def run_preflight(
     if purpose in ("push", "release"):
         results.append(check_credentials(project, for_=purpose))
     if purpose == "push":
-        main = project.settings.main_branch
+        main, main_tag = project.settings.main_branch, project.settings.main_tag
         # what the registry gets: a push builds under a local name of its own run and pushes
         # it as ``published``, then adds its other tags
-        if main in {b.published.rsplit(":", 1)[-1] for b in builds} | set(tags):
+        if main_tag in {b.published.rsplit(":", 1)[-1] for b in builds} | set(tags):
             branch = check_branch(project, for_="push")
             if not project.is_git:
                 # doctor may skip it; a push may not: outside git neither the branch nor
@@ -88,7 +88,7 @@ def run_preflight(
                 branch = CheckResult(
                     "git-branch",
                     "fail",
-                    f"not a git repository: :{main} images are pushed from a clone on {main}",
+                    f"not a git repository: :{main_tag} images are pushed from a clone on {main}",
                     hint=f"run it in a clone on {main} (or push another tag: "
                     "invoke push --tag NAME)",
                 )

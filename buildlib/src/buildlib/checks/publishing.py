@@ -108,20 +108,20 @@ def check_registry_auth(project: Project, for_: str | None = None) -> CheckResul
 
 def check_branch(project: Project, for_: str | None = None) -> CheckResult:
     result = partial(CheckResult, "git-branch")
-    main = project.settings.main_branch
+    main, tag = project.settings.main_branch, project.settings.main_tag
     if not project.is_git:
         return result("skipped", "not a git repository")
     if for_ == "release":
         return result("skipped", "a release builds from its tag, on any branch (see release-tag)")
     branch = project.git.branch()
     if branch == main:
-        here = f": pushes of :{main} come from here" if for_ == "push" else ""
+        here = f": pushes of :{tag} come from here" if for_ == "push" else ""
         return result("ok", f"on {main}{here}")
     where = f"on branch {branch}" if branch else "HEAD is detached"
     if for_ != "push":
-        return result("skipped", f"{where}: a push of :{main} needs {main} ({NEEDS_FOR})")
+        return result("skipped", f"{where}: a push of :{tag} needs {main} ({NEEDS_FOR})")
     hint = f"git switch {main} && git pull (or push another tag: invoke push --tag NAME)"
-    return result("fail", f"{where}, but :{main} images are pushed from {main} only", hint=hint)
+    return result("fail", f"{where}, but :{tag} images are pushed from {main} only", hint=hint)
 
 
 def check_release_tag(project: Project, for_: str | None = None) -> CheckResult:
