@@ -18,10 +18,10 @@ from pathlib import Path
 from buildlib import attest, console, existing, pushing, release_please, releaseplan, tags
 from buildlib import config as config_module
 from buildlib.build import execute
-from buildlib.checks.preflight import Purpose, preflight, run_preflight
+from buildlib.checks.preflight import Purpose, check_github_files, preflight, run_preflight
 from buildlib.config import Config, ImageSpec
 from buildlib.docker import Docker, detect
-from buildlib.errors import BuildlibError, CheckFailed, UsageError
+from buildlib.errors import BuildlibError, UsageError
 from buildlib.flags import PushFlags, ReleaseFlags, several
 from buildlib.floating import move_floating
 from buildlib.git import Git
@@ -29,7 +29,7 @@ from buildlib.options import BuildOptions, environment, options_for, resolve_tag
 from buildlib.plan import BuildPlan, make_plan
 from buildlib.pushing import Access, resolve_access
 from buildlib.releaseplan import ImagePublication, Published
-from buildlib.report import print_plan, report, writable_github_files
+from buildlib.report import print_plan, report
 from buildlib.runner import Runner
 from buildlib.versions import docker_tag_for
 
@@ -98,7 +98,8 @@ def _checked(job: _Job, plan: BuildPlan, purpose: Purpose, tags: tuple[str, ...]
         tags=tags,
         environ=job.environ,
     )
-    writable_github_files()
+    if (github := check_github_files()).status == "fail":
+        raise github.error()
     pushing.refuse_anonymous(job.access)
 
 
@@ -119,13 +120,9 @@ def _would_stop(
     checks = run_preflight(
         job.config, plan.builds, purpose, registry=registry, tags=tags, environ=environ
     )
-    stops = [result.error() for result in checks if result.status == "fail" and result.id != said]
-    try:
-        writable_github_files()
-    except CheckFailed as unwritable:
-        stops.append(unwritable)
-    for stop in stops:
-        console.warn(f"a real {purpose} would stop here: {stop}")
+    for result in [*checks, check_github_files()]:
+        if result.status == "fail" and result.id != said:
+            console.warn(f"a real {purpose} would stop here: {result.error()}")
 
 
 def push(

@@ -12,25 +12,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from buildlib import console, tags
-from buildlib.errors import BuildlibError, CheckFailed
+from buildlib.errors import BuildlibError
 from buildlib.options import github_files
 from buildlib.pushing import Access
 from buildlib.releaseplan import ImagePublication, Published
-
-
-def writable_github_files() -> None:
-    """Stop before anything is built or pushed when a file GitHub names cannot be written:
-    the report at the end would fail once the registry has changed."""
-    output, summary = github_files()
-    for name, path in (("GITHUB_OUTPUT", output), ("GITHUB_STEP_SUMMARY", summary)):
-        try:
-            if path:
-                open(path, "ab").close()  # only to try it
-        except OSError as error:
-            raise CheckFailed(
-                f"${name} ({path}) cannot be written: {error.strerror or error}",
-                hint=f"point {name} at a file this user can write, or unset it",
-            ) from None
 
 
 def print_plan(
@@ -73,7 +58,7 @@ def described(registry: str, result: Published) -> dict[str, Any]:
 
 @contextmanager
 def _writing(where: str, task: str) -> Iterator[None]:
-    """A write after every tag is written (a full disk passes writable_github_files): its
+    """A write after every tag is written (a full disk passes the pre-flight's github-files): its
     failure says the registry is done, not only the system's words."""
     try:
         yield

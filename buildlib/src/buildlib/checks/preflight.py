@@ -1,6 +1,7 @@
 """The checks that build, push and release run first (docs/doctor.md, "Before build, push and
 release"): the fast, offline subset of ``doctor``, so a stale lock or a CRLF Dockerfile fails
-before the build starts, not at its end. It never fixes anything and never needs the network.
+before the build starts, not at its end, and github-files, which only publishing needs. It
+never fixes anything and never needs the network.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from buildlib.checks.project import Project
 from buildlib.checks.publishing import check_branch, check_credentials, check_release_tag
 from buildlib.checks.release_please import check_version_agreement
 from buildlib.checks.secrets import check_secret_build_args
+from buildlib.options import github_files
 
 if TYPE_CHECKING:
     from buildlib.config import Config
@@ -97,3 +99,19 @@ def run_preflight(
         results.append(check_release_tag(project, for_="release"))
         results.append(check_version_agreement(project))
     return results
+
+
+def check_github_files() -> CheckResult:
+    """$GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY, where set, can be written: push and release
+    write them last (report.py), once the registry has changed, so they are tried first."""
+    output, summary = github_files()
+    for name, path in (("GITHUB_OUTPUT", output), ("GITHUB_STEP_SUMMARY", summary)):
+        try:
+            if path:
+                open(path, "ab").close()  # only to try it
+        except OSError as error:
+            message = f"${name} ({path}) cannot be written: {error.strerror or error}"
+            hint = f"point {name} at a file this user can write, or unset it"
+            return CheckResult("github-files", "fail", message, hint=hint)
+    written = "$GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY can be written where set"
+    return CheckResult("github-files", "ok", written)
