@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+import buildlib.publish as publish
+from buildlib.checks.preflight import preflight
 from buildlib.engine import Capabilities
 from buildlib.errors import (
     AuthError,
@@ -419,8 +421,13 @@ def test_a_workflow_file_that_cannot_be_written_stops_before_any_build(
 ) -> None:
     # it used to fail after every push, the floating tags moved: "Is a directory", exit 1
     monkeypatch.setenv(variable, str(tmp_path))
+    env = {"DOCKERHUB_USERNAME": "robot", "DOCKERHUB_TOKEN": "dckr_pat_not-a-real-token"}
     with publishing(monkeypatch, registry) as docker, pytest.raises(CheckFailed) as caught:
-        do_push(root, docker, tag="topic") if task == "push" else do_release(root, docker)
+        monkeypatch.setattr(publish, "preflight", preflight)  # the check is one of it
+        if task == "push":
+            do_push(root, docker, environ=env, tag="topic")
+        else:
+            release(root, ReleaseFlags(), environ=env, runner=docker)
 
     assert docker.calls == [] and registry.tag_map(GPU) == {}
     assert caught.value.message == f"${variable} ({tmp_path}) cannot be written: Is a directory"

@@ -107,12 +107,15 @@ def test_a_release_builds_and_pushes_under_the_login_from_the_environment(
 # --- the pre-flight checks of each purpose --------------------------------------------------
 
 
+@pytest.mark.parametrize("unwritable", [False, True])
 @pytest.mark.parametrize("task", ["push", "release"])
 def test_a_task_without_credentials_is_refused_before_any_docker_command(
-    root: Path, monkeypatch: pytest.MonkeyPatch, task: str
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str, unwritable: bool
 ) -> None:
     for name, value in CREDENTIALS.items():  # not in the environment the task was given
         monkeypatch.setenv(name, value)
+    if unwritable:  # a later check fails too: counted, as the dry run warns of both
+        monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path))  # a folder
     with publishing(monkeypatch, StubRegistry()) as docker:
         monkeypatch.setattr(publish, "preflight", preflight)
         with pytest.raises(CheckFailed) as caught:
@@ -121,9 +124,10 @@ def test_a_task_without_credentials_is_refused_before_any_docker_command(
             else:
                 release(root, ReleaseFlags(images=("gpu",)), environ={}, runner=docker)
 
-    assert caught.value.message.startswith(
+    more = " (and 1 more: `invoke doctor`)" if unwritable else ""
+    assert caught.value.message == (
         "no credentials for docker.io: neither $DOCKERHUB_USERNAME/$DOCKERHUB_TOKEN nor a "
-        "docker login"
+        f"docker login{more}"
     )
     assert docker.calls == []
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from buildlib import attest, console, existing, pushing, release_please, releaseplan, tags
 from buildlib import config as config_module
 from buildlib.build import execute
-from buildlib.checks.preflight import Purpose, check_github_files, preflight, run_preflight
+from buildlib.checks.preflight import Purpose, preflight, run_preflight
 from buildlib.config import Config, ImageSpec
 from buildlib.docker import Docker, detect
 from buildlib.errors import BuildlibError, UsageError
@@ -98,8 +98,6 @@ def _checked(job: _Job, plan: BuildPlan, purpose: Purpose, tags: tuple[str, ...]
         tags=tags,
         environ=job.environ,
     )
-    if (github := check_github_files()).status == "fail":
-        raise github.error()
     pushing.refuse_anonymous(job.access)
 
 
@@ -120,7 +118,7 @@ def _would_stop(
     checks = run_preflight(
         job.config, plan.builds, purpose, registry=registry, tags=tags, environ=environ
     )
-    for result in [*checks, check_github_files()]:
+    for result in checks:
         if result.status == "fail" and result.id != said:
             console.warn(f"a real {purpose} would stop here: {result.error()}")
 

@@ -98,6 +98,8 @@ def run_preflight(
     if purpose == "release":
         results.append(check_release_tag(project, for_="release"))
         results.append(check_version_agreement(project))
+    if purpose in ("push", "release"):  # last: what they write once the registry has changed
+        results.append(check_github_files())
     return results
 
 
