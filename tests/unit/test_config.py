@@ -363,11 +363,15 @@ def test_a_version_too_long_for_a_docker_tag_is_refused_at_its_line(tmp_path: Pa
     write_repo(tmp_path, 'version = "1.2.3"', f'version = "1.0+{"a" * 124}"')
     assert len(str(config_module.load(tmp_path).version)) == 128
     error = refused_at(tmp_path, 'version = "1.2.3"', f'version = "1.0+{"a" * 125}"', at="1.0+")
+    # the tag itself is named, as release would make it: what the version turns into
     assert error.message == (
-        "[project].version makes a Docker tag of 129 characters (at most 128), which release "
-        "tags the images with"
+        f"[project].version makes an invalid Docker tag '1.0-{'a' * 125}': it is 129 "
+        "characters long (at most 128)"
     )
-    assert error.hint == "shorten it (a local version, after '+', is part of the tag)"
+    assert error.hint == (
+        "shorten it: release tags the images with it (a local version, after '+', is part of "
+        "the tag)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,6 @@ from buildlib.dockerfile import read as read_dockerfile
 from buildlib.errors import REFERENCE, ConfigError
 from buildlib.references import (
     DOCKER_HUB,
-    TAG_MAX_LENGTH,
     destination,
     validate_registry,
     validate_repository,
@@ -34,7 +33,7 @@ from buildlib.references import (
 )
 from buildlib.runner import ask
 from buildlib.urls import public_url
-from buildlib.versions import FLOATING_PATTERNS, parse_version, validate_patterns
+from buildlib.versions import FLOATING_PATTERNS, docker_tag_for, parse_version, validate_patterns
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - buildlib also serves older Pythons
     import tomllib
@@ -237,14 +236,15 @@ def parse(text: str, *, root: Path, filename: str = PYPROJECT) -> Config:
             hint='set version = "0.1.0", the version of the images',
         )
     version = parse_version(version_text, location=where.key("project", "version"))
-    # its Docker tag (versions.docker_tag_for) swaps '!' and '+', one character for one
-    if len(str(version)) > TAG_MAX_LENGTH:
+    try:  # the tag release gives the images, by the one tag rule (references.validate_tag)
+        docker_tag_for(version)
+    except ConfigError as error:
         raise ConfigError(
-            f"[project].version makes a Docker tag of {len(str(version))} characters (at most "
-            f"{TAG_MAX_LENGTH}), which release tags the images with",
+            f"[project].version makes an {error.message}",
             location=where.key("project", "version"),
-            hint="shorten it (a local version, after '+', is part of the tag)",
-        )
+            hint="shorten it: release tags the images with it (a local version, after '+', "
+            "is part of the tag)",
+        ) from None
 
     tool = data.get("tool")
     # other tools' tables are theirs; one a letter away from buildlib's is a typo
