@@ -33,10 +33,14 @@ from buildlib.references import (
         "[2001:db8::1]:443",
         "my-registry.example.com:65535",
         "Registry.Example.COM",
+        "Registry",  # capitals: a domain to docker, as no namespace may hold them
     ],
 )
 def test_registry_hosts_of_the_grammar(host: str) -> None:
     assert is_registry(host), registry_problem(host)
+
+
+_HUB_NAMESPACE = "docker reads it as a namespace on Docker Hub"
 
 
 @pytest.mark.parametrize(
@@ -57,6 +61,9 @@ def test_registry_hosts_of_the_grammar(host: str) -> None:
         ("host:65536", "port 65536 is not between 1 and 65535"),
         ("host:0", "port 0 is not between 1 and 65535"),
         ("[:::::]", "[:::::] is not an IPv6 address"),
+        # docker reads 5000/acme/app as docker.io/5000/acme/app: no registry at all
+        ("5000", _HUB_NAMESPACE),
+        ("registry", _HUB_NAMESPACE),
     ],
 )
 def test_registry_hosts_outside_the_grammar(host: str, problem: str) -> None:
@@ -109,6 +116,7 @@ def test_the_registry_client_uses_the_same_grammar() -> None:
         ("localhost:5000/acme/app", ("localhost:5000", "acme/app")),
         ("ghcr.io/acme/app", ("ghcr.io", "acme/app")),
         ("host:5000/app", ("host:5000", "app")),
+        ("5000/tetra", (None, "5000/tetra")),
     ],
 )
 def test_the_first_component_is_a_registry_only_when_it_looks_like_one(

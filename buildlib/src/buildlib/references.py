@@ -52,6 +52,11 @@ def registry_problem(host: str) -> str | None:
     port = match.group("port")
     if port is not None and not 1 <= int(port) <= PORT_MAX:
         return f"port {port} is not between 1 and {PORT_MAX}"
+    # docker takes a name's first part for its registry only with a '.' or ':', as localhost
+    # or in capitals (distribution/reference normalize.go, splitDockerDomain): 5000/acme/app
+    # is docker.io/5000/acme/app
+    if not re.search("[.:A-Z]", host) and host != "localhost":
+        return "docker reads it as a namespace on Docker Hub (a registry has a '.' or ':port')"
     return None
 
 
