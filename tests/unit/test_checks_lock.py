@@ -89,6 +89,29 @@ def test_a_stale_lock_says_what_uv_lock_would_change(repo, monkeypatch):
     )
 
 
+@pytest.mark.parametrize("dry_run", [(False, "error: no network"), (True, "Resolved 2 packages")])
+def test_a_stale_lock_whose_changes_uv_does_not_list_says_the_requirements_changed(
+    repo, monkeypatch, dry_run
+):
+    said = "error: The lockfile at `uv.lock` needs to be updated, but `--check` was provided."
+    monkeypatch.setattr(
+        lock_module,
+        "run_uv",
+        lambda project, argv: (
+            lock_module.UvResult(*dry_run)
+            if argv[2] == "--dry-run"
+            else lock_module.UvResult(False, said)
+        ),
+    )
+
+    result = check_lock_fresh(Project.load(repo))
+
+    assert result.message == (
+        "uv.lock is out of date (uv lock --check): "
+        "pyproject.toml's requirements changed since `uv lock` last ran"
+    )
+
+
 def test_a_version_change_makes_the_lock_stale(repo):
     path = repo / "pyproject.toml"
     path.write_text(path.read_text().replace('version = "0.1.0"', 'version = "0.2.0"', 1))

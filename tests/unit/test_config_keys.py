@@ -785,6 +785,12 @@ def test_key_line_finds_a_table_header_with_spaces() -> None:
     assert locator("[t.u]\nk = 1\n").key_line("t", "k") is None
 
 
+def test_a_line_of_a_multiline_array_that_opens_a_bracket_is_no_header() -> None:
+    text = '[a]\nrows = [\n  ["x", "y"],\n  [1, 2],\n]\n\n[b]\nk = 1\n'
+    assert locator(text).key_line("b", "k") == 8
+    assert locator(text).table("x") == "pyproject.toml [x]"
+
+
 def test_key_line_dotted_form_needs_the_table_name_on_its_line() -> None:
     text = '[tool.buildlib]\nimages.cpu.dockerfile = "D"\nimages.gpu.repository = "a/b"\n'
     assert locator(text).key_line("tool.buildlib.images.gpu", "repository") == 3

@@ -93,3 +93,12 @@ def test_a_stage_is_named_after_as_whatever_flags_come_before_the_image() -> Non
         "RUN echo AS x\n"
     )
     assert [instruction.stage for instruction in parse(text)] == ["Builder", "deps", None, None]
+
+
+def test_a_file_cut_short_keeps_what_it_has() -> None:
+    # the last line continues into the end of the file; a here-document never closes
+    [run] = parse("RUN a \\\n\n# nothing follows\n")
+    assert (run.arguments, run.line) == ("a", 1)
+    [copy] = parse("COPY <<EOF /dest\nfirst\nsecond\n")
+    assert copy.heredocs == ("first\nsecond",)
+    assert parse("") == parse("# syntax=docker/dockerfile:1\n") == []

@@ -17,6 +17,7 @@ from buildlib.engine import (
     EngineInfo,
     engine_endpoint,
     engine_unreachable,
+    read_capabilities,
     read_engine_info,
 )
 from buildlib.errors import DockerUnavailable
@@ -268,3 +269,11 @@ def test_engine_info_reads_the_probe_and_docker_info_root_dir() -> None:
         assert read_engine_info(caps, answer).root_dir is None, answer
     unknown = read_engine_info(Capabilities("docker", "legacy", None), None)
     assert (unknown.version, unknown.api_version, unknown.os, unknown.arch) == ("?", "?", "?", "?")
+
+
+def test_the_version_is_read_from_the_first_json_object_line() -> None:
+    # a client or plugin may print a notice first; only a JSON object is the answer
+    answer = json.dumps({"Client": {"Version": "20.10.24"}, "Server": SERVER})
+    stdout = f"a notice\n[]\n{answer}\n" + json.dumps({"Client": {"Version": "1"}})
+    caps = read_capabilities("docker", (stdout, "", 0), None)
+    assert (caps.client_version, caps.server_version) == ("20.10.24", "20.10.24+dfsg1")
