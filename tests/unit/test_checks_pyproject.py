@@ -108,6 +108,19 @@ def test_dynamic_version_fails(repo):
     assert "dynamic" in result.message
 
 
+def test_no_project_table_and_a_version_that_is_no_string_fail_with_their_fix(repo):
+    edit(repo, 'version = "0.1.0"\n', "version = 1.2\n")
+    result = check_pyproject_version(Project.load(repo))
+    assert (result.status, result.line) == ("fail", 3)
+    assert result.message == "[project].version must be a string, not float"
+    assert result.hint == 'quote it: version = "1.2"'
+
+    edit(repo, "[project]\n", "[other]\n")
+    result = check_pyproject_version(Project.load(repo))
+    assert (result.status, result.message, result.line) == ("fail", "no [project] table", None)
+    assert result.hint == 'add [project] with name = "..." and version = "0.1.0"'
+
+
 def test_invalid_buildlib_table_is_located(repo):
     edit(repo, 'context = "."', 'context = "."\nplatform = ["linux/amd64"]')
 

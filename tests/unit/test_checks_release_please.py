@@ -93,6 +93,12 @@ def test_head_tag_disagrees(repo):
     assert "HEAD is tagged v0.1.0 but pyproject.toml says 0.2.0" in result.message
 
 
+def test_a_head_tag_that_is_no_pep440_version_is_no_release(repo):
+    git(repo, "tag", "vnext")
+    result = check_version_agreement(Project.load(repo))
+    assert result.status == "ok" and "vnext" not in result.message
+
+
 def test_version_older_than_the_last_release(repo):
     commit(repo, "fix: later")
     set_version(repo, "0.0.9", pyproject=True, manifest=True)
@@ -573,6 +579,21 @@ def test_manifest_problems(repo):
     (repo / ".release-please-manifest.json").unlink()
     result = check_release_please_manifest(Project.load(repo))
     assert result.status == "fail" and "does not exist" in result.message
+
+
+def test_a_manifest_that_is_not_utf8_or_not_pep440_is_said(repo):
+    manifest = repo / ".release-please-manifest.json"
+    manifest.write_text('{".": "not-a-version"}\n')
+    result = check_version_agreement(Project.load(repo))
+    assert result.status == "fail" and result.message.startswith(
+        "versions disagree: pyproject.toml says 0.1.0, .release-please-manifest.json says "
+        "not-a-version"
+    )
+
+    manifest.write_bytes(b'{".": "0.1.0\xff"}\n')
+    result = check_release_please_manifest(Project.load(repo))
+    assert (result.id, result.status) == ("release-please-manifest", "fail")
+    assert result.message.startswith(".release-please-manifest.json cannot be read: ")
 
 
 def test_without_release_please_both_are_skipped(tmp_path):

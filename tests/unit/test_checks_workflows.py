@@ -264,6 +264,37 @@ def test_actionlint_findings_become_located_failures(repo, monkeypatch):
     )
 
 
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (Result([], 2, "", "flag provided but not defined: -pyflakes\n"), "flag provided but"),
+        (Result([], 1, "not json", ""), "not json"),
+        (Result([], 3, "", ""), "exit 3"),
+    ],
+)
+def test_an_actionlint_that_cannot_lint_says_why(repo, monkeypatch, answer, reason):
+    monkeypatch.setattr(workflows_module, "find_program", lambda name: "/bin/actionlint")
+    monkeypatch.setattr(Runner, "run", lambda self, argv, **kwargs: answer)
+    [result] = check_actionlint(Project.load(repo))
+    assert result.status == "fail"
+    assert result.message.startswith(f"actionlint could not lint the workflows: {reason}")
+    assert result.hint == "actionlint .github/workflows/ci.yml"
+
+
+@pytest.mark.parametrize(("code", "status"), [(1, "fail"), (0, "ok")])
+def test_a_schema_tool_answer_that_is_not_json_is_said_as_it_is(repo, monkeypatch, code, status):
+    monkeypatch.setattr(workflows_module, "find_program", lambda name: "/bin/check-jsonschema")
+    monkeypatch.setattr(Runner, "run", lambda self, argv, **kwargs: Result([], code, "", "oops\n"))
+    [result] = check_workflows(Project.load(repo, environ={"BUILDLIB_NO_CACHE": "1"}))
+    assert (result.status, result.message) == (status, "check-jsonschema said: oops")
+    assert result.hint is not None and result.hint.endswith(".github/workflows/ci.yml")
+
+
+def test_no_workflows_leave_actionlint_nothing_to_say(tmp_path):
+    repo = make_repo(tmp_path, with_git=False, with_workflow=False)
+    assert check_actionlint(Project.load(repo)) == []
+
+
 def test_without_actionlint_it_is_skipped_with_the_reason(repo, monkeypatch):
     monkeypatch.setattr(workflows_module, "find_program", lambda name: None)
     [result] = check_actionlint(Project.load(repo))
