@@ -56,6 +56,16 @@ def test_outside_a_repository_everything_is_empty(tmp_path: Path) -> None:
     assert repo.dirty_files() == [] and repo.tags() == []
 
 
+def test_without_git_installed_a_repository_reads_as_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "repo").mkdir()
+    repo = Git(make(tmp_path / "repo"))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))
+    assert not repo.is_repository() and repo.head() is None
+    assert repo.files() is None and repo.dirty_files() == []
+
+
 @pytest.mark.parametrize(
     ("remote", "public"),
     [

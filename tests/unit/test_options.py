@@ -566,6 +566,17 @@ def test_secret_values_are_read_for_redaction(tmp_path: Path) -> None:
     ]
 
 
+def test_a_secret_file_gone_after_its_flag_was_checked_leaves_the_others(tmp_path: Path) -> None:
+    from buildlib.options import secret_values
+
+    gone, kept = tmp_path / "gone", tmp_path / "kept"
+    gone.write_text("old\n")
+    kept.write_text("kept-s3cr3t\n")
+    specs = parse_secrets([f"id=a,src={gone}", f"id=b,src={kept}"], {})
+    gone.unlink()  # docker says so when it reads it; redaction has nothing to hide
+    assert secret_values(specs, {}) == [("--secret b", "kept-s3cr3t")]
+
+
 def test_a_secret_file_too_large_to_redact_is_warned_about(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
