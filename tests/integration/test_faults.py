@@ -182,12 +182,18 @@ def test_a_signal_takes_the_login_off_the_disk_while_builds_are_slow_to_stop(
 # --- release ------------------------------------------------------------------------------
 
 
-def test_registry_killed_mid_release_leaves_floating_tags(registry, env_for, tmp_path):
+def released_then_bumped(env: dict[str, str], tmp_path: Path) -> Path:
+    """A repository released as 1.2.3 with ``env``, its version then set to 1.2.4."""
     repo = make_repo(tmp_path / "repo", "1.2.3")
-    env = env_for(registry)
     assert invoke("release", env=env, cwd=repo).returncode == 0
-    previous = release_digests(registry, "latest")
     set_version(repo, "1.2.4")
+    return repo
+
+
+def test_registry_killed_mid_release_leaves_floating_tags(registry, env_for, tmp_path):
+    env = env_for(registry)
+    repo = released_then_bumped(env, tmp_path)
+    previous = release_digests(registry, "latest")
     (tmp_path / "kill-on-push").write_text(f"{registry._process.pid} 2\n")
 
     result = invoke("release", env=env, cwd=repo)
@@ -240,11 +246,9 @@ def test_a_push_of_main_refuses_a_stray_file_and_another_tag_warns(registry, env
 def test_registry_killed_right_after_a_version_tag_says_pushed_not_verified(
     registry, env_for, tmp_path
 ):
-    repo = make_repo(tmp_path / "repo", "1.2.3")
     env = env_for(registry)
-    assert invoke("release", env=env, cwd=repo).returncode == 0
+    repo = released_then_bumped(env, tmp_path)
     previous = release_digests(registry, "latest")
-    set_version(repo, "1.2.4")
     (tmp_path / "kill-after-push").write_text(f"{registry._process.pid}\n")
 
     result = invoke("release", env=env, cwd=repo)
@@ -268,10 +272,8 @@ def test_a_signal_while_a_floating_tag_move_stalls_rolls_back_and_names_every_ta
 ):
     with StallProxy(registry.port) as proxy:
         env = env_for(registry, BUILDLIB_REGISTRY=proxy.host)
-        repo = make_repo(tmp_path / "repo", "1.2.3")
-        assert invoke("release", env=env, cwd=repo).returncode == 0
+        repo = released_then_bumped(env, tmp_path)
         previous = {tag: release_digests(registry, tag) for tag in FLOATING}
-        set_version(repo, "1.2.4")
         # gpu's floating tags move first; cpu's first one stalls in the registry
         proxy.stall_requests(r"^PUT /v2/runpod/tetra-rp-cpu/manifests/1\.2 ")
         process = start("release", env=env, cwd=repo)
