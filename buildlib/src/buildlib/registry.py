@@ -64,11 +64,6 @@ class Manifest:
     body: bytes = field(repr=False)
     digest: str
 
-    @property
-    def is_index(self) -> bool:
-        """True for a manifest list / OCI index (a multi-platform image)."""
-        return self.media_type in INDEX_MEDIA_TYPES
-
 
 @dataclass(frozen=True)
 class _Response:
@@ -144,10 +139,12 @@ class RegistryClient:
             if not isinstance(listed, list) or not all(isinstance(t, str) for t in listed):
                 raise RegistryError(f"{self.host}: {operation}: the tags are not a list of strings")
             found += listed
-            next_url = self._next_page(response, operation)
-            if next_url is None:
+            match = _NEXT_LINK_RE.search(response.headers.get("Link") or "")
+            if match is None:
                 return found
-            url = next_url
+            url = urllib.parse.urljoin(self.base_url + "/", match.group(1))
+            if urllib.parse.urlsplit(url).netloc != urllib.parse.urlsplit(self.base_url).netloc:
+                raise RegistryError(f"{self.host}: {operation}: next page is on another host")
         raise RegistryError(f"{self.host}: {operation}: more than {_MAX_PAGES} pages of tags")
 
     def manifest_digest(self, repo: str, tag: str) -> str | None:
@@ -184,7 +181,7 @@ class RegistryClient:
         manifest = self._fetch_manifest(name, _reference(tag))
         if manifest is None:
             return None
-        if manifest.is_index:
+        if manifest.media_type in INDEX_MEDIA_TYPES:
             child = self._select_platform(manifest, _display(name, tag), platform)
             manifest = self.get_manifest(name, child)
         config = self._parsed(manifest, name).get("config")
@@ -221,7 +218,7 @@ class RegistryClient:
         manifest = self._fetch_manifest(name, _reference(tag))
         if manifest is None:
             return None
-        if not manifest.is_index:
+        if manifest.media_type not in INDEX_MEDIA_TYPES:
             return ()
         return tuple(sorted(self._index_images(manifest, _display(name, tag))))
 
@@ -383,7 +380,6 @@ class RegistryClient:
         return self._basic
 
     def _fetch_token(self, params: dict[str, str], scope: str | None, operation: str) -> _Token:
-        """A Bearer token from the realm of a challenge's ``params``, for ``scope``."""
         realm = params["realm"]
         realm_scheme = urllib.parse.urlsplit(realm).scheme
         if realm_scheme not in ("http", "https"):
@@ -425,18 +421,17 @@ class RegistryClient:
         self, method: str, url: str, headers: dict[str, str], data: bytes | None, operation: str
     ) -> _Response:
         attempts = self.retries + 1
-        last = "no attempt made"
         for attempt in range(attempts):
             delay = self.backoff * 2**attempt
             try:
                 response = self._send(method, url, headers, data)
             except (OSError, http.client.HTTPException) as exc:
+                last = _describe(exc, self.timeout)
                 if not _is_transient(exc):
                     raise RegistryError(
-                        f"{self.host}: {operation} failed: {_describe(exc, self.timeout)}",
+                        f"{self.host}: {operation} failed: {last}",
                         hint=f"check the registry address {self.base_url}",
                     ) from None
-                last = _describe(exc, self.timeout)
             else:
                 if response.status != 429 and response.status < 500:
                     return response
@@ -477,15 +472,6 @@ class RegistryClient:
         if data is None:
             raise RegistryError(f"{self.host}: {operation}: the response is not a JSON object")
         return data
-
-    def _next_page(self, response: _Response, operation: str) -> str | None:
-        match = _NEXT_LINK_RE.search(response.headers.get("Link") or "")
-        if match is None:
-            return None
-        url = urllib.parse.urljoin(self.base_url + "/", match.group(1))
-        if urllib.parse.urlsplit(url).netloc != urllib.parse.urlsplit(self.base_url).netloc:
-            raise RegistryError(f"{self.host}: {operation}: next page is on another host")
-        return url
 
     def _http_error(self, response: _Response, operation: str) -> RegistryError:
         return RegistryError(
