@@ -9,7 +9,6 @@ where every tag points now.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -94,13 +93,9 @@ def move_floating(
                 target=_roll_back, args=(client, moves, worker), name="roll-back", daemon=True
             )
             roller.start()
-            deadline = None
-            while roller.is_alive():
-                if caught and deadline is None:
-                    deadline = time.monotonic() + SIGNAL_GRACE_SECONDS
-                if deadline is not None and time.monotonic() > deadline:
-                    break
+            while roller.is_alive() and not caught:
                 roller.join(0.05)
+            roller.join(SIGNAL_GRACE_SECONDS)  # only a signal leaves it running
     now = "; ".join(move.now() for move in moves)
     if caught:
         raise Interrupted(
