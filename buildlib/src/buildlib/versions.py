@@ -52,9 +52,8 @@ def is_version_shaped(tag: str) -> bool:
     """Whether ``tag`` looks like a tag that ``release`` owns: ``latest`` or a version,
     anything PEP 440 parses (``1``, ``1.2``, ``v1.2.3``, ``1.2.3rc1``) or the Docker
     rendering of one (``1.2.3-abc.5``, ``1_2.0``)."""
-    if tag == "latest":
-        return True
-    return DOCKER_TAG_RE.fullmatch(tag) is not None and version_from_tag(tag) is not None
+    shaped = DOCKER_TAG_RE.fullmatch(tag) is not None and version_from_tag(tag) is not None
+    return tag == "latest" or shaped
 
 
 def version_in_tag(pattern: str, tag: str) -> str | None:
@@ -157,15 +156,10 @@ def _floating_tag(version: Version, pattern: str) -> str:
     return ".".join(str(part) for part in version.release[: _PARTS[pattern]]) or "latest"
 
 
-def _scope(version: Version, pattern: str) -> tuple[int, ...]:
-    # The epoch is left out on purpose: 1!2.0 and 2.1 both write the tag "2", so they
-    # compete for it (and PEP 440 ordering, where the epoch wins, picks the newer).
-    return (version.major, version.minor)[: _PARTS[pattern]]
-
-
 def _newer_in_scope(version: Version, pattern: str, tag: str, finals: list[Version]) -> str | None:
-    scope = _scope(version, pattern)
-    newest = max((v for v in finals if _scope(v, pattern) == scope), default=None)
-    if newest is not None and newest > version:
-        return f"{newest} is newer in scope {tag}"
-    return None
+    # The epoch is left out of the scope on purpose: 1!2.0 and 2.1 both write the tag "2", so
+    # they compete for it (and PEP 440 ordering, where the epoch wins, picks the newer).
+    parts = _PARTS[pattern]
+    scope = (version.major, version.minor)[:parts]
+    newest = max((v for v in finals if (v.major, v.minor)[:parts] == scope), default=version)
+    return f"{newest} is newer in scope {tag}" if newest > version else None

@@ -31,6 +31,7 @@ _SKIP_DIRS = set(
 _SCRIPT_SUFFIXES = (".sh", ".bash")
 # .github/workflows/*.yml and .github/**/action.yml (either .yaml)
 _GITHUB_FILE = re.compile(r"\.github/(workflows/.*|(.*/)?action)\.ya?ml")
+_ENDINGS = {"CRLF": "CRLF line endings", "CR": "a lone CR line ending"}
 
 
 def _head(path: Path) -> bytes:
@@ -81,29 +82,23 @@ def line_ending_results(
 
 
 def _line_ending_result(path: Path, rel: str, number: int, kind: str, *, fix: bool) -> CheckResult:
-    what = "CRLF line endings" if kind == "CRLF" else "a lone CR line ending"
     if fix:
         to_lf(path)
-        message = f"rewrote {rel} to LF (it had {what}, first at line {number})"
+        message = f"rewrote {rel} to LF (it had {_ENDINGS[kind]}, first at line {number})"
         return CheckResult(CHECK_ID, "ok", message, rel)
-    keep = f"to keep them LF, add `{_attribute_pattern(rel)} text eol=lf` to .gitattributes"
-    message = f"{rel} has {what}"  # the first one's line is the location's, said once
-    hint = FIX_HINT if _kept_lf(path.parent, path.name) else f"{FIX_HINT}; {keep}"
-    return CheckResult(CHECK_ID, "fail", message, rel, number, hint)
-
-
-def _kept_lf(folder: Path, name: str) -> bool:
-    """Whether git's attributes already keep the file LF (``eol=lf``): its CRLF then came
-    from an editor, and the line to add to .gitattributes is there."""
-    return Git(folder).attribute("eol", name) == "lf"
+    hint = FIX_HINT
+    # unless git's attributes already keep the file LF (eol=lf): its CRLF then came from an
+    # editor, and the line to add to .gitattributes is there
+    if Git(path.parent).attribute("eol", path.name) != "lf":
+        hint += f"; to keep them LF, add `{_attribute_pattern(rel)} text eol=lf` to .gitattributes"
+    # the first one's line is the location's, said once
+    return CheckResult(CHECK_ID, "fail", f"{rel} has {_ENDINGS[kind]}", rel, number, hint)
 
 
 def _bom_result(path: Path, rel: str, found: tuple[int, str] | None, *, fix: bool) -> CheckResult:
-    also = ""
-    if found:
-        number, kind = found
-        also = f" and {'CRLF line endings' if kind == 'CRLF' else 'a lone CR line ending'}"
-        also += f" from line {number}" if number > 1 else ""
+    number, kind = found or (1, "")
+    also = f" and {_ENDINGS[kind]}" if found else ""
+    also += f" from line {number}" if number > 1 else ""
     what = f"a UTF-8 byte order mark (BOM) at its start{also}"
     if fix:
         to_lf(path)
@@ -155,12 +150,11 @@ def _executed_names(project: Project) -> set[str]:
             instructions = dockerfile.read(project.root / rel)
         except OSError:
             continue
-        for instruction in instructions:
-            if instruction.keyword in ("ENTRYPOINT", "CMD"):
-                for token in re.findall(r"[\w./-]+", instruction.arguments):
-                    base = token.rstrip("/").rsplit("/", 1)[-1]
-                    if "." in base or "/" in token:
-                        names.add(base)
+        commands = " ".join(i.arguments for i in instructions if i.keyword in ("ENTRYPOINT", "CMD"))
+        for token in re.findall(r"[\w./-]+", commands):
+            base = token.rstrip("/").rsplit("/", 1)[-1]
+            if "." in base or "/" in token:
+                names.add(base)
     return names
 
 
