@@ -16,7 +16,6 @@ MANIFEST = ".release-please-manifest.json"
 
 
 def runs_in_workflow(root: Path) -> bool:
-    """Whether a workflow runs release-please."""
     return mentions(workflow_paths(root), "release-please")
 
 

@@ -95,17 +95,13 @@ def _commits(short: str, message: str) -> list[ParsedCommit]:
     # continuation, lib/parser.js:340-375)
     footers: list[tuple[re.Match[str], list[str]]] = []
     for line in lines[start:]:
-        found = FOOTER.match(line)
-        if found:
+        if found := FOOTER.match(line):
             footers.append((found, [line[found.end() :]]))
         else:
             footers[-1][1].append(line.lstrip(_WS))
-    body: list[str] = []
-    marked = None
-    for line in lines[1:start]:
-        marker = BODY_MARKER.match(line)
-        marked = len(body) if marked is None and marker and marker[1] else marked
-        body.append(line[marker.end() :] if marker else line)
+    markers = [(line, BODY_MARKER.match(line)) for line in lines[1:start]]
+    body = [line[marker.end() :] if marker else line for line, marker in markers]
+    marked = next((i for i, (_, marker) in enumerate(markers) if marker and marker[1]), None)
     # toConventionalChangelogFormat (src/commit.ts:137-192) sets the BREAKING CHANGE note's
     # text from each marker in turn, the last one winning: the summary's "!" (its subject),
     # the body's (the text after its first marker), a footer's (its value's last line); an

@@ -380,9 +380,8 @@ def check_version_agreement(project: Project) -> CheckResult:
                 hint=hint,
             )
     if project.is_git and project.head:
-        tags = [t for t in project.git.tags_at_head() if project.tag_version(t)]
-        for tag in tags:
-            tagged = project.tag_version(tag) or ""
+        tags = [(t, v) for t in project.git.tags_at_head() if (v := project.tag_version(t))]
+        for tag, tagged in tags:
             seen.append(f"tag {tag}")
             if not same(tagged):
                 return fail(
