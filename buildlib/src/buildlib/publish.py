@@ -10,8 +10,8 @@ write to the registry before the decisions that could refuse the release are mad
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from buildlib import config as config_module
 from buildlib.build import execute
 from buildlib.checks.preflight import Purpose, preflight, run_preflight
 from buildlib.config import Config, ImageSpec
-from buildlib.docker import Docker, detect
+from buildlib.docker import detect
 from buildlib.errors import BuildlibError, UsageError
 from buildlib.flags import PushFlags, ReleaseFlags, several
 from buildlib.floating import move_floating
@@ -101,14 +101,6 @@ def _checked(job: _Job, plan: BuildPlan, purpose: Purpose, tags: tuple[str, ...]
     pushing.refuse_anonymous(job.access)
 
 
-@contextmanager
-def _logged_in(job: _Job, plan: BuildPlan) -> Iterator[Docker]:
-    """A docker login that lasts while the caller builds and pushes."""
-    cli = Docker(job.runner, plan.capabilities)
-    with pushing.docker_login(cli, job.access):
-        yield cli
-
-
 def _would_stop(
     job: _Job, plan: BuildPlan, purpose: Purpose, tags: tuple[str, ...] = (), said: str = ""
 ) -> None:
@@ -166,7 +158,7 @@ def push(
         return []
     client = job.access.client()
     _checked(job, plan, "push", pushed_tags)
-    with _logged_in(job, plan) as cli:
+    with pushing.docker_login(job.runner, plan, job.access) as cli:
         try:
             made = execute(plan, job.runner, cli)
             built = {image.name: image.image_id for image in made}
@@ -244,7 +236,7 @@ def release(
         execute(plan, job.runner)
         return []
     plan, released_here = existing.pushed_by_build_already_released(client, plan, full_tag, force)
-    with _logged_in(job, plan) as cli:
+    with pushing.docker_login(job.runner, plan, job.access) as cli:
         # Images buildx pushes from the build go last: the loaded ones are checked against
         # the registry first, so a refusal comes before any version tag is written.
         loaded = releaseplan.subplan(plan, lambda build: build.output != "push")

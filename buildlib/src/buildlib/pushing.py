@@ -37,6 +37,7 @@ from buildlib.plan import BuildPlan, ImageBuild
 from buildlib.references import is_loopback
 from buildlib.registry import RegistryClient
 from buildlib.releaseplan import Published, release_stopped
+from buildlib.runner import Runner
 from buildlib.signals import signals_deferred
 
 # EOF as Go spells io.EOF and io.ErrUnexpectedEOF (src/io/io.go). Matched against the output
@@ -109,16 +110,18 @@ def refuse_anonymous(access: Access) -> None:
 
 
 @contextmanager
-def docker_login(cli: Docker, access: Access) -> Iterator[None]:
-    """A temporary DOCKER_CONFIG holding the login when credentials come from the
-    environment; the user's own docker config otherwise."""
-    if access.credentials is not None:
-        cli.runner.add_secret(access.credentials.secret, f"the token for {access.registry}")
-    if access.credentials is None or not access.credentials.from_environment:
-        yield
+def docker_login(runner: Runner, plan: BuildPlan, access: Access) -> Iterator[Docker]:
+    """The docker client of ``plan``, logged in while the caller builds and pushes: in a
+    temporary DOCKER_CONFIG when credentials come from the environment; else as the user's
+    own docker config has it."""
+    cli, credentials = Docker(runner, plan.capabilities), access.credentials
+    if credentials is not None:
+        runner.add_secret(credentials.secret, f"the token for {access.registry}")
+    if credentials is None or not credentials.from_environment:
+        yield cli
         return
-    with cli.login(access.registry, access.credentials, access.hint):
-        yield
+    with cli.login(access.registry, credentials, access.hint):
+        yield cli
 
 
 def push_verified(
