@@ -160,17 +160,10 @@ def release_stopped(
     """What a release that stopped before its floating tags wrote: verified pushes,
     unverified ones, and what could not be checked; "nothing" only when that is known."""
     unverified = error.reference if isinstance(error, NotVerified) else None
-    # a push that a later check found replaced or gone is not named as verified: the
-    # error's own words say what became of it
-    taken = error.references if isinstance(error, Replaced) else ()
-    references = [
-        f"{p.repository}:{p.tags[0]}"
-        for p in pushed
-        if not p.unchanged and p.reference != unverified
-    ]
-    done = ", ".join(reference for reference in references if reference not in taken)
+    written = [p for p in pushed if not p.unchanged and p.reference != unverified]
+    done = _verified(error, [f"{p.repository}:{p.tags[0]}" for p in written])
     unsure = ", ".join(unknown)
-    written = [
+    said = [
         f"Pushed and verified: {done}. " if done else "",
         f"Pushed, not verified: {unverified}. " if unverified else "",
         f"Not known whether the registry holds: {unsure} (it did not answer). " if unsure else "",
@@ -178,7 +171,7 @@ def release_stopped(
     return PublishError(
         (f"release stopped at {at}: " if at else "release stopped: ")
         + f"{error.message}. "
-        + ("".join(written) or ("" if taken else "Nothing was pushed. "))
+        + ("".join(said) or ("" if isinstance(error, Replaced) else "Nothing was pushed. "))
         + "No floating tag (X.Y, X, latest) of any image was moved",
         hint=error.hint or "fix the cause and run `invoke release` again (it is safe to re-run)",
     )
@@ -187,14 +180,20 @@ def release_stopped(
 def push_stopped(error: BuildlibError, written: list[str]) -> PublishError:
     """A push that stopped after it wrote some tags: they are named, as exit 8 promises, but
     for those the final check found replaced or gone (the error names them)."""
-    taken = error.references if isinstance(error, Replaced) else ()
-    kept = ", ".join(reference for reference in written if reference not in taken)
+    kept = _verified(error, written)
     return PublishError(
         f"push stopped: {error.message}"
         + (f". Pushed and verified before it: {kept}" if kept else "")
         + "; no image after it was pushed",
         hint=error.hint or "fix the cause and run the same `invoke push` again",
     )
+
+
+def _verified(error: BuildlibError, written: list[str]) -> str:
+    """``written``, but for what a later check found replaced or gone: the error's own words
+    say what became of those."""
+    taken = error.references if isinstance(error, Replaced) else ()
+    return ", ".join(reference for reference in written if reference not in taken)
 
 
 def git_problems(
@@ -211,12 +210,8 @@ def git_problems(
     version = config.version_text
     tag = config.release.git_tag_for(version)
     if not git.is_repository():
-        return [
-            CheckFailed(
-                f"release needs a git checkout to find the tag {tag}",
-                hint="run it from a clone with tags (actions/checkout fetch-tags)",
-            )
-        ]
+        hint = "run it from a clone with tags (actions/checkout fetch-tags)"
+        return [CheckFailed(f"release needs a git checkout to find the tag {tag}", hint=hint)]
     commit, head, dirty = git.tag_commit(tag), git.head(), git.dirty_files()
     missing = missing_tag(tag, version, release_please=release_please)
     found = [
