@@ -100,8 +100,7 @@ def is_loopback(host: str) -> bool:
 
 
 def validate_registry(host: str, *, location: str | None = None, key: str = "registry") -> str:
-    """Return ``host`` if it is a registry ``host[:port]``, else raise ``ConfigError``
-    naming ``key``, the setting that gave it."""
+    """``host`` if it is a registry ``host[:port]``, else ``ConfigError`` naming the setting."""
     require_str(host, "registry", location)
     if (problem := registry_problem(host)) is None:
         return host
@@ -120,8 +119,7 @@ REGISTRY_FIX = (
 
 
 def validate_tag(tag: str, *, location: str | None = None, key: str | None = None) -> str:
-    """Return ``tag`` if Docker accepts it as a tag, else raise ``ConfigError`` (naming
-    ``key``, the setting that gave it, if given)."""
+    """``tag`` if Docker accepts it as a tag, else ``ConfigError`` (naming the setting ``key``)."""
     require_str(tag, "Docker tag", location)
     if DOCKER_TAG_RE.fullmatch(tag):
         return tag
@@ -149,9 +147,8 @@ def _tag_hint(tag: str) -> str:
 
 
 def validate_repository(name: str, *, location: str | None = None, key: str = "repository") -> str:
-    """Return ``name`` (``[registry-host[:port]/]path/to/repo``, without a tag or digest)
-    if it is a valid Docker repository name, else raise ``ConfigError`` naming ``key``, the
-    setting that gave it."""
+    """``name`` if it is a Docker repository ``[registry-host[:port]/]path/to/repo`` (no tag
+    or digest), else ``ConfigError`` naming the setting ``key``."""
     require_str(name, "repository", location)
     if _is_valid_repository(name):
         return name
@@ -214,11 +211,11 @@ def _repository_problems(name: str) -> list[str]:
 
 def _parts(name: str) -> tuple[str | None, str, str | None, str | None]:
     """``name``'s registry, path, tag and digest, wherever the user put them."""
-    registry, path = split_registry(name.partition("@")[0])
+    rest, at, digest = name.partition("@")
+    registry, path = split_registry(rest)
     head, slash, last = path.rpartition("/")
     last, colon, tag = last.partition(":")
-    digest = name.partition("@")[2] if "@" in name else None
-    return registry, f"{head}{slash}{last}", tag if colon else None, digest
+    return registry, f"{head}{slash}{last}", tag if colon else None, digest if at else None
 
 
 def _path_problems(path: str) -> list[str]:
