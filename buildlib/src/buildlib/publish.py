@@ -264,8 +264,7 @@ def release(
         finally:
             pushing.forget_local_names(cli, loaded)
 
-        names = [image.name for image in config.images]
-        results.sort(key=lambda published: names.index(published.name))  # as configured
+        results.sort(key=lambda published: config.image_names.index(published.name))
         if waiting:
             console.warn(
                 f"floating tags not moved yet: {releaseplan.lacking(waiting, full_tag)}; "
