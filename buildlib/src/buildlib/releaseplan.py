@@ -19,6 +19,7 @@ from buildlib.context import IGNORE_FILE, ignore_file_for, strays
 from buildlib.errors import BuildlibError, CheckFailed, NotVerified, PublishError, Replaced
 from buildlib.git import Git
 from buildlib.plan import REVISION_LABEL, BuildPlan, ImageBuild, shown_path
+from buildlib.references import TAG_MAX_LENGTH
 from buildlib.versions import plan_release_tags, version_from_tag, version_in_tag
 
 IMMUTABLE_HINT = "bump the version (a fix: commit), or pass --force to overwrite it"
@@ -91,7 +92,7 @@ def run_local(plan: BuildPlan) -> BuildPlan:
     for i, build in enumerate(builds):
         if build.output != "push":
             name, _, tag = build.published.rpartition(":")
-            local = f"{name}:{(tag + '-buildlib-' + run)[-128:].lstrip('.-')}"
+            local = f"{name}:{(tag + '-buildlib-' + run)[-TAG_MAX_LENGTH:].lstrip('.-')}"
             builds[i] = dataclasses.replace(build, references=(local,), publish_as=build.published)
     return dataclasses.replace(plan, builds=tuple(builds))
 
