@@ -6,7 +6,7 @@ never fixes anything and never needs the network.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from buildlib.checks import CheckResult
@@ -26,35 +26,20 @@ Purpose = Literal["build", "push", "release"]
 
 
 def preflight(
-    config: Config,
-    builds: Iterable[ImageBuild],
-    purpose: Purpose,
-    *,
-    registry: str | None = None,
-    lock_fresh: Callable[[], CheckResult] | None = None,
-    tags: tuple[str, ...] = (),
-    environ: Mapping[str, str] | None = None,
+    config: Config, builds: tuple[ImageBuild, ...], purpose: Purpose, **options: Any
 ) -> None:
-    """Raise :class:`CheckFailed` for the first failed check of :func:`run_preflight`."""
-    results = run_preflight(
-        config,
-        tuple(builds),
-        purpose,
-        registry=registry,
-        lock_fresh=lock_fresh,
-        tags=tags,
-        environ=environ,
-    )
-    failed = [r for r in results if r.status == "fail"]
+    """Raise :class:`CheckFailed` for the first failed check of :func:`run_preflight`, which
+    takes the same arguments."""
+    failed = [r for r in run_preflight(config, builds, purpose, **options) if r.status == "fail"]
     if failed:
         more = f" (and {len(failed) - 1} more: `invoke doctor`)" if len(failed) > 1 else ""
         raise failed[0].error(more)
 
 
 def run_preflight(
-    config: Any,
-    builds: tuple[Any, ...],
-    purpose: str,
+    config: Config,
+    builds: tuple[ImageBuild, ...],
+    purpose: Purpose,
     *,
     registry: str | None = None,
     lock_fresh: Callable[[], CheckResult] | None = None,
