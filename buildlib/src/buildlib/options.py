@@ -69,12 +69,8 @@ def registry_override(flag: str | None, environ: Mapping[str, str]) -> str | Non
     value, label = (
         (flag, "--registry ") if flag else (environ.get(REGISTRY_ENV), f"{REGISTRY_ENV}=")
     )
-    problem = registry_problem(value) if value else None
-    if value and problem is not None:
-        raise UsageError(
-            f"{label}{shown_registry(value)}: {problem}",
-            hint=REGISTRY_FIX,
-        )
+    if value and (problem := registry_problem(value)) is not None:
+        raise UsageError(f"{label}{shown_registry(value)}: {problem}", hint=REGISTRY_FIX)
     return value or None
 
 
@@ -230,8 +226,7 @@ def secret_values(specs: Iterable[SecretSpec], environ: Mapping[str, str]) -> li
 
 def parse_platforms(value: str | None) -> tuple[str, ...]:
     platforms = tuple(p.strip() for p in (value or "").split(",") if p.strip())
-    problem = platforms_problem(platforms)
-    if problem:
+    if problem := platforms_problem(platforms):
         raise UsageError(
             f"--platform {problem}",
             hint="e.g. --platform linux/amd64 or --platform linux/amd64,linux/arm64",
