@@ -8,7 +8,7 @@ variable or key it overrides are checked by the same code.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,7 +62,7 @@ class ReleaseFlags(PublishFlags):
 
 @dataclass(frozen=True)
 class DoctorFlags:
-    root: Path = field(default_factory=lambda: Path("."))
+    root: Path = Path(".")
     fix: bool = False
     as_json: bool = False
     for_: str | None = None

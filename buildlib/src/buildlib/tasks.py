@@ -292,14 +292,11 @@ def _image_summaries(root: Path) -> tuple[list[tuple[str, str]], str, str, str, 
 
 
 def _keep_bytecode() -> None:
-    """Write buildlib's own bytecode cache, which Invoke turns off for the whole process.
-
-    Invoke stops ``.pyc`` writing unless ``--write-pyc`` is given, for tasks files that change
-    often (Invoke's changelog, feature 68). That also stops it for buildlib, a library, whose
-    modules every command would then compile again: this gives buildlib's folder, and only
-    it, what an ordinary import does. The user's own ``-B`` or ``PYTHONDONTWRITEBYTECODE``
-    (``sys.flags``) still wins; compileall skips a folder it cannot write to, silently.
-    """
+    """Write buildlib's own bytecode cache, and only its: Invoke stops ``.pyc`` writing for the
+    whole process unless ``--write-pyc`` is given, for tasks files that change often (Invoke's
+    changelog, feature 68), and every command would compile buildlib again. The user's own
+    ``-B`` or ``PYTHONDONTWRITEBYTECODE`` (``sys.flags``) still wins; compileall skips a folder
+    it cannot write to, silently."""
     if sys.dont_write_bytecode and not sys.flags.dont_write_bytecode:
         import compileall
 

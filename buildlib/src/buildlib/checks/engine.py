@@ -65,9 +65,8 @@ def check_docker_builder(project: Project, for_: str | None = None) -> CheckResu
     if caps.builder == "buildx":
         return result("ok", described)
     # push and release build every platform an image lists, which only buildx can (plan.py)
-    several = [i for i in project.settings.images if len(i.platforms) > 1]
-    if several:
-        first = several[0]
+    first = next((i for i in project.settings.images if len(i.platforms) > 1), None)
+    if first is not None:
         line = Locator(project.text or "", PYPROJECT).key_line(
             f"tool.buildlib.images.{first.name}", "platforms"
         )
