@@ -644,26 +644,25 @@ def _parse_release(raw: Any, where: Locator) -> ReleaseConfig:
     table = f"{TOOL}.release"
     _check_keys(raw, _RELEASE_KEYS, table, where)
     git_tag = raw.get("git-tag", ReleaseConfig.git_tag)
+    made = git_tag.replace("{version}", "1.2.3")
     try:
-        formats = git_tag.format(version="1.2.3") == git_tag.replace("{version}", "1.2.3")
+        formats = git_tag.format(version="1.2.3") == made
     # {x}, {0}, {:d}; str.format also looks up {version.x} and {version[x]} on the string
     except (KeyError, IndexError, ValueError, AttributeError, TypeError):
         formats = False
     count = git_tag.count("{version}")  # versions.version_in_tag reads a tag back by one
-    if count != 1 or not formats:
-        problem = "only {version} may stand in braces" if count and not formats else ""
-        problem = problem or ("{version} may stand in it only once" if count else "")
+    problems = (
+        (not count, " has no {version} placeholder"),
+        (not formats, ": only {version} may stand in braces"),
+        (count > 1, ": {version} may stand in it only once"),
+        (
+            _GIT_REF_REFUSED.search(made),
+            f" makes tags such as {made!r}, which git refuses as a tag name (git check-ref-format)",
+        ),
+    )
+    if problem := next((text for found, text in problems if found), None):
         raise ConfigError(
-            f"{table}.git-tag {git_tag!r}"
-            + (f": {problem}" if problem else " has no {version} placeholder"),
-            location=where.key(table, "git-tag"),
-            hint='e.g. git-tag = "v{version}" (release-please\'s default)',
-        )
-    made = git_tag.replace("{version}", "1.2.3")
-    if _GIT_REF_REFUSED.search(made):
-        raise ConfigError(
-            f"{table}.git-tag {git_tag!r} makes tags such as {made!r}, which git refuses as a "
-            "tag name (git check-ref-format)",
+            f"{table}.git-tag {git_tag!r}{problem}",
             location=where.key(table, "git-tag"),
             hint='e.g. git-tag = "v{version}" (release-please\'s default)',
         )
