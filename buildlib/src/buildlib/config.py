@@ -560,10 +560,9 @@ def platforms_problem(platforms: Iterable[str]) -> str | None:
             if word not in known:
                 return f"{written!r} names no known {what} {word!r}{did_you_mean(word, known)}"
         normal = normal_platform(platform)
-        if normal in seen:
-            first = seen[normal]
-            if first == written:
-                return f"{written!r} is listed twice"
+        if (first := seen.get(normal)) == written:
+            return f"{written!r} is listed twice"
+        if first is not None:
             return f"{first!r} and {written!r} are one platform, {normal!r}: list it once"
         seen[normal] = written
     return None

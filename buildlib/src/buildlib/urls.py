@@ -25,9 +25,7 @@ def public_url(url: str) -> str | None:
     scheme = parts.scheme.lower()
     if scheme in ("", "file") or not parts.hostname:
         return None
-    host = parts.hostname
-    if ":" in host:  # an IPv6 literal
-        host = f"[{host}]"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # an IPv6 literal
     port = None
     with contextlib.suppress(ValueError):  # a port that is no number: dropped, no failure
         port = parts.port
