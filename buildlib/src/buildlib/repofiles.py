@@ -5,6 +5,7 @@ names a word. Both the release path and doctor's checks read them, so they live 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,9 +20,7 @@ def workflow_paths(root: Path) -> list[Path]:
 def mentions(paths: Iterable[Path], word: str) -> bool:
     """Whether any of the files (of those that can be read) contains ``word``."""
     for path in paths:
-        try:
+        with contextlib.suppress(OSError):
             if word in path.read_text(encoding="utf-8", errors="replace"):
                 return True
-        except OSError:
-            continue
     return False
