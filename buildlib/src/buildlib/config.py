@@ -763,11 +763,9 @@ class Locator:
                 if re.match(rf"^[\"']?{re.escape(key)}[\"']?\s*=", stripped):
                     return number + 1
         # dotted form, e.g. `images.gpu.repository = ...` under a parent table
+        dotted = rf"^[\w.\"-]*\b{re.escape(key)}\"?\s*="
         for number, raw in enumerate(self.lines, start=1):
-            if (
-                re.match(rf"^[\w.\"-]*\b{re.escape(key)}\"?\s*=", raw.strip())
-                and table.split(".")[-1] in raw
-            ):
+            if re.match(dotted, raw.strip()) and table.split(".")[-1] in raw:
                 return number
         # a sub-table whose header holds the key: `[tool.buildlib.imagse.api]`
         line = self._inline_line(table, key) or self._table_line(f"{table}.{key}", prefix=True)
