@@ -22,13 +22,29 @@ _FIRST: list[Callable[[], object]] = []
 
 
 @contextmanager
+def _handled_by(handler: Callable[[int, Any], None]) -> Iterator[dict[int, Any]]:
+    """``handler`` on the STOPS signals while the block runs, in the main thread only (where
+    Python runs handlers, the signal module's docs); yields those it replaced. An ignored one
+    stays ignored, and one whose handler Python did not install too: ``signal.getsignal``
+    gives None for it, which ``signal.signal`` cannot put back (the same docs)."""
+    previous: dict[int, Any] = {}
+    try:
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOPS:
+                current = signal.getsignal(signum)
+                if callable(current) or current == signal.SIG_DFL:
+                    previous[signum] = signal.signal(signum, handler)
+        yield previous
+    finally:
+        for signum, current in previous.items():
+            signal.signal(signum, current)
+
+
+@contextmanager
 def first_at_stop(action: Callable[[], object]) -> Iterator[None]:
     """While the block runs, a STOPS signal runs ``action`` at once, held or not, then does
-    what it would have done (its handler, or its default action); an ignored one stays
-    ignored. ``action`` lands between any two bytecodes of the main thread: it must be
-    short, never raise and never print. Entered in another thread, the block installs no
-    handler (the signal module's docs: handlers are the main thread's)."""
-    previous: dict[int, Any] = {}
+    what it would have done (its handler, or its default action). ``action`` lands between
+    any two bytecodes of the main thread: it must be short, never raise and never print."""
 
     def acted(signum: int, frame: Any) -> None:
         action()
@@ -40,27 +56,17 @@ def first_at_stop(action: Callable[[], object]) -> Iterator[None]:
 
     _FIRST.append(action)
     try:
-        if threading.current_thread() is threading.main_thread():
-            for signum in STOPS:
-                handler = signal.getsignal(signum)
-                if callable(handler) or handler == signal.SIG_DFL:
-                    previous[signum] = signal.signal(signum, acted)
-        yield
+        with _handled_by(acted) as previous:
+            yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         _FIRST.remove(action)
 
 
 @contextmanager
 def signals_held(note: Callable[[int], object]) -> Iterator[list[int]]:
     """While the block runs, the STOPS signals are added to the list yielded and given to
-    ``note`` (in the main thread, between two bytecodes). An ignored one stays ignored, and
-    one whose handler Python did not install too: ``signal.getsignal`` gives None for it,
-    which ``signal.signal`` cannot put back (the signal module's docs). Python runs handlers
-    in the main thread only (the same docs): in another thread nothing is held."""
+    ``note`` (in the main thread, between two bytecodes)."""
     caught: list[int] = []
-    main = threading.current_thread() is threading.main_thread()
 
     def noted(signum: int, frame: object) -> None:
         for action in _FIRST:
@@ -68,16 +74,8 @@ def signals_held(note: Callable[[int], object]) -> Iterator[list[int]]:
         caught.append(signum)
         note(signum)
 
-    previous: dict[int, Any] = {}
-    try:
-        for signum in STOPS:
-            handler = signal.getsignal(signum)
-            if main and (callable(handler) or handler == signal.SIG_DFL):
-                previous[signum] = signal.signal(signum, noted)
+    with _handled_by(noted):
         yield caught
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 @contextmanager
