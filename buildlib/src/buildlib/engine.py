@@ -14,6 +14,7 @@ import json
 import platform
 import re
 import shutil
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -28,12 +29,12 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 def docker_binary() -> str:
     """The docker client to run: ``$BUILDLIB_DOCKER`` or ``docker`` on PATH."""
     chosen, where = docker_client()
-    if shutil.which(chosen) is None:
-        raise DockerUnavailable(
-            f"docker client {chosen!r} not found (looked in {where})",
-            hint="install the docker CLI, or set BUILDLIB_DOCKER=/path/to/docker",
-        )
-    return shutil.which(chosen) or chosen
+    if found := shutil.which(chosen):
+        return found
+    raise DockerUnavailable(
+        f"docker client {chosen!r} not found (looked in {where})",
+        hint="install the docker CLI, or set BUILDLIB_DOCKER=/path/to/docker",
+    )
 
 
 # platform.machine()'s names that docker spells otherwise (amd64, arm64 are alike)
@@ -218,13 +219,11 @@ def _version(stdout: str, stderr: str, returncode: int) -> dict[str, str | None]
     client: dict[str, Any] = {}
     server: dict[str, Any] = {}
     for line in stdout.splitlines():
-        try:
+        with suppress(ValueError):
             data = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(data, dict):
-            client, server = data.get("Client") or {}, data.get("Server") or {}
-            break
+            if isinstance(data, dict):
+                client, server = data.get("Client") or {}, data.get("Server") or {}
+                break
     found: dict[str, str | None] = {
         "client_version": _text(client.get("Version")),
         "server_version": _text(server.get("Version")),
