@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import partial
+from functools import partial, partialmethod
 from pathlib import Path
 from typing import Any
 
@@ -138,9 +138,11 @@ class Docker:
     def run(self, argv: list[str], env: Mapping[str, str] | None = None, **how: Any) -> Result:
         return self.runner.run(argv, env={**self.env, **(env or {})}, **how)
 
-    def query(self, *args: str) -> Result:
-        """A read-only question (it runs under dry-run too)."""
-        return self.run([self.caps.docker, *args], capture=True, check=False, mutating=False)
+    def command(self, *args: str, **how: Any) -> Result:
+        return self.run([self.caps.docker, *args], **how)
+
+    # a read-only question (it runs under dry-run too)
+    query = partialmethod(command, capture=True, check=False, mutating=False)
 
     def probe(self) -> Capabilities:
         # The two questions are independent: side by side, the wait is the slower one's.
@@ -182,15 +184,15 @@ class Docker:
             setup = _keep_user_setup(config_dir, registry_host)
             self.env = {**saved, "DOCKER_CONFIG": config_dir}
             host = [] if is_docker_hub(registry_host) else [registry_host]
-            login = [self.caps.docker, "login", *host, "--username", creds.username]
+            login = ["login", *host, "--username", creds.username, "--password-stdin"]
             # A cancelled GitHub Actions job gets SIGINT, then SIGTERM, then its process tree
             # is killed (github/docs content/actions/reference/workflows-and-actions/
             # workflow-cancellation.md), maybe before the builds have stopped and the directory
             # is gone: the login goes first. A docker command reads config.json as it starts
             # (docker/cli cli/command/cli.go, Initialize); none that needs it starts after a stop.
             with first_at_stop(partial(_write_config, config_dir, setup)):
-                result = self.run(
-                    [*login, "--password-stdin"],
+                result = self.command(
+                    *login,
                     stdin=creds.encoded()[1],
                     capture=True,
                     check=False,
@@ -245,21 +247,16 @@ class Docker:
         return result
 
     def push(self, reference: str) -> Result:
-        return self.run(
-            [self.caps.docker, "push", reference], what=f"push of {reference}", check=False
-        )
+        return self.command("push", reference, what=f"push of {reference}", check=False)
 
     def tag(self, source: str, target: str) -> Result:  # SOURCE may be an image id
-        return self.run([self.caps.docker, "tag", source, target], what=f"docker tag {target}")
+        return self.command("tag", source, target, what=f"docker tag {target}")
 
     def untag(self, reference: str) -> Result:
         """The name goes; the image stays while another name holds it. No such name is no
         error."""
-        return self.run(
-            [self.caps.docker, "image", "rm", reference],
-            capture=True,
-            check=False,
-            what=f"untag {reference}",
+        return self.command(
+            "image", "rm", reference, capture=True, check=False, what=f"untag {reference}"
         )
 
     def image_id(self, reference: str) -> str | None:
