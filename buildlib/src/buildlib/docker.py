@@ -273,12 +273,10 @@ def detect(docker: str | None = None) -> Capabilities:
     docker = docker or engine.docker_binary()
     selected = docker_selection()
     key = (docker, selected.host, selected.context, selected.config)
-    if key not in _DETECTED:
-        found = Docker.client(docker).probe()
-        if found.server_version is None:
-            return found
+    found = _DETECTED.get(key) or Docker.client(docker).probe()
+    if found.server_version is not None:
         _DETECTED[key] = found
-    return _DETECTED[key]
+    return found
 
 
 def buildx_driver(docker: str, builder: str | None = None) -> str | None:

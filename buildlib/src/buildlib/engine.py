@@ -205,9 +205,8 @@ def read_capabilities(
     """The capabilities from ``docker version --format '{{json .}}'`` (stdout, stderr, exit
     status) and the output of ``docker buildx version`` (``None`` when it failed)."""
     found = _version(*version)
-    if buildx_version and buildx_version.strip():
-        parts = buildx_version.split()
-        answer = parts[1] if len(parts) > 1 else buildx_version.strip()
+    if parts := (buildx_version or "").split():
+        answer = parts[1] if len(parts) > 1 else parts[0]
         return Capabilities(docker, "buildx", buildx_version=answer, **found)
     client_version = found["client_version"]
     kind: BuilderKind = "buildkit" if client_version and _major(client_version) < 23 else "legacy"
