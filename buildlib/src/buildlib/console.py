@@ -108,9 +108,7 @@ def set_live(area: LiveArea | None) -> None:
 
 def refresh_live() -> None:
     """Draw the live area again (its lines changed)."""
-    with _lock:
-        if _live is not None:
-            _write(sys.stderr, _erase_live() + _draw_live())
+    emit_lines([])
 
 
 def emit_lines(lines: list[str], stream: TextIO | None = None) -> None:
