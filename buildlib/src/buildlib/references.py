@@ -160,9 +160,8 @@ def validate_repository(name: str, *, location: str | None = None, key: str = "r
 
 
 def split_registry(name: str) -> tuple[str | None, str]:
-    """``name``'s registry host (or ``None``) and path, as Docker reads it:
-    ``localhost:5000/app`` -> (``localhost:5000``, ``app``); ``acme/app`` -> (None, ``acme/app``).
-    """
+    """``name``'s registry host (or ``None``) and path, as Docker reads it: ``localhost:5000/app``
+    -> (``localhost:5000``, ``app``); ``acme/app`` -> (None, ``acme/app``)."""
     first, slash, rest = name.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
         return first, rest
