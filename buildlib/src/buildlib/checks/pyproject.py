@@ -81,8 +81,7 @@ def check_buildlib_config(project: Project) -> CheckResult:
     if project.version is None:
         message = "needs a valid [project].version first (see pyproject-version)"
         return CheckResult("buildlib-config", "skipped", message)
-    error = project.config_error
-    if error is not None:
+    if (error := project.config_error) is not None:
         result = _failure("buildlib-config", error, "[tool.buildlib]: ")
         return replace(result, file=result.file or PYPROJECT, hint=error.hint or f"see {REFERENCE}")
     names = ", ".join(f"{i.name} ({i.dockerfile})" for i in project.settings.images)
