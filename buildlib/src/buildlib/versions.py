@@ -112,7 +112,6 @@ def plan_release_tags(
     patterns: Iterable[str] = PATTERNS,
     released: Iterable[Version | str] = (),
 ) -> ReleaseTags:
-    """Plan the tags for releasing ``version`` given the ``released`` versions."""
     version = _as_version(version)
     selected = validate_patterns(patterns)
     full = docker_tag_for(version)

@@ -309,8 +309,7 @@ def check_release_preview(project: Project) -> CheckResult:
         released = current and _version(*_semver(current))
         tag = released and predicted_tag(options).replace("X.Y.Z", released)
         tag = tag if tag and project.git.tag_commit(tag) else options.get("bootstrap-sha")
-        log = project.git.log(tag)
-        log = log[: options.get("commit-search-depth") or 500]
+        log = project.git.log(tag)[: options.get("commit-search-depth") or 500]
         commits = [p for c in log for p in split_commit(c.short, c.message)]
         version, why = preview(current, commits, options)
     except Exception as exc:  # noqa: BLE001 - a bad version/option: say so, do not crash
