@@ -798,6 +798,14 @@ def test_key_line_dotted_form_needs_the_table_name_on_its_line() -> None:
     assert locator('x.y."k" = 1\n').key_line("y", "k") == 1
 
 
+def test_key_line_dotted_form_matches_whole_names_only() -> None:
+    # gpu2's line holds "gpu" and "repository", but not the key images.gpu.repository
+    text = '[tool.buildlib]\nimages.gpu2.repository = "a/c"\nimages.gpu.repository = "a/b"\n'
+    assert locator(text).key_line("tool.buildlib.images.gpu", "repository") == 3
+    assert locator(text).key_line("tool.buildlib.images.gpu2", "repository") == 2
+    assert locator('a."g p".k = 1\n').key_line("t.g p", "k") == 1
+
+
 def test_build_arg_line_of_a_build_args_table_and_of_an_inline_one() -> None:
     text = "[i]\nbuild-args = { A = 1 }\n\n[j]\nx = 1\n\n[j.build-args]\nA = 1\nB = 2\n"
     assert locator(text).build_arg_line("i", "A") == 2

@@ -734,6 +734,11 @@ def did_you_mean(word: str, options: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+# A key as TOML writes it before "=": bare, "basic" or 'literal' names joined by dots
+_KEY_NAME = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
+_KEY_PATH = re.compile(rf"\s*({_KEY_NAME}(?:\s*\.\s*{_KEY_NAME})*)\s*=")
+
+
 class Locator:
     """The line of a table header or a key in the raw TOML text: buildlib's one TOML locator."""
 
@@ -762,10 +767,11 @@ class Locator:
                     break
                 if re.match(rf"^[\"']?{re.escape(key)}[\"']?\s*=", stripped):
                     return number + 1
-        # dotted form, e.g. `images.gpu.repository = ...` under a parent table
-        dotted = rf"^[\w.\"-]*\b{re.escape(key)}\"?\s*="
+        # dotted form, e.g. `images.gpu.repository = ...` under a parent table: its last
+        # two names are the table's last one and the key, whole (not gpu2's line for gpu)
+        dotted = [table.split(".")[-1], key]
         for number, raw in enumerate(self.lines, start=1):
-            if re.match(dotted, raw.strip()) and table.split(".")[-1] in raw:
+            if _key_names(raw)[-2:] == dotted:
                 return number
         # a sub-table whose header holds the key: `[tool.buildlib.imagse.api]`
         line = self._inline_line(table, key) or self._table_line(f"{table}.{key}", prefix=True)
@@ -802,13 +808,26 @@ def _header_name(line: str) -> str | None:
     (a quoted part may hold a space or a dot), else None."""
     if not line.lstrip().startswith("["):
         return None
+    names = _names(line.strip())
+    return None if names is None else ".".join(names)
+
+
+def _key_names(line: str) -> list[str]:
+    """The names of a ``key = value`` line's key, as TOML reads them: ``a."b.c" = 1`` has
+    ``a`` and ``b.c``; none for another line (the value may go on over more lines)."""
+    found = _KEY_PATH.match(line)
+    return (_names(f"{found[1]} = 0") or []) if found else []
+
+
+def _names(text: str) -> list[str] | None:
+    """The names down to the one value or table that ``text`` (one TOML line) defines."""
     try:
-        tree: Any = tomllib.loads(line.strip())
+        tree: Any = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return None
-    parts = []
+    names = []
     while isinstance(tree, dict) and len(tree) == 1:
-        ((part, tree),) = tree.items()
-        parts.append(part)
+        ((name, tree),) = tree.items()
+        names.append(name)
         tree = tree[-1] if isinstance(tree, list) else tree  # an [[array of tables]]
-    return ".".join(parts)
+    return names
