@@ -208,10 +208,8 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
     def may_start(build: ImageBuild) -> bool:
         if again & {b.name for b in [*pending, *running.values()]}:
             return build.name in again and not running
-        if not build.after or build.after not in names or build.after in results:
+        if build.after not in names or build.after in results:
             return True
-        if not running and build.after not in {b.name for b in pending}:
-            return True  # never wait on what is neither running nor to come
         event = shared_done.get(build.name)
         return event is not None and event.is_set()
 

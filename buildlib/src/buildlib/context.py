@@ -43,10 +43,8 @@ def read_patterns(text: str) -> list[str]:
     lines skipped, spaces trimmed, each pattern cleaned and made relative to the root."""
     patterns = []
     for line in text.lstrip("\ufeff").splitlines():
-        if line.startswith("#"):
-            continue
         pattern = line.strip()
-        if not pattern:
+        if line.startswith("#") or not pattern:
             continue
         invert = pattern.startswith("!")
         if invert:
