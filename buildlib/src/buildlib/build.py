@@ -228,8 +228,7 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
     # another user could plant a file of a predictable name, or a link in its place.
     private = tempfile.TemporaryDirectory(prefix="buildlib-iid-", ignore_cleanup_errors=True)
     signalled = _naming_the_stopped(plan, results)
-    with signalled, private as iid_name, display, ThreadPoolExecutor(plan.jobs) as pool:
-        iid_dir = Path(iid_name)
+    with signalled, private as iid_dir, display, ThreadPoolExecutor(plan.jobs) as pool:
         try:
             # A raising handler could land between a lock's acquire and the ``with`` that
             # releases it (threading.Condition.__enter__ is Python: python/cpython#74174),
@@ -244,9 +243,8 @@ def _run_concurrently(plan: BuildPlan, runner: Runner, cli: Docker) -> list[Buil
                         if not may_start(build):
                             continue
                         pending.remove(build)
-                        watch = watches.get(build.name)
-                        on_line = StepWatch(watch) if watch else None
-                        pool.submit(build_one, build, iid_dir / f"{build.name}.iid", on_line)
+                        on_line = StepWatch(watches[build.name]) if build.name in watches else None
+                        pool.submit(build_one, build, Path(iid_dir, f"{build.name}.iid"), on_line)
                         running[build.name] = build
                     waiting = len(running) < plan.jobs and any(
                         b.name in shared_done for b in pending

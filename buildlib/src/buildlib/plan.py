@@ -152,7 +152,6 @@ def make_plan(
         platforms = options.platforms or (image.platforms if output == "push" else ())
         platforms = platforms or (host_platform(),)
         _check_feasible(image, platforms, options, capabilities, output)
-        build_args = {**dict(image.build_args), **dict(options.build_args)}
         labels = oci_labels(config, image, commit, version)
         # several platforms (an index) or attestations (kept in an index too) go from the
         # builder itself; else the image is loaded, then pushed by docker
@@ -164,7 +163,7 @@ def make_plan(
                 dockerfile=config.root / image.dockerfile,
                 context=config.root / image.context,
                 platforms=platforms,
-                build_args=tuple(build_args.items()),
+                build_args=tuple((dict(image.build_args) | dict(options.build_args)).items()),
                 labels=labels,
                 secrets=options.secrets,
                 no_cache=options.no_cache,
