@@ -77,10 +77,9 @@ def held(publication: ImagePublication, reason: str) -> ImagePublication:
 def released_versions(config: Config, git_tags: Iterable[str], listed: list[str]) -> list[str]:
     """The released versions among git tags in the release format, then the registry's
     ``listed`` tags; fewer version parts than a release has (``842``, ``20240115``) is none."""
-    in_tags = (version_in_tag(config.release.git_tag, t) for t in git_tags)
-    from_git = [text for text in in_tags if text is not None]
+    from_git = [version_in_tag(config.release.git_tag, tag) for tag in git_tags]
     parts = min(3, len(config.version.release))
-    read = [(tag, version_from_tag(tag)) for tag in from_git + listed]
+    read = [(tag, version_from_tag(tag)) for tag in from_git + listed if tag is not None]
     return [tag for tag, version in read if version is not None and len(version.release) >= parts]
 
 
@@ -264,7 +263,7 @@ def stray_files(
     if len(found) > 4:
         shown += f" and {len(found) - 4} more"
     names = sorted({name for stray in found for name in stray.images})
-    dockerfile, context = config.root / images[0].dockerfile, config.root / images[0].context
+    _, dockerfile, context = builds[0]
     ignore = ignore_file_for(dockerfile, context, buildkit=buildkit) or context / IGNORE_FILE
     return CheckFailed(
         f"the build context of {', '.join(names)} holds {len(found)} file(s) git does not "
