@@ -230,7 +230,6 @@ def _version(stdout: str, stderr: str, returncode: int) -> dict[str, str | None]
         "server_platform": f"{server['Os']}/{server['Arch']}"
         if server.get("Os") and server.get("Arch")
         else None,
-        "server_error": None,
     }
     if found["server_version"] is None:
         # The client may warn first (a context overridden by DOCKER_HOST, a bad config file).
